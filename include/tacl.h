@@ -1,0 +1,223 @@
+/* tacl.h — the whole public API of tacl, the topology-aware collective library.
+ *
+ * Conventions: every call returns tacl_status_t; outputs come last and are set only on
+ * success; handles are opaque pointers; a failed call leaves a message retrievable with the
+ * handle's *_last_error() or, for calls without a handle, tacl_last_error() (thread-local).
+ * The library never calls abort() or exit() on user or remote input, and every blocking call
+ * has a deadline. Thread-safety: one operation at a time per handle; different handles may be
+ * used from different threads concurrently. */
+#ifndef TACL_H
+#define TACL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TACL_VERSION_MAJOR 0
+#define TACL_VERSION_MINOR 1
+#define TACL_VERSION_PATCH 0
+#define TACL_VERSION_STRING "0.1.0"
+#define TACL_VERSION_CODE                                                                          \
+    (TACL_VERSION_MAJOR * 10000 + TACL_VERSION_MINOR * 100 + TACL_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define TACL_API __attribute__((visibility("default")))
+#else
+#define TACL_API
+#endif
+
+/* ---- Status codes: one list generates the enum, the names and the messages. ---- */
+#define TACL_STATUS_LIST(X)                                                                        \
+    X(TACL_OK, 0, "success")                                                                       \
+    X(TACL_ERR_INVALID, 1, "invalid argument")                                                     \
+    X(TACL_ERR_TIMEOUT, 2, "operation timed out")                                                  \
+    X(TACL_ERR_PEER_LOST, 3, "a peer was lost")                                                    \
+    X(TACL_ERR_MISMATCH, 4, "ranks called mismatched operations")                                  \
+    X(TACL_ERR_UNREACHABLE, 5, "peer or service unreachable")                                      \
+    X(TACL_ERR_UNAVAILABLE, 6, "feature or library unavailable")                                   \
+    X(TACL_ERR_SYSTEM, 7, "operating-system call failed")                                          \
+    X(TACL_ERR_NOMEM, 8, "out of memory")                                                          \
+    X(TACL_ERR_PROTOCOL, 9, "malformed or unexpected message")                                     \
+    X(TACL_ERR_NOT_FOUND, 10, "not found")                                                         \
+    X(TACL_ERR_BOOTSTRAP, 11, "bootstrap failed")                                                  \
+    X(TACL_ERR_CONFIG, 12, "bad configuration or input file")                                      \
+    X(TACL_ERR_DISCONNECTED, 13, "topology is disconnected")                                       \
+    X(TACL_ERR_GPU, 14, "GPU runtime or NCCL error")                                               \
+    X(TACL_ERR_CLOSED, 15, "handle or connection closed")                                          \
+    X(TACL_ERR_INTERNAL, 16, "internal error")
+
+typedef enum {
+#define TACL_STATUS_ENUM_(name, value, msg) name = value,
+    TACL_STATUS_LIST(TACL_STATUS_ENUM_)
+#undef TACL_STATUS_ENUM_
+        TACL_STATUS_COUNT_
+} tacl_status_t;
+
+/* Short description of a status ("operation timed out"). Never NULL. */
+TACL_API const char *tacl_status_str(tacl_status_t st);
+/* Symbolic name of a status ("TACL_ERR_TIMEOUT"). Never NULL. */
+TACL_API const char *tacl_status_name(tacl_status_t st);
+/* Message of the last failed call made by this thread (any handle). Never NULL. */
+TACL_API const char *tacl_last_error(void);
+TACL_API const char *tacl_version(void);
+/* Frees memory that tacl returned to the caller (store values, strings). */
+TACL_API void tacl_free(void *p);
+
+/* ---- Data types and reduction operators. ---- */
+typedef enum {
+    TACL_INT8 = 0,
+    TACL_UINT8,
+    TACL_INT32,
+    TACL_UINT32,
+    TACL_INT64,
+    TACL_UINT64,
+    TACL_FLOAT16,
+    TACL_BFLOAT16,
+    TACL_FLOAT32,
+    TACL_FLOAT64,
+    TACL_DTYPE_COUNT
+} tacl_dtype_t;
+
+typedef enum { TACL_SUM = 0, TACL_PROD, TACL_MIN, TACL_MAX, TACL_AVG, TACL_OP_COUNT } tacl_op_t;
+
+TACL_API size_t tacl_dtype_size(tacl_dtype_t dt); /* 0 for an unknown type */
+TACL_API const char *tacl_dtype_name(tacl_dtype_t dt);
+TACL_API const char *tacl_op_name(tacl_op_t op);
+
+/* ---- Rendezvous store (TCP key-value server; PyTorch's TCPStore semantics). ---- */
+typedef struct tacl_store tacl_store_t;
+typedef struct tacl_store_server tacl_store_server_t;
+
+/* Starts a store server on bind_addr (NULL: all IPv4 and IPv6 addresses) and port (0: the
+ * kernel picks one; tacl_store_server_port tells which). It serves from its own thread. */
+TACL_API tacl_status_t tacl_store_server_start(const char *bind_addr, int port,
+                                               tacl_store_server_t **out);
+TACL_API int tacl_store_server_port(const tacl_store_server_t *srv);
+TACL_API void tacl_store_server_stop(tacl_store_server_t *srv);
+
+/* Connects to host:port, retrying for up to timeout_s seconds (<= 0: TACL_STORE_TIMEOUT).
+ * The same timeout bounds every later blocking call on the handle. */
+TACL_API tacl_status_t tacl_store_connect(const char *host, int port, double timeout_s,
+                                          tacl_store_t **out);
+TACL_API void tacl_store_close(tacl_store_t *st);
+TACL_API void tacl_store_set_timeout(tacl_store_t *st, double timeout_s);
+TACL_API const char *tacl_store_last_error(const tacl_store_t *st);
+
+TACL_API tacl_status_t tacl_store_set(tacl_store_t *st, const char *key, const void *val,
+                                      size_t len);
+/* Blocks until key exists (or the timeout); *val is malloc'd (free with tacl_free) and
+ * NUL-terminated one byte past *len for convenience. */
+TACL_API tacl_status_t tacl_store_get(tacl_store_t *st, const char *key, void **val,
+                                      size_t *len);
+/* Blocks until every key exists; a timeout names the keys still missing. */
+TACL_API tacl_status_t tacl_store_wait(tacl_store_t *st, const char *const *keys, size_t nkeys);
+/* Atomically adds delta to the integer stored at key (missing: 0) and returns the new value. */
+TACL_API tacl_status_t tacl_store_add(tacl_store_t *st, const char *key, int64_t delta,
+                                      int64_t *out);
+/* Sets key to desired if its value equals expected (a missing key matches an empty expected);
+ * returns the value held afterwards. */
+TACL_API tacl_status_t tacl_store_compare_set(tacl_store_t *st, const char *key,
+                                              const void *expected, size_t expected_len,
+                                              const void *desired, size_t desired_len,
+                                              void **out, size_t *out_len);
+TACL_API tacl_status_t tacl_store_delete(tacl_store_t *st, const char *key, int *deleted);
+/* Non-blocking: *all_exist = 1 when every key exists. */
+TACL_API tacl_status_t tacl_store_check(tacl_store_t *st, const char *const *keys, size_t nkeys,
+                                        int *all_exist);
+TACL_API tacl_status_t tacl_store_num_keys(tacl_store_t *st, int64_t *out);
+
+/* ---- Bootstrap: who am I, from the launcher that started this process. ---- */
+typedef enum {
+    TACL_LAUNCHER_NONE = 0, /* single process, rank 0 of 1 */
+    TACL_LAUNCHER_TACL,     /* TACL_RANK / TACL_WORLD_SIZE ... (tacl run sets these) */
+    TACL_LAUNCHER_TORCHRUN, /* RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR ... */
+    TACL_LAUNCHER_MPI,      /* OMPI_COMM_WORLD_* */
+    TACL_LAUNCHER_SLURM,    /* SLURM_PROCID / SLURM_NTASKS / SLURM_JOB_NODELIST */
+    TACL_LAUNCHER_EXPLICIT  /* values given in tacl_init_opts_t */
+} tacl_launcher_t;
+
+typedef struct {
+    tacl_launcher_t launcher;
+    int rank, size;             /* world rank and size */
+    int local_rank, local_size; /* local_size -1 when the launcher does not say */
+    char master_addr[256];
+    int master_port;
+    char run_id[64]; /* ranks of one job share it; a rank with another is refused */
+} tacl_bootstrap_t;
+
+/* Reads the launcher's variables (TACL_*, then torchrun, Open MPI, Slurm). Missing or
+ * contradictory values give TACL_ERR_BOOTSTRAP with what was looked for and found. */
+TACL_API tacl_status_t tacl_bootstrap_from_env(tacl_bootstrap_t *out);
+/* This host's identity: hostname + boot id + network namespace, or TACL_HOST_ID. */
+TACL_API tacl_status_t tacl_host_id(char *buf, size_t len);
+
+/* ---- Communicators. ---- */
+typedef struct tacl_comm tacl_comm_t;
+
+typedef struct {
+    const tacl_bootstrap_t *bootstrap; /* NULL: tacl_bootstrap_from_env() */
+    double timeout_s;                  /* <= 0: TACL_TIMEOUT */
+} tacl_init_opts_t;
+
+/* Creates the world communicator: meets the other ranks through the store (rank 0 hosts it
+ * unless one runs at TACL_MASTER_ADDR already), agrees on the world, connects the ranks. */
+TACL_API tacl_status_t tacl_init(tacl_comm_t **world);
+TACL_API tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **world);
+/* Destroys a communicator (the world one last). Never blocks past the communicator timeout. */
+TACL_API void tacl_comm_destroy(tacl_comm_t *comm);
+/* MPI_Comm_split: ranks with the same color form a communicator ordered by (key, old rank);
+ * color < 0 opts out (*out = NULL). Collective over comm. */
+TACL_API tacl_status_t tacl_comm_split(tacl_comm_t *comm, int color, int key, tacl_comm_t **out);
+TACL_API int tacl_comm_rank(const tacl_comm_t *comm);
+TACL_API int tacl_comm_size(const tacl_comm_t *comm);
+TACL_API int tacl_comm_local_rank(const tacl_comm_t *comm); /* among ranks of this host */
+TACL_API int tacl_comm_local_size(const tacl_comm_t *comm);
+TACL_API const char *tacl_comm_host_id(const tacl_comm_t *comm, int rank);
+TACL_API int tacl_comm_world_rank(const tacl_comm_t *comm, int rank);
+TACL_API void tacl_comm_set_timeout(tacl_comm_t *comm, double timeout_s);
+TACL_API const char *tacl_comm_last_error(const tacl_comm_t *comm);
+/* The store the world met through (shared by every communicator derived from it). */
+TACL_API tacl_store_t *tacl_comm_store(tacl_comm_t *comm);
+
+/* ---- Collectives on host memory. send == recv means in place. counts are elements. ---- */
+TACL_API tacl_status_t tacl_all_reduce(tacl_comm_t *comm, const void *send, void *recv,
+                                       size_t count, tacl_dtype_t dt, tacl_op_t op);
+TACL_API tacl_status_t tacl_reduce(tacl_comm_t *comm, const void *send, void *recv,
+                                   size_t count, tacl_dtype_t dt, tacl_op_t op, int root);
+TACL_API tacl_status_t tacl_broadcast(tacl_comm_t *comm, const void *send, void *recv,
+                                      size_t count, tacl_dtype_t dt, int root);
+/* recv holds size * count elements, rank r's at r * count. */
+TACL_API tacl_status_t tacl_all_gather(tacl_comm_t *comm, const void *send, void *recv,
+                                       size_t count, tacl_dtype_t dt);
+TACL_API tacl_status_t tacl_all_gatherv(tacl_comm_t *comm, const void *send, size_t send_count,
+                                        void *recv, const size_t *recv_counts,
+                                        const size_t *displs, tacl_dtype_t dt);
+/* send holds size * recv_count elements; rank r receives the reduction of block r. */
+TACL_API tacl_status_t tacl_reduce_scatter(tacl_comm_t *comm, const void *send, void *recv,
+                                           size_t recv_count, tacl_dtype_t dt, tacl_op_t op);
+TACL_API tacl_status_t tacl_gather(tacl_comm_t *comm, const void *send, void *recv,
+                                   size_t count, tacl_dtype_t dt, int root);
+TACL_API tacl_status_t tacl_scatter(tacl_comm_t *comm, const void *send, void *recv,
+                                    size_t count, tacl_dtype_t dt, int root);
+/* count elements go to each peer: block r of send goes to rank r. */
+TACL_API tacl_status_t tacl_all_to_all(tacl_comm_t *comm, const void *send, void *recv,
+                                       size_t count, tacl_dtype_t dt);
+TACL_API tacl_status_t tacl_all_to_allv(tacl_comm_t *comm, const void *send,
+                                        const size_t *send_counts, const size_t *send_displs,
+                                        void *recv, const size_t *recv_counts,
+                                        const size_t *recv_displs, tacl_dtype_t dt);
+TACL_API tacl_status_t tacl_barrier(tacl_comm_t *comm);
+/* Tagged point-to-point; works between any two ranks of a connected graph (routed where no
+ * direct link exists). Messages with the same (peer, tag) arrive in order. */
+TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t count,
+                                 tacl_dtype_t dt, int peer, int tag);
+TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
+                                 int peer, int tag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TACL_H */

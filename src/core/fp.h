@@ -1,0 +1,77 @@
+/* fp.h — the fingerprint of one collective call: what every rank must agree on (operation,
+ * count, type, reduction, root) plus the communicator's sequence number. Messages and shared
+ * slots carry it so that ranks that called different operations get TACL_ERR_MISMATCH naming
+ * both calls instead of corrupted data or a hang. */
+#ifndef TACL_CORE_FP_H
+#define TACL_CORE_FP_H
+
+#include "tacl.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TACL_COLL_LIST(X)                                                                          \
+    X(TACL_COLL_NONE, "none")                                                                      \
+    X(TACL_COLL_ALL_REDUCE, "all_reduce")                                                          \
+    X(TACL_COLL_REDUCE, "reduce")                                                                  \
+    X(TACL_COLL_BROADCAST, "broadcast")                                                            \
+    X(TACL_COLL_ALL_GATHER, "all_gather")                                                          \
+    X(TACL_COLL_ALL_GATHERV, "all_gatherv")                                                        \
+    X(TACL_COLL_REDUCE_SCATTER, "reduce_scatter")                                                  \
+    X(TACL_COLL_GATHER, "gather")                                                                  \
+    X(TACL_COLL_SCATTER, "scatter")                                                                \
+    X(TACL_COLL_ALL_TO_ALL, "all_to_all")                                                          \
+    X(TACL_COLL_ALL_TO_ALLV, "all_to_allv")                                                        \
+    X(TACL_COLL_BARRIER, "barrier")                                                                \
+    X(TACL_COLL_SPLIT, "comm_split")                                                               \
+    X(TACL_COLL_P2P, "send/recv")
+
+typedef enum {
+#define TACL_COLL_ENUM_(name, str) name,
+    TACL_COLL_LIST(TACL_COLL_ENUM_)
+#undef TACL_COLL_ENUM_
+        TACL_COLL_COUNT
+} tacl_coll_t;
+
+typedef struct {
+    uint32_t coll;  /* tacl_coll_t */
+    uint32_t dtype; /* tacl_dtype_t */
+    uint32_t op;    /* tacl_op_t (reductions), else 0 */
+    int32_t root;   /* rooted collectives, else -1 */
+    uint64_t count; /* the count every rank must pass (total bytes for the v-variants) */
+    uint64_t seq;   /* the communicator's operation number */
+} tacl_fp_t;
+
+static inline const char *tacl_coll_name(uint32_t c)
+{
+    static const char *const names[] = {
+#define TACL_COLL_NAME_(name, str) str,
+        TACL_COLL_LIST(TACL_COLL_NAME_)
+#undef TACL_COLL_NAME_
+    };
+    return c < TACL_COLL_COUNT ? names[c] : "unknown";
+}
+
+static inline int tacl_fp_equal(const tacl_fp_t *a, const tacl_fp_t *b)
+{
+    return a->coll == b->coll && a->dtype == b->dtype && a->op == b->op && a->root == b->root &&
+           a->count == b->count && a->seq == b->seq;
+}
+
+/* "all_reduce(count=10, float, sum, seq=3)" */
+static inline void tacl_fp_format(const tacl_fp_t *fp, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s(count=%llu, %s", tacl_coll_name(fp->coll),
+                     (unsigned long long)fp->count, tacl_dtype_name((tacl_dtype_t)fp->dtype));
+    if (n < 0 || (size_t)n >= len) return;
+    if (fp->coll == TACL_COLL_ALL_REDUCE || fp->coll == TACL_COLL_REDUCE ||
+        fp->coll == TACL_COLL_REDUCE_SCATTER)
+        n += snprintf(buf + n, len - (size_t)n, ", %s", tacl_op_name((tacl_op_t)fp->op));
+    if (n < 0 || (size_t)n >= len) return;
+    if (fp->root >= 0) n += snprintf(buf + n, len - (size_t)n, ", root=%d", fp->root);
+    if (n < 0 || (size_t)n >= len) return;
+    snprintf(buf + n, len - (size_t)n, ", seq=%llu)", (unsigned long long)fp->seq);
+}
+
+#endif

@@ -1,0 +1,76 @@
+/* settings.c — the settings table generated from settings.def and its typed readers. */
+#include "settings.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const tacl_setting_info_t settings_table[TACL_SET_COUNT] = {
+#define S(id, name, type, def, help) [TACL_SET_##id] = {name, TACL_SET_##type, def, help},
+#include "settings.def"
+#undef S
+};
+
+const tacl_setting_info_t *tacl_setting_info(tacl_setting_id_t id)
+{
+    if ((int)id < 0 || id >= TACL_SET_COUNT) return NULL;
+    return &settings_table[id];
+}
+
+int tacl_setting_is_set(tacl_setting_id_t id)
+{
+    const char *v = getenv(settings_table[id].name);
+    return v != NULL && v[0] != '\0';
+}
+
+const char *tacl_setting_str(tacl_setting_id_t id)
+{
+    const char *v = getenv(settings_table[id].name);
+    if (v && v[0]) return v;
+    return settings_table[id].def;
+}
+
+long tacl_setting_int(tacl_setting_id_t id)
+{
+    const char *v = getenv(settings_table[id].name);
+    const char *def = settings_table[id].def;
+    if (v && v[0]) {
+        char *end;
+        errno = 0;
+        long x = strtol(v, &end, 0);
+        if (errno == 0 && *end == '\0') return x;
+        TACL_WARN(TACL_SUB_INIT, "%s=%s is not an integer; using the default %s",
+                  settings_table[id].name, v, def[0] ? def : "0");
+    }
+    return def[0] ? strtol(def, NULL, 0) : 0;
+}
+
+double tacl_setting_dbl(tacl_setting_id_t id)
+{
+    const char *v = getenv(settings_table[id].name);
+    const char *def = settings_table[id].def;
+    if (v && v[0]) {
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno == 0 && *end == '\0') return x;
+        TACL_WARN(TACL_SUB_INIT, "%s=%s is not a number; using the default %s",
+                  settings_table[id].name, v, def[0] ? def : "0");
+    }
+    return def[0] ? strtod(def, NULL) : 0.0;
+}
+
+int tacl_setting_bool(tacl_setting_id_t id)
+{
+    const char *v = tacl_setting_str(id);
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "on"))
+        return 1;
+    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+        !strcasecmp(v, "off") || !v[0])
+        return 0;
+    TACL_WARN(TACL_SUB_INIT, "%s=%s is not a boolean; using 0", settings_table[id].name, v);
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* engine.h — the point-to-point engine of one world: links to peers (shm on the same host, tcp
+ * to other hosts, behind transport.h's ops table), a progress thread that moves fragments,
+ * matches them to posted receives by exact key, forwards fragments addressed to other ranks
+ * along the routes it is given, and watches peers' liveness. Everything above (communicators,
+ * collective algorithms, topology schedules) talks to peers only through this interface.
+ *
+ * Contract
+ * - Keys are exact: a receive matches the one message with the same (comm_id, src, tag, seq).
+ *   Collectives use tag = algorithm step and seq = the communicator's operation number;
+ *   point-to-point uses the user's tag and a per-(comm, peer, tag) counter, so matching never
+ *   depends on arrival order, on the number of connections, or on the path taken.
+ * - A receive posted with a fingerprint fails with TACL_ERR_MISMATCH when the matched message
+ *   carries a different one; the message names both (tacl_fp_format).
+ * - tacl_engine_wait never blocks past its deadline; it fails with TACL_ERR_PEER_LOST when a
+ *   rank of the group is known dead (detected by this rank or reported by any other: deaths and
+ *   cut links are flooded to every rank), TACL_ERR_UNREACHABLE when a link the operation needs
+ *   was cut, and TACL_ERR_TIMEOUT naming the ranks whose messages never arrived.
+ * - The progress thread forwards fragments for other ranks while the application computes. */
+#ifndef TACL_TRANSPORT_ENGINE_H
+#define TACL_TRANSPORT_ENGINE_H
+
+#include "err.h"
+#include "fp.h"
+#include "tacl.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tacl_engine tacl_engine_t;
+typedef struct tacl_req tacl_req_t;
+
+typedef struct {
+    int rank, size;                /* world rank and size */
+    tacl_store_t *store;           /* used during create to exchange addresses */
+    const char *key_prefix;        /* store namespace of this world, e.g. "tacl/<run_id>/" */
+    const char *const *host_ids;   /* host id of every world rank (same id: same host) */
+    double probe_timeout_s;        /* connect timeout per peer (TACL_PROBE_TIMEOUT) */
+    double timeout_s;              /* bound on the whole create (TACL_TIMEOUT) */
+    const uint8_t *allowed;        /* NULL, or size*size: 0 = do not use a direct link i-j
+                                      (topology file restricting links) */
+} tacl_engine_config_t;
+
+/* Listens, publishes this rank's addresses in the store, connects to every peer in parallel
+ * (probe), and agrees with every rank on the reachability matrix. A peer that cannot be reached
+ * directly is not an error here: the caller decides (routes, or a disconnected-graph error). */
+tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t **out,
+                                 tacl_errbuf_t *eb);
+/* Closes links and stops the progress thread; never blocks for long. */
+void tacl_engine_destroy(tacl_engine_t *e);
+
+/* size*size matrix, identical on every rank: reach[i*size+j] = 1 when i and j have a direct
+ * link (in either direction). */
+const uint8_t *tacl_engine_reach(const tacl_engine_t *e);
+/* Per-link OS error / address text for the doctor: how i reached j or why not ("" if n/a). */
+const char *tacl_engine_link_info(const tacl_engine_t *e, int peer);
+/* next_hop[d] = the neighbour to send to for destination d (d itself when directly linked,
+ * -1 when unreachable). Called once routes are computed; safe while traffic flows. */
+tacl_status_t tacl_engine_set_routes(tacl_engine_t *e, const int *next_hop);
+
+typedef struct {
+    uint64_t comm_id;
+    uint64_t tag;
+    uint64_t seq;
+} tacl_msg_key_t;
+
+/* Non-blocking send of len bytes to world rank dst (routed if not a neighbour). buf must stay
+ * valid until the request completes. fp may be NULL (no fingerprint check at the receiver). */
+tacl_status_t tacl_engine_isend(tacl_engine_t *e, int dst, const tacl_msg_key_t *key,
+                                const tacl_fp_t *fp, const void *buf, size_t len,
+                                tacl_req_t **req);
+/* Non-blocking receive of exactly len bytes from world rank src. A message of another length
+ * completes the request with TACL_ERR_MISMATCH. */
+tacl_status_t tacl_engine_irecv(tacl_engine_t *e, int src, const tacl_msg_key_t *key,
+                                const tacl_fp_t *fp, void *buf, size_t len, tacl_req_t **req);
+/* Waits for all n requests (bounded spin, then block) and frees them, whatever the outcome.
+ * group lists the world ranks whose death fails the wait (the communicator's members). */
+tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint64_t deadline_ns,
+                               const int *group, int group_size, tacl_errbuf_t *eb);
+/* 1 when the request has completed (it still must be passed to tacl_engine_wait). */
+int tacl_engine_test(tacl_req_t *req);
+
+/* Liveness as this rank knows it: 1 alive, 0 dead (or cut off). */
+int tacl_engine_peer_alive(const tacl_engine_t *e, int rank);
+
+#endif

@@ -1,0 +1,68 @@
+/* shm_group.h — the shared-memory transport: one POSIX shared segment per same-host group of
+ * ranks, holding a slot per rank (staging buffer, flags, fingerprint, pid), on which the
+ * direct algorithms run: each rank reduces its slice straight from the others' slots.
+ * The segment has a unique name and is unlinked as soon as every rank has mapped it, so a
+ * crash leaves nothing in /dev/shm. Waits spin briefly, then sleep on a futex in the segment,
+ * and check the other ranks' pids, so a dead local peer is an error within milliseconds.
+ *
+ * Every call takes the operation's fingerprint: all ranks publish theirs in their slot and
+ * compare, so mismatched calls fail with TACL_ERR_MISMATCH on every rank. */
+#ifndef TACL_TRANSPORT_SHM_GROUP_H
+#define TACL_TRANSPORT_SHM_GROUP_H
+
+#include "err.h"
+#include "fp.h"
+#include "tacl.h"
+
+#include <stdint.h>
+
+typedef struct tacl_shm_group tacl_shm_group_t;
+
+typedef struct {
+    tacl_store_t *store;   /* to publish the segment name and count the ranks that mapped it */
+    const char *key;       /* store key prefix unique to this group (comm id + host) */
+    int rank, size;        /* rank within the group, group size (all on this host) */
+    const int *comm_ranks; /* communicator rank of each group member, for messages */
+    double timeout_s;      /* bound on create */
+} tacl_shm_group_config_t;
+
+tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
+                                    tacl_errbuf_t *eb);
+void tacl_shm_group_destroy(tacl_shm_group_t *g);
+
+/* Collectives within the group. Semantics as the public API in tacl.h (send == recv: in
+ * place; roots are group ranks). All return within deadline_ns. */
+tacl_status_t tacl_shm_all_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
+                                  tacl_dtype_t dt, tacl_op_t op, const tacl_fp_t *fp,
+                                  uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
+                              tacl_dtype_t dt, tacl_op_t op, int root, const tacl_fp_t *fp,
+                              uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *recv, size_t bytes,
+                                 int root, const tacl_fp_t *fp, uint64_t deadline_ns,
+                                 tacl_errbuf_t *eb);
+/* recv_counts/displs in bytes; all_gather is the equal-count case. */
+tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
+                                   void *recv, const size_t *recv_bytes, const size_t *displs,
+                                   const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, void *recv,
+                                      size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                      const tacl_fp_t *fp, uint64_t deadline_ns,
+                                      tacl_errbuf_t *eb);
+/* gather/scatter/all_to_all(v) in bytes per rank block (displacements in bytes). */
+tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
+                               void *recv, const size_t *recv_bytes, const size_t *displs,
+                               int root, const tacl_fp_t *fp, uint64_t deadline_ns,
+                               tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
+                                const size_t *displs, void *recv, size_t recv_bytes, int root,
+                                const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send,
+                                   const size_t *send_bytes, const size_t *send_displs,
+                                   void *recv, const size_t *recv_bytes,
+                                   const size_t *recv_displs, const tacl_fp_t *fp,
+                                   uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_barrier(tacl_shm_group_t *g, const tacl_fp_t *fp, uint64_t deadline_ns,
+                               tacl_errbuf_t *eb);
+
+#endif

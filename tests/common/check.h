@@ -1,0 +1,55 @@
+/* check.h — the assertions of tacl's tests. A failed CHECK prints file:line, the expression and
+ * tacl's last error message, then exits 1; SKIP exits 77 with a reason (CTest SKIP_RETURN_CODE).
+ * Tests are plain programs: multi-process tests fork and collect children with mp.h. */
+#ifndef TACL_TEST_CHECK_H
+#define TACL_TEST_CHECK_H
+
+#include "tacl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__,      \
+                    #cond, tacl_last_error());                                                     \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Checks that call returns status want. */
+#define CHECK_ST(call, want)                                                                       \
+    do {                                                                                           \
+        tacl_status_t check_st_ = (call);                                                          \
+        if (check_st_ != (want)) {                                                                 \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", __FILE__,     \
+                    __LINE__, #call, tacl_status_name(check_st_), tacl_status_name(want),          \
+                    tacl_last_error());                                                            \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_ST(call, TACL_OK)
+
+/* Checks that string s contains sub (error messages are part of the contract). */
+#define CHECK_CONTAINS(s, sub)                                                                     \
+    do {                                                                                           \
+        const char *check_s_ = (s);                                                                \
+        if (!check_s_ || !strstr(check_s_, (sub))) {                                               \
+            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,         \
+                    check_s_ ? check_s_ : "(null)", (sub));                                        \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "SKIP: ");                                                                 \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        exit(77);                                                                                  \
+    } while (0)
+
+#endif
