@@ -16,9 +16,9 @@
 extern "C" {
 #endif
 
-#define TACL_VERSION_MAJOR 0
-#define TACL_VERSION_MINOR 1
-#define TACL_VERSION_PATCH 0
+#define TACL_VERSION_MAJOR  0
+#define TACL_VERSION_MINOR  1
+#define TACL_VERSION_PATCH  0
 #define TACL_VERSION_STRING "0.1.0"
 #define TACL_VERSION_CODE                                                                          \
     (TACL_VERSION_MAJOR * 10000 + TACL_VERSION_MINOR * 100 + TACL_VERSION_PATCH)
@@ -110,8 +110,7 @@ TACL_API tacl_status_t tacl_store_set(tacl_store_t *st, const char *key, const v
                                       size_t len);
 /* Blocks until key exists (or the timeout); *val is malloc'd (free with tacl_free) and
  * NUL-terminated one byte past *len for convenience. */
-TACL_API tacl_status_t tacl_store_get(tacl_store_t *st, const char *key, void **val,
-                                      size_t *len);
+TACL_API tacl_status_t tacl_store_get(tacl_store_t *st, const char *key, void **val, size_t *len);
 /* Blocks until every key exists; a timeout names the keys still missing. */
 TACL_API tacl_status_t tacl_store_wait(tacl_store_t *st, const char *const *keys, size_t nkeys);
 /* Atomically adds delta to the integer stored at key (missing: 0) and returns the new value. */
@@ -121,8 +120,8 @@ TACL_API tacl_status_t tacl_store_add(tacl_store_t *st, const char *key, int64_t
  * returns the value held afterwards. */
 TACL_API tacl_status_t tacl_store_compare_set(tacl_store_t *st, const char *key,
                                               const void *expected, size_t expected_len,
-                                              const void *desired, size_t desired_len,
-                                              void **out, size_t *out_len);
+                                              const void *desired, size_t desired_len, void **out,
+                                              size_t *out_len);
 TACL_API tacl_status_t tacl_store_delete(tacl_store_t *st, const char *key, int *deleted);
 /* Non-blocking: *all_exist = 1 when every key exists. */
 TACL_API tacl_status_t tacl_store_check(tacl_store_t *st, const char *const *keys, size_t nkeys,
@@ -185,23 +184,23 @@ TACL_API tacl_store_t *tacl_comm_store(tacl_comm_t *comm);
 /* ---- Collectives on host memory. send == recv means in place. counts are elements. ---- */
 TACL_API tacl_status_t tacl_all_reduce(tacl_comm_t *comm, const void *send, void *recv,
                                        size_t count, tacl_dtype_t dt, tacl_op_t op);
-TACL_API tacl_status_t tacl_reduce(tacl_comm_t *comm, const void *send, void *recv,
-                                   size_t count, tacl_dtype_t dt, tacl_op_t op, int root);
-TACL_API tacl_status_t tacl_broadcast(tacl_comm_t *comm, const void *send, void *recv,
-                                      size_t count, tacl_dtype_t dt, int root);
+TACL_API tacl_status_t tacl_reduce(tacl_comm_t *comm, const void *send, void *recv, size_t count,
+                                   tacl_dtype_t dt, tacl_op_t op, int root);
+TACL_API tacl_status_t tacl_broadcast(tacl_comm_t *comm, const void *send, void *recv, size_t count,
+                                      tacl_dtype_t dt, int root);
 /* recv holds size * count elements, rank r's at r * count. */
 TACL_API tacl_status_t tacl_all_gather(tacl_comm_t *comm, const void *send, void *recv,
                                        size_t count, tacl_dtype_t dt);
 TACL_API tacl_status_t tacl_all_gatherv(tacl_comm_t *comm, const void *send, size_t send_count,
-                                        void *recv, const size_t *recv_counts,
-                                        const size_t *displs, tacl_dtype_t dt);
+                                        void *recv, const size_t *recv_counts, const size_t *displs,
+                                        tacl_dtype_t dt);
 /* send holds size * recv_count elements; rank r receives the reduction of block r. */
 TACL_API tacl_status_t tacl_reduce_scatter(tacl_comm_t *comm, const void *send, void *recv,
                                            size_t recv_count, tacl_dtype_t dt, tacl_op_t op);
-TACL_API tacl_status_t tacl_gather(tacl_comm_t *comm, const void *send, void *recv,
-                                   size_t count, tacl_dtype_t dt, int root);
-TACL_API tacl_status_t tacl_scatter(tacl_comm_t *comm, const void *send, void *recv,
-                                    size_t count, tacl_dtype_t dt, int root);
+TACL_API tacl_status_t tacl_gather(tacl_comm_t *comm, const void *send, void *recv, size_t count,
+                                   tacl_dtype_t dt, int root);
+TACL_API tacl_status_t tacl_scatter(tacl_comm_t *comm, const void *send, void *recv, size_t count,
+                                    tacl_dtype_t dt, int root);
 /* count elements go to each peer: block r of send goes to rank r. */
 TACL_API tacl_status_t tacl_all_to_all(tacl_comm_t *comm, const void *send, void *recv,
                                        size_t count, tacl_dtype_t dt);
@@ -212,8 +211,8 @@ TACL_API tacl_status_t tacl_all_to_allv(tacl_comm_t *comm, const void *send,
 TACL_API tacl_status_t tacl_barrier(tacl_comm_t *comm);
 /* Tagged point-to-point; works between any two ranks of a connected graph (routed where no
  * direct link exists). Messages with the same (peer, tag) arrive in order. */
-TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t count,
-                                 tacl_dtype_t dt, int peer, int tag);
+TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t count, tacl_dtype_t dt,
+                                 int peer, int tag);
 TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
                                  int peer, int tag);
 

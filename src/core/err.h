@@ -19,8 +19,8 @@ typedef struct {
 
 /* Formats the message, stores it thread-locally and in eb (when not NULL), logs it at INFO
  * for subsystem sub, and returns st so that callers can write `return tacl_err(...)`. */
-tacl_status_t tacl_err(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt,
-                       ...) __attribute__((format(printf, 4, 5)));
+tacl_status_t tacl_err(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 tacl_status_t tacl_verr(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt,
                         va_list ap);
 /* Prepends "context: " to this thread's last message (and copies it into eb). Returns st. */

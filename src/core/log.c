@@ -128,9 +128,9 @@ void tacl_log_write(tacl_log_level_t lvl, tacl_subsys_t sub, const char *fmt, ..
     gettimeofday(&tv, NULL);
     int n;
     if (log_rank >= 0)
-        n = snprintf(line, sizeof line, "%s:%d:r%d %ld.%06ld tacl %s %s: ", log_host,
-                     (int)getpid(), log_rank, (long)tv.tv_sec, (long)tv.tv_usec,
-                     log_level_names[lvl], tacl_subsys_name(sub));
+        n = snprintf(line, sizeof line, "%s:%d:r%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),
+                     log_rank, (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],
+                     tacl_subsys_name(sub));
     else
         n = snprintf(line, sizeof line, "%s:%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),
                      (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],

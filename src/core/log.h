@@ -44,8 +44,8 @@ const char *tacl_subsys_name(tacl_subsys_t sub);
     do {                                                                                           \
         if (tacl_log_enabled(lvl, sub)) tacl_log_write(lvl, sub, __VA_ARGS__);                     \
     } while (0)
-#define TACL_WARN(sub, ...) TACL_LOG_AT_(TACL_LOG_WARN, sub, __VA_ARGS__)
-#define TACL_INFO(sub, ...) TACL_LOG_AT_(TACL_LOG_INFO, sub, __VA_ARGS__)
+#define TACL_WARN(sub, ...)  TACL_LOG_AT_(TACL_LOG_WARN, sub, __VA_ARGS__)
+#define TACL_INFO(sub, ...)  TACL_LOG_AT_(TACL_LOG_INFO, sub, __VA_ARGS__)
 #define TACL_DEBUG(sub, ...) TACL_LOG_AT_(TACL_LOG_DEBUG, sub, __VA_ARGS__)
 #define TACL_TRACE(sub, ...) TACL_LOG_AT_(TACL_LOG_TRACE, sub, __VA_ARGS__)
 

@@ -58,8 +58,7 @@ tacl_status_t tacl_verr(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, 
     return st;
 }
 
-tacl_status_t tacl_err(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt,
-                       ...)
+tacl_status_t tacl_err(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "fp.h"
 #include "tacl.h"
+#include "xchg.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,17 +31,16 @@ typedef struct tacl_engine tacl_engine_t;
 typedef struct tacl_req tacl_req_t;
 
 typedef struct {
-    int rank, size;                /* world rank and size */
-    tacl_store_t *store;           /* used during create to exchange addresses */
-    const char *key_prefix;        /* store namespace of this world, e.g. "tacl/<run_id>/" */
-    const char *const *host_ids;   /* host id of every world rank (same id: same host) */
-    double probe_timeout_s;        /* connect timeout per peer (TACL_PROBE_TIMEOUT) */
-    double timeout_s;              /* bound on the whole create (TACL_TIMEOUT) */
-    const uint8_t *allowed;        /* NULL, or size*size: 0 = do not use a direct link i-j
-                                      (topology file restricting links) */
+    int rank, size;              /* world rank and size */
+    const tacl_xchg_t *xchg;     /* all-gather over the world, used during create only */
+    const char *const *host_ids; /* host id of every world rank (same id: same host) */
+    double probe_timeout_s;      /* connect timeout per peer (TACL_PROBE_TIMEOUT) */
+    double timeout_s;            /* bound on the whole create (TACL_TIMEOUT) */
+    const uint8_t *allowed;      /* NULL, or size*size: 0 = do not use a direct link i-j
+                                    (topology file restricting links) */
 } tacl_engine_config_t;
 
-/* Listens, publishes this rank's addresses in the store, connects to every peer in parallel
+/* Listens, exchanges this rank's addresses through xchg, connects to every peer in parallel
  * (probe), and agrees with every rank on the reachability matrix. A peer that cannot be reached
  * directly is not an error here: the caller decides (routes, or a disconnected-graph error). */
 tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t **out,
@@ -66,8 +66,7 @@ typedef struct {
 /* Non-blocking send of len bytes to world rank dst (routed if not a neighbour). buf must stay
  * valid until the request completes. fp may be NULL (no fingerprint check at the receiver). */
 tacl_status_t tacl_engine_isend(tacl_engine_t *e, int dst, const tacl_msg_key_t *key,
-                                const tacl_fp_t *fp, const void *buf, size_t len,
-                                tacl_req_t **req);
+                                const tacl_fp_t *fp, const void *buf, size_t len, tacl_req_t **req);
 /* Non-blocking receive of exactly len bytes from world rank src. A message of another length
  * completes the request with TACL_ERR_MISMATCH. */
 tacl_status_t tacl_engine_irecv(tacl_engine_t *e, int src, const tacl_msg_key_t *key,

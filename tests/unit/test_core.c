@@ -18,7 +18,8 @@ int main(void)
     CHECK(!strcmp(tacl_status_name(TACL_ERR_TIMEOUT), "TACL_ERR_TIMEOUT"));
     CHECK(!strcmp(tacl_status_str(TACL_OK), "success"));
     CHECK(!strcmp(tacl_status_str((tacl_status_t)999), "unknown status"));
-    for (int i = 0; i < TACL_STATUS_COUNT_; i++) CHECK(tacl_status_str((tacl_status_t)i)[0]);
+    for (int i = 0; i < TACL_STATUS_COUNT_; i++)
+        CHECK(tacl_status_str((tacl_status_t)i)[0]);
 
     /* tacl_err returns the status, stores the message here and in the handle's buffer. */
     tacl_errbuf_t eb = {{0}};

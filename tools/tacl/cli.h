@@ -5,8 +5,8 @@
 
 typedef struct {
     const char *name;
-    const char *summary; /* one line for `tacl --help` */
-    const char *usage;   /* full text for `tacl <cmd> --help` */
+    const char *summary;               /* one line for `tacl --help` */
+    const char *usage;                 /* full text for `tacl <cmd> --help` */
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand's name */
 } tacl_cmd_t;
 

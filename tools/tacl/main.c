@@ -27,9 +27,10 @@ int cli_wants_help(int argc, char **argv)
 
 static void main_usage(FILE *f)
 {
-    fprintf(f, "tacl %s — topology-aware collective library\n\n"
-               "usage: tacl <command> [options]   (tacl <command> --help for details)\n\n"
-               "commands:\n",
+    fprintf(f,
+            "tacl %s — topology-aware collective library\n\n"
+            "usage: tacl <command> [options]   (tacl <command> --help for details)\n\n"
+            "commands:\n",
             tacl_version());
     for (size_t i = 0; i < MAIN_NCMDS; i++)
         fprintf(f, "  %-10s %s\n", main_cmds[i]->name, main_cmds[i]->summary);

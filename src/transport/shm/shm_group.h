@@ -13,17 +13,16 @@
 #include "err.h"
 #include "fp.h"
 #include "tacl.h"
+#include "xchg.h"
 
 #include <stdint.h>
 
 typedef struct tacl_shm_group tacl_shm_group_t;
 
 typedef struct {
-    tacl_store_t *store;   /* to publish the segment name and count the ranks that mapped it */
-    const char *key;       /* store key prefix unique to this group (comm id + host) */
-    int rank, size;        /* rank within the group, group size (all on this host) */
-    const int *comm_ranks; /* communicator rank of each group member, for messages */
-    double timeout_s;      /* bound on create */
+    const tacl_xchg_t *xchg; /* all-gather over the group (rank/size = group rank/size) */
+    const int *comm_ranks;   /* communicator rank of each group member, for messages */
+    double timeout_s;        /* bound on create */
 } tacl_shm_group_config_t;
 
 tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
@@ -47,19 +46,16 @@ tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t
                                    const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
 tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, void *recv,
                                       size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
-                                      const tacl_fp_t *fp, uint64_t deadline_ns,
-                                      tacl_errbuf_t *eb);
+                                      const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
 /* gather/scatter/all_to_all(v) in bytes per rank block (displacements in bytes). */
-tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
-                               void *recv, const size_t *recv_bytes, const size_t *displs,
-                               int root, const tacl_fp_t *fp, uint64_t deadline_ns,
-                               tacl_errbuf_t *eb);
+tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes, void *recv,
+                               const size_t *recv_bytes, const size_t *displs, int root,
+                               const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
 tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
                                 const size_t *displs, void *recv, size_t recv_bytes, int root,
                                 const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send,
-                                   const size_t *send_bytes, const size_t *send_displs,
-                                   void *recv, const size_t *recv_bytes,
+tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
+                                   const size_t *send_displs, void *recv, const size_t *recv_bytes,
                                    const size_t *recv_displs, const tacl_fp_t *fp,
                                    uint64_t deadline_ns, tacl_errbuf_t *eb);
 tacl_status_t tacl_shm_barrier(tacl_shm_group_t *g, const tacl_fp_t *fp, uint64_t deadline_ns,

@@ -1,0 +1,25 @@
+/* shm_seg.h — POSIX shared-memory segments shared by a set of ranks on one host. Rank 0 of the
+ * set creates a segment under a unique name (pid, time, counter), the name travels through the
+ * set's exchange, every rank maps it, and after a second exchange (everyone has mapped) rank 0
+ * unlinks it: from then on nothing is left in /dev/shm, whatever crashes later. */
+#ifndef TACL_TRANSPORT_SHM_SEG_H
+#define TACL_TRANSPORT_SHM_SEG_H
+
+#include "err.h"
+#include "xchg.h"
+
+#include <stddef.h>
+
+typedef struct {
+    void *base;
+    size_t size;
+    char name[64];
+} tacl_shm_seg_t;
+
+/* Collective over xchg's set: creates (rank 0) and maps (all) a zero-filled segment of size
+ * bytes; tag is part of the name so that a left-over segment says who made it. */
+tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
+                                tacl_shm_seg_t *out, tacl_errbuf_t *eb);
+void tacl_shm_seg_close(tacl_shm_seg_t *seg);
+
+#endif
