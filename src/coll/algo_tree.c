@@ -1,0 +1,313 @@
+/* algo_tree.c — pipelined tree algorithms. On a graph that is not a full mesh, all_reduce is a
+ * reduce to the graph's centre followed by a broadcast from it, over a spanning tree of direct
+ * links, in chunks so that every link carries data in both directions at once: on a chain
+ * A–B–C this takes about M/b, the cut bound, where a ring relayed through B takes 4M/(3b).
+ * broadcast and reduce use the same machinery from their root (a binomial tree for small
+ * messages and a chain for large ones on a full mesh). all_gather and reduce_scatter on such
+ * graphs go through the centre. */
+#include "coll/algo.h"
+#include "reduce.h"
+#include "topo/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TREE_CHUNK_BYTES (256 * 1024)
+#define TREE_SMALL_BYTES (64 * 1024)
+
+void coll_tree_node_free(coll_tree_node_t *t)
+{
+    free(t->children);
+    t->children = NULL;
+}
+
+tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node_t *out)
+{
+    int n = c->size, me = c->rank;
+    out->parent = -1;
+    out->nchildren = 0;
+    out->children = malloc((size_t)n * sizeof *out->children);
+    if (!out->children) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (c->full_mesh && chain) {
+        int v = (me - root + n) % n;
+        if (v > 0) out->parent = (me - 1 + n) % n;
+        if (v < n - 1) out->children[out->nchildren++] = (me + 1) % n;
+    } else if (c->full_mesh) {
+        int v = (me - root + n) % n, mask = 1;
+        while (mask < n) {
+            if (v & mask) {
+                out->parent = ((v - mask) + root) % n;
+                break;
+            }
+            mask <<= 1;
+        }
+        for (mask >>= 1; mask > 0; mask >>= 1)
+            if (v + mask < n) out->children[out->nchildren++] = (v + mask + root) % n;
+    } else {
+        /* Fewest hops to the root over direct links; every rank derives the same tree. */
+        tacl_tree_t *t;
+        tacl_status_t st = tacl_tree_build(c->graph, root, TACL_TREE_BFS, &t, &c->err);
+        if (st != TACL_OK) {
+            coll_tree_node_free(out);
+            return st;
+        }
+        out->parent = t->parent[me];
+        for (int i = t->child_start[me]; i < t->child_start[me + 1]; i++)
+            out->children[out->nchildren++] = t->child[i];
+        tacl_tree_destroy(t);
+    }
+    return TACL_OK;
+}
+
+/* Growable request list: a pipelined tree posts one request per chunk and neighbour. */
+typedef struct {
+    tacl_req_t **r;
+    int n, cap;
+} tree_reqs_t;
+
+static int tree_reqs_push(tree_reqs_t *q, tacl_req_t *r)
+{
+    if (q->n == q->cap) {
+        int ncap = q->cap ? q->cap * 2 : 32;
+        tacl_req_t **nr = realloc(q->r, (size_t)ncap * sizeof *nr);
+        if (!nr) return -1;
+        q->r = nr;
+        q->cap = ncap;
+    }
+    q->r[q->n++] = r;
+    return 0;
+}
+
+/* Waits for final chunk *kd from the parent and sends it to every child. Returns -1 when out
+ * of memory. */
+static tacl_status_t tree_forward_down(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
+                                       size_t count, size_t ce, size_t esz, tacl_req_t **down,
+                                       size_t *kd, uint64_t down_tag, tree_reqs_t *sends)
+{
+    size_t k = *kd, off = k * ce, len = count - off < ce ? count - off : ce;
+    tacl_status_t st = coll_wait(x, &down[k], 1);
+    down[k] = NULL;
+    (*kd)++;
+    for (int j = 0; j < t->nchildren && st == TACL_OK; j++) {
+        tacl_req_t *r;
+        st = coll_isend(x, t->children[j], down_tag + (k << 20), buf + off * esz, len * esz, &r);
+        if (st == TACL_OK && tree_reqs_push(sends, r)) return (tacl_status_t)-1;
+    }
+    return st;
+}
+
+static size_t tree_chunk_elems(size_t count, size_t esz)
+{
+    size_t ce = TREE_CHUNK_BYTES / esz;
+    if (count * esz <= TREE_CHUNK_BYTES) ce = count;
+    return ce ? ce : 1;
+}
+
+/* Pipelined reduce of buf (count elements, in place) towards t->parent, then (when bcast)
+ * broadcast of the result from the root back down. Children's chunks are reduced in child
+ * order, so every rank of the tree evaluates the same expression. Both phases are posted at
+ * once: a rank forwards final chunks down while partial chunks still travel up. */
+static tacl_status_t tree_reduce_bcast(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
+                                       size_t count, const coll_args_t *a, int reduce, int bcast)
+{
+    tacl_comm_t *c = x->c;
+    size_t esz = a->esz, ce = tree_chunk_elems(count, esz);
+    size_t nchunks = count ? (count + ce - 1) / ce : 0;
+    int nch = t->nchildren;
+    uint64_t up_tag = x->step++, down_tag = x->step++;
+    char *tmp = NULL;
+    tacl_req_t **up = NULL, **down = NULL;
+    tree_reqs_t sends = {0};
+    tacl_status_t st = TACL_OK;
+    size_t kd = 0; /* next final chunk to forward down */
+    if (nchunks == 0) return TACL_OK;
+    /* Chunk k of the up phase uses tag up_tag + k * 2^20: step tags stay unique per chunk. */
+    if (reduce && nch > 0) {
+        tmp = malloc((size_t)nch * count * esz);
+        up = calloc((size_t)nch * nchunks, sizeof *up);
+        if (!tmp || !up) goto nomem;
+        for (int j = 0; j < nch && st == TACL_OK; j++)
+            for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
+                size_t off = k * ce, len = count - off < ce ? count - off : ce;
+                st = coll_irecv(x, t->children[j], up_tag + (k << 20),
+                                tmp + ((size_t)j * count + off) * esz, len * esz,
+                                &up[(size_t)j * nchunks + k]);
+            }
+        if (st != TACL_OK) goto out;
+    }
+    if (bcast && t->parent >= 0) {
+        down = calloc(nchunks, sizeof *down);
+        if (!down) goto nomem;
+        for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
+            size_t off = k * ce, len = count - off < ce ? count - off : ce;
+            st = coll_irecv(x, t->parent, down_tag + (k << 20), buf + off * esz, len * esz,
+                            &down[k]);
+        }
+        if (st != TACL_OK) goto out;
+    }
+    for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
+        size_t off = k * ce, len = count - off < ce ? count - off : ce;
+        char *chunk = buf + off * esz;
+        if (reduce) {
+            for (int j = 0; j < nch && st == TACL_OK; j++) {
+                st = coll_wait(x, &up[(size_t)j * nchunks + k], 1);
+                up[(size_t)j * nchunks + k] = NULL;
+                if (st == TACL_OK)
+                    tacl_reduce_inplace(chunk, tmp + ((size_t)j * count + off) * esz, len, a->dt,
+                                        a->op);
+            }
+            if (st != TACL_OK) break;
+            if (t->parent >= 0) {
+                tacl_req_t *r;
+                st = coll_isend(x, t->parent, up_tag + (k << 20), chunk, len * esz, &r);
+                if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
+            }
+        }
+        if (st != TACL_OK) break;
+        /* Forward the final chunks that have already come down from the parent, so that a
+         * relay's two phases overlap. */
+        while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks && down[kd] &&
+               tacl_engine_test(down[kd]))
+            st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
+        if (st == -1) goto nomem;
+        if (st != TACL_OK) break;
+        if (bcast && t->parent < 0) {
+            for (int j = 0; j < nch && st == TACL_OK; j++) {
+                tacl_req_t *r;
+                st = coll_isend(x, t->children[j], down_tag + (k << 20), chunk, len * esz, &r);
+                if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
+            }
+        }
+    }
+    while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks)
+        st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
+    if (st == -1) goto nomem;
+    if (st == TACL_OK) {
+        st = coll_wait(x, sends.r, sends.n);
+        sends.n = 0;
+    }
+    goto out;
+nomem:
+    st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+out:
+    /* On failure, outstanding requests are waited for (the engine frees them when the
+     * deadline or a peer's loss ends them) so that no receive writes into freed memory. */
+    if (st != TACL_OK) {
+        tree_reqs_t rest = sends;
+        for (size_t i = 0; up && i < (size_t)nch * nchunks; i++)
+            if (up[i]) tree_reqs_push(&rest, up[i]);
+        for (size_t k = 0; down && k < nchunks; k++)
+            if (down[k]) tree_reqs_push(&rest, down[k]);
+        coll_wait(x, rest.r, rest.n);
+        sends = rest;
+    }
+    free(sends.r);
+    free(up);
+    free(down);
+    free(tmp);
+    return st;
+}
+
+tacl_status_t algo_allreduce_tree(coll_ctx_t *x, const coll_args_t *a)
+{
+    size_t bytes = a->count * a->esz;
+    if (a->send != a->recv && bytes) memmove(a->recv, a->send, bytes);
+    coll_tree_node_t t;
+    TACL_CHECK(coll_tree_node(x->c, x->c->centre, 0, &t));
+    tacl_status_t st = tree_reduce_bcast(x, &t, a->recv, a->count, a, 1, 1);
+    coll_tree_node_free(&t);
+    return st;
+}
+
+tacl_status_t algo_bcast_tree(coll_ctx_t *x, const coll_args_t *a)
+{
+    size_t bytes = a->count * a->esz;
+    if (x->c->rank == a->root && a->send != a->recv && bytes) memmove(a->recv, a->send, bytes);
+    coll_tree_node_t t;
+    TACL_CHECK(coll_tree_node(x->c, a->root, bytes > TREE_SMALL_BYTES, &t));
+    tacl_status_t st = tree_reduce_bcast(x, &t, a->recv, a->count, a, 0, 1);
+    coll_tree_node_free(&t);
+    return st;
+}
+
+tacl_status_t algo_reduce_tree(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t bytes = a->count * a->esz;
+    /* Non-roots reduce in a scratch copy: their recv buffer is not theirs to write. */
+    char *work = c->rank == a->root ? a->recv : malloc(bytes + 1);
+    if (!work) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (work != a->send && bytes) memmove(work, a->send, bytes);
+    coll_tree_node_t t;
+    tacl_status_t st = coll_tree_node(c, a->root, bytes > TREE_SMALL_BYTES, &t);
+    if (st == TACL_OK) {
+        st = tree_reduce_bcast(x, &t, work, a->count, a, 1, 0);
+        coll_tree_node_free(&t);
+    }
+    if (work != a->recv) free(work);
+    return st;
+}
+
+/* all_gather(v) without a ring: gather to the centre (routed along shortest paths), then a
+ * pipelined broadcast of the whole result from it. */
+tacl_status_t algo_allgatherv_tree(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t esz = a->esz, total = 0;
+    const size_t *cnt = a->recv_counts, *dsp = a->recv_displs;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (int r = 0; r < c->size; r++) {
+        total += cnt[r];
+        if (cnt[r]) {
+            if (dsp[r] < lo) lo = dsp[r];
+            if (dsp[r] + cnt[r] > hi) hi = dsp[r] + cnt[r];
+        }
+    }
+    if (total == 0) return TACL_OK;
+    coll_args_t g = *a;
+    g.root = c->centre;
+    TACL_CHECK(algo_gatherv_direct(x, &g));
+    /* Broadcast the span of recv that holds the blocks. */
+    coll_args_t b = *a;
+    b.root = c->centre;
+    b.send = b.recv = (char *)a->recv + lo * esz;
+    b.count = hi - lo;
+    return algo_bcast_tree(x, &b);
+}
+
+/* reduce_scatter without a ring: reduce everything to the centre, scatter the blocks. */
+tacl_status_t algo_reduce_scatter_tree(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t n = (size_t)c->size, esz = a->esz;
+    if (a->count == 0) return TACL_OK;
+    char *full = malloc(n * a->count * esz);
+    size_t *counts = malloc(n * sizeof *counts), *displs = malloc(n * sizeof *displs);
+    tacl_status_t st;
+    if (!full || !counts || !displs) {
+        st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        goto out;
+    }
+    memcpy(full, a->send, n * a->count * esz);
+    for (size_t r = 0; r < n; r++) {
+        counts[r] = a->count;
+        displs[r] = r * a->count;
+    }
+    coll_tree_node_t t;
+    st = coll_tree_node(c, c->centre, 0, &t);
+    if (st != TACL_OK) goto out;
+    st = tree_reduce_bcast(x, &t, full, n * a->count, a, 1, 0);
+    coll_tree_node_free(&t);
+    if (st != TACL_OK) goto out;
+    coll_args_t s = *a;
+    s.root = c->centre;
+    s.send = full;
+    s.send_counts = counts;
+    s.send_displs = displs;
+    st = algo_scatterv_direct(x, &s);
+out:
+    free(full);
+    free(counts);
+    free(displs);
+    return st;
+}

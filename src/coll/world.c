@@ -1,0 +1,192 @@
+/* world.c — tacl_init: from the launcher's variables to a connected world communicator.
+ * Bootstrap (who am I), host identity, the meeting through the store (agreement on run and
+ * size), the engine (links probed to every peer, reachability agreed by all), the check that
+ * the graph is connected (else an error listing its components on every rank), routes, and
+ * the world communicator. world_release undoes it when the last communicator goes. */
+#include "coll/coll.h"
+#include "boot/store_coll.h"
+#include "boot/world.h"
+#include "clock.h"
+#include "settings.h"
+#include "topo/graph.h"
+#include "topo/route.h"
+#include "transport/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every rank holds the same matrix, so every rank reaches the same verdict and message. The
+ * routes for large transfers become the engine's forwarding table. */
+static tacl_status_t world_graph(tacl_world_t *w, tacl_errbuf_t *eb)
+{
+    int n = w->size;
+    tacl_graph_t *g;
+    tacl_routes_t *routes = NULL;
+    int *comp = NULL, ncomp = 0;
+    TACL_CHECK(tacl_graph_create(n, &g));
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (w->reach[(size_t)i * (size_t)n + (size_t)j]) tacl_graph_add_link(g, i, j, 1e9, 0);
+    tacl_status_t st = TACL_OK;
+    comp = malloc((size_t)n * sizeof *comp);
+    if (!comp) {
+        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+        goto out;
+    }
+    tacl_graph_components(g, comp, &ncomp);
+    if (ncomp > 1) {
+        char msg[TACL_ERRMSG_MAX];
+        size_t o = (size_t)snprintf(msg, sizeof msg,
+                                    "the reachability graph of %d ranks has %d components:", n,
+                                    ncomp);
+        for (int k = 0; k < ncomp && o < sizeof msg; k++) {
+            o += (size_t)snprintf(msg + o, sizeof msg - o, " {");
+            int firstr = 1;
+            for (int j = 0; j < n && o < sizeof msg; j++) {
+                if (comp[j] != k) continue;
+                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ",
+                                      j, w->host_ids[j]);
+                firstr = 0;
+            }
+            if (o < sizeof msg) o += (size_t)snprintf(msg + o, sizeof msg - o, "}");
+        }
+        st = tacl_err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
+                      "%s; no rank of one component can reach any of another (check routes, "
+                      "firewalls, TACL_SOCKET_IFNAME, TACL_TOPO_FILE)",
+                      msg);
+        goto out;
+    }
+    st = tacl_routes_build(g, &routes, eb);
+    if (st != TACL_OK) goto out;
+    for (int d = 0; d < n; d++)
+        w->next_hop[d] = tacl_routes_next_hop(routes, TACL_ROUTE_LARGE, w->rank, d);
+out:
+    if (routes) tacl_routes_destroy(routes);
+    free(comp);
+    tacl_graph_destroy(g);
+    return st;
+}
+
+static tacl_status_t world_hosts(tacl_world_t *w)
+{
+    int n = w->size;
+    w->host_ids = calloc((size_t)n, sizeof *w->host_ids);
+    w->host_of = malloc((size_t)n * sizeof *w->host_of);
+    if (!w->host_ids || !w->host_of) return TACL_ERR_NOMEM;
+    w->nhosts = 0;
+    for (int r = 0; r < n; r++) {
+        snprintf(w->host_ids[r], TACL_HOST_ID_MAX, "%s", w->boot->host_ids[r]);
+        w->host_of[r] = -1;
+        for (int q = 0; q < r; q++)
+            if (!strcmp(w->host_ids[q], w->host_ids[r])) {
+                w->host_of[r] = w->host_of[q];
+                break;
+            }
+        if (w->host_of[r] < 0) w->host_of[r] = w->nhosts++;
+    }
+    return TACL_OK;
+}
+
+void world_release(tacl_world_t *w)
+{
+    if (!w) return;
+    if (w->engine) tacl_engine_destroy(w->engine);
+    if (w->boot) {
+        boot_world_leave(w->boot);
+        free(w->boot);
+    }
+    free(w->xchg_ctx);
+    free(w->host_ids);
+    free(w->host_of);
+    free(w->reach);
+    free(w->next_hop);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
+{
+    tacl_errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
+    if (!out) return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
+    tacl_world_t *w = calloc(1, sizeof *w);
+    tacl_status_t st;
+    char host_id[TACL_HOST_ID_MAX];
+    if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    pthread_mutex_init(&w->lock, NULL);
+    w->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s
+                                               : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    if (opts && opts->bootstrap) {
+        w->bs = *opts->bootstrap;
+    } else {
+        st = tacl_bootstrap_from_env(&w->bs);
+        if (st != TACL_OK) goto err;
+    }
+    st = tacl_host_id(host_id, sizeof host_id);
+    if (st != TACL_OK) goto err;
+    w->rank = w->bs.rank;
+    w->size = w->bs.size;
+    tacl_log_set_rank(w->rank);
+    uint64_t t0 = tacl_now_ns();
+    w->boot = calloc(1, sizeof *w->boot);
+    w->xchg_ctx = calloc(1, sizeof *w->xchg_ctx);
+    if (!w->boot || !w->xchg_ctx) goto err_nomem;
+    st = boot_world_join(&w->bs, host_id, w->timeout_s, w->boot, eb);
+    if (st != TACL_OK) {
+        free(w->boot);
+        w->boot = NULL;
+        goto err;
+    }
+    if (world_hosts(w) != TACL_OK) goto err_nomem;
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%sworld/", w->boot->prefix);
+    boot_store_xchg_init(&w->xchg, w->xchg_ctx, w->boot->store, prefix, w->rank, w->size);
+
+    const char *ids[w->size];
+    for (int r = 0; r < w->size; r++) ids[r] = w->host_ids[r];
+    tacl_engine_config_t ecfg = {
+        .rank = w->rank,
+        .size = w->size,
+        .xchg = &w->xchg,
+        .host_ids = ids,
+        .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
+        .timeout_s = w->timeout_s,
+        .allowed = NULL,
+    };
+    st = tacl_engine_create(&ecfg, &w->engine, eb);
+    if (st != TACL_OK) goto err;
+    size_t n = (size_t)w->size;
+    w->reach = malloc(n * n);
+    w->next_hop = malloc(n * sizeof *w->next_hop);
+    if (!w->reach || !w->next_hop) goto err_nomem;
+    memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
+    for (size_t i = 0; i < n; i++) w->reach[i * n + i] = 1;
+    st = world_graph(w, eb);
+    if (st != TACL_OK) goto err;
+    st = tacl_engine_set_routes(w->engine, w->next_hop);
+    if (st != TACL_OK) goto err;
+
+    int *all = malloc(n * sizeof *all);
+    if (!all) goto err_nomem;
+    for (int r = 0; r < w->size; r++) all[r] = r;
+    tacl_comm_t *world;
+    st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
+    free(all);
+    if (st != TACL_OK) goto err;
+    TACL_INFO(TACL_SUB_INIT, "rank %d of %d (local %d of %d) on %s: world ready in %.3f s; %s",
+              w->rank, w->size, world->local_rank, world->local_size, host_id,
+              (double)(tacl_now_ns() - t0) * 1e-9, world->sched_reason);
+    *out = world;
+    return TACL_OK;
+
+err_nomem:
+    st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+err:
+    world_release(w);
+    return st;
+}
+
+tacl_status_t tacl_init(tacl_comm_t **world)
+{
+    return tacl_init_opts(NULL, world);
+}
