@@ -78,8 +78,7 @@ static int tree_reqs_push(tree_reqs_t *q, tacl_req_t *r)
     return 0;
 }
 
-/* Waits for final chunk *kd from the parent and sends it to every child. Returns -1 when out
- * of memory. */
+/* Waits for final chunk *kd from the parent and sends it to every child. */
 static tacl_status_t tree_forward_down(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
                                        size_t count, size_t ce, size_t esz, tacl_req_t **down,
                                        size_t *kd, uint64_t down_tag, tree_reqs_t *sends)
@@ -91,7 +90,8 @@ static tacl_status_t tree_forward_down(coll_ctx_t *x, const coll_tree_node_t *t,
     for (int j = 0; j < t->nchildren && st == TACL_OK; j++) {
         tacl_req_t *r;
         st = coll_isend(x, t->children[j], down_tag + (k << 20), buf + off * esz, len * esz, &r);
-        if (st == TACL_OK && tree_reqs_push(sends, r)) return (tacl_status_t)-1;
+        if (st == TACL_OK && tree_reqs_push(sends, r))
+            return tacl_err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     return st;
 }
@@ -169,7 +169,6 @@ static tacl_status_t tree_reduce_bcast(coll_ctx_t *x, const coll_tree_node_t *t,
         while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks && down[kd] &&
                tacl_engine_test(down[kd]))
             st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
-        if (st == -1) goto nomem;
         if (st != TACL_OK) break;
         if (bcast && t->parent < 0) {
             for (int j = 0; j < nch && st == TACL_OK; j++) {
@@ -181,7 +180,6 @@ static tacl_status_t tree_reduce_bcast(coll_ctx_t *x, const coll_tree_node_t *t,
     }
     while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks)
         st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
-    if (st == -1) goto nomem;
     if (st == TACL_OK) {
         st = coll_wait(x, sends.r, sends.n);
         sends.n = 0;

@@ -142,7 +142,8 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
     snprintf(prefix, sizeof prefix, "%sworld/", w->boot->prefix);
     boot_store_xchg_init(&w->xchg, w->xchg_ctx, w->boot->store, prefix, w->rank, w->size);
 
-    const char *ids[w->size];
+    const char **ids = malloc((size_t)w->size * sizeof *ids);
+    if (!ids) goto err_nomem;
     for (int r = 0; r < w->size; r++) ids[r] = w->host_ids[r];
     tacl_engine_config_t ecfg = {
         .rank = w->rank,
@@ -154,6 +155,7 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
         .allowed = NULL,
     };
     st = tacl_engine_create(&ecfg, &w->engine, eb);
+    free(ids);
     if (st != TACL_OK) goto err;
     size_t n = (size_t)w->size;
     w->reach = malloc(n * n);
