@@ -1,0 +1,593 @@
+/* cmd_run.c — `tacl run`: starts the local ranks of a job, like torchrun's --standalone or
+ * --nnodes mode, and supervises them. Each rank gets tacl's and torchrun's variables, so a
+ * tacl program and a PyTorch one both bootstrap from them. Each rank runs in its own process
+ * group (signals reach whatever it starts) and dies with tacl run (PR_SET_PDEATHSIG). The
+ * supervisor waits on one signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and, with --tag-output,
+ * the ranks' output pipes: the first rank that fails stops the others (SIGTERM, then SIGKILL
+ * after the grace period) and decides the exit status; a signal to tacl run is forwarded to
+ * every rank the same way. */
+#include "cli.h"
+#include "clock.h"
+#include "tacl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RUN_MAX_RANKS    4096
+#define RUN_LINE_MAX     65536 /* a longer line is forwarded in pieces */
+#define RUN_DRAIN_S      2.0   /* after the last rank exits, output still in flight may arrive */
+#define RUN_DEFAULT_PORT 29500
+
+typedef struct {
+    int nproc, nnodes, node_rank;
+    const char *master_addr;
+    int master_port; /* -1: not given */
+    int tag_output;
+    double grace_s;
+    char **prog; /* NULL-terminated program and arguments */
+} run_opts_t;
+
+/* One output pipe of one rank, forwarded line by line with a "[rank] " prefix. */
+typedef struct {
+    int fd; /* -1 once closed */
+    int out_fd;
+    char *buf;
+    size_t len;
+} run_stream_t;
+
+typedef struct {
+    int rank; /* global */
+    pid_t pid;
+    int running;
+    run_stream_t out[2]; /* stdout, stderr */
+} run_rank_t;
+
+typedef struct {
+    const run_opts_t *o;
+    run_rank_t *ranks;
+    int nrunning;
+    int stopping;        /* SIGTERM (or the received signal) sent to every rank */
+    int killed;          /* SIGKILL sent */
+    uint64_t kill_at_ns; /* when stopping ranks get SIGKILL */
+    int failed_rank;     /* -1: none yet */
+    int exit_code;       /* from the first failure or signal */
+    int got_signal;
+} run_state_t;
+
+static void run_writeall(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* our own output is gone (EPIPE): nothing left to tell */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Writes "[rank] line\n" in one write() so lines of different ranks never interleave. */
+static void run_emit(int out_fd, int rank, const char *line, size_t n)
+{
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "[%d] ", rank);
+    char *msg = malloc((size_t)plen + n + 1);
+    if (!msg) return;
+    memcpy(msg, prefix, (size_t)plen);
+    memcpy(msg + plen, line, n);
+    msg[(size_t)plen + n] = '\n';
+    run_writeall(out_fd, msg, (size_t)plen + n + 1);
+    free(msg);
+}
+
+/* Reads what the pipe has; forwards complete lines; at EOF the unfinished line too. */
+static void run_stream_read(run_stream_t *s, int rank)
+{
+    char tmp[16384];
+    ssize_t n;
+    do {
+        n = read(s->fd, tmp, sizeof tmp);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+        if (s->len) run_emit(s->out_fd, rank, s->buf, s->len);
+        s->len = 0;
+        close(s->fd);
+        s->fd = -1;
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (tmp[i] == '\n') {
+            run_emit(s->out_fd, rank, s->buf, s->len);
+            s->len = 0;
+            continue;
+        }
+        if (s->len == RUN_LINE_MAX) {
+            run_emit(s->out_fd, rank, s->buf, s->len);
+            s->len = 0;
+        }
+        s->buf[s->len++] = tmp[i];
+    }
+}
+
+static int run_parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || end == v || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "tacl run: %s needs an integer from %d to %d, got '%s'\n", opt, lo, hi,
+                v ? v : "(nothing)");
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+/* Returns 0, or 2 (usage error) after saying why. */
+static int run_parse(int argc, char **argv, run_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->nproc = -1;
+    o->nnodes = 1;
+    o->master_port = -1;
+    o->grace_s = 3.0;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-') break; /* the program starts here */
+        if (!strcmp(a, "-n") || !strcmp(a, "--nproc-per-node") || !strcmp(a, "--nproc")) {
+            if (run_parse_int(a, v, 1, RUN_MAX_RANKS, &o->nproc)) return 2;
+            i++;
+        } else if (!strcmp(a, "--nnodes")) {
+            if (run_parse_int(a, v, 1, RUN_MAX_RANKS, &o->nnodes)) return 2;
+            i++;
+        } else if (!strcmp(a, "--node-rank")) {
+            if (run_parse_int(a, v, 0, RUN_MAX_RANKS - 1, &o->node_rank)) return 2;
+            i++;
+        } else if (!strcmp(a, "--master-addr")) {
+            if (!v || !v[0] || strlen(v) > 255) {
+                fprintf(stderr, "tacl run: --master-addr needs a host name or address\n");
+                return 2;
+            }
+            o->master_addr = v;
+            i++;
+        } else if (!strcmp(a, "--master-port")) {
+            if (run_parse_int(a, v, 1, 65535, &o->master_port)) return 2;
+            i++;
+        } else if (!strcmp(a, "--tag-output")) {
+            o->tag_output = 1;
+        } else if (!strcmp(a, "--grace")) {
+            char *end;
+            errno = 0;
+            o->grace_s = v ? strtod(v, &end) : -1;
+            if (!v || end == v || *end || errno || !(o->grace_s >= 0 && o->grace_s <= 86400)) {
+                fprintf(stderr, "tacl run: --grace needs seconds from 0 to 86400, got '%s'\n",
+                        v ? v : "(nothing)");
+                return 2;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "tacl run: unknown option '%s' (tacl run --help)\n", a);
+            return 2;
+        }
+    }
+    if (o->nproc < 0) {
+        fprintf(stderr, "tacl run: -n N (ranks on this node) is required\n");
+        return 2;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "tacl run: no program given (tacl run -n N -- prog args...)\n");
+        return 2;
+    }
+    if (o->node_rank >= o->nnodes) {
+        fprintf(stderr, "tacl run: --node-rank %d is not below --nnodes %d\n", o->node_rank,
+                o->nnodes);
+        return 2;
+    }
+    if ((long)o->nproc * o->nnodes > RUN_MAX_RANKS) {
+        fprintf(stderr, "tacl run: %d ranks on each of %d nodes exceed %d ranks\n", o->nproc,
+                o->nnodes, RUN_MAX_RANKS);
+        return 2;
+    }
+    if (o->nnodes > 1 && !o->master_addr) {
+        fprintf(stderr,
+                "tacl run: --nnodes %d needs --master-addr (the host of node rank 0, "
+                "where rank 0 hosts the store)\n",
+                o->nnodes);
+        return 2;
+    }
+    o->prog = argv + i;
+    return 0;
+}
+
+/* A free TCP port on 127.0.0.1: bind port 0, read what the kernel chose, close. Rank 0's store
+ * binds it moments later; like torchrun's --standalone, a race with another program taking the
+ * same port in between is possible but rare, and shows as an error from the store. */
+static int run_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void run_setenv_int(const char *name, int v)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", v);
+    setenv(name, buf, 1);
+}
+
+/* In the child, between fork and exec. tacl run is single-threaded, so setenv and stdio are
+ * safe here; any failure ends the child with _exit, never returning into the supervisor. */
+static void run_child(const run_opts_t *o, int local, const char *addr, int port,
+                      const char *run_id, pid_t parent, const sigset_t *orig_mask, int pipes[2][2])
+{
+    setpgid(0, 0);
+    /* Die with tacl run; if it died before prctl took effect, the parent is already another. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, orig_mask, NULL);
+    /* Local rank 0 keeps stdin unless it is a terminal, which a background process group
+     * cannot read; the other ranks read nothing (mpirun's convention). */
+    if (local != 0 || isatty(0)) {
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            close(nul);
+        }
+    }
+    if (o->tag_output) {
+        dup2(pipes[0][1], 1);
+        dup2(pipes[1][1], 2);
+    }
+    int rank = o->node_rank * o->nproc + local, size = o->nproc * o->nnodes;
+    run_setenv_int("TACL_RANK", rank);
+    run_setenv_int("TACL_WORLD_SIZE", size);
+    run_setenv_int("TACL_LOCAL_RANK", local);
+    run_setenv_int("TACL_LOCAL_WORLD_SIZE", o->nproc);
+    setenv("TACL_MASTER_ADDR", addr, 1);
+    run_setenv_int("TACL_MASTER_PORT", port);
+    setenv("TACL_RUN_ID", run_id, 1);
+    run_setenv_int("RANK", rank);
+    run_setenv_int("WORLD_SIZE", size);
+    run_setenv_int("LOCAL_RANK", local);
+    run_setenv_int("LOCAL_WORLD_SIZE", o->nproc);
+    run_setenv_int("GROUP_RANK", o->node_rank);
+    run_setenv_int("GROUP_WORLD_SIZE", o->nnodes);
+    run_setenv_int("ROLE_RANK", rank);
+    run_setenv_int("ROLE_WORLD_SIZE", size);
+    setenv("ROLE_NAME", "default", 1);
+    setenv("MASTER_ADDR", addr, 1);
+    run_setenv_int("MASTER_PORT", port);
+    setenv("TORCHELASTIC_RUN_ID", run_id, 1);
+    setenv("TORCHELASTIC_RESTART_COUNT", "0", 1);
+    setenv("TORCHELASTIC_MAX_RESTARTS", "0", 1);
+    execvp(o->prog[0], o->prog);
+    int err = errno;
+    dprintf(2, "tacl run: rank %d: cannot execute '%s': %s\n", rank, o->prog[0], strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+static void run_signal_all(run_state_t *s, int sig)
+{
+    int n = s->o->nproc;
+    for (int i = 0; i < n; i++)
+        if (s->ranks[i].running) kill(-s->ranks[i].pid, sig);
+}
+
+static void run_stop_all(run_state_t *s, int sig)
+{
+    run_signal_all(s, sig);
+    if (!s->stopping) s->kill_at_ns = tacl_deadline_ns(s->o->grace_s);
+    s->stopping = 1;
+}
+
+static void run_describe(char *buf, size_t len, int status)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void run_reap(run_state_t *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        run_rank_t *r = NULL;
+        for (int i = 0; i < s->o->nproc; i++)
+            if (s->ranks[i].running && s->ranks[i].pid == pid) r = &s->ranks[i];
+        if (!r) continue;
+        r->running = 0;
+        s->nrunning--;
+        /* What the rank left behind in its group goes with it: no orphans. The group id
+         * cannot have been reused yet, since its leader was reaped just now. */
+        kill(-pid, SIGKILL);
+        int bad = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (!bad || s->stopping) continue;
+        char how[128];
+        run_describe(how, sizeof how, status);
+        s->failed_rank = r->rank;
+        s->exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        if (s->nrunning > 0)
+            fprintf(stderr, "tacl run: rank %d (pid %d) %s; stopping the other %d rank%s\n",
+                    r->rank, (int)pid, how, s->nrunning, s->nrunning == 1 ? "" : "s");
+        else
+            fprintf(stderr, "tacl run: rank %d (pid %d) %s\n", r->rank, (int)pid, how);
+        run_stop_all(s, SIGTERM);
+    }
+}
+
+static void run_on_signal(run_state_t *s, int sig)
+{
+    if (sig == SIGCHLD) {
+        run_reap(s);
+        return;
+    }
+    if (s->got_signal) {
+        /* A second interrupt means now. */
+        fprintf(stderr, "tacl run: %s again: killing the ranks\n", strsignal(sig));
+        run_signal_all(s, SIGKILL);
+        s->killed = 1;
+        return;
+    }
+    s->got_signal = sig;
+    if (s->failed_rank < 0) s->exit_code = 128 + sig;
+    fprintf(stderr, "tacl run: received signal %d (%s); forwarding it to %d rank%s\n", sig,
+            strsignal(sig), s->nrunning, s->nrunning == 1 ? "" : "s");
+    run_stop_all(s, sig);
+}
+
+static int run_open_streams(const run_state_t *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->o->nproc; i++)
+        n += (s->ranks[i].out[0].fd >= 0) + (s->ranks[i].out[1].fd >= 0);
+    return n;
+}
+
+static void run_supervise(run_state_t *s, int sfd)
+{
+    int n = s->o->nproc;
+    struct pollfd *pf = calloc((size_t)(2 * n + 1), sizeof *pf);
+    run_stream_t **map = calloc((size_t)(2 * n + 1), sizeof *map);
+    int *map_rank = calloc((size_t)(2 * n + 1), sizeof *map_rank);
+    if (!pf || !map || !map_rank) {
+        fprintf(stderr, "tacl run: out of memory; killing the ranks\n");
+        run_signal_all(s, SIGKILL);
+        s->exit_code = 1;
+    }
+    uint64_t drain_until = 0;
+    while (pf && map && map_rank) {
+        if (s->nrunning == 0) {
+            if (!drain_until) drain_until = tacl_deadline_ns(RUN_DRAIN_S);
+            if (run_open_streams(s) == 0 || tacl_now_ns() >= drain_until) break;
+        }
+        int np = 0;
+        pf[np].fd = sfd;
+        pf[np++].events = POLLIN;
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 2; k++) {
+                if (s->ranks[i].out[k].fd < 0) continue;
+                map[np] = &s->ranks[i].out[k];
+                map_rank[np] = s->ranks[i].rank;
+                pf[np].fd = s->ranks[i].out[k].fd;
+                pf[np++].events = POLLIN;
+            }
+        }
+        int timeout = -1; /* ranks run as long as they need; tacl run only waits for them */
+        if (s->stopping && !s->killed) timeout = tacl_ms_left(s->kill_at_ns);
+        if (s->nrunning == 0) timeout = tacl_ms_left(drain_until);
+        int rc = poll(pf, (nfds_t)np, timeout);
+        if (rc < 0 && errno != EINTR) {
+            fprintf(stderr, "tacl run: poll failed: %s; killing the ranks\n", strerror(errno));
+            run_signal_all(s, SIGKILL);
+            s->killed = 1;
+            if (s->exit_code == 0) s->exit_code = 1;
+        }
+        if (rc > 0 && (pf[0].revents & POLLIN)) {
+            struct signalfd_siginfo si[16];
+            ssize_t got = read(sfd, si, sizeof si);
+            for (ssize_t j = 0; got > 0 && j < got / (ssize_t)sizeof si[0]; j++)
+                run_on_signal(s, (int)si[j].ssi_signo);
+        }
+        for (int p = 1; rc > 0 && p < np; p++)
+            if (pf[p].revents & (POLLIN | POLLHUP | POLLERR)) run_stream_read(map[p], map_rank[p]);
+        /* A SIGCHLD may merge with one already pending; reaping here too loses none. */
+        run_reap(s);
+        if (s->stopping && !s->killed && s->nrunning > 0 && tacl_now_ns() >= s->kill_at_ns) {
+            for (int i = 0; i < n; i++)
+                if (s->ranks[i].running)
+                    fprintf(stderr,
+                            "tacl run: rank %d (pid %d) still running %.1f s after the stop "
+                            "signal; killing it\n",
+                            s->ranks[i].rank, (int)s->ranks[i].pid, s->o->grace_s);
+            run_signal_all(s, SIGKILL);
+            s->killed = 1;
+        }
+    }
+    /* Only reached with every rank reaped, unless memory ran out: wait for those too. */
+    while (s->nrunning > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0 && errno != EINTR) break;
+        for (int i = 0; i < n; i++)
+            if (s->ranks[i].running && s->ranks[i].pid == pid) {
+                s->ranks[i].running = 0;
+                s->nrunning--;
+            }
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++)
+            if (s->ranks[i].out[k].fd >= 0) {
+                if (s->ranks[i].out[k].len)
+                    run_emit(s->ranks[i].out[k].out_fd, s->ranks[i].rank, s->ranks[i].out[k].buf,
+                             s->ranks[i].out[k].len);
+                close(s->ranks[i].out[k].fd);
+                s->ranks[i].out[k].fd = -1;
+            }
+    free(pf);
+    free(map);
+    free(map_rank);
+}
+
+static int run_run(int argc, char **argv)
+{
+    run_opts_t o;
+    int rc = run_parse(argc, argv, &o);
+    if (rc) return rc;
+
+    char addr[256];
+    snprintf(addr, sizeof addr, "%s", o.master_addr ? o.master_addr : "127.0.0.1");
+    int port = o.master_port;
+    if (port < 0 && o.nnodes == 1) {
+        port = run_free_port();
+        if (port < 0) {
+            fprintf(stderr, "tacl run: cannot find a free port on 127.0.0.1: %s\n",
+                    strerror(errno));
+            return 1;
+        }
+    } else if (port < 0) {
+        port = RUN_DEFAULT_PORT;
+    }
+    /* Every node derives the same run id from the master, as tacl_bootstrap_from_env does. */
+    char run_id[64];
+    const char *env_id = getenv("TACL_RUN_ID");
+    if (env_id && env_id[0])
+        snprintf(run_id, sizeof run_id, "%s", env_id);
+    else
+        snprintf(run_id, sizeof run_id, "%.50s:%d", addr, port);
+
+    /* Signals arrive through a signalfd; the ranks get the original mask back before exec. */
+    sigset_t mask, orig;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &orig);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "tacl run: signalfd failed: %s\n", strerror(errno));
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    run_state_t s;
+    memset(&s, 0, sizeof s);
+    s.o = &o;
+    s.failed_rank = -1;
+    s.ranks = calloc((size_t)o.nproc, sizeof *s.ranks);
+    if (!s.ranks) {
+        fprintf(stderr, "tacl run: out of memory\n");
+        close(sfd);
+        return 1;
+    }
+    pid_t self = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < o.nproc; i++) {
+        run_rank_t *r = &s.ranks[i];
+        r->rank = o.node_rank * o.nproc + i;
+        r->out[0].fd = r->out[1].fd = -1;
+        int pipes[2][2] = {{-1, -1}, {-1, -1}};
+        const char *fail = NULL;
+        if (o.tag_output) {
+            for (int k = 0; k < 2 && !fail; k++) {
+                if (pipe2(pipes[k], O_CLOEXEC) != 0) fail = "pipe";
+                r->out[k].out_fd = k + 1;
+                r->out[k].buf = malloc(RUN_LINE_MAX);
+                if (!fail && !r->out[k].buf) fail = "malloc";
+            }
+        }
+        pid_t pid = fail ? -1 : fork();
+        if (pid == 0) run_child(&o, i, addr, port, run_id, self, &orig, pipes);
+        if (pid < 0 && !fail) fail = "fork";
+        for (int k = 0; k < 2; k++) {
+            if (pipes[k][1] >= 0) close(pipes[k][1]);
+            if (fail && pipes[k][0] >= 0) close(pipes[k][0]);
+        }
+        if (fail) {
+            fprintf(stderr, "tacl run: cannot start rank %d: %s failed: %s\n", r->rank, fail,
+                    strerror(errno));
+            run_stop_all(&s, SIGKILL);
+            s.killed = 1;
+            s.exit_code = 1;
+            break;
+        }
+        setpgid(pid, pid); /* also here, so that no signal finds the group missing */
+        r->pid = pid;
+        r->running = 1;
+        s.nrunning++;
+        for (int k = 0; k < 2 && o.tag_output; k++) {
+            r->out[k].fd = pipes[k][0];
+            fcntl(r->out[k].fd, F_SETFL, fcntl(r->out[k].fd, F_GETFL) | O_NONBLOCK);
+        }
+    }
+    run_supervise(&s, sfd);
+    for (int i = 0; i < o.nproc; i++) {
+        free(s.ranks[i].out[0].buf);
+        free(s.ranks[i].out[1].buf);
+    }
+    free(s.ranks);
+    close(sfd);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return s.exit_code;
+}
+
+const tacl_cmd_t tacl_cmd_run = {
+    .name = "run",
+    .summary = "start N local ranks with tacl's and torchrun's variables, and supervise them",
+    .usage =
+        "usage: tacl run -n N [--nnodes K --node-rank I --master-addr A --master-port P]\n"
+        "                [--tag-output] [--grace S] -- prog args...\n\n"
+        "Starts N ranks of prog on this node, ranks I*N .. I*N+N-1 of a world of N*K, each with\n"
+        "TACL_RANK, TACL_WORLD_SIZE, TACL_LOCAL_RANK, TACL_LOCAL_WORLD_SIZE, TACL_MASTER_ADDR,\n"
+        "TACL_MASTER_PORT, TACL_RUN_ID and torchrun's RANK, WORLD_SIZE, LOCAL_RANK,\n"
+        "LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RUN_ID set.\n\n"
+        "  -n N             ranks on this node (required)\n"
+        "  --nnodes K       nodes in the job (default 1); run tacl run once on each node\n"
+        "  --node-rank I    this node's index, 0 .. K-1 (default 0)\n"
+        "  --master-addr A  host of rank 0's store (default 127.0.0.1; required with K > 1)\n"
+        "  --master-port P  its port (default: a free port on one node, 29500 on several)\n"
+        "  --tag-output     prefix every output line with \"[rank] \"\n"
+        "  --grace S        seconds between SIGTERM and SIGKILL when stopping (default 3)\n\n"
+        "The run id is TACL_RUN_ID when set, else \"<master addr>:<port>\" (the same on every\n"
+        "node). Local rank 0 reads stdin unless it is a terminal; other ranks read /dev/null.\n"
+        "When a rank exits non-zero or is killed, the others are stopped (SIGTERM, then SIGKILL\n"
+        "after the grace period) and tacl run exits with that rank's status (128+signal).\n"
+        "SIGINT, SIGTERM and SIGHUP are forwarded to every rank (a second one kills them);\n"
+        "tacl run then exits with 128+signal. Ranks die with tacl run (PR_SET_PDEATHSIG).\n",
+    .run = run_run,
+};
