@@ -8,6 +8,7 @@
  * every rank the same way. */
 #include "cli.h"
 #include "clock.h"
+#include "log.h"
 #include "tacl.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +463,77 @@ static void run_supervise(run_state_t *s, int sfd)
     free(map_rank);
 }
 
+/* The guard: a process forked before the ranks that outlives a tacl run killed with SIGKILL.
+ * PR_SET_PDEATHSIG kills each rank with tacl run, but not what a rank started; the guard holds
+ * the read end of a pipe that only tacl run can write, learns each rank's process group from
+ * it, and on end of file without the final 'done' (tacl run is gone) kills those groups. It
+ * ignores the terminal's signals, which tacl run forwards itself. */
+static void run_guard_main(int rfd, pid_t parent)
+{
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        close(nul);
+    }
+    int cap = 64, n = 0;
+    int32_t *pgids = malloc((size_t)cap * sizeof *pgids);
+    for (;;) {
+        int32_t v;
+        ssize_t got = read(rfd, &v, sizeof v);
+        if (got < 0 && errno == EINTR) continue;
+        if (got == (ssize_t)sizeof v && v == 0) _exit(0); /* "done": tacl run cleaned up */
+        if (got != (ssize_t)sizeof v) break;
+        if (pgids && n == cap) {
+            int32_t *m = realloc(pgids, (size_t)cap * 2 * sizeof *m);
+            if (m) {
+                pgids = m;
+                cap *= 2;
+            }
+        }
+        if (pgids && n < cap) pgids[n++] = v;
+    }
+    int killed = 0;
+    for (int i = 0; pgids && i < n; i++)
+        killed += kill(-(pid_t)pgids[i], SIGKILL) == 0;
+    if (killed)
+        dprintf(2, "tacl run: supervisor (pid %d) is gone; killed what remained of %d rank%s\n",
+                (int)parent, killed, killed == 1 ? "" : "s");
+    _exit(0);
+}
+
+/* Starts the guard; returns the write end of its pipe (-1 when it could not start: tacl run
+ * then works without it, and only a SIGKILL of tacl run can leave a rank's children behind). */
+static int run_guard_start(pid_t *guard_pid)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        setpgid(0, 0);
+        run_guard_main(p[0], parent);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return -1;
+    }
+    *guard_pid = pid;
+    return p[1];
+}
+
+static void run_guard_tell(int gfd, int32_t v)
+{
+    if (gfd >= 0 && write(gfd, &v, sizeof v) != (ssize_t)sizeof v)
+        TACL_DEBUG(TACL_SUB_BOOT, "tacl run: guard pipe write failed: %s", strerror(errno));
+}
+
 static int run_run(int argc, char **argv)
 {
     run_opts_t o;
@@ -517,6 +590,8 @@ static int run_run(int argc, char **argv)
     pid_t self = getpid();
     fflush(stdout);
     fflush(stderr);
+    pid_t guard = -1;
+    int gfd = run_guard_start(&guard);
     for (int i = 0; i < o.nproc; i++) {
         run_rank_t *r = &s.ranks[i];
         r->rank = o.node_rank * o.nproc + i;
@@ -547,6 +622,7 @@ static int run_run(int argc, char **argv)
             break;
         }
         setpgid(pid, pid); /* also here, so that no signal finds the group missing */
+        run_guard_tell(gfd, (int32_t)pid);
         r->pid = pid;
         r->running = 1;
         s.nrunning++;
@@ -556,6 +632,12 @@ static int run_run(int argc, char **argv)
         }
     }
     run_supervise(&s, sfd);
+    if (gfd >= 0) {
+        run_guard_tell(gfd, 0);
+        close(gfd);
+        while (waitpid(guard, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     for (int i = 0; i < o.nproc; i++) {
         free(s.ranks[i].out[0].buf);
         free(s.ranks[i].out[1].buf);
