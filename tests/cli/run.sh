@@ -257,6 +257,12 @@ tag)
         grep "^\[$r\] " "$DIR/stdout" | diff -q "$DIR/want" - >/dev/null || fail "rank $r stdout differs"
         grep -qx "\[$r\] rank $r on stderr" "$DIR/stderr" || fail "rank $r stderr line missing"
     done
+    # Lines longer than 64 KiB are forwarded in 64 KiB pieces, each tagged; nothing is lost.
+    "$CLI" run -n 1 --tag-output -- "$RR" long "$DIR" 200000 >"$DIR/stdout" || fail "rc $?"
+    [ "$(awk '{ printf "%d ", length($0) }' "$DIR/stdout")" = "65540 65540 65540 3396 " ] ||
+        fail "long line pieces: $(awk '{ printf "%d ", length($0) }' "$DIR/stdout")"
+    [ "$(sed 's/^\[0\] //' "$DIR/stdout" | tr -d '\n' | tr -dc x | wc -c)" = 200000 ] &&
+        [ "$(sed 's/^\[0\] //' "$DIR/stdout" | tr -d '\nx' | wc -c)" = 0 ] || fail "long line content"
     # Without --tag-output the ranks write to tacl run's own stdout, untouched.
     "$CLI" run -n 2 -- "$RR" print "$DIR" 1 >"$DIR/stdout" 2>/dev/null || fail "rc $?"
     # (the unfinished last line of one rank may run into the other's first: match inside)

@@ -77,7 +77,8 @@ static void rr_forever(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: run_rank env|sleep|fail|marker|stubborn|print|spawn DIR [ARGS]\n");
+        fprintf(stderr,
+                "usage: run_rank env|sleep|fail|marker|stubborn|print|long|spawn DIR [ARGS]\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -149,6 +150,12 @@ int main(int argc, char **argv)
             printf("rank %d line %d\n", rr_rank, i);
         fprintf(stderr, "rank %d on stderr\n", rr_rank);
         printf("rank %d unfinished", rr_rank);
+        return 0;
+    }
+    if (!strcmp(mode, "long")) { /* one line of ARG 'x' characters */
+        for (int i = 0; i < arg; i++)
+            putchar('x');
+        putchar('\n');
         return 0;
     }
     if (!strcmp(mode, "spawn")) { /* a child of the rank's own, then as "fail" */

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "log.h"
+#include "settings.h"
 #include "tacl.h"
 
 #include <arpa/inet.h>
@@ -80,48 +81,98 @@ static void run_writeall(int fd, const char *p, size_t n)
     }
 }
 
-/* Writes "[rank] line\n" in one write() so lines of different ranks never interleave. */
-static void run_emit(int out_fd, int rank, const char *line, size_t n)
+/* Tagged output is gathered in a batch of whole lines and written with as few write() calls as
+ * possible; only tacl run writes to its stdout and stderr, so whole lines never interleave. */
+typedef struct {
+    int fd;
+    size_t len;
+    char buf[65536];
+} run_batch_t;
+
+static run_batch_t run_batch; /* tacl run is single-threaded */
+
+static void run_batch_flush(run_batch_t *b)
 {
-    char prefix[24];
-    int plen = snprintf(prefix, sizeof prefix, "[%d] ", rank);
-    char *msg = malloc((size_t)plen + n + 1);
-    if (!msg) return;
-    memcpy(msg, prefix, (size_t)plen);
-    memcpy(msg + plen, line, n);
-    msg[(size_t)plen + n] = '\n';
-    run_writeall(out_fd, msg, (size_t)plen + n + 1);
-    free(msg);
+    run_writeall(b->fd, b->buf, b->len);
+    b->len = 0;
 }
 
-/* Reads what the pipe has; forwards complete lines; at EOF the unfinished line too. */
+/* Appends "[rank] line\n" to the batch (a line larger than the batch goes out directly). */
+static void run_emit(run_batch_t *b, int rank, const char *line, size_t n)
+{
+    char prefix[24];
+    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "[%d] ", rank);
+    if (b->len + plen + n + 1 > sizeof b->buf) run_batch_flush(b);
+    if (plen + n + 1 > sizeof b->buf) {
+        run_writeall(b->fd, prefix, plen);
+        run_writeall(b->fd, line, n);
+        run_writeall(b->fd, "\n", 1);
+        return;
+    }
+    memcpy(b->buf + b->len, prefix, plen);
+    memcpy(b->buf + b->len + plen, line, n);
+    b->buf[b->len + plen + n] = '\n';
+    b->len += plen + n + 1;
+}
+
+/* Forwards the unfinished line of a stream that ends, with a newline added. */
+static void run_stream_finish(run_stream_t *s, int rank)
+{
+    if (!s->len) return;
+    run_batch.fd = s->out_fd;
+    run_batch.len = 0;
+    run_emit(&run_batch, rank, s->buf, s->len);
+    run_batch_flush(&run_batch);
+    s->len = 0;
+}
+
+/* Reads what the pipe has; forwards complete lines; at EOF the unfinished line too. Lines
+ * longer than RUN_LINE_MAX are forwarded in pieces of that size. */
 static void run_stream_read(run_stream_t *s, int rank)
 {
-    char tmp[16384];
+    char tmp[65536];
     ssize_t n;
     do {
         n = read(s->fd, tmp, sizeof tmp);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) {
-        if (s->len) run_emit(s->out_fd, rank, s->buf, s->len);
-        s->len = 0;
+        run_stream_finish(s, rank);
         close(s->fd);
         s->fd = -1;
         return;
     }
-    for (ssize_t i = 0; i < n; i++) {
-        if (tmp[i] == '\n') {
-            run_emit(s->out_fd, rank, s->buf, s->len);
-            s->len = 0;
-            continue;
+    run_batch_t *b = &run_batch;
+    b->fd = s->out_fd;
+    b->len = 0;
+    const char *p = tmp, *end = tmp + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t chunk = (size_t)((nl ? nl : end) - p);
+        if (nl && s->len == 0) {
+            run_emit(b, rank, p, chunk); /* the common case: a whole line in this read */
+        } else {
+            const char *q = p;
+            size_t left = chunk;
+            while (left > 0) {
+                if (s->len == RUN_LINE_MAX) {
+                    run_emit(b, rank, s->buf, s->len);
+                    s->len = 0;
+                }
+                size_t c = RUN_LINE_MAX - s->len < left ? RUN_LINE_MAX - s->len : left;
+                memcpy(s->buf + s->len, q, c);
+                s->len += c;
+                q += c;
+                left -= c;
+            }
+            if (nl) {
+                run_emit(b, rank, s->buf, s->len);
+                s->len = 0;
+            }
         }
-        if (s->len == RUN_LINE_MAX) {
-            run_emit(s->out_fd, rank, s->buf, s->len);
-            s->len = 0;
-        }
-        s->buf[s->len++] = tmp[i];
+        p = nl ? nl + 1 : end;
     }
+    run_batch_flush(b);
 }
 
 static int run_parse_int(const char *opt, const char *v, int lo, int hi, int *out)
@@ -452,9 +503,7 @@ static void run_supervise(run_state_t *s, int sfd)
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++)
             if (s->ranks[i].out[k].fd >= 0) {
-                if (s->ranks[i].out[k].len)
-                    run_emit(s->ranks[i].out[k].out_fd, s->ranks[i].rank, s->ranks[i].out[k].buf,
-                             s->ranks[i].out[k].len);
+                run_stream_finish(&s->ranks[i].out[k], s->ranks[i].rank);
                 close(s->ranks[i].out[k].fd);
                 s->ranks[i].out[k].fd = -1;
             }
@@ -554,12 +603,11 @@ static int run_run(int argc, char **argv)
         port = RUN_DEFAULT_PORT;
     }
     /* Every node derives the same run id from the master, as tacl_bootstrap_from_env does. */
-    char run_id[64];
-    const char *env_id = getenv("TACL_RUN_ID");
-    if (env_id && env_id[0])
-        snprintf(run_id, sizeof run_id, "%s", env_id);
+    char run_id[512];
+    if (tacl_setting_is_set(TACL_SET_RUN_ID))
+        snprintf(run_id, sizeof run_id, "%s", tacl_setting_str(TACL_SET_RUN_ID));
     else
-        snprintf(run_id, sizeof run_id, "%.50s:%d", addr, port);
+        snprintf(run_id, sizeof run_id, "%s:%d", addr, port);
 
     /* Signals arrive through a signalfd; the ranks get the original mask back before exec. */
     sigset_t mask, orig;
