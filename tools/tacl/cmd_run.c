@@ -467,6 +467,7 @@ static void run_supervise(run_state_t *s, int sfd)
             run_signal_all(s, SIGKILL);
             s->killed = 1;
             if (s->exit_code == 0) s->exit_code = 1;
+            break; /* the blocking wait below collects them */
         }
         if (rc > 0 && (pf[0].revents & POLLIN)) {
             struct signalfd_siginfo si[16];
@@ -489,7 +490,8 @@ static void run_supervise(run_state_t *s, int sfd)
             s->killed = 1;
         }
     }
-    /* Only reached with every rank reaped, unless memory ran out: wait for those too. */
+    /* Only reached with every rank reaped, unless memory ran out or poll failed: then the
+     * ranks were sent SIGKILL and this wait is short. */
     while (s->nrunning > 0) {
         int status;
         pid_t pid = waitpid(-1, &status, 0);
