@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # hostid.sh — ranks in two network namespaces of one machine get different host ids: creates
-# tacl-hid-<pid>-a and -b, runs two ranks with `tacl run` in each through `ip netns exec`, and
-# compares every id with one built here from hostname, boot id and the namespace's inode. The
-# namespaces are deleted in a trap, also on failure. Exits 77 when not root or ip netns fails.
+# tacl-hid-<pid>-a and -b, runs one two-node job with `tacl run` (a node in each, through
+# `ip netns exec`), and compares every rank's id with one built here from hostname, boot id
+# and the namespace's inode. The namespaces are deleted in a trap, also on failure. Exits 77
+# when not root or ip netns fails.
 set -u
 PRINT=${1:?hostid_print path}
 CLI=${TACL_CLI:?TACL_CLI not set}
@@ -21,11 +22,17 @@ ip netns add "$A" 2>/dev/null || skip "ip netns add failed (no CAP_SYS_ADMIN?)"
 ip netns add "$B" 2>/dev/null || skip "ip netns add failed"
 unset TACL_HOST_ID TACL_SYSFS_ROOT
 base="$(hostname)/$(cat /proc/sys/kernel/random/boot_id)"
+# One job of two "nodes": node 0 in namespace A (ranks 0, 1), node 1 in B (ranks 2, 3).
+node=0
 for ns in "$A" "$B"; do
     ino=$(ip netns exec "$ns" readlink /proc/self/ns/net | tr -dc 0-9)
     [ -n "$ino" ] || fail "no namespace inode for $ns"
-    out=$(ip netns exec "$ns" "$CLI" run -n 2 -- "$PRINT" | sort) || fail "tacl run in $ns failed"
-    want=$(printf 'rank 0 host %s/net:%s\nrank 1 host %s/net:%s' "$base" "$ino" "$base" "$ino")
+    out=$(ip netns exec "$ns" "$CLI" run -n 2 --nnodes 2 --node-rank $node --master-addr 10.0.0.1 \
+        -- "$PRINT" | sort) || fail "tacl run in $ns failed"
+    r0=$((2 * node))
+    r1=$((2 * node + 1))
+    node=$((node + 1))
+    want=$(printf 'rank %d host %s/net:%s\nrank %d host %s/net:%s' $r0 "$base" "$ino" $r1 "$base" "$ino")
     [ "$out" = "$want" ] || fail "in $ns got:
 $out
 expected:
