@@ -197,7 +197,9 @@ signal)
     # SIGTERM and SIGINT to tacl run reach every rank (their handlers leave markers).
     for sig in TERM INT; do
         rm -f "$DIR"/pid.* "$DIR"/marker.*
-        "$CLI" run -n 4 -- "$RR" marker "$DIR" 2>"$DIR/stderr" &
+        # A background job of a script starts with SIGINT ignored, which tacl run respects:
+        # give it the default disposition, as a terminal's foreground job has.
+        env --default-signal=INT "$CLI" run -n 4 -- "$RR" marker "$DIR" 2>"$DIR/stderr" &
         BG=$!
         wait_files pid 4 20
         kill -s $sig "$BG"
@@ -211,6 +213,22 @@ signal)
         expect_in "$DIR/stderr" "received signal $num"
         all_gone pid 1
     done
+    # A signal tacl run was started ignoring (SIGHUP under nohup) stays ignored by the job.
+    rm -f "$DIR"/pid.* "$DIR"/marker.*
+    (
+        trap '' HUP
+        exec "$CLI" run -n 2 -- "$RR" marker "$DIR" 2>"$DIR/stderr"
+    ) &
+    BG=$!
+    wait_files pid 2 20
+    kill -HUP "$BG"
+    sleep 0.3
+    gone "$BG" && fail "SIGHUP ended a job started with SIGHUP ignored"
+    [ -e "$DIR/marker.0" ] && fail "SIGHUP reached a rank"
+    kill -TERM "$BG"
+    wait_bg 10
+    [ $RC = 143 ] || fail "SIGTERM after an ignored SIGHUP: exit $RC"
+    all_gone pid 1
     ;;
 orphans)
     # kill -9 of tacl run itself: the ranks die with it (PR_SET_PDEATHSIG), and the children

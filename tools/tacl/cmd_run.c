@@ -611,13 +611,20 @@ static int run_run(int argc, char **argv)
     else
         snprintf(run_id, sizeof run_id, "%s:%d", addr, port);
 
-    /* Signals arrive through a signalfd; the ranks get the original mask back before exec. */
+    /* Signals arrive through a signalfd; the ranks get the original mask back before exec. A
+     * signal that tacl run was started ignoring (SIGHUP under nohup, SIGINT of a background
+     * job of a script) stays ignored, for tacl run and its ranks alike. SIGCHLD must not be
+     * ignored: the kernel would reap the ranks before tacl run could learn their status. */
     sigset_t mask, orig;
+    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP};
+    signal(SIGCHLD, SIG_DFL);
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+        struct sigaction sa;
+        if (sigaction(forwarded[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) continue;
+        sigaddset(&mask, forwarded[i]);
+    }
     sigprocmask(SIG_BLOCK, &mask, &orig);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0) {
@@ -720,6 +727,8 @@ const tacl_cmd_t tacl_cmd_run = {
         "When a rank exits non-zero or is killed, the others are stopped (SIGTERM, then SIGKILL\n"
         "after the grace period) and tacl run exits with that rank's status (128+signal).\n"
         "SIGINT, SIGTERM and SIGHUP are forwarded to every rank (a second one kills them);\n"
-        "tacl run then exits with 128+signal. Ranks die with tacl run (PR_SET_PDEATHSIG).\n",
+        "tacl run then exits with 128+signal. One that tacl run was started ignoring (nohup)\n"
+        "stays ignored. Ranks die with tacl run (PR_SET_PDEATHSIG), and what they started\n"
+        "dies with them (a process group per rank, killed when the rank ends or tacl run dies).\n",
     .run = run_run,
 };
