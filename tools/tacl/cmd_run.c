@@ -690,10 +690,17 @@ static int run_run(int argc, char **argv)
     }
     run_supervise(&s, sfd);
     if (gfd >= 0) {
+        /* The guard exits on "done" at once; one that does not within a second is killed. */
         run_guard_tell(gfd, 0);
         close(gfd);
-        while (waitpid(guard, NULL, 0) < 0 && errno == EINTR)
-            ;
+        uint64_t deadline = tacl_deadline_ns(1.0);
+        pid_t w;
+        while ((w = waitpid(guard, NULL, WNOHANG)) == 0 && tacl_now_ns() < deadline)
+            usleep(1000);
+        if (w == 0) {
+            kill(guard, SIGKILL);
+            waitpid(guard, NULL, 0);
+        }
     }
     for (int i = 0; i < o.nproc; i++) {
         free(s.ranks[i].out[0].buf);
