@@ -1,11 +1,11 @@
 /* cmd_run.c — `tacl run`: starts the local ranks of a job, like torchrun's --standalone or
  * --nnodes mode, and supervises them. Each rank gets tacl's and torchrun's variables, so a
  * tacl program and a PyTorch one both bootstrap from them. Each rank runs in its own process
- * group (signals reach whatever it starts) and dies with tacl run (PR_SET_PDEATHSIG). The
- * supervisor waits on one signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and, with --tag-output,
- * the ranks' output pipes: the first rank that fails stops the others (SIGTERM, then SIGKILL
- * after the grace period) and decides the exit status; a signal to tacl run is forwarded to
- * every rank the same way. */
+ * group (signals reach whatever it starts) and dies with tacl run (PR_SET_PDEATHSIG); a guard
+ * process kills the ranks' groups should tacl run itself be killed. The supervisor waits on one
+ * signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and, with --tag-output, the ranks' output pipes:
+ * the first rank that fails stops the others (SIGTERM, then SIGKILL after the grace period)
+ * and decides the exit status; a signal to tacl run is forwarded to every rank the same way. */
 #include "cli.h"
 #include "clock.h"
 #include "log.h"
