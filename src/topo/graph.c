@@ -170,18 +170,21 @@ int tacl_graph_is_full_mesh(const tacl_graph_t *g)
 
 /* ---- Components and distances. ---- */
 
-void tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
+tacl_status_t tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
 {
     int n = g->n, nc = 0;
     int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue)
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO,
+                        "components of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         comp[v] = -1;
     for (int s = 0; s < n; s++) {
         if (comp[s] >= 0) continue;
         int head = 0, tail = 0;
         comp[s] = nc;
-        if (queue) queue[tail++] = s;
-        while (queue && head < tail) {
+        queue[tail++] = s;
+        while (head < tail) {
             int v = queue[head++];
             for (int u = 0; u < n; u++)
                 if (comp[u] < 0 && tacl_graph_has_edge(g, v, u)) {
@@ -193,6 +196,7 @@ void tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
     }
     free(queue);
     *ncomp = nc;
+    return TACL_OK;
 }
 
 /* Appends "a" or "a-b" for a run of consecutive ranks. */
@@ -215,8 +219,7 @@ void tacl_graph_format_components(const tacl_graph_t *g, char *buf, size_t len)
     int *comp = malloc((size_t)n * sizeof(int));
     if (!len) goto out;
     buf[0] = '\0';
-    if (!comp) goto out;
-    tacl_graph_components(g, comp, &nc);
+    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) goto out;
     size_t pos = 0;
     for (int c = 0; c < nc && pos < len; c++) {
         int w = snprintf(buf + pos, len - pos, "%s{", c ? " " : "");
@@ -246,9 +249,10 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
 {
     int nc;
     int *comp = malloc((size_t)g->n * sizeof(int));
-    if (!comp) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
-    tacl_graph_components(g, comp, &nc);
+    tacl_status_t st = comp ? tacl_graph_components(g, comp, &nc) : TACL_ERR_NOMEM;
     free(comp);
+    if (st != TACL_OK)
+        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
     if (nc == 1) return TACL_OK;
     char list[768];
     tacl_graph_format_components(g, list, sizeof list);
@@ -258,16 +262,17 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
                     g->n, nc, list);
 }
 
-void tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
+tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
 {
     int n = g->n;
+    if (src < 0 || src >= n)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO, "hops from rank %d: expected 0..%d",
+                        src, n - 1);
     int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue)
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hops of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         dist[v] = -1;
-    if (!queue || src < 0 || src >= n) {
-        free(queue);
-        return;
-    }
     int head = 0, tail = 0;
     dist[src] = 0;
     queue[tail++] = src;
@@ -280,6 +285,7 @@ void tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
             }
     }
     free(queue);
+    return TACL_OK;
 }
 
 static double graph_node_bw(const tacl_graph_t *g, int v)
@@ -299,7 +305,10 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
     int *dist = malloc((size_t)n * sizeof(int));
     if (!dist) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
     for (int v = 0; v < n; v++) {
-        tacl_graph_hops_from(g, v, dist);
+        if (tacl_graph_hops_from(g, v, dist) != TACL_OK) {
+            free(dist);
+            return tacl_err_keep(eb, TACL_ERR_NOMEM);
+        }
         int ecc = 0;
         for (int u = 0; u < n; u++)
             if (dist[u] > ecc) ecc = dist[u];
@@ -632,13 +641,14 @@ err_nomem:
 
 /* Prim's maximum spanning tree on weight matrix w (0 = no edge) from root. Ties in weight go
  * to the shallower attachment, then the lower rank, so that a uniform graph gives its BFS
- * tree rather than a long path. Returns the number of ranks reached. */
+ * tree rather than a long path. Returns the number of ranks reached, -1 out of memory. */
 static int graph_prim(int n, const double *w, int root, int *parent, int *depth)
 {
     double *key = malloc((size_t)n * sizeof(double));
     char *in = calloc((size_t)n, 1);
-    int reached = 0;
+    int reached = -1;
     if (!key || !in) goto out;
+    reached = 0;
     for (int v = 0; v < n; v++) {
         key[v] = 0;
         parent[v] = -1;
@@ -687,7 +697,11 @@ tacl_status_t tacl_tree_build(const tacl_graph_t *g, int root, tacl_tree_kind_t 
         goto out;
     }
     if (kind == TACL_TREE_BFS) {
-        tacl_graph_hops_from(g, root, depth);
+        st = tacl_graph_hops_from(g, root, depth);
+        if (st != TACL_OK) {
+            tacl_err_keep(eb, st);
+            goto out;
+        }
         for (int v = 0; v < n; v++) {
             parent[v] = -1;
             if (v == root) continue;
@@ -697,8 +711,9 @@ tacl_status_t tacl_tree_build(const tacl_graph_t *g, int root, tacl_tree_kind_t 
                     parent[v] = u;
             }
         }
-    } else {
-        graph_prim(n, g->bw, root, parent, depth);
+    } else if (graph_prim(n, g->bw, root, parent, depth) < 0) {
+        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
+        goto out;
     }
     st = tacl_tree_from_parents(g, parent, out, eb);
 out:
@@ -758,7 +773,7 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
         for (size_t i = 0; i < nn; i++)
             w[i] = len[i] > 0 ? 1.0 / len[i] : 0;
         int *par = parents + (size_t)nt * n;
-        graph_prim(n, w, root, par, depth);
+        if (graph_prim(n, w, root, par, depth) < 0) goto err_nomem;
         double fl = 0;
         for (int v = 0; v < n; v++)
             if (v != root && (fl == 0 || g->bw[G_AT(g, v, par[v])] < fl))
@@ -878,8 +893,10 @@ double tacl_graph_min_cut(const tacl_graph_t *g, int *side)
     int n = g->n, nc;
     int *comp = malloc((size_t)n * sizeof(int));
     double best = 0;
-    if (!comp) return 0;
-    tacl_graph_components(g, comp, &nc);
+    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) {
+        free(comp);
+        return 0;
+    }
     if (n < 2 || nc > 1) {
         if (side)
             for (int v = 0; v < n; v++)
