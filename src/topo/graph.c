@@ -385,6 +385,24 @@ static int graph_unvisited_degree(const graph_dfs_t *s, int v)
     return d;
 }
 
+/* Pruning after the path end moved from v to u (pos ranks placed): every unvisited neighbour
+ * of v lost a possible neighbour and must still have two (unvisited ones, u as the next rank,
+ * rank 0 as the last); rank 0 must keep an unvisited neighbour to close the cycle. */
+static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
+{
+    const tacl_graph_t *g = s->g;
+    int n = g->n, start = s->order[0];
+    if (pos == n) return 1;
+    if (graph_unvisited_degree(s, start) < 1) return 0;
+    for (int w = 0; w < n; w++) {
+        if (s->visited[w] || !tacl_graph_has_edge(g, v, w)) continue;
+        int avail = graph_unvisited_degree(s, w) + tacl_graph_has_edge(g, w, u) +
+                    tacl_graph_has_edge(g, w, start);
+        if (avail < 2) return 0;
+    }
+    return 1;
+}
+
 /* Depth-first extension of order[0..pos-1]; candidates in Warnsdorff order (fewest unvisited
  * neighbours first, then higher bandwidth, then lower rank). Gives up when the budget of
  * steps is spent, so a graph without a cycle costs bounded time. */
@@ -420,13 +438,40 @@ static int graph_ham_dfs(graph_dfs_t *s, int pos)
         int u = cand[i];
         s->visited[u] = 1;
         s->order[pos] = u;
-        found = graph_ham_dfs(s, pos + 1);
+        if (graph_ham_feasible(s, v, u, pos + 1)) found = graph_ham_dfs(s, pos + 1);
         if (!found) s->visited[u] = 0;
     }
 out:
     free(cand);
     free(key);
     return found;
+}
+
+/* Two-colours a connected graph from rank 0; returns the size of rank 0's side, or -1 when the
+ * graph is not bipartite. colour (n entries) is scratch. */
+static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
+{
+    int n = g->n, count = 1, changed = 1;
+    for (int v = 0; v < n; v++)
+        colour[v] = -1;
+    colour[0] = 0;
+    /* Sweeps until stable: O(n^2) each, at most diameter + 1 sweeps, no extra memory. */
+    while (changed) {
+        changed = 0;
+        for (int v = 0; v < n; v++) {
+            if (colour[v] < 0) continue;
+            for (int u = 0; u < n; u++) {
+                if (!tacl_graph_has_edge(g, v, u)) continue;
+                if (colour[u] == colour[v]) return -1;
+                if (colour[u] < 0) {
+                    colour[u] = 1 - colour[v];
+                    count += colour[u] == 0;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    return count;
 }
 
 static int graph_cmp_double_desc(const void *a, const void *b)
@@ -460,6 +505,16 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
     }
     int *tmp = malloc((size_t)n * sizeof(int));
     if (!tmp) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+    /* A cycle alternates sides of a bipartite graph, so unequal sides rule it out (odd grids). */
+    int side0 = graph_bipartite_side0(g, tmp);
+    if (side0 >= 0 && 2 * side0 != n) {
+        free(tmp);
+        return tacl_err(
+            eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+            "no Hamiltonian cycle: the graph is bipartite with sides of %d and %d ranks "
+            "(a ring alternates sides)",
+            side0, n - side0);
+    }
     tacl_status_t st = TACL_OK;
     if (n <= TACL_GRAPH_HAM_EXACT_MAX) {
         /* Largest threshold t such that the edges of bandwidth >= t hold a cycle: binary search

@@ -263,9 +263,18 @@ static int topo_graph(const char *spec, int nranks, double bytes)
         tacl_graph_destroy(g);
         return 1;
     }
-    char text[4096];
-    tacl_sched_format(s, text, sizeof text);
+    /* Room for the reason, the ring and up to TACL_SCHED_MAX_TREES parent lists. */
+    size_t len = 4096 + (size_t)tacl_graph_size(g) * 8 * (TACL_SCHED_MAX_TREES + 2);
+    char *text = malloc(len);
+    if (!text) {
+        fprintf(stderr, "tacl topo: out of memory\n");
+        tacl_sched_destroy(s);
+        tacl_graph_destroy(g);
+        return 1;
+    }
+    tacl_sched_format(s, text, len);
     printf("graph: %d ranks\n%s", tacl_graph_size(g), text);
+    free(text);
     tacl_routes_t *r;
     if (tacl_routes_build(g, &r, &eb) == TACL_OK) {
         int n = tacl_graph_size(g);
