@@ -8,3 +8,4 @@ foreach(s mismatch timeout)
   tacl_test(NAME mp_store_coll_${s} LABELS mp TIMEOUT 60
     COMMAND $<TARGET_FILE:mp_store_coll_ag64> ${s})
 endforeach()
+tacl_test(NAME cli_store LABELS cli TIMEOUT 60 SOURCES ${CMAKE_CURRENT_LIST_DIR}/store_cli.c)
