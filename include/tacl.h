@@ -216,6 +216,15 @@ TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t coun
 TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
                                  int peer, int tag);
 
+/* ---- Rendezvous store: limits and threading (store part). ----
+ * A store client handle serves one thread at a time (one synchronous request in flight per
+ * connection); use one handle per thread. The server is thread-safe and serves any number of
+ * clients. Requests beyond these limits fail with TACL_ERR_INVALID on the client; a peer that
+ * sends them anyway is disconnected by the server. */
+#define TACL_STORE_KEY_MAX   4096u       /* bytes per key */
+#define TACL_STORE_VALUE_MAX (64u << 20) /* bytes per value (64 MiB) */
+#define TACL_STORE_KEYS_MAX  65536u      /* keys per wait/check request */
+
 #ifdef __cplusplus
 }
 #endif
