@@ -14,8 +14,11 @@
 static pid_t cli_kids[8];
 static int cli_nkids;
 
+static pid_t cli_parent;
+
 static void cli_kill_all(void)
 {
+    if (getpid() != cli_parent) return; /* a child exiting on a failed CHECK */
     for (int i = 0; i < cli_nkids; i++)
         if (cli_kids[i] > 0) {
             kill(cli_kids[i], SIGKILL);
@@ -85,6 +88,7 @@ int main(void)
 {
     const char *cli = getenv("TACL_CLI");
     if (!cli || access(cli, X_OK) != 0) SKIP("TACL_CLI does not name the tacl binary");
+    cli_parent = getpid();
     atexit(cli_kill_all);
     int fd;
     const char *a1[] = {"--port", "0", "--bind", "127.0.0.1", NULL};

@@ -21,11 +21,14 @@
 #define SP_ADDS  500
 
 static int sp_port;
-static pid_t sp_kids[8];
+static pid_t sp_kids[16];
 static int sp_nkids;
+static pid_t sp_parent;
+static int sp_port_pipe[2]; /* the parent sends the server's port to each child */
 
 static void sp_kill_all(void)
 {
+    if (getpid() != sp_parent) return; /* a child exiting on a failed CHECK */
     for (int i = 0; i < sp_nkids; i++)
         if (sp_kids[i] > 0) {
             kill(sp_kids[i], SIGKILL);
@@ -33,13 +36,27 @@ static void sp_kill_all(void)
         }
 }
 
+/* Children are forked before the server thread exists (a child of a threaded process can
+ * inherit a lock another thread held, e.g. in a sanitizer's allocator) and read the server's
+ * port from a pipe once it is up. */
 static pid_t sp_fork(void)
 {
     fflush(NULL);
     pid_t p = fork();
     CHECK(p >= 0);
     if (p > 0) sp_kids[sp_nkids++] = p;
+    if (p == 0 && read(sp_port_pipe[0], &sp_port, sizeof sp_port) != sizeof sp_port) _exit(3);
     return p;
+}
+
+static tacl_store_server_t *sp_start_server(int nchildren)
+{
+    tacl_store_server_t *srv;
+    CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
+    sp_port = tacl_store_server_port(srv);
+    for (int i = 0; i < nchildren; i++)
+        CHECK(write(sp_port_pipe[1], &sp_port, sizeof sp_port) == sizeof sp_port);
+    return srv;
 }
 
 static void sp_reap(pid_t p, int want_ok)
@@ -51,7 +68,7 @@ static void sp_reap(pid_t p, int want_ok)
     if (want_ok) CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
-static void sp_adds(void)
+static tacl_store_server_t *sp_adds(void)
 {
     /* seen[v] counts how often the value v came back from an add. */
     int *seen = mmap(NULL, sizeof(int) * (SP_PROCS * SP_ADDS + 1), PROT_READ | PROT_WRITE,
@@ -75,6 +92,7 @@ static void sp_adds(void)
             _exit(0);
         }
     }
+    tacl_store_server_t *srv = sp_start_server(SP_PROCS);
     for (int i = 0; i < SP_PROCS; i++)
         sp_reap(kids[i], 1);
     for (int v = 1; v <= SP_PROCS * SP_ADDS; v++)
@@ -87,6 +105,7 @@ static void sp_adds(void)
     CHECK(atoi(val) == SP_PROCS * SP_ADDS);
     tacl_free(val);
     tacl_store_close(st);
+    return srv;
 }
 
 static int sp_raw_connect(void)
@@ -99,7 +118,7 @@ static int sp_raw_connect(void)
     return fd;
 }
 
-static void sp_kill(tacl_store_server_t *srv)
+static tacl_store_server_t *sp_kill(void)
 {
     int ready[2];
     CHECK(pipe(ready) == 0);
@@ -147,6 +166,7 @@ static void sp_kill(tacl_store_server_t *srv)
         tacl_store_get(st, "kill/never", &v, &len);
         _exit(0);
     }
+    tacl_store_server_t *srv = sp_start_server(3);
     for (int i = 0; i < 3; i++)
         CHECK(read(ready[0], &c, 1) == 1);
     /* All three are connected and mid-request. */
@@ -177,19 +197,20 @@ static void sp_kill(tacl_store_server_t *srv)
     tacl_store_close(st);
     close(ready[0]);
     close(ready[1]);
+    return srv;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) SKIP("usage: store_procs adds|kill");
+    sp_parent = getpid();
     atexit(sp_kill_all);
+    CHECK(pipe(sp_port_pipe) == 0);
     tacl_store_server_t *srv;
-    CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
-    sp_port = tacl_store_server_port(srv);
     if (!strcmp(argv[1], "adds"))
-        sp_adds();
+        srv = sp_adds();
     else if (!strcmp(argv[1], "kill"))
-        sp_kill(srv);
+        srv = sp_kill();
     else
         SKIP("unknown scenario '%s'", argv[1]);
     tacl_store_server_stop(srv);

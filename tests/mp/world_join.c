@@ -37,8 +37,12 @@ static int wj_port;
 static char wj_run[64];
 static int wj_base; /* the test's pid: host ids are unique to this run */
 
+static pid_t wj_parent;
+static int wj_go[2]; /* "existing": the ranks start once the parent's store is up */
+
 static void wj_kill_all(void)
 {
+    if (getpid() != wj_parent) return; /* a child exiting on a failed CHECK */
     for (int i = 0; i < wj_n; i++) {
         if (wj_pids[i] > 0) {
             kill(wj_pids[i], SIGKILL);
@@ -301,6 +305,8 @@ static void wj_dup(void)
 /* ---- existing: a store already runs at the address ---- */
 static void wj_existing_child(int r)
 {
+    char go;
+    if (read(wj_go[0], &go, 1) != 1) _exit(3);
     tacl_bootstrap_t bs;
     wj_bs(&bs, r, 8, wj_run);
     boot_world_t w;
@@ -310,10 +316,14 @@ static void wj_existing_child(int r)
 
 static void wj_existing(void)
 {
-    tacl_store_server_t *srv;
-    CHECK_OK(tacl_store_server_start(NULL, wj_port, &srv));
+    /* The ranks are forked before the server thread exists: a child of a threaded process
+     * can inherit a lock held by another thread (sanitizer allocators). */
+    CHECK(pipe(wj_go) == 0);
     for (int r = 0; r < 8; r++)
         wj_spawn(r, wj_existing_child);
+    tacl_store_server_t *srv;
+    CHECK_OK(tacl_store_server_start(NULL, wj_port, &srv));
+    CHECK(write(wj_go[1], "gggggggg", 8) == 8);
     wj_wait_all(30);
     for (int r = 0; r < 8; r++)
         CHECK(wj_res[r].done && wj_res[r].status == TACL_OK && !wj_res[r].hosting);
@@ -426,6 +436,7 @@ int main(int argc, char **argv)
     wj_res = mmap(NULL, sizeof *wj_res * (WJ_MAX + 1), PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(wj_res != MAP_FAILED);
+    wj_parent = getpid();
     atexit(wj_kill_all);
     wj_base = (int)getpid();
     wj_port = wj_free_port();
