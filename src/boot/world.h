@@ -36,7 +36,8 @@ typedef struct {
  * and every later store call. Errors: TACL_ERR_UNREACHABLE (store address and OS error),
  * TACL_ERR_BOOTSTRAP (run id / world size disagreement, rank claimed twice: both values and
  * the store address), TACL_ERR_TIMEOUT (the ranks that never arrived). *out is set only on
- * success; leave it with boot_world_leave. */
+ * success; leave it with boot_world_leave. The struct must stay where it is until then (xchg's
+ * context points into it): embed it or allocate it, do not copy it. */
 tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, double timeout_s,
                               boot_world_t *out, tacl_errbuf_t *eb);
 /* Leaves the world; never blocks past a few seconds plus, on the rank hosting the store, the
