@@ -208,8 +208,9 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
     }
     probe_attempt_t *at = calloc((size_t)cap + 1, sizeof *at);
     struct pollfd *pf = calloc((size_t)cap + 1, sizeof *pf);
-    int *won = calloc((size_t)size, sizeof *won); /* 1 + address index of the winner */
-    uint8_t *busy = calloc((size_t)size, 1);      /* a connection to j is in its handshake */
+    size_t nz = size > 0 ? (size_t)size : 1;
+    int *won = calloc(nz, sizeof *won); /* 1 + address index of the winner */
+    uint8_t *busy = calloc(nz, 1);      /* a connection to j is in its handshake */
     if (!at || !pf || !won || !busy) {
         for (int j = 0; j < size; j++)
             if (want[j]) snprintf(info[j], 120, "out of memory while connecting");
