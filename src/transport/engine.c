@@ -118,7 +118,7 @@ struct tacl_engine {
     int rank, size;
     char **hosts;
     uint8_t *reach;
-    char (*info)[120];
+    char (*info)[256];
     eng_link_t **links; /* size entries, NULL where no direct link */
     _Atomic int *next_hop;
     size_t frag;
@@ -1320,7 +1320,7 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
         naddr[j] = cards[j].naddr < TACL_TCP_MAX_ADDRS ? cards[j].naddr : TACL_TCP_MAX_ADDRS;
         memcpy(&addrs[j * TACL_TCP_MAX_ADDRS], cards[j].addr, sizeof cards[j].addr);
         int allowed = !cfg->allowed || (cfg->allowed[me * n + j] && cfg->allowed[j * n + me]);
-        want[j] = j > me && allowed;
+        want[j] = j != me && allowed;
         if (j != me && !allowed) snprintf(info[j], sizeof info[j], "not used: topology forbids it");
     }
     char(*pinfo)[120] = calloc((size_t)n, sizeof *pinfo);
@@ -1351,13 +1351,31 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     st = tacl_xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)n, rows, eb);
     free(myrow);
     if (st != TACL_OK) goto err;
+    /* Both ends of a pair tried: the lower rank's connection is used when it worked, else the
+     * higher rank's (a pair that connects in one direction only is still a link). */
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
-            e->reach[i * n + j] = e->reach[j * n + i] = rows[i * n + j].ok;
+            e->reach[i * n + j] = e->reach[j * n + i] = rows[i * n + j].ok || rows[j * n + i].ok;
     for (int j = 0; j < n; j++) {
-        const eng_row_t *r = j > me ? &rows[me * n + j] : &rows[j * n + me];
-        snprintf(e->info[j], sizeof e->info[j], "%.119s", j == me ? "" : r->info);
-        if (j < me && r->ok) expect[j] = r->mask;
+        if (j == me) continue;
+        int lo = me < j ? me : j, hi = me < j ? j : me;
+        int conn_by = rows[lo * n + hi].ok ? lo : rows[hi * n + lo].ok ? hi : -1;
+        if (conn_by >= 0) {
+            snprintf(e->info[j], sizeof e->info[j], "%.123s",
+                     rows[conn_by * n + (lo + hi - conn_by)].info);
+        } else if (!strcmp(rows[lo * n + hi].info, rows[hi * n + lo].info)) {
+            snprintf(e->info[j], sizeof e->info[j], "%.123s", rows[lo * n + hi].info);
+        } else {
+            snprintf(e->info[j], sizeof e->info[j], "rank %d to %d: %.90s; rank %d to %d: %.90s",
+                     lo, hi, rows[lo * n + hi].info, hi, lo, rows[hi * n + lo].info);
+        }
+        if (conn_by == j) expect[j] = rows[j * n + me].mask;
+        if (conn_by != me)
+            for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
+                int *fd = &ofds[j * TACL_PROBE_MAX_CONNS + k];
+                if (*fd >= 0) close(*fd); /* the peer's connection serves this pair */
+                *fd = -1;
+            }
     }
     if (full) {
         for (int i = 0; i < n; i++)
@@ -1381,7 +1399,7 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     /* 5. Links, in the global order of pairs (so that the shm setups never wait in a cycle). */
     for (int j = 0; j < n; j++) {
         if (j == me || !e->reach[me * n + j]) continue;
-        int *fds = j > me ? &ofds[j * TACL_PROBE_MAX_CONNS] : &ifds[j * TACL_PROBE_MAX_CONNS];
+        int *fds = expect[j] ? &ifds[j * TACL_PROBE_MAX_CONNS] : &ofds[j * TACL_PROBE_MAX_CONNS];
         int shm_ok = !shm_disable && strcmp(e->hosts[j], e->hosts[me]) == 0;
         st = eng_build_link(e, j, fds, shm_ok, timeout, eb);
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
