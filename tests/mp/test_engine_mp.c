@@ -4,6 +4,8 @@
  *   kill       a rank is SIGKILLed after create: every other rank's wait fails with
  *              TACL_ERR_PEER_LOST naming it within a few seconds (tcp links)
  *   kill_shm   the same between ranks of one host (shm links, tcp as control channel)
+ *   kill_chain chain 0-1-2 (0-2 forbidden), rank 2 SIGKILLed: rank 0, not its neighbour, learns
+ *              it from rank 1's flood and fails with PEER_LOST naming rank 2 and the reporter
  *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
  *              silent) after about 3.5 heartbeats, not at the deadline */
 #include "check.h"
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 static int same_host;
+static const uint8_t *allowed;
 
 static tacl_engine_t *mp_create(int rank, int size, const tacl_xchg_t *x)
 {
@@ -29,7 +32,8 @@ static tacl_engine_t *mp_create(int rank, int size, const tacl_xchg_t *x)
                                 .xchg = x,
                                 .host_ids = same_host ? same : split,
                                 .probe_timeout_s = 2.0,
-                                .timeout_s = 20.0};
+                                .timeout_s = 20.0,
+                                .allowed = allowed};
     tacl_engine_t *e = NULL;
     tacl_errbuf_t eb;
     CHECK_OK(tacl_engine_create(&cfg, &e, &eb));
@@ -112,6 +116,46 @@ static int kill_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     return 0;
 }
 
+static int kill_chain_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    CHECK(!tacl_engine_reach(e)[0 * 3 + 2]);
+    if (rank == 2) raise(SIGKILL);
+    if (rank == 1) {
+        /* Stays up (its link to rank 0 carries the news) until rank 0 is done. */
+        tacl_msg_key_t k = {.comm_id = 2, .tag = 9};
+        uint8_t b;
+        tacl_req_t *r;
+        tacl_errbuf_t eb;
+        int group[1] = {0};
+        CHECK_OK(tacl_engine_irecv(e, 0, &k, NULL, &b, 1, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), group, 1, &eb));
+        tacl_engine_destroy(e);
+        return 0;
+    }
+    int hops[3] = {-1, 1, 1};
+    CHECK_OK(tacl_engine_set_routes(e, hops));
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_OK(tacl_engine_irecv(e, 2, &key, NULL, in, sizeof in, &r));
+    CHECK_ST(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), NULL, 0, &eb), TACL_ERR_PEER_LOST);
+    double took = (double)(tacl_now_ns() - t0) * 1e-9;
+    fprintf(stderr, "rank 0: failed after %.2f s: %s\n", took, eb.msg);
+    CHECK(took < 5.0);
+    CHECK_CONTAINS(eb.msg, "rank 2 (host h2) lost");
+    CHECK_CONTAINS(eb.msg, "seen by rank 1");
+    tacl_msg_key_t k = {.comm_id = 2, .tag = 9};
+    uint8_t b = 1;
+    CHECK_OK(tacl_engine_isend(e, 1, &k, NULL, &b, 1, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(10), NULL, 0, &eb));
+    tacl_engine_destroy(e);
+    return 0;
+}
+
 static int cut_child(int rank, int size, const tacl_xchg_t *x, void *arg)
 {
     (void)arg;
@@ -154,6 +198,13 @@ int main(int argc, char **argv)
         same_host = !strcmp(what, "kill_shm");
         size = 3;
         fn = kill_child;
+        victim = 2;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "kill_chain")) {
+        static const uint8_t chain[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
+        allowed = chain;
+        size = 3;
+        fn = kill_chain_child;
         victim = 2;
         victim_sig = SIGKILL;
     } else if (!strcmp(what, "cut")) {
