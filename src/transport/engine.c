@@ -690,7 +690,10 @@ static int eng_read(tacl_engine_t *e, eng_conn_t *c)
 {
     eng_link_t *l = c->link;
     size_t total = 0;
-    while (c->impl && l->state == ENG_LINK_UP && total < ENG_READ_BUDGET) {
+    /* Bytes already in the staging buffer are always parsed: epoll only reports the socket, so
+     * staged bytes left behind would wait for the next packet, possibly forever. */
+    while (c->impl && l->state == ENG_LINK_UP &&
+           (total < ENG_READ_BUDGET || c->st_off < c->st_len)) {
         ssize_t n;
         size_t avail = c->st_len - c->st_off;
         if (c->rx_state == ENG_RX_HDR) {
