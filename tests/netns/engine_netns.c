@@ -1,4 +1,4 @@
-/* test_engine_netns.c — a real chain A–B–C, one process per network namespace (names given on
+/* engine_netns.c — a real chain A–B–C, one process per network namespace (names given on
  * the command line by engine_chain.sh, which builds the namespaces and veth pairs). A has a
  * default route through B, but B does not forward, so A's connects to C are dropped silently:
  * the probe must give up after its timeout, every rank must agree on the chain matrix, and A↔C

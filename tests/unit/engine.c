@@ -1,9 +1,10 @@
-/* test_engine.c — the point-to-point engine with ranks as threads of one process, every rank its
+/* engine.c — the point-to-point engine with ranks as threads of one process, every rank its
  * own engine over loopback tcp (or shm rings when the ranks share a host id). One scenario per
  * CTest entry, chosen by argv[1]: sizes, order, mismatch, timeout, route, self. */
 #include "check.h"
 #include "clock.h"
 #include "transport/engine.h"
+#include "transport/transport.h"
 #include "xchg_threads.h"
 
 #include <pthread.h>
@@ -313,6 +314,55 @@ static void self_rank(world_t *w, int rank, tacl_engine_t *e)
     CHECK(tacl_engine_peer_alive(e, 1 - rank));
 }
 
+/* ---- ifname: TACL_SOCKET_IFNAME selection (NCCL syntax) and a selection of nothing. ---- */
+static void ifname_scenario(void)
+{
+    CHECK(tacl_tcp_ifname_match("eth", "eth0"));
+    CHECK(tacl_tcp_ifname_match("ib,eth", "eth1"));
+    CHECK(!tacl_tcp_ifname_match("ib,eth", "lo"));
+    CHECK(!tacl_tcp_ifname_match("^eth", "eth0"));
+    CHECK(tacl_tcp_ifname_match("^eth", "ib0"));
+    CHECK(tacl_tcp_ifname_match("=eth0", "eth0"));
+    CHECK(!tacl_tcp_ifname_match("=eth0", "eth01"));
+    CHECK(!tacl_tcp_ifname_match("^=eth0", "eth0"));
+    CHECK(tacl_tcp_ifname_match("^=eth0", "eth01"));
+    tacl_tcp_addr_t a[8];
+    int n = 0;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_tcp_local_addrs("=lo", 1234, a, 8, &n, &eb));
+    int v4 = 0;
+    for (int i = 0; i < n; i++) {
+        char txt[80];
+        tacl_tcp_addr_format(&a[i], txt, sizeof txt);
+        CHECK(strcmp(a[i].ifname, "lo") == 0);
+        if (!strcmp(txt, "127.0.0.1:1234")) v4 = 1;
+    }
+    CHECK(v4);
+    /* Default: loopback only when nothing else is up. */
+    CHECK_OK(tacl_tcp_local_addrs("", 1, a, 8, &n, &eb));
+    CHECK(n >= 1);
+    CHECK_ST(tacl_tcp_local_addrs("=no-such-if0", 1, a, 8, &n, &eb), TACL_ERR_CONFIG);
+    CHECK_CONTAINS(eb.msg, "TACL_SOCKET_IFNAME=\"=no-such-if0\" selects none");
+    /* The engine reports it at create. */
+    setenv("TACL_SOCKET_IFNAME", "=no-such-if0", 1);
+    xchg_threads_t *x = xchg_threads_create(1);
+    tacl_xchg_t xm;
+    xchg_threads_member(x, 0, &xm);
+    const char *hosts[1] = {"h0"};
+    tacl_engine_config_t cfg = {
+        .rank = 0, .size = 1, .xchg = &xm, .host_ids = hosts, .probe_timeout_s = 1, .timeout_s = 5};
+    tacl_engine_t *e = NULL;
+    CHECK_ST(tacl_engine_create(&cfg, &e, &eb), TACL_ERR_CONFIG);
+    CHECK(e == NULL);
+    CHECK_CONTAINS(eb.msg, "no usable network interface");
+    unsetenv("TACL_SOCKET_IFNAME");
+    /* A world of one works: nothing to connect. */
+    CHECK_OK(tacl_engine_create(&cfg, &e, &eb));
+    CHECK(tacl_engine_reach(e)[0] == 0);
+    tacl_engine_destroy(e);
+    xchg_threads_destroy(x);
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "sizes";
@@ -344,6 +394,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "pingpong")) {
         setenv("TACL_SOCKET_NCONNS", "1", 1);
         run_world(2, 0, NULL, pingpong_rank, &w);
+    } else if (!strcmp(what, "ifname")) {
+        ifname_scenario();
     } else if (!strcmp(what, "self")) {
         run_world(2, 1, NULL, self_rank, &w);
     } else {

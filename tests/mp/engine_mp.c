@@ -1,4 +1,4 @@
-/* test_engine_mp.c — the point-to-point engine with ranks as forked processes (exchange through
+/* engine_mp.c — the point-to-point engine with ranks as forked processes (exchange through
  * the parent, tests/common/xchg_fork.h). Scenarios by argv[1]:
  *   sizes_shm  two processes of one host move 0 B .. 64 MiB through the shm rings
  *   kill       a rank is SIGKILLed after create: every other rank's wait fails with
