@@ -216,6 +216,17 @@ TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t coun
 TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
                                  int peer, int tag);
 
+/* ---- Cluster descriptions (docs/CLUSTER_FORMAT.md): hosts, GPUs, links between hosts,
+ * unreachable pairs. Read by `tacl plan` and TACL_TOPO_FILE; written by `tacl doctor --json`.
+ * The structure is defined in src/topo/cluster.h for the layers that read its fields. ---- */
+#include <stdio.h>
+typedef struct tacl_cluster tacl_cluster_t;
+/* Reads a YAML or JSON cluster file. Errors: TACL_ERR_CONFIG "file:line:col: expected ...". */
+TACL_API tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out);
+/* Writes the cluster as JSON in the same format (a round trip keeps every figure). */
+TACL_API tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f);
+TACL_API void tacl_cluster_destroy(tacl_cluster_t *c);
+
 #ifdef __cplusplus
 }
 #endif
