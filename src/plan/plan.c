@@ -141,46 +141,101 @@ static double plan_gpu_pair_gbs(const tacl_cluster_host_t *h, int d0, int d1)
 
 /* Describes the group made of slots idx[0..n): hosts, links, and whether NCCL can connect
  * it (every pair of its hosts linked) or tacl must route. */
+/* Pairs among a set of hosts: the slowest link, the worst latency, whether a pair must be
+ * routed (allow_routing) or is missing. Small sets check every pair; large ones (EP groups or
+ * control planes over hundreds of hosts) use the structure of the description instead: under
+ * a default link only the listed links and unreachable pairs can differ from it, so the cost is
+ * O(k + links + unreachable pairs) rather than O(k^2). */
+static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_group_t *g)
+{
+    const tacl_cluster_t *c = p->cluster;
+    double bw, lat;
+    int path[64];
+    if (k <= 1) return;
+    if (k <= 32 || !c->has_default) {
+        for (int a = 0; a < k; a++)
+            for (int b = a + 1; b < k; b++) {
+                if (tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat)) {
+                } else if (p->w.allow_routing &&
+                           tacl_cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat) > 0) {
+                    g->routed = 1;
+                } else {
+                    if (!g->missing) g->ma = hosts[a], g->mb = hosts[b];
+                    g->missing = 1;
+                    continue;
+                }
+                if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = hosts[a], g->bb = hosts[b];
+                if (lat > g->lat_us) g->lat_us = lat;
+            }
+        return;
+    }
+    int stamp = ++p->scratch->epoch;
+    for (int i = 0; i < k; i++)
+        p->scratch->mark[hosts[i]] = stamp;
+    int *mk = p->scratch->mark;
+    g->inter_gbs = c->default_gbs, g->lat_us = c->default_lat_us;
+    g->ba = hosts[0], g->bb = hosts[1];
+    for (int i = 0; i < c->nlinks; i++) {
+        const tacl_cluster_link_t *l = &c->links[i];
+        if (mk[l->a] != stamp || mk[l->b] != stamp) continue;
+        if (l->gbs < g->inter_gbs) g->inter_gbs = l->gbs, g->ba = l->a, g->bb = l->b;
+        if (l->lat_us > g->lat_us) g->lat_us = l->lat_us;
+    }
+    for (int i = 0; i < c->nunreach; i++) {
+        int a = c->unreach[i][0], b = c->unreach[i][1];
+        if (mk[a] != stamp || mk[b] != stamp) continue;
+        if (p->w.allow_routing && tacl_cluster_route(c, a, b, path, 64, &bw, &lat) > 0) {
+            g->routed = 1;
+            if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = a, g->bb = b;
+            if (lat > g->lat_us) g->lat_us = lat;
+        } else {
+            if (!g->missing) g->ma = a, g->mb = b;
+            g->missing = 1;
+        }
+    }
+}
+
+/* Describes the group made of slots idx[0..n): hosts, links, and whether NCCL can connect
+ * it (every pair of its hosts linked) or tacl must route. */
 static void plan_group(const tacl_plan_t *p, const int *idx, int n, plan_group_t *g)
 {
     const tacl_cluster_t *c = p->cluster;
-    int hosts[64], cnt[64];
+    int *hosts = p->scratch->hosts, *cnt = p->scratch->cnt, *pos = p->scratch->pos;
+    int stamp = ++p->scratch->epoch, matrix = 0;
     memset(g, 0, sizeof *g);
     g->n = n;
     g->ma = g->mb = g->ba = g->bb = -1;
     g->intra_gbs = INFINITY;
     g->inter_gbs = INFINITY;
     for (int i = 0; i < n; i++) {
-        int h = p->slot_host[idx[i]], j;
-        for (j = 0; j < g->k && hosts[j] != h; j++) {
+        int h = p->slot_host[idx[i]];
+        if (p->scratch->mark[h] != stamp) {
+            p->scratch->mark[h] = stamp;
+            pos[h] = g->k;
+            hosts[g->k] = h;
+            cnt[g->k++] = 0;
         }
-        if (j == g->k && g->k < 64) hosts[g->k] = h, cnt[g->k++] = 0;
-        if (j < 64) cnt[j]++;
-        for (int i2 = i + 1; i2 < n; i2++)
-            if (p->slot_host[idx[i2]] == h) {
+        cnt[pos[h]]++;
+        matrix |= c->hosts[h].gpu_bw != NULL;
+    }
+    for (int j = 0; j < g->k; j++) {
+        if (cnt[j] > g->gmax) g->gmax = cnt[j];
+        if (cnt[j] > 1 && c->hosts[hosts[j]].gpu_link_gbs < g->intra_gbs)
+            g->intra_gbs = c->hosts[hosts[j]].gpu_link_gbs;
+    }
+    if (matrix) { /* the slowest pair of the group's own GPUs */
+        g->intra_gbs = INFINITY;
+        for (int i = 0; i < n; i++)
+            for (int i2 = i + 1; i2 < n; i2++) {
+                int h = p->slot_host[idx[i]];
+                if (p->slot_host[idx[i2]] != h) continue;
                 double bw =
                     plan_gpu_pair_gbs(&c->hosts[h], p->slot_dev[idx[i]], p->slot_dev[idx[i2]]);
                 if (bw < g->intra_gbs) g->intra_gbs = bw;
             }
     }
-    for (int j = 0; j < g->k; j++)
-        if (cnt[j] > g->gmax) g->gmax = cnt[j];
-    for (int a = 0; a < g->k; a++)
-        for (int b = a + 1; b < g->k; b++) {
-            double bw, lat;
-            int path[64];
-            if (tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat)) {
-            } else if (p->w.allow_routing &&
-                       tacl_cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat) > 0) {
-                g->routed = 1;
-            } else {
-                if (!g->missing) g->ma = hosts[a], g->mb = hosts[b];
-                g->missing = 1;
-                continue;
-            }
-            if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = hosts[a], g->bb = hosts[b];
-            if (lat > g->lat_us) g->lat_us = lat;
-        }
+    if (!(g->intra_gbs > 0)) g->intra_gbs = 1; /* GPUs without a declared link: PCIe-ish */
+    plan_hostset(p, hosts, g->k, g);
 }
 
 /* All-reduce of bytes over a group (us). Across hosts, NCCL's ring crosses each host link
@@ -283,7 +338,7 @@ static void plan_default_split(int L, int pp, int *n)
         n[pp - i]++;
 }
 
-typedef struct {
+typedef struct plan_res {
     int fits, custom;
     double kv_tokens, missing, wmax;
     double ttft_ms, tpot_ms, tok_s;
@@ -435,7 +490,7 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
         snprintf(res->bneck + l, sizeof res->bneck - l, " %.0f%%", 100 * worst_comm / tpot);
     }
     res->tpot_ms = tpot / 1e3;
-    res->tok_s = (double)res->conc / (tpot / 1e6) * (sh->ep > 1 ? 1 : sh->dp);
+    res->tok_s = (double)res->conc / (tpot / 1e6); /* of this replica (EP: instance) */
 
     /* Prefill of one prompt, alone: compute bound, plus its all-reduces and sends. */
     double P = (double)p->w.prompt_len, ttft = 0;
@@ -680,25 +735,42 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
         goto out;
     }
     int reps = l->ep > 1 ? 1 : dp, have_prev = 0, reach_ok = 1;
+    if (p->scratch->uniform_gpus > 0)
+        memset(p->scratch->cache_ok, 0, (size_t)p->scratch->uniform_gpus);
     plan_res_t res, worst;
     memset(&res, 0, sizeof res);
     memset(&worst, 0, sizeof worst);
     worst.fits = 1;
-    double tok_s = 0, kv_min = INFINITY;
+    double tok_s = 0, kv_min = INFINITY, conc_sum = 0;
     long conc_min = 0;
+    /* Symmetry: on a cluster of identical hosts under a default link, a replica that touches
+     * no host named in a link or unreachable pair is equal to any other replica starting at
+     * the same GPU offset within its host, so one evaluation per offset suffices. */
+    const tacl_plan_scratch_t *sc = p->scratch;
+    int size = tp * pp;
     for (int rep = 0; rep < reps; rep++) {
-        if (!plan_rep_inputs(p, &sh, rep, &cur, l, idx)) {
-            reach_ok = 0;
-            continue;
-        }
-        if (!reach_ok || l->reason[0]) continue; /* rejected: keep collecting reasons */
-        if (!(have_prev && plan_rep_same(&sh, &cur, &prev))) {
-            plan_cost(p, &sh, &cur, n, &res);
-            p->evaluated++;
-            plan_rep_t t = prev;
-            prev = cur;
-            cur = t;
-            have_prev = 1;
+        int key = -1;
+        if (sc->uniform_gpus > 0 && l->ep <= 1 &&
+            sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
+            key = (rep * size) % sc->uniform_gpus;
+        if (key >= 0 && (l->reason[0] || !reach_ok)) continue; /* nothing new to learn */
+        if (key >= 0 && sc->cache_ok[key]) {
+            res = sc->cache[key];
+        } else {
+            if (!plan_rep_inputs(p, &sh, rep, &cur, l, idx)) {
+                reach_ok = 0;
+                continue;
+            }
+            if (!reach_ok || l->reason[0]) continue; /* rejected: keep collecting reasons */
+            if (!(have_prev && plan_rep_same(&sh, &cur, &prev))) {
+                plan_cost(p, &sh, &cur, n, &res);
+                p->evaluated++;
+                plan_rep_t t = prev;
+                prev = cur;
+                cur = t;
+                have_prev = 1;
+            }
+            if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = 1;
         }
         if (rep == 0) memcpy(l->layers, n, sizeof(int) * (size_t)pp);
         if (!res.fits) {
@@ -707,6 +779,7 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
             continue;
         }
         tok_s += res.tok_s;
+        conc_sum += (double)res.conc;
         if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
         if (worst.fits && res.tpot_ms >= worst.tpot_ms) {
             double keep = worst.tok_s;
@@ -741,7 +814,9 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
     l->conc_replica = conc_min;
     l->ttft_ms = worst.ttft_ms;
     l->tpot_ms = worst.tpot_ms;
-    l->tok_s = tok_s;
+    /* Each replica was costed at its share rounded up; only concurrency requests exist. */
+    l->tok_s =
+        conc_sum > (double)p->w.concurrency ? tok_s * (double)p->w.concurrency / conc_sum : tok_s;
     snprintf(l->bottleneck, sizeof l->bottleneck, "%s", worst.bneck);
     l->bneck_a = worst.ba, l->bneck_b = worst.bb;
     l->meets = (p->w.ttft_ms <= 0 || l->ttft_ms <= p->w.ttft_ms) &&
@@ -794,31 +869,44 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
     int *hosts = malloc(sizeof(int) * (size_t)inst);
     if (!hosts) return;
     for (int i = 0; i < ninst && reported < 3; i++) {
-        int k = 0;
+        int k = 0, stamp = ++p->scratch->epoch;
         for (int s = i * inst; s < (i + 1) * inst; s++) {
-            int h = p->slot_host[s], j;
-            for (j = 0; j < k && hosts[j] != h; j++) {
-            }
-            if (j == k) hosts[k++] = h;
+            int h = p->slot_host[s];
+            if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
         }
-        for (int a = 0; a < k && reported < 3; a++)
-            for (int b = a + 1; b < k && reported < 3; b++) {
-                double bw, lat;
-                int path[64];
-                if (tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat)) continue;
-                int np = tacl_cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat);
-                if (np > 2)
-                    plan_addf(l->note, sizeof l->note,
-                              "control plane: vLLM's Gloo group and NCCL bootstrap connect "
-                              "%s↔%s, which have no link: forward IP through %s (or run the "
-                              "control plane on tacl)",
-                              c->hosts[hosts[a]].name, c->hosts[hosts[b]].name,
-                              c->hosts[path[1]].name);
-                else
-                    plan_addf(l->note, sizeof l->note, "control plane: %s and %s are disconnected",
-                              c->hosts[hosts[a]].name, c->hosts[hosts[b]].name);
-                reported++;
-            }
+        /* Missing pairs: all pairs on small sets, the listed unreachable ones on large sets
+         * under a default link. */
+        int npairs = 0, (*pairs)[2] = malloc(sizeof(int[2]) * 4);
+        if (!pairs) break;
+        if (c->has_default && k > 32) {
+            for (int u = 0; u < c->nunreach && npairs < 4; u++)
+                if (p->scratch->mark[c->unreach[u][0]] == stamp &&
+                    p->scratch->mark[c->unreach[u][1]] == stamp)
+                    pairs[npairs][0] = c->unreach[u][0], pairs[npairs++][1] = c->unreach[u][1];
+        } else {
+            for (int a = 0; a < k && npairs < 4; a++)
+                for (int b = a + 1; b < k && npairs < 4; b++) {
+                    double bw, lat;
+                    if (!tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat))
+                        pairs[npairs][0] = hosts[a], pairs[npairs++][1] = hosts[b];
+                }
+        }
+        for (int q = 0; q < npairs && reported < 3; q++) {
+            double bw, lat;
+            int path[64], ha = pairs[q][0], hb = pairs[q][1];
+            int np = tacl_cluster_route(c, ha, hb, path, 64, &bw, &lat);
+            if (np > 2)
+                plan_addf(l->note, sizeof l->note,
+                          "control plane: vLLM's Gloo group and NCCL bootstrap connect "
+                          "%s↔%s, which have no link: forward IP through %s (or run the "
+                          "control plane on tacl)",
+                          c->hosts[ha].name, c->hosts[hb].name, c->hosts[path[1]].name);
+            else
+                plan_addf(l->note, sizeof l->note, "control plane: %s and %s are disconnected",
+                          c->hosts[ha].name, c->hosts[hb].name);
+            reported++;
+        }
+        free(pairs);
         /* The store (TCPStore of node 0, vLLM's master-addr) must be reachable from all. */
         int bad = -1;
         for (int b = 1; b < k && bad < 0; b++) {
@@ -827,7 +915,7 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
         }
         if (bad >= 0) {
             char cand[256] = "";
-            for (int a = 0; a < k; a++) {
+            for (int a = 0; a < k && k <= 256; a++) {
                 int all = 1;
                 for (int b = 0; b < k && all; b++) {
                     double bw, lat;
@@ -846,6 +934,38 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
         }
     }
     free(hosts);
+}
+
+/* Finds whether the hosts are identical (same GPUs, same links inside) and marks the hosts
+ * that a link or an unreachable pair names: the symmetry plan_eval exploits. */
+static tacl_status_t plan_symmetry(tacl_plan_t *p)
+{
+    const tacl_cluster_t *c = p->cluster;
+    tacl_plan_scratch_t *sc = p->scratch;
+    int uniform = c->has_default && !c->nranks && c->hosts[0].ngpus > 0;
+    for (int h = 1; h < c->nhosts && uniform; h++) {
+        const tacl_cluster_host_t *a = &c->hosts[0], *b = &c->hosts[h];
+        uniform = a->ngpus == b->ngpus && !memcmp(&a->gpu, &b->gpu, sizeof a->gpu) &&
+                  a->gpu_link_gbs == b->gpu_link_gbs && !a->gpu_bw && !b->gpu_bw;
+    }
+    if (!uniform) return TACL_OK;
+    char *special = calloc((size_t)c->nhosts, 1);
+    sc->special_prefix = calloc((size_t)p->nslots + 1, sizeof(int));
+    sc->cache = calloc((size_t)c->hosts[0].ngpus, sizeof *sc->cache);
+    sc->cache_ok = calloc((size_t)c->hosts[0].ngpus, 1);
+    if (!special || !sc->special_prefix || !sc->cache || !sc->cache_ok) {
+        free(special);
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+    }
+    for (int i = 0; i < c->nlinks; i++)
+        special[c->links[i].a] = special[c->links[i].b] = 1;
+    for (int i = 0; i < c->nunreach; i++)
+        special[c->unreach[i][0]] = special[c->unreach[i][1]] = 1;
+    for (int s = 0; s < p->nslots; s++)
+        sc->special_prefix[s + 1] = sc->special_prefix[s] + special[p->slot_host[s]];
+    free(special);
+    sc->uniform_gpus = c->hosts[0].ngpus;
+    return TACL_OK;
 }
 
 static int plan_gcd(int a, int b)
@@ -885,7 +1005,20 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     else
         tacl_costmodel_default(&p->cm);
     p->best = p->closest = -1;
-    tacl_status_t st = plan_slots(p);
+    tacl_status_t st = TACL_OK;
+    size_t nh = (size_t)c->nhosts;
+    p->scratch = calloc(1, sizeof *p->scratch);
+    if (p->scratch) {
+        p->scratch->mark = calloc(nh, sizeof(int));
+        p->scratch->hosts = calloc(nh, sizeof(int));
+        p->scratch->cnt = calloc(nh, sizeof(int));
+        p->scratch->pos = calloc(nh, sizeof(int));
+    }
+    if (!p->scratch || !p->scratch->mark || !p->scratch->hosts || !p->scratch->cnt ||
+        !p->scratch->pos)
+        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+    if (st == TACL_OK) st = plan_slots(p);
+    if (st == TACL_OK) st = plan_symmetry(p);
     if (st != TACL_OK) {
         tacl_plan_destroy(p);
         return st;
@@ -958,6 +1091,16 @@ void tacl_plan_destroy(tacl_plan_t *p)
     free(p->layouts);
     free(p->slot_host);
     free(p->slot_dev);
+    if (p->scratch) {
+        free(p->scratch->mark);
+        free(p->scratch->hosts);
+        free(p->scratch->cnt);
+        free(p->scratch->pos);
+        free(p->scratch->special_prefix);
+        free(p->scratch->cache);
+        free(p->scratch->cache_ok);
+        free(p->scratch);
+    }
     free(p);
 }
 

@@ -22,6 +22,8 @@ typedef struct {
     double kv_bytes;             /* override bytes per KV element (0: keep) */
     int allow_routing;           /* accept groups whose missing pairs tacl routes */
     int max_tp;                  /* 0: up to 8 hosts' worth of GPUs */
+    char quant[16];              /* vLLM --quantization to pass on ("" none) */
+    char kv_dtype[16];           /* vLLM --kv-cache-dtype to pass on ("" auto) */
 } tacl_workload_t;
 
 /* Constants of the cost model (docs/COST_MODEL.md says where each comes from). */
@@ -64,6 +66,16 @@ typedef struct {
     int *layers; /* pp entries: layers per stage */
 } tacl_layout_t;
 
+/* Per-host scratch arrays of the search (an epoch stamp marks the hosts of the current set). */
+typedef struct {
+    int epoch;
+    int *mark, *hosts, *cnt, *pos;
+    int uniform_gpus;       /* GPUs per host when all hosts are identical (else 0) */
+    int *special_prefix;    /* slots before i on hosts named by a link or unreachable pair */
+    struct plan_res *cache; /* one evaluation per GPU offset (plan.c) */
+    char *cache_ok;
+} tacl_plan_scratch_t;
+
 typedef struct {
     const tacl_cluster_t *cluster;
     tacl_model_t model;
@@ -77,6 +89,7 @@ typedef struct {
     int closest;            /* none fits: the layout missing the least memory, else -1 */
     double plan_ms;         /* time the search took */
     long evaluated;         /* replicas costed (after memoisation) */
+    tacl_plan_scratch_t *scratch;
 } tacl_plan_t;
 
 /* Evaluates and ranks every layout. Errors: TACL_ERR_INVALID (empty cluster, bad workload). */

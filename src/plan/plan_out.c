@@ -89,6 +89,10 @@ void tacl_plan_print_vllm(const tacl_plan_t *p, const tacl_layout_t *l, const ch
             fprintf(f, "vllm serve %s --tensor-parallel-size %d --pipeline-parallel-size %d",
                     model_arg, l->tp, l->pp);
             if (ninst > 1) fprintf(f, " --port %d", 8000 + i);
+            fprintf(f, " --max-model-len %ld", p->w.prompt_len + p->w.output_len);
+            if (p->w.mem_util != 0.9) fprintf(f, " --gpu-memory-utilization %g", p->w.mem_util);
+            if (p->w.quant[0]) fprintf(f, " --quantization %s", p->w.quant);
+            if (p->w.kv_dtype[0]) fprintf(f, " --kv-cache-dtype %s", p->w.kv_dtype);
             if (l->ep > 1) {
                 int local = cnt[j] / (l->tp * l->pp);
                 fprintf(f, " --data-parallel-size %d --enable-expert-parallel", l->dp);

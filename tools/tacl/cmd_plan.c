@@ -88,10 +88,13 @@ static int plan_run(int argc, char **argv)
                         a, val ? val : "(nothing)");
                 return 2;
             }
-            if (!strcmp(a, "--kv-cache-dtype"))
+            if (!strcmp(a, "--kv-cache-dtype")) {
                 w.kv_bytes = b;
-            else
+                snprintf(w.kv_dtype, sizeof w.kv_dtype, "%s", b < 2 ? val : "");
+            } else {
                 w.weight_bytes = b;
+                snprintf(w.quant, sizeof w.quant, "%s", b < 2 ? val : "");
+            }
         } else if (!strcmp(a, "--max-tp")) {
             if (!plan_num(a, val, 1, &v)) return 2;
             w.max_tp = (int)v;
@@ -132,7 +135,16 @@ static int plan_run(int argc, char **argv)
         tacl_cluster_destroy(c);
         return 1;
     }
+    /* vLLM takes the checkpoint's folder, not its config.json. */
+    char dir[1024];
     const char *served = vllm_model ? vllm_model : model_arg;
+    const char *slash = strrchr(model_arg, '/');
+    if (!vllm_model && slash && !strcmp(slash + 1, "config.json") &&
+        (size_t)(slash - model_arg) < sizeof dir) {
+        memcpy(dir, model_arg, (size_t)(slash - model_arg));
+        dir[slash - model_arg] = 0;
+        served = dir;
+    }
     if (json)
         tacl_plan_print_json(p, served, stdout);
     else if (dot)
