@@ -159,6 +159,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
                 } else if (p->w.allow_routing &&
                            tacl_cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat) > 0) {
                     g->routed = 1;
+                    bw *= 0.999999; /* name the routed pair when it ties with a direct link */
                 } else {
                     if (!g->missing) g->ma = hosts[a], g->mb = hosts[b];
                     g->missing = 1;

@@ -64,8 +64,8 @@ static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text
         void *it = NULL;
         struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
         if (e) /* libfyaml's collected errors are 1-based already, unlike its marks */
-            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file,
-                          e->line, e->column, e->msg);
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file, e->line,
+                          e->column, e->msg);
         else if (path && !d->doc)
             st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
                           "%s: cannot be read (missing, unreadable, or not YAML/JSON)", d->file);
