@@ -26,13 +26,14 @@ void tacl_workload_default(tacl_workload_t *w)
 
 void tacl_costmodel_default(tacl_costmodel_t *cm)
 {
-    cm->eta_hbm = 0.75;
+    cm->eta_hbm = 0.7;
     cm->eta_mm = 0.5;
     cm->eta_prefill = 0.6;
     cm->eta_bus = 0.78;
     cm->alpha_gpu_us = 8;
     cm->alpha_net_us = 20;
     cm->alpha_p2p_us = 10;
+    cm->layer_us = 25;
 }
 
 double tacl_plan_allreduce_us(const tacl_costmodel_t *cm, double bytes, int n, double bw_gbs,
@@ -439,7 +440,7 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
         if (sh->ep > 1)
             t_a2a = 2 * moe_layers *
                     plan_group_a2a_us(p, &r->epg[s], mb * m->experts_per_tok * h * act_b);
-        double t = (t_mem > t_cmp ? t_mem : t_cmp) + t_ar + t_a2a;
+        double t = (t_mem > t_cmp ? t_mem : t_cmp) + t_ar + t_a2a + n[s] * cm->layer_us;
         t_sum += t;
         if (t > t_max) t_max = t;
         if (t_ar > worst_comm) {

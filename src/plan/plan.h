@@ -35,6 +35,7 @@ typedef struct {
     double alpha_gpu_us; /* all-reduce start-up inside a host (custom AR / NCCL, graphs) */
     double alpha_net_us; /* extra start-up of a collective or send crossing hosts */
     double alpha_p2p_us; /* start-up of a PP send/recv */
+    double layer_us;     /* fixed time per layer and step: kernel gaps, norms, sampling share */
 } tacl_costmodel_t;
 
 void tacl_workload_default(tacl_workload_t *w);
