@@ -149,6 +149,25 @@ int main(void)
     CHECK(tacl_cluster_route(c, 0, 2, path_h, 8, &bw, &lat) == 0);
     tacl_cluster_destroy(c);
 
+    /* The examples of docs/CLUSTER_FORMAT.md (copied to tests/data/cluster) stay valid. */
+    snprintf(path, sizeof path, "%s/tests/data/cluster/example_full.yaml", src ? src : ".");
+    CHECK_OK(tacl_cluster_load(path, &c));
+    CHECK(c->nhosts == 3 && c->nranks == 2 && c->store_host == 1);
+    CHECK(near(c->hosts[1].gpu.mem_bytes, 80.0 * 1073741824) &&
+          near(c->hosts[1].gpu_link_gbs, 450));
+    CHECK(near(c->hosts[2].gpu.tflops, 400) && c->hosts[2].gpu_bw &&
+          near(c->hosts[2].gpu_link_gbs, 32));
+    CHECK(!tacl_cluster_link(c, 0, 2, &bw, &lat) && tacl_cluster_link(c, 1, 2, &bw, &lat) &&
+          near(bw, 12.5));
+    tacl_cluster_destroy(c);
+    snprintf(path, sizeof path, "%s/tests/data/cluster/example_big.yaml", src ? src : ".");
+    CHECK_OK(tacl_cluster_load(path, &c));
+    CHECK(c->nhosts == 1024 && tacl_cluster_total_gpus(c) == 8192 &&
+          !strcmp(c->hosts[1023].name, "node1023"));
+    CHECK(tacl_cluster_link(c, 5, 700, &bw, &lat) && near(bw, 50) &&
+          !tacl_cluster_link(c, 1023, 0, &bw, &lat));
+    tacl_cluster_destroy(c);
+
     /* Errors name file:line:column and what was expected. */
     cl_bad("hosts:\n  - {name: A, gpus: eight, gpu: H100}\n",
            "bad.yaml:2:21: gpus: expected an integer");
