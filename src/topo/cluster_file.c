@@ -75,6 +75,7 @@ static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text
         if (d->doc) fy_document_destroy(d->doc);
         d->doc = NULL;
     }
+    fy_diag_set_collect_errors(diag, false); /* frees the collected errors */
     fy_diag_unref(diag);
     return st;
 }
