@@ -346,7 +346,8 @@ typedef struct plan_res {
     double ttft_ms, tpot_ms, tok_s;
     long conc;
     char bneck[192];
-    int ba, bb;
+    int ba, bb; /* hosts of the bottleneck link (-1: not a link) */
+    int la, lb; /* the inter-host link costing the most time per token, bottleneck or not */
 } plan_res_t;
 
 static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_rep_t *r, int *n,
@@ -357,7 +358,7 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
     const tacl_cluster_t *c = p->cluster;
     int pp = sh->pp;
     memset(res, 0, sizeof *res);
-    res->ba = res->bb = -1;
+    res->ba = res->bb = res->la = res->lb = -1;
 
     /* Split: vLLM's default unless a KV-balanced split holds 5% more tokens. */
     int *opt = malloc(sizeof(int) * (size_t)pp);
@@ -420,7 +421,7 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
 
     /* Decode step of each stage for one micro-batch. */
     double t_sum = 0, t_max = 0, t_xfer = 0;
-    double worst_comm = 0;
+    double worst_comm = 0, worst_link = 0;
     for (int s = 0; s < pp; s++) {
         double moe_layers = n[s] * sh->moe_frac_layers;
         double frac = 1;
@@ -443,6 +444,10 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
         double t = (t_mem > t_cmp ? t_mem : t_cmp) + t_ar + t_a2a + n[s] * cm->layer_us;
         t_sum += t;
         if (t > t_max) t_max = t;
+        if (r->tpg[s].k > 1 && t_ar > worst_link)
+            worst_link = t_ar, res->la = r->tpg[s].ba, res->lb = r->tpg[s].bb;
+        if (sh->ep > 1 && r->epg[s].k > 1 && t_a2a > worst_link)
+            worst_link = t_a2a, res->la = r->epg[s].ba, res->lb = r->epg[s].bb;
         if (t_ar > worst_comm) {
             worst_comm = t_ar;
             const plan_group_t *g = &r->tpg[s];
@@ -473,6 +478,8 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
             double tx = cm->alpha_p2p_us + bytes / (r->pp_gbs[s] * cm->eta_bus * 1e3);
             if (r->pp_x[s] > 0) tx += cm->alpha_net_us + r->pp_lat[s];
             t_xfer += tx;
+            if (r->pp_x[s] > 0 && tx > worst_link)
+                worst_link = tx, res->la = r->pp_a[s], res->lb = r->pp_b[s];
             if (tx > worst_comm && r->pp_x[s] > 0) {
                 worst_comm = tx;
                 snprintf(res->bneck, sizeof res->bneck, "%s-%s %.4gGB/s (PP send)",
@@ -821,6 +828,7 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
         conc_sum > (double)p->w.concurrency ? tok_s * (double)p->w.concurrency / conc_sum : tok_s;
     snprintf(l->bottleneck, sizeof l->bottleneck, "%s", worst.bneck);
     l->bneck_a = worst.ba, l->bneck_b = worst.bb;
+    l->link_a = worst.la, l->link_b = worst.lb;
     l->meets = (p->w.ttft_ms <= 0 || l->ttft_ms <= p->w.ttft_ms) &&
                (p->w.tpot_ms <= 0 || l->tpot_ms <= p->w.tpot_ms) &&
                (p->w.rate <= 0 || l->tok_s >= p->w.rate * p->w.output_len);
@@ -1051,7 +1059,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
                 if (e == 1 && dp * tp < 2) continue;
                 tacl_layout_t *l = &p->layouts[p->nlayouts++];
                 l->tp = tp, l->pp = pp, l->dp = dp, l->ep = e ? dp * tp : 1;
-                l->bneck_a = l->bneck_b = -1;
+                l->bneck_a = l->bneck_b = l->link_a = l->link_b = -1;
                 l->gpus_used = dp * tp * pp;
                 /* Shape rules vLLM enforces. */
                 if (m->heads % tp)

@@ -59,6 +59,7 @@ typedef struct {
     char note[768];       /* control-plane requirements and other remarks */
     char bottleneck[192]; /* the slowest link or resource and its share of a token's time */
     int bneck_a, bneck_b; /* hosts of the bottleneck link (-1: not a link) */
+    int link_a, link_b;   /* the inter-host link costing the most per token (-1: none) */
     double weight_gb;     /* weights on the fullest GPU */
     double missing_gb;    /* NOFIT: memory missing on the fullest GPU */
     double kv_tokens;     /* KV-cache capacity of one replica (instance for EP) */

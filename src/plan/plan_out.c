@@ -447,16 +447,42 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
         if (stage >= 0) fprintf(f, ", fillcolor=%s", colors[stage % 8]);
         fprintf(f, "];\n");
     }
-    /* Links: all declared ones on small clusters (the picture of a big one is unreadable). */
+    /* Links: all declared ones on small clusters (the picture of a big one is unreadable).
+     * Links the layout uses are bold; its bottleneck (or, when the GPUs' memory bandwidth is
+     * the bottleneck, its most loaded link) is red; pairs the layout's hosts need but lack
+     * are dashed. */
+    int ra = -1, rb = -1;
+    if (l)
+        ra = l->bneck_a >= 0 ? l->bneck_a : l->link_a,
+        rb = l->bneck_a >= 0 ? l->bneck_b : l->link_b;
+    char *used = NULL;
+    if (l && c->nhosts <= 64 && (used = calloc((size_t)(c->nhosts * c->nhosts), 1))) {
+        int ninst, size;
+        out_instances(l, &ninst, &size);
+        for (int i = 0; i < ninst; i++)
+            for (int s = i * size; s < (i + 1) * size; s++)
+                for (int q = s + 1; q < (i + 1) * size; q++) {
+                    int a = p->slot_host[s], b = p->slot_host[q];
+                    used[a * c->nhosts + b] = used[b * c->nhosts + a] = 1;
+                }
+    }
     if (c->nhosts <= 64)
         for (int a = 0; a < c->nhosts; a++)
             for (int b = a + 1; b < c->nhosts; b++) {
                 double bw, lat;
-                if (!tacl_cluster_link(c, a, b, &bw, &lat)) continue;
-                int bn = l && ((l->bneck_a == a && l->bneck_b == b) ||
-                               (l->bneck_a == b && l->bneck_b == a));
-                fprintf(f, "  h%d -- h%d [label=\"%.4g GB/s\\n%.3g us\"%s];\n", a, b, bw, lat,
+                int in_use = used && used[a * c->nhosts + b];
+                if (!tacl_cluster_link(c, a, b, &bw, &lat)) {
+                    if (in_use)
+                        fprintf(f, "  h%d -- h%d [style=dashed, color=gray, label=\"no link\"];\n",
+                                a, b);
+                    continue;
+                }
+                int bn = (ra == a && rb == b) || (ra == b && rb == a);
+                fprintf(f, "  h%d -- h%d [label=\"%.4g GB/s\\n%.3g us%s\"%s%s];\n", a, b, bw, lat,
+                        bn ? (l->bneck_a >= 0 ? "\\nbottleneck" : "\\nmost loaded") : "",
+                        in_use && !bn ? ", penwidth=2" : "",
                         bn ? ", color=red, penwidth=3, fontcolor=red" : "");
             }
+    free(used);
     fprintf(f, "}\n");
 }

@@ -48,7 +48,8 @@ fi
 "$cli" plan --cluster "$data/cluster/chain3.yaml" --model Llama-3-70B --dot >"$tmp/chain.dot"
 check "dot header" hasre "$tmp/chain.dot" '^graph tacl_plan \{'
 check "dot link" has "$tmp/chain.dot" 'h1 -- h2 [label="12.5 GB/s'
-check "dot no A-C" bash -c "! grep -q 'h0 -- h2' '$tmp/chain.dot'"
+check "dot A-C needed, no link" has "$tmp/chain.dot" 'h0 -- h2 [style=dashed, color=gray, label="no link"]'
+check "dot bottleneck marked" hasre "$tmp/chain.dot" 'h[01] -- h[12] .*color=red'
 
 # Uneven memory: the first stage holds more layers, passed to vLLM.
 "$cli" plan --cluster "$data/cluster/uneven2.yaml" --model Llama-3-70B --quantization fp8 \
