@@ -27,6 +27,15 @@ check "chain ifname" has "$tmp/chain.txt" 'NCCL_SOCKET_IFNAME=eth0'
 check "chain control plane" has "$tmp/chain.txt" 'forward IP through B'
 check "chain placement" hasre "$tmp/chain.txt" '^  C +GPU0=r4'
 
+# Asking for the rejected layout says why; asking for PP over the chain details it.
+"$cli" plan --cluster "$data/cluster/chain3.yaml" --model Llama-3-70B --layout 6 >/dev/null \
+  2>"$tmp/l6.err"
+check "layout 6 exit 1" test $? -eq 1
+check "layout 6 reason" has "$tmp/l6.err" 'layout TP6 PP1: 64 attention heads are not divisible by TP=6'
+check "layout 6 reachability" has "$tmp/l6.err" 'TP group [A,B,C] needs A↔C: unreachable'
+"$cli" plan --cluster "$data/cluster/chain3.yaml" --model Llama-3-70B --layout 1,6 >"$tmp/l16.txt"
+check "layout 1,6 chosen" hasre "$tmp/l16.txt" '^chosen: TP1 PP6 DP1 '
+
 # JSON: parses, and says the same.
 "$cli" plan --cluster "$data/cluster/chain3.yaml" --model Llama-3-70B --concurrency 32 -J \
   >"$tmp/chain.json"

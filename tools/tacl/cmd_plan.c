@@ -42,7 +42,7 @@ static double plan_dtype_bytes(const char *s)
 
 static int plan_run(int argc, char **argv)
 {
-    const char *cluster_path = NULL, *model_arg = NULL, *vllm_model = NULL;
+    const char *cluster_path = NULL, *model_arg = NULL, *vllm_model = NULL, *pick = NULL;
     int json = 0, dot = 0;
     double rows = 10, v;
     tacl_workload_t w;
@@ -56,6 +56,8 @@ static int plan_run(int argc, char **argv)
             model_arg = val;
         else if (!strcmp(a, "--served-model"))
             vllm_model = val;
+        else if (!strcmp(a, "--layout"))
+            pick = val;
         else if (!strcmp(a, "--prompt")) {
             if (!plan_num(a, val, 1, &v)) return 2;
             w.prompt_len = (long)v;
@@ -135,6 +137,27 @@ static int plan_run(int argc, char **argv)
         tacl_cluster_destroy(c);
         return 1;
     }
+    if (pick) {
+        /* Show this layout as the chosen one (its placement, settings, vLLM lines). */
+        int tp = 0, pp = 1, ep = 0, i;
+        if (sscanf(pick, "%d,%d,%d", &tp, &pp, &ep) < 1 || tp < 1 || pp < 1 || ep < 0) {
+            fprintf(stderr, "tacl plan: --layout: expected TP[,PP[,EP]], found '%s'\n", pick);
+            tacl_plan_destroy(p);
+            tacl_cluster_destroy(c);
+            return 2;
+        }
+        const tacl_layout_t *l = tacl_plan_find(p, tp, pp, ep);
+        if (!l || l->state != TACL_LAYOUT_OK) {
+            fprintf(stderr, "tacl plan: layout TP%d PP%d%s: %s\n", tp, pp, ep > 1 ? " EP" : "",
+                    l ? l->reason : "not among the layouts searched (more GPUs than the cluster?)");
+            tacl_plan_destroy(p);
+            tacl_cluster_destroy(c);
+            return 1;
+        }
+        for (i = 0; &p->layouts[i] != l; i++) {
+        }
+        p->best = i;
+    }
     /* vLLM takes the checkpoint's folder, not its config.json. */
     char dir[1024];
     const char *served = vllm_model ? vllm_model : model_arg;
@@ -182,6 +205,7 @@ const tacl_cmd_t tacl_cmd_plan = {
         "  --allow-routing         accept groups whose unlinked pairs tacl routes via relays\n"
         "  --max-tp N              largest TP to consider (8 hosts' GPUs)\n"
         "  --rows N                layouts shown in the table (10; 0: all)\n"
+        "  --layout TP[,PP[,EP]]   detail this layout instead of the best one\n"
         "  -J, --json              JSON output\n"
         "  --dot                   Graphviz picture of the chosen placement (bottleneck in red)\n",
     .run = plan_run,
