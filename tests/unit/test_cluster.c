@@ -159,6 +159,19 @@ int main(void)
           near(c->hosts[2].gpu_link_gbs, 32));
     CHECK(!tacl_cluster_link(c, 0, 2, &bw, &lat) && tacl_cluster_link(c, 1, 2, &bw, &lat) &&
           near(bw, 12.5));
+    /* Its round trip keeps the matrix, the custom GPU, the ranks and the store. */
+    char tmp2[] = "/tmp/tacl_cluster_XXXXXX";
+    fd = mkstemp(tmp2);
+    CHECK(fd >= 0 && (f = fdopen(fd, "w")) != NULL);
+    CHECK_OK(tacl_cluster_write_json(c, f));
+    fclose(f);
+    st = tacl_cluster_load(tmp2, &c2);
+    unlink(tmp2);
+    CHECK_OK(st);
+    CHECK(c2->hosts[2].gpu_bw && c2->hosts[2].gpu_bw[1] == c->hosts[2].gpu_bw[1]);
+    CHECK(near(c2->hosts[2].gpu.tflops, 400) && !strcmp(c2->hosts[2].gpu.name, "MyAccel"));
+    CHECK(c2->nranks == 2 && c2->ranks[1].host == 1 && c2->store_host == 1);
+    tacl_cluster_destroy(c2);
     tacl_cluster_destroy(c);
     snprintf(path, sizeof path, "%s/tests/data/cluster/example_big.yaml", src ? src : ".");
     CHECK_OK(tacl_cluster_load(path, &c));
