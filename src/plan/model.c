@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #if TACL_HAVE_FYAML
 #include <libfyaml.h>
@@ -305,6 +306,12 @@ tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out)
         *out = *p;
         return TACL_OK;
     }
+    /* A checkpoint folder (what vLLM is given) holds its config.json. */
+    char cfg[1024];
+    struct stat sb;
+    if (stat(name_or_path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        snprintf(cfg, sizeof cfg, "%s/config.json", name_or_path) < (int)sizeof cfg)
+        name_or_path = cfg;
     FILE *f = fopen(name_or_path, "r");
     if (!f) {
         char list[1024] = "";

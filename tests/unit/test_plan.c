@@ -78,6 +78,9 @@ int main(void)
     CHECK_OK(tacl_model_load(data("plan/heads52.json"), &m));
     CHECK(m.heads == 52 && m.kv_heads == 52 && m.head_dim == 128 && m.layers == 60 &&
           m.weight_bytes == 2 && !m.tie_embed);
+    tacl_model_t m2; /* a checkpoint folder: its config.json */
+    CHECK_OK(tacl_model_load(data("plan/ckpt52"), &m2));
+    CHECK(m2.heads == 52 && m2.layers == 60 && strstr(m2.name, "ckpt52/config.json"));
     CHECK_OK(tacl_model_parse("q.json",
                               "{\"hidden_size\": 4096, \"num_hidden_layers\": 2, "
                               "\"num_attention_heads\": 32, \"vocab_size\": 1000, "
