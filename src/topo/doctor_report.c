@@ -288,6 +288,13 @@ static int doctor_ham_path(const tacl_doctor_report_t *r, int *order)
             v = p;
         }
         found = 1;
+        /* Read it from the lower-numbered end, as people number stages. */
+        if (order[0] > order[H - 1])
+            for (int a = 0, b = H - 1; a < b; a++, b--) {
+                int t = order[a];
+                order[a] = order[b];
+                order[b] = t;
+            }
     }
     free(par);
     return found;
@@ -376,7 +383,11 @@ static void doctor_verdict_unreachable(const tacl_doctor_report_t *r, FILE *f)
             int ri = -1, rj = -1;
             const char *why = doctor_why(r, a, b, &ri, &rj);
             fprintf(f, "  - %s<->%s: unreachable", r->host_names[a], r->host_names[b]);
-            if (why[0]) fprintf(f, " (rank %d -> rank %d: %s)", ri, rj, why);
+            /* The engine's note usually names both directions itself ("rank 0 to 2: ..."). */
+            if (why[0] && !strncmp(why, "rank ", 5))
+                fprintf(f, " (%s)", why);
+            else if (why[0])
+                fprintf(f, " (rank %d -> rank %d: %s)", ri, rj, why);
             fprintf(f,
                     ". An NCCL or Gloo group spanning %s and %s (e.g. a TP group over them) "
                     "needs %s<->%s and will fail or hang",
@@ -604,7 +615,8 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
             if (!linked) {
                 fprintf(f, "  %-9s %-25s %10s %12s  UNREACHABLE: %s\n", pair, hosts, "-", "-",
                         how[0] ? how : "no connection either way");
-                if (r->info[i * n + j][0] && r->info[j * n + i][0])
+                if (r->info[i * n + j][0] && r->info[j * n + i][0] &&
+                    strcmp(r->info[i * n + j], r->info[j * n + i]))
                     fprintf(f, "  %-9s %-25s %10s %12s  (rank %zu's side: %s)\n", "", "", "", "", j,
                             r->info[j * n + i]);
             } else {
