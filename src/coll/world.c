@@ -47,15 +47,16 @@ static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *n
     }
     if (ncomp > 1) {
         char msg[TACL_ERRMSG_MAX];
-        size_t o = (size_t)snprintf(
-            msg, sizeof msg, "the reachability graph of %d ranks has %d components:", n, ncomp);
+        size_t o = (size_t)snprintf(msg, sizeof msg,
+                                    "the reachability graph of %d ranks has %d components:", n,
+                                    ncomp);
         for (int k = 0; k < ncomp && o < sizeof msg; k++) {
             o += (size_t)snprintf(msg + o, sizeof msg - o, " {");
             int firstr = 1;
             for (int j = 0; j < n && o < sizeof msg; j++) {
                 if (comp[j] != k) continue;
-                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ", j,
-                                      w->host_ids[j]);
+                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ",
+                                      j, w->host_ids[j]);
                 firstr = 0;
             }
             if (o < sizeof msg) o += (size_t)snprintf(msg + o, sizeof msg - o, "}");
@@ -126,8 +127,8 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     char host_id[TACL_HOST_ID_MAX];
     if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
-    w->timeout_s =
-        opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    w->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s
+                                               : tacl_setting_dbl(TACL_SET_TIMEOUT);
     if (opts && opts->bootstrap) {
         w->bs = *opts->bootstrap;
     } else {
@@ -156,8 +157,7 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
 
     const char **ids = malloc((size_t)w->size * sizeof *ids);
     if (!ids) goto err_nomem;
-    for (int r = 0; r < w->size; r++)
-        ids[r] = w->host_ids[r];
+    for (int r = 0; r < w->size; r++) ids[r] = w->host_ids[r];
     tacl_engine_config_t ecfg = {
         .rank = w->rank,
         .size = w->size,
@@ -175,8 +175,7 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     w->next_hop = malloc(n * sizeof *w->next_hop);
     if (!w->reach || !w->next_hop) goto err_nomem;
     memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
-    for (size_t i = 0; i < n; i++)
-        w->reach[i * n + i] = 1;
+    for (size_t i = 0; i < n; i++) w->reach[i * n + i] = 1;
     int nc = 1;
     st = world_graph(w, allow_disconnected, &nc, eb);
     if (st != TACL_OK) goto err;
@@ -200,8 +199,7 @@ tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_
 {
     int *all = malloc((size_t)w->size * sizeof *all);
     if (!all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
-    for (int r = 0; r < w->size; r++)
-        all[r] = r;
+    for (int r = 0; r < w->size; r++) all[r] = r;
     tacl_comm_t *world;
     tacl_status_t st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
     free(all);
