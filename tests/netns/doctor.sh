@@ -7,6 +7,9 @@
 #                 --dot has the dashed red edge between A and C
 #   disconnected  A-B and C-D: the doctor still reports (exit status 1), listing both
 #                 components, and skips the collective smoke tests
+#   store         A-B-C with the store on A (no separate store namespace): C's error names the
+#                 store address, the OS error, and B as a host it does reach (TACL_HOSTS lists
+#                 A, B and C); A and B, which reached the store, name rank 2 as never joined
 set -u
 source "$TACL_SOURCE_DIR/tests/netns/lib.sh"
 netns_init
@@ -14,6 +17,7 @@ shape=$1
 case $shape in
 chain) hosts=(A B C); edges=("A B" "B C") ;;
 disconnected) hosts=(A B C D); edges=("A B" "C D") ;;
+store) hosts=(A B C); edges=("A B" "B C") ;;
 *) netns_fail "unknown shape $shape" ;;
 esac
 tmp=$(mktemp -d "/tmp/tacl-doctor-$$.XXXXXX")
@@ -21,6 +25,42 @@ trap 'rm -rf "$tmp"; netns_cleanup' EXIT
 netns_host S "${hosts[@]}"
 for e in "${edges[@]}"; do netns_link $e; done
 for h in "${hosts[@]}"; do netns_link S "$h"; done
+
+if [ "$shape" = store ]; then
+    # The store on A's address of the A-B link: B reaches it, C does not (no forwarding).
+    port=$((20000 + RANDOM % 20000))
+    addr_a=$(netns_addr A B) addr_b=$(netns_addr B C) addr_c=$(netns_addr C B)
+    pids=()
+    r=0
+    for h in A B C; do
+        netns_bg "$h" env TACL_RANK=$r TACL_WORLD_SIZE=3 TACL_LOCAL_RANK=0 \
+            TACL_LOCAL_WORLD_SIZE=1 TACL_MASTER_ADDR="$addr_a" TACL_MASTER_PORT=$port \
+            TACL_RUN_ID="doctor-$$-store" TACL_HOST_ID="$h" TACL_TIMEOUT=3 TACL_PROBE_TIMEOUT=1 \
+            TACL_HOSTS="$addr_a,$addr_b,$addr_c" "$TACL_CLI" doctor --quiet \
+            >"$tmp/store.$r.out" 2>"$tmp/store.$r.err"
+        pids+=("$NETNS_LAST_PID")
+        r=$((r + 1))
+    done
+    for r in 0 1 2; do
+        rc=0
+        wait "${pids[$r]}" || rc=$?
+        [ "$rc" = 1 ] || netns_fail "store: rank $r exit status $rc, expected 1: $(cat "$tmp/store.$r.err")"
+    done
+    e2=$(cat "$tmp/store.2.err")
+    echo "rank 2: $e2"
+    for want in "rank 2 of 3" "store at $addr_a:$port" "Network is unreachable" \
+        "of the job's hosts (TACL_HOSTS) this rank reaches: $addr_b (connection refused)" \
+        "not: $addr_a (Network is unreachable)" "e.g. $addr_b"; do
+        grep -qF "$want" <<<"$e2" || netns_fail "store: rank 2's error lacks '$want'"
+    done
+    for r in 0 1; do
+        e=$(cat "$tmp/store.$r.err")
+        echo "rank $r: $e"
+        grep -Eq "rank/2|rank 2\b" <<<"$e" || netns_fail "store: rank $r does not name rank 2"
+    done
+    echo "store: C names B as reachable and A as not; A and B name the missing rank 2"
+    exit 0
+fi
 
 port=$((20000 + RANDOM % 20000))
 netns_bg S "$TACL_CLI" store --port "$port"
