@@ -7,6 +7,8 @@
  * of hosts; the table keeps the rank detail. */
 #include "topo/doctor_report.h"
 
+#include "topo/cluster.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -650,67 +652,50 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
 
 /* ---- JSON (cluster description format) and Graphviz. ---- */
 
-static void doctor_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-void tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
+/* The cluster description (src/topo/cluster.h) of what was measured: hosts, a link per linked
+ * host pair with the best measured figures, the unreachable pairs, and a store host linked
+ * to every other host. tacl_cluster_write_json writes it, so `tacl plan --cluster` and
+ * TACL_TOPO_FILE read it back. */
+tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts;
-    fprintf(f, "{\n  \"name\": \"tacl-doctor\",\n  \"hosts\": [");
-    for (int h = 0; h < H; h++) {
-        fprintf(f, "%s\n    {\"name\": ", h ? "," : "");
-        doctor_json_str(f, r->host_names[h]);
-        fprintf(f, ", \"gpus\": 0}");
+    tacl_cluster_t *c;
+    TACL_CHECK(tacl_cluster_create(&c));
+    tacl_status_t st = TACL_OK;
+    snprintf(c->name, sizeof c->name, "tacl-doctor");
+    for (int h = 0; h < H && st == TACL_OK; h++) {
+        char name[TACL_CLUSTER_NAME_MAX];
+        int idx;
+        /* A host id longer than the format's names becomes host<k> (the table has the id). */
+        if (strlen(r->host_names[h]) < sizeof name)
+            snprintf(name, sizeof name, "%s", r->host_names[h]);
+        else
+            snprintf(name, sizeof name, "host%d", h);
+        st = tacl_cluster_add_host(c, name, 0, NULL, &idx);
     }
-    fprintf(f, "\n  ],\n  \"links\": [");
-    int nl = 0;
-    for (int a = 0; a < H; a++)
-        for (int b = a + 1; b < H; b++) {
-            if (!doctor_hlinked(r, a, b)) continue;
+    for (int a = 0; a < H && st == TACL_OK; a++)
+        for (int b = a + 1; b < H && st == TACL_OK; b++) {
             size_t ab = (size_t)a * (size_t)H + (size_t)b;
-            fprintf(f, "%s\n    {\"hosts\": [", nl++ ? "," : "");
-            doctor_json_str(f, r->host_names[a]);
-            fprintf(f, ", ");
-            doctor_json_str(f, r->host_names[b]);
-            /* An unmeasured link still exists; 0 would read as "no bandwidth", so a link
-             * that could not be measured is written with a nominal 1e-6 GB/s. */
-            fprintf(f, "], \"bandwidth\": \"%.9gGB/s\", \"latency_us\": %.6g}",
-                    r->hgbs[ab] > 0 ? r->hgbs[ab] : 1e-6, r->hlat[ab] > 0 ? r->hlat[ab] : 0);
+            /* A link that could not be measured still exists: a nominal 1e-6 GB/s keeps it a
+             * link (0 would read as none). */
+            if (doctor_hlinked(r, a, b))
+                st = tacl_cluster_set_link(c, a, b, r->hgbs[ab] > 0 ? r->hgbs[ab] : 1e-6,
+                                           r->hlat[ab] > 0 ? r->hlat[ab] : 0);
+            else
+                st = tacl_cluster_set_unreachable(c, a, b);
         }
-    fprintf(f, "%s]", nl ? "\n  " : "");
-    int nu = 0;
-    for (int a = 0; a < H; a++)
-        for (int b = a + 1; b < H; b++) {
-            if (doctor_hlinked(r, a, b)) continue;
-            fprintf(f, "%s[", nu++ ? ", " : ",\n  \"unreachable\": [");
-            doctor_json_str(f, r->host_names[a]);
-            fprintf(f, ", ");
-            doctor_json_str(f, r->host_names[b]);
-            fprintf(f, "]");
-        }
-    if (nu) fprintf(f, "]");
-    for (int h = 0; h < H; h++) {
+    for (int h = 0; h < H && H > 1 && c->store_host < 0; h++) {
         int all = 1;
         for (int q = 0; q < H && all; q++)
             all = doctor_hlinked(r, h, q);
-        if (!all || H == 1) continue;
-        fprintf(f, ",\n  \"store\": ");
-        doctor_json_str(f, r->host_names[h]);
-        break;
+        if (all) c->store_host = h;
     }
-    fprintf(f, "\n}\n");
+    if (st == TACL_OK) {
+        tacl_cluster_finish(c);
+        st = tacl_cluster_write_json(c, f);
+    }
+    tacl_cluster_destroy(c);
+    return st;
 }
 
 void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f)

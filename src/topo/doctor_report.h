@@ -85,9 +85,9 @@ int tacl_doctor_status(const tacl_doctor_report_t *r);
 /* Outputs. The table includes the verdict. */
 void tacl_doctor_write_verdict(const tacl_doctor_report_t *r, FILE *f);
 void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f);
-/* The cluster description format (docs/CLUSTER_FORMAT.md) with the measured links, the
- * unreachable host pairs and the suggested store host. */
-void tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f);
+/* The cluster description format (docs/CLUSTER_FORMAT.md, written by tacl_cluster_write_json)
+ * with the measured links, the unreachable host pairs and the suggested store host. */
+tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f);
 /* Graphviz: hosts as boxes, links labelled with bandwidth and latency, unreachable pairs as
  * dashed red edges. */
 void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f);

@@ -4,11 +4,13 @@
  * host), two components (DISCONNECTED, exit status 1), one host, a full mesh of two hosts with
  * two ranks each, failed smoke tests, and the JSON and Graphviz forms of the chain. */
 #include "check.h"
+#include "topo/cluster.h"
 #include "topo/doctor_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A report for hosts[rank] with direct links between the listed rank pairs, each measured at
  * gbs[k] GB/s and lat[k] us. */
@@ -96,13 +98,36 @@ static void test_chain(void)
     CHECK_CONTAINS(t, "Verdict\n");
     free(t);
 
-    char *j = render(r, tacl_doctor_write_json);
+    char *j = NULL;
+    size_t jlen = 0;
+    FILE *jf = open_memstream(&j, &jlen);
+    CHECK(jf);
+    CHECK_OK(tacl_doctor_write_json(r, jf));
+    fclose(jf);
     CHECK_CONTAINS(j,
                    "{\"hosts\": [\"A\", \"B\"], \"bandwidth\": \"2.5GB/s\", \"latency_us\": 20}");
     CHECK_CONTAINS(j,
                    "{\"hosts\": [\"B\", \"C\"], \"bandwidth\": \"1.25GB/s\", \"latency_us\": 30}");
     CHECK_CONTAINS(j, "\"unreachable\": [[\"A\", \"C\"]]");
     CHECK_CONTAINS(j, "\"store\": \"B\"");
+#if TACL_HAVE_FYAML
+    /* Round trip through the cluster reader: the file is a cluster description. */
+    char file[64];
+    snprintf(file, sizeof file, "/tmp/tacl-doctor-verdict-%d.json", (int)getpid());
+    FILE *out = fopen(file, "w");
+    CHECK(out);
+    fputs(j, out);
+    fclose(out);
+    tacl_cluster_t *c = NULL;
+    tacl_status_t lst = tacl_cluster_load(file, &c);
+    unlink(file);
+    CHECK_OK(lst);
+    CHECK(c->nhosts == 3 && c->nlinks == 2 && c->nunreach == 1 && c->store_host == 1);
+    double g = 0, l = 0;
+    CHECK(tacl_cluster_link(c, 1, 2, &g, &l) && g == 1.25 && l == 30);
+    CHECK(!tacl_cluster_link(c, 0, 2, &g, &l));
+    tacl_cluster_destroy(c);
+#endif
     free(j);
 
     char *d = render(r, tacl_doctor_write_dot);

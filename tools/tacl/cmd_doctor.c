@@ -106,14 +106,17 @@ static int doctor_cmd_run(int argc, char **argv)
     }
     int rc = 0;
     if (rank == 0) {
-        if (fmt == DOCTOR_OUT_JSON)
-            tacl_doctor_write_json(r, stdout);
+        if (fmt == DOCTOR_OUT_JSON && tacl_doctor_write_json(r, stdout) != TACL_OK) {
+            fprintf(stderr, "tacl doctor: %s\n", tacl_last_error());
+            rc = 1;
+        } else if (fmt == DOCTOR_OUT_JSON)
+            ;
         else if (fmt == DOCTOR_OUT_DOT)
             tacl_doctor_write_dot(r, stdout);
         else
             tacl_doctor_write_table(r, stdout);
         fflush(stdout);
-        rc = tacl_doctor_status(r);
+        if (!rc) rc = tacl_doctor_status(r);
     }
     tacl_doctor_report_destroy(r);
     /* Only rank 0 judges: under tacl run, a failing rank would stop rank 0 mid-report. */
