@@ -401,7 +401,7 @@ static void doctor_verdict_unreachable(const tacl_doctor_report_t *r, FILE *f)
                 for (int k = 1; k < len - 1; k++)
                     fprintf(f, "%s%s", k > 1 ? ", " : "", r->host_names[path[k]]);
                 if (gbs > 0)
-                    fprintf(f, " (relay) at %.3g GB/s", gbs);
+                    fprintf(f, " (relay) at up to %.3g GB/s (its slowest link on the way)", gbs);
                 else
                     fprintf(f, " (relay)");
             } else {
