@@ -2,7 +2,7 @@
 # doctor.sh — `tacl doctor --local 4` on one host: every pair linked (full-mesh verdict on one
 # host), latency and bandwidth measured for all 6 pairs, every smoke test passes with checked
 # values, progress on stderr, exit status 0; --json parses; usage errors exit 2 naming the
-# option.
+# option; under mpirun (when installed) the ranks bootstrap from Open MPI and report.
 set -euo pipefail
 TACL="${TACL_CLI:?TACL_CLI not set}"
 tmp="$(mktemp -d /tmp/tacl-doctor-$$.XXXXXX)"
@@ -46,3 +46,19 @@ for bad in "--local 0" "--local x" "--bogus" "--timeout -1"; do
     grep -q -- "$opt" "$tmp/err" || fail "tacl doctor $bad: message does not name $opt: $(cat "$tmp/err")"
 done
 echo "usage errors exit 2 naming the option"
+
+# Under Open MPI's launcher the ranks bootstrap from OMPI_COMM_WORLD_* like any tacl program.
+if command -v mpirun >/dev/null; then
+    root=()
+    [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
+    rc=0
+    timeout 60 mpirun "${root[@]}" --oversubscribe -n 2 \
+        -x TACL_MASTER_PORT=$((20000 + RANDOM % 20000)) "$TACL" doctor --quiet \
+        >"$tmp/mpi" 2>"$tmp/err" || rc=$?
+    [ "$rc" = 0 ] || fail "mpirun -n 2 tacl doctor exited $rc: $(cat "$tmp/err")"
+    grep -q "^tacl doctor: 2 ranks on 1 host," "$tmp/mpi" || fail "mpirun: $(head -3 "$tmp/mpi")"
+    grep -Eq "^  all_reduce +pass" "$tmp/mpi" || fail "mpirun: all_reduce did not pass"
+    echo "mpirun -n 2: report from rank 0, smoke tests pass"
+else
+    echo "mpirun not installed: the Open MPI launch is not checked"
+fi
