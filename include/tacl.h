@@ -327,6 +327,14 @@ TACL_API tacl_status_t tacl_parallel_create(tacl_comm_t *world, const tacl_par_s
                                             int device, tacl_parallel_t **out);
 TACL_API tacl_group_t *tacl_parallel_group(tacl_parallel_t *p, tacl_par_kind_t kind);
 TACL_API void tacl_parallel_destroy(tacl_parallel_t *p);
+/* ---- Rendezvous store: limits and threading (store part). ----
+ * A store client handle serves one thread at a time (one synchronous request in flight per
+ * connection); use one handle per thread. The server is thread-safe and serves any number of
+ * clients. Requests beyond these limits fail with TACL_ERR_INVALID on the client; a peer that
+ * sends them anyway is disconnected by the server. */
+#define TACL_STORE_KEY_MAX   4096u       /* bytes per key */
+#define TACL_STORE_VALUE_MAX (64u << 20) /* bytes per value (64 MiB) */
+#define TACL_STORE_KEYS_MAX  65536u      /* keys per wait/check request */
 
 #ifdef __cplusplus
 }
