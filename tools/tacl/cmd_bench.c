@@ -30,10 +30,14 @@ static const struct {
     const char *name, *alias;
     int rooted, reduces;
 } bench_colls[B_COUNT] = {
-    {"all_reduce", "allreduce", 0, 1}, {"all_gather", "allgather", 0, 0},
-    {"reduce_scatter", "reducescatter", 0, 1}, {"broadcast", "bcast", 1, 0},
-    {"reduce", "reduce", 1, 1}, {"all_to_all", "alltoall", 0, 0},
-    {"gather", "gather", 1, 0}, {"scatter", "scatter", 1, 0},
+    {"all_reduce", "allreduce", 0, 1},
+    {"all_gather", "allgather", 0, 0},
+    {"reduce_scatter", "reducescatter", 0, 1},
+    {"broadcast", "bcast", 1, 0},
+    {"reduce", "reduce", 1, 1},
+    {"all_to_all", "alltoall", 0, 0},
+    {"gather", "gather", 1, 0},
+    {"scatter", "scatter", 1, 0},
     {"sendrecv", "sendrecv", 0, 0},
 };
 
@@ -54,10 +58,20 @@ static size_t bench_parse_size(const char *s)
     char *end;
     double v = strtod(s, &end);
     switch (*end) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
+    case 'K':
+    case 'k':
+        v *= 1024;
+        break;
+    case 'M':
+    case 'm':
+        v *= 1024 * 1024;
+        break;
+    case 'G':
+    case 'g':
+        v *= 1024.0 * 1024 * 1024;
+        break;
+    default:
+        break;
     }
     return v < 0 ? 0 : (size_t)v;
 }
@@ -67,11 +81,11 @@ static int bench_parse_dtype(const char *s, tacl_dtype_t *out)
     static const struct {
         const char *n;
         tacl_dtype_t dt;
-    } names[] = {{"int8", TACL_INT8},     {"char", TACL_INT8},       {"uint8", TACL_UINT8},
-                 {"int32", TACL_INT32},   {"int", TACL_INT32},       {"uint32", TACL_UINT32},
-                 {"int64", TACL_INT64},   {"uint64", TACL_UINT64},   {"half", TACL_FLOAT16},
+    } names[] = {{"int8", TACL_INT8},       {"char", TACL_INT8},         {"uint8", TACL_UINT8},
+                 {"int32", TACL_INT32},     {"int", TACL_INT32},         {"uint32", TACL_UINT32},
+                 {"int64", TACL_INT64},     {"uint64", TACL_UINT64},     {"half", TACL_FLOAT16},
                  {"float16", TACL_FLOAT16}, {"bfloat16", TACL_BFLOAT16}, {"bf16", TACL_BFLOAT16},
-                 {"float", TACL_FLOAT32}, {"float32", TACL_FLOAT32}, {"double", TACL_FLOAT64},
+                 {"float", TACL_FLOAT32},   {"float32", TACL_FLOAT32},   {"double", TACL_FLOAT64},
                  {"float64", TACL_FLOAT64}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(s, names[i].n)) {
@@ -132,13 +146,16 @@ static void bench_counts(bench_coll_t c, size_t bytes, size_t esz, int n, size_t
 static double bench_busbw_factor(bench_coll_t c, int n)
 {
     switch (c) {
-    case B_ALL_REDUCE: return 2.0 * (n - 1) / n;
+    case B_ALL_REDUCE:
+        return 2.0 * (n - 1) / n;
     case B_ALL_GATHER:
     case B_REDUCE_SCATTER:
     case B_ALL_TO_ALL:
     case B_GATHER:
-    case B_SCATTER: return (double)(n - 1) / n;
-    default: return 1.0;
+    case B_SCATTER:
+        return (double)(n - 1) / n;
+    default:
+        return 1.0;
     }
 }
 
@@ -147,14 +164,22 @@ static tacl_status_t bench_call(tacl_comm_t *w, const bench_opts_t *o, const voi
 {
     int me = tacl_comm_rank(w), n = tacl_comm_size(w);
     switch (o->coll) {
-    case B_ALL_REDUCE: return tacl_all_reduce(w, s, r, count, o->dt, o->op);
-    case B_ALL_GATHER: return tacl_all_gather(w, s, r, count, o->dt);
-    case B_REDUCE_SCATTER: return tacl_reduce_scatter(w, s, r, count, o->dt, o->op);
-    case B_BROADCAST: return tacl_broadcast(w, s, r, count, o->dt, o->root);
-    case B_REDUCE: return tacl_reduce(w, s, r, count, o->dt, o->op, o->root);
-    case B_ALL_TO_ALL: return tacl_all_to_all(w, s, r, count, o->dt);
-    case B_GATHER: return tacl_gather(w, s, r, count, o->dt, o->root);
-    case B_SCATTER: return tacl_scatter(w, s, r, count, o->dt, o->root);
+    case B_ALL_REDUCE:
+        return tacl_all_reduce(w, s, r, count, o->dt, o->op);
+    case B_ALL_GATHER:
+        return tacl_all_gather(w, s, r, count, o->dt);
+    case B_REDUCE_SCATTER:
+        return tacl_reduce_scatter(w, s, r, count, o->dt, o->op);
+    case B_BROADCAST:
+        return tacl_broadcast(w, s, r, count, o->dt, o->root);
+    case B_REDUCE:
+        return tacl_reduce(w, s, r, count, o->dt, o->op, o->root);
+    case B_ALL_TO_ALL:
+        return tacl_all_to_all(w, s, r, count, o->dt);
+    case B_GATHER:
+        return tacl_gather(w, s, r, count, o->dt, o->root);
+    case B_SCATTER:
+        return tacl_scatter(w, s, r, count, o->dt, o->root);
     case B_SENDRECV: {
         if (n == 1) {
             memmove(r, s, count * tacl_dtype_size(o->dt));
@@ -171,7 +196,8 @@ static tacl_status_t bench_call(tacl_comm_t *w, const bench_opts_t *o, const voi
         }
         return st;
     }
-    default: return TACL_ERR_INVALID;
+    default:
+        return TACL_ERR_INVALID;
     }
 }
 
@@ -215,22 +241,38 @@ static size_t bench_wrong(const bench_opts_t *o, int me, int n, const char *r, s
     for (size_t i = 0; i < rcount; i++) {
         double e;
         switch (o->coll) {
-        case B_ALL_REDUCE: e = bench_red(n, i, o->op, o->dt); break;
+        case B_ALL_REDUCE:
+            e = bench_red(n, i, o->op, o->dt);
+            break;
         case B_REDUCE:
             if (me != o->root) return 0;
             e = bench_red(n, i, o->op, o->dt);
             break;
-        case B_REDUCE_SCATTER: e = bench_red(n, (size_t)me * count + i, o->op, o->dt); break;
-        case B_BROADCAST: e = bench_in(o->root, i, o->op); break;
-        case B_ALL_GATHER: e = bench_in((int)(i / count), i % count, o->op); break;
+        case B_REDUCE_SCATTER:
+            e = bench_red(n, (size_t)me * count + i, o->op, o->dt);
+            break;
+        case B_BROADCAST:
+            e = bench_in(o->root, i, o->op);
+            break;
+        case B_ALL_GATHER:
+            e = bench_in((int)(i / count), i % count, o->op);
+            break;
         case B_GATHER:
             if (me != o->root) return 0;
             e = bench_in((int)(i / count), i % count, o->op);
             break;
-        case B_ALL_TO_ALL: e = (double)(((int)(i / count) * 3 + me * count + i % count) % 16); break;
-        case B_SCATTER: e = (double)((o->root * 3 + (size_t)me * count + i) % 16); break;
-        case B_SENDRECV: e = bench_in((me - 1 + n) % n, i, o->op); break;
-        default: e = 0; break;
+        case B_ALL_TO_ALL:
+            e = (double)(((int)(i / count) * 3 + me * count + i % count) % 16);
+            break;
+        case B_SCATTER:
+            e = (double)((o->root * 3 + (size_t)me * count + i) % 16);
+            break;
+        case B_SENDRECV:
+            e = bench_in((me - 1 + n) % n, i, o->op);
+            break;
+        default:
+            e = 0;
+            break;
         }
         if (fabs(bench_get(r, i, o->dt) - e) > tol * (fabs(e) + 1)) wrong++;
     }
@@ -247,9 +289,16 @@ static int bench_usage(void)
 
 static int bench_parse(int argc, char **argv, bench_opts_t *o)
 {
-    *o = (bench_opts_t){.coll = B_ALL_REDUCE, .minb = 8, .maxb = 64 << 20, .factor = 2,
-                        .iters = 20, .warmup = 5, .check = 1, .dt = TACL_FLOAT32,
-                        .op = TACL_SUM, .root = 0};
+    *o = (bench_opts_t){.coll = B_ALL_REDUCE,
+                        .minb = 8,
+                        .maxb = 64 << 20,
+                        .factor = 2,
+                        .iters = 20,
+                        .warmup = 5,
+                        .check = 1,
+                        .dt = TACL_FLOAT32,
+                        .op = TACL_SUM,
+                        .root = 0};
     int i = 1;
     if (argc > 1 && argv[1][0] != '-') {
         int found = 0;
@@ -260,9 +309,10 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
                 found = 1;
             }
         if (!found) {
-            fprintf(stderr, "tacl bench: unknown collective '%s' (all_reduce, all_gather, "
-                            "reduce_scatter, broadcast, reduce, all_to_all, gather, scatter, "
-                            "sendrecv)\n",
+            fprintf(stderr,
+                    "tacl bench: unknown collective '%s' (all_reduce, all_gather, "
+                    "reduce_scatter, broadcast, reduce, all_to_all, gather, scatter, "
+                    "sendrecv)\n",
                     argv[1]);
             return -1;
         }
@@ -279,14 +329,22 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
             return -1;
         }
         i++;
-        if (!strcmp(a, "-b")) o->minb = bench_parse_size(v);
-        else if (!strcmp(a, "-e")) o->maxb = bench_parse_size(v);
-        else if (!strcmp(a, "-f")) o->factor = atof(v);
-        else if (!strcmp(a, "-i")) o->stepb = bench_parse_size(v);
-        else if (!strcmp(a, "-n")) o->iters = atoi(v);
-        else if (!strcmp(a, "-w")) o->warmup = atoi(v);
-        else if (!strcmp(a, "-c")) o->check = atoi(v);
-        else if (!strcmp(a, "-r")) o->root = atoi(v);
+        if (!strcmp(a, "-b"))
+            o->minb = bench_parse_size(v);
+        else if (!strcmp(a, "-e"))
+            o->maxb = bench_parse_size(v);
+        else if (!strcmp(a, "-f"))
+            o->factor = atof(v);
+        else if (!strcmp(a, "-i"))
+            o->stepb = bench_parse_size(v);
+        else if (!strcmp(a, "-n"))
+            o->iters = atoi(v);
+        else if (!strcmp(a, "-w"))
+            o->warmup = atoi(v);
+        else if (!strcmp(a, "-c"))
+            o->check = atoi(v);
+        else if (!strcmp(a, "-r"))
+            o->root = atoi(v);
         else if (!strcmp(a, "-d")) {
             if (bench_parse_dtype(v, &o->dt)) {
                 fprintf(stderr, "tacl bench: unknown dtype '%s'\n", v);
@@ -407,8 +465,8 @@ static int bench_run(int argc, char **argv)
             }
         }
         if (st != TACL_OK) {
-            fprintf(stderr, "tacl bench: rank %d: %s at %zu bytes: %s\n", me,
-                    tacl_status_name(st), bytes, tacl_comm_last_error(w));
+            fprintf(stderr, "tacl bench: rank %d: %s at %zu bytes: %s\n", me, tacl_status_name(st),
+                    bytes, tacl_comm_last_error(w));
             rc = 1;
             break;
         }
