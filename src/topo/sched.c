@@ -63,12 +63,37 @@ static double sched_forest_time(const tacl_forest_t *f, double bytes)
     return worst;
 }
 
-/* Largest over pairs of the smallest total latency between them (Floyd-Warshall; skipped
- * above 512 ranks, where it would cost more than it tells). */
+/* Largest over pairs of the smallest total latency between them: Floyd-Warshall up to 128
+ * ranks; above, the hop diameter times the smallest edge latency (still a lower bound, as
+ * every route between the farthest pair has that many hops). */
 static double sched_lat_diameter(const tacl_graph_t *g)
 {
     int n = tacl_graph_size(g);
-    if (n < 2 || n > 512) return 0;
+    if (n < 2) return 0;
+    if (n > 128) {
+        int *dist = malloc((size_t)n * sizeof(int)), diam = 0;
+        double lmin = INFINITY;
+        if (!dist) return 0;
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                if (tacl_graph_has_edge(g, a, b) && tacl_graph_lat(g, a, b) < lmin)
+                    lmin = tacl_graph_lat(g, a, b);
+        /* Eccentricities from two sweeps bound the diameter from below: max(ecc(0),
+         * ecc(farthest from 0)) <= diameter, which keeps this a lower bound. */
+        int far = 0;
+        for (int sweep = 0; sweep < 2; sweep++) {
+            if (tacl_graph_hops_from(g, far, dist) != TACL_OK) break;
+            int next = far;
+            for (int v = 0; v < n; v++)
+                if (dist[v] > diam) {
+                    diam = dist[v];
+                    next = v;
+                }
+            far = next;
+        }
+        free(dist);
+        return isinf(lmin) ? 0 : diam * lmin;
+    }
     double *d = malloc((size_t)n * (size_t)n * sizeof(double));
     if (!d) return 0;
     for (int a = 0; a < n; a++)
@@ -80,7 +105,7 @@ static double sched_lat_diameter(const tacl_graph_t *g)
         for (int a = 0; a < n; a++)
             for (int b = 0; b < n; b++) {
                 double x = d[(size_t)a * n + k] + d[(size_t)k * n + b];
-                if (x < d[(size_t)a * n + b]) d[(size_t)a * n + b] = x;
+                d[(size_t)a * n + b] = x < d[(size_t)a * n + b] ? x : d[(size_t)a * n + b];
             }
     double diam = 0;
     for (size_t i = 0; i < (size_t)n * n; i++)

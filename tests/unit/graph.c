@@ -533,6 +533,13 @@ static void test_random_vs_brute_force(void)
                     CHECK(gt_near(got, want));
                     if (s == d) continue;
                     int lowest = -1;
+                    if (tacl_graph_has_edge(g, s, d) &&
+                        gt_near(tacl_graph_lat(g, s, d) +
+                                    (k == TACL_ROUTE_SMALL
+                                         ? TACL_ROUTE_HOP_COST_S
+                                         : TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, s, d)),
+                                want))
+                        lowest = d; /* the direct edge when it is a shortest route */
                     for (int v = 0; v < n && lowest < 0; v++) {
                         if (v == s || !tacl_graph_has_edge(g, s, v)) continue;
                         int u2[8] = {0};
