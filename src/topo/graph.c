@@ -476,30 +476,33 @@ out:
     return found;
 }
 
-/* Two-colours a connected graph from rank 0; returns the size of rank 0's side, or -1 when the
- * graph is not bipartite. colour (n entries) is scratch. */
+/* Two-colours a connected graph from rank 0 (BFS); returns the size of rank 0's side, -1 when
+ * the graph is not bipartite, -2 out of memory. colour (n entries) is scratch. */
 static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
 {
-    int n = g->n, count = 1, changed = 1;
+    int n = g->n, count = 1, head = 0, tail = 0;
+    int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue) return -2;
     for (int v = 0; v < n; v++)
         colour[v] = -1;
     colour[0] = 0;
-    /* Sweeps until stable: O(n^2) each, at most diameter + 1 sweeps, no extra memory. */
-    while (changed) {
-        changed = 0;
-        for (int v = 0; v < n; v++) {
-            if (colour[v] < 0) continue;
-            for (int u = 0; u < n; u++) {
-                if (!tacl_graph_has_edge(g, v, u)) continue;
-                if (colour[u] == colour[v]) return -1;
-                if (colour[u] < 0) {
-                    colour[u] = 1 - colour[v];
-                    count += colour[u] == 0;
-                    changed = 1;
-                }
+    queue[tail++] = 0;
+    while (head < tail) {
+        int v = queue[head++];
+        for (int u = 0; u < n; u++) {
+            if (!tacl_graph_has_edge(g, v, u)) continue;
+            if (colour[u] == colour[v]) {
+                free(queue);
+                return -1;
+            }
+            if (colour[u] < 0) {
+                colour[u] = 1 - colour[v];
+                count += colour[u] == 0;
+                queue[tail++] = u;
             }
         }
     }
+    free(queue);
     return count;
 }
 
@@ -819,7 +822,8 @@ void tacl_forest_destroy(tacl_forest_t *f)
     free(f);
 }
 
-/* Iterations of the multiplicative-weights loop; each adds (or reinforces) one tree. */
+/* Iterations of the multiplicative-weights loop; each adds (or reinforces) one tree. Each costs
+ * O(n^2), so large graphs get fewer: 64 up to 256 ranks, then 64 * (256/n)^2, at least 4. */
 #define GRAPH_PACK_ITERS 64
 #define GRAPH_PACK_EPS   0.1
 
@@ -853,7 +857,16 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
      * which steers later trees onto idle links. */
     for (size_t i = 0; i < nn; i++)
         len[i] = g->bw[i] > 0 ? 1.0 / g->bw[i] : 0;
-    for (int it = 0; it < GRAPH_PACK_ITERS && n > 1; it++) {
+    int iters = GRAPH_PACK_ITERS, nedges = 0;
+    if (n > 256) {
+        double scale = 256.0 / n;
+        iters = (int)(GRAPH_PACK_ITERS * scale * scale);
+        iters = iters < 4 ? 4 : iters;
+    }
+    for (int v = 0; v < n; v++)
+        nedges += tacl_graph_degree(g, v);
+    if (nedges / 2 == n - 1) iters = 1; /* the graph is a tree: its only spanning tree */
+    for (int it = 0; it < iters && n > 1; it++) {
         for (size_t i = 0; i < nn; i++)
             w[i] = len[i] > 0 ? 1.0 / len[i] : 0;
         int *par = parents + (size_t)nt * n;
