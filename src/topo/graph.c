@@ -432,24 +432,19 @@ static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
     return 1;
 }
 
-/* Depth-first extension of order[0..pos-1]; candidates in Warnsdorff order (fewest unvisited
- * neighbours first, then higher bandwidth, then lower rank). Gives up when the budget of
- * steps is spent, so a graph without a cycle costs bounded time. */
-static int graph_ham_dfs(graph_dfs_t *s, int pos)
+/* Candidates for extending the path from v, into cand (at most deg(v) entries), in Warnsdorff
+ * order: fewest unvisited neighbours first, then higher bandwidth, then lower rank. Returns
+ * their number. */
+static int graph_ham_candidates(const graph_dfs_t *s, int v, int *cand, int *key)
 {
     const tacl_graph_t *g = s->g;
-    int n = g->n, v = s->order[pos - 1];
-    if (pos == n) return tacl_graph_has_edge(g, v, s->order[0]);
-    if (--s->budget < 0) return 0;
-    int *cand = malloc((size_t)n * sizeof(int)), *key = malloc((size_t)n * sizeof(int));
-    int nc = 0, found = 0;
-    if (!cand || !key) goto out;
-    for (int u = 0; u < n; u++)
+    int nc = 0;
+    for (int u = 0; u < g->n; u++)
         if (!s->visited[u] && tacl_graph_has_edge(g, v, u)) {
             cand[nc] = u;
             key[nc++] = graph_unvisited_degree(s, u);
         }
-    /* Insertion sort: n is the candidate count, small in the sparse graphs that get here. */
+    /* Insertion sort: the candidate count is small in the sparse graphs that get here. */
     for (int i = 1; i < nc; i++)
         for (int j = i; j > 0; j--) {
             int a = cand[j - 1], b = cand[j];
@@ -463,16 +458,69 @@ static int graph_ham_dfs(graph_dfs_t *s, int pos)
             key[j] = key[j - 1];
             key[j - 1] = t;
         }
-    for (int i = 0; i < nc && !found && s->budget >= 0; i++) {
-        int u = cand[i];
+    return nc;
+}
+
+/* Depth-first search for a cycle through order[0], iterative (no recursion: n may be in the
+ * thousands and the caller's thread stack small). Level p holds the candidates for order[p]
+ * in pool[base[p] .. base[p] + count[p]) and the next one to try at next[p]; the pool needs at
+ * most the sum of degrees along the path, <= 2m + n. Gives up when the budget of steps is
+ * spent, so a graph without a cycle costs bounded time. Returns 1 found, 0 not, -1 no memory. */
+static int graph_ham_dfs(graph_dfs_t *s)
+{
+    const tacl_graph_t *g = s->g;
+    int n = g->n;
+    size_t pool_len = (size_t)n;
+    for (int v = 0; v < n; v++)
+        pool_len += (size_t)tacl_graph_degree(g, v);
+    int *pool = malloc(pool_len * sizeof(int)), *keys = malloc(pool_len * sizeof(int));
+    int *base = malloc((size_t)n * sizeof(int)), *count = malloc((size_t)n * sizeof(int));
+    int *next = malloc((size_t)n * sizeof(int)), found = 0;
+    if (!pool || !keys || !base || !count || !next) {
+        found = -1;
+        goto out;
+    }
+    int p = 1;
+    base[1] = 0;
+    count[1] = graph_ham_candidates(s, s->order[0], pool, keys);
+    next[1] = 0;
+    while (p >= 1) {
+        if (p == n) {
+            if (tacl_graph_has_edge(g, s->order[n - 1], s->order[0])) {
+                found = 1;
+                break;
+            }
+            p--;
+            s->visited[s->order[p]] = 0;
+            continue;
+        }
+        if (next[p] >= count[p] || --s->budget < 0) {
+            /* Level exhausted (or out of budget): undo the rank placed at the level below. */
+            p--;
+            if (p >= 1) s->visited[s->order[p]] = 0;
+            if (s->budget < 0) break;
+            continue;
+        }
+        int u = pool[base[p] + next[p]++], v = s->order[p - 1];
         s->visited[u] = 1;
-        s->order[pos] = u;
-        if (graph_ham_feasible(s, v, u, pos + 1)) found = graph_ham_dfs(s, pos + 1);
-        if (!found) s->visited[u] = 0;
+        s->order[p] = u;
+        if (!graph_ham_feasible(s, v, u, p + 1)) {
+            s->visited[u] = 0;
+            continue;
+        }
+        if (p + 1 < n) {
+            base[p + 1] = base[p] + count[p];
+            count[p + 1] = graph_ham_candidates(s, u, pool + base[p + 1], keys + base[p + 1]);
+            next[p + 1] = 0;
+        }
+        p++;
     }
 out:
-    free(cand);
-    free(key);
+    free(pool);
+    free(keys);
+    free(base);
+    free(count);
+    free(next);
     return found;
 }
 
@@ -602,14 +650,16 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
     } else {
         int *visited = calloc((size_t)n, sizeof(int));
         graph_dfs_t s = {.g = g, .order = tmp, .visited = visited, .budget = 200000};
-        int found = 0;
+        int found = -1;
         if (visited) {
             tmp[0] = 0;
             visited[0] = 1;
-            found = graph_ham_dfs(&s, 1);
+            found = graph_ham_dfs(&s);
         }
         free(visited);
-        if (!found) {
+        if (found < 0) {
+            st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+        } else if (!found) {
             st = tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
                           "no Hamiltonian cycle found among %d ranks (heuristic search gave up; "
                           "exact search covers up to %d ranks)",
