@@ -33,8 +33,7 @@ pf="$(mktemp -u /tmp/tacl-netns-$$-port.XXXXXX)"
 trap 'rm -f "$pf" "$pf.out"; netns_cleanup' EXIT
 netns_bg B "$NETNS_TCP" serve "$(netns_addr B A)" "$pf" 1 10 >"$pf.out"
 srv=$NETNS_LAST_PID
-for _ in $(seq 50); do [ -s "$pf" ] && break; sleep 0.1; done
-[ -s "$pf" ] || netns_fail "server in B did not start"
+netns_wait_file "$pf" 5 || netns_fail "server in B did not start"
 netns_exec A "$NETNS_TCP" send "$(netns_addr B A)" "$(cat "$pf")" 0.2 >/dev/null
 wait "$srv" || netns_fail "server in B failed"
 bytes=$(sed -n 's/^conn bytes=\([0-9]*\).*/\1/p' "$pf.out")

@@ -18,6 +18,9 @@
 #   netns_cut A B / netns_restore A B # link down / up (both ends)
 #   netns_shape A B RATE [DELAY]      # (re)shape both directions of A-B
 #   netns_list                        # namespaces of this harness still present
+#   netns_wait_file FILE [timeout_s]  # 0 once FILE is non-empty (a port file), 1 on timeout
+# A test that sets its own EXIT trap must call netns_cleanup from it.
+# Helper for traffic: $NETNS_TCP serve|send|probe (tests/netns/harness_tcp.c; see its header).
 # Variables: NETNS_PREFIX (tacl-<pid>-), NETNS_TCP (the harness_tcp helper, from the test's
 # environment TACL_NETNS_TCP), NETNS_DELAY_OK (1 when netem delay works here), NETNS_LOG.
 # Addresses: edge k (in creation order) uses 10.(100 + k/250).(k%250).0/24; the host named
@@ -216,6 +219,15 @@ netns_reachable() {
         case "$out" in
         ok | *"Connection refused"*) return 0 ;;
         esac
+    done
+    return 1
+}
+
+netns_wait_file() {
+    local f="$1" t="${2:-5}" i
+    for ((i = 0; i < t * 20; i++)); do
+        [ -s "$f" ] && return 0
+        sleep 0.05
     done
     return 1
 }
