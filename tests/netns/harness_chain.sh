@@ -28,6 +28,14 @@ out=$(netns_probe A "$(netns_addr C B)" 1)
 case "$out" in ok | *refused*) netns_fail "A reached C through B: '$out'" ;; esac
 netns_exec A ip route del "$(netns_addr C B)/32"
 
+# With routing through B (B forwards), A reaches C; taken away, it does not.
+netns_route A C B
+netns_reachable A C 2 || netns_fail "A cannot reach C with routing through B"
+netns_reachable C A 2 || netns_fail "C cannot reach A with routing through B"
+netns_unroute A C B
+out=$(netns_probe A "$(netns_addr C B)" 1)
+case "$out" in ok | *refused*) netns_fail "A still reaches C after unroute: '$out'" ;; esac
+
 # Data over an edge.
 pf="$(mktemp -u /tmp/tacl-netns-$$-port.XXXXXX)"
 trap 'rm -f "$pf" "$pf.out"; netns_cleanup' EXIT
