@@ -71,8 +71,10 @@ done
 if ip -o -4 addr show dev lo 2>/dev/null | grep -q "127.0.0.1/8"; then
     grep -q "^  lo .* 127.0.0.1/8" "$tmp/live" || fail "lo without 127.0.0.1/8: $(grep '^  lo' "$tmp/live")"
 fi
+# hwloc counts the CPUs this process may use (cgroup cpusets), sysfs the online ones.
 npus=$(grep -c '^processor' /proc/cpuinfo || true)
-grep -q "^cpus: .* ${npus} PUs" "$tmp/live" || fail "PU count: $(grep '^cpus' "$tmp/live") vs /proc/cpuinfo $npus"
+grep -Eq "^cpus: .* (${npus}|$(nproc)) PUs" "$tmp/live" ||
+    fail "PU count: $(grep '^cpus' "$tmp/live") vs /proc/cpuinfo $npus, nproc $(nproc)"
 
 # 5. Schedules for graphs.
 "$TACL" topo --graph 0-1,1-2 --bytes 64M >"$tmp/g"
