@@ -28,6 +28,12 @@ out=$(netns_probe A "$(netns_addr C B)" 1)
 case "$out" in ok | *refused*) netns_fail "A reached C through B: '$out'" ;; esac
 netns_exec A ip route del "$(netns_addr C B)/32"
 
+# A default route through a B that does not forward: B drops silently, the connect times out.
+netns_gateway A B
+out=$(netns_probe A "$(netns_addr C B)" 1)
+[[ "$out" == *"timed out"* ]] || netns_fail "A -> C via a non-forwarding gateway: expected a timeout, got '$out'"
+netns_exec A ip route del default
+
 # With routing through B (B forwards), A reaches C; taken away, it does not.
 netns_route A C B
 netns_reachable A C 2 || netns_fail "A cannot reach C with routing through B"

@@ -20,6 +20,9 @@
 #   netns_list                        # namespaces of this harness still present
 #   netns_route A C B                 # IP routing A <-> C through B (B forwards; DESIGN's
 #                                     # "case 1"); netns_unroute A C B takes it away
+#   netns_gateway A B                 # default route of A via B; with B not forwarding, A's
+#                                     # connects to non-neighbours time out (silent drop)
+#                                     # instead of failing at once with ENETUNREACH
 #   netns_wait_file FILE [timeout_s]  # 0 once FILE is non-empty (a port file), 1 on timeout
 # A test that sets its own EXIT trap must call netns_cleanup from it.
 # Helper for traffic: $NETNS_TCP serve|send|probe (tests/netns/harness_tcp.c; see its header).
@@ -247,6 +250,10 @@ netns_route() {
     for net in $(netns_nets_of "$a"); do
         netns_exec "$c" ip route replace "$net" via "$via_c"
     done
+}
+
+netns_gateway() {
+    netns_exec "$1" ip route replace default via "$(netns_addr "$2" "$1")"
 }
 
 netns_unroute() {
