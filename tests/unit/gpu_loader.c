@@ -273,6 +273,8 @@ static void sc_probe_all(void)
     const char *sys[] = {p_sys, p_rccl, NULL};
     tacl_nccl_lib_t *l = search(p_site, "auto", p_py_empty, sys, 1, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22809 && l->ncand == 4);
+    /* The explicit file this search loaded is not mistaken for one the program had mapped. */
+    CHECK(!strcmp(l->cand[1].origin, "pytorch (site-packages)") && !l->cand[1].loaded);
     CHECK(l->cand[2].loaded && l->cand[2].version == 22803);
     CHECK(l->cand[3].loaded && l->cand[3].version == 22005);
 }
