@@ -301,7 +301,13 @@ TACL_API tacl_status_t tacl_group_all_reduce(tacl_group_t *g, const void *send, 
                                              size_t count, tacl_dtype_t dt, tacl_op_t op,
                                              void *stream);
 
-typedef enum { TACL_PAR_TP = 0, TACL_PAR_PP, TACL_PAR_DP, TACL_PAR_EP, TACL_PAR_COUNT } tacl_par_kind_t;
+typedef enum {
+    TACL_PAR_TP = 0,
+    TACL_PAR_PP,
+    TACL_PAR_DP,
+    TACL_PAR_EP,
+    TACL_PAR_COUNT
+} tacl_par_kind_t;
 typedef struct {
     int tp, pp, dp, ep; /* 0 means 1; world = ext * dp * pp * tp, ep divides dp * tp */
 } tacl_par_sizes_t;
