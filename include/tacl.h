@@ -216,6 +216,14 @@ TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t coun
 TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
                                  int peer, int tag);
 
+/* ---- Launch (bootstrap and host identity; see tacl_bootstrap_from_env above). ----
+ * In a tacl_bootstrap_t, local_rank is -1 (like local_size) when the launcher does not say.
+ * master_port 0 appears only for a lone process (no launcher variables, TACL_MASTER_PORT
+ * unset): its rank 0 starts the store on port 0, and the kernel picks a free port. Without a
+ * launcher's job id, run_id is "<master_addr>:<master_port>", the same on every rank. */
+/* Name of a launcher: "none", "tacl", "torchrun", "mpi", "slurm", "explicit". Never NULL. */
+TACL_API const char *tacl_launcher_name(tacl_launcher_t l);
+
 /* ---- GPU: device communicators over a dlopen'd NCCL (no CUDA or NCCL needed to build). ----
  * Which NCCL is loaded: TACL_NCCL_SO_PATH, else PyTorch's (already in the process, else in the
  * site-packages of TACL_PYTHON) unless TACL_USE_PYTORCH_NCCL=0, else the system's libnccl.so.2,
