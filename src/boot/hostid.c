@@ -78,9 +78,10 @@ tacl_status_t tacl_host_id(char *buf, size_t len)
 {
     if (!buf || len == 0)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_host_id: no buffer given");
-    char id[512];
+    char built[512];
+    const char *id = built;
     if (tacl_setting_is_set(TACL_SET_HOST_ID)) {
-        snprintf(id, sizeof id, "%s", tacl_setting_str(TACL_SET_HOST_ID));
+        id = tacl_setting_str(TACL_SET_HOST_ID);
     } else {
         char host[256], boot[128];
         unsigned long long ino = 0;
@@ -95,12 +96,13 @@ tacl_status_t tacl_host_id(char *buf, size_t len)
         TACL_CHECK(
             hostid_read_line("/proc/sys/kernel/random/boot_id", "boot id", boot, sizeof boot));
         TACL_CHECK(hostid_netns(&ino));
-        snprintf(id, sizeof id, "%s/%s/net:%llu", host, boot, ino);
+        snprintf(built, sizeof built, "%s/%s/net:%llu", host, boot, ino);
     }
     size_t n = strlen(id);
     if (n >= len)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "tacl_host_id: \"%s\" needs %zu bytes, the buffer has %zu", id, n + 1, len);
+                        "tacl_host_id: \"%.200s\" needs %zu bytes, the buffer has %zu", id, n + 1,
+                        len);
     memcpy(buf, id, n + 1);
     return TACL_OK;
 }

@@ -89,8 +89,10 @@ static tacl_status_t nl_too_many(const nl_parser_t *p)
                     "node list \"" NL_SHOW "\" expands to more than %zu hosts", p->spec, p->max);
 }
 
-/* Reads a decimal number at p->pos; *ndigits receives how many digits it had. */
-static tacl_status_t nl_parse_number(nl_parser_t *p, unsigned long long *v, int *ndigits)
+/* Reads a decimal number at p->pos inside the bracket opened at open; *ndigits receives how
+ * many digits it had. */
+static tacl_status_t nl_parse_number(nl_parser_t *p, size_t open, unsigned long long *v,
+                                     int *ndigits)
 {
     const char *s = p->spec;
     size_t start = p->pos;
@@ -98,7 +100,7 @@ static tacl_status_t nl_parse_number(nl_parser_t *p, unsigned long long *v, int 
     if (!nl_is_digit(s[p->pos])) {
         if (s[p->pos] == ']' || s[p->pos] == ',') return nl_fail(p, "empty range", p->pos);
         if (s[p->pos] == '[') return nl_fail(p, "nested '['", p->pos);
-        if (s[p->pos] == '\0') return nl_fail(p, "'[' is not closed; input ends", p->pos);
+        if (s[p->pos] == '\0') return nl_fail(p, "'[' is not closed", open);
         snprintf(msg, sizeof msg, "expected a number, found %s",
                  nl_char_desc(s, p->pos, cbuf, sizeof cbuf));
         return nl_fail(p, msg, p->pos);
@@ -141,12 +143,12 @@ static tacl_status_t nl_parse_bracket(nl_parser_t *p, nl_seg_t *seg, size_t *nam
         nl_range_t r;
         size_t at = p->pos;
         int hd;
-        tacl_status_t st = nl_parse_number(p, &r.lo, &r.width);
+        tacl_status_t st = nl_parse_number(p, open, &r.lo, &r.width);
         if (st == TACL_OK) {
             r.hi = r.lo;
             if (s[p->pos] == '-') {
                 p->pos++;
-                st = nl_parse_number(p, &r.hi, &hd);
+                st = nl_parse_number(p, open, &r.hi, &hd);
                 if (st == TACL_OK && r.hi < r.lo) {
                     snprintf(msg, sizeof msg, "range %llu-%llu goes backwards", r.lo, r.hi);
                     st = nl_fail(p, msg, at);

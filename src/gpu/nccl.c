@@ -175,6 +175,7 @@ static void nccl_probe_isolated(gpu_cand_t *c)
     }
     close(fds[1]);
     gpu_cand_t got;
+    memset(&got, 0, sizeof got);
     size_t n = 0;
     uint64_t deadline = tacl_deadline_ns(10.0);
     while (n < sizeof got) {

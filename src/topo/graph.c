@@ -170,18 +170,21 @@ int tacl_graph_is_full_mesh(const tacl_graph_t *g)
 
 /* ---- Components and distances. ---- */
 
-void tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
+tacl_status_t tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
 {
     int n = g->n, nc = 0;
     int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue)
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO,
+                        "components of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         comp[v] = -1;
     for (int s = 0; s < n; s++) {
         if (comp[s] >= 0) continue;
         int head = 0, tail = 0;
         comp[s] = nc;
-        if (queue) queue[tail++] = s;
-        while (queue && head < tail) {
+        queue[tail++] = s;
+        while (head < tail) {
             int v = queue[head++];
             for (int u = 0; u < n; u++)
                 if (comp[u] < 0 && tacl_graph_has_edge(g, v, u)) {
@@ -193,6 +196,7 @@ void tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
     }
     free(queue);
     *ncomp = nc;
+    return TACL_OK;
 }
 
 /* Appends "a" or "a-b" for a run of consecutive ranks. */
@@ -215,8 +219,7 @@ void tacl_graph_format_components(const tacl_graph_t *g, char *buf, size_t len)
     int *comp = malloc((size_t)n * sizeof(int));
     if (!len) goto out;
     buf[0] = '\0';
-    if (!comp) goto out;
-    tacl_graph_components(g, comp, &nc);
+    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) goto out;
     size_t pos = 0;
     for (int c = 0; c < nc && pos < len; c++) {
         int w = snprintf(buf + pos, len - pos, "%s{", c ? " " : "");
@@ -246,9 +249,10 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
 {
     int nc;
     int *comp = malloc((size_t)g->n * sizeof(int));
-    if (!comp) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
-    tacl_graph_components(g, comp, &nc);
+    tacl_status_t st = comp ? tacl_graph_components(g, comp, &nc) : TACL_ERR_NOMEM;
     free(comp);
+    if (st != TACL_OK)
+        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
     if (nc == 1) return TACL_OK;
     char list[768];
     tacl_graph_format_components(g, list, sizeof list);
@@ -258,16 +262,17 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
                     g->n, nc, list);
 }
 
-void tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
+tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
 {
     int n = g->n;
+    if (src < 0 || src >= n)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO, "hops from rank %d: expected 0..%d",
+                        src, n - 1);
     int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue)
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hops of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         dist[v] = -1;
-    if (!queue || src < 0 || src >= n) {
-        free(queue);
-        return;
-    }
     int head = 0, tail = 0;
     dist[src] = 0;
     queue[tail++] = src;
@@ -280,6 +285,7 @@ void tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
             }
     }
     free(queue);
+    return TACL_OK;
 }
 
 static double graph_node_bw(const tacl_graph_t *g, int v)
@@ -299,7 +305,10 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
     int *dist = malloc((size_t)n * sizeof(int));
     if (!dist) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
     for (int v = 0; v < n; v++) {
-        tacl_graph_hops_from(g, v, dist);
+        if (tacl_graph_hops_from(g, v, dist) != TACL_OK) {
+            free(dist);
+            return tacl_err_keep(eb, TACL_ERR_NOMEM);
+        }
         int ecc = 0;
         for (int u = 0; u < n; u++)
             if (dist[u] > ecc) ecc = dist[u];
@@ -376,6 +385,24 @@ static int graph_unvisited_degree(const graph_dfs_t *s, int v)
     return d;
 }
 
+/* Pruning after the path end moved from v to u (pos ranks placed): every unvisited neighbour
+ * of v lost a possible neighbour and must still have two (unvisited ones, u as the next rank,
+ * rank 0 as the last); rank 0 must keep an unvisited neighbour to close the cycle. */
+static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
+{
+    const tacl_graph_t *g = s->g;
+    int n = g->n, start = s->order[0];
+    if (pos == n) return 1;
+    if (graph_unvisited_degree(s, start) < 1) return 0;
+    for (int w = 0; w < n; w++) {
+        if (s->visited[w] || !tacl_graph_has_edge(g, v, w)) continue;
+        int avail = graph_unvisited_degree(s, w) + tacl_graph_has_edge(g, w, u) +
+                    tacl_graph_has_edge(g, w, start);
+        if (avail < 2) return 0;
+    }
+    return 1;
+}
+
 /* Depth-first extension of order[0..pos-1]; candidates in Warnsdorff order (fewest unvisited
  * neighbours first, then higher bandwidth, then lower rank). Gives up when the budget of
  * steps is spent, so a graph without a cycle costs bounded time. */
@@ -411,13 +438,40 @@ static int graph_ham_dfs(graph_dfs_t *s, int pos)
         int u = cand[i];
         s->visited[u] = 1;
         s->order[pos] = u;
-        found = graph_ham_dfs(s, pos + 1);
+        if (graph_ham_feasible(s, v, u, pos + 1)) found = graph_ham_dfs(s, pos + 1);
         if (!found) s->visited[u] = 0;
     }
 out:
     free(cand);
     free(key);
     return found;
+}
+
+/* Two-colours a connected graph from rank 0; returns the size of rank 0's side, or -1 when the
+ * graph is not bipartite. colour (n entries) is scratch. */
+static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
+{
+    int n = g->n, count = 1, changed = 1;
+    for (int v = 0; v < n; v++)
+        colour[v] = -1;
+    colour[0] = 0;
+    /* Sweeps until stable: O(n^2) each, at most diameter + 1 sweeps, no extra memory. */
+    while (changed) {
+        changed = 0;
+        for (int v = 0; v < n; v++) {
+            if (colour[v] < 0) continue;
+            for (int u = 0; u < n; u++) {
+                if (!tacl_graph_has_edge(g, v, u)) continue;
+                if (colour[u] == colour[v]) return -1;
+                if (colour[u] < 0) {
+                    colour[u] = 1 - colour[v];
+                    count += colour[u] == 0;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    return count;
 }
 
 static int graph_cmp_double_desc(const void *a, const void *b)
@@ -451,6 +505,16 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
     }
     int *tmp = malloc((size_t)n * sizeof(int));
     if (!tmp) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+    /* A cycle alternates sides of a bipartite graph, so unequal sides rule it out (odd grids). */
+    int side0 = graph_bipartite_side0(g, tmp);
+    if (side0 >= 0 && 2 * side0 != n) {
+        free(tmp);
+        return tacl_err(
+            eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+            "no Hamiltonian cycle: the graph is bipartite with sides of %d and %d ranks "
+            "(a ring alternates sides)",
+            side0, n - side0);
+    }
     tacl_status_t st = TACL_OK;
     if (n <= TACL_GRAPH_HAM_EXACT_MAX) {
         /* Largest threshold t such that the edges of bandwidth >= t hold a cycle: binary search
@@ -632,13 +696,14 @@ err_nomem:
 
 /* Prim's maximum spanning tree on weight matrix w (0 = no edge) from root. Ties in weight go
  * to the shallower attachment, then the lower rank, so that a uniform graph gives its BFS
- * tree rather than a long path. Returns the number of ranks reached. */
+ * tree rather than a long path. Returns the number of ranks reached, -1 out of memory. */
 static int graph_prim(int n, const double *w, int root, int *parent, int *depth)
 {
     double *key = malloc((size_t)n * sizeof(double));
     char *in = calloc((size_t)n, 1);
-    int reached = 0;
+    int reached = -1;
     if (!key || !in) goto out;
+    reached = 0;
     for (int v = 0; v < n; v++) {
         key[v] = 0;
         parent[v] = -1;
@@ -687,7 +752,11 @@ tacl_status_t tacl_tree_build(const tacl_graph_t *g, int root, tacl_tree_kind_t 
         goto out;
     }
     if (kind == TACL_TREE_BFS) {
-        tacl_graph_hops_from(g, root, depth);
+        st = tacl_graph_hops_from(g, root, depth);
+        if (st != TACL_OK) {
+            tacl_err_keep(eb, st);
+            goto out;
+        }
         for (int v = 0; v < n; v++) {
             parent[v] = -1;
             if (v == root) continue;
@@ -697,8 +766,9 @@ tacl_status_t tacl_tree_build(const tacl_graph_t *g, int root, tacl_tree_kind_t 
                     parent[v] = u;
             }
         }
-    } else {
-        graph_prim(n, g->bw, root, parent, depth);
+    } else if (graph_prim(n, g->bw, root, parent, depth) < 0) {
+        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
+        goto out;
     }
     st = tacl_tree_from_parents(g, parent, out, eb);
 out:
@@ -758,7 +828,7 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
         for (size_t i = 0; i < nn; i++)
             w[i] = len[i] > 0 ? 1.0 / len[i] : 0;
         int *par = parents + (size_t)nt * n;
-        graph_prim(n, w, root, par, depth);
+        if (graph_prim(n, w, root, par, depth) < 0) goto err_nomem;
         double fl = 0;
         for (int v = 0; v < n; v++)
             if (v != root && (fl == 0 || g->bw[G_AT(g, v, par[v])] < fl))
@@ -878,8 +948,10 @@ double tacl_graph_min_cut(const tacl_graph_t *g, int *side)
     int n = g->n, nc;
     int *comp = malloc((size_t)n * sizeof(int));
     double best = 0;
-    if (!comp) return 0;
-    tacl_graph_components(g, comp, &nc);
+    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) {
+        free(comp);
+        return 0;
+    }
     if (n < 2 || nc > 1) {
         if (side)
             for (int v = 0; v < n; v++)

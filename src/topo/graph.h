@@ -41,7 +41,7 @@ int tacl_graph_is_full_mesh(const tacl_graph_t *g);
 
 /* Connected components: comp[v] is the component of v, numbered in the order of their lowest
  * rank (the component of rank 0 is 0); *ncomp their number. comp has n entries. */
-void tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp);
+tacl_status_t tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp);
 /* TACL_OK when connected; else TACL_ERR_DISCONNECTED with a message listing the components
  * ("3 components: {0,1} {2} {3,4}"), recorded in eb. */
 tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *eb);
@@ -49,7 +49,7 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
 void tacl_graph_format_components(const tacl_graph_t *g, char *buf, size_t len);
 
 /* Hop distances from src (BFS); -1 where unreachable. dist has n entries. */
-void tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist);
+tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist);
 /* Centre: the rank of minimum eccentricity (in hops); ties go to the larger total incident
  * bandwidth, then to the lowest rank. Needs a connected graph (TACL_ERR_DISCONNECTED). */
 tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentricity,

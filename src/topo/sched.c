@@ -108,16 +108,21 @@ static double sched_ring_lat(const tacl_graph_t *g, const int *ring, int n)
     return l;
 }
 
-/* "0-1-3-2" (shortened with "..." past what fits). */
+/* "0-1-3-2"; past 12 ranks the first 6 and the last 2 ("0-1-2-3-4-5-...-62-63"). */
 static void sched_fmt_order(const int *order, int n, char *buf, size_t len)
 {
     size_t pos = 0;
     buf[0] = '\0';
-    for (int i = 0; i < n && pos + 16 < len; i++) {
-        int w = snprintf(buf + pos, len - pos, "%s%d", i ? "-" : "", order[i]);
-        pos += w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < n && pos < len; i++) {
+        int w;
+        if (n > 12 && i == 6) {
+            w = snprintf(buf + pos, len - pos, "-...");
+            i = n - 3;
+        } else {
+            w = snprintf(buf + pos, len - pos, "%s%d", i ? "-" : "", order[i]);
+        }
+        pos = w < 0 ? len : pos + (size_t)w;
     }
-    if (pos + 16 >= len && len > 4) snprintf(buf + len - 4, 4, "...");
 }
 
 static tacl_status_t sched_tree_choice(const tacl_graph_t *g, tacl_sched_t *s, double bytes,

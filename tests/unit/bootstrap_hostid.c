@@ -71,6 +71,15 @@ int main(void)
     CHECK(!strcmp(id, "rack3-node7"));
     CHECK_ST(tacl_host_id(small, sizeof small), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "\"rack3-node7\" needs 12 bytes, the buffer has 8");
+    /* A long override is used whole, never cut. */
+    char longid[700], got[1024];
+    memset(longid, 'h', 600);
+    longid[600] = '\0';
+    setenv("TACL_HOST_ID", longid, 1);
+    CHECK_OK(tacl_host_id(got, sizeof got));
+    CHECK(!strcmp(got, longid));
+    CHECK_ST(tacl_host_id(got, 600), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_last_error(), "needs 601 bytes, the buffer has 600");
     unsetenv("TACL_HOST_ID");
 
     /* Replay a machine snapshot. */

@@ -30,10 +30,10 @@ static int gt_near(double a, double b)
 
 /* A valid Hamiltonian cycle of g: a permutation starting at 0 whose consecutive pairs (and
  * the closing pair) are edges. Returns its bottleneck bandwidth, or -1 when invalid. */
-static double gt_cycle_bottleneck(const tacl_graph_t *g, const int *order)
+static double gt_cycle_bottleneck(const tacl_graph_t *g, const int *order) /* n <= 256 */
 {
     int n = tacl_graph_size(g);
-    int seen[64] = {0};
+    int seen[256] = {0};
     double b = INFINITY;
     if (order[0] != 0) return -1;
     for (int i = 0; i < n; i++) {
@@ -58,7 +58,7 @@ static void gt_check_parents(const tacl_tree_t *t, const int *want)
  * parent; children lists agree with parents; depths follow parents. */
 static void gt_check_tree(const tacl_graph_t *g, const tacl_tree_t *t)
 {
-    int n = t->n, pos[64];
+    int n = t->n, pos[256];
     CHECK(t->order[0] == t->root && t->parent[t->root] == -1 && t->depth[t->root] == 0);
     for (int i = 0; i < n; i++)
         pos[t->order[i]] = i;
@@ -276,7 +276,7 @@ static void test_components(void)
     tacl_graph_t *g = gt_make(7, e, 4, GB, 0);
     tacl_errbuf_t eb = {{0}};
     int comp[7], nc;
-    tacl_graph_components(g, comp, &nc);
+    CHECK_OK(tacl_graph_components(g, comp, &nc));
     CHECK(nc == 3);
     CHECK(comp[0] == 0 && comp[1] == 0 && comp[2] == 1 && comp[4] == 1 && comp[5] == 2);
     CHECK_ST(tacl_graph_check_connected(g, &eb), TACL_ERR_DISCONNECTED);
@@ -495,7 +495,7 @@ static void test_random_vs_brute_force(void)
         graphs++;
         tacl_errbuf_t eb = {{0}};
         int comp[8], nc;
-        tacl_graph_components(g, comp, &nc);
+        CHECK_OK(tacl_graph_components(g, comp, &nc));
         /* Hop distances by relaxation (independent of the BFS under test). */
         int hop[8][8];
         for (int a = 0; a < n; a++)
@@ -675,6 +675,66 @@ static void test_random_vs_brute_force(void)
            with_cycle);
 }
 
+/* Hidden cycles: a random relabelling of the cycle 0..n-1 plus random chords, 17..80 ranks
+ * (beyond the exact search). The heuristic must find a valid cycle in every one. */
+static void test_hidden_cycles(void)
+{
+    int found = 0;
+    for (int iter = 0; iter < 40; iter++) {
+        int n = 17 + (int)(gt_rand() % 64), perm[80], order[80];
+        for (int i = 0; i < n; i++)
+            perm[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)(gt_rand() % (uint32_t)(i + 1)), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        tacl_graph_t *g;
+        CHECK_OK(tacl_graph_create(n, &g));
+        for (int i = 0; i < n; i++)
+            CHECK_OK(tacl_graph_add_link(g, perm[i], perm[(i + 1) % n], GB, 0));
+        for (int c = 0; c < n / 2; c++) {
+            int a = (int)(gt_rand() % (uint32_t)n), b = (int)(gt_rand() % (uint32_t)n);
+            if (a != b) CHECK_OK(tacl_graph_add_link(g, a, b, GB, 0));
+        }
+        tacl_errbuf_t eb = {{0}};
+        CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb));
+        CHECK(gt_cycle_bottleneck(g, order) == GB);
+        found++;
+        tacl_graph_destroy(g);
+    }
+    CHECK(found == 40);
+}
+
+/* k x k grids: even sides have a cycle (the heuristic must find it), odd sides are bipartite
+ * with unequal sides and have none. */
+static void test_grids(void)
+{
+    for (int k = 5; k <= 10; k++) {
+        int n = k * k, order[100];
+        tacl_graph_t *g;
+        CHECK_OK(tacl_graph_create(n, &g));
+        for (int r = 0; r < k; r++)
+            for (int c = 0; c < k; c++) {
+                if (c + 1 < k) CHECK_OK(tacl_graph_add_link(g, r * k + c, r * k + c + 1, GB, 0));
+                if (r + 1 < k) CHECK_OK(tacl_graph_add_link(g, r * k + c, (r + 1) * k + c, GB, 0));
+            }
+        tacl_errbuf_t eb = {{0}};
+        tacl_status_t st = tacl_graph_hamiltonian_cycle(g, order, NULL, &eb);
+        if (k % 2) {
+            CHECK(st == TACL_ERR_NOT_FOUND);
+            char want[128];
+            snprintf(want, sizeof want, "bipartite with sides of %d and %d ranks", (n + 1) / 2,
+                     n / 2);
+            CHECK_CONTAINS(eb.msg, want);
+        } else {
+            CHECK_OK(st);
+            CHECK(gt_cycle_bottleneck(g, order) == GB);
+        }
+        tacl_graph_destroy(g);
+    }
+}
+
 /* The exact search at its size limit stays fast and finds the hidden cycle. */
 static void test_exact_limit(void)
 {
@@ -705,6 +765,8 @@ int main(void)
     test_multitree();
     test_large_ring();
     test_exact_limit();
+    test_grids();
+    test_hidden_cycles();
     test_random_vs_brute_force();
     printf("graph: ok\n");
     return 0;

@@ -106,7 +106,7 @@ int main(void)
     nl_refuse(NULL, "node list is empty");
     nl_refuse("gpu[01-03", "'[' is not closed at column 4");
     nl_refuse("gpu[01,", "'[' is not closed at column 4");
-    nl_refuse("gpu[1-", "not closed");
+    nl_refuse("gpu[1-", "'[' is not closed at column 4");
     nl_refuse("gpu01]", "']' without a matching '[' at column 6");
     nl_refuse("gpu[[1]]", "nested '[' at column 5");
     nl_refuse("gpu[]", "empty range at column 5");
