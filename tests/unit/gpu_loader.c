@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 static char dir[256];
+static pid_t owner; /* only the parent removes the scratch tree */
 static char p_sys[512], p_site[512], p_mapped[512], p_rccl[512], p_broken[512], p_notlib[512];
 static char p_py_ok[512], p_py_empty[512], p_py_slow[512];
 
@@ -50,7 +51,7 @@ static void write_file(const char *path, const char *text, int mode)
 
 static void cleanup(void)
 {
-    if (!dir[0]) return;
+    if (!dir[0] || getpid() != owner) return;
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
@@ -58,7 +59,8 @@ static void cleanup(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/tacl-gpu-loader-%d", (int)getpid());
+    owner = getpid();
+    snprintf(dir, sizeof dir, "/tmp/tacl-gpu-loader-%d", (int)owner);
     atexit(cleanup);
     char p[600];
     const char *sub[] = {
