@@ -380,6 +380,67 @@ static void sc_dev_no_gpu(void)
     CHECK_CONTAINS(tacl_last_error(), "GPU 0 does not exist (this process sees 0 GPU(s))");
 }
 
+/* An asynchronous remote error (a peer gone) surfaces on the next call and on every later one;
+ * destroy then aborts instead of finalizing, without hanging. */
+static void sc_dev_async_error(void)
+{
+    use_fakes(p_sys);
+    setenv("FAKE_NCCL_REMOTE_ERROR_AFTER", "2", 1); /* the warm-up is all-reduce 1 */
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    float x[4] = {1, 2, 3, 4};
+    CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK_OK(tacl_dev_comm_check(dc));
+    CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK_ST(tacl_dev_comm_check(dc), TACL_ERR_PEER_LOST);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc),
+                   "rank 0 (GPU 0): NCCL reports an asynchronous error: fake error");
+    CHECK_ST(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_PEER_LOST);
+    CHECK_CONTAINS(tacl_last_error(), "tacl_dev_all_reduce: ");
+    CHECK_ST(tacl_dev_comm_sync(dc, NULL), TACL_ERR_PEER_LOST);
+    double t0 = tacl_now_s();
+    tacl_dev_comm_destroy(dc);
+    CHECK(tacl_now_s() - t0 < 2.0);
+}
+
+/* A stream that never completes: the wait ends at the timeout, aborts the communicator, and the
+ * communicator reports itself closed afterwards. */
+static void sc_dev_stuck_stream(void)
+{
+    use_fakes(p_sys);
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    setenv("FAKE_CUDA_STREAM_STUCK", "1", 1);
+    tacl_dev_comm_set_timeout(dc, 0.3);
+    double t0 = tacl_now_s();
+    CHECK_ST(tacl_dev_comm_sync(dc, NULL), TACL_ERR_TIMEOUT);
+    double took = tacl_now_s() - t0;
+    CHECK(took >= 0.25 && took < 3.0);
+    CHECK_CONTAINS(tacl_last_error(), "device work did not complete within 0.3 s");
+    CHECK_CONTAINS(tacl_last_error(), "the communicator was aborted");
+    CHECK_ST(tacl_dev_comm_check(dc), TACL_ERR_CLOSED);
+    float x[4] = {0};
+    CHECK_ST(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_CLOSED);
+    tacl_dev_comm_destroy(dc);
+}
+
+/* An explicit CUDA runtime that fails is reported and the search falls back. */
+static void sc_cudart_fallback(void)
+{
+    setenv("TACL_CUDART_SO_PATH", p_notlib, 1);
+    tacl_cudart_lib_t *rtl = calloc(1, sizeof *rtl);
+    CHECK(rtl);
+    tacl_errbuf_t eb;
+    tacl_status_t st = tacl_cudart_search(0, rtl, &eb);
+    CHECK(rtl->ncand >= 2 && !rtl->cand[0].loaded);
+    CHECK_CONTAINS(rtl->cand[0].why, "dlopen failed");
+    CHECK_CONTAINS(read_log(), "WARN gpu: TACL_CUDART_SO_PATH=");
+    if (st != TACL_OK) CHECK_CONTAINS(eb.msg, "no CUDA runtime could be loaded; tried:");
+    free(rtl);
+}
+
 /* Two processes joined by a socketpair act as a 2-rank bootstrap. */
 typedef struct {
     int fd, rank;
@@ -525,6 +586,9 @@ int main(void)
     run_child("python", sc_python);
     run_child("dev_single", sc_dev_single);
     run_child("dev_no_gpu", sc_dev_no_gpu);
+    run_child("dev_async_error", sc_dev_async_error);
+    run_child("dev_stuck_stream", sc_dev_stuck_stream);
+    run_child("cudart_fallback", sc_cudart_fallback);
     run_child("dev_mismatch", sc_dev_mismatch);
     run_child("dev_never_joined", sc_dev_never_joined);
     run_child("nvml", sc_nvml);

@@ -1,7 +1,8 @@
 /* gpu_loader_fake_cudart.c — a stand-in CUDA runtime for tests on machines without GPUs: "device
  * memory" is host memory, streams complete at once, the device count comes from FAKE_CUDA_NDEV
  * (default 1), and cudaPointerGetAttributes answers what the test set with fake_cuda_set_attr
- * (memory type and device), so the device communicator's buffer checks can be exercised. */
+ * (memory type and device), so the device communicator's buffer checks can be exercised. With
+ * FAKE_CUDA_STREAM_STUCK set, streams never complete (cudaStreamQuery: cudaErrorNotReady). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,11 @@ int cudaPointerGetAttributes(fake_attr_t *a, const void *p)
     a->dptr = a->hptr = (void *)p;
     return 0;
 }
+int cudaStreamQuery(void *s)
+{
+    (void)s;
+    return getenv("FAKE_CUDA_STREAM_STUCK") ? 600 : 0;
+}
 const char *cudaGetErrorString(int e)
 {
     return e ? "fake CUDA error" : "no error";
@@ -95,7 +101,6 @@ int cudaRuntimeGetVersion(int *v)
         return 0;                                                                                  \
     }
 FAKE_STUB(cudaStreamSynchronize)
-FAKE_STUB(cudaStreamQuery)
 FAKE_STUB(cudaEventCreate)
 FAKE_STUB(cudaEventRecord)
 FAKE_STUB(cudaEventElapsedTime)

@@ -1,8 +1,9 @@
 /* gpu_loader_fake_nccl.c — a stand-in NCCL for the loader tests on machines without GPUs: it
  * exports NCCL's symbols, reports FAKE_NCCL_VERSION from ncclGetVersion, and implements just
  * enough (init that completes or, for the rank named by FAKE_NCCL_HANG_RANK, never does; an
- * all-reduce that copies and records its datatype and op) for the device communicator's logic
- * to run. With FAKE_NCCL_PARTIAL it lacks ncclAllReduce and ncclSend (a broken library). */
+ * all-reduce that copies and records its datatype and op; with FAKE_NCCL_REMOTE_ERROR_AFTER=n,
+ * an asynchronous ncclRemoteError once n all-reduces were issued) for the device communicator's
+ * logic to run. With FAKE_NCCL_PARTIAL it lacks ncclAllReduce and ncclSend (a broken library). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ typedef struct {
 
 static int fake_hang;
 static int fake_last_dt = -1, fake_last_op = -1;
+static int fake_allreduces;
 
 int ncclGetVersion(int *v)
 {
@@ -44,7 +46,11 @@ int ncclCommInitRank(void **comm, int n, fake_uid_t id, int rank)
 int ncclCommGetAsyncError(void *comm, int *r)
 {
     (void)comm;
-    *r = fake_hang ? 7 : 0;
+    const char *after = getenv("FAKE_NCCL_REMOTE_ERROR_AFTER");
+    if (after && fake_allreduces > atoi(after))
+        *r = 6; /* ncclRemoteError: a peer is gone */
+    else
+        *r = fake_hang ? 7 : 0;
     return 0;
 }
 
@@ -90,6 +96,7 @@ int ncclAllReduce(const void *s, void *r, size_t n, int dt, int op, void *comm, 
     (void)comm, (void)stream;
     fake_last_dt = dt;
     fake_last_op = op;
+    fake_allreduces++;
     if (s != r) memmove(r, s, n * fake_size(dt));
     return 0;
 }
