@@ -133,6 +133,25 @@ static void one_rank(int ngpu)
         CUDA_OK(rt->Free(other));
         printf("buffer on GPU 1 refused: %s\n", tacl_dev_comm_last_error(dc));
     }
+    /* Optional features of this NCCL: split off a one-rank communicator and reduce on it in
+     * memory from NCCL's allocator. */
+    if (dc->nccl->fn.CommSplit && dc->nccl->fn.MemAlloc) {
+        tacl_dev_comm_t *sub = NULL;
+        CHECK_OK(tacl_dev_comm_split(dc, 0, 0, &sub));
+        CHECK(sub && tacl_dev_comm_size(sub) == 1 && tacl_dev_comm_rank(sub) == 0);
+        void *m = NULL;
+        CHECK_OK(tacl_dev_mem_alloc(sizeof h, &m));
+        for (int i = 0; i < N; i++)
+            h[i] = 5 * i;
+        gpu_put(m, h, sizeof h);
+        CHECK_OK(tacl_dev_all_reduce(sub, m, c, N, TACL_INT32, TACL_SUM, stream));
+        CHECK_OK(tacl_dev_comm_sync(sub, stream));
+        gpu_get(g, c, sizeof g);
+        CHECK(!memcmp(g, h, sizeof h));
+        CHECK_OK(tacl_dev_mem_free(m));
+        tacl_dev_comm_destroy(sub);
+        printf("ncclCommSplit and ncclMemAlloc through tacl: ok\n");
+    }
     CHECK_OK(tacl_dev_comm_check(dc));
     CUDA_OK(rt->Free(a));
     CUDA_OK(rt->Free(a2));

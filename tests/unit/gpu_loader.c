@@ -364,6 +364,16 @@ static void sc_dev_single(void)
     CHECK_CONTAINS(tacl_last_error(), "unknown dtype 99");
     CHECK_ST(tacl_dev_group_end(dc), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "no group is open");
+    /* Optional features the fake lacks are reported, naming the symbol and the version. */
+    tacl_dev_comm_t *sub = NULL;
+    CHECK_ST(tacl_dev_comm_split(dc, 0, 0, &sub), TACL_ERR_UNAVAILABLE);
+    CHECK_CONTAINS(tacl_last_error(), "tacl_dev_comm_split: the loaded NCCL 2.28.3 (");
+    CHECK_CONTAINS(tacl_last_error(), ") has no ncclCommSplit");
+    void *mem = NULL;
+    CHECK_ST(tacl_dev_mem_alloc(64, &mem), TACL_ERR_UNAVAILABLE);
+    CHECK_CONTAINS(tacl_last_error(), "has no ncclMemAlloc");
+    CHECK_ST(tacl_dev_comm_window_register(dc, in, 16, 0, &mem), TACL_ERR_UNAVAILABLE);
+    CHECK(mem == NULL);
     CHECK_OK(tacl_dev_comm_check(dc));
     tacl_dev_comm_destroy(dc);
 }
