@@ -348,6 +348,24 @@ TACL_API tacl_status_t tacl_parallel_create(tacl_comm_t *world, const tacl_par_s
                                             int device, tacl_parallel_t **out);
 TACL_API tacl_group_t *tacl_parallel_group(tacl_parallel_t *p, tacl_par_kind_t kind);
 TACL_API void tacl_parallel_destroy(tacl_parallel_t *p);
+/* ---- Rendezvous store: limits and threading (store part). ----
+ * A store client handle serves one thread at a time (one synchronous request in flight per
+ * connection); use one handle per thread. The server is thread-safe and serves any number of
+ * clients. Requests beyond these limits fail with TACL_ERR_INVALID on the client; a peer that
+ * sends them anyway is disconnected by the server. */
+#define TACL_STORE_KEY_MAX   4096u       /* bytes per key */
+#define TACL_STORE_VALUE_MAX (64u << 20) /* bytes per value (64 MiB) */
+#define TACL_STORE_KEYS_MAX  65536u      /* keys per wait/check request */
+/* ---- Cluster descriptions (docs/CLUSTER_FORMAT.md): hosts, GPUs, links between hosts,
+ * unreachable pairs. Read by `tacl plan` and TACL_TOPO_FILE; written by `tacl doctor --json`.
+ * The structure is defined in src/topo/cluster.h for the layers that read its fields. ---- */
+#include <stdio.h>
+typedef struct tacl_cluster tacl_cluster_t;
+/* Reads a YAML or JSON cluster file. Errors: TACL_ERR_CONFIG "file:line:col: expected ...". */
+TACL_API tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out);
+/* Writes the cluster as JSON in the same format (a round trip keeps every figure). */
+TACL_API tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f);
+TACL_API void tacl_cluster_destroy(tacl_cluster_t *c);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef TACL_BOOT_STORE_PROTO_H
 #define TACL_BOOT_STORE_PROTO_H
 
+#include "tacl.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,11 +23,11 @@
 #define STORE_VERSION 1u
 #define STORE_HDR_LEN 20u
 
-/* Limits (documented contract): a key is at most 4 KiB, a value at most 64 MiB, a request
- * names at most 65536 keys, and no frame body exceeds 256 MiB. */
-#define STORE_KEY_MAX   4096u
-#define STORE_VALUE_MAX (64u << 20)
-#define STORE_ITEMS_MAX 65536u
+/* Limits (the public ones are documented in tacl.h): a key is at most 4 KiB, a value at most
+ * 64 MiB, a request names at most 65536 keys, and no frame body exceeds 256 MiB. */
+#define STORE_KEY_MAX   TACL_STORE_KEY_MAX
+#define STORE_VALUE_MAX TACL_STORE_VALUE_MAX
+#define STORE_ITEMS_MAX TACL_STORE_KEYS_MAX
 #define STORE_FRAME_MAX (256u << 20)
 
 typedef enum {

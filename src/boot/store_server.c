@@ -254,6 +254,11 @@ static void srv_conn_flush(tacl_store_server_t *srv, srv_conn_t *c)
         }
     }
     c->out_off = c->out_len = 0;
+    if (c->out_cap > (1u << 20)) {
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     srv_conn_events(srv, c, 0);
 }
 
@@ -783,6 +788,12 @@ static void srv_conn_process(tacl_store_server_t *srv, srv_conn_t *c)
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
     }
+    /* A large value passed through: do not keep its buffer for the connection's lifetime. */
+    if (c->in_len == 0 && c->in_cap > (1u << 20)) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
 }
 
 /* Bytes the input buffer must hold for the frame at its start to be complete. */
@@ -807,7 +818,7 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
                 /* The frame at the start is incomplete (else it was processed), and its header
                  * was checked, so its size is bounded by STORE_FRAME_MAX. */
                 size_t need = srv_conn_need(c);
-                if (cap > need && need > c->in_cap) cap = need;
+                if (need > c->in_cap && need < cap) cap = need > 4096 ? need : 4096;
             }
             uint8_t *p = realloc(c->in, cap);
             if (!p) {

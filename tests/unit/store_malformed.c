@@ -147,6 +147,11 @@ int main(void)
     char peer[64];
     int round = 0;
 
+    /* A client connected throughout, used again at the end. */
+    tacl_store_t *keep;
+    CHECK_OK(tacl_store_connect("127.0.0.1", mal_port, 5, &keep));
+    CHECK_OK(tacl_store_set(keep, "keep/before", "b", 1));
+
     /* A peer stalled in the middle of a header does not hold up anyone else. */
     int stalled = mal_connect(peer, sizeof peer);
     mal_send(stalled, "\x54\x41\x43", 3);
@@ -272,7 +277,15 @@ int main(void)
     struct pollfd p = {.fd = stalled, .events = POLLIN};
     CHECK(poll(&p, 1, 0) == 0);
     /* (Connections of the clients above may still be closing.) */
-    CHECK(boot_store_server_wait_clients(srv, 1, tacl_now_ns() + 2000000000ull) == 1);
+    CHECK(boot_store_server_wait_clients(srv, 2, tacl_now_ns() + 2000000000ull) == 2);
+    /* The long-lived client's connection survived every bad peer. */
+    void *v;
+    size_t vlen;
+    CHECK_OK(tacl_store_get(keep, "keep/before", &v, &vlen));
+    CHECK(vlen == 1 && !memcmp(v, "b", 1));
+    tacl_free(v);
+    CHECK_OK(tacl_store_delete(keep, "keep/before", NULL));
+    tacl_store_close(keep);
     close(stalled);
     /* Nothing the bad peers sent became a key: good/0.. and good/count only. */
     tacl_store_t *st;

@@ -1,0 +1,747 @@
+/* shm_group.c — the shared-memory group of shm_group.h: segment layout, the step protocol
+ * (sequence-numbered flags, double-buffered slots, spin/yield/futex waits with liveness and
+ * deadline checks, fingerprint comparison) and the direct algorithms of every collective.
+ *
+ * Protocol. Every operation is a sequence of steps that all ranks take in the same order; a
+ * rank's step counter is never reset. In step s a rank writes what it contributes into its own
+ * buffer of parity s % 2, then publishes s in its flag, then waits until every rank's flag is
+ * >= s and reads the others' parity-(s % 2) buffers. Publishing s+1 therefore means "I have
+ * finished reading the buffers of step s-1", which is why a rank may overwrite its parity
+ * buffer of step s+1 as soon as it has seen everyone at s: consecutive steps and operations
+ * need no extra barrier. The first step of every operation also carries the caller's
+ * fingerprint and one number (aux: a size the others need) in the rank's control line.
+ *
+ * Errors. A fingerprint mismatch is seen by every rank at the same first step, so every rank
+ * returns TACL_ERR_MISMATCH having completed the same steps: the group stays usable. A timeout
+ * or a dead peer leaves the ranks at different steps: the group is then broken and every later
+ * call returns the same error; the first rank that gives up also posts its message in the
+ * segment so that ranks still waiting fail at once instead of at their own deadline. */
+#include "transport/shm/shm_group.h"
+
+#include "clock.h"
+#include "log.h"
+#include "reduce.h"
+#include "settings.h"
+#include "transport/shm/shm_seg.h"
+
+#include <errno.h>
+#include <immintrin.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SHM_LINE     128
+#define SHM_PAGE     4096
+#define SHM_ALIGN    64         /* slices start on cache lines */
+#define SHM_LIVE_NS  5000000ull /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS 1000000ull /* yield this long before sleeping on the futex */
+#define SHM_SLEEP_NS 5000000ull /* longest futex sleep: the liveness period */
+#define SHM_SLOT_MIN SHM_PAGE
+#define SHM_SLOT_MAX (256ull << 20)
+
+typedef struct {
+    _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
+    _Atomic uint32_t sleepers; /* ranks inside FUTEX_WAIT (or about to be) */
+    char pad0[SHM_LINE - 8];
+    _Atomic int32_t abort_claim; /* first rank to give up wins the right to write abort_msg */
+    _Atomic int32_t abort_st;    /* nonzero once abort_msg is complete */
+    int32_t abort_rank;
+    char abort_msg[TACL_ERRMSG_MAX];
+} shm_hdr_t;
+
+/* One line per rank, written only by that rank. */
+typedef struct {
+    _Atomic uint64_t flag; /* last step published */
+    uint64_t aux[2];       /* per parity: the number carried by an operation's first step */
+    tacl_fp_t fp[2];       /* per parity: the fingerprint of an operation's first step */
+} shm_ctrl_t;
+
+_Static_assert(sizeof(shm_ctrl_t) <= SHM_LINE, "control block fits a line pair");
+
+typedef struct {
+    int32_t pid;
+    int32_t pad;
+    uint64_t slot;
+    uint64_t oneshot;
+} shm_hello_t;
+
+struct tacl_shm_group {
+    tacl_shm_seg_t seg;
+    shm_hdr_t *hdr;
+    char *ctrl; /* size lines of SHM_LINE bytes */
+    char *data; /* rank r's buffer of parity p at (2r + p) * slot */
+    size_t slot, oneshot;
+    int rank, size;
+    int *comm_ranks;
+    int32_t *pids;
+    uint64_t *aux; /* the aux of every rank, read at the last first-step */
+    uint64_t step;
+    uint64_t spin_ns;
+    tacl_status_t broken;
+    char broken_msg[TACL_ERRMSG_MAX];
+};
+
+static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r)
+{
+    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE);
+}
+
+/* Rank r's buffer for step s. */
+static inline char *shm_buf(tacl_shm_group_t *g, int r, uint64_t s)
+{
+    return g->data + ((size_t)r * 2 + (size_t)(s & 1)) * g->slot;
+}
+
+/* My buffer for the step about to be taken, and rank r's buffer of the step just taken. */
+static inline char *shm_next(tacl_shm_group_t *g)
+{
+    return shm_buf(g, g->rank, g->step + 1);
+}
+
+static inline char *shm_cur(tacl_shm_group_t *g, int r)
+{
+    return shm_buf(g, r, g->step);
+}
+
+/* memcpy that accepts an empty copy from or to NULL (count-0 calls pass NULL buffers). */
+static inline void shm_copy(void *dst, const void *src, size_t len)
+{
+    if (len) memcpy(dst, src, len);
+}
+
+static inline size_t shm_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Bytes [off, off + q) of a block of len bytes: how many exist. */
+static inline size_t shm_piece(size_t len, size_t off, size_t q)
+{
+    return len > off ? shm_min(q, len - off) : 0;
+}
+
+static long shm_futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+/* ---- Errors. ---- */
+
+static void shm_describe(const tacl_fp_t *fp, char *buf, size_t len)
+{
+    if (fp)
+        tacl_fp_format(fp, buf, len);
+    else
+        snprintf(buf, len, "a shared-memory operation");
+}
+
+/* Makes the group unusable after st, and tells ranks still waiting in the segment. */
+static tacl_status_t shm_break(tacl_shm_group_t *g, tacl_status_t st, tacl_errbuf_t *eb)
+{
+    const char *msg = tacl_last_error();
+    g->broken = st;
+    snprintf(g->broken_msg, sizeof g->broken_msg, "%s", msg);
+    int32_t zero = 0;
+    if (atomic_compare_exchange_strong(&g->hdr->abort_claim, &zero, 1)) {
+        g->hdr->abort_rank = g->rank;
+        snprintf(g->hdr->abort_msg, sizeof g->hdr->abort_msg, "%s", msg);
+        atomic_store_explicit(&g->hdr->abort_st, (int32_t)st, memory_order_release);
+        atomic_fetch_add(&g->hdr->wake, 1);
+        shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
+    }
+    return tacl_err_keep(eb, st);
+}
+
+static tacl_status_t shm_check_usable(tacl_shm_group_t *g, const tacl_fp_t *fp, tacl_errbuf_t *eb)
+{
+    if (g->broken == TACL_OK) return TACL_OK;
+    char what[160];
+    shm_describe(fp, what, sizeof what);
+    return tacl_err(eb, g->broken, TACL_SUB_SHM,
+                    "%s: the shared-memory group is unusable after an earlier error: %s", what,
+                    g->broken_msg);
+}
+
+/* A pid that no longer exists, or a zombie (killed but not yet reaped by its parent). */
+static int shm_pid_dead(int32_t pid)
+{
+    if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* ---- Steps. ---- */
+
+static void shm_publish(tacl_shm_group_t *g, uint64_t s)
+{
+    /* seq_cst store then load: either the sleeper sees the flag or we see the sleeper. */
+    atomic_store(&shm_ctrl(g, g->rank)->flag, s);
+    if (atomic_load(&g->hdr->sleepers) > 0) {
+        atomic_fetch_add(&g->hdr->wake, 1);
+        shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
+    }
+}
+
+static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *fp,
+                                         uint64_t started, tacl_errbuf_t *eb)
+{
+    char what[160], who[512];
+    size_t n = 0;
+    shm_describe(fp, what, sizeof what);
+    who[0] = '\0';
+    for (int r = 0; r < g->size && n < sizeof who; r++) {
+        if (atomic_load(&shm_ctrl(g, r)->flag) >= s) continue;
+        int k = snprintf(who + n, sizeof who - n, "%s%d (pid %d)", n ? ", " : "", g->comm_ranks[r],
+                         (int)g->pids[r]);
+        if (k > 0) n += (size_t)k;
+    }
+    tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
+             "%s on the shared-memory group: timed out after %.3f s at step %llu waiting for "
+             "rank(s) %s on this host",
+             what, (double)(tacl_now_ns() - started) * 1e-9, (unsigned long long)s, who);
+    return shm_break(g, TACL_ERR_TIMEOUT, eb);
+}
+
+/* Waits until every rank has published step s. */
+static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *fp,
+                              uint64_t deadline, tacl_errbuf_t *eb)
+{
+    int r = 0;
+    uint64_t started = 0, spin_end = 0, yield_end = 0, next_live = 0;
+    for (;;) {
+        while (r < g->size &&
+               atomic_load_explicit(&shm_ctrl(g, r)->flag, memory_order_acquire) >= s)
+            r++;
+        if (r == g->size) return TACL_OK;
+        uint64_t now = tacl_now_ns();
+        if (!started) {
+            started = now;
+            spin_end = now + g->spin_ns;
+            yield_end = spin_end + SHM_YIELD_NS;
+            next_live = now + SHM_LIVE_NS;
+        }
+        if (now < spin_end) {
+            for (int i = 0; i < 16; i++)
+                _mm_pause();
+            continue;
+        }
+        int32_t ast = atomic_load_explicit(&g->hdr->abort_st, memory_order_acquire);
+        if (ast != 0) {
+            char what[160];
+            shm_describe(fp, what, sizeof what);
+            tacl_err(eb, (tacl_status_t)ast, TACL_SUB_SHM,
+                     "%s on the shared-memory group: rank %d gave up: %s", what,
+                     g->comm_ranks[g->hdr->abort_rank], g->hdr->abort_msg);
+            return shm_break(g, (tacl_status_t)ast, eb);
+        }
+        if (now >= next_live) {
+            next_live = now + SHM_LIVE_NS;
+            for (int q = r; q < g->size; q++) {
+                if (atomic_load(&shm_ctrl(g, q)->flag) >= s || !shm_pid_dead(g->pids[q])) continue;
+                char what[160];
+                shm_describe(fp, what, sizeof what);
+                tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+                         "rank %d (pid %d) on this host died during %s (shared-memory group, "
+                         "step %llu)",
+                         g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
+                return shm_break(g, TACL_ERR_PEER_LOST, eb);
+            }
+        }
+        if (now >= deadline) return shm_waited_too_long(g, s, fp, started, eb);
+        if (now < yield_end) {
+            sched_yield();
+            continue;
+        }
+        /* Sleep: announce ourselves, re-check, then wait on the word a publisher bumps. */
+        uint32_t w = atomic_load(&g->hdr->wake);
+        atomic_fetch_add(&g->hdr->sleepers, 1);
+        if (atomic_load(&shm_ctrl(g, r)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
+            uint64_t left = deadline - now, ns = left < SHM_SLEEP_NS ? left : SHM_SLEEP_NS;
+            struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+            shm_futex(&g->hdr->wake, FUTEX_WAIT, w, &ts);
+        }
+        atomic_fetch_sub(&g->hdr->sleepers, 1);
+    }
+}
+
+/* Takes the next step: publishes it (the caller has filled shm_next), waits for everyone and,
+ * on an operation's first step (fp != NULL or first), compares fingerprints and reads aux. */
+static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *fp, uint64_t aux,
+                              uint64_t deadline, tacl_errbuf_t *eb)
+{
+    uint64_t s = g->step + 1;
+    shm_ctrl_t *me = shm_ctrl(g, g->rank);
+    if (first) {
+        if (fp)
+            me->fp[s & 1] = *fp;
+        else
+            memset(&me->fp[s & 1], 0, sizeof me->fp[0]);
+        me->aux[s & 1] = aux;
+    }
+    shm_publish(g, s);
+    tacl_status_t st = shm_wait(g, s, fp, deadline, eb);
+    if (st != TACL_OK) return st;
+    g->step = s;
+    if (!first) return TACL_OK;
+    for (int r = 0; r < g->size; r++)
+        g->aux[r] = shm_ctrl(g, r)->aux[s & 1];
+    const tacl_fp_t *f0 = &shm_ctrl(g, 0)->fp[s & 1];
+    for (int r = 1; r < g->size; r++) {
+        const tacl_fp_t *fr = &shm_ctrl(g, r)->fp[s & 1];
+        if (tacl_fp_equal(f0, fr)) continue;
+        /* Every rank names the same pair (rank 0 and the first that differs from it). */
+        char a[160], b[160];
+        tacl_fp_format(f0, a, sizeof a);
+        tacl_fp_format(fr, b, sizeof b);
+        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                        "ranks called mismatched collectives on the shared-memory group: rank "
+                        "%d called %s but rank %d called %s",
+                        g->comm_ranks[0], a, g->comm_ranks[r], b);
+    }
+    return TACL_OK;
+}
+
+/* ---- Create / destroy. ---- */
+
+static size_t shm_round(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+static int shm_online_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
+                                    tacl_errbuf_t *eb)
+{
+    const tacl_xchg_t *x = cfg->xchg;
+    int n = x->size;
+    tacl_status_t st;
+    if (n < 1 || x->rank < 0 || x->rank >= n)
+        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                        "shared-memory group: rank %d of %d is not a valid member", x->rank, n);
+    tacl_shm_group_t *g = calloc(1, sizeof *g);
+    if (!g) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+    g->rank = x->rank;
+    g->size = n;
+    g->comm_ranks = calloc((size_t)n, sizeof *g->comm_ranks);
+    g->pids = calloc((size_t)n, sizeof *g->pids);
+    g->aux = calloc((size_t)n, sizeof *g->aux);
+    shm_hello_t *hello = calloc((size_t)n, sizeof *hello);
+    if (!g->comm_ranks || !g->pids || !g->aux || !hello) {
+        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        goto err_free;
+    }
+    for (int r = 0; r < n; r++)
+        g->comm_ranks[r] = cfg->comm_ranks ? cfg->comm_ranks[r] : r;
+
+    /* Everyone adopts rank 0's sizes, so that settings that differ between processes cannot
+     * give the ranks different layouts. */
+    long slot = tacl_setting_int(TACL_SET_SHM_SLOT_BYTES);
+    long oneshot = tacl_setting_int(TACL_SET_SHM_ONESHOT_BYTES);
+    if (slot < (long)SHM_SLOT_MIN) slot = SHM_SLOT_MIN;
+    if ((unsigned long)slot > SHM_SLOT_MAX) slot = (long)SHM_SLOT_MAX;
+    shm_hello_t mine = {.pid = (int32_t)getpid(),
+                        .slot = shm_round((size_t)slot, SHM_PAGE),
+                        .oneshot = oneshot < 0 ? 0 : (uint64_t)oneshot};
+    st = tacl_xchg_allgather(x, &mine, sizeof mine, hello, eb);
+    if (st != TACL_OK) goto err_free;
+    for (int r = 0; r < n; r++)
+        g->pids[r] = hello[r].pid;
+    g->slot = (size_t)hello[0].slot;
+    g->oneshot = (size_t)hello[0].oneshot;
+
+    size_t ctrl_off = shm_round(sizeof(shm_hdr_t), SHM_PAGE);
+    size_t data_off = ctrl_off + shm_round((size_t)n * SHM_LINE, SHM_PAGE);
+    size_t total = data_off + (size_t)n * 2 * g->slot;
+    st = tacl_shm_seg_open(x, "grp", total, &g->seg, eb);
+    if (st != TACL_OK) goto err_free;
+    g->hdr = (shm_hdr_t *)g->seg.base;
+    g->ctrl = (char *)g->seg.base + ctrl_off;
+    g->data = (char *)g->seg.base + data_off;
+
+    long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
+    if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
+    g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
+    free(hello);
+    TACL_DEBUG(TACL_SUB_SHM,
+               "shared-memory group: rank %d of %d, segment %s (%zu bytes), slot %zu, one-shot "
+               "up to %zu bytes, spin %llu us",
+               g->rank, n, g->seg.name, total, g->slot, g->oneshot,
+               (unsigned long long)(g->spin_ns / 1000));
+    *out = g;
+    return TACL_OK;
+
+err_free:
+    free(hello);
+    free(g->aux);
+    free(g->pids);
+    free(g->comm_ranks);
+    free(g);
+    return st;
+}
+
+void tacl_shm_group_destroy(tacl_shm_group_t *g)
+{
+    if (!g) return;
+    tacl_shm_seg_close(&g->seg);
+    free(g->aux);
+    free(g->pids);
+    free(g->comm_ranks);
+    free(g);
+}
+
+/* ---- Collectives. ---- */
+
+static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count, int reducing,
+                                    tacl_errbuf_t *eb)
+{
+    size_t es = tacl_dtype_size(dt);
+    if (es == 0)
+        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                        "shared-memory group: data type %d "
+                        "is not a tacl_dtype_t",
+                        (int)dt);
+    if (reducing && ((int)op < 0 || op >= TACL_OP_COUNT))
+        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                        "shared-memory group: reduction "
+                        "operator %d is not a tacl_op_t",
+                        (int)op);
+    if (count > SIZE_MAX / 2 / es)
+        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                        "shared-memory group: count %zu "
+                        "of %s overflows",
+                        count, tacl_dtype_name(dt));
+    return TACL_OK;
+}
+
+/* all_reduce (root < 0) and reduce (root >= 0: only the root writes recv).
+ * Small messages: one step per slot-sized chunk; every rank that needs the result reduces the
+ * whole chunk from all slots in rank order. Large: per chunk, every rank copies its input
+ * except its own slice into its slot (step), reduces its slice from the slots and its own
+ * input in rank order into its other buffer (step), and the ranks copy the slices out. Both
+ * reduce each element in rank order, so every rank and both paths give the same bits. */
+static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void *recv,
+                                     size_t count, tacl_dtype_t dt, tacl_op_t op, int root,
+                                     const tacl_fp_t *fp, uint64_t deadline, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(shm_check_type(dt, op, count, 1, eb));
+    const int n = g->size, me = g->rank, want = root < 0 || root == me;
+    const size_t es = tacl_dtype_size(dt), bytes = count * es;
+    const char *in = send;
+    char *outp = recv;
+    const void *srcs[n];
+    tacl_status_t st;
+    if (n == 1) {
+        if (count && want && in != outp) memmove(outp, in, bytes);
+        return shm_step(g, 1, fp, 0, deadline, eb);
+    }
+    size_t cmax = g->slot / es;
+    if (bytes <= g->oneshot) {
+        size_t off = 0;
+        do {
+            size_t c = shm_min(cmax, count - off);
+            shm_copy(shm_next(g), in + off * es, c * es);
+            st = shm_step(g, off == 0, fp, 0, deadline, eb);
+            if (st != TACL_OK) return st;
+            if (want && c) {
+                for (int r = 0; r < n; r++)
+                    srcs[r] = shm_cur(g, r);
+                tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
+                tacl_reduce_finish(outp + off * es, c, dt, op, n);
+            }
+            off += c;
+        } while (off < count);
+        return TACL_OK;
+    }
+    const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    for (size_t off = 0; off < count;) {
+        size_t c = shm_min(cmax, count - off);
+        /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
+        size_t per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
+        size_t lo_me = shm_min(per * (size_t)me, c), hi_me = shm_min(lo_me + per, c);
+        char *mine = shm_next(g);
+        if (lo_me > 0) shm_copy(mine, in + off * es, lo_me * es);
+        if (hi_me < c) shm_copy(mine + hi_me * es, in + (off + hi_me) * es, (c - hi_me) * es);
+        st = shm_step(g, off == 0, fp, 0, deadline, eb);
+        if (st != TACL_OK) return st;
+        if (hi_me > lo_me) {
+            for (int r = 0; r < n; r++)
+                srcs[r] = r == me ? (const void *)(in + (off + lo_me) * es)
+                                  : (const void *)(shm_cur(g, r) + lo_me * es);
+            char *dst = shm_next(g) + lo_me * es;
+            tacl_reduce_many(dst, srcs, n, hi_me - lo_me, dt, op);
+            tacl_reduce_finish(dst, hi_me - lo_me, dt, op, n);
+        }
+        st = shm_step(g, 0, fp, 0, deadline, eb);
+        if (st != TACL_OK) return st;
+        if (want) {
+            for (int r = 0; r < n; r++) {
+                size_t lo = shm_min(per * (size_t)r, c), hi = shm_min(lo + per, c);
+                if (hi > lo)
+                    shm_copy(outp + (off + lo) * es, shm_cur(g, r) + lo * es, (hi - lo) * es);
+            }
+        }
+        off += c;
+    }
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_all_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
+                                  tacl_dtype_t dt, tacl_op_t op, const tacl_fp_t *fp,
+                                  uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    return shm_reduce_impl(g, send, recv, count, dt, op, -1, fp, deadline_ns, eb);
+}
+
+static tacl_status_t shm_check_root(tacl_shm_group_t *g, int root, tacl_errbuf_t *eb)
+{
+    if (root < 0 || root >= g->size)
+        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                        "shared-memory group: root %d is not a group rank (0..%d)", root,
+                        g->size - 1);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
+                              tacl_dtype_t dt, tacl_op_t op, int root, const tacl_fp_t *fp,
+                              uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_root(g, root, eb));
+    return shm_reduce_impl(g, send, recv, count, dt, op, root, fp, deadline_ns, eb);
+}
+
+tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *recv, size_t bytes,
+                                 int root, const tacl_fp_t *fp, uint64_t deadline_ns,
+                                 tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(shm_check_root(g, root, eb));
+    const int me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t off = 0;
+    if (me == root && bytes && in != outp) memmove(outp, in, bytes);
+    do {
+        size_t c = shm_min(g->slot, bytes - off);
+        if (me == root) shm_copy(shm_next(g), outp + off, c);
+        tacl_status_t st = shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (me != root) shm_copy(outp + off, shm_cur(g, root), c);
+        off += c;
+    } while (off < bytes);
+    return TACL_OK;
+}
+
+/* My contribution to a v-collective is in place when send is recv (MPI_IN_PLACE-like) or sits
+ * exactly where my block goes. */
+static const char *shm_own_block(const void *send, void *recv, size_t displ)
+{
+    if (send == recv) return (const char *)recv + displ;
+    return send;
+}
+
+tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
+                                   void *recv, const size_t *recv_bytes, const size_t *displs,
+                                   const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = shm_own_block(send, recv, displs[me]);
+    char *outp = recv;
+    size_t q = g->slot, maxb = 0;
+    for (int r = 0; r < n; r++)
+        if (recv_bytes[r] > maxb) maxb = recv_bytes[r];
+    size_t off = 0;
+    do {
+        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
+        tacl_status_t st = shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) {
+            for (int r = 0; r < n; r++) {
+                if (g->aux[r] == recv_bytes[r]) continue;
+                return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                                "all_gatherv on the shared-memory group: rank %d contributes "
+                                "%llu bytes but rank %d expects %zu from it",
+                                g->comm_ranks[r], (unsigned long long)g->aux[r], g->comm_ranks[me],
+                                recv_bytes[r]);
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            char *dst = outp + displs[r] + off;
+            size_t len = shm_piece(recv_bytes[r], off, q);
+            if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+        }
+        off += q;
+    } while (off < maxb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, void *recv,
+                                      size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                      const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(shm_check_type(dt, op, recv_count, 1, eb));
+    const int n = g->size, me = g->rank;
+    const size_t es = tacl_dtype_size(dt);
+    const char *in = send;
+    char *outp = recv;
+    const void *srcs[n];
+    /* Each step carries the same piece of every block, packed: block b's at b * c. */
+    size_t cmax = g->slot / ((size_t)n * es);
+    size_t off = 0;
+    do {
+        size_t c = shm_min(cmax, recv_count - off);
+        char *mine = shm_next(g);
+        for (int b = 0; b < n; b++)
+            shm_copy(mine + (size_t)b * c * es, in + ((size_t)b * recv_count + off) * es, c * es);
+        tacl_status_t st = shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (c) {
+            for (int r = 0; r < n; r++)
+                srcs[r] = shm_cur(g, r) + (size_t)me * c * es;
+            tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
+            tacl_reduce_finish(outp + off * es, c, dt, op, n);
+        }
+        off += c;
+    } while (off < recv_count);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes, void *recv,
+                               const size_t *recv_bytes, const size_t *displs, int root,
+                               const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(shm_check_root(g, root, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = me == root ? shm_own_block(send, recv, displs[me]) : send;
+    char *outp = recv;
+    size_t q = g->slot, maxb = 0, off = 0;
+    int bad = -1;
+    do {
+        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
+        tacl_status_t st = shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) {
+            /* Everyone learns the largest block, hence the number of steps, from aux. */
+            for (int r = 0; r < n; r++) {
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+                if (me == root && bad < 0 && g->aux[r] != recv_bytes[r]) bad = r;
+            }
+        }
+        if (me == root) {
+            for (int r = 0; r < n; r++) {
+                char *dst = outp + displs[r] + off;
+                size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+                if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+            }
+        }
+        off += q;
+    } while (off < maxb);
+    if (bad >= 0)
+        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                        "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
+                        "%d expected %zu",
+                        g->comm_ranks[bad], (unsigned long long)g->aux[bad], g->comm_ranks[root],
+                        recv_bytes[bad]);
+    return TACL_OK;
+}
+
+/* Per-destination piece of a slot: a cache-line multiple so that pieces never share lines. */
+static size_t shm_piece_size(tacl_shm_group_t *g)
+{
+    size_t q = g->slot / (size_t)g->size / SHM_ALIGN * SHM_ALIGN;
+    return q ? q : SHM_ALIGN;
+}
+
+tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
+                                const size_t *displs, void *recv, size_t recv_bytes, int root,
+                                const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(shm_check_root(g, root, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = shm_piece_size(g), maxb = 0, off = 0;
+    if (me == root)
+        for (int r = 0; r < n; r++)
+            if (send_bytes[r] > maxb) maxb = send_bytes[r];
+    /* In place at the root: recv is send, or already where its own block is. */
+    int root_in_place = me == root && (recv == send || outp == in + displs[me]);
+    do {
+        if (me == root) {
+            char *mine = shm_next(g);
+            for (int r = 0; r < n; r++)
+                shm_copy(mine + (size_t)r * q, in + displs[r] + off,
+                         shm_piece(send_bytes[r], off, q));
+        }
+        tacl_status_t st = shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) maxb = g->aux[root];
+        size_t len = shm_piece(recv_bytes, off, q);
+        if (len && !root_in_place) shm_copy(outp + off, shm_cur(g, root) + (size_t)me * q, len);
+        off += q;
+    } while (off < maxb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
+                                   const size_t *send_displs, void *recv, const size_t *recv_bytes,
+                                   const size_t *recv_displs, const tacl_fp_t *fp,
+                                   uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = shm_piece_size(g), mymax = 0, maxb = 0, off = 0;
+    for (int r = 0; r < n; r++)
+        if (send_bytes[r] > mymax) mymax = send_bytes[r];
+    do {
+        char *mine = shm_next(g);
+        for (int r = 0; r < n; r++)
+            shm_copy(mine + (size_t)r * q, in + send_displs[r] + off,
+                     shm_piece(send_bytes[r], off, q));
+        tacl_status_t st = shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0)
+            for (int r = 0; r < n; r++)
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+        for (int r = 0; r < n; r++) {
+            size_t len = shm_piece(recv_bytes[r], off, q);
+            if (len) shm_copy(outp + recv_displs[r] + off, shm_cur(g, r) + (size_t)me * q, len);
+        }
+        off += q;
+    } while (off < maxb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_shm_barrier(tacl_shm_group_t *g, const tacl_fp_t *fp, uint64_t deadline_ns,
+                               tacl_errbuf_t *eb)
+{
+    TACL_CHECK(shm_check_usable(g, fp, eb));
+    return shm_step(g, 1, fp, 0, deadline_ns, eb);
+}
