@@ -1,17 +1,4 @@
-# GPU benchmark: tacl's device all-reduce in nccl-tests' format (needs the host communicator;
-# built only where this tree has it). Its PyTorch peer is bench/gpu_torch_allreduce.py.
-set(_tacl_bench_host_comm 0)
-file(GLOB_RECURSE _tacl_bench_srcs ${PROJECT_SOURCE_DIR}/src/*.c)
-foreach(f ${_tacl_bench_srcs})
-  file(STRINGS ${f} _hit REGEX "tacl_status_t tacl_init\\(tacl_comm_t")
-  if(_hit)
-    set(_tacl_bench_host_comm 1)
-  endif()
-endforeach()
-if(_tacl_bench_host_comm)
-  add_executable(gpu_allreduce ${CMAKE_CURRENT_LIST_DIR}/gpu_allreduce.c)
-  target_link_libraries(gpu_allreduce PRIVATE tacl_internal)
-else()
-  add_library(gpu_allreduce_compile_only OBJECT ${CMAKE_CURRENT_LIST_DIR}/gpu_allreduce.c)
-  target_link_libraries(gpu_allreduce_compile_only PRIVATE tacl_internal)
-endif()
+# GPU benchmark: tacl's device all-reduce in nccl-tests' format. Its PyTorch peer is
+# bench/gpu_torch_allreduce.py.
+add_executable(gpu_allreduce ${CMAKE_CURRENT_LIST_DIR}/gpu_allreduce.c)
+target_link_libraries(gpu_allreduce PRIVATE tacl_internal)

@@ -8,17 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Strong references to the host collectives that the GPU and group code reach through weak
- * ones (src/group/host_link.h), so that a static link pulls them in. */
-static void *const keep_host_calls[] = {
-    (void *)tacl_broadcast,  (void *)tacl_all_gather,   (void *)tacl_all_reduce,
-    (void *)tacl_barrier,    (void *)tacl_comm_rank,    (void *)tacl_comm_size,
-    (void *)tacl_comm_split, (void *)tacl_comm_destroy,
-};
 
 int main(int argc, char **argv)
 {
-    (void)keep_host_calls;
     size_t lo = argc > 1 ? strtoull(argv[1], NULL, 0) : 1024;
     size_t hi = argc > 2 ? strtoull(argv[2], NULL, 0) : (size_t)256 << 20;
     int iters = argc > 3 ? atoi(argv[3]) : 20;

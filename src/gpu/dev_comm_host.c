@@ -2,7 +2,6 @@
  * all-gather are the host collectives on uint8. Kept apart from dev_comm.c so that programs
  * which create device communicators over another bootstrap do not pull in the host side. */
 #include "gpu/dev_comm.h"
-#include "group/host_link.h"
 #include "settings.h"
 
 static tacl_status_t dev_host_bcast(void *ctx, void *buf, size_t len, int root, tacl_errbuf_t *eb)
@@ -27,7 +26,6 @@ tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device, tacl_dev_
     if (!host_comm || !out)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU,
                         "tacl_dev_comm_create: host_comm and out must not be NULL");
-    TACL_CHECK(tacl_host_link_check("tacl_dev_comm_create"));
     tacl_dev_boot_t b = {dev_host_bcast,
                          dev_host_allgather,
                          host_comm,

@@ -3,7 +3,6 @@
  * parallel state builds the TP/PP/DP/EP groups of a world with tacl_comm_split and the layout of
  * par_layout.c. */
 #include "err.h"
-#include "group/host_link.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +25,6 @@ tacl_status_t tacl_group_create(tacl_comm_t *host, int own_host, int device, tac
     if (!host || !out)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
                         "tacl_group_create: host and out must not be NULL");
-    TACL_CHECK(tacl_host_link_check("tacl_group_create"));
     tacl_group_t *g = calloc(1, sizeof *g);
     if (!g) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     g->host = host;
@@ -135,7 +133,6 @@ tacl_status_t tacl_parallel_create(tacl_comm_t *world, const tacl_par_sizes_t *s
     if (!world || !sz || !out)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
                         "tacl_parallel_create: world, sizes and out must not be NULL");
-    TACL_CHECK(tacl_host_link_check("tacl_parallel_create"));
     int rank = tacl_comm_rank(world), size = tacl_comm_size(world);
     /* Validate on every rank before any split, so that bad sizes fail everywhere alike. */
     TACL_CHECK(tacl_par_layout(size, sz, rank, TACL_PAR_TP, NULL, NULL, NULL, NULL));
