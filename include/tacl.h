@@ -280,6 +280,21 @@ TACL_API tacl_status_t tacl_dev_send(tacl_dev_comm_t *dc, const void *buf, size_
                                      tacl_dtype_t dt, int peer, void *stream);
 TACL_API tacl_status_t tacl_dev_recv(tacl_dev_comm_t *dc, void *buf, size_t count, tacl_dtype_t dt,
                                      int peer, void *stream);
+/* Optional NCCL features, used when the loaded NCCL has them (else TACL_ERR_UNAVAILABLE naming
+ * the missing symbol). Split: collective over dc, like tacl_comm_split (color < 0: *out = NULL).
+ * Register: ncclCommRegister of a buffer for zero-copy paths. Window: ncclCommWindowRegister
+ * (symmetric memory, NCCL >= 2.27). Mem: NCCL's allocator (ncclMemAlloc), for buffers that
+ * registration and NVLink SHARP need. */
+TACL_API tacl_status_t tacl_dev_comm_split(tacl_dev_comm_t *dc, int color, int key,
+                                           tacl_dev_comm_t **out);
+TACL_API tacl_status_t tacl_dev_comm_register(tacl_dev_comm_t *dc, void *buf, size_t bytes,
+                                              void **handle);
+TACL_API tacl_status_t tacl_dev_comm_deregister(tacl_dev_comm_t *dc, void *handle);
+TACL_API tacl_status_t tacl_dev_comm_window_register(tacl_dev_comm_t *dc, void *buf, size_t bytes,
+                                                     int flags, void **win);
+TACL_API tacl_status_t tacl_dev_comm_window_deregister(tacl_dev_comm_t *dc, void *win);
+TACL_API tacl_status_t tacl_dev_mem_alloc(size_t bytes, void **out);
+TACL_API tacl_status_t tacl_dev_mem_free(void *p);
 /* ncclGroupStart/End: calls between them are issued together (e.g. several send/recv). */
 TACL_API tacl_status_t tacl_dev_group_start(tacl_dev_comm_t *dc);
 TACL_API tacl_status_t tacl_dev_group_end(tacl_dev_comm_t *dc);
@@ -309,7 +324,13 @@ TACL_API tacl_status_t tacl_group_all_reduce(tacl_group_t *g, const void *send, 
                                              size_t count, tacl_dtype_t dt, tacl_op_t op,
                                              void *stream);
 
-typedef enum { TACL_PAR_TP = 0, TACL_PAR_PP, TACL_PAR_DP, TACL_PAR_EP, TACL_PAR_COUNT } tacl_par_kind_t;
+typedef enum {
+    TACL_PAR_TP = 0,
+    TACL_PAR_PP,
+    TACL_PAR_DP,
+    TACL_PAR_EP,
+    TACL_PAR_COUNT
+} tacl_par_kind_t;
 typedef struct {
     int tp, pp, dp, ep; /* 0 means 1; world = ext * dp * pp * tp, ep divides dp * tp */
 } tacl_par_sizes_t;

@@ -16,8 +16,8 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
     int leader = c->local_ranks[0] == c->rank;
     tacl_status_t st = TACL_OK;
     if (c->shm) {
-        st = tacl_shm_reduce(c->shm, a->send, a->recv, a->count, a->dt, op, 0, &x->fp,
-                             x->deadline, &c->err);
+        st = tacl_shm_reduce(c->shm, a->send, a->recv, a->count, a->dt, op, 0, &x->fp, x->deadline,
+                             &c->err);
     } else if (a->send != a->recv && bytes) {
         memmove(a->recv, a->send, bytes);
     }

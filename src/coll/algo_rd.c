@@ -16,7 +16,8 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
     char *buf = a->recv;
     if (a->send != a->recv && bytes) memmove(buf, a->send, bytes);
     int p = 1;
-    while (p * 2 <= n) p *= 2;
+    while (p * 2 <= n)
+        p *= 2;
     int rem = n - p;
     char *tmp = malloc(bytes + 1);
     if (!tmp) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");

@@ -20,8 +20,8 @@ tacl_status_t coll_check_comm(tacl_comm_t *c, const char *what)
     if (!c) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL communicator", what);
     if (c->broken)
         return tacl_err(&c->err, c->broken_st, TACL_SUB_COLL,
-                        "%s: communicator unusable after an earlier failure (%s); destroy it",
-                        what, tacl_status_name(c->broken_st));
+                        "%s: communicator unusable after an earlier failure (%s); destroy it", what,
+                        tacl_status_name(c->broken_st));
     return TACL_OK;
 }
 
@@ -59,8 +59,7 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
                         (int)a->op);
     if (coll_is_rooted(a->kind) && (a->root < 0 || a->root >= c->size))
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: root %d out of range (communicator size %d)", what, a->root,
-                        c->size);
+                        "%s: root %d out of range (communicator size %d)", what, a->root, c->size);
     size_t n = (size_t)c->size;
     if (a->count > SIZE_MAX / a->esz / n)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
@@ -94,10 +93,11 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
                             "%s: recv_counts and displs must not be NULL", what);
         if (a->recv_counts[c->rank] != a->count)
             return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: send_count %zu differs from recv_counts[%d] = %zu", what,
-                            a->count, c->rank, a->recv_counts[c->rank]);
+                            "%s: send_count %zu differs from recv_counts[%d] = %zu", what, a->count,
+                            c->rank, a->recv_counts[c->rank]);
         size_t total = 0;
-        for (int r = 0; r < c->size; r++) total += a->recv_counts[r];
+        for (int r = 0; r < c->size; r++)
+            total += a->recv_counts[r];
         need_send = a->count > 0;
         need_recv = total > 0;
         break;
@@ -120,12 +120,10 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     }
     if (need_send && !a->send)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: NULL send buffer with count %zu on rank %d", what, a->count,
-                        c->rank);
+                        "%s: NULL send buffer with count %zu on rank %d", what, a->count, c->rank);
     if (need_recv && !a->recv)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: NULL recv buffer with count %zu on rank %d", what, a->count,
-                        c->rank);
+                        "%s: NULL recv buffer with count %zu on rank %d", what, a->count, c->rank);
     return TACL_OK;
 }
 
@@ -137,7 +135,8 @@ static tacl_fp_t coll_fingerprint(tacl_comm_t *c, const coll_args_t *a)
     if (coll_is_rooted(a->kind)) fp.root = a->root;
     if (a->kind == TACL_COLL_ALL_GATHERV) {
         size_t total = 0;
-        for (int r = 0; r < c->size; r++) total += a->recv_counts[r];
+        for (int r = 0; r < c->size; r++)
+            total += a->recv_counts[r];
         fp.count = total;
     } else if (a->kind == TACL_COLL_ALL_TO_ALLV || a->kind == TACL_COLL_BARRIER) {
         fp.count = 0;
@@ -179,14 +178,14 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
     tacl_status_t st;
     switch (a->kind) {
     case TACL_COLL_ALL_REDUCE:
-        return tacl_shm_all_reduce(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
-                                   x->deadline, &c->err);
+        return tacl_shm_all_reduce(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp, x->deadline,
+                                   &c->err);
     case TACL_COLL_REDUCE:
         return tacl_shm_reduce(g, a->send, a->recv, a->count, a->dt, a->op, a->root, &x->fp,
                                x->deadline, &c->err);
     case TACL_COLL_BROADCAST:
-        return tacl_shm_broadcast(g, a->send, a->recv, a->count * esz, a->root, &x->fp,
-                                  x->deadline, &c->err);
+        return tacl_shm_broadcast(g, a->send, a->recv, a->count * esz, a->root, &x->fp, x->deadline,
+                                  &c->err);
     case TACL_COLL_REDUCE_SCATTER:
         return tacl_shm_reduce_scatter(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
                                        x->deadline, &c->err);
@@ -229,8 +228,8 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
     switch (a->kind) {
     case TACL_COLL_ALL_GATHER:
     case TACL_COLL_ALL_GATHERV:
-        st = tacl_shm_all_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, &x->fp,
-                                  x->deadline, &c->err);
+        st = tacl_shm_all_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, &x->fp, x->deadline,
+                                  &c->err);
         break;
     case TACL_COLL_GATHER:
         st = tacl_shm_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, a->root, &x->fp,
@@ -242,8 +241,8 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
         break;
     case TACL_COLL_ALL_TO_ALL:
     case TACL_COLL_ALL_TO_ALLV:
-        st = tacl_shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline,
-                                  &c->err);
+        st =
+            tacl_shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
         break;
     default:
         st = tacl_err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no shm algorithm for %s",
@@ -336,8 +335,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
     coll_algo_t algo = coll_select(c, a, &why);
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
                (unsigned long long)c->id, coll_algo_name(algo), why);
-    tacl_status_t st =
-        algo == COLL_ALGO_SHM ? coll_run_shm(&x, a) : coll_run_engine(&x, a, algo);
+    tacl_status_t st = algo == COLL_ALGO_SHM ? coll_run_shm(&x, a) : coll_run_engine(&x, a, algo);
     if (st != TACL_OK) return comm_fail(c, st);
     /* avg: the algorithms summed; divide once where the result lands. The shm group does
      * the whole average itself. */
@@ -359,40 +357,63 @@ static tacl_status_t coll_call(tacl_comm_t *c, coll_args_t *a)
 tacl_status_t tacl_all_reduce(tacl_comm_t *c, const void *send, void *recv, size_t count,
                               tacl_dtype_t dt, tacl_op_t op)
 {
-    coll_args_t a = {.kind = TACL_COLL_ALL_REDUCE, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .op = op, .root = -1};
+    coll_args_t a = {.kind = TACL_COLL_ALL_REDUCE,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .op = op,
+                     .root = -1};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_reduce(tacl_comm_t *c, const void *send, void *recv, size_t count,
                           tacl_dtype_t dt, tacl_op_t op, int root)
 {
-    coll_args_t a = {.kind = TACL_COLL_REDUCE, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .op = op, .root = root};
+    coll_args_t a = {.kind = TACL_COLL_REDUCE,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .op = op,
+                     .root = root};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_broadcast(tacl_comm_t *c, const void *send, void *recv, size_t count,
                              tacl_dtype_t dt, int root)
 {
-    coll_args_t a = {.kind = TACL_COLL_BROADCAST, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .root = root};
+    coll_args_t a = {.kind = TACL_COLL_BROADCAST,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .root = root};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_all_gather(tacl_comm_t *c, const void *send, void *recv, size_t count,
                               tacl_dtype_t dt)
 {
-    coll_args_t a = {.kind = TACL_COLL_ALL_GATHER, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .root = -1};
+    coll_args_t a = {.kind = TACL_COLL_ALL_GATHER,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .root = -1};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_all_gatherv(tacl_comm_t *c, const void *send, size_t send_count, void *recv,
                                const size_t *recv_counts, const size_t *displs, tacl_dtype_t dt)
 {
-    coll_args_t a = {.kind = TACL_COLL_ALL_GATHERV, .send = send, .recv = recv,
-                     .count = send_count, .dt = dt, .root = -1, .recv_counts = recv_counts,
+    coll_args_t a = {.kind = TACL_COLL_ALL_GATHERV,
+                     .send = send,
+                     .recv = recv,
+                     .count = send_count,
+                     .dt = dt,
+                     .root = -1,
+                     .recv_counts = recv_counts,
                      .recv_displs = displs};
     return coll_call(c, &a);
 }
@@ -400,32 +421,49 @@ tacl_status_t tacl_all_gatherv(tacl_comm_t *c, const void *send, size_t send_cou
 tacl_status_t tacl_reduce_scatter(tacl_comm_t *c, const void *send, void *recv, size_t recv_count,
                                   tacl_dtype_t dt, tacl_op_t op)
 {
-    coll_args_t a = {.kind = TACL_COLL_REDUCE_SCATTER, .send = send, .recv = recv,
-                     .count = recv_count, .dt = dt, .op = op, .root = -1};
+    coll_args_t a = {.kind = TACL_COLL_REDUCE_SCATTER,
+                     .send = send,
+                     .recv = recv,
+                     .count = recv_count,
+                     .dt = dt,
+                     .op = op,
+                     .root = -1};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_gather(tacl_comm_t *c, const void *send, void *recv, size_t count,
                           tacl_dtype_t dt, int root)
 {
-    coll_args_t a = {.kind = TACL_COLL_GATHER, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .root = root};
+    coll_args_t a = {.kind = TACL_COLL_GATHER,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .root = root};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_scatter(tacl_comm_t *c, const void *send, void *recv, size_t count,
                            tacl_dtype_t dt, int root)
 {
-    coll_args_t a = {.kind = TACL_COLL_SCATTER, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .root = root};
+    coll_args_t a = {.kind = TACL_COLL_SCATTER,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .root = root};
     return coll_call(c, &a);
 }
 
 tacl_status_t tacl_all_to_all(tacl_comm_t *c, const void *send, void *recv, size_t count,
                               tacl_dtype_t dt)
 {
-    coll_args_t a = {.kind = TACL_COLL_ALL_TO_ALL, .send = send, .recv = recv, .count = count,
-                     .dt = dt, .root = -1};
+    coll_args_t a = {.kind = TACL_COLL_ALL_TO_ALL,
+                     .send = send,
+                     .recv = recv,
+                     .count = count,
+                     .dt = dt,
+                     .root = -1};
     return coll_call(c, &a);
 }
 
@@ -433,9 +471,15 @@ tacl_status_t tacl_all_to_allv(tacl_comm_t *c, const void *send, const size_t *s
                                const size_t *send_displs, void *recv, const size_t *recv_counts,
                                const size_t *recv_displs, tacl_dtype_t dt)
 {
-    coll_args_t a = {.kind = TACL_COLL_ALL_TO_ALLV, .send = send, .recv = recv, .count = 0,
-                     .dt = dt, .root = -1, .send_counts = send_counts,
-                     .send_displs = send_displs, .recv_counts = recv_counts,
+    coll_args_t a = {.kind = TACL_COLL_ALL_TO_ALLV,
+                     .send = send,
+                     .recv = recv,
+                     .count = 0,
+                     .dt = dt,
+                     .root = -1,
+                     .send_counts = send_counts,
+                     .send_displs = send_displs,
+                     .recv_counts = recv_counts,
                      .recv_displs = recv_displs};
     return coll_call(c, &a);
 }

@@ -59,7 +59,8 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb)
         double bottleneck = 0;
         st = tacl_graph_centre(c->graph, &c->centre, &ecc, eb);
         if (st != TACL_OK) return st;
-        c->ring_direct = tacl_graph_hamiltonian_cycle(c->graph, c->ring, &bottleneck, &tmp) == TACL_OK;
+        c->ring_direct =
+            tacl_graph_hamiltonian_cycle(c->graph, c->ring, &bottleneck, &tmp) == TACL_OK;
         if (c->ring_direct) {
             int o = snprintf(c->sched_reason, sizeof c->sched_reason,
                              "not a full mesh; ring on the Hamiltonian cycle");
@@ -67,9 +68,10 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb)
                 o += snprintf(c->sched_reason + o, sizeof c->sched_reason - (size_t)o, " %d",
                               c->ring[i]);
         } else {
-            for (int i = 0; i < n; i++) c->ring[i] = i;
+            for (int i = 0; i < n; i++)
+                c->ring[i] = i;
             snprintf(c->sched_reason, sizeof c->sched_reason,
-                     "not a full mesh and no Hamiltonian cycle (%s): pipelined trees rooted at "
+                     "not a full mesh and no Hamiltonian cycle (%.200s): pipelined trees rooted at "
                      "the centre, rank %d (eccentricity %d)",
                      tmp.msg, c->centre, ecc);
         }

@@ -65,7 +65,8 @@ static tacl_status_t comm_layout(tacl_comm_t *c)
         free(seen);
         return TACL_ERR_NOMEM;
     }
-    for (int h = 0; h < w->nhosts; h++) seen[h] = -1;
+    for (int h = 0; h < w->nhosts; h++)
+        seen[h] = -1;
     c->nhosts = 0;
     for (int r = 0; r < n; r++) {
         int wh = w->host_of[c->wranks[r]];
@@ -85,8 +86,8 @@ static tacl_status_t comm_layout(tacl_comm_t *c)
     return TACL_OK;
 }
 
-tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n,
-                          double timeout_s, tacl_comm_t **out, tacl_errbuf_t *eb)
+tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
+                          tacl_comm_t **out, tacl_errbuf_t *eb)
 {
     tacl_comm_t *c = calloc(1, sizeof *c);
     tacl_status_t st = TACL_ERR_NOMEM;
@@ -118,9 +119,10 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
     if (c->nhosts > 1 && c->nhosts < n && c->leaders[c->host_of[c->rank]] == c->rank) {
         int *lw = malloc((size_t)c->nhosts * sizeof *lw);
         if (!lw) goto err_nomem;
-        for (int h = 0; h < c->nhosts; h++) lw[h] = c->wranks[c->leaders[h]];
-        st = comm_create(w, comm_derive_id(id, 0x4c454144, 0), lw, c->nhosts, timeout_s,
-                         &c->lead, eb);
+        for (int h = 0; h < c->nhosts; h++)
+            lw[h] = c->wranks[c->leaders[h]];
+        st = comm_create(w, comm_derive_id(id, 0x4c454144, 0), lw, c->nhosts, timeout_s, &c->lead,
+                         eb);
         free(lw);
         if (st != TACL_OK) goto err_free;
     }
@@ -190,7 +192,8 @@ tacl_status_t tacl_comm_split(tacl_comm_t *c, int color, int key, tacl_comm_t **
         }
         members[i] = r;
     }
-    for (int i = 0; i < m; i++) members[i] = c->wranks[members[i]];
+    for (int i = 0; i < m; i++)
+        members[i] = c->wranks[members[i]];
     tacl_comm_t *nc;
     st = comm_create(c->world, comm_derive_id(c->id, salt + 1, (uint64_t)mine.color), members, m,
                      c->timeout_s, &nc, &c->err);

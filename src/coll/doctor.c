@@ -430,7 +430,7 @@ static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, vo
 {
     *all = malloc(len * (size_t)d->w->size);
     if (!*all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
-    tacl_status_t st = tacl_xchg_allgather(&d->w->xchg, mine, len, *all, eb);
+    tacl_status_t st = tacl_xchg_allgather(&d->w->boot->xchg, mine, len, *all, eb);
     if (st != TACL_OK) {
         free(*all);
         *all = NULL;

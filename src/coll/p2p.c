@@ -63,11 +63,13 @@ static uint64_t p2p_next(tacl_comm_t *c, int peer, int tag, int is_recv)
         size_t ncap = c->p2p_cap ? c->p2p_cap * 2 : 64;
         struct coll_p2p_ctr *nt = malloc(ncap * sizeof *nt);
         if (!nt) return UINT64_MAX;
-        for (size_t i = 0; i < ncap; i++) nt[i].key = -1;
+        for (size_t i = 0; i < ncap; i++)
+            nt[i].key = -1;
         for (size_t i = 0; i < c->p2p_cap; i++) {
             if (c->p2p[i].key < 0) continue;
             size_t h = (size_t)((uint64_t)c->p2p[i].key * 0x9e3779b97f4a7c15ull) & (ncap - 1);
-            while (nt[h].key >= 0) h = (h + 1) & (ncap - 1);
+            while (nt[h].key >= 0)
+                h = (h + 1) & (ncap - 1);
             nt[h] = c->p2p[i];
         }
         free(c->p2p);
@@ -75,7 +77,8 @@ static uint64_t p2p_next(tacl_comm_t *c, int peer, int tag, int is_recv)
         c->p2p_cap = ncap;
     }
     size_t h = (size_t)((uint64_t)key * 0x9e3779b97f4a7c15ull) & (c->p2p_cap - 1);
-    while (c->p2p[h].key >= 0 && c->p2p[h].key != key) h = (h + 1) & (c->p2p_cap - 1);
+    while (c->p2p[h].key >= 0 && c->p2p[h].key != key)
+        h = (h + 1) & (c->p2p_cap - 1);
     if (c->p2p[h].key < 0) {
         c->p2p[h].key = key;
         c->p2p[h].n = 0;
@@ -101,8 +104,8 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: tag %d is negative", what,
                         tag);
     if (!buf && count > 0)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: NULL buffer with count %zu", what, count);
+        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL buffer with count %zu",
+                        what, count);
     uint64_t n = p2p_next(c, peer, tag, is_recv);
     if (n == UINT64_MAX) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
@@ -121,8 +124,7 @@ tacl_status_t tacl_send(tacl_comm_t *c, const void *buf, size_t count, tacl_dtyp
     return p2p_do(c, (void *)buf, count, dt, peer, tag, 0);
 }
 
-tacl_status_t tacl_recv(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_t dt, int peer,
-                        int tag)
+tacl_status_t tacl_recv(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_t dt, int peer, int tag)
 {
     return p2p_do(c, buf, count, dt, peer, tag, 1);
 }

@@ -47,16 +47,15 @@ static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *n
     }
     if (ncomp > 1) {
         char msg[TACL_ERRMSG_MAX];
-        size_t o = (size_t)snprintf(msg, sizeof msg,
-                                    "the reachability graph of %d ranks has %d components:", n,
-                                    ncomp);
+        size_t o = (size_t)snprintf(
+            msg, sizeof msg, "the reachability graph of %d ranks has %d components:", n, ncomp);
         for (int k = 0; k < ncomp && o < sizeof msg; k++) {
             o += (size_t)snprintf(msg + o, sizeof msg - o, " {");
             int firstr = 1;
             for (int j = 0; j < n && o < sizeof msg; j++) {
                 if (comp[j] != k) continue;
-                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ",
-                                      j, w->host_ids[j]);
+                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ", j,
+                                      w->host_ids[j]);
                 firstr = 0;
             }
             if (o < sizeof msg) o += (size_t)snprintf(msg + o, sizeof msg - o, "}");
@@ -98,15 +97,28 @@ static tacl_status_t world_hosts(tacl_world_t *w)
     return TACL_OK;
 }
 
+/* Leaving is collective, like MPI_Finalize: a rank that closed its links while others still
+ * route through it would look like a lost peer to them. The ranks meet at the store first
+ * (bounded by the world's timeout; skipped when a peer is already known dead). */
+static void world_quiesce(tacl_world_t *w)
+{
+    for (int r = 0; r < w->size; r++)
+        if (!tacl_engine_peer_alive(w->engine, r)) return;
+    tacl_store_set_timeout(w->boot->store, w->timeout_s);
+    tacl_errbuf_t eb;
+    tacl_status_t st = boot_store_barrier(&w->boot->xctx, &eb);
+    if (st != TACL_OK) TACL_WARN(TACL_SUB_INIT, "leaving without every rank: %s", eb.msg);
+}
+
 void world_release(tacl_world_t *w)
 {
     if (!w) return;
+    if (w->engine && w->boot) world_quiesce(w);
     if (w->engine) tacl_engine_destroy(w->engine);
     if (w->boot) {
         boot_world_leave(w->boot);
         free(w->boot);
     }
-    free(w->xchg_ctx);
     free(w->host_ids);
     free(w->host_of);
     free(w->reach);
@@ -127,8 +139,8 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     char host_id[TACL_HOST_ID_MAX];
     if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
-    w->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s
-                                               : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    w->timeout_s =
+        opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
     if (opts && opts->bootstrap) {
         w->bs = *opts->bootstrap;
     } else {
@@ -142,26 +154,22 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     tacl_log_set_rank(w->rank);
     uint64_t t0 = tacl_now_ns();
     w->boot = calloc(1, sizeof *w->boot);
-    w->xchg_ctx = calloc(1, sizeof *w->xchg_ctx);
-    if (!w->boot || !w->xchg_ctx) goto err_nomem;
-    st = boot_world_join(&w->bs, host_id, w->timeout_s, w->boot, eb);
+    if (!w->boot) goto err_nomem;
+    st = boot_world_join(&w->bs, host_id, 0, w->boot, eb);
     if (st != TACL_OK) {
         free(w->boot);
         w->boot = NULL;
         goto err;
     }
     if (world_hosts(w) != TACL_OK) goto err_nomem;
-    char prefix[256];
-    snprintf(prefix, sizeof prefix, "%sworld/", w->boot->prefix);
-    boot_store_xchg_init(&w->xchg, w->xchg_ctx, w->boot->store, prefix, w->rank, w->size);
-
     const char **ids = malloc((size_t)w->size * sizeof *ids);
     if (!ids) goto err_nomem;
-    for (int r = 0; r < w->size; r++) ids[r] = w->host_ids[r];
+    for (int r = 0; r < w->size; r++)
+        ids[r] = w->host_ids[r];
     tacl_engine_config_t ecfg = {
         .rank = w->rank,
         .size = w->size,
-        .xchg = &w->xchg,
+        .xchg = &w->boot->xchg,
         .host_ids = ids,
         .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
         .timeout_s = w->timeout_s,
@@ -175,7 +183,8 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     w->next_hop = malloc(n * sizeof *w->next_hop);
     if (!w->reach || !w->next_hop) goto err_nomem;
     memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
-    for (size_t i = 0; i < n; i++) w->reach[i * n + i] = 1;
+    for (size_t i = 0; i < n; i++)
+        w->reach[i * n + i] = 1;
     int nc = 1;
     st = world_graph(w, allow_disconnected, &nc, eb);
     if (st != TACL_OK) goto err;
@@ -199,7 +208,8 @@ tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_
 {
     int *all = malloc((size_t)w->size * sizeof *all);
     if (!all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
-    for (int r = 0; r < w->size; r++) all[r] = r;
+    for (int r = 0; r < w->size; r++)
+        all[r] = r;
     tacl_comm_t *world;
     tacl_status_t st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
     free(all);

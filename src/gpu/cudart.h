@@ -25,12 +25,14 @@ enum {
     TACL_CUDA_CAPTURE_RELAXED = 2
 };
 
-/* struct cudaPointerAttributes as of CUDA 11 and later. */
+/* struct cudaPointerAttributes as of CUDA 11 and later; CUDA 12.x/13 added `long reserved[8]`,
+ * which the runtime writes too, so the struct carries more than enough room after the fields. */
 typedef struct {
     int type; /* TACL_CUDA_MEM_* */
     int device;
     void *devicePointer;
     void *hostPointer;
+    long reserved[32];
 } tacl_cudaPointerAttributes_t;
 
 typedef struct {

@@ -234,6 +234,10 @@ out:
 
 tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, tacl_dev_comm_t **out)
 {
+    if (!b || !out || b->size < 1 || b->rank < 0 || b->rank >= b->size)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU,
+                        "device communicator: bad bootstrap (rank %d of %d) or NULL output",
+                        b ? b->rank : -1, b ? b->size : 0);
     tacl_dev_comm_t *dc = calloc(1, sizeof *dc);
     if (!dc) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
     dc->rank = b->rank;

@@ -6,10 +6,18 @@
 #include "gpu/nccl.h"
 #include "settings.h"
 
+#include "clock.h"
+
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define NCCL_SYM(member, name, opt)                                                                \
     {                                                                                              \
@@ -140,13 +148,82 @@ static void nccl_log_cand(const gpu_cand_t *c)
                   c->path[0] ? c->path : "(none found)", c->why);
 }
 
+/* Evaluates c in a child process, so that probing one candidate cannot change what the next
+ * one resolves to (a soname such as libnccl.so.2 names whatever object is already loaded). */
+static void nccl_probe_isolated(gpu_cand_t *c)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(c->why, sizeof c->why, "probe: pipe: %s", strerror(errno));
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(c->why, sizeof c->why, "probe: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        void *h = NULL;
+        tacl_nccl_t t;
+        nccl_try(c, &h, &t);
+        ssize_t w = write(fds[1], c, sizeof *c);
+        _exit(w == (ssize_t)sizeof *c ? 0 : 1);
+    }
+    close(fds[1]);
+    gpu_cand_t got;
+    memset(&got, 0, sizeof got);
+    size_t n = 0;
+    uint64_t deadline = tacl_deadline_ns(10.0);
+    while (n < sizeof got) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int r = poll(&pfd, 1, tacl_ms_left(deadline));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        ssize_t k = read(fds[0], (char *)&got + n, sizeof got - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    close(fds[0]);
+    if (n < sizeof got) kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    if (n == sizeof got)
+        *c = got;
+    else
+        snprintf(c->why, sizeof c->why, "probe process %s",
+                 n ? "answered partly" : "crashed or hung");
+}
+
 /* Evaluates candidate c (already filled with origin/path, possibly with a why and no path when
- * nothing was found) and keeps it when it is the first to load. Returns 1 when it loaded. */
-static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c)
+ * nothing was found) and keeps it when it is the first to load. Returns 1 when it loaded. With
+ * probe_all every candidate is evaluated in a child process first and only the chosen one is
+ * loaded here. */
+static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
 {
     if (!c) return 0;
     int ok = 0;
-    if (c->path[0] && !c->why[0]) {
+    if (probe_all && c->path[0] && !c->why[0]) {
+        nccl_probe_isolated(c);
+        ok = c->loaded;
+        if (ok && lib->chosen < 0) {
+            void *h = NULL;
+            tacl_nccl_t t;
+            gpu_cand_t real = *c;
+            real.loaded = 0;
+            if (nccl_try(&real, &h, &t)) {
+                *c = real;
+                lib->chosen = (int)(c - lib->cand);
+                lib->handle = h;
+                lib->fn = t;
+                lib->version = c->version;
+            }
+        }
+    } else if (c->path[0] && !c->why[0]) {
         void *h = NULL;
         tacl_nccl_t t;
         ok = nccl_try(c, &h, &t);
@@ -178,11 +255,15 @@ tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_
         mode = "auto";
     }
     const char *python = s->python && s->python[0] ? s->python : "python3";
+    /* Looked for before this search loads anything, so that only an NCCL the host program
+     * mapped counts as PyTorch's. */
+    char mapped[GPU_PATH_MAX];
+    int have_mapped = gpu_dl_find_mapped(nccl_mapped_prefixes, mapped, sizeof mapped);
 
     /* 1. The explicit file. */
     if (s->explicit_path && s->explicit_path[0]) {
         gpu_cand_t *c = nccl_add(&lib, "TACL_NCCL_SO_PATH", s->explicit_path);
-        if (!nccl_consider(&lib, c))
+        if (!nccl_consider(&lib, c, probe_all))
             TACL_WARN(
                 TACL_SUB_GPU, "TACL_NCCL_SO_PATH=%s could not be loaded (%s); falling back to %s",
                 s->explicit_path, c->why,
@@ -197,8 +278,8 @@ tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_
     } else if (lib.chosen < 0 || probe_all) {
         char path[GPU_PATH_MAX];
         gpu_cand_t *c;
-        if (gpu_dl_find_mapped(nccl_mapped_prefixes, path, sizeof path)) {
-            c = nccl_add(&lib, "pytorch (already mapped)", path);
+        if (have_mapped) {
+            c = nccl_add(&lib, "pytorch (already mapped)", mapped);
         } else {
             char why[GPU_WHY_MAX] = "";
             char origin[48];
@@ -211,7 +292,7 @@ tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_
                 if (c) snprintf(c->why, sizeof c->why, "%s", why);
             }
         }
-        int ok = nccl_consider(&lib, c);
+        int ok = nccl_consider(&lib, c, probe_all);
         if (!ok && !strcmp(mode, "1") && c)
             TACL_WARN(TACL_SUB_GPU,
                       "TACL_USE_PYTORCH_NCCL=1 but PyTorch's NCCL could not be loaded (%s%s%s); "
@@ -223,7 +304,7 @@ tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_
     const char *const *names = s->system_names ? s->system_names : nccl_default_system;
     for (const char *const *n = names; *n; n++) {
         if (lib.chosen >= 0 && !probe_all) break;
-        nccl_consider(&lib, nccl_add(&lib, strstr(*n, "rccl") ? "rccl" : "system", *n));
+        nccl_consider(&lib, nccl_add(&lib, strstr(*n, "rccl") ? "rccl" : "system", *n), probe_all);
     }
 
     if (lib.chosen < 0) {

@@ -15,6 +15,7 @@ typedef struct {
     char busIdLegacy[16];
     unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
     char busId[32];
+    char reserved[64]; /* room in case a newer NVML writes a longer struct */
 } nvml_pci_t;
 
 typedef struct {

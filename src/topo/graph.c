@@ -302,16 +302,42 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
     TACL_CHECK(tacl_graph_check_connected(g, eb));
     int n = g->n, best = -1, best_ecc = 0;
     double best_bw = 0;
-    int *dist = malloc((size_t)n * sizeof(int));
-    if (!dist) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
-    for (int v = 0; v < n; v++) {
-        if (tacl_graph_hops_from(g, v, dist) != TACL_OK) {
-            free(dist);
-            return tacl_err_keep(eb, TACL_ERR_NOMEM);
+    /* One BFS per rank over adjacency lists: O(n m) rather than O(n^3) on the matrix. */
+    int *start = malloc(((size_t)n + 1) * sizeof(int)), *dist = malloc((size_t)n * sizeof(int));
+    int *queue = malloc((size_t)n * sizeof(int)), *nbr = NULL;
+    size_t m = 0;
+    if (start && dist && queue) {
+        for (int v = 0; v < n; v++) {
+            start[v] = (int)m;
+            m += (size_t)tacl_graph_degree(g, v);
         }
-        int ecc = 0;
+        start[n] = (int)m;
+        nbr = malloc((m + 1) * sizeof(int));
+    }
+    if (!nbr) {
+        free(start);
+        free(dist);
+        free(queue);
+        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
+    }
+    for (int v = 0, k = 0; v < n; v++)
         for (int u = 0; u < n; u++)
-            if (dist[u] > ecc) ecc = dist[u];
+            if (tacl_graph_has_edge(g, v, u)) nbr[k++] = u;
+    for (int v = 0; v < n; v++) {
+        for (int u = 0; u < n; u++)
+            dist[u] = -1;
+        int head = 0, tail = 0, ecc = 0;
+        dist[v] = 0;
+        queue[tail++] = v;
+        while (head < tail) {
+            int x = queue[head++];
+            ecc = dist[x];
+            for (int k = start[x]; k < start[x + 1]; k++)
+                if (dist[nbr[k]] < 0) {
+                    dist[nbr[k]] = dist[x] + 1;
+                    queue[tail++] = nbr[k];
+                }
+        }
         double bw = graph_node_bw(g, v);
         if (best < 0 || ecc < best_ecc || (ecc == best_ecc && bw > best_bw)) {
             best = v;
@@ -319,7 +345,10 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
             best_bw = bw;
         }
     }
+    free(start);
+    free(nbr);
     free(dist);
+    free(queue);
     *centre = best;
     if (eccentricity) *eccentricity = best_ecc;
     return TACL_OK;
@@ -403,24 +432,19 @@ static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
     return 1;
 }
 
-/* Depth-first extension of order[0..pos-1]; candidates in Warnsdorff order (fewest unvisited
- * neighbours first, then higher bandwidth, then lower rank). Gives up when the budget of
- * steps is spent, so a graph without a cycle costs bounded time. */
-static int graph_ham_dfs(graph_dfs_t *s, int pos)
+/* Candidates for extending the path from v, into cand (at most deg(v) entries), in Warnsdorff
+ * order: fewest unvisited neighbours first, then higher bandwidth, then lower rank. Returns
+ * their number. */
+static int graph_ham_candidates(const graph_dfs_t *s, int v, int *cand, int *key)
 {
     const tacl_graph_t *g = s->g;
-    int n = g->n, v = s->order[pos - 1];
-    if (pos == n) return tacl_graph_has_edge(g, v, s->order[0]);
-    if (--s->budget < 0) return 0;
-    int *cand = malloc((size_t)n * sizeof(int)), *key = malloc((size_t)n * sizeof(int));
-    int nc = 0, found = 0;
-    if (!cand || !key) goto out;
-    for (int u = 0; u < n; u++)
+    int nc = 0;
+    for (int u = 0; u < g->n; u++)
         if (!s->visited[u] && tacl_graph_has_edge(g, v, u)) {
             cand[nc] = u;
             key[nc++] = graph_unvisited_degree(s, u);
         }
-    /* Insertion sort: n is the candidate count, small in the sparse graphs that get here. */
+    /* Insertion sort: the candidate count is small in the sparse graphs that get here. */
     for (int i = 1; i < nc; i++)
         for (int j = i; j > 0; j--) {
             int a = cand[j - 1], b = cand[j];
@@ -434,43 +458,99 @@ static int graph_ham_dfs(graph_dfs_t *s, int pos)
             key[j] = key[j - 1];
             key[j - 1] = t;
         }
-    for (int i = 0; i < nc && !found && s->budget >= 0; i++) {
-        int u = cand[i];
+    return nc;
+}
+
+/* Depth-first search for a cycle through order[0], iterative (no recursion: n may be in the
+ * thousands and the caller's thread stack small). Level p holds the candidates for order[p]
+ * in pool[base[p] .. base[p] + count[p]) and the next one to try at next[p]; the pool needs at
+ * most the sum of degrees along the path, <= 2m + n. Gives up when the budget of steps is
+ * spent, so a graph without a cycle costs bounded time. Returns 1 found, 0 not, -1 no memory. */
+static int graph_ham_dfs(graph_dfs_t *s)
+{
+    const tacl_graph_t *g = s->g;
+    int n = g->n;
+    size_t pool_len = (size_t)n;
+    for (int v = 0; v < n; v++)
+        pool_len += (size_t)tacl_graph_degree(g, v);
+    int *pool = malloc(pool_len * sizeof(int)), *keys = malloc(pool_len * sizeof(int));
+    int *base = malloc((size_t)n * sizeof(int)), *count = malloc((size_t)n * sizeof(int));
+    int *next = malloc((size_t)n * sizeof(int)), found = 0;
+    if (!pool || !keys || !base || !count || !next) {
+        found = -1;
+        goto out;
+    }
+    int p = 1;
+    base[1] = 0;
+    count[1] = graph_ham_candidates(s, s->order[0], pool, keys);
+    next[1] = 0;
+    while (p >= 1) {
+        if (p == n) {
+            if (tacl_graph_has_edge(g, s->order[n - 1], s->order[0])) {
+                found = 1;
+                break;
+            }
+            p--;
+            s->visited[s->order[p]] = 0;
+            continue;
+        }
+        if (next[p] >= count[p] || --s->budget < 0) {
+            /* Level exhausted (or out of budget): undo the rank placed at the level below. */
+            p--;
+            if (p >= 1) s->visited[s->order[p]] = 0;
+            if (s->budget < 0) break;
+            continue;
+        }
+        int u = pool[base[p] + next[p]++], v = s->order[p - 1];
         s->visited[u] = 1;
-        s->order[pos] = u;
-        if (graph_ham_feasible(s, v, u, pos + 1)) found = graph_ham_dfs(s, pos + 1);
-        if (!found) s->visited[u] = 0;
+        s->order[p] = u;
+        if (!graph_ham_feasible(s, v, u, p + 1)) {
+            s->visited[u] = 0;
+            continue;
+        }
+        if (p + 1 < n) {
+            base[p + 1] = base[p] + count[p];
+            count[p + 1] = graph_ham_candidates(s, u, pool + base[p + 1], keys + base[p + 1]);
+            next[p + 1] = 0;
+        }
+        p++;
     }
 out:
-    free(cand);
-    free(key);
+    free(pool);
+    free(keys);
+    free(base);
+    free(count);
+    free(next);
     return found;
 }
 
-/* Two-colours a connected graph from rank 0; returns the size of rank 0's side, or -1 when the
- * graph is not bipartite. colour (n entries) is scratch. */
+/* Two-colours a connected graph from rank 0 (BFS); returns the size of rank 0's side, -1 when
+ * the graph is not bipartite, -2 out of memory. colour (n entries) is scratch. */
 static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
 {
-    int n = g->n, count = 1, changed = 1;
+    int n = g->n, count = 1, head = 0, tail = 0;
+    int *queue = malloc((size_t)n * sizeof(int));
+    if (!queue) return -2;
     for (int v = 0; v < n; v++)
         colour[v] = -1;
     colour[0] = 0;
-    /* Sweeps until stable: O(n^2) each, at most diameter + 1 sweeps, no extra memory. */
-    while (changed) {
-        changed = 0;
-        for (int v = 0; v < n; v++) {
-            if (colour[v] < 0) continue;
-            for (int u = 0; u < n; u++) {
-                if (!tacl_graph_has_edge(g, v, u)) continue;
-                if (colour[u] == colour[v]) return -1;
-                if (colour[u] < 0) {
-                    colour[u] = 1 - colour[v];
-                    count += colour[u] == 0;
-                    changed = 1;
-                }
+    queue[tail++] = 0;
+    while (head < tail) {
+        int v = queue[head++];
+        for (int u = 0; u < n; u++) {
+            if (!tacl_graph_has_edge(g, v, u)) continue;
+            if (colour[u] == colour[v]) {
+                free(queue);
+                return -1;
+            }
+            if (colour[u] < 0) {
+                colour[u] = 1 - colour[v];
+                count += colour[u] == 0;
+                queue[tail++] = u;
             }
         }
     }
+    free(queue);
     return count;
 }
 
@@ -570,14 +650,16 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
     } else {
         int *visited = calloc((size_t)n, sizeof(int));
         graph_dfs_t s = {.g = g, .order = tmp, .visited = visited, .budget = 200000};
-        int found = 0;
+        int found = -1;
         if (visited) {
             tmp[0] = 0;
             visited[0] = 1;
-            found = graph_ham_dfs(&s, 1);
+            found = graph_ham_dfs(&s);
         }
         free(visited);
-        if (!found) {
+        if (found < 0) {
+            st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+        } else if (!found) {
             st = tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
                           "no Hamiltonian cycle found among %d ranks (heuristic search gave up; "
                           "exact search covers up to %d ranks)",
@@ -790,7 +872,8 @@ void tacl_forest_destroy(tacl_forest_t *f)
     free(f);
 }
 
-/* Iterations of the multiplicative-weights loop; each adds (or reinforces) one tree. */
+/* Iterations of the multiplicative-weights loop; each adds (or reinforces) one tree. Each costs
+ * O(n^2), so large graphs get fewer: 64 up to 256 ranks, then 64 * (256/n)^2, at least 4. */
 #define GRAPH_PACK_ITERS 64
 #define GRAPH_PACK_EPS   0.1
 
@@ -824,7 +907,16 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
      * which steers later trees onto idle links. */
     for (size_t i = 0; i < nn; i++)
         len[i] = g->bw[i] > 0 ? 1.0 / g->bw[i] : 0;
-    for (int it = 0; it < GRAPH_PACK_ITERS && n > 1; it++) {
+    int iters = GRAPH_PACK_ITERS, nedges = 0;
+    if (n > 256) {
+        double scale = 256.0 / n;
+        iters = (int)(GRAPH_PACK_ITERS * scale * scale);
+        iters = iters < 4 ? 4 : iters;
+    }
+    for (int v = 0; v < n; v++)
+        nedges += tacl_graph_degree(g, v);
+    if (nedges / 2 == n - 1) iters = 1; /* the graph is a tree: its only spanning tree */
+    for (int it = 0; it < iters && n > 1; it++) {
         for (size_t i = 0; i < nn; i++)
             w[i] = len[i] > 0 ? 1.0 / len[i] : 0;
         int *par = parents + (size_t)nt * n;
@@ -941,7 +1033,7 @@ err:
 
 /* Stoer-Wagner is O(n^3); above this size the smallest weighted degree (an upper bound of the
  * minimum cut, so M / it is still a valid lower bound on time) is used instead. */
-#define GRAPH_MINCUT_EXACT_MAX 512
+#define GRAPH_MINCUT_EXACT_MAX 256
 
 double tacl_graph_min_cut(const tacl_graph_t *g, int *side)
 {

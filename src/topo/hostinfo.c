@@ -541,8 +541,9 @@ tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, 
         }
     }
 #else
-    snprintf(h->note, sizeof h->note,
-             "built without hwloc (Debian: libhwloc-dev): NUMA and cores read from sysfs");
+    if (strcmp(source, "sysfs"))
+        snprintf(h->note, sizeof h->note,
+                 "built without hwloc (Debian: libhwloc-dev): NUMA and cores read from sysfs");
 #endif
     if (st != TACL_OK) {
         st = hi_sysfs_cpus(h, eb);

@@ -1,10 +1,11 @@
 /* route.h — all-pairs routes over the reachability graph: for every (src, dst) the next hop
  * a message takes, for small messages (latency and hops count) and for large ones (bandwidth
  * counts). Forwarding ranks look up the next hop of a message addressed to someone else here.
- * The tables are a pure function of the graph, with ties broken towards the lowest-ranked next
- * hop, so every rank builds the same tables and a routed message never loops.
+ * The tables are a pure function of the graph, with ties broken by a fixed rule (the direct
+ * edge when it is a shortest route, else the lowest-ranked next hop on one), so every rank
+ * builds the same tables and a routed message never loops.
  *
- * Costs (additive, so shortest paths are well defined and found by Floyd-Warshall):
+ * Costs (additive, so shortest paths are well defined; Dijkstra or Floyd-Warshall):
  *   small: sum over the path's edges of (latency + TACL_ROUTE_HOP_COST_S); with unknown (zero)
  *          latencies this is the hop count;
  *   large: sum of (latency + TACL_ROUTE_CHUNK_BYTES / bandwidth): the time a chunk takes to be

@@ -210,15 +210,7 @@ static void eng_msg_free(tacl_engine_t *e, eng_msg_t *m)
 /* 1 (and the request's message written) when message m cannot satisfy receive r. */
 static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
 {
-    if (m->total != r->len) {
-        snprintf(r->msg, sizeof r->msg,
-                 "rank %d received a message of %llu bytes from rank %d (host %s) but expected "
-                 "%zu bytes (comm %llx, tag %llu, seq %llu)",
-                 e->rank, (unsigned long long)m->total, r->peer, eng_host(e, r->peer), r->len,
-                 (unsigned long long)r->key.comm_id, (unsigned long long)r->key.tag,
-                 (unsigned long long)r->key.seq);
-        return 1;
-    }
+    /* Different calls first: they explain a different length too. */
     if (r->has_fp && m->has_fp && !tacl_fp_equal(&r->fp, &m->fp)) {
         char theirs[160], ours[160];
         tacl_fp_format(&m->fp, theirs, sizeof theirs);
@@ -226,6 +218,15 @@ static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
         snprintf(r->msg, sizeof r->msg,
                  "rank %d (host %s) called %s but rank %d called %s (tag %llu)", r->peer,
                  eng_host(e, r->peer), theirs, e->rank, ours, (unsigned long long)r->key.tag);
+        return 1;
+    }
+    if (m->total != r->len) {
+        snprintf(r->msg, sizeof r->msg,
+                 "rank %d received a message of %llu bytes from rank %d (host %s) but expected "
+                 "%zu bytes (comm %llx, tag %llu, seq %llu)",
+                 e->rank, (unsigned long long)m->total, r->peer, eng_host(e, r->peer), r->len,
+                 (unsigned long long)r->key.comm_id, (unsigned long long)r->key.tag,
+                 (unsigned long long)r->key.seq);
         return 1;
     }
     return 0;

@@ -71,14 +71,22 @@ done
 if ip -o -4 addr show dev lo 2>/dev/null | grep -q "127.0.0.1/8"; then
     grep -q "^  lo .* 127.0.0.1/8" "$tmp/live" || fail "lo without 127.0.0.1/8: $(grep '^  lo' "$tmp/live")"
 fi
+# hwloc counts the CPUs this process may use (cgroup cpusets), sysfs the online ones.
 npus=$(grep -c '^processor' /proc/cpuinfo || true)
-grep -q "^cpus: .* ${npus} PUs" "$tmp/live" || fail "PU count: $(grep '^cpus' "$tmp/live") vs /proc/cpuinfo $npus"
+grep -Eq "^cpus: .* (${npus}|$(nproc)) PUs" "$tmp/live" ||
+    fail "PU count: $(grep '^cpus' "$tmp/live") vs /proc/cpuinfo $npus, nproc $(nproc)"
 
 # 5. Schedules for graphs.
 "$TACL" topo --graph 0-1,1-2 --bytes 64M >"$tmp/g"
-grep -q "^schedule: tree" "$tmp/g" || fail "chain: $(cat "$tmp/g")"
+grep -q "^schedule: all_reduce tree" "$tmp/g" || fail "chain: $(cat "$tmp/g")"
 grep -q "spanning tree rooted at rank 1 (centre, eccentricity 1)" "$tmp/g" || fail "chain reason"
 grep -q "^tree 0 parents: 1 -1 1" "$tmp/g" || fail "chain parents"
+"$TACL" topo --graph 0-1,1-2 --op broadcast --root 2 >"$tmp/g"
+grep -q "^schedule: broadcast tree" "$tmp/g" && grep -q "^tree 0 parents: 1 2 -1" "$tmp/g" ||
+    fail "broadcast from 2: $(cat "$tmp/g")"
+rc=0
+"$TACL" topo --graph 0-1 --op gossip 2>"$tmp/err" >/dev/null || rc=$?
+[ $rc = 2 ] && grep -q "expected all_reduce, broadcast" "$tmp/err" || fail "bad op: $rc"
 "$TACL" topo --graph 0-1,1-2,2-3,3-0 >"$tmp/g"
 grep -q "Hamiltonian cycle 0-3-2-1: ring on that order" "$tmp/g" || fail "ring: $(cat "$tmp/g")"
 rc=0

@@ -4,7 +4,7 @@
  * value computed independently here; all_reduce results checked bitwise identical on every
  * rank. */
 #include "check.h"
-#include "mp.h"
+#include "mp_world.h"
 #include "typed.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@
 
 static const size_t coll_counts[] = {0, 1, 7, 1000, (1u << 20) + 3};
 #define NCOUNTS (sizeof coll_counts / sizeof coll_counts[0])
-#define BIG ((1u << 20) + 3)
+#define BIG     ((1u << 20) + 3)
 
 static int fails;
 
@@ -32,7 +32,7 @@ static int fails;
     do {                                                                                           \
         tacl_status_t ok_st_ = (call);                                                             \
         if (ok_st_ != TACL_OK) {                                                                   \
-            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                   \
+            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                    \
                     tacl_status_name(ok_st_), tacl_comm_last_error(w));                            \
             return 1;                                                                              \
         }                                                                                          \
@@ -52,11 +52,20 @@ static double expect_red(int n, size_t i, tacl_op_t op, tacl_dtype_t dt)
         double v = in_val(r, i, op);
         switch (op) {
         case TACL_SUM:
-        case TACL_AVG: acc += v; break;
-        case TACL_PROD: acc *= v; break;
-        case TACL_MIN: acc = v < acc ? v : acc; break;
-        case TACL_MAX: acc = v > acc ? v : acc; break;
-        default: break;
+        case TACL_AVG:
+            acc += v;
+            break;
+        case TACL_PROD:
+            acc *= v;
+            break;
+        case TACL_MIN:
+            acc = v < acc ? v : acc;
+            break;
+        case TACL_MAX:
+            acc = v > acc ? v : acc;
+            break;
+        default:
+            break;
         }
     }
     if (op == TACL_AVG) acc = tv_is_float(dt) ? acc / n : floor(acc / n);
@@ -97,9 +106,11 @@ static int t_all_reduce(tacl_comm_t *w)
                 if (count == BIG && op != TACL_SUM && dt != TACL_FLOAT32) continue;
                 for (int inplace = 0; inplace < 2; inplace++) {
                     char *s = xalloc(count * esz), *r = inplace ? s : xalloc(count * esz);
-                    for (size_t i = 0; i < count; i++) tv_set(s, i, dt, in_val(me, i, op));
+                    for (size_t i = 0; i < count; i++)
+                        tv_set(s, i, dt, in_val(me, i, op));
                     OK(tacl_all_reduce(w, s, r, count, dt, op));
-                    check_red(me, r, count, n, op, dt, inplace ? "all_reduce(in place)" : "all_reduce");
+                    check_red(me, r, count, n, op, dt,
+                              inplace ? "all_reduce(in place)" : "all_reduce");
                     if (!inplace) free(r);
                     free(s);
                 }
@@ -113,7 +124,8 @@ static int t_all_reduce(tacl_comm_t *w)
         for (size_t ci = 0; ci < 3; ci++) {
             size_t count = fcounts[ci], esz = tacl_dtype_size(fdt[k]);
             char *b = xalloc(count * esz), *all = xalloc(count * esz * (size_t)n);
-            for (size_t i = 0; i < count; i++) tv_set(b, i, fdt[k], sin((double)(me * 7919 + i)) * 3.3);
+            for (size_t i = 0; i < count; i++)
+                tv_set(b, i, fdt[k], sin((double)(me * 7919 + i)) * 3.3);
             OK(tacl_all_reduce(w, b, b, count, fdt[k], TACL_SUM));
             OK(tacl_all_gather(w, b, all, count * esz, TACL_UINT8));
             for (int q = 0; q < n; q++)
@@ -140,7 +152,8 @@ static int t_reduce_bcast(tacl_comm_t *w)
                 tacl_op_t op = inplace ? TACL_MAX : TACL_SUM;
                 int root = (n - 1 + (int)ci) % n;
                 char *s = xalloc(count * esz), *r = inplace ? s : xalloc(count * esz);
-                for (size_t i = 0; i < count; i++) tv_set(s, i, dt, in_val(me, i, op));
+                for (size_t i = 0; i < count; i++)
+                    tv_set(s, i, dt, in_val(me, i, op));
                 OK(tacl_reduce(w, s, r, count, dt, op, root));
                 if (me == root) check_red(me, r, count, n, op, dt, "reduce");
                 if (!inplace) free(r);
@@ -181,7 +194,8 @@ static int t_gathers(tacl_comm_t *w)
             for (int inplace = 0; inplace < 2; inplace++) {
                 char *r = xalloc(total * esz);
                 char *s = inplace ? r + (size_t)me * count * esz : xalloc(count * esz);
-                for (size_t i = 0; i < count; i++) tv_set(s, i, dt, (double)((me * 3 + i) % 50));
+                for (size_t i = 0; i < count; i++)
+                    tv_set(s, i, dt, (double)((me * 3 + i) % 50));
                 OK(tacl_all_gather(w, s, r, count, dt));
                 for (int q = 0; q < n; q++)
                     for (size_t i = 0; i < count; i++)
@@ -231,7 +245,8 @@ static int t_gathers(tacl_comm_t *w)
         total += cnt[q];
     }
     int64_t *s = xalloc(cnt[me] * 8), *r = xalloc(total * 8);
-    for (size_t i = 0; i < cnt[me]; i++) s[i] = me * 1000 + (int64_t)i;
+    for (size_t i = 0; i < cnt[me]; i++)
+        s[i] = me * 1000 + (int64_t)i;
     OK(tacl_all_gatherv(w, s, cnt[me], r, cnt, dsp, TACL_INT64));
     for (int q = 0; q < n; q++)
         for (size_t i = 0; i < cnt[q]; i++)
@@ -260,7 +275,8 @@ static int t_reduce_scatter(tacl_comm_t *w)
                 tacl_op_t op = ops[(k + (size_t)inplace) % 3];
                 char *s = xalloc(total * esz);
                 /* element j of the full vector has index j */
-                for (size_t j = 0; j < total; j++) tv_set(s, j, dt, in_val(me, j, op));
+                for (size_t j = 0; j < total; j++)
+                    tv_set(s, j, dt, in_val(me, j, op));
                 char *r = inplace ? s + (size_t)me * count * esz : xalloc(count * esz);
                 OK(tacl_reduce_scatter(w, s, r, count, dt, op));
                 for (size_t i = 0; i < count; i++) {
@@ -296,8 +312,8 @@ static int t_alltoall_p2p(tacl_comm_t *w)
                 for (size_t i = 0; i < count; i++) {
                     uint32_t e = (uint32_t)(q * 1000000 + me * 10000 + (int)i);
                     if (r[(size_t)q * count + i] != e) {
-                        EXPECT(0, "all_to_all count %zu: from %d [%zu] = %u, expected %u", count,
-                               q, i, r[(size_t)q * count + i], e);
+                        EXPECT(0, "all_to_all count %zu: from %d [%zu] = %u, expected %u", count, q,
+                               i, r[(size_t)q * count + i], e);
                         q = n;
                         break;
                     }
@@ -320,7 +336,8 @@ static int t_alltoall_p2p(tacl_comm_t *w)
     }
     double *s = xalloc(st * 8), *r = xalloc(rt * 8);
     for (int q = 0; q < n; q++)
-        for (size_t i = 0; i < sc[q]; i++) s[sd[q] + i] = me * 100 + q + (double)i / 10;
+        for (size_t i = 0; i < sc[q]; i++)
+            s[sd[q] + i] = me * 100 + q + (double)i / 10;
     OK(tacl_all_to_allv(w, s, sc, sd, r, rc, rd, TACL_FLOAT64));
     for (int q = 0; q < n; q++)
         for (size_t i = 0; i < rc[q]; i++)
@@ -347,11 +364,11 @@ static int t_alltoall_p2p(tacl_comm_t *w)
             OK(tacl_send(w, &a, 1, TACL_INT32, to, 7));
             OK(tacl_send(w, &b, 1, TACL_INT32, to, 7));
         }
-        EXPECT(ga == from && gb == from + 100, "send/recv order: got %d, %d from %d", ga, gb,
-               from);
+        EXPECT(ga == from && gb == from + 100, "send/recv order: got %d, %d from %d", ga, gb, from);
         size_t big = 3u << 20;
         uint8_t *bs = xalloc(big), *br = xalloc(big);
-        for (size_t i = 0; i < big; i++) bs[i] = (uint8_t)(i * 31 + (size_t)me);
+        for (size_t i = 0; i < big; i++)
+            bs[i] = (uint8_t)(i * 31 + (size_t)me);
         if (me == 0) {
             OK(tacl_send(w, bs, big, TACL_UINT8, n - 1, 9));
         } else if (me == n - 1) {
@@ -390,7 +407,8 @@ static int routed_body(tacl_comm_t *w, void *arg)
     uint8_t *b = xalloc(big);
     OK(tacl_barrier(w));
     if (me == 0) {
-        for (size_t i = 0; i < big; i++) b[i] = (uint8_t)(i * 13 + 1);
+        for (size_t i = 0; i < big; i++)
+            b[i] = (uint8_t)(i * 13 + 1);
         OK(tacl_send(w, b, big, TACL_UINT8, n - 1, 3));
     } else if (me == n - 1) {
         OK(tacl_recv(w, b, big, TACL_UINT8, 0, 3));
@@ -432,8 +450,8 @@ int main(int argc, char **argv)
             o += (size_t)snprintf(ids + o, sizeof ids - o, "%sfakehost%d", r ? "," : "",
                                   r * hosts / n);
     }
-    mp_opts_t o = {.timeout_s = 240, .host_ids = hosts > 1 ? ids : NULL};
-    int rc = mp_run(n, coll_body, NULL, &o);
+    mpw_opts_t o = {.timeout_s = 240, .host_ids = hosts > 1 ? ids : NULL};
+    int rc = mpw_run(n, coll_body, NULL, &o);
     printf("test_coll: %d ranks on %d host(s): %s\n", n, hosts, rc ? "FAILED" : "ok");
     return rc ? 1 : 0;
 }

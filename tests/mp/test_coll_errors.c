@@ -5,7 +5,7 @@
  * (TACL_ERR_PEER_LOST naming it, within seconds). */
 #include "check.h"
 #include "clock.h"
-#include "mp.h"
+#include "mp_world.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -94,17 +94,17 @@ static int peer_lost_body(tacl_comm_t *w, void *arg)
     return 0;
 }
 
-static void run_case(const char *name, int n, mp_body_t body, const char *hosts, int expect_kill)
+static void run_case(const char *name, int n, mpw_body_t body, const char *hosts, int expect_kill)
 {
-    mp_opts_t o = {.timeout_s = 60, .host_ids = hosts, .env = "TACL_TIMEOUT=20"};
-    int rc = mp_run(n, body, NULL, &o);
+    mpw_opts_t o = {.timeout_s = 60, .host_ids = hosts, .env = "TACL_TIMEOUT=20"};
+    int rc = mpw_run(n, body, NULL, &o);
     if (expect_kill) {
         for (int r = 0; r < n - 1; r++)
-            if (mp_rank_status(r) != 0) {
+            if (mpw_rank_status(r) != 0) {
                 fprintf(stderr, "%s: rank %d failed\n", name, r);
                 exit(1);
             }
-        CHECK(mp_rank_signal(n - 1) == SIGKILL);
+        CHECK(mpw_rank_signal(n - 1) == SIGKILL);
     } else if (rc != 0) {
         fprintf(stderr, "%s: failed (%d)\n", name, rc);
         exit(1);

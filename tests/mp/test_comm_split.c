@@ -2,7 +2,7 @@
  * then old rank, negative color opts out) and split communicators used concurrently from
  * different threads, each checked for correct values. */
 #include "check.h"
-#include "mp.h"
+#include "mp_world.h"
 
 #include <pthread.h>
 
@@ -19,7 +19,8 @@ static void *split_worker(void *arg)
     j->ok = n == j->expect_size;
     for (int it = 0; it < 200 && j->ok; it++) {
         int64_t v[33];
-        for (int i = 0; i < 33; i++) v[i] = me + it + i;
+        for (int i = 0; i < 33; i++)
+            v[i] = me + it + i;
         if (tacl_all_reduce(j->c, v, v, 33, TACL_INT64, TACL_SUM) != TACL_OK) {
             fprintf(stderr, "split worker: %s\n", tacl_comm_last_error(j->c));
             j->ok = 0;
@@ -67,10 +68,10 @@ static int split_body(tacl_comm_t *w, void *arg)
 
 int main(void)
 {
-    mp_opts_t one = {.timeout_s = 90};
-    CHECK(mp_run(5, split_body, NULL, &one) == 0);
-    mp_opts_t hosts = {.timeout_s = 90, .host_ids = "h0,h0,h1,h1,h2,h2"};
-    CHECK(mp_run(6, split_body, NULL, &hosts) == 0);
+    mpw_opts_t one = {.timeout_s = 90};
+    CHECK(mpw_run(5, split_body, NULL, &one) == 0);
+    mpw_opts_t hosts = {.timeout_s = 90, .host_ids = "h0,h0,h1,h1,h2,h2"};
+    CHECK(mpw_run(6, split_body, NULL, &hosts) == 0);
     printf("test_comm_split: ok\n");
     return 0;
 }

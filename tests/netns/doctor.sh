@@ -36,7 +36,8 @@ if [ "$shape" = store ]; then
     for h in A B C; do
         netns_bg "$h" env TACL_RANK=$r TACL_WORLD_SIZE=3 TACL_LOCAL_RANK=0 \
             TACL_LOCAL_WORLD_SIZE=1 TACL_MASTER_ADDR="$addr_a" TACL_MASTER_PORT=$port \
-            TACL_RUN_ID="doctor-$$-store" TACL_HOST_ID="$h" TACL_TIMEOUT=3 TACL_PROBE_TIMEOUT=1 \
+            TACL_RUN_ID="doctor-$$-store" TACL_HOST_ID="$h" TACL_TIMEOUT=3 \
+            TACL_STORE_TIMEOUT=3 TACL_PROBE_TIMEOUT=1 \
             TACL_HOSTS="$addr_a,$addr_b,$addr_c" "$TACL_CLI" doctor --quiet \
             >"$tmp/store.$r.out" 2>"$tmp/store.$r.err"
         pids+=("$NETNS_LAST_PID")

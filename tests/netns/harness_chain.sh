@@ -28,13 +28,26 @@ out=$(netns_probe A "$(netns_addr C B)" 1)
 case "$out" in ok | *refused*) netns_fail "A reached C through B: '$out'" ;; esac
 netns_exec A ip route del "$(netns_addr C B)/32"
 
+# A default route through a B that does not forward: B drops silently, the connect times out.
+netns_gateway A B
+out=$(netns_probe A "$(netns_addr C B)" 1)
+[[ "$out" == *"timed out"* ]] || netns_fail "A -> C via a non-forwarding gateway: expected a timeout, got '$out'"
+netns_exec A ip route del default
+
+# With routing through B (B forwards), A reaches C; taken away, it does not.
+netns_route A C B
+netns_reachable A C 2 || netns_fail "A cannot reach C with routing through B"
+netns_reachable C A 2 || netns_fail "C cannot reach A with routing through B"
+netns_unroute A C B
+out=$(netns_probe A "$(netns_addr C B)" 1)
+case "$out" in ok | *refused*) netns_fail "A still reaches C after unroute: '$out'" ;; esac
+
 # Data over an edge.
 pf="$(mktemp -u /tmp/tacl-netns-$$-port.XXXXXX)"
 trap 'rm -f "$pf" "$pf.out"; netns_cleanup' EXIT
 netns_bg B "$NETNS_TCP" serve "$(netns_addr B A)" "$pf" 1 10 >"$pf.out"
 srv=$NETNS_LAST_PID
-for _ in $(seq 50); do [ -s "$pf" ] && break; sleep 0.1; done
-[ -s "$pf" ] || netns_fail "server in B did not start"
+netns_wait_file "$pf" 5 || netns_fail "server in B did not start"
 netns_exec A "$NETNS_TCP" send "$(netns_addr B A)" "$(cat "$pf")" 0.2 >/dev/null
 wait "$srv" || netns_fail "server in B failed"
 bytes=$(sed -n 's/^conn bytes=\([0-9]*\).*/\1/p' "$pf.out")

@@ -15,8 +15,7 @@ netns_exec A tc qdisc show dev "v1-B" | grep -q "tbf.*rate 40Mbit" ||
 
 netns_bg B "$NETNS_TCP" serve "$(netns_addr B A)" "$pf" 1 20 >"$pf.out"
 srv=$NETNS_LAST_PID
-for _ in $(seq 50); do [ -s "$pf" ] && break; sleep 0.1; done
-[ -s "$pf" ] || netns_fail "server in B did not start"
+netns_wait_file "$pf" 5 || netns_fail "server in B did not start"
 netns_exec A "$NETNS_TCP" send "$(netns_addr B A)" "$(cat "$pf")" 1.5 >/dev/null
 wait "$srv" || netns_fail "server failed: $(cat "$pf.out")"
 rate=$(sed -n 's/.*rate_bps=\([0-9]*\).*/\1/p' "$pf.out")

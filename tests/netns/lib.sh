@@ -18,6 +18,14 @@
 #   netns_cut A B / netns_restore A B # link down / up (both ends)
 #   netns_shape A B RATE [DELAY]      # (re)shape both directions of A-B
 #   netns_list                        # namespaces of this harness still present
+#   netns_route A C B                 # IP routing A <-> C through B (B forwards; DESIGN's
+#                                     # "case 1"); netns_unroute A C B takes it away
+#   netns_gateway A B                 # default route of A via B; with B not forwarding, A's
+#                                     # connects to non-neighbours time out (silent drop)
+#                                     # instead of failing at once with ENETUNREACH
+#   netns_wait_file FILE [timeout_s]  # 0 once FILE is non-empty (a port file), 1 on timeout
+# A test that sets its own EXIT trap must call netns_cleanup from it.
+# Helper for traffic: $NETNS_TCP serve|send|probe (tests/netns/harness_tcp.c; see its header).
 # Variables: NETNS_PREFIX (tacl-<pid>-), NETNS_TCP (the harness_tcp helper, from the test's
 # environment TACL_NETNS_TCP), NETNS_DELAY_OK (1 when netem delay works here), NETNS_LOG.
 # Addresses: edge k (in creation order) uses 10.(100 + k/250).(k%250).0/24; the host named
@@ -216,6 +224,54 @@ netns_reachable() {
         case "$out" in
         ok | *"Connection refused"*) return 0 ;;
         esac
+    done
+    return 1
+}
+
+# The /24 networks of every link of host H, as "10.100.1.0/24".
+netns_nets_of() {
+    local key
+    for key in "${!NETNS_ADDR[@]}"; do
+        [ "${key%% *}" = "$1" ] && echo "${NETNS_ADDR[$key]%.*}.0/24"
+    done
+}
+
+# netns_route A C B: A and C reach each other's addresses through B (which must link both):
+# B forwards, A routes C's networks via B's address on A-B and C routes A's via B's on B-C.
+netns_route() {
+    local a="$1" c="$2" b="$3" net
+    local via_a via_c
+    via_a=$(netns_addr "$b" "$a")
+    via_c=$(netns_addr "$b" "$c")
+    netns_exec "$b" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+    for net in $(netns_nets_of "$c"); do
+        netns_exec "$a" ip route replace "$net" via "$via_a"
+    done
+    for net in $(netns_nets_of "$a"); do
+        netns_exec "$c" ip route replace "$net" via "$via_c"
+    done
+}
+
+netns_gateway() {
+    netns_exec "$1" ip route replace default via "$(netns_addr "$2" "$1")"
+}
+
+netns_unroute() {
+    local a="$1" c="$2" b="$3" net
+    netns_exec "$b" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+    for net in $(netns_nets_of "$c"); do
+        netns_exec "$a" ip route del "$net" via "$(netns_addr "$b" "$a")" 2>/dev/null || true
+    done
+    for net in $(netns_nets_of "$a"); do
+        netns_exec "$c" ip route del "$net" via "$(netns_addr "$b" "$c")" 2>/dev/null || true
+    done
+}
+
+netns_wait_file() {
+    local f="$1" t="${2:-5}" i
+    for ((i = 0; i < t * 20; i++)); do
+        [ -s "$f" ] && return 0
+        sleep 0.05
     done
     return 1
 }

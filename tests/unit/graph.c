@@ -130,9 +130,29 @@ static void test_chain(void)
     CHECK(gt_near(tacl_sched_ring_time(3, b, 0, M), 4 * M / (3 * b)));
     char text[1024];
     tacl_sched_format(s, text, sizeof text);
-    CHECK_CONTAINS(text, "schedule: tree");
+    CHECK_CONTAINS(text, "predicted: ");
+    CHECK_CONTAINS(text, "schedule: all_reduce tree");
     CHECK_CONTAINS(text, "tree 0 parents: 1 -1 1");
     tacl_sched_destroy(s);
+
+    /* Broadcast from A: the path rooted at A, M/b plus one chunk and a latency per level. */
+    CHECK_OK(tacl_sched_build(g, TACL_SCHED_BROADCAST, 0, M, &s, &eb));
+    CHECK(s->kind == TACL_SCHED_TREE && s->root == 0 && s->eccentricity == 2);
+    const int want_b[] = {-1, 0, 1};
+    gt_check_parents(s->tree, want_b);
+    CHECK(gt_near(s->predicted_s, M / b + c / b + 2 * 5e-6));
+    CHECK(gt_near(s->lower_bound_s, M / b));
+    CHECK_CONTAINS(s->reason, "spanning tree rooted at rank 0 (the root, eccentricity 2)");
+    tacl_sched_destroy(s);
+    /* All-gather: tree at B; each edge carries 2/3 of the result one way (the cut bound). */
+    CHECK_OK(tacl_sched_build(g, TACL_SCHED_ALL_GATHER, 2, M, &s, &eb));
+    CHECK(s->kind == TACL_SCHED_TREE && s->root == 1 && s->op == TACL_SCHED_ALL_GATHER);
+    CHECK(gt_near(s->predicted_s, 2 * M / (3 * b) + c / b + 2 * 5e-6));
+    CHECK(gt_near(s->lower_bound_s, 2 * M / (3 * b)));
+    tacl_sched_destroy(s);
+    CHECK_ST(tacl_sched_build(g, TACL_SCHED_REDUCE, 3, M, &s, &eb), TACL_ERR_INVALID);
+    CHECK_CONTAINS(eb.msg, "root 3 (expected 0..2)");
+    CHECK(!strcmp(tacl_sched_op_name(TACL_SCHED_REDUCE_SCATTER), "reduce_scatter"));
     tacl_graph_destroy(g);
 }
 
@@ -165,6 +185,10 @@ static void test_ring_missing_edge(void)
     CHECK_CONTAINS(s->reason, "Hamiltonian cycle 0-3-2-1: ring on that order");
     CHECK(gt_near(s->predicted_s, 2.0 * 3 * (1e6 / (4 * GB))));
     CHECK(gt_near(s->lower_bound_s, 1e6 / (2 * GB))); /* min cut of a 4-cycle: 2 links */
+    tacl_sched_destroy(s);
+    CHECK_OK(tacl_sched_build(g, TACL_SCHED_REDUCE_SCATTER, 0, 1e6, &s, &eb));
+    CHECK(s->kind == TACL_SCHED_RING && gt_near(s->predicted_s, 3 * (1e6 / (4 * GB))));
+    CHECK(s->lower_bound_s > 0 && s->lower_bound_s <= s->predicted_s);
     tacl_sched_destroy(s);
 
     /* Cutting a link mid-run: the graph shrinks back to the path. */
@@ -533,6 +557,13 @@ static void test_random_vs_brute_force(void)
                     CHECK(gt_near(got, want));
                     if (s == d) continue;
                     int lowest = -1;
+                    if (tacl_graph_has_edge(g, s, d) &&
+                        gt_near(tacl_graph_lat(g, s, d) +
+                                    (k == TACL_ROUTE_SMALL
+                                         ? TACL_ROUTE_HOP_COST_S
+                                         : TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, s, d)),
+                                want))
+                        lowest = d; /* the direct edge when it is a shortest route */
                     for (int v = 0; v < n && lowest < 0; v++) {
                         if (v == s || !tacl_graph_has_edge(g, s, v)) continue;
                         int u2[8] = {0};

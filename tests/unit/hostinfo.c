@@ -6,6 +6,7 @@
 #include "topo/hostinfo.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

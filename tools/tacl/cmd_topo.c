@@ -252,13 +252,13 @@ static double topo_parse_bytes(const char *s)
     return -1;
 }
 
-static int topo_graph(const char *spec, int nranks, double bytes)
+static int topo_graph(const char *spec, int nranks, double bytes, tacl_sched_op_t op, int root)
 {
     tacl_graph_t *g;
     if (topo_parse_graph(spec, nranks, &g)) return 2;
     tacl_errbuf_t eb = {{0}};
     tacl_sched_t *s;
-    if (tacl_sched_all_reduce(g, bytes, &s, &eb) != TACL_OK) {
+    if (tacl_sched_build(g, op, root, bytes, &s, &eb) != TACL_OK) {
         fprintf(stderr, "tacl topo: %s\n", eb.msg);
         tacl_graph_destroy(g);
         return 1;
@@ -297,7 +297,8 @@ static int topo_graph(const char *spec, int nranks, double bytes)
 
 static int topo_run(int argc, char **argv)
 {
-    int json = 0, nranks = 0;
+    int json = 0, nranks = 0, root = 0;
+    tacl_sched_op_t op = TACL_SCHED_ALL_REDUCE;
     const char *source = NULL, *graph = NULL;
     double bytes = 64.0 * 1024 * 1024;
     for (int i = 1; i < argc; i++) {
@@ -307,6 +308,21 @@ static int topo_run(int argc, char **argv)
             source = argv[++i];
         } else if (!strcmp(argv[i], "--graph") && i + 1 < argc) {
             graph = argv[++i];
+        } else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
+            const char *name = argv[++i];
+            int k = 0;
+            while (k < TACL_SCHED_OP_COUNT && strcmp(tacl_sched_op_name((tacl_sched_op_t)k), name))
+                k++;
+            if (k == TACL_SCHED_OP_COUNT) {
+                fprintf(stderr,
+                        "tacl topo: --op '%s': expected all_reduce, broadcast, reduce, "
+                        "all_gather or reduce_scatter\n",
+                        name);
+                return 2;
+            }
+            op = (tacl_sched_op_t)k;
+        } else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+            root = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
             nranks = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
@@ -321,7 +337,7 @@ static int topo_run(int argc, char **argv)
             return 2;
         }
     }
-    if (graph) return topo_graph(graph, nranks, bytes);
+    if (graph) return topo_graph(graph, nranks, bytes, op, root);
     tacl_errbuf_t eb = {{0}};
     tacl_hostinfo_t *h;
     if (tacl_hostinfo_discover(source, &h, &eb) != TACL_OK) {
@@ -340,16 +356,19 @@ const tacl_cmd_t tacl_cmd_topo = {
     .name = "topo",
     .summary = "this host's NUMA nodes, NICs, GPUs and PCI matrix; schedules for a graph",
     .usage = "usage: tacl topo [--json] [--source auto|hwloc|sysfs]\n"
-             "       tacl topo --graph EDGES [--ranks N] [--bytes SIZE]\n\n"
+             "       tacl topo --graph EDGES [--ranks N] [--bytes SIZE] [--op OP] [--root R]\n\n"
              "  --json             machine-readable output\n"
              "  --source S         where CPUs and NUMA nodes come from (default: hwloc when\n"
              "                     built with it, else sysfs)\n"
-             "  --graph EDGES      explain the all_reduce schedule for a reachability graph:\n"
+             "  --graph EDGES      explain the schedule of a collective on a reachability graph:\n"
              "                     links a-b[:GB/s[:latency us]], comma-separated, e.g.\n"
              "                     0-1,1-2 (the chain A-B-C); prints the schedule, its reason,\n"
              "                     predicted time, cut lower bound and next-hop table\n"
              "  --ranks N          number of ranks (default: largest rank named + 1)\n"
-             "  --bytes SIZE       message size for the predictions (default 64M)\n\n"
+             "  --bytes SIZE       message size for the predictions (default 64M)\n"
+             "  --op OP            all_reduce (default), broadcast, reduce, all_gather,\n"
+             "                     reduce_scatter\n"
+             "  --root R           root of broadcast and reduce (default 0)\n\n"
              "TACL_SYSFS_ROOT=DIR reads /sys and /proc under DIR (replays another machine).\n",
     .run = topo_run,
 };

@@ -1,5 +1,5 @@
-/* mp.c — fork-based multi-process runner for tests (see mp.h). */
-#include "mp.h"
+/* mp_world.c — fork-based multi-process runner for tests (see mp_world.h). */
+#include "mp_world.h"
 #include "check.h"
 #include "clock.h"
 
@@ -14,17 +14,17 @@
 #define MP_MAX 64
 static int mp_status[MP_MAX], mp_signal[MP_MAX];
 
-int mp_rank_status(int r)
+int mpw_rank_status(int r)
 {
     return r >= 0 && r < MP_MAX ? mp_status[r] : -1;
 }
 
-int mp_rank_signal(int r)
+int mpw_rank_signal(int r)
 {
     return r >= 0 && r < MP_MAX ? mp_signal[r] : 0;
 }
 
-static void mp_child(int r, int n, int port, mp_body_t body, void *arg, const mp_opts_t *o)
+static void mp_child(int r, int n, int port, mpw_body_t body, void *arg, const mpw_opts_t *o)
 {
     char v[64];
     snprintf(v, sizeof v, "%d", r);
@@ -40,7 +40,8 @@ static void mp_child(int r, int n, int port, mp_body_t body, void *arg, const mp
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", o->host_ids);
         char *save = NULL, *tok = strtok_r(buf, ",", &save);
-        for (int i = 0; tok && i < r; i++) tok = strtok_r(NULL, ",", &save);
+        for (int i = 0; tok && i < r; i++)
+            tok = strtok_r(NULL, ",", &save);
         if (tok) setenv("TACL_HOST_ID", tok, 1);
     }
     if (o && o->env) {
@@ -70,23 +71,51 @@ static void mp_child(int r, int n, int port, mp_body_t body, void *arg, const mp
     _exit(rc);
 }
 
-int mp_run(int n, mp_body_t body, void *arg, const mp_opts_t *o)
+int mpw_run(int n, mpw_body_t body, void *arg, const mpw_opts_t *o)
 {
     double timeout = o && o->timeout_s > 0 ? o->timeout_s : 60;
-    tacl_store_server_t *srv;
     if (n > MP_MAX) return 2;
-    CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
-    int port = tacl_store_server_port(srv);
-    pid_t pids[MP_MAX];
+    /* The store runs in a child of its own: the ranks are forked from a process without
+     * threads, so none inherits a lock held by the server thread. */
+    int ports[2], hold[2];
+    CHECK(pipe(ports) == 0 && pipe(hold) == 0);
     fflush(stdout);
     fflush(stderr);
+    pid_t store_pid = fork();
+    CHECK(store_pid >= 0);
+    if (store_pid == 0) {
+        close(ports[0]);
+        close(hold[1]);
+        tacl_store_server_t *srv;
+        int port = -1;
+        if (tacl_store_server_start("127.0.0.1", 0, &srv) == TACL_OK)
+            port = tacl_store_server_port(srv);
+        if (write(ports[1], &port, sizeof port) != sizeof port) _exit(1);
+        char c;
+        while (read(hold[0], &c, 1) > 0) { /* until the parent closes the pipe */
+        }
+        if (port >= 0) tacl_store_server_stop(srv);
+        _exit(0);
+    }
+    close(ports[1]);
+    close(hold[0]);
+    int port = -1;
+    if (read(ports[0], &port, sizeof port) != sizeof port || port < 0) {
+        fprintf(stderr, "mpw_run: the store process could not start a server\n");
+        return 2;
+    }
+    close(ports[0]);
+    pid_t pids[MP_MAX];
     for (int r = 0; r < n; r++) {
         pids[r] = fork();
         if (pids[r] < 0) {
             perror("fork");
             return 2;
         }
-        if (pids[r] == 0) mp_child(r, n, port, body, arg, o);
+        if (pids[r] == 0) {
+            close(hold[1]);
+            mp_child(r, n, port, body, arg, o);
+        }
         mp_status[r] = -1;
         mp_signal[r] = 0;
     }
@@ -97,7 +126,7 @@ int mp_run(int n, mp_body_t body, void *arg, const mp_opts_t *o)
         pid_t p = waitpid(-1, &wst, WNOHANG);
         if (p == 0) {
             if (tacl_now_ns() > deadline) {
-                fprintf(stderr, "mp_run: %d rank(s) still running after %.0f s; killing them\n",
+                fprintf(stderr, "mpw_run: %d rank(s) still running after %.0f s; killing them\n",
                         left, timeout);
                 for (int r = 0; r < n; r++)
                     if (mp_status[r] == -1 && mp_signal[r] == 0) kill(pids[r], SIGKILL);
@@ -117,16 +146,17 @@ int mp_run(int n, mp_body_t body, void *arg, const mp_opts_t *o)
             if (WIFEXITED(wst)) {
                 mp_status[r] = WEXITSTATUS(wst);
                 if (mp_status[r] != 0) {
-                    fprintf(stderr, "mp_run: rank %d exited with %d\n", r, mp_status[r]);
+                    fprintf(stderr, "mpw_run: rank %d exited with %d\n", r, mp_status[r]);
                     if (!first_fail) first_fail = mp_status[r];
                 }
             } else if (WIFSIGNALED(wst)) {
                 mp_signal[r] = WTERMSIG(wst);
-                fprintf(stderr, "mp_run: rank %d killed by signal %d\n", r, mp_signal[r]);
+                fprintf(stderr, "mpw_run: rank %d killed by signal %d\n", r, mp_signal[r]);
                 if (!first_fail) first_fail = 128 + mp_signal[r];
             }
         }
     }
-    tacl_store_server_stop(srv);
+    close(hold[1]);
+    waitpid(store_pid, NULL, 0);
     return first_fail;
 }
