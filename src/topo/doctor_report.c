@@ -559,8 +559,8 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
 {
     size_t n = (size_t)r->n;
     int H = r->nhosts;
-    fprintf(f, "tacl doctor: %d ranks on %d host%s, store %s, probe timeout %.1f s, %.1f s\n\n",
-            r->n, H, H == 1 ? "" : "s", r->store[0] ? r->store : "?", r->probe_timeout_s,
+    fprintf(f, "tacl doctor: %d rank%s on %d host%s, store %s, probe timeout %.1f s, %.1f s\n\n",
+            r->n, r->n == 1 ? "" : "s", H, H == 1 ? "" : "s", r->store[0] ? r->store : "?", r->probe_timeout_s,
             r->elapsed_s);
     fprintf(f, "Hosts\n");
     for (int h = 0; h < H; h++) {

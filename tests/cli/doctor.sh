@@ -62,3 +62,12 @@ if command -v mpirun >/dev/null; then
 else
     echo "mpirun not installed: the Open MPI launch is not checked"
 fi
+
+# Without a launcher: a world of one rank, with a hint on stderr.
+rc=0
+env -u TACL_RANK -u TACL_WORLD_SIZE "$TACL" doctor >"$tmp/one" 2>"$tmp/err" || rc=$?
+[ "$rc" = 0 ] || fail "tacl doctor without a launcher exited $rc: $(cat "$tmp/err")"
+grep -q "^tacl doctor: 1 rank on 1 host," "$tmp/one" || fail "one rank: $(head -1 "$tmp/one")"
+grep -q "no launcher variables, so this is a world of one rank; use --local N" "$tmp/err" ||
+    fail "no hint without a launcher: $(cat "$tmp/err")"
+echo "without a launcher: one rank, with a hint"

@@ -97,6 +97,10 @@ static int doctor_cmd_run(int argc, char **argv)
     }
     if (local_at > 0) return doctor_local(argc, argv, local_at, local_n);
 
+    tacl_bootstrap_t bs;
+    if (o.progress && tacl_bootstrap_from_env(&bs) == TACL_OK && bs.launcher == TACL_LAUNCHER_NONE)
+        fprintf(stderr, "tacl doctor: no launcher variables, so this is a world of one rank; use "
+                        "--local N, or run it under tacl run, mpirun, srun or torchrun\n");
     tacl_errbuf_t eb;
     tacl_doctor_report_t *r = NULL;
     int rank = -1;
