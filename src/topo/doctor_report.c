@@ -560,8 +560,8 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
     size_t n = (size_t)r->n;
     int H = r->nhosts;
     fprintf(f, "tacl doctor: %d rank%s on %d host%s, store %s, probe timeout %.1f s, %.1f s\n\n",
-            r->n, r->n == 1 ? "" : "s", H, H == 1 ? "" : "s", r->store[0] ? r->store : "?", r->probe_timeout_s,
-            r->elapsed_s);
+            r->n, r->n == 1 ? "" : "s", H, H == 1 ? "" : "s", r->store[0] ? r->store : "?",
+            r->probe_timeout_s, r->elapsed_s);
     fprintf(f, "Hosts\n");
     for (int h = 0; h < H; h++) {
         fprintf(f, "  %-16s ranks", r->host_names[h]);
@@ -698,12 +698,24 @@ tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
     return st;
 }
 
+/* Host names come from TACL_HOST_ID and may hold anything: quotes and backslashes are
+ * escaped so the label stays one DOT string. */
+static void doctor_dot_str(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    }
+}
+
 void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts;
     fprintf(f, "graph tacl_doctor {\n  node [shape=box];\n");
     for (int h = 0; h < H; h++) {
-        fprintf(f, "  h%d [label=\"%s\\nranks", h, r->host_names[h]);
+        fprintf(f, "  h%d [label=\"", h);
+        doctor_dot_str(f, r->host_names[h]);
+        fprintf(f, "\\nranks");
         for (int i = 0; i < r->n; i++)
             if (r->host_of[i] == h) fprintf(f, " %d", i);
         fprintf(f, "\"];\n");

@@ -213,6 +213,16 @@ static void test_one_host_and_full_mesh(void)
     free(v);
     tacl_doctor_report_destroy(r);
 
+    /* Graphviz labels escape what TACL_HOST_ID may hold. */
+    const char *odd[] = {"a\"b", "c\\d"};
+    const int p0[][2] = {{0, 1}};
+    r = make(2, odd, 1, p0, NULL, NULL);
+    v = render(r, tacl_doctor_write_dot);
+    CHECK_CONTAINS(v, "h0 [label=\"a\\\"b\\nranks 0\"];");
+    CHECK_CONTAINS(v, "h1 [label=\"c\\\\d\\nranks 1\"];");
+    free(v);
+    tacl_doctor_report_destroy(r);
+
     /* Distinct hostnames are shortened to the hostname. */
     const char *named[] = {"gpu1/boot/net:1", "gpu2/boot/net:1"};
     const int p1[][2] = {{0, 1}};
