@@ -2,10 +2,11 @@
  * cannot reach the store (reach_probe.h). Non-blocking connects to every candidate at once,
  * one poll loop bounded by the probe timeout; a refusal counts as reachable because only the
  * host itself (its kernel) sends it, while "no route" and silence mean the network does not
- * get there. */
+ * get there. Also here: naming the ranks that never joined, for the ranks that did. */
 #include "boot/reach_probe.h"
 
 #include "boot/nodelist.h"
+#include "tacl.h"
 #include "clock.h"
 #include "settings.h"
 
@@ -188,4 +189,38 @@ tacl_status_t boot_reach_explain(tacl_errbuf_t *eb, tacl_status_t st, int port)
     boot_reach_hosts_free(hosts, n);
     free(r);
     return tacl_err(eb, st, TACL_SUB_BOOT, "%s; %s", prev, text);
+}
+
+tacl_status_t boot_reach_missing(tacl_errbuf_t *eb, tacl_status_t st, struct tacl_store *store,
+                                 const char *const *keys, int n)
+{
+    char prev[TACL_ERRMSG_MAX], text[512];
+    snprintf(prev, sizeof prev, "%s", tacl_last_error());
+    /* A short bound: this runs after a timeout, and a store that stopped answering must not
+     * double the wait. */
+    tacl_store_set_timeout(store, 2.0);
+    size_t o = 0;
+    int nmiss = 0, run_start = -1;
+    for (int r = 0; r <= n; r++) {
+        int missing = 0;
+        if (r < n) {
+            int exists = 0;
+            if (tacl_store_check(store, &keys[r], 1, &exists) != TACL_OK)
+                return tacl_err(eb, st, TACL_SUB_BOOT, "%s", prev); /* keep the first error */
+            missing = !exists;
+            nmiss += missing;
+        }
+        if (missing && run_start < 0) run_start = r;
+        if (!missing && run_start >= 0 && o < sizeof text) {
+            if (r - 1 > run_start)
+                o += (size_t)snprintf(text + o, sizeof text - o, "%s%d-%d", o ? ", " : "",
+                                      run_start, r - 1);
+            else
+                o += (size_t)snprintf(text + o, sizeof text - o, "%s%d", o ? ", " : "", run_start);
+            run_start = -1;
+        }
+    }
+    if (!nmiss) return tacl_err(eb, st, TACL_SUB_BOOT, "%s", prev);
+    return tacl_err(eb, st, TACL_SUB_BOOT, "%s; rank%s that never joined: %s (%d of %d)", prev,
+                    nmiss == 1 ? "" : "s", text, nmiss, n);
 }

@@ -149,6 +149,7 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbu
     if (st != TACL_OK) {
         tacl_err_prefix(eb, st, "rank %d of %d: waiting for every rank to join run '%s'", w->rank,
                         w->size, w->run_id);
+        if (st == TACL_ERR_TIMEOUT) boot_reach_missing(eb, st, w->store, keys, w->size);
         goto out;
     }
     for (size_t r = 0; r < n; r++) {
