@@ -111,12 +111,12 @@ void boot_reach_hosts_free(char **hosts, int n)
 int boot_reach_hosts(char ***hosts, const char **src)
 {
     char **h = calloc(BOOT_REACH_MAX_HOSTS, sizeof *h);
+    const char *from = "";
     int n = 0;
-    *hosts = NULL;
     if (!h) return 0;
     const char *list = tacl_setting_str(TACL_SET_HOSTS);
     if (list && list[0]) {
-        *src = "TACL_HOSTS";
+        from = "TACL_HOSTS";
         const char *p = list;
         while (*p && n < BOOT_REACH_MAX_HOSTS) {
             size_t l = strcspn(p, ",");
@@ -132,7 +132,7 @@ int boot_reach_hosts(char ***hosts, const char **src)
         if (!sl || !sl[0]) sl = getenv("SLURM_NODELIST");
         tacl_nodelist_t nl;
         if (sl && sl[0] && tacl_nodelist_expand(sl, BOOT_REACH_MAX_HOSTS, &nl) == TACL_OK) {
-            *src = "the Slurm node list";
+            from = "the Slurm node list";
             for (size_t k = 0; k < nl.count && n < BOOT_REACH_MAX_HOSTS; k++)
                 if ((h[n] = strdup(nl.hosts[k]))) n++;
             tacl_nodelist_free(&nl);
@@ -143,6 +143,7 @@ int boot_reach_hosts(char ***hosts, const char **src)
         return 0;
     }
     *hosts = h;
+    *src = from;
     return n;
 }
 

@@ -26,7 +26,8 @@ void boot_reach_probe(const char *const *hosts, int n, int port, double timeout_
 
 /* Candidate hosts of the job: TACL_HOSTS (comma-separated), else the Slurm node list
  * (SLURM_JOB_NODELIST / SLURM_NODELIST), at most BOOT_REACH_MAX_HOSTS. *src names where they
- * came from. Returns the count (0: no candidates known). Free with boot_reach_hosts_free. */
+ * came from; both are set only when the count is > 0. Returns the count (0: no candidates
+ * known). Free with boot_reach_hosts_free. */
 int boot_reach_hosts(char ***hosts, const char **src);
 void boot_reach_hosts_free(char **hosts, int n);
 

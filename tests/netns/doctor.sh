@@ -10,7 +10,8 @@
 #                 components, and skips the collective smoke tests
 #   store         A-B-C with the store on A (no separate store namespace): C's error names the
 #                 store address, the OS error, and B as a host it does reach (TACL_HOSTS lists
-#                 A, B and C); A and B, which reached the store, name rank 2 as never joined
+#                 A, B and C, or Slurm's node list names B); A and B, which reached the store,
+#                 name rank 2 as never joined
 set -u
 source "$TACL_SOURCE_DIR/tests/netns/lib.sh"
 netns_init
@@ -60,6 +61,15 @@ if [ "$shape" = store ]; then
         echo "rank $r: $e"
         grep -Eq "rank/2'|never joined: 2 \(1 of 3\)" <<<"$e" || netns_fail "store: rank $r does not name rank 2"
     done
+    # Without TACL_HOSTS the candidates come from Slurm's node list.
+    rc=0
+    netns_exec C env TACL_RANK=2 TACL_WORLD_SIZE=3 TACL_MASTER_ADDR="$addr_a" \
+        TACL_MASTER_PORT=$port TACL_RUN_ID="doctor-$$-slurm" TACL_HOST_ID=C TACL_STORE_TIMEOUT=1 \
+        TACL_PROBE_TIMEOUT=1 SLURM_JOB_NODELIST="$addr_b" "$TACL_CLI" doctor --quiet \
+        >/dev/null 2>"$tmp/slurm.err" || rc=$?
+    [ "$rc" = 1 ] || netns_fail "store: rank 2 with a Slurm node list exited $rc"
+    grep -qF "of the job's hosts (the Slurm node list) this rank reaches: $addr_b (connection refused)" \
+        "$tmp/slurm.err" || netns_fail "store: Slurm node list not probed: $(cat "$tmp/slurm.err")"
     # Rank 0 hosts the store, so its check of who is missing always gets an answer.
     grep -qF "rank that never joined: 2 (1 of 3)" "$tmp/store.0.err" ||
         netns_fail "store: rank 0 does not list rank 2 as never joined"
