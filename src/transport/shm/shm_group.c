@@ -45,6 +45,7 @@
 #define SHM_SLEEP_NS 5000000ull /* longest futex sleep: the liveness period */
 #define SHM_SLOT_MIN SHM_PAGE
 #define SHM_SLOT_MAX (256ull << 20)
+#define SHM_BLOCK    16384 /* bytes reduced, then copied out while still in L1 */
 
 typedef struct {
     _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
@@ -485,20 +486,25 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
         if (hi_me < c) shm_copy(mine + hi_me * es, in + (off + hi_me) * es, (c - hi_me) * es);
         st = shm_step(g, off == 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
-        if (hi_me > lo_me) {
+        /* My slice, one L1-sized block at a time: reduce into my slot for the others and,
+         * while the block is hot, copy it to recv (a second pass over memory saved). */
+        const size_t blk = SHM_BLOCK / es;
+        for (size_t b = lo_me; b < hi_me; b += blk) {
+            size_t m = shm_min(blk, hi_me - b);
             for (int r = 0; r < n; r++)
-                srcs[r] = r == me ? (const void *)(in + (off + lo_me) * es)
-                                  : (const void *)(shm_cur(g, r) + lo_me * es);
-            char *dst = shm_next(g) + lo_me * es;
-            tacl_reduce_many(dst, srcs, n, hi_me - lo_me, dt, op);
-            tacl_reduce_finish(dst, hi_me - lo_me, dt, op, n);
+                srcs[r] = r == me ? (const void *)(in + (off + b) * es)
+                                  : (const void *)(shm_cur(g, r) + b * es);
+            char *dst = shm_next(g) + b * es;
+            tacl_reduce_many(dst, srcs, n, m, dt, op);
+            tacl_reduce_finish(dst, m, dt, op, n);
+            if (want) memcpy(outp + (off + b) * es, dst, m * es);
         }
         st = shm_step(g, 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
         if (want) {
             for (int r = 0; r < n; r++) {
                 size_t lo = shm_min(per * (size_t)r, c), hi = shm_min(lo + per, c);
-                if (hi > lo)
+                if (hi > lo && r != me)
                     shm_copy(outp + (off + lo) * es, shm_cur(g, r) + lo * es, (hi - lo) * es);
             }
         }
