@@ -244,10 +244,14 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         if (ast != 0) {
             char what[160];
             shm_describe(fp, what, sizeof what);
-            tacl_err(eb, (tacl_status_t)ast, TACL_SUB_SHM,
-                     "%s on the shared-memory group: rank %d gave up: %s", what,
-                     g->comm_ranks[g->hdr->abort_rank], g->hdr->abort_msg);
-            return shm_break(g, (tacl_status_t)ast, eb);
+            /* The segment is shared: check what another process wrote before using it. */
+            int ar = g->hdr->abort_rank;
+            tacl_status_t ab =
+                ast > 0 && ast < TACL_STATUS_COUNT_ ? (tacl_status_t)ast : TACL_ERR_PROTOCOL;
+            tacl_err(eb, ab, TACL_SUB_SHM, "%s on the shared-memory group: rank %d gave up: %.*s",
+                     what, ar >= 0 && ar < g->size ? g->comm_ranks[ar] : -1,
+                     (int)sizeof g->hdr->abort_msg - 1, g->hdr->abort_msg);
+            return shm_break(g, ab, eb);
         }
         if (now >= next_live) {
             next_live = now + SHM_LIVE_NS;
