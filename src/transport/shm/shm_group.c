@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <immintrin.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,15 +38,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SHM_LINE     128
-#define SHM_PAGE     4096
-#define SHM_ALIGN    64         /* slices start on cache lines */
-#define SHM_LIVE_NS  5000000ull /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS 1000000ull /* yield this long before sleeping on the futex */
-#define SHM_SLEEP_NS 5000000ull /* longest futex sleep: the liveness period */
-#define SHM_SLOT_MIN SHM_PAGE
-#define SHM_SLOT_MAX (256ull << 20)
-#define SHM_BLOCK    16384 /* bytes reduced, then copied out while still in L1 */
+#define SHM_LINE         128
+#define SHM_PAGE         4096
+#define SHM_ALIGN        64         /* slices start on cache lines */
+#define SHM_LIVE_NS      5000000ull /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS     1000000ull /* yield this long before sleeping on the futex */
+#define SHM_SLEEP_NS     5000000ull /* longest futex sleep: the liveness period */
+#define SHM_SLOT_MIN     SHM_PAGE
+#define SHM_SLOT_MAX     (256ull << 20)
+#define SHM_BLOCK        16384        /* bytes reduced, then copied out while still in L1 */
+#define SHM_MT_MIN_BYTES (256u << 10) /* chunks this large use the helper threads */
 
 typedef struct {
     _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
@@ -73,8 +75,13 @@ typedef struct {
     uint64_t oneshot;
 } shm_hello_t;
 
+typedef struct shm_pool shm_pool_t;
+static shm_pool_t *shm_pool_create(int threads);
+static void shm_pool_destroy(shm_pool_t *pool);
+
 struct tacl_shm_group {
     tacl_shm_seg_t seg;
+    shm_pool_t *pool; /* helper threads for large all_reduce phases (TACL_SHM_THREADS > 1) */
     shm_hdr_t *hdr;
     char *ctrl; /* size lines of SHM_LINE bytes */
     char *data; /* rank r's buffer of parity p at (2r + p) * slot */
@@ -387,6 +394,15 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
     if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
+    long threads = tacl_setting_int(TACL_SET_SHM_THREADS);
+    if (threads > 1) {
+        g->pool = shm_pool_create(threads > 64 ? 64 : (int)threads);
+        if (!g->pool)
+            TACL_WARN(TACL_SUB_SHM,
+                      "TACL_SHM_THREADS=%ld: cannot start helper threads; "
+                      "using one thread",
+                      threads);
+    }
     free(hello);
     TACL_DEBUG(TACL_SUB_SHM,
                "shared-memory group: rank %d of %d, segment %s (%zu bytes), slot %zu, one-shot "
@@ -408,6 +424,7 @@ err_free:
 void tacl_shm_group_destroy(tacl_shm_group_t *g)
 {
     if (!g) return;
+    shm_pool_destroy(g->pool);
     tacl_shm_seg_close(&g->seg);
     free(g->aux);
     free(g->pids);
@@ -437,6 +454,169 @@ static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count,
                         "of %s overflows",
                         count, tacl_dtype_name(dt));
     return TACL_OK;
+}
+
+/* ---- Large all_reduce phases, run by the calling thread alone or split among helpers. ---- */
+
+enum { SHM_PHASE_COPY_IN, SHM_PHASE_REDUCE, SHM_PHASE_COPY_OUT };
+
+typedef struct {
+    tacl_shm_group_t *g;
+    const char *in;
+    char *outp;
+    size_t off, c, per, lo_me, hi_me, es;
+    tacl_dtype_t dt;
+    tacl_op_t op;
+    int want, phase;
+} shm_ar_job_t;
+
+/* Part p of q of the element range [lo, hi), cut on cache lines. */
+static void shm_split(size_t lo, size_t hi, int p, int q, size_t align, size_t *a, size_t *b)
+{
+    size_t len = hi > lo ? hi - lo : 0;
+    size_t per = ((len + (size_t)q - 1) / (size_t)q + align - 1) / align * align;
+    *a = shm_min(lo + per * (size_t)p, hi);
+    *b = shm_min(*a + per, hi);
+}
+
+/* Copies elements [lo, hi) of the chunk from src to dst (both indexed like the chunk). */
+static void shm_copy_part(char *dst, const char *src, size_t lo, size_t hi, size_t es, int p, int q,
+                          size_t align)
+{
+    size_t a, b;
+    shm_split(lo, hi, p, q, align, &a, &b);
+    if (b > a) memcpy(dst + a * es, src + a * es, (b - a) * es);
+}
+
+static void shm_ar_phase(const shm_ar_job_t *j, int p, int q)
+{
+    tacl_shm_group_t *g = j->g;
+    const int n = g->size, me = g->rank;
+    const size_t es = j->es, align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    const char *in = j->in + j->off * es;
+    char *out = j->outp ? j->outp + j->off * es : NULL;
+    if (j->phase == SHM_PHASE_COPY_IN) {
+        /* Everything but my own slice, which I reduce straight from my input. */
+        shm_copy_part(shm_next(g), in, 0, j->lo_me, es, p, q, align);
+        shm_copy_part(shm_next(g), in, j->hi_me, j->c, es, p, q, align);
+    } else if (j->phase == SHM_PHASE_REDUCE) {
+        /* My slice, one L1-sized block at a time: reduce into my slot for the others and,
+         * while the block is hot, copy it to recv (a second pass over memory saved). */
+        const void *srcs[n];
+        size_t a, b, blk = SHM_BLOCK / es;
+        shm_split(j->lo_me, j->hi_me, p, q, align, &a, &b);
+        for (size_t x = a; x < b; x += blk) {
+            size_t m = shm_min(blk, b - x);
+            for (int r = 0; r < n; r++)
+                srcs[r] =
+                    r == me ? (const void *)(in + x * es) : (const void *)(shm_cur(g, r) + x * es);
+            char *dst = shm_next(g) + x * es;
+            tacl_reduce_many(dst, srcs, n, m, j->dt, j->op);
+            tacl_reduce_finish(dst, m, j->dt, j->op, n);
+            if (j->want) memcpy(out + x * es, dst, m * es);
+        }
+    } else {
+        for (int r = 0; r < n; r++) {
+            size_t lo = shm_min(j->per * (size_t)r, j->c), hi = shm_min(lo + j->per, j->c);
+            if (r != me) shm_copy_part(out, shm_cur(g, r), lo, hi, es, p, q, align);
+        }
+    }
+}
+
+/* Helper threads: each waits for a new job generation, runs its part, and checks out. Idle
+ * helpers sleep on a private futex, so a group with threads costs nothing between calls. */
+struct shm_pool {
+    int nhelpers;
+    pthread_t *tids;
+    _Atomic uint32_t gen; /* futex word: bumped for every job (and to stop) */
+    _Atomic int pending;  /* helpers still running the current job */
+    _Atomic int stop;
+    const shm_ar_job_t *job;
+};
+
+typedef struct {
+    shm_pool_t *pool;
+    int part;
+} shm_helper_arg_t;
+
+static void *shm_helper_main(void *arg)
+{
+    shm_helper_arg_t *h = arg;
+    shm_pool_t *pool = h->pool;
+    int part = h->part;
+    free(h);
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t gen;
+        for (int spins = 0; (gen = atomic_load(&pool->gen)) == seen; spins++) {
+            if (spins < 20000) {
+                _mm_pause();
+                continue;
+            }
+            struct timespec ts = {0, 100000000}; /* re-check stop every 100 ms */
+            shm_futex(&pool->gen, FUTEX_WAIT_PRIVATE, seen, &ts);
+        }
+        seen = gen;
+        if (atomic_load(&pool->stop)) return NULL;
+        shm_ar_phase(pool->job, part, pool->nhelpers + 1);
+        atomic_fetch_sub(&pool->pending, 1);
+    }
+}
+
+static void shm_pool_destroy(shm_pool_t *pool)
+{
+    if (!pool) return;
+    atomic_store(&pool->stop, 1);
+    atomic_fetch_add(&pool->gen, 1);
+    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    for (int i = 0; i < pool->nhelpers; i++)
+        pthread_join(pool->tids[i], NULL);
+    free(pool->tids);
+    free(pool);
+}
+
+static shm_pool_t *shm_pool_create(int threads)
+{
+    shm_pool_t *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->tids = calloc((size_t)threads, sizeof *pool->tids);
+    if (!pool->tids) {
+        free(pool);
+        return NULL;
+    }
+    for (int i = 0; i < threads - 1; i++) {
+        shm_helper_arg_t *h = malloc(sizeof *h);
+        if (!h) break;
+        *h = (shm_helper_arg_t){pool, i + 1};
+        if (pthread_create(&pool->tids[i], NULL, shm_helper_main, h) != 0) {
+            free(h);
+            break;
+        }
+        pool->nhelpers++;
+    }
+    if (pool->nhelpers == 0) {
+        shm_pool_destroy(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+/* Runs one phase: alone, or part 0 here and the other parts on the helpers. */
+static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
+{
+    shm_pool_t *pool = g->pool;
+    if (!threads || !pool) {
+        shm_ar_phase(job, 0, 1);
+        return;
+    }
+    pool->job = job;
+    atomic_store(&pool->pending, pool->nhelpers);
+    atomic_fetch_add(&pool->gen, 1);
+    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    shm_ar_phase(job, 0, pool->nhelpers + 1);
+    /* Our own threads always finish their part: no deadline needed here. */
+    while (atomic_load(&pool->pending) > 0)
+        _mm_pause();
 }
 
 /* all_reduce (root < 0) and reduce (root >= 0: only the root writes recv).
@@ -480,38 +660,26 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
         return TACL_OK;
     }
     const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    shm_ar_job_t job = {.g = g, .in = in, .outp = outp, .es = es, .dt = dt, .op = op, .want = want};
     for (size_t off = 0; off < count;) {
         size_t c = shm_min(cmax, count - off);
         /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
-        size_t per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
-        size_t lo_me = shm_min(per * (size_t)me, c), hi_me = shm_min(lo_me + per, c);
-        char *mine = shm_next(g);
-        if (lo_me > 0) shm_copy(mine, in + off * es, lo_me * es);
-        if (hi_me < c) shm_copy(mine + hi_me * es, in + (off + hi_me) * es, (c - hi_me) * es);
+        job.off = off;
+        job.c = c;
+        job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
+        job.lo_me = shm_min(job.per * (size_t)me, c);
+        job.hi_me = shm_min(job.lo_me + job.per, c);
+        int threads = g->pool && c * es >= SHM_MT_MIN_BYTES;
+        job.phase = SHM_PHASE_COPY_IN;
+        shm_run(g, &job, threads);
         st = shm_step(g, off == 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
-        /* My slice, one L1-sized block at a time: reduce into my slot for the others and,
-         * while the block is hot, copy it to recv (a second pass over memory saved). */
-        const size_t blk = SHM_BLOCK / es;
-        for (size_t b = lo_me; b < hi_me; b += blk) {
-            size_t m = shm_min(blk, hi_me - b);
-            for (int r = 0; r < n; r++)
-                srcs[r] = r == me ? (const void *)(in + (off + b) * es)
-                                  : (const void *)(shm_cur(g, r) + b * es);
-            char *dst = shm_next(g) + b * es;
-            tacl_reduce_many(dst, srcs, n, m, dt, op);
-            tacl_reduce_finish(dst, m, dt, op, n);
-            if (want) memcpy(outp + (off + b) * es, dst, m * es);
-        }
+        job.phase = SHM_PHASE_REDUCE;
+        shm_run(g, &job, threads);
         st = shm_step(g, 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
-        if (want) {
-            for (int r = 0; r < n; r++) {
-                size_t lo = shm_min(per * (size_t)r, c), hi = shm_min(lo + per, c);
-                if (hi > lo && r != me)
-                    shm_copy(outp + (off + lo) * es, shm_cur(g, r) + lo * es, (hi - lo) * es);
-            }
-        }
+        job.phase = SHM_PHASE_COPY_OUT;
+        if (want) shm_run(g, &job, threads);
         off += c;
     }
     return TACL_OK;
