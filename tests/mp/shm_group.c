@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIG ((1u << 20) + 3)
@@ -593,6 +594,20 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
 
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
     CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+
+    /* Waiting ranks sleep: rank 0 arrives 300 ms late, and the others may burn only a small
+     * part of that in CPU time (a spin, a yield phase, then the futex). */
+    if (me == 0) usleep(300000);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
+    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    if (me != 0 && cpu > 0.1) {
+        fprintf(stderr, "rank %d burnt %.3f s of CPU waiting 0.3 s for a barrier\n", me, cpu);
+        exit(1);
+    }
 
     /* Rank 2 stays away: the others time out naming it, and the group is broken for them. */
     int32_t pids[3], mypid = (int32_t)getpid();
