@@ -59,14 +59,18 @@ typedef struct {
     char abort_msg[TACL_ERRMSG_MAX];
 } shm_hdr_t;
 
-/* One line per rank, written only by that rank. */
+/* Each rank owns two cache lines, one per step parity, written only by it. A step's flag, the
+ * operation's fingerprint and aux, and a tiny payload share one line, so that a peer learns all
+ * of them with a single cache-line transfer. */
+#define SHM_INLINE 16
 typedef struct {
-    _Atomic uint64_t flag; /* last step published */
-    uint64_t aux[2];       /* per parity: the number carried by an operation's first step */
-    tacl_fp_t fp[2];       /* per parity: the fingerprint of an operation's first step */
+    _Atomic uint64_t flag; /* last step of this parity published */
+    uint64_t aux;          /* the number carried by an operation's first step */
+    tacl_fp_t fp;          /* the fingerprint of an operation's first step */
+    char inl[SHM_INLINE];  /* payload of one-shot reductions of at most SHM_INLINE bytes */
 } shm_ctrl_t;
 
-_Static_assert(sizeof(shm_ctrl_t) <= SHM_LINE, "control block fits a line pair");
+_Static_assert(sizeof(shm_ctrl_t) == 64, "a step's control is one cache line");
 
 typedef struct {
     int32_t pid;
@@ -83,7 +87,7 @@ struct tacl_shm_group {
     tacl_shm_seg_t seg;
     shm_pool_t *pool; /* helper threads for large all_reduce phases (TACL_SHM_THREADS > 1) */
     shm_hdr_t *hdr;
-    char *ctrl; /* size lines of SHM_LINE bytes */
+    char *ctrl; /* per rank SHM_LINE bytes: its two control lines (one per step parity) */
     char *data; /* rank r's buffer of parity p at (2r + p) * slot */
     size_t slot, oneshot;
     int rank, size;
@@ -96,9 +100,10 @@ struct tacl_shm_group {
     char broken_msg[TACL_ERRMSG_MAX];
 };
 
-static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r)
+/* Rank r's control line for step s. */
+static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r, uint64_t s)
 {
-    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE);
+    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE) + (s & 1);
 }
 
 /* Rank r's buffer for step s. */
@@ -197,7 +202,7 @@ static int shm_pid_dead(int32_t pid)
 static void shm_publish(tacl_shm_group_t *g, uint64_t s)
 {
     /* seq_cst store then load: either the sleeper sees the flag or we see the sleeper. */
-    atomic_store(&shm_ctrl(g, g->rank)->flag, s);
+    atomic_store(&shm_ctrl(g, g->rank, s)->flag, s);
     if (atomic_load(&g->hdr->sleepers) > 0) {
         atomic_fetch_add(&g->hdr->wake, 1);
         shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
@@ -212,7 +217,7 @@ static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const 
     shm_describe(fp, what, sizeof what);
     who[0] = '\0';
     for (int r = 0; r < g->size && n < sizeof who; r++) {
-        if (atomic_load(&shm_ctrl(g, r)->flag) >= s) continue;
+        if (atomic_load(&shm_ctrl(g, r, s)->flag) >= s) continue;
         int k = snprintf(who + n, sizeof who - n, "%s%d (pid %d)", n ? ", " : "", g->comm_ranks[r],
                          (int)g->pids[r]);
         if (k > 0) n += (size_t)k;
@@ -232,7 +237,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
     uint64_t started = 0, spin_end = 0, yield_end = 0, next_live = 0;
     for (;;) {
         while (r < g->size &&
-               atomic_load_explicit(&shm_ctrl(g, r)->flag, memory_order_acquire) >= s)
+               atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
             r++;
         if (r == g->size) return TACL_OK;
         uint64_t now = tacl_now_ns();
@@ -263,7 +268,8 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         if (now >= next_live) {
             next_live = now + SHM_LIVE_NS;
             for (int q = r; q < g->size; q++) {
-                if (atomic_load(&shm_ctrl(g, q)->flag) >= s || !shm_pid_dead(g->pids[q])) continue;
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !shm_pid_dead(g->pids[q]))
+                    continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
                 tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
@@ -281,7 +287,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         /* Sleep: announce ourselves, re-check, then wait on the word a publisher bumps. */
         uint32_t w = atomic_load(&g->hdr->wake);
         atomic_fetch_add(&g->hdr->sleepers, 1);
-        if (atomic_load(&shm_ctrl(g, r)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
+        if (atomic_load(&shm_ctrl(g, r, s)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
             uint64_t left = deadline - now, ns = left < SHM_SLEEP_NS ? left : SHM_SLEEP_NS;
             struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
             shm_futex(&g->hdr->wake, FUTEX_WAIT, w, &ts);
@@ -296,13 +302,13 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
                               uint64_t deadline, tacl_errbuf_t *eb)
 {
     uint64_t s = g->step + 1;
-    shm_ctrl_t *me = shm_ctrl(g, g->rank);
+    shm_ctrl_t *me = shm_ctrl(g, g->rank, s);
     if (first) {
         if (fp)
-            me->fp[s & 1] = *fp;
+            me->fp = *fp;
         else
-            memset(&me->fp[s & 1], 0, sizeof me->fp[0]);
-        me->aux[s & 1] = aux;
+            memset(&me->fp, 0, sizeof me->fp);
+        me->aux = aux;
     }
     shm_publish(g, s);
     tacl_status_t st = shm_wait(g, s, fp, deadline, eb);
@@ -310,10 +316,10 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
     g->step = s;
     if (!first) return TACL_OK;
     for (int r = 0; r < g->size; r++)
-        g->aux[r] = shm_ctrl(g, r)->aux[s & 1];
-    const tacl_fp_t *f0 = &shm_ctrl(g, 0)->fp[s & 1];
+        g->aux[r] = shm_ctrl(g, r, s)->aux;
+    const tacl_fp_t *f0 = &shm_ctrl(g, 0, s)->fp;
     for (int r = 1; r < g->size; r++) {
-        const tacl_fp_t *fr = &shm_ctrl(g, r)->fp[s & 1];
+        const tacl_fp_t *fr = &shm_ctrl(g, r, s)->fp;
         if (tacl_fp_equal(f0, fr)) continue;
         /* Every rank names the same pair (rank 0 and the first that differs from it). */
         char a[160], b[160];
@@ -644,14 +650,17 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
     size_t cmax = g->slot / es;
     if (bytes <= g->oneshot) {
         size_t off = 0;
+        /* A payload that fits travels in the control line with the flag. */
+        const int inl = bytes <= SHM_INLINE;
         do {
             size_t c = shm_min(cmax, count - off);
-            shm_copy(shm_next(g), in + off * es, c * es);
+            shm_copy(inl ? shm_ctrl(g, me, g->step + 1)->inl : shm_next(g), in + off * es, c * es);
             st = shm_step(g, off == 0, fp, 0, deadline, eb);
             if (st != TACL_OK) return st;
             if (want && c) {
                 for (int r = 0; r < n; r++)
-                    srcs[r] = shm_cur(g, r);
+                    srcs[r] = inl ? (const void *)shm_ctrl(g, r, g->step)->inl
+                                  : (const void *)shm_cur(g, r);
                 tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
                 tacl_reduce_finish(outp + off * es, c, dt, op, n);
             }
