@@ -376,6 +376,9 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
      * give the ranks different layouts. */
     long slot = tacl_setting_int(TACL_SET_SHM_SLOT_BYTES);
     long oneshot = tacl_setting_int(TACL_SET_SHM_ONESHOT_BYTES);
+    /* Two ranks: one step instead of two pays up to 64 KiB (measured on a quiet Xeon; on a
+     * loaded host every step saved matters more). */
+    if (!tacl_setting_is_set(TACL_SET_SHM_ONESHOT_BYTES) && n == 2) oneshot *= 4;
     if (slot < (long)SHM_SLOT_MIN) slot = SHM_SLOT_MIN;
     if ((unsigned long)slot > SHM_SLOT_MAX) slot = (long)SHM_SLOT_MAX;
     shm_hello_t mine = {.pid = (int32_t)getpid(),
