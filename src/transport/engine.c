@@ -133,7 +133,7 @@ struct tacl_engine {
 
     pthread_t pt;
     int pt_started, epfd, evfd;
-    _Atomic int stop, pt_sleeping, waiters;
+    _Atomic int stop, pt_sleeping, waiters, restart_clocks;
     pthread_mutex_t qmu;
     eng_cmd_t *qh, *qt;
     pthread_mutex_t done_mu;
@@ -925,6 +925,13 @@ static int eng_drain_cmds(tacl_engine_t *e)
     return any;
 }
 
+static void eng_wake(tacl_engine_t *e)
+{
+    uint64_t one = 1;
+    if (write(e->evfd, &one, sizeof one) != sizeof one)
+        TACL_DEBUG(TACL_SUB_NET, "eventfd write: %s", strerror(errno));
+}
+
 static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
 {
     eng_cmd_t *c = malloc(sizeof *c);
@@ -939,11 +946,7 @@ static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
         e->qh = c;
     e->qt = c;
     pthread_mutex_unlock(&e->qmu);
-    if (atomic_load(&e->pt_sleeping)) {
-        uint64_t one = 1;
-        if (write(e->evfd, &one, sizeof one) != sizeof one)
-            TACL_DEBUG(TACL_SUB_NET, "eventfd write: %s", strerror(errno));
-    }
+    if (atomic_load(&e->pt_sleeping)) eng_wake(e);
     return TACL_OK;
 }
 
@@ -1022,10 +1025,15 @@ static int eng_may_sleep(tacl_engine_t *e)
 static void *eng_progress(void *arg)
 {
     tacl_engine_t *e = arg;
-    tacl_log_set_rank(e->rank);
     uint64_t last_work = tacl_now_ns(), next_tick = last_work + ENG_TICK_NS;
     struct epoll_event evs[64];
     while (!atomic_load(&e->stop)) {
+        if (atomic_exchange(&e->restart_clocks, 0)) {
+            /* Every rank's thread runs now: silence counts from here. */
+            uint64_t now = tacl_now_ns();
+            for (int p = 0; p < e->size; p++)
+                if (e->links[p]) e->links[p]->last_rx = e->links[p]->last_tx = now;
+        }
         int work = eng_drain_cmds(e);
         work |= eng_poll_shm(e);
         uint64_t now = tacl_now_ns();
@@ -1445,8 +1453,8 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     uint8_t one = 1, *ones = rows ? (uint8_t *)rows : NULL;
     st = tacl_xchg_allgather(cfg->xchg, &one, 1, ones, eb);
     if (st != TACL_OK) goto err;
-    for (int j = 0; j < n; j++)
-        if (e->links[j]) e->links[j]->last_rx = e->links[j]->last_tx = tacl_now_ns();
+    atomic_store(&e->restart_clocks, 1); /* the progress thread owns the links' clocks */
+    eng_wake(e);
 
     free(cards);
     free(rows);
