@@ -1243,7 +1243,7 @@ static tacl_status_t eng_build_link(tacl_engine_t *e, int peer, const int *fds, 
     long ring = tacl_setting_int(TACL_SET_SHM_RING_BYTES);
     void *impl = NULL;
     tacl_errbuf_t seb;
-    tacl_status_t st = tacl_shm_link_open(&pair, ring > 0 ? (size_t)ring : (4u << 20), &impl, &seb);
+    tacl_status_t st = tacl_shm_link_open(&pair, ring > 0 ? (size_t)ring : (1u << 20), &impl, &seb);
     if (st == TACL_ERR_UNREACHABLE) return tacl_err_keep(eb, st);
     if (st != TACL_OK) {
         /* Both sides see the failure (the segment's exchange carries it): both use tcp. */
