@@ -100,7 +100,7 @@ typedef struct {
 } eng_conn_t;
 
 typedef struct eng_link {
-    int peer, state;
+    int peer, state, draining;
     eng_conn_t *tcp[TACL_PROBE_MAX_CONNS];
     int ntcp;
     eng_conn_t *shm; /* data goes here when set; tcp[0] stays the control channel */
@@ -442,15 +442,26 @@ static void eng_conn_close(eng_conn_t *c)
  * (silence). Queued frames are dropped: their requests stay incomplete and their waits fail
  * naming the peer. A cut link keeps its sockets open (unused) so that the peer does not read
  * our close as our death. */
+static int eng_read(tacl_engine_t *e, eng_conn_t *c);
+
 static void eng_link_down(tacl_engine_t *e, eng_link_t *l, int state, const char *how)
 {
-    if (l->state != ENG_LINK_UP) return;
-    l->state = state;
+    if (l->state != ENG_LINK_UP || l->draining) return;
     eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
     int n = 0;
     for (int i = 0; i < l->ntcp; i++)
         all[n++] = l->tcp[i];
     if (l->shm) all[n++] = l->shm;
+    if (state == ENG_LINK_DEAD) {
+        /* What the peer sent before it went is still delivered: its last message may sit in
+         * the shm ring, or on another connection, behind the EOF we saw first. */
+        l->draining = 1;
+        for (int i = 0; i < n; i++)
+            if (all[i]->impl) eng_read(e, all[i]);
+        l->draining = 0;
+        if (l->state != ENG_LINK_UP) return;
+    }
+    l->state = state;
     for (int i = 0; i < n; i++) {
         if (all[i]->fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, all[i]->fd, NULL);
         if (state == ENG_LINK_DEAD) {
