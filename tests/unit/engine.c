@@ -314,6 +314,58 @@ static void self_rank(world_t *w, int rank, tacl_engine_t *e)
     CHECK(tacl_engine_peer_alive(e, 1 - rank));
 }
 
+/* ---- cancel: waits that give up in the middle of 64 MiB transfers (a send, then a receive)
+ * leave the streams consistent: the next messages arrive intact. ---- */
+static void cancel_rank(world_t *w, int rank, tacl_engine_t *e)
+{
+    (void)w;
+    size_t big = 64u << 20;
+    uint8_t *buf = malloc(big), small[64];
+    tacl_errbuf_t eb;
+    tacl_req_t *r;
+    tacl_msg_key_t ka = {.comm_id = 8, .tag = 1}, kb = {.comm_id = 8, .tag = 2},
+                   kc = {.comm_id = 8, .tag = 3}, kd = {.comm_id = 8, .tag = 4};
+    memset(buf, 0x5a, big);
+    if (rank == 0) {
+        /* A: the send is abandoned after 1 ms (it may also have finished: both are fine). */
+        CHECK_OK(tacl_engine_isend(e, 1, &ka, NULL, buf, big, &r));
+        tacl_status_t st = tacl_engine_wait(e, &r, 1, dl(0.001), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_ERR_TIMEOUT) CHECK_CONTAINS(eb.msg, "sending to rank 1 (host h");
+        for (int i = 0; i < 64; i++)
+            small[i] = (uint8_t)i;
+        CHECK_OK(tacl_engine_isend(e, 1, &kb, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        /* C: sent whole; the receiver gives up on it. Then D. */
+        CHECK_OK(tacl_engine_isend(e, 1, &kc, NULL, buf, big, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        CHECK_OK(tacl_engine_isend(e, 1, &kd, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+    } else {
+        uint8_t *in = malloc(big);
+        CHECK_OK(tacl_engine_irecv(e, 0, &ka, NULL, in, big, &r));
+        tacl_status_t st = tacl_engine_wait(e, &r, 1, dl(1.0), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_OK) CHECK(in[0] == 0x5a && in[big - 1] == 0x5a);
+        memset(small, 0, sizeof small);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kb, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        for (int i = 0; i < 64; i++)
+            CHECK(small[i] == (uint8_t)i);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kc, NULL, in, big, &r));
+        st = tacl_engine_wait(e, &r, 1, dl(0.001), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_ERR_TIMEOUT) CHECK_CONTAINS(eb.msg, "waiting for rank 0 (host h");
+        memset(small, 0, sizeof small);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kd, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        for (int i = 0; i < 64; i++)
+            CHECK(small[i] == (uint8_t)i);
+        free(in);
+    }
+    free(buf);
+}
+
 /* ---- ifname: TACL_SOCKET_IFNAME selection (NCCL syntax) and a selection of nothing. ---- */
 static void ifname_scenario(void)
 {
@@ -394,6 +446,10 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "pingpong")) {
         setenv("TACL_SOCKET_NCONNS", "1", 1);
         run_world(2, 0, NULL, pingpong_rank, &w);
+    } else if (!strcmp(what, "cancel")) {
+        run_world(2, 0, NULL, cancel_rank, &w);
+    } else if (!strcmp(what, "cancel_shm")) {
+        run_world(2, 1, NULL, cancel_rank, &w);
     } else if (!strcmp(what, "ifname")) {
         ifname_scenario();
     } else if (!strcmp(what, "self")) {
