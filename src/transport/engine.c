@@ -1712,11 +1712,23 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         tacl_req_t *r = reqs[i];
         if (!r || atomic_load(&r->done) || r->peer == e->rank) continue;
         if (!eng_live_path(e, r->peer)) {
+            /* Say what broke the paths: lost relays and cut links. */
+            char why[600];
+            size_t used = 0;
             pthread_mutex_lock(&e->live_mu);
+            for (int d = 0; d < e->size && used < 400; d++)
+                if (atomic_load(&e->dead[d]))
+                    used += (size_t)snprintf(why + used, sizeof why - used,
+                                             "%srank %d (host %s) lost: %.150s", used ? "; " : "",
+                                             d, eng_host(e, d), e->dead_how[d]);
+            if (e->cut_how[0] && used < sizeof why - 1)
+                snprintf(why + used, sizeof why - used, "%s%.180s", used ? "; " : "", e->cut_how);
+            else if (!used)
+                snprintf(why, sizeof why, "no direct link and no route");
             tacl_status_t st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                        "rank %d (host %s) is alive but unreachable from rank "
-                                        "%d: %s",
-                                        r->peer, eng_host(e, r->peer), e->rank, e->cut_how);
+                                        "rank %d (host %s) is unreachable from rank %d but "
+                                        "not known to be lost: %s",
+                                        r->peer, eng_host(e, r->peer), e->rank, why);
             pthread_mutex_unlock(&e->live_mu);
             return st;
         }

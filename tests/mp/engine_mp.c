@@ -6,6 +6,8 @@
  *   kill_shm   the same between ranks of one host (shm links, tcp as control channel)
  *   kill_chain chain 0-1-2 (0-2 forbidden), rank 2 SIGKILLed: rank 0, not its neighbour, learns
  *              it from rank 1's flood and fails with PEER_LOST naming rank 2 and the reporter
+ *   kill_relay chain 0-1-2, the relay 1 is SIGKILLed: 0 and 2, both alive, fail with
+ *              TACL_ERR_UNREACHABLE naming the lost relay
  *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
  *              silent) after about 3.5 heartbeats, not at the deadline */
 #include "check.h"
@@ -156,6 +158,32 @@ static int kill_chain_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     return 0;
 }
 
+static int kill_relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    if (rank == 1) raise(SIGKILL);
+    int hops[3] = {1, 1, 1};
+    hops[rank] = -1;
+    CHECK_OK(tacl_engine_set_routes(e, hops));
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_irecv(e, 2 - rank, &key, NULL, in, sizeof in, &r));
+    CHECK_ST(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), NULL, 0, &eb), TACL_ERR_UNREACHABLE);
+    fprintf(stderr, "rank %d: %s\n", rank, eb.msg);
+    char want[128];
+    snprintf(want, sizeof want,
+             "rank %d (host h%d) is unreachable from rank %d but not known to be lost", 2 - rank,
+             2 - rank, rank);
+    CHECK_CONTAINS(eb.msg, want);
+    CHECK_CONTAINS(eb.msg, "rank 1 (host h1) lost");
+    CHECK(!tacl_engine_peer_alive(e, 2 - rank));
+    tacl_engine_destroy(e);
+    return 0;
+}
+
 static int cut_child(int rank, int size, const tacl_xchg_t *x, void *arg)
 {
     (void)arg;
@@ -177,7 +205,7 @@ static int cut_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     kill(pids[1], SIGKILL);
     fprintf(stderr, "rank 0: failed after %.2f s: %s\n", took, eb.msg);
     CHECK(st == TACL_ERR_UNREACHABLE);
-    CHECK_CONTAINS(eb.msg, "rank 1 (host h1) is alive but unreachable");
+    CHECK_CONTAINS(eb.msg, "rank 1 (host h1) is unreachable from rank 0 but not known to be lost");
     CHECK_CONTAINS(eb.msg, "no traffic from rank 1");
     CHECK(took > 0.5 && took < 5.0);
     tacl_engine_destroy(e);
@@ -206,6 +234,13 @@ int main(int argc, char **argv)
         size = 3;
         fn = kill_chain_child;
         victim = 2;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "kill_relay")) {
+        static const uint8_t chain[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
+        allowed = chain;
+        size = 3;
+        fn = kill_relay_child;
+        victim = 1;
         victim_sig = SIGKILL;
     } else if (!strcmp(what, "cut")) {
         setenv("TACL_HEARTBEAT", "0.3", 1);
