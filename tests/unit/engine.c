@@ -88,11 +88,16 @@ static uint64_t dl(double s)
 /* ---- sizes: 0, 1, 4095, 1 MiB + 3, 64 MiB both ways, values checked. ---- */
 static void sizes_rank(world_t *w, int rank, tacl_engine_t *e)
 {
-    (void)w;
     static const size_t lens[] = {0, 1, 4095, (1u << 20) + 3, 64u << 20};
     int peer = 1 - rank;
     CHECK(tacl_engine_reach(e)[0 * 2 + 1] == 1 && tacl_engine_reach(e)[1 * 2 + 0] == 1);
-    CHECK_CONTAINS(tacl_engine_link_info(e, peer), "tcp ");
+    const char *info = tacl_engine_link_info(e, peer);
+    CHECK_CONTAINS(info, "tcp ");
+    /* The path under test is the one taken. */
+    const char *nc = getenv("TACL_SOCKET_NCONNS");
+    if (nc && !strcmp(nc, "3")) CHECK_CONTAINS(info, ", 3 connections");
+    if (w->flag == 1) CHECK_CONTAINS(info, "+ shm ring");
+    if (w->flag == 0) CHECK(strstr(info, "shm") == NULL);
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         size_t n = lens[i];
         uint8_t *out = malloc(n + 1), *in = malloc(n + 1);
@@ -428,6 +433,7 @@ int main(int argc, char **argv)
         run_world(2, 0, NULL, sizes_rank, &w);
     } else if (!strcmp(what, "sizes_shm")) {
         setenv("TACL_SHM_RING_BYTES", "65536", 1); /* small ring: wrap-around and back-pressure */
+        w.flag = 1;
         run_world(2, 1, NULL, sizes_rank, &w);
     } else if (!strcmp(what, "sizes_shm_disabled")) {
         setenv("TACL_SHM_DISABLE", "1", 1);
