@@ -498,7 +498,9 @@ static void eng_arm_out(tacl_engine_t *e, eng_conn_t *c, int on)
 
 static void eng_wake_peer(tacl_engine_t *e, eng_link_t *l)
 {
-    if (!l->shm || !tacl_shm_link_peer_sleeping(l->shm->impl)) return;
+    if (l->state != ENG_LINK_UP || !l->shm || !l->shm->impl ||
+        !tacl_shm_link_peer_sleeping(l->shm->impl))
+        return;
     eng_conn_t *c = l->tcp[0];
     if (c->txh) return; /* something is on its way there already */
     eng_tx_t *t = calloc(1, sizeof *t);
@@ -588,6 +590,16 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
     int dst = t->hdr.dst;
     int hop = atomic_load(&e->next_hop[dst]);
     eng_link_t *l = hop >= 0 && hop != e->rank ? e->links[hop] : NULL;
+    /* Routes that disagree between ranks must not make a fragment circle forever. */
+    if (++t->hdr.hops > (uint32_t)e->size) {
+        TACL_WARN(TACL_SUB_NET,
+                  "rank %d: dropped a fragment from rank %d for rank %d after %u hops: the "
+                  "ranks' routes form a loop",
+                  e->rank, t->hdr.src, dst, t->hdr.hops);
+        free(t->owned);
+        free(t);
+        return;
+    }
     if (!l || l->state != ENG_LINK_UP) {
         TACL_WARN(TACL_SUB_NET,
                   "rank %d: dropped a fragment from rank %d for rank %d: no live route "

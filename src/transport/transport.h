@@ -57,7 +57,7 @@ typedef struct {
     uint16_t flags;
     int32_t src, dst; /* world ranks; dst -1 for flooded control frames */
     uint32_t len;     /* payload bytes of this fragment */
-    uint32_t pad;
+    uint32_t hops; /* DATA: relays passed so far (a fragment caught in a routing loop is dropped) */
     uint64_t comm_id, tag, seq;
     uint64_t total, offset;
     tacl_fp_t fp;
