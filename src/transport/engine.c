@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define ENG_STAGE_BYTES   (64 * 1024)
@@ -46,8 +47,9 @@ struct tacl_req {
     int has_fp;
     uint8_t *buf;
     size_t len;
-    int link;             /* send: the neighbour whose link carries it */
-    uint32_t frames_left; /* send: frames not yet written */
+    int link;                  /* send: the neighbour whose link carries it */
+    uint32_t frames_left;      /* send: frames not yet written */
+    struct tacl_req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
     _Atomic int done;
     _Atomic int cancelled;
     tacl_status_t st;
@@ -75,6 +77,8 @@ typedef struct eng_msg {
     uint64_t total, got;
     uint8_t *dest; /* where fragments land: req->buf, own, or NULL (discard) */
     uint8_t *own;
+    int cma, cma_pid; /* announced by a CMA_RTS: the bytes wait in process cma_pid */
+    uint64_t cma_addr;
 } eng_msg_t;
 
 enum { ENG_RX_HDR, ENG_RX_PAY };
@@ -106,6 +110,8 @@ typedef struct eng_link {
     eng_conn_t *shm; /* data goes here when set; tcp[0] stays the control channel */
     uint64_t last_rx, last_tx;
     unsigned rr;
+    tacl_req_t *cma_pending; /* sends whose RTS awaits its FIN */
+    int cma_off;             /* a process_vm_readv between the pair failed: use the ring */
 } eng_link_t;
 
 typedef struct eng_cmd {
@@ -121,7 +127,7 @@ struct tacl_engine {
     char (*info)[256];
     eng_link_t **links; /* size entries, NULL where no direct link */
     _Atomic int *next_hop;
-    size_t frag;
+    size_t frag, cma_min; /* cma_min 0: single-copy shm transfers off */
     double hb;
 
     /* Liveness: flags read by any thread, texts under live_mu. */
@@ -246,6 +252,8 @@ static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
     /* else: an unexpected message, complete, waiting in the table for its receive */
 }
 
+static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m);
+
 /* The progress thread's side of tacl_engine_irecv. */
 static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
 {
@@ -267,6 +275,11 @@ static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
                  e->rank, r->peer, (unsigned long long)r->key.comm_id,
                  (unsigned long long)r->key.tag, (unsigned long long)r->key.seq);
         eng_complete(e, r, TACL_ERR_INVALID);
+        return;
+    }
+    if (m->cma) { /* announced, still in the sender's memory: copy it now */
+        m->req = r;
+        eng_cma_pull(e, m);
         return;
     }
     if (eng_mismatch(e, r, m)) {
@@ -565,6 +578,123 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
     if (c->impl) eng_arm_out(e, c, c->txh != NULL);
 }
 
+/* ---- Single-copy transfers between processes of one host (CMA). ----
+ * A large send on a shm link queues only an RTS frame carrying its address; the receiver,
+ * once the matching receive is posted, copies straight from the sender's memory with
+ * process_vm_readv and answers FIN, which completes the send (frames_left: 1 for the RTS
+ * written, 1 for the FIN). Where the kernel refuses (ptrace rules, Yama), the FIN says so and
+ * the sender sends the message through the ring instead; that pair uses the ring from then on. */
+
+static void eng_cma_fin_send(tacl_engine_t *e, eng_link_t *l, const eng_msg_t *m, int retry)
+{
+    if (!l || l->state != ENG_LINK_UP) return;
+    eng_tx_t *t = calloc(1, sizeof *t);
+    if (!t) return; /* the sender's wait will time out naming us */
+    t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                .kind = TACL_FRAME_CMA_FIN,
+                                .src = e->rank,
+                                .dst = l->peer,
+                                .comm_id = m->key.comm_id,
+                                .tag = m->key.tag,
+                                .seq = m->key.seq,
+                                .total = (uint64_t)retry};
+    eng_conn_t *c = l->shm ? l->shm : eng_ctrl_conn(l);
+    eng_enqueue(c, t);
+    eng_flush(e, c);
+}
+
+/* m is announced (cma) and has its receive: copy, complete, answer. */
+static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
+{
+    eng_link_t *l = e->links[m->src];
+    tacl_req_t *r = m->req;
+    if (eng_mismatch(e, r, m)) {
+        m->req = NULL;
+        eng_complete(e, r, TACL_ERR_MISMATCH);
+        eng_cma_fin_send(e, l, m, 0);
+        eng_msg_free(e, m);
+        return;
+    }
+    size_t done = 0;
+    int err = 0;
+    while (done < m->total) {
+        struct iovec lo = {r->buf + done, m->total - done};
+        struct iovec re = {(void *)(uintptr_t)(m->cma_addr + done), m->total - done};
+        ssize_t n = process_vm_readv(m->cma_pid, &lo, 1, &re, 1, 0);
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+    }
+    if (done < m->total) {
+        /* Back to an ordinary posted receive: the bytes come through the ring. */
+        TACL_INFO(TACL_SUB_SHM,
+                  "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
+                  "go through the ring",
+                  e->rank, m->src, strerror(err));
+        if (l) l->cma_off = 1;
+        m->cma = 0;
+        m->have_hdr = 0;
+        m->got = 0;
+        eng_cma_fin_send(e, l, m, 1);
+        return;
+    }
+    m->req = NULL;
+    eng_cma_fin_send(e, l, m, 0);
+    eng_msg_free(e, m);
+    eng_complete(e, r, TACL_OK);
+}
+
+static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+{
+    tacl_msg_key_t k = {h->comm_id, h->tag, h->seq};
+    eng_msg_t *m = eng_msg_find(e, h->src, &k);
+    if (m && m->have_hdr) {
+        TACL_WARN(TACL_SUB_SHM, "rank %d: second message from rank %d with tag %llu seq %llu",
+                  e->rank, h->src, (unsigned long long)h->tag, (unsigned long long)h->seq);
+        eng_msg_t dup = {.key = k};
+        eng_cma_fin_send(e, l, &dup, 0);
+        return;
+    }
+    if (!m && !(m = eng_msg_new(e, h->src, &k))) {
+        eng_msg_t dup = {.key = k};
+        eng_cma_fin_send(e, l, &dup, 1); /* the ring path buffers it, or fails loudly */
+        return;
+    }
+    m->have_hdr = 1;
+    m->total = h->total;
+    m->has_fp = (h->flags & TACL_FRAME_HAS_FP) != 0;
+    m->fp = h->fp;
+    m->cma = 1;
+    m->cma_pid = (int)h->hops;
+    m->cma_addr = h->offset;
+    if (m->req) eng_cma_pull(e, m);
+}
+
+static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r);
+
+static void eng_cma_fin(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+{
+    tacl_req_t **pp = &l->cma_pending;
+    while (*pp && !((*pp)->key.comm_id == h->comm_id && (*pp)->key.tag == h->tag &&
+                    (*pp)->key.seq == h->seq))
+        pp = &(*pp)->cma_next;
+    tacl_req_t *r = *pp;
+    if (!r) return; /* cancelled meanwhile */
+    *pp = r->cma_next;
+    r->cma_next = NULL;
+    if (h->total == 1) {
+        l->cma_off = 1;
+        eng_submit_send(e, r);
+    } else if (--r->frames_left == 0) {
+        eng_complete(e, r, TACL_OK);
+    }
+}
+
 /* ---- Reading. ---- */
 
 static int eng_data_conns(eng_link_t *l, eng_conn_t ***out)
@@ -656,6 +786,13 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             bad = "control frame too long";
         else
             c->tgt = ENG_TGT_CTRL;
+    } else if (h->kind == TACL_FRAME_CMA_RTS || h->kind == TACL_FRAME_CMA_FIN) {
+        if (h->len || h->src != c->link->peer || h->dst != e->rank)
+            bad = "single-copy frame with a payload or not from the direct peer";
+        else if (h->kind == TACL_FRAME_CMA_RTS)
+            eng_cma_rts(e, c->link, h);
+        else
+            eng_cma_fin(e, c->link, h);
     } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
         if (h->len) bad = "heartbeat with a payload";
     } else {
@@ -827,6 +964,30 @@ static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
         eng_complete(e, r, r->link == r->peer ? TACL_ERR_PEER_LOST : TACL_ERR_UNREACHABLE);
         return;
     }
+    if (l->shm && !l->cma_off && e->cma_min && r->len >= e->cma_min && r->link == r->peer) {
+        eng_tx_t *t = calloc(1, sizeof *t);
+        if (t) {
+            t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                        .kind = TACL_FRAME_CMA_RTS,
+                                        .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                                        .src = e->rank,
+                                        .dst = r->peer,
+                                        .hops = (uint32_t)getpid(),
+                                        .comm_id = r->key.comm_id,
+                                        .tag = r->key.tag,
+                                        .seq = r->key.seq,
+                                        .total = r->len,
+                                        .offset = (uint64_t)(uintptr_t)r->buf,
+                                        .fp = r->fp};
+            t->req = r;
+            r->frames_left = 2;
+            r->cma_next = l->cma_pending;
+            l->cma_pending = r;
+            eng_enqueue(l->shm, t);
+            eng_flush(e, l->shm);
+            return;
+        }
+    }
     size_t nf = r->len ? (r->len + e->frag - 1) / e->frag : 1;
     eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
     int nt = 0;
@@ -885,6 +1046,12 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
         }
     } else if (r->peer != e->rank && e->links[r->link]) {
         eng_link_t *l = e->links[r->link];
+        for (tacl_req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
+            if (*pp == r) {
+                /* A reader may still copy from the buffer; it only gets the bytes wrong. */
+                *pp = r->cma_next;
+                break;
+            }
         eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
         int n = 0;
         for (int i = 0; i < l->ntcp; i++)
@@ -1310,6 +1477,8 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     if (e->hb <= 0) e->hb = 1;
     long frag = tacl_setting_int(TACL_SET_FRAG_BYTES);
     e->frag = frag >= 4096 ? (size_t)frag : (512u << 10);
+    long cma = tacl_setting_int(TACL_SET_SHM_CMA_BYTES);
+    e->cma_min = cma > 0 ? (size_t)cma : 0;
     for (int d = 0; d < n; d++)
         atomic_store(&e->next_hop[d], -1);
 
