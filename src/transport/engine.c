@@ -579,11 +579,12 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
 }
 
 /* ---- Single-copy transfers between processes of one host (CMA). ----
- * A large send on a shm link queues only an RTS frame carrying its address; the receiver,
- * once the matching receive is posted, copies straight from the sender's memory with
- * process_vm_readv and answers FIN, which completes the send (frames_left: 1 for the RTS
- * written, 1 for the FIN). Where the kernel refuses (ptrace rules, Yama), the FIN says so and
- * the sender sends the message through the ring instead; that pair uses the ring from then on. */
+ * A large send on a shm link queues only an RTS frame carrying its address; the receiver copies
+ * straight from the sender's memory with process_vm_readv, into the posted receive's buffer
+ * (one copy) or, when none is posted yet, into an unexpected-message buffer, and answers FIN,
+ * which completes the send (frames_left: 1 for the RTS written, 1 for the FIN). Where the kernel
+ * refuses (ptrace rules, Yama), the FIN says so and the sender sends the message through the ring
+ * instead; that pair uses the ring from then on. */
 
 static void eng_cma_fin_send(tacl_engine_t *e, eng_link_t *l, const eng_msg_t *m, int retry)
 {
@@ -603,6 +604,24 @@ static void eng_cma_fin_send(tacl_engine_t *e, eng_link_t *l, const eng_msg_t *m
     eng_flush(e, c);
 }
 
+/* Copies m's total bytes from the sender's memory into dst: 0, or the errno. */
+static int eng_cma_copy(const eng_msg_t *m, uint8_t *dst)
+{
+    size_t done = 0;
+    while (done < m->total) {
+        struct iovec lo = {dst + done, m->total - done};
+        struct iovec re = {(void *)(uintptr_t)(m->cma_addr + done), m->total - done};
+        ssize_t n = process_vm_readv(m->cma_pid, &lo, 1, &re, 1, 0);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            return n < 0 ? errno : EIO;
+    }
+    return 0;
+}
+
 /* m is announced (cma) and has its receive: copy, complete, answer. */
 static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
 {
@@ -615,22 +634,8 @@ static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
         eng_msg_free(e, m);
         return;
     }
-    size_t done = 0;
-    int err = 0;
-    while (done < m->total) {
-        struct iovec lo = {r->buf + done, m->total - done};
-        struct iovec re = {(void *)(uintptr_t)(m->cma_addr + done), m->total - done};
-        ssize_t n = process_vm_readv(m->cma_pid, &lo, 1, &re, 1, 0);
-        if (n > 0) {
-            done += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            err = n < 0 ? errno : EIO;
-            break;
-        }
-    }
-    if (done < m->total) {
+    int err = eng_cma_copy(m, r->buf);
+    if (err) {
         /* Back to an ordinary posted receive: the bytes come through the ring. */
         TACL_INFO(TACL_SUB_SHM,
                   "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
@@ -672,7 +677,29 @@ static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t 
     m->cma = 1;
     m->cma_pid = (int)h->hops;
     m->cma_addr = h->offset;
-    if (m->req) eng_cma_pull(e, m);
+    if (m->req) {
+        eng_cma_pull(e, m);
+        return;
+    }
+    /* No receive yet: copy into a buffer now, so that the send completes without waiting for
+     * the receive (sends stay eager, as on the ring; an exchange of blocking sends must not
+     * deadlock because its messages are large). */
+    int err = (m->own = malloc(m->total ? m->total : 1)) ? eng_cma_copy(m, m->own) : ENOMEM;
+    if (err) {
+        TACL_INFO(TACL_SUB_SHM,
+                  "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
+                  "go through the ring",
+                  e->rank, m->src, strerror(err));
+        l->cma_off = 1;
+        eng_msg_t copy = *m;
+        eng_msg_free(e, m);
+        eng_cma_fin_send(e, l, &copy, 1);
+        return;
+    }
+    m->cma = 0;
+    m->dest = m->own;
+    m->got = m->total; /* a complete unexpected message */
+    eng_cma_fin_send(e, l, m, 0);
 }
 
 static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r);

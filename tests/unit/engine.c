@@ -371,6 +371,29 @@ static void cancel_rank(world_t *w, int rank, tacl_engine_t *e)
     free(buf);
 }
 
+/* ---- eager: both ranks send 4 MiB and wait for their send before posting the receive; sends
+ * must complete without the matching receive (buffered at the receiver), on every path. ---- */
+static void eager_rank(world_t *w, int rank, tacl_engine_t *e)
+{
+    (void)w;
+    size_t n = 4u << 20;
+    uint8_t *out = malloc(n), *in = malloc(n);
+    for (size_t k = 0; k < n; k++)
+        out[k] = pattern(k, rank + 40);
+    tacl_msg_key_t key = {.comm_id = 12, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_isend(e, 1 - rank, &key, NULL, out, n, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, dl(10), NULL, 0, &eb));
+    memset(out, 0, n); /* the send is complete: the buffer is ours again */
+    CHECK_OK(tacl_engine_irecv(e, 1 - rank, &key, NULL, in, n, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, dl(10), NULL, 0, &eb));
+    for (size_t k = 0; k < n; k++)
+        CHECK(in[k] == pattern(k, 1 - rank + 40));
+    free(out);
+    free(in);
+}
+
 /* ---- ifname: TACL_SOCKET_IFNAME selection (NCCL syntax) and a selection of nothing. ---- */
 static void ifname_scenario(void)
 {
@@ -456,6 +479,10 @@ int main(int argc, char **argv)
         run_world(2, 0, NULL, cancel_rank, &w);
     } else if (!strcmp(what, "cancel_shm")) {
         run_world(2, 1, NULL, cancel_rank, &w);
+    } else if (!strcmp(what, "eager")) {
+        run_world(2, 0, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "eager_shm")) {
+        run_world(2, 1, NULL, eager_rank, &w);
     } else if (!strcmp(what, "ifname")) {
         ifname_scenario();
     } else if (!strcmp(what, "self")) {
