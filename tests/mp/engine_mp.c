@@ -1,7 +1,8 @@
 /* engine_mp.c — the point-to-point engine with ranks as forked processes (exchange through
  * the parent, tests/common/xchg_fork.h). Scenarios by argv[1]:
  *   sizes_shm  two processes of one host move 0 B .. 64 MiB through the shm rings
- *   cma_fallback  as sizes_shm, but rank 1 may not read rank 0's memory (rank 0 not dumpable,
+ *   sizes_cma  the same with single-copy transfers (TACL_SHM_CMA_BYTES=4096)
+ *   cma_fallback  as sizes_cma, but rank 1 may not read rank 0's memory (rank 0 not dumpable,
  *              rank 1 without CAP_SYS_PTRACE): 0->1 falls back from single copy to the ring
  *   kill       a rank is SIGKILLed after create: every other rank's wait fails with
  *              TACL_ERR_PEER_LOST naming it within a few seconds (tcp links)
@@ -253,9 +254,10 @@ int main(int argc, char **argv)
     int status[4] = {0}, size;
     xchg_fork_fn fn;
     int victim = -1, victim_sig = 0;
-    if (!strcmp(what, "sizes_shm") || !strcmp(what, "cma_fallback")) {
+    if (!strcmp(what, "sizes_shm") || !strcmp(what, "sizes_cma") || !strcmp(what, "cma_fallback")) {
         same_host = 1;
         cma_block = !strcmp(what, "cma_fallback");
+        if (cma_block || !strcmp(what, "sizes_cma")) setenv("TACL_SHM_CMA_BYTES", "4096", 1);
         size = 2;
         fn = sizes_child;
     } else if (!strcmp(what, "kill") || !strcmp(what, "kill_shm")) {

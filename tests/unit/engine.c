@@ -458,6 +458,10 @@ int main(int argc, char **argv)
         setenv("TACL_SHM_RING_BYTES", "65536", 1); /* small ring: wrap-around and back-pressure */
         w.flag = 1;
         run_world(2, 1, NULL, sizes_rank, &w);
+    } else if (!strcmp(what, "sizes_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "4096", 1); /* 4095 B on the ring, larger ones copied once */
+        w.flag = 1;
+        run_world(2, 1, NULL, sizes_rank, &w);
     } else if (!strcmp(what, "sizes_shm_disabled")) {
         setenv("TACL_SHM_DISABLE", "1", 1);
         run_world(2, 1, NULL, sizes_rank, &w);
@@ -483,6 +487,12 @@ int main(int argc, char **argv)
         run_world(2, 0, NULL, eager_rank, &w);
     } else if (!strcmp(what, "eager_shm")) {
         run_world(2, 1, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "eager_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "65536", 1);
+        run_world(2, 1, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "cancel_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "65536", 1);
+        run_world(2, 1, NULL, cancel_rank, &w);
     } else if (!strcmp(what, "ifname")) {
         ifname_scenario();
     } else if (!strcmp(what, "self")) {
