@@ -1293,6 +1293,8 @@ static void *eng_progress(void *arg)
 typedef struct {
     uint64_t nonce;
     int32_t naddr, pid;
+    int32_t status; /* a rank that cannot listen still joins the exchange, and says so */
+    int32_t pad;
     tacl_tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
 } eng_card_t;
 
@@ -1534,12 +1536,24 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     if (getrandom(&mine.nonce, sizeof mine.nonce, 0) != sizeof mine.nonce)
         mine.nonce = tacl_now_ns() ^ ((uint64_t)getpid() << 32);
     st = tacl_tcp_listen(&lfd, &port, eb);
+    if (st == TACL_OK)
+        st = tacl_tcp_local_addrs(tacl_setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
+                                  TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
+    mine.status = st;
+    tacl_status_t xst = tacl_xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
+    if (st != TACL_OK) goto err; /* this rank's own message stands */
+    st = xst;
     if (st != TACL_OK) goto err;
-    st = tacl_tcp_local_addrs(tacl_setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
-                              TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
-    if (st != TACL_OK) goto err;
-    st = tacl_xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
-    if (st != TACL_OK) goto err;
+    for (int r = 0; r < n; r++)
+        if (cards[r].status != TACL_OK) {
+            /* Every rank fails now instead of waiting for the one that cannot take part. */
+            st = tacl_err(eb, (tacl_status_t)cards[r].status, TACL_SUB_NET,
+                          "rank %d (host %s) could not set up its tcp listener (%s; its log says "
+                          "why)",
+                          r, cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                          tacl_status_str((tacl_status_t)cards[r].status));
+            goto err;
+        }
     uint64_t nonce = cards[0].nonce;
     st = tacl_probe_start(lfd, me, n, nonce, &probe_h, eb);
     if (st != TACL_OK) goto err;

@@ -4,6 +4,8 @@
  *   sizes_cma  the same with single-copy transfers (TACL_SHM_CMA_BYTES=4096)
  *   cma_fallback  as sizes_cma, but rank 1 may not read rank 0's memory (rank 0 not dumpable,
  *              rank 1 without CAP_SYS_PTRACE): 0->1 falls back from single copy to the ring
+ *   bad_ifname rank 1's TACL_SOCKET_IFNAME selects nothing: both ranks' creates fail at once,
+ *              rank 0's naming rank 1
  *   kill       a rank is SIGKILLed after create: every other rank's wait fails with
  *              TACL_ERR_PEER_LOST naming it within a few seconds (tcp links)
  *   kill_shm   the same between ranks of one host (shm links, tcp as control channel)
@@ -116,6 +118,27 @@ static int sizes_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     }
     mp_barrier(x);
     tacl_engine_destroy(e);
+    return 0;
+}
+
+static int bad_ifname_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    if (rank == 1) setenv("TACL_SOCKET_IFNAME", "=no-such-if0", 1);
+    static const char *hosts[] = {"h0", "h1"};
+    tacl_engine_config_t cfg = {.rank = rank,
+                                .size = size,
+                                .xchg = x,
+                                .host_ids = hosts,
+                                .probe_timeout_s = 2.0,
+                                .timeout_s = 20.0};
+    tacl_engine_t *e = NULL;
+    tacl_errbuf_t eb;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_ST(tacl_engine_create(&cfg, &e, &eb), TACL_ERR_CONFIG);
+    CHECK((double)(tacl_now_ns() - t0) * 1e-9 < 2.0);
+    CHECK_CONTAINS(eb.msg, rank == 0 ? "rank 1 (host h1) could not set up its tcp listener"
+                                     : "TACL_SOCKET_IFNAME=\"=no-such-if0\" selects none");
     return 0;
 }
 
@@ -260,6 +283,9 @@ int main(int argc, char **argv)
         if (cma_block || !strcmp(what, "sizes_cma")) setenv("TACL_SHM_CMA_BYTES", "4096", 1);
         size = 2;
         fn = sizes_child;
+    } else if (!strcmp(what, "bad_ifname")) {
+        size = 2;
+        fn = bad_ifname_child;
     } else if (!strcmp(what, "kill") || !strcmp(what, "kill_shm")) {
         same_host = !strcmp(what, "kill_shm");
         size = 3;
