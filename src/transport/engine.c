@@ -1634,58 +1634,87 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
                 }
     }
 
-    /* 4. Collect the connections the lower ranks made to us. */
+    /* 4. Collect the connections the lower ranks made to us. From here on a rank that fails
+     * still joins the last exchange (step 7), so that every rank fails at once. */
     st = tacl_probe_take_incoming(probe_h, expect, ifds, deadline, eb);
-    if (st != TACL_OK) goto err;
-    tacl_probe_stop(probe_h);
-    probe_h = NULL;
+    if (st == TACL_OK) {
+        tacl_probe_stop(probe_h);
+        probe_h = NULL;
+    }
 
     /* 5. Links, in the global order of pairs (so that the shm setups never wait in a cycle). */
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n && st == TACL_OK; j++) {
         if (j == me || !e->reach[me * n + j]) continue;
         int *fds = expect[j] ? &ifds[j * TACL_PROBE_MAX_CONNS] : &ofds[j * TACL_PROBE_MAX_CONNS];
         int shm_ok = !shm_disable && strcmp(e->hosts[j], e->hosts[me]) == 0;
         st = eng_build_link(e, j, fds, shm_ok, timeout, eb);
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
             fds[k] = -1; /* owned by the link now */
-        if (st != TACL_OK) {
+        if (st != TACL_OK)
             tacl_err_prefix(eb, st, "rank %d: link to rank %d (host %s)", me, j, e->hosts[j]);
-            goto err;
-        }
-        atomic_store(&e->next_hop[j], j);
+        else
+            atomic_store(&e->next_hop[j], j);
     }
 
     /* 6. The progress thread takes over every link. */
-    e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (e->epfd < 0 || e->evfd < 0) {
-        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
-        goto err;
+    if (st == TACL_OK) {
+        e->epfd = epoll_create1(EPOLL_CLOEXEC);
+        e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (e->epfd < 0 || e->evfd < 0)
+            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
-    for (int j = 0; j < n; j++) {
-        eng_link_t *l = e->links[j];
-        for (int k = 0; l && k < l->ntcp; k++) {
-            ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
-            if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0) {
-                st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s", strerror(errno));
-                goto err;
+    if (st == TACL_OK) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
+        for (int j = 0; j < n && st == TACL_OK; j++) {
+            eng_link_t *l = e->links[j];
+            for (int k = 0; l && k < l->ntcp && st == TACL_OK; k++) {
+                ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
+                if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0)
+                    st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s",
+                                  strerror(errno));
             }
         }
     }
-    int pe = pthread_create(&e->pt, NULL, eng_progress, e);
-    if (pe != 0) {
-        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the progress thread: %s",
-                      strerror(pe));
-        goto err;
+    if (st == TACL_OK) {
+        int pe = pthread_create(&e->pt, NULL, eng_progress, e);
+        if (pe == 0)
+            e->pt_started = 1;
+        else
+            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the progress thread: %s",
+                          strerror(pe));
     }
-    e->pt_started = 1;
+    if (st != TACL_OK) {
+        /* Close what this rank holds first: a peer waiting on one of these sockets (its shm
+         * setup with us) sees the close now instead of at its deadline. */
+        if (probe_h) tacl_probe_stop(probe_h);
+        probe_h = NULL;
+        for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++) {
+            if (ofds[i] >= 0) close(ofds[i]);
+            if (ifds[i] >= 0) close(ifds[i]);
+            ofds[i] = ifds[i] = -1;
+        }
+        for (int j = 0; j < n; j++) {
+            eng_free_link(e->links[j]);
+            e->links[j] = NULL;
+        }
+    }
 
-    /* 7. Nobody sends before every progress thread runs (heartbeats start together). */
-    uint8_t one = 1, *ones = rows ? (uint8_t *)rows : NULL;
-    st = tacl_xchg_allgather(cfg->xchg, &one, 1, ones, eb);
+    /* 7. Everyone's outcome; and nobody sends before every progress thread runs (heartbeats
+     * start together). */
+    int32_t mst = (int32_t)st, *msts = (int32_t *)(void *)rows; /* rows is large enough */
+    tacl_status_t fst = tacl_xchg_allgather(cfg->xchg, &mst, sizeof mst, msts, eb);
+    if (st != TACL_OK) goto err; /* this rank's own message stands */
+    st = fst;
     if (st != TACL_OK) goto err;
+    for (int r = 0; r < n; r++)
+        if (msts[r] != TACL_OK) {
+            st = tacl_err(eb, (tacl_status_t)msts[r], TACL_SUB_NET,
+                          "rank %d (host %s) could not set up its links (%s; its log says why)", r,
+                          cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                          tacl_status_str((tacl_status_t)msts[r]));
+            goto err;
+        }
     atomic_store(&e->restart_clocks, 1); /* the progress thread owns the links' clocks */
     eng_wake(e);
 
