@@ -37,6 +37,8 @@
 #define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
 #define ENG_MSG_BUCKETS   4096
 #define ENG_MAX_IOV       64
+#define ENG_POOL_SLOTS    8
+#define ENG_POOL_BYTES    (256u << 20) /* at most this much kept in the pool */
 
 /* ---- Requests, queued frames, messages, connections, links. ---- */
 
@@ -77,6 +79,7 @@ typedef struct eng_msg {
     uint64_t total, got;
     uint8_t *dest; /* where fragments land: req->buf, own, or NULL (discard) */
     uint8_t *own;
+    size_t own_cap;
     int cma, cma_pid; /* announced by a CMA_RTS: the bytes wait in process cma_pid */
     uint64_t cma_addr;
 } eng_msg_t;
@@ -147,6 +150,11 @@ struct tacl_engine {
     int completed; /* progress thread only: a request completed since the last signal */
 
     eng_msg_t **bucket;
+    struct {
+        uint8_t *p;
+        size_t cap;
+    } pool[ENG_POOL_SLOTS]; /* freed unexpected-message buffers, kept for reuse */
+    size_t pool_bytes;
     uint8_t scratch[ENG_SCRATCH_BYTES];
 };
 
@@ -169,6 +177,44 @@ static void eng_signal_waiters(tacl_engine_t *e)
         pthread_cond_broadcast(&e->done_cv);
         pthread_mutex_unlock(&e->done_mu);
     }
+}
+
+/* ---- Buffers of unexpected messages. ----
+ * A stream that runs ahead of its receives lands in unexpected-message buffers; large ones
+ * come from mmap in malloc, and a fresh mapping per message costs more in page faults than the
+ * copy. The progress thread keeps a few freed ones for reuse. */
+
+static uint8_t *eng_buf_get(tacl_engine_t *e, size_t n, size_t *cap)
+{
+    int best = -1;
+    for (int i = 0; i < ENG_POOL_SLOTS; i++)
+        if (e->pool[i].p && e->pool[i].cap >= n && e->pool[i].cap / 2 <= n &&
+            (best < 0 || e->pool[i].cap < e->pool[best].cap))
+            best = i;
+    if (best >= 0) {
+        uint8_t *p = e->pool[best].p;
+        *cap = e->pool[best].cap;
+        e->pool_bytes -= *cap;
+        e->pool[best].p = NULL;
+        return p;
+    }
+    *cap = n ? n : 1;
+    return malloc(*cap);
+}
+
+static void eng_buf_put(tacl_engine_t *e, uint8_t *p, size_t cap)
+{
+    if (!p) return;
+    if (cap >= 65536 && e->pool_bytes + cap <= ENG_POOL_BYTES) {
+        for (int i = 0; i < ENG_POOL_SLOTS; i++)
+            if (!e->pool[i].p) {
+                e->pool[i].p = p;
+                e->pool[i].cap = cap;
+                e->pool_bytes += cap;
+                return;
+            }
+    }
+    free(p);
 }
 
 /* ---- Match table. ---- */
@@ -209,7 +255,7 @@ static void eng_msg_free(tacl_engine_t *e, eng_msg_t *m)
     while (*pp && *pp != m)
         pp = &(*pp)->next;
     if (*pp) *pp = m->next;
-    free(m->own);
+    eng_buf_put(e, m->own, m->own_cap);
     free(m);
 }
 
@@ -285,7 +331,7 @@ static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
     if (eng_mismatch(e, r, m)) {
         /* The message is consumed by this failed receive; fragments still due are dropped. */
         m->dest = NULL;
-        free(m->own);
+        eng_buf_put(e, m->own, m->own_cap);
         m->own = NULL;
         if (m->got == m->total) eng_msg_free(e, m);
         eng_complete(e, r, TACL_ERR_MISMATCH);
@@ -308,7 +354,7 @@ static eng_msg_t *eng_msg_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
     eng_msg_t *m = eng_msg_find(e, h->src, &k);
     if (!m) {
         m = eng_msg_new(e, h->src, &k);
-        if (!m || !(m->own = malloc(h->total ? h->total : 1))) {
+        if (!m || !(m->own = eng_buf_get(e, h->total, &m->own_cap))) {
             TACL_WARN(TACL_SUB_NET, "rank %d: out of memory buffering %llu bytes from rank %d",
                       e->rank, (unsigned long long)h->total, h->src);
             if (m) eng_msg_free(e, m);
@@ -684,7 +730,7 @@ static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t 
     /* No receive yet: copy into a buffer now, so that the send completes without waiting for
      * the receive (sends stay eager, as on the ring; an exchange of blocking sends must not
      * deadlock because its messages are large). */
-    int err = (m->own = malloc(m->total ? m->total : 1)) ? eng_cma_copy(m, m->own) : ENOMEM;
+    int err = (m->own = eng_buf_get(e, m->total, &m->own_cap)) ? eng_cma_copy(m, m->own) : ENOMEM;
     if (err) {
         TACL_INFO(TACL_SUB_SHM,
                   "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
@@ -1067,7 +1113,7 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
                 /* Fragments still due are dropped; a connection in the middle of one reads
                  * its destination from m->dest at every step, so this is safe. */
                 m->dest = NULL;
-                free(m->own);
+                eng_buf_put(e, m->own, m->own_cap);
                 m->own = NULL;
             }
         }
@@ -1376,6 +1422,8 @@ void tacl_engine_destroy(tacl_engine_t *e)
         e->qh = c->next;
         free(c);
     }
+    for (int i = 0; i < ENG_POOL_SLOTS; i++)
+        free(e->pool[i].p);
     if (e->epfd >= 0) close(e->epfd);
     if (e->evfd >= 0) close(e->evfd);
     if (e->hosts)
