@@ -37,7 +37,7 @@
 #define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
 #define ENG_MSG_BUCKETS   4096
 #define ENG_MAX_IOV       64
-#define ENG_POOL_SLOTS    8
+#define ENG_POOL_SLOTS    32
 #define ENG_POOL_BYTES    (256u << 20) /* at most this much kept in the pool */
 
 /* ---- Requests, queued frames, messages, connections, links. ---- */
@@ -62,7 +62,8 @@ typedef struct eng_tx {
     struct eng_tx *next;
     tacl_frame_hdr_t hdr;
     const uint8_t *payload;
-    uint8_t *owned; /* freed once written: forwarded fragments, control texts */
+    uint8_t *owned;   /* freed once written: forwarded fragments, control texts */
+    size_t owned_cap; /* owned came from the buffer pool (forwarded fragments) */
     tacl_req_t *req;
     size_t done; /* bytes of header + payload written */
 } eng_tx_t;
@@ -476,19 +477,26 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
     e->completed = 1;
 }
 
-static void eng_conn_close(eng_conn_t *c)
+static void eng_tx_free(tacl_engine_t *e, eng_tx_t *t)
+{
+    if (t->owned_cap && e)
+        eng_buf_put(e, t->owned, t->owned_cap);
+    else
+        free(t->owned);
+    free(t);
+}
+
+static void eng_conn_close(tacl_engine_t *e, eng_conn_t *c)
 {
     if (!c) return;
     while (c->txh) {
         eng_tx_t *t = c->txh;
         c->txh = t->next;
-        free(t->owned);
-        free(t);
+        eng_tx_free(e, t);
     }
     c->txt = NULL;
     if (c->fwd) {
-        free(c->fwd->owned);
-        free(c->fwd);
+        eng_tx_free(e, c->fwd);
         c->fwd = NULL;
     }
     if (c->impl) c->ops->close(c->impl);
@@ -524,13 +532,12 @@ static void eng_link_down(tacl_engine_t *e, eng_link_t *l, int state, const char
     for (int i = 0; i < n; i++) {
         if (all[i]->fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, all[i]->fd, NULL);
         if (state == ENG_LINK_DEAD) {
-            eng_conn_close(all[i]);
+            eng_conn_close(e, all[i]);
         } else {
             eng_tx_t *t;
             while ((t = all[i]->txh)) {
                 all[i]->txh = t->next;
-                free(t->owned);
-                free(t);
+                eng_tx_free(e, t);
             }
             all[i]->txt = NULL;
         }
@@ -613,8 +620,7 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
             c->txh = t->next;
             if (!c->txh) c->txt = NULL;
             if (t->req && --t->req->frames_left == 0) eng_complete(e, t->req, TACL_OK);
-            free(t->owned);
-            free(t);
+            eng_tx_free(e, t);
         }
     }
     if (wrote) {
@@ -799,8 +805,7 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
                   "rank %d: dropped a fragment from rank %d for rank %d after %u hops: the "
                   "ranks' routes form a loop",
                   e->rank, t->hdr.src, dst, t->hdr.hops);
-        free(t->owned);
-        free(t);
+        eng_tx_free(e, t);
         return;
     }
     if (!l || l->state != ENG_LINK_UP) {
@@ -808,8 +813,7 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
                   "rank %d: dropped a fragment from rank %d for rank %d: no live route "
                   "(next hop %d)",
                   e->rank, t->hdr.src, dst, hop);
-        free(t->owned);
-        free(t);
+        eng_tx_free(e, t);
         return;
     }
     eng_conn_t *c = eng_pick_conn(l);
@@ -843,7 +847,7 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             bad = "frame with a rank out of range";
         } else if (h->dst != e->rank) {
             eng_tx_t *t = calloc(1, sizeof *t);
-            if (t && (t->owned = malloc(h->len ? h->len : 1))) {
+            if (t && (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
                 t->hdr = *h;
                 t->payload = t->owned;
                 c->fwd = t;
@@ -1389,11 +1393,11 @@ static void eng_free_link(eng_link_t *l)
 {
     if (!l) return;
     for (int i = 0; i < l->ntcp; i++) {
-        eng_conn_close(l->tcp[i]);
+        eng_conn_close(NULL, l->tcp[i]);
         free(l->tcp[i]);
     }
     if (l->shm) {
-        eng_conn_close(l->shm);
+        eng_conn_close(NULL, l->shm);
         free(l->shm);
     }
     free(l);
