@@ -25,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sched.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -1307,6 +1308,10 @@ static void *eng_progress(void *arg)
         int timeout = 0;
         if (!work && now - last_work > ENG_SPIN_NS && eng_may_sleep(e)) {
             timeout = next_tick > now ? (int)((next_tick - now) / 1000000) + 1 : 0;
+        } else if (!work) {
+            /* Spinning: let a runnable thread (our application, a peer's progress thread on an
+             * oversubscribed machine) have the core; costs little when nobody else waits. */
+            sched_yield();
         }
         int n = epoll_wait(e->epfd, evs, 64, timeout);
         if (timeout) eng_set_sleeping(e, 0);
@@ -1958,13 +1963,6 @@ int tacl_engine_test(tacl_req_t *req)
     return atomic_load_explicit(&req->done, memory_order_acquire);
 }
 
-static inline void eng_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static int eng_all_done(tacl_req_t **reqs, int n)
 {
     for (int i = 0; i < n; i++)
@@ -2095,7 +2093,7 @@ tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint6
     uint64_t start = tacl_now_ns();
     tacl_status_t st = TACL_OK;
     while (!eng_all_done(reqs, n) && tacl_now_ns() - start < ENG_WAIT_SPIN_NS)
-        eng_relax();
+        sched_yield();
     while (!eng_all_done(reqs, n)) {
         st = eng_wait_failure(e, reqs, n, group, group_size, deadline_ns, start, eb);
         if (st != TACL_OK) break;
