@@ -10,6 +10,7 @@
 #include "settings.h"
 #include "topo/graph.h"
 #include "topo/route.h"
+#include "topo/topofile.h"
 #include "transport/engine.h"
 
 #include <stdio.h>
@@ -67,6 +68,86 @@ out:
     return st;
 }
 
+/* TACL_TOPO: probe (default), file (TACL_TOPO_FILE; also chosen when only TACL_TOPO_FILE is
+ * set) or full. The file's links become the engine's allowed pairs and the graph's weights. */
+static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids,
+                                     tacl_topo_links_t *tl, int *full, tacl_errbuf_t *eb)
+{
+    const char *mode = tacl_setting_str(TACL_SET_TOPO);
+    *full = 0;
+    if (!tacl_setting_is_set(TACL_SET_TOPO) && tacl_setting_str(TACL_SET_TOPO_FILE)[0])
+        mode = "file";
+    if (!strcmp(mode, "file"))
+        return tacl_topo_file_links(tacl_setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
+    if (!strcmp(mode, "full")) {
+        *full = 1;
+        return TACL_OK;
+    }
+    if (strcmp(mode, "probe"))
+        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "TACL_TOPO: expected probe, file or full, found '%s'", mode);
+    return TACL_OK;
+}
+
+/* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
+ * for the communicators, TACL_TOPO_MEASURE's figures replacing them, and TACL_TOPO=full's
+ * trust in a full mesh (schedules see every pair; routes still use the links that work). */
+static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, int full,
+                                      tacl_errbuf_t *eb)
+{
+    size_t n = (size_t)w->size;
+    if (tl->allowed && w->rank == 0)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (tl->allowed[i * n + j] && !w->reach[i * n + j])
+                    TACL_WARN(TACL_SUB_TOPO,
+                              "TACL_TOPO_FILE links rank %zu (%s) and rank %zu (%s) but they "
+                              "could not connect: %s",
+                              i, w->host_ids[i], j, w->host_ids[j],
+                              tacl_engine_link_info(w->engine, (int)j));
+    if (tl->bw) {
+        w->link_bw = tl->bw;
+        w->link_lat = tl->lat;
+        tl->bw = tl->lat = NULL;
+    }
+    if (tacl_setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
+        tacl_topo_links_t m = {0};
+        uint64_t t0 = tacl_now_ns();
+        TACL_CHECK(tacl_topo_measure(w->engine, &w->boot->xchg, w->reach,
+                                     (size_t)tacl_setting_int(TACL_SET_TOPO_MEASURE_BYTES),
+                                     w->timeout_s, &m, eb));
+        free(w->link_bw);
+        free(w->link_lat);
+        w->link_bw = m.bw;
+        w->link_lat = m.lat;
+        m.bw = m.lat = NULL;
+        tacl_topo_links_free(&m);
+        if (w->rank == 0) {
+            TACL_INFO(TACL_SUB_TOPO, "links measured in %.3f s:",
+                      (double)(tacl_now_ns() - t0) * 1e-9);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                    if (w->link_bw[i * n + j] > 0)
+                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i,
+                                  j, w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+        }
+    }
+    if (full) {
+        int missing = 0;
+        for (size_t k = 0; k < n * n; k++)
+            if (!w->reach[k]) {
+                missing++;
+                w->reach[k] = 1;
+            }
+        if (missing && w->rank == 0)
+            TACL_WARN(TACL_SUB_TOPO,
+                      "TACL_TOPO=full: %d pair direction(s) have no direct link; schedules "
+                      "treat them as linked and their messages are routed",
+                      missing);
+    }
+    return TACL_OK;
+}
+
 static tacl_status_t world_hosts(tacl_world_t *w)
 {
     int n = w->size;
@@ -113,6 +194,8 @@ void world_release(tacl_world_t *w)
     free(w->host_of);
     free(w->reach);
     free(w->next_hop);
+    free(w->link_bw);
+    free(w->link_lat);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -153,6 +236,13 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
     if (!ids) goto err_nomem;
     for (int r = 0; r < w->size; r++)
         ids[r] = w->host_ids[r];
+    tacl_topo_links_t tl = {0};
+    int full = 0;
+    st = world_topo_mode(w, ids, &tl, &full, eb);
+    if (st != TACL_OK) {
+        free(ids);
+        goto err;
+    }
     tacl_engine_config_t ecfg = {
         .rank = w->rank,
         .size = w->size,
@@ -160,21 +250,32 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
         .host_ids = ids,
         .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
         .timeout_s = w->timeout_s,
-        .allowed = NULL,
+        .allowed = tl.allowed,
     };
     st = tacl_engine_create(&ecfg, &w->engine, eb);
     free(ids);
-    if (st != TACL_OK) goto err;
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
     size_t n = (size_t)w->size;
     w->reach = malloc(n * n);
     w->next_hop = malloc(n * sizeof *w->next_hop);
-    if (!w->reach || !w->next_hop) goto err_nomem;
+    if (!w->reach || !w->next_hop) {
+        tacl_topo_links_free(&tl);
+        goto err_nomem;
+    }
     memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
     for (size_t i = 0; i < n; i++)
         w->reach[i * n + i] = 1;
     st = world_graph(w, eb);
-    if (st != TACL_OK) goto err;
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
     st = tacl_engine_set_routes(w->engine, w->next_hop);
+    if (st == TACL_OK) st = world_topo_links(w, &tl, full, eb);
+    tacl_topo_links_free(&tl);
     if (st != TACL_OK) goto err;
 
     int *all = malloc(n * sizeof *all);
