@@ -68,16 +68,26 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
             c->mtree->forest = s->forest;
             s->forest = NULL;
         }
-        if (c->rank == 0)
+        if (c->rank == 0) {
+            /* What runs at that size may differ (multi-tree exists for all_reduce only; on a
+             * full mesh the selector's tuning table decides): say both. */
+            static const tacl_coll_t kinds[] = {TACL_COLL_ALL_REDUCE, TACL_COLL_BROADCAST,
+                                                TACL_COLL_REDUCE, TACL_COLL_ALL_GATHER,
+                                                TACL_COLL_REDUCE_SCATTER};
+            coll_args_t a = {
+                .kind = kinds[i], .count = (size_t)TOPO_LOG_BYTES, .esz = 1, .root = c->centre};
+            const char *why = "";
+            coll_algo_t algo = coll_select(c, &a, &why);
             TACL_INFO(TACL_SUB_TOPO,
                       "communicator %llx schedule %s%s: %s (%s); predicted %.4g s for %.0f MiB, "
-                      "cut bound %.4g s",
+                      "cut bound %.4g s; runs as %s (%s)",
                       (unsigned long long)c->id, tacl_sched_op_name(ops[i]),
                       ops[i] == TACL_SCHED_BROADCAST || ops[i] == TACL_SCHED_REDUCE
                           ? " (root at the centre)"
                           : "",
                       tacl_sched_kind_name(s->kind), s->reason, s->predicted_s,
-                      TOPO_LOG_BYTES / (1024 * 1024), s->lower_bound_s);
+                      TOPO_LOG_BYTES / (1024 * 1024), s->lower_bound_s, coll_algo_name(algo), why);
+        }
         tacl_sched_destroy(s);
     }
     return TACL_OK;
