@@ -133,6 +133,17 @@ static int chain_body(tacl_comm_t *w, void *arg)
     for (int r = 0; r < 3; r++)
         for (size_t i = 0; i < cnt; i++)
             CHECK(g[(size_t)r * cnt + i] == (int32_t)(r * 1000003 + (int)i));
+    /* A -> C point-to-point: no A-C link, so B forwards it. */
+    if (me == 0) {
+        for (size_t i = 0; i < cnt; i++)
+            x[i] = (int32_t)(i ^ 0x5a5a);
+        CHECK_OK(tacl_send(w, x, cnt, TACL_INT32, 2, 9));
+    } else if (me == 2) {
+        CHECK_OK(tacl_recv(w, x, cnt, TACL_INT32, 0, 9));
+        for (size_t i = 0; i < cnt; i++)
+            CHECK(x[i] == (int32_t)(i ^ 0x5a5a));
+    }
+    CHECK_OK(tacl_barrier(w));
     free(x);
     free(g);
     return 0;
