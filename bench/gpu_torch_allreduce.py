@@ -1,4 +1,4 @@
-"""gpu_torch_allreduce.py - the PyTorch peer of bench/gpu_allreduce.c: torch.distributed NCCL
+"""gpu_torch_allreduce.py - the PyTorch peer of `tacl bench --gpu` and bench/gpu_nccl_raw.c: torch.distributed NCCL
 all_reduce (float32, sum) timed with CUDA events, printed in nccl-tests' columns on rank 0.
 Run: torchrun --nproc-per-node N bench/gpu_torch_allreduce.py [min_bytes max_bytes iters]
 (or `tacl run -n N -- python3 bench/gpu_torch_allreduce.py`, which sets torchrun's variables)."""

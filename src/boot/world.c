@@ -2,6 +2,7 @@
  * the store, the run id / world size agreement, the rank claim, the gathering of host ids and
  * pids, and the bounded, cleaning leave. */
 #include "boot/world.h"
+#include "boot/reach_probe.h"
 #include "boot/store_int.h"
 #include "clock.h"
 #include "settings.h"
@@ -148,6 +149,7 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbu
     if (st != TACL_OK) {
         tacl_err_prefix(eb, st, "rank %d of %d: waiting for every rank to join run '%s'", w->rank,
                         w->size, w->run_id);
+        if (st == TACL_ERR_TIMEOUT) boot_reach_missing(eb, st, w->store, keys, w->size);
         goto out;
     }
     for (size_t r = 0; r < n; r++) {
@@ -231,6 +233,7 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     } else {
         st = tacl_store_connect(addr, bs->master_port, w.timeout_s, &w.store);
         if (st != TACL_OK) tacl_err_prefix(eb, st, "rank %d of %d", w.rank, w.size);
+        if (st == TACL_ERR_UNREACHABLE) boot_reach_explain(eb, st, bs->master_port);
     }
     if (st != TACL_OK) return st;
     st = world_agree(&w, deadline, eb);

@@ -4,6 +4,7 @@
  * the graph is connected (else an error listing its components on every rank), routes, and
  * the world communicator. world_release undoes it when the last communicator goes. */
 #include "coll/coll.h"
+#include "coll/doctor.h"
 #include "boot/store_coll.h"
 #include "boot/world.h"
 #include "clock.h"
@@ -18,8 +19,11 @@
 #include <string.h>
 
 /* Every rank holds the same matrix, so every rank reaches the same verdict and message. The
- * routes for large transfers become the engine's forwarding table. */
-static tacl_status_t world_graph(tacl_world_t *w, tacl_errbuf_t *eb)
+ * routes for large transfers become the engine's forwarding table. With allow_disconnected
+ * (the doctor), a graph of several components is reported through *ncomp instead of failing,
+ * and only direct links get a next hop. */
+static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *ncomp_out,
+                                 tacl_errbuf_t *eb)
 {
     int n = w->size;
     tacl_graph_t *g;
@@ -36,6 +40,12 @@ static tacl_status_t world_graph(tacl_world_t *w, tacl_errbuf_t *eb)
         goto out;
     }
     tacl_graph_components(g, comp, &ncomp);
+    *ncomp_out = ncomp;
+    if (ncomp > 1 && allow_disconnected) {
+        for (int d = 0; d < n; d++)
+            w->next_hop[d] = w->reach[(size_t)w->rank * (size_t)n + (size_t)d] ? d : -1;
+        goto out;
+    }
     if (ncomp > 1) {
         char msg[TACL_ERRMSG_MAX];
         size_t o = (size_t)snprintf(
@@ -200,10 +210,13 @@ void world_release(tacl_world_t *w)
     free(w);
 }
 
-tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
+/* The world without its communicator: bootstrap, store, engine, agreed reachability matrix
+ * and routes. tacl_init fails on a disconnected graph; the doctor (allow_disconnected = 1)
+ * gets the world anyway, with *ncomp > 1 and next hops for direct links only. *out is set
+ * only on success; undo with world_release (or let the world communicator own it). */
+tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl_world_t **out,
+                         int *ncomp, tacl_errbuf_t *eb)
 {
-    tacl_errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
-    if (!out) return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
     tacl_world_t *w = calloc(1, sizeof *w);
     tacl_status_t st;
     char host_id[TACL_HOST_ID_MAX];
@@ -268,7 +281,8 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
     memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
     for (size_t i = 0; i < n; i++)
         w->reach[i * n + i] = 1;
-    st = world_graph(w, eb);
+    int nc = 1;
+    st = world_graph(w, allow_disconnected, &nc, eb);
     if (st != TACL_OK) {
         tacl_topo_links_free(&tl);
         goto err;
@@ -277,25 +291,46 @@ tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
     if (st == TACL_OK) st = world_topo_links(w, &tl, full, eb);
     tacl_topo_links_free(&tl);
     if (st != TACL_OK) goto err;
-
-    int *all = malloc(n * sizeof *all);
-    if (!all) goto err_nomem;
-    for (int r = 0; r < w->size; r++)
-        all[r] = r;
-    tacl_comm_t *world;
-    st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
-    free(all);
-    if (st != TACL_OK) goto err;
-    TACL_INFO(TACL_SUB_INIT, "rank %d of %d (local %d of %d) on %s: world ready in %.3f s; %s",
-              w->rank, w->size, world->local_rank, world->local_size, host_id,
-              (double)(tacl_now_ns() - t0) * 1e-9, world->sched_reason);
-    *out = world;
+    TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
+               w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl_now_ns() - t0) * 1e-9);
+    *ncomp = nc;
+    *out = w;
     return TACL_OK;
 
 err_nomem:
     st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
 err:
     world_release(w);
+    return st;
+}
+
+/* The world communicator over every rank of w; on success it owns w. */
+tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_t *eb)
+{
+    int *all = malloc((size_t)w->size * sizeof *all);
+    if (!all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    for (int r = 0; r < w->size; r++)
+        all[r] = r;
+    tacl_comm_t *world;
+    tacl_status_t st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
+    free(all);
+    if (st != TACL_OK) return st;
+    TACL_INFO(TACL_SUB_INIT, "rank %d of %d (local %d of %d) on %s: world ready; %s", w->rank,
+              w->size, world->local_rank, world->local_size, w->host_ids[w->rank],
+              world->sched_reason);
+    *out = world;
+    return TACL_OK;
+}
+
+tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
+{
+    tacl_errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
+    if (!out) return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
+    tacl_world_t *w;
+    int ncomp;
+    TACL_CHECK(world_open(opts, 0, &w, &ncomp, eb));
+    tacl_status_t st = world_comm_create(w, out, eb);
+    if (st != TACL_OK) world_release(w);
     return st;
 }
 

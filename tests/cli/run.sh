@@ -153,7 +153,7 @@ hello)
     host="$(hostname)/$(cat /proc/sys/kernel/random/boot_id)/net:$(readlink /proc/self/ns/net | tr -dc 0-9)"
     "$CLI" run -n 4 -- "$hello" >"$DIR/stdout" 2>"$DIR/stderr" || fail "rc $?"
     for r in 0 1 2 3; do
-        echo "rank $r of 4 (local $r of 4) on host $host, launcher tacl"
+        echo "rank $r of 4 (local $r of 4) on host $host, launcher tacl, all_reduce ok"
     done >"$DIR/want"
     sort "$DIR/stdout" | diff "$DIR/want" - >&2 || fail "hello output differs"
     ;;

@@ -3,6 +3,7 @@
  * torchrun. Out-of-place and in-place times per size, results checked on the -c iterations,
  * #wrong counted, a progress line on stderr during long runs, and -J for JSON lines. */
 #include "cli.h"
+#include "cli_bench.h"
 #include "clock.h"
 #include "elem.h"
 #include "tacl.h"
@@ -13,23 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum {
-    B_ALL_REDUCE,
-    B_ALL_GATHER,
-    B_REDUCE_SCATTER,
-    B_BROADCAST,
-    B_REDUCE,
-    B_ALL_TO_ALL,
-    B_GATHER,
-    B_SCATTER,
-    B_SENDRECV,
-    B_COUNT
-} bench_coll_t;
-
-static const struct {
-    const char *name, *alias;
-    int rooted, reduces;
-} bench_colls[B_COUNT] = {
+const bench_coll_info_t bench_colls[B_COUNT] = {
     {"all_reduce", "allreduce", 0, 1},
     {"all_gather", "allgather", 0, 0},
     {"reduce_scatter", "reducescatter", 0, 1},
@@ -40,18 +25,6 @@ static const struct {
     {"scatter", "scatter", 1, 0},
     {"sendrecv", "sendrecv", 0, 0},
 };
-
-typedef struct {
-    bench_coll_t coll;
-    size_t minb, maxb;
-    double factor;
-    size_t stepb;
-    int iters, warmup, check;
-    tacl_dtype_t dt;
-    tacl_op_t op;
-    int root;
-    int json;
-} bench_opts_t;
 
 static size_t bench_parse_size(const char *s)
 {
@@ -159,9 +132,10 @@ static double bench_busbw_factor(bench_coll_t c, int n)
     }
 }
 
-static tacl_status_t bench_call(tacl_comm_t *w, const bench_opts_t *o, const void *s, void *r,
+static tacl_status_t bench_call(void *ctx, const bench_opts_t *o, const void *s, void *r,
                                 size_t count)
 {
+    tacl_comm_t *w = ctx;
     int me = tacl_comm_rank(w), n = tacl_comm_size(w);
     switch (o->coll) {
     case B_ALL_REDUCE:
@@ -282,7 +256,7 @@ static size_t bench_wrong(const bench_opts_t *o, int me, int n, const char *r, s
 static int bench_usage(void)
 {
     fputs("usage: tacl bench <collective> [-b min] [-e max] [-f factor | -i step] [-n iters]\n"
-          "       [-w warmup] [-c check_iters] [-d dtype] [-o op] [-r root] [-J]\n",
+          "       [-w warmup] [-c check_iters] [-d dtype] [-o op] [-r root] [-J] [--gpu [-G]]\n",
           stderr);
     return 2;
 }
@@ -324,6 +298,14 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
             o->json = 1;
             continue;
         }
+        if (!strcmp(a, "--gpu")) {
+            o->gpu = 1;
+            continue;
+        }
+        if (!strcmp(a, "-G")) {
+            o->graph = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "tacl bench: %s needs a value\n", a);
             return -1;
@@ -360,6 +342,10 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
             return -1;
         }
     }
+    if (o->graph && !o->gpu) {
+        fprintf(stderr, "tacl bench: -G needs --gpu\n");
+        return -1;
+    }
     if (o->iters < 1 || o->warmup < 0 || o->check < 0 || o->minb > o->maxb ||
         (o->factor <= 1 && !o->stepb)) {
         fprintf(stderr, "tacl bench: need -n >= 1, -w >= 0, -c >= 0, -b <= -e and -f > 1 or "
@@ -369,10 +355,10 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
     return 0;
 }
 
-/* Times iters calls; returns the slowest rank's mean time per call in seconds. */
-static tacl_status_t bench_time(tacl_comm_t *w, const bench_opts_t *o, const void *s, void *r,
-                                size_t count, double *out)
+static tacl_status_t bench_host_time(void *ctx, const bench_opts_t *o, const void *s, void *r,
+                                     size_t count, double *out)
 {
+    tacl_comm_t *w = ctx;
     tacl_status_t st;
     for (int i = 0; i < o->warmup; i++)
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
@@ -380,10 +366,32 @@ static tacl_status_t bench_time(tacl_comm_t *w, const bench_opts_t *o, const voi
     uint64_t t0 = tacl_now_ns();
     for (int i = 0; i < o->iters; i++)
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
-    double t = (double)(tacl_now_ns() - t0) * 1e-9 / o->iters;
-    if ((st = tacl_all_reduce(w, &t, &t, 1, TACL_FLOAT64, TACL_MAX)) != TACL_OK) return st;
-    *out = t;
+    *out = (double)(tacl_now_ns() - t0) * 1e-9 / o->iters;
     return TACL_OK;
+}
+
+static void *bench_host_alloc(void *ctx, size_t bytes)
+{
+    (void)ctx;
+    return malloc(bytes ? bytes : 1);
+}
+
+static void bench_host_release(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static tacl_status_t bench_host_copy(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    (void)ctx;
+    if (bytes && dst != src) memmove(dst, src, bytes);
+    return TACL_OK;
+}
+
+static const char *bench_host_error(void *ctx)
+{
+    return tacl_comm_last_error(ctx);
 }
 
 static int bench_run(int argc, char **argv)
@@ -407,9 +415,10 @@ static int bench_run(int argc, char **argv)
     const char *cname = bench_colls[o.coll].name;
     const char *opname = bench_colls[o.coll].reduces ? tacl_op_name(o.op) : "none";
     if (me == 0 && !o.json) {
-        printf("# tacl bench %s: %d ranks, minBytes %zu maxBytes %zu step: %g(factor) warmup "
+        printf("# tacl bench %s%s%s: %d ranks, minBytes %zu maxBytes %zu step: %g(factor) warmup "
                "iters: %d iters: %d validation iters: %d\n#\n",
-               cname, n, o.minb, o.maxb, o.factor, o.warmup, o.iters, o.check);
+               cname, o.gpu ? " (gpu)" : "", o.graph ? " (cuda graph)" : "", n, o.minb, o.maxb,
+               o.factor, o.warmup, o.iters, o.check);
         for (int r = 0; r < n; r++)
             printf("#  Rank %2d Host %s\n", r, tacl_comm_host_id(w, r));
         printf("#\n#%75s%32s\n", "out-of-place", "in-place");
@@ -420,12 +429,24 @@ static int bench_run(int argc, char **argv)
                "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
         fflush(stdout);
     }
+    bench_backend_t bk = {
+        "host",          w,          bench_host_alloc, bench_host_release, bench_host_copy,
+        bench_host_copy, bench_call, bench_host_time,  bench_host_error,   NULL};
+    if (o.gpu && (st = bench_gpu_backend(w, &bk)) != TACL_OK) {
+        fprintf(stderr, "tacl bench: rank %d: no GPU backend: %s\n", me, tacl_last_error());
+        tacl_comm_destroy(w);
+        return 1;
+    }
     size_t maxs, maxr, maxc;
     bench_counts(o.coll, o.maxb, esz, n, &maxs, &maxr, &maxc);
-    char *s = malloc(maxs * esz + 64), *r = malloc(maxr * esz + 64),
-         *ip = malloc((maxs > maxr ? maxs : maxr) * esz + 64);
-    if (!s || !r || !ip) {
-        fprintf(stderr, "tacl bench: cannot allocate buffers for %zu bytes\n", o.maxb);
+    size_t maxio = (maxs > maxr ? maxs : maxr) * esz + 64;
+    /* Host staging (fill and check) and the backend's buffers (out of place: s, r; in place:
+     * ip). */
+    char *hs = malloc(maxio), *hr = malloc(maxio);
+    char *s = bk.alloc(bk.ctx, maxs * esz + 64), *r = bk.alloc(bk.ctx, maxr * esz + 64),
+         *ip = bk.alloc(bk.ctx, maxio);
+    if (!hs || !hr || !s || !r || !ip) {
+        fprintf(stderr, "tacl bench: cannot allocate %s buffers for %zu bytes\n", bk.name, o.maxb);
         tacl_comm_destroy(w);
         return 1;
     }
@@ -451,12 +472,16 @@ static int bench_run(int argc, char **argv)
                     rb = ip + (size_t)me * count * esz;
                 if (o.coll == B_SENDRECV) sb = s;
             }
-            bench_fill(&o, me, n, sb, scount);
-            st = bench_time(w, &o, sb, rb, count, &t[inplace]);
+            bench_fill(&o, me, n, hs, scount);
+            st = bk.upload(bk.ctx, sb, hs, scount * esz);
+            if (st == TACL_OK) st = bk.time(bk.ctx, &o, sb, rb, count, &t[inplace]);
+            if (st == TACL_OK)
+                st = tacl_all_reduce(w, &t[inplace], &t[inplace], 1, TACL_FLOAT64, TACL_MAX);
             for (int c = 0; c < o.check && st == TACL_OK; c++) {
-                bench_fill(&o, me, n, sb, scount);
-                st = bench_call(w, &o, sb, rb, count);
-                if (st == TACL_OK) wrong[inplace] += bench_wrong(&o, me, n, rb, count, rcount);
+                st = bk.upload(bk.ctx, sb, hs, scount * esz);
+                if (st == TACL_OK) st = bk.call(bk.ctx, &o, sb, rb, count);
+                if (st == TACL_OK) st = bk.download(bk.ctx, hr, rb, rcount * esz);
+                if (st == TACL_OK) wrong[inplace] += bench_wrong(&o, me, n, hr, count, rcount);
             }
             if (st == TACL_OK) {
                 double wd = (double)wrong[inplace];
@@ -466,7 +491,7 @@ static int bench_run(int argc, char **argv)
         }
         if (st != TACL_OK) {
             fprintf(stderr, "tacl bench: rank %d: %s at %zu bytes: %s\n", me, tacl_status_name(st),
-                    bytes, tacl_comm_last_error(w));
+                    bytes, bk.last_error(bk.ctx));
             rc = 1;
             break;
         }
@@ -506,9 +531,12 @@ static int bench_run(int argc, char **argv)
         printf("# Out of bounds values : %zu %s\n", total_wrong, total_wrong ? "FAILED" : "OK");
         printf("# Avg bus bandwidth    : %g\n#\n", nsizes ? bw_sum / nsizes : 0);
     }
-    free(s);
-    free(r);
-    free(ip);
+    bk.release(bk.ctx, s);
+    bk.release(bk.ctx, r);
+    bk.release(bk.ctx, ip);
+    if (bk.fini) bk.fini(bk.ctx);
+    free(hs);
+    free(hr);
     tacl_comm_destroy(w);
     return rc ? rc : (total_wrong ? 1 : 0);
 }
@@ -532,6 +560,8 @@ const tacl_cmd_t tacl_cmd_bench = {
         "  -o OP     sum prod min max avg (default sum)\n"
         "  -r ROOT   root of rooted collectives (default 0)\n"
         "  -J        one JSON object per size instead of the table\n"
+        "  --gpu     device buffers and device collectives (NCCL), one process per GPU\n"
+        "  -G        with --gpu: capture the timed iterations in a CUDA graph, replay it\n"
         "\n"
         "Columns as nccl-tests: time is the slowest rank's mean; algbw = size / time;\n"
         "busbw = algbw x 2(n-1)/n (all_reduce), (n-1)/n (all_gather, reduce_scatter,\n"
