@@ -1682,6 +1682,33 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
             return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
     }
+    pthread_mutex_lock(&e->live_mu);
+    int any_cut = e->cut_how[0] != '\0';
+    pthread_mutex_unlock(&e->live_mu);
+    /* Checked before deaths: a member that failed on the cut and exited looks dead to the
+     * others a moment later, but the cut is the cause worth reporting.
+     * A link between two members cut while the operation ran may have dropped its frames
+     * (they are not resent over another path): no rank can tell whether its messages will still
+     * come, so every member fails now, naming the link, rather than at the deadline. */
+    unsigned gen = atomic_load(&e->cut_gen);
+    for (int i = 0; any_cut && group && i < n; i++) {
+        if (!reqs[i] || atomic_load(&reqs[i]->done) || reqs[i]->cut_gen == gen) continue;
+        int in_a = 0, in_b = 0;
+        pthread_mutex_lock(&e->live_mu);
+        for (int k = 0; k < gsize; k++) {
+            in_a |= group[k] == e->cut_a;
+            in_b |= group[k] == e->cut_b;
+        }
+        tacl_status_t st = TACL_OK;
+        if (in_a && in_b)
+            st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                          "rank %d: a link between members of this operation went down while it "
+                          "ran: %s",
+                          e->rank, e->cut_how);
+        pthread_mutex_unlock(&e->live_mu);
+        if (st != TACL_OK) return st;
+        break;
+    }
     for (int pass = 0; pass < 2; pass++) {
         int m = pass == 0 ? gsize : n;
         for (int i = 0; i < m; i++) {
@@ -1718,31 +1745,6 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
     }
     /* A member of the operation cut off from this rank (no path of live links) cannot take
      * part, whoever this rank waits for now: fail like for a dead member, naming the link. */
-    pthread_mutex_lock(&e->live_mu);
-    int any_cut = e->cut_how[0] != '\0';
-    pthread_mutex_unlock(&e->live_mu);
-    /* A link between two members cut while the operation ran may have dropped its frames
-     * (they are not resent over another path): no rank can tell whether its messages will still
-     * come, so every member fails now, naming the link, rather than at the deadline. */
-    unsigned gen = atomic_load(&e->cut_gen);
-    for (int i = 0; any_cut && group && i < n; i++) {
-        if (!reqs[i] || atomic_load(&reqs[i]->done) || reqs[i]->cut_gen == gen) continue;
-        int in_a = 0, in_b = 0;
-        pthread_mutex_lock(&e->live_mu);
-        for (int k = 0; k < gsize; k++) {
-            in_a |= group[k] == e->cut_a;
-            in_b |= group[k] == e->cut_b;
-        }
-        tacl_status_t st = TACL_OK;
-        if (in_a && in_b)
-            st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                          "rank %d: a link between members of this operation went down while it "
-                          "ran: %s",
-                          e->rank, e->cut_how);
-        pthread_mutex_unlock(&e->live_mu);
-        if (st != TACL_OK) return st;
-        break;
-    }
     for (int i = 0; any_cut && group && i < gsize; i++) {
         int r = group[i];
         if (r < 0 || r >= e->size || r == e->rank || eng_live_path(e, r)) continue;
