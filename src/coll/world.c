@@ -79,20 +79,18 @@ out:
 }
 
 /* TACL_TOPO: probe (default), file (TACL_TOPO_FILE; also chosen when only TACL_TOPO_FILE is
- * set) or full. The file's links become the engine's allowed pairs and the graph's weights. */
-static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids,
-                                     tacl_topo_links_t *tl, int *full, tacl_errbuf_t *eb)
+ * set) or full (the engine then connects every pair with the whole init timeout instead of
+ * the short probe timeout, and fails init naming the first pair that cannot connect). The
+ * file's links become the engine's allowed pairs and the graph's weights. */
+static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids, tacl_topo_links_t *tl,
+                                     tacl_errbuf_t *eb)
 {
     const char *mode = tacl_setting_str(TACL_SET_TOPO);
-    *full = 0;
     if (!tacl_setting_is_set(TACL_SET_TOPO) && tacl_setting_str(TACL_SET_TOPO_FILE)[0])
         mode = "file";
     if (!strcmp(mode, "file"))
         return tacl_topo_file_links(tacl_setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
-    if (!strcmp(mode, "full")) {
-        *full = 1;
-        return TACL_OK;
-    }
+    if (!strcmp(mode, "full")) return TACL_OK;
     if (strcmp(mode, "probe"))
         return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
                         "TACL_TOPO: expected probe, file or full, found '%s'", mode);
@@ -100,10 +98,8 @@ static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids,
 }
 
 /* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
- * for the communicators, TACL_TOPO_MEASURE's figures replacing them, and TACL_TOPO=full's
- * trust in a full mesh (schedules see every pair; routes still use the links that work). */
-static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, int full,
-                                      tacl_errbuf_t *eb)
+ * for the communicators, and TACL_TOPO_MEASURE's figures replacing them. */
+static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, tacl_errbuf_t *eb)
 {
     size_t n = (size_t)w->size;
     if (tl->allowed && w->rank == 0)
@@ -133,27 +129,14 @@ static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, in
         m.bw = m.lat = NULL;
         tacl_topo_links_free(&m);
         if (w->rank == 0) {
-            TACL_INFO(TACL_SUB_TOPO, "links measured in %.3f s:",
-                      (double)(tacl_now_ns() - t0) * 1e-9);
+            TACL_INFO(TACL_SUB_TOPO,
+                      "links measured in %.3f s:", (double)(tacl_now_ns() - t0) * 1e-9);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                     if (w->link_bw[i * n + j] > 0)
-                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i,
-                                  j, w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i, j,
+                                  w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
         }
-    }
-    if (full) {
-        int missing = 0;
-        for (size_t k = 0; k < n * n; k++)
-            if (!w->reach[k]) {
-                missing++;
-                w->reach[k] = 1;
-            }
-        if (missing && w->rank == 0)
-            TACL_WARN(TACL_SUB_TOPO,
-                      "TACL_TOPO=full: %d pair direction(s) have no direct link; schedules "
-                      "treat them as linked and their messages are routed",
-                      missing);
     }
     return TACL_OK;
 }
@@ -250,8 +233,7 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     for (int r = 0; r < w->size; r++)
         ids[r] = w->host_ids[r];
     tacl_topo_links_t tl = {0};
-    int full = 0;
-    st = world_topo_mode(w, ids, &tl, &full, eb);
+    st = world_topo_mode(w, ids, &tl, eb);
     if (st != TACL_OK) {
         free(ids);
         goto err;
@@ -288,7 +270,7 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
         goto err;
     }
     st = tacl_engine_set_routes(w->engine, w->next_hop);
-    if (st == TACL_OK) st = world_topo_links(w, &tl, full, eb);
+    if (st == TACL_OK) st = world_topo_links(w, &tl, eb);
     tacl_topo_links_free(&tl);
     if (st != TACL_OK) goto err;
     TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
