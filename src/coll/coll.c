@@ -291,10 +291,10 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
                                       : algo_allreduce_tree(x, &v);
         break;
     case TACL_COLL_REDUCE:
-        st = algo_reduce_tree(x, &v);
+        st = algo == COLL_ALGO_MULTITREE ? algo_reduce_multitree(x, &v) : algo_reduce_tree(x, &v);
         break;
     case TACL_COLL_BROADCAST:
-        st = algo_bcast_tree(x, &v);
+        st = algo == COLL_ALGO_MULTITREE ? algo_bcast_multitree(x, &v) : algo_bcast_tree(x, &v);
         break;
     case TACL_COLL_ALL_GATHER:
     case TACL_COLL_ALL_GATHERV:

@@ -48,6 +48,7 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
                                           TACL_SCHED_REDUCE, TACL_SCHED_ALL_GATHER,
                                           TACL_SCHED_REDUCE_SCATTER};
     int nops = c->rank == 0 && c->size <= TOPO_LOG_MAX_RANKS ? 5 : 1;
+    if (!c->full_mesh) TACL_CHECK(coll_mtree_create(c, eb));
     if (c->full_mesh && nops == 1) return TACL_OK; /* nothing to keep, nothing to log */
     for (int i = 0; i < nops; i++) {
         tacl_sched_t *s;
@@ -59,12 +60,8 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
                       (unsigned long long)c->id, tacl_sched_op_name(ops[i]), tmp.msg);
             continue;
         }
-        if (ops[i] == TACL_SCHED_ALL_REDUCE && s->kind == TACL_SCHED_MULTITREE && !c->mtree) {
-            c->mtree = malloc(sizeof *c->mtree);
-            if (!c->mtree) {
-                tacl_sched_destroy(s);
-                return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
-            }
+        if (ops[i] == TACL_SCHED_ALL_REDUCE && s->kind == TACL_SCHED_MULTITREE && c->mtree &&
+            !c->mtree->forest) {
             c->mtree->forest = s->forest;
             s->forest = NULL;
         }
@@ -95,11 +92,7 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
 
 void comm_topo_fini(tacl_comm_t *c)
 {
-    if (c->mtree) {
-        tacl_forest_destroy(c->mtree->forest);
-        free(c->mtree);
-        c->mtree = NULL;
-    }
+    coll_mtree_destroy(c);
 }
 
 tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb)

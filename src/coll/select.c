@@ -84,7 +84,9 @@ static int select_applies(tacl_comm_t *c, tacl_coll_t kind, coll_algo_t a)
     case COLL_ALGO_HIER:
         return kind == TACL_COLL_ALL_REDUCE && c->nhosts > 1 && c->nhosts < c->size;
     case COLL_ALGO_MULTITREE:
-        return kind == TACL_COLL_ALL_REDUCE && c->mtree != NULL;
+        if (!c->mtree) return 0;
+        if (kind == TACL_COLL_ALL_REDUCE) return c->mtree->forest != NULL;
+        return kind == TACL_COLL_BROADCAST || kind == TACL_COLL_REDUCE;
     case COLL_ALGO_DIRECT:
         return kind == TACL_COLL_GATHER || kind == TACL_COLL_SCATTER ||
                kind == TACL_COLL_ALL_TO_ALL || kind == TACL_COLL_ALL_TO_ALLV ||
@@ -123,7 +125,7 @@ coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
             *why = c->full_mesh ? "large message on a full mesh" : "ring on a Hamiltonian cycle";
             return COLL_ALGO_RING;
         }
-        if (c->mtree && bytes >= SELECT_MTREE_BYTES) {
+        if (c->mtree && c->mtree->forest && bytes >= SELECT_MTREE_BYTES) {
             *why = "no ring of direct links; trees packed by bandwidth beat one tree";
             return COLL_ALGO_MULTITREE;
         }
@@ -140,6 +142,10 @@ coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
         return COLL_ALGO_TREE;
     case TACL_COLL_REDUCE:
     case TACL_COLL_BROADCAST:
+        if (c->mtree && bytes >= SELECT_MTREE_BYTES && coll_mtree_rooted(c, a->root)) {
+            *why = "trees from the root packed by bandwidth beat one tree";
+            return COLL_ALGO_MULTITREE;
+        }
         *why = "pipelined tree";
         return COLL_ALGO_TREE;
     default:
