@@ -6,6 +6,7 @@
 #define TACL_COLL_ALGO_H
 
 #include "coll/comm.h"
+#include "topo/graph.h"
 #include "transport/engine.h"
 
 #include <stddef.h>
@@ -72,5 +73,30 @@ typedef struct {
  * binomial tree on a full mesh, a BFS tree over direct links elsewhere. */
 tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node_t *out);
 void coll_tree_node_free(coll_tree_node_t *t);
+
+/* Pipelined reduce (towards each tree's root) and/or broadcast (from it) of ntrees independent
+ * parts at once: part i (bufs[i], counts[i] elements, in place) runs on trees[i]. Chunks of the
+ * parts are interleaved in proportion to their sizes, in the same order on every rank
+ * (algo_tree.c). */
+tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char *const *bufs,
+                             const size_t *counts, int ntrees, const coll_args_t *a, int reduce,
+                             int bcast);
+
+/* Multi-tree all_reduce (algo_multitree.c): the trees of tacl_forest_pack, the vector split by
+ * their weights. */
+struct coll_mtree {
+    tacl_forest_t *forest;   /* all_reduce; NULL when one tree is as good */
+    tacl_forest_t **rooted;  /* broadcast/reduce per root, computed on first use */
+    unsigned char *known;    /* rooted[r] computed (it may be NULL: one tree is as good) */
+};
+/* Allocates c->mtree for a communicator that is not a full mesh (coll_topo.c). */
+tacl_status_t coll_mtree_create(tacl_comm_t *c, tacl_errbuf_t *eb);
+void coll_mtree_destroy(tacl_comm_t *c);
+/* The packing for broadcast/reduce rooted at root when tacl_sched_build prefers it, else NULL;
+ * deterministic, so every rank gets the same answer. */
+const tacl_forest_t *coll_mtree_rooted(tacl_comm_t *c, int root);
+tacl_status_t algo_allreduce_multitree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_bcast_multitree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_reduce_multitree(coll_ctx_t *x, const coll_args_t *a);
 
 #endif

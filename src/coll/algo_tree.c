@@ -78,24 +78,6 @@ static int tree_reqs_push(tree_reqs_t *q, tacl_req_t *r)
     return 0;
 }
 
-/* Waits for final chunk *kd from the parent and sends it to every child. */
-static tacl_status_t tree_forward_down(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
-                                       size_t count, size_t ce, size_t esz, tacl_req_t **down,
-                                       size_t *kd, uint64_t down_tag, tree_reqs_t *sends)
-{
-    size_t k = *kd, off = k * ce, len = count - off < ce ? count - off : ce;
-    tacl_status_t st = coll_wait(x, &down[k], 1);
-    down[k] = NULL;
-    (*kd)++;
-    for (int j = 0; j < t->nchildren && st == TACL_OK; j++) {
-        tacl_req_t *r;
-        st = coll_isend(x, t->children[j], down_tag + (k << 20), buf + off * esz, len * esz, &r);
-        if (st == TACL_OK && tree_reqs_push(sends, r))
-            return tacl_err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
-    }
-    return st;
-}
-
 static size_t tree_chunk_elems(size_t count, size_t esz)
 {
     size_t ce = TREE_CHUNK_BYTES / esz;
@@ -103,83 +85,155 @@ static size_t tree_chunk_elems(size_t count, size_t esz)
     return ce ? ce : 1;
 }
 
-/* Pipelined reduce of buf (count elements, in place) towards t->parent, then (when bcast)
+/* One part of the vector on one tree: its buffer, chunking, tags and outstanding requests. */
+typedef struct {
+    const coll_tree_node_t *t;
+    char *buf;
+    size_t count, ce, nchunks;
+    uint64_t up_tag, down_tag;
+    char *tmp;         /* children's partial chunks (reduce) */
+    tacl_req_t **up;   /* nchildren * nchunks receives from children */
+    tacl_req_t **down; /* nchunks receives from the parent */
+    size_t k;          /* next chunk of the up phase */
+    size_t kd;         /* next final chunk to forward down */
+} tree_part_t;
+
+static size_t tree_part_len(const tree_part_t *p, size_t k)
+{
+    size_t off = k * p->ce;
+    return p->count - off < p->ce ? p->count - off : p->ce;
+}
+
+/* Waits for final chunk p->kd from the parent and sends it to every child. */
+static tacl_status_t tree_forward_down(coll_ctx_t *x, tree_part_t *p, size_t esz,
+                                       tree_reqs_t *sends)
+{
+    size_t k = p->kd, off = k * p->ce, len = tree_part_len(p, k);
+    tacl_status_t st = coll_wait(x, &p->down[k], 1);
+    p->down[k] = NULL;
+    p->kd++;
+    for (int j = 0; j < p->t->nchildren && st == TACL_OK; j++) {
+        tacl_req_t *r;
+        st = coll_isend(x, p->t->children[j], p->down_tag + (k << 20), p->buf + off * esz,
+                        len * esz, &r);
+        if (st == TACL_OK && tree_reqs_push(sends, r))
+            return tacl_err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    }
+    return st;
+}
+
+/* The part whose next step (k, or kd when down) is least advanced relative to its length;
+ * ties to the lower index. Every rank has the same parts, so every rank takes the steps in the
+ * same order, which is what makes blocking waits on several trees deadlock-free. -1: done. */
+static int tree_next_part(const tree_part_t *p, int n, int down)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        size_t ki = down ? p[i].kd : p[i].k;
+        if (ki >= p[i].nchunks) continue;
+        if (best < 0) {
+            best = i;
+            continue;
+        }
+        size_t kb = down ? p[best].kd : p[best].k;
+        /* (ki+1)/n_i < (kb+1)/n_b without division. */
+        if ((ki + 1) * p[best].nchunks < (kb + 1) * p[i].nchunks) best = i;
+    }
+    return best;
+}
+
+/* Pipelined reduce of every part (in place) towards its tree's parent, then (when bcast)
  * broadcast of the result from the root back down. Children's chunks are reduced in child
- * order, so every rank of the tree evaluates the same expression. Both phases are posted at
+ * order, so every rank of a tree evaluates the same expression. Both phases are posted at
  * once: a rank forwards final chunks down while partial chunks still travel up. */
-static tacl_status_t tree_reduce_bcast(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
-                                       size_t count, const coll_args_t *a, int reduce, int bcast)
+tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char *const *bufs,
+                             const size_t *counts, int ntrees, const coll_args_t *a, int reduce,
+                             int bcast)
 {
     tacl_comm_t *c = x->c;
-    size_t esz = a->esz, ce = tree_chunk_elems(count, esz);
-    size_t nchunks = count ? (count + ce - 1) / ce : 0;
-    int nch = t->nchildren;
-    uint64_t up_tag = x->step++, down_tag = x->step++;
-    char *tmp = NULL;
-    tacl_req_t **up = NULL, **down = NULL;
+    size_t esz = a->esz;
+    tree_part_t *parts = calloc((size_t)ntrees, sizeof *parts);
     tree_reqs_t sends = {0};
     tacl_status_t st = TACL_OK;
-    size_t kd = 0; /* next final chunk to forward down */
-    if (nchunks == 0) return TACL_OK;
-    /* Chunk k of the up phase uses tag up_tag + k * 2^20: step tags stay unique per chunk. */
-    if (reduce && nch > 0) {
-        tmp = malloc((size_t)nch * count * esz);
-        up = calloc((size_t)nch * nchunks, sizeof *up);
-        if (!tmp || !up) goto nomem;
-        for (int j = 0; j < nch && st == TACL_OK; j++)
-            for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
-                size_t off = k * ce, len = count - off < ce ? count - off : ce;
-                st = coll_irecv(x, t->children[j], up_tag + (k << 20),
-                                tmp + ((size_t)j * count + off) * esz, len * esz,
-                                &up[(size_t)j * nchunks + k]);
-            }
-        if (st != TACL_OK) goto out;
+    if (!parts) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    for (int i = 0; i < ntrees; i++) {
+        tree_part_t *p = &parts[i];
+        p->t = &trees[i];
+        p->buf = bufs[i];
+        p->count = counts[i];
+        p->ce = tree_chunk_elems(p->count, esz);
+        p->nchunks = p->count ? (p->count + p->ce - 1) / p->ce : 0;
+        /* Chunk k of a phase uses tag step + k * 2^20: tags stay unique per chunk. */
+        p->up_tag = x->step++;
+        p->down_tag = x->step++;
     }
-    if (bcast && t->parent >= 0) {
-        down = calloc(nchunks, sizeof *down);
-        if (!down) goto nomem;
-        for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
-            size_t off = k * ce, len = count - off < ce ? count - off : ce;
-            st = coll_irecv(x, t->parent, down_tag + (k << 20), buf + off * esz, len * esz,
-                            &down[k]);
+    for (int i = 0; i < ntrees && st == TACL_OK; i++) {
+        tree_part_t *p = &parts[i];
+        int nch = p->t->nchildren;
+        if (p->nchunks == 0) continue;
+        if (reduce && nch > 0) {
+            p->tmp = malloc((size_t)nch * p->count * esz);
+            p->up = calloc((size_t)nch * p->nchunks, sizeof *p->up);
+            if (!p->tmp || !p->up) goto nomem;
+            for (int j = 0; j < nch && st == TACL_OK; j++)
+                for (size_t k = 0; k < p->nchunks && st == TACL_OK; k++)
+                    st = coll_irecv(x, p->t->children[j], p->up_tag + (k << 20),
+                                    p->tmp + ((size_t)j * p->count + k * p->ce) * esz,
+                                    tree_part_len(p, k) * esz, &p->up[(size_t)j * p->nchunks + k]);
         }
-        if (st != TACL_OK) goto out;
+        if (st == TACL_OK && bcast && p->t->parent >= 0) {
+            p->down = calloc(p->nchunks, sizeof *p->down);
+            if (!p->down) goto nomem;
+            for (size_t k = 0; k < p->nchunks && st == TACL_OK; k++)
+                st = coll_irecv(x, p->t->parent, p->down_tag + (k << 20), p->buf + k * p->ce * esz,
+                                tree_part_len(p, k) * esz, &p->down[k]);
+        }
     }
-    for (size_t k = 0; k < nchunks && st == TACL_OK; k++) {
-        size_t off = k * ce, len = count - off < ce ? count - off : ce;
-        char *chunk = buf + off * esz;
+    for (int i; st == TACL_OK && (i = tree_next_part(parts, ntrees, 0)) >= 0;) {
+        tree_part_t *p = &parts[i];
+        size_t k = p->k++, off = k * p->ce, len = tree_part_len(p, k);
+        char *chunk = p->buf + off * esz;
+        int nch = p->t->nchildren;
         if (reduce) {
             for (int j = 0; j < nch && st == TACL_OK; j++) {
-                st = coll_wait(x, &up[(size_t)j * nchunks + k], 1);
-                up[(size_t)j * nchunks + k] = NULL;
+                st = coll_wait(x, &p->up[(size_t)j * p->nchunks + k], 1);
+                p->up[(size_t)j * p->nchunks + k] = NULL;
                 if (st == TACL_OK)
-                    tacl_reduce_inplace(chunk, tmp + ((size_t)j * count + off) * esz, len, a->dt,
-                                        a->op);
+                    tacl_reduce_inplace(chunk, p->tmp + ((size_t)j * p->count + off) * esz, len,
+                                        a->dt, a->op);
             }
             if (st != TACL_OK) break;
-            if (t->parent >= 0) {
+            if (p->t->parent >= 0) {
                 tacl_req_t *r;
-                st = coll_isend(x, t->parent, up_tag + (k << 20), chunk, len * esz, &r);
+                st = coll_isend(x, p->t->parent, p->up_tag + (k << 20), chunk, len * esz, &r);
                 if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
             }
         }
-        if (st != TACL_OK) break;
-        /* Forward the final chunks that have already come down from the parent, so that a
+        /* Forward the final chunks that have already come down from the parents, so that a
          * relay's two phases overlap. */
-        while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks && down[kd] &&
-               tacl_engine_test(down[kd]))
-            st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
+        for (int q = 0; q < ntrees && st == TACL_OK; q++) {
+            tree_part_t *pq = &parts[q];
+            while (st == TACL_OK && bcast && pq->t->parent >= 0 && pq->kd < pq->nchunks &&
+                   pq->down[pq->kd] && tacl_engine_test(pq->down[pq->kd]))
+                st = tree_forward_down(x, pq, esz, &sends);
+        }
         if (st != TACL_OK) break;
-        if (bcast && t->parent < 0) {
+        if (bcast && p->t->parent < 0) {
             for (int j = 0; j < nch && st == TACL_OK; j++) {
                 tacl_req_t *r;
-                st = coll_isend(x, t->children[j], down_tag + (k << 20), chunk, len * esz, &r);
+                st =
+                    coll_isend(x, p->t->children[j], p->down_tag + (k << 20), chunk, len * esz, &r);
                 if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
             }
         }
     }
-    while (st == TACL_OK && bcast && t->parent >= 0 && kd < nchunks)
-        st = tree_forward_down(x, t, buf, count, ce, esz, down, &kd, down_tag, &sends);
+    if (bcast) {
+        /* Roots have nothing to forward: their kd stays behind without a down list. */
+        for (int i = 0; i < ntrees; i++)
+            if (parts[i].t->parent < 0) parts[i].kd = parts[i].nchunks;
+        for (int i; st == TACL_OK && (i = tree_next_part(parts, ntrees, 1)) >= 0;)
+            st = tree_forward_down(x, &parts[i], esz, &sends);
+    }
     if (st == TACL_OK) {
         st = coll_wait(x, sends.r, sends.n);
         sends.n = 0;
@@ -192,18 +246,30 @@ out:
      * deadline or a peer's loss ends them) so that no receive writes into freed memory. */
     if (st != TACL_OK) {
         tree_reqs_t rest = sends;
-        for (size_t i = 0; up && i < (size_t)nch * nchunks; i++)
-            if (up[i]) tree_reqs_push(&rest, up[i]);
-        for (size_t k = 0; down && k < nchunks; k++)
-            if (down[k]) tree_reqs_push(&rest, down[k]);
+        for (int i = 0; i < ntrees; i++) {
+            tree_part_t *p = &parts[i];
+            for (size_t k = 0; p->up && k < (size_t)p->t->nchildren * p->nchunks; k++)
+                if (p->up[k]) tree_reqs_push(&rest, p->up[k]);
+            for (size_t k = 0; p->down && k < p->nchunks; k++)
+                if (p->down[k]) tree_reqs_push(&rest, p->down[k]);
+        }
         coll_wait(x, rest.r, rest.n);
         sends = rest;
     }
     free(sends.r);
-    free(up);
-    free(down);
-    free(tmp);
+    for (int i = 0; i < ntrees; i++) {
+        free(parts[i].up);
+        free(parts[i].down);
+        free(parts[i].tmp);
+    }
+    free(parts);
     return st;
+}
+
+static tacl_status_t tree_reduce_bcast(coll_ctx_t *x, const coll_tree_node_t *t, char *buf,
+                                       size_t count, const coll_args_t *a, int reduce, int bcast)
+{
+    return coll_trees_run(x, t, &buf, &count, 1, a, reduce, bcast);
 }
 
 tacl_status_t algo_allreduce_tree(coll_ctx_t *x, const coll_args_t *a)

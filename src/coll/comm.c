@@ -33,6 +33,7 @@ static void comm_free(tacl_comm_t *c)
     free(c->leaders);
     free(c->ring);
     if (c->graph) tacl_graph_destroy(c->graph);
+    comm_topo_fini(c);
     free(c->p2p);
     free(c);
 }

@@ -34,6 +34,8 @@ typedef struct tacl_world {
     int nhosts;
     uint8_t *reach;    /* size*size direct links, identical on every rank */
     int *next_hop;     /* routes from this rank */
+    double *link_bw;   /* size*size bytes/s from TACL_TOPO_FILE or TACL_TOPO_MEASURE, else NULL */
+    double *link_lat;  /* size*size seconds, alongside link_bw */
     double timeout_s;  /* default for communicators */
     uint64_t comm_ids; /* comms created by this process (for id derivation) */
 } tacl_world_t;
@@ -47,6 +49,7 @@ typedef enum {
     COLL_ALGO_TREE,   /* pipelined spanning tree (reduce + broadcast) */
     COLL_ALGO_HIER,   /* shm inside hosts, another algorithm among host leaders */
     COLL_ALGO_DIRECT, /* every rank straight to/from the peers (routed when needed) */
+    COLL_ALGO_MULTITREE, /* several pipelined trees, the vector split by their rates */
     COLL_ALGO_COUNT
 } coll_algo_t;
 
@@ -77,6 +80,8 @@ struct tacl_comm {
     int ring_direct;          /* consecutive ring ranks are linked directly */
     int centre;               /* root of the all_reduce spanning tree */
     struct tacl_graph *graph; /* direct links among the communicator's ranks */
+    struct coll_mtree *mtree; /* all_reduce trees packed by bandwidth when they beat one tree
+                                 (coll_topo.c, algo_multitree.c); NULL otherwise */
     char sched_reason[512];
 
     /* Point-to-point sequence counters per (peer, tag), open addressing. */
@@ -97,5 +102,6 @@ void world_release(tacl_world_t *w);
 
 /* Topology: shape and schedule of a communicator (coll_topo.c). */
 tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb);
+void comm_topo_fini(tacl_comm_t *c);
 
 #endif

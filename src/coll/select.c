@@ -1,6 +1,6 @@
 /* select.c — which algorithm runs a collective: from the communicator's shape (one host, full
- * mesh, ring order, spanning tree), the message size and TACL_ALGO. The defaults come from the
- * tuning table below; TACL_ALGO forces a choice ("ring", or per collective
+ * mesh, ring order, spanning tree, multi-tree packing), the message size and TACL_ALGO. The
+ * defaults come from the tuning table below; TACL_ALGO forces a choice ("ring", or per collective
  * "allreduce:tree;broadcast:tree"), falling back with a reason where the forced algorithm does
  * not apply to the collective or communicator. */
 #include "coll/coll.h"
@@ -10,11 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const select_names[COLL_ALGO_COUNT] = {"auto", "shm",  "ring",  "rd",
-                                                          "tree", "hier", "direct"};
+static const char *const select_names[COLL_ALGO_COUNT] = {"auto", "shm",  "ring",   "rd",
+                                                          "tree", "hier", "direct", "multitree"};
 
 /* Tuning table: below this many bytes, latency-bound algorithms win. */
 #define SELECT_SMALL_BYTES (64 * 1024)
+/* Multi-tree all_reduce from this size: smaller parts would be single chunks, and the trees'
+ * extra start-up latency would outweigh their bandwidth. */
+#define SELECT_MTREE_BYTES (1024 * 1024)
 
 const char *coll_algo_name(coll_algo_t a)
 {
@@ -80,6 +83,10 @@ static int select_applies(tacl_comm_t *c, tacl_coll_t kind, coll_algo_t a)
                kind == TACL_COLL_ALL_GATHERV || kind == TACL_COLL_REDUCE_SCATTER;
     case COLL_ALGO_HIER:
         return kind == TACL_COLL_ALL_REDUCE && c->nhosts > 1 && c->nhosts < c->size;
+    case COLL_ALGO_MULTITREE:
+        if (!c->mtree) return 0;
+        if (kind == TACL_COLL_ALL_REDUCE) return c->mtree->forest != NULL;
+        return kind == TACL_COLL_BROADCAST || kind == TACL_COLL_REDUCE;
     case COLL_ALGO_DIRECT:
         return kind == TACL_COLL_GATHER || kind == TACL_COLL_SCATTER ||
                kind == TACL_COLL_ALL_TO_ALL || kind == TACL_COLL_ALL_TO_ALLV ||
@@ -118,6 +125,10 @@ coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
             *why = c->full_mesh ? "large message on a full mesh" : "ring on a Hamiltonian cycle";
             return COLL_ALGO_RING;
         }
+        if (c->mtree && c->mtree->forest && bytes >= SELECT_MTREE_BYTES) {
+            *why = "no ring of direct links; trees packed by bandwidth beat one tree";
+            return COLL_ALGO_MULTITREE;
+        }
         *why = "no ring of direct links: pipelined tree at the graph's centre";
         return COLL_ALGO_TREE;
     case TACL_COLL_ALL_GATHER:
@@ -131,6 +142,10 @@ coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
         return COLL_ALGO_TREE;
     case TACL_COLL_REDUCE:
     case TACL_COLL_BROADCAST:
+        if (c->mtree && bytes >= SELECT_MTREE_BYTES && coll_mtree_rooted(c, a->root)) {
+            *why = "trees from the root packed by bandwidth beat one tree";
+            return COLL_ALGO_MULTITREE;
+        }
         *why = "pipelined tree";
         return COLL_ALGO_TREE;
     default:

@@ -11,6 +11,7 @@
 #include "settings.h"
 #include "topo/graph.h"
 #include "topo/route.h"
+#include "topo/topofile.h"
 #include "transport/engine.h"
 
 #include <stdio.h>
@@ -77,6 +78,69 @@ out:
     return st;
 }
 
+/* TACL_TOPO: probe (default), file (TACL_TOPO_FILE; also chosen when only TACL_TOPO_FILE is
+ * set) or full (the engine then connects every pair with the whole init timeout instead of
+ * the short probe timeout, and fails init naming the first pair that cannot connect). The
+ * file's links become the engine's allowed pairs and the graph's weights. */
+static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids, tacl_topo_links_t *tl,
+                                     tacl_errbuf_t *eb)
+{
+    const char *mode = tacl_setting_str(TACL_SET_TOPO);
+    if (!tacl_setting_is_set(TACL_SET_TOPO) && tacl_setting_str(TACL_SET_TOPO_FILE)[0])
+        mode = "file";
+    if (!strcmp(mode, "file"))
+        return tacl_topo_file_links(tacl_setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
+    if (!strcmp(mode, "full")) return TACL_OK;
+    if (strcmp(mode, "probe"))
+        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "TACL_TOPO: expected probe, file or full, found '%s'", mode);
+    return TACL_OK;
+}
+
+/* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
+ * for the communicators, and TACL_TOPO_MEASURE's figures replacing them. */
+static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, tacl_errbuf_t *eb)
+{
+    size_t n = (size_t)w->size;
+    if (tl->allowed && w->rank == 0)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (tl->allowed[i * n + j] && !w->reach[i * n + j])
+                    TACL_WARN(TACL_SUB_TOPO,
+                              "TACL_TOPO_FILE links rank %zu (%s) and rank %zu (%s) but they "
+                              "could not connect: %s",
+                              i, w->host_ids[i], j, w->host_ids[j],
+                              tacl_engine_link_info(w->engine, (int)j));
+    if (tl->bw) {
+        w->link_bw = tl->bw;
+        w->link_lat = tl->lat;
+        tl->bw = tl->lat = NULL;
+    }
+    if (tacl_setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
+        tacl_topo_links_t m = {0};
+        uint64_t t0 = tacl_now_ns();
+        TACL_CHECK(tacl_topo_measure(w->engine, &w->boot->xchg, w->reach,
+                                     (size_t)tacl_setting_int(TACL_SET_TOPO_MEASURE_BYTES),
+                                     w->timeout_s, &m, eb));
+        free(w->link_bw);
+        free(w->link_lat);
+        w->link_bw = m.bw;
+        w->link_lat = m.lat;
+        m.bw = m.lat = NULL;
+        tacl_topo_links_free(&m);
+        if (w->rank == 0) {
+            TACL_INFO(TACL_SUB_TOPO,
+                      "links measured in %.3f s:", (double)(tacl_now_ns() - t0) * 1e-9);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                    if (w->link_bw[i * n + j] > 0)
+                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i, j,
+                                  w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+        }
+    }
+    return TACL_OK;
+}
+
 static tacl_status_t world_hosts(tacl_world_t *w)
 {
     int n = w->size;
@@ -123,6 +187,8 @@ void world_release(tacl_world_t *w)
     free(w->host_of);
     free(w->reach);
     free(w->next_hop);
+    free(w->link_bw);
+    free(w->link_lat);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -166,6 +232,12 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     if (!ids) goto err_nomem;
     for (int r = 0; r < w->size; r++)
         ids[r] = w->host_ids[r];
+    tacl_topo_links_t tl = {0};
+    st = world_topo_mode(w, ids, &tl, eb);
+    if (st != TACL_OK) {
+        free(ids);
+        goto err;
+    }
     tacl_engine_config_t ecfg = {
         .rank = w->rank,
         .size = w->size,
@@ -173,22 +245,33 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
         .host_ids = ids,
         .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
         .timeout_s = w->timeout_s,
-        .allowed = NULL,
+        .allowed = tl.allowed,
     };
     st = tacl_engine_create(&ecfg, &w->engine, eb);
     free(ids);
-    if (st != TACL_OK) goto err;
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
     size_t n = (size_t)w->size;
     w->reach = malloc(n * n);
     w->next_hop = malloc(n * sizeof *w->next_hop);
-    if (!w->reach || !w->next_hop) goto err_nomem;
+    if (!w->reach || !w->next_hop) {
+        tacl_topo_links_free(&tl);
+        goto err_nomem;
+    }
     memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
     for (size_t i = 0; i < n; i++)
         w->reach[i * n + i] = 1;
     int nc = 1;
     st = world_graph(w, allow_disconnected, &nc, eb);
-    if (st != TACL_OK) goto err;
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
     st = tacl_engine_set_routes(w->engine, w->next_hop);
+    if (st == TACL_OK) st = world_topo_links(w, &tl, eb);
+    tacl_topo_links_free(&tl);
     if (st != TACL_OK) goto err;
     TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
                w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl_now_ns() - t0) * 1e-9);

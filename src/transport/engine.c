@@ -55,6 +55,7 @@ struct tacl_req {
     struct tacl_req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
     _Atomic int done;
     _Atomic int cancelled;
+    unsigned cut_gen; /* links cut before it was posted */
     tacl_status_t st;
     char msg[400];
 };
@@ -141,6 +142,8 @@ struct tacl_engine {
     _Atomic unsigned char *cut; /* size*size, symmetric */
     char (*dead_how)[200];
     char cut_how[240];
+    _Atomic unsigned cut_gen; /* links cut so far */
+    int cut_a, cut_b;         /* the last one (under live_mu) */
 
     pthread_t pt;
     int pt_started, epfd, evfd;
@@ -470,7 +473,16 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
         pthread_mutex_unlock(&e->live_mu);
         return;
     }
-    snprintf(e->cut_how, sizeof e->cut_how, "link %d-%d cut: %s", a, b, how);
+    if (a > b) {
+        int t = a;
+        a = b;
+        b = t;
+    }
+    snprintf(e->cut_how, sizeof e->cut_how, "link %d (host %.40s) - %d (host %.40s) cut: %s", a,
+             eng_host(e, a), b, eng_host(e, b), how);
+    e->cut_a = a;
+    e->cut_b = b;
+    atomic_fetch_add(&e->cut_gen, 1);
     atomic_store(&e->cut[a * e->size + b], 1);
     atomic_store(&e->cut[b * e->size + a], 1);
     pthread_mutex_unlock(&e->live_mu);
@@ -1889,6 +1901,7 @@ static tacl_req_t *eng_req_new(tacl_engine_t *e, int is_send, int peer, const ta
     }
     r->is_send = is_send;
     r->peer = peer;
+    r->cut_gen = atomic_load(&e->cut_gen);
     r->key = *key;
     if (fp) {
         r->fp = *fp;
@@ -1989,6 +2002,33 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
             return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
     }
+    pthread_mutex_lock(&e->live_mu);
+    int any_cut = e->cut_how[0] != '\0';
+    pthread_mutex_unlock(&e->live_mu);
+    /* Checked before deaths: a member that failed on the cut and exited looks dead to the
+     * others a moment later, but the cut is the cause worth reporting.
+     * A link between two members cut while the operation ran may have dropped its frames
+     * (they are not resent over another path): no rank can tell whether its messages will still
+     * come, so every member fails now, naming the link, rather than at the deadline. */
+    unsigned gen = atomic_load(&e->cut_gen);
+    for (int i = 0; any_cut && group && i < n; i++) {
+        if (!reqs[i] || atomic_load(&reqs[i]->done) || reqs[i]->cut_gen == gen) continue;
+        int in_a = 0, in_b = 0;
+        pthread_mutex_lock(&e->live_mu);
+        for (int k = 0; k < gsize; k++) {
+            in_a |= group[k] == e->cut_a;
+            in_b |= group[k] == e->cut_b;
+        }
+        tacl_status_t st = TACL_OK;
+        if (in_a && in_b)
+            st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                          "rank %d: a link between members of this operation went down while it "
+                          "ran: %s",
+                          e->rank, e->cut_how);
+        pthread_mutex_unlock(&e->live_mu);
+        if (st != TACL_OK) return st;
+        break;
+    }
     for (int pass = 0; pass < 2; pass++) {
         int m = pass == 0 ? gsize : n;
         for (int i = 0; i < m; i++) {
@@ -2034,6 +2074,19 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
             pthread_mutex_unlock(&e->live_mu);
             return st;
         }
+    }
+    /* A member of the operation cut off from this rank (no path of live links) cannot take
+     * part, whoever this rank waits for now: fail like for a dead member, naming the link. */
+    for (int i = 0; any_cut && group && i < gsize; i++) {
+        int r = group[i];
+        if (r < 0 || r >= e->size || r == e->rank || eng_live_path(e, r)) continue;
+        pthread_mutex_lock(&e->live_mu);
+        tacl_status_t st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                                    "rank %d (host %s), a member of this operation, is cut off "
+                                    "from rank %d: %s",
+                                    r, eng_host(e, r), e->rank, e->cut_how);
+        pthread_mutex_unlock(&e->live_mu);
+        return st;
     }
     if (tacl_now_ns() < deadline_ns) return TACL_OK;
     char what[512] = "";
