@@ -230,7 +230,7 @@ static void route_rank(world_t *w, int rank, tacl_engine_t *e)
     tacl_errbuf_t eb;
     if (rank == 1) {
         /* Application code that makes no tacl call for a while. */
-        usleep(1500000);
+        usleep(2500000);
         atomic_store(&w->flag, 1);
         return;
     }
