@@ -27,14 +27,21 @@ static void dev_sleep_backoff(unsigned *us)
     if (*us < 1000) *us *= 2;
 }
 
+/* A non-blocking communicator answers every call with ncclInProgress while NCCL enqueues it
+ * in the background, which takes microseconds: poll without sleeping first (a sleep would add
+ * tens of microseconds to every small collective), then back off for long waits such as lazy
+ * connection setup. */
+#define DEV_SPIN_NS 500000ull
+
 ncclResult_t tacl_dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r)
 {
     if (r != ncclInProgress || !dc->nccl->fn.CommGetAsyncError) return r;
-    uint64_t deadline = tacl_deadline_ns(dc->timeout_s);
+    uint64_t start = tacl_now_ns(), deadline = tacl_deadline_ns(dc->timeout_s);
     unsigned us = 20;
     while (r == ncclInProgress) {
-        if (tacl_ms_left(deadline) == 0) return ncclInProgress;
-        dev_sleep_backoff(&us);
+        uint64_t now = tacl_now_ns();
+        if (now >= deadline) return ncclInProgress;
+        if (now - start > DEV_SPIN_NS) dev_sleep_backoff(&us);
         if (dc->nccl->fn.CommGetAsyncError(dc->comm, &r) != ncclSuccess) return ncclInternalError;
     }
     return r;

@@ -61,6 +61,10 @@ tacl_status_t tacl_dev_comm_split(tacl_dev_comm_t *dc, int color, int key, tacl_
     }
     if (!nc->comm) {
         free(nc);
+        if (color >= 0)
+            return tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
+                            "%s: rank %d: ncclCommSplit (color %d) returned no communicator", w,
+                            dc->rank, color);
         *out = NULL;
         return TACL_OK;
     }
