@@ -178,7 +178,14 @@ static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *tim
                   dc->rank);
         return f->CommInitRank(&dc->comm, dc->size, id, dc->rank);
     }
-    tacl_ncclConfig_t cfg = tacl_nccl_config(0);
+    /* Non-blocking (the default) bounds init by the timeout, but NCCL then enqueues every call
+     * in the background, which costs tens of microseconds per small collective; TACL_NCCL_BLOCKING
+     * trades the bounded init for NCCL's direct enqueue. */
+    int blocking = tacl_setting_bool(TACL_SET_NCCL_BLOCKING);
+    if (blocking)
+        TACL_INFO(TACL_SUB_GPU, "rank %d: blocking NCCL communicator (TACL_NCCL_BLOCKING=1)",
+                  dc->rank);
+    tacl_ncclConfig_t cfg = tacl_nccl_config(blocking);
     ncclResult_t r = f->CommInitRankConfig(&dc->comm, dc->size, id, dc->rank, &cfg);
     if (r != ncclInProgress) return r;
     uint64_t deadline = tacl_deadline_ns(dc->timeout_s);
