@@ -1,7 +1,9 @@
 /* engine_bench.c — point-to-point engine figures between two forked ranks: ping-pong latency
  * (half the round trip) and streaming bandwidth (a window of messages in flight), 8 B .. 64 MiB.
- * Usage: engine_bench shm|tcp [max_bytes]. tcp runs over loopback (TACL_SOCKET_IFNAME=lo,
- * different host ids); shm gives both ranks one host id. */
+ * Usage: engine_bench shm|tcp|relay [max_bytes]. tcp runs over loopback (TACL_SOCKET_IFNAME=lo,
+ * different host ids); shm gives both ranks one host id; relay is tcp between ranks 0 and 2 of
+ * a chain 0-1-2 (direct 0-2 forbidden), every fragment forwarded by rank 1's progress thread
+ * while its application waits. */
 #include "clock.h"
 #include "transport/engine.h"
 #include "xchg_fork.h"
@@ -13,7 +15,7 @@
 
 #define WINDOW 8
 
-static int same_host;
+static int same_host, relay;
 static size_t max_bytes = 64u << 20;
 
 static int bench_fail(const char *what, tacl_status_t st)
@@ -25,24 +27,40 @@ static int bench_fail(const char *what, tacl_status_t st)
 static int bench_child(int rank, int size, const tacl_xchg_t *x, void *arg)
 {
     (void)arg;
-    static const char *split[] = {"h0", "h1"}, *same[] = {"h", "h"};
+    static const char *split[] = {"h0", "h1", "h2"}, *same[] = {"h", "h", "h"};
+    static const uint8_t chain[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
     tacl_engine_config_t cfg = {.rank = rank,
                                 .size = size,
                                 .xchg = x,
                                 .host_ids = same_host ? same : split,
                                 .probe_timeout_s = 2,
-                                .timeout_s = 30};
+                                .timeout_s = 30,
+                                .allowed = relay ? chain : NULL};
     tacl_engine_t *e;
     tacl_errbuf_t eb;
     tacl_status_t st = tacl_engine_create(&cfg, &e, &eb);
     if (st != TACL_OK) return bench_fail("create", st);
-    int peer = 1 - rank;
+    uint8_t one = 1, all[3];
+    if (relay && rank == 1) {
+        tacl_xchg_allgather(x, &one, 1, all, &eb); /* the application waits; the engine relays */
+        tacl_engine_destroy(e);
+        return 0;
+    }
+    int peer = relay ? 2 - rank : 1 - rank;
+    if (relay) {
+        int hops[3] = {1, 1, 1};
+        hops[rank] = -1;
+        st = tacl_engine_set_routes(e, hops);
+        if (st != TACL_OK) return bench_fail("routes", st);
+    }
     if (rank == 0) {
-        printf("# link: %s\n", tacl_engine_link_info(e, 1));
+        printf("# link: %s%s\n", tacl_engine_link_info(e, 1), relay ? " (relay to rank 2)" : "");
         printf("%12s %12s %12s %14s\n", "bytes", "iters", "lat_us", "stream_GB/s");
     }
     uint8_t *buf = malloc(max_bytes * WINDOW), *rbuf = malloc(max_bytes * WINDOW);
+    /* Touch every page first: page faults are not what this measures. */
     memset(buf, 1, max_bytes * WINDOW);
+    memset(rbuf, 0, max_bytes * WINDOW);
     uint64_t seq = 0;
     static const size_t sizes[] = {8,      64,       512,      4096,      32768,
                                    262144, 1u << 20, 4u << 20, 16u << 20, 64u << 20};
@@ -88,7 +106,7 @@ static int bench_child(int rank, int size, const tacl_xchg_t *x, void *arg)
         }
         tacl_msg_key_t k = {.comm_id = 3, .tag = n, .seq = seq++};
         uint8_t ack = 0;
-        st = rank == 1 ? tacl_engine_isend(e, peer, &k, NULL, &ack, 1, &r[0])
+        st = rank != 0 ? tacl_engine_isend(e, peer, &k, NULL, &ack, 1, &r[0])
                        : tacl_engine_irecv(e, peer, &k, NULL, &ack, 1, &r[0]);
         if (st == TACL_OK) st = tacl_engine_wait(e, r, 1, tacl_deadline_ns(30), NULL, 0, &eb);
         if (st != TACL_OK) return bench_fail("ack", st);
@@ -96,7 +114,6 @@ static int bench_child(int rank, int size, const tacl_xchg_t *x, void *arg)
         if (rank == 0) printf("%12zu %12zu %12.2f %14.3f\n", n, iters, lat * 1e6, bw * 1e-9);
         fflush(stdout);
     }
-    uint8_t one = 1, all[2];
     tacl_xchg_allgather(x, &one, 1, all, &eb);
     tacl_engine_destroy(e);
     free(buf);
@@ -109,9 +126,11 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "shm";
     if (argc > 2) max_bytes = strtoull(argv[2], NULL, 0);
     same_host = strcmp(mode, "shm") == 0;
+    relay = strcmp(mode, "relay") == 0;
     if (!same_host) setenv("TACL_SOCKET_IFNAME", "lo", 0);
-    int status[2];
-    if (xchg_fork_run(2, bench_child, NULL, 600, status) != 0) return 1;
-    return !(WIFEXITED(status[0]) && !WEXITSTATUS(status[0]) && WIFEXITED(status[1]) &&
-             !WEXITSTATUS(status[1]));
+    int status[3], n = relay ? 3 : 2, bad = 0;
+    if (xchg_fork_run(n, bench_child, NULL, 600, status) != 0) return 1;
+    for (int r = 0; r < n; r++)
+        bad |= !WIFEXITED(status[r]) || WEXITSTATUS(status[r]);
+    return bad;
 }

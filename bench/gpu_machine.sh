@@ -50,10 +50,11 @@ log "host all_reduce: tacl vs Open MPI"
 for n in 4 8; do
     $T run -n $n -- $T bench all_reduce -b 8 -e 64M -f 4 -n 50 -w 10 -c 1 >"$OUT/tacl_host_$n.txt" 2>&1
     if [ -x build-gpu/bench/mpi_allreduce ]; then
-        mpirun --allow-run-as-root --oversubscribe -np $n build-gpu/bench/mpi_allreduce >"$OUT/mpi_host_$n.txt" 2>&1
+        build-gpu/bench/shm_allreduce -n $n -r 2 --mpi build-gpu/bench/mpi_allreduce >"$OUT/compare_host_$n.txt" 2>&1
+    else
+        build-gpu/bench/shm_allreduce -n $n -r 2 >"$OUT/compare_host_$n.txt" 2>&1
     fi
 done
-[ -x build-gpu/bench/shm_allreduce ] && build-gpu/bench/shm_allreduce --help >/dev/null 2>&1
 python3 - >"$OUT/stream.txt" 2>&1 <<'PY'
 import time, ctypes
 n = 64 << 20

@@ -1,6 +1,7 @@
 /* reduce.c — the element-wise reduction kernels of reduce.h and their run-time dispatch. One
- * template (REDUCE_FAMILY) is instantiated three times: plain (scalar), target("avx2,f16c") and
- * target("avx512f,avx512bw"); the compiler vectorises the element-wise loops for each target.
+ * template (RED_FAMILY) is instantiated three times: plain (scalar), target("avx2,f16c") and
+ * target("avx512f,avx512bw"); the compiler vectorises the element-wise loops for each target,
+ * and the 16-bit conversions are written by hand with F16C / AVX2 / AVX-512 intrinsics.
  * Every kernel performs, per element, exactly the same IEEE operations in the same order
  * whatever the target (no reassociation across elements, no FMA: reductions only add,
  * multiply, compare and divide), so every family gives bitwise identical results; the unit

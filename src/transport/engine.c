@@ -25,6 +25,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sched.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define ENG_STAGE_BYTES   (64 * 1024)
@@ -36,6 +38,8 @@
 #define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
 #define ENG_MSG_BUCKETS   4096
 #define ENG_MAX_IOV       64
+#define ENG_POOL_SLOTS    32
+#define ENG_POOL_BYTES    (256u << 20) /* at most this much kept in the pool */
 
 /* ---- Requests, queued frames, messages, connections, links. ---- */
 
@@ -46,8 +50,9 @@ struct tacl_req {
     int has_fp;
     uint8_t *buf;
     size_t len;
-    int link;             /* send: the neighbour whose link carries it */
-    uint32_t frames_left; /* send: frames not yet written */
+    int link;                  /* send: the neighbour whose link carries it */
+    uint32_t frames_left;      /* send: frames not yet written */
+    struct tacl_req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
     _Atomic int done;
     _Atomic int cancelled;
     unsigned cut_gen; /* links cut before it was posted */
@@ -59,7 +64,8 @@ typedef struct eng_tx {
     struct eng_tx *next;
     tacl_frame_hdr_t hdr;
     const uint8_t *payload;
-    uint8_t *owned; /* freed once written: forwarded fragments, control texts */
+    uint8_t *owned;   /* freed once written: forwarded fragments, control texts */
+    size_t owned_cap; /* owned came from the buffer pool (forwarded fragments) */
     tacl_req_t *req;
     size_t done; /* bytes of header + payload written */
 } eng_tx_t;
@@ -76,6 +82,9 @@ typedef struct eng_msg {
     uint64_t total, got;
     uint8_t *dest; /* where fragments land: req->buf, own, or NULL (discard) */
     uint8_t *own;
+    size_t own_cap;
+    int cma, cma_pid; /* announced by a CMA_RTS: the bytes wait in process cma_pid */
+    uint64_t cma_addr;
 } eng_msg_t;
 
 enum { ENG_RX_HDR, ENG_RX_PAY };
@@ -101,12 +110,14 @@ typedef struct {
 } eng_conn_t;
 
 typedef struct eng_link {
-    int peer, state;
+    int peer, state, draining;
     eng_conn_t *tcp[TACL_PROBE_MAX_CONNS];
     int ntcp;
     eng_conn_t *shm; /* data goes here when set; tcp[0] stays the control channel */
     uint64_t last_rx, last_tx;
     unsigned rr;
+    tacl_req_t *cma_pending; /* sends whose RTS awaits its FIN */
+    int cma_off;             /* a process_vm_readv between the pair failed: use the ring */
 } eng_link_t;
 
 typedef struct eng_cmd {
@@ -122,7 +133,7 @@ struct tacl_engine {
     char (*info)[256];
     eng_link_t **links; /* size entries, NULL where no direct link */
     _Atomic int *next_hop;
-    size_t frag;
+    size_t frag, cma_min; /* cma_min 0: single-copy shm transfers off */
     double hb;
 
     /* Liveness: flags read by any thread, texts under live_mu. */
@@ -136,7 +147,7 @@ struct tacl_engine {
 
     pthread_t pt;
     int pt_started, epfd, evfd;
-    _Atomic int stop, pt_sleeping, waiters;
+    _Atomic int stop, pt_sleeping, waiters, restart_clocks;
     pthread_mutex_t qmu;
     eng_cmd_t *qh, *qt;
     pthread_mutex_t done_mu;
@@ -144,6 +155,11 @@ struct tacl_engine {
     int completed; /* progress thread only: a request completed since the last signal */
 
     eng_msg_t **bucket;
+    struct {
+        uint8_t *p;
+        size_t cap;
+    } pool[ENG_POOL_SLOTS]; /* freed unexpected-message buffers, kept for reuse */
+    size_t pool_bytes;
     uint8_t scratch[ENG_SCRATCH_BYTES];
 };
 
@@ -166,6 +182,44 @@ static void eng_signal_waiters(tacl_engine_t *e)
         pthread_cond_broadcast(&e->done_cv);
         pthread_mutex_unlock(&e->done_mu);
     }
+}
+
+/* ---- Buffers of unexpected messages. ----
+ * A stream that runs ahead of its receives lands in unexpected-message buffers; large ones
+ * come from mmap in malloc, and a fresh mapping per message costs more in page faults than the
+ * copy. The progress thread keeps a few freed ones for reuse. */
+
+static uint8_t *eng_buf_get(tacl_engine_t *e, size_t n, size_t *cap)
+{
+    int best = -1;
+    for (int i = 0; i < ENG_POOL_SLOTS; i++)
+        if (e->pool[i].p && e->pool[i].cap >= n && e->pool[i].cap / 2 <= n &&
+            (best < 0 || e->pool[i].cap < e->pool[best].cap))
+            best = i;
+    if (best >= 0) {
+        uint8_t *p = e->pool[best].p;
+        *cap = e->pool[best].cap;
+        e->pool_bytes -= *cap;
+        e->pool[best].p = NULL;
+        return p;
+    }
+    *cap = n ? n : 1;
+    return malloc(*cap);
+}
+
+static void eng_buf_put(tacl_engine_t *e, uint8_t *p, size_t cap)
+{
+    if (!p) return;
+    if (cap >= 65536 && e->pool_bytes + cap <= ENG_POOL_BYTES) {
+        for (int i = 0; i < ENG_POOL_SLOTS; i++)
+            if (!e->pool[i].p) {
+                e->pool[i].p = p;
+                e->pool[i].cap = cap;
+                e->pool_bytes += cap;
+                return;
+            }
+    }
+    free(p);
 }
 
 /* ---- Match table. ---- */
@@ -206,7 +260,7 @@ static void eng_msg_free(tacl_engine_t *e, eng_msg_t *m)
     while (*pp && *pp != m)
         pp = &(*pp)->next;
     if (*pp) *pp = m->next;
-    free(m->own);
+    eng_buf_put(e, m->own, m->own_cap);
     free(m);
 }
 
@@ -250,6 +304,8 @@ static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
     /* else: an unexpected message, complete, waiting in the table for its receive */
 }
 
+static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m);
+
 /* The progress thread's side of tacl_engine_irecv. */
 static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
 {
@@ -273,10 +329,15 @@ static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
         eng_complete(e, r, TACL_ERR_INVALID);
         return;
     }
+    if (m->cma) { /* announced, still in the sender's memory: copy it now */
+        m->req = r;
+        eng_cma_pull(e, m);
+        return;
+    }
     if (eng_mismatch(e, r, m)) {
         /* The message is consumed by this failed receive; fragments still due are dropped. */
         m->dest = NULL;
-        free(m->own);
+        eng_buf_put(e, m->own, m->own_cap);
         m->own = NULL;
         if (m->got == m->total) eng_msg_free(e, m);
         eng_complete(e, r, TACL_ERR_MISMATCH);
@@ -299,7 +360,7 @@ static eng_msg_t *eng_msg_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
     eng_msg_t *m = eng_msg_find(e, h->src, &k);
     if (!m) {
         m = eng_msg_new(e, h->src, &k);
-        if (!m || !(m->own = malloc(h->total ? h->total : 1))) {
+        if (!m || !(m->own = eng_buf_get(e, h->total, &m->own_cap))) {
             TACL_WARN(TACL_SUB_NET, "rank %d: out of memory buffering %llu bytes from rank %d",
                       e->rank, (unsigned long long)h->total, h->src);
             if (m) eng_msg_free(e, m);
@@ -430,19 +491,26 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
     e->completed = 1;
 }
 
-static void eng_conn_close(eng_conn_t *c)
+static void eng_tx_free(tacl_engine_t *e, eng_tx_t *t)
+{
+    if (t->owned_cap && e)
+        eng_buf_put(e, t->owned, t->owned_cap);
+    else
+        free(t->owned);
+    free(t);
+}
+
+static void eng_conn_close(tacl_engine_t *e, eng_conn_t *c)
 {
     if (!c) return;
     while (c->txh) {
         eng_tx_t *t = c->txh;
         c->txh = t->next;
-        free(t->owned);
-        free(t);
+        eng_tx_free(e, t);
     }
     c->txt = NULL;
     if (c->fwd) {
-        free(c->fwd->owned);
-        free(c->fwd);
+        eng_tx_free(e, c->fwd);
         c->fwd = NULL;
     }
     if (c->impl) c->ops->close(c->impl);
@@ -455,25 +523,35 @@ static void eng_conn_close(eng_conn_t *c)
  * (silence). Queued frames are dropped: their requests stay incomplete and their waits fail
  * naming the peer. A cut link keeps its sockets open (unused) so that the peer does not read
  * our close as our death. */
+static int eng_read(tacl_engine_t *e, eng_conn_t *c);
+
 static void eng_link_down(tacl_engine_t *e, eng_link_t *l, int state, const char *how)
 {
-    if (l->state != ENG_LINK_UP) return;
-    l->state = state;
+    if (l->state != ENG_LINK_UP || l->draining) return;
     eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
     int n = 0;
     for (int i = 0; i < l->ntcp; i++)
         all[n++] = l->tcp[i];
     if (l->shm) all[n++] = l->shm;
+    if (state == ENG_LINK_DEAD) {
+        /* What the peer sent before it went is still delivered: its last message may sit in
+         * the shm ring, or on another connection, behind the EOF we saw first. */
+        l->draining = 1;
+        for (int i = 0; i < n; i++)
+            if (all[i]->impl) eng_read(e, all[i]);
+        l->draining = 0;
+        if (l->state != ENG_LINK_UP) return;
+    }
+    l->state = state;
     for (int i = 0; i < n; i++) {
         if (all[i]->fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, all[i]->fd, NULL);
         if (state == ENG_LINK_DEAD) {
-            eng_conn_close(all[i]);
+            eng_conn_close(e, all[i]);
         } else {
             eng_tx_t *t;
             while ((t = all[i]->txh)) {
                 all[i]->txh = t->next;
-                free(t->owned);
-                free(t);
+                eng_tx_free(e, t);
             }
             all[i]->txt = NULL;
         }
@@ -500,7 +578,9 @@ static void eng_arm_out(tacl_engine_t *e, eng_conn_t *c, int on)
 
 static void eng_wake_peer(tacl_engine_t *e, eng_link_t *l)
 {
-    if (!l->shm || !tacl_shm_link_peer_sleeping(l->shm->impl)) return;
+    if (l->state != ENG_LINK_UP || !l->shm || !l->shm->impl ||
+        !tacl_shm_link_peer_sleeping(l->shm->impl))
+        return;
     eng_conn_t *c = l->tcp[0];
     if (c->txh) return; /* something is on its way there already */
     eng_tx_t *t = calloc(1, sizeof *t);
@@ -554,8 +634,7 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
             c->txh = t->next;
             if (!c->txh) c->txt = NULL;
             if (t->req && --t->req->frames_left == 0) eng_complete(e, t->req, TACL_OK);
-            free(t->owned);
-            free(t);
+            eng_tx_free(e, t);
         }
     }
     if (wrote) {
@@ -563,6 +642,150 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
         if (c == l->shm) eng_wake_peer(e, l);
     }
     if (c->impl) eng_arm_out(e, c, c->txh != NULL);
+}
+
+/* ---- Single-copy transfers between processes of one host (CMA). ----
+ * A large send on a shm link queues only an RTS frame carrying its address; the receiver copies
+ * straight from the sender's memory with process_vm_readv, into the posted receive's buffer
+ * (one copy) or, when none is posted yet, into an unexpected-message buffer, and answers FIN,
+ * which completes the send (frames_left: 1 for the RTS written, 1 for the FIN). Where the kernel
+ * refuses (ptrace rules, Yama), the FIN says so and the sender sends the message through the ring
+ * instead; that pair uses the ring from then on. */
+
+static void eng_cma_fin_send(tacl_engine_t *e, eng_link_t *l, const eng_msg_t *m, int retry)
+{
+    if (!l || l->state != ENG_LINK_UP) return;
+    eng_tx_t *t = calloc(1, sizeof *t);
+    if (!t) return; /* the sender's wait will time out naming us */
+    t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                .kind = TACL_FRAME_CMA_FIN,
+                                .src = e->rank,
+                                .dst = l->peer,
+                                .comm_id = m->key.comm_id,
+                                .tag = m->key.tag,
+                                .seq = m->key.seq,
+                                .total = (uint64_t)retry};
+    eng_conn_t *c = l->shm ? l->shm : eng_ctrl_conn(l);
+    eng_enqueue(c, t);
+    eng_flush(e, c);
+}
+
+/* Copies m's total bytes from the sender's memory into dst: 0, or the errno. */
+static int eng_cma_copy(const eng_msg_t *m, uint8_t *dst)
+{
+    size_t done = 0;
+    while (done < m->total) {
+        struct iovec lo = {dst + done, m->total - done};
+        struct iovec re = {(void *)(uintptr_t)(m->cma_addr + done), m->total - done};
+        ssize_t n = process_vm_readv(m->cma_pid, &lo, 1, &re, 1, 0);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            return n < 0 ? errno : EIO;
+    }
+    return 0;
+}
+
+/* m is announced (cma) and has its receive: copy, complete, answer. */
+static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
+{
+    eng_link_t *l = e->links[m->src];
+    tacl_req_t *r = m->req;
+    if (eng_mismatch(e, r, m)) {
+        m->req = NULL;
+        eng_complete(e, r, TACL_ERR_MISMATCH);
+        eng_cma_fin_send(e, l, m, 0);
+        eng_msg_free(e, m);
+        return;
+    }
+    int err = eng_cma_copy(m, r->buf);
+    if (err) {
+        /* Back to an ordinary posted receive: the bytes come through the ring. */
+        TACL_INFO(TACL_SUB_SHM,
+                  "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
+                  "go through the ring",
+                  e->rank, m->src, strerror(err));
+        if (l) l->cma_off = 1;
+        m->cma = 0;
+        m->have_hdr = 0;
+        m->got = 0;
+        eng_cma_fin_send(e, l, m, 1);
+        return;
+    }
+    m->req = NULL;
+    eng_cma_fin_send(e, l, m, 0);
+    eng_msg_free(e, m);
+    eng_complete(e, r, TACL_OK);
+}
+
+static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+{
+    tacl_msg_key_t k = {h->comm_id, h->tag, h->seq};
+    eng_msg_t *m = eng_msg_find(e, h->src, &k);
+    if (m && m->have_hdr) {
+        TACL_WARN(TACL_SUB_SHM, "rank %d: second message from rank %d with tag %llu seq %llu",
+                  e->rank, h->src, (unsigned long long)h->tag, (unsigned long long)h->seq);
+        eng_msg_t dup = {.key = k};
+        eng_cma_fin_send(e, l, &dup, 0);
+        return;
+    }
+    if (!m && !(m = eng_msg_new(e, h->src, &k))) {
+        eng_msg_t dup = {.key = k};
+        eng_cma_fin_send(e, l, &dup, 1); /* the ring path buffers it, or fails loudly */
+        return;
+    }
+    m->have_hdr = 1;
+    m->total = h->total;
+    m->has_fp = (h->flags & TACL_FRAME_HAS_FP) != 0;
+    m->fp = h->fp;
+    m->cma = 1;
+    m->cma_pid = (int)h->hops;
+    m->cma_addr = h->offset;
+    if (m->req) {
+        eng_cma_pull(e, m);
+        return;
+    }
+    /* No receive yet: copy into a buffer now, so that the send completes without waiting for
+     * the receive (sends stay eager, as on the ring; an exchange of blocking sends must not
+     * deadlock because its messages are large). */
+    int err = (m->own = eng_buf_get(e, m->total, &m->own_cap)) ? eng_cma_copy(m, m->own) : ENOMEM;
+    if (err) {
+        TACL_INFO(TACL_SUB_SHM,
+                  "rank %d: cannot read rank %d's memory (%s): same-host transfers between them "
+                  "go through the ring",
+                  e->rank, m->src, strerror(err));
+        l->cma_off = 1;
+        eng_msg_t copy = *m;
+        eng_msg_free(e, m);
+        eng_cma_fin_send(e, l, &copy, 1);
+        return;
+    }
+    m->cma = 0;
+    m->dest = m->own;
+    m->got = m->total; /* a complete unexpected message */
+    eng_cma_fin_send(e, l, m, 0);
+}
+
+static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r);
+
+static void eng_cma_fin(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+{
+    tacl_req_t **pp = &l->cma_pending;
+    while (*pp && !((*pp)->key.comm_id == h->comm_id && (*pp)->key.tag == h->tag &&
+                    (*pp)->key.seq == h->seq))
+        pp = &(*pp)->cma_next;
+    tacl_req_t *r = *pp;
+    if (!r) return; /* cancelled meanwhile */
+    *pp = r->cma_next;
+    r->cma_next = NULL;
+    if (h->total == 1) {
+        l->cma_off = 1;
+        eng_submit_send(e, r);
+    } else if (--r->frames_left == 0) {
+        eng_complete(e, r, TACL_OK);
+    }
 }
 
 /* ---- Reading. ---- */
@@ -590,13 +813,21 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
     int dst = t->hdr.dst;
     int hop = atomic_load(&e->next_hop[dst]);
     eng_link_t *l = hop >= 0 && hop != e->rank ? e->links[hop] : NULL;
+    /* Routes that disagree between ranks must not make a fragment circle forever. */
+    if (++t->hdr.hops > (uint32_t)e->size) {
+        TACL_WARN(TACL_SUB_NET,
+                  "rank %d: dropped a fragment from rank %d for rank %d after %u hops: the "
+                  "ranks' routes form a loop",
+                  e->rank, t->hdr.src, dst, t->hdr.hops);
+        eng_tx_free(e, t);
+        return;
+    }
     if (!l || l->state != ENG_LINK_UP) {
         TACL_WARN(TACL_SUB_NET,
                   "rank %d: dropped a fragment from rank %d for rank %d: no live route "
                   "(next hop %d)",
                   e->rank, t->hdr.src, dst, hop);
-        free(t->owned);
-        free(t);
+        eng_tx_free(e, t);
         return;
     }
     eng_conn_t *c = eng_pick_conn(l);
@@ -630,7 +861,7 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             bad = "frame with a rank out of range";
         } else if (h->dst != e->rank) {
             eng_tx_t *t = calloc(1, sizeof *t);
-            if (t && (t->owned = malloc(h->len ? h->len : 1))) {
+            if (t && (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
                 t->hdr = *h;
                 t->payload = t->owned;
                 c->fwd = t;
@@ -646,6 +877,13 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             bad = "control frame too long";
         else
             c->tgt = ENG_TGT_CTRL;
+    } else if (h->kind == TACL_FRAME_CMA_RTS || h->kind == TACL_FRAME_CMA_FIN) {
+        if (h->len || h->src != c->link->peer || h->dst != e->rank)
+            bad = "single-copy frame with a payload or not from the direct peer";
+        else if (h->kind == TACL_FRAME_CMA_RTS)
+            eng_cma_rts(e, c->link, h);
+        else
+            eng_cma_fin(e, c->link, h);
     } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
         if (h->len) bad = "heartbeat with a payload";
     } else {
@@ -817,6 +1055,30 @@ static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
         eng_complete(e, r, r->link == r->peer ? TACL_ERR_PEER_LOST : TACL_ERR_UNREACHABLE);
         return;
     }
+    if (l->shm && !l->cma_off && e->cma_min && r->len >= e->cma_min && r->link == r->peer) {
+        eng_tx_t *t = calloc(1, sizeof *t);
+        if (t) {
+            t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                        .kind = TACL_FRAME_CMA_RTS,
+                                        .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                                        .src = e->rank,
+                                        .dst = r->peer,
+                                        .hops = (uint32_t)getpid(),
+                                        .comm_id = r->key.comm_id,
+                                        .tag = r->key.tag,
+                                        .seq = r->key.seq,
+                                        .total = r->len,
+                                        .offset = (uint64_t)(uintptr_t)r->buf,
+                                        .fp = r->fp};
+            t->req = r;
+            r->frames_left = 2;
+            r->cma_next = l->cma_pending;
+            l->cma_pending = r;
+            eng_enqueue(l->shm, t);
+            eng_flush(e, l->shm);
+            return;
+        }
+    }
     size_t nf = r->len ? (r->len + e->frag - 1) / e->frag : 1;
     eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
     int nt = 0;
@@ -869,12 +1131,18 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
                 /* Fragments still due are dropped; a connection in the middle of one reads
                  * its destination from m->dest at every step, so this is safe. */
                 m->dest = NULL;
-                free(m->own);
+                eng_buf_put(e, m->own, m->own_cap);
                 m->own = NULL;
             }
         }
     } else if (r->peer != e->rank && e->links[r->link]) {
         eng_link_t *l = e->links[r->link];
+        for (tacl_req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
+            if (*pp == r) {
+                /* A reader may still copy from the buffer; it only gets the bytes wrong. */
+                *pp = r->cma_next;
+                break;
+            }
         eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
         int n = 0;
         for (int i = 0; i < l->ntcp; i++)
@@ -938,6 +1206,13 @@ static int eng_drain_cmds(tacl_engine_t *e)
     return any;
 }
 
+static void eng_wake(tacl_engine_t *e)
+{
+    uint64_t one = 1;
+    if (write(e->evfd, &one, sizeof one) != sizeof one)
+        TACL_DEBUG(TACL_SUB_NET, "eventfd write: %s", strerror(errno));
+}
+
 static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
 {
     eng_cmd_t *c = malloc(sizeof *c);
@@ -952,11 +1227,7 @@ static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
         e->qh = c;
     e->qt = c;
     pthread_mutex_unlock(&e->qmu);
-    if (atomic_load(&e->pt_sleeping)) {
-        uint64_t one = 1;
-        if (write(e->evfd, &one, sizeof one) != sizeof one)
-            TACL_DEBUG(TACL_SUB_NET, "eventfd write: %s", strerror(errno));
-    }
+    if (atomic_load(&e->pt_sleeping)) eng_wake(e);
     return TACL_OK;
 }
 
@@ -1035,16 +1306,25 @@ static int eng_may_sleep(tacl_engine_t *e)
 static void *eng_progress(void *arg)
 {
     tacl_engine_t *e = arg;
-    tacl_log_set_rank(e->rank);
     uint64_t last_work = tacl_now_ns(), next_tick = last_work + ENG_TICK_NS;
     struct epoll_event evs[64];
     while (!atomic_load(&e->stop)) {
+        if (atomic_exchange(&e->restart_clocks, 0)) {
+            /* Every rank's thread runs now: silence counts from here. */
+            uint64_t now = tacl_now_ns();
+            for (int p = 0; p < e->size; p++)
+                if (e->links[p]) e->links[p]->last_rx = e->links[p]->last_tx = now;
+        }
         int work = eng_drain_cmds(e);
         work |= eng_poll_shm(e);
         uint64_t now = tacl_now_ns();
         int timeout = 0;
         if (!work && now - last_work > ENG_SPIN_NS && eng_may_sleep(e)) {
             timeout = next_tick > now ? (int)((next_tick - now) / 1000000) + 1 : 0;
+        } else if (!work) {
+            /* Spinning: let a runnable thread (our application, a peer's progress thread on an
+             * oversubscribed machine) have the core; costs little when nobody else waits. */
+            sched_yield();
         }
         int n = epoll_wait(e->epfd, evs, 64, timeout);
         if (timeout) eng_set_sleeping(e, 0);
@@ -1081,6 +1361,8 @@ static void *eng_progress(void *arg)
 typedef struct {
     uint64_t nonce;
     int32_t naddr, pid;
+    int32_t status; /* a rank that cannot listen still joins the exchange, and says so */
+    int32_t pad;
     tacl_tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
 } eng_card_t;
 
@@ -1129,11 +1411,11 @@ static void eng_free_link(eng_link_t *l)
 {
     if (!l) return;
     for (int i = 0; i < l->ntcp; i++) {
-        eng_conn_close(l->tcp[i]);
+        eng_conn_close(NULL, l->tcp[i]);
         free(l->tcp[i]);
     }
     if (l->shm) {
-        eng_conn_close(l->shm);
+        eng_conn_close(NULL, l->shm);
         free(l->shm);
     }
     free(l);
@@ -1162,6 +1444,8 @@ void tacl_engine_destroy(tacl_engine_t *e)
         e->qh = c->next;
         free(c);
     }
+    for (int i = 0; i < ENG_POOL_SLOTS; i++)
+        free(e->pool[i].p);
     if (e->epfd >= 0) close(e->epfd);
     if (e->evfd >= 0) close(e->evfd);
     if (e->hosts)
@@ -1248,7 +1532,7 @@ static tacl_status_t eng_build_link(tacl_engine_t *e, int peer, const int *fds, 
     long ring = tacl_setting_int(TACL_SET_SHM_RING_BYTES);
     void *impl = NULL;
     tacl_errbuf_t seb;
-    tacl_status_t st = tacl_shm_link_open(&pair, ring > 0 ? (size_t)ring : (4u << 20), &impl, &seb);
+    tacl_status_t st = tacl_shm_link_open(&pair, ring > 0 ? (size_t)ring : (1u << 20), &impl, &seb);
     if (st == TACL_ERR_UNREACHABLE) return tacl_err_keep(eb, st);
     if (st != TACL_OK) {
         /* Both sides see the failure (the segment's exchange carries it): both use tcp. */
@@ -1292,6 +1576,8 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     if (e->hb <= 0) e->hb = 1;
     long frag = tacl_setting_int(TACL_SET_FRAG_BYTES);
     e->frag = frag >= 4096 ? (size_t)frag : (512u << 10);
+    long cma = tacl_setting_int(TACL_SET_SHM_CMA_BYTES);
+    e->cma_min = cma > 0 ? (size_t)cma : 0;
     for (int d = 0; d < n; d++)
         atomic_store(&e->next_hop[d], -1);
 
@@ -1320,12 +1606,24 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     if (getrandom(&mine.nonce, sizeof mine.nonce, 0) != sizeof mine.nonce)
         mine.nonce = tacl_now_ns() ^ ((uint64_t)getpid() << 32);
     st = tacl_tcp_listen(&lfd, &port, eb);
+    if (st == TACL_OK)
+        st = tacl_tcp_local_addrs(tacl_setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
+                                  TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
+    mine.status = st;
+    tacl_status_t xst = tacl_xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
+    if (st != TACL_OK) goto err; /* this rank's own message stands */
+    st = xst;
     if (st != TACL_OK) goto err;
-    st = tacl_tcp_local_addrs(tacl_setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
-                              TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
-    if (st != TACL_OK) goto err;
-    st = tacl_xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
-    if (st != TACL_OK) goto err;
+    for (int r = 0; r < n; r++)
+        if (cards[r].status != TACL_OK) {
+            /* Every rank fails now instead of waiting for the one that cannot take part. */
+            st = tacl_err(eb, (tacl_status_t)cards[r].status, TACL_SUB_NET,
+                          "rank %d (host %s) could not set up its tcp listener (%s; its log says "
+                          "why)",
+                          r, cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                          tacl_status_str((tacl_status_t)cards[r].status));
+            goto err;
+        }
     uint64_t nonce = cards[0].nonce;
     st = tacl_probe_start(lfd, me, n, nonce, &probe_h, eb);
     if (st != TACL_OK) goto err;
@@ -1406,60 +1704,89 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
                 }
     }
 
-    /* 4. Collect the connections the lower ranks made to us. */
+    /* 4. Collect the connections the lower ranks made to us. From here on a rank that fails
+     * still joins the last exchange (step 7), so that every rank fails at once. */
     st = tacl_probe_take_incoming(probe_h, expect, ifds, deadline, eb);
-    if (st != TACL_OK) goto err;
-    tacl_probe_stop(probe_h);
-    probe_h = NULL;
+    if (st == TACL_OK) {
+        tacl_probe_stop(probe_h);
+        probe_h = NULL;
+    }
 
     /* 5. Links, in the global order of pairs (so that the shm setups never wait in a cycle). */
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n && st == TACL_OK; j++) {
         if (j == me || !e->reach[me * n + j]) continue;
         int *fds = expect[j] ? &ifds[j * TACL_PROBE_MAX_CONNS] : &ofds[j * TACL_PROBE_MAX_CONNS];
         int shm_ok = !shm_disable && strcmp(e->hosts[j], e->hosts[me]) == 0;
         st = eng_build_link(e, j, fds, shm_ok, timeout, eb);
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
             fds[k] = -1; /* owned by the link now */
-        if (st != TACL_OK) {
+        if (st != TACL_OK)
             tacl_err_prefix(eb, st, "rank %d: link to rank %d (host %s)", me, j, e->hosts[j]);
-            goto err;
-        }
-        atomic_store(&e->next_hop[j], j);
+        else
+            atomic_store(&e->next_hop[j], j);
     }
 
     /* 6. The progress thread takes over every link. */
-    e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (e->epfd < 0 || e->evfd < 0) {
-        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
-        goto err;
+    if (st == TACL_OK) {
+        e->epfd = epoll_create1(EPOLL_CLOEXEC);
+        e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (e->epfd < 0 || e->evfd < 0)
+            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
-    for (int j = 0; j < n; j++) {
-        eng_link_t *l = e->links[j];
-        for (int k = 0; l && k < l->ntcp; k++) {
-            ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
-            if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0) {
-                st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s", strerror(errno));
-                goto err;
+    if (st == TACL_OK) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
+        for (int j = 0; j < n && st == TACL_OK; j++) {
+            eng_link_t *l = e->links[j];
+            for (int k = 0; l && k < l->ntcp && st == TACL_OK; k++) {
+                ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
+                if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0)
+                    st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s",
+                                  strerror(errno));
             }
         }
     }
-    int pe = pthread_create(&e->pt, NULL, eng_progress, e);
-    if (pe != 0) {
-        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the progress thread: %s",
-                      strerror(pe));
-        goto err;
+    if (st == TACL_OK) {
+        int pe = pthread_create(&e->pt, NULL, eng_progress, e);
+        if (pe == 0)
+            e->pt_started = 1;
+        else
+            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the progress thread: %s",
+                          strerror(pe));
     }
-    e->pt_started = 1;
+    if (st != TACL_OK) {
+        /* Close what this rank holds first: a peer waiting on one of these sockets (its shm
+         * setup with us) sees the close now instead of at its deadline. */
+        if (probe_h) tacl_probe_stop(probe_h);
+        probe_h = NULL;
+        for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++) {
+            if (ofds[i] >= 0) close(ofds[i]);
+            if (ifds[i] >= 0) close(ifds[i]);
+            ofds[i] = ifds[i] = -1;
+        }
+        for (int j = 0; j < n; j++) {
+            eng_free_link(e->links[j]);
+            e->links[j] = NULL;
+        }
+    }
 
-    /* 7. Nobody sends before every progress thread runs (heartbeats start together). */
-    uint8_t one = 1, *ones = rows ? (uint8_t *)rows : NULL;
-    st = tacl_xchg_allgather(cfg->xchg, &one, 1, ones, eb);
+    /* 7. Everyone's outcome; and nobody sends before every progress thread runs (heartbeats
+     * start together). */
+    int32_t mst = (int32_t)st, *msts = (int32_t *)(void *)rows; /* rows is large enough */
+    tacl_status_t fst = tacl_xchg_allgather(cfg->xchg, &mst, sizeof mst, msts, eb);
+    if (st != TACL_OK) goto err; /* this rank's own message stands */
+    st = fst;
     if (st != TACL_OK) goto err;
-    for (int j = 0; j < n; j++)
-        if (e->links[j]) e->links[j]->last_rx = e->links[j]->last_tx = tacl_now_ns();
+    for (int r = 0; r < n; r++)
+        if (msts[r] != TACL_OK) {
+            st = tacl_err(eb, (tacl_status_t)msts[r], TACL_SUB_NET,
+                          "rank %d (host %s) could not set up its links (%s; its log says why)", r,
+                          cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                          tacl_status_str((tacl_status_t)msts[r]));
+            goto err;
+        }
+    atomic_store(&e->restart_clocks, 1); /* the progress thread owns the links' clocks */
+    eng_wake(e);
 
     free(cards);
     free(rows);
@@ -1650,13 +1977,6 @@ int tacl_engine_test(tacl_req_t *req)
     return atomic_load_explicit(&req->done, memory_order_acquire);
 }
 
-static inline void eng_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static int eng_all_done(tacl_req_t **reqs, int n)
 {
     for (int i = 0; i < n; i++)
@@ -1734,11 +2054,23 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         tacl_req_t *r = reqs[i];
         if (!r || atomic_load(&r->done) || r->peer == e->rank) continue;
         if (!eng_live_path(e, r->peer)) {
+            /* Say what broke the paths: lost relays and cut links. */
+            char why[600];
+            size_t used = 0;
             pthread_mutex_lock(&e->live_mu);
+            for (int d = 0; d < e->size && used < 400; d++)
+                if (atomic_load(&e->dead[d]))
+                    used += (size_t)snprintf(why + used, sizeof why - used,
+                                             "%srank %d (host %s) lost: %.150s", used ? "; " : "",
+                                             d, eng_host(e, d), e->dead_how[d]);
+            if (e->cut_how[0] && used < sizeof why - 1)
+                snprintf(why + used, sizeof why - used, "%s%.180s", used ? "; " : "", e->cut_how);
+            else if (!used)
+                snprintf(why, sizeof why, "no direct link and no route");
             tacl_status_t st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                        "rank %d (host %s) is alive but unreachable from rank "
-                                        "%d: %s",
-                                        r->peer, eng_host(e, r->peer), e->rank, e->cut_how);
+                                        "rank %d (host %s) is unreachable from rank %d but "
+                                        "not known to be lost: %s",
+                                        r->peer, eng_host(e, r->peer), e->rank, why);
             pthread_mutex_unlock(&e->live_mu);
             return st;
         }
@@ -1815,7 +2147,7 @@ tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint6
     uint64_t start = tacl_now_ns();
     tacl_status_t st = TACL_OK;
     while (!eng_all_done(reqs, n) && tacl_now_ns() - start < ENG_WAIT_SPIN_NS)
-        eng_relax();
+        sched_yield();
     while (!eng_all_done(reqs, n)) {
         st = eng_wait_failure(e, reqs, n, group, group_size, deadline_ns, start, eb);
         if (st != TACL_OK) break;

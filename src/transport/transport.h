@@ -46,7 +46,12 @@ typedef enum {
     TACL_FRAME_HEARTBEAT, /* no payload: "still here" on an idle link */
     TACL_FRAME_WAKE,      /* no payload: a shm ring has data or space; leave epoll_wait */
     TACL_FRAME_DEAD,      /* tag = dead rank, src = reporter, payload = how it was detected */
-    TACL_FRAME_CUT        /* tag, seq = the ranks of a cut link, payload = how */
+    TACL_FRAME_CUT,       /* tag, seq = the ranks of a cut link, payload = how */
+    TACL_FRAME_CMA_RTS,   /* shm links, large messages: total bytes wait at address offset of
+                             process hops (the sender's pid); the receiver copies them with
+                             process_vm_readv (one copy instead of two through the ring) */
+    TACL_FRAME_CMA_FIN    /* the receiver is done with the RTS of (comm_id, tag, seq);
+                             total = 0 done, 1 could not read: send it through the ring */
 } tacl_frame_kind_t;
 
 #define TACL_FRAME_HAS_FP 1u
@@ -57,7 +62,7 @@ typedef struct {
     uint16_t flags;
     int32_t src, dst; /* world ranks; dst -1 for flooded control frames */
     uint32_t len;     /* payload bytes of this fragment */
-    uint32_t pad;
+    uint32_t hops; /* DATA: relays passed so far (a fragment caught in a routing loop is dropped) */
     uint64_t comm_id, tag, seq;
     uint64_t total, offset;
     tacl_fp_t fp;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,8 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
         pid_t pid = fork();
         if (pid < 0) return -1;
         if (pid == 0) {
+            /* A test killed at its CTest timeout takes its ranks with it. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             for (int k = 0; k < size; k++) {
                 close(sp[k][0]);
                 if (k != r) close(sp[k][1]);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIG ((1u << 20) + 3)
@@ -396,33 +397,45 @@ static void check_gatherv_scatterv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errb
     static const size_t bases[] = {0, 7, 1000, 400000};
     size_t sizes[MP_MAX_RANKS], displs[MP_MAX_RANKS];
     for (size_t k = 0; k < 4; k++) {
-        size_t total = layout(bases[k], n, sizes, displs);
-        /* gatherv to rank 0 */
-        salt++;
-        char *send = xmalloc(sizes[me]), *recv = xmalloc(total);
-        memset(recv, 0xee, total);
-        fill_bytes(send, sizes[me], salt, me);
-        tacl_fp_t fp = mkfp(TACL_COLL_GATHER, TACL_UINT8, 0, 0, total);
-        CHECK_OK(tacl_shm_gatherv(g, send, sizes[me], me == 0 ? recv : NULL, me == 0 ? sizes : NULL,
-                                  me == 0 ? displs : NULL, 0, &fp, dl(), eb));
-        if (me == 0)
-            for (int r = 0; r < n; r++)
-                CHECK(bytes_are(recv + displs[r], sizes[r], salt, r));
-        /* scatterv from rank n-1: block r is rank r's bytes under this salt */
-        salt++;
-        int root = n - 1;
-        if (me == root)
-            for (int r = 0; r < n; r++)
-                fill_bytes(recv + displs[r], sizes[r], salt, r);
-        char *mine = xmalloc(sizes[me]);
-        fp = mkfp(TACL_COLL_SCATTER, TACL_UINT8, 0, root, total);
-        CHECK_OK(tacl_shm_scatterv(g, me == root ? recv : NULL, me == root ? sizes : NULL,
-                                   me == root ? displs : NULL, mine, sizes[me], root, &fp, dl(),
-                                   eb));
-        CHECK(bytes_are(mine, sizes[me], salt, me));
-        free(mine);
-        free(send);
-        free(recv);
+        /* In place: the root's own block already sits in recv (gatherv) / recv is where its
+         * block sits in send (scatterv). */
+        for (int inplace = 0; inplace < 2; inplace++) {
+            size_t total = layout(bases[k], n, sizes, displs);
+            /* gatherv to rank 0 */
+            salt++;
+            char *send = xmalloc(sizes[me]), *recv = xmalloc(total);
+            memset(recv, 0xee, total);
+            const char *src = send;
+            if (inplace && me == 0) {
+                fill_bytes(recv + displs[0], sizes[0], salt, 0);
+                src = recv + displs[0];
+            } else {
+                fill_bytes(send, sizes[me], salt, me);
+            }
+            tacl_fp_t fp = mkfp(TACL_COLL_GATHER, TACL_UINT8, 0, 0, total);
+            CHECK_OK(tacl_shm_gatherv(g, src, sizes[me], me == 0 ? recv : NULL,
+                                      me == 0 ? sizes : NULL, me == 0 ? displs : NULL, 0, &fp, dl(),
+                                      eb));
+            if (me == 0)
+                for (int r = 0; r < n; r++)
+                    CHECK(bytes_are(recv + displs[r], sizes[r], salt, r));
+            /* scatterv from rank n-1: block r is rank r's bytes under this salt */
+            salt++;
+            int root = n - 1;
+            if (me == root)
+                for (int r = 0; r < n; r++)
+                    fill_bytes(recv + displs[r], sizes[r], salt, r);
+            char *mine = xmalloc(sizes[me]);
+            char *dst = inplace && me == root ? recv + displs[root] : mine;
+            fp = mkfp(TACL_COLL_SCATTER, TACL_UINT8, 0, root, total);
+            CHECK_OK(tacl_shm_scatterv(g, me == root ? recv : NULL, me == root ? sizes : NULL,
+                                       me == root ? displs : NULL, dst, sizes[me], root, &fp, dl(),
+                                       eb));
+            CHECK(bytes_are(dst, sizes[me], salt, me));
+            free(mine);
+            free(send);
+            free(recv);
+        }
     }
 }
 
@@ -581,6 +594,20 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
 
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
     CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+
+    /* Waiting ranks sleep: rank 0 arrives 300 ms late, and the others may burn only a small
+     * part of that in CPU time (a spin, a yield phase, then the futex). */
+    if (me == 0) usleep(300000);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
+    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    if (me != 0 && cpu > 0.1) {
+        fprintf(stderr, "rank %d burnt %.3f s of CPU waiting 0.3 s for a barrier\n", me, cpu);
+        exit(1);
+    }
 
     /* Rank 2 stays away: the others time out naming it, and the group is broken for them. */
     int32_t pids[3], mypid = (int32_t)getpid();

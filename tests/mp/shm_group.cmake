@@ -11,3 +11,6 @@ endforeach()
 tacl_test(NAME mp_shm_group_ops_chunked LABELS mp TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_shm_group_errors> ops 3
   ENV TACL_SHM_SLOT_BYTES=4096 TACL_SHM_ONESHOT_BYTES=256)
+tacl_test(NAME mp_shm_group_ops_threads LABELS mp TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_shm_group_errors> ops 2
+  ENV TACL_SHM_THREADS=3 TACL_SHM_SLOT_BYTES=524288)

@@ -34,4 +34,5 @@ ip -n "$A" route add default via 10.77.1.2
 ip -n "$C" route add default via 10.77.2.1
 ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=0
 set +e
-"$prog" "$A" "$B" "$C"
+"$prog" chain "$A" "$B" "$C" || exit 1
+"$prog" full "$A" "$B" "$C"

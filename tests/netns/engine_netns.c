@@ -2,7 +2,8 @@
  * the command line by engine_chain.sh, which builds the namespaces and veth pairs). A has a
  * default route through B, but B does not forward, so A's connects to C are dropped silently:
  * the probe must give up after its timeout, every rank must agree on the chain matrix, and A↔C
- * traffic must flow through B's progress thread while B's application sleeps. */
+ * traffic must flow through B's progress thread while B's application sleeps (argv[1] chain).
+ * With TACL_TOPO=full (argv[1] full) the same chain is an error at create on every rank. */
 #include "check.h"
 #include "clock.h"
 #include "transport/engine.h"
@@ -89,15 +90,44 @@ static int chain_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     return 0;
 }
 
+/* TACL_TOPO=full on the same chain: every rank's create fails naming the pair that the user
+ * declared connected but that is not, after the (short) create timeout. */
+static int full_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    char path[256];
+    snprintf(path, sizeof path, "/var/run/netns/%s", ns_names[rank]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(setns(fd, CLONE_NEWNET) == 0);
+    close(fd);
+    setenv("TACL_TOPO", "full", 1);
+    static const char *hosts[] = {"A", "B", "C"};
+    tacl_engine_config_t cfg = {.rank = rank,
+                                .size = size,
+                                .xchg = x,
+                                .host_ids = hosts,
+                                .probe_timeout_s = PROBE_S,
+                                .timeout_s = 1.5};
+    tacl_engine_t *e = NULL;
+    tacl_errbuf_t eb;
+    CHECK_ST(tacl_engine_create(&cfg, &e, &eb), TACL_ERR_UNREACHABLE);
+    CHECK(e == NULL);
+    CHECK_CONTAINS(eb.msg, "TACL_TOPO=full but rank 0 (host A) cannot connect to rank 2 (host C)");
+    CHECK_CONTAINS(eb.msg, "timed out after 1.5 s");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s NS_A NS_B NS_C\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s chain|full NS_A NS_B NS_C\n", argv[0]);
         return 2;
     }
-    ns_names = argv + 1;
+    ns_names = argv + 2;
     int status[3];
-    CHECK(xchg_fork_run(3, chain_child, NULL, 30.0, status) == 0);
+    CHECK(xchg_fork_run(3, strcmp(argv[1], "full") ? chain_child : full_child, NULL, 30.0,
+                        status) == 0);
     int bad = 0;
     for (int r = 0; r < 3; r++)
         if (!WIFEXITED(status[r]) || WEXITSTATUS(status[r]) != 0) {

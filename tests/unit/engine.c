@@ -88,11 +88,16 @@ static uint64_t dl(double s)
 /* ---- sizes: 0, 1, 4095, 1 MiB + 3, 64 MiB both ways, values checked. ---- */
 static void sizes_rank(world_t *w, int rank, tacl_engine_t *e)
 {
-    (void)w;
     static const size_t lens[] = {0, 1, 4095, (1u << 20) + 3, 64u << 20};
     int peer = 1 - rank;
     CHECK(tacl_engine_reach(e)[0 * 2 + 1] == 1 && tacl_engine_reach(e)[1 * 2 + 0] == 1);
-    CHECK_CONTAINS(tacl_engine_link_info(e, peer), "tcp ");
+    const char *info = tacl_engine_link_info(e, peer);
+    CHECK_CONTAINS(info, "tcp ");
+    /* The path under test is the one taken. */
+    const char *nc = getenv("TACL_SOCKET_NCONNS");
+    if (nc && !strcmp(nc, "3")) CHECK_CONTAINS(info, ", 3 connections");
+    if (w->flag == 1) CHECK_CONTAINS(info, "+ shm ring");
+    if (w->flag == 0) CHECK(strstr(info, "shm") == NULL);
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         size_t n = lens[i];
         uint8_t *out = malloc(n + 1), *in = malloc(n + 1);
@@ -314,6 +319,81 @@ static void self_rank(world_t *w, int rank, tacl_engine_t *e)
     CHECK(tacl_engine_peer_alive(e, 1 - rank));
 }
 
+/* ---- cancel: waits that give up in the middle of 64 MiB transfers (a send, then a receive)
+ * leave the streams consistent: the next messages arrive intact. ---- */
+static void cancel_rank(world_t *w, int rank, tacl_engine_t *e)
+{
+    (void)w;
+    size_t big = 64u << 20;
+    uint8_t *buf = malloc(big), small[64];
+    tacl_errbuf_t eb;
+    tacl_req_t *r;
+    tacl_msg_key_t ka = {.comm_id = 8, .tag = 1}, kb = {.comm_id = 8, .tag = 2},
+                   kc = {.comm_id = 8, .tag = 3}, kd = {.comm_id = 8, .tag = 4};
+    memset(buf, 0x5a, big);
+    if (rank == 0) {
+        /* A: the send is abandoned after 1 ms (it may also have finished: both are fine). */
+        CHECK_OK(tacl_engine_isend(e, 1, &ka, NULL, buf, big, &r));
+        tacl_status_t st = tacl_engine_wait(e, &r, 1, dl(0.001), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_ERR_TIMEOUT) CHECK_CONTAINS(eb.msg, "sending to rank 1 (host h");
+        for (int i = 0; i < 64; i++)
+            small[i] = (uint8_t)i;
+        CHECK_OK(tacl_engine_isend(e, 1, &kb, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        /* C: sent whole; the receiver gives up on it. Then D. */
+        CHECK_OK(tacl_engine_isend(e, 1, &kc, NULL, buf, big, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        CHECK_OK(tacl_engine_isend(e, 1, &kd, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+    } else {
+        uint8_t *in = malloc(big);
+        CHECK_OK(tacl_engine_irecv(e, 0, &ka, NULL, in, big, &r));
+        tacl_status_t st = tacl_engine_wait(e, &r, 1, dl(1.0), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_OK) CHECK(in[0] == 0x5a && in[big - 1] == 0x5a);
+        memset(small, 0, sizeof small);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kb, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        for (int i = 0; i < 64; i++)
+            CHECK(small[i] == (uint8_t)i);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kc, NULL, in, big, &r));
+        st = tacl_engine_wait(e, &r, 1, dl(0.001), NULL, 0, &eb);
+        CHECK(st == TACL_OK || st == TACL_ERR_TIMEOUT);
+        if (st == TACL_ERR_TIMEOUT) CHECK_CONTAINS(eb.msg, "waiting for rank 0 (host h");
+        memset(small, 0, sizeof small);
+        CHECK_OK(tacl_engine_irecv(e, 0, &kd, NULL, small, 64, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, dl(20), NULL, 0, &eb));
+        for (int i = 0; i < 64; i++)
+            CHECK(small[i] == (uint8_t)i);
+        free(in);
+    }
+    free(buf);
+}
+
+/* ---- eager: both ranks send 4 MiB and wait for their send before posting the receive; sends
+ * must complete without the matching receive (buffered at the receiver), on every path. ---- */
+static void eager_rank(world_t *w, int rank, tacl_engine_t *e)
+{
+    (void)w;
+    size_t n = 4u << 20;
+    uint8_t *out = malloc(n), *in = malloc(n);
+    for (size_t k = 0; k < n; k++)
+        out[k] = pattern(k, rank + 40);
+    tacl_msg_key_t key = {.comm_id = 12, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_isend(e, 1 - rank, &key, NULL, out, n, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, dl(10), NULL, 0, &eb));
+    memset(out, 0, n); /* the send is complete: the buffer is ours again */
+    CHECK_OK(tacl_engine_irecv(e, 1 - rank, &key, NULL, in, n, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, dl(10), NULL, 0, &eb));
+    for (size_t k = 0; k < n; k++)
+        CHECK(in[k] == pattern(k, 1 - rank + 40));
+    free(out);
+    free(in);
+}
+
 /* ---- ifname: TACL_SOCKET_IFNAME selection (NCCL syntax) and a selection of nothing. ---- */
 static void ifname_scenario(void)
 {
@@ -376,6 +456,11 @@ int main(int argc, char **argv)
         run_world(2, 0, NULL, sizes_rank, &w);
     } else if (!strcmp(what, "sizes_shm")) {
         setenv("TACL_SHM_RING_BYTES", "65536", 1); /* small ring: wrap-around and back-pressure */
+        w.flag = 1;
+        run_world(2, 1, NULL, sizes_rank, &w);
+    } else if (!strcmp(what, "sizes_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "4096", 1); /* 4095 B on the ring, larger ones copied once */
+        w.flag = 1;
         run_world(2, 1, NULL, sizes_rank, &w);
     } else if (!strcmp(what, "sizes_shm_disabled")) {
         setenv("TACL_SHM_DISABLE", "1", 1);
@@ -394,6 +479,20 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "pingpong")) {
         setenv("TACL_SOCKET_NCONNS", "1", 1);
         run_world(2, 0, NULL, pingpong_rank, &w);
+    } else if (!strcmp(what, "cancel")) {
+        run_world(2, 0, NULL, cancel_rank, &w);
+    } else if (!strcmp(what, "cancel_shm")) {
+        run_world(2, 1, NULL, cancel_rank, &w);
+    } else if (!strcmp(what, "eager")) {
+        run_world(2, 0, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "eager_shm")) {
+        run_world(2, 1, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "eager_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "65536", 1);
+        run_world(2, 1, NULL, eager_rank, &w);
+    } else if (!strcmp(what, "cancel_cma")) {
+        setenv("TACL_SHM_CMA_BYTES", "65536", 1);
+        run_world(2, 1, NULL, cancel_rank, &w);
     } else if (!strcmp(what, "ifname")) {
         ifname_scenario();
     } else if (!strcmp(what, "self")) {

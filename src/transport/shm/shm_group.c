@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <immintrin.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,14 +38,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SHM_LINE     128
-#define SHM_PAGE     4096
-#define SHM_ALIGN    64         /* slices start on cache lines */
-#define SHM_LIVE_NS  5000000ull /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS 1000000ull /* yield this long before sleeping on the futex */
-#define SHM_SLEEP_NS 5000000ull /* longest futex sleep: the liveness period */
-#define SHM_SLOT_MIN SHM_PAGE
-#define SHM_SLOT_MAX (256ull << 20)
+#define SHM_LINE         128
+#define SHM_PAGE         4096
+#define SHM_ALIGN        64         /* slices start on cache lines */
+#define SHM_LIVE_NS      5000000ull /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS     1000000ull /* yield this long before sleeping on the futex */
+#define SHM_SLEEP_NS     5000000ull /* longest futex sleep: the liveness period */
+#define SHM_SLOT_MIN     SHM_PAGE
+#define SHM_SLOT_MAX     (256ull << 20)
+#define SHM_BLOCK        16384        /* bytes reduced, then copied out while still in L1 */
+#define SHM_MT_MIN_BYTES (256u << 10) /* chunks this large use the helper threads */
 
 typedef struct {
     _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
@@ -56,14 +59,18 @@ typedef struct {
     char abort_msg[TACL_ERRMSG_MAX];
 } shm_hdr_t;
 
-/* One line per rank, written only by that rank. */
+/* Each rank owns two cache lines, one per step parity, written only by it. A step's flag, the
+ * operation's fingerprint and aux, and a tiny payload share one line, so that a peer learns all
+ * of them with a single cache-line transfer. */
+#define SHM_INLINE 16
 typedef struct {
-    _Atomic uint64_t flag; /* last step published */
-    uint64_t aux[2];       /* per parity: the number carried by an operation's first step */
-    tacl_fp_t fp[2];       /* per parity: the fingerprint of an operation's first step */
+    _Atomic uint64_t flag; /* last step of this parity published */
+    uint64_t aux;          /* the number carried by an operation's first step */
+    tacl_fp_t fp;          /* the fingerprint of an operation's first step */
+    char inl[SHM_INLINE];  /* payload of one-shot reductions of at most SHM_INLINE bytes */
 } shm_ctrl_t;
 
-_Static_assert(sizeof(shm_ctrl_t) <= SHM_LINE, "control block fits a line pair");
+_Static_assert(sizeof(shm_ctrl_t) == 64, "a step's control is one cache line");
 
 typedef struct {
     int32_t pid;
@@ -72,10 +79,15 @@ typedef struct {
     uint64_t oneshot;
 } shm_hello_t;
 
+typedef struct shm_pool shm_pool_t;
+static shm_pool_t *shm_pool_create(int threads);
+static void shm_pool_destroy(shm_pool_t *pool);
+
 struct tacl_shm_group {
     tacl_shm_seg_t seg;
+    shm_pool_t *pool; /* helper threads for large all_reduce phases (TACL_SHM_THREADS > 1) */
     shm_hdr_t *hdr;
-    char *ctrl; /* size lines of SHM_LINE bytes */
+    char *ctrl; /* per rank SHM_LINE bytes: its two control lines (one per step parity) */
     char *data; /* rank r's buffer of parity p at (2r + p) * slot */
     size_t slot, oneshot;
     int rank, size;
@@ -88,9 +100,10 @@ struct tacl_shm_group {
     char broken_msg[TACL_ERRMSG_MAX];
 };
 
-static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r)
+/* Rank r's control line for step s. */
+static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r, uint64_t s)
 {
-    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE);
+    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE) + (s & 1);
 }
 
 /* Rank r's buffer for step s. */
@@ -189,7 +202,7 @@ static int shm_pid_dead(int32_t pid)
 static void shm_publish(tacl_shm_group_t *g, uint64_t s)
 {
     /* seq_cst store then load: either the sleeper sees the flag or we see the sleeper. */
-    atomic_store(&shm_ctrl(g, g->rank)->flag, s);
+    atomic_store(&shm_ctrl(g, g->rank, s)->flag, s);
     if (atomic_load(&g->hdr->sleepers) > 0) {
         atomic_fetch_add(&g->hdr->wake, 1);
         shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
@@ -204,7 +217,7 @@ static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const 
     shm_describe(fp, what, sizeof what);
     who[0] = '\0';
     for (int r = 0; r < g->size && n < sizeof who; r++) {
-        if (atomic_load(&shm_ctrl(g, r)->flag) >= s) continue;
+        if (atomic_load(&shm_ctrl(g, r, s)->flag) >= s) continue;
         int k = snprintf(who + n, sizeof who - n, "%s%d (pid %d)", n ? ", " : "", g->comm_ranks[r],
                          (int)g->pids[r]);
         if (k > 0) n += (size_t)k;
@@ -224,7 +237,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
     uint64_t started = 0, spin_end = 0, yield_end = 0, next_live = 0;
     for (;;) {
         while (r < g->size &&
-               atomic_load_explicit(&shm_ctrl(g, r)->flag, memory_order_acquire) >= s)
+               atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
             r++;
         if (r == g->size) return TACL_OK;
         uint64_t now = tacl_now_ns();
@@ -243,15 +256,20 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         if (ast != 0) {
             char what[160];
             shm_describe(fp, what, sizeof what);
-            tacl_err(eb, (tacl_status_t)ast, TACL_SUB_SHM,
-                     "%s on the shared-memory group: rank %d gave up: %s", what,
-                     g->comm_ranks[g->hdr->abort_rank], g->hdr->abort_msg);
-            return shm_break(g, (tacl_status_t)ast, eb);
+            /* The segment is shared: check what another process wrote before using it. */
+            int ar = g->hdr->abort_rank;
+            tacl_status_t ab =
+                ast > 0 && ast < TACL_STATUS_COUNT_ ? (tacl_status_t)ast : TACL_ERR_PROTOCOL;
+            tacl_err(eb, ab, TACL_SUB_SHM, "%s on the shared-memory group: rank %d gave up: %.*s",
+                     what, ar >= 0 && ar < g->size ? g->comm_ranks[ar] : -1,
+                     (int)sizeof g->hdr->abort_msg - 1, g->hdr->abort_msg);
+            return shm_break(g, ab, eb);
         }
         if (now >= next_live) {
             next_live = now + SHM_LIVE_NS;
             for (int q = r; q < g->size; q++) {
-                if (atomic_load(&shm_ctrl(g, q)->flag) >= s || !shm_pid_dead(g->pids[q])) continue;
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !shm_pid_dead(g->pids[q]))
+                    continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
                 tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
@@ -269,7 +287,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         /* Sleep: announce ourselves, re-check, then wait on the word a publisher bumps. */
         uint32_t w = atomic_load(&g->hdr->wake);
         atomic_fetch_add(&g->hdr->sleepers, 1);
-        if (atomic_load(&shm_ctrl(g, r)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
+        if (atomic_load(&shm_ctrl(g, r, s)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
             uint64_t left = deadline - now, ns = left < SHM_SLEEP_NS ? left : SHM_SLEEP_NS;
             struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
             shm_futex(&g->hdr->wake, FUTEX_WAIT, w, &ts);
@@ -284,13 +302,13 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
                               uint64_t deadline, tacl_errbuf_t *eb)
 {
     uint64_t s = g->step + 1;
-    shm_ctrl_t *me = shm_ctrl(g, g->rank);
+    shm_ctrl_t *me = shm_ctrl(g, g->rank, s);
     if (first) {
         if (fp)
-            me->fp[s & 1] = *fp;
+            me->fp = *fp;
         else
-            memset(&me->fp[s & 1], 0, sizeof me->fp[0]);
-        me->aux[s & 1] = aux;
+            memset(&me->fp, 0, sizeof me->fp);
+        me->aux = aux;
     }
     shm_publish(g, s);
     tacl_status_t st = shm_wait(g, s, fp, deadline, eb);
@@ -298,10 +316,10 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
     g->step = s;
     if (!first) return TACL_OK;
     for (int r = 0; r < g->size; r++)
-        g->aux[r] = shm_ctrl(g, r)->aux[s & 1];
-    const tacl_fp_t *f0 = &shm_ctrl(g, 0)->fp[s & 1];
+        g->aux[r] = shm_ctrl(g, r, s)->aux;
+    const tacl_fp_t *f0 = &shm_ctrl(g, 0, s)->fp;
     for (int r = 1; r < g->size; r++) {
-        const tacl_fp_t *fr = &shm_ctrl(g, r)->fp[s & 1];
+        const tacl_fp_t *fr = &shm_ctrl(g, r, s)->fp;
         if (tacl_fp_equal(f0, fr)) continue;
         /* Every rank names the same pair (rank 0 and the first that differs from it). */
         char a[160], b[160];
@@ -358,6 +376,9 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
      * give the ranks different layouts. */
     long slot = tacl_setting_int(TACL_SET_SHM_SLOT_BYTES);
     long oneshot = tacl_setting_int(TACL_SET_SHM_ONESHOT_BYTES);
+    /* Two ranks: one step instead of two pays up to 64 KiB (measured on a quiet Xeon; on a
+     * loaded host every step saved matters more). */
+    if (!tacl_setting_is_set(TACL_SET_SHM_ONESHOT_BYTES) && n == 2) oneshot *= 4;
     if (slot < (long)SHM_SLOT_MIN) slot = SHM_SLOT_MIN;
     if ((unsigned long)slot > SHM_SLOT_MAX) slot = (long)SHM_SLOT_MAX;
     shm_hello_t mine = {.pid = (int32_t)getpid(),
@@ -382,6 +403,15 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
     if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
+    long threads = tacl_setting_int(TACL_SET_SHM_THREADS);
+    if (threads > 1) {
+        g->pool = shm_pool_create(threads > 64 ? 64 : (int)threads);
+        if (!g->pool)
+            TACL_WARN(TACL_SUB_SHM,
+                      "TACL_SHM_THREADS=%ld: cannot start helper threads; "
+                      "using one thread",
+                      threads);
+    }
     free(hello);
     TACL_DEBUG(TACL_SUB_SHM,
                "shared-memory group: rank %d of %d, segment %s (%zu bytes), slot %zu, one-shot "
@@ -403,6 +433,7 @@ err_free:
 void tacl_shm_group_destroy(tacl_shm_group_t *g)
 {
     if (!g) return;
+    shm_pool_destroy(g->pool);
     tacl_shm_seg_close(&g->seg);
     free(g->aux);
     free(g->pids);
@@ -434,6 +465,169 @@ static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count,
     return TACL_OK;
 }
 
+/* ---- Large all_reduce phases, run by the calling thread alone or split among helpers. ---- */
+
+enum { SHM_PHASE_COPY_IN, SHM_PHASE_REDUCE, SHM_PHASE_COPY_OUT };
+
+typedef struct {
+    tacl_shm_group_t *g;
+    const char *in;
+    char *outp;
+    size_t off, c, per, lo_me, hi_me, es;
+    tacl_dtype_t dt;
+    tacl_op_t op;
+    int want, phase;
+} shm_ar_job_t;
+
+/* Part p of q of the element range [lo, hi), cut on cache lines. */
+static void shm_split(size_t lo, size_t hi, int p, int q, size_t align, size_t *a, size_t *b)
+{
+    size_t len = hi > lo ? hi - lo : 0;
+    size_t per = ((len + (size_t)q - 1) / (size_t)q + align - 1) / align * align;
+    *a = shm_min(lo + per * (size_t)p, hi);
+    *b = shm_min(*a + per, hi);
+}
+
+/* Copies elements [lo, hi) of the chunk from src to dst (both indexed like the chunk). */
+static void shm_copy_part(char *dst, const char *src, size_t lo, size_t hi, size_t es, int p, int q,
+                          size_t align)
+{
+    size_t a, b;
+    shm_split(lo, hi, p, q, align, &a, &b);
+    if (b > a) memcpy(dst + a * es, src + a * es, (b - a) * es);
+}
+
+static void shm_ar_phase(const shm_ar_job_t *j, int p, int q)
+{
+    tacl_shm_group_t *g = j->g;
+    const int n = g->size, me = g->rank;
+    const size_t es = j->es, align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    const char *in = j->in + j->off * es;
+    char *out = j->outp ? j->outp + j->off * es : NULL;
+    if (j->phase == SHM_PHASE_COPY_IN) {
+        /* Everything but my own slice, which I reduce straight from my input. */
+        shm_copy_part(shm_next(g), in, 0, j->lo_me, es, p, q, align);
+        shm_copy_part(shm_next(g), in, j->hi_me, j->c, es, p, q, align);
+    } else if (j->phase == SHM_PHASE_REDUCE) {
+        /* My slice, one L1-sized block at a time: reduce into my slot for the others and,
+         * while the block is hot, copy it to recv (a second pass over memory saved). */
+        const void *srcs[n];
+        size_t a, b, blk = SHM_BLOCK / es;
+        shm_split(j->lo_me, j->hi_me, p, q, align, &a, &b);
+        for (size_t x = a; x < b; x += blk) {
+            size_t m = shm_min(blk, b - x);
+            for (int r = 0; r < n; r++)
+                srcs[r] =
+                    r == me ? (const void *)(in + x * es) : (const void *)(shm_cur(g, r) + x * es);
+            char *dst = shm_next(g) + x * es;
+            tacl_reduce_many(dst, srcs, n, m, j->dt, j->op);
+            tacl_reduce_finish(dst, m, j->dt, j->op, n);
+            if (j->want) memcpy(out + x * es, dst, m * es);
+        }
+    } else {
+        for (int r = 0; r < n; r++) {
+            size_t lo = shm_min(j->per * (size_t)r, j->c), hi = shm_min(lo + j->per, j->c);
+            if (r != me) shm_copy_part(out, shm_cur(g, r), lo, hi, es, p, q, align);
+        }
+    }
+}
+
+/* Helper threads: each waits for a new job generation, runs its part, and checks out. Idle
+ * helpers sleep on a private futex, so a group with threads costs nothing between calls. */
+struct shm_pool {
+    int nhelpers;
+    pthread_t *tids;
+    _Atomic uint32_t gen; /* futex word: bumped for every job (and to stop) */
+    _Atomic int pending;  /* helpers still running the current job */
+    _Atomic int stop;
+    const shm_ar_job_t *job;
+};
+
+typedef struct {
+    shm_pool_t *pool;
+    int part;
+} shm_helper_arg_t;
+
+static void *shm_helper_main(void *arg)
+{
+    shm_helper_arg_t *h = arg;
+    shm_pool_t *pool = h->pool;
+    int part = h->part;
+    free(h);
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t gen;
+        for (int spins = 0; (gen = atomic_load(&pool->gen)) == seen; spins++) {
+            if (spins < 20000) {
+                _mm_pause();
+                continue;
+            }
+            struct timespec ts = {0, 100000000}; /* re-check stop every 100 ms */
+            shm_futex(&pool->gen, FUTEX_WAIT_PRIVATE, seen, &ts);
+        }
+        seen = gen;
+        if (atomic_load(&pool->stop)) return NULL;
+        shm_ar_phase(pool->job, part, pool->nhelpers + 1);
+        atomic_fetch_sub(&pool->pending, 1);
+    }
+}
+
+static void shm_pool_destroy(shm_pool_t *pool)
+{
+    if (!pool) return;
+    atomic_store(&pool->stop, 1);
+    atomic_fetch_add(&pool->gen, 1);
+    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    for (int i = 0; i < pool->nhelpers; i++)
+        pthread_join(pool->tids[i], NULL);
+    free(pool->tids);
+    free(pool);
+}
+
+static shm_pool_t *shm_pool_create(int threads)
+{
+    shm_pool_t *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->tids = calloc((size_t)threads, sizeof *pool->tids);
+    if (!pool->tids) {
+        free(pool);
+        return NULL;
+    }
+    for (int i = 0; i < threads - 1; i++) {
+        shm_helper_arg_t *h = malloc(sizeof *h);
+        if (!h) break;
+        *h = (shm_helper_arg_t){pool, i + 1};
+        if (pthread_create(&pool->tids[i], NULL, shm_helper_main, h) != 0) {
+            free(h);
+            break;
+        }
+        pool->nhelpers++;
+    }
+    if (pool->nhelpers == 0) {
+        shm_pool_destroy(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+/* Runs one phase: alone, or part 0 here and the other parts on the helpers. */
+static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
+{
+    shm_pool_t *pool = g->pool;
+    if (!threads || !pool) {
+        shm_ar_phase(job, 0, 1);
+        return;
+    }
+    pool->job = job;
+    atomic_store(&pool->pending, pool->nhelpers);
+    atomic_fetch_add(&pool->gen, 1);
+    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    shm_ar_phase(job, 0, pool->nhelpers + 1);
+    /* Our own threads always finish their part: no deadline needed here. */
+    while (atomic_load(&pool->pending) > 0)
+        _mm_pause();
+}
+
 /* all_reduce (root < 0) and reduce (root >= 0: only the root writes recv).
  * Small messages: one step per slot-sized chunk; every rank that needs the result reduces the
  * whole chunk from all slots in rank order. Large: per chunk, every rank copies its input
@@ -459,14 +653,17 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
     size_t cmax = g->slot / es;
     if (bytes <= g->oneshot) {
         size_t off = 0;
+        /* A payload that fits travels in the control line with the flag. */
+        const int inl = bytes <= SHM_INLINE;
         do {
             size_t c = shm_min(cmax, count - off);
-            shm_copy(shm_next(g), in + off * es, c * es);
+            shm_copy(inl ? shm_ctrl(g, me, g->step + 1)->inl : shm_next(g), in + off * es, c * es);
             st = shm_step(g, off == 0, fp, 0, deadline, eb);
             if (st != TACL_OK) return st;
             if (want && c) {
                 for (int r = 0; r < n; r++)
-                    srcs[r] = shm_cur(g, r);
+                    srcs[r] = inl ? (const void *)shm_ctrl(g, r, g->step)->inl
+                                  : (const void *)shm_cur(g, r);
                 tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
                 tacl_reduce_finish(outp + off * es, c, dt, op, n);
             }
@@ -475,33 +672,26 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
         return TACL_OK;
     }
     const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    shm_ar_job_t job = {.g = g, .in = in, .outp = outp, .es = es, .dt = dt, .op = op, .want = want};
     for (size_t off = 0; off < count;) {
         size_t c = shm_min(cmax, count - off);
         /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
-        size_t per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
-        size_t lo_me = shm_min(per * (size_t)me, c), hi_me = shm_min(lo_me + per, c);
-        char *mine = shm_next(g);
-        if (lo_me > 0) shm_copy(mine, in + off * es, lo_me * es);
-        if (hi_me < c) shm_copy(mine + hi_me * es, in + (off + hi_me) * es, (c - hi_me) * es);
+        job.off = off;
+        job.c = c;
+        job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
+        job.lo_me = shm_min(job.per * (size_t)me, c);
+        job.hi_me = shm_min(job.lo_me + job.per, c);
+        int threads = g->pool && c * es >= SHM_MT_MIN_BYTES;
+        job.phase = SHM_PHASE_COPY_IN;
+        shm_run(g, &job, threads);
         st = shm_step(g, off == 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
-        if (hi_me > lo_me) {
-            for (int r = 0; r < n; r++)
-                srcs[r] = r == me ? (const void *)(in + (off + lo_me) * es)
-                                  : (const void *)(shm_cur(g, r) + lo_me * es);
-            char *dst = shm_next(g) + lo_me * es;
-            tacl_reduce_many(dst, srcs, n, hi_me - lo_me, dt, op);
-            tacl_reduce_finish(dst, hi_me - lo_me, dt, op, n);
-        }
+        job.phase = SHM_PHASE_REDUCE;
+        shm_run(g, &job, threads);
         st = shm_step(g, 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
-        if (want) {
-            for (int r = 0; r < n; r++) {
-                size_t lo = shm_min(per * (size_t)r, c), hi = shm_min(lo + per, c);
-                if (hi > lo)
-                    shm_copy(outp + (off + lo) * es, shm_cur(g, r) + lo * es, (hi - lo) * es);
-            }
-        }
+        job.phase = SHM_PHASE_COPY_OUT;
+        if (want) shm_run(g, &job, threads);
         off += c;
     }
     return TACL_OK;

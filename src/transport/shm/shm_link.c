@@ -6,10 +6,12 @@
 
 #include "transport/shm/shm_seg.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct {
     _Alignas(64) _Atomic uint64_t head; /* bytes ever written (producer) */
@@ -43,6 +45,27 @@ tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, voi
     if (!l) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
     tacl_status_t st = tacl_shm_seg_open(pair, "link", SHM_LINK_CTL_BYTES + 2 * cap, &l->seg, eb);
     if (st != TACL_OK) {
+        free(l);
+        return st;
+    }
+    /* Reserve the pages now: tmpfs hands out pages when they are first touched, and a full
+     * /dev/shm (64 MiB in a default container) would then kill us with SIGBUS in the middle of
+     * a transfer. Populating fails cleanly instead; both sides agree before using the link. */
+    int32_t ok = 1, both[2] = {0, 0};
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(l->seg.base, l->seg.size, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+        TACL_WARN(TACL_SUB_SHM, "cannot reserve %zu bytes of shared memory for a link: %s",
+                  l->seg.size, strerror(errno));
+        ok = 0;
+    }
+#endif
+    st = tacl_xchg_allgather(pair, &ok, sizeof ok, both, eb);
+    if (st == TACL_OK && !(both[0] && both[1]))
+        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                      "not enough shared memory (/dev/shm) for a %zu-byte link segment on %s side",
+                      l->seg.size, ok ? "the peer's" : "this");
+    if (st != TACL_OK) {
+        tacl_shm_seg_close(&l->seg);
         free(l);
         return st;
     }
