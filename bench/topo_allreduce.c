@@ -1,9 +1,9 @@
 /* topo_allreduce.c — one rank of a topology benchmark or test, started by a script in network
  * namespaces with tacl's launcher variables (bench/topo_bench.sh, tests/netns/coll_cut.sh,
  * tests/netns/topo_measure.sh). Modes:
- *   bench BYTES ITERS  all_reduce (float32 sum) of BYTES, one warm-up then ITERS timed calls
- *                      each after a barrier; values checked; rank 0 prints the algorithm, the
- *                      best and mean time;
+ *   bench BYTES ITERS [broadcast]  all_reduce (float32 sum; or broadcast from the centre) of
+ *                      BYTES, one warm-up then ITERS timed calls each after a barrier; values
+ *                      checked; rank 0 prints the algorithm, the best and mean time;
  *   loop SECONDS       all_reduce of 4 MiB (int32) repeated for SECONDS, values checked; prints
  *                      "looping" once, then "completed N" or the error with its wall-clock time
  *                      (exit 2), so that a script can cut a link meanwhile;
@@ -33,27 +33,33 @@ static double wall_s(void)
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
 }
 
-static int run_bench(tacl_comm_t *w, size_t bytes, int iters)
+static int run_bench(tacl_comm_t *w, size_t bytes, int iters, int bcast)
 {
     int me = tacl_comm_rank(w), n = tacl_comm_size(w);
     size_t count = bytes / sizeof(float);
     float *a = malloc(count * sizeof *a + 1);
     if (!a) return 1;
-    coll_args_t args = {.kind = TACL_COLL_ALL_REDUCE, .count = count, .esz = sizeof(float)};
+    int root = w->centre;
+    coll_args_t args = {.kind = bcast ? TACL_COLL_BROADCAST : TACL_COLL_ALL_REDUCE,
+                        .count = count,
+                        .esz = sizeof(float),
+                        .root = root};
     const char *why = "";
     coll_algo_t algo = coll_select(w, &args, &why);
     double best = 1e30, sum = 0;
     for (int it = -1; it < iters; it++) {
         for (size_t i = 0; i < count; i++)
-            a[i] = (float)((me + i) % 5);
+            a[i] = bcast && me != root ? -1.0f : (float)((me + i) % 5);
         if (tacl_barrier(w) != TACL_OK) goto fail;
         double t0 = now_s();
-        if (tacl_all_reduce(w, a, a, count, TACL_FLOAT32, TACL_SUM) != TACL_OK) goto fail;
+        tacl_status_t st = bcast ? tacl_broadcast(w, a, a, count, TACL_FLOAT32, root)
+                                 : tacl_all_reduce(w, a, a, count, TACL_FLOAT32, TACL_SUM);
+        if (st != TACL_OK) goto fail;
         double dt = now_s() - t0;
         for (size_t i = 0; i < count; i += 4099) {
             float want = 0;
             for (int r = 0; r < n; r++)
-                want += (float)((r + i) % 5);
+                if (!bcast || r == root) want += (float)((r + i) % 5);
             if (a[i] != want) {
                 fprintf(stderr, "rank %d: element %zu = %g, expected %g\n", me, i, a[i], want);
                 free(a);
@@ -68,8 +74,10 @@ static int run_bench(tacl_comm_t *w, size_t bytes, int iters)
         if (slowest < best) best = slowest;
     }
     if (me == 0)
-        printf("topo_allreduce ranks %d bytes %zu algo %s (%s) iters %d best_s %.4f mean_s %.4f\n",
-               n, bytes, coll_algo_name(algo), why, iters, best, sum / iters);
+        printf("topo_allreduce %s ranks %d bytes %zu algo %s (%s) iters %d best_s %.4f mean_s "
+               "%.4f\n",
+               bcast ? "broadcast" : "all_reduce", n, bytes, coll_algo_name(algo), why, iters, best,
+               sum / iters);
     free(a);
     return 0;
 fail:
@@ -139,7 +147,8 @@ int main(int argc, char **argv)
     }
     int rc;
     if (!strcmp(argv[1], "bench") && argc > 3)
-        rc = run_bench(w, strtoull(argv[2], NULL, 0), atoi(argv[3]));
+        rc = run_bench(w, strtoull(argv[2], NULL, 0), atoi(argv[3]),
+                       argc > 4 && !strcmp(argv[4], "broadcast"));
     else if (!strcmp(argv[1], "loop") && argc > 2)
         rc = run_loop(w, atof(argv[2]));
     else if (!strcmp(argv[1], "measure"))

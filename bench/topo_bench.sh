@@ -9,7 +9,7 @@
 #   line5   A-B-C-D-E: default (tree at C) vs bound M/b, and the relayed ring
 #   kite4   triangle A-B-C at b plus C-D at 2b (no Hamiltonian cycle; links measured at init,
 #           TACL_TOPO_MEASURE=1): default (multi-tree) vs one tree (TACL_ALGO=allreduce:tree);
-#           bound M/(2b) (cut), packing model M/(1.5b)
+#           bound M/(2b) (cut), packing model M/(1.5b); the same for broadcast from C
 # Prints one line per run (best and mean of ITERS after one warm-up) and the ratios.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,6 +52,8 @@ cluster() {
 }
 
 # run NAME LABEL ENV... : the ranks of cluster NAME (one per host), prints rank 0's line.
+# OP (environment of the script, default all_reduce) picks the collective.
+OP=all_reduce
 run() {
     local name=$1 label=$2
     shift 2
@@ -64,7 +66,7 @@ run() {
         netns_bg "$name$h" env TACL_RANK=$r TACL_WORLD_SIZE=$n TACL_HOST_ID="$h" \
             TACL_MASTER_ADDR="$(netns_addr "${name}S" "$name$h")" TACL_MASTER_PORT=$port \
             TACL_RUN_ID="bench-$$-$port" TACL_TIMEOUT=300 TACL_PROBE_TIMEOUT=1 "$@" \
-            "$rank_bin" bench "$bytes" "$iters" >"$out/$r" 2>&1
+            "$rank_bin" bench "$bytes" "$iters" "$OP" >"$out/$r" 2>&1
         pids+=("$NETNS_LAST_PID")
         r=$((r + 1))
     done
@@ -116,4 +118,11 @@ run ki "one tree" TACL_TOPO_MEASURE=1 TACL_ALGO=allreduce:tree || exit 1
 t_tree=$best
 kb=$(awk -v m="$bytes" -v b="$bps" 'BEGIN { printf "%.3f", m / (2 * b) }')
 km=$(awk -v m="$bytes" -v b="$bps" 'BEGIN { printf "%.3f", m / (1.5 * b) }')
+OP=broadcast
+run ki "broadcast default" TACL_TOPO_MEASURE=1 || exit 1
+t_bmt=$best
+run ki "broadcast one tree" TACL_TOPO_MEASURE=1 TACL_ALGO=broadcast:tree || exit 1
+t_btree=$best
+OP=all_reduce
+echo "kite4 broadcast from C: multitree/tree $(ratio "$t_bmt" "$t_btree")"
 echo "kite4: cut bound M/(2b) = $kb s, packing model M/(1.5b) = $km s, one tree M/b = $bound s; multitree/tree $(ratio "$t_mt" "$t_tree"), multitree/model $(ratio "$t_mt" "$km")"

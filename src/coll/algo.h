@@ -85,9 +85,9 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
 /* Multi-tree all_reduce (algo_multitree.c): the trees of tacl_forest_pack, the vector split by
  * their weights. */
 struct coll_mtree {
-    tacl_forest_t *forest;   /* all_reduce; NULL when one tree is as good */
-    tacl_forest_t **rooted;  /* broadcast/reduce per root, computed on first use */
-    unsigned char *known;    /* rooted[r] computed (it may be NULL: one tree is as good) */
+    tacl_forest_t *forest;  /* all_reduce; NULL when one tree is as good */
+    tacl_forest_t **rooted; /* broadcast/reduce per root, computed on first use */
+    unsigned char *known;   /* rooted[r] computed (it may be NULL: one tree is as good) */
 };
 /* Allocates c->mtree for a communicator that is not a full mesh (coll_topo.c). */
 tacl_status_t coll_mtree_create(tacl_comm_t *c, tacl_errbuf_t *eb);

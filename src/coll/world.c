@@ -272,6 +272,9 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     st = tacl_engine_set_routes(w->engine, w->next_hop);
     if (st == TACL_OK) st = world_topo_links(w, &tl, eb);
     tacl_topo_links_free(&tl);
+    /* Relays drop fragments for destinations they have no route to yet: nobody sends a
+     * routed message before every rank has its routes. */
+    if (st == TACL_OK) st = boot_store_barrier(&w->boot->xctx, eb);
     if (st != TACL_OK) goto err;
     TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
                w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl_now_ns() - t0) * 1e-9);

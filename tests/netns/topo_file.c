@@ -9,13 +9,18 @@
  *            values checked at sizes that split unevenly over the trees;
  *   badfile  a file with a wrong value: tacl_init fails on every rank with TACL_ERR_CONFIG and
  *            file:line:column;
- *   nohost   a file without the ranks' hosts: TACL_ERR_CONFIG naming the rank and its id. */
+ *   nohost   a file without the ranks' hosts: TACL_ERR_CONFIG naming the rank and its id;
+ *   map      tacl_topo_file_links alone: ranks matched by host name, by the hostname part of a
+ *            default host id, by address, by the file's ranks map; same-host pairs linked;
+ *            declared bandwidth and latency per pair; an absent link not allowed. */
 #include "check.h"
 #include "coll/coll.h"
 #include "mp_world.h"
+#include "topo/topofile.h"
 #include "transport/engine.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -209,6 +214,45 @@ static int fail_body(tacl_comm_t *w, void *arg)
     return 0;
 }
 
+static int map_mode(void)
+{
+    write_file("map.yaml", "hosts:\n  - {name: nodeA}\n  - {name: nodeB, address: 10.0.0.2}\n"
+                           "  - {name: nodeC}\nlinks:\n"
+                           "  - {hosts: [nodeA, nodeB], bandwidth: 8Gbps, latency: 5us}\n"
+                           "  - {hosts: [nodeB, nodeC], bandwidth: 2GB/s, latency_us: 7}\n"
+                           "ranks:\n  - {rank: 0, host: nodeA}\n  - {rank: 1, host: nodeA}\n"
+                           "  - {rank: 2, host: nodeB}\n  - {rank: 3, host: nodeC}\n"
+                           "  - {rank: 4, host: nodeC}\n");
+    char path[512];
+    snprintf(path, sizeof path, "%s/map.yaml", dir);
+    /* rank 0 by name, 1 by the hostname part of a default id, 2 by address, 3 and 4 by the
+     * ranks map (their ids match nothing). */
+    const char *ids[] = {"nodeA", "nodeA/1234-boot/net:4026531840", "10.0.0.2", "zz", "yy"};
+    tacl_topo_links_t l;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_topo_file_links(path, 5, ids, &l, &eb));
+    CHECK(l.n == 5);
+#define AT(m, i, j) (m)[(i)*5 + (j)]
+#define NEAR(x, y)  (fabs((x) - (y)) <= 1e-9 * fabs(y))
+    CHECK(AT(l.allowed, 0, 1) && AT(l.bw, 0, 1) == TACL_TOPO_SAME_HOST_BW); /* same host */
+    CHECK(AT(l.allowed, 0, 2) && NEAR(AT(l.bw, 0, 2), 1e9) && NEAR(AT(l.lat, 0, 2), 5e-6));
+    CHECK(AT(l.allowed, 2, 1) && NEAR(AT(l.bw, 2, 1), 1e9));
+    CHECK(AT(l.allowed, 2, 3) && NEAR(AT(l.bw, 2, 3), 2e9) && NEAR(AT(l.lat, 3, 2), 7e-6));
+    CHECK(AT(l.allowed, 3, 4) && AT(l.bw, 4, 3) == TACL_TOPO_SAME_HOST_BW);
+    CHECK(!AT(l.allowed, 0, 3) && !AT(l.allowed, 4, 1) && AT(l.bw, 1, 4) == 0);
+#undef AT
+#undef NEAR
+    tacl_topo_links_free(&l);
+    /* No file name: the mode needs one. */
+    CHECK_ST(tacl_topo_file_links("", 5, ids, &l, &eb), TACL_ERR_CONFIG);
+    CHECK_CONTAINS(eb.msg, "TACL_TOPO_FILE");
+    /* A missing file names itself. */
+    snprintf(path, sizeof path, "%s/none.yaml", dir);
+    CHECK(tacl_topo_file_links(path, 5, ids, &l, &eb) != TACL_OK);
+    CHECK_CONTAINS(eb.msg, "none.yaml");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "chain";
@@ -263,6 +307,8 @@ int main(int argc, char **argv)
             snprintf(want, sizeof want, "rank 0's host id 'hA' matches no host");
         rc = mpw_run(2, fail_body, want, &o);
         CHECK(rc == 0);
+    } else if (!strcmp(mode, "map")) {
+        CHECK(map_mode() == 0);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 1;
