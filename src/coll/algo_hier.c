@@ -27,7 +27,13 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
         l.send = l.recv = a->recv;
         l.op = op;
         st = coll_run(c->lead, &l);
-        if (st != TACL_OK) return tacl_err_keep(&c->err, st);
+        if (st != TACL_OK) {
+            /* The other ranks of this host wait for the leader's broadcast: hand them the
+             * cause instead of letting them discover the leader's exit. */
+            tacl_err_keep(&c->err, st);
+            if (c->shm) tacl_shm_group_abort(c->shm, st, c->err.msg);
+            return st;
+        }
     }
     if (c->shm)
         st = tacl_shm_broadcast(c->shm, a->recv, a->recv, bytes, 0, &x->fp, x->deadline, &c->err);

@@ -7,6 +7,7 @@
 #include "reduce.h"
 #include "transport/shm/shm_group.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,6 +338,14 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
                (unsigned long long)c->id, coll_algo_name(algo), why);
     tacl_status_t st = algo == COLL_ALGO_SHM ? coll_run_shm(&x, a) : coll_run_engine(&x, a, algo);
+    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM) {
+        /* Only the ranks that received from a mismatched peer saw it; tell the others, who
+         * would otherwise wait for messages that will never come. */
+        char msg[TACL_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", c->err.msg);
+        tacl_engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
+                             tacl_deadline_ns(2.0));
+    }
     if (st != TACL_OK) return comm_fail(c, st);
     /* avg: the algorithms summed; divide once where the result lands. The shm group does
      * the whole average itself. */

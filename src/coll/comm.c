@@ -126,6 +126,7 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
                          eb);
         free(lw);
         if (st != TACL_OK) goto err_free;
+        c->lead->watch = c;
     }
     pthread_mutex_lock(&w->lock);
     w->refs++;

@@ -67,6 +67,8 @@ struct tacl_comm {
     struct tacl_comm *lead;     /* communicator of the host leaders (NULL if one host or not a
                                    leader) */
     struct tacl_shm_group *shm; /* same-host group (NULL when local_size == 1) */
+    struct tacl_comm *watch;    /* the leaders' communicator fails its waits when any rank of
+                                   this parent dies, not only a leader */
     double timeout_s;
     uint64_t seq;     /* operations issued on this communicator */
     uint64_t nsplits; /* splits issued (part of derived ids) */

@@ -36,7 +36,8 @@ tacl_status_t coll_irecv(coll_ctx_t *x, int peer, uint64_t tag, void *buf, size_
 tacl_status_t coll_wait(coll_ctx_t *x, tacl_req_t **reqs, int n)
 {
     if (n == 0) return TACL_OK;
-    return tacl_engine_wait(x->c->world->engine, reqs, n, x->deadline, x->c->wranks, x->c->size,
+    const tacl_comm_t *g = x->c->watch ? x->c->watch : x->c;
+    return tacl_engine_wait(x->c->world->engine, reqs, n, x->deadline, g->wranks, g->size,
                             &x->c->err);
 }
 

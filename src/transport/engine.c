@@ -87,6 +87,8 @@ typedef struct eng_msg {
     uint64_t cma_addr;
 } eng_msg_t;
 
+#define ENG_POISON_SLOTS 16
+
 enum { ENG_RX_HDR, ENG_RX_PAY };
 enum { ENG_TGT_DISCARD, ENG_TGT_MSG, ENG_TGT_FWD, ENG_TGT_CTRL };
 enum { ENG_LINK_UP, ENG_LINK_CUT, ENG_LINK_DEAD };
@@ -155,6 +157,14 @@ struct tacl_engine {
     int completed; /* progress thread only: a request completed since the last signal */
 
     eng_msg_t **bucket;
+    /* Operations other ranks reported failed (tacl_engine_abort_op): receives of the same
+     * (comm, seq) fail at once with the reported status. Progress thread only. */
+    struct {
+        uint64_t comm_id, seq;
+        tacl_status_t st;
+        char msg[400];
+    } poison[ENG_POISON_SLOTS];
+    unsigned npoison;
     struct {
         uint8_t *p;
         size_t cap;
@@ -289,9 +299,53 @@ static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
     return 0;
 }
 
+/* Fails every posted receive of (comm_id, seq) with st and msg. */
+static void eng_poison_posted(tacl_engine_t *e, uint64_t comm_id, uint64_t seq, tacl_status_t st,
+                              const char *msg)
+{
+    for (size_t b = 0; b < ENG_MSG_BUCKETS; b++) {
+        eng_msg_t *m = e->bucket[b];
+        while (m) {
+            eng_msg_t *next = m->next;
+            if (m->req && !m->have_hdr && m->key.comm_id == comm_id && m->key.seq == seq &&
+                m->key.tag != TACL_ENGINE_ABORT_TAG) {
+                tacl_req_t *r = m->req;
+                m->req = NULL;
+                snprintf(r->msg, sizeof r->msg, "%s", msg);
+                eng_msg_free(e, m);
+                eng_complete(e, r, st);
+            }
+            m = next;
+        }
+    }
+}
+
+/* An abort notice (tacl_engine_abort_op) has arrived: remember it, fail what waits on it. */
+static void eng_poison_arrive(tacl_engine_t *e, eng_msg_t *m)
+{
+    unsigned slot = e->npoison++ % ENG_POISON_SLOTS;
+    int32_t st = TACL_ERR_INTERNAL;
+    if (m->own && m->total >= sizeof st) memcpy(&st, m->own, sizeof st);
+    e->poison[slot].comm_id = m->key.comm_id;
+    e->poison[slot].seq = m->key.seq;
+    e->poison[slot].st = (tacl_status_t)st;
+    int tl = m->own && m->total > sizeof st ? (int)(m->total - sizeof st) : 0;
+    snprintf(e->poison[slot].msg, sizeof e->poison[slot].msg, "%.*s (reported by rank %d)", tl,
+             m->own ? (const char *)m->own + sizeof st : "", m->src);
+    TACL_INFO(TACL_SUB_NET, "rank %d: rank %d reports operation %llu of comm %llx failed: %s",
+              e->rank, m->src, (unsigned long long)m->key.seq,
+              (unsigned long long)m->key.comm_id, e->poison[slot].msg);
+    eng_poison_posted(e, m->key.comm_id, m->key.seq, (tacl_status_t)st, e->poison[slot].msg);
+}
+
 /* Every byte of m has arrived. */
 static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
 {
+    if (m->key.tag == TACL_ENGINE_ABORT_TAG && !m->req) {
+        eng_poison_arrive(e, m);
+        eng_msg_free(e, m);
+        return;
+    }
     if (m->req) {
         if (m->dest != m->req->buf && m->total) memcpy(m->req->buf, m->own, m->total);
         tacl_req_t *r = m->req;
@@ -309,6 +363,13 @@ static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m);
 /* The progress thread's side of tacl_engine_irecv. */
 static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
 {
+    unsigned np = e->npoison < ENG_POISON_SLOTS ? e->npoison : ENG_POISON_SLOTS;
+    for (unsigned i = 0; i < np; i++) {
+        if (e->poison[i].comm_id != r->key.comm_id || e->poison[i].seq != r->key.seq) continue;
+        snprintf(r->msg, sizeof r->msg, "%s", e->poison[i].msg);
+        eng_complete(e, r, e->poison[i].st);
+        return;
+    }
     eng_msg_t *m = eng_msg_find(e, r->peer, &r->key);
     if (!m) {
         m = eng_msg_new(e, r->peer, &r->key);
@@ -2176,4 +2237,37 @@ tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint6
     }
     eng_release(e, reqs, n);
     return st;
+}
+
+tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, uint64_t comm_id,
+                                   uint64_t seq, tacl_status_t st, const char *msg,
+                                   uint64_t deadline_ns)
+{
+    size_t tl = strlen(msg);
+    if (tl > 380) tl = 380;
+    uint8_t *pay = malloc(sizeof(int32_t) + tl);
+    tacl_req_t **reqs = calloc((size_t)n, sizeof *reqs);
+    if (!pay || !reqs) {
+        free(pay);
+        free(reqs);
+        return TACL_ERR_NOMEM;
+    }
+    int32_t st32 = (int32_t)st;
+    memcpy(pay, &st32, sizeof st32);
+    memcpy(pay + sizeof st32, msg, tl);
+    tacl_msg_key_t key = {comm_id, TACL_ENGINE_ABORT_TAG, seq};
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (group[i] == e->rank || !tacl_engine_peer_alive(e, group[i])) continue;
+        if (tacl_engine_isend(e, group[i], &key, NULL, pay, sizeof st32 + tl, &reqs[k]) ==
+            TACL_OK)
+            k++;
+    }
+    TACL_INFO(TACL_SUB_NET, "rank %d: telling %d rank(s) that operation %llu of comm %llx failed",
+              e->rank, k, (unsigned long long)seq, (unsigned long long)comm_id);
+    tacl_errbuf_t eb;
+    tacl_status_t ws = tacl_engine_wait(e, reqs, k, deadline_ns, NULL, 0, &eb);
+    free(reqs);
+    free(pay);
+    return ws;
 }

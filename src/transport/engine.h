@@ -80,6 +80,17 @@ tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint6
 /* 1 when the request has completed (it still must be passed to tacl_engine_wait). */
 int tacl_engine_test(tacl_req_t *req);
 
+/* Tag reserved for abort notices (tacl_engine_abort_op). */
+#define TACL_ENGINE_ABORT_TAG (~0ull)
+
+/* Tells the other ranks of group that the operation (comm_id, seq) failed here with st and msg
+ * (e.g. a fingerprint mismatch seen only by this rank): their receives of that operation, posted
+ * or future, fail at once with st and msg instead of waiting for messages that will not come.
+ * Waits for the notices to be sent, at most until deadline_ns. */
+tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, uint64_t comm_id,
+                                   uint64_t seq, tacl_status_t st, const char *msg,
+                                   uint64_t deadline_ns);
+
 /* Liveness as this rank knows it: 1 alive, 0 dead (or cut off). */
 int tacl_engine_peer_alive(const tacl_engine_t *e, int rank);
 

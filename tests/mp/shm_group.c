@@ -614,7 +614,7 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
     CHECK_OK(tacl_xchg_allgather(&ctx->xchg, &mypid, sizeof mypid, pids, NULL));
     if (me != 2) {
         char want[64];
-        snprintf(want, sizeof want, "rank(s) 12 (pid %d)", (int)pids[2]);
+        snprintf(want, sizeof want, "rank 12 (pid %d)", (int)pids[2]);
         fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
         uint64_t t0 = tacl_now_ns();
         st = tacl_shm_barrier(g, &fp, tacl_deadline_ns(0.3), &eb);

@@ -172,6 +172,13 @@ static tacl_status_t shm_break(tacl_shm_group_t *g, tacl_status_t st, tacl_errbu
     return tacl_err_keep(eb, st);
 }
 
+void tacl_shm_group_abort(tacl_shm_group_t *g, tacl_status_t st, const char *msg)
+{
+    if (!g || g->broken != TACL_OK) return;
+    tacl_err(NULL, st, TACL_SUB_SHM, "%s", msg);
+    shm_break(g, st, NULL);
+}
+
 static tacl_status_t shm_check_usable(tacl_shm_group_t *g, const tacl_fp_t *fp, tacl_errbuf_t *eb)
 {
     if (g->broken == TACL_OK) return TACL_OK;
@@ -214,18 +221,20 @@ static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const 
 {
     char what[160], who[512];
     size_t n = 0;
+    int missing = 0;
     shm_describe(fp, what, sizeof what);
     who[0] = '\0';
     for (int r = 0; r < g->size && n < sizeof who; r++) {
         if (atomic_load(&shm_ctrl(g, r, s)->flag) >= s) continue;
-        int k = snprintf(who + n, sizeof who - n, "%s%d (pid %d)", n ? ", " : "", g->comm_ranks[r],
-                         (int)g->pids[r]);
+        int k = snprintf(who + n, sizeof who - n, "%srank %d (pid %d)", n ? ", " : "",
+                         g->comm_ranks[r], (int)g->pids[r]);
         if (k > 0) n += (size_t)k;
+        missing++;
     }
     tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
              "%s on the shared-memory group: timed out after %.3f s at step %llu waiting for "
-             "rank(s) %s on this host",
-             what, (double)(tacl_now_ns() - started) * 1e-9, (unsigned long long)s, who);
+             "%s on this host (%d did not arrive)",
+             what, (double)(tacl_now_ns() - started) * 1e-9, (unsigned long long)s, who, missing);
     return shm_break(g, TACL_ERR_TIMEOUT, eb);
 }
 

@@ -28,6 +28,9 @@ typedef struct {
 tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
                                     tacl_errbuf_t *eb);
 void tacl_shm_group_destroy(tacl_shm_group_t *g);
+/* Breaks the group with st and msg, for a failure outside it (e.g. the host leader's step
+ * across hosts): every rank waiting in, or later calling, the group gets that error. */
+void tacl_shm_group_abort(tacl_shm_group_t *g, tacl_status_t st, const char *msg);
 
 /* Collectives within the group. Semantics as the public API in tacl.h (send == recv: in
  * place; roots are group ranks). All return within deadline_ns. */
