@@ -216,6 +216,157 @@ TACL_API tacl_status_t tacl_send(tacl_comm_t *comm, const void *buf, size_t coun
 TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tacl_dtype_t dt,
                                  int peer, int tag);
 
+/* ---- Launch (bootstrap and host identity; see tacl_bootstrap_from_env above). ----
+ * In a tacl_bootstrap_t, local_rank is -1 (like local_size) when the launcher does not say.
+ * master_port 0 appears only for a lone process (no launcher variables, TACL_MASTER_PORT
+ * unset): its rank 0 starts the store on port 0, and the kernel picks a free port. Without a
+ * launcher's job id, run_id is "<master_addr>:<master_port>", the same on every rank. */
+/* Name of a launcher: "none", "tacl", "torchrun", "mpi", "slurm", "explicit". Never NULL. */
+TACL_API const char *tacl_launcher_name(tacl_launcher_t l);
+
+/* ---- GPU: device communicators over a dlopen'd NCCL (no CUDA or NCCL needed to build). ----
+ * Which NCCL is loaded: TACL_NCCL_SO_PATH, else PyTorch's (already in the process, else in the
+ * site-packages of TACL_PYTHON) unless TACL_USE_PYTORCH_NCCL=0, else the system's libnccl.so.2,
+ * else librccl.so.1 (docs/GPU.md). Device calls take a cudaStream_t as void *, are enqueued on
+ * it without host synchronisation (capturable in CUDA graphs) and take device buffers of the
+ * communicator's GPU; a buffer on another GPU gives TACL_ERR_INVALID naming both. */
+typedef struct tacl_dev_comm tacl_dev_comm_t;
+
+/* The NCCL this process loaded (loading it now if needed): version as NCCL encodes it (22803 for
+ * 2.28.3) and the file. TACL_ERR_UNAVAILABLE lists every candidate tried when none loads. */
+TACL_API tacl_status_t tacl_nccl_loaded(int *version, const char **path);
+
+/* Collective over host_comm: rank 0's ncclUniqueId is broadcast over it, every rank initialises
+ * NCCL on `device` (non-blocking, bounded by TACL_TIMEOUT), ranks that never joined are named on
+ * every rank, ranks that loaded different NCCL versions fail with TACL_ERR_MISMATCH, and a
+ * checked warm-up all_reduce runs before it returns. */
+TACL_API tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device,
+                                            tacl_dev_comm_t **out);
+/* Finalizes (bounded), or aborts when finalize does not complete in time; never hangs. */
+TACL_API void tacl_dev_comm_destroy(tacl_dev_comm_t *dc);
+/* TACL_OK, or the asynchronous NCCL error (TACL_ERR_PEER_LOST for a remote failure). */
+TACL_API tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc);
+/* Waits until the work on stream completes, watching for asynchronous errors; after the
+ * timeout aborts the communicator and returns TACL_ERR_TIMEOUT. */
+TACL_API tacl_status_t tacl_dev_comm_sync(tacl_dev_comm_t *dc, void *stream);
+TACL_API int tacl_dev_comm_rank(const tacl_dev_comm_t *dc);
+TACL_API int tacl_dev_comm_size(const tacl_dev_comm_t *dc);
+TACL_API int tacl_dev_comm_device(const tacl_dev_comm_t *dc);
+TACL_API int tacl_dev_comm_nccl_version(const tacl_dev_comm_t *dc);
+TACL_API void tacl_dev_comm_set_timeout(tacl_dev_comm_t *dc, double timeout_s);
+TACL_API const char *tacl_dev_comm_last_error(const tacl_dev_comm_t *dc);
+
+TACL_API tacl_status_t tacl_dev_all_reduce(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                           size_t count, tacl_dtype_t dt, tacl_op_t op,
+                                           void *stream);
+TACL_API tacl_status_t tacl_dev_reduce(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                       size_t count, tacl_dtype_t dt, tacl_op_t op, int root,
+                                       void *stream);
+TACL_API tacl_status_t tacl_dev_broadcast(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                          size_t count, tacl_dtype_t dt, int root, void *stream);
+TACL_API tacl_status_t tacl_dev_all_gather(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                           size_t count, tacl_dtype_t dt, void *stream);
+TACL_API tacl_status_t tacl_dev_reduce_scatter(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                               size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                               void *stream);
+/* Block r of send goes to rank r (grouped send/recv). */
+TACL_API tacl_status_t tacl_dev_all_to_all(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                           size_t count, tacl_dtype_t dt, void *stream);
+TACL_API tacl_status_t tacl_dev_gather(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                       size_t count, tacl_dtype_t dt, int root, void *stream);
+TACL_API tacl_status_t tacl_dev_scatter(tacl_dev_comm_t *dc, const void *send, void *recv,
+                                        size_t count, tacl_dtype_t dt, int root, void *stream);
+TACL_API tacl_status_t tacl_dev_send(tacl_dev_comm_t *dc, const void *buf, size_t count,
+                                     tacl_dtype_t dt, int peer, void *stream);
+TACL_API tacl_status_t tacl_dev_recv(tacl_dev_comm_t *dc, void *buf, size_t count, tacl_dtype_t dt,
+                                     int peer, void *stream);
+/* Optional NCCL features, used when the loaded NCCL has them (else TACL_ERR_UNAVAILABLE naming
+ * the missing symbol). Split: collective over dc, like tacl_comm_split (color < 0: *out = NULL).
+ * Register: ncclCommRegister of a buffer for zero-copy paths. Window: ncclCommWindowRegister
+ * (symmetric memory, NCCL >= 2.27). Mem: NCCL's allocator (ncclMemAlloc), for buffers that
+ * registration and NVLink SHARP need. */
+TACL_API tacl_status_t tacl_dev_comm_split(tacl_dev_comm_t *dc, int color, int key,
+                                           tacl_dev_comm_t **out);
+TACL_API tacl_status_t tacl_dev_comm_register(tacl_dev_comm_t *dc, void *buf, size_t bytes,
+                                              void **handle);
+TACL_API tacl_status_t tacl_dev_comm_deregister(tacl_dev_comm_t *dc, void *handle);
+TACL_API tacl_status_t tacl_dev_comm_window_register(tacl_dev_comm_t *dc, void *buf, size_t bytes,
+                                                     int flags, void **win);
+TACL_API tacl_status_t tacl_dev_comm_window_deregister(tacl_dev_comm_t *dc, void *win);
+TACL_API tacl_status_t tacl_dev_mem_alloc(size_t bytes, void **out);
+TACL_API tacl_status_t tacl_dev_mem_free(void *p);
+/* ncclGroupStart/End: calls between them are issued together (e.g. several send/recv). */
+TACL_API tacl_status_t tacl_dev_group_start(tacl_dev_comm_t *dc);
+TACL_API tacl_status_t tacl_dev_group_end(tacl_dev_comm_t *dc);
+
+/* ---- Groups: a host communicator paired with a device communicator (vLLM's
+ * GroupCoordinator), and parallel state (TP/PP/DP/EP groups with vLLM's rank layout). ---- */
+typedef struct tacl_group tacl_group_t;
+
+/* Pairs host (owned by the group when own_host is 1) with a device communicator on `device`
+ * (device < 0: host only). Collective over host. */
+TACL_API tacl_status_t tacl_group_create(tacl_comm_t *host, int own_host, int device,
+                                         tacl_group_t **out);
+TACL_API void tacl_group_destroy(tacl_group_t *g);
+TACL_API tacl_comm_t *tacl_group_host(tacl_group_t *g);
+TACL_API tacl_dev_comm_t *tacl_group_dev(tacl_group_t *g); /* NULL for host-only groups */
+TACL_API int tacl_group_rank(const tacl_group_t *g);
+TACL_API int tacl_group_size(const tacl_group_t *g);
+TACL_API const char *tacl_group_last_error(const tacl_group_t *g);
+TACL_API tacl_status_t tacl_group_barrier(tacl_group_t *g);
+/* Object (metadata) broadcast over the host side: root's len bytes; every rank gets a malloc'd
+ * copy (free with tacl_free) and its length. Length-prefixed, so ranks need not know it. */
+TACL_API tacl_status_t tacl_group_broadcast_obj(tacl_group_t *g, const void *obj, size_t len,
+                                                int root, void **out, size_t *out_len);
+/* Tensor all_reduce: on the device side when the group has one (stream is the cudaStream_t),
+ * else on the host side (stream ignored). */
+TACL_API tacl_status_t tacl_group_all_reduce(tacl_group_t *g, const void *send, void *recv,
+                                             size_t count, tacl_dtype_t dt, tacl_op_t op,
+                                             void *stream);
+
+typedef enum {
+    TACL_PAR_TP = 0,
+    TACL_PAR_PP,
+    TACL_PAR_DP,
+    TACL_PAR_EP,
+    TACL_PAR_COUNT
+} tacl_par_kind_t;
+typedef struct {
+    int tp, pp, dp, ep; /* 0 means 1; world = ext * dp * pp * tp, ep divides dp * tp */
+} tacl_par_sizes_t;
+typedef struct tacl_parallel tacl_parallel_t;
+
+/* Where world rank `rank` sits: for each kind, the color and key of its group (as given to
+ * tacl_comm_split) and the world ranks of the group (ranks may be NULL; *nranks receives the
+ * group size). Pure computation; TACL_ERR_INVALID when the sizes do not fit the world. */
+TACL_API tacl_status_t tacl_par_layout(int world, const tacl_par_sizes_t *sz, int rank,
+                                       tacl_par_kind_t kind, int *color, int *key, int *ranks,
+                                       int *nranks);
+/* Builds the TP, PP, DP and EP groups of world (each via tacl_comm_split, each paired with a
+ * device communicator on `device` unless device < 0). Collective over world. */
+TACL_API tacl_status_t tacl_parallel_create(tacl_comm_t *world, const tacl_par_sizes_t *sz,
+                                            int device, tacl_parallel_t **out);
+TACL_API tacl_group_t *tacl_parallel_group(tacl_parallel_t *p, tacl_par_kind_t kind);
+TACL_API void tacl_parallel_destroy(tacl_parallel_t *p);
+/* ---- Rendezvous store: limits and threading (store part). ----
+ * A store client handle serves one thread at a time (one synchronous request in flight per
+ * connection); use one handle per thread. The server is thread-safe and serves any number of
+ * clients. Requests beyond these limits fail with TACL_ERR_INVALID on the client; a peer that
+ * sends them anyway is disconnected by the server. */
+#define TACL_STORE_KEY_MAX   4096u       /* bytes per key */
+#define TACL_STORE_VALUE_MAX (64u << 20) /* bytes per value (64 MiB) */
+#define TACL_STORE_KEYS_MAX  65536u      /* keys per wait/check request */
+/* ---- Cluster descriptions (docs/CLUSTER_FORMAT.md): hosts, GPUs, links between hosts,
+ * unreachable pairs. Read by `tacl plan` and TACL_TOPO_FILE; written by `tacl doctor --json`.
+ * The structure is defined in src/topo/cluster.h for the layers that read its fields. ---- */
+#include <stdio.h>
+typedef struct tacl_cluster tacl_cluster_t;
+/* Reads a YAML or JSON cluster file. Errors: TACL_ERR_CONFIG "file:line:col: expected ...". */
+TACL_API tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out);
+/* Writes the cluster as JSON in the same format (a round trip keeps every figure). */
+TACL_API tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f);
+TACL_API void tacl_cluster_destroy(tacl_cluster_t *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,7 +15,9 @@
  *   rank of the group is known dead (detected by this rank or reported by any other: deaths and
  *   cut links are flooded to every rank), TACL_ERR_UNREACHABLE when a link the operation needs
  *   was cut, and TACL_ERR_TIMEOUT naming the ranks whose messages never arrived.
- * - The progress thread forwards fragments for other ranks while the application computes. */
+ * - The progress thread forwards fragments for other ranks while the application computes.
+ * - Sends are eager: a send completes once its bytes have left the sender's buffer (buffered at
+ *   the receiver when no receive is posted yet), never waiting for the matching receive. */
 #ifndef TACL_TRANSPORT_ENGINE_H
 #define TACL_TRANSPORT_ENGINE_H
 

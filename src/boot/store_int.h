@@ -1,0 +1,40 @@
+/* store_int.h — the rendezvous store's internal interface for the rest of src/boot (world
+ * join, store collectives) and the tests: operations beyond the public API (multi-key get,
+ * prefix delete, probing whether a store answers at an address), the store's address for
+ * messages, and the server's client count (the rank hosting the store waits for the others
+ * to leave before stopping it). */
+#ifndef TACL_BOOT_STORE_INT_H
+#define TACL_BOOT_STORE_INT_H
+
+#include "err.h"
+#include "tacl.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Blocks until every key exists, then returns all values in one round trip: vals[i] is
+ * malloc'd (tacl_free) and NUL-terminated past lens[i]. Outputs are set only on success. */
+tacl_status_t boot_store_multi_get(tacl_store_t *st, const char *const *keys, size_t nkeys,
+                                   void **vals, size_t *lens);
+/* Deletes every key starting with prefix; *deleted (may be NULL) receives how many. */
+tacl_status_t boot_store_delete_prefix(tacl_store_t *st, const char *prefix, int64_t *deleted);
+/* "host:port" of the store this handle talks to (IPv6 hosts in brackets). */
+const char *boot_store_addr(const tacl_store_t *st);
+/* The handle's current timeout in seconds. */
+double boot_store_timeout(const tacl_store_t *st);
+/* Connects once (no retries) within timeout_s and checks that a tacl store answers a ping.
+ * TACL_ERR_UNREACHABLE when nothing accepts the connection; TACL_ERR_PROTOCOL when something
+ * that is not a tacl store answers. */
+tacl_status_t boot_store_probe(const char *host, int port, double timeout_s, tacl_store_t **out);
+
+/* As tacl_store_server_start; *addr_in_use (may be NULL) is set to 1 when the bind failed
+ * because the address is taken (someone else serves there). */
+tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out,
+                                      int *addr_in_use);
+/* Number of client connections the server holds now. */
+int boot_store_server_nclients(tacl_store_server_t *srv);
+/* Waits until the server holds at most max_clients connections or the deadline passes;
+ * returns the number held at return. */
+int boot_store_server_wait_clients(tacl_store_server_t *srv, int max_clients, uint64_t deadline_ns);
+
+#endif

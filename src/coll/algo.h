@@ -1,0 +1,102 @@
+/* algo.h — what a collective algorithm works with: the call's arguments in bytes and
+ * elements, its fingerprint and deadline, and point-to-point steps on the engine keyed by
+ * (communicator, operation number, step), so that the messages of different steps and
+ * operations can never be confused. Algorithms are written once against this interface. */
+#ifndef TACL_COLL_ALGO_H
+#define TACL_COLL_ALGO_H
+
+#include "coll/comm.h"
+#include "topo/graph.h"
+#include "transport/engine.h"
+
+#include <stddef.h>
+
+typedef struct {
+    tacl_comm_t *c;
+    tacl_fp_t fp;
+    uint64_t deadline;
+    uint64_t step; /* next message tag */
+} coll_ctx_t;
+
+/* Arguments of a collective, normalised by the entry point (coll.c). */
+typedef struct {
+    tacl_coll_t kind;
+    const void *send;
+    void *recv;
+    size_t count; /* elements (per rank block for gather/scatter/all_gather/all_to_all) */
+    tacl_dtype_t dt;
+    tacl_op_t op;
+    int root;
+    size_t esz;
+    /* v-variants (elements) */
+    const size_t *send_counts, *send_displs, *recv_counts, *recv_displs;
+} coll_args_t;
+
+#define COLL_MAX_REQS 64
+
+/* Posts a send / receive of one step's message (tag = ctx step) to/from comm rank peer. */
+tacl_status_t coll_isend(coll_ctx_t *x, int peer, uint64_t tag, const void *buf, size_t len,
+                         tacl_req_t **req);
+tacl_status_t coll_irecv(coll_ctx_t *x, int peer, uint64_t tag, void *buf, size_t len,
+                         tacl_req_t **req);
+/* Waits for n requests under the call's deadline, failing on the communicator's dead ranks. */
+tacl_status_t coll_wait(coll_ctx_t *x, tacl_req_t **reqs, int n);
+/* Sends to one peer and receives from another in one step, then waits for both. */
+tacl_status_t coll_sendrecv(coll_ctx_t *x, int to, const void *sbuf, size_t slen, int from,
+                            void *rbuf, size_t rlen);
+
+/* Algorithms over the engine (comm ranks; in place when send == recv). */
+tacl_status_t algo_allreduce_ring(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_allreduce_tree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_reduce_tree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_bcast_tree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_allgatherv_ring(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_allgatherv_tree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_reduce_scatter_ring(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_reduce_scatter_tree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_gatherv_direct(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_scatterv_direct(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_barrier_dissem(coll_ctx_t *x);
+
+/* Hierarchical: shm inside each host, leaders across (algo_hier.c). */
+tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a);
+
+/* Spanning tree of the communicator rooted at root (comm ranks): parent and children. */
+typedef struct {
+    int parent; /* -1 at the root */
+    int nchildren;
+    int *children; /* malloc'd; coll_tree_node_free */
+} coll_tree_node_t;
+/* chain = 1 asks for a chain (pipelines best on a full mesh for large messages); otherwise a
+ * binomial tree on a full mesh, a BFS tree over direct links elsewhere. */
+tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node_t *out);
+void coll_tree_node_free(coll_tree_node_t *t);
+
+/* Pipelined reduce (towards each tree's root) and/or broadcast (from it) of ntrees independent
+ * parts at once: part i (bufs[i], counts[i] elements, in place) runs on trees[i]. Chunks of the
+ * parts are interleaved in proportion to their sizes, in the same order on every rank
+ * (algo_tree.c). */
+tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char *const *bufs,
+                             const size_t *counts, int ntrees, const coll_args_t *a, int reduce,
+                             int bcast);
+
+/* Multi-tree all_reduce (algo_multitree.c): the trees of tacl_forest_pack, the vector split by
+ * their weights. */
+struct coll_mtree {
+    tacl_forest_t *forest;   /* all_reduce; NULL when one tree is as good */
+    tacl_forest_t **rooted;  /* broadcast/reduce per root, computed on first use */
+    unsigned char *known;    /* rooted[r] computed (it may be NULL: one tree is as good) */
+};
+/* Allocates c->mtree for a communicator that is not a full mesh (coll_topo.c). */
+tacl_status_t coll_mtree_create(tacl_comm_t *c, tacl_errbuf_t *eb);
+void coll_mtree_destroy(tacl_comm_t *c);
+/* The packing for broadcast/reduce rooted at root when tacl_sched_build prefers it, else NULL;
+ * deterministic, so every rank gets the same answer. */
+const tacl_forest_t *coll_mtree_rooted(tacl_comm_t *c, int root);
+tacl_status_t algo_allreduce_multitree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_bcast_multitree(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_reduce_multitree(coll_ctx_t *x, const coll_args_t *a);
+
+#endif

@@ -1,0 +1,115 @@
+/* algo_direct.c — collectives where every rank talks straight to the peers it exchanges data
+ * with: gather and scatter at the root, all_to_all between every pair. The engine routes the
+ * messages of pairs without a direct link through the ranks in between, so these work on any
+ * connected graph. Everything is posted at once; the engine overlaps the transfers. */
+#include "coll/algo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tacl_status_t algo_gatherv_direct(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t esz = a->esz;
+    uint64_t tag = x->step++;
+    if (c->rank != a->root) {
+        tacl_req_t *r;
+        TACL_CHECK(coll_isend(x, a->root, tag, a->send, a->recv_counts[c->rank] * esz, &r));
+        return coll_wait(x, &r, 1);
+    }
+    tacl_req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
+    if (!reqs) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    int n = 0;
+    tacl_status_t st = TACL_OK;
+    for (int r = 0; r < c->size && st == TACL_OK; r++) {
+        char *dst = (char *)a->recv + a->recv_displs[r] * esz;
+        if (r == c->rank) {
+            if (dst != a->send && a->recv_counts[r]) memmove(dst, a->send, a->recv_counts[r] * esz);
+            continue;
+        }
+        st = coll_irecv(x, r, tag, dst, a->recv_counts[r] * esz, &reqs[n]);
+        if (st == TACL_OK) n++;
+    }
+    tacl_status_t wst = coll_wait(x, reqs, n);
+    free(reqs);
+    return st != TACL_OK ? st : wst;
+}
+
+tacl_status_t algo_scatterv_direct(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t esz = a->esz;
+    uint64_t tag = x->step++;
+    if (c->rank != a->root) {
+        tacl_req_t *r;
+        TACL_CHECK(coll_irecv(x, a->root, tag, a->recv, a->send_counts[c->rank] * esz, &r));
+        return coll_wait(x, &r, 1);
+    }
+    tacl_req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
+    if (!reqs) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    int n = 0;
+    tacl_status_t st = TACL_OK;
+    for (int r = 0; r < c->size && st == TACL_OK; r++) {
+        const char *src = (const char *)a->send + a->send_displs[r] * esz;
+        if (r == c->rank) {
+            if (src != a->recv && a->send_counts[r]) memmove(a->recv, src, a->send_counts[r] * esz);
+            continue;
+        }
+        st = coll_isend(x, r, tag, src, a->send_counts[r] * esz, &reqs[n]);
+        if (st == TACL_OK) n++;
+    }
+    tacl_status_t wst = coll_wait(x, reqs, n);
+    free(reqs);
+    return st != TACL_OK ? st : wst;
+}
+
+tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t esz = a->esz, n = (size_t)c->size;
+    uint64_t tag = x->step++;
+    /* In place (or overlapping buffers): send from a copy. */
+    size_t send_span = 0, recv_span = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t se = (a->send_displs[r] + a->send_counts[r]) * esz;
+        size_t re = (a->recv_displs[r] + a->recv_counts[r]) * esz;
+        if (se > send_span) send_span = se;
+        if (re > recv_span) recv_span = re;
+    }
+    const char *send = a->send;
+    char *copy = NULL;
+    if (send_span && recv_span && (const char *)a->recv < send + send_span &&
+        send < (const char *)a->recv + recv_span) {
+        copy = malloc(send_span);
+        if (!copy) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        memcpy(copy, send, send_span);
+        send = copy;
+    }
+    tacl_req_t **reqs = malloc(2 * n * sizeof *reqs);
+    if (!reqs) {
+        free(copy);
+        return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    }
+    int nr = 0;
+    tacl_status_t st = TACL_OK;
+    /* Pairwise order (peer r+s receives while r-s sends) spreads the load over links. */
+    for (size_t s = 1; s < n && st == TACL_OK; s++) {
+        int from = (int)((c->rank + n - s) % n);
+        st = coll_irecv(x, from, tag, (char *)a->recv + a->recv_displs[from] * esz,
+                        a->recv_counts[from] * esz, &reqs[nr]);
+        if (st == TACL_OK) nr++;
+    }
+    for (size_t s = 1; s < n && st == TACL_OK; s++) {
+        int to = (int)((c->rank + s) % n);
+        st = coll_isend(x, to, tag, send + a->send_displs[to] * esz, a->send_counts[to] * esz,
+                        &reqs[nr]);
+        if (st == TACL_OK) nr++;
+    }
+    if (a->send_counts[c->rank])
+        memmove((char *)a->recv + a->recv_displs[c->rank] * esz,
+                send + a->send_displs[c->rank] * esz, a->send_counts[c->rank] * esz);
+    tacl_status_t wst = coll_wait(x, reqs, nr);
+    free(reqs);
+    free(copy);
+    return st != TACL_OK ? st : wst;
+}

@@ -1,0 +1,35 @@
+/* algo_hier.c — hierarchical all_reduce for communicators spanning several hosts with several
+ * ranks on some: reduce inside each host over shared memory to the host's leader, all_reduce
+ * among the leaders (whatever algorithm their own graph calls for), broadcast inside each host.
+ * Only one rank per host crosses the network. */
+#include "coll/coll.h"
+#include "transport/shm/shm_group.h"
+
+#include <string.h>
+
+tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    size_t bytes = a->count * a->esz;
+    /* avg is summed all the way and divided once by the entry point. */
+    tacl_op_t op = a->op == TACL_AVG ? TACL_SUM : a->op;
+    int leader = c->local_ranks[0] == c->rank;
+    tacl_status_t st = TACL_OK;
+    if (c->shm) {
+        st = tacl_shm_reduce(c->shm, a->send, a->recv, a->count, a->dt, op, 0, &x->fp, x->deadline,
+                             &c->err);
+    } else if (a->send != a->recv && bytes) {
+        memmove(a->recv, a->send, bytes);
+    }
+    if (st != TACL_OK) return st;
+    if (leader && c->lead) {
+        coll_args_t l = *a;
+        l.send = l.recv = a->recv;
+        l.op = op;
+        st = coll_run(c->lead, &l);
+        if (st != TACL_OK) return tacl_err_keep(&c->err, st);
+    }
+    if (c->shm)
+        st = tacl_shm_broadcast(c->shm, a->recv, a->recv, bytes, 0, &x->fp, x->deadline, &c->err);
+    return st;
+}

@@ -1,0 +1,83 @@
+/* algo_rd.c — latency-bound algorithms: recursive-doubling all_reduce (log2 n steps of whole
+ * vectors; the extra ranks of a non-power-of-two size fold into a partner first) and the
+ * dissemination barrier. Operands are always combined lower-group first, so every rank
+ * evaluates the same expression and gets bitwise identical results. */
+#include "coll/algo.h"
+#include "reduce.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
+{
+    tacl_comm_t *c = x->c;
+    int n = c->size, r = c->rank;
+    size_t bytes = a->count * a->esz;
+    char *buf = a->recv;
+    if (a->send != a->recv && bytes) memmove(buf, a->send, bytes);
+    int p = 1;
+    while (p * 2 <= n)
+        p *= 2;
+    int rem = n - p;
+    char *tmp = malloc(bytes + 1);
+    if (!tmp) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    tacl_status_t st = TACL_OK;
+    int vr; /* virtual rank among the p participants, -1 when folded out */
+    tacl_req_t *req;
+    uint64_t fold_tag = x->step++;
+    if (r < 2 * rem) {
+        if (r % 2 == 0) { /* fold into r + 1, wait for the result */
+            st = coll_isend(x, r + 1, fold_tag, buf, bytes, &req);
+            if (st == TACL_OK) st = coll_wait(x, &req, 1);
+            vr = -1;
+        } else {
+            st = coll_irecv(x, r - 1, fold_tag, tmp, bytes, &req);
+            if (st == TACL_OK) st = coll_wait(x, &req, 1);
+            if (st == TACL_OK) tacl_reduce2(buf, tmp, buf, a->count, a->dt, a->op);
+            vr = r / 2;
+        }
+    } else {
+        vr = r - rem;
+    }
+    for (int mask = 1; mask < p && st == TACL_OK; mask <<= 1) {
+        uint64_t tag = x->step++;
+        if (vr < 0) continue;
+        int pv = vr ^ mask;
+        int peer = pv < rem ? pv * 2 + 1 : pv + rem;
+        tacl_req_t *rq[2];
+        st = coll_irecv(x, peer, tag, tmp, bytes, &rq[0]);
+        if (st != TACL_OK) break;
+        st = coll_isend(x, peer, tag, buf, bytes, &rq[1]);
+        if (st != TACL_OK) {
+            coll_wait(x, rq, 1);
+            break;
+        }
+        st = coll_wait(x, rq, 2);
+        if (st != TACL_OK) break;
+        if (pv < vr)
+            tacl_reduce2(buf, tmp, buf, a->count, a->dt, a->op);
+        else
+            tacl_reduce2(buf, buf, tmp, a->count, a->dt, a->op);
+    }
+    uint64_t unfold_tag = x->step++;
+    if (st == TACL_OK && r < 2 * rem) {
+        if (r % 2 == 0) {
+            st = coll_irecv(x, r + 1, unfold_tag, buf, bytes, &req);
+        } else {
+            st = coll_isend(x, r - 1, unfold_tag, buf, bytes, &req);
+        }
+        if (st == TACL_OK) st = coll_wait(x, &req, 1);
+    }
+    free(tmp);
+    return st;
+}
+
+tacl_status_t algo_barrier_dissem(coll_ctx_t *x)
+{
+    tacl_comm_t *c = x->c;
+    int n = c->size, r = c->rank;
+    char dummy = 0, sink;
+    for (int k = 1; k < n; k <<= 1)
+        TACL_CHECK(coll_sendrecv(x, (r + k) % n, &dummy, 0, (r - k % n + n) % n, &sink, 0));
+    return TACL_OK;
+}

@@ -1,0 +1,19 @@
+/* coll.h — internals of the collective entry point shared by the files of src/coll. */
+#ifndef TACL_COLL_COLL_H
+#define TACL_COLL_COLL_H
+
+#include "coll/algo.h"
+
+/* Fails with TACL_ERR_INVALID for a NULL communicator and with the recorded status for a
+ * communicator broken by an earlier failure. */
+tacl_status_t coll_check_comm(tacl_comm_t *c, const char *what);
+/* Runs one collective on c: argument checks are done; picks the algorithm and runs it. Also
+ * used on internal communicators (host leaders). */
+tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a);
+/* The algorithm coll_run would use, and why (for logs and tacl bench). */
+coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why);
+const char *coll_algo_name(coll_algo_t a);
+/* Parses TACL_ALGO; returns the algorithm forced for kind, or COLL_ALGO_AUTO. */
+coll_algo_t coll_algo_forced(tacl_coll_t kind);
+
+#endif

@@ -1,0 +1,107 @@
+/* comm.h — the communicator object and the world it belongs to. A world is what tacl_init
+ * builds once per process: the store, the engine (links, routes, liveness) and the topology of
+ * every world rank. Communicators (the world one and those made by split) are views of a world:
+ * a rank list, an id that keys their messages, a same-host shared-memory group, and the
+ * schedule chosen for their shape. */
+#ifndef TACL_COLL_COMM_H
+#define TACL_COLL_COMM_H
+
+#include "err.h"
+#include "fp.h"
+#include "tacl.h"
+#include "xchg.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "boot/world.h"
+
+struct tacl_engine;
+struct tacl_graph;
+struct tacl_shm_group;
+
+#define TACL_HOST_ID_MAX 192
+
+typedef struct tacl_world {
+    int refs; /* communicators alive on this world (protected by lock) */
+    pthread_mutex_t lock;
+    int rank, size;
+    tacl_bootstrap_t bs;
+    boot_world_t *boot; /* store, server, host ids, pids, world all-gather (boot->xchg) */
+    struct tacl_engine *engine;
+    char (*host_ids)[TACL_HOST_ID_MAX]; /* per world rank */
+    int *host_of;                       /* world rank -> host index (first-seen order) */
+    int nhosts;
+    uint8_t *reach;    /* size*size direct links, identical on every rank */
+    int *next_hop;     /* routes from this rank */
+    double *link_bw;   /* size*size bytes/s from TACL_TOPO_FILE or TACL_TOPO_MEASURE, else NULL */
+    double *link_lat;  /* size*size seconds, alongside link_bw */
+    double timeout_s;  /* default for communicators */
+    uint64_t comm_ids; /* comms created by this process (for id derivation) */
+} tacl_world_t;
+
+/* Algorithms a communicator may use; chosen per call by coll_select(). */
+typedef enum {
+    COLL_ALGO_AUTO = 0,
+    COLL_ALGO_SHM,    /* all ranks on one host: direct shared-memory algorithms */
+    COLL_ALGO_RING,   /* ring over the communicator's ring order */
+    COLL_ALGO_RD,     /* recursive doubling / halving-doubling */
+    COLL_ALGO_TREE,   /* pipelined spanning tree (reduce + broadcast) */
+    COLL_ALGO_HIER,   /* shm inside hosts, another algorithm among host leaders */
+    COLL_ALGO_DIRECT, /* every rank straight to/from the peers (routed when needed) */
+    COLL_ALGO_MULTITREE, /* several pipelined trees, the vector split by their rates */
+    COLL_ALGO_COUNT
+} coll_algo_t;
+
+struct tacl_comm {
+    tacl_errbuf_t err;
+    tacl_world_t *world;
+    uint64_t id;
+    int rank, size;
+    int *wranks;  /* comm rank -> world rank */
+    int *host_of; /* comm rank -> host index within this comm (0..nhosts-1) */
+    int nhosts;
+    int local_rank, local_size;
+    int *local_ranks;           /* comm ranks on this rank's host, in order */
+    int *leaders;               /* comm rank of the first rank of each host */
+    struct tacl_comm *lead;     /* communicator of the host leaders (NULL if one host or not a
+                                   leader) */
+    struct tacl_shm_group *shm; /* same-host group (NULL when local_size == 1) */
+    double timeout_s;
+    uint64_t seq;     /* operations issued on this communicator */
+    uint64_t nsplits; /* splits issued (part of derived ids) */
+    int broken;       /* a failed operation left state unknown; further calls fail */
+    tacl_status_t broken_st;
+
+    /* Shape and schedule (coll_topo.c). */
+    int full_mesh;            /* every pair of ranks has a direct link */
+    int *ring;                /* ring order (comm ranks); a Hamiltonian cycle when one exists */
+    int ring_pos;             /* this rank's index in ring */
+    int ring_direct;          /* consecutive ring ranks are linked directly */
+    int centre;               /* root of the all_reduce spanning tree */
+    struct tacl_graph *graph; /* direct links among the communicator's ranks */
+    struct coll_mtree *mtree; /* all_reduce trees packed by bandwidth when they beat one tree
+                                 (coll_topo.c, algo_multitree.c); NULL otherwise */
+    char sched_reason[512];
+
+    /* Point-to-point sequence counters per (peer, tag), open addressing. */
+    struct coll_p2p_ctr *p2p;
+    size_t p2p_cap, p2p_len;
+};
+
+/* Creates a communicator of world ranks wranks[0..n-1] (this rank among them) with the given
+ * id. Collective over those ranks (it sets up their shared-memory group). */
+tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
+                          tacl_comm_t **out, tacl_errbuf_t *eb);
+/* Derives a communicator id that every member computes alike. */
+uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2);
+/* Marks the communicator broken after an error that may have left peers mid-operation. */
+tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st);
+
+void world_release(tacl_world_t *w);
+
+/* Topology: shape and schedule of a communicator (coll_topo.c). */
+tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb);
+void comm_topo_fini(tacl_comm_t *c);
+
+#endif

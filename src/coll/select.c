@@ -1,0 +1,155 @@
+/* select.c — which algorithm runs a collective: from the communicator's shape (one host, full
+ * mesh, ring order, spanning tree, multi-tree packing), the message size and TACL_ALGO. The
+ * defaults come from the tuning table below; TACL_ALGO forces a choice ("ring", or per collective
+ * "allreduce:tree;broadcast:tree"), falling back with a reason where the forced algorithm does
+ * not apply to the collective or communicator. */
+#include "coll/coll.h"
+#include "settings.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const select_names[COLL_ALGO_COUNT] = {"auto", "shm",  "ring",   "rd",
+                                                          "tree", "hier", "direct", "multitree"};
+
+/* Tuning table: below this many bytes, latency-bound algorithms win. */
+#define SELECT_SMALL_BYTES (64 * 1024)
+/* Multi-tree all_reduce from this size: smaller parts would be single chunks, and the trees'
+ * extra start-up latency would outweigh their bandwidth. */
+#define SELECT_MTREE_BYTES (1024 * 1024)
+
+const char *coll_algo_name(coll_algo_t a)
+{
+    return (unsigned)a < COLL_ALGO_COUNT ? select_names[a] : "?";
+}
+
+static coll_algo_t select_parse_algo(const char *s, size_t n)
+{
+    for (int i = 1; i < COLL_ALGO_COUNT; i++)
+        if (strlen(select_names[i]) == n && !strncasecmp(s, select_names[i], n))
+            return (coll_algo_t)i;
+    return COLL_ALGO_AUTO;
+}
+
+/* Collective names as TACL_ALGO spells them: without underscores (NCCL style) or with. */
+static int select_coll_matches(tacl_coll_t kind, const char *s, size_t n)
+{
+    const char *name = tacl_coll_name(kind);
+    char squashed[32];
+    size_t k = 0;
+    for (const char *p = name; *p && k + 1 < sizeof squashed; p++)
+        if (*p != '_') squashed[k++] = *p;
+    squashed[k] = '\0';
+    return (strlen(name) == n && !strncasecmp(s, name, n)) ||
+           (k == n && !strncasecmp(s, squashed, n));
+}
+
+coll_algo_t coll_algo_forced(tacl_coll_t kind)
+{
+    const char *v = tacl_setting_str(TACL_SET_ALGO);
+    if (!v[0]) return COLL_ALGO_AUTO;
+    coll_algo_t any = COLL_ALGO_AUTO;
+    const char *p = v;
+    while (*p) {
+        size_t len = strcspn(p, ";");
+        const char *colon = memchr(p, ':', len);
+        if (colon) {
+            if (select_coll_matches(kind, p, (size_t)(colon - p)))
+                return select_parse_algo(colon + 1, len - (size_t)(colon - p) - 1);
+        } else {
+            any = select_parse_algo(p, len);
+        }
+        p += len;
+        if (*p == ';') p++;
+    }
+    return any;
+}
+
+/* Whether algorithm a can run collective kind on c. */
+static int select_applies(tacl_comm_t *c, tacl_coll_t kind, coll_algo_t a)
+{
+    switch (a) {
+    case COLL_ALGO_SHM:
+        return c->shm != NULL && c->local_size == c->size;
+    case COLL_ALGO_RING:
+        return kind == TACL_COLL_ALL_REDUCE || kind == TACL_COLL_ALL_GATHER ||
+               kind == TACL_COLL_ALL_GATHERV || kind == TACL_COLL_REDUCE_SCATTER;
+    case COLL_ALGO_RD:
+        return kind == TACL_COLL_ALL_REDUCE;
+    case COLL_ALGO_TREE:
+        return kind == TACL_COLL_ALL_REDUCE || kind == TACL_COLL_REDUCE ||
+               kind == TACL_COLL_BROADCAST || kind == TACL_COLL_ALL_GATHER ||
+               kind == TACL_COLL_ALL_GATHERV || kind == TACL_COLL_REDUCE_SCATTER;
+    case COLL_ALGO_HIER:
+        return kind == TACL_COLL_ALL_REDUCE && c->nhosts > 1 && c->nhosts < c->size;
+    case COLL_ALGO_MULTITREE:
+        if (!c->mtree) return 0;
+        if (kind == TACL_COLL_ALL_REDUCE) return c->mtree->forest != NULL;
+        return kind == TACL_COLL_BROADCAST || kind == TACL_COLL_REDUCE;
+    case COLL_ALGO_DIRECT:
+        return kind == TACL_COLL_GATHER || kind == TACL_COLL_SCATTER ||
+               kind == TACL_COLL_ALL_TO_ALL || kind == TACL_COLL_ALL_TO_ALLV ||
+               kind == TACL_COLL_BARRIER;
+    default:
+        return 0;
+    }
+}
+
+coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
+{
+    coll_algo_t forced = coll_algo_forced(a->kind);
+    if (forced != COLL_ALGO_AUTO) {
+        if (select_applies(c, a->kind, forced)) {
+            *why = "forced by TACL_ALGO";
+            return forced;
+        }
+        *why = "TACL_ALGO's choice does not apply here; default used";
+    }
+    size_t bytes = a->count * a->esz;
+    if (select_applies(c, a->kind, COLL_ALGO_SHM)) {
+        if (!*why || !**why) *why = "all ranks on one host";
+        return COLL_ALGO_SHM;
+    }
+    switch (a->kind) {
+    case TACL_COLL_ALL_REDUCE:
+        if (select_applies(c, a->kind, COLL_ALGO_HIER)) {
+            *why = "several hosts with several ranks: shm inside hosts, leaders across";
+            return COLL_ALGO_HIER;
+        }
+        if (c->full_mesh && bytes < SELECT_SMALL_BYTES) {
+            *why = "small message on a full mesh";
+            return COLL_ALGO_RD;
+        }
+        if (c->ring_direct) {
+            *why = c->full_mesh ? "large message on a full mesh" : "ring on a Hamiltonian cycle";
+            return COLL_ALGO_RING;
+        }
+        if (c->mtree && c->mtree->forest && bytes >= SELECT_MTREE_BYTES) {
+            *why = "no ring of direct links; trees packed by bandwidth beat one tree";
+            return COLL_ALGO_MULTITREE;
+        }
+        *why = "no ring of direct links: pipelined tree at the graph's centre";
+        return COLL_ALGO_TREE;
+    case TACL_COLL_ALL_GATHER:
+    case TACL_COLL_ALL_GATHERV:
+    case TACL_COLL_REDUCE_SCATTER:
+        if (c->ring_direct) {
+            *why = "ring of direct links";
+            return COLL_ALGO_RING;
+        }
+        *why = "no ring of direct links: tree at the graph's centre";
+        return COLL_ALGO_TREE;
+    case TACL_COLL_REDUCE:
+    case TACL_COLL_BROADCAST:
+        if (c->mtree && bytes >= SELECT_MTREE_BYTES && coll_mtree_rooted(c, a->root)) {
+            *why = "trees from the root packed by bandwidth beat one tree";
+            return COLL_ALGO_MULTITREE;
+        }
+        *why = "pipelined tree";
+        return COLL_ALGO_TREE;
+    default:
+        *why = "direct exchange (routed where no link exists)";
+        return COLL_ALGO_DIRECT;
+    }
+}

@@ -1,0 +1,322 @@
+/* world.c — tacl_init: from the launcher's variables to a connected world communicator.
+ * Bootstrap (who am I), host identity, the meeting through the store (agreement on run and
+ * size), the engine (links probed to every peer, reachability agreed by all), the check that
+ * the graph is connected (else an error listing its components on every rank), routes, and
+ * the world communicator. world_release undoes it when the last communicator goes. */
+#include "coll/coll.h"
+#include "coll/doctor.h"
+#include "boot/store_coll.h"
+#include "boot/world.h"
+#include "clock.h"
+#include "settings.h"
+#include "topo/graph.h"
+#include "topo/route.h"
+#include "topo/topofile.h"
+#include "transport/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every rank holds the same matrix, so every rank reaches the same verdict and message. The
+ * routes for large transfers become the engine's forwarding table. With allow_disconnected
+ * (the doctor), a graph of several components is reported through *ncomp instead of failing,
+ * and only direct links get a next hop. */
+static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *ncomp_out,
+                                 tacl_errbuf_t *eb)
+{
+    int n = w->size;
+    tacl_graph_t *g;
+    tacl_routes_t *routes = NULL;
+    int *comp = NULL, ncomp = 0;
+    TACL_CHECK(tacl_graph_create(n, &g));
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (w->reach[(size_t)i * (size_t)n + (size_t)j]) tacl_graph_add_link(g, i, j, 1e9, 0);
+    tacl_status_t st = TACL_OK;
+    comp = malloc((size_t)n * sizeof *comp);
+    if (!comp) {
+        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+        goto out;
+    }
+    tacl_graph_components(g, comp, &ncomp);
+    *ncomp_out = ncomp;
+    if (ncomp > 1 && allow_disconnected) {
+        for (int d = 0; d < n; d++)
+            w->next_hop[d] = w->reach[(size_t)w->rank * (size_t)n + (size_t)d] ? d : -1;
+        goto out;
+    }
+    if (ncomp > 1) {
+        char msg[TACL_ERRMSG_MAX];
+        size_t o = (size_t)snprintf(
+            msg, sizeof msg, "the reachability graph of %d ranks has %d components:", n, ncomp);
+        for (int k = 0; k < ncomp && o < sizeof msg; k++) {
+            o += (size_t)snprintf(msg + o, sizeof msg - o, " {");
+            int firstr = 1;
+            for (int j = 0; j < n && o < sizeof msg; j++) {
+                if (comp[j] != k) continue;
+                o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%d (%s)", firstr ? "" : ", ", j,
+                                      w->host_ids[j]);
+                firstr = 0;
+            }
+            if (o < sizeof msg) o += (size_t)snprintf(msg + o, sizeof msg - o, "}");
+        }
+        st = tacl_err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
+                      "%s; no rank of one component can reach any of another (check routes, "
+                      "firewalls, TACL_SOCKET_IFNAME, TACL_TOPO_FILE)",
+                      msg);
+        goto out;
+    }
+    st = tacl_routes_build(g, &routes, eb);
+    if (st != TACL_OK) goto out;
+    for (int d = 0; d < n; d++)
+        w->next_hop[d] = tacl_routes_next_hop(routes, TACL_ROUTE_LARGE, w->rank, d);
+out:
+    if (routes) tacl_routes_destroy(routes);
+    free(comp);
+    tacl_graph_destroy(g);
+    return st;
+}
+
+/* TACL_TOPO: probe (default), file (TACL_TOPO_FILE; also chosen when only TACL_TOPO_FILE is
+ * set) or full (the engine then connects every pair with the whole init timeout instead of
+ * the short probe timeout, and fails init naming the first pair that cannot connect). The
+ * file's links become the engine's allowed pairs and the graph's weights. */
+static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids, tacl_topo_links_t *tl,
+                                     tacl_errbuf_t *eb)
+{
+    const char *mode = tacl_setting_str(TACL_SET_TOPO);
+    if (!tacl_setting_is_set(TACL_SET_TOPO) && tacl_setting_str(TACL_SET_TOPO_FILE)[0])
+        mode = "file";
+    if (!strcmp(mode, "file"))
+        return tacl_topo_file_links(tacl_setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
+    if (!strcmp(mode, "full")) return TACL_OK;
+    if (strcmp(mode, "probe"))
+        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "TACL_TOPO: expected probe, file or full, found '%s'", mode);
+    return TACL_OK;
+}
+
+/* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
+ * for the communicators, and TACL_TOPO_MEASURE's figures replacing them. */
+static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, tacl_errbuf_t *eb)
+{
+    size_t n = (size_t)w->size;
+    if (tl->allowed && w->rank == 0)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (tl->allowed[i * n + j] && !w->reach[i * n + j])
+                    TACL_WARN(TACL_SUB_TOPO,
+                              "TACL_TOPO_FILE links rank %zu (%s) and rank %zu (%s) but they "
+                              "could not connect: %s",
+                              i, w->host_ids[i], j, w->host_ids[j],
+                              tacl_engine_link_info(w->engine, (int)j));
+    if (tl->bw) {
+        w->link_bw = tl->bw;
+        w->link_lat = tl->lat;
+        tl->bw = tl->lat = NULL;
+    }
+    if (tacl_setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
+        tacl_topo_links_t m = {0};
+        uint64_t t0 = tacl_now_ns();
+        TACL_CHECK(tacl_topo_measure(w->engine, &w->boot->xchg, w->reach,
+                                     (size_t)tacl_setting_int(TACL_SET_TOPO_MEASURE_BYTES),
+                                     w->timeout_s, &m, eb));
+        free(w->link_bw);
+        free(w->link_lat);
+        w->link_bw = m.bw;
+        w->link_lat = m.lat;
+        m.bw = m.lat = NULL;
+        tacl_topo_links_free(&m);
+        if (w->rank == 0) {
+            TACL_INFO(TACL_SUB_TOPO,
+                      "links measured in %.3f s:", (double)(tacl_now_ns() - t0) * 1e-9);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                    if (w->link_bw[i * n + j] > 0)
+                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i, j,
+                                  w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+        }
+    }
+    return TACL_OK;
+}
+
+static tacl_status_t world_hosts(tacl_world_t *w)
+{
+    int n = w->size;
+    w->host_ids = calloc((size_t)n, sizeof *w->host_ids);
+    w->host_of = malloc((size_t)n * sizeof *w->host_of);
+    if (!w->host_ids || !w->host_of) return TACL_ERR_NOMEM;
+    w->nhosts = 0;
+    for (int r = 0; r < n; r++) {
+        snprintf(w->host_ids[r], TACL_HOST_ID_MAX, "%s", w->boot->host_ids[r]);
+        w->host_of[r] = -1;
+        for (int q = 0; q < r; q++)
+            if (!strcmp(w->host_ids[q], w->host_ids[r])) {
+                w->host_of[r] = w->host_of[q];
+                break;
+            }
+        if (w->host_of[r] < 0) w->host_of[r] = w->nhosts++;
+    }
+    return TACL_OK;
+}
+
+/* Leaving is collective, like MPI_Finalize: a rank that closed its links while others still
+ * route through it would look like a lost peer to them. The ranks meet at the store first
+ * (bounded by the world's timeout; skipped when a peer is already known dead). */
+static void world_quiesce(tacl_world_t *w)
+{
+    for (int r = 0; r < w->size; r++)
+        if (!tacl_engine_peer_alive(w->engine, r)) return;
+    tacl_store_set_timeout(w->boot->store, w->timeout_s);
+    tacl_errbuf_t eb;
+    tacl_status_t st = boot_store_barrier(&w->boot->xctx, &eb);
+    if (st != TACL_OK) TACL_WARN(TACL_SUB_INIT, "leaving without every rank: %s", eb.msg);
+}
+
+void world_release(tacl_world_t *w)
+{
+    if (!w) return;
+    if (w->engine && w->boot) world_quiesce(w);
+    if (w->engine) tacl_engine_destroy(w->engine);
+    if (w->boot) {
+        boot_world_leave(w->boot);
+        free(w->boot);
+    }
+    free(w->host_ids);
+    free(w->host_of);
+    free(w->reach);
+    free(w->next_hop);
+    free(w->link_bw);
+    free(w->link_lat);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+/* The world without its communicator: bootstrap, store, engine, agreed reachability matrix
+ * and routes. tacl_init fails on a disconnected graph; the doctor (allow_disconnected = 1)
+ * gets the world anyway, with *ncomp > 1 and next hops for direct links only. *out is set
+ * only on success; undo with world_release (or let the world communicator own it). */
+tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl_world_t **out,
+                         int *ncomp, tacl_errbuf_t *eb)
+{
+    tacl_world_t *w = calloc(1, sizeof *w);
+    tacl_status_t st;
+    char host_id[TACL_HOST_ID_MAX];
+    if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    pthread_mutex_init(&w->lock, NULL);
+    w->timeout_s =
+        opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    if (opts && opts->bootstrap) {
+        w->bs = *opts->bootstrap;
+    } else {
+        st = tacl_bootstrap_from_env(&w->bs);
+        if (st != TACL_OK) goto err;
+    }
+    st = tacl_host_id(host_id, sizeof host_id);
+    if (st != TACL_OK) goto err;
+    w->rank = w->bs.rank;
+    w->size = w->bs.size;
+    tacl_log_set_rank(w->rank);
+    uint64_t t0 = tacl_now_ns();
+    w->boot = calloc(1, sizeof *w->boot);
+    if (!w->boot) goto err_nomem;
+    st = boot_world_join(&w->bs, host_id, 0, w->boot, eb);
+    if (st != TACL_OK) {
+        free(w->boot);
+        w->boot = NULL;
+        goto err;
+    }
+    if (world_hosts(w) != TACL_OK) goto err_nomem;
+    const char **ids = malloc((size_t)w->size * sizeof *ids);
+    if (!ids) goto err_nomem;
+    for (int r = 0; r < w->size; r++)
+        ids[r] = w->host_ids[r];
+    tacl_topo_links_t tl = {0};
+    st = world_topo_mode(w, ids, &tl, eb);
+    if (st != TACL_OK) {
+        free(ids);
+        goto err;
+    }
+    tacl_engine_config_t ecfg = {
+        .rank = w->rank,
+        .size = w->size,
+        .xchg = &w->boot->xchg,
+        .host_ids = ids,
+        .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
+        .timeout_s = w->timeout_s,
+        .allowed = tl.allowed,
+    };
+    st = tacl_engine_create(&ecfg, &w->engine, eb);
+    free(ids);
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
+    size_t n = (size_t)w->size;
+    w->reach = malloc(n * n);
+    w->next_hop = malloc(n * sizeof *w->next_hop);
+    if (!w->reach || !w->next_hop) {
+        tacl_topo_links_free(&tl);
+        goto err_nomem;
+    }
+    memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
+    for (size_t i = 0; i < n; i++)
+        w->reach[i * n + i] = 1;
+    int nc = 1;
+    st = world_graph(w, allow_disconnected, &nc, eb);
+    if (st != TACL_OK) {
+        tacl_topo_links_free(&tl);
+        goto err;
+    }
+    st = tacl_engine_set_routes(w->engine, w->next_hop);
+    if (st == TACL_OK) st = world_topo_links(w, &tl, eb);
+    tacl_topo_links_free(&tl);
+    if (st != TACL_OK) goto err;
+    TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
+               w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl_now_ns() - t0) * 1e-9);
+    *ncomp = nc;
+    *out = w;
+    return TACL_OK;
+
+err_nomem:
+    st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+err:
+    world_release(w);
+    return st;
+}
+
+/* The world communicator over every rank of w; on success it owns w. */
+tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_t *eb)
+{
+    int *all = malloc((size_t)w->size * sizeof *all);
+    if (!all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    for (int r = 0; r < w->size; r++)
+        all[r] = r;
+    tacl_comm_t *world;
+    tacl_status_t st = comm_create(w, 0, all, w->size, w->timeout_s, &world, eb);
+    free(all);
+    if (st != TACL_OK) return st;
+    TACL_INFO(TACL_SUB_INIT, "rank %d of %d (local %d of %d) on %s: world ready; %s", w->rank,
+              w->size, world->local_rank, world->local_size, w->host_ids[w->rank],
+              world->sched_reason);
+    *out = world;
+    return TACL_OK;
+}
+
+tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
+{
+    tacl_errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
+    if (!out) return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
+    tacl_world_t *w;
+    int ncomp;
+    TACL_CHECK(world_open(opts, 0, &w, &ncomp, eb));
+    tacl_status_t st = world_comm_create(w, out, eb);
+    if (st != TACL_OK) world_release(w);
+    return st;
+}
+
+tacl_status_t tacl_init(tacl_comm_t **world)
+{
+    return tacl_init_opts(NULL, world);
+}

@@ -1,0 +1,45 @@
+/* dev_comm.h — the device communicator's internals: the struct, and creation from any
+ * "bootstrap" that can broadcast and all-gather a few bytes among the ranks (the host
+ * communicator in production; a test's in-process exchange, or a single rank, in tests). */
+#ifndef TACL_GPU_DEV_COMM_H
+#define TACL_GPU_DEV_COMM_H
+
+#include "err.h"
+#include "gpu/cudart.h"
+#include "gpu/nccl.h"
+
+typedef struct {
+    /* root's len bytes land in buf on every rank. */
+    tacl_status_t (*bcast)(void *ctx, void *buf, size_t len, int root, tacl_errbuf_t *eb);
+    /* all[r * len ..] receives rank r's len bytes. */
+    tacl_status_t (*allgather)(void *ctx, const void *mine, size_t len, void *all,
+                               tacl_errbuf_t *eb);
+    void *ctx;
+    int rank, size;
+    double timeout_s; /* bounds NCCL's init, the warm-up and every later wait */
+} tacl_dev_boot_t;
+
+struct tacl_dev_comm {
+    tacl_errbuf_t eb;
+    const tacl_nccl_lib_t *nccl;
+    const tacl_cudart_lib_t *rt;
+    ncclComm_t comm;
+    int rank, size, device;
+    int version;
+    double timeout_s;
+    int broken;      /* an asynchronous error was seen, or the communicator was aborted */
+    int group_depth; /* tacl_dev_group_start nesting */
+};
+
+/* Creation over an arbitrary bootstrap (collective over its ranks). */
+tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device,
+                                        tacl_dev_comm_t **out);
+
+/* A bootstrap for a world of one rank (no exchange needed). */
+tacl_dev_boot_t tacl_dev_boot_single(double timeout_s);
+
+/* Waits (bounded by dc's timeout) until a call that answered ncclInProgress has completed;
+ * returns the final result. */
+ncclResult_t tacl_dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r);
+
+#endif

@@ -1,0 +1,639 @@
+/* cluster_file.c — the reader of cluster description files (YAML or JSON through libfyaml) and
+ * the document helpers it shares with the planner: every value is checked where it is read,
+ * and every error names file:line:column and what was expected, so that a deployment engineer
+ * can fix the file without reading tacl's source. */
+#include "topo/cluster_file.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#if TACL_HAVE_FYAML
+#include <libfyaml.h>
+
+void tacl_doc_pos(struct fy_node *n, int *line, int *col)
+{
+    *line = 1, *col = 1;
+    /* libfyaml 0.7 marks tokens, not collections: a collection is placed at its first scalar,
+     * which is where a reader looks for it anyway. */
+    for (int depth = 0; n && depth < 64; depth++) {
+        if (fy_node_is_scalar(n)) {
+            struct fy_token *t = fy_node_get_scalar_token(n);
+            const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+            if (m) *line = m->line + 1, *col = m->column + 1;
+            return;
+        }
+        void *it = NULL;
+        if (fy_node_is_mapping(n)) {
+            struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+            n = p ? fy_node_pair_key(p) : NULL;
+        } else {
+            n = fy_node_sequence_iterate(n, &it);
+        }
+    }
+}
+
+tacl_status_t tacl_doc_err(const tacl_doc_t *d, struct fy_node *n, const char *fmt, ...)
+{
+    char msg[TACL_ERRMSG_MAX];
+    int line = 1, col = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n) tacl_doc_pos(n, &line, &col);
+    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file, line, col, msg);
+}
+
+/* Builds the document with errors collected (not printed) so that the first one becomes
+ * tacl's message with its position. */
+static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text)
+{
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (!diag) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "%s: out of memory", d->file);
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
+    d->doc = path ? fy_document_build_from_file(&cfg, path)
+                  : fy_document_build_from_string(&cfg, text, strlen(text));
+    tacl_status_t st = TACL_OK;
+    if (!d->doc || !fy_document_root(d->doc)) {
+        void *it = NULL;
+        struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+        if (e) /* libfyaml's collected errors are 1-based already, unlike its marks */
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file, e->line,
+                          e->column, e->msg);
+        else if (path && !d->doc)
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                          "%s: cannot be read (missing, unreadable, or not YAML/JSON)", d->file);
+        else
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:1:1: the document is empty",
+                          d->file);
+        if (d->doc) fy_document_destroy(d->doc);
+        d->doc = NULL;
+    }
+    fy_diag_set_collect_errors(diag, false); /* frees the collected errors */
+    fy_diag_unref(diag);
+    return st;
+}
+
+tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->file, sizeof d->file, "%s", path);
+    return doc_build(d, path, NULL);
+}
+
+tacl_status_t tacl_doc_parse(const char *name, const char *text, tacl_doc_t *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->file, sizeof d->file, "%s", name);
+    return doc_build(d, NULL, text);
+}
+
+void tacl_doc_close(tacl_doc_t *d)
+{
+    if (d->doc) fy_document_destroy(d->doc);
+    d->doc = NULL;
+}
+
+struct fy_node *tacl_doc_root(const tacl_doc_t *d)
+{
+    return d->doc ? fy_document_root(d->doc) : NULL;
+}
+
+struct fy_node *tacl_doc_get(struct fy_node *map, const char *key)
+{
+    if (!map || !fy_node_is_mapping(map)) return NULL;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *s = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+        if (s && !strcmp(s, key)) return fy_node_pair_value(p);
+    }
+    return NULL;
+}
+
+/* The scalar text of n, or NULL (with an error naming key) when n is not a scalar. */
+static const char *doc_scalar(const tacl_doc_t *d, struct fy_node *n, const char *key,
+                              const char *what)
+{
+    const char *s = n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+    if (!s) tacl_doc_err(d, n, "%s: expected %s", key, what);
+    return s;
+}
+
+tacl_status_t tacl_doc_str(const tacl_doc_t *d, struct fy_node *n, const char *key, char *buf,
+                           size_t len)
+{
+    const char *s = doc_scalar(d, n, key, "a string");
+    if (!s) return TACL_ERR_CONFIG;
+    if (strlen(s) >= len)
+        return tacl_doc_err(d, n, "%s: expected at most %zu characters, found %zu", key, len - 1,
+                            strlen(s));
+    memcpy(buf, s, strlen(s) + 1);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_doc_int(const tacl_doc_t *d, struct fy_node *n, const char *key, long min,
+                           long max, long *out)
+{
+    const char *s = doc_scalar(d, n, key, "an integer");
+    if (!s) return TACL_ERR_CONFIG;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < min || v > max)
+        return tacl_doc_err(d, n, "%s: expected an integer in [%ld, %ld], found '%s'", key, min,
+                            max, s);
+    *out = v;
+    return TACL_OK;
+}
+
+tacl_status_t tacl_doc_num(const tacl_doc_t *d, struct fy_node *n, const char *key, double min,
+                           double *out)
+{
+    const char *s = doc_scalar(d, n, key, "a number");
+    if (!s) return TACL_ERR_CONFIG;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= min))
+        return tacl_doc_err(d, n, "%s: expected a number >= %g, found '%s'", key, min, s);
+    *out = v;
+    return TACL_OK;
+}
+
+tacl_status_t tacl_doc_bool(const tacl_doc_t *d, struct fy_node *n, const char *key, int *out)
+{
+    const char *s = doc_scalar(d, n, key, "true or false");
+    if (!s) return TACL_ERR_CONFIG;
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0"))
+        *out = 0;
+    else
+        return tacl_doc_err(d, n, "%s: expected true or false, found '%s'", key, s);
+    return TACL_OK;
+}
+
+tacl_status_t tacl_doc_keys(const tacl_doc_t *d, struct fy_node *map, const char *what,
+                            const char *const *allowed)
+{
+    if (!map || !fy_node_is_mapping(map))
+        return tacl_doc_err(d, map, "%s: expected a mapping (key: value)", what);
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *s = k && fy_node_is_scalar(k) ? fy_node_get_scalar0(k) : NULL;
+        int ok = 0;
+        for (int i = 0; s && allowed[i]; i++)
+            ok |= !strcmp(s, allowed[i]);
+        if (!ok) {
+            char list[512] = "";
+            for (int i = 0; allowed[i]; i++) {
+                size_t n = strlen(list);
+                snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", allowed[i]);
+            }
+            return tacl_doc_err(d, k, "%s: unknown key '%s'; expected one of: %s", what,
+                                s ? s : "?", list);
+        }
+    }
+    return TACL_OK;
+}
+
+/* ---- The cluster reader. ---- */
+
+static tacl_status_t cf_bandwidth(const tacl_doc_t *d, struct fy_node *n, const char *key,
+                                  const char *bare, double *gbs)
+{
+    const char *s = doc_scalar(d, n, key, "a bandwidth such as 100Gbps or 25GB/s");
+    const char *why = NULL;
+    if (!s) return TACL_ERR_CONFIG;
+    if (!tacl_parse_bandwidth(s, bare, gbs, &why))
+        return tacl_doc_err(d, n, "%s: expected %s, found '%s'", key, why, s);
+    return TACL_OK;
+}
+
+static tacl_status_t cf_latency(const tacl_doc_t *d, struct fy_node *n, const char *key, double *us)
+{
+    const char *s = doc_scalar(d, n, key, "a latency such as 5 (us) or 0.8ms");
+    const char *why = NULL;
+    if (!s) return TACL_ERR_CONFIG;
+    if (!tacl_parse_latency(s, us, &why))
+        return tacl_doc_err(d, n, "%s: expected %s, found '%s'", key, why, s);
+    return TACL_OK;
+}
+
+/* A host name that must exist. */
+static tacl_status_t cf_host_ref(const tacl_doc_t *d, const tacl_cluster_t *c, struct fy_node *n,
+                                 const char *key, int *h)
+{
+    const char *s = doc_scalar(d, n, key, "a host name");
+    if (!s) return TACL_ERR_CONFIG;
+    *h = tacl_cluster_find_host(c, s);
+    if (*h < 0)
+        return tacl_doc_err(d, n, "%s: expected a host declared under hosts, found '%s'", key, s);
+    return TACL_OK;
+}
+
+/* bandwidth + latency of a link mapping (latency_us or latency). */
+static tacl_status_t cf_link_figures(const tacl_doc_t *d, struct fy_node *m, const char *what,
+                                     double *gbs, double *lat)
+{
+    struct fy_node *bw = tacl_doc_get(m, "bandwidth");
+    if (!bw) return tacl_doc_err(d, m, "%s: expected a bandwidth (e.g. bandwidth: 100Gbps)", what);
+    TACL_CHECK(cf_bandwidth(d, bw, "bandwidth", "Gb/s", gbs));
+    if (*gbs <= 0) return tacl_doc_err(d, bw, "bandwidth: expected a positive bandwidth");
+    *lat = 5; /* a switched data-centre hop, when the file does not say */
+    struct fy_node *l = tacl_doc_get(m, "latency_us");
+    if (l) TACL_CHECK(tacl_doc_num(d, l, "latency_us", 0, lat));
+    if ((l = tacl_doc_get(m, "latency"))) TACL_CHECK(cf_latency(d, l, "latency", lat));
+    return TACL_OK;
+}
+
+static tacl_status_t cf_gpu(const tacl_doc_t *d, struct fy_node *n, tacl_gpu_spec_t *g)
+{
+    if (fy_node_is_scalar(n)) {
+        const char *s = fy_node_get_scalar0(n);
+        const tacl_gpu_spec_t *p = tacl_gpu_preset(s);
+        if (!p) {
+            char list[512] = "";
+            for (int i = 0; tacl_gpu_preset_at(i); i++) {
+                size_t k = strlen(list);
+                snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
+                         tacl_gpu_preset_at(i)->name);
+            }
+            return tacl_doc_err(d, n,
+                                "gpu: unknown GPU type '%s'; expected one of: %s (or a mapping "
+                                "with type, memory, hbm_bandwidth, tflops)",
+                                s, list);
+        }
+        *g = *p;
+        return TACL_OK;
+    }
+    static const char *const keys[] = {
+        "type", "memory", "hbm_bandwidth", "tflops", "nvlink_bandwidth", "pcie_bandwidth", NULL};
+    TACL_CHECK(tacl_doc_keys(d, n, "gpu", keys));
+    struct fy_node *v = tacl_doc_get(n, "type");
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "custom");
+    if (v) {
+        const char *s = doc_scalar(d, v, "type", "a GPU type name");
+        if (!s) return TACL_ERR_CONFIG;
+        const tacl_gpu_spec_t *p = tacl_gpu_preset(s);
+        if (p)
+            *g = *p; /* the preset's figures, overridden by what follows */
+        else
+            snprintf(g->name, sizeof g->name, "%s", s);
+    }
+    const char *why;
+    if ((v = tacl_doc_get(n, "memory"))) {
+        const char *s = doc_scalar(d, v, "memory", "a size");
+        if (!s) return TACL_ERR_CONFIG;
+        if (!tacl_parse_bytes(s, &g->mem_bytes, &why))
+            return tacl_doc_err(d, v, "memory: expected %s, found '%s'", why, s);
+    }
+    if ((v = tacl_doc_get(n, "hbm_bandwidth")))
+        TACL_CHECK(cf_bandwidth(d, v, "hbm_bandwidth", "GB/s", &g->hbm_gbs));
+    if ((v = tacl_doc_get(n, "tflops"))) TACL_CHECK(tacl_doc_num(d, v, "tflops", 0, &g->tflops));
+    if ((v = tacl_doc_get(n, "nvlink_bandwidth")))
+        TACL_CHECK(cf_bandwidth(d, v, "nvlink_bandwidth", "GB/s", &g->nvlink_gbs));
+    if ((v = tacl_doc_get(n, "pcie_bandwidth")))
+        TACL_CHECK(cf_bandwidth(d, v, "pcie_bandwidth", "GB/s", &g->pcie_gbs));
+    if (g->mem_bytes <= 0 || g->hbm_gbs <= 0 || g->tflops <= 0)
+        return tacl_doc_err(d, n,
+                            "gpu: expected a known type or memory, hbm_bandwidth and tflops "
+                            "(type '%s' is not a preset)",
+                            g->name);
+    if (g->pcie_gbs <= 0) g->pcie_gbs = 32;
+    return TACL_OK;
+}
+
+/* One GPU link entry: a class name ("NV18", "PCIe") or a bandwidth (bare number: GB/s). */
+static tacl_status_t cf_gpu_link_value(const tacl_doc_t *d, struct fy_node *n, const char *key,
+                                       const tacl_gpu_spec_t *g, double *gbs)
+{
+    const char *s = doc_scalar(d, n, key, "a link class (NVLink, NV18, PCIe, SYS) or bandwidth");
+    if (!s) return TACL_ERR_CONFIG;
+    if (!strcmp(s, "X") || !strcmp(s, "-")) { /* nvidia-smi topo's diagonal */
+        *gbs = 0;
+        return TACL_OK;
+    }
+    *gbs = tacl_gpu_link_class_gbs(s, g);
+    const char *why;
+    if (*gbs > 0 || tacl_parse_bandwidth(s, "GB/s", gbs, &why)) return TACL_OK;
+    return tacl_doc_err(d, n,
+                        "%s: expected a link class (NVLink, NV<n>, PCIe, PIX, PXB, PHB, NODE, "
+                        "SYS) or a bandwidth, found '%s'",
+                        key, s);
+}
+
+static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *m)
+{
+    static const char *const keys[] = {"name",       "address", "addresses", "ifname",
+                                       "gpus",       "gpu",     "gpu_link",  "gpu_link_bandwidth",
+                                       "gpu_matrix", "count",   NULL};
+    TACL_CHECK(tacl_doc_keys(d, m, "hosts[]", keys));
+    struct fy_node *v = tacl_doc_get(m, "name");
+    char name[TACL_CLUSTER_NAME_MAX - 24];
+    if (!v) return tacl_doc_err(d, m, "hosts[]: expected a name (name: A)");
+    TACL_CHECK(tacl_doc_str(d, v, "name", name, sizeof name));
+    long count = 1, ngpus = 0;
+    int counted = 0;
+    if ((v = tacl_doc_get(m, "count"))) {
+        TACL_CHECK(tacl_doc_int(d, v, "count", 1, 1 << 20, &count));
+        counted = 1;
+    }
+    if ((v = tacl_doc_get(m, "gpus"))) TACL_CHECK(tacl_doc_int(d, v, "gpus", 0, 4096, &ngpus));
+    tacl_gpu_spec_t g = {{0}, 0, 0, 0, 0, 0};
+    struct fy_node *gn = tacl_doc_get(m, "gpu");
+    if (gn) TACL_CHECK(cf_gpu(d, gn, &g));
+    if (ngpus > 0 && !gn)
+        return tacl_doc_err(d, m, "host %s: %ld GPUs but no gpu type (e.g. gpu: H100-80GB)", name,
+                            ngpus);
+    if (!(v = tacl_doc_get(m, "gpus")) && gn) ngpus = 1;
+    /* Intra-host GPU links: a class, a bandwidth, or a matrix. */
+    char cls[16] = "";
+    double link_gbs = 0, *matrix = NULL;
+    if (gn) {
+        snprintf(cls, sizeof cls, "%s", g.nvlink_gbs > 0 ? "NVLink" : "PCIe");
+        link_gbs = tacl_gpu_link_class_gbs(cls, &g);
+    }
+    if ((v = tacl_doc_get(m, "gpu_link"))) {
+        TACL_CHECK(cf_gpu_link_value(d, v, "gpu_link", &g, &link_gbs));
+        snprintf(cls, sizeof cls, "%s", fy_node_get_scalar0(v));
+    }
+    if ((v = tacl_doc_get(m, "gpu_link_bandwidth")))
+        TACL_CHECK(cf_bandwidth(d, v, "gpu_link_bandwidth", "GB/s", &link_gbs));
+    if ((v = tacl_doc_get(m, "gpu_matrix"))) {
+        if (!fy_node_is_sequence(v) || fy_node_sequence_item_count(v) != ngpus)
+            return tacl_doc_err(d, v, "gpu_matrix: expected %ld rows (one per GPU)", ngpus);
+        matrix = calloc((size_t)(ngpus * ngpus), sizeof *matrix);
+        if (!matrix) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+        double minbw = 0;
+        for (int r = 0; r < ngpus; r++) {
+            struct fy_node *row = fy_node_sequence_get_by_index(v, r);
+            if (!fy_node_is_sequence(row) || fy_node_sequence_item_count(row) != ngpus) {
+                free(matrix);
+                return tacl_doc_err(d, row, "gpu_matrix row %d: expected %ld entries", r, ngpus);
+            }
+            for (int k = 0; k < ngpus; k++) {
+                double bw;
+                tacl_status_t st = cf_gpu_link_value(d, fy_node_sequence_get_by_index(row, k),
+                                                     "gpu_matrix entry", &g, &bw);
+                if (st != TACL_OK) {
+                    free(matrix);
+                    return st;
+                }
+                matrix[r * ngpus + k] = bw;
+                if (r != k && (minbw == 0 || bw < minbw)) minbw = bw;
+            }
+        }
+        snprintf(cls, sizeof cls, "matrix");
+        link_gbs = minbw;
+    }
+    for (long i = 0; i < count; i++) {
+        char hn[TACL_CLUSTER_NAME_MAX];
+        if (counted)
+            snprintf(hn, sizeof hn, "%s%ld", name, i);
+        else
+            snprintf(hn, sizeof hn, "%s", name);
+        if (tacl_cluster_find_host(c, hn) >= 0) {
+            free(matrix);
+            return tacl_doc_err(d, m, "host %s: declared twice; expected unique host names", hn);
+        }
+        int idx;
+        tacl_status_t st = tacl_cluster_add_host(c, hn, (int)ngpus, NULL, &idx);
+        if (st != TACL_OK) {
+            free(matrix);
+            return st;
+        }
+        tacl_cluster_host_t *h = &c->hosts[idx];
+        h->gpu = g;
+        snprintf(h->gpu_link, sizeof h->gpu_link, "%s", cls);
+        h->gpu_link_gbs = link_gbs;
+        if (matrix) {
+            h->gpu_bw = malloc(sizeof(double) * (size_t)(ngpus * ngpus));
+            if (!h->gpu_bw) {
+                free(matrix);
+                return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+            }
+            memcpy(h->gpu_bw, matrix, sizeof(double) * (size_t)(ngpus * ngpus));
+        }
+    }
+    free(matrix);
+    /* Addresses and interface: only meaningful for a single host. */
+    tacl_cluster_host_t *h = &c->hosts[c->nhosts - 1];
+    if ((v = tacl_doc_get(m, "ifname")))
+        TACL_CHECK(tacl_doc_str(d, v, "ifname", h->ifname, sizeof h->ifname));
+    if ((v = tacl_doc_get(m, "address"))) {
+        TACL_CHECK(tacl_doc_str(d, v, "address", h->addrs[0], sizeof h->addrs[0]));
+        h->naddrs = 1;
+    }
+    if ((v = tacl_doc_get(m, "addresses"))) {
+        if (!fy_node_is_sequence(v))
+            return tacl_doc_err(d, v, "addresses: expected a list of addresses");
+        void *it = NULL;
+        struct fy_node *a;
+        while ((a = fy_node_sequence_iterate(v, &it)) && h->naddrs < TACL_CLUSTER_ADDRS) {
+            TACL_CHECK(tacl_doc_str(d, a, "addresses[]", h->addrs[h->naddrs], sizeof h->addrs[0]));
+            h->naddrs++;
+        }
+    }
+    return TACL_OK;
+}
+
+static tacl_status_t cf_links(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *seq)
+{
+    if (!fy_node_is_sequence(seq))
+        return tacl_doc_err(d, seq, "links: expected a list of {hosts: [A, B], bandwidth: ...}");
+    static const char *const keys[] = {"hosts", "path", "bandwidth", "latency_us", "latency", NULL};
+    void *it = NULL;
+    struct fy_node *m;
+    while ((m = fy_node_sequence_iterate(seq, &it))) {
+        TACL_CHECK(tacl_doc_keys(d, m, "links[]", keys));
+        struct fy_node *hs = tacl_doc_get(m, "hosts");
+        int is_path = 0;
+        if (!hs && (hs = tacl_doc_get(m, "path"))) is_path = 1;
+        if (!hs || !fy_node_is_sequence(hs) ||
+            (is_path ? fy_node_sequence_item_count(hs) < 2 : fy_node_sequence_item_count(hs) != 2))
+            return tacl_doc_err(d, hs ? hs : m,
+                                "links[]: expected hosts: [A, B] (two hosts) or path: [A, B, ...]");
+        double gbs, lat;
+        TACL_CHECK(cf_link_figures(d, m, "links[]", &gbs, &lat));
+        int n = fy_node_sequence_item_count(hs), prev = -1;
+        for (int i = 0; i < n; i++) {
+            struct fy_node *hn = fy_node_sequence_get_by_index(hs, i);
+            int h;
+            TACL_CHECK(cf_host_ref(d, c, hn, "links[].hosts", &h));
+            if (prev >= 0) {
+                if (prev == h)
+                    return tacl_doc_err(d, hn,
+                                        "links[]: expected two different hosts, found %s twice",
+                                        c->hosts[h].name);
+                TACL_CHECK(tacl_cluster_set_link(c, prev, h, gbs, lat));
+            }
+            prev = h;
+        }
+    }
+    return TACL_OK;
+}
+
+static tacl_status_t cf_unreachable(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *seq)
+{
+    if (!fy_node_is_sequence(seq))
+        return tacl_doc_err(d, seq, "unreachable: expected a list of host pairs [[A, C], ...]");
+    void *it = NULL;
+    struct fy_node *p;
+    while ((p = fy_node_sequence_iterate(seq, &it))) {
+        if (!fy_node_is_sequence(p) || fy_node_sequence_item_count(p) != 2)
+            return tacl_doc_err(d, p, "unreachable[]: expected a pair of hosts [A, C]");
+        int a, b;
+        TACL_CHECK(cf_host_ref(d, c, fy_node_sequence_get_by_index(p, 0), "unreachable[]", &a));
+        TACL_CHECK(cf_host_ref(d, c, fy_node_sequence_get_by_index(p, 1), "unreachable[]", &b));
+        if (a == b) return tacl_doc_err(d, p, "unreachable[]: expected two different hosts");
+        double w, l;
+        tacl_cluster_finish(c);
+        if (tacl_cluster_link(c, a, b, &w, &l) && !c->has_default)
+            return tacl_doc_err(d, p, "unreachable[]: %s-%s is also declared under links",
+                                c->hosts[a].name, c->hosts[b].name);
+        TACL_CHECK(tacl_cluster_set_unreachable(c, a, b));
+    }
+    return TACL_OK;
+}
+
+static tacl_status_t cf_ranks(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *seq)
+{
+    if (!fy_node_is_sequence(seq))
+        return tacl_doc_err(d, seq, "ranks: expected a list of {rank, host, device}");
+    int n = fy_node_sequence_item_count(seq);
+    c->ranks = calloc((size_t)(n ? n : 1), sizeof *c->ranks);
+    char *seen = calloc((size_t)(n ? n : 1), 1);
+    if (!c->ranks || !seen) {
+        free(seen);
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+    }
+    static const char *const keys[] = {"rank", "host", "device", NULL};
+    tacl_status_t st = TACL_OK;
+    for (int i = 0; i < n && st == TACL_OK; i++) {
+        struct fy_node *m = fy_node_sequence_get_by_index(seq, i), *v;
+        long rank = i, dev = 0;
+        int h;
+        if ((st = tacl_doc_keys(d, m, "ranks[]", keys)) != TACL_OK) break;
+        if ((v = tacl_doc_get(m, "rank")) &&
+            (st = tacl_doc_int(d, v, "rank", 0, n - 1, &rank)) != TACL_OK)
+            break;
+        if (seen[rank]) {
+            st = tacl_doc_err(d, v ? v : m, "ranks[]: rank %ld declared twice", rank);
+            break;
+        }
+        seen[rank] = 1;
+        if (!(v = tacl_doc_get(m, "host"))) {
+            st = tacl_doc_err(d, m, "ranks[]: expected a host");
+            break;
+        }
+        if ((st = cf_host_ref(d, c, v, "ranks[].host", &h)) != TACL_OK) break;
+        if ((v = tacl_doc_get(m, "device")) &&
+            (st = tacl_doc_int(d, v, "device", 0,
+                               c->hosts[h].ngpus > 0 ? c->hosts[h].ngpus - 1 : 4095, &dev)) !=
+                TACL_OK)
+            break;
+        c->ranks[rank] = (tacl_cluster_rank_t){h, (int)dev};
+    }
+    free(seen);
+    if (st == TACL_OK) c->nranks = n;
+    return st;
+}
+
+tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
+{
+    struct fy_node *root = tacl_doc_root(d), *v;
+    static const char *const keys[] = {"name",        "hosts", "links", "default_link",
+                                       "unreachable", "ranks", "store", NULL};
+    TACL_CHECK(tacl_doc_keys(d, root, "cluster", keys));
+    struct fy_node *hosts = tacl_doc_get(root, "hosts");
+    if (!hosts || !fy_node_is_sequence(hosts) || fy_node_sequence_item_count(hosts) == 0)
+        return tacl_doc_err(d, hosts ? hosts : root,
+                            "hosts: expected a non-empty list of hosts ({name: A, gpus: 8, gpu: "
+                            "H100-80GB})");
+    tacl_cluster_t *c;
+    TACL_CHECK(tacl_cluster_create(&c));
+    snprintf(c->source, sizeof c->source, "%s", d->file);
+    tacl_status_t st = TACL_OK;
+    if ((v = tacl_doc_get(root, "name"))) st = tacl_doc_str(d, v, "name", c->name, sizeof c->name);
+    void *it = NULL;
+    struct fy_node *m;
+    while (st == TACL_OK && (m = fy_node_sequence_iterate(hosts, &it)))
+        st = cf_host(d, c, m);
+    if (st == TACL_OK && (v = tacl_doc_get(root, "default_link"))) {
+        static const char *const dkeys[] = {"bandwidth", "latency_us", "latency", NULL};
+        st = tacl_doc_keys(d, v, "default_link", dkeys);
+        if (st == TACL_OK)
+            st = cf_link_figures(d, v, "default_link", &c->default_gbs, &c->default_lat_us);
+        c->has_default = st == TACL_OK;
+    }
+    if (st == TACL_OK && (v = tacl_doc_get(root, "links"))) st = cf_links(d, c, v);
+    if (st == TACL_OK && (v = tacl_doc_get(root, "unreachable"))) st = cf_unreachable(d, c, v);
+    if (st == TACL_OK && (v = tacl_doc_get(root, "ranks"))) st = cf_ranks(d, c, v);
+    if (st == TACL_OK && (v = tacl_doc_get(root, "store")))
+        st = cf_host_ref(d, c, v, "store", &c->store_host);
+    if (st != TACL_OK) {
+        tacl_cluster_destroy(c);
+        return st;
+    }
+    tacl_cluster_finish(c);
+    *out = c;
+    return TACL_OK;
+}
+
+#else /* !TACL_HAVE_FYAML */
+
+static tacl_status_t doc_unavailable(const char *file)
+{
+    return tacl_err(NULL, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
+                    "%s: tacl was built without libfyaml (Debian: libfyaml-dev), so YAML/JSON "
+                    "files cannot be read",
+                    file);
+}
+tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d)
+{
+    memset(d, 0, sizeof *d);
+    return doc_unavailable(path);
+}
+tacl_status_t tacl_doc_parse(const char *name, const char *text, tacl_doc_t *d)
+{
+    (void)text;
+    memset(d, 0, sizeof *d);
+    return doc_unavailable(name);
+}
+void tacl_doc_close(tacl_doc_t *d)
+{
+    (void)d;
+}
+struct fy_node *tacl_doc_root(const tacl_doc_t *d)
+{
+    (void)d;
+    return NULL;
+}
+tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
+{
+    (void)out;
+    return doc_unavailable(d->file);
+}
+#endif
+
+tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out)
+{
+    if (!path || !out)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                        "tacl_cluster_load: expected a file path and an output pointer");
+    tacl_doc_t d;
+    TACL_CHECK(tacl_doc_load(path, &d));
+    tacl_status_t st = tacl_cluster_read(&d, out);
+    tacl_doc_close(&d);
+    return st;
+}

@@ -1,0 +1,47 @@
+/* cluster_file.h — reading cluster description files (YAML or JSON, docs/CLUSTER_FORMAT.md)
+ * and the small document helpers shared with the planner's model reader: load a YAML/JSON
+ * document with libfyaml, look keys up, convert scalars, and report errors as
+ * "file:line:column: what was expected" with TACL_ERR_CONFIG. */
+#ifndef TACL_TOPO_CLUSTER_FILE_H
+#define TACL_TOPO_CLUSTER_FILE_H
+
+#include "topo/cluster.h"
+
+struct fy_document;
+struct fy_node;
+
+typedef struct {
+    char file[256]; /* the name used in messages */
+    struct fy_document *doc;
+} tacl_doc_t;
+
+/* Parses a file (path) or a string (text, named name in messages). A syntax error gives
+ * TACL_ERR_CONFIG "file:line:col: <parser message>"; without libfyaml, TACL_ERR_UNAVAILABLE. */
+tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d);
+tacl_status_t tacl_doc_parse(const char *name, const char *text, tacl_doc_t *d);
+void tacl_doc_close(tacl_doc_t *d);
+struct fy_node *tacl_doc_root(const tacl_doc_t *d);
+
+/* Records TACL_ERR_CONFIG "file:line:col: message" for node n (NULL: the document start). */
+tacl_status_t tacl_doc_err(const tacl_doc_t *d, struct fy_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 1-based position of a node (its first scalar for collections). */
+void tacl_doc_pos(struct fy_node *n, int *line, int *col);
+
+/* Typed getters: each checks the node's kind and records a positioned error naming key. */
+struct fy_node *tacl_doc_get(struct fy_node *map, const char *key); /* NULL when absent */
+tacl_status_t tacl_doc_str(const tacl_doc_t *d, struct fy_node *n, const char *key, char *buf,
+                           size_t len);
+tacl_status_t tacl_doc_int(const tacl_doc_t *d, struct fy_node *n, const char *key, long min,
+                           long max, long *out);
+tacl_status_t tacl_doc_num(const tacl_doc_t *d, struct fy_node *n, const char *key, double min,
+                           double *out);
+tacl_status_t tacl_doc_bool(const tacl_doc_t *d, struct fy_node *n, const char *key, int *out);
+/* Checks that every key of map is in the NULL-terminated list allowed. */
+tacl_status_t tacl_doc_keys(const tacl_doc_t *d, struct fy_node *map, const char *what,
+                            const char *const *allowed);
+
+/* Reads a cluster description. Every error is TACL_ERR_CONFIG with file:line:column. */
+tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out);
+
+#endif

@@ -1,0 +1,97 @@
+/* doctor_report.h — what `tacl doctor` found, and the pure functions that turn it into words:
+ * the report structure (ranks, hosts, the agreed reachability matrix, how each link was made or
+ * why not, measured latency and bandwidth per directly linked pair, collective smoke tests),
+ * the verdict (what works, what will break and why, where a relay carries traffic, where to
+ * host the store) and the three output formats (table, cluster-format JSON, Graphviz). Nothing
+ * here talks to other ranks: src/coll/doctor.c fills the report, so the verdict logic is
+ * tested on hand-made matrices. */
+#ifndef TACL_TOPO_DOCTOR_REPORT_H
+#define TACL_TOPO_DOCTOR_REPORT_H
+
+#include "err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define TACL_DOCTOR_HOST_MAX 192
+#define TACL_DOCTOR_INFO_MAX 128
+#define TACL_DOCTOR_MSG_MAX  256
+
+/* Measurement of one directly linked rank pair (made by the lower rank of the pair). */
+typedef struct {
+    double lat_us; /* one-way latency: half the median ping-pong round trip; < 0: not measured */
+    double gbs;    /* streamed bandwidth, GB/s (1e9 bytes/s); < 0: not measured */
+    char err[TACL_DOCTOR_MSG_MAX]; /* why the measurement failed ("" when it did not) */
+} tacl_doctor_link_t;
+
+typedef enum {
+    TACL_DOCTOR_ALL_REDUCE = 0,
+    TACL_DOCTOR_ALL_GATHER,
+    TACL_DOCTOR_BROADCAST,
+    TACL_DOCTOR_ROUTED,
+    TACL_DOCTOR_NSMOKE
+} tacl_doctor_smoke_kind_t;
+
+/* One collective smoke test, over every rank. */
+typedef struct {
+    int ran;                       /* 0: not run (msg says why) */
+    int nfail;                     /* ranks on which it failed (wrong values, error or timeout) */
+    double secs;                   /* slowest rank's time */
+    double gbs;                    /* routed send/recv: slowest measured rate (GB/s); 0 otherwise */
+    char msg[TACL_DOCTOR_MSG_MAX]; /* first failure ("rank 2: ..."), or why it did not run */
+} tacl_doctor_smoke_t;
+
+typedef struct {
+    int n;                                    /* ranks */
+    int nhosts;                               /* distinct host ids */
+    char (*host_ids)[TACL_DOCTOR_HOST_MAX];   /* per host, first-seen order */
+    char (*host_names)[TACL_DOCTOR_HOST_MAX]; /* short names for people (tacl_doctor_finish) */
+    int *host_of;                             /* rank -> host */
+    uint8_t *reach;                           /* n*n direct links, identical on every rank */
+    char (*info)[TACL_DOCTOR_INFO_MAX]; /* n*n: info[i*n+j] = how rank i reached j or why not */
+    tacl_doctor_link_t *links;          /* n*n, [i*n+j] with i < j */
+    tacl_doctor_smoke_t smoke[TACL_DOCTOR_NSMOKE];
+    double probe_timeout_s;
+    double elapsed_s;
+    char store[300]; /* the store the ranks met at ("addr:port") */
+    /* Derived by tacl_doctor_finish. */
+    int ncomp;       /* components of the host graph */
+    int *comp;       /* host -> component (numbered from the component of host 0) */
+    uint8_t *hreach; /* nhosts*nhosts: some rank pair of the two hosts is directly linked */
+    double *hgbs;    /* nhosts*nhosts: best measured bandwidth between the hosts (0: none) */
+    double *hlat;    /* nhosts*nhosts: best measured latency (us; 0: none) */
+} tacl_doctor_report_t;
+
+/* Allocates a report for n ranks: every link unmeasured (-1), every smoke test not run. */
+tacl_status_t tacl_doctor_report_create(int n, tacl_doctor_report_t **out);
+void tacl_doctor_report_destroy(tacl_doctor_report_t *r);
+/* Sets rank r's host (hosts numbered in first-seen order by id). */
+tacl_status_t tacl_doctor_report_set_host(tacl_doctor_report_t *r, int rank, const char *host_id);
+/* Derives host names, the host graph, its components and per-host-pair figures. Call once
+ * host_of, reach and links are filled, before any output. */
+tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r);
+
+/* 1 when every pair of ranks is linked directly (same-host pairs count as linked). */
+int tacl_doctor_full_mesh(const tacl_doctor_report_t *r);
+/* Hosts on the fewest-hops path a -> b over direct host links (path gets up to max entries,
+ * a first). Returns the number of hosts on it, 0 when b is not reachable. *gbs receives the
+ * smallest measured bandwidth along it (0 when a link was not measured). */
+int tacl_doctor_host_path(const tacl_doctor_report_t *r, int a, int b, int *path, int max,
+                          double *gbs);
+/* Exit status the doctor gives: 0 when the graph is connected and every smoke test that ran
+ * passed, 1 otherwise. */
+int tacl_doctor_status(const tacl_doctor_report_t *r);
+
+/* Outputs. The table includes the verdict. */
+void tacl_doctor_write_verdict(const tacl_doctor_report_t *r, FILE *f);
+void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f);
+/* The cluster description format (docs/CLUSTER_FORMAT.md, written by tacl_cluster_write_json)
+ * with the measured links, the unreachable host pairs and the suggested store host. */
+tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f);
+/* Graphviz: hosts as boxes, links labelled with bandwidth and latency, unreachable pairs as
+ * dashed red edges. */
+void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f);
+
+const char *tacl_doctor_smoke_name(tacl_doctor_smoke_kind_t k);
+
+#endif

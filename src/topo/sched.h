@@ -1,0 +1,106 @@
+/* sched.h — which algorithm a collective uses on a given reachability graph, and why; plus
+ * the cut lower bound and the predicted time of the chosen schedule, which benchmarks print
+ * next to what they measure. Pure computation over graph.h.
+ *
+ * The rule (DESIGN §Topology), for all_reduce, all_gather and reduce_scatter:
+ *   1 rank                -> SINGLE (nothing to send);
+ *   disconnected          -> TACL_ERR_DISCONNECTED listing the components;
+ *   full mesh             -> MESH: ring over the best-bottleneck cycle for large messages,
+ *                            recursive doubling for small ones;
+ *   Hamiltonian cycle     -> RING on that cycle (the one with the largest bottleneck);
+ *   otherwise             -> TREE: pipelined over a spanning tree rooted at the graph centre
+ *                            (all_reduce: reduce + broadcast; all_gather: gather + broadcast;
+ *                            reduce_scatter: reduce + scatter), or, for all_reduce,
+ *                            MULTITREE (several trees, data split by weight) when the packing
+ *                            predicts >= 10% less time.
+ * For broadcast and reduce (rooted): TREE rooted at the root on any graph (a star on a full
+ * mesh), or MULTITREE rooted there when >= 10% faster.
+ *
+ * Time model (alpha-beta per link; links full duplex; M bytes = the whole buffer (all_gather:
+ * the gathered result); l the largest latency and b the bottleneck bandwidth of the edges
+ * used; c = min(M, TACL_SCHED_CHUNK_BYTES); h the tree height):
+ *   all_reduce    ring 2 (n-1) (l + M/(n b)); rec. doubling ceil(log2 n) (l + M/b);
+ *                 tree M/b + (2h-1) c/b + 2h l (reduce and broadcast pipelined together)
+ *   all_gather,   ring (n-1) (l + M/(n b)); rec. doubling ceil(log2 n) l + (n-1)/n M/b;
+ *   reduce_scatter tree max over edges e of max(s_e, n-s_e)/n M / b_e + (2h-1) c/b + 2h l,
+ *                 s_e the number of ranks below e
+ *   broadcast,    tree M/b + (h-1) c/b + h l
+ *   reduce
+ *   multi-tree    the slowest tree, each carrying weight_i M at its rate_i
+ * Lower bound (cut bound): data must cross every cut. all_reduce: every element both ways,
+ *   T >= M / mincut; broadcast/reduce: every element once into the side without the root,
+ *   T >= M / mincut; all_gather/reduce_scatter: the k ranks of one side miss (n-k)/n M from the
+ *   other, T >= max(k, n-k)/n M / cut for the minimum cut found. Each also >= the latency of
+ *   the longest necessary route. For the chain A-B-C all_reduce this is M/b, which the tree
+ *   rooted at B meets; a ring relayed through B would take 4M/(3b). */
+#ifndef TACL_TOPO_SCHED_H
+#define TACL_TOPO_SCHED_H
+
+#include "topo/graph.h"
+
+#include <stddef.h>
+
+#define TACL_SCHED_CHUNK_BYTES (256 * 1024)
+#define TACL_SCHED_MAX_TREES   8
+
+typedef enum {
+    TACL_SCHED_SINGLE = 0,
+    TACL_SCHED_MESH,
+    TACL_SCHED_RING,
+    TACL_SCHED_TREE,
+    TACL_SCHED_MULTITREE
+} tacl_sched_kind_t;
+
+typedef enum {
+    TACL_SCHED_ALL_REDUCE = 0,
+    TACL_SCHED_BROADCAST,
+    TACL_SCHED_REDUCE,
+    TACL_SCHED_ALL_GATHER,
+    TACL_SCHED_REDUCE_SCATTER,
+    TACL_SCHED_OP_COUNT
+} tacl_sched_op_t;
+
+typedef struct {
+    tacl_sched_op_t op;
+    tacl_sched_kind_t kind;
+    int n;
+    int *ring;             /* MESH, RING: cycle order, n entries, ring[0] = 0 */
+    double ring_bw;        /* bottleneck bandwidth of the ring */
+    int root;              /* TREE, MULTITREE: the centre, or the root of broadcast/reduce */
+    int eccentricity;      /* of the root, in hops */
+    tacl_tree_t *tree;     /* TREE */
+    tacl_forest_t *forest; /* MULTITREE */
+    double bytes;          /* message size the predictions are for */
+    double predicted_s;    /* time model above for the chosen algorithm */
+    double lower_bound_s;  /* cut bound */
+    char reason[512];      /* one line: what was chosen and why */
+} tacl_sched_t;
+
+/* Chooses the schedule of op over bytes bytes on g; root matters for broadcast and reduce
+ * (0..n-1), and is ignored otherwise. */
+tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes,
+                               tacl_sched_t **out, tacl_errbuf_t *eb);
+/* tacl_sched_build(g, TACL_SCHED_ALL_REDUCE, 0, bytes, out, eb). */
+tacl_status_t tacl_sched_all_reduce(const tacl_graph_t *g, double bytes, tacl_sched_t **out,
+                                    tacl_errbuf_t *eb);
+void tacl_sched_destroy(tacl_sched_t *s);
+const char *tacl_sched_kind_name(tacl_sched_kind_t kind);
+const char *tacl_sched_op_name(tacl_sched_op_t op); /* "all_reduce", "broadcast", ... */
+/* Cut lower bound on the time of op over bytes bytes (0 for one rank or when disconnected);
+ * root as above. */
+double tacl_sched_bound(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes);
+/* tacl_sched_bound for all_reduce. */
+double tacl_sched_lower_bound(const tacl_graph_t *g, double bytes);
+/* Model times (see above). */
+double tacl_sched_ring_time(int n, double bw, double lat, double bytes);   /* all_reduce */
+double tacl_sched_recdbl_time(int n, double bw, double lat, double bytes); /* all_reduce */
+/* all_reduce over tree t carrying bytes at rate. */
+double tacl_sched_tree_time(const tacl_tree_t *t, double rate, double bytes);
+/* op over tree t (rate: the bandwidth the tree's share of the data gets; g for edge
+ * bandwidths of all_gather / reduce_scatter). */
+double tacl_sched_tree_op_time(const tacl_graph_t *g, const tacl_tree_t *t, tacl_sched_op_t op,
+                               double rate, double bytes);
+/* Multi-line description: kind, reason, ring order or tree parents, weights, times. */
+void tacl_sched_format(const tacl_sched_t *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,396 @@
+/* engine_probe.c — the create-time connection setup of the engine: the acceptor thread that
+ * answers handshakes, and the parallel non-blocking connects (every address of a peer at once,
+ * first handshake wins, further connections to the winning address) whose results become the
+ * row of the reachability matrix and the per-link text of tacl_engine_link_info. */
+#include "transport/transport.h"
+
+#include "clock.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PROBE_HELLO_MAGIC 0x74616331u
+#define PROBE_ACK_MAGIC   0x74616332u
+#define PROBE_MAX_PENDING 512
+
+typedef struct {
+    uint32_t magic;
+    int32_t src, dst, idx;
+    uint64_t nonce;
+} probe_hello_t;
+
+typedef struct {
+    uint32_t magic;
+    int32_t status; /* 0 accepted, 1 another run, 2 not the rank you meant */
+    int32_t rank;
+    int32_t pad;
+    uint64_t nonce;
+} probe_ack_t;
+
+typedef struct {
+    int fd;
+    size_t got;
+    probe_hello_t hello;
+    uint64_t deadline_ns;
+} probe_pending_t;
+
+struct tacl_probe {
+    int lfd, rank, size;
+    uint64_t nonce;
+    int stop_pipe[2];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int *fds; /* size * TACL_PROBE_MAX_CONNS accepted sockets, -1 none */
+    probe_pending_t pending[PROBE_MAX_PENDING];
+    int npending;
+};
+
+static void probe_drop_pending(tacl_probe_t *p, int i)
+{
+    close(p->pending[i].fd);
+    p->pending[i] = p->pending[--p->npending];
+}
+
+/* Reads what the pending connection i has sent; answers a complete hello. */
+static void probe_serve_pending(tacl_probe_t *p, int i)
+{
+    probe_pending_t *q = &p->pending[i];
+    ssize_t n = recv(q->fd, (char *)&q->hello + q->got, sizeof q->hello - q->got, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        probe_drop_pending(p, i);
+        return;
+    }
+    if (n < 0) return;
+    q->got += (size_t)n;
+    if (q->got < sizeof q->hello) return;
+    probe_hello_t *h = &q->hello;
+    probe_ack_t ack = {.magic = PROBE_ACK_MAGIC, .rank = p->rank, .nonce = p->nonce};
+    int ok = 0;
+    if (h->magic != PROBE_HELLO_MAGIC || h->nonce != p->nonce) {
+        ack.status = 1;
+        TACL_WARN(TACL_SUB_NET, "rank %d refused a connection: it belongs to another run", p->rank);
+    } else if (h->dst != p->rank || h->src < 0 || h->src >= p->size || h->idx < 0 ||
+               h->idx >= TACL_PROBE_MAX_CONNS) {
+        ack.status = 2;
+        TACL_WARN(TACL_SUB_NET,
+                  "rank %d refused a connection from rank %d meant for rank %d (connection %d)",
+                  p->rank, h->src, h->dst, h->idx);
+    } else {
+        ok = 1;
+    }
+    const char *why;
+    if (tacl_tcp_send_all(q->fd, &ack, sizeof ack, tacl_deadline_ns(1.0), &why) != 0) ok = 0;
+    if (!ok) {
+        probe_drop_pending(p, i);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    int *slot = &p->fds[h->src * TACL_PROBE_MAX_CONNS + h->idx];
+    if (*slot >= 0) close(*slot); /* a retry replaces a connection the peer gave up on */
+    *slot = q->fd;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    p->pending[i] = p->pending[--p->npending];
+}
+
+static void *probe_acceptor(void *arg)
+{
+    tacl_probe_t *p = arg;
+    struct pollfd pf[PROBE_MAX_PENDING + 2];
+    for (;;) {
+        pf[0] = (struct pollfd){.fd = p->stop_pipe[0], .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
+        for (int i = 0; i < p->npending; i++)
+            pf[2 + i] = (struct pollfd){.fd = p->pending[i].fd, .events = POLLIN};
+        int n = p->npending;
+        if (poll(pf, (nfds_t)(2 + n), 200) < 0 && errno != EINTR) break;
+        if (pf[0].revents) break;
+        uint64_t now = tacl_now_ns();
+        for (int i = n - 1; i >= 0; i--) {
+            if (pf[2 + i].revents)
+                probe_serve_pending(p, i);
+            else if (now > p->pending[i].deadline_ns)
+                probe_drop_pending(p, i);
+        }
+        if (pf[1].revents) {
+            for (;;) {
+                int fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0) break;
+                if (p->npending == PROBE_MAX_PENDING) {
+                    close(fd);
+                    continue;
+                }
+                tacl_tcp_tune(fd);
+                p->pending[p->npending++] =
+                    (probe_pending_t){.fd = fd, .deadline_ns = tacl_deadline_ns(10.0)};
+            }
+        }
+    }
+    return NULL;
+}
+
+tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl_probe_t **out,
+                               tacl_errbuf_t *eb)
+{
+    tacl_probe_t *p = calloc(1, sizeof *p);
+    if (!p) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    p->fds = malloc(sizeof *p->fds * (size_t)size * TACL_PROBE_MAX_CONNS);
+    if (!p->fds) {
+        free(p);
+        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    }
+    for (int i = 0; i < size * TACL_PROBE_MAX_CONNS; i++)
+        p->fds[i] = -1;
+    p->lfd = lfd;
+    p->rank = rank;
+    p->size = size;
+    p->nonce = nonce;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pipe(p->stop_pipe) != 0) {
+        tacl_status_t st =
+            tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "pipe() failed: %s", strerror(errno));
+        free(p->fds);
+        free(p);
+        return st;
+    }
+    int e = pthread_create(&p->thread, NULL, probe_acceptor, p);
+    if (e != 0) {
+        close(p->stop_pipe[0]);
+        close(p->stop_pipe[1]);
+        free(p->fds);
+        free(p);
+        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the acceptor thread: %s",
+                        strerror(e));
+    }
+    *out = p;
+    return TACL_OK;
+}
+
+typedef struct {
+    int fd, peer, addr, idx;
+    int stage; /* 0 connecting, 1 waiting for the ack */
+    size_t got;
+    probe_ack_t ack;
+    uint64_t deadline_ns;
+} probe_attempt_t;
+
+static void probe_note(char *info, const char *fmt, const char *a, const char *b)
+{
+    /* The text is cut at the field's size; the first addresses' errors matter most. */
+    char one[256];
+    size_t n = strlen(info);
+    int k = snprintf(one, sizeof one, fmt, n ? "; " : "", a, b);
+    if (k < 0 || n >= 119) return;
+    size_t room = 119 - n, len = (size_t)k < room ? (size_t)k : room;
+    memcpy(info + n, one, len);
+    info[n + len] = '\0';
+}
+
+void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int *naddr,
+                        const uint8_t *want, int nconns, double timeout_s, int *fds, uint16_t *mask,
+                        char (*info)[120])
+{
+    int size = p->size, cap = 0, na = 0;
+    for (int j = 0; j < size; j++) {
+        cap += want[j] ? naddr[j] + nconns : 0;
+        mask[j] = 0;
+        info[j][0] = '\0';
+        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
+            fds[j * TACL_PROBE_MAX_CONNS + k] = -1;
+    }
+    probe_attempt_t *at = calloc((size_t)cap + 1, sizeof *at);
+    struct pollfd *pf = calloc((size_t)cap + 1, sizeof *pf);
+    size_t nz = size > 0 ? (size_t)size : 1;
+    int *won = calloc(nz, sizeof *won); /* 1 + address index of the winner */
+    uint8_t *busy = calloc(nz, 1);      /* a connection to j is in its handshake */
+    if (!at || !pf || !won || !busy) {
+        for (int j = 0; j < size; j++)
+            if (want[j]) snprintf(info[j], 120, "out of memory while connecting");
+        goto out;
+    }
+    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    char txt[80];
+    for (int j = 0; j < size; j++) {
+        if (!want[j]) continue;
+        for (int k = 0; k < naddr[j]; k++) {
+            const tacl_tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + k];
+            int err = 0, fd = tacl_tcp_connect_start(a, &err);
+            if (fd < 0) {
+                tacl_tcp_addr_format(a, txt, sizeof txt);
+                probe_note(info[j], "%sconnect to %s: %s", txt, strerror(err));
+                continue;
+            }
+            at[na++] = (probe_attempt_t){.fd = fd, .peer = j, .addr = k, .deadline_ns = deadline};
+        }
+    }
+    while (na > 0) {
+        int ms = 1000000;
+        for (int i = 0; i < na; i++) {
+            static const short want_ev[3] = {POLLOUT, POLLIN, 0};
+            pf[i] = (struct pollfd){.fd = at[i].fd, .events = want_ev[at[i].stage]};
+            if (at[i].stage == 2 && !busy[at[i].peer]) ms = 0; /* its turn to say hello */
+            int left = tacl_ms_left(at[i].deadline_ns);
+            if (left < ms) ms = left;
+        }
+        if (poll(pf, (nfds_t)na, ms) < 0 && errno != EINTR) break;
+        for (int i = na - 1; i >= 0; i--) {
+            probe_attempt_t *t = &at[i];
+            const tacl_tcp_addr_t *a = &addrs[t->peer * TACL_TCP_MAX_ADDRS + t->addr];
+            const char *fail = NULL;
+            char why[64];
+            if (won[t->peer] && t->idx == 0) {
+                fail = ""; /* another address won the race: drop silently */
+            } else if (pf[i].revents && t->stage == 0) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                if (err)
+                    fail = strerror(err);
+                else
+                    t->stage = 2; /* connected: say hello when no other address is doing so */
+            }
+            if (!fail && t->stage == 2 && (t->idx > 0 || !busy[t->peer])) {
+                /* Only one connection per peer handshakes at a time: the acceptor keeps every
+                 * connection that says hello, so a second one would be a stray. */
+                probe_hello_t h = {PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx, p->nonce};
+                if (send(t->fd, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
+                    fail = strerror(errno);
+                } else {
+                    t->stage = 1;
+                    if (t->idx == 0) busy[t->peer] = 1;
+                }
+            } else if (pf[i].revents && t->stage == 1) {
+                ssize_t n =
+                    recv(t->fd, (char *)&t->ack + t->got, sizeof t->ack - t->got, MSG_DONTWAIT);
+                if (n == 0)
+                    fail = "closed during the handshake (not a tacl rank?)";
+                else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                    fail = strerror(errno);
+                else if (n > 0 && (t->got += (size_t)n) == sizeof t->ack) {
+                    if (t->ack.magic != PROBE_ACK_MAGIC) {
+                        fail = "the listener is not a tacl rank";
+                    } else if (t->ack.status == 1) {
+                        fail = "the listener belongs to another run";
+                    } else if (t->ack.status != 0 || t->ack.rank != t->peer) {
+                        snprintf(why, sizeof why, "the listener is rank %d, not rank %d",
+                                 t->ack.rank, t->peer);
+                        fail = why;
+                    } else {
+                        /* Handshake complete: this connection is the link's number idx. */
+                        fds[t->peer * TACL_PROBE_MAX_CONNS + t->idx] = t->fd;
+                        mask[t->peer] |= (uint16_t)(1u << t->idx);
+                        if (t->idx == 0) {
+                            won[t->peer] = 1 + t->addr;
+                            uint64_t d2 = tacl_deadline_ns(timeout_s);
+                            for (int k = 1; k < nconns && na < cap; k++) {
+                                int err = 0, fd = tacl_tcp_connect_start(a, &err);
+                                if (fd < 0) continue;
+                                at[na++] = (probe_attempt_t){.fd = fd,
+                                                             .peer = t->peer,
+                                                             .addr = t->addr,
+                                                             .idx = k,
+                                                             .deadline_ns = d2};
+                            }
+                        }
+                        *t = at[--na];
+                        continue;
+                    }
+                }
+            } else if (tacl_now_ns() >= t->deadline_ns) {
+                snprintf(why, sizeof why, "timed out after %.1f s", timeout_s);
+                fail = why;
+            }
+            if (!fail) continue;
+            if (t->stage == 1 && t->idx == 0) busy[t->peer] = 0;
+            if (fail[0] && t->idx == 0) {
+                tacl_tcp_addr_format(a, txt, sizeof txt);
+                probe_note(info[t->peer], "%sconnect to %s: %s", txt, fail);
+            } else if (fail[0]) {
+                TACL_INFO(TACL_SUB_NET, "rank %d: extra connection %d to rank %d failed: %s",
+                          p->rank, t->idx, t->peer, fail);
+            }
+            close(t->fd);
+            *t = at[--na];
+        }
+    }
+    for (int j = 0; j < size; j++) {
+        if (!want[j] || !won[j]) continue;
+        const tacl_tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + won[j] - 1];
+        tacl_tcp_addr_format(a, txt, sizeof txt);
+        snprintf(info[j], 120, "tcp %s (%s), %d connection%s", txt, a->ifname,
+                 __builtin_popcount(mask[j]), __builtin_popcount(mask[j]) > 1 ? "s" : "");
+    }
+out:
+    for (int i = 0; i < na; i++)
+        close(at[i].fd);
+    free(at);
+    free(pf);
+    free(won);
+    free(busy);
+}
+
+tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, int *fds,
+                                       uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    pthread_mutex_lock(&p->mu);
+    for (int j = 0; j < p->size; j++) {
+        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
+            int *slot = &p->fds[j * TACL_PROBE_MAX_CONNS + k];
+            if (!(expect[j] & (1u << k))) continue;
+            while (*slot < 0) {
+                if (tacl_now_ns() >= deadline_ns) {
+                    pthread_mutex_unlock(&p->mu);
+                    return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET,
+                                    "rank %d: rank %d reported connection %d to this rank as made, "
+                                    "but it never arrived",
+                                    p->rank, j, k);
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 50000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            }
+        }
+    }
+    for (int j = 0; j < p->size; j++)
+        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
+            int *slot = &p->fds[j * TACL_PROBE_MAX_CONNS + k];
+            if (expect[j] & (1u << k)) {
+                fds[j * TACL_PROBE_MAX_CONNS + k] = *slot;
+                *slot = -1;
+            }
+        }
+    pthread_mutex_unlock(&p->mu);
+    return TACL_OK;
+}
+
+void tacl_probe_stop(tacl_probe_t *p)
+{
+    if (!p) return;
+    if (write(p->stop_pipe[1], "x", 1) != 1)
+        TACL_WARN(TACL_SUB_NET, "cannot signal the acceptor thread: %s", strerror(errno));
+    pthread_join(p->thread, NULL);
+    for (int i = 0; i < p->npending; i++)
+        close(p->pending[i].fd);
+    for (int i = 0; i < p->size * TACL_PROBE_MAX_CONNS; i++)
+        if (p->fds[i] >= 0) close(p->fds[i]);
+    close(p->stop_pipe[0]);
+    close(p->stop_pipe[1]);
+    close(p->lfd);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->fds);
+    free(p);
+}

@@ -1,0 +1,171 @@
+/* shm_link.c — the shm link type (see shm_link.h): segment layout, the two SPSC byte rings and
+ * the sleeping flags. Positions are free-running 64-bit byte counters; the producer owns head,
+ * the consumer owns tail, each on its own cache line, and bytes are published with
+ * release/acquire ordering. */
+#include "transport/shm/shm_link.h"
+
+#include "transport/shm/shm_seg.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t head; /* bytes ever written (producer) */
+    _Alignas(64) _Atomic uint64_t tail; /* bytes ever read (consumer) */
+} shm_link_ring_t;
+
+typedef struct {
+    _Alignas(64) _Atomic uint32_t sleeping[2][16]; /* one cache line per side */
+    shm_link_ring_t ring[2];                       /* ring[k]: from pair rank k to 1-k */
+} shm_link_ctl_t;
+
+#define SHM_LINK_CTL_BYTES 4096
+_Static_assert(sizeof(shm_link_ctl_t) <= SHM_LINK_CTL_BYTES, "control block fits a page");
+
+typedef struct {
+    tacl_shm_seg_t seg;
+    shm_link_ctl_t *ctl;
+    int me;
+    size_t cap; /* power of two */
+    shm_link_ring_t *tx, *rx;
+    uint8_t *txdata, *rxdata;
+} shm_link_t;
+
+tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, void **conn,
+                                 tacl_errbuf_t *eb)
+{
+    size_t cap = 4096;
+    while (cap < ring_bytes)
+        cap <<= 1;
+    shm_link_t *l = calloc(1, sizeof *l);
+    if (!l) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+    tacl_status_t st = tacl_shm_seg_open(pair, "link", SHM_LINK_CTL_BYTES + 2 * cap, &l->seg, eb);
+    if (st != TACL_OK) {
+        free(l);
+        return st;
+    }
+    /* Reserve the pages now: tmpfs hands out pages when they are first touched, and a full
+     * /dev/shm (64 MiB in a default container) would then kill us with SIGBUS in the middle of
+     * a transfer. Populating fails cleanly instead; both sides agree before using the link. */
+    int32_t ok = 1, both[2] = {0, 0};
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(l->seg.base, l->seg.size, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+        TACL_WARN(TACL_SUB_SHM, "cannot reserve %zu bytes of shared memory for a link: %s",
+                  l->seg.size, strerror(errno));
+        ok = 0;
+    }
+#endif
+    st = tacl_xchg_allgather(pair, &ok, sizeof ok, both, eb);
+    if (st == TACL_OK && !(both[0] && both[1]))
+        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                      "not enough shared memory (/dev/shm) for a %zu-byte link segment on %s side",
+                      l->seg.size, ok ? "the peer's" : "this");
+    if (st != TACL_OK) {
+        tacl_shm_seg_close(&l->seg);
+        free(l);
+        return st;
+    }
+    l->ctl = l->seg.base;
+    l->me = pair->rank;
+    l->cap = cap;
+    uint8_t *data = (uint8_t *)l->seg.base + SHM_LINK_CTL_BYTES;
+    l->tx = &l->ctl->ring[l->me];
+    l->rx = &l->ctl->ring[1 - l->me];
+    l->txdata = data + (size_t)l->me * cap;
+    l->rxdata = data + (size_t)(1 - l->me) * cap;
+    *conn = l;
+    return TACL_OK;
+}
+
+void tacl_shm_link_set_sleeping(void *conn, int sleeping)
+{
+    shm_link_t *l = conn;
+    atomic_store(&l->ctl->sleeping[l->me][0], (uint32_t)sleeping);
+}
+
+int tacl_shm_link_peer_sleeping(void *conn)
+{
+    shm_link_t *l = conn;
+    /* Pairs with the sleeper's store-then-recheck: either it sees our bytes or we see its
+     * flag (both sides use sequentially consistent operations). */
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load(&l->ctl->sleeping[1 - l->me][0]) != 0;
+}
+
+int tacl_shm_link_writable(void *conn)
+{
+    shm_link_t *l = conn;
+    uint64_t head = atomic_load_explicit(&l->tx->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&l->tx->tail, memory_order_acquire);
+    return head - tail < l->cap;
+}
+
+static ssize_t shm_link_writev(void *conn, const struct iovec *iov, int iovcnt)
+{
+    shm_link_t *l = conn;
+    uint64_t head = atomic_load_explicit(&l->tx->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&l->tx->tail, memory_order_acquire);
+    size_t room = l->cap - (size_t)(head - tail), done = 0;
+    for (int i = 0; i < iovcnt && room > 0; i++) {
+        const uint8_t *src = iov[i].iov_base;
+        size_t n = iov[i].iov_len < room ? iov[i].iov_len : room;
+        size_t pos = (size_t)(head + done) & (l->cap - 1);
+        size_t first = n < l->cap - pos ? n : l->cap - pos;
+        memcpy(l->txdata + pos, src, first);
+        if (n > first) memcpy(l->txdata, src + first, n - first);
+        done += n;
+        room -= n;
+    }
+    if (done) atomic_store_explicit(&l->tx->head, head + done, memory_order_release);
+    return (ssize_t)done;
+}
+
+static ssize_t shm_link_read(void *conn, void *buf, size_t len)
+{
+    shm_link_t *l = conn;
+    uint64_t tail = atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&l->rx->head, memory_order_acquire);
+    size_t avail = (size_t)(head - tail);
+    size_t n = len < avail ? len : avail;
+    if (n == 0) return 0;
+    size_t pos = (size_t)tail & (l->cap - 1);
+    size_t first = n < l->cap - pos ? n : l->cap - pos;
+    memcpy(buf, l->rxdata + pos, first);
+    if (n > first) memcpy((uint8_t *)buf + first, l->rxdata, n - first);
+    atomic_store_explicit(&l->rx->tail, tail + n, memory_order_release);
+    return (ssize_t)n;
+}
+
+static int shm_link_fd(void *conn)
+{
+    (void)conn;
+    return -1;
+}
+
+static int shm_link_readable(void *conn)
+{
+    shm_link_t *l = conn;
+    return atomic_load_explicit(&l->rx->head, memory_order_acquire) !=
+           atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
+}
+
+static void shm_link_close(void *conn)
+{
+    shm_link_t *l = conn;
+    tacl_shm_seg_close(&l->seg);
+    free(l);
+}
+
+const tacl_link_ops_t tacl_shm_link_ops = {
+    .name = "shm",
+    .writev = shm_link_writev,
+    .read = shm_link_read,
+    .fd = shm_link_fd,
+    .readable = shm_link_readable,
+    .close = shm_link_close,
+    .direct_min = 0,
+};

@@ -1,0 +1,137 @@
+/* transport.h — the internal interface of the transport layer: the ops table that every link
+ * type (tcp, shm ring) fills, the wire format of a fragment, and the tcp and shm-link setup
+ * calls the engine uses while it creates its links. A link is a reliable byte stream in each
+ * direction; the engine frames fragments on it ({header, payload}) identically for tcp and
+ * shm, so matching, striping, forwarding and liveness are written once, in engine*.c.
+ *
+ * Setup (listen, publish, connect) is not in the ops table: a shm link is always built over the
+ * tcp connection of the same pair, so only tcp has a connect step; see tcp.h and shm_link.h. */
+#ifndef TACL_TRANSPORT_TRANSPORT_H
+#define TACL_TRANSPORT_TRANSPORT_H
+
+#include "err.h"
+#include "fp.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+typedef struct {
+    const char *name;
+    /* Writes as much of iov as the link takes now, never blocking. Returns the bytes written
+     * (0: the link is full, retry when fd is writable or, without fd, on the next poll), or -1
+     * with errno set when the link is broken (EPIPE, ECONNRESET ...). */
+    ssize_t (*writev)(void *conn, const struct iovec *iov, int iovcnt);
+    /* Reads up to len bytes now, never blocking. Returns the bytes read (0: nothing waits), or
+     * -1 when the link is broken; errno is 0 for an orderly close by the peer (EOF). */
+    ssize_t (*read)(void *conn, void *buf, size_t len);
+    /* The fd that epoll watches for this connection, or -1 when the engine polls it (shm). */
+    int (*fd)(void *conn);
+    /* For polled connections: 1 when read would return bytes now. NULL for fd connections. */
+    int (*readable)(void *conn);
+    /* Releases the connection (closes the socket, unmaps the ring). */
+    void (*close)(void *conn);
+    /* Payloads of at least this many bytes are read straight into their destination (the
+     * user's buffer); smaller ones go through the engine's staging buffer, which turns many
+     * small frames into one read() (tcp). 0: always direct (shm: the ring is the staging). */
+    size_t direct_min;
+} tacl_link_ops_t;
+
+/* ---- Wire format: every fragment is a 96-byte header followed by len payload bytes. ---- */
+#define TACL_FRAME_MAGIC 0x7461636cu /* "tacl" */
+
+typedef enum {
+    TACL_FRAME_DATA = 1,  /* payload: bytes [offset, offset+len) of a message of total bytes */
+    TACL_FRAME_HEARTBEAT, /* no payload: "still here" on an idle link */
+    TACL_FRAME_WAKE,      /* no payload: a shm ring has data or space; leave epoll_wait */
+    TACL_FRAME_DEAD,      /* tag = dead rank, src = reporter, payload = how it was detected */
+    TACL_FRAME_CUT,       /* tag, seq = the ranks of a cut link, payload = how */
+    TACL_FRAME_CMA_RTS,   /* shm links, large messages: total bytes wait at address offset of
+                             process hops (the sender's pid); the receiver copies them with
+                             process_vm_readv (one copy instead of two through the ring) */
+    TACL_FRAME_CMA_FIN    /* the receiver is done with the RTS of (comm_id, tag, seq);
+                             total = 0 done, 1 could not read: send it through the ring */
+} tacl_frame_kind_t;
+
+#define TACL_FRAME_HAS_FP 1u
+
+typedef struct {
+    uint32_t magic;
+    uint16_t kind;
+    uint16_t flags;
+    int32_t src, dst; /* world ranks; dst -1 for flooded control frames */
+    uint32_t len;     /* payload bytes of this fragment */
+    uint32_t hops; /* DATA: relays passed so far (a fragment caught in a routing loop is dropped) */
+    uint64_t comm_id, tag, seq;
+    uint64_t total, offset;
+    tacl_fp_t fp;
+} tacl_frame_hdr_t;
+
+_Static_assert(sizeof(tacl_frame_hdr_t) == 96, "the frame header is 96 bytes on the wire");
+
+/* ---- tcp (src/transport/tcp) ---- */
+#define TACL_TCP_MAX_ADDRS 8
+
+typedef struct {
+    int32_t family; /* AF_INET or AF_INET6 */
+    uint16_t port;
+    uint16_t pad;
+    uint8_t addr[16];
+    char ifname[16];
+} tacl_tcp_addr_t;
+
+extern const tacl_link_ops_t tacl_tcp_ops;
+
+/* 1 when ifname is selected by spec (NCCL_SOCKET_IFNAME syntax: comma-separated prefixes,
+ * a leading '^' excludes them, a leading '=' (after '^' if any) makes them exact names). */
+int tacl_tcp_ifname_match(const char *spec, const char *ifname);
+/* The addresses of the interfaces chosen by spec ("" = every non-loopback interface that is up,
+ * or loopback when there is none), with port filled in. IPv6 link-local addresses are skipped
+ * (their scope differs between hosts). */
+tacl_status_t tacl_tcp_local_addrs(const char *spec, int port, tacl_tcp_addr_t *out, int max,
+                                   int *n, tacl_errbuf_t *eb);
+/* A listening socket on every address (IPv6 dual-stack when the kernel has IPv6, else IPv4),
+ * kernel-chosen port, non-blocking. */
+tacl_status_t tacl_tcp_listen(int *fd, int *port, tacl_errbuf_t *eb);
+/* Starts a non-blocking connect; returns the fd or -1 with *err = errno. */
+int tacl_tcp_connect_start(const tacl_tcp_addr_t *a, int *err);
+/* "10.0.0.3:40123" or "[fd00::3]:40123". */
+void tacl_tcp_addr_format(const tacl_tcp_addr_t *a, char *buf, size_t len);
+/* TCP_NODELAY, large socket buffers, keepalive, non-blocking. */
+void tacl_tcp_tune(int fd);
+/* Wraps a connected socket as a link connection (tacl_tcp_ops); NULL when out of memory. */
+void *tacl_tcp_conn_wrap(int fd);
+/* Blocking helpers with a deadline, for the handshake and the pair exchange during create:
+ * 0 on success, -1 with *why set ("timed out", "connection closed", strerror). */
+int tacl_tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns, const char **why);
+int tacl_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why);
+
+#endif
+
+/* ---- Probe (engine_probe.c): the create-time connection setup over tcp. ----
+ * An acceptor thread answers handshakes while this rank connects to its peers, so that a rank
+ * that finished its own connects (and waits in the world exchange) still acknowledges the
+ * others. The handshake identifies (run nonce, world rank, connection index) both ways. */
+#define TACL_PROBE_MAX_CONNS 8
+
+typedef struct tacl_probe tacl_probe_t;
+
+/* Starts the acceptor on the listening socket lfd (taken over: closed by tacl_probe_stop). */
+tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl_probe_t **out,
+                               tacl_errbuf_t *eb);
+/* Connects to every rank j with want[j] != 0, trying its naddr[j] addresses (addrs[j *
+ * TACL_TCP_MAX_ADDRS + k]) in parallel; the first that completes the handshake wins and
+ * nconns - 1 more connections follow to the same address. Returns when every peer is settled or
+ * timeout_s has passed. For each j: fds[j * TACL_PROBE_MAX_CONNS + k] the socket of connection
+ * k (-1 none), mask[j] the bit set of connections made, info[j] what worked or every address's
+ * error ("connect to 10.0.0.3:40123: No route to host"). */
+void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int *naddr,
+                        const uint8_t *want, int nconns, double timeout_s, int *fds, uint16_t *mask,
+                        char (*info)[120]);
+/* Waits until, for every rank j, the connections in expect[j] (bit set of indices) have been
+ * accepted from j, then hands their sockets over (fds as in tacl_probe_connect). */
+tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, int *fds,
+                                       uint64_t deadline_ns, tacl_errbuf_t *eb);
+/* Stops the acceptor and closes every socket not handed over. */
+void tacl_probe_stop(tacl_probe_t *p);

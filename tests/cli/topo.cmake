@@ -1,0 +1,4 @@
+# `tacl topo`: fake sysfs snapshot, JSON, live host, schedules; and inside a harness namespace.
+tacl_test(NAME cli_topo LABELS cli TIMEOUT 60 COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/topo.sh)
+tacl_test(NAME cli_topo_netns LABELS cli netns TIMEOUT 60
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/topo_netns.sh)

@@ -1,0 +1,18 @@
+# Host collectives on 1..8 ranks (one host: shared memory), and over fake hosts (tcp between
+# them, hierarchical all_reduce).
+foreach(n 1 2 3 4 5 6 7 8)
+  if(n EQUAL 1)
+    tacl_test(NAME mp_coll_n${n} LABELS mp TIMEOUT 300
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coll.c COMMAND $<TARGET_FILE:mp_coll_n1> ${n})
+  else()
+    tacl_test(NAME mp_coll_n${n} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> ${n})
+  endif()
+endforeach()
+tacl_test(NAME mp_coll_hosts2 LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 4
+  ENV TACL_TEST_HOSTS=2)
+tacl_test(NAME mp_coll_hosts3 LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
+  ENV TACL_TEST_HOSTS=3)
+tacl_test(NAME mp_coll_tcp LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 3
+  ENV TACL_TEST_HOSTS=3)
+tacl_test(NAME mp_coll_errors LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coll_errors.c)
+tacl_test(NAME mp_comm_split LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_comm_split.c)

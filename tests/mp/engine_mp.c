@@ -1,0 +1,335 @@
+/* engine_mp.c — the point-to-point engine with ranks as forked processes (exchange through
+ * the parent, tests/common/xchg_fork.h). Scenarios by argv[1]:
+ *   sizes_shm  two processes of one host move 0 B .. 64 MiB through the shm rings
+ *   sizes_cma  the same with single-copy transfers (TACL_SHM_CMA_BYTES=4096)
+ *   cma_fallback  as sizes_cma, but rank 1 may not read rank 0's memory (rank 0 not dumpable,
+ *              rank 1 without CAP_SYS_PTRACE): 0->1 falls back from single copy to the ring
+ *   bad_ifname rank 1's TACL_SOCKET_IFNAME selects nothing: both ranks' creates fail at once,
+ *              rank 0's naming rank 1
+ *   kill       a rank is SIGKILLed after create: every other rank's wait fails with
+ *              TACL_ERR_PEER_LOST naming it within a few seconds (tcp links)
+ *   kill_shm   the same between ranks of one host (shm links, tcp as control channel)
+ *   kill_chain chain 0-1-2 (0-2 forbidden), rank 2 SIGKILLed: rank 0, not its neighbour, learns
+ *              it from rank 1's flood and fails with PEER_LOST naming rank 2 and the reporter
+ *   kill_relay chain 0-1-2, the relay 1 is SIGKILLed: 0 and 2, both alive, fail with
+ *              TACL_ERR_UNREACHABLE naming the lost relay
+ *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
+ *              silent) after about 3.5 heartbeats, not at the deadline */
+#include "check.h"
+#include "clock.h"
+#include "transport/engine.h"
+#include "xchg_fork.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int same_host, cma_block;
+static const uint8_t *allowed;
+
+static tacl_engine_t *mp_create(int rank, int size, const tacl_xchg_t *x)
+{
+    static const char *split[] = {"h0", "h1", "h2", "h3"};
+    static const char *same[] = {"h", "h", "h", "h"};
+    tacl_engine_config_t cfg = {.rank = rank,
+                                .size = size,
+                                .xchg = x,
+                                .host_ids = same_host ? same : split,
+                                .probe_timeout_s = 2.0,
+                                .timeout_s = 20.0,
+                                .allowed = allowed};
+    tacl_engine_t *e = NULL;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_create(&cfg, &e, &eb));
+    return e;
+}
+
+static void mp_barrier(const tacl_xchg_t *x)
+{
+    uint8_t one = 1, all[8];
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_xchg_allgather(x, &one, 1, all, &eb));
+}
+
+static uint8_t pattern(size_t i, int seed)
+{
+    return (uint8_t)((i * 2654435761u) >> 13) ^ (uint8_t)seed;
+}
+
+/* Makes process_vm_readv from rank 1 into rank 0 fail, as Yama or a container would; 77 when
+ * this machine does not let the test arrange it. */
+static int cma_block_setup(int rank, const tacl_xchg_t *x)
+{
+    int pid = (int)getpid(), pids[2];
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    if (rank == 0) CHECK(prctl(PR_SET_DUMPABLE, 0) == 0);
+    if (rank == 1) {
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        CHECK(syscall(SYS_capget, &h, d) == 0);
+        d[0].effective &= ~(1u << CAP_SYS_PTRACE);
+        CHECK(syscall(SYS_capset, &h, d) == 0);
+    }
+    int blocked = 1, all[2];
+    CHECK_OK(tacl_xchg_allgather(x, &blocked, sizeof blocked, all, &eb)); /* both are set up */
+    if (rank == 1) {
+        char probe = 0;
+        /* Any address mapped in both (forked from one parent). */
+        struct iovec lo = {&probe, 1}, re = {&pids[0], 1};
+        blocked = process_vm_readv(pids[0], &lo, 1, &re, 1, 0) < 0 && errno == EPERM;
+    }
+    CHECK_OK(tacl_xchg_allgather(x, &blocked, sizeof blocked, all, &eb));
+    return all[1] ? 0 : 77;
+}
+
+static int sizes_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    if (cma_block && cma_block_setup(rank, x) != 0) return 77;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    int peer = 1 - rank;
+    CHECK_CONTAINS(tacl_engine_link_info(e, peer), "shm ring");
+    static const size_t lens[] = {0, 1, 4095, (1u << 20) + 3, 64u << 20};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t n = lens[i];
+        uint8_t *out = malloc(n + 1), *in = malloc(n + 1);
+        CHECK(out && in);
+        for (size_t k = 0; k < n; k++)
+            out[k] = pattern(k, rank + (int)i);
+        tacl_msg_key_t key = {.comm_id = 3, .tag = i};
+        tacl_req_t *r[2];
+        tacl_errbuf_t eb;
+        CHECK_OK(tacl_engine_irecv(e, peer, &key, NULL, in, n, &r[0]));
+        CHECK_OK(tacl_engine_isend(e, peer, &key, NULL, out, n, &r[1]));
+        CHECK_OK(tacl_engine_wait(e, r, 2, tacl_deadline_ns(30), NULL, 0, &eb));
+        for (size_t k = 0; k < n; k++)
+            CHECK(in[k] == pattern(k, peer + (int)i));
+        free(out);
+        free(in);
+    }
+    mp_barrier(x);
+    tacl_engine_destroy(e);
+    return 0;
+}
+
+static int bad_ifname_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    if (rank == 1) setenv("TACL_SOCKET_IFNAME", "=no-such-if0", 1);
+    static const char *hosts[] = {"h0", "h1"};
+    tacl_engine_config_t cfg = {.rank = rank,
+                                .size = size,
+                                .xchg = x,
+                                .host_ids = hosts,
+                                .probe_timeout_s = 2.0,
+                                .timeout_s = 20.0};
+    tacl_engine_t *e = NULL;
+    tacl_errbuf_t eb;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_ST(tacl_engine_create(&cfg, &e, &eb), TACL_ERR_CONFIG);
+    CHECK((double)(tacl_now_ns() - t0) * 1e-9 < 2.0);
+    CHECK_CONTAINS(eb.msg, rank == 0 ? "rank 1 (host h1) could not set up its tcp listener"
+                                     : "TACL_SOCKET_IFNAME=\"=no-such-if0\" selects none");
+    return 0;
+}
+
+static int kill_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    if (rank == 2) raise(SIGKILL);
+    /* Rank 0 waits for rank 1 (who never sends): the death of rank 2, a member of the group,
+     * fails it. Rank 1 waits for rank 2 itself. */
+    int src = rank == 0 ? 1 : 2;
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    int group[2] = {rank, 2};
+    uint64_t t0 = tacl_now_ns();
+    CHECK_OK(tacl_engine_irecv(e, src, &key, NULL, in, sizeof in, &r));
+    CHECK_ST(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), group, 2, &eb), TACL_ERR_PEER_LOST);
+    double took = (double)(tacl_now_ns() - t0) * 1e-9;
+    fprintf(stderr, "rank %d: failed after %.2f s: %s\n", rank, took, eb.msg);
+    CHECK(took < 5.0);
+    CHECK_CONTAINS(eb.msg, same_host ? "rank 2 (host h) lost" : "rank 2 (host h2) lost");
+    CHECK(!tacl_engine_peer_alive(e, 2));
+    CHECK(tacl_engine_peer_alive(e, 1 - rank));
+    /* The survivors still talk to each other (and neither leaves before the other is done). */
+    tacl_msg_key_t k2 = {.comm_id = 1, .tag = 2};
+    uint8_t out[4] = {1, 2, 3, (uint8_t)rank}, got[4];
+    tacl_req_t *rr[2];
+    int pair[2] = {0, 1};
+    CHECK_OK(tacl_engine_irecv(e, 1 - rank, &k2, NULL, got, 4, &rr[0]));
+    CHECK_OK(tacl_engine_isend(e, 1 - rank, &k2, NULL, out, 4, &rr[1]));
+    CHECK_OK(tacl_engine_wait(e, rr, 2, tacl_deadline_ns(10), pair, 2, &eb));
+    CHECK(got[3] == 1 - rank);
+    tacl_engine_destroy(e);
+    return 0;
+}
+
+static int kill_chain_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    CHECK(!tacl_engine_reach(e)[0 * 3 + 2]);
+    if (rank == 2) raise(SIGKILL);
+    if (rank == 1) {
+        /* Stays up (its link to rank 0 carries the news) until rank 0 is done. */
+        tacl_msg_key_t k = {.comm_id = 2, .tag = 9};
+        uint8_t b;
+        tacl_req_t *r;
+        tacl_errbuf_t eb;
+        int group[1] = {0};
+        CHECK_OK(tacl_engine_irecv(e, 0, &k, NULL, &b, 1, &r));
+        CHECK_OK(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), group, 1, &eb));
+        tacl_engine_destroy(e);
+        return 0;
+    }
+    int hops[3] = {-1, 1, 1};
+    CHECK_OK(tacl_engine_set_routes(e, hops));
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_OK(tacl_engine_irecv(e, 2, &key, NULL, in, sizeof in, &r));
+    CHECK_ST(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), NULL, 0, &eb), TACL_ERR_PEER_LOST);
+    double took = (double)(tacl_now_ns() - t0) * 1e-9;
+    fprintf(stderr, "rank 0: failed after %.2f s: %s\n", took, eb.msg);
+    CHECK(took < 5.0);
+    CHECK_CONTAINS(eb.msg, "rank 2 (host h2) lost");
+    CHECK_CONTAINS(eb.msg, "seen by rank 1");
+    tacl_msg_key_t k = {.comm_id = 2, .tag = 9};
+    uint8_t b = 1;
+    CHECK_OK(tacl_engine_isend(e, 1, &k, NULL, &b, 1, &r));
+    CHECK_OK(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(10), NULL, 0, &eb));
+    tacl_engine_destroy(e);
+    return 0;
+}
+
+static int kill_relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl_engine_t *e = mp_create(rank, size, x);
+    if (rank == 1) raise(SIGKILL);
+    int hops[3] = {1, 1, 1};
+    hops[rank] = -1;
+    CHECK_OK(tacl_engine_set_routes(e, hops));
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_irecv(e, 2 - rank, &key, NULL, in, sizeof in, &r));
+    CHECK_ST(tacl_engine_wait(e, &r, 1, tacl_deadline_ns(20), NULL, 0, &eb), TACL_ERR_UNREACHABLE);
+    fprintf(stderr, "rank %d: %s\n", rank, eb.msg);
+    char want[128];
+    snprintf(want, sizeof want,
+             "rank %d (host h%d) is unreachable from rank %d but not known to be lost", 2 - rank,
+             2 - rank, rank);
+    CHECK_CONTAINS(eb.msg, want);
+    CHECK_CONTAINS(eb.msg, "rank 1 (host h1) lost");
+    CHECK(!tacl_engine_peer_alive(e, 2 - rank));
+    tacl_engine_destroy(e);
+    return 0;
+}
+
+static int cut_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+{
+    (void)arg;
+    int pid = (int)getpid(), pids[2];
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    tacl_engine_t *e = mp_create(rank, size, x);
+    if (rank == 1) {
+        raise(SIGSTOP); /* rank 0 kills us once it has seen the cut */
+        return 1;
+    }
+    uint8_t in[16];
+    tacl_msg_key_t key = {.comm_id = 1, .tag = 1};
+    tacl_req_t *r;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_OK(tacl_engine_irecv(e, 1, &key, NULL, in, sizeof in, &r));
+    tacl_status_t st = tacl_engine_wait(e, &r, 1, tacl_deadline_ns(15), NULL, 0, &eb);
+    double took = (double)(tacl_now_ns() - t0) * 1e-9;
+    kill(pids[1], SIGKILL);
+    fprintf(stderr, "rank 0: failed after %.2f s: %s\n", took, eb.msg);
+    CHECK(st == TACL_ERR_UNREACHABLE);
+    CHECK_CONTAINS(eb.msg, "rank 1 (host h1) is unreachable from rank 0 but not known to be lost");
+    CHECK_CONTAINS(eb.msg, "no traffic from rank 1");
+    CHECK(took > 0.5 && took < 5.0);
+    tacl_engine_destroy(e);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "kill";
+    int status[4] = {0}, size;
+    xchg_fork_fn fn;
+    int victim = -1, victim_sig = 0;
+    if (!strcmp(what, "sizes_shm") || !strcmp(what, "sizes_cma") || !strcmp(what, "cma_fallback")) {
+        same_host = 1;
+        cma_block = !strcmp(what, "cma_fallback");
+        if (cma_block || !strcmp(what, "sizes_cma")) setenv("TACL_SHM_CMA_BYTES", "4096", 1);
+        size = 2;
+        fn = sizes_child;
+    } else if (!strcmp(what, "bad_ifname")) {
+        size = 2;
+        fn = bad_ifname_child;
+    } else if (!strcmp(what, "kill") || !strcmp(what, "kill_shm")) {
+        same_host = !strcmp(what, "kill_shm");
+        size = 3;
+        fn = kill_child;
+        victim = 2;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "kill_chain")) {
+        static const uint8_t chain[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
+        allowed = chain;
+        size = 3;
+        fn = kill_chain_child;
+        victim = 2;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "kill_relay")) {
+        static const uint8_t chain[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
+        allowed = chain;
+        size = 3;
+        fn = kill_relay_child;
+        victim = 1;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "cut")) {
+        setenv("TACL_HEARTBEAT", "0.3", 1);
+        size = 2;
+        fn = cut_child;
+        victim = 1;
+        victim_sig = SIGKILL;
+    } else {
+        fprintf(stderr, "unknown scenario %s\n", what);
+        return 2;
+    }
+    CHECK(xchg_fork_run(size, fn, NULL, 40.0, status) == 0);
+    if (WIFEXITED(status[0]) && WEXITSTATUS(status[0]) == 77) SKIP("cannot deny memory reads here");
+    int bad = 0;
+    for (int r = 0; r < size; r++) {
+        if (r == victim) {
+            if (!WIFSIGNALED(status[r]) || WTERMSIG(status[r]) != victim_sig) {
+                fprintf(stderr, "rank %d: expected death by signal %d, status 0x%x\n", r,
+                        victim_sig, status[r]);
+                bad = 1;
+            }
+        } else if (!WIFEXITED(status[r]) || WEXITSTATUS(status[r]) != 0) {
+            fprintf(stderr, "rank %d failed (status 0x%x)\n", r, status[r]);
+            bad = 1;
+        }
+    }
+    return bad;
+}

@@ -1,0 +1,195 @@
+/* store_coll.c — the store all-gather and barrier with ranks as processes. "ag64": 64 ranks,
+ * three all-gathers of rank-dependent values (checked against values computed here) and a
+ * barrier, through the tacl_xchg_t interface; afterwards only the last call's 64 keys remain
+ * (each rank deleted its key of the call before). "mismatch": ranks contributing different
+ * lengths fail with TACL_ERR_MISMATCH naming the other rank and both lengths. "timeout": a
+ * rank that never arrives is named (by its key) in the others' TACL_ERR_TIMEOUT. */
+#include "boot/store_coll.h"
+#include "boot/store_int.h"
+#include "check.h"
+#include "clock.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SC_MAX 64
+
+static int sc_port;
+static pid_t sc_kids[SC_MAX];
+static int sc_nkids;
+static pid_t sc_parent;
+static int sc_port_pipe[2]; /* the parent sends the server's port to each rank */
+
+typedef struct {
+    int status;
+    double elapsed;
+    char msg[1024];
+} sc_result_t;
+
+static sc_result_t *sc_res;
+
+static void sc_kill_all(void)
+{
+    if (getpid() != sc_parent) return; /* a rank exiting on a failed CHECK */
+    for (int i = 0; i < sc_nkids; i++)
+        if (sc_kids[i] > 0) {
+            kill(sc_kids[i], SIGKILL);
+            waitpid(sc_kids[i], NULL, 0);
+        }
+}
+
+/* Forks n ranks before the server (and its thread) exists: a child forked from a threaded
+ * process can inherit a lock held by another thread (sanitizer allocators do not all guard
+ * fork). The ranks read the port from a pipe once the server is up. */
+static void sc_spawn(int n, void (*fn)(int, int))
+{
+    fflush(NULL);
+    sc_nkids = 0;
+    for (int r = 0; r < n; r++) {
+        pid_t p = fork();
+        CHECK(p >= 0);
+        if (p == 0) {
+            if (read(sc_port_pipe[0], &sc_port, sizeof sc_port) != sizeof sc_port) _exit(3);
+            fn(r, n);
+            _exit(0);
+        }
+        sc_kids[sc_nkids++] = p;
+    }
+}
+
+static void sc_wait(void)
+{
+    for (int i = 0; i < sc_nkids; i++)
+        CHECK(write(sc_port_pipe[1], &sc_port, sizeof sc_port) == sizeof sc_port);
+    for (int i = 0; i < sc_nkids; i++) {
+        int ws;
+        CHECK(waitpid(sc_kids[i], &ws, 0) == sc_kids[i]);
+        sc_kids[i] = 0;
+        if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+            fprintf(stderr, "rank %d ended with status 0x%x\n", i, ws);
+            exit(1);
+        }
+    }
+}
+
+static uint64_t sc_value(int round, int rank, int word)
+{
+    return (uint64_t)round * 1000003u + (uint64_t)rank * 7919u + (uint64_t)word;
+}
+
+static void sc_ag_rank(int r, int n)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    tacl_xchg_t x;
+    boot_store_xchg_ctx_t ctx;
+    boot_store_xchg_init(&x, &ctx, st, "coll/", r, n);
+    CHECK(x.rank == r && x.size == n);
+    tacl_errbuf_t eb;
+    uint64_t mine[2], all[SC_MAX * 2];
+    double t0 = tacl_now_s();
+    for (int round = 0; round < 3; round++) {
+        mine[0] = sc_value(round, r, 0);
+        mine[1] = sc_value(round, r, 1);
+        CHECK_OK(tacl_xchg_allgather(&x, mine, sizeof mine, all, &eb));
+        for (int i = 0; i < n; i++)
+            CHECK(all[2 * i] == sc_value(round, i, 0) && all[2 * i + 1] == sc_value(round, i, 1));
+    }
+    CHECK_OK(boot_store_barrier(&ctx, &eb));
+    sc_res[r].elapsed = tacl_now_s() - t0;
+    tacl_store_close(st);
+}
+
+static void sc_mismatch_rank(int r, int n)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    boot_store_xchg_ctx_t ctx;
+    tacl_xchg_t x;
+    boot_store_xchg_init(&x, &ctx, st, "mm/", r, n);
+    char mine[8] = "abcdefg", all[32];
+    tacl_errbuf_t eb = {{0}};
+    sc_res[r].status = boot_store_allgather(&ctx, mine, r == 1 ? 5 : 4, all, &eb);
+    snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
+    tacl_store_close(st);
+}
+
+static void sc_timeout_rank(int r, int n)
+{
+    if (r == 2) return; /* never arrives */
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    tacl_store_set_timeout(st, 0.5);
+    boot_store_xchg_ctx_t ctx;
+    tacl_xchg_t x;
+    boot_store_xchg_init(&x, &ctx, st, "to/", r, n);
+    tacl_errbuf_t eb = {{0}};
+    sc_res[r].status = boot_store_barrier(&ctx, &eb);
+    snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
+    tacl_store_close(st);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) SKIP("usage: store_coll ag64|mismatch|timeout");
+    sc_res = mmap(NULL, sizeof *sc_res * SC_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                  -1, 0);
+    CHECK(sc_res != MAP_FAILED);
+    if (strcmp(argv[1], "ag64") && strcmp(argv[1], "mismatch") && strcmp(argv[1], "timeout"))
+        SKIP("unknown scenario '%s'", argv[1]);
+    sc_parent = getpid();
+    atexit(sc_kill_all);
+    CHECK(pipe(sc_port_pipe) == 0);
+    int n = !strcmp(argv[1], "ag64") ? 64 : !strcmp(argv[1], "mismatch") ? 2 : 3;
+    sc_spawn(n, !strcmp(argv[1], "ag64")       ? sc_ag_rank
+                : !strcmp(argv[1], "mismatch") ? sc_mismatch_rank
+                                               : sc_timeout_rank);
+    tacl_store_server_t *srv;
+    CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
+    sc_port = tacl_store_server_port(srv);
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 5, &st));
+    if (!strcmp(argv[1], "ag64")) {
+        sc_wait();
+        double worst = 0;
+        for (int r = 0; r < 64; r++)
+            worst = sc_res[r].elapsed > worst ? sc_res[r].elapsed : worst;
+        printf("64 ranks: 3 all-gathers + barrier in %.3f s (slowest rank)\n", worst);
+        /* Only the barrier's keys (call 3) remain. */
+        int64_t n;
+        CHECK_OK(tacl_store_num_keys(st, &n));
+        CHECK(n == 64);
+        char keys[64][32];
+        const char *kp[64];
+        for (int r = 0; r < 64; r++) {
+            snprintf(keys[r], sizeof keys[r], "coll/3/%d", r);
+            kp[r] = keys[r];
+        }
+        int all;
+        CHECK_OK(tacl_store_check(st, kp, 64, &all));
+        CHECK(all == 1);
+    } else if (!strcmp(argv[1], "mismatch")) {
+        sc_wait();
+        CHECK(sc_res[0].status == TACL_ERR_MISMATCH && sc_res[1].status == TACL_ERR_MISMATCH);
+        CHECK_CONTAINS(sc_res[0].msg, "rank 1 contributed 5 bytes, this rank 4");
+        CHECK_CONTAINS(sc_res[1].msg, "rank 0 contributed 4 bytes, this rank 5");
+    } else if (!strcmp(argv[1], "timeout")) {
+        sc_wait();
+        char addr[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", sc_port);
+        for (int r = 0; r < 2; r++) {
+            CHECK(sc_res[r].status == TACL_ERR_TIMEOUT);
+            CHECK_CONTAINS(sc_res[r].msg, "'to/0/2'");
+            CHECK_CONTAINS(sc_res[r].msg, "1 of 3 keys");
+            CHECK_CONTAINS(sc_res[r].msg, addr);
+        }
+    } else {
+        SKIP("unknown scenario '%s'", argv[1]);
+    }
+    tacl_store_close(st);
+    tacl_store_server_stop(srv);
+    printf("store_coll %s: ok\n", argv[1]);
+    return 0;
+}

@@ -1,0 +1,5 @@
+# Point-to-point engine over a real chain of network namespaces (tests/netns/engine_chain.sh).
+add_executable(test_engine_netns ${CMAKE_CURRENT_LIST_DIR}/engine_netns.c)
+target_link_libraries(test_engine_netns PRIVATE tacl_testutil)
+tacl_test(NAME netns_engine_chain LABELS netns TIMEOUT 60
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/engine_chain.sh $<TARGET_FILE:test_engine_netns>)
