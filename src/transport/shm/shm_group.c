@@ -417,7 +417,13 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
     if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
+    /* Default: spare cores become helper threads (at most 4 per rank); none on a machine whose
+     * cores are all taken by ranks. */
     long threads = tacl_setting_int(TACL_SET_SHM_THREADS);
+    if (!tacl_setting_is_set(TACL_SET_SHM_THREADS)) {
+        threads = shm_online_cpus() / n;
+        threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
+    }
     if (threads > 1) {
         g->pool = shm_pool_create(threads > 64 ? 64 : (int)threads);
         if (!g->pool)
