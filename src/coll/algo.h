@@ -48,6 +48,7 @@ tacl_status_t coll_sendrecv(coll_ctx_t *x, int to, const void *sbuf, size_t slen
 /* Algorithms over the engine (comm ranks; in place when send == recv). */
 tacl_status_t algo_allreduce_ring(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_allreduce_rhd(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_allreduce_tree(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_reduce_tree(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_bcast_tree(coll_ctx_t *x, const coll_args_t *a);

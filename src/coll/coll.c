@@ -285,11 +285,12 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     }
     switch (a->kind) {
     case TACL_COLL_ALL_REDUCE:
-        st = algo == COLL_ALGO_RING   ? algo_allreduce_ring(x, &v)
-             : algo == COLL_ALGO_RD   ? algo_allreduce_rd(x, &v)
-             : algo == COLL_ALGO_HIER ? algo_allreduce_hier(x, &v)
+        st = algo == COLL_ALGO_RING        ? algo_allreduce_ring(x, &v)
+             : algo == COLL_ALGO_RD        ? algo_allreduce_rd(x, &v)
+             : algo == COLL_ALGO_RHD       ? algo_allreduce_rhd(x, &v)
+             : algo == COLL_ALGO_HIER      ? algo_allreduce_hier(x, &v)
              : algo == COLL_ALGO_MULTITREE ? algo_allreduce_multitree(x, &v)
-                                      : algo_allreduce_tree(x, &v);
+                                           : algo_allreduce_tree(x, &v);
         break;
     case TACL_COLL_REDUCE:
         st = algo == COLL_ALGO_MULTITREE ? algo_reduce_multitree(x, &v) : algo_reduce_tree(x, &v);

@@ -43,13 +43,14 @@ typedef struct tacl_world {
 /* Algorithms a communicator may use; chosen per call by coll_select(). */
 typedef enum {
     COLL_ALGO_AUTO = 0,
-    COLL_ALGO_SHM,    /* all ranks on one host: direct shared-memory algorithms */
-    COLL_ALGO_RING,   /* ring over the communicator's ring order */
-    COLL_ALGO_RD,     /* recursive doubling / halving-doubling */
-    COLL_ALGO_TREE,   /* pipelined spanning tree (reduce + broadcast) */
-    COLL_ALGO_HIER,   /* shm inside hosts, another algorithm among host leaders */
-    COLL_ALGO_DIRECT, /* every rank straight to/from the peers (routed when needed) */
+    COLL_ALGO_SHM,       /* all ranks on one host: direct shared-memory algorithms */
+    COLL_ALGO_RING,      /* ring over the communicator's ring order */
+    COLL_ALGO_RD,        /* recursive doubling (whole vectors; small messages) */
+    COLL_ALGO_TREE,      /* pipelined spanning tree (reduce + broadcast) */
+    COLL_ALGO_HIER,      /* shm inside hosts, another algorithm among host leaders */
+    COLL_ALGO_DIRECT,    /* every rank straight to/from the peers (routed when needed) */
     COLL_ALGO_MULTITREE, /* several pipelined trees, the vector split by their rates */
+    COLL_ALGO_RHD,       /* recursive halving-doubling (Rabenseifner; medium messages) */
     COLL_ALGO_COUNT
 } coll_algo_t;
 

@@ -10,11 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const select_names[COLL_ALGO_COUNT] = {"auto", "shm",  "ring",   "rd",
-                                                          "tree", "hier", "direct", "multitree"};
+static const char *const select_names[COLL_ALGO_COUNT] = {
+    "auto", "shm", "ring", "rd", "tree", "hier", "direct", "multitree", "rhd"};
 
-/* Tuning table: below this many bytes, latency-bound algorithms win. */
+/* Tuning table: below this many bytes, latency-bound algorithms win; up to SELECT_RHD_BYTES
+ * halving-doubling's log2 n steps beat the ring's 2(n-1) at the same bandwidth. */
 #define SELECT_SMALL_BYTES (64 * 1024)
+#define SELECT_RHD_BYTES   (1024 * 1024)
 /* Multi-tree all_reduce from this size: smaller parts would be single chunks, and the trees'
  * extra start-up latency would outweigh their bandwidth. */
 #define SELECT_MTREE_BYTES (1024 * 1024)
@@ -76,6 +78,7 @@ static int select_applies(tacl_comm_t *c, tacl_coll_t kind, coll_algo_t a)
         return kind == TACL_COLL_ALL_REDUCE || kind == TACL_COLL_ALL_GATHER ||
                kind == TACL_COLL_ALL_GATHERV || kind == TACL_COLL_REDUCE_SCATTER;
     case COLL_ALGO_RD:
+    case COLL_ALGO_RHD:
         return kind == TACL_COLL_ALL_REDUCE;
     case COLL_ALGO_TREE:
         return kind == TACL_COLL_ALL_REDUCE || kind == TACL_COLL_REDUCE ||
@@ -120,6 +123,10 @@ coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why)
         if (c->full_mesh && bytes < SELECT_SMALL_BYTES) {
             *why = "small message on a full mesh";
             return COLL_ALGO_RD;
+        }
+        if (c->full_mesh && bytes < SELECT_RHD_BYTES) {
+            *why = "medium message on a full mesh";
+            return COLL_ALGO_RHD;
         }
         if (c->ring_direct) {
             *why = c->full_mesh ? "large message on a full mesh" : "ring on a Hamiltonian cycle";

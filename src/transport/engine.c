@@ -333,8 +333,8 @@ static void eng_poison_arrive(tacl_engine_t *e, eng_msg_t *m)
     snprintf(e->poison[slot].msg, sizeof e->poison[slot].msg, "%.*s (reported by rank %d)", tl,
              m->own ? (const char *)m->own + sizeof st : "", m->src);
     TACL_INFO(TACL_SUB_NET, "rank %d: rank %d reports operation %llu of comm %llx failed: %s",
-              e->rank, m->src, (unsigned long long)m->key.seq,
-              (unsigned long long)m->key.comm_id, e->poison[slot].msg);
+              e->rank, m->src, (unsigned long long)m->key.seq, (unsigned long long)m->key.comm_id,
+              e->poison[slot].msg);
     eng_poison_posted(e, m->key.comm_id, m->key.seq, (tacl_status_t)st, e->poison[slot].msg);
 }
 
@@ -2259,8 +2259,7 @@ tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, ui
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (group[i] == e->rank || !tacl_engine_peer_alive(e, group[i])) continue;
-        if (tacl_engine_isend(e, group[i], &key, NULL, pay, sizeof st32 + tl, &reqs[k]) ==
-            TACL_OK)
+        if (tacl_engine_isend(e, group[i], &key, NULL, pay, sizeof st32 + tl, &reqs[k]) == TACL_OK)
             k++;
     }
     TACL_INFO(TACL_SUB_NET, "rank %d: telling %d rank(s) that operation %llu of comm %llx failed",

@@ -16,3 +16,8 @@ tacl_test(NAME mp_coll_tcp LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n
   ENV TACL_TEST_HOSTS=3)
 tacl_test(NAME mp_coll_errors LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coll_errors.c)
 tacl_test(NAME mp_comm_split LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_comm_split.c)
+# Every engine algorithm of all_reduce forced on fake hosts (tcp), non-power-of-two sizes.
+foreach(algo ring rd rhd tree)
+  tacl_test(NAME mp_coll_algo_${algo} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
+    ENV TACL_TEST_HOSTS=5 TACL_ALGO=allreduce:${algo})
+endforeach()
