@@ -6,6 +6,7 @@
 #include "coll/coll.h"
 #include "settings.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -47,7 +48,7 @@ static int select_coll_matches(tacl_coll_t kind, const char *s, size_t n)
            (k == n && !strncasecmp(s, squashed, n));
 }
 
-coll_algo_t coll_algo_forced(tacl_coll_t kind)
+static coll_algo_t select_parse_forced(tacl_coll_t kind)
 {
     const char *v = tacl_setting_str(TACL_SET_ALGO);
     if (!v[0]) return COLL_ALGO_AUTO;
@@ -66,6 +67,23 @@ coll_algo_t coll_algo_forced(tacl_coll_t kind)
         if (*p == ';') p++;
     }
     return any;
+}
+
+/* TACL_ALGO is read once per process: every collective call consults it, and a getenv per
+ * call would cost more than a small shared-memory all_reduce. */
+static pthread_once_t select_once = PTHREAD_ONCE_INIT;
+static coll_algo_t select_forced[TACL_COLL_COUNT];
+
+static void select_load(void)
+{
+    for (int k = 0; k < TACL_COLL_COUNT; k++)
+        select_forced[k] = select_parse_forced((tacl_coll_t)k);
+}
+
+coll_algo_t coll_algo_forced(tacl_coll_t kind)
+{
+    pthread_once(&select_once, select_load);
+    return (unsigned)kind < TACL_COLL_COUNT ? select_forced[kind] : COLL_ALGO_AUTO;
 }
 
 /* Whether algorithm a can run collective kind on c. */

@@ -3,6 +3,7 @@
  * `nvidia-smi topo -m` but from sysfs), as text or --json; and, with --graph, the schedule,
  * routes and time bounds tacl would use for an all_reduce over a given reachability graph. */
 #include "cli.h"
+#include "gpu/nvml.h"
 #include "settings.h"
 #include "tacl.h"
 #include "topo/graph.h"
@@ -295,6 +296,24 @@ static int topo_graph(const char *spec, int nranks, double bytes, tacl_sched_op_
     return 0;
 }
 
+/* The GPU link matrix as NVML reports it (NVLink counts, PCIe relations), on a live host; a
+ * replayed snapshot (TACL_SYSFS_ROOT) has no NVML to ask. */
+static void topo_print_nvml(const tacl_hostinfo_t *h)
+{
+    if (tacl_setting_is_set(TACL_SET_SYSFS_ROOT)) return;
+    tacl_gpu_topo_t *t = NULL;
+    tacl_errbuf_t eb = {{0}};
+    if (tacl_gpu_topo_read(&t, NULL, &eb) == TACL_OK) {
+        printf("\nGPU link matrix (NVML):\n");
+        tacl_gpu_topo_print(stdout, t);
+        free(t);
+    } else if (h->ngpus > 0) {
+        printf("\nGPU link matrix: NVML unavailable (%s); the relations above come from PCI "
+               "paths\n",
+               eb.msg);
+    }
+}
+
 static int topo_run(int argc, char **argv)
 {
     int json = 0, nranks = 0, root = 0;
@@ -344,10 +363,12 @@ static int topo_run(int argc, char **argv)
         fprintf(stderr, "tacl topo: %s\n", eb.msg);
         return 1;
     }
-    if (json)
+    if (json) {
         topo_print_json(h);
-    else
+    } else {
         topo_print_text(h);
+        topo_print_nvml(h);
+    }
     tacl_hostinfo_destroy(h);
     return 0;
 }
