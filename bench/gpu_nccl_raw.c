@@ -52,12 +52,13 @@ int main(int argc, char **argv)
         tacl_nccl_version_str(nl->version, v, sizeof v);
         printf("# raw NCCL %s (%s) all_reduce, %d ranks, one process per GPU\n", v,
                nl->cand[nl->chosen].path, size);
-        printf("#%11s %12s %8s %10s %8s %8s\n", "size(B)", "count", "type", "time(us)",
-               "algbw", "busbw");
+        printf("#%11s %12s %8s %10s %8s %8s\n", "size(B)", "count", "type", "time(us)", "algbw",
+               "busbw");
     }
     for (size_t bytes = lo; bytes <= hi; bytes *= 2) {
         size_t count = bytes / 4;
-        for (int i = 0; i < 5; i++) nc->AllReduce(s, r, count, ncclFloat32, ncclSum, comm, stream);
+        for (int i = 0; i < 5; i++)
+            nc->AllReduce(s, r, count, ncclFloat32, ncclSum, comm, stream);
         rt->StreamSynchronize(stream);
         tacl_barrier(w);
         rt->EventRecord(e0, stream);
@@ -71,8 +72,8 @@ int main(int argc, char **argv)
         tacl_all_reduce(w, &t, &t, 1, TACL_FLOAT64, TACL_MAX);
         double algbw = (double)bytes / t * 1e-9;
         if (rank == 0)
-            printf(" %11zu %12zu %8s %10.2f %8.2f %8.2f\n", bytes, count, "float", t * 1e6,
-                   algbw, algbw * 2.0 * (size - 1) / size);
+            printf(" %11zu %12zu %8s %10.2f %8.2f %8.2f\n", bytes, count, "float", t * 1e6, algbw,
+                   algbw * 2.0 * (size - 1) / size);
         fflush(stdout);
     }
     nc->CommDestroy(comm);

@@ -25,8 +25,8 @@ int main(void)
         return 1;
     }
     printf("rank %d of %d (local %d of %d) on host %s, launcher %s, all_reduce ok\n", rank, size,
-           tacl_comm_local_rank(world), tacl_comm_local_size(world),
-           tacl_comm_host_id(world, rank), tacl_launcher_name(b.launcher));
+           tacl_comm_local_rank(world), tacl_comm_local_size(world), tacl_comm_host_id(world, rank),
+           tacl_launcher_name(b.launcher));
     tacl_comm_destroy(world);
     return 0;
 }

@@ -14,7 +14,6 @@
 
 #define N 256
 
-
 static int rank, size, dev;
 
 static void check_collectives(tacl_dev_comm_t *dc, void *stream)
