@@ -77,6 +77,14 @@ static int peer_lost_body(tacl_comm_t *w, void *arg)
     float *x = calloc(count, sizeof *x);
     CHECK(x);
     CHECK_OK(tacl_all_reduce(w, x, x, count, TACL_FLOAT32, TACL_SUM));
+    /* Everyone has finished that operation (met through the store, not the links) before the
+     * last rank dies: the death falls between operations for no one. */
+    tacl_store_t *store = tacl_comm_store(w);
+    int64_t arrived = 0;
+    CHECK_OK(tacl_store_add(store, "peer-lost-sync", 1, &arrived));
+    if (arrived == n) CHECK_OK(tacl_store_set(store, "peer-lost-go", "1", 1));
+    const char *go[] = {"peer-lost-go"};
+    CHECK_OK(tacl_store_wait(store, go, 1));
     if (me == n - 1) raise(SIGKILL);
     uint64_t t0 = tacl_now_ns();
     tacl_status_t st = TACL_OK;
