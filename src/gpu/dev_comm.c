@@ -7,10 +7,12 @@
 #include "clock.h"
 #include "settings.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* What every rank tells the others before NCCL is touched. */
@@ -181,7 +183,8 @@ static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *tim
     /* Non-blocking (the default) bounds init by the timeout, but NCCL then enqueues every call
      * in the background, which costs tens of microseconds per small collective; TACL_NCCL_BLOCKING
      * trades the bounded init for NCCL's direct enqueue. */
-    int blocking = tacl_setting_bool(TACL_SET_NCCL_BLOCKING);
+    int blocking = !strcmp(tacl_setting_str(TACL_SET_NCCL_BLOCKING), "1");
+    dc->blocking = blocking;
     if (blocking)
         TACL_INFO(TACL_SUB_GPU, "rank %d: blocking NCCL communicator (TACL_NCCL_BLOCKING=1)",
                   dc->rank);
@@ -243,6 +246,121 @@ static tacl_status_t dev_warmup(tacl_dev_comm_t *dc)
 out:
     if (stream) rt->StreamDestroy(stream);
     if (buf) rt->Free(buf);
+    return st;
+}
+
+/* ---- The working communicator. ----
+ * A non-blocking communicator bounds init by the timeout, but NCCL then enqueues every call in
+ * the background (tens of microseconds per small collective). Once the non-blocking one has
+ * proved every rank present (init and warm-up), a second, blocking communicator is made for the
+ * work, its init run in a thread so that the caller's wait stays bounded; if any rank cannot
+ * make it in time, every rank keeps the non-blocking one. TACL_NCCL_BLOCKING=0 skips this. */
+typedef struct {
+    tacl_dev_comm_t *dc;
+    ncclUniqueId id;
+    ncclComm_t comm;
+    ncclResult_t r;
+    int done, abandoned;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} dev_init_job_t;
+
+static void *dev_init_thread(void *arg)
+{
+    dev_init_job_t *j = arg;
+    const tacl_nccl_t *f = &j->dc->nccl->fn;
+    j->dc->rt->fn.SetDevice(j->dc->device);
+    tacl_ncclConfig_t cfg = tacl_nccl_config(1);
+    ncclComm_t comm = NULL;
+    ncclResult_t r = f->CommInitRankConfig(&comm, j->dc->size, j->id, j->dc->rank, &cfg);
+    while (r == ncclInProgress && comm) {
+        if (f->CommGetAsyncError(comm, &r) != ncclSuccess) r = ncclInternalError;
+        if (r == ncclInProgress) usleep(200);
+    }
+    pthread_mutex_lock(&j->mu);
+    j->comm = comm;
+    j->r = r;
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned) { /* the caller gave up on us: clean up alone */
+        if (comm) f->CommAbort(comm);
+        free(j);
+    }
+    return NULL;
+}
+
+static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t *b)
+{
+    const tacl_nccl_t *f = &dc->nccl->fn;
+    if (dc->blocking || !strcmp(tacl_setting_str(TACL_SET_NCCL_BLOCKING), "0") ||
+        !f->CommInitRankConfig || !f->CommGetAsyncError || !f->CommAbort)
+        return TACL_OK;
+    struct {
+        int32_t status;
+        ncclUniqueId id;
+    } uid;
+    memset(&uid, 0, sizeof uid);
+    if (b->rank == 0) uid.status = f->GetUniqueId(&uid.id);
+    TACL_CHECK(b->bcast(b->ctx, &uid, sizeof uid, 0, &dc->eb));
+    dev_init_job_t *j = NULL;
+    int32_t ok = 0;
+    if (uid.status == ncclSuccess && (j = calloc(1, sizeof *j))) {
+        j->dc = dc;
+        j->id = uid.id;
+        pthread_mutex_init(&j->mu, NULL);
+        pthread_cond_init(&j->cv, NULL);
+        pthread_t t;
+        if (pthread_create(&t, NULL, dev_init_thread, j) == 0) {
+            pthread_detach(t);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double s = dc->timeout_s;
+            until.tv_sec += (time_t)s;
+            until.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&j->mu);
+            while (!j->done)
+                if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0) break;
+            ok = j->done && j->r == ncclSuccess;
+            if (!j->done) j->abandoned = 1;
+            pthread_mutex_unlock(&j->mu);
+            if (!ok && j->abandoned) j = NULL; /* the thread frees it */
+        } else {
+            free(j);
+            j = NULL;
+        }
+    }
+    int32_t *flags = calloc((size_t)dc->size, sizeof *flags);
+    tacl_status_t st = flags ? b->allgather(b->ctx, &ok, sizeof ok, flags, &dc->eb)
+                             : tacl_err(&dc->eb, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
+    int all = st == TACL_OK;
+    for (int r = 0; all && r < dc->size; r++)
+        all = flags[r] == 1;
+    if (all) {
+        f->CommAbort(dc->comm); /* the probe: idle, every rank switches together */
+        dc->comm = j->comm;
+        dc->blocking = 1;
+        TACL_INFO(TACL_SUB_GPU, "rank %d: blocking working communicator ready", dc->rank);
+    } else {
+        char who[256];
+        if (flags) dev_rank_list(flags, dc->size, 1, who, sizeof who);
+        TACL_WARN(TACL_SUB_GPU,
+                  "rank %d: keeping the non-blocking NCCL communicator (small calls are slower): "
+                  "rank(s) %s could not make a blocking one within %.1f s",
+                  dc->rank, flags ? who : "?", dc->timeout_s);
+        if (j && j->done && j->comm) f->CommAbort(j->comm);
+    }
+    if (j) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+    free(flags);
     return st;
 }
 
@@ -369,6 +487,8 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
 
     /* 5. Warm-up. */
     if ((st = dev_warmup(dc)) != TACL_OK) goto err_abort;
+    /* 6. The working communicator. */
+    if ((st = dev_working_comm(dc, b)) != TACL_OK) goto err_abort;
     if (prev >= 0) dc->rt->fn.SetDevice(prev);
     char v[32];
     tacl_nccl_version_str(dc->version, v, sizeof v);

@@ -28,6 +28,7 @@ struct tacl_dev_comm {
     int version;
     double timeout_s;
     int broken;      /* an asynchronous error was seen, or the communicator was aborted */
+    int blocking;    /* comm is a blocking NCCL communicator (calls return when enqueued) */
     int group_depth; /* tacl_dev_group_start nesting */
 };
 

@@ -42,7 +42,7 @@ tacl_status_t tacl_dev_comm_split(tacl_dev_comm_t *dc, int color, int key, tacl_
     nc->comm = NULL;
     nc->group_depth = 0;
     memset(&nc->eb, 0, sizeof nc->eb);
-    tacl_ncclConfig_t cfg = tacl_nccl_config(0);
+    tacl_ncclConfig_t cfg = tacl_nccl_config(dc->blocking);
     /* NCCL_SPLIT_NOCOLOR is -1: this rank takes part in the split but joins no communicator. */
     ncclResult_t r = f->CommSplit(dc->comm, color < 0 ? -1 : color, key, &nc->comm, &cfg);
     if (r == ncclInProgress) {
