@@ -177,6 +177,9 @@ TACL_API int tacl_comm_local_size(const tacl_comm_t *comm);
 TACL_API const char *tacl_comm_host_id(const tacl_comm_t *comm, int rank);
 TACL_API int tacl_comm_world_rank(const tacl_comm_t *comm, int rank);
 TACL_API void tacl_comm_set_timeout(tacl_comm_t *comm, double timeout_s);
+/* 1 while rank is alive and reachable as far as this rank knows (peer deaths and cut links are
+ * learnt within seconds, without any call), 0 once it is lost or cut off. */
+TACL_API int tacl_comm_peer_alive(const tacl_comm_t *comm, int rank);
 TACL_API const char *tacl_comm_last_error(const tacl_comm_t *comm);
 /* The store the world met through (shared by every communicator derived from it). */
 TACL_API tacl_store_t *tacl_comm_store(tacl_comm_t *comm);

@@ -6,6 +6,7 @@
 #include "boot/world.h"
 #include "settings.h"
 #include "topo/graph.h"
+#include "transport/engine.h"
 #include "transport/shm/shm_group.h"
 
 #include <stdio.h>
@@ -236,6 +237,13 @@ int tacl_comm_world_rank(const tacl_comm_t *c, int rank)
 {
     if (!c || rank < 0 || rank >= c->size) return -1;
     return c->wranks[rank];
+}
+
+int tacl_comm_peer_alive(const tacl_comm_t *c, int rank)
+{
+    if (!c || rank < 0 || rank >= c->size) return 0;
+    if (rank == c->rank) return 1;
+    return tacl_engine_peer_alive(c->world->engine, c->wranks[rank]);
 }
 
 void tacl_comm_set_timeout(tacl_comm_t *c, double timeout_s)

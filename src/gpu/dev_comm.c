@@ -77,6 +77,16 @@ tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
                         "rank %d: the device communicator on GPU %d was aborted after an earlier "
                         "error",
                         dc->rank, dc->device);
+    for (int r = 0; dc->alive && r < dc->size; r++) {
+        if (r == dc->rank || dc->alive(dc->alive_ctx, r)) continue;
+        /* The host side saw the peer go: abort now, so that kernels waiting for it end and
+         * the caller is not left to NCCL's own, much later, detection. */
+        dev_abort(dc);
+        return tacl_err(&dc->eb, TACL_ERR_PEER_LOST, TACL_SUB_GPU,
+                        "rank %d (GPU %d): rank %d of the device communicator was lost (seen by "
+                        "the host communicator); the NCCL communicator was aborted",
+                        dc->rank, dc->device, r);
+    }
     if (!dc->nccl->fn.CommGetAsyncError) return TACL_OK;
     ncclResult_t a = ncclSuccess;
     ncclResult_t r = dc->nccl->fn.CommGetAsyncError(dc->comm, &a);
@@ -134,7 +144,7 @@ static tacl_status_t dev_boot_single_allgather(void *ctx, const void *mine, size
 
 tacl_dev_boot_t tacl_dev_boot_single(double timeout_s)
 {
-    tacl_dev_boot_t b = {dev_boot_single_bcast, dev_boot_single_allgather, NULL, 0, 1, timeout_s};
+    tacl_dev_boot_t b = {dev_boot_single_bcast, dev_boot_single_allgather, NULL, 0, 1, timeout_s, NULL};
     return b;
 }
 
@@ -376,6 +386,8 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     dc->size = b->size;
     dc->device = device;
     dc->timeout_s = b->timeout_s > 0 ? b->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    dc->alive = b->alive;
+    dc->alive_ctx = b->ctx;
     char my_err[TACL_ERRMSG_MAX] = "";
     tacl_status_t st;
     int32_t *flags = NULL;

@@ -17,6 +17,10 @@ typedef struct {
     void *ctx;
     int rank, size;
     double timeout_s; /* bounds NCCL's init, the warm-up and every later wait */
+    /* Optional: 0 when rank is known lost (the host communicator's liveness), so that a dead
+     * peer fails device calls at once instead of when NCCL notices. ctx must outlive the
+     * device communicator. */
+    int (*alive)(void *ctx, int rank);
 } tacl_dev_boot_t;
 
 struct tacl_dev_comm {
@@ -29,6 +33,8 @@ struct tacl_dev_comm {
     double timeout_s;
     int broken;      /* an asynchronous error was seen, or the communicator was aborted */
     int blocking;    /* comm is a blocking NCCL communicator (calls return when enqueued) */
+    int (*alive)(void *ctx, int rank); /* from the bootstrap (may be NULL) */
+    void *alive_ctx;
     int group_depth; /* tacl_dev_group_start nesting */
 };
 

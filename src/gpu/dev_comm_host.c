@@ -21,6 +21,11 @@ static tacl_status_t dev_host_allgather(void *ctx, const void *mine, size_t len,
     return TACL_OK;
 }
 
+static int dev_host_alive(void *ctx, int rank)
+{
+    return tacl_comm_peer_alive(ctx, rank);
+}
+
 tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device, tacl_dev_comm_t **out)
 {
     if (!host_comm || !out)
@@ -31,6 +36,7 @@ tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device, tacl_dev_
                          host_comm,
                          tacl_comm_rank(host_comm),
                          tacl_comm_size(host_comm),
-                         tacl_setting_dbl(TACL_SET_TIMEOUT)};
+                         tacl_setting_dbl(TACL_SET_TIMEOUT),
+                         dev_host_alive};
     return tacl_dev_comm_create_boot(&b, device, out);
 }

@@ -414,6 +414,38 @@ static void sc_dev_async_error(void)
     CHECK(tacl_now_s() - t0 < 2.0);
 }
 
+/* The host side's liveness (the bootstrap's alive callback): once it reports a peer lost, the
+ * next device call fails at once with TACL_ERR_PEER_LOST naming the peer, and the NCCL
+ * communicator is aborted, without waiting for NCCL to notice. */
+static int dev_alive_flag = 1;
+static int dev_alive(void *ctx, int rank)
+{
+    (void)ctx;
+    return rank == 0 || dev_alive_flag;
+}
+
+static void sc_dev_host_lost(void)
+{
+    use_fakes(p_sys);
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    b.size = 1;
+    b.alive = dev_alive;
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    float x[4] = {1, 2, 3, 4};
+    CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    /* A one-rank communicator has no peer to lose: pretend it has two for the check. */
+    dc->size = 2;
+    dev_alive_flag = 0;
+    CHECK_ST(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_PEER_LOST);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc),
+                   "rank 1 of the device communicator was lost (seen by the host communicator)");
+    CHECK_ST(tacl_dev_comm_check(dc), TACL_ERR_CLOSED);
+    double t0 = tacl_now_s();
+    tacl_dev_comm_destroy(dc);
+    CHECK(tacl_now_s() - t0 < 2.0);
+}
+
 /* A stream that never completes: the wait ends at the timeout, aborts the communicator, and the
  * communicator reports itself closed afterwards. */
 static void sc_dev_stuck_stream(void)
@@ -511,7 +543,7 @@ static void sp_run(void (*body)(sp_t *))
 static void mismatch_body(sp_t *s)
 {
     use_fakes(s->rank == 0 ? p_sys : p_site);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0};
+    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0, NULL};
     tacl_dev_comm_t *dc = NULL;
     CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_MISMATCH);
     CHECK_CONTAINS(tacl_last_error(), "ranks loaded different NCCL versions (rank 0: 2.28.3, "
@@ -527,7 +559,7 @@ static void never_joined_body(sp_t *s)
 {
     use_fakes(p_sys);
     setenv("FAKE_NCCL_HANG_RANK", "1", 1);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5};
+    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5, NULL};
     tacl_dev_comm_t *dc = NULL;
     CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_TIMEOUT);
     CHECK_CONTAINS(tacl_last_error(),
@@ -598,6 +630,7 @@ int main(void)
     run_child("dev_no_gpu", sc_dev_no_gpu);
     run_child("dev_async_error", sc_dev_async_error);
     run_child("dev_stuck_stream", sc_dev_stuck_stream);
+    run_child("dev_host_lost", sc_dev_host_lost);
     run_child("cudart_fallback", sc_cudart_fallback);
     run_child("dev_mismatch", sc_dev_mismatch);
     run_child("dev_never_joined", sc_dev_never_joined);
