@@ -472,28 +472,38 @@ tacl_status_t tacl_store_get(tacl_store_t *st, const char *key, void **val, size
     return TACL_OK;
 }
 
-tacl_status_t tacl_store_wait(tacl_store_t *st, const char *const *keys, size_t nkeys)
+/* A request whose items are the keys (wait, multi_get, check): checks the count, builds the
+ * item list and calls. */
+static tacl_status_t cli_call_keys(tacl_store_t *st, store_op_t op, const char *what,
+                                   const char *const *keys, size_t nkeys, int blocking,
+                                   cli_resp_t *resp)
 {
-    CLI_NEED(st && (keys || !nkeys), "needs a handle and keys");
     if (nkeys > STORE_ITEMS_MAX)
         return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store wait: %zu keys exceed the limit of %u per request", nkeys,
+                        "store %s: %zu keys exceed the limit of %u per request", what, nkeys,
                         STORE_ITEMS_MAX);
     const void **items = malloc((nkeys ? nkeys : 1) * sizeof *items);
     size_t *lens = malloc((nkeys ? nkeys : 1) * sizeof *lens);
     if (!items || !lens) {
         free(items);
         free(lens);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store wait: out of memory");
+        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store %s: out of memory", what);
     }
     for (size_t i = 0; i < nkeys; i++) {
         items[i] = keys[i];
         lens[i] = strlen(keys[i]);
     }
-    cli_resp_t r;
-    tacl_status_t s = cli_call(st, STORE_OP_WAIT, (uint32_t)nkeys, items, lens, keys, nkeys, 1, &r);
+    tacl_status_t s = cli_call(st, op, (uint32_t)nkeys, items, lens, keys, nkeys, blocking, resp);
     free(items);
     free(lens);
+    return s;
+}
+
+tacl_status_t tacl_store_wait(tacl_store_t *st, const char *const *keys, size_t nkeys)
+{
+    CLI_NEED(st && (keys || !nkeys), "needs a handle and keys");
+    cli_resp_t r;
+    tacl_status_t s = cli_call_keys(st, STORE_OP_WAIT, "wait", keys, nkeys, 1, &r);
     if (s == TACL_OK) cli_resp_free(&r);
     return s;
 }
@@ -502,26 +512,8 @@ tacl_status_t boot_store_multi_get(tacl_store_t *st, const char *const *keys, si
                                    void **vals, size_t *lens)
 {
     CLI_NEED(st && (keys || !nkeys) && vals && lens, "needs a handle, keys and outputs");
-    if (nkeys > STORE_ITEMS_MAX)
-        return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store multi_get: %zu keys exceed the limit of %u per request", nkeys,
-                        STORE_ITEMS_MAX);
-    const void **items = malloc((nkeys ? nkeys : 1) * sizeof *items);
-    size_t *klens = malloc((nkeys ? nkeys : 1) * sizeof *klens);
-    if (!items || !klens) {
-        free(items);
-        free(klens);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store multi_get: out of memory");
-    }
-    for (size_t i = 0; i < nkeys; i++) {
-        items[i] = keys[i];
-        klens[i] = strlen(keys[i]);
-    }
     cli_resp_t r;
-    tacl_status_t s =
-        cli_call(st, STORE_OP_MULTI_GET, (uint32_t)nkeys, items, klens, keys, nkeys, 1, &r);
-    free(items);
-    free(klens);
+    tacl_status_t s = cli_call_keys(st, STORE_OP_MULTI_GET, "multi_get", keys, nkeys, 1, &r);
     if (s != TACL_OK) return s;
     TACL_CHECK(cli_expect(st, STORE_OP_MULTI_GET, &r, (uint32_t)nkeys, -1));
     void **tmp = calloc(nkeys ? nkeys : 1, sizeof *tmp);
@@ -622,26 +614,8 @@ tacl_status_t tacl_store_check(tacl_store_t *st, const char *const *keys, size_t
                                int *all_exist)
 {
     CLI_NEED(st && (keys || !nkeys) && all_exist, "needs a handle, keys and an output");
-    if (nkeys > STORE_ITEMS_MAX)
-        return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store check: %zu keys exceed the limit of %u per request", nkeys,
-                        STORE_ITEMS_MAX);
-    const void **items = malloc((nkeys ? nkeys : 1) * sizeof *items);
-    size_t *lens = malloc((nkeys ? nkeys : 1) * sizeof *lens);
-    if (!items || !lens) {
-        free(items);
-        free(lens);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store check: out of memory");
-    }
-    for (size_t i = 0; i < nkeys; i++) {
-        items[i] = keys[i];
-        lens[i] = strlen(keys[i]);
-    }
     cli_resp_t r;
-    tacl_status_t s =
-        cli_call(st, STORE_OP_CHECK, (uint32_t)nkeys, items, lens, keys, nkeys, 0, &r);
-    free(items);
-    free(lens);
+    tacl_status_t s = cli_call_keys(st, STORE_OP_CHECK, "check", keys, nkeys, 0, &r);
     if (s != TACL_OK) return s;
     TACL_CHECK(cli_expect(st, STORE_OP_CHECK, &r, 1, 1));
     *all_exist = r.items[0][0] != 0;
