@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every rank holds the same matrix, so every rank reaches the same verdict and message. The
  * routes for large transfers become the engine's forwarding table. With allow_disconnected
@@ -166,8 +167,14 @@ static tacl_status_t world_hosts(tacl_world_t *w)
  * (bounded by the world's timeout; skipped when a peer is already known dead). */
 static void world_quiesce(tacl_world_t *w)
 {
-    for (int r = 0; r < w->size; r++)
-        if (!tacl_engine_peer_alive(w->engine, r)) return;
+    for (int r = 0; r < w->size; r++) {
+        if (tacl_engine_peer_alive(w->engine, r)) continue;
+        /* A peer is gone, so no barrier can complete. Linger a moment before closing the
+         * links: the other survivors then learn of the first death (by their own links or the
+         * flooded notice) before they see this rank leave, and name the rank that died. */
+        usleep(500000);
+        return;
+    }
     tacl_store_set_timeout(w->boot->store, w->timeout_s);
     tacl_errbuf_t eb;
     tacl_status_t st = boot_store_barrier(&w->boot->xctx, &eb);

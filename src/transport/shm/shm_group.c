@@ -261,8 +261,13 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
             next_live = now + SHM_LIVE_NS;
         }
         if (now < spin_end) {
-            for (int i = 0; i < 16; i++)
+            /* Poll between pauses (a PAUSE is tens of cycles on some CPUs: a batch of them
+             * would notice the flag late) and read the clock only once per batch. */
+            for (int i = 0; i < 64; i++) {
+                if (atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
+                    break;
                 _mm_pause();
+            }
             continue;
         }
         int32_t ast = atomic_load_explicit(&g->hdr->abort_st, memory_order_acquire);
