@@ -8,6 +8,7 @@
  * links or collectives fail. Link traffic uses the engine directly under a communicator id of
  * its own, so it never matches a communicator's messages. */
 #include "coll/doctor.h"
+#include "topo/graph.h"
 
 #include "clock.h"
 #include "settings.h"
@@ -57,22 +58,6 @@ static void doctor_progress(doctor_t *d, const char *fmt, ...)
     fputc('\n', d->progress);
     fflush(d->progress);
     va_end(ap);
-}
-
-/* Partner of rank x in round r of the circle-method round robin over m slots (m even, slots
- * >= n are byes): every pair meets exactly once in m - 1 rounds, each rank in one pair per
- * round. -1: a bye. */
-static int doctor_partner(int n, int r, int x)
-{
-    int m = n + (n & 1), k = m - 1;
-    int p;
-    if (x == m - 1)
-        p = r % k;
-    else if (x == r % k)
-        p = m - 1;
-    else
-        p = ((2 * r - x) % k + k) % k;
-    return p < n ? p : -1;
 }
 
 /* One blocking transfer with the engine under the doctor's id, bounded by deadline. */
@@ -187,7 +172,7 @@ static tacl_status_t doctor_links(doctor_t *d, tacl_doctor_link_t *row)
     int n = d->w->size, me = d->w->rank;
     int rounds = n + (n & 1) - 1;
     for (int r = 0; r < rounds; r++) {
-        int p = doctor_partner(n, r, me);
+        int p = tacl_round_robin_partner(n, r, me);
         if (p < 0 || !d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         doctor_measure_pair(d, p, r, &row[p]);
         if (me == 0) {
@@ -344,7 +329,7 @@ static void doctor_smoke_routed(doctor_t *d, tacl_comm_t *c, doctor_smoke_rank_t
         goto out;
     }
     for (int r = 0; r < rounds && !s->failed; r++) {
-        int p = doctor_partner(n, r, me);
+        int p = tacl_round_robin_partner(n, r, me);
         if (p < 0 || d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         int lo = me < p ? me : p;
         for (size_t i = 0; i < len; i++)

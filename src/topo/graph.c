@@ -1118,3 +1118,16 @@ out:
     free(added);
     return best < 0 ? 0 : best;
 }
+
+int tacl_round_robin_partner(int n, int r, int x)
+{
+    int m = n + (n & 1), k = m - 1, p;
+    if (k <= 0 || x < 0 || x >= n) return -1;
+    if (x == m - 1)
+        p = r % k;
+    else if (x == r % k)
+        p = m - 1;
+    else
+        p = ((2 * r - x) % k + k) % k;
+    return p < n && p != x ? p : -1;
+}

@@ -48,6 +48,11 @@ tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *e
 /* Writes "{0,1} {2} {3,4}" (truncated to len) into buf. */
 void tacl_graph_format_components(const tacl_graph_t *g, char *buf, size_t len);
 
+/* Round-robin pairing (circle method) of n ranks: in round r (0 <= r < n + (n & 1) - 1) rank x
+ * meets the returned rank, or no one (-1, a bye). Every pair meets exactly once and every rank
+ * is in one pair per round: how link measurements keep each rank busy with one peer at a time. */
+int tacl_round_robin_partner(int n, int r, int x);
+
 /* Hop distances from src (BFS); -1 where unreachable. dist has n entries. */
 tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist);
 /* Centre: the rank of minimum eccentricity (in hops); ties go to the larger total incident

@@ -6,7 +6,9 @@
  * the median round trip) and each side times its own streamed send up to the peer's
  * acknowledgement. Rows are all-gathered, so every rank builds the same weighted graph. */
 #include "clock.h"
+#include "topo/graph.h"
 #include "topo/topofile.h"
+#include "topo/graph.h"
 #include "transport/engine.h"
 
 #include <stdlib.h>
@@ -91,14 +93,8 @@ tacl_status_t tacl_topo_measure(tacl_engine_t *e, const tacl_xchg_t *x, const ui
     }
     memset(big, 0x5a, bytes);
     for (int r = 0; r < m - 1 && st == TACL_OK; r++) {
-        /* Circle method: m-1 is fixed, the others rotate; partner -1 sits out. */
-        int peer = -1;
-        for (int i = 0; i < m / 2; i++) {
-            int a = i == 0 ? m - 1 : (r + i) % (m - 1), b = (r + m - 1 - i) % (m - 1);
-            if (a == me) peer = b;
-            if (b == me) peer = a;
-        }
-        if (peer < 0 || peer >= n || !reach[(size_t)me * (size_t)n + (size_t)peer]) continue;
+        int peer = tacl_round_robin_partner(n, r, me);
+        if (peer < 0 || !reach[(size_t)me * (size_t)n + (size_t)peer]) continue;
         st = meas_pair(e, me, peer, (uint64_t)r << 8, big, bytes, deadline, &row[n + peer],
                        &row[peer], eb);
         if (st != TACL_OK)

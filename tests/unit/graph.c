@@ -784,8 +784,30 @@ static void test_exact_limit(void)
     tacl_graph_destroy(g);
 }
 
+/* Round-robin pairing: symmetric, every pair exactly once, one pair per rank per round. */
+static void test_round_robin(void)
+{
+    for (int n = 1; n <= 9; n++) {
+        int rounds = n + (n & 1) - 1;
+        int met[9][9] = {{0}};
+        for (int r = 0; r < rounds; r++)
+            for (int x = 0; x < n; x++) {
+                int p = tacl_round_robin_partner(n, r, x);
+                if (p < 0) continue;
+                CHECK(p < n && p != x);
+                CHECK(tacl_round_robin_partner(n, r, p) == x);
+                met[x][p]++;
+            }
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++)
+                CHECK(met[a][b] == (a != b));
+    }
+    CHECK(tacl_round_robin_partner(4, 0, 7) == -1);
+}
+
 int main(void)
 {
+    test_round_robin();
     test_chain();
     test_ring_missing_edge();
     test_star();
