@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu_machine.sh OUT — everything tacl measures on the GPU test machine, in one go: build,
 # GPU tests, which NCCL gets loaded on request, device all_reduce through tacl (plain and
-# CUDA-graph captured) against raw NCCL from C and torch.distributed, on 2 and 4 GPUs, and the
+# CUDA-graph captured) against raw NCCL from C (the same library tacl loaded; the system one
+# too) and torch.distributed, on 2 and 4 GPUs, and the
 # host all_reduce on 4 and 8 ranks against Open MPI, with a STREAM-like copy bandwidth.
 # Logs go to OUT/*.txt. NVLink multicast stays off (NCCL_NVLS_ENABLE=0).
 set -u
@@ -38,10 +39,18 @@ tail -5 "$OUT/gpu_tests.txt" | tee -a "$OUT/summary.txt"
 
 for n in 2 4; do
     [ "$n" -le "$NG" ] || continue
+    # Small messages: raw ncclAllReduce and tacl_dev_all_reduce on the same NCCL library,
+    # alternated in one process (medians of 7), buffer checks cached (default) and on every call.
+    log "small all_reduce on $n GPUs: raw NCCL vs tacl_dev_all_reduce, one process"
+    {
+        $T run -n $n -- build-gpu/bench/gpu_nccl_raw 8 65536 1000 both 7
+        TACL_GPU_CHECK_BUFFERS=always $T run -n $n -- build-gpu/bench/gpu_nccl_raw 8 65536 1000 both 7
+    } >"$OUT/small_$n.txt" 2>&1
     log "device all_reduce on $n GPUs"
     $T run -n $n -- $T bench all_reduce --gpu -b 8 -e 1G -f 4 -n 50 -w 10 -c 1 >"$OUT/tacl_gpu_$n.txt" 2>&1
     $T run -n $n -- $T bench all_reduce --gpu -G -b 8 -e 64M -f 4 -n 50 -w 10 -c 1 >"$OUT/tacl_gpu_graph_$n.txt" 2>&1
-    TACL_USE_PYTORCH_NCCL=0 $T run -n $n -- build-gpu/bench/gpu_nccl_raw 8 1073741824 50 >"$OUT/raw_nccl_$n.txt" 2>&1
+    $T run -n $n -- build-gpu/bench/gpu_nccl_raw 8 1073741824 50 >"$OUT/raw_nccl_$n.txt" 2>&1
+    TACL_USE_PYTORCH_NCCL=0 $T run -n $n -- build-gpu/bench/gpu_nccl_raw 8 1073741824 50 >"$OUT/raw_nccl_sys_$n.txt" 2>&1
     $T run -n $n -- python3 bench/gpu_torch_allreduce.py 8 1073741824 50 >"$OUT/torch_$n.txt" 2>&1
     $T run -n $n -- $T bench all_reduce --gpu -b 8 -e 64M -f 8 -n 50 -w 10 -c 1 -d bfloat16 >"$OUT/tacl_gpu_bf16_$n.txt" 2>&1
 done

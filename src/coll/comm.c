@@ -246,6 +246,11 @@ int tacl_comm_peer_alive(const tacl_comm_t *c, int rank)
     return tacl_engine_peer_alive(c->world->engine, c->wranks[rank]);
 }
 
+unsigned comm_live_gen(const tacl_comm_t *c)
+{
+    return tacl_engine_live_gen(c->world->engine);
+}
+
 void tacl_comm_set_timeout(tacl_comm_t *c, double timeout_s)
 {
     if (c && timeout_s > 0) c->timeout_s = timeout_s;

@@ -102,6 +102,9 @@ uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2);
 tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st);
 
 void world_release(tacl_world_t *w);
+/* The engine's liveness generation (tacl_engine_live_gen): unchanged means no rank died and no
+ * link was cut since it was last read. */
+unsigned comm_live_gen(const tacl_comm_t *c);
 
 /* Topology: shape and schedule of a communicator (coll_topo.c). */
 tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb);

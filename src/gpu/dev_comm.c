@@ -77,7 +77,11 @@ tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
                         "rank %d: the device communicator on GPU %d was aborted after an earlier "
                         "error",
                         dc->rank, dc->device);
-    for (int r = 0; dc->alive && r < dc->size; r++) {
+    /* The host side's liveness: a per-rank look only when something changed since every rank
+     * was last found alive (the common case costs one atomic load). */
+    unsigned gen = dc->live_gen ? dc->live_gen(dc->alive_ctx) : 0;
+    int look = dc->alive && !(dc->live_gen && dc->alive_known && gen == dc->alive_gen);
+    for (int r = 0; look && r < dc->size; r++) {
         if (r == dc->rank || dc->alive(dc->alive_ctx, r)) continue;
         /* The host side saw the peer go: abort now, so that kernels waiting for it end and
          * the caller is not left to NCCL's own, much later, detection. */
@@ -86,6 +90,10 @@ tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
                         "rank %d (GPU %d): rank %d of the device communicator was lost (seen by "
                         "the host communicator); the NCCL communicator was aborted",
                         dc->rank, dc->device, r);
+    }
+    if (look) {
+        dc->alive_gen = gen;
+        dc->alive_known = 1;
     }
     if (!dc->nccl->fn.CommGetAsyncError) return TACL_OK;
     ncclResult_t a = ncclSuccess;
@@ -144,7 +152,8 @@ static tacl_status_t dev_boot_single_allgather(void *ctx, const void *mine, size
 
 tacl_dev_boot_t tacl_dev_boot_single(double timeout_s)
 {
-    tacl_dev_boot_t b = {dev_boot_single_bcast, dev_boot_single_allgather, NULL, 0, 1, timeout_s, NULL};
+    tacl_dev_boot_t b = {
+        dev_boot_single_bcast, dev_boot_single_allgather, NULL, 0, 1, timeout_s, NULL, NULL};
     return b;
 }
 
@@ -266,26 +275,104 @@ out:
  * work, its init run in a thread so that the caller's wait stays bounded; if any rank cannot
  * make it in time, every rank keeps the non-blocking one. TACL_NCCL_BLOCKING=0 skips this. */
 typedef struct {
-    tacl_dev_comm_t *dc;
+    /* Copies of what the thread needs: the caller may be gone when it ends. */
+    const tacl_nccl_lib_t *nccl;
+    const tacl_cudart_lib_t *rt;
+    int rank, size, device;
+    double timeout_s;
     ncclUniqueId id;
     ncclComm_t comm;
     ncclResult_t r;
+    char why[160]; /* what failed, when r != ncclSuccess */
     int done, abandoned;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } dev_init_job_t;
 
+/* Bytes of the second warm-up all-reduce: large enough for NCCL to pick its bandwidth
+ * algorithm, so that its connections too are made here and not in a later call. */
+#define DEV_WARM_BIG (8u << 20)
+
+/* The working communicator's warm-up, in the init thread: NCCL connects peers lazily, at a
+ * communicator's first calls, and a blocking communicator's connection setup cannot be
+ * interrupted (a peer that died meanwhile holds it in NCCL's connect retries for about a
+ * minute). Doing it here keeps that wait inside the bounded creation: a one-element all-reduce
+ * (checked) and an 8 MiB one, then a stream poll under the deadline. */
+static ncclResult_t dev_init_warm(dev_init_job_t *j, ncclComm_t comm, uint64_t deadline)
+{
+    const tacl_cudart_t *rt = &j->rt->fn;
+    const tacl_nccl_t *f = &j->nccl->fn;
+    void *buf = NULL, *stream = NULL;
+    ncclResult_t r = ncclSuccess;
+    float one = 1.0f, got = 0.0f;
+    if (rt->Malloc(&buf, DEV_WARM_BIG) != TACL_CUDA_SUCCESS ||
+        rt->StreamCreate(&stream) != TACL_CUDA_SUCCESS ||
+        rt->Memset(buf, 0, DEV_WARM_BIG) != TACL_CUDA_SUCCESS ||
+        rt->Memcpy(buf, &one, sizeof one, TACL_CUDA_MEMCPY_H2D) != TACL_CUDA_SUCCESS) {
+        rt->GetLastError();
+        snprintf(j->why, sizeof j->why, "warm-up allocation failed");
+        r = ncclUnhandledCudaError;
+        goto out;
+    }
+    r = f->AllReduce(buf, buf, 1, ncclFloat32, ncclSum, comm, stream);
+    if (r == ncclSuccess)
+        r = f->AllReduce((char *)buf + 256, (char *)buf + 256, (DEV_WARM_BIG - 256) / 4,
+                         ncclFloat32, ncclSum, comm, stream);
+    if (r != ncclSuccess) {
+        snprintf(j->why, sizeof j->why, "warm-up all_reduce failed: %s",
+                 tacl_nccl_strerror(j->nccl, r));
+        goto out;
+    }
+    tacl_cudaError_t e;
+    while ((e = rt->StreamQuery(stream)) == TACL_CUDA_ERROR_NOT_READY) {
+        if (tacl_now_ns() >= deadline) break;
+        usleep(100);
+    }
+    if (e != TACL_CUDA_SUCCESS) {
+        rt->GetLastError();
+        snprintf(j->why, sizeof j->why, "warm-up all_reduce %s",
+                 e == TACL_CUDA_ERROR_NOT_READY ? "did not complete in time" : "failed on the GPU");
+        r = ncclSystemError;
+        goto out;
+    }
+    if (rt->Memcpy(&got, buf, sizeof got, TACL_CUDA_MEMCPY_D2H) != TACL_CUDA_SUCCESS ||
+        got != (float)j->size) {
+        rt->GetLastError();
+        snprintf(j->why, sizeof j->why, "warm-up all_reduce gave %g, expected %d", (double)got,
+                 j->size);
+        r = ncclInternalError;
+    }
+out:
+    /* Freeing while a kernel still runs would wait for it: the stream and buffer of a warm-up
+     * that did not complete stay allocated (the communicator is aborted, ending the kernel). */
+    if (r == ncclSuccess || r == ncclUnhandledCudaError) {
+        if (stream) rt->StreamDestroy(stream);
+        if (buf) rt->Free(buf);
+    }
+    return r;
+}
+
 static void *dev_init_thread(void *arg)
 {
     dev_init_job_t *j = arg;
-    const tacl_nccl_t *f = &j->dc->nccl->fn;
-    j->dc->rt->fn.SetDevice(j->dc->device);
+    const tacl_nccl_t *f = &j->nccl->fn;
+    uint64_t deadline = tacl_deadline_ns(j->timeout_s);
+    j->rt->fn.SetDevice(j->device);
     tacl_ncclConfig_t cfg = tacl_nccl_config(1);
     ncclComm_t comm = NULL;
-    ncclResult_t r = f->CommInitRankConfig(&comm, j->dc->size, j->id, j->dc->rank, &cfg);
+    ncclResult_t r = f->CommInitRankConfig(&comm, j->size, j->id, j->rank, &cfg);
     while (r == ncclInProgress && comm) {
         if (f->CommGetAsyncError(comm, &r) != ncclSuccess) r = ncclInternalError;
         if (r == ncclInProgress) usleep(200);
+    }
+    if (r != ncclSuccess)
+        snprintf(j->why, sizeof j->why, "ncclCommInitRankConfig failed: %s",
+                 tacl_nccl_strerror(j->nccl, r));
+    else
+        r = dev_init_warm(j, comm, deadline);
+    if (r != ncclSuccess && comm) {
+        f->CommAbort(comm);
+        comm = NULL;
     }
     pthread_mutex_lock(&j->mu);
     j->comm = comm;
@@ -296,6 +383,8 @@ static void *dev_init_thread(void *arg)
     pthread_mutex_unlock(&j->mu);
     if (abandoned) { /* the caller gave up on us: clean up alone */
         if (comm) f->CommAbort(comm);
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
         free(j);
     }
     return NULL;
@@ -317,7 +406,12 @@ static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t
     dev_init_job_t *j = NULL;
     int32_t ok = 0;
     if (uid.status == ncclSuccess && (j = calloc(1, sizeof *j))) {
-        j->dc = dc;
+        j->nccl = dc->nccl;
+        j->rt = dc->rt;
+        j->rank = dc->rank;
+        j->size = dc->size;
+        j->device = dc->device;
+        j->timeout_s = dc->timeout_s;
         j->id = uid.id;
         pthread_mutex_init(&j->mu, NULL);
         pthread_cond_init(&j->cv, NULL);
@@ -338,6 +432,9 @@ static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t
                 if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0) break;
             ok = j->done && j->r == ncclSuccess;
             if (!j->done) j->abandoned = 1;
+            if (j->done && !ok)
+                TACL_WARN(TACL_SUB_GPU, "rank %d: blocking working communicator: %s", dc->rank,
+                          j->why);
             pthread_mutex_unlock(&j->mu);
             if (!ok && j->abandoned) j = NULL; /* the thread frees it */
         } else {
@@ -387,7 +484,13 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     dc->device = device;
     dc->timeout_s = b->timeout_s > 0 ? b->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
     dc->alive = b->alive;
+    dc->live_gen = b->live_gen;
     dc->alive_ctx = b->ctx;
+    const char *cb = tacl_setting_str(TACL_SET_GPU_CHECK_BUFFERS);
+    dc->check_bufs = !strcmp(cb, "0") ? 0 : !strcmp(cb, "always") ? 2 : 1;
+    if (dc->check_bufs == 1 && strcmp(cb, "cache"))
+        TACL_WARN(TACL_SUB_GPU, "TACL_GPU_CHECK_BUFFERS=%s is not cache, always or 0; using cache",
+                  cb);
     char my_err[TACL_ERRMSG_MAX] = "";
     tacl_status_t st;
     int32_t *flags = NULL;

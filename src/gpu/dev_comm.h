@@ -21,7 +21,12 @@ typedef struct {
      * peer fails device calls at once instead of when NCCL notices. ctx must outlive the
      * device communicator. */
     int (*alive)(void *ctx, int rank);
+    /* Optional, with alive: a counter that changes whenever a rank may have been lost; while it
+     * keeps the value at which every rank was found alive, calls skip the per-rank look. */
+    unsigned (*live_gen)(void *ctx);
 } tacl_dev_boot_t;
+
+#define TACL_DEV_BUF_CACHE 64
 
 struct tacl_dev_comm {
     tacl_errbuf_t eb;
@@ -31,11 +36,17 @@ struct tacl_dev_comm {
     int rank, size, device;
     int version;
     double timeout_s;
-    int broken;      /* an asynchronous error was seen, or the communicator was aborted */
-    int blocking;    /* comm is a blocking NCCL communicator (calls return when enqueued) */
+    int broken;   /* an asynchronous error was seen, or the communicator was aborted */
+    int blocking; /* comm is a blocking NCCL communicator (calls return when enqueued) */
     int (*alive)(void *ctx, int rank); /* from the bootstrap (may be NULL) */
+    unsigned (*live_gen)(void *ctx);   /* from the bootstrap (may be NULL) */
     void *alive_ctx;
-    int group_depth; /* tacl_dev_group_start nesting */
+    unsigned alive_gen; /* live_gen at which every rank was last found alive */
+    int alive_known;    /* alive_gen is valid */
+    int group_depth;    /* tacl_dev_group_start nesting */
+    /* TACL_GPU_CHECK_BUFFERS: 0 never, 1 first sight of an address (cache), 2 every call. */
+    int check_bufs;
+    const void *buf_ok[TACL_DEV_BUF_CACHE]; /* addresses found on this GPU, direct-mapped */
 };
 
 /* Creation over an arbitrary bootstrap (collective over its ranks). */

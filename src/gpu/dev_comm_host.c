@@ -1,6 +1,7 @@
 /* dev_comm_host.c — tacl_dev_comm_create over a host communicator: the bootstrap's broadcast and
  * all-gather are the host collectives on uint8. Kept apart from dev_comm.c so that programs
  * which create device communicators over another bootstrap do not pull in the host side. */
+#include "coll/comm.h"
 #include "gpu/dev_comm.h"
 #include "settings.h"
 
@@ -26,6 +27,11 @@ static int dev_host_alive(void *ctx, int rank)
     return tacl_comm_peer_alive(ctx, rank);
 }
 
+static unsigned dev_host_live_gen(void *ctx)
+{
+    return comm_live_gen(ctx);
+}
+
 tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device, tacl_dev_comm_t **out)
 {
     if (!host_comm || !out)
@@ -37,6 +43,7 @@ tacl_status_t tacl_dev_comm_create(tacl_comm_t *host_comm, int device, tacl_dev_
                          tacl_comm_rank(host_comm),
                          tacl_comm_size(host_comm),
                          tacl_setting_dbl(TACL_SET_TIMEOUT),
-                         dev_host_alive};
+                         dev_host_alive,
+                         dev_host_live_gen};
     return tacl_dev_comm_create_boot(&b, device, out);
 }

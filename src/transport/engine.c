@@ -144,8 +144,9 @@ struct tacl_engine {
     _Atomic unsigned char *cut; /* size*size, symmetric */
     char (*dead_how)[200];
     char cut_how[240];
-    _Atomic unsigned cut_gen; /* links cut so far */
-    int cut_a, cut_b;         /* the last one (under live_mu) */
+    _Atomic unsigned cut_gen;  /* links cut so far */
+    _Atomic unsigned live_gen; /* deaths and cuts so far (tacl_engine_live_gen) */
+    int cut_a, cut_b;          /* the last one (under live_mu) */
 
     pthread_t pt;
     int pt_started, epfd, evfd;
@@ -520,6 +521,7 @@ static void eng_mark_dead(tacl_engine_t *e, int r, int reporter, const char *how
     }
     snprintf(e->dead_how[r], sizeof e->dead_how[r], "%s", how);
     atomic_store(&e->dead[r], 1);
+    atomic_fetch_add(&e->live_gen, 1);
     pthread_mutex_unlock(&e->live_mu);
     TACL_INFO(TACL_SUB_NET, "rank %d: rank %d (host %s) lost: %s", e->rank, r, eng_host(e, r), how);
     eng_flood(e, TACL_FRAME_DEAD, reporter, (uint64_t)r, 0, how, from);
@@ -546,6 +548,7 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
     atomic_fetch_add(&e->cut_gen, 1);
     atomic_store(&e->cut[a * e->size + b], 1);
     atomic_store(&e->cut[b * e->size + a], 1);
+    atomic_fetch_add(&e->live_gen, 1);
     pthread_mutex_unlock(&e->live_mu);
     TACL_WARN(TACL_SUB_NET, "rank %d: link %d-%d cut: %s", e->rank, a, b, how);
     eng_flood(e, TACL_FRAME_CUT, e->rank, (uint64_t)a, (uint64_t)b, how, from);
@@ -1948,6 +1951,11 @@ int tacl_engine_peer_alive(const tacl_engine_t *e, int rank)
     if (rank < 0 || rank >= e->size) return 0;
     if (rank == e->rank) return 1;
     return !atomic_load(&e->dead[rank]) && eng_live_path(e, rank);
+}
+
+unsigned tacl_engine_live_gen(const tacl_engine_t *e)
+{
+    return atomic_load(&e->live_gen);
 }
 
 /* ---- Requests. ---- */

@@ -94,4 +94,8 @@ tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, ui
 /* Liveness as this rank knows it: 1 alive, 0 dead (or cut off). */
 int tacl_engine_peer_alive(const tacl_engine_t *e, int rank);
 
+/* Changes whenever a rank is marked dead or a link cut (never otherwise), so that a caller that
+ * found everyone alive at generation g need not look again while the generation is still g. */
+unsigned tacl_engine_live_gen(const tacl_engine_t *e);
+
 #endif

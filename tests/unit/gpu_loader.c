@@ -348,14 +348,22 @@ static void sc_dev_single(void)
     }
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
     CHECK(out[0] == 1 && out[3] == 4); /* the fake copies send to recv: arguments in order */
-    /* A buffer on another GPU, and host memory, are refused with both devices named. */
+    /* A buffer on another GPU, and host memory, are refused with both devices named. The
+     * addresses already checked (in, out) are remembered (TACL_GPU_CHECK_BUFFERS=cache), so the
+     * refusals need addresses seen for the first time. */
+    float other[4] = {0}, host[4] = {0};
     set_attr(2, 1);
-    CHECK_ST(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK_ST(tacl_dev_all_reduce(dc, in, other, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "recv buffer 0x");
     CHECK_CONTAINS(tacl_dev_comm_last_error(dc),
                    "is on GPU 1 but rank 0's device communicator uses GPU 0");
     set_attr(1, 0);
-    CHECK_ST(tacl_dev_broadcast(dc, in, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
+    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_last_error(), "send buffer 0x");
     CHECK_CONTAINS(tacl_last_error(), "is host memory");
+    /* A refused address is not remembered: it is refused again. */
+    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
     set_attr(2, 0);
     CHECK_ST(tacl_dev_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, 3, NULL), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "root 3 is out of range (communicator of 1 ranks)");
@@ -395,7 +403,8 @@ static void sc_dev_no_gpu(void)
 static void sc_dev_async_error(void)
 {
     use_fakes(p_sys);
-    setenv("FAKE_NCCL_REMOTE_ERROR_AFTER", "2", 1); /* the warm-up is all-reduce 1 */
+    /* The warm-ups are all-reduces 1 (probe) and 2-3 (working communicator). */
+    setenv("FAKE_NCCL_REMOTE_ERROR_AFTER", "4", 1);
     tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
     CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
@@ -444,6 +453,68 @@ static void sc_dev_host_lost(void)
     double t0 = tacl_now_s();
     tacl_dev_comm_destroy(dc);
     CHECK(tacl_now_s() - t0 < 2.0);
+}
+
+/* TACL_GPU_CHECK_BUFFERS=always looks at every call's buffers (an address once on this GPU
+ * and now elsewhere is refused); =0 looks at none but still refuses NULL. */
+static void sc_dev_check_buffers(void)
+{
+    use_fakes(p_sys);
+    void *rt = dlopen(FAKE_CUDART, RTLD_NOW);
+    CHECK(rt);
+    void (*set_attr)(int, int) = (void (*)(int, int))dlsym(rt, "fake_cuda_set_attr");
+    CHECK(set_attr);
+    float in[4] = {1, 2, 3, 4}, out[4] = {0};
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    setenv("TACL_GPU_CHECK_BUFFERS", "always", 1);
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    set_attr(2, 1);
+    CHECK_ST(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "is on GPU 1 but rank 0's device communicator");
+    tacl_dev_comm_destroy(dc);
+    setenv("TACL_GPU_CHECK_BUFFERS", "0", 1);
+    set_attr(2, 0);
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    set_attr(1, 0);
+    CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK_ST(tacl_dev_all_reduce(dc, NULL, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "send buffer is NULL");
+    set_attr(2, 0);
+    tacl_dev_comm_destroy(dc);
+    unsetenv("TACL_GPU_CHECK_BUFFERS");
+}
+
+/* With a liveness generation, the per-rank look happens only when the generation moved: a
+ * loss the host side has not announced (same generation) is not looked for, one it announced
+ * (generation bumped) fails the next call at once. */
+static unsigned dev_gen_value;
+static unsigned dev_gen(void *ctx)
+{
+    (void)ctx;
+    return dev_gen_value;
+}
+
+static void sc_dev_host_lost_gen(void)
+{
+    use_fakes(p_sys);
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    b.alive = dev_alive;
+    b.live_gen = dev_gen;
+    dev_alive_flag = 1;
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    float x[4] = {1, 2, 3, 4};
+    dc->size = 2;
+    CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    dev_alive_flag = 0;
+    CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    dev_gen_value++;
+    CHECK_ST(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_PEER_LOST);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "rank 1 of the device communicator was lost");
+    dc->size = 1;
+    tacl_dev_comm_destroy(dc);
 }
 
 /* A stream that never completes: the wait ends at the timeout, aborts the communicator, and the
@@ -543,7 +614,7 @@ static void sp_run(void (*body)(sp_t *))
 static void mismatch_body(sp_t *s)
 {
     use_fakes(s->rank == 0 ? p_sys : p_site);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0, NULL};
+    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0, NULL, NULL};
     tacl_dev_comm_t *dc = NULL;
     CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_MISMATCH);
     CHECK_CONTAINS(tacl_last_error(), "ranks loaded different NCCL versions (rank 0: 2.28.3, "
@@ -559,7 +630,7 @@ static void never_joined_body(sp_t *s)
 {
     use_fakes(p_sys);
     setenv("FAKE_NCCL_HANG_RANK", "1", 1);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5, NULL};
+    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5, NULL, NULL};
     tacl_dev_comm_t *dc = NULL;
     CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_TIMEOUT);
     CHECK_CONTAINS(tacl_last_error(),
@@ -631,6 +702,8 @@ int main(void)
     run_child("dev_async_error", sc_dev_async_error);
     run_child("dev_stuck_stream", sc_dev_stuck_stream);
     run_child("dev_host_lost", sc_dev_host_lost);
+    run_child("dev_host_lost_gen", sc_dev_host_lost_gen);
+    run_child("dev_check_buffers", sc_dev_check_buffers);
     run_child("cudart_fallback", sc_cudart_fallback);
     run_child("dev_mismatch", sc_dev_mismatch);
     run_child("dev_never_joined", sc_dev_never_joined);
