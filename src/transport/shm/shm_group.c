@@ -106,6 +106,18 @@ static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r, uint64_t s)
     return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE) + (s & 1);
 }
 
+/* The default one-shot threshold for n ranks from the base (TACL_SHM_ONESHOT_BYTES' default):
+ * base / (2 (n - 1)) rounded down to a power of two, at least 512 bytes; 4 x base for 2 ranks.
+ * The threshold is inclusive, so it sits just below the measured crossover. */
+static long shm_oneshot_default(long base, int n)
+{
+    if (n <= 2) return base * 4;
+    long v = base / (2 * (n - 1)), p = 512;
+    while (p * 2 <= v)
+        p *= 2;
+    return p;
+}
+
 /* Rank r's buffer for step s. Buffer k starts (k * 17 mod 64) cache lines into its own page
  * stride, so that no two buffers share their address bits below 4 KiB: a reduction that loads
  * a peer's buffer while storing into its own would otherwise hit 4K-aliasing stalls (measured:
@@ -394,10 +406,12 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
      * give the ranks different layouts. */
     long slot = tacl_setting_int(TACL_SET_SHM_SLOT_BYTES);
     long oneshot = tacl_setting_int(TACL_SET_SHM_ONESHOT_BYTES);
-    /* Two ranks: one step instead of two pays up to 256 KiB. On a quiet Xeon one-shot is at
-     * most 17 % slower there (64 KiB: faster); on a loaded 2-core VM, where every step may wait
-     * for the peer to be scheduled, it was 5x faster (128 KiB: 10 us instead of 65 us). */
-    if (!tacl_setting_is_set(TACL_SET_SHM_ONESHOT_BYTES) && n == 2) oneshot *= 16;
+    /* The default threshold shrinks with the group: one-shot reads n vectors per rank, two-phase
+     * about three plus a second step. Measured crossovers (16-core Xeon): 8-16 KiB at 2 ranks,
+     * 2-4 KiB at 4, 1 KiB at 8, so 16 KiB / (2 (n - 1)), a power of two at or below. Two ranks
+     * keep one step up to 64 KiB: equal there on the Xeon, and on a loaded 2-core VM, where
+     * every step may wait for the peer to be scheduled, one step was up to 5x faster. */
+    if (!tacl_setting_is_set(TACL_SET_SHM_ONESHOT_BYTES)) oneshot = shm_oneshot_default(oneshot, n);
     if (slot < (long)SHM_SLOT_MIN) slot = SHM_SLOT_MIN;
     if ((unsigned long)slot > SHM_SLOT_MAX) slot = (long)SHM_SLOT_MAX;
     shm_hello_t mine = {.pid = (int32_t)getpid(),
