@@ -931,6 +931,11 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
                 c->fwd = t;
                 c->tgt = ENG_TGT_FWD;
             } else {
+                /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
+                TACL_WARN(TACL_SUB_NET,
+                          "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
+                          "(relayed here); dropped it",
+                          e->rank, h->len, h->src, h->dst);
                 free(t);
             }
         } else if ((c->msg = eng_msg_arrive(e, h))) {
