@@ -486,6 +486,27 @@ static void sc_dev_check_buffers(void)
     unsetenv("TACL_GPU_CHECK_BUFFERS");
 }
 
+/* The blocking working communicator's warm-up fails on this rank (all-reduce 2, after the
+ * probe's): every rank keeps the non-blocking communicator, which still works. */
+static void sc_dev_working_fallback(void)
+{
+    use_fakes(p_sys);
+    setenv("FAKE_NCCL_FAIL_ALLREDUCE", "2", 1);
+    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl_dev_comm_t *dc = NULL;
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK(dc->blocking == 0);
+    float x[4] = {1, 2, 3, 4}, y[4] = {0};
+    CHECK_OK(tacl_dev_all_reduce(dc, x, y, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK(y[0] == 1 && y[3] == 4);
+    tacl_dev_comm_destroy(dc);
+    unsetenv("FAKE_NCCL_FAIL_ALLREDUCE");
+    /* Without the failure the working communicator is the blocking one. */
+    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK(dc->blocking == 1);
+    tacl_dev_comm_destroy(dc);
+}
+
 /* With a liveness generation, the per-rank look happens only when the generation moved: a
  * loss the host side has not announced (same generation) is not looked for, one it announced
  * (generation bumped) fails the next call at once. */
@@ -704,6 +725,7 @@ int main(void)
     run_child("dev_host_lost", sc_dev_host_lost);
     run_child("dev_host_lost_gen", sc_dev_host_lost_gen);
     run_child("dev_check_buffers", sc_dev_check_buffers);
+    run_child("dev_working_fallback", sc_dev_working_fallback);
     run_child("cudart_fallback", sc_cudart_fallback);
     run_child("dev_mismatch", sc_dev_mismatch);
     run_child("dev_never_joined", sc_dev_never_joined);

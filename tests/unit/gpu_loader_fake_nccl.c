@@ -97,6 +97,8 @@ int ncclAllReduce(const void *s, void *r, size_t n, int dt, int op, void *comm, 
     fake_last_dt = dt;
     fake_last_op = op;
     fake_allreduces++;
+    const char *fail = getenv("FAKE_NCCL_FAIL_ALLREDUCE");
+    if (fail && fake_allreduces == atoi(fail)) return 2; /* ncclSystemError */
     if (s != r) memmove(r, s, n * fake_size(dt));
     return 0;
 }
