@@ -75,9 +75,9 @@ static void dev_buf_remember(tacl_dev_comm_t *dc, const void *p, size_t s)
     dc->buf_ok[s] = p;
 }
 
-/* The buffer must be device (or managed) memory of the communicator's GPU. The answer is kept
- * per address (TACL_GPU_CHECK_BUFFERS=cache): cudaPointerGetAttributes costs about as much as
- * the rest of a small call's host path, and callers reuse a few buffers. */
+/* The buffer must be device (or managed) memory of the communicator's GPU: checked on every
+ * call by default; with TACL_GPU_CHECK_BUFFERS=cache the answer is kept per address (callers
+ * reuse few buffers; cudaPointerGetAttributes is most of tacl's own per-call cost). */
 static tacl_status_t dev_check_buf(tacl_dev_comm_t *dc, const char *what, const char *which,
                                    const void *p, size_t count)
 {

@@ -487,9 +487,9 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     dc->live_gen = b->live_gen;
     dc->alive_ctx = b->ctx;
     const char *cb = tacl_setting_str(TACL_SET_GPU_CHECK_BUFFERS);
-    dc->check_bufs = !strcmp(cb, "0") ? 0 : !strcmp(cb, "always") ? 2 : 1;
-    if (dc->check_bufs == 1 && strcmp(cb, "cache"))
-        TACL_WARN(TACL_SUB_GPU, "TACL_GPU_CHECK_BUFFERS=%s is not cache, always or 0; using cache",
+    dc->check_bufs = !strcmp(cb, "0") ? 0 : !strcmp(cb, "cache") ? 1 : 2;
+    if (dc->check_bufs == 2 && strcmp(cb, "always"))
+        TACL_WARN(TACL_SUB_GPU, "TACL_GPU_CHECK_BUFFERS=%s is not always, cache or 0; using always",
                   cb);
     char my_err[TACL_ERRMSG_MAX] = "";
     tacl_status_t st;

@@ -348,22 +348,16 @@ static void sc_dev_single(void)
     }
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
     CHECK(out[0] == 1 && out[3] == 4); /* the fake copies send to recv: arguments in order */
-    /* A buffer on another GPU, and host memory, are refused with both devices named. The
-     * addresses already checked (in, out) are remembered (TACL_GPU_CHECK_BUFFERS=cache), so the
-     * refusals need addresses seen for the first time. */
-    float other[4] = {0}, host[4] = {0};
+    /* A buffer on another GPU, and host memory, are refused with both devices named, also at
+     * addresses that passed before (TACL_GPU_CHECK_BUFFERS=always, the default). */
     set_attr(2, 1);
-    CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
-    CHECK_ST(tacl_dev_all_reduce(dc, in, other, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
-    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "recv buffer 0x");
+    CHECK_ST(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "send buffer 0x");
     CHECK_CONTAINS(tacl_dev_comm_last_error(dc),
                    "is on GPU 1 but rank 0's device communicator uses GPU 0");
     set_attr(1, 0);
-    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
-    CHECK_CONTAINS(tacl_last_error(), "send buffer 0x");
+    CHECK_ST(tacl_dev_broadcast(dc, in, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "is host memory");
-    /* A refused address is not remembered: it is refused again. */
-    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
     set_attr(2, 0);
     CHECK_ST(tacl_dev_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, 3, NULL), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "root 3 is out of range (communicator of 1 ranks)");
@@ -455,8 +449,8 @@ static void sc_dev_host_lost(void)
     CHECK(tacl_now_s() - t0 < 2.0);
 }
 
-/* TACL_GPU_CHECK_BUFFERS=always looks at every call's buffers (an address once on this GPU
- * and now elsewhere is refused); =0 looks at none but still refuses NULL. */
+/* TACL_GPU_CHECK_BUFFERS=cache looks at an address once (an address once on this GPU and now
+ * elsewhere passes); =0 looks at none but still refuses NULL. */
 static void sc_dev_check_buffers(void)
 {
     use_fakes(p_sys);
@@ -464,18 +458,26 @@ static void sc_dev_check_buffers(void)
     CHECK(rt);
     void (*set_attr)(int, int) = (void (*)(int, int))dlsym(rt, "fake_cuda_set_attr");
     CHECK(set_attr);
-    float in[4] = {1, 2, 3, 4}, out[4] = {0};
+    float in[4] = {1, 2, 3, 4}, out[4] = {0}, other[4] = {0}, host[4] = {0};
     tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
-    setenv("TACL_GPU_CHECK_BUFFERS", "always", 1);
     tacl_dev_comm_t *dc = NULL;
+    /* cache: an address is looked at the first time it is seen; a refused one is not kept. */
+    setenv("TACL_GPU_CHECK_BUFFERS", "cache", 1);
     CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
     set_attr(2, 1);
-    CHECK_ST(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
+    CHECK_ST(tacl_dev_all_reduce(dc, in, other, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "recv buffer 0x");
     CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "is on GPU 1 but rank 0's device communicator");
-    tacl_dev_comm_destroy(dc);
-    setenv("TACL_GPU_CHECK_BUFFERS", "0", 1);
+    set_attr(1, 0);
+    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_last_error(), "is host memory");
+    CHECK_ST(tacl_dev_broadcast(dc, host, out, 4, TACL_FLOAT32, 0, NULL), TACL_ERR_INVALID);
     set_attr(2, 0);
+    tacl_dev_comm_destroy(dc);
+    /* 0: no look at all, but NULL is still refused. */
+    setenv("TACL_GPU_CHECK_BUFFERS", "0", 1);
     CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
     set_attr(1, 0);
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
