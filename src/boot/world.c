@@ -15,6 +15,7 @@
 #define WORLD_RUN_KEY "tacl/run"
 /* How long rank 0 tries to reach an already running store before hosting its own. */
 #define WORLD_PROBE_S 0.5
+#define WORLD_BUSY_S  5.0 /* rank 0's wait for a store on a port it found taken */
 /* Bound on each store call while leaving: the others may be gone. */
 #define WORLD_LEAVE_TIMEOUT_S 2.0
 
@@ -55,11 +56,26 @@ static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t dead
     st = boot_store_server_start(NULL, port, &w->server, &in_use);
     if (st != TACL_OK && !in_use)
         return tacl_err_prefix(eb, st, "rank 0: cannot host the store for %s:%d", addr, port);
-    if (st != TACL_OK)
-        TACL_INFO(TACL_SUB_BOOT, "rank 0: port %d became busy; connecting to whoever serves it",
-                  port);
-    int use_port = w->server ? tacl_store_server_port(w->server) : port;
-    st = tacl_store_connect(addr, use_port, world_left_s(deadline), &w->store);
+    if (st != TACL_OK) {
+        /* Someone bound the port since the probe: a store starting at the same moment answers
+         * at once; anything else (a client socket, another program) never will, and waiting
+         * the whole timeout for it would look like a hang. */
+        double busy = world_left_s(deadline) < WORLD_BUSY_S ? world_left_s(deadline) : WORLD_BUSY_S;
+        TACL_WARN(TACL_SUB_BOOT,
+                  "rank 0: port %d became busy; connecting to whoever serves it (for %.1f s)", port,
+                  busy);
+        st = tacl_store_connect(addr, port, busy, &w->store);
+        if (st != TACL_OK)
+            return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                            "rank 0: cannot host the store at %s:%d: the port is in use on this "
+                            "host, and nothing there accepted a tacl store connection within "
+                            "%.1f s (another program holds it); set TACL_MASTER_PORT (tacl run "
+                            "--master-port) to a free port",
+                            addr, port, busy);
+        return TACL_OK;
+    }
+    st = tacl_store_connect(addr, tacl_store_server_port(w->server), world_left_s(deadline),
+                            &w->store);
     if (st != TACL_OK) {
         tacl_store_server_stop(w->server);
         w->server = NULL;

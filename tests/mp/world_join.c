@@ -5,7 +5,8 @@
  * missing rank), dup (a second process claiming rank 2 refused naming both claimants), existing
  * (a store already running at the address is used, and cleaned when the last rank leaves),
  * unreachable (address and OS error), leave (the host's leave waits for connected ranks only
- * up to the grace; a rank's leave does not hang when the store is gone). Children report
+ * up to the grace; a rank's leave does not hang when the store is gone), busy (rank 0 finds the
+ * port taken by something that is not a store: it fails within seconds). Children report
  * through a shared mapping; the parent kills every child it started on exit. */
 #include "boot/store_int.h"
 #include "boot/world.h"
@@ -352,6 +353,28 @@ static void wj_unreachable(void)
     CHECK(wj_res[0].elapsed >= 0.4 && wj_res[0].elapsed < 3);
 }
 
+/* ---- busy ---- */
+/* Rank 0 finds the port taken by a socket that is bound but not listening (not a store): it
+ * fails within its short busy wait (5 s), naming the port and what to do, instead of waiting
+ * its whole timeout. The probe must see nothing answering, so the port is held on 0.0.0.0. */
+static void wj_busy(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)wj_port)};
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    tacl_bootstrap_t bs;
+    wj_bs(&bs, 0, 2, wj_run);
+    boot_world_t w;
+    CHECK(wj_join(0, &bs, "h", 30, &w) == TACL_ERR_BOOTSTRAP);
+    char port[32];
+    snprintf(port, sizeof port, "127.0.0.1:%d", wj_port);
+    CHECK_CONTAINS(wj_res[0].msg, port);
+    CHECK_CONTAINS(wj_res[0].msg, "the port is in use on this host");
+    CHECK_CONTAINS(wj_res[0].msg, "TACL_MASTER_PORT");
+    CHECK(wj_res[0].elapsed >= 4.0 && wj_res[0].elapsed < 10.0);
+    close(fd);
+}
+
 /* ---- leave ---- */
 static void wj_leave_child(int idx)
 {
@@ -432,7 +455,7 @@ static void wj_leave(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) SKIP("usage: world_join agree|runid|size|dup|existing|unreachable|leave");
+    if (argc < 2) SKIP("usage: world_join agree|runid|size|dup|existing|unreachable|leave|busy");
     wj_res = mmap(NULL, sizeof *wj_res * (WJ_MAX + 1), PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(wj_res != MAP_FAILED);
@@ -456,6 +479,8 @@ int main(int argc, char **argv)
         wj_unreachable();
     else if (!strcmp(s, "leave"))
         wj_leave();
+    else if (!strcmp(s, "busy"))
+        wj_busy();
     else
         SKIP("unknown scenario '%s'", s);
     printf("world_join %s: ok\n", s);

@@ -271,24 +271,68 @@ static int run_parse(int argc, char **argv, run_opts_t *o)
     return 0;
 }
 
-/* A free TCP port on 127.0.0.1: bind port 0, read what the kernel chose, close. Rank 0's store
- * binds it moments later; like torchrun's --standalone, a race with another program taking the
- * same port in between is possible but rare, and shows as an error from the store. */
+/* Binds port (0: any) on the wildcard address, dual-stack where IPv6 exists, as rank 0's store
+ * will; returns the port bound, or -1. The socket is closed again. */
+static int run_try_port(int port)
+{
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    memset(&a6, 0, sizeof a6);
+    memset(&a4, 0, sizeof a4);
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_any;
+    a6.sin6_port = htons((uint16_t)port);
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_ANY);
+    a4.sin_port = htons((uint16_t)port);
+    int got = -1, zero = 0;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        socklen_t len = sizeof a6;
+        if (bind(fd, (struct sockaddr *)&a6, sizeof a6) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a6, &len) == 0)
+            got = ntohs(a6.sin6_port);
+        int e = errno;
+        close(fd);
+        if (got > 0 || e == EADDRINUSE) return got;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* no IPv6 on this host */
+    if (fd < 0) return -1;
+    socklen_t len = sizeof a4;
+    if (bind(fd, (struct sockaddr *)&a4, sizeof a4) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a4, &len) == 0)
+        got = ntohs(a4.sin_port);
+    close(fd);
+    return got;
+}
+
+/* A port for rank 0's store, free at this moment on every address. Rank 0 binds it moments
+ * later, so it is taken outside the kernel's ephemeral range when possible: a port from that
+ * range can be handed meanwhile to any socket that connects out or binds port 0 (NCCL's, a
+ * previous job's), which rank 0 would then find taken. Like torchrun's --standalone, a program
+ * that binds the same port explicitly in between is still possible; rank 0 then fails within
+ * seconds naming the port. */
 static int run_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2) lo = 32768, hi = 60999;
+        fclose(f);
+    }
+    int a = 0, b = -1; /* the candidate range [a, b] */
+    if (lo > 20000)
+        a = 20000, b = lo - 1;
+    else if (hi < 64000)
+        a = hi + 1, b = 65535;
+    unsigned seed = (unsigned)getpid() * 2654435761u ^ (unsigned)tacl_now_ns();
+    for (int i = 0; i < 64 && b >= a; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int port = run_try_port(a + (int)((seed >> 8) % (unsigned)(b - a + 1)));
+        if (port > 0) return port;
+    }
+    return run_try_port(0);
 }
 
 static void run_setenv_int(const char *name, int v)
@@ -597,7 +641,7 @@ static int run_run(int argc, char **argv)
     if (port < 0 && o.nnodes == 1) {
         port = run_free_port();
         if (port < 0) {
-            fprintf(stderr, "tacl run: cannot find a free port on 127.0.0.1: %s\n",
+            fprintf(stderr, "tacl run: cannot find a free port for the store: %s\n",
                     strerror(errno));
             return 1;
         }
