@@ -343,11 +343,13 @@ static ncclResult_t dev_init_warm(dev_init_job_t *j, ncclComm_t comm, uint64_t d
         r = ncclInternalError;
     }
 out:
-    /* Freeing while a kernel still runs would wait for it: the stream and buffer of a warm-up
-     * that did not complete stay allocated (the communicator is aborted, ending the kernel). */
-    if (r == ncclSuccess || r == ncclUnhandledCudaError) {
+    /* cudaFree waits for the device: the stream and buffer of a warm-up still running (a peer
+     * gone mid-way) stay allocated rather than hang here; the communicator is aborted. */
+    if (!stream || rt->StreamQuery(stream) == TACL_CUDA_SUCCESS) {
         if (stream) rt->StreamDestroy(stream);
         if (buf) rt->Free(buf);
+    } else {
+        rt->GetLastError();
     }
     return r;
 }
