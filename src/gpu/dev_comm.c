@@ -224,48 +224,100 @@ static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *tim
     return r;
 }
 
-/* A one-element all-reduce of 1.0f on the new communicator, checked: it both warms NCCL's
- * connections up and proves that every rank reached the same communicator. */
-static tacl_status_t dev_warmup(tacl_dev_comm_t *dc)
+/* Bytes of the big warm-up all-reduce: large enough for NCCL to pick its bandwidth algorithm,
+ * so that its connections too are made then and not in a later call. */
+#define DEV_WARM_BIG (8u << 20)
+
+/* Waits out ncclInProgress (a non-blocking communicator enqueuing) until deadline. */
+static ncclResult_t dev_settle(const tacl_nccl_t *f, ncclComm_t comm, ncclResult_t r,
+                               uint64_t deadline)
 {
-    const tacl_cudart_t *rt = &dc->rt->fn;
+    unsigned us = 20;
+    while (r == ncclInProgress && tacl_now_ns() < deadline) {
+        if (f->CommGetAsyncError(comm, &r) != ncclSuccess) return ncclInternalError;
+        if (r == ncclInProgress) dev_sleep_backoff(&us);
+    }
+    return r;
+}
+
+/* A checked warm-up of comm: a one-element all-reduce of 1.0f, which proves that every rank
+ * reached the same communicator, and with big an 8 MiB one. NCCL connects peers lazily, at a
+ * communicator's first calls, and a blocking communicator's connection setup cannot be
+ * interrupted (a peer that died meanwhile holds it in NCCL's connect retries for about a
+ * minute), so a communicator is warmed up where the wait is bounded. Every wait ends at
+ * deadline: ncclInProgress then means the warm-up did not complete; why says what failed. */
+static ncclResult_t dev_warm(const tacl_nccl_lib_t *nccl, const tacl_cudart_lib_t *rtl,
+                             ncclComm_t comm, int size, int big, uint64_t deadline, char *why,
+                             size_t whylen)
+{
+    const tacl_cudart_t *rt = &rtl->fn;
+    const tacl_nccl_t *f = &nccl->fn;
+    const size_t bytes = big ? DEV_WARM_BIG : sizeof(float);
     void *buf = NULL, *stream = NULL;
-    tacl_status_t st = TACL_OK;
+    ncclResult_t r = ncclSuccess;
     float one = 1.0f, got = 0.0f;
     tacl_cudaError_t e;
-    if ((e = rt->Malloc(&buf, sizeof(float))) != TACL_CUDA_SUCCESS ||
+    if ((e = rt->Malloc(&buf, bytes)) != TACL_CUDA_SUCCESS ||
         (e = rt->StreamCreate(&stream)) != TACL_CUDA_SUCCESS ||
+        (e = rt->Memset(buf, 0, bytes)) != TACL_CUDA_SUCCESS ||
         (e = rt->Memcpy(buf, &one, sizeof one, TACL_CUDA_MEMCPY_H2D)) != TACL_CUDA_SUCCESS) {
         rt->GetLastError();
-        st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                      "rank %d (GPU %d): warm-up allocation failed: %s", dc->rank, dc->device,
-                      tacl_cudart_strerror(dc->rt, e));
+        snprintf(why, whylen, "warm-up allocation failed: %s", tacl_cudart_strerror(rtl, e));
+        r = ncclUnhandledCudaError;
         goto out;
     }
-    ncclResult_t r = tacl_dev_wait_nccl(
-        dc, dc->nccl->fn.AllReduce(buf, buf, 1, ncclFloat32, ncclSum, dc->comm, stream));
+    r = dev_settle(f, comm, f->AllReduce(buf, buf, 1, ncclFloat32, ncclSum, comm, stream),
+                   deadline);
+    if (r == ncclSuccess && big)
+        r = dev_settle(f, comm,
+                       f->AllReduce((char *)buf + 256, (char *)buf + 256, (bytes - 256) / 4,
+                                    ncclFloat32, ncclSum, comm, stream),
+                       deadline);
     if (r != ncclSuccess) {
-        st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                      "rank %d (GPU %d): warm-up all_reduce failed: %s (%s)", dc->rank, dc->device,
-                      tacl_nccl_strerror(dc->nccl, r), dev_nccl_detail(dc));
+        snprintf(why, whylen, "warm-up all_reduce failed: %s", tacl_nccl_strerror(nccl, r));
         goto out;
     }
-    if ((st = tacl_dev_comm_sync(dc, stream)) != TACL_OK) goto out;
+    unsigned us = 20;
+    while ((e = rt->StreamQuery(stream)) == TACL_CUDA_ERROR_NOT_READY && tacl_now_ns() < deadline)
+        dev_sleep_backoff(&us);
+    if (e != TACL_CUDA_SUCCESS) {
+        rt->GetLastError();
+        snprintf(why, whylen, "warm-up all_reduce %s",
+                 e == TACL_CUDA_ERROR_NOT_READY ? "did not complete in time (a peer may be gone)"
+                                                : "failed on the GPU");
+        r = e == TACL_CUDA_ERROR_NOT_READY ? ncclInProgress : ncclUnhandledCudaError;
+        goto out;
+    }
     if ((e = rt->Memcpy(&got, buf, sizeof got, TACL_CUDA_MEMCPY_D2H)) != TACL_CUDA_SUCCESS) {
         rt->GetLastError();
-        st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU, "rank %d: warm-up copy failed: %s",
-                      dc->rank, tacl_cudart_strerror(dc->rt, e));
-        goto out;
+        snprintf(why, whylen, "warm-up copy failed: %s", tacl_cudart_strerror(rtl, e));
+        r = ncclUnhandledCudaError;
+    } else if (got != (float)size) {
+        snprintf(why, whylen, "warm-up all_reduce gave %g, expected %d (the number of ranks)",
+                 (double)got, size);
+        r = ncclInternalError;
     }
-    if (got != (float)dc->size)
-        st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                      "rank %d (GPU %d): warm-up all_reduce gave %g, expected %d (the number of "
-                      "ranks)",
-                      dc->rank, dc->device, (double)got, dc->size);
 out:
-    if (stream) rt->StreamDestroy(stream);
-    if (buf) rt->Free(buf);
-    return st;
+    /* cudaFree waits for the device: the stream and buffer of a warm-up still running (a peer
+     * gone mid-way) stay allocated rather than hang here; the caller aborts the communicator. */
+    if (!stream || rt->StreamQuery(stream) == TACL_CUDA_SUCCESS) {
+        if (stream) rt->StreamDestroy(stream);
+        if (buf) rt->Free(buf);
+    } else {
+        rt->GetLastError();
+    }
+    return r;
+}
+
+/* The new communicator's checked warm-up, bounded by its timeout. */
+static tacl_status_t dev_warmup(tacl_dev_comm_t *dc)
+{
+    char why[160];
+    ncclResult_t r = dev_warm(dc->nccl, dc->rt, dc->comm, dc->size, 0,
+                              tacl_deadline_ns(dc->timeout_s), why, sizeof why);
+    if (r == ncclSuccess) return TACL_OK;
+    return tacl_err(&dc->eb, r == ncclInProgress ? TACL_ERR_TIMEOUT : TACL_ERR_GPU, TACL_SUB_GPU,
+                    "rank %d (GPU %d): %s (%s)", dc->rank, dc->device, why, dev_nccl_detail(dc));
 }
 
 /* ---- The working communicator. ----
@@ -289,71 +341,6 @@ typedef struct {
     pthread_cond_t cv;
 } dev_init_job_t;
 
-/* Bytes of the second warm-up all-reduce: large enough for NCCL to pick its bandwidth
- * algorithm, so that its connections too are made here and not in a later call. */
-#define DEV_WARM_BIG (8u << 20)
-
-/* The working communicator's warm-up, in the init thread: NCCL connects peers lazily, at a
- * communicator's first calls, and a blocking communicator's connection setup cannot be
- * interrupted (a peer that died meanwhile holds it in NCCL's connect retries for about a
- * minute). Doing it here keeps that wait inside the bounded creation: a one-element all-reduce
- * (checked) and an 8 MiB one, then a stream poll under the deadline. */
-static ncclResult_t dev_init_warm(dev_init_job_t *j, ncclComm_t comm, uint64_t deadline)
-{
-    const tacl_cudart_t *rt = &j->rt->fn;
-    const tacl_nccl_t *f = &j->nccl->fn;
-    void *buf = NULL, *stream = NULL;
-    ncclResult_t r = ncclSuccess;
-    float one = 1.0f, got = 0.0f;
-    if (rt->Malloc(&buf, DEV_WARM_BIG) != TACL_CUDA_SUCCESS ||
-        rt->StreamCreate(&stream) != TACL_CUDA_SUCCESS ||
-        rt->Memset(buf, 0, DEV_WARM_BIG) != TACL_CUDA_SUCCESS ||
-        rt->Memcpy(buf, &one, sizeof one, TACL_CUDA_MEMCPY_H2D) != TACL_CUDA_SUCCESS) {
-        rt->GetLastError();
-        snprintf(j->why, sizeof j->why, "warm-up allocation failed");
-        r = ncclUnhandledCudaError;
-        goto out;
-    }
-    r = f->AllReduce(buf, buf, 1, ncclFloat32, ncclSum, comm, stream);
-    if (r == ncclSuccess)
-        r = f->AllReduce((char *)buf + 256, (char *)buf + 256, (DEV_WARM_BIG - 256) / 4,
-                         ncclFloat32, ncclSum, comm, stream);
-    if (r != ncclSuccess) {
-        snprintf(j->why, sizeof j->why, "warm-up all_reduce failed: %s",
-                 tacl_nccl_strerror(j->nccl, r));
-        goto out;
-    }
-    tacl_cudaError_t e;
-    while ((e = rt->StreamQuery(stream)) == TACL_CUDA_ERROR_NOT_READY) {
-        if (tacl_now_ns() >= deadline) break;
-        usleep(100);
-    }
-    if (e != TACL_CUDA_SUCCESS) {
-        rt->GetLastError();
-        snprintf(j->why, sizeof j->why, "warm-up all_reduce %s",
-                 e == TACL_CUDA_ERROR_NOT_READY ? "did not complete in time" : "failed on the GPU");
-        r = ncclSystemError;
-        goto out;
-    }
-    if (rt->Memcpy(&got, buf, sizeof got, TACL_CUDA_MEMCPY_D2H) != TACL_CUDA_SUCCESS ||
-        got != (float)j->size) {
-        rt->GetLastError();
-        snprintf(j->why, sizeof j->why, "warm-up all_reduce gave %g, expected %d", (double)got,
-                 j->size);
-        r = ncclInternalError;
-    }
-out:
-    /* cudaFree waits for the device: the stream and buffer of a warm-up still running (a peer
-     * gone mid-way) stay allocated rather than hang here; the communicator is aborted. */
-    if (!stream || rt->StreamQuery(stream) == TACL_CUDA_SUCCESS) {
-        if (stream) rt->StreamDestroy(stream);
-        if (buf) rt->Free(buf);
-    } else {
-        rt->GetLastError();
-    }
-    return r;
-}
-
 static void *dev_init_thread(void *arg)
 {
     dev_init_job_t *j = arg;
@@ -371,7 +358,7 @@ static void *dev_init_thread(void *arg)
         snprintf(j->why, sizeof j->why, "ncclCommInitRankConfig failed: %s",
                  tacl_nccl_strerror(j->nccl, r));
     else
-        r = dev_init_warm(j, comm, deadline);
+        r = dev_warm(j->nccl, j->rt, comm, j->size, 1, deadline, j->why, sizeof j->why);
     if (r != ncclSuccess && comm) {
         f->CommAbort(comm);
         comm = NULL;
