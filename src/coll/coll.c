@@ -329,19 +329,136 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     return st;
 }
 
+/* ---- Agreement on the call. ----
+ * Over the engine, ranks that called different collectives may exchange messages that never
+ * match (other peers, other tags) or none at all (a broadcast root only sends), so checking the
+ * fingerprint of each data message can neither make every rank see a mismatch nor keep a rank
+ * from returning TACL_OK with wrong data. So every operation over the engine also sends a
+ * header-only message with its fingerprint to every other rank (TACL_ENGINE_AGREE_TAG) and posts
+ * the receives of theirs, whose fingerprints the engine compares on arrival. The algorithm runs
+ * meanwhile (its waits fail at once when an agreement message disagrees); the call returns
+ * TACL_OK only once every other rank's fingerprint has arrived and matched. Every rank gets every
+ * other's fingerprint directly, so every rank of a mismatched call fails with TACL_ERR_MISMATCH
+ * naming a rank that differs and the field, and no message of that operation can be mistaken
+ * for a later one's (keys carry the operation number): the communicator stays usable. The cost
+ * is one small message to and from each peer, overlapped with the algorithm's. On one host the
+ * shared-memory group compares fingerprints itself; an engine algorithm forced there
+ * (TACL_ALGO) first meets the others in a shared-memory barrier carrying its fingerprint. */
+
+/* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
+static int coll_one_host(const tacl_comm_t *c)
+{
+    return c->shm != NULL && c->local_size == c->size;
+}
+
+/* Sends fp to every other rank and (recv) posts the receives of theirs into x->agree. */
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int recv)
+{
+    tacl_comm_t *c = x->c;
+    tacl_engine_t *e = c->world->engine;
+    x->agree = calloc(2 * (size_t)c->size, sizeof *x->agree);
+    if (!x->agree) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
+    tacl_status_t st = TACL_OK;
+    for (int r = 0; r < c->size && st == TACL_OK; r++) {
+        if (r == c->rank) continue;
+        if (recv) {
+            st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st != TACL_OK) break;
+            x->nagree++;
+        }
+        st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+        if (st == TACL_OK) x->nagree++;
+    }
+    return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
+}
+
+/* Completes the agreement after the algorithm ended with st. A disagreement wins over st (it
+ * explains it); *agreed_mismatch says so. After a timeout or a lost peer the agreement cannot
+ * complete either: its requests are released at once and st is kept. */
+static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st, int *agreed_mismatch)
+{
+    tacl_comm_t *c = x->c;
+    if (!x->agree) return st;
+    const tacl_comm_t *g = c->watch ? c->watch : c;
+    int wait = st == TACL_OK || st == TACL_ERR_MISMATCH;
+    tacl_errbuf_t eb;
+    char kept[TACL_ERRMSG_MAX];
+    snprintf(kept, sizeof kept, "%s", c->err.msg);
+    tacl_status_t ast = tacl_engine_wait(c->world->engine, x->agree, x->nagree,
+                                         wait ? x->deadline : 0, g->wranks, g->size, &eb);
+    free(x->agree);
+    x->agree = NULL;
+    x->nagree = 0;
+    if (ast == TACL_ERR_MISMATCH) {
+        if (agreed_mismatch) *agreed_mismatch = 1;
+        return tacl_err(&c->err, ast, TACL_SUB_COLL, "ranks called mismatched collectives: %s",
+                        eb.msg);
+    }
+    if (st != TACL_OK) return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+    if (ast != TACL_OK) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
+    return TACL_OK;
+}
+
+/* A call this rank rejected (st, message in c->err): the other ranks wait for it, so it still
+ * takes its operation number and tells them which call it rejected (TACL_FP_REJECTED), so that
+ * they fail at once with TACL_ERR_MISMATCH naming this rank and the communicator stays usable. */
+static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_status_t st)
+{
+    if (!c || c->broken || c->size == 1) return st;
+    char kept[TACL_ERRMSG_MAX];
+    snprintf(kept, sizeof kept, "%s", c->err.msg);
+    /* Only the scalar arguments: the arrays of a rejected call may be NULL. */
+    tacl_fp_t fp = {(uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
+    if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
+    if (coll_is_rooted(a->kind)) fp.root = a->root;
+    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
+    c->seq++;
+    tacl_errbuf_t eb;
+    if (coll_one_host(c)) {
+        (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
+    } else {
+        /* Sends only: this rank need not learn the others' calls, and must not wait for them. */
+        if (coll_agree_post(&x, &fp, 0) == TACL_OK || x.agree)
+            (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
+        free(x.agree);
+    }
+    return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+}
+
 tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 {
-    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0};
+    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
     c->seq++;
     if (c->size == 1) return coll_run_self(a);
     const char *why = "";
     coll_algo_t algo = coll_select(c, a, &why);
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
                (unsigned long long)c->id, coll_algo_name(algo), why);
-    tacl_status_t st = algo == COLL_ALGO_SHM ? coll_run_shm(&x, a) : coll_run_engine(&x, a, algo);
-    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM) {
-        /* Only the ranks that received from a mismatched peer saw it; tell the others, who
-         * would otherwise wait for messages that will never come. */
+    tacl_status_t st = TACL_OK;
+    int agreed_mismatch = 0;
+    if (algo == COLL_ALGO_SHM) {
+        st = coll_run_shm(&x, a);
+    } else {
+        if (a->nested) {
+            /* the enclosing operation agreed */
+        } else if (coll_one_host(c)) {
+            st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
+            agreed_mismatch = st == TACL_ERR_MISMATCH;
+        } else {
+            st = coll_agree_post(&x, &x.fp, 1);
+            /* The hierarchical algorithm's shared-memory steps cannot watch the agreement (and a
+             * failure there would break the host's group): agree first. */
+            if (st == TACL_OK && algo == COLL_ALGO_HIER)
+                st = coll_agree_finish(&x, st, &agreed_mismatch);
+        }
+        if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
+        st = coll_agree_finish(&x, st, &agreed_mismatch);
+    }
+    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !agreed_mismatch) {
+        /* Calls that agree may still disagree on what the fingerprint leaves out (the counts
+         * of the v-variants): only the ranks that received a message of the wrong length saw
+         * it; tell the others, who would otherwise wait for messages that will never come. */
         char msg[TACL_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", c->err.msg);
         tacl_engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
@@ -361,7 +478,8 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 static tacl_status_t coll_call(tacl_comm_t *c, coll_args_t *a)
 {
     a->esz = tacl_dtype_size(a->dt);
-    TACL_CHECK(coll_validate(c, a));
+    tacl_status_t st = coll_validate(c, a);
+    if (st != TACL_OK) return coll_reject(c, a, st);
     return coll_run(c, a);
 }
 
