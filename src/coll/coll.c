@@ -331,19 +331,30 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
 
 /* ---- Agreement on the call. ----
  * Over the engine, ranks that called different collectives may exchange messages that never
- * match (other peers, other tags) or none at all (a broadcast root only sends), so checking the
- * fingerprint of each data message can neither make every rank see a mismatch nor keep a rank
- * from returning TACL_OK with wrong data. So every operation over the engine also sends a
- * header-only message with its fingerprint to every other rank (TACL_ENGINE_AGREE_TAG) and posts
- * the receives of theirs, whose fingerprints the engine compares on arrival. The algorithm runs
- * meanwhile (its waits fail at once when an agreement message disagrees); the call returns
- * TACL_OK only once every other rank's fingerprint has arrived and matched. Every rank gets every
- * other's fingerprint directly, so every rank of a mismatched call fails with TACL_ERR_MISMATCH
- * naming a rank that differs and the field, and no message of that operation can be mistaken
- * for a later one's (keys carry the operation number): the communicator stays usable. The cost
- * is one small message to and from each peer, overlapped with the algorithm's. On one host the
- * shared-memory group compares fingerprints itself; an engine algorithm forced there
- * (TACL_ALGO) first meets the others in a shared-memory barrier carrying its fingerprint. */
+ * match (other peers, other tags) or none at all (a broadcast root only sends), so the
+ * fingerprint check of each data message alone can neither make every rank see a mismatch nor
+ * keep every rank from returning TACL_OK. So every operation over the engine also exchanges
+ * header-only messages carrying its fingerprint (TACL_ENGINE_AGREE_TAG; the engine compares
+ * fingerprints on arrival), posted before the algorithm runs; the algorithm's waits fail at once
+ * when one of them disagrees.
+ * - Every rank sends its fingerprint to the next rank and receives the previous one's: calls
+ *   that differ anywhere differ between two neighbours, so at least one rank sees the mismatch
+ *   at once, and it tells every other rank (tacl_engine_abort_op), whose receives of that
+ *   operation then fail with its message. Nobody waits for the timeout.
+ * - Where every rank's result depends on every other's messages (all_reduce, all_gather(v),
+ *   reduce_scatter with data, all_to_all(v), barrier), those messages, each checked on arrival,
+ *   already prove that every rank made the same call: that ring is all it costs.
+ * - Rooted calls (a root that only sends, leaves that only hear from the root), calls without
+ *   data and the hierarchical all_reduce exchange fingerprints with every rank, and return
+ *   TACL_OK only once all have arrived and matched (the hierarchical one before its first
+ *   shared-memory step, which could not watch them).
+ * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to every
+ * rank. Keys carry the operation number, so nothing of a failed operation can match a later
+ * one: the communicator stays usable. On one host the shared-memory group compares fingerprints
+ * itself; an engine algorithm forced there (TACL_ALGO) first meets the others in a
+ * shared-memory barrier carrying its fingerprint. */
+
+enum { COLL_AGREE_RING, COLL_AGREE_ALL, COLL_AGREE_SEND_ALL };
 
 /* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
 static int coll_one_host(const tacl_comm_t *c)
@@ -351,50 +362,67 @@ static int coll_one_host(const tacl_comm_t *c)
     return c->shm != NULL && c->local_size == c->size;
 }
 
-/* Sends fp to every other rank and (recv) posts the receives of theirs into x->agree. */
-static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int recv)
+/* Whether every rank's completion of (a, fp) over the engine depends on a message chain from
+ * every other rank (see above); the algorithms return early without data. */
+static int coll_agree_by_data(const coll_args_t *a, const tacl_fp_t *fp, coll_algo_t algo)
+{
+    switch (a->kind) {
+    case TACL_COLL_ALL_TO_ALL:
+    case TACL_COLL_ALL_TO_ALLV:
+    case TACL_COLL_BARRIER:
+        return 1;
+    case TACL_COLL_ALL_REDUCE:
+    case TACL_COLL_ALL_GATHER:
+    case TACL_COLL_ALL_GATHERV:
+    case TACL_COLL_REDUCE_SCATTER:
+        return fp->count > 0 && algo != COLL_ALGO_HIER;
+    default:
+        return 0;
+    }
+}
+
+/* Posts the agreement messages of fp into x->agree (mode: COLL_AGREE_*). */
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mode)
 {
     tacl_comm_t *c = x->c;
     tacl_engine_t *e = c->world->engine;
-    x->agree = calloc(2 * (size_t)c->size, sizeof *x->agree);
+    int n = c->size, next = (c->rank + 1) % n, prev = (c->rank + n - 1) % n;
+    x->agree = calloc(2 * (size_t)n, sizeof *x->agree);
     if (!x->agree) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
     tacl_status_t st = TACL_OK;
-    for (int r = 0; r < c->size && st == TACL_OK; r++) {
+    for (int r = 0; r < n && st == TACL_OK; r++) {
         if (r == c->rank) continue;
-        if (recv) {
+        if (mode == COLL_AGREE_ALL || (mode == COLL_AGREE_RING && r == prev)) {
             st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
             if (st != TACL_OK) break;
             x->nagree++;
         }
-        st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
-        if (st == TACL_OK) x->nagree++;
+        if (mode != COLL_AGREE_RING || r == next) {
+            st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st == TACL_OK) x->nagree++;
+        }
     }
     return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
 }
 
-/* Completes the agreement after the algorithm ended with st. A disagreement wins over st (it
- * explains it); *agreed_mismatch says so. After a timeout or a lost peer the agreement cannot
- * complete either: its requests are released at once and st is kept. */
-static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st, int *agreed_mismatch)
+/* Completes the agreement after the algorithm ended with st. Once the call has failed, the
+ * others' messages may never come (they may have agreed by ring only): the requests are
+ * released at once, and a disagreement already seen wins over st (it explains it). */
+static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st)
 {
     tacl_comm_t *c = x->c;
     if (!x->agree) return st;
     const tacl_comm_t *g = c->watch ? c->watch : c;
-    int wait = st == TACL_OK || st == TACL_ERR_MISMATCH;
     tacl_errbuf_t eb;
     char kept[TACL_ERRMSG_MAX];
     snprintf(kept, sizeof kept, "%s", c->err.msg);
     tacl_status_t ast = tacl_engine_wait(c->world->engine, x->agree, x->nagree,
-                                         wait ? x->deadline : 0, g->wranks, g->size, &eb);
+                                         st == TACL_OK ? x->deadline : 0, g->wranks, g->size, &eb);
     free(x->agree);
     x->agree = NULL;
     x->nagree = 0;
-    if (ast == TACL_ERR_MISMATCH) {
-        if (agreed_mismatch) *agreed_mismatch = 1;
-        return tacl_err(&c->err, ast, TACL_SUB_COLL, "ranks called mismatched collectives: %s",
-                        eb.msg);
-    }
+    if (ast == TACL_ERR_MISMATCH) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
     if (st != TACL_OK) return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
     if (ast != TACL_OK) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
     return TACL_OK;
@@ -419,7 +447,8 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
         (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
     } else {
         /* Sends only: this rank need not learn the others' calls, and must not wait for them. */
-        if (coll_agree_post(&x, &fp, 0) == TACL_OK || x.agree)
+        (void)coll_agree_post(&x, &fp, COLL_AGREE_SEND_ALL);
+        if (x.agree)
             (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
         free(x.agree);
     }
@@ -436,7 +465,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
                (unsigned long long)c->id, coll_algo_name(algo), why);
     tacl_status_t st = TACL_OK;
-    int agreed_mismatch = 0;
+    int shm_agreed = 0; /* the shared-memory group saw the mismatch on every rank */
     if (algo == COLL_ALGO_SHM) {
         st = coll_run_shm(&x, a);
     } else {
@@ -444,21 +473,20 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
             /* the enclosing operation agreed */
         } else if (coll_one_host(c)) {
             st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
-            agreed_mismatch = st == TACL_ERR_MISMATCH;
+            shm_agreed = st == TACL_ERR_MISMATCH;
+        } else if (coll_agree_by_data(a, &x.fp, algo)) {
+            st = coll_agree_post(&x, &x.fp, COLL_AGREE_RING);
         } else {
-            st = coll_agree_post(&x, &x.fp, 1);
-            /* The hierarchical algorithm's shared-memory steps cannot watch the agreement (and a
-             * failure there would break the host's group): agree first. */
-            if (st == TACL_OK && algo == COLL_ALGO_HIER)
-                st = coll_agree_finish(&x, st, &agreed_mismatch);
+            st = coll_agree_post(&x, &x.fp, COLL_AGREE_ALL);
+            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st);
         }
         if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
-        st = coll_agree_finish(&x, st, &agreed_mismatch);
+        st = coll_agree_finish(&x, st);
     }
-    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !agreed_mismatch) {
-        /* Calls that agree may still disagree on what the fingerprint leaves out (the counts
-         * of the v-variants): only the ranks that received a message of the wrong length saw
-         * it; tell the others, who would otherwise wait for messages that will never come. */
+    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed) {
+        /* Only the ranks that received a disagreeing message (or one of the wrong length: the
+         * counts of the v-variants are not in the fingerprint) saw the mismatch; tell the
+         * others, who would otherwise wait for messages that will never come. */
         char msg[TACL_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", c->err.msg);
         tacl_engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
