@@ -130,6 +130,7 @@ static void agree_check(tacl_comm_t *w, const char *name, tacl_status_t st, tacl
         fprintf(stderr, "%s: rank %d took %.2f s to fail\n", name, me, el);
         exit(1);
     }
+    if (me == 0 || me == 1) printf("%s: rank %d, %.3f s: %s\n", name, me, el, msg);
     float v[3] = {(float)(me + 1), (float)(2 * (me + 1)), 3.0f};
     tacl_status_t nst = tacl_all_reduce(w, v, v, 3, TACL_FLOAT32, TACL_SUM);
     float sum = (float)(n * (n + 1) / 2);
