@@ -348,13 +348,13 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
  *   data and the hierarchical all_reduce exchange fingerprints with every rank, and return
  *   TACL_OK only once all have arrived and matched (the hierarchical one before its first
  *   shared-memory step, which could not watch them).
- * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to every
- * rank. Keys carry the operation number, so nothing of a failed operation can match a later
+ * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to the
+ * next rank. Keys carry the operation number, so nothing of a failed operation can match a later
  * one: the communicator stays usable. On one host the shared-memory group compares fingerprints
  * itself; an engine algorithm forced there (TACL_ALGO) first meets the others in a
  * shared-memory barrier carrying its fingerprint. */
 
-enum { COLL_AGREE_RING, COLL_AGREE_ALL, COLL_AGREE_SEND_ALL };
+enum { COLL_AGREE_RING, COLL_AGREE_ALL, COLL_AGREE_SEND_NEXT };
 
 /* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
 static int coll_one_host(const tacl_comm_t *c)
@@ -398,7 +398,7 @@ static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mod
             if (st != TACL_OK) break;
             x->nagree++;
         }
-        if (mode != COLL_AGREE_RING || r == next) {
+        if (mode == COLL_AGREE_ALL || r == next) {
             st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
             if (st == TACL_OK) x->nagree++;
         }
@@ -446,8 +446,10 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     if (coll_one_host(c)) {
         (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
     } else {
-        /* Sends only: this rank need not learn the others' calls, and must not wait for them. */
-        (void)coll_agree_post(&x, &fp, COLL_AGREE_SEND_ALL);
+        /* To the next rank only, which sees the mismatch and tells the others (their calls all
+         * receive from the previous rank). This rank need not learn the others' calls, and must
+         * not wait for them: they may be rejecting theirs too. */
+        (void)coll_agree_post(&x, &fp, COLL_AGREE_SEND_NEXT);
         if (x.agree)
             (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
         free(x.agree);

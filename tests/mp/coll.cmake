@@ -29,6 +29,8 @@ tacl_test(NAME mp_coll_agree_shm LABELS mp fault TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_coll_errors> agree 3)
 tacl_test(NAME mp_coll_agree_hier LABELS mp fault TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_coll_errors> agree 4 hA,hA,hB,hB)
+tacl_test(NAME mp_coll_agree_tcp_n2 LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 2 ENV TACL_SHM_DISABLE=1)
 foreach(algo auto ring rd rhd tree)
   tacl_test(NAME mp_coll_agree_tcp_${algo} LABELS mp fault TIMEOUT 120
     COMMAND $<TARGET_FILE:mp_coll_errors> agree 3
