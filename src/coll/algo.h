@@ -16,9 +16,9 @@ typedef struct {
     tacl_fp_t fp;
     uint64_t deadline;
     uint64_t step; /* next message tag */
-    /* The operation's agreement messages (coll.c): every wait of the algorithm fails at once
-     * when one of them has failed (another rank called something else). */
-    tacl_req_t **agree;
+    /* The operation's agreement messages still pending (coll.c): every wait of the algorithm
+     * fails at once when one of them has failed (another rank called something else). */
+    tacl_req_t **agree; /* room for two */
     int nagree;
 } coll_ctx_t;
 

@@ -334,27 +334,27 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
  * match (other peers, other tags) or none at all (a broadcast root only sends), so the
  * fingerprint check of each data message alone can neither make every rank see a mismatch nor
  * keep every rank from returning TACL_OK. So every operation over the engine also exchanges
- * header-only messages carrying its fingerprint (TACL_ENGINE_AGREE_TAG; the engine compares
- * fingerprints on arrival), posted before the algorithm runs; the algorithm's waits fail at once
- * when one of them disagrees.
- * - Every rank sends its fingerprint to the next rank and receives the previous one's: calls
- *   that differ anywhere differ between two neighbours, so at least one rank sees the mismatch
- *   at once, and it tells every other rank (tacl_engine_abort_op), whose receives of that
- *   operation then fail with its message. Nobody waits for the timeout.
+ * header-only messages carrying its fingerprint (tags from TACL_ENGINE_AGREE_TAG; the engine
+ * compares fingerprints on arrival).
+ * - Before the algorithm runs, every rank sends its fingerprint to the next rank and posts the
+ *   receive of the previous one's, which the algorithm's waits watch. Calls that differ
+ *   anywhere differ between two neighbours, so at least one rank sees the mismatch at once, and
+ *   it tells every other rank (tacl_engine_abort_op), whose receives of that operation then fail
+ *   with its message. Nobody waits for the timeout.
  * - Where every rank's result depends on every other's messages (all_reduce, all_gather(v),
  *   reduce_scatter with data, all_to_all(v), barrier), those messages, each checked on arrival,
- *   already prove that every rank made the same call: that ring is all it costs.
- * - Rooted calls (a root that only sends, leaves that only hear from the root), calls without
- *   data and the hierarchical all_reduce exchange fingerprints with every rank, and return
- *   TACL_OK only once all have arrived and matched (the hierarchical one before its first
- *   shared-memory step, which could not watch them).
- * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to the
- * next rank. Keys carry the operation number, so nothing of a failed operation can match a later
+ *   already prove that every rank made the same call: the ring message is all it costs.
+ * - Rooted calls (a root that only sends, leaves that only hear from the root) and calls without
+ *   data confirm afterwards: the further rounds of a dissemination (distance 2, 4, ...), each
+ *   sent once the previous round's message arrived and matched, so that every rank's
+ *   fingerprint reaches every rank through checked messages before any returns TACL_OK
+ *   (log2 n rounds in all). The hierarchical all_reduce does all rounds before its first
+ *   shared-memory step, which could not watch them.
+ * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to the next
+ * rank. Keys carry the operation number, so nothing of a failed operation can match a later
  * one: the communicator stays usable. On one host the shared-memory group compares fingerprints
  * itself; an engine algorithm forced there (TACL_ALGO) first meets the others in a
  * shared-memory barrier carrying its fingerprint. */
-
-enum { COLL_AGREE_RING, COLL_AGREE_ALL, COLL_AGREE_SEND_NEXT };
 
 /* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
 static int coll_one_host(const tacl_comm_t *c)
@@ -381,47 +381,68 @@ static int coll_agree_by_data(const coll_args_t *a, const tacl_fp_t *fp, coll_al
     }
 }
 
-/* Posts the agreement messages of fp into x->agree (mode: COLL_AGREE_*). */
-static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mode)
+/* Sends fp to the next rank and (recv) posts the receive of the previous one's into x->agree. */
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int recv)
 {
     tacl_comm_t *c = x->c;
     tacl_engine_t *e = c->world->engine;
-    int n = c->size, next = (c->rank + 1) % n, prev = (c->rank + n - 1) % n;
-    x->agree = calloc(2 * (size_t)n, sizeof *x->agree);
-    if (!x->agree) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    int n = c->size;
     tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
     tacl_status_t st = TACL_OK;
-    for (int r = 0; r < n && st == TACL_OK; r++) {
-        if (r == c->rank) continue;
-        if (mode == COLL_AGREE_ALL || (mode == COLL_AGREE_RING && r == prev)) {
-            st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
-            if (st != TACL_OK) break;
-            x->nagree++;
-        }
-        if (mode == COLL_AGREE_ALL || r == next) {
-            st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
-            if (st == TACL_OK) x->nagree++;
-        }
+    x->nagree = 0;
+    if (recv) {
+        st = tacl_engine_irecv(e, c->wranks[(c->rank + n - 1) % n], &k, fp, NULL, 0, &x->agree[0]);
+        if (st == TACL_OK) x->nagree++;
+    }
+    if (st == TACL_OK) {
+        st = tacl_engine_isend(e, c->wranks[(c->rank + 1) % n], &k, fp, NULL, 0,
+                               &x->agree[x->nagree]);
+        if (st == TACL_OK) x->nagree++;
     }
     return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
 }
 
-/* Completes the agreement after the algorithm ended with st. Once the call has failed, the
- * others' messages may never come (they may have agreed by ring only): the requests are
- * released at once, and a disagreement already seen wins over st (it explains it). */
-static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st)
+/* The dissemination rounds after the ring message (distance 2, 4, ...). */
+static tacl_status_t coll_agree_confirm(coll_ctx_t *x, tacl_errbuf_t *eb)
 {
     tacl_comm_t *c = x->c;
-    if (!x->agree) return st;
+    tacl_engine_t *e = c->world->engine;
+    const tacl_comm_t *g = c->watch ? c->watch : c;
+    int n = c->size;
+    tacl_status_t st = TACL_OK;
+    for (int k = 1, d = 2; d < n && st == TACL_OK; k++, d *= 2) {
+        tacl_msg_key_t key = {c->id, TACL_ENGINE_AGREE_TAG + (uint64_t)k, x->fp.seq};
+        tacl_req_t *r[2];
+        st = tacl_engine_irecv(e, c->wranks[(c->rank + n - d % n) % n], &key, &x->fp, NULL, 0,
+                               &r[0]);
+        if (st != TACL_OK) return tacl_err_keep(eb, st);
+        st = tacl_engine_isend(e, c->wranks[(c->rank + d) % n], &key, &x->fp, NULL, 0, &r[1]);
+        if (st != TACL_OK) {
+            tacl_err_keep(eb, st);
+            tacl_errbuf_t scratch;
+            (void)tacl_engine_wait(e, r, 1, 0, NULL, 0, &scratch); /* releases the receive */
+            return st;
+        }
+        st = tacl_engine_wait(e, r, 2, x->deadline, g->wranks, g->size, eb);
+    }
+    return st;
+}
+
+/* Completes the agreement after the algorithm ended with st; confirm: the dissemination rounds
+ * too. Once the call has failed the others' messages may never come: the ring message is
+ * released at once, and a disagreement already seen wins over st (it explains it). */
+static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st, int confirm)
+{
+    tacl_comm_t *c = x->c;
+    if (!x->nagree) return st;
     const tacl_comm_t *g = c->watch ? c->watch : c;
     tacl_errbuf_t eb;
     char kept[TACL_ERRMSG_MAX];
     snprintf(kept, sizeof kept, "%s", c->err.msg);
     tacl_status_t ast = tacl_engine_wait(c->world->engine, x->agree, x->nagree,
                                          st == TACL_OK ? x->deadline : 0, g->wranks, g->size, &eb);
-    free(x->agree);
-    x->agree = NULL;
     x->nagree = 0;
+    if (ast == TACL_OK && st == TACL_OK && confirm) ast = coll_agree_confirm(x, &eb);
     if (ast == TACL_ERR_MISMATCH) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
     if (st != TACL_OK) return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
     if (ast != TACL_OK) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
@@ -440,26 +461,25 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     tacl_fp_t fp = {(uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
     if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
     if (coll_is_rooted(a->kind)) fp.root = a->root;
-    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
+    tacl_req_t *agree[2];
+    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     tacl_errbuf_t eb;
     if (coll_one_host(c)) {
         (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
     } else {
-        /* To the next rank only, which sees the mismatch and tells the others (their calls all
-         * receive from the previous rank). This rank need not learn the others' calls, and must
-         * not wait for them: they may be rejecting theirs too. */
-        (void)coll_agree_post(&x, &fp, COLL_AGREE_SEND_NEXT);
-        if (x.agree)
-            (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
-        free(x.agree);
+        /* The next rank sees the mismatch and tells the others. This rank need not learn the
+         * others' calls, and must not wait for them: they may be rejecting theirs too. */
+        (void)coll_agree_post(&x, &fp, 0);
+        (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
     }
     return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
 }
 
 tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 {
-    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
+    tacl_req_t *agree[2];
+    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     if (c->size == 1) return coll_run_self(a);
     const char *why = "";
@@ -476,14 +496,12 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
         } else if (coll_one_host(c)) {
             st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
             shm_agreed = st == TACL_ERR_MISMATCH;
-        } else if (coll_agree_by_data(a, &x.fp, algo)) {
-            st = coll_agree_post(&x, &x.fp, COLL_AGREE_RING);
         } else {
-            st = coll_agree_post(&x, &x.fp, COLL_AGREE_ALL);
-            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st);
+            st = coll_agree_post(&x, &x.fp, 1);
+            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st, 1);
         }
         if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
-        st = coll_agree_finish(&x, st);
+        st = coll_agree_finish(&x, st, !coll_agree_by_data(a, &x.fp, algo));
     }
     if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed) {
         /* Only the ranks that received a disagreeing message (or one of the wrong length: the

@@ -88,9 +88,9 @@ int tacl_engine_test(tacl_req_t *req);
 
 /* Tag reserved for abort notices (tacl_engine_abort_op). */
 #define TACL_ENGINE_ABORT_TAG (~0ull)
-/* Tag reserved for the collectives' fingerprint agreement (coll.c): header-only messages whose
- * fingerprint every rank checks against its own. */
-#define TACL_ENGINE_AGREE_TAG (~0ull - 1)
+/* Tags reserved for the collectives' fingerprint agreement (coll.c), from this one to 64 above
+ * it: header-only messages whose fingerprint every rank checks against its own. */
+#define TACL_ENGINE_AGREE_TAG (~0ull - 65)
 
 /* Tells the other ranks of group that the operation (comm_id, seq) failed here with st and msg
  * (e.g. a fingerprint mismatch seen only by this rank): their receives of that operation, posted
