@@ -18,7 +18,7 @@ typedef struct {
     uint64_t step; /* next message tag */
     /* The operation's agreement messages still pending (coll.c): every wait of the algorithm
      * fails at once when one of them has failed (another rank called something else). */
-    tacl_req_t **agree; /* room for two */
+    tacl_req_t **agree;
     int nagree;
 } coll_ctx_t;
 

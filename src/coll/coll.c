@@ -345,16 +345,22 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
  *   reduce_scatter with data, all_to_all(v), barrier), those messages, each checked on arrival,
  *   already prove that every rank made the same call: the ring message is all it costs.
  * - Rooted calls (a root that only sends, leaves that only hear from the root) and calls without
- *   data confirm afterwards: the further rounds of a dissemination (distance 2, 4, ...), each
- *   sent once the previous round's message arrived and matched, so that every rank's
- *   fingerprint reaches every rank through checked messages before any returns TACL_OK
- *   (log2 n rounds in all). The hierarchical all_reduce does all rounds before its first
- *   shared-memory step, which could not watch them.
+ *   data need every rank's fingerprint to reach every rank through checked messages before any
+ *   returns TACL_OK. Up to COLL_AGREE_ALL_MAX ranks, each sends its fingerprint to every other
+ *   rank, overlapped with the algorithm like the ring message (which is one of them); above,
+ *   the ring message is followed by the further rounds of a dissemination (distance 2, 4, ...),
+ *   each sent once the previous round's message arrived and matched: log2 n messages each way
+ *   instead of n - 1, in sequence. The hierarchical all_reduce completes its agreement before
+ *   its first shared-memory step, which could not watch it.
  * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to the next
  * rank. Keys carry the operation number, so nothing of a failed operation can match a later
  * one: the communicator stays usable. On one host the shared-memory group compares fingerprints
  * itself; an engine algorithm forced there (TACL_ALGO) first meets the others in a
  * shared-memory barrier carrying its fingerprint. */
+
+/* Up to this many ranks, calls that need confirmation exchange fingerprints with every rank at
+ * once; above, by dissemination. */
+#define COLL_AGREE_ALL_MAX 8
 
 /* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
 static int coll_one_host(const tacl_comm_t *c)
@@ -381,23 +387,30 @@ static int coll_agree_by_data(const coll_args_t *a, const tacl_fp_t *fp, coll_al
     }
 }
 
-/* Sends fp to the next rank and (recv) posts the receive of the previous one's into x->agree. */
-static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int recv)
+enum { COLL_AGREE_NEXT, COLL_AGREE_RING, COLL_AGREE_ALL };
+
+/* Posts the agreement messages of fp into x->agree (room for 2 * COLL_AGREE_ALL_MAX): to the
+ * next rank (NEXT), and the receive of the previous one's (RING), or to and from every rank
+ * (ALL). */
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mode)
 {
     tacl_comm_t *c = x->c;
     tacl_engine_t *e = c->world->engine;
-    int n = c->size;
+    int n = c->size, prev = (c->rank + n - 1) % n, next = (c->rank + 1) % n;
     tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
     tacl_status_t st = TACL_OK;
     x->nagree = 0;
-    if (recv) {
-        st = tacl_engine_irecv(e, c->wranks[(c->rank + n - 1) % n], &k, fp, NULL, 0, &x->agree[0]);
-        if (st == TACL_OK) x->nagree++;
-    }
-    if (st == TACL_OK) {
-        st = tacl_engine_isend(e, c->wranks[(c->rank + 1) % n], &k, fp, NULL, 0,
-                               &x->agree[x->nagree]);
-        if (st == TACL_OK) x->nagree++;
+    for (int r = 0; r < n && st == TACL_OK; r++) {
+        if (r == c->rank) continue;
+        if (mode == COLL_AGREE_ALL || (mode == COLL_AGREE_RING && r == prev)) {
+            st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st != TACL_OK) break;
+            x->nagree++;
+        }
+        if (mode == COLL_AGREE_ALL || r == next) {
+            st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st == TACL_OK) x->nagree++;
+        }
     }
     return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
 }
@@ -470,7 +483,7 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     } else {
         /* The next rank sees the mismatch and tells the others. This rank need not learn the
          * others' calls, and must not wait for them: they may be rejecting theirs too. */
-        (void)coll_agree_post(&x, &fp, 0);
+        (void)coll_agree_post(&x, &fp, COLL_AGREE_NEXT);
         (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
     }
     return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
@@ -478,7 +491,7 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
 
 tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 {
-    tacl_req_t *agree[2];
+    tacl_req_t *agree[2 * COLL_AGREE_ALL_MAX];
     coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     if (c->size == 1) return coll_run_self(a);
@@ -488,6 +501,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
                (unsigned long long)c->id, coll_algo_name(algo), why);
     tacl_status_t st = TACL_OK;
     int shm_agreed = 0; /* the shared-memory group saw the mismatch on every rank */
+    int confirm = 0;    /* the agreement needs its dissemination rounds */
     if (algo == COLL_ALGO_SHM) {
         st = coll_run_shm(&x, a);
     } else {
@@ -497,13 +511,18 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
             st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
             shm_agreed = st == TACL_ERR_MISMATCH;
         } else {
-            st = coll_agree_post(&x, &x.fp, 1);
-            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st, 1);
+            int by_data = coll_agree_by_data(a, &x.fp, algo);
+            int all = !by_data && c->size <= COLL_AGREE_ALL_MAX;
+            confirm = !by_data && !all;
+            st = coll_agree_post(&x, &x.fp, all ? COLL_AGREE_ALL : COLL_AGREE_RING);
+            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st, confirm);
         }
         if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
-        st = coll_agree_finish(&x, st, !coll_agree_by_data(a, &x.fp, algo));
+        st = coll_agree_finish(&x, st, confirm);
     }
-    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed) {
+    /* A failure reported by another rank's notice (tacl_engine_abort_op) is known to all. */
+    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed &&
+        !strstr(c->err.msg, "(reported by rank ")) {
         /* Only the ranks that received a disagreeing message (or one of the wrong length: the
          * counts of the v-variants are not in the fingerprint) saw the mismatch; tell the
          * others, who would otherwise wait for messages that will never come. */

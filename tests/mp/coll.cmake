@@ -33,6 +33,9 @@ tacl_test(NAME mp_coll_agree_hier LABELS mp fault TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_coll_errors> agree 4 hA,hA,hB,hB)
 tacl_test(NAME mp_coll_agree_tcp_n2 LABELS mp fault TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_coll_errors> agree 2 ENV TACL_SHM_DISABLE=1)
+# Above 8 ranks rooted calls confirm by dissemination rounds.
+tacl_test(NAME mp_coll_agree_tcp_n9 LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 9 ENV TACL_SHM_DISABLE=1)
 foreach(algo auto ring rd rhd tree)
   tacl_test(NAME mp_coll_agree_tcp_${algo} LABELS mp fault TIMEOUT 120
     COMMAND $<TARGET_FILE:mp_coll_errors> agree 3

@@ -201,10 +201,10 @@ static int agree_body(tacl_comm_t *w, void *arg)
     st = tacl_all_reduce(w, me == 1 ? NULL : a, b, 4, TACL_FLOAT32, TACL_SUM);
     agree_check(w, "NULL buffer on rank 1", st, me == 1 ? TACL_ERR_INVALID : TACL_ERR_MISMATCH, t0,
                 me == 1 ? null_self : null_other);
-    const char *root_self[] = {"root 7 out of range", NULL};
+    const char *root_self[] = {"root 99 out of range", NULL};
     const char *root_other[] = {"rank 1", "an invalid broadcast(count=4", NULL};
     t0 = tacl_now_ns();
-    st = tacl_broadcast(w, a, b, 4, TACL_FLOAT32, me == 1 ? 7 : 0);
+    st = tacl_broadcast(w, a, b, 4, TACL_FLOAT32, me == 1 ? 99 : 0);
     agree_check(w, "bad root on rank 1", st, me == 1 ? TACL_ERR_INVALID : TACL_ERR_MISMATCH, t0,
                 me == 1 ? root_self : root_other);
     free(a);
