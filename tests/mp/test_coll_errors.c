@@ -261,6 +261,7 @@ int main(int argc, char **argv)
 
     const char *two = "hA,hB", *three = "hA,hB,hC", *four = "hA,hA,hB,hB";
     run_case("invalid", 2, invalid_body, NULL, 0);
+    run_case("invalid", 2, invalid_body, two, 0);
     run_case("mismatch", 2, mismatch_body, NULL, 0);
     run_case("mismatch", 2, mismatch_body, two, 0);
     run_case("mismatch", 3, mismatch_body, three, 0);
