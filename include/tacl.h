@@ -184,7 +184,11 @@ TACL_API const char *tacl_comm_last_error(const tacl_comm_t *comm);
 /* The store the world met through (shared by every communicator derived from it). */
 TACL_API tacl_store_t *tacl_comm_store(tacl_comm_t *comm);
 
-/* ---- Collectives on host memory. send == recv means in place. counts are elements. ---- */
+/* ---- Collectives on host memory. send == recv means in place. counts are elements. ----
+ * Ranks that call different collectives, or disagree on count, dtype, op or root, all get
+ * TACL_ERR_MISMATCH naming a rank and what differs (never TACL_OK); a rank that rejects its own
+ * call gets TACL_ERR_INVALID and the others TACL_ERR_MISMATCH naming it. The communicator stays
+ * usable. */
 TACL_API tacl_status_t tacl_all_reduce(tacl_comm_t *comm, const void *send, void *recv,
                                        size_t count, tacl_dtype_t dt, tacl_op_t op);
 TACL_API tacl_status_t tacl_reduce(tacl_comm_t *comm, const void *send, void *recv, size_t count,

@@ -16,6 +16,10 @@ typedef struct {
     tacl_fp_t fp;
     uint64_t deadline;
     uint64_t step; /* next message tag */
+    /* The operation's agreement messages still pending (coll.c): every wait of the algorithm
+     * fails at once when one of them has failed (another rank called something else). */
+    tacl_req_t **agree;
+    int nagree;
 } coll_ctx_t;
 
 /* Arguments of a collective, normalised by the entry point (coll.c). */
@@ -30,6 +34,7 @@ typedef struct {
     size_t esz;
     /* v-variants (elements) */
     const size_t *send_counts, *send_displs, *recv_counts, *recv_displs;
+    int nested; /* run inside an operation whose ranks already agreed (host leaders) */
 } coll_args_t;
 
 #define COLL_MAX_REQS 64

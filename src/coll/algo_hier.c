@@ -26,6 +26,7 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
         coll_args_t l = *a;
         l.send = l.recv = a->recv;
         l.op = op;
+        l.nested = 1;
         st = coll_run(c->lead, &l);
         if (st != TACL_OK) {
             /* The other ranks of this host wait for the leader's broadcast: hand them the

@@ -329,19 +329,203 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     return st;
 }
 
+/* ---- Agreement on the call. ----
+ * Over the engine, ranks that called different collectives may exchange messages that never
+ * match (other peers, other tags) or none at all (a broadcast root only sends), so the
+ * fingerprint check of each data message alone can neither make every rank see a mismatch nor
+ * keep every rank from returning TACL_OK. So every operation over the engine also exchanges
+ * header-only messages carrying its fingerprint (tags from TACL_ENGINE_AGREE_TAG; the engine
+ * compares fingerprints on arrival).
+ * - Before the algorithm runs, every rank sends its fingerprint to the next rank and posts the
+ *   receive of the previous one's, which the algorithm's waits watch. Calls that differ
+ *   anywhere differ between two neighbours, so at least one rank sees the mismatch at once, and
+ *   it tells every other rank (tacl_engine_abort_op), whose receives of that operation then fail
+ *   with its message. Nobody waits for the timeout.
+ * - Where every rank's result depends on every other's messages (all_reduce, all_gather(v),
+ *   reduce_scatter with data, all_to_all(v), barrier), those messages, each checked on arrival,
+ *   already prove that every rank made the same call: the ring message is all it costs.
+ * - Rooted calls (a root that only sends, leaves that only hear from the root) and calls without
+ *   data need every rank's fingerprint to reach every rank through checked messages before any
+ *   returns TACL_OK. Up to COLL_AGREE_ALL_MAX ranks, each sends its fingerprint to every other
+ *   rank, overlapped with the algorithm like the ring message (which is one of them); above,
+ *   the ring message is followed by the further rounds of a dissemination (distance 2, 4, ...),
+ *   each sent once the previous round's message arrived and matched: log2 n messages each way
+ *   instead of n - 1, in sequence. The hierarchical all_reduce completes its agreement before
+ *   its first shared-memory step, which could not watch it.
+ * A rank that rejected its own call sends its fingerprint, marked TACL_FP_REJECTED, to the next
+ * rank. Keys carry the operation number, so nothing of a failed operation can match a later
+ * one: the communicator stays usable. On one host the shared-memory group compares fingerprints
+ * itself; an engine algorithm forced there (TACL_ALGO) first meets the others in a
+ * shared-memory barrier carrying its fingerprint. */
+
+/* Up to this many ranks, calls that need confirmation exchange fingerprints with every rank at
+ * once; above, by dissemination. */
+#define COLL_AGREE_ALL_MAX 8
+
+/* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
+static int coll_one_host(const tacl_comm_t *c)
+{
+    return c->shm != NULL && c->local_size == c->size;
+}
+
+/* Whether every rank's completion of (a, fp) over the engine depends on a message chain from
+ * every other rank (see above); the algorithms return early without data. */
+static int coll_agree_by_data(const coll_args_t *a, const tacl_fp_t *fp, coll_algo_t algo)
+{
+    switch (a->kind) {
+    case TACL_COLL_ALL_TO_ALL:
+    case TACL_COLL_ALL_TO_ALLV:
+    case TACL_COLL_BARRIER:
+        return 1;
+    case TACL_COLL_ALL_REDUCE:
+    case TACL_COLL_ALL_GATHER:
+    case TACL_COLL_ALL_GATHERV:
+    case TACL_COLL_REDUCE_SCATTER:
+        return fp->count > 0 && algo != COLL_ALGO_HIER;
+    default:
+        return 0;
+    }
+}
+
+enum { COLL_AGREE_NEXT, COLL_AGREE_RING, COLL_AGREE_ALL };
+
+/* Posts the agreement messages of fp into x->agree (room for 2 * COLL_AGREE_ALL_MAX): to the
+ * next rank (NEXT), and the receive of the previous one's (RING), or to and from every rank
+ * (ALL). */
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mode)
+{
+    tacl_comm_t *c = x->c;
+    tacl_engine_t *e = c->world->engine;
+    int n = c->size, prev = (c->rank + n - 1) % n, next = (c->rank + 1) % n;
+    tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
+    tacl_status_t st = TACL_OK;
+    x->nagree = 0;
+    for (int r = 0; r < n && st == TACL_OK; r++) {
+        if (r == c->rank) continue;
+        if (mode == COLL_AGREE_ALL || (mode == COLL_AGREE_RING && r == prev)) {
+            st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st != TACL_OK) break;
+            x->nagree++;
+        }
+        if (mode == COLL_AGREE_ALL || r == next) {
+            st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            if (st == TACL_OK) x->nagree++;
+        }
+    }
+    return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
+}
+
+/* The dissemination rounds after the ring message (distance 2, 4, ...). */
+static tacl_status_t coll_agree_confirm(coll_ctx_t *x, tacl_errbuf_t *eb)
+{
+    tacl_comm_t *c = x->c;
+    tacl_engine_t *e = c->world->engine;
+    const tacl_comm_t *g = c->watch ? c->watch : c;
+    int n = c->size;
+    tacl_status_t st = TACL_OK;
+    for (int k = 1, d = 2; d < n && st == TACL_OK; k++, d *= 2) {
+        tacl_msg_key_t key = {c->id, TACL_ENGINE_AGREE_TAG + (uint64_t)k, x->fp.seq};
+        tacl_req_t *r[2];
+        st = tacl_engine_irecv(e, c->wranks[(c->rank + n - d % n) % n], &key, &x->fp, NULL, 0,
+                               &r[0]);
+        if (st != TACL_OK) return tacl_err_keep(eb, st);
+        st = tacl_engine_isend(e, c->wranks[(c->rank + d) % n], &key, &x->fp, NULL, 0, &r[1]);
+        if (st != TACL_OK) {
+            tacl_err_keep(eb, st);
+            tacl_errbuf_t scratch;
+            (void)tacl_engine_wait(e, r, 1, 0, NULL, 0, &scratch); /* releases the receive */
+            return st;
+        }
+        st = tacl_engine_wait(e, r, 2, x->deadline, g->wranks, g->size, eb);
+    }
+    return st;
+}
+
+/* Completes the agreement after the algorithm ended with st; confirm: the dissemination rounds
+ * too. Once the call has failed the others' messages may never come: the ring message is
+ * released at once, and a disagreement already seen wins over st (it explains it). */
+static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st, int confirm)
+{
+    tacl_comm_t *c = x->c;
+    if (!x->nagree) return st;
+    const tacl_comm_t *g = c->watch ? c->watch : c;
+    tacl_errbuf_t eb;
+    char kept[TACL_ERRMSG_MAX];
+    snprintf(kept, sizeof kept, "%s", c->err.msg);
+    tacl_status_t ast = tacl_engine_wait(c->world->engine, x->agree, x->nagree,
+                                         st == TACL_OK ? x->deadline : 0, g->wranks, g->size, &eb);
+    x->nagree = 0;
+    if (ast == TACL_OK && st == TACL_OK && confirm) ast = coll_agree_confirm(x, &eb);
+    if (ast == TACL_ERR_MISMATCH) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
+    if (st != TACL_OK) return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+    if (ast != TACL_OK) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
+    return TACL_OK;
+}
+
+/* A call this rank rejected (st, message in c->err): the other ranks wait for it, so it still
+ * takes its operation number and tells them which call it rejected (TACL_FP_REJECTED), so that
+ * they fail at once with TACL_ERR_MISMATCH naming this rank and the communicator stays usable. */
+static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_status_t st)
+{
+    if (!c || c->broken || c->size == 1) return st;
+    char kept[TACL_ERRMSG_MAX];
+    snprintf(kept, sizeof kept, "%s", c->err.msg);
+    /* Only the scalar arguments: the arrays of a rejected call may be NULL. */
+    tacl_fp_t fp = {(uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
+    if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
+    if (coll_is_rooted(a->kind)) fp.root = a->root;
+    tacl_req_t *agree[2];
+    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, agree, 0};
+    c->seq++;
+    tacl_errbuf_t eb;
+    if (coll_one_host(c)) {
+        (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
+    } else {
+        /* The next rank sees the mismatch and tells the others. This rank need not learn the
+         * others' calls, and must not wait for them: they may be rejecting theirs too. */
+        (void)coll_agree_post(&x, &fp, COLL_AGREE_NEXT);
+        (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
+    }
+    return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+}
+
 tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 {
-    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0};
+    tacl_req_t *agree[2 * COLL_AGREE_ALL_MAX];
+    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     if (c->size == 1) return coll_run_self(a);
     const char *why = "";
     coll_algo_t algo = coll_select(c, a, &why);
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
                (unsigned long long)c->id, coll_algo_name(algo), why);
-    tacl_status_t st = algo == COLL_ALGO_SHM ? coll_run_shm(&x, a) : coll_run_engine(&x, a, algo);
-    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM) {
-        /* Only the ranks that received from a mismatched peer saw it; tell the others, who
-         * would otherwise wait for messages that will never come. */
+    tacl_status_t st = TACL_OK;
+    int shm_agreed = 0; /* the shared-memory group saw the mismatch on every rank */
+    int confirm = 0;    /* the agreement needs its dissemination rounds */
+    if (algo == COLL_ALGO_SHM) {
+        st = coll_run_shm(&x, a);
+    } else {
+        if (a->nested) {
+            /* the enclosing operation agreed */
+        } else if (coll_one_host(c)) {
+            st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
+            shm_agreed = st == TACL_ERR_MISMATCH;
+        } else {
+            int by_data = coll_agree_by_data(a, &x.fp, algo);
+            int all = !by_data && c->size <= COLL_AGREE_ALL_MAX;
+            confirm = !by_data && !all;
+            st = coll_agree_post(&x, &x.fp, all ? COLL_AGREE_ALL : COLL_AGREE_RING);
+            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st, confirm);
+        }
+        if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
+        st = coll_agree_finish(&x, st, confirm);
+    }
+    /* A failure reported by another rank's notice (tacl_engine_abort_op) is known to all. */
+    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed &&
+        !strstr(c->err.msg, "(reported by rank ")) {
+        /* Only the ranks that received a disagreeing message (or one of the wrong length: the
+         * counts of the v-variants are not in the fingerprint) saw the mismatch; tell the
+         * others, who would otherwise wait for messages that will never come. */
         char msg[TACL_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", c->err.msg);
         tacl_engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
@@ -361,7 +545,8 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 static tacl_status_t coll_call(tacl_comm_t *c, coll_args_t *a)
 {
     a->esz = tacl_dtype_size(a->dt);
-    TACL_CHECK(coll_validate(c, a));
+    tacl_status_t st = coll_validate(c, a);
+    if (st != TACL_OK) return coll_reject(c, a, st);
     return coll_run(c, a);
 }
 

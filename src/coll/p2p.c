@@ -37,8 +37,8 @@ tacl_status_t coll_wait(coll_ctx_t *x, tacl_req_t **reqs, int n)
 {
     if (n == 0) return TACL_OK;
     const tacl_comm_t *g = x->c->watch ? x->c->watch : x->c;
-    return tacl_engine_wait(x->c->world->engine, reqs, n, x->deadline, g->wranks, g->size,
-                            &x->c->err);
+    return tacl_engine_wait_watch(x->c->world->engine, reqs, n, x->agree, x->nagree, x->deadline,
+                                  g->wranks, g->size, &x->c->err);
 }
 
 tacl_status_t coll_sendrecv(coll_ctx_t *x, int to, const void *sbuf, size_t slen, int from,
@@ -110,7 +110,7 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     uint64_t n = p2p_next(c, peer, tag, is_recv);
     if (n == UINT64_MAX) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
-    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0};
+    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
     tacl_req_t *r;
     uint64_t ptag = P2P_TAG_BASE | (uint64_t)(uint32_t)tag;
     tacl_status_t st = is_recv ? coll_irecv(&x, peer, ptag, buf, count * esz, &r)

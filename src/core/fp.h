@@ -43,6 +43,10 @@ typedef struct {
     uint64_t seq;   /* the communicator's operation number */
 } tacl_fp_t;
 
+/* Set in coll by a rank that rejected its call (TACL_ERR_INVALID) but still tells the others
+ * which call it was, so that they fail at once instead of waiting for it. */
+#define TACL_FP_REJECTED 0x100u
+
 static inline const char *tacl_coll_name(uint32_t c)
 {
     static const char *const names[] = {
@@ -59,14 +63,29 @@ static inline int tacl_fp_equal(const tacl_fp_t *a, const tacl_fp_t *b)
            a->count == b->count && a->seq == b->seq;
 }
 
-/* "all_reduce(count=10, float, sum, seq=3)" */
+/* What differs between two fingerprints, in words ("roots differ"); "" when they are equal. */
+static inline const char *tacl_fp_diff(const tacl_fp_t *a, const tacl_fp_t *b)
+{
+    if ((a->coll ^ b->coll) & TACL_FP_REJECTED) return "one rank rejected its arguments";
+    if (a->coll != b->coll) return "different collectives";
+    if (a->count != b->count) return "counts differ";
+    if (a->dtype != b->dtype) return "dtypes differ";
+    if (a->op != b->op) return "reduction ops differ";
+    if (a->root != b->root) return "roots differ";
+    if (a->seq != b->seq) return "operation numbers differ";
+    return "";
+}
+
+/* "all_reduce(count=10, float, sum, seq=3)"; "an invalid all_reduce(...)" when rejected. */
 static inline void tacl_fp_format(const tacl_fp_t *fp, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s(count=%llu, %s", tacl_coll_name(fp->coll),
+    uint32_t coll = fp->coll & ~TACL_FP_REJECTED;
+    int n = snprintf(buf, len, "%s%s(count=%llu, %s",
+                     fp->coll & TACL_FP_REJECTED ? "an invalid " : "", tacl_coll_name(coll),
                      (unsigned long long)fp->count, tacl_dtype_name((tacl_dtype_t)fp->dtype));
     if (n < 0 || (size_t)n >= len) return;
-    if (fp->coll == TACL_COLL_ALL_REDUCE || fp->coll == TACL_COLL_REDUCE ||
-        fp->coll == TACL_COLL_REDUCE_SCATTER)
+    if (coll == TACL_COLL_ALL_REDUCE || coll == TACL_COLL_REDUCE ||
+        coll == TACL_COLL_REDUCE_SCATTER)
         n += snprintf(buf + n, len - (size_t)n, ", %s", tacl_op_name((tacl_op_t)fp->op));
     if (n < 0 || (size_t)n >= len) return;
     if (fp->root >= 0) n += snprintf(buf + n, len - (size_t)n, ", root=%d", fp->root);

@@ -280,12 +280,14 @@ static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
 {
     /* Different calls first: they explain a different length too. */
     if (r->has_fp && m->has_fp && !tacl_fp_equal(&r->fp, &m->fp)) {
-        char theirs[160], ours[160];
+        char theirs[160], ours[160], tag[40] = "";
         tacl_fp_format(&m->fp, theirs, sizeof theirs);
         tacl_fp_format(&r->fp, ours, sizeof ours);
-        snprintf(r->msg, sizeof r->msg,
-                 "rank %d (host %s) called %s but rank %d called %s (tag %llu)", r->peer,
-                 eng_host(e, r->peer), theirs, e->rank, ours, (unsigned long long)r->key.tag);
+        if (r->key.tag < TACL_ENGINE_AGREE_TAG)
+            snprintf(tag, sizeof tag, " (tag %llu)", (unsigned long long)r->key.tag);
+        snprintf(r->msg, sizeof r->msg, "rank %d (host %s) called %s but rank %d called %s: %s%s",
+                 r->peer, eng_host(e, r->peer), theirs, e->rank, ours, tacl_fp_diff(&m->fp, &r->fp),
+                 tag);
         return 1;
     }
     if (m->total != r->len) {
@@ -2067,12 +2069,17 @@ static void eng_describe(const tacl_engine_t *e, const tacl_req_t *r, char *buf,
 }
 
 /* The reason the wait cannot finish, or TACL_OK while it still may. */
-static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n, const int *group,
-                                      int gsize, uint64_t deadline_ns, uint64_t start_ns,
-                                      tacl_errbuf_t *eb)
+static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n,
+                                      tacl_req_t *const *watch, int nw, const int *group, int gsize,
+                                      uint64_t deadline_ns, uint64_t start_ns, tacl_errbuf_t *eb)
 {
     for (int i = 0; i < n; i++) {
         tacl_req_t *r = reqs[i];
+        if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
+            return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
+    }
+    for (int i = 0; i < nw; i++) {
+        tacl_req_t *r = watch[i];
         if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
             return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
     }
@@ -2218,12 +2225,19 @@ static void eng_release(tacl_engine_t *e, tacl_req_t **reqs, int n)
 tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint64_t deadline_ns,
                                const int *group, int group_size, tacl_errbuf_t *eb)
 {
+    return tacl_engine_wait_watch(e, reqs, n, NULL, 0, deadline_ns, group, group_size, eb);
+}
+
+tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
+                                     tacl_req_t *const *watch, int nw, uint64_t deadline_ns,
+                                     const int *group, int group_size, tacl_errbuf_t *eb)
+{
     uint64_t start = tacl_now_ns();
     tacl_status_t st = TACL_OK;
     while (!eng_all_done(reqs, n) && tacl_now_ns() - start < ENG_WAIT_SPIN_NS)
         sched_yield();
     while (!eng_all_done(reqs, n)) {
-        st = eng_wait_failure(e, reqs, n, group, group_size, deadline_ns, start, eb);
+        st = eng_wait_failure(e, reqs, n, watch, nw, group, group_size, deadline_ns, start, eb);
         if (st != TACL_OK) break;
         pthread_mutex_lock(&e->done_mu);
         atomic_fetch_add(&e->waiters, 1);

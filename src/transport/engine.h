@@ -77,11 +77,20 @@ tacl_status_t tacl_engine_irecv(tacl_engine_t *e, int src, const tacl_msg_key_t 
  * group lists the world ranks whose death fails the wait (the communicator's members). */
 tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint64_t deadline_ns,
                                const int *group, int group_size, tacl_errbuf_t *eb);
+/* As tacl_engine_wait, and fails at once with the status and message of any of the nw requests
+ * of watch that has failed (watched requests are neither waited for nor freed: they belong to a
+ * later wait). The collectives watch their agreement messages (TACL_ENGINE_AGREE_TAG) this way. */
+tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
+                                     tacl_req_t *const *watch, int nw, uint64_t deadline_ns,
+                                     const int *group, int group_size, tacl_errbuf_t *eb);
 /* 1 when the request has completed (it still must be passed to tacl_engine_wait). */
 int tacl_engine_test(tacl_req_t *req);
 
 /* Tag reserved for abort notices (tacl_engine_abort_op). */
 #define TACL_ENGINE_ABORT_TAG (~0ull)
+/* Tags reserved for the collectives' fingerprint agreement (coll.c), from this one to 64 above
+ * it: header-only messages whose fingerprint every rank checks against its own. */
+#define TACL_ENGINE_AGREE_TAG (~0ull - 65)
 
 /* Tells the other ranks of group that the operation (comm_id, seq) failed here with st and msg
  * (e.g. a fingerprint mismatch seen only by this rank): their receives of that operation, posted

@@ -21,3 +21,23 @@ foreach(algo ring rd rhd tree)
   tacl_test(NAME mp_coll_algo_${algo} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
     ENV TACL_TEST_HOSTS=5 TACL_ALGO=allreduce:${algo})
 endforeach()
+# Calls the ranks disagree on (root, collective, count, dtype, op; one rank rejecting its own
+# call): every rank fails within seconds naming the rank and field, the next call works. Over
+# tcp with every engine algorithm forced, hierarchical (two fake hosts of two ranks), and on
+# the shared-memory group (alone, and with the ring forced where it applies).
+tacl_test(NAME mp_coll_agree_shm LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 3)
+tacl_test(NAME mp_coll_agree_shm_ring LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 3 ENV TACL_ALGO=ring)
+tacl_test(NAME mp_coll_agree_hier LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 4 hA,hA,hB,hB)
+tacl_test(NAME mp_coll_agree_tcp_n2 LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 2 ENV TACL_SHM_DISABLE=1)
+# Above 8 ranks rooted calls confirm by dissemination rounds.
+tacl_test(NAME mp_coll_agree_tcp_n9 LABELS mp fault TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> agree 9 ENV TACL_SHM_DISABLE=1)
+foreach(algo auto ring rd rhd tree)
+  tacl_test(NAME mp_coll_agree_tcp_${algo} LABELS mp fault TIMEOUT 120
+    COMMAND $<TARGET_FILE:mp_coll_errors> agree 3
+    ENV TACL_SHM_DISABLE=1 TACL_ALGO=${algo})
+endforeach()

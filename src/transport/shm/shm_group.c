@@ -357,8 +357,8 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
         tacl_fp_format(fr, b, sizeof b);
         return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
                         "ranks called mismatched collectives on the shared-memory group: rank "
-                        "%d called %s but rank %d called %s",
-                        g->comm_ranks[0], a, g->comm_ranks[r], b);
+                        "%d called %s but rank %d called %s: %s",
+                        g->comm_ranks[0], a, g->comm_ranks[r], b, tacl_fp_diff(f0, fr));
     }
     return TACL_OK;
 }
