@@ -379,9 +379,9 @@ static void srv_reply(tacl_store_server_t *srv, srv_conn_t *c, tacl_status_t sta
     }
     size_t need = c->out_len + STORE_HDR_LEN + (size_t)body;
     if (need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < need)
-            cap *= 2;
+        /* Doubling for many small replies, exact for one large one. */
+        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+        if (cap < need) cap = need;
         if (srv_conn_resize(c, &c->out, &c->out_cap, cap, "reply buffer") != 0) return;
     }
     uint8_t *p = c->out + c->out_len;
