@@ -148,7 +148,13 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
 static void probe_format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET6) {
+    if (ss->ss_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr)) {
+        /* An IPv4 peer of the dual-stack listener: shown as the IPv4 address it is. */
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
+    } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
         inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
         snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
