@@ -171,7 +171,9 @@ token)
     env -u TACL_STORE_TOKEN "$CLI" run -n 2 -- "$hello" >"$DIR/stdout" 2>"$DIR/stderr" ||
         fail "hello under tacl run without a caller's token: rc $?"
     # Ranks started by hand with torchrun's variables and no token fail at init, saying how.
-    port=$((30000 + RANDOM % 20000))
+    # A port below the ephemeral range, so that no client socket of another test holds it.
+    port=$((20000 + RANDOM % 10000))
+    export TACL_STORE_TIMEOUT=20 TACL_TIMEOUT=20
     for r in 0 1; do
         env -u TACL_STORE_TOKEN RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
             "$hello" >"$DIR/out.$r" 2>"$DIR/err.$r" &
