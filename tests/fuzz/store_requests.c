@@ -13,9 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint16_t rq_ops[] = {STORE_OP_SET,    STORE_OP_GET,   STORE_OP_WAIT,
-                                  STORE_OP_ADD,    STORE_OP_CAS,   STORE_OP_DELETE,
-                                  STORE_OP_CHECK,  STORE_OP_MULTI_GET, STORE_OP_DEL_PREFIX,
+static const uint16_t rq_ops[] = {STORE_OP_SET,      STORE_OP_GET,       STORE_OP_WAIT,
+                                  STORE_OP_ADD,      STORE_OP_CAS,       STORE_OP_DELETE,
+                                  STORE_OP_CHECK,    STORE_OP_MULTI_GET, STORE_OP_DEL_PREFIX,
                                   STORE_OP_NUM_KEYS, STORE_OP_PING};
 #define RQ_NOPS (sizeof rq_ops / sizeof rq_ops[0])
 
@@ -26,8 +26,8 @@ typedef struct {
     int nops;
 } rq_conn_t;
 
-static void rq_add(rq_conn_t *c, uint16_t op, int n, const void *const *items,
-                   const uint32_t *lens, uint32_t timeout_ms)
+static void rq_add(rq_conn_t *c, uint16_t op, int n, const void *const *items, const uint32_t *lens,
+                   uint32_t timeout_ms)
 {
     uint32_t body = 0;
     for (int i = 0; i < n; i++)
