@@ -1049,7 +1049,13 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
 static void srv_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
+    if (sa->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        /* An IPv4 client of the dual-stack socket: named by its IPv4 address. */
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
         snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));

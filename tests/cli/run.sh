@@ -191,6 +191,17 @@ token)
     done
     wait
     for r in 0 1; do expect_in "$DIR/out.$r" "rank $r of 2"; done
+    # A rank with another job's token is refused; both sides name the other's address.
+    port=$((20000 + RANDOM % 10000))
+    for r in 0 1; do
+        TACL_STORE_TIMEOUT=4 TACL_STORE_TOKEN="secret-$r" RANK=$r WORLD_SIZE=2 \
+            MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$hello" >"$DIR/out.$r" 2>"$DIR/err.$r" &
+        [ $r = 0 ] && sleep 0.5 # rank 0 hosts the store before rank 1 knocks
+    done
+    wait
+    expect_in "$DIR/err.1" "the store at 127.0.0.1:$port refused this process's job token"
+    expect_in "$DIR/err.0" "store server: closing connection from 127.0.0.1:"
+    expect_in "$DIR/err.0" "refused: wrong job token"
     # Several nodes need the user's token; so does a standalone store.
     env -u TACL_STORE_TOKEN "$CLI" run -n 1 --nnodes 2 --node-rank 0 --master-addr 127.0.0.1 \
         -- true 2>"$DIR/stderr" && fail "tacl run over 2 nodes without a token succeeded"
