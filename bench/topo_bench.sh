@@ -18,6 +18,8 @@ rate=${2:-300mbit}
 mib=${3:-64}
 iters=${4:-3}
 export TACL_SOURCE_DIR=$here
+# The ranks are started by hand: they need the job's secret (docs/SECURITY.md).
+export TACL_STORE_TOKEN=${TACL_STORE_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 TACL_CLI=$build/tools/tacl/tacl
 [ -x "$TACL_CLI" ] || TACL_CLI=$(find "$build" -name tacl -type f -perm -u+x | head -1)
 rank_bin=$build/bench/topo_allreduce

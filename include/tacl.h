@@ -47,7 +47,8 @@ extern "C" {
     X(TACL_ERR_DISCONNECTED, 13, "topology is disconnected")                                       \
     X(TACL_ERR_GPU, 14, "GPU runtime or NCCL error")                                               \
     X(TACL_ERR_CLOSED, 15, "handle or connection closed")                                          \
-    X(TACL_ERR_INTERNAL, 16, "internal error")
+    X(TACL_ERR_INTERNAL, 16, "internal error")                                                     \
+    X(TACL_ERR_AUTH, 17, "authentication failed (wrong or missing job token)")
 
 typedef enum {
 #define TACL_STATUS_ENUM_(name, value, msg) name = value,

@@ -4,7 +4,9 @@
  * messages that name the store's address and the keys involved. A blocking request carries its
  * timeout to the server, which answers TACL_ERR_TIMEOUT with the keys still missing; should
  * that answer not come either, the client gives up shortly after, drops the connection and
- * reconnects on its next call, so a late reply can never be mistaken for the next one's. */
+ * reconnects on its next call, so a late reply can never be mistaken for the next one's. Every
+ * connection starts with the job-token challenge-response (store_proto.h): the client proves
+ * it knows the token and checks that the store does too; a refusal is not retried. */
 #include "boot/store_int.h"
 #include "boot/store_proto.h"
 #include "clock.h"
@@ -134,17 +136,98 @@ static int cli_connect_once(const char *host, int port, uint64_t deadline, int *
     return fd;
 }
 
-/* Connects st->fd, retrying with backoff until timeout_s passes (once when retry is 0). */
+static int cli_io(int fd, void *buf, size_t len, int sending, uint64_t deadline);
+
+tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl_auth_t *auth,
+                                     uint64_t deadline_ns, tacl_errbuf_t *eb)
+{
+    uint8_t g[STORE_GREET_LEN], h[STORE_HELLO_LEN], v[STORE_VERDICT_LEN];
+    const char *stage = "greeting";
+    if (cli_io(fd, g, sizeof g, 0, deadline_ns) != 0) goto err_io;
+    if (store_get_u32(g) != STORE_AUTH_MAGIC || store_get_u16(g + 4) != STORE_VERSION)
+        return tacl_err(eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                        "the store at %s greeted with magic 0x%08x version %u: is a tacl store of "
+                        "protocol version %u listening there?",
+                        addr, store_get_u32(g), store_get_u16(g + 4), STORE_VERSION);
+    int server_on = store_get_u16(g + 6) & STORE_AUTH_FLAG_ON;
+    store_put_u32(h, STORE_AUTH_MAGIC);
+    store_put_u16(h + 4, STORE_VERSION);
+    store_put_u16(h + 6, auth->on ? STORE_AUTH_FLAG_ON : 0);
+    if (tacl_auth_random(h + 8, TACL_AUTH_NONCE_LEN) != 0)
+        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_STORE,
+                        "store at %s: cannot draw a random nonce (getrandom failed)", addr);
+    tacl_auth_mac(auth, STORE_LABEL_CLIENT, g + 8, h + 8, NULL, 0, h + 40);
+    stage = "hello";
+    if (cli_io(fd, h, sizeof h, 1, deadline_ns) != 0) goto err_io;
+    stage = "verdict";
+    if (cli_io(fd, v, sizeof v, 0, deadline_ns) != 0) goto err_io;
+    const char *why = !auth->on    ? " (this process runs with TACL_AUTH=0)"
+                      : !server_on ? " (the store runs with TACL_AUTH=0)"
+                                   : "";
+    if (store_get_u32(v) != STORE_AUTH_MAGIC || store_get_u16(v + 6) != 0)
+        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
+                        "the store at %s refused this process's job token (from %s)%s: %s", addr,
+                        auth->source, why, TACL_AUTH_HINT);
+    uint8_t want[TACL_AUTH_MAC_LEN];
+    tacl_auth_mac(auth, STORE_LABEL_SERVER, g + 8, h + 8, NULL, 0, want);
+    if (!tacl_mac_equal(want, v + 8, sizeof want))
+        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
+                        "the store at %s accepted this process but could not prove it knows the "
+                        "job token (from %s)%s: it is not this job's store",
+                        addr, auth->source, why);
+    return TACL_OK;
+
+err_io:;
+    int e = errno;
+    return tacl_err(eb, e == ETIMEDOUT ? TACL_ERR_TIMEOUT : TACL_ERR_CLOSED, TACL_SUB_STORE,
+                    "the store at %s %s during the job-token handshake (waiting for its %s)%s%s",
+                    addr, e == ETIMEDOUT ? "did not answer in time" : "closed the connection",
+                    stage, e == EPIPE || e == ETIMEDOUT ? "" : ": ",
+                    e == EPIPE || e == ETIMEDOUT ? "" : strerror(e));
+}
+
+tacl_status_t boot_store_auth_require(int rank, int size, tacl_errbuf_t *eb)
+{
+    tacl_auth_t a;
+    tacl_status_t st = tacl_auth_configured(&a, eb);
+    if (st == TACL_ERR_NOT_FOUND)
+        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_BOOT,
+                        "rank %d of %d: no job token, so anyone who reaches the store or a rank "
+                        "could join this job: %s",
+                        rank, size, TACL_AUTH_HINT);
+    if (st != TACL_OK) return tacl_err_prefix(eb, st, "rank %d of %d", rank, size);
+    if (!a.on)
+        TACL_INFO(TACL_SUB_BOOT, "rank %d of %d: authentication is off (TACL_AUTH=0)", rank, size);
+    return TACL_OK;
+}
+
+/* Connects st->fd, retrying with backoff until timeout_s passes (once when retry is 0). A
+ * store that refuses the token or is not a tacl store ends the attempts at once. */
 static tacl_status_t cli_connect(tacl_store_t *st, double timeout_s, int retry)
 {
     uint64_t deadline = tacl_deadline_ns(timeout_s);
     double backoff = 0.01;
     int err = 0, attempts = 0;
     const char *gai = NULL;
+    tacl_auth_t auth;
+    TACL_CHECK(tacl_auth_get(&auth, &st->eb));
     for (;;) {
         attempts++;
         gai = NULL;
         int fd = cli_connect_once(st->host, st->port, deadline, &err, &gai);
+        if (fd >= 0) {
+            tacl_status_t s = boot_store_auth_client(fd, st->addr, &auth, deadline, &st->eb);
+            if (s == TACL_ERR_AUTH || s == TACL_ERR_PROTOCOL || s == TACL_ERR_SYSTEM) {
+                close(fd);
+                return s;
+            }
+            if (s != TACL_OK) {
+                /* Closed before the verdict (a store out of descriptors) or slow: retry. */
+                close(fd);
+                err = ECONNRESET;
+                fd = -1;
+            }
+        }
         if (fd >= 0) {
             st->fd = fd;
             if (attempts > 1)
@@ -395,7 +478,7 @@ tacl_status_t boot_store_probe(const char *host, int port, double timeout_s, tac
         if (!ok)
             s = tacl_err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
                          "something answers at %s but not as a tacl store", st->addr);
-    } else if (s != TACL_ERR_UNREACHABLE) {
+    } else if (s != TACL_ERR_UNREACHABLE && s != TACL_ERR_AUTH) {
         s = tacl_err_prefix(NULL, TACL_ERR_PROTOCOL,
                             "something accepts connections at %s but is not a tacl store",
                             st->addr);

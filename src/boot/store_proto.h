@@ -1,6 +1,18 @@
 /* store_proto.h — the wire protocol of the rendezvous store, shared by its server and client:
  * frame layout, operation codes, limits, and little-endian encoding helpers.
  *
+ * A connection starts with the job-token challenge-response (mutual; the token never travels):
+ *
+ *   greeting (server): magic_auth u32 | version u16 | flags u16   | server nonce [32]
+ *   hello    (client): magic_auth u32 | version u16 | flags u16   | client nonce [32] | mac [32]
+ *   verdict  (server): magic_auth u32 | version u16 | status u16  | mac [32]
+ *
+ * with the client's mac = HMAC(key, "tacl-store client" || server nonce || client nonce) and
+ * the server's the same over "tacl-store server" (see core/auth.h); flags bit 0 says the side
+ * has a token (it is not running with TACL_AUTH=0). A refused client gets a verdict with status
+ * TACL_ERR_AUTH and a zero mac, then the server closes; a client that sends anything else
+ * before its hello (an older, unauthenticated client) is closed. Then:
+ *
  * Every frame is a 20-byte header followed by a body of `nitems` items, each a u32 length and
  * that many bytes. All integers are little-endian.
  *
@@ -20,8 +32,16 @@
 #include <stdint.h>
 
 #define STORE_MAGIC   0x53434154u /* "TACS" on the wire */
-#define STORE_VERSION 1u
+#define STORE_VERSION 2u
 #define STORE_HDR_LEN 20u
+
+#define STORE_AUTH_MAGIC   0x41434154u /* "TACA" on the wire */
+#define STORE_GREET_LEN    40u
+#define STORE_HELLO_LEN    72u
+#define STORE_VERDICT_LEN  40u
+#define STORE_AUTH_FLAG_ON 1u
+#define STORE_LABEL_CLIENT "tacl-store client"
+#define STORE_LABEL_SERVER "tacl-store server"
 
 /* Limits (the public ones are documented in tacl.h): a key is at most 4 KiB, a value at most
  * 64 MiB, a request names at most 65536 keys, and no frame body exceeds 256 MiB. */

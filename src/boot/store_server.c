@@ -5,12 +5,24 @@
  * thread touches the table and the connections, so the table needs no lock; the client count
  * is published under a mutex for the rank that waits for the others to leave. A connection
  * that sends a malformed, oversized or wrong-version frame is closed with a WARN naming the
- * peer and the reason; everyone else is served on. */
+ * peer and the reason; everyone else is served on.
+ *
+ * Hostile peers are bounded: every connection must first pass the job-token challenge-response
+ * (store_proto.h) within TACL_STORE_AUTH_TIMEOUT, and finish any frame it starts within
+ * TACL_STORE_FRAME_TIMEOUT; buffers grow as bytes arrive (never to a size a header merely
+ * announces), and the bytes buffered across all connections stay under TACL_STORE_BUFFER_MAX
+ * (the connection that would pass it is closed). Parked requests completed by a set are
+ * queued on a run list that the loop drains iteratively, so a chain of pipelined requests
+ * cannot recurse. When descriptors run out, the oldest connection that has not authenticated
+ * makes room; warnings about bad peers and failed accepts are limited to a burst, then one
+ * line a second. */
 #include "boot/store_int.h"
 #include "boot/store_proto.h"
+#include "auth.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "settings.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +37,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +46,20 @@
 #define SRV_PARKED_INPUT_MAX (1u << 20)
 /* Missing keys named in a timeout reply (the count of all missing ones is sent too). */
 #define SRV_TIMEOUT_NAMES 16
+/* How often connections are checked against the authentication and frame deadlines. */
+#define SRV_SWEEP_NS 200000000ull
+/* How long accepting pauses after accept() failed for want of descriptors or memory. */
+#define SRV_ACCEPT_PAUSE_NS 100000000ull
+
+/* WARN lines per kind: a burst of this many, then one a second; the next line logged says how
+ * many were left out (they still go to the DEBUG log). */
+#define SRV_LOG_BURST 20.0
+
+typedef struct {
+    uint64_t last_ns;
+    double tokens;
+    unsigned suppressed;
+} srv_ratelimit_t;
 
 typedef struct srv_entry {
     struct srv_entry *next;
@@ -50,9 +77,14 @@ typedef struct {
 typedef struct srv_conn {
     struct srv_conn *prev, *next;   /* every connection */
     struct srv_conn *wprev, *wnext; /* parked connections */
-    int fd;
+    struct srv_conn *rnext;         /* run list: input to process again */
+    struct tacl_store_server *srv;
+    int fd;   /* -1 once closed early to free a descriptor */
     int dead; /* closed by srv_reap at the end of the loop iteration */
+    int queued, closing, authed;
     int want_out;
+    uint64_t accepted_ns, frame_start_ns; /* frame_start_ns: 0 when no frame is in progress */
+    uint8_t nonce[TACL_AUTH_NONCE_LEN];
     char peer[INET6_ADDRSTRLEN + 16];
     uint8_t *in;
     size_t in_len, in_cap;
@@ -76,6 +108,12 @@ struct tacl_store_server {
     pthread_t thread;
     srv_table_t table;
     srv_conn_t *conns, *waiters;
+    srv_conn_t *run_head, *run_tail;
+    tacl_auth_t auth;
+    double auth_timeout_s, frame_timeout_s;
+    size_t buffered, buffer_max; /* bytes of every connection's input and output buffers */
+    uint64_t next_sweep_ns, accept_resume_ns; /* accept_resume_ns: 0 when accepting */
+    srv_ratelimit_t rl_conn, rl_accept;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int nclients; /* under mu */
@@ -209,6 +247,59 @@ static void srv_table_free(srv_table_t *t)
 
 /* ---- Connections: output, failure, close. ---- */
 
+/* 1 when a line may be logged now; *skipped receives how many were left out before it. */
+static int srv_rl_pass(srv_ratelimit_t *r, unsigned *skipped)
+{
+    uint64_t now = tacl_now_ns();
+    r->tokens = r->last_ns ? r->tokens + (double)(now - r->last_ns) / 1e9 : SRV_LOG_BURST;
+    if (r->tokens > SRV_LOG_BURST) r->tokens = SRV_LOG_BURST;
+    r->last_ns = now;
+    if (r->tokens < 1) {
+        r->suppressed++;
+        return 0;
+    }
+    r->tokens -= 1;
+    *skipped = r->suppressed;
+    r->suppressed = 0;
+    return 1;
+}
+
+static const char *srv_rl_note(unsigned skipped)
+{
+    static __thread char buf[96];
+    if (!skipped) return "";
+    snprintf(buf, sizeof buf, " (%u similar line%s left out in the last second)", skipped,
+             skipped == 1 ? "" : "s");
+    return buf;
+}
+
+static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Resizes one of c's buffers (*buf of *cap bytes) to cap bytes within the server's total
+ * budget. Returns 0, or -1 with the connection failed. */
+static int srv_conn_resize(srv_conn_t *c, uint8_t **buf, size_t *cap, size_t want, const char *what)
+{
+    tacl_store_server_t *srv = c->srv;
+    if (want > *cap && srv->buffered - *cap + want > srv->buffer_max) {
+        srv_conn_fail(c,
+                      "%s of %zu bytes would raise the bytes buffered for all connections to %zu, "
+                      "over the limit of %zu (TACL_STORE_BUFFER_MAX)",
+                      what, want, srv->buffered - *cap + want, srv->buffer_max);
+        return -1;
+    }
+    uint8_t *p = want ? realloc(*buf, want) : NULL;
+    if (want && !p) {
+        srv_conn_fail(c, "out of memory for a %zu-byte %s", want, what);
+        return -1;
+    }
+    if (!want) free(*buf);
+    srv->buffered = srv->buffered - *cap + want;
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
 static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -219,7 +310,12 @@ static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    TACL_WARN(TACL_SUB_STORE, "store server: closing connection from %s: %s", c->peer, why);
+    unsigned skipped;
+    if (srv_rl_pass(&c->srv->rl_conn, &skipped))
+        TACL_WARN(TACL_SUB_STORE, "store server: closing connection from %s: %s%s", c->peer, why,
+                  srv_rl_note(skipped));
+    else
+        TACL_DEBUG(TACL_SUB_STORE, "store server: closing connection from %s: %s", c->peer, why);
     c->dead = 1;
 }
 
@@ -254,10 +350,10 @@ static void srv_conn_flush(tacl_store_server_t *srv, srv_conn_t *c)
         }
     }
     c->out_off = c->out_len = 0;
-    if (c->out_cap > (1u << 20)) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
+    if (c->out_cap > (1u << 20)) srv_conn_resize(c, &c->out, &c->out_cap, 0, "reply buffer");
+    if (c->closing) {
+        c->dead = 1;
+        return;
     }
     srv_conn_events(srv, c, 0);
 }
@@ -283,16 +379,10 @@ static void srv_reply(tacl_store_server_t *srv, srv_conn_t *c, tacl_status_t sta
     }
     size_t need = c->out_len + STORE_HDR_LEN + (size_t)body;
     if (need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *p = realloc(c->out, cap);
-        if (!p) {
-            srv_conn_fail(c, "out of memory for a %zu-byte reply", need);
-            return;
-        }
-        c->out = p;
-        c->out_cap = cap;
+        /* Doubling for many small replies, exact for one large one. */
+        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+        if (cap < need) cap = need;
+        if (srv_conn_resize(c, &c->out, &c->out_cap, cap, "reply buffer") != 0) return;
     }
     uint8_t *p = c->out + c->out_len;
     store_put_hdr(p, (uint16_t)status, n, (uint32_t)body, 0);
@@ -350,9 +440,12 @@ static void srv_conn_close(tacl_store_server_t *srv, srv_conn_t *c)
     else
         srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    if (c->fd >= 0) {
+        epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
     TACL_DEBUG(TACL_SUB_STORE, "store server: connection from %s closed", c->peer);
+    srv->buffered -= c->in_cap + c->out_cap;
     free(c->in);
     free(c->out);
     free(c);
@@ -375,6 +468,32 @@ static void srv_reap(tacl_store_server_t *srv)
 /* ---- Requests. ---- */
 
 static void srv_conn_process(tacl_store_server_t *srv, srv_conn_t *c);
+
+/* Queues c for srv_run: its input is processed again once the current request is done. */
+static void srv_run_push(tacl_store_server_t *srv, srv_conn_t *c)
+{
+    if (c->queued || c->dead) return;
+    c->queued = 1;
+    c->rnext = NULL;
+    if (srv->run_tail)
+        srv->run_tail->rnext = c;
+    else
+        srv->run_head = c;
+    srv->run_tail = c;
+}
+
+/* Processes queued connections until none is left; a set that completes further parked
+ * requests queues them here instead of recursing into them. */
+static void srv_run(tacl_store_server_t *srv)
+{
+    while (srv->run_head) {
+        srv_conn_t *c = srv->run_head;
+        srv->run_head = c->rnext;
+        if (!srv->run_head) srv->run_tail = NULL;
+        c->queued = 0;
+        if (!c->dead) srv_conn_process(srv, c);
+    }
+}
 
 static int srv_all_exist(tacl_store_server_t *srv, const uint8_t *const *keys, const uint32_t *lens,
                          uint32_t n, uint32_t from, uint32_t *first_missing)
@@ -436,8 +555,8 @@ static void srv_notify(tacl_store_server_t *srv, const uint8_t *key, uint32_t kl
         nready++;
     }
     if (!nready) return;
-    /* Completing may process further input and set keys (re-entering this function), so the
-     * ready set is gathered first and completed after the walk. */
+    /* Answering unparks, which changes the list, so the ready set is gathered first. Their
+     * further input goes through the run list (srv_run), never through recursion. */
     srv_conn_t **list = malloc(nready * sizeof *list);
     size_t k = 0;
     for (srv_conn_t *c = srv->waiters; c; c = c->wnext) {
@@ -464,7 +583,7 @@ static void srv_notify(tacl_store_server_t *srv, const uint8_t *key, uint32_t kl
         free(lens);
     }
     for (size_t j = 0; j < k; j++)
-        srv_conn_process(srv, list[j]);
+        srv_run_push(srv, list[j]);
     free(list);
 }
 
@@ -530,7 +649,7 @@ static void srv_expire(tacl_store_server_t *srv)
         if (c->waiting && c->wdeadline && c->wdeadline <= now) {
             srv_reply_timeout(srv, c);
             srv_unpark(srv, c);
-            srv_conn_process(srv, c);
+            srv_run_push(srv, c);
         }
         c = next;
     }
@@ -541,7 +660,32 @@ static int srv_next_timeout_ms(tacl_store_server_t *srv)
     uint64_t best = 0;
     for (srv_conn_t *c = srv->waiters; c; c = c->wnext)
         if (c->wdeadline && (!best || c->wdeadline < best)) best = c->wdeadline;
+    if (srv->conns && (!best || srv->next_sweep_ns < best)) best = srv->next_sweep_ns;
+    if (srv->accept_resume_ns && (!best || srv->accept_resume_ns < best))
+        best = srv->accept_resume_ns;
     return best ? tacl_ms_left(best) : -1;
+}
+
+/* Closes connections past their authentication or frame deadline. */
+static void srv_sweep(tacl_store_server_t *srv)
+{
+    uint64_t now = tacl_now_ns();
+    if (now < srv->next_sweep_ns) return;
+    srv->next_sweep_ns = now + SRV_SWEEP_NS;
+    uint64_t auth_ns = (uint64_t)(srv->auth_timeout_s * 1e9);
+    uint64_t frame_ns = (uint64_t)(srv->frame_timeout_s * 1e9);
+    for (srv_conn_t *c = srv->conns; c; c = c->next) {
+        if (c->dead) continue;
+        if (!c->authed && now - c->accepted_ns > auth_ns)
+            srv_conn_fail(c, "did not authenticate within %.1f s (TACL_STORE_AUTH_TIMEOUT)",
+                          srv->auth_timeout_s);
+        else if (c->authed && !c->waiting && c->frame_start_ns &&
+                 now - c->frame_start_ns > frame_ns)
+            srv_conn_fail(c,
+                          "did not finish its frame within %.1f s (%zu bytes received; "
+                          "TACL_STORE_FRAME_TIMEOUT)",
+                          srv->frame_timeout_s, c->in_len);
+    }
 }
 
 /* Parses the decimal integer an add stored; 0 when the value is not one. */
@@ -769,10 +913,67 @@ static const char *srv_check_hdr(const uint8_t *h, char *why, size_t whylen)
     return why;
 }
 
+/* Queues raw bytes for c (the authentication messages) and tries to send them. */
+static void srv_send_raw(tacl_store_server_t *srv, srv_conn_t *c, const uint8_t *p, size_t len)
+{
+    if (c->dead) return;
+    if (c->out_len + len > c->out_cap &&
+        srv_conn_resize(c, &c->out, &c->out_cap, c->out_len + len > 4096 ? c->out_len + len : 4096,
+                        "reply buffer") != 0)
+        return;
+    memcpy(c->out + c->out_len, p, len);
+    c->out_len += len;
+    srv_conn_flush(srv, c);
+}
+
+/* Checks the client's hello at the start of c->in (complete); answers with the verdict. */
+static void srv_conn_auth(tacl_store_server_t *srv, srv_conn_t *c)
+{
+    const uint8_t *h = c->in;
+    uint16_t version = store_get_u16(h + 4), flags = store_get_u16(h + 6);
+    if (version != STORE_VERSION) {
+        srv_conn_fail(c, "protocol version %u, this server speaks version %u", version,
+                      STORE_VERSION);
+        return;
+    }
+    uint8_t want[TACL_AUTH_MAC_LEN], v[STORE_VERDICT_LEN] = {0};
+    tacl_auth_mac(&srv->auth, STORE_LABEL_CLIENT, c->nonce, h + 8, NULL, 0, want);
+    store_put_u32(v, STORE_AUTH_MAGIC);
+    store_put_u16(v + 4, STORE_VERSION);
+    if (!tacl_mac_equal(want, h + 40, sizeof want)) {
+        store_put_u16(v + 6, TACL_ERR_AUTH);
+        srv_conn_fail(c, "refused: wrong job token%s",
+                      !(flags & STORE_AUTH_FLAG_ON) ? " (the client runs with TACL_AUTH=0)"
+                      : !srv->auth.on               ? " (this store runs with TACL_AUTH=0)"
+                                                    : "");
+        /* Tell the client why before closing: srv_conn_flush closes once the verdict left. */
+        c->dead = 0;
+        c->closing = 1;
+        srv_send_raw(srv, c, v, sizeof v);
+        c->dead = 1;
+        return;
+    }
+    tacl_auth_mac(&srv->auth, STORE_LABEL_SERVER, c->nonce, h + 8, NULL, 0, v + 8);
+    c->authed = 1;
+    srv_send_raw(srv, c, v, sizeof v);
+}
+
 static void srv_conn_process(tacl_store_server_t *srv, srv_conn_t *c)
 {
     size_t off = 0;
-    while (!c->waiting && !c->dead && c->in_len - off >= STORE_HDR_LEN) {
+    if (!c->authed && !c->dead) {
+        if (c->in_len >= 4 && store_get_u32(c->in) != STORE_AUTH_MAGIC) {
+            srv_conn_fail(c,
+                          "sent 0x%08x before authenticating (expected the job-token hello: a "
+                          "client without token support, or not a tacl store client)",
+                          store_get_u32(c->in));
+            return;
+        }
+        if (c->in_len < STORE_HELLO_LEN) return;
+        srv_conn_auth(srv, c);
+        off = STORE_HELLO_LEN;
+    }
+    while (c->authed && !c->waiting && !c->dead && c->in_len - off >= STORE_HDR_LEN) {
         char why[256];
         const uint8_t *h = c->in + off;
         if (srv_check_hdr(h, why, sizeof why)) {
@@ -784,21 +985,21 @@ static void srv_conn_process(tacl_store_server_t *srv, srv_conn_t *c)
         srv_handle(srv, c, h);
         off += flen;
     }
-    if (off) {
+    if (off && !c->dead) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
+        /* What is left is the start of the next frame: its own deadline starts now. */
+        c->frame_start_ns = c->in_len ? tacl_now_ns() : 0;
     }
     /* A large value passed through: do not keep its buffer for the connection's lifetime. */
-    if (c->in_len == 0 && c->in_cap > (1u << 20)) {
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
+    if (c->in_len == 0 && c->in_cap > (1u << 20))
+        srv_conn_resize(c, &c->in, &c->in_cap, 0, "request buffer");
 }
 
-/* Bytes the input buffer must hold for the frame at its start to be complete. */
+/* Bytes the input buffer must hold for the message at its start to be complete. */
 static size_t srv_conn_need(const srv_conn_t *c)
 {
+    if (!c->authed) return STORE_HELLO_LEN;
     if (c->in_len < STORE_HDR_LEN) return STORE_HDR_LEN;
     return STORE_HDR_LEN + (size_t)store_get_u32(c->in + 12);
 }
@@ -807,6 +1008,8 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
 {
     for (;;) {
         if (c->in_len == c->in_cap) {
+            /* Grow by doubling as bytes arrive, never straight to the size a header announces:
+             * a peer that announces 256 MiB and sends little pins little. */
             size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
             if (c->waiting) {
                 if (c->in_cap >= SRV_PARKED_INPUT_MAX) {
@@ -820,16 +1023,11 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
                 size_t need = srv_conn_need(c);
                 if (need > c->in_cap && need < cap) cap = need > 4096 ? need : 4096;
             }
-            uint8_t *p = realloc(c->in, cap);
-            if (!p) {
-                srv_conn_fail(c, "out of memory for a %zu-byte frame", cap);
-                return;
-            }
-            c->in = p;
-            c->in_cap = cap;
+            if (srv_conn_resize(c, &c->in, &c->in_cap, cap, "request buffer") != 0) return;
         }
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
+            if (c->in_len == 0) c->frame_start_ns = tacl_now_ns();
             c->in_len += (size_t)n;
             srv_conn_process(srv, c);
             if (c->dead) return;
@@ -839,7 +1037,7 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         /* End of stream or reset: a client that leaves between requests is normal; one that
          * leaves in the middle of a frame is worth a WARN. */
-        if (c->in_len > 0 && !c->waiting)
+        if (c->in_len > 0 && !c->waiting && c->authed)
             srv_conn_fail(c, "connection ended in the middle of a frame (%zu of %zu bytes)%s%s",
                           c->in_len, srv_conn_need(c), n < 0 ? ": " : "",
                           n < 0 ? strerror(errno) : "");
@@ -851,7 +1049,13 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
 static void srv_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
+    if (sa->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        /* An IPv4 client of the dual-stack socket: named by its IPv4 address. */
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
         snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
@@ -864,6 +1068,34 @@ static void srv_format_addr(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+/* Out of descriptors: closes the oldest connection that has not authenticated (its fd now,
+ * its state at the end of the iteration). Returns 1 when one was closed. */
+static int srv_evict_unauthed(tacl_store_server_t *srv)
+{
+    srv_conn_t *victim = NULL;
+    for (srv_conn_t *c = srv->conns; c; c = c->next)
+        if (!c->authed && !c->dead && c->fd >= 0 &&
+            (!victim || c->accepted_ns < victim->accepted_ns))
+            victim = c;
+    if (!victim) return 0;
+    srv_conn_fail(victim, "out of file descriptors: closing the oldest connection that has not "
+                          "authenticated to make room");
+    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, victim->fd, NULL);
+    close(victim->fd);
+    victim->fd = -1;
+    return 1;
+}
+
+/* Stops watching the listening sockets for a moment (accept failed and would fail again). */
+static void srv_accept_pause(tacl_store_server_t *srv, int on)
+{
+    for (int i = 0; i < srv->nlfd; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd[i]};
+        epoll_ctl(srv->epfd, on ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, srv->lfd[i], &ev);
+    }
+    srv->accept_resume_ns = on ? tacl_now_ns() + SRV_ACCEPT_PAUSE_NS : 0;
+}
+
 static void srv_accept(tacl_store_server_t *srv, int lfd)
 {
     for (;;) {
@@ -872,11 +1104,17 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                TACL_WARN(TACL_SUB_STORE, "store server: accept failed: %s", strerror(errno));
-                /* Out of descriptors leaves the socket readable; do not spin on it. */
-                usleep(10000);
-            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            int e = errno;
+            if ((e == EMFILE || e == ENFILE) && srv_evict_unauthed(srv)) continue;
+            unsigned skipped;
+            if (srv_rl_pass(&srv->rl_accept, &skipped))
+                TACL_WARN(TACL_SUB_STORE,
+                          "store server: accept failed: %s%s; %d connections held%s", strerror(e),
+                          e == EMFILE ? " (raise the open-files limit, ulimit -n)" : "",
+                          boot_store_server_nclients(srv), srv_rl_note(skipped));
+            /* The socket stays readable: pause instead of spinning on it. */
+            srv_accept_pause(srv, 1);
             return;
         }
         int one = 1;
@@ -888,6 +1126,8 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
             continue;
         }
         c->fd = fd;
+        c->srv = srv;
+        c->accepted_ns = tacl_now_ns();
         srv_format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -904,6 +1144,17 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
         srv->nclients++;
         pthread_mutex_unlock(&srv->mu);
         TACL_DEBUG(TACL_SUB_STORE, "store server: connection from %s", c->peer);
+        /* The challenge: a fresh nonce, then the client must prove it knows the token. */
+        uint8_t g[STORE_GREET_LEN];
+        store_put_u32(g, STORE_AUTH_MAGIC);
+        store_put_u16(g + 4, STORE_VERSION);
+        store_put_u16(g + 6, srv->auth.on ? STORE_AUTH_FLAG_ON : 0);
+        if (tacl_auth_random(c->nonce, sizeof c->nonce) != 0) {
+            srv_conn_fail(c, "cannot draw a random nonce (getrandom failed)");
+            continue;
+        }
+        memcpy(g + 8, c->nonce, sizeof c->nonce);
+        srv_send_raw(srv, c, g, sizeof g);
     }
 }
 
@@ -930,9 +1181,14 @@ static void *srv_main(void *arg)
                 if (c->dead) continue;
                 if (evs[i].events & EPOLLOUT) srv_conn_flush(srv, c);
                 if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) srv_conn_read(srv, c);
+                srv_run(srv);
             }
         }
         srv_expire(srv);
+        srv_run(srv);
+        srv_sweep(srv);
+        if (srv->accept_resume_ns && tacl_now_ns() >= srv->accept_resume_ns)
+            srv_accept_pause(srv, 0);
         srv_reap(srv);
     }
     return NULL;
@@ -961,6 +1217,19 @@ static int srv_listen_on(tacl_store_server_t *srv, const struct sockaddr *sa, so
     return 0;
 }
 
+/* A store serves every rank (and holds their sockets while they wait): raise the soft limit
+ * on open files to the hard one, as a busy server should. */
+static void srv_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        TACL_INFO(TACL_SUB_STORE, "store server: open-files limit raised from %llu to %llu",
+                  (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out,
                                       int *addr_in_use)
 {
@@ -975,6 +1244,18 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     srv->lfd[0] = srv->lfd[1] = -1;
     tacl_status_t st;
     int err = 0;
+    st = tacl_auth_get(&srv->auth, NULL);
+    if (st != TACL_OK) {
+        tacl_err_prefix(NULL, st, "store server");
+        goto err_free;
+    }
+    srv->auth_timeout_s = tacl_setting_dbl(TACL_SET_STORE_AUTH_TIMEOUT);
+    if (srv->auth_timeout_s <= 0) srv->auth_timeout_s = 10;
+    srv->frame_timeout_s = tacl_setting_dbl(TACL_SET_STORE_FRAME_TIMEOUT);
+    if (srv->frame_timeout_s <= 0) srv->frame_timeout_s = 60;
+    long bmax = tacl_setting_int(TACL_SET_STORE_BUFFER_MAX);
+    srv->buffer_max = bmax > 0 ? (size_t)bmax : (size_t)1 << 30;
+    srv_raise_nofile();
     srv->table.nbuckets = 256;
     srv->table.buckets = calloc(srv->table.nbuckets, sizeof *srv->table.buckets);
     if (!srv->table.buckets) {
@@ -1048,7 +1329,8 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
         pthread_cond_destroy(&srv->cv);
         goto err_close;
     }
-    TACL_INFO(TACL_SUB_STORE, "store server listening on %s port %d", where, srv->port);
+    TACL_INFO(TACL_SUB_STORE, "store server listening on %s port %d (job token: %s)", where,
+              srv->port, srv->auth.source);
     *out = srv;
     return TACL_OK;
 

@@ -49,7 +49,7 @@ static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t dead
         /* Something that is not a tacl store holds the port. */
         char why[TACL_ERRMSG_MAX];
         snprintf(why, sizeof why, "%s", tacl_last_error());
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+        return tacl_err(eb, st == TACL_ERR_AUTH ? st : TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
                         "rank 0: cannot host the store at %s:%d: %s", addr, port, why);
     }
     int in_use = 0;
@@ -232,6 +232,7 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
         return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
                         "rank %d of %d: store port %d is not in 1..65535", bs->rank, bs->size,
                         bs->master_port);
+    if (bs->size > 1) TACL_CHECK(boot_store_auth_require(bs->rank, bs->size, eb));
 
     boot_world_t w;
     memset(&w, 0, sizeof w);

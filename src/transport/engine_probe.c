@@ -1,12 +1,22 @@
 /* engine_probe.c — the create-time connection setup of the engine: the acceptor thread that
  * answers handshakes, and the parallel non-blocking connects (every address of a peer at once,
  * first handshake wins, further connections to the winning address) whose results become the
- * row of the reachability matrix and the per-link text of tacl_engine_link_info. */
+ * row of the reachability matrix and the per-link text of tacl_engine_link_info.
+ *
+ * Every connection proves the job token both ways before it counts (core/auth.h): the
+ * acceptor sends a challenge (a fresh nonce), the connecting rank's hello carries its own nonce
+ * and HMAC(token, "tacl-engine connect" || both nonces || the hello's identity fields), and the
+ * ack carries the acceptor's HMAC over "tacl-engine accept" and the ack's fields. An outsider
+ * cannot join the world or have a connection taken as a rank's; a wrong token is refused with
+ * the peer's address named on both sides. */
 #include "transport/transport.h"
 
+#include "auth.h"
 #include "clock.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,34 +25,51 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PROBE_HELLO_MAGIC 0x74616331u
-#define PROBE_ACK_MAGIC   0x74616332u
-#define PROBE_MAX_PENDING 512
+#define PROBE_HELLO_MAGIC   0x74616333u /* 0x...31 before the handshake had a challenge */
+#define PROBE_ACK_MAGIC     0x74616334u
+#define PROBE_CHAL_MAGIC    0x74616335u
+#define PROBE_MAX_PENDING   512
+#define PROBE_LABEL_CONNECT "tacl-engine connect"
+#define PROBE_LABEL_ACCEPT  "tacl-engine accept"
+
+/* Sent by the acceptor as soon as it accepts. */
+typedef struct {
+    uint32_t magic, pad;
+    uint8_t nonce[TACL_AUTH_NONCE_LEN];
+} probe_chal_t;
 
 typedef struct {
     uint32_t magic;
     int32_t src, dst, idx;
-    uint64_t nonce;
+    uint64_t nonce;                      /* the run's */
+    uint8_t cnonce[TACL_AUTH_NONCE_LEN]; /* the connecting rank's */
+    uint8_t mac[TACL_AUTH_MAC_LEN];      /* over the fields above (24 bytes) */
 } probe_hello_t;
 
 typedef struct {
     uint32_t magic;
-    int32_t status; /* 0 accepted, 1 another run, 2 not the rank you meant */
+    int32_t status; /* 0 accepted, 1 another run, 2 not the rank you meant, 3 wrong token */
     int32_t rank;
     int32_t pad;
     uint64_t nonce;
+    uint8_t mac[TACL_AUTH_MAC_LEN]; /* over the fields above (24 bytes); zero when refused */
 } probe_ack_t;
+
+#define PROBE_MAC_CTX 24 /* bytes of hello and ack that their MACs cover */
 
 typedef struct {
     int fd;
     size_t got;
     probe_hello_t hello;
     uint64_t deadline_ns;
+    uint8_t snonce[TACL_AUTH_NONCE_LEN];
+    char peer[64];
 } probe_pending_t;
 
 struct tacl_probe {
     int lfd, rank, size;
     uint64_t nonce;
+    tacl_auth_t auth;
     int stop_pipe[2];
     pthread_t thread;
     pthread_mutex_t mu;
@@ -73,7 +100,22 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
     probe_hello_t *h = &q->hello;
     probe_ack_t ack = {.magic = PROBE_ACK_MAGIC, .rank = p->rank, .nonce = p->nonce};
     int ok = 0;
-    if (h->magic != PROBE_HELLO_MAGIC || h->nonce != p->nonce) {
+    uint8_t want[TACL_AUTH_MAC_LEN];
+    tacl_auth_mac(&p->auth, PROBE_LABEL_CONNECT, q->snonce, h->cnonce, h, PROBE_MAC_CTX, want);
+    if (h->magic != PROBE_HELLO_MAGIC) {
+        TACL_WARN(TACL_SUB_NET,
+                  "rank %d refused a connection from %s: it did not answer the job-token "
+                  "challenge (not a tacl rank of this version)",
+                  p->rank, q->peer);
+        probe_drop_pending(p, i);
+        return;
+    } else if (!tacl_mac_equal(want, h->mac, sizeof want)) {
+        ack.status = 3;
+        TACL_WARN(TACL_SUB_NET,
+                  "rank %d refused a connection from %s (claiming rank %d): wrong job token "
+                  "(this rank's is from %s)",
+                  p->rank, q->peer, h->src, p->auth.source);
+    } else if (h->nonce != p->nonce) {
         ack.status = 1;
         TACL_WARN(TACL_SUB_NET, "rank %d refused a connection: it belongs to another run", p->rank);
     } else if (h->dst != p->rank || h->src < 0 || h->src >= p->size || h->idx < 0 ||
@@ -85,6 +127,9 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
     } else {
         ok = 1;
     }
+    if (ack.status != 3)
+        tacl_auth_mac(&p->auth, PROBE_LABEL_ACCEPT, q->snonce, h->cnonce, &ack, PROBE_MAC_CTX,
+                      ack.mac);
     const char *why;
     if (tacl_tcp_send_all(q->fd, &ack, sizeof ack, tacl_deadline_ns(1.0), &why) != 0) ok = 0;
     if (!ok) {
@@ -98,6 +143,28 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     p->pending[i] = p->pending[--p->npending];
+}
+
+static void probe_format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr)) {
+        /* An IPv4 peer of the dual-stack listener: shown as the IPv4 address it is. */
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+    } else if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+    } else {
+        snprintf(buf, len, "(unknown address)");
+    }
 }
 
 static void *probe_acceptor(void *arg)
@@ -121,15 +188,30 @@ static void *probe_acceptor(void *arg)
         }
         if (pf[1].revents) {
             for (;;) {
-                int fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof ss;
+                int fd = accept4(p->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0) break;
                 if (p->npending == PROBE_MAX_PENDING) {
                     close(fd);
                     continue;
                 }
                 tacl_tcp_tune(fd);
-                p->pending[p->npending++] =
-                    (probe_pending_t){.fd = fd, .deadline_ns = tacl_deadline_ns(10.0)};
+                probe_pending_t *q = &p->pending[p->npending];
+                *q = (probe_pending_t){.fd = fd, .deadline_ns = tacl_deadline_ns(10.0)};
+                probe_format_peer(&ss, q->peer, sizeof q->peer);
+                probe_chal_t c = {.magic = PROBE_CHAL_MAGIC};
+                /* A fresh socket takes 40 bytes at once; one that does not is dropped. */
+                if (tacl_auth_random(q->snonce, sizeof q->snonce) != 0) {
+                    close(fd);
+                    continue;
+                }
+                memcpy(c.nonce, q->snonce, sizeof c.nonce);
+                if (send(fd, &c, sizeof c, MSG_NOSIGNAL) != (ssize_t)sizeof c) {
+                    close(fd);
+                    continue;
+                }
+                p->npending++;
             }
         }
     }
@@ -148,6 +230,12 @@ tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl
     }
     for (int i = 0; i < size * TACL_PROBE_MAX_CONNS; i++)
         p->fds[i] = -1;
+    tacl_status_t ast = tacl_auth_get(&p->auth, eb);
+    if (ast != TACL_OK) {
+        free(p->fds);
+        free(p);
+        return ast;
+    }
     p->lfd = lfd;
     p->rank = rank;
     p->size = size;
@@ -176,9 +264,11 @@ tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl
 
 typedef struct {
     int fd, peer, addr, idx;
-    int stage; /* 0 connecting, 1 waiting for the ack */
+    int stage; /* 0 connecting, 3 reading the challenge, 2 due to say hello, 1 reading the ack */
     size_t got;
+    probe_chal_t chal;
     probe_ack_t ack;
+    uint8_t cnonce[TACL_AUTH_NONCE_LEN];
     uint64_t deadline_ns;
 } probe_attempt_t;
 
@@ -234,7 +324,7 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
     while (na > 0) {
         int ms = 1000000;
         for (int i = 0; i < na; i++) {
-            static const short want_ev[3] = {POLLOUT, POLLIN, 0};
+            static const short want_ev[4] = {POLLOUT, POLLIN, 0, POLLIN};
             pf[i] = (struct pollfd){.fd = at[i].fd, .events = want_ev[at[i].stage]};
             if (at[i].stage == 2 && !busy[at[i].peer]) ms = 0; /* its turn to say hello */
             int left = tacl_ms_left(at[i].deadline_ns);
@@ -255,12 +345,33 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                 if (err)
                     fail = strerror(err);
                 else
-                    t->stage = 2; /* connected: say hello when no other address is doing so */
+                    t->stage = 3; /* connected: the acceptor's challenge comes first */
+            } else if (pf[i].revents && t->stage == 3) {
+                ssize_t n =
+                    recv(t->fd, (char *)&t->chal + t->got, sizeof t->chal - t->got, MSG_DONTWAIT);
+                if (n == 0)
+                    fail = "closed before its job-token challenge (not a tacl rank?)";
+                else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                    fail = strerror(errno);
+                else if (n > 0 && (t->got += (size_t)n) == sizeof t->chal) {
+                    t->got = 0;
+                    if (t->chal.magic != PROBE_CHAL_MAGIC)
+                        fail = "the listener is not a tacl rank of this version";
+                    else
+                        t->stage = 2; /* say hello when no other address is doing so */
+                }
             }
             if (!fail && t->stage == 2 && (t->idx > 0 || !busy[t->peer])) {
                 /* Only one connection per peer handshakes at a time: the acceptor keeps every
                  * connection that says hello, so a second one would be a stray. */
-                probe_hello_t h = {PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx, p->nonce};
+                probe_hello_t h = {PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx, p->nonce, {0}, {0}};
+                if (tacl_auth_random(t->cnonce, sizeof t->cnonce) != 0) {
+                    fail = "getrandom failed";
+                    goto failed;
+                }
+                memcpy(h.cnonce, t->cnonce, sizeof h.cnonce);
+                tacl_auth_mac(&p->auth, PROBE_LABEL_CONNECT, t->chal.nonce, t->cnonce, &h,
+                              PROBE_MAC_CTX, h.mac);
                 if (send(t->fd, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
                     fail = strerror(errno);
                 } else {
@@ -275,8 +386,15 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                 else if (n < 0 && errno != EAGAIN && errno != EINTR)
                     fail = strerror(errno);
                 else if (n > 0 && (t->got += (size_t)n) == sizeof t->ack) {
+                    uint8_t want[TACL_AUTH_MAC_LEN];
+                    tacl_auth_mac(&p->auth, PROBE_LABEL_ACCEPT, t->chal.nonce, t->cnonce, &t->ack,
+                                  PROBE_MAC_CTX, want);
                     if (t->ack.magic != PROBE_ACK_MAGIC) {
                         fail = "the listener is not a tacl rank";
+                    } else if (t->ack.status == 3) {
+                        fail = "the listener refused this rank's job token (TACL_STORE_TOKEN)";
+                    } else if (!tacl_mac_equal(want, t->ack.mac, sizeof want)) {
+                        fail = "the listener could not prove it knows the job token";
                     } else if (t->ack.status == 1) {
                         fail = "the listener belongs to another run";
                     } else if (t->ack.status != 0 || t->ack.rank != t->peer) {
@@ -308,6 +426,7 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                 snprintf(why, sizeof why, "timed out after %.1f s", timeout_s);
                 fail = why;
             }
+        failed:
             if (!fail) continue;
             if (t->stage == 1 && t->idx == 0) busy[t->peer] = 0;
             if (fail[0] && t->idx == 0) {

@@ -1,7 +1,7 @@
 # tacl run: one CTest entry per behaviour, all driven by run.sh with the run_rank program.
 add_executable(run_rank ${CMAKE_CURRENT_LIST_DIR}/run_rank.c)
 target_link_libraries(run_rank PRIVATE tacl_testutil)
-foreach(c env hello exit kill9 signal orphans grace tag usage)
+foreach(c env hello token exit kill9 signal orphans grace tag usage)
   tacl_test(NAME cli_run_${c} LABELS cli TIMEOUT 60
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run.sh ${c} $<TARGET_FILE:run_rank>)
 endforeach()

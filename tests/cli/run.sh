@@ -157,6 +157,58 @@ hello)
     done >"$DIR/want"
     sort "$DIR/stdout" | diff "$DIR/want" - >&2 || fail "hello output differs"
     ;;
+token)
+    # tacl run gives its ranks one fresh job token; the caller's passes through.
+    save='printf %s "$TACL_STORE_TOKEN" > "$0/tok.$1.$TACL_RANK"'
+    env -u TACL_STORE_TOKEN "$CLI" run -n 2 -- sh -c "$save" "$DIR" a || fail "rc $?"
+    env -u TACL_STORE_TOKEN "$CLI" run -n 1 -- sh -c "$save" "$DIR" b || fail "rc $?"
+    TACL_STORE_TOKEN=mine "$CLI" run -n 1 -- sh -c "$save" "$DIR" c || fail "rc $?"
+    t0=$(cat "$DIR/tok.a.0") t1=$(cat "$DIR/tok.a.1") t2=$(cat "$DIR/tok.b.0")
+    [ ${#t0} = 64 ] && [ "$t0" = "$t1" ] || fail "ranks of one job got tokens '$t0' and '$t1'"
+    [ "$t0" != "$t2" ] || fail "two jobs got the same token"
+    [ "$(cat "$DIR/tok.c.0")" = mine ] || fail "the caller's token did not pass through"
+    hello="$TACL_BUILD_DIR/examples/hello"
+    env -u TACL_STORE_TOKEN "$CLI" run -n 2 -- "$hello" >"$DIR/stdout" 2>"$DIR/stderr" ||
+        fail "hello under tacl run without a caller's token: rc $?"
+    # Ranks started by hand with torchrun's variables and no token fail at init, saying how.
+    # A port below the ephemeral range, so that no client socket of another test holds it.
+    port=$((20000 + RANDOM % 10000))
+    export TACL_STORE_TIMEOUT=20 TACL_TIMEOUT=20
+    for r in 0 1; do
+        env -u TACL_STORE_TOKEN RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+            "$hello" >"$DIR/out.$r" 2>"$DIR/err.$r" &
+    done
+    wait
+    for r in 0 1; do
+        expect_in "$DIR/err.$r" "rank $r of 2: no job token"
+        expect_in "$DIR/err.$r" "TACL_STORE_TOKEN_FILE"
+        expect_in "$DIR/err.$r" "TACL_AUTH=0"
+    done
+    # ... and run when the user opts out explicitly.
+    for r in 0 1; do
+        env -u TACL_STORE_TOKEN TACL_AUTH=0 RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 \
+            MASTER_PORT=$port "$hello" >"$DIR/out.$r" 2>"$DIR/err.$r" &
+    done
+    wait
+    for r in 0 1; do expect_in "$DIR/out.$r" "rank $r of 2"; done
+    # A rank with another job's token is refused; both sides name the other's address.
+    port=$((20000 + RANDOM % 10000))
+    for r in 0 1; do
+        TACL_STORE_TIMEOUT=4 TACL_STORE_TOKEN="secret-$r" RANK=$r WORLD_SIZE=2 \
+            MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$hello" >"$DIR/out.$r" 2>"$DIR/err.$r" &
+        [ $r = 0 ] && sleep 0.5 # rank 0 hosts the store before rank 1 knocks
+    done
+    wait
+    expect_in "$DIR/err.1" "the store at 127.0.0.1:$port refused this process's job token"
+    expect_in "$DIR/err.0" "store server: closing connection from 127.0.0.1:"
+    expect_in "$DIR/err.0" "refused: wrong job token"
+    # Several nodes need the user's token; so does a standalone store.
+    env -u TACL_STORE_TOKEN "$CLI" run -n 1 --nnodes 2 --node-rank 0 --master-addr 127.0.0.1 \
+        -- true 2>"$DIR/stderr" && fail "tacl run over 2 nodes without a token succeeded"
+    expect_in "$DIR/stderr" "needs the same secret on every node"
+    env -u TACL_STORE_TOKEN "$CLI" store --port 0 2>"$DIR/stderr" && fail "tacl store ran"
+    expect_in "$DIR/stderr" "tacl store: no job token"
+    ;;
 exit)
     "$CLI" run -n 4 -- true || fail "all ranks exit 0, tacl run exited $?"
     "$CLI" run -n 4 -- "$RR" fail "$DIR" 2 7 2>"$DIR/stderr"

@@ -4,3 +4,6 @@ target_link_libraries(test_engine PRIVATE tacl_testutil)
 foreach(s sizes sizes_nconns sizes_shm sizes_shm_disabled order order_shm mismatch timeout route pingpong cancel cancel_shm cancel_cma eager eager_shm eager_cma sizes_cma ifname self)
   tacl_test(NAME unit_engine_${s} LABELS unit TIMEOUT 60 COMMAND $<TARGET_FILE:test_engine> ${s})
 endforeach()
+# The engine's handshake proves the job token: other jobs and outsiders are refused.
+tacl_test(NAME unit_engine_auth LABELS unit fault TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_auth.c)

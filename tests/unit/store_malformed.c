@@ -26,6 +26,10 @@ static int mal_connect(char *local, size_t len)
                              .sin_port = htons((uint16_t)mal_port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    /* Past the job-token handshake, as a real client: the frames that follow are tested. */
+    tacl_auth_t auth;
+    CHECK_OK(tacl_auth_get(&auth, NULL));
+    CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl_deadline_ns(5), NULL));
     socklen_t sl = sizeof sa;
     CHECK(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
     snprintf(local, len, "127.0.0.1:%u", ntohs(sa.sin_port));

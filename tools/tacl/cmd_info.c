@@ -22,6 +22,8 @@ static void info_env(void)
         const char *cur = tacl_setting_is_set((tacl_setting_id_t)i)
                               ? tacl_setting_str((tacl_setting_id_t)i)
                               : "(unset)";
+        /* The job's secret is never printed. */
+        if (i == TACL_SET_STORE_TOKEN && tacl_setting_is_set(TACL_SET_STORE_TOKEN)) cur = "(set)";
         printf("%-24s %-10s %-16s %s\n", s->name, s->def[0] ? s->def : "-", cur, s->help);
     }
 }

@@ -6,6 +6,7 @@
  * signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and, with --tag-output, the ranks' output pipes:
  * the first rank that fails stops the others (SIGTERM, then SIGKILL after the grace period)
  * and decides the exit status; a signal to tacl run is forwarded to every rank the same way. */
+#include "auth.h"
 #include "cli.h"
 #include "clock.h"
 #include "log.h"
@@ -629,6 +630,34 @@ static void run_guard_tell(int gfd, int32_t v)
         TACL_DEBUG(TACL_SUB_BOOT, "tacl run: guard pipe write failed: %s", strerror(errno));
 }
 
+/* The job's secret: a token the user set (TACL_STORE_TOKEN or TACL_STORE_TOKEN_FILE) passes to
+ * the ranks through the environment; on one node tacl run draws a fresh one for this job. A
+ * job over several nodes needs the same secret on every node, which only the user can give. */
+static int run_token(const run_opts_t *o)
+{
+    tacl_auth_t a;
+    tacl_status_t st = tacl_auth_configured(&a, NULL);
+    if (st == TACL_OK) return 0;
+    if (st != TACL_ERR_NOT_FOUND) {
+        fprintf(stderr, "tacl run: %s\n", tacl_last_error());
+        return 1;
+    }
+    if (o->nnodes > 1) {
+        fprintf(stderr,
+                "tacl run: a job over %d nodes needs the same secret on every node: set "
+                "TACL_STORE_TOKEN, or TACL_STORE_TOKEN_FILE naming a file readable by you "
+                "only, in each node's tacl run (TACL_AUTH=0 turns authentication off)\n",
+                o->nnodes);
+        return 1;
+    }
+    char tok[80];
+    if (tacl_auth_new_token(tok, sizeof tok) != 0 || setenv("TACL_STORE_TOKEN", tok, 1) != 0) {
+        fprintf(stderr, "tacl run: cannot generate the job's token: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static int run_run(int argc, char **argv)
 {
     run_opts_t o;
@@ -654,6 +683,7 @@ static int run_run(int argc, char **argv)
         snprintf(run_id, sizeof run_id, "%s", tacl_setting_str(TACL_SET_RUN_ID));
     else
         snprintf(run_id, sizeof run_id, "%s:%d", addr, port);
+    if (run_token(&o) != 0) return 1;
 
     /* Signals arrive through a signalfd; the ranks get the original mask back before exec. A
      * signal that tacl run was started ignoring (SIGHUP under nohup, SIGINT of a background
@@ -773,6 +803,8 @@ const tacl_cmd_t tacl_cmd_run = {
         "  --master-port P  its port (default: a free port on one node, 29500 on several)\n"
         "  --tag-output     prefix every output line with \"[rank] \"\n"
         "  --grace S        seconds between SIGTERM and SIGKILL when stopping (default 3)\n\n"
+        "Every rank gets TACL_STORE_TOKEN, the job's secret: the one set for tacl run, else a\n"
+        "fresh random one (with K > 1 the user must set the same one on every node).\n"
         "The run id is TACL_RUN_ID when set, else \"<master addr>:<port>\" (the same on every\n"
         "node). Local rank 0 reads stdin unless it is a terminal; other ranks read /dev/null.\n"
         "When a rank exits non-zero or is killed, the others are stopped (SIGTERM, then SIGKILL\n"

@@ -2,6 +2,7 @@
  * SIGTERM. It prints the address it listens on (the port matters with --port 0) so that
  * scripts can read it; ranks whose TACL_MASTER_ADDR/PORT point here use it instead of hosting
  * one on rank 0. */
+#include "auth.h"
 #include "cli.h"
 #include "settings.h"
 #include "tacl.h"
@@ -42,6 +43,17 @@ static int store_run(int argc, char **argv)
             return 2;
         }
     }
+    /* A standalone store serves other processes: a token generated here would be its own. */
+    tacl_auth_t auth;
+    tacl_status_t ast = tacl_auth_configured(&auth, NULL);
+    if (ast == TACL_ERR_NOT_FOUND) {
+        fprintf(stderr, "tacl store: no job token: %s\n", TACL_AUTH_HINT);
+        return 1;
+    }
+    if (ast != TACL_OK) {
+        fprintf(stderr, "tacl store: %s\n", tacl_last_error());
+        return 1;
+    }
     /* Block the stop signals before the server thread starts, so that it inherits the mask
      * and sigwait below receives them. */
     sigset_t set;
@@ -77,6 +89,9 @@ const tacl_cmd_t tacl_cmd_store = {
              "point here meet through it instead of rank 0 hosting a store.\n\n"
              "  --port P     port to listen on (default TACL_MASTER_PORT, 29500; 0: any)\n"
              "  --bind ADDR  address to listen on (default: every IPv4 and IPv6 address)\n\n"
+             "Clients must prove they know the job's secret, TACL_STORE_TOKEN or the file\n"
+             "named by TACL_STORE_TOKEN_FILE (set it here and for every rank; TACL_AUTH=0\n"
+             "turns authentication off).\n"
              "Limits: keys up to 4096 bytes, values up to 64 MiB, 65536 keys per request.\n",
     .run = store_run,
 };
