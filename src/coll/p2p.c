@@ -5,6 +5,7 @@
 #include "coll/coll.h"
 #include "clock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Tags of point-to-point messages live above collective step tags. */
@@ -104,6 +105,11 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     if (tag < 0)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: tag %d is negative", what,
                         tag);
+    size_t bytes;
+    if (__builtin_mul_overflow(count, esz, &bytes))
+        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                        "%s: count=%zu elements of %s overflow size_t (rank %d, peer %d, tag %d)",
+                        what, count, tacl_dtype_name(dt), c->rank, peer, tag);
     if (!buf && count > 0)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL buffer with count %zu",
                         what, count);
@@ -113,10 +119,20 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0};
     tacl_req_t *r;
     uint64_t ptag = P2P_TAG_BASE | (uint64_t)(uint32_t)tag;
-    tacl_status_t st = is_recv ? coll_irecv(&x, peer, ptag, buf, count * esz, &r)
-                               : coll_isend(&x, peer, ptag, buf, count * esz, &r);
+    tacl_status_t st = is_recv ? coll_irecv(&x, peer, ptag, buf, bytes, &r)
+                               : coll_isend(&x, peer, ptag, buf, bytes, &r);
     if (st != TACL_OK) return st;
-    return coll_wait(&x, &r, 1);
+    st = coll_wait(&x, &r, 1);
+    if (st == TACL_ERR_MISMATCH && is_recv) {
+        /* The engine names the message's size or fingerprint; say which receive it failed. */
+        char why[TACL_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", c->err.msg);
+        tacl_err(&c->err, st, TACL_SUB_COLL,
+                 "tacl_recv: rank %d's receive of %zu elements of %s (%zu bytes) from rank %d "
+                 "with tag %d does not match the message sent: %s",
+                 c->rank, count, tacl_dtype_name(dt), bytes, peer, tag, why);
+    }
+    return st;
 }
 
 tacl_status_t tacl_send(tacl_comm_t *c, const void *buf, size_t count, tacl_dtype_t dt, int peer,
