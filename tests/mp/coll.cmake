@@ -21,3 +21,11 @@ foreach(algo ring rd rhd tree)
   tacl_test(NAME mp_coll_algo_${algo} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
     ENV TACL_TEST_HOSTS=5 TACL_ALGO=allreduce:${algo})
 endforeach()
+# Every collective (in-place forms included) with ring, then tree, forced wherever it applies,
+# and the engine path on one host with shared memory switched off.
+foreach(algo ring tree)
+  tacl_test(NAME mp_coll_algo_all_${algo} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
+    ENV TACL_TEST_HOSTS=5 TACL_ALGO=${algo})
+endforeach()
+tacl_test(NAME mp_coll_shm_disable LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 3
+  ENV TACL_SHM_DISABLE=1)
