@@ -116,8 +116,10 @@ tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
         memmove((char *)a->recv + a->recv_displs[c->rank] * esz,
                 send + a->send_displs[c->rank] * esz, a->send_counts[c->rank] * esz);
     }
-    /* Receives one by one, so that a failure names its peer; then the sends. */
+    /* Receives one by one, so that a failure names its peer; then the sends. The first failure
+     * is the one reported: later waits overwrite the message, so it is recorded again. */
     tacl_status_t wst = TACL_OK;
+    char first[TACL_ERRMSG_MAX];
     for (int i = 0; i < nr; i++) {
         tacl_status_t one = coll_wait(x, &reqs[i], 1);
         if (one == TACL_OK || wst != TACL_OK) continue;
@@ -134,7 +136,9 @@ tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
                      c->rank, bad, c->rank, a->send_counts[bad], a->recv_counts[bad],
                      tacl_dtype_name(a->dt), bad, bad, c->rank, c->rank, why);
         }
+        snprintf(first, sizeof first, "%s", c->err.msg);
     }
+    if (st == TACL_OK && wst != TACL_OK) tacl_err(&c->err, wst, TACL_SUB_COLL, "%s", first);
     free(reqs);
     free(copy);
     return st != TACL_OK ? st : wst;
