@@ -10,6 +10,7 @@
 
 /* Tags of point-to-point messages live above collective step tags. */
 #define P2P_TAG_BASE (1ull << 62)
+#define P2P_ID_SALT  0x50325020ull /* "P2P " */
 
 struct coll_p2p_ctr {
     int64_t key; /* (peer << 33) | (tag << 1) | is_recv ; -1 empty */
@@ -118,10 +119,15 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     tacl_fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
     coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0};
     tacl_req_t *r;
-    uint64_t ptag = P2P_TAG_BASE | (uint64_t)(uint32_t)tag;
-    tacl_status_t st = is_recv ? coll_irecv(&x, peer, ptag, buf, bytes, &r)
-                               : coll_isend(&x, peer, ptag, buf, bytes, &r);
-    if (st != TACL_OK) return st;
+    /* Messages live in a key space of their own (an id derived from the communicator's): the
+     * per-(peer, tag) counter n would otherwise share numbers with collective operations, and
+     * an abort notice for collective n would fail the n-th message of every tag. */
+    tacl_msg_key_t k = {comm_derive_id(c->id, P2P_ID_SALT, 0),
+                        P2P_TAG_BASE | (uint64_t)(uint32_t)tag, n};
+    tacl_engine_t *e = c->world->engine;
+    tacl_status_t st = is_recv ? tacl_engine_irecv(e, c->wranks[peer], &k, &fp, buf, bytes, &r)
+                               : tacl_engine_isend(e, c->wranks[peer], &k, &fp, buf, bytes, &r);
+    if (st != TACL_OK) return tacl_err_keep(&c->err, st);
     st = coll_wait(&x, &r, 1);
     if (st == TACL_ERR_MISMATCH && is_recv) {
         /* The engine names the message's size or fingerprint; say which receive it failed. */
