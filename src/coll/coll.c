@@ -349,6 +349,13 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     }
     free(counts);
     free(displs);
+    /* The engine names the message (peer, sizes, fingerprints); say which call it failed. */
+    const char *what = coll_what(a->kind);
+    if (st == TACL_ERR_MISMATCH && strncmp(c->err.msg, what, strlen(what)) != 0) {
+        char why[TACL_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", c->err.msg);
+        tacl_err(&c->err, st, TACL_SUB_COLL, "%s: %s", what, why);
+    }
     return st;
 }
 
