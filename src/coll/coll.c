@@ -291,6 +291,15 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     tacl_status_t st;
     int fixed = a->kind == TACL_COLL_ALL_GATHER || a->kind == TACL_COLL_GATHER ||
                 a->kind == TACL_COLL_SCATTER || a->kind == TACL_COLL_ALL_TO_ALL;
+    if (a->kind == TACL_COLL_ALL_GATHERV) {
+        /* Every rank's recv_counts must be the same vector: its hash rides in the fingerprint
+         * (op is unused here), so that ranks whose counts differ anywhere fail, whichever
+         * messages the algorithm lets them compare (the tree's broadcast carries no counts). */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t r = 0; r < n; r++)
+            h = (h ^ a->recv_counts[r]) * 0x100000001b3ull;
+        x->fp.op = (uint32_t)(h ^ (h >> 32)) | 1u;
+    }
     if (fixed) {
         counts = malloc(n * sizeof *counts);
         displs = malloc(n * sizeof *displs);
@@ -349,12 +358,20 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     }
     free(counts);
     free(displs);
-    /* The engine names the message (peer, sizes, fingerprints); say which call it failed. */
+    /* The engine names the message (peer, sizes, fingerprints); say which call it failed, and
+     * for all_gatherv this rank's counts (the fingerprint carries only their hash). */
     const char *what = coll_what(a->kind);
     if (st == TACL_ERR_MISMATCH && strncmp(c->err.msg, what, strlen(what)) != 0) {
-        char why[TACL_ERRMSG_MAX];
+        char why[TACL_ERRMSG_MAX], mine[256] = "";
         snprintf(why, sizeof why, "%s", c->err.msg);
-        tacl_err(&c->err, st, TACL_SUB_COLL, "%s: %s", what, why);
+        if (a->kind == TACL_COLL_ALL_GATHERV) {
+            size_t k = (size_t)snprintf(mine, sizeof mine, "; rank %d's recv_counts: [", c->rank);
+            for (size_t r = 0; r < n && k < sizeof mine - 32; r++)
+                k += (size_t)snprintf(mine + k, sizeof mine - k, "%s%zu", r ? ", " : "",
+                                      a->recv_counts[r]);
+            snprintf(mine + k, sizeof mine - k, "%s]", k >= sizeof mine - 32 ? ", ..." : "");
+        }
+        tacl_err(&c->err, st, TACL_SUB_COLL, "%s: %s%s", what, why, mine);
     }
     return st;
 }

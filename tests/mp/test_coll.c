@@ -254,6 +254,25 @@ static int t_gathers(tacl_comm_t *w)
                    i, (long long)r[dsp[q] + i]);
     free(s);
     free(r);
+    /* The displacements are each rank's own layout: here rotated by rank (block me first). */
+    total = 0;
+    for (int k = 0; k < n; k++) {
+        int q = (me + k) % n;
+        dsp[q] = total;
+        total += cnt[q] + 1;
+    }
+    s = xalloc(cnt[me] * 8);
+    r = xalloc(total * 8);
+    for (size_t i = 0; i < cnt[me]; i++)
+        s[i] = me * 1000 + (int64_t)i + 7;
+    OK(tacl_all_gatherv(w, s, cnt[me], r, cnt, dsp, TACL_INT64));
+    for (int q = 0; q < n; q++)
+        for (size_t i = 0; i < cnt[q]; i++)
+            EXPECT(r[dsp[q] + i] == q * 1000 + (int64_t)i + 7,
+                   "all_gatherv (rotated layout) block %d [%zu] = %lld", q, i,
+                   (long long)r[dsp[q] + i]);
+    free(s);
+    free(r);
     free(cnt);
     free(dsp);
     return 0;
