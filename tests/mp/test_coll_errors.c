@@ -97,6 +97,13 @@ static int overflow_body(tacl_comm_t *w, void *arg)
     CHECK_CONTAINS(tacl_comm_last_error(w), want);
     CHECK_ST(tacl_recv(w, x, big, TACL_FLOAT64, peer, 3), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_comm_last_error(w), "tacl_recv: count=");
+    /* A rank's count to itself is its own to agree on. */
+    size_t self_s[2] = {1, 1}, self_r[2] = {2, 2}, d4[2] = {0, 4};
+    CHECK_ST(tacl_all_to_allv(w, x, self_s, d4, x + 16, self_r, d4, TACL_FLOAT32),
+             TACL_ERR_INVALID);
+    snprintf(want, sizeof want,
+             "sends itself send_counts[%d]=1 elements but expects recv_counts[%d]=2", me, me);
+    CHECK_CONTAINS(tacl_comm_last_error(w), want);
     /* Nothing was sent: the communicator still works. */
     x[0] = 1;
     CHECK_OK(tacl_all_reduce(w, x, x, 1, TACL_FLOAT32, TACL_SUM));
