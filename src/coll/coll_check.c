@@ -90,9 +90,10 @@ typedef struct {
     uintptr_t lo, hi; /* [lo, hi); empty when lo == hi */
 } chk_range_t;
 
-static chk_range_t chk_range(const void *p, size_t bytes)
+/* bytes at p + off, in integers: a NULL buffer (count 0) with an offset is no pointer to form. */
+static chk_range_t chk_range(const void *p, size_t off, size_t bytes)
 {
-    chk_range_t r = {(uintptr_t)p, (uintptr_t)p + bytes};
+    chk_range_t r = {(uintptr_t)p + off, (uintptr_t)p + off + bytes};
     if (!p || r.hi < r.lo) r.hi = r.lo; /* NULL (count 0), or the top of the address space */
     return r;
 }
@@ -118,11 +119,10 @@ static tacl_status_t chk_blocks(tacl_comm_t *c, const coll_args_t *a, const char
     const size_t es = a->esz;
     const int n = c->size;
     if (a->kind == TACL_COLL_ALL_GATHERV) {
-        chk_range_t rd = chk_range(a->send, a->count * es);
-        if (a->send == (const char *)a->recv + a->recv_displs[c->rank] * es) return TACL_OK;
+        chk_range_t rd = chk_range(a->send, 0, a->count * es);
+        if ((uintptr_t)a->send == (uintptr_t)a->recv + a->recv_displs[c->rank] * es) return TACL_OK;
         for (int r = 0; r < n; r++) {
-            chk_range_t wr =
-                chk_range((char *)a->recv + a->recv_displs[r] * es, a->recv_counts[r] * es);
+            chk_range_t wr = chk_range(a->recv, a->recv_displs[r] * es, a->recv_counts[r] * es);
             if (!chk_overlap(rd, wr)) continue;
             char blk[48];
             snprintf(blk, sizeof blk, "recv block %d", r);
@@ -135,9 +135,8 @@ static tacl_status_t chk_blocks(tacl_comm_t *c, const coll_args_t *a, const char
     if (a->send == a->recv) return TACL_OK;
     chk_range_t sspan = {UINTPTR_MAX, 0}, rspan = {UINTPTR_MAX, 0};
     for (int r = 0; r < n; r++) {
-        chk_range_t s =
-            chk_range((const char *)a->send + a->send_displs[r] * es, a->send_counts[r] * es);
-        chk_range_t w = chk_range((char *)a->recv + a->recv_displs[r] * es, a->recv_counts[r] * es);
+        chk_range_t s = chk_range(a->send, a->send_displs[r] * es, a->send_counts[r] * es);
+        chk_range_t w = chk_range(a->recv, a->recv_displs[r] * es, a->recv_counts[r] * es);
         if (s.lo < s.hi) {
             if (s.lo < sspan.lo) sspan.lo = s.lo;
             if (s.hi > sspan.hi) sspan.hi = s.hi;
@@ -150,11 +149,10 @@ static tacl_status_t chk_blocks(tacl_comm_t *c, const coll_args_t *a, const char
     if (sspan.lo >= sspan.hi || rspan.lo >= rspan.hi || !chk_overlap(sspan, rspan)) return TACL_OK;
     /* Rare: interleaved or overlapping layouts in one buffer. Pairwise, to name the blocks. */
     for (int r = 0; r < n; r++) {
-        chk_range_t w = chk_range((char *)a->recv + a->recv_displs[r] * es, a->recv_counts[r] * es);
+        chk_range_t w = chk_range(a->recv, a->recv_displs[r] * es, a->recv_counts[r] * es);
         if (!chk_overlap(w, sspan)) continue;
         for (int q = 0; q < n; q++) {
-            chk_range_t s =
-                chk_range((const char *)a->send + a->send_displs[q] * es, a->send_counts[q] * es);
+            chk_range_t s = chk_range(a->send, a->send_displs[q] * es, a->send_counts[q] * es);
             if (!chk_overlap(s, w)) continue;
             char sb[48], wb[48];
             snprintf(sb, sizeof sb, "send block %d", q);
@@ -180,40 +178,40 @@ tacl_status_t coll_check_overlap(tacl_comm_t *c, const coll_args_t *a, const cha
     case TACL_COLL_BROADCAST:
         /* reduce writes only at the root, broadcast reads only there */
         if (a->kind != TACL_COLL_ALL_REDUCE && me != root) return TACL_OK;
-        rd = chk_range(s, bytes);
-        wr = chk_range(r, bytes);
+        rd = chk_range(s, 0, bytes);
+        wr = chk_range(r, 0, bytes);
         ok_form = s == r;
         form = "send == recv";
         break;
     case TACL_COLL_ALL_GATHER:
-        rd = chk_range(s, bytes);
-        wr = chk_range(r, all);
-        ok_form = s == r + (size_t)me * bytes;
+        rd = chk_range(s, 0, bytes);
+        wr = chk_range(r, 0, all);
+        ok_form = (uintptr_t)s == (uintptr_t)r + (size_t)me * bytes;
         form = "send == recv + rank * count * dtype size";
         break;
     case TACL_COLL_GATHER:
         if (me != root) return TACL_OK;
-        rd = chk_range(s, bytes);
-        wr = chk_range(r, all);
-        ok_form = s == r + (size_t)root * bytes;
+        rd = chk_range(s, 0, bytes);
+        wr = chk_range(r, 0, all);
+        ok_form = (uintptr_t)s == (uintptr_t)r + (size_t)root * bytes;
         form = "at the root, send == recv + root * count * dtype size";
         break;
     case TACL_COLL_REDUCE_SCATTER:
-        rd = chk_range(s, all);
-        wr = chk_range(r, bytes);
-        ok_form = r == s + (size_t)me * bytes;
+        rd = chk_range(s, 0, all);
+        wr = chk_range(r, 0, bytes);
+        ok_form = (uintptr_t)r == (uintptr_t)s + (size_t)me * bytes;
         form = "recv == send + rank * recv_count * dtype size";
         break;
     case TACL_COLL_SCATTER:
         if (me != root) return TACL_OK;
-        rd = chk_range(s, all);
-        wr = chk_range(r, bytes);
-        ok_form = r == s + (size_t)root * bytes;
+        rd = chk_range(s, 0, all);
+        wr = chk_range(r, 0, bytes);
+        ok_form = (uintptr_t)r == (uintptr_t)s + (size_t)root * bytes;
         form = "at the root, recv == send + root * count * dtype size";
         break;
     case TACL_COLL_ALL_TO_ALL:
-        rd = chk_range(s, all);
-        wr = chk_range(r, all);
+        rd = chk_range(s, 0, all);
+        wr = chk_range(r, 0, all);
         ok_form = s == r;
         form = "send == recv";
         break;
