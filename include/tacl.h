@@ -185,11 +185,22 @@ TACL_API const char *tacl_comm_last_error(const tacl_comm_t *comm);
 /* The store the world met through (shared by every communicator derived from it). */
 TACL_API tacl_store_t *tacl_comm_store(tacl_comm_t *comm);
 
-/* ---- Collectives on host memory. send == recv means in place. counts are elements. ----
+/* ---- Collectives on host memory. counts are elements; B = count * dtype size bytes. ----
  * Ranks that call different collectives, or disagree on count, dtype, op or root, all get
  * TACL_ERR_MISMATCH naming a rank and what differs (never TACL_OK); a rank that rejects its own
  * call gets TACL_ERR_INVALID and the others TACL_ERR_MISMATCH naming it. The communicator stays
- * usable. */
+ * usable.
+ * In place (NCCL's conventions): all_reduce, reduce, broadcast: send == recv; all_gather:
+ * send == recv + rank * B (all_gatherv: recv + displs[rank] * size); reduce_scatter:
+ * recv == send + rank * B; gather at the root: send == recv + root * B; scatter at the root:
+ * recv == send + root * B; all_to_all(v): send == recv (any layouts: data is read before it is
+ * overwritten). Any other overlap of the bytes a rank reads with the bytes it writes is
+ * TACL_ERR_INVALID naming both buffers. Every byte size, displacement + count and sum of counts
+ * must fit size_t (else TACL_ERR_INVALID naming the argument). The v-variants compare counts
+ * pairwise: when the count a rank sends another differs from the count that rank expects (and
+ * for tacl_recv, when the message is longer or shorter than the receive), both ranks of the
+ * pair (the receiver, for tacl_recv) fail with TACL_ERR_MISMATCH naming sender, receiver and
+ * both counts; other ranks may succeed with their data right. */
 TACL_API tacl_status_t tacl_all_reduce(tacl_comm_t *comm, const void *send, void *recv,
                                        size_t count, tacl_dtype_t dt, tacl_op_t op);
 TACL_API tacl_status_t tacl_reduce(tacl_comm_t *comm, const void *send, void *recv, size_t count,

@@ -90,25 +90,55 @@ tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
         free(copy);
         return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
-    int nr = 0;
+    int nr = 0, nrecv = 0, bad = -1;
     tacl_status_t st = TACL_OK;
+    /* Both ranks of every pair check both directions: a message's length is the sender's count
+     * (checked against the receive), and its fingerprint's count is what the sender expects
+     * back (checked against what the receiver sends). A disagreement fails both ranks. */
+    coll_ctx_t px = *x;
     /* Pairwise order (peer r+s receives while r-s sends) spreads the load over links. */
     for (size_t s = 1; s < n && st == TACL_OK; s++) {
         int from = (int)((c->rank + n - s) % n);
-        st = coll_irecv(x, from, tag, (char *)a->recv + a->recv_displs[from] * esz,
+        px.fp.count = a->send_counts[from];
+        st = coll_irecv(&px, from, tag, (char *)a->recv + a->recv_displs[from] * esz,
                         a->recv_counts[from] * esz, &reqs[nr]);
         if (st == TACL_OK) nr++;
     }
+    nrecv = nr;
     for (size_t s = 1; s < n && st == TACL_OK; s++) {
         int to = (int)((c->rank + s) % n);
-        st = coll_isend(x, to, tag, send + a->send_displs[to] * esz, a->send_counts[to] * esz,
+        px.fp.count = a->recv_counts[to];
+        st = coll_isend(&px, to, tag, send + a->send_displs[to] * esz, a->send_counts[to] * esz,
                         &reqs[nr]);
         if (st == TACL_OK) nr++;
     }
-    if (a->send_counts[c->rank])
+    if (a->send_counts[c->rank]) {
         memmove((char *)a->recv + a->recv_displs[c->rank] * esz,
                 send + a->send_displs[c->rank] * esz, a->send_counts[c->rank] * esz);
-    tacl_status_t wst = coll_wait(x, reqs, nr);
+    }
+    /* Receives one by one, so that a failure names its peer; then the sends. The first failure
+     * is the one reported: later waits overwrite the message, so it is recorded again. */
+    tacl_status_t wst = TACL_OK;
+    char first[TACL_ERRMSG_MAX];
+    for (int i = 0; i < nr; i++) {
+        tacl_status_t one = coll_wait(x, &reqs[i], 1);
+        if (one == TACL_OK || wst != TACL_OK) continue;
+        wst = one;
+        if (i < nrecv) bad = (int)((c->rank + n - (size_t)i - 1) % n);
+        if (i < nrecv && one == TACL_ERR_MISMATCH && strncmp(c->err.msg, "all_to_allv", 11) != 0) {
+            char why[TACL_ERRMSG_MAX];
+            snprintf(why, sizeof why, "%s", c->err.msg);
+            tacl_err(&c->err, one, TACL_SUB_COLL,
+                     "all_to_allv: the exchange between rank %d and rank %d failed: rank %d "
+                     "sends %zu and expects %zu elements of %s from rank %d (in fingerprints "
+                     "below, count is what rank %d expects from rank %d, and what rank %d "
+                     "sends it): %s",
+                     c->rank, bad, c->rank, a->send_counts[bad], a->recv_counts[bad],
+                     tacl_dtype_name(a->dt), bad, bad, c->rank, c->rank, why);
+        }
+        snprintf(first, sizeof first, "%s", c->err.msg);
+    }
+    if (st == TACL_OK && wst != TACL_OK) tacl_err(&c->err, wst, TACL_SUB_COLL, "%s", first);
     free(reqs);
     free(copy);
     return st != TACL_OK ? st : wst;

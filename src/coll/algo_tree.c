@@ -313,30 +313,43 @@ tacl_status_t algo_reduce_tree(coll_ctx_t *x, const coll_args_t *a)
 }
 
 /* all_gather(v) without a ring: gather to the centre (routed along shortest paths), then a
- * pipelined broadcast of the whole result from it. */
+ * pipelined broadcast from it of the blocks packed in rank order, which every rank unpacks into
+ * its own displacements (they need not be the centre's). Counts that differ between ranks are
+ * caught by the fingerprint (coll.c), which the centre compares with every rank's. */
 tacl_status_t algo_allgatherv_tree(coll_ctx_t *x, const coll_args_t *a)
 {
     tacl_comm_t *c = x->c;
-    size_t esz = a->esz, total = 0;
+    const size_t esz = a->esz, n = (size_t)c->size;
     const size_t *cnt = a->recv_counts, *dsp = a->recv_displs;
-    size_t lo = SIZE_MAX, hi = 0;
-    for (int r = 0; r < c->size; r++) {
+    size_t total = 0;
+    for (size_t r = 0; r < n; r++)
         total += cnt[r];
-        if (cnt[r]) {
-            if (dsp[r] < lo) lo = dsp[r];
-            if (dsp[r] + cnt[r] > hi) hi = dsp[r] + cnt[r];
-        }
-    }
     if (total == 0) return TACL_OK;
     coll_args_t g = *a;
     g.root = c->centre;
     TACL_CHECK(algo_gatherv_direct(x, &g));
-    /* Broadcast the span of recv that holds the blocks. */
+    char *buf = malloc(total * esz);
+    if (!buf) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    size_t off = 0;
+    if (c->rank == c->centre)
+        for (size_t r = 0; r < n; r++) {
+            if (cnt[r]) memcpy(buf + off, (char *)a->recv + dsp[r] * esz, cnt[r] * esz);
+            off += cnt[r] * esz;
+        }
     coll_args_t b = *a;
     b.root = c->centre;
-    b.send = b.recv = (char *)a->recv + lo * esz;
-    b.count = hi - lo;
-    return algo_bcast_tree(x, &b);
+    b.send = b.recv = buf;
+    b.count = total;
+    tacl_status_t st = algo_bcast_tree(x, &b);
+    if (st == TACL_OK && c->rank != c->centre) {
+        off = 0;
+        for (size_t r = 0; r < n; r++) {
+            if (cnt[r]) memcpy((char *)a->recv + dsp[r] * esz, buf + off, cnt[r] * esz);
+            off += cnt[r] * esz;
+        }
+    }
+    free(buf);
+    return st;
 }
 
 /* reduce_scatter without a ring: reduce everything to the centre, scatter the blocks. */

@@ -61,11 +61,14 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     if (coll_is_rooted(a->kind) && (a->root < 0 || a->root >= c->size))
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                         "%s: root %d out of range (communicator size %d)", what, a->root, c->size);
-    size_t n = (size_t)c->size;
-    if (a->count > SIZE_MAX / a->esz / n)
+    if (a->kind == TACL_COLL_ALL_GATHERV && (!a->recv_counts || !a->recv_displs))
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: count %zu of %s overflows the address space", what, a->count,
-                        tacl_dtype_name(a->dt));
+                        "%s: recv_counts and displs must not be NULL", what);
+    if (a->kind == TACL_COLL_ALL_TO_ALLV &&
+        (!a->send_counts || !a->send_displs || !a->recv_counts || !a->recv_displs))
+        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                        "%s: count and displacement arrays must not be NULL", what);
+    TACL_CHECK(coll_check_sizes(c, a, what));
     int me_root = a->root == c->rank;
     int need_send = 0, need_recv = 0;
     switch (a->kind) {
@@ -89,9 +92,6 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         need_recv = a->count > 0;
         break;
     case TACL_COLL_ALL_GATHERV: {
-        if (!a->recv_counts || !a->recv_displs)
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: recv_counts and displs must not be NULL", what);
         if (a->recv_counts[c->rank] != a->count)
             return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                             "%s: send_count %zu differs from recv_counts[%d] = %zu", what, a->count,
@@ -104,9 +104,12 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         break;
     }
     case TACL_COLL_ALL_TO_ALLV: {
-        if (!a->send_counts || !a->send_displs || !a->recv_counts || !a->recv_displs)
+        if (a->send_counts[c->rank] != a->recv_counts[c->rank])
             return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: count and displacement arrays must not be NULL", what);
+                            "%s: rank %d sends itself send_counts[%d]=%zu elements but expects "
+                            "recv_counts[%d]=%zu",
+                            what, c->rank, c->rank, a->send_counts[c->rank], c->rank,
+                            a->recv_counts[c->rank]);
         size_t ts = 0, tr = 0;
         for (int r = 0; r < c->size; r++) {
             ts += a->send_counts[r];
@@ -125,7 +128,7 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     if (need_recv && !a->recv)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                         "%s: NULL recv buffer with count %zu on rank %d", what, a->count, c->rank);
-    return TACL_OK;
+    return coll_check_overlap(c, a, what);
 }
 
 /* The fingerprint every rank must agree on. */
@@ -241,10 +244,30 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
                                x->deadline, &c->err);
         break;
     case TACL_COLL_ALL_TO_ALL:
-    case TACL_COLL_ALL_TO_ALLV:
+        /* In place needs no copy: each step reads a piece of every block before the step and
+         * writes the same piece of the same blocks after it. */
         st =
             tacl_shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
         break;
+    case TACL_COLL_ALL_TO_ALLV: {
+        /* In place, the layouts differ: later steps would read blocks already overwritten. */
+        const void *send = a->send;
+        void *copy = NULL;
+        size_t span = 0;
+        for (size_t r = 0; r < n; r++)
+            if (b1[r] && b2[r] + b1[r] > span) span = b2[r] + b1[r];
+        if (span && a->send == a->recv) {
+            if (!(copy = malloc(span))) {
+                st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+                goto out;
+            }
+            memcpy(copy, a->send, span);
+            send = copy;
+        }
+        st = tacl_shm_all_to_allv(g, send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
+        free(copy);
+        break;
+    }
     default:
         st = tacl_err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no shm algorithm for %s",
                       coll_what(a->kind));
@@ -268,6 +291,15 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     tacl_status_t st;
     int fixed = a->kind == TACL_COLL_ALL_GATHER || a->kind == TACL_COLL_GATHER ||
                 a->kind == TACL_COLL_SCATTER || a->kind == TACL_COLL_ALL_TO_ALL;
+    if (a->kind == TACL_COLL_ALL_GATHERV) {
+        /* Every rank's recv_counts must be the same vector: its hash rides in the fingerprint
+         * (op is unused here), so that ranks whose counts differ anywhere fail, whichever
+         * messages the algorithm lets them compare (the tree's broadcast carries no counts). */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t r = 0; r < n; r++)
+            h = (h ^ a->recv_counts[r]) * 0x100000001b3ull;
+        x->fp.op = (uint32_t)(h ^ (h >> 32)) | 1u;
+    }
     if (fixed) {
         counts = malloc(n * sizeof *counts);
         displs = malloc(n * sizeof *displs);
@@ -326,6 +358,21 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
     }
     free(counts);
     free(displs);
+    /* The engine names the message (peer, sizes, fingerprints); say which call it failed, and
+     * for all_gatherv this rank's counts (the fingerprint carries only their hash). */
+    const char *what = coll_what(a->kind);
+    if (st == TACL_ERR_MISMATCH && strncmp(c->err.msg, what, strlen(what)) != 0) {
+        char why[TACL_ERRMSG_MAX], mine[256] = "";
+        snprintf(why, sizeof why, "%s", c->err.msg);
+        if (a->kind == TACL_COLL_ALL_GATHERV) {
+            size_t k = (size_t)snprintf(mine, sizeof mine, "; rank %d's recv_counts: [", c->rank);
+            for (size_t r = 0; r < n && k < sizeof mine - 32; r++)
+                k += (size_t)snprintf(mine + k, sizeof mine - k, "%s%zu", r ? ", " : "",
+                                      a->recv_counts[r]);
+            snprintf(mine + k, sizeof mine - k, "%s]", k >= sizeof mine - 32 ? ", ..." : "");
+        }
+        tacl_err(&c->err, st, TACL_SUB_COLL, "%s: %s%s", what, why, mine);
+    }
     return st;
 }
 

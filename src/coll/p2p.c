@@ -5,10 +5,12 @@
 #include "coll/coll.h"
 #include "clock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Tags of point-to-point messages live above collective step tags. */
 #define P2P_TAG_BASE (1ull << 62)
+#define P2P_ID_SALT  0x50325020ull /* "P2P " */
 
 struct coll_p2p_ctr {
     int64_t key; /* (peer << 33) | (tag << 1) | is_recv ; -1 empty */
@@ -104,6 +106,11 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     if (tag < 0)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: tag %d is negative", what,
                         tag);
+    size_t bytes;
+    if (__builtin_mul_overflow(count, esz, &bytes))
+        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                        "%s: count=%zu elements of %s overflow size_t (rank %d, peer %d, tag %d)",
+                        what, count, tacl_dtype_name(dt), c->rank, peer, tag);
     if (!buf && count > 0)
         return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL buffer with count %zu",
                         what, count);
@@ -112,11 +119,26 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     tacl_fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
     coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
     tacl_req_t *r;
-    uint64_t ptag = P2P_TAG_BASE | (uint64_t)(uint32_t)tag;
-    tacl_status_t st = is_recv ? coll_irecv(&x, peer, ptag, buf, count * esz, &r)
-                               : coll_isend(&x, peer, ptag, buf, count * esz, &r);
-    if (st != TACL_OK) return st;
-    return coll_wait(&x, &r, 1);
+    /* Messages live in a key space of their own (an id derived from the communicator's): the
+     * per-(peer, tag) counter n would otherwise share numbers with collective operations, and
+     * an abort notice for collective n would fail the n-th message of every tag. */
+    tacl_msg_key_t k = {comm_derive_id(c->id, P2P_ID_SALT, 0),
+                        P2P_TAG_BASE | (uint64_t)(uint32_t)tag, n};
+    tacl_engine_t *e = c->world->engine;
+    tacl_status_t st = is_recv ? tacl_engine_irecv(e, c->wranks[peer], &k, &fp, buf, bytes, &r)
+                               : tacl_engine_isend(e, c->wranks[peer], &k, &fp, buf, bytes, &r);
+    if (st != TACL_OK) return tacl_err_keep(&c->err, st);
+    st = coll_wait(&x, &r, 1);
+    if (st == TACL_ERR_MISMATCH && is_recv) {
+        /* The engine names the message's size or fingerprint; say which receive it failed. */
+        char why[TACL_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", c->err.msg);
+        tacl_err(&c->err, st, TACL_SUB_COLL,
+                 "tacl_recv: rank %d's receive of %zu elements of %s (%zu bytes) from rank %d "
+                 "with tag %d does not match the message sent: %s",
+                 c->rank, count, tacl_dtype_name(dt), bytes, peer, tag, why);
+    }
+    return st;
 }
 
 tacl_status_t tacl_send(tacl_comm_t *c, const void *buf, size_t count, tacl_dtype_t dt, int peer,

@@ -88,6 +88,9 @@ static inline void tacl_fp_format(const tacl_fp_t *fp, char *buf, size_t len)
         coll == TACL_COLL_REDUCE_SCATTER)
         n += snprintf(buf + n, len - (size_t)n, ", %s", tacl_op_name((tacl_op_t)fp->op));
     if (n < 0 || (size_t)n >= len) return;
+    if (fp->coll == TACL_COLL_ALL_GATHERV && fp->op)
+        n += snprintf(buf + n, len - (size_t)n, ", recv_counts #%08x", (unsigned)fp->op);
+    if (n < 0 || (size_t)n >= len) return;
     if (fp->root >= 0) n += snprintf(buf + n, len - (size_t)n, ", root=%d", fp->root);
     if (n < 0 || (size_t)n >= len) return;
     snprintf(buf + n, len - (size_t)n, ", seq=%llu)", (unsigned long long)fp->seq);

@@ -111,6 +111,23 @@ static tacl_status_t dev_check_buf(tacl_dev_comm_t *dc, const char *what, const 
     return TACL_OK;
 }
 
+/* count elements of dt, times mult (ranks' blocks), must fit size_t in bytes. */
+static tacl_status_t dev_check_count(tacl_dev_comm_t *dc, const char *what, const char *name,
+                                     size_t count, size_t mult, tacl_dtype_t dt)
+{
+    size_t b;
+    if (!__builtin_mul_overflow(count, tacl_dtype_size(dt), &b) &&
+        !__builtin_mul_overflow(b, mult, &b))
+        return TACL_OK;
+    if (mult > 1)
+        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                        "%s: %s=%zu elements of %s times %zu ranks overflow size_t (rank %d)", what,
+                        name, count, tacl_dtype_name(dt), mult, dc->rank);
+    return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                    "%s: %s=%zu elements of %s overflow size_t (rank %d)", what, name, count,
+                    tacl_dtype_name(dt), dc->rank);
+}
+
 static tacl_status_t dev_check_root(tacl_dev_comm_t *dc, const char *what, int root,
                                     const char *role)
 {
@@ -149,6 +166,7 @@ tacl_status_t tacl_dev_all_reduce(tacl_dev_comm_t *dc, const void *send, void *r
     ncclRedOp_t nop;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
+    DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
     DEV_TRY(dev_check_buf(dc, w, "send", send, count));
     DEV_TRY(dev_check_buf(dc, w, "recv", recv, count));
     return dev_done(dc, w, dc->nccl->fn.AllReduce(send, recv, count, ndt, nop, dc->comm, stream));
@@ -162,6 +180,7 @@ tacl_status_t tacl_dev_reduce(tacl_dev_comm_t *dc, const void *send, void *recv,
     ncclRedOp_t nop;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
+    DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
     DEV_TRY(dev_check_root(dc, w, root, "root"));
     DEV_TRY(dev_check_buf(dc, w, "send", send, count));
     if (dc->rank == root) DEV_TRY(dev_check_buf(dc, w, "recv", recv, count));
@@ -176,6 +195,7 @@ tacl_status_t tacl_dev_broadcast(tacl_dev_comm_t *dc, const void *send, void *re
     ncclDataType_t ndt;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
+    DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
     DEV_TRY(dev_check_root(dc, w, root, "root"));
     if (dc->rank == root) DEV_TRY(dev_check_buf(dc, w, "send", send, count));
     DEV_TRY(dev_check_buf(dc, w, "recv", recv, count));
@@ -189,6 +209,7 @@ tacl_status_t tacl_dev_all_gather(tacl_dev_comm_t *dc, const void *send, void *r
     ncclDataType_t ndt;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
+    DEV_TRY(dev_check_count(dc, w, "count", count, (size_t)dc->size, dt));
     DEV_TRY(dev_check_buf(dc, w, "send", send, count));
     DEV_TRY(dev_check_buf(dc, w, "recv", recv, count * (size_t)dc->size));
     return dev_done(dc, w, dc->nccl->fn.AllGather(send, recv, count, ndt, dc->comm, stream));
@@ -203,6 +224,7 @@ tacl_status_t tacl_dev_reduce_scatter(tacl_dev_comm_t *dc, const void *send, voi
     ncclRedOp_t nop;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
+    DEV_TRY(dev_check_count(dc, w, "recv_count", recv_count, (size_t)dc->size, dt));
     DEV_TRY(dev_check_buf(dc, w, "send", send, recv_count * (size_t)dc->size));
     DEV_TRY(dev_check_buf(dc, w, "recv", recv, recv_count));
     return dev_done(dc, w,
@@ -216,6 +238,7 @@ tacl_status_t tacl_dev_send(tacl_dev_comm_t *dc, const void *buf, size_t count, 
     ncclDataType_t ndt;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
+    DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
     DEV_TRY(dev_check_root(dc, w, peer, "peer"));
     DEV_TRY(dev_check_buf(dc, w, "send", buf, count));
     return dev_done(dc, w, dc->nccl->fn.Send(buf, count, ndt, peer, dc->comm, stream));
@@ -228,6 +251,7 @@ tacl_status_t tacl_dev_recv(tacl_dev_comm_t *dc, void *buf, size_t count, tacl_d
     ncclDataType_t ndt;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
+    DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
     DEV_TRY(dev_check_root(dc, w, peer, "peer"));
     DEV_TRY(dev_check_buf(dc, w, "recv", buf, count));
     return dev_done(dc, w, dc->nccl->fn.Recv(buf, count, ndt, peer, dc->comm, stream));
@@ -265,6 +289,7 @@ static tacl_status_t dev_grouped(tacl_dev_comm_t *dc, const char *w, int kind, c
     size_t es = tacl_dtype_size(dt);
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
+    DEV_TRY(dev_check_count(dc, w, "count", count, (size_t)dc->size, dt));
     size_t all = count * (size_t)dc->size;
     int is_root = dc->rank == root;
     if (kind == 0) { /* all_to_all */

@@ -122,6 +122,14 @@ static void one_rank(int ngpu)
     static int32_t host[N];
     CHECK_ST(tacl_dev_all_reduce(dc, host, c, N, TACL_INT32, TACL_SUM, stream), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "is host memory");
+    /* Counts whose byte size wraps are refused before NCCL sees them. */
+    CHECK_ST(tacl_dev_all_reduce(dc, c, c, SIZE_MAX / 2, TACL_FLOAT64, TACL_SUM, stream),
+             TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "elements of double overflow size_t");
+    CHECK_ST(tacl_dev_all_to_all(dc, c, c, SIZE_MAX / 2, TACL_FLOAT32, stream), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "overflow size_t");
+    CHECK_ST(tacl_dev_send(dc, c, SIZE_MAX / 2, TACL_FLOAT64, 0, stream), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_dev_comm_last_error(dc), "tacl_dev_send: count=");
     if (ngpu >= 2) {
         CUDA_OK(rt->SetDevice(1));
         void *other = gpu_alloc(sizeof h);

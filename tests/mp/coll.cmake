@@ -15,6 +15,10 @@ tacl_test(NAME mp_coll_hosts3 LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_col
 tacl_test(NAME mp_coll_tcp LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 3
   ENV TACL_TEST_HOSTS=3)
 tacl_test(NAME mp_coll_errors LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_coll_errors.c)
+# v-variant and point-to-point counts that disagree between ranks (shm, tcp on one host, fake
+# hosts): TACL_ERR_MISMATCH on both ranks of every such pair, never stale data.
+tacl_test(NAME mp_coll_count_mismatch LABELS mp fault TIMEOUT 180
+  COMMAND $<TARGET_FILE:mp_coll_errors> counts)
 tacl_test(NAME mp_comm_split LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_comm_split.c)
 # Every engine algorithm of all_reduce forced on fake hosts (tcp), non-power-of-two sizes.
 foreach(algo ring rd rhd tree)
@@ -41,3 +45,11 @@ foreach(algo auto ring rd rhd tree)
     COMMAND $<TARGET_FILE:mp_coll_errors> agree 3
     ENV TACL_SHM_DISABLE=1 TACL_ALGO=${algo})
 endforeach()
+# Every collective (in-place forms included) with ring, then tree, forced wherever it applies,
+# and the engine path on one host with shared memory switched off.
+foreach(algo ring tree)
+  tacl_test(NAME mp_coll_algo_all_${algo} LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 5
+    ENV TACL_TEST_HOSTS=5 TACL_ALGO=${algo})
+endforeach()
+tacl_test(NAME mp_coll_shm_disable LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 3
+  ENV TACL_SHM_DISABLE=1)

@@ -350,8 +350,8 @@ static void check_all_gatherv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t 
             memset(recv, 0xee, total);
             fill_bytes(inplace ? recv + displs[me] : send, sizes[me], salt, me);
             tacl_fp_t fp = mkfp(TACL_COLL_ALL_GATHERV, TACL_UINT8, 0, -1, total);
-            CHECK_OK(tacl_shm_all_gatherv(g, inplace ? recv : send, sizes[me], recv, sizes, displs,
-                                          &fp, dl(), eb));
+            CHECK_OK(tacl_shm_all_gatherv(g, inplace ? recv + displs[me] : send, sizes[me], recv,
+                                          sizes, displs, &fp, dl(), eb));
             for (int r = 0; r < n; r++) {
                 CHECK(bytes_are(recv + displs[r], sizes[r], salt, r));
                 for (int j = 0; j < 5; j++) /* the gaps are untouched */
@@ -585,12 +585,14 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
     expect_err(st, TACL_ERR_MISMATCH, eb.msg, "root=0");
     CHECK_CONTAINS(eb.msg, "rank 11 called reduce(count=16, int32, sum, root=1");
 
-    /* all_gatherv where rank 2 contributes 8 bytes but the others expect 4. */
+    /* all_gatherv where rank 2 contributes 8 bytes but the others (and rank 2's own counts)
+     * expect 4: every rank fails, naming the pair it is part of. */
     size_t sizes[3] = {4, 4, 4}, displs[3] = {0, 8, 16};
     char buf[32];
     fp = mkfp(TACL_COLL_ALL_GATHERV, TACL_UINT8, 0, -1, 12);
     st = tacl_shm_all_gatherv(g, v, me == 2 ? 8 : 4, buf, sizes, displs, &fp, dl(), &eb);
-    expect_err(st, TACL_ERR_MISMATCH, eb.msg, "rank 12 contributes 8 bytes");
+    expect_err(st, TACL_ERR_MISMATCH, eb.msg, "rank 12 sends 8 elements of uint8 to rank 1");
+    CHECK_CONTAINS(eb.msg, "expects 4");
 
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
     CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));

@@ -254,6 +254,25 @@ static int t_gathers(tacl_comm_t *w)
                    i, (long long)r[dsp[q] + i]);
     free(s);
     free(r);
+    /* The displacements are each rank's own layout: here rotated by rank (block me first). */
+    total = 0;
+    for (int k = 0; k < n; k++) {
+        int q = (me + k) % n;
+        dsp[q] = total;
+        total += cnt[q] + 1;
+    }
+    s = xalloc(cnt[me] * 8);
+    r = xalloc(total * 8);
+    for (size_t i = 0; i < cnt[me]; i++)
+        s[i] = me * 1000 + (int64_t)i + 7;
+    OK(tacl_all_gatherv(w, s, cnt[me], r, cnt, dsp, TACL_INT64));
+    for (int q = 0; q < n; q++)
+        for (size_t i = 0; i < cnt[q]; i++)
+            EXPECT(r[dsp[q] + i] == q * 1000 + (int64_t)i + 7,
+                   "all_gatherv (rotated layout) block %d [%zu] = %lld", q, i,
+                   (long long)r[dsp[q] + i]);
+    free(s);
+    free(r);
     free(cnt);
     free(dsp);
     return 0;
@@ -386,12 +405,123 @@ static int t_alltoall_p2p(tacl_comm_t *w)
     return 0;
 }
 
+/* The in-place forms of tacl.h not covered above, each at a small count and at one that takes
+ * several shared-memory steps: scatter at the root (recv == send + root * count), all_gatherv
+ * (send == recv + displs[rank]), all_to_all with blocks larger than one step, and all_to_allv
+ * with send == recv and send and receive layouts that differ (data must be read before the
+ * blocks it lands on are written). */
+static int t_inplace(tacl_comm_t *w)
+{
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    const size_t counts[] = {3, 300007};
+    for (size_t ci = 0; ci < 2; ci++) {
+        size_t count = counts[ci], total = count * (size_t)n;
+        /* scatter in place at every root in turn */
+        for (int root = 0; root < n; root++) {
+            float *b = xalloc(total * 4);
+            for (size_t j = 0; j < total; j++)
+                b[j] = me == root ? (float)(j % 1000 + (size_t)root) : -1.0f;
+            float *r = me == root ? b + (size_t)root * count : xalloc(count * 4);
+            OK(tacl_scatter(w, b, r, count, TACL_FLOAT32, root));
+            for (size_t i = 0; i < count; i++) {
+                float e = (float)(((size_t)me * count + i) % 1000 + (size_t)root);
+                if (r[i] != e) {
+                    EXPECT(0, "scatter in place root %d count %zu: [%zu] = %g, expected %g", root,
+                           count, i, r[i], e);
+                    break;
+                }
+            }
+            if (me != root) free(r);
+            free(b);
+        }
+        /* all_to_all in place, blocks of count elements */
+        uint32_t *a = xalloc(total * 4);
+        for (int q = 0; q < n; q++)
+            for (size_t i = 0; i < count; i++)
+                a[(size_t)q * count + i] = (uint32_t)(me * 7919u + (unsigned)q * 104729u + i);
+        OK(tacl_all_to_all(w, a, a, count, TACL_UINT32));
+        for (int q = 0; q < n; q++)
+            for (size_t i = 0; i < count; i++) {
+                uint32_t e = (uint32_t)((unsigned)q * 7919u + (unsigned)me * 104729u + i);
+                if (a[(size_t)q * count + i] != e) {
+                    EXPECT(0, "all_to_all in place count %zu: from %d [%zu] = %u, expected %u",
+                           count, q, i, a[(size_t)q * count + i], e);
+                    q = n;
+                    break;
+                }
+            }
+        free(a);
+        /* all_gatherv in place: block q holds q + 1 times the base count, reverse order */
+        size_t *cnt = xalloc((size_t)n * sizeof *cnt), *dsp = xalloc((size_t)n * sizeof *dsp);
+        size_t gt = 0;
+        for (int q = n - 1; q >= 0; q--) {
+            cnt[q] = count * (size_t)(q + 1) / 2 + 1;
+            dsp[q] = gt;
+            gt += cnt[q] + 2;
+        }
+        int32_t *g = xalloc(gt * 4);
+        for (size_t j = 0; j < gt; j++)
+            g[j] = -7;
+        for (size_t i = 0; i < cnt[me]; i++)
+            g[dsp[me] + i] = me * 1000003 + (int32_t)i;
+        OK(tacl_all_gatherv(w, g + dsp[me], cnt[me], g, cnt, dsp, TACL_INT32));
+        for (int q = 0; q < n; q++) {
+            for (size_t i = 0; i < cnt[q]; i++)
+                if (g[dsp[q] + i] != q * 1000003 + (int32_t)i) {
+                    EXPECT(0, "all_gatherv in place count %zu: block %d [%zu] = %d", count, q, i,
+                           g[dsp[q] + i]);
+                    break;
+                }
+            EXPECT(g[dsp[q] + cnt[q]] == -7 && g[dsp[q] + cnt[q] + 1] == -7,
+                   "all_gatherv in place: gap after block %d written", q);
+        }
+        free(g);
+        free(cnt);
+        free(dsp);
+        /* all_to_allv in place: rank a sends base * ((a + 2b) % 3 + 1) / 2 + 1 elements to b;
+         * sends packed in rank order, receives packed in reverse rank order. */
+        size_t *sc = xalloc((size_t)n * sizeof *sc), *sd = xalloc((size_t)n * sizeof *sd);
+        size_t *rc = xalloc((size_t)n * sizeof *rc), *rd = xalloc((size_t)n * sizeof *rd);
+        size_t st = 0, rt = 0;
+        for (int q = 0; q < n; q++) {
+            sc[q] = count * (size_t)((me + 2 * q) % 3 + 1) / 2 + 1;
+            sd[q] = st;
+            st += sc[q];
+        }
+        for (int q = n - 1; q >= 0; q--) {
+            rc[q] = count * (size_t)((q + 2 * me) % 3 + 1) / 2 + 1;
+            rd[q] = rt;
+            rt += rc[q];
+        }
+        double *v = xalloc((st > rt ? st : rt) * 8);
+        for (int q = 0; q < n; q++)
+            for (size_t i = 0; i < sc[q]; i++)
+                v[sd[q] + i] = me * 1e6 + q * 1e3 + (double)(i % 997);
+        OK(tacl_all_to_allv(w, v, sc, sd, v, rc, rd, TACL_FLOAT64));
+        for (int q = 0; q < n; q++)
+            for (size_t i = 0; i < rc[q]; i++) {
+                double e = q * 1e6 + me * 1e3 + (double)(i % 997);
+                if (v[rd[q] + i] != e) {
+                    EXPECT(0, "all_to_allv in place count %zu: from %d [%zu] = %g, expected %g",
+                           count, q, i, v[rd[q] + i], e);
+                    break;
+                }
+            }
+        free(v);
+        free(sc);
+        free(sd);
+        free(rc);
+        free(rd);
+    }
+    return 0;
+}
+
 static int coll_body(tacl_comm_t *w, void *arg)
 {
     (void)arg;
     int me = tacl_comm_rank(w);
     if (t_all_reduce(w) || t_reduce_bcast(w) || t_gathers(w) || t_reduce_scatter(w) ||
-        t_alltoall_p2p(w))
+        t_alltoall_p2p(w) || t_inplace(w))
         return 1;
     if (fails) fprintf(stderr, "rank %d: %d check(s) failed\n", me, fails);
     return fails ? 1 : 0;

@@ -2,6 +2,8 @@
 # coll_shapes.sh SHAPE — ranks on network-namespace hosts wired as SHAPE run every collective
 # with checked values (test_coll --env), then a routed send from the first rank to the last
 # while the ranks between sleep in application code (test_coll --env routed).
+# coll_shapes.sh SHAPE counts — instead, v-variant and point-to-point counts that disagree
+# between ranks (test_coll_errors --env counts, binary in TACL_TEST_COLL_ERRORS).
 #   chain        A-B-C, one rank per host (A cannot reach C)
 #   chain2       A-B-C, two ranks per host (shm inside a host, tcp across)
 #   ring4        a 4-host ring A-B-C-D-A with the D-A edge cut
@@ -58,6 +60,12 @@ if [ "$shape" = disconnected ]; then
     grep -q "TACL_ERR_DISCONNECTED" "$out" || netns_fail "no TACL_ERR_DISCONNECTED in output"
     grep -q "2 components: {0 (" "$out" || netns_fail "components not listed: $(head -5 "$out")"
     echo "$shape: every rank failed init listing the components"
+    exit 0
+fi
+if [ "${2:-}" = counts ]; then
+    TACL_TEST_COLL=$TACL_TEST_COLL_ERRORS run counts
+    [ "$fail" = 0 ] || netns_fail "$shape: $fail of $n ranks failed the count mismatch checks"
+    echo "$shape: count mismatches fail both ranks of each pair on $n ranks"
     exit 0
 fi
 run all

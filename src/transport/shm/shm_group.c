@@ -89,6 +89,8 @@ struct tacl_shm_group {
     shm_hdr_t *hdr;
     char *ctrl; /* per rank SHM_LINE bytes: its two control lines (one per step parity) */
     char *data; /* rank r's buffer of parity p: see shm_buf */
+    char *cnt;  /* rank r's counts of parity p: see shm_cnt */
+    size_t cnt_stride;
     size_t slot, oneshot;
     int rank, size;
     int *comm_ranks;
@@ -126,6 +128,14 @@ static inline char *shm_buf(tacl_shm_group_t *g, int r, uint64_t s)
 {
     size_t k = (size_t)r * 2 + (size_t)(s & 1);
     return g->data + k * (g->slot + SHM_PAGE) + (k * 17 % 64) * SHM_ALIGN;
+}
+
+/* Rank r's per-peer byte counts for step s (v-collectives: what it sends to each rank, then what
+ * it expects from each), double-buffered like the data, so that every pair's counts are compared
+ * by both of its ranks at the operation's first step. */
+static inline uint64_t *shm_cnt(tacl_shm_group_t *g, int r, uint64_t s)
+{
+    return (uint64_t *)(g->cnt + ((size_t)r * 2 + (size_t)(s & 1)) * g->cnt_stride);
 }
 
 /* My buffer for the step about to be taken, and rank r's buffer of the step just taken. */
@@ -426,12 +436,15 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
 
     size_t ctrl_off = shm_round(sizeof(shm_hdr_t), SHM_PAGE);
     size_t data_off = ctrl_off + shm_round((size_t)n * SHM_LINE, SHM_PAGE);
-    size_t total = data_off + (size_t)n * 2 * (g->slot + SHM_PAGE);
+    size_t cnt_off = data_off + (size_t)n * 2 * (g->slot + SHM_PAGE);
+    g->cnt_stride = shm_round((size_t)n * 2 * sizeof(uint64_t), SHM_ALIGN);
+    size_t total = cnt_off + shm_round((size_t)n * 2 * g->cnt_stride, SHM_PAGE);
     st = tacl_shm_seg_open(x, "grp", total, &g->seg, eb);
     if (st != TACL_OK) goto err_free;
     g->hdr = (shm_hdr_t *)g->seg.base;
     g->ctrl = (char *)g->seg.base + ctrl_off;
     g->data = (char *)g->seg.base + data_off;
+    g->cnt = (char *)g->seg.base + cnt_off;
 
     long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
     if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
@@ -782,12 +795,28 @@ tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *re
     return TACL_OK;
 }
 
-/* My contribution to a v-collective is in place when send is recv (MPI_IN_PLACE-like) or sits
- * exactly where my block goes. */
-static const char *shm_own_block(const void *send, void *recv, size_t displ)
+/* A pair of ranks that disagree on a v-collective's counts: sender sends `sent` bytes to
+ * receiver, which expects `expected`. Recorded on both ranks of the pair. */
+static tacl_status_t shm_pair_mismatch(tacl_shm_group_t *g, const tacl_fp_t *fp, int sender,
+                                       int receiver, uint64_t sent, uint64_t expected,
+                                       tacl_errbuf_t *eb)
 {
-    if (send == recv) return (const char *)recv + displ;
-    return send;
+    const char *what = fp ? tacl_coll_name(fp->coll) : "v-collective";
+    size_t es = fp ? tacl_dtype_size((tacl_dtype_t)fp->dtype) : 0;
+    if (es == 0)
+        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                        "%s on the shared-memory group: rank %d sends %llu bytes to rank %d but "
+                        "rank %d expects %llu bytes",
+                        what, g->comm_ranks[sender], (unsigned long long)sent,
+                        g->comm_ranks[receiver], g->comm_ranks[receiver],
+                        (unsigned long long)expected);
+    const char *dt = tacl_dtype_name((tacl_dtype_t)fp->dtype);
+    return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                    "%s on the shared-memory group: rank %d sends %llu elements of %s to rank %d "
+                    "but rank %d expects %llu",
+                    what, g->comm_ranks[sender], (unsigned long long)(sent / es), dt,
+                    g->comm_ranks[receiver], g->comm_ranks[receiver],
+                    (unsigned long long)(expected / es));
 }
 
 tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
@@ -796,33 +825,38 @@ tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     const int n = g->size, me = g->rank;
-    const char *in = shm_own_block(send, recv, displs[me]);
+    const char *in = send;
     char *outp = recv;
-    size_t q = g->slot, maxb = 0;
-    for (int r = 0; r < n; r++)
-        if (recv_bytes[r] > maxb) maxb = recv_bytes[r];
-    size_t off = 0;
+    size_t q = g->slot, maxb = 0, off = 0;
+    int bad = -1, bad_send = 0; /* the first pair that disagrees, and my role in it */
+    uint64_t bad_exp = 0;       /* what bad expects from me */
+    memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     do {
         shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
         tacl_status_t st = shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (off == 0) {
+            /* Every rank takes as many steps as the largest contribution needs, whatever it
+             * expected, so that a mismatch leaves the group in step. */
             for (int r = 0; r < n; r++) {
-                if (g->aux[r] == recv_bytes[r]) continue;
-                return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                                "all_gatherv on the shared-memory group: rank %d contributes "
-                                "%llu bytes but rank %d expects %zu from it",
-                                g->comm_ranks[r], (unsigned long long)g->aux[r], g->comm_ranks[me],
-                                recv_bytes[r]);
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+                if (bad >= 0) continue;
+                if (g->aux[r] != recv_bytes[r])
+                    bad = r;
+                else if ((bad_exp = shm_cnt(g, r, g->step)[me]) != send_bytes)
+                    bad = r, bad_send = 1;
             }
         }
         for (int r = 0; r < n; r++) {
             char *dst = outp + displs[r] + off;
-            size_t len = shm_piece(recv_bytes[r], off, q);
+            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
             if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
         }
         off += q;
     } while (off < maxb);
+    if (bad >= 0)
+        return bad_send ? shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
+                        : shm_pair_mismatch(g, fp, bad, me, g->aux[bad], recv_bytes[bad], eb);
     return TACL_OK;
 }
 
@@ -865,7 +899,7 @@ tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t sen
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
     const int n = g->size, me = g->rank;
-    const char *in = me == root ? shm_own_block(send, recv, displs[me]) : send;
+    const char *in = send;
     char *outp = recv;
     size_t q = g->slot, maxb = 0, off = 0;
     int bad = -1;
@@ -918,8 +952,8 @@ tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const siz
     if (me == root)
         for (int r = 0; r < n; r++)
             if (send_bytes[r] > maxb) maxb = send_bytes[r];
-    /* In place at the root: recv is send, or already where its own block is. */
-    int root_in_place = me == root && (recv == send || outp == in + displs[me]);
+    /* In place at the root: recv is already where the root's own block is. */
+    int root_in_place = me == root && outp == in + displs[me];
     do {
         if (me == root) {
             char *mine = shm_next(g);
@@ -949,6 +983,14 @@ tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const 
     size_t q = shm_piece_size(g), mymax = 0, maxb = 0, off = 0;
     for (int r = 0; r < n; r++)
         if (send_bytes[r] > mymax) mymax = send_bytes[r];
+    /* My counts travel with the first step: what I send to each rank, what I expect from it.
+     * Each rank compares both directions of each of its pairs, so that both ranks of a pair that
+     * disagree fail, naming the pair; the others copy their data. */
+    uint64_t *cnt = shm_cnt(g, me, g->step + 1);
+    memcpy(cnt, send_bytes, (size_t)n * sizeof(uint64_t));
+    memcpy(cnt + n, recv_bytes, (size_t)n * sizeof(uint64_t));
+    int bad_from = -1, bad_to = -1; /* first pair that disagrees, me receiving / me sending */
+    uint64_t bad_sent = 0, bad_exp = 0;
     do {
         char *mine = shm_next(g);
         for (int r = 0; r < n; r++)
@@ -956,15 +998,30 @@ tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const 
                      shm_piece(send_bytes[r], off, q));
         tacl_status_t st = shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
         if (st != TACL_OK) return st;
-        if (off == 0)
-            for (int r = 0; r < n; r++)
+        if (off == 0) {
+            for (int r = 0; r < n; r++) {
                 if (g->aux[r] > maxb) maxb = g->aux[r];
+                const uint64_t *rc = shm_cnt(g, r, g->step);
+                uint64_t to_me = rc[me], wants = rc[n + me];
+                if (bad_from < 0 && bad_to < 0 && to_me != recv_bytes[r]) {
+                    bad_from = r;
+                    bad_sent = to_me;
+                } else if (bad_from < 0 && bad_to < 0 && wants != send_bytes[r]) {
+                    bad_to = r;
+                    bad_exp = wants;
+                }
+                g->aux[r] = to_me; /* what r really sends me: copy no more */
+            }
+        }
         for (int r = 0; r < n; r++) {
-            size_t len = shm_piece(recv_bytes[r], off, q);
+            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
             if (len) shm_copy(outp + recv_displs[r] + off, shm_cur(g, r) + (size_t)me * q, len);
         }
         off += q;
     } while (off < maxb);
+    if (bad_from >= 0)
+        return shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
+    if (bad_to >= 0) return shm_pair_mismatch(g, fp, me, bad_to, send_bytes[bad_to], bad_exp, eb);
     return TACL_OK;
 }
 

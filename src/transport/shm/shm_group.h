@@ -32,8 +32,11 @@ void tacl_shm_group_destroy(tacl_shm_group_t *g);
  * across hosts): every rank waiting in, or later calling, the group gets that error. */
 void tacl_shm_group_abort(tacl_shm_group_t *g, tacl_status_t st, const char *msg);
 
-/* Collectives within the group. Semantics as the public API in tacl.h (send == recv: in
- * place; roots are group ranks). All return within deadline_ns. */
+/* Collectives within the group. Semantics and in-place forms as the public API in tacl.h
+ * (roots are group ranks); other overlaps of send and recv are the caller's to refuse. The
+ * v-variants compare every pair's counts on both of its ranks: both fail with
+ * TACL_ERR_MISMATCH naming sender, receiver and both counts, and the group stays in step. All
+ * return within deadline_ns. */
 tacl_status_t tacl_shm_all_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
                                   tacl_dtype_t dt, tacl_op_t op, const tacl_fp_t *fp,
                                   uint64_t deadline_ns, tacl_errbuf_t *eb);
