@@ -1,0 +1,15 @@
+# Broadcast message queue (tests/mp/mq.c): 1, 3 and 7 readers on one host, fake hosts (leaders
+# passing messages on through their hosts' rings), creation errors, killed reader and writer,
+# a stopped reader named by the writer's timeout, the CPU of idle readers.
+tacl_test(NAME mp_mq_basic1 LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/mq.c
+  COMMAND $<TARGET_FILE:mp_mq_basic1> basic 1)
+foreach(r 3 7)
+  tacl_test(NAME mp_mq_basic${r} LABELS mp TIMEOUT 180 COMMAND $<TARGET_FILE:mp_mq_basic1> basic ${r})
+endforeach()
+foreach(m hosts errors idle)
+  tacl_test(NAME mp_mq_${m} LABELS mp TIMEOUT 120 COMMAND $<TARGET_FILE:mp_mq_basic1> ${m})
+endforeach()
+foreach(m kill_reader kill_writer stall)
+  tacl_test(NAME mp_mq_${m} LABELS mp fault TIMEOUT 120
+    COMMAND $<TARGET_FILE:mp_mq_basic1> ${m})
+endforeach()
