@@ -361,7 +361,8 @@ TACL_API void tacl_parallel_destroy(tacl_parallel_t *p);
  * call is bounded by the communicator's timeout (tacl_comm_set_timeout); the communicator must
  * outlive the queue. A full ring is logged after 1 s naming the readers behind (rank, host, by
  * how many messages, for how long), and the writer's enqueue fails at the deadline with
- * TACL_ERR_TIMEOUT naming them (the queue stays usable). A dead writer or reader fails the
+ * TACL_ERR_TIMEOUT naming them. A timeout leaves the queue usable (call again), except for a
+ * writer part-way through a message larger than the ring. A dead writer or reader fails the
  * others' waits with TACL_ERR_PEER_LOST within seconds; messages already queued are still
  * delivered first. Creation fails with TACL_ERR_NOMEM and the figures when /dev/shm has no
  * room for the ring. One operation at a time per queue handle. */
