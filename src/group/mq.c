@@ -94,6 +94,11 @@ typedef struct {
     uint64_t writer, chunk_bytes, chunks;
 } mq_agree_t;
 
+typedef struct {
+    int32_t st;
+    char why[300];
+} mq_outcome_t;
+
 static tacl_status_t mq_open_ring(tacl_mq_t *q, const mq_agree_t *o, uint64_t spin_ns)
 {
     tacl_comm_t *c = q->comm;
@@ -228,26 +233,22 @@ tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t
                                                                        : MQ_READER;
     st = mq_open_ring(q, &o, spin_ns);
     if (st == TACL_OK) st = mq_open_remote(q, &o);
-    /* All ranks or none: every rank learns every other's outcome. */
-    int32_t ok = st, *oks = malloc((size_t)c->size * sizeof *oks);
-    char why[TACL_ERRMSG_MAX];
-    snprintf(why, sizeof why, "%s", q->eb.msg);
+    /* All ranks or none: every rank learns every other's outcome, and the first failure's
+     * cause. */
+    mq_outcome_t mo = {(int32_t)st, ""}, *oks = malloc((size_t)c->size * sizeof *oks);
+    if (st != TACL_OK) snprintf(mo.why, sizeof mo.why, "%.*s", (int)sizeof mo.why - 1, q->eb.msg);
     if (!oks) {
         st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     } else {
-        tacl_status_t gst = tacl_all_gather(c, &ok, oks, 1, TACL_INT32);
+        tacl_status_t gst = tacl_all_gather(c, &mo, oks, sizeof mo, TACL_UINT8);
         if (gst != TACL_OK) {
             st = st != TACL_OK ? st : gst;
-        } else if (st != TACL_OK) {
-            tacl_err(&c->err, st, TACL_SUB_COLL, "tacl_mq_create: %s", why);
         } else {
             for (int r = 0; r < c->size; r++)
-                if (oks[r] != TACL_OK) {
-                    st = tacl_err(&c->err, (tacl_status_t)oks[r], TACL_SUB_COLL,
-                                  "tacl_mq_create: rank %d (host %s) failed to set up its part "
-                                  "of the queue (%s)",
-                                  r, tacl_comm_host_id(c, r),
-                                  tacl_status_name((tacl_status_t)oks[r]));
+                if (oks[r].st != TACL_OK) {
+                    st = r == c->rank ? st : (tacl_status_t)oks[r].st;
+                    tacl_err(&c->err, st, TACL_SUB_COLL, "tacl_mq_create: rank %d (host %s): %.*s",
+                             r, tacl_comm_host_id(c, r), (int)sizeof oks[r].why - 1, oks[r].why);
                     break;
                 }
         }
@@ -332,6 +333,9 @@ static tacl_status_t mq_reader_check(tacl_mq_t *q, const char *what)
  * else (a lost peer, a closed queue) ends it. */
 static tacl_status_t mq_read_fail(tacl_mq_t *q, tacl_status_t st)
 {
+    if (st == TACL_ERR_TIMEOUT)
+        tacl_err_prefix(NULL, st, "message queue written by rank %d (host %s), read by rank %d",
+                        q->writer, tacl_comm_host_id(q->comm, q->writer), q->comm->rank);
     return mq_fail(q, st, st != TACL_ERR_TIMEOUT);
 }
 

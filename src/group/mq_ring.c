@@ -268,8 +268,9 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
             }
         } else if (now >= deadline) {
             return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
-                            "message queue: no message from rank %d (host %s) within %.1f s",
-                            r->wrank, r->whost, (double)(now - start) * 1e-9);
+                            "no message within %.1f s (the deadline) in this host's ring, written "
+                            "by rank %d (host %s)",
+                            (double)(now - start) * 1e-9, r->wrank, r->whost);
         }
         uint32_t w = atomic_load(&wk->wake);
         atomic_fetch_add(&wk->sleepers, 1);
