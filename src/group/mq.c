@@ -294,6 +294,10 @@ tacl_status_t tacl_mq_enqueue(tacl_mq_t *q, const void *buf, size_t len)
     if (st != TACL_OK) return mq_fail(q, st, 1);
     uint64_t deadline = mq_deadline(q);
     int partial = 0;
+    /* Room everywhere before anything is written: a full ring or window then times out with
+     * nothing queued anywhere, and the queue stays usable. */
+    if (q->remote && (st = mq_remote_reserve(q->remote, deadline, &q->eb)) != TACL_OK)
+        return mq_fail(q, st, st != TACL_ERR_TIMEOUT);
     if (q->ring && (st = mq_ring_put(q->ring, buf, len, deadline, &partial, &q->eb)) != TACL_OK)
         return mq_fail(q, st, partial || st != TACL_ERR_TIMEOUT);
     if (q->remote && (st = mq_remote_send(q->remote, buf, len, deadline, &q->eb)) != TACL_OK) {

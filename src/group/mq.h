@@ -91,6 +91,9 @@ typedef struct {
 
 tacl_status_t mq_remote_create(const mq_remote_config_t *cfg, mq_remote_t **out, tacl_errbuf_t *eb);
 void mq_remote_destroy(mq_remote_t *m);
+/* Writer: waits until every remote host has window room for one more message (nothing is sent,
+ * so a timeout leaves the queue as it was). */
+tacl_status_t mq_remote_reserve(mq_remote_t *m, uint64_t deadline_ns, tacl_errbuf_t *eb);
 /* Writer: sends the message to every remote leader (waiting for window room and for the sends
  * to leave buf, until deadline_ns). */
 tacl_status_t mq_remote_send(mq_remote_t *m, const void *buf, size_t len, uint64_t deadline_ns,

@@ -93,8 +93,7 @@ static void remote_nap(uint64_t waited_ns)
     nanosleep(&ts, NULL);
 }
 
-/* Waits until every remote host has window room for one more message. */
-static tacl_status_t remote_reserve(mq_remote_t *m, uint64_t deadline, tacl_errbuf_t *eb)
+tacl_status_t mq_remote_reserve(mq_remote_t *m, uint64_t deadline, tacl_errbuf_t *eb)
 {
     uint64_t start = 0;
     for (int i = 0; i < m->npeers; i++) {
@@ -133,7 +132,7 @@ static tacl_status_t remote_reserve(mq_remote_t *m, uint64_t deadline, tacl_errb
 tacl_status_t mq_remote_send(mq_remote_t *m, const void *buf, size_t len, uint64_t deadline_ns,
                              tacl_errbuf_t *eb)
 {
-    TACL_CHECK(remote_reserve(m, deadline_ns, eb));
+    TACL_CHECK(mq_remote_reserve(m, deadline_ns, eb));
     m->frame.len = len;
     m->frame.seq = m->seq;
     if (len <= MQ_INLINE && len) memcpy(m->frame.inl, buf, len);

@@ -507,8 +507,11 @@ int main(int argc, char **argv)
         int rc = run("kill_writer", 4, kill_body, &v, NULL, env, v);
         return rc ? rc : run("kill_writer", 4, kill_body, &v, "hA,hA,hB,hB", env, v);
     }
-    if (!strcmp(mode, "stall"))
-        return run("stall", 4, stall_body, NULL, NULL, "TACL_TIMEOUT=30;TACL_HEARTBEAT=3", -1);
+    if (!strcmp(mode, "stall")) { /* rank 2: a reader of the writer's ring; a remote leader */
+        const char *e = "TACL_TIMEOUT=30;TACL_HEARTBEAT=3";
+        int rc = run("stall", 4, stall_body, NULL, NULL, e, -1);
+        return rc ? rc : run("stall", 4, stall_body, NULL, "hA,hA,hB,hB", e, -1);
+    }
     if (!strcmp(mode, "idle")) return run("idle", 3, idle_body, NULL, NULL, env, -1);
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
