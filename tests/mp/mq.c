@@ -4,7 +4,8 @@
  * on through their hosts' rings); the ring wraps around many times; views on the writer's host
  * lie in the shared segment; creation errors (mismatched options, a ring larger than /dev/shm);
  * a killed reader and a killed writer (TACL_ERR_PEER_LOST naming them, within seconds); a
- * stopped reader named in the writer's timeout (rank, host, messages behind), after which the
+ * stopped reader (on the writer's host, or a remote host's leader) named in the writer's
+ * timeout (rank, host, messages behind), after which the
  * queue still works; an idle blocked reader's CPU measured from /proc; no segment left in
  * /dev/shm. `--env MODE` runs one rank of a job started elsewhere (tests/netns/mq_chain.sh). */
 #include "check.h"
