@@ -513,7 +513,10 @@ int main(int argc, char **argv)
         int rc = run("stall", 4, stall_body, NULL, NULL, e, -1);
         return rc ? rc : run("stall", 4, stall_body, NULL, "hA,hA,hB,hB", e, -1);
     }
-    if (!strcmp(mode, "idle")) return run("idle", 3, idle_body, NULL, NULL, env, -1);
+    if (!strcmp(mode, "idle")) { /* readers of the writer's ring; a remote leader and its ring */
+        int rc = run("idle", 3, idle_body, NULL, NULL, env, -1);
+        return rc ? rc : run("idle", 3, idle_body, NULL, "hA,hB,hB", env, -1);
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }
