@@ -378,7 +378,8 @@ typedef struct {
  * every rank); all ranks succeed or all fail. opts may be NULL. */
 TACL_API tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t *opts,
                                       tacl_mq_t **out);
-/* The writer's destroy tells waiting readers TACL_ERR_CLOSED (after what was queued). */
+/* The writer's destroy tells the readers TACL_ERR_CLOSED once they have read what was queued
+ * (on another host, once that host's first rank has read it too). */
 TACL_API void tacl_mq_destroy(tacl_mq_t *mq);
 /* Writer only: queues a copy of len bytes for every reader; waits while a ring or a remote
  * host's window is full. */

@@ -256,7 +256,7 @@ tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t
     free(oks);
     if (st != TACL_OK) {
         tacl_err_keep(&c->err, st);
-        mq_free(q, TACL_ERR_CLOSED, "the queue could not be created");
+        mq_free(q, TACL_ERR_CLOSED, "message queue: the queue could not be created");
         return st;
     }
     *out = q;
@@ -267,7 +267,13 @@ void tacl_mq_destroy(tacl_mq_t *q)
 {
     if (!q) return;
     char why[160];
-    snprintf(why, sizeof why, "rank %d closed the queue (its ring's writer)", q->comm->rank);
+    snprintf(why, sizeof why,
+             "message queue: rank %d closed the queue (the writer of this host's ring)",
+             q->comm->rank);
+    if (q->role == MQ_WRITER && q->broken == TACL_OK) {
+        double t = q->comm->timeout_s < 2.0 ? q->comm->timeout_s : 2.0;
+        mq_remote_close(q->remote, tacl_deadline_ns(t));
+    }
     mq_free(q, TACL_ERR_CLOSED, why);
 }
 

@@ -98,6 +98,9 @@ tacl_status_t mq_remote_reserve(mq_remote_t *m, uint64_t deadline_ns, tacl_errbu
  * to leave buf, until deadline_ns). */
 tacl_status_t mq_remote_send(mq_remote_t *m, const void *buf, size_t len, uint64_t deadline_ns,
                              tacl_errbuf_t *eb);
+/* Writer: tells every remote leader that no more messages will come (their readers then get
+ * TACL_ERR_CLOSED once they have read the rest); waits at most until deadline_ns. */
+void mq_remote_close(mq_remote_t *m, uint64_t deadline_ns);
 /* Leader: receives the next message into a buffer owned by m (valid until the next call). A
  * failure (timeout) keeps what has arrived; the next call continues. */
 tacl_status_t mq_remote_recv(mq_remote_t *m, const void **buf, size_t *len, uint64_t deadline_ns,

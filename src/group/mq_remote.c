@@ -19,6 +19,7 @@
 #define MQ_TAG_ACK   3
 #define MQ_FRAME     1024 /* every message's first part: its length, and the payload if small */
 #define MQ_INLINE    (MQ_FRAME - 16)
+#define MQ_CLOSED    UINT64_MAX /* a frame's length when the writer closes the queue */
 #define MQ_WARN_NS   1000000000ull
 #define MQ_REWARN_NS 10000000000ull
 
@@ -172,6 +173,10 @@ tacl_status_t mq_remote_recv(mq_remote_t *m, const void **buf, size_t *len, uint
         m->have_frame = 1;
     }
     uint64_t n = m->rframe.len;
+    if (n == MQ_CLOSED)
+        return tacl_err(eb, TACL_ERR_CLOSED, TACL_SUB_COLL,
+                        "message queue: the writer closed the queue after %llu message(s)",
+                        (unsigned long long)m->rseq);
     if (n <= MQ_INLINE) {
         *buf = m->rframe.inl;
         *len = (size_t)n;
@@ -214,6 +219,23 @@ tacl_status_t mq_remote_done(mq_remote_t *m, uint64_t deadline_ns, tacl_errbuf_t
     m->ack_out_seq++;
     m->acked_out = m->released;
     return TACL_OK;
+}
+
+void mq_remote_close(mq_remote_t *m, uint64_t deadline_ns)
+{
+    if (!m) return;
+    m->frame.len = MQ_CLOSED;
+    m->frame.seq = m->seq;
+    int n = 0;
+    for (int i = 0; i < m->npeers; i++) {
+        tacl_msg_key_t k = {m->id, MQ_TAG_FRAME, m->seq};
+        if (!tacl_engine_peer_alive(m->e, m->peers[i].wrank)) continue;
+        if (tacl_engine_isend(m->e, m->peers[i].wrank, &k, NULL, &m->frame, MQ_FRAME,
+                              &m->reqs[n]) == TACL_OK)
+            n++;
+    }
+    tacl_errbuf_t eb;
+    tacl_engine_wait(m->e, m->reqs, n, deadline_ns, NULL, 0, &eb);
 }
 
 void mq_remote_destroy(mq_remote_t *m)

@@ -207,8 +207,7 @@ static tacl_status_t ring_check_reader(mq_ring_t *r, uint64_t now, tacl_errbuf_t
     if (st != 0) {
         tacl_status_t s = st > 0 && st < TACL_STATUS_COUNT_ ? (tacl_status_t)st : TACL_ERR_PROTOCOL;
         if (s == TACL_ERR_CLOSED)
-            return tacl_err(eb, s, TACL_SUB_SHM, "message queue: %.*s", (int)sizeof r->ab->msg - 1,
-                            r->ab->msg);
+            return tacl_err(eb, s, TACL_SUB_SHM, "%.*s", (int)sizeof r->ab->msg - 1, r->ab->msg);
         return tacl_err(eb, s, TACL_SUB_SHM,
                         "message queue: the writer of this host's ring, rank %d, failed: %.*s",
                         r->wrank, (int)sizeof r->ab->msg - 1, r->ab->msg);

@@ -274,6 +274,24 @@ static int errors_body(tacl_comm_t *w, void *arg)
         CHECK(got == sizeof x && x == 42);
     }
     tacl_mq_destroy(q);
+    /* The writer closes after 3 messages: readers get all 3, then TACL_ERR_CLOSED. */
+    CHECK_OK(tacl_mq_create(w, 0, NULL, &q));
+    for (uint64_t i = 0; i < 3; i++) {
+        if (me == 0) {
+            CHECK_OK(tacl_mq_enqueue(q, &i, sizeof i));
+        } else {
+            CHECK_OK(tacl_mq_dequeue_into(q, &x, sizeof x, &got));
+            CHECK(got == sizeof x && x == i);
+        }
+    }
+    if (me == 0) {
+        tacl_mq_destroy(q);
+        return 0;
+    }
+    CHECK_ST(tacl_mq_dequeue_into(q, &x, sizeof x, &got), TACL_ERR_CLOSED);
+    CHECK_CONTAINS(tacl_mq_last_error(q), "closed the queue");
+    printf("rank %d: %s\n", me, tacl_mq_last_error(q));
+    tacl_mq_destroy(q);
     return 0;
 }
 
