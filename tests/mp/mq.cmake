@@ -13,3 +13,6 @@ foreach(m kill_reader kill_writer stall)
   tacl_test(NAME mp_mq_${m} LABELS mp fault TIMEOUT 120
     COMMAND $<TARGET_FILE:mp_mq_basic1> ${m})
 endforeach()
+# No spinning: every wait sleeps on the futex, so every message goes through the wake-up path.
+tacl_test(NAME mp_mq_basic3_nospin LABELS mp TIMEOUT 180
+  COMMAND $<TARGET_FILE:mp_mq_basic1> basic 3 ENV TACL_MQ_SPIN_US=0)
