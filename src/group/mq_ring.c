@@ -229,12 +229,16 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
     if (cond(r, a)) return TACL_OK;
     uint64_t start = tacl_now_ns(), now = start, spin_end = start + r->spin_ns;
     while (now < spin_end) {
-        for (int i = 0; i < 64; i++) {
+        if (r->yield) {
+            /* A yield may give the core away for a whole slice: read the clock after each. */
             if (cond(r, a)) return TACL_OK;
-            if (r->yield)
-                sched_yield();
-            else
+            sched_yield();
+        } else {
+            /* Poll between pauses; read the clock once per batch. */
+            for (int i = 0; i < 64; i++) {
+                if (cond(r, a)) return TACL_OK;
                 _mm_pause();
+            }
         }
         now = tacl_now_ns();
     }
