@@ -16,3 +16,6 @@ endforeach()
 # No spinning: every wait sleeps on the futex, so every message goes through the wake-up path.
 tacl_test(NAME mp_mq_basic3_nospin LABELS mp TIMEOUT 180
   COMMAND $<TARGET_FILE:mp_mq_basic1> basic 3 ENV TACL_MQ_SPIN_US=0)
+# The example, linked against the shared library as a user's program is, under tacl run.
+tacl_test(NAME mp_mq_example LABELS mp TIMEOUT 60
+  COMMAND $<TARGET_FILE:tacl_cli> run -n 4 -- $<TARGET_FILE:example_mq_broadcast>)
