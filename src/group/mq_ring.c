@@ -277,6 +277,9 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
         }
         uint32_t w = atomic_load(&wk->wake);
         atomic_fetch_add(&wk->sleepers, 1);
+        /* The re-check's loads are acquire only; the fence makes the pair with the other side's
+         * seq_cst store and sleeper load a proper Dekker handshake in C11 terms. */
+        atomic_thread_fence(memory_order_seq_cst);
         if (!cond(r, a) && (writer || atomic_load(&r->ab->st) == 0)) {
             uint64_t left = deadline - now;
             tacl_shm_futex_wait(&wk->wake, w, left < MQ_SLICE_NS ? left : MQ_SLICE_NS, 0);
