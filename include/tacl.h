@@ -367,6 +367,50 @@ TACL_API tacl_status_t tacl_parallel_create(tacl_comm_t *world, const tacl_par_s
                                             int device, tacl_parallel_t **out);
 TACL_API tacl_group_t *tacl_parallel_group(tacl_parallel_t *p, tacl_par_kind_t kind);
 TACL_API void tacl_parallel_destroy(tacl_parallel_t *p);
+/* ---- Broadcast message queue: one writer, every other rank of a communicator a reader
+ * (vLLM's shm_broadcast MessageQueue). Ranks on the writer's host read a ring in shared memory
+ * (one segment per host, unlinked once every rank has mapped it); each other host gets one copy
+ * of every message over tacl's engine (routed, so a host behind a relay gets them too), which
+ * its first rank passes on through its own host's ring. Messages arrive in order, whole, of any
+ * length (0 included); one larger than a chunk spans several. Waits spin for spin_us, then
+ * sleep on a futex until the other side wakes them: an idle reader costs no CPU. Every blocking
+ * call is bounded by the communicator's timeout (tacl_comm_set_timeout); the communicator must
+ * outlive the queue. A full ring is logged after 1 s naming the readers behind (rank, host, by
+ * how many messages, for how long), and the writer's enqueue fails at the deadline with
+ * TACL_ERR_TIMEOUT naming them. A timeout leaves the queue usable (call again), except for a
+ * writer part-way through a message larger than the ring. A dead writer or reader fails the
+ * others' waits with TACL_ERR_PEER_LOST within seconds; messages already queued are still
+ * delivered first. Creation fails with TACL_ERR_NOMEM and the figures when /dev/shm has no
+ * room for the ring. One operation at a time per queue handle. */
+typedef struct tacl_mq tacl_mq_t;
+typedef struct {
+    size_t chunk_bytes; /* bytes per ring chunk (0: TACL_MQ_CHUNK_BYTES, 64 KiB) */
+    size_t chunks;      /* chunks per ring (0: TACL_MQ_CHUNKS, 128); also the messages a remote
+                           host may have unacknowledged */
+    double spin_us;     /* spin before sleeping (0: TACL_MQ_SPIN_US; < 0: sleep at once) */
+} tacl_mq_opts_t;
+
+/* Collective over comm: every rank passes the same writer and sizes (else TACL_ERR_MISMATCH on
+ * every rank); all ranks succeed or all fail. opts may be NULL. */
+TACL_API tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t *opts,
+                                      tacl_mq_t **out);
+/* The writer's destroy tells the readers TACL_ERR_CLOSED once they have read what was queued
+ * (on another host, once that host's first rank has read it too). */
+TACL_API void tacl_mq_destroy(tacl_mq_t *mq);
+/* Writer only: queues a copy of len bytes for every reader; waits while a ring or a remote
+ * host's window is full. */
+TACL_API tacl_status_t tacl_mq_enqueue(tacl_mq_t *mq, const void *buf, size_t len);
+/* Reader: waits for the next message; *buf is a read-only view valid until tacl_mq_release
+ * (which must come before the next dequeue). On the writer's host a message up to the ring's
+ * size (chunk_bytes * chunks) is read in place in shared memory, even when it spans chunks; a
+ * larger one, and every message on another host, is a private copy. */
+TACL_API tacl_status_t tacl_mq_dequeue(tacl_mq_t *mq, const void **buf, size_t *len);
+TACL_API tacl_status_t tacl_mq_release(tacl_mq_t *mq);
+/* Reader: copies the next message into buf and releases it. When it is larger than cap:
+ * TACL_ERR_INVALID with *len = its length, and the message stays queued for the next call. */
+TACL_API tacl_status_t tacl_mq_dequeue_into(tacl_mq_t *mq, void *buf, size_t cap, size_t *len);
+TACL_API const char *tacl_mq_last_error(const tacl_mq_t *mq);
+
 /* ---- Rendezvous store: limits and threading (store part). ----
  * A store client handle serves one thread at a time (one synchronous request in flight per
  * connection); use one handle per thread. The server is thread-safe and serves any number of

@@ -23,19 +23,15 @@
 #include "reduce.h"
 #include "settings.h"
 #include "transport/shm/shm_seg.h"
+#include "transport/shm/shm_sync.h"
 
-#include <errno.h>
 #include <immintrin.h>
-#include <limits.h>
 #include <pthread.h>
-#include <linux/futex.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SHM_LINE         128
@@ -166,11 +162,6 @@ static inline size_t shm_piece(size_t len, size_t off, size_t q)
     return len > off ? shm_min(q, len - off) : 0;
 }
 
-static long shm_futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-    return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
-}
-
 /* ---- Errors. ---- */
 
 static void shm_describe(const tacl_fp_t *fp, char *buf, size_t len)
@@ -193,7 +184,7 @@ static tacl_status_t shm_break(tacl_shm_group_t *g, tacl_status_t st, tacl_errbu
         snprintf(g->hdr->abort_msg, sizeof g->hdr->abort_msg, "%s", msg);
         atomic_store_explicit(&g->hdr->abort_st, (int32_t)st, memory_order_release);
         atomic_fetch_add(&g->hdr->wake, 1);
-        shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
+        tacl_shm_futex_wake(&g->hdr->wake, 0);
     }
     return tacl_err_keep(eb, st);
 }
@@ -215,21 +206,6 @@ static tacl_status_t shm_check_usable(tacl_shm_group_t *g, const tacl_fp_t *fp, 
                     g->broken_msg);
 }
 
-/* A pid that no longer exists, or a zombie (killed but not yet reaped by its parent). */
-static int shm_pid_dead(int32_t pid)
-{
-    if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /* ---- Steps. ---- */
 
 static void shm_publish(tacl_shm_group_t *g, uint64_t s)
@@ -238,7 +214,7 @@ static void shm_publish(tacl_shm_group_t *g, uint64_t s)
     atomic_store(&shm_ctrl(g, g->rank, s)->flag, s);
     if (atomic_load(&g->hdr->sleepers) > 0) {
         atomic_fetch_add(&g->hdr->wake, 1);
-        shm_futex(&g->hdr->wake, FUTEX_WAKE, INT_MAX, NULL);
+        tacl_shm_futex_wake(&g->hdr->wake, 0);
     }
 }
 
@@ -308,7 +284,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         if (now >= next_live) {
             next_live = now + SHM_LIVE_NS;
             for (int q = r; q < g->size; q++) {
-                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !shm_pid_dead(g->pids[q]))
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !tacl_shm_pid_dead(g->pids[q]))
                     continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
@@ -329,8 +305,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         atomic_fetch_add(&g->hdr->sleepers, 1);
         if (atomic_load(&shm_ctrl(g, r, s)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
             uint64_t left = deadline - now, ns = left < SHM_SLEEP_NS ? left : SHM_SLEEP_NS;
-            struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-            shm_futex(&g->hdr->wake, FUTEX_WAIT, w, &ts);
+            tacl_shm_futex_wait(&g->hdr->wake, w, ns, 0);
         }
         atomic_fetch_sub(&g->hdr->sleepers, 1);
     }
@@ -614,8 +589,7 @@ static void *shm_helper_main(void *arg)
                 _mm_pause();
                 continue;
             }
-            struct timespec ts = {0, 100000000}; /* re-check stop every 100 ms */
-            shm_futex(&pool->gen, FUTEX_WAIT_PRIVATE, seen, &ts);
+            tacl_shm_futex_wait(&pool->gen, seen, 100000000ull, 1); /* re-check stop: 100 ms */
         }
         seen = gen;
         if (atomic_load(&pool->stop)) return NULL;
@@ -629,7 +603,7 @@ static void shm_pool_destroy(shm_pool_t *pool)
     if (!pool) return;
     atomic_store(&pool->stop, 1);
     atomic_fetch_add(&pool->gen, 1);
-    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    tacl_shm_futex_wake(&pool->gen, 1);
     for (int i = 0; i < pool->nhelpers; i++)
         pthread_join(pool->tids[i], NULL);
     free(pool->tids);
@@ -673,7 +647,7 @@ static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
     pool->job = job;
     atomic_store(&pool->pending, pool->nhelpers);
     atomic_fetch_add(&pool->gen, 1);
-    shm_futex(&pool->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    tacl_shm_futex_wake(&pool->gen, 1);
     shm_ar_phase(job, 0, pool->nhelpers + 1);
     /* Our own threads always finish their part: no deadline needed here. */
     while (atomic_load(&pool->pending) > 0)

@@ -1,4 +1,5 @@
-/* shm_seg.c — create, share, map and unlink a POSIX shared segment (see shm_seg.h). */
+/* shm_seg.c — create, share, map and unlink a POSIX shared segment (see shm_seg.h), after
+ * checking that /dev/shm has room for it. */
 #include "transport/shm/shm_seg.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,9 +18,28 @@ static atomic_uint shm_seg_counter;
 typedef struct {
     int32_t status; /* rank 0's outcome of creating the segment */
     char name[64];
+    char why[256]; /* and its message when that failed */
 } shm_seg_announce_t;
 
-tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
+/* A tmpfs file is sparse: a segment larger than the free space is created and mapped without
+ * complaint, and the process that first touches a page the filesystem cannot supply dies of
+ * SIGBUS. Refuse it up front instead, saying how much is free. */
+static tacl_status_t shm_seg_check_space(const char *tag, size_t size, tacl_errbuf_t *eb)
+{
+    struct statvfs sv;
+    if (statvfs("/dev/shm", &sv) != 0) return TACL_OK; /* no /dev/shm mount: shm_open decides */
+    unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    unsigned long long total = (unsigned long long)sv.f_blocks * sv.f_frsize;
+    if ((unsigned long long)size <= avail) return TACL_OK;
+    return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM,
+                    "cannot create a shared segment of %zu bytes (%.1f MiB) for %s: /dev/shm has "
+                    "only %llu bytes (%.1f MiB) free of %.1f MiB; enlarge /dev/shm (e.g. docker "
+                    "run --shm-size) or ask for a smaller segment",
+                    size, (double)size / 1048576.0, tag, avail, (double)avail / 1048576.0,
+                    (double)total / 1048576.0);
+}
+
+static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t size, int reserve,
                                 tacl_shm_seg_t *out, tacl_errbuf_t *eb)
 {
     shm_seg_announce_t mine = {0}, *all = NULL;
@@ -26,7 +47,9 @@ tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t
     int fd = -1, created = 0;
     void *base = MAP_FAILED;
 
-    if (xchg->rank == 0) {
+    if (xchg->rank == 0 && (st = shm_seg_check_space(tag, size, eb)) != TACL_OK) {
+        mine.status = st;
+    } else if (xchg->rank == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(mine.name, sizeof mine.name, "/tacl-%s-%d-%lx-%u", tag, (int)getpid(),
@@ -42,10 +65,19 @@ tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t
                 shm_unlink(mine.name);
                 fd = -1;
             }
+        } else if (reserve && (errno = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+            st = tacl_err(eb, errno == ENOSPC ? TACL_ERR_NOMEM : TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                          "cannot reserve %zu bytes in /dev/shm for shared segment %s: %s", size,
+                          mine.name, strerror(errno));
+            mine.status = st;
+            close(fd);
+            shm_unlink(mine.name);
+            fd = -1;
         } else {
             created = 1;
         }
     }
+    if (mine.status != TACL_OK) snprintf(mine.why, sizeof mine.why, "%s", tacl_last_error());
     all = calloc((size_t)xchg->size, sizeof *all);
     if (!all) {
         st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
@@ -56,9 +88,9 @@ tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t
     if (all[0].status != TACL_OK) {
         st = xchg->rank == 0 ? (tacl_status_t)all[0].status
                              : tacl_err(eb, (tacl_status_t)all[0].status, TACL_SUB_SHM,
-                                        "rank 0 of the group could not create shared segment "
-                                        "%s",
-                                        all[0].name);
+                                        "rank 0 of the group could not create a shared "
+                                        "segment: %.*s",
+                                        (int)sizeof all[0].why - 1, all[0].why);
         goto err_free;
     }
     if (xchg->rank != 0) {
@@ -114,6 +146,18 @@ err_free:
     free(all);
     if (fd >= 0) close(fd);
     return st;
+}
+
+tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
+                                tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+{
+    return shm_seg_do(xchg, tag, size, 0, out, eb);
+}
+
+tacl_status_t tacl_shm_seg_open_reserved(const tacl_xchg_t *xchg, const char *tag, size_t size,
+                                         tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+{
+    return shm_seg_do(xchg, tag, size, 1, out, eb);
 }
 
 void tacl_shm_seg_close(tacl_shm_seg_t *seg)

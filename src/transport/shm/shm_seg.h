@@ -1,7 +1,9 @@
 /* shm_seg.h — POSIX shared-memory segments shared by a set of ranks on one host. Rank 0 of the
  * set creates a segment under a unique name (pid, time, counter), the name travels through the
  * set's exchange, every rank maps it, and after a second exchange (everyone has mapped) rank 0
- * unlinks it: from then on nothing is left in /dev/shm, whatever crashes later. */
+ * unlinks it: from then on nothing is left in /dev/shm, whatever crashes later. A segment
+ * larger than /dev/shm's free space is refused at creation (TACL_ERR_NOMEM with the figures)
+ * rather than left to kill a process with SIGBUS when it touches a page tmpfs cannot supply. */
 #ifndef TACL_TRANSPORT_SHM_SEG_H
 #define TACL_TRANSPORT_SHM_SEG_H
 
@@ -20,6 +22,10 @@ typedef struct {
  * bytes; tag is part of the name so that a left-over segment says who made it. */
 tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
                                 tacl_shm_seg_t *out, tacl_errbuf_t *eb);
+/* The same, with every page allocated up front (posix_fallocate), so that no later touch of the
+ * segment can fault for want of room in /dev/shm, even when others fill it meanwhile. */
+tacl_status_t tacl_shm_seg_open_reserved(const tacl_xchg_t *xchg, const char *tag, size_t size,
+                                         tacl_shm_seg_t *out, tacl_errbuf_t *eb);
 void tacl_shm_seg_close(tacl_shm_seg_t *seg);
 
 #endif
