@@ -31,6 +31,7 @@ void tacl_costmodel_default(tacl_costmodel_t *cm)
     cm->eta_prefill = 0.6;
     cm->eta_bus = 0.78;
     cm->alpha_gpu_us = 8;
+    cm->alpha_eager_us = 10;
     cm->alpha_net_us = 20;
     cm->alpha_p2p_us = 10;
     cm->layer_us = 25;
@@ -58,31 +59,66 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
     for (int i = 0; i + 1 < n && ok; i++)
         ok = tacl_cluster_link(c, i, i + 1, &w, &l);
     if (ok) return 0;
-    int *deg = calloc((size_t)n, sizeof *deg);
     char *used = calloc((size_t)n, 1);
+    int *deg = calloc((size_t)n, sizeof *deg);
     if (!deg || !used) {
         free(deg);
         free(used);
         return 0; /* keep the file's order */
     }
+    if (c->has_default) {
+        /* Nearly every pair is linked: walk the file's order, stepping over a host that the
+         * current one cannot reach to the next that it can (O(n + unreachable pairs)). */
+        int k = 0, cur = -1, first = 0;
+        while (k < n) {
+            while (first < n && used[first])
+                first++;
+            int next = first;
+            if (cur >= 0)
+                for (int j = first; j < n; j++)
+                    if (!used[j] && tacl_cluster_link(c, cur, j, &w, &l)) {
+                        next = j;
+                        break;
+                    }
+            used[next] = 1;
+            order[k++] = cur = next;
+        }
+        free(deg);
+        free(used);
+        return 0;
+    }
+    /* Explicit links only: Warnsdorff's walk over the adjacency, O(n + links) per step
+     * bounded by the degrees. */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            if (i != j && tacl_cluster_link(c, i, j, &w, &l)) deg[i]++;
-    int cur = -1;
+        deg[i] = c->adj_off[i + 1] - c->adj_off[i];
+    int cur = -1, scan = 0;
     for (int k = 0; k < n; k++) {
         int next = -1;
         if (cur >= 0)
-            for (int j = 0; j < n; j++)
-                if (!used[j] && tacl_cluster_link(c, cur, j, &w, &l) &&
-                    (next < 0 || deg[j] < deg[next]))
+            for (int e = c->adj_off[cur]; e < c->adj_off[cur + 1]; e++) {
+                const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                int j = lk->a == cur ? lk->b : lk->a;
+                if (!used[j] &&
+                    (next < 0 || deg[j] < deg[next] || (deg[j] == deg[next] && j < next)))
                     next = j;
-        if (next < 0)
-            for (int j = 0; j < n; j++)
-                if (!used[j] && (next < 0 || deg[j] < deg[next])) next = j;
+            }
+        if (next < 0) {
+            /* Stuck: the unvisited host of least degree (a chain's end), scanning once when
+             * every degree is equal. */
+            int lo = -1;
+            for (int j = scan; j < n; j++)
+                if (!used[j] && (lo < 0 || deg[j] < deg[lo])) lo = j;
+            next = lo;
+        }
+        if (next < 0) break; /* cannot happen: k < n hosts remain */
         used[next] = 1;
         order[k] = next;
-        for (int j = 0; j < n; j++)
-            if (tacl_cluster_link(c, next, j, &w, &l) && j != next) deg[j]--;
+        while (scan < n && used[scan])
+            scan++;
+        for (int e = c->adj_off[next]; e < c->adj_off[next + 1]; e++) {
+            const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+            deg[lk->a == next ? lk->b : lk->a]--;
+        }
         cur = next;
     }
     free(deg);
@@ -153,6 +189,46 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     double bw, lat;
     int path[64];
     if (k <= 1) return;
+    if (k > 32 && !c->has_default) {
+        /* Explicit links only: walk the set's adjacency (O(sum of degrees), not O(k^2)); a
+         * host with fewer than k-1 neighbours in the set names a missing pair. */
+        int stamp = ++p->scratch->epoch, *mk = p->scratch->mark;
+        for (int i = 0; i < k; i++)
+            mk[hosts[i]] = stamp;
+        for (int i = 0; i < k; i++) {
+            int u = hosts[i], in = 0;
+            for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                int v = l->a == u ? l->b : l->a;
+                if (mk[v] != stamp) continue;
+                in++;
+                if (v < u) continue; /* each pair once */
+                if (l->gbs < g->inter_gbs) g->inter_gbs = l->gbs, g->ba = l->a, g->bb = l->b;
+                if (l->lat_us > g->lat_us) g->lat_us = l->lat_us;
+            }
+            if (in >= k - 1) continue;
+            /* u misses a partner: find the first, then route it or report it. */
+            int stamp2 = ++p->scratch->epoch2, *m2 = p->scratch->mark2;
+            for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                m2[l->a == u ? l->b : l->a] = stamp2;
+            }
+            for (int j = 0; j < k; j++) {
+                int v = hosts[j];
+                if (v == u || m2[v] == stamp2 || v < u) continue;
+                if (p->w.allow_routing && tacl_cluster_route(c, u, v, path, 64, &bw, &lat) > 0) {
+                    g->routed = 1;
+                    if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = u, g->bb = v;
+                    if (lat > g->lat_us) g->lat_us = lat;
+                } else {
+                    if (!g->missing) g->ma = u, g->mb = v;
+                    g->missing = 1;
+                    return;
+                }
+            }
+        }
+        return;
+    }
     if (k <= 32 || !c->has_default) {
         for (int a = 0; a < k; a++)
             for (int b = a + 1; b < k; b++) {
@@ -546,9 +622,10 @@ static void plan_group_names(const tacl_plan_t *p, const int *idx, int n, char *
     if (k < len) snprintf(buf + k, len - k, "]");
 }
 
-/* Fills the replica inputs for replica (instance) rep; records unreachable pairs in l. */
+/* Fills the replica inputs for replica (instance) rep; says why it cannot run (unreachable
+ * pairs) in why. */
 static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep, plan_rep_t *r,
-                           tacl_layout_t *l, int *idx)
+                           tacl_layout_t *l, int *idx, char *why, size_t whylen)
 {
     const tacl_cluster_t *c = p->cluster;
     int tp = sh->tp, pp = sh->pp, ok = 1;
@@ -569,9 +646,9 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
         if (r->tpg[s].missing) {
             char names[256];
             plan_group_names(p, idx, tp, names, sizeof names);
-            if (!strstr(l->reason, "needs"))
-                plan_addf(l->reason, sizeof l->reason, "TP group %s needs %s↔%s: unreachable%s",
-                          names, c->hosts[r->tpg[s].ma].name, c->hosts[r->tpg[s].mb].name,
+            if (!strstr(why, "needs"))
+                plan_addf(why, whylen, "TP group %s needs %s↔%s: unreachable%s", names,
+                          c->hosts[r->tpg[s].ma].name, c->hosts[r->tpg[s].mb].name,
                           p->w.allow_routing ? " (no route)"
                                              : " (NCCL connects every pair; tacl could route it: "
                                                "--allow-routing)");
@@ -585,8 +662,8 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
                     idx[n++] = (d * pp + s) * tp + t;
             plan_group(p, idx, n, &r->epg[s]);
             if (r->epg[s].missing) {
-                if (!strstr(l->reason, "EP group"))
-                    plan_addf(l->reason, sizeof l->reason,
+                if (!strstr(why, "EP group"))
+                    plan_addf(why, whylen,
                               "EP group of stage %d needs %s↔%s: unreachable (all-to-all)", s,
                               c->hosts[r->epg[s].ma].name, c->hosts[r->epg[s].mb].name);
                 ok = 0;
@@ -613,9 +690,8 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
                 bw /= tp;
                 l->routed = 1;
             } else {
-                if (!strstr(l->reason, "PP stages"))
-                    plan_addf(l->reason, sizeof l->reason,
-                              "PP stages %d->%d need %s↔%s: unreachable", s, s + 1,
+                if (!strstr(why, "PP stages"))
+                    plan_addf(why, whylen, "PP stages %d->%d need %s↔%s: unreachable", s, s + 1,
                               c->hosts[a].name, c->hosts[b].name);
                 ok = 0;
                 continue;
@@ -727,66 +803,120 @@ static void plan_shape(const tacl_plan_t *p, int tp, int pp, int dp, int ep, pla
     sh->act_params_layer = (attn + (dense + shared) / L + act_expert) / tp;
 }
 
+/* Recently costed replica inputs and their results: replicas repeat with the GPU offset
+ * within a host, so a few entries catch most repeats on any regular cluster. */
+#define PLAN_MEMO 8
+typedef struct {
+    int n, next;
+    plan_rep_t rep[PLAN_MEMO];
+    plan_res_t res[PLAN_MEMO];
+    int *layers[PLAN_MEMO];
+} plan_memo_t;
+
 /* Evaluates layout (tp, pp, ep) in l (tp, pp, dp, ep already set, reason may hold shape
- * rejections). */
+ * rejections). Replicas that cannot run (an unreachable pair) or do not fit are dropped when
+ * others can serve: the layout is then partial (l->reps lists the replicas kept). */
 static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
 {
     int tp = l->tp, pp = l->pp, dp = l->dp;
     plan_shape_t sh;
     plan_shape(p, tp, pp, dp, l->ep, &sh);
     l->layers = calloc((size_t)pp, sizeof(int));
-    plan_rep_t cur, prev;
+    l->dp_full = dp;
+    plan_rep_t cur;
+    plan_memo_t memo;
+    memset(&cur, 0, sizeof cur);
+    memset(&memo, 0, sizeof memo);
+    int reps = l->ep > 1 ? 1 : dp, alloc_ok = 1;
     int *idx = malloc(sizeof(int) * (size_t)(tp * (dp > 0 ? dp : 1) + 1));
     int *n = malloc(sizeof(int) * (size_t)pp);
-    if (!l->layers || !idx || !n || !plan_rep_alloc(&cur, pp) || !plan_rep_alloc(&prev, pp)) {
+    char *fits = calloc((size_t)reps + 1, 1);
+    alloc_ok = l->layers && idx && n && fits && plan_rep_alloc(&cur, pp);
+    for (int i = 0; i < PLAN_MEMO && alloc_ok; i++)
+        alloc_ok = plan_rep_alloc(&memo.rep[i], pp) &&
+                   (memo.layers[i] = malloc(sizeof(int) * (size_t)pp)) != NULL;
+    if (!alloc_ok) {
         snprintf(l->reason, sizeof l->reason, "out of memory");
         l->state = TACL_LAYOUT_REJECTED;
         goto out;
     }
-    int reps = l->ep > 1 ? 1 : dp, have_prev = 0, reach_ok = 1;
     if (p->scratch->uniform_gpus > 0)
         memset(p->scratch->cache_ok, 0, (size_t)p->scratch->uniform_gpus);
-    plan_res_t res, worst;
+    plan_res_t res, worst, worst_nofit;
     memset(&res, 0, sizeof res);
     memset(&worst, 0, sizeof worst);
+    memset(&worst_nofit, 0, sizeof worst_nofit);
     worst.fits = 1;
     double tok_s = 0, kv_min = INFINITY, conc_sum = 0;
     long conc_min = 0;
+    int nkept = 0, nunreach = 0, nnofit = 0, first_bad = -1, have_layers = 0;
+    char why[512] = "", first_why[512] = "";
     /* Symmetry: on a cluster of identical hosts under a default link, a replica that touches
      * no host named in a link or unreachable pair is equal to any other replica starting at
      * the same GPU offset within its host, so one evaluation per offset suffices. */
     const tacl_plan_scratch_t *sc = p->scratch;
     int size = tp * pp;
     for (int rep = 0; rep < reps; rep++) {
-        int key = -1;
+        int key = -1, ok_rep = 1;
         if (sc->uniform_gpus > 0 && l->ep <= 1 &&
             sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
             key = (rep * size) % sc->uniform_gpus;
-        if (key >= 0 && (l->reason[0] || !reach_ok)) continue; /* nothing new to learn */
-        if (key >= 0 && sc->cache_ok[key]) {
-            res = sc->cache[key];
-        } else {
-            if (!plan_rep_inputs(p, &sh, rep, &cur, l, idx)) {
-                reach_ok = 0;
-                continue;
+        if (l->reason[0]) {
+            /* A shape rule rejects the layout whatever the replicas; still say whether a
+             * replica would also need an unreachable pair (a few replicas looked at). */
+            why[0] = 0;
+            if (rep < 64 && !plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why)) {
+                plan_addf(l->reason, sizeof l->reason, "%s", why);
+                break;
             }
-            if (!reach_ok || l->reason[0]) continue; /* rejected: keep collecting reasons */
-            if (!(have_prev && plan_rep_same(&sh, &cur, &prev))) {
-                plan_cost(p, &sh, &cur, n, &res);
-                p->evaluated++;
-                plan_rep_t t = prev;
-                prev = cur;
-                cur = t;
-                have_prev = 1;
-            }
-            if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = 1;
-        }
-        if (rep == 0) memcpy(l->layers, n, sizeof(int) * (size_t)pp);
-        if (!res.fits) {
-            if (worst.fits || res.missing > worst.missing) worst = res;
-            worst.fits = 0;
             continue;
         }
+        if (key >= 0 && sc->cache_ok[key]) {
+            res = sc->cache[key];
+            ok_rep = sc->cache_ok[key] == 1;
+        } else {
+            why[0] = 0;
+            ok_rep = plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why);
+            if (!ok_rep) {
+                memset(&res, 0, sizeof res);
+                if (first_bad < 0)
+                    first_bad = rep, snprintf(first_why, sizeof first_why, "%s", why);
+            } else {
+                int hit = -1;
+                for (int i = 0; i < memo.n && hit < 0; i++)
+                    if (plan_rep_same(&sh, &cur, &memo.rep[i])) hit = i;
+                if (hit >= 0) {
+                    res = memo.res[hit];
+                    memcpy(n, memo.layers[hit], sizeof(int) * (size_t)pp);
+                } else {
+                    plan_cost(p, &sh, &cur, n, &res);
+                    p->evaluated++;
+                    int slot = memo.next;
+                    memo.next = (memo.next + 1) % PLAN_MEMO;
+                    if (memo.n < PLAN_MEMO) memo.n++;
+                    plan_rep_t t = memo.rep[slot];
+                    memo.rep[slot] = cur;
+                    cur = t;
+                    memo.res[slot] = res;
+                    memcpy(memo.layers[slot], n, sizeof(int) * (size_t)pp);
+                }
+            }
+            if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = ok_rep ? 1 : 2;
+        }
+        if (!ok_rep) {
+            nunreach++;
+            if (first_bad < 0) first_bad = rep;
+            continue;
+        }
+        if (!res.fits) {
+            nnofit++;
+            if (first_bad < 0) first_bad = rep;
+            if (nnofit == 1 || res.missing > worst_nofit.missing) worst_nofit = res;
+            continue;
+        }
+        fits[rep] = 1;
+        nkept++;
+        if (!have_layers) memcpy(l->layers, n, sizeof(int) * (size_t)pp), have_layers = 1;
         tok_s += res.tok_s;
         conc_sum += (double)res.conc;
         if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
@@ -795,29 +925,65 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
             worst = res;
             worst.tok_s = keep;
         }
-        if (worst.fits && res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
+        if (res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
+        if (res.custom) worst.custom = 1;
     }
-    if (!reach_ok || l->reason[0]) {
+    if (l->reason[0]) {
         l->state = TACL_LAYOUT_REJECTED;
         goto out;
     }
-    l->weight_gb = worst.wmax;
-    l->custom_split = worst.custom || res.custom;
-    if (!worst.fits) {
+    if (nkept == 0) {
+        if (nunreach) {
+            plan_addf(l->reason, sizeof l->reason, "%s", first_why);
+            l->state = TACL_LAYOUT_REJECTED;
+            goto out;
+        }
+        /* Nothing fits: report the replica missing the most. */
         l->state = TACL_LAYOUT_NOFIT;
-        l->missing_gb = worst.missing;
-        l->kv_tokens = worst.kv_tokens;
+        l->missing_gb = worst_nofit.missing;
+        l->kv_tokens = worst_nofit.kv_tokens;
+        l->weight_gb = worst_nofit.wmax;
         long need = p->w.prompt_len + p->w.output_len;
-        if (worst.missing > 0)
+        if (worst_nofit.missing > 0)
             plan_addf(l->reason, sizeof l->reason,
                       "does not fit: the fullest GPU needs %.1f GB more (weights %.1f GB/GPU)",
-                      worst.missing, worst.wmax);
+                      worst_nofit.missing, worst_nofit.wmax);
         else
             plan_addf(l->reason, sizeof l->reason,
                       "KV cache holds %.0f tokens, one request needs %ld (%.1f GB/GPU missing)",
-                      worst.kv_tokens, need, worst.missing);
+                      worst_nofit.kv_tokens, need, worst_nofit.missing);
         goto out;
     }
+    if (nkept < reps) {
+        /* Partial: the replicas that can serve, renumbered in placement order. */
+        l->reps = malloc(sizeof(int) * (size_t)nkept);
+        if (!l->reps) {
+            snprintf(l->reason, sizeof l->reason, "out of memory");
+            l->state = TACL_LAYOUT_REJECTED;
+            goto out;
+        }
+        for (int r = 0, k = 0; r < reps; r++)
+            if (fits[r]) l->reps[k++] = r;
+        int fb = first_bad, h0 = p->slot_host[fb * size], h1 = p->slot_host[fb * size + size - 1];
+        char hosts[160], drop[600];
+        if (h0 == h1)
+            snprintf(hosts, sizeof hosts, "%s", p->cluster->hosts[h0].name);
+        else
+            snprintf(hosts, sizeof hosts, "%s..%s", p->cluster->hosts[h0].name,
+                     p->cluster->hosts[h1].name);
+        if (first_why[0])
+            snprintf(drop, sizeof drop, "%s", first_why);
+        else
+            snprintf(drop, sizeof drop, "does not fit (%.1f GB/GPU missing)", worst_nofit.missing);
+        plan_addf(l->note, sizeof l->note,
+                  "partial: %d of %d replicas serve (%d GPUs idle: %d do not fit, %d have "
+                  "unreachable pairs); first dropped: replica on %s: %s",
+                  nkept, reps, (reps - nkept) * size, nnofit, nunreach, hosts, drop);
+        l->dp = nkept;
+    }
+    if (nkept < reps) l->gpus_used = nkept * size;
+    l->weight_gb = worst.wmax;
+    l->custom_split = worst.custom;
     l->state = TACL_LAYOUT_OK;
     l->kv_tokens = kv_min;
     l->conc_replica = conc_min;
@@ -832,7 +998,7 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
     l->meets = (p->w.ttft_ms <= 0 || l->ttft_ms <= p->w.ttft_ms) &&
                (p->w.tpot_ms <= 0 || l->tpot_ms <= p->w.tpot_ms) &&
                (p->w.rate <= 0 || l->tok_s >= p->w.rate * p->w.output_len);
-    if (l->ep > 1 ? conc_min < p->w.concurrency : conc_min * (long)dp < p->w.concurrency)
+    if (l->ep > 1 ? conc_min < p->w.concurrency : conc_min * (long)l->dp < p->w.concurrency)
         plan_addf(l->note, sizeof l->note,
                   "the KV cache holds %ld requests per %s, fewer than asked (%ld in all)", conc_min,
                   l->ep > 1 ? "instance" : "replica", p->w.concurrency);
@@ -841,8 +1007,12 @@ out:
         l->state = TACL_LAYOUT_REJECTED;
     free(idx);
     free(n);
+    free(fits);
     plan_rep_free(&cur);
-    plan_rep_free(&prev);
+    for (int i = 0; i < PLAN_MEMO; i++) {
+        plan_rep_free(&memo.rep[i]);
+        free(memo.layers[i]);
+    }
 }
 
 /* Ranking: usable layouts meeting the targets, then usable ones, by throughput, then TPOT;
@@ -1023,9 +1193,10 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
         p->scratch->hosts = calloc(nh, sizeof(int));
         p->scratch->cnt = calloc(nh, sizeof(int));
         p->scratch->pos = calloc(nh, sizeof(int));
+        p->scratch->mark2 = calloc(nh, sizeof(int));
     }
     if (!p->scratch || !p->scratch->mark || !p->scratch->hosts || !p->scratch->cnt ||
-        !p->scratch->pos)
+        !p->scratch->pos || !p->scratch->mark2)
         st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
     if (st == TACL_OK) st = plan_slots(p);
     if (st == TACL_OK) st = plan_symmetry(p);
@@ -1106,6 +1277,7 @@ void tacl_plan_destroy(tacl_plan_t *p)
         free(p->scratch->hosts);
         free(p->scratch->cnt);
         free(p->scratch->pos);
+        free(p->scratch->mark2);
         free(p->scratch->special_prefix);
         free(p->scratch->cache);
         free(p->scratch->cache_ok);

@@ -684,16 +684,11 @@ tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
             else
                 st = tacl_cluster_set_unreachable(c, a, b);
         }
-    for (int h = 0; h < H && H > 1 && c->store_host < 0; h++) {
-        int all = 1;
-        for (int q = 0; q < H && all; q++)
-            all = doctor_hlinked(r, h, q);
-        if (all) c->store_host = h;
-    }
-    if (st == TACL_OK) {
-        tacl_cluster_finish(c);
-        st = tacl_cluster_write_json(c, f);
-    }
+    if (st == TACL_OK) st = tacl_cluster_finish(c);
+    /* The planner's choice (tacl_cluster_store_pick), so that `tacl plan` on this file puts
+     * the store where the doctor says. */
+    if (st == TACL_OK && H > 1) c->store_host = tacl_cluster_store_pick(c, NULL, 0, -1);
+    if (st == TACL_OK) st = tacl_cluster_write_json(c, f);
     tacl_cluster_destroy(c);
     return st;
 }

@@ -232,7 +232,7 @@ int main(void)
         CHECK_OK(tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx));
     }
     c->has_default = 1, c->default_gbs = 50, c->default_lat_us = 4;
-    tacl_cluster_finish(c);
+    CHECK_OK(tacl_cluster_finish(c));
     tacl_model_t big = *tacl_model_preset("Llama-3.1-405B");
     tacl_workload_default(&w);
     w.concurrency = 4096;
