@@ -135,7 +135,7 @@ static tacl_status_t plan_slots(tacl_plan_t *p)
     int *order = malloc(sizeof(int) * (size_t)c->nhosts);
     if (!p->slot_host || !p->slot_dev || !order) {
         free(order);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     if (c->nranks) {
         for (int r = 0; r < c->nranks; r++) {
@@ -347,6 +347,67 @@ static double plan_group_a2a_us(const tacl_plan_t *p, const plan_group_t *g, dou
         a += cm->alpha_net_us + g->lat_us;
     }
     return a + (in > x ? in : x);
+}
+
+/* ---- One collective (`tacl plan --predict`, and per layout in -J). ---- */
+
+tacl_status_t tacl_plan_predict(const tacl_plan_t *p, tacl_pred_coll_t k, double bytes,
+                                const int *slots, int n, const tacl_calib_t *cal, tacl_pred_t *out)
+{
+    if (k < 0 || k >= TACL_PRED_NCOLL || n < 1 || !(bytes >= 0) ||
+        (k == TACL_PRED_SENDRECV && n != 2))
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                        "predict: expected a collective, bytes >= 0 and at least one GPU (two "
+                        "for sendrecv), found %d GPUs",
+                        n);
+    for (int i = 0; i < n; i++)
+        if (slots[i] < 0 || slots[i] >= p->nslots)
+            return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                            "predict: GPU slot %d: expected 0..%d", slots[i], p->nslots - 1);
+    const tacl_costmodel_t *cm = &p->cm;
+    plan_group_t g;
+    plan_group(p, slots, n, &g);
+    if (g.missing)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                        "predict: the group needs %s↔%s, which are not linked",
+                        p->cluster->hosts[g.ma].name, p->cluster->hosts[g.mb].name);
+    tacl_pred_t r;
+    memset(&r, 0, sizeof r);
+    r.hosts = g.k;
+    double f = tacl_pred_busfactor(k, n), t_in = 0, t_x = 0, a_x = 0;
+    double eta = cm->eta_bus * 1e3; /* GB/s -> bytes/us */
+    r.bw_gbs = g.k > 1 ? g.inter_gbs : g.intra_gbs;
+    if (k == TACL_PRED_ALL_TO_ALL) {
+        if (g.gmax > 1) t_in = bytes * (g.gmax - 1) / n / (g.intra_gbs * eta);
+        if (g.k > 1) t_x = g.gmax * bytes * (n - g.gmax) / n / ((g.k - 1) * g.inter_gbs * eta);
+    } else {
+        if (g.gmax > 1) t_in = f * bytes / (g.intra_gbs * eta);
+        if (g.k > 1) t_x = (g.routed ? 1.0 : f) * bytes / (g.inter_gbs * eta);
+    }
+    if (g.k > 1)
+        a_x = cm->alpha_net_us +
+              (k == TACL_PRED_ALL_TO_ALL || k == TACL_PRED_SENDRECV ? 1.0 : 2.0 * (g.k - 1)) *
+                  g.lat_us;
+    if (n == 1) t_in = t_x = 0;
+    r.beta_us = t_in > t_x ? t_in : t_x;
+    double a_graph = k == TACL_PRED_SENDRECV ? cm->alpha_p2p_us : cm->alpha_gpu_us;
+    double a_eager = k == TACL_PRED_SENDRECV ? cm->alpha_p2p_us : cm->alpha_eager_us;
+    r.alpha_graph_us = n > 1 ? a_graph + a_x : 0;
+    r.alpha_eager_us = n > 1 ? a_eager + a_x : 0;
+    r.graph_us = r.alpha_graph_us + r.beta_us;
+    r.eager_us = r.alpha_eager_us + r.beta_us;
+    /* A fit measured on this collective and group size answers directly. */
+    for (int graph = 0; graph < 2 && n > 1; graph++) {
+        const tacl_calib_fit_t *x = g.k == 1 ? tacl_calib_find(cal, k, "gpu", graph, n) : NULL;
+        if (!x) continue;
+        double t = tacl_calib_time(x, k, bytes);
+        if (graph)
+            r.graph_us = t, r.alpha_graph_us = x->alpha_us, r.fit_graph = x;
+        else
+            r.eager_us = t, r.alpha_eager_us = x->alpha_us, r.fit_eager = x;
+    }
+    *out = r;
+    return TACL_OK;
 }
 
 /* ---- One layout. ---- */
@@ -584,7 +645,10 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
     for (int s = 0; s < pp; s++) {
         double flops = 2 * sh->act_params_layer * n[s] * P + 2 * P * P * heads_gpu * hd * n[s];
         ttft += flops / (r->tflops[s] * cm->eta_prefill * 1e6);
-        ttft += 2 * n[s] * plan_group_ar_us(p, &r->tpg[s], P * h * act_b);
+        /* Prefill runs eagerly (vLLM captures decode batches only): eager start-up. */
+        ttft += 2 * n[s] *
+                (plan_group_ar_us(p, &r->tpg[s], P * h * act_b) +
+                 (r->tpg[s].n > 1 ? cm->alpha_eager_us - cm->alpha_gpu_us : 0));
         if (sh->ep > 1)
             ttft += 2 * n[s] * sh->moe_frac_layers *
                     plan_group_a2a_us(p, &r->epg[s], P * m->experts_per_tok * h * act_b);
@@ -856,77 +920,91 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
      * the same GPU offset within its host, so one evaluation per offset suffices. */
     const tacl_plan_scratch_t *sc = p->scratch;
     int size = tp * pp;
-    for (int rep = 0; rep < reps; rep++) {
-        int key = -1, ok_rep = 1;
-        if (sc->uniform_gpus > 0 && l->ep <= 1 &&
-            sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
-            key = (rep * size) % sc->uniform_gpus;
-        if (l->reason[0]) {
-            /* A shape rule rejects the layout whatever the replicas; still say whether a
-             * replica would also need an unreachable pair (a few replicas looked at). */
-            why[0] = 0;
-            if (rep < 64 && !plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why)) {
-                plan_addf(l->reason, sizeof l->reason, "%s", why);
-                break;
-            }
-            continue;
+    /* Pass 0 finds the replicas that can serve; when only some can (partial), pass 1 costs
+     * them again with the whole concurrency shared among them alone. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!(nkept > 0 && nkept < reps && l->ep <= 1)) break;
+            plan_shape(p, tp, pp, nkept, l->ep, &sh);
+            memo.n = memo.next = 0;
+            if (p->scratch->uniform_gpus > 0)
+                memset(p->scratch->cache_ok, 0, (size_t)p->scratch->uniform_gpus);
+            memset(&worst, 0, sizeof worst);
+            worst.fits = 1;
+            tok_s = 0, kv_min = INFINITY, conc_sum = 0, conc_min = 0, have_layers = 0;
         }
-        if (key >= 0 && sc->cache_ok[key]) {
-            res = sc->cache[key];
-            ok_rep = sc->cache_ok[key] == 1;
-        } else {
-            why[0] = 0;
-            ok_rep = plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why);
-            if (!ok_rep) {
-                memset(&res, 0, sizeof res);
-                if (first_bad < 0)
-                    first_bad = rep, snprintf(first_why, sizeof first_why, "%s", why);
-            } else {
-                int hit = -1;
-                for (int i = 0; i < memo.n && hit < 0; i++)
-                    if (plan_rep_same(&sh, &cur, &memo.rep[i])) hit = i;
-                if (hit >= 0) {
-                    res = memo.res[hit];
-                    memcpy(n, memo.layers[hit], sizeof(int) * (size_t)pp);
-                } else {
-                    plan_cost(p, &sh, &cur, n, &res);
-                    p->evaluated++;
-                    int slot = memo.next;
-                    memo.next = (memo.next + 1) % PLAN_MEMO;
-                    if (memo.n < PLAN_MEMO) memo.n++;
-                    plan_rep_t t = memo.rep[slot];
-                    memo.rep[slot] = cur;
-                    cur = t;
-                    memo.res[slot] = res;
-                    memcpy(memo.layers[slot], n, sizeof(int) * (size_t)pp);
+        for (int rep = 0; rep < reps; rep++) {
+            int key = -1, ok_rep = 1;
+            if (pass == 1 && !fits[rep]) continue;
+            if (sc->uniform_gpus > 0 && l->ep <= 1 &&
+                sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
+                key = (rep * size) % sc->uniform_gpus;
+            if (l->reason[0]) {
+                /* A shape rule rejects the layout whatever the replicas; still say whether a
+                 * replica would also need an unreachable pair (a few replicas looked at). */
+                why[0] = 0;
+                if (rep < 64 && !plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why)) {
+                    plan_addf(l->reason, sizeof l->reason, "%s", why);
+                    break;
                 }
+                continue;
             }
-            if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = ok_rep ? 1 : 2;
+            if (key >= 0 && sc->cache_ok[key]) {
+                res = sc->cache[key];
+                ok_rep = sc->cache_ok[key] == 1;
+            } else {
+                why[0] = 0;
+                ok_rep = plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why);
+                if (!ok_rep) {
+                    memset(&res, 0, sizeof res);
+                    if (first_bad < 0)
+                        first_bad = rep, snprintf(first_why, sizeof first_why, "%s", why);
+                } else {
+                    int hit = -1;
+                    for (int i = 0; i < memo.n && hit < 0; i++)
+                        if (plan_rep_same(&sh, &cur, &memo.rep[i])) hit = i;
+                    if (hit >= 0) {
+                        res = memo.res[hit];
+                        memcpy(n, memo.layers[hit], sizeof(int) * (size_t)pp);
+                    } else {
+                        plan_cost(p, &sh, &cur, n, &res);
+                        p->evaluated++;
+                        int slot = memo.next;
+                        memo.next = (memo.next + 1) % PLAN_MEMO;
+                        if (memo.n < PLAN_MEMO) memo.n++;
+                        plan_rep_t t = memo.rep[slot];
+                        memo.rep[slot] = cur;
+                        cur = t;
+                        memo.res[slot] = res;
+                        memcpy(memo.layers[slot], n, sizeof(int) * (size_t)pp);
+                    }
+                }
+                if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = ok_rep ? 1 : 2;
+            }
+            if (!ok_rep) {
+                nunreach++;
+                if (first_bad < 0) first_bad = rep;
+                continue;
+            }
+            if (!res.fits) {
+                nnofit++;
+                if (first_bad < 0) first_bad = rep;
+                if (nnofit == 1 || res.missing > worst_nofit.missing) worst_nofit = res;
+                continue;
+            }
+            if (pass == 0) fits[rep] = 1, nkept++;
+            if (!have_layers) memcpy(l->layers, n, sizeof(int) * (size_t)pp), have_layers = 1;
+            tok_s += res.tok_s;
+            conc_sum += (double)res.conc;
+            if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
+            if (worst.fits && res.tpot_ms >= worst.tpot_ms) {
+                double keep = worst.tok_s;
+                worst = res;
+                worst.tok_s = keep;
+            }
+            if (res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
+            if (res.custom) worst.custom = 1;
         }
-        if (!ok_rep) {
-            nunreach++;
-            if (first_bad < 0) first_bad = rep;
-            continue;
-        }
-        if (!res.fits) {
-            nnofit++;
-            if (first_bad < 0) first_bad = rep;
-            if (nnofit == 1 || res.missing > worst_nofit.missing) worst_nofit = res;
-            continue;
-        }
-        fits[rep] = 1;
-        nkept++;
-        if (!have_layers) memcpy(l->layers, n, sizeof(int) * (size_t)pp), have_layers = 1;
-        tok_s += res.tok_s;
-        conc_sum += (double)res.conc;
-        if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
-        if (worst.fits && res.tpot_ms >= worst.tpot_ms) {
-            double keep = worst.tok_s;
-            worst = res;
-            worst.tok_s = keep;
-        }
-        if (res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
-        if (res.custom) worst.custom = 1;
     }
     if (l->reason[0]) {
         l->state = TACL_LAYOUT_REJECTED;
@@ -1036,14 +1114,30 @@ static int plan_rank_cmp(const void *x, const void *y)
     return (a->ep > b->ep) - (a->ep < b->ep);
 }
 
+int tacl_plan_store_host(const tacl_plan_t *p, const tacl_layout_t *l, int inst)
+{
+    int inst_size = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
+    int *hosts = malloc(sizeof(int) * (size_t)inst_size), k = 0;
+    if (!hosts) return -1;
+    int stamp = ++p->scratch->epoch;
+    for (int i = inst * inst_size; i < (inst + 1) * inst_size; i++) {
+        int h = p->slot_host[tacl_layout_slot(l, i)];
+        if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
+    }
+    int s = k > 1 ? tacl_cluster_store_pick(p->cluster, hosts, k, hosts[0]) : hosts[0];
+    free(hosts);
+    return s;
+}
+
 /* Control-plane checks for a usable layout: vLLM's Gloo groups and NCCL's bootstrap connect
- * every pair of an instance's hosts, and every host must reach the store on node 0. These do
- * not carry data, so a missing pair is a requirement (IP routing through a relay, or tacl's
- * routed control plane), not a rejection. */
+ * every pair of an instance's hosts, and every host must reach the store. These do not carry
+ * data, so a missing pair is a requirement (IP routing through a relay, or tacl's routed
+ * control plane), not a rejection. The store goes on a host every host of the instance is
+ * linked to (tacl_cluster_store_pick, as the doctor chooses it). */
 static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
 {
     const tacl_cluster_t *c = p->cluster;
-    if (c->has_default && c->nunreach == 0) return;
+    if (c->has_default && c->nunreach == 0 && c->store_host < 0) return;
     int inst = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
     int ninst = l->ep > 1 ? 1 : l->dp, reported = 0;
     int *hosts = malloc(sizeof(int) * (size_t)inst);
@@ -1051,18 +1145,35 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
     for (int i = 0; i < ninst && reported < 3; i++) {
         int k = 0, stamp = ++p->scratch->epoch;
         for (int s = i * inst; s < (i + 1) * inst; s++) {
-            int h = p->slot_host[s];
+            int h = p->slot_host[tacl_layout_slot(l, s)];
             if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
         }
+        if (k < 2) continue;
         /* Missing pairs: all pairs on small sets, the listed unreachable ones on large sets
-         * under a default link. */
-        int npairs = 0, (*pairs)[2] = malloc(sizeof(int[2]) * 4);
-        if (!pairs) break;
+         * under a default link, and through the adjacency otherwise. */
+        int npairs = 0, pairs[4][2];
         if (c->has_default && k > 32) {
             for (int u = 0; u < c->nunreach && npairs < 4; u++)
                 if (p->scratch->mark[c->unreach[u][0]] == stamp &&
                     p->scratch->mark[c->unreach[u][1]] == stamp)
                     pairs[npairs][0] = c->unreach[u][0], pairs[npairs++][1] = c->unreach[u][1];
+        } else if (k > 32) {
+            for (int a = 0; a < k && npairs < 4; a++) {
+                int u = hosts[a], in = 0;
+                for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    in += p->scratch->mark[lk->a == u ? lk->b : lk->a] == stamp;
+                }
+                if (in >= k - 1) continue;
+                int st2 = ++p->scratch->epoch2;
+                for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    p->scratch->mark2[lk->a == u ? lk->b : lk->a] = st2;
+                }
+                for (int b = a + 1; b < k && npairs < 4; b++)
+                    if (p->scratch->mark2[hosts[b]] != st2)
+                        pairs[npairs][0] = u, pairs[npairs++][1] = hosts[b];
+            }
         } else {
             for (int a = 0; a < k && npairs < 4; a++)
                 for (int b = a + 1; b < k && npairs < 4; b++) {
@@ -1086,30 +1197,24 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
                           c->hosts[ha].name, c->hosts[hb].name);
             reported++;
         }
-        free(pairs);
-        /* The store (TCPStore of node 0, vLLM's master-addr) must be reachable from all. */
-        int bad = -1;
-        for (int b = 1; b < k && bad < 0; b++) {
-            double bw, lat;
-            if (!tacl_cluster_link(c, hosts[0], hosts[b], &bw, &lat)) bad = hosts[b];
-        }
-        if (bad >= 0) {
-            char cand[256] = "";
-            for (int a = 0; a < k && k <= 256; a++) {
-                int all = 1;
-                for (int b = 0; b < k && all; b++) {
-                    double bw, lat;
-                    all = a == b || tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat);
-                }
-                if (all) {
-                    size_t n = strlen(cand);
-                    snprintf(cand + n, sizeof cand - n, "%s%s", n ? "," : "",
-                             c->hosts[hosts[a]].name);
-                }
-            }
+        int store = tacl_plan_store_host(p, l, i);
+        if (store < 0) {
             plan_addf(l->note, sizeof l->note,
-                      "store: node 0 (%s) is not reachable from %s; hosts reachable from all: %s",
-                      c->hosts[hosts[0]].name, c->hosts[bad].name, cand[0] ? cand : "none");
+                      "store: no host of instance %d is linked to all the others; the store "
+                      "stays on node 0 (%s), reached through forwarded IP",
+                      i, c->hosts[hosts[0]].name);
+            reported++;
+        } else if (store != hosts[0]) {
+            plan_addf(l->note, sizeof l->note,
+                      "store: on %s, linked to every host of instance %d (node 0, %s, is "
+                      "not); the vLLM lines start it there and point --master-addr at it",
+                      c->hosts[store].name, i, c->hosts[hosts[0]].name);
+            reported++;
+        } else if (c->store_host >= 0 && c->store_host != store) {
+            plan_addf(l->note, sizeof l->note,
+                      "store: the declared store host %s is not linked to every host of "
+                      "instance %d; using %s",
+                      c->hosts[c->store_host].name, i, c->hosts[store].name);
             reported++;
         }
     }
@@ -1135,7 +1240,7 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
     sc->cache_ok = calloc((size_t)c->hosts[0].ngpus, 1);
     if (!special || !sc->special_prefix || !sc->cache || !sc->cache_ok) {
         free(special);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int i = 0; i < c->nlinks; i++)
         special[c->links[i].a] = special[c->links[i].b] = 1;
@@ -1168,15 +1273,15 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
                         "tacl_plan_create: expected a cluster, a model and a workload");
     if (tacl_cluster_total_gpus(c) == 0)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "plan: cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
+                        "cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
                         c->source[0] ? c->source : c->name);
     if (w->prompt_len < 1 || w->output_len < 1 || w->concurrency < 1 || w->mem_util <= 0 ||
         w->mem_util > 1)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "plan: workload: expected prompt and output lengths >= 1, concurrency "
+                        "workload: expected prompt and output lengths >= 1, concurrency "
                         ">= 1 and 0 < memory utilisation <= 1");
     tacl_plan_t *p = calloc(1, sizeof *p);
-    if (!p) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+    if (!p) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     p->cluster = c;
     p->model = *m;
     p->w = *w;
@@ -1197,7 +1302,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     }
     if (!p->scratch || !p->scratch->mark || !p->scratch->hosts || !p->scratch->cnt ||
         !p->scratch->pos || !p->scratch->mark2)
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     if (st == TACL_OK) st = plan_slots(p);
     if (st == TACL_OK) st = plan_symmetry(p);
     if (st != TACL_OK) {
@@ -1220,7 +1325,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     p->layouts = calloc((size_t)(cap ? cap : 1), sizeof *p->layouts);
     if (!p->layouts) {
         tacl_plan_destroy(p);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int tp = 1; tp <= max_tp; tp++) {
         if (tp > gmax && tp % gmax) continue;
@@ -1258,7 +1363,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     for (int i = 0, shown = 0; i < p->nlayouts && shown < 32; i++)
         if (p->layouts[i].state == TACL_LAYOUT_OK) plan_control_plane(p, &p->layouts[i]), shown++;
     p->plan_ms = (double)(tacl_now_ns() - t0) / 1e6;
-    TACL_INFO(TACL_SUB_PLAN, "plan: %d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
+    TACL_INFO(TACL_SUB_PLAN, "%d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
               p->evaluated, p->plan_ms);
     *out = p;
     return TACL_OK;

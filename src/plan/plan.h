@@ -94,6 +94,11 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal);
  * whose measured link figures become host fits). */
 tacl_status_t tacl_calib_load(const char *path, tacl_calib_t *cal);
 tacl_status_t tacl_calib_write(const tacl_calib_t *cal, FILE *f);
+/* The fit of collective k measured with this backend ("gpu", "host"), mode and rank count on
+ * one host, or NULL; and its time (us) for `bytes`. */
+const tacl_calib_fit_t *tacl_calib_find(const tacl_calib_t *cal, tacl_pred_coll_t k,
+                                        const char *backend, int graph, int ranks);
+double tacl_calib_time(const tacl_calib_fit_t *x, tacl_pred_coll_t k, double bytes);
 /* Sets the cost model's constants from the fits it can use (GPU all-reduce: alpha_gpu_us from
  * graph runs, alpha_eager_us from eager runs, eta_bus from the achieved bandwidth against the
  * GPUs' link figure gpu_link_gbs). */

@@ -22,7 +22,15 @@ check "chain exit 0" test $? -eq 0
 check "chain chosen PP over 3 hosts" hasre "$tmp/chain.txt" '^chosen: TP(1|2) PP(3|6) DP1 '
 check "chain rejected TP6" has "$tmp/chain.txt" 'TP group [A,B,C] needs A↔C: unreachable'
 check "chain vllm node 2 on C" hasre "$tmp/chain.txt" 'VLLM_HOST_IP=10\.0\.0\.3 .*--node-rank 2 .*--headless'
-check "chain master addr" has "$tmp/chain.txt" '--master-addr 10.0.0.1'
+# The store goes on B, the host linked to both others: every line points at B's address, and
+# B's line to start it comes first.
+check "chain master addr B on 3 lines" test "$(grep -c -- '--master-addr 10.0.0.2 ' "$tmp/chain.txt")" -eq 3
+check "chain no master addr A" test "$(grep -c -- '--master-addr 10.0.0.1' "$tmp/chain.txt")" -eq 0
+check "chain store line" hasre "$tmp/chain.txt" "the store on B, .*start it first"
+check "chain store command" has "$tmp/chain.txt" "TCPStore('\''0.0.0.0'\'', 29501, is_master=True"
+check "chain hf id" has "$tmp/chain.txt" 'vllm serve meta-llama/Meta-Llama-3-70B-Instruct '
+check "chain notes section" hasre "$tmp/chain.txt" '^notes:$'
+check "chain notes every layout" test "$(grep -cE '^  TP[0-9]+ PP[0-9]+ DP[0-9]+ +control plane' "$tmp/chain.txt")" -ge 3
 check "chain ifname" has "$tmp/chain.txt" 'NCCL_SOCKET_IFNAME=eth0'
 check "chain control plane" has "$tmp/chain.txt" 'forward IP through B'
 check "chain placement" hasre "$tmp/chain.txt" '^  C +GPU0=r4'
@@ -49,7 +57,22 @@ assert ch["pp"] in (3, 6) and ch["dp"] == 1 and ch["state"] == "ok", ch
 assert sorted({r["host"] for r in d["placement"]}) == ["A", "B", "C"]
 rej = [l for l in d["layouts"] if l["tp"] == 6]
 assert rej and rej[0]["state"] == "rejected" and "needs A↔C" in rej[0]["reason"], rej
-assert "--pipeline-parallel-size" in d["vllm"]
+# the vLLM commands: argv lists and env maps, the store on B reached by all
+cmds = d["vllm"]
+assert [c["host"] for c in cmds] == ["A", "B", "C"], cmds
+for c in cmds:
+    a = c["argv"]
+    assert a[:3] == ["vllm", "serve", "meta-llama/Meta-Llama-3-70B-Instruct"], a
+    assert a[a.index("--master-addr") + 1] == "10.0.0.2", a
+    assert c["env"]["NCCL_SOCKET_IFNAME"] == "eth0", c
+st = d["store"][0]
+assert st["host"] == "B" and st["node0"] is False and st["argv"][0] == "python3", st
+assert st["addresses"] == {"A": "10.0.0.2", "B": "10.0.0.2", "C": "10.0.0.2"}, st
+ok = [l for l in d["layouts"] if l["state"] == "ok"]
+assert all("predict" in l for l in ok), ok[0]
+tp2 = [l for l in ok if l["tp"] == 2 and l["pp"] == 3][0]
+ar = tp2["predict"]["tp_all_reduce"]
+assert ar["eager_us"] > ar["graph_us"] > 0, ar
 PY
 fi
 

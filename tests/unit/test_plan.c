@@ -113,7 +113,8 @@ int main(void)
         CHECK(nhosts_in(p, s * l->tp, (s + 1) * l->tp) == 1);
     CHECK(p->slot_host[0] == 0 && p->slot_host[5] == 2); /* stages in chain order A..C */
     CHECK_CONTAINS(l->note, "A↔C, which have no link: forward IP through B");
-    CHECK_CONTAINS(l->note, "hosts reachable from all: B");
+    CHECK_CONTAINS(l->note, "store: on B, linked to every host of instance 0 (node 0, A, is not)");
+    CHECK(tacl_plan_store_host(p, l, 0) == 1);
     l = tacl_plan_find(p, 6, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_REJECTED);
     CHECK_CONTAINS(l->reason, "TP group [A,B,C] needs A↔C: unreachable");
