@@ -10,6 +10,7 @@
 #include "clock.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,40 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     double bw, lat;
     int path[64];
     if (k <= 1) return;
+    if (k > 2 && !c->has_default && p->scratch->adjbits && p->scratch->links_uniform) {
+        /* Dense explicit links, all alike: a word-parallel test of each host's neighbours
+         * against the set (O(k n / 64)); the figures are the common ones. */
+        const uint64_t *adj = p->scratch->adjbits;
+        int words = (c->nhosts + 63) / 64;
+        uint64_t *set = p->scratch->setbits;
+        memset(set, 0, sizeof(uint64_t) * (size_t)words);
+        for (int i = 0; i < k; i++)
+            set[hosts[i] / 64] |= 1ull << (hosts[i] % 64);
+        g->inter_gbs = c->links[0].gbs, g->lat_us = c->links[0].lat_us;
+        g->ba = hosts[0], g->bb = hosts[1];
+        for (int i = 0; i < k; i++) {
+            const uint64_t *row = adj + (size_t)hosts[i] * (size_t)words;
+            int in = 0;
+            for (int w = 0; w < words; w++)
+                in += __builtin_popcountll(row[w] & set[w]);
+            if (in >= k - 1) continue;
+            for (int j = 0; j < k; j++) {
+                int v = hosts[j];
+                if (v == hosts[i] || (row[v / 64] >> (v % 64) & 1)) continue;
+                if (p->w.allow_routing &&
+                    tacl_cluster_route(c, hosts[i], v, path, 64, &bw, &lat) > 0) {
+                    g->routed = 1;
+                    if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = hosts[i], g->bb = v;
+                    if (lat > g->lat_us) g->lat_us = lat;
+                } else {
+                    g->ma = hosts[i] < v ? hosts[i] : v, g->mb = hosts[i] < v ? v : hosts[i];
+                    g->missing = 1;
+                    return;
+                }
+            }
+        }
+        return;
+    }
     if (k > 32 && !c->has_default) {
         /* Explicit links only: walk the set's adjacency (O(sum of degrees), not O(k^2)); a
          * host with fewer than k-1 neighbours in the set names a missing pair. */
@@ -737,10 +772,13 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
     for (int s = 0; s + 1 < pp; s++) {
         r->pp_gbs[s] = INFINITY, r->pp_lat[s] = 0, r->pp_x[s] = 0;
         r->pp_a[s] = r->pp_b[s] = -1;
+        int la = -1, lb = -1; /* the host pair looked up last: TP ranks mostly share it */
         for (int t = 0; t < tp; t++) {
             int a = p->slot_host[base + s * tp + t], b = p->slot_host[base + (s + 1) * tp + t];
             double bw, lat;
             int path[64];
+            if (a != b && a == la && b == lb) continue; /* same pair, same figures */
+            la = a, lb = b;
             if (a == b) {
                 bw = plan_gpu_pair_gbs(&c->hosts[a], p->slot_dev[base + s * tp + t],
                                        p->slot_dev[base + (s + 1) * tp + t]);
@@ -1227,6 +1265,27 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
 {
     const tacl_cluster_t *c = p->cluster;
     tacl_plan_scratch_t *sc = p->scratch;
+    /* Dense explicit links (a full mesh written out): adjacency bitsets, so that a group over
+     * hundreds of hosts is checked a word at a time (up to 8192 hosts: 8 MiB). */
+    if (!c->has_default && c->nhosts > 32 && c->nhosts <= 8192 &&
+        (double)c->nlinks > 4.0 * c->nhosts) {
+        size_t words = ((size_t)c->nhosts + 63) / 64;
+        sc->adjbits = calloc(words * (size_t)c->nhosts, sizeof(uint64_t));
+        sc->setbits = calloc(words, sizeof(uint64_t));
+        if (!sc->adjbits || !sc->setbits) {
+            free(sc->adjbits);
+            free(sc->setbits);
+            sc->adjbits = sc->setbits = NULL; /* the adjacency walk still answers */
+        } else {
+            sc->links_uniform = 1;
+            for (int i = 0; i < c->nlinks; i++) {
+                const tacl_cluster_link_t *l = &c->links[i];
+                sc->adjbits[(size_t)l->a * words + (size_t)l->b / 64] |= 1ull << (l->b % 64);
+                sc->adjbits[(size_t)l->b * words + (size_t)l->a / 64] |= 1ull << (l->a % 64);
+                sc->links_uniform &= l->gbs == c->links[0].gbs && l->lat_us == c->links[0].lat_us;
+            }
+        }
+    }
     int uniform = c->has_default && !c->nranks && c->hosts[0].ngpus > 0;
     for (int h = 1; h < c->nhosts && uniform; h++) {
         const tacl_cluster_host_t *a = &c->hosts[0], *b = &c->hosts[h];
@@ -1383,6 +1442,8 @@ void tacl_plan_destroy(tacl_plan_t *p)
         free(p->scratch->cnt);
         free(p->scratch->pos);
         free(p->scratch->mark2);
+        free(p->scratch->adjbits);
+        free(p->scratch->setbits);
         free(p->scratch->special_prefix);
         free(p->scratch->cache);
         free(p->scratch->cache_ok);

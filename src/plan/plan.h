@@ -9,6 +9,7 @@
 #include "plan/model.h"
 #include "topo/cluster.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
@@ -146,7 +147,9 @@ typedef struct {
 /* Per-host scratch arrays of the search (an epoch stamp marks the hosts of the current set). */
 typedef struct {
     int epoch, epoch2;
-    int *mark2; /* a second stamp array (group pair checks) */
+    int *mark2;                  /* a second stamp array (group pair checks) */
+    uint64_t *adjbits, *setbits; /* dense explicit links: adjacency bitsets (plan.c) */
+    int links_uniform;           /* every explicit link has the same figures */
     int *mark, *hosts, *cnt, *pos;
     int uniform_gpus;       /* GPUs per host when all hosts are identical (else 0) */
     int *special_prefix;    /* slots before i on hosts named by a link or unreachable pair */

@@ -177,6 +177,7 @@ void tacl_cluster_destroy(tacl_cluster_t *c)
     free(c->name_hash);
     free(c->adj_off);
     free(c->adj);
+    free(c->link_row);
     free(c);
 }
 
@@ -383,6 +384,14 @@ tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
         c->adj_off = c->adj = NULL;
         return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     }
+    free(c->link_row);
+    c->link_row = calloc((size_t)c->nhosts + 1, sizeof *c->link_row);
+    if (!c->link_row)
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+    for (int i = 0; i < c->nlinks; i++)
+        c->link_row[c->links[i].a + 1]++;
+    for (int h = 0; h < c->nhosts; h++)
+        c->link_row[h + 1] += c->link_row[h];
     for (int i = 0; i < c->nlinks; i++)
         c->adj_off[c->links[i].a + 1]++, c->adj_off[c->links[i].b + 1]++;
     for (int h = 0; h < c->nhosts; h++)
@@ -420,8 +429,12 @@ static const tacl_cluster_link_t *cluster_find_link(const tacl_cluster_t *c, int
 {
     tacl_cluster_link_t key = {a, b, 0, 0};
     if (!c->nlinks) return NULL;
-    if (c->finished)
-        return bsearch(&key, c->links, (size_t)c->nlinks, sizeof *c->links, cluster_link_cmp);
+    if (c->finished) {
+        /* Links are sorted by (a, b): search a's row only. */
+        int lo = c->link_row[a], n = c->link_row[a + 1] - lo;
+        return n ? bsearch(&key, c->links + lo, (size_t)n, sizeof *c->links, cluster_link_cmp)
+                 : NULL;
+    }
     for (int i = c->nlinks - 1; i >= 0; i--)
         if (c->links[i].a == a && c->links[i].b == b) return &c->links[i];
     return NULL;

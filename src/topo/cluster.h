@@ -72,6 +72,7 @@ struct tacl_cluster {
      * added, and the adjacency of explicit links (CSR), built by tacl_cluster_finish. */
     int *name_hash, name_cap, name_used;
     int *adj_off, *adj; /* adj[adj_off[h] .. adj_off[h+1]) = indices into links */
+    int *link_row;      /* links[link_row[a] .. link_row[a+1]) have that a */
     int finished;       /* links sorted, deduplicated and indexed */
     int unreach_sorted; /* unreachable pairs sorted (count at the last sort) */
 };
