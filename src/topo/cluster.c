@@ -681,33 +681,52 @@ int tacl_cluster_total_gpus(const tacl_cluster_t *c)
 
 /* ---- Where the store goes. ---- */
 
-/* 1 when host s is directly linked to every host of the set (marked with stamp in mk), and
- * the slowest of those links in *minbw. Under a default link only the listed links and
- * unreachable pairs can differ from it; otherwise s's adjacency must cover the set. */
-static int cluster_store_ok(const tacl_cluster_t *c, const int *mk, int stamp, int k, int s,
+/* A set of host indices: open addressing over 2k+ slots (-1 empty), so that a small set of a
+ * large cluster costs O(k), not O(hosts). */
+typedef struct {
+    int *slot;
+    uint32_t mask;
+} cluster_set_t;
+
+static int cluster_set_has(const cluster_set_t *t, int h)
+{
+    for (uint32_t i = ((uint32_t)h * 2654435761u) & t->mask; t->slot[i] >= 0; i = (i + 1) & t->mask)
+        if (t->slot[i] == h) return 1;
+    return 0;
+}
+
+/* Adds h; returns 1 when it was new. */
+static int cluster_set_add(cluster_set_t *t, int h)
+{
+    uint32_t i = ((uint32_t)h * 2654435761u) & t->mask;
+    for (; t->slot[i] >= 0; i = (i + 1) & t->mask)
+        if (t->slot[i] == h) return 0;
+    t->slot[i] = h;
+    return 1;
+}
+
+/* 1 when host s is directly linked to every host of the set (k distinct hosts), and the slowest
+ * of those links in *minbw. Under a default link only the listed links and unreachable pairs
+ * can differ from it; otherwise s's adjacency must cover the set. */
+static int cluster_store_ok(const tacl_cluster_t *c, const cluster_set_t *set, int k, int s,
                             double *minbw)
 {
-    int covered = mk[s] == stamp; /* s itself */
+    int covered = cluster_set_has(set, s); /* s itself */
     double mb = INFINITY;
     if (c->has_default) {
         for (int i = 0; i < c->nunreach; i++) {
             int a = c->unreach[i][0], b = c->unreach[i][1];
-            if ((a == s && mk[b] == stamp) || (b == s && mk[a] == stamp)) return 0;
+            if ((a == s && cluster_set_has(set, b)) || (b == s && cluster_set_has(set, a)))
+                return 0;
         }
         if (k - covered > 0) mb = c->default_gbs;
     }
     int n = 0;
     for (int j = c->adj_off[s]; j < c->adj_off[s + 1]; j++) {
         const tacl_cluster_link_t *l = &c->links[c->adj[j]];
-        int v = l->a == s ? l->b : l->a;
-        if (mk[v] != stamp) continue;
+        if (!cluster_set_has(set, l->a == s ? l->b : l->a)) continue;
         n++;
-        if (c->has_default) {
-            /* A listed link replaces the default for that pair (it may be slower). */
-            if (l->gbs < mb) mb = l->gbs;
-        } else if (l->gbs < mb) {
-            mb = l->gbs;
-        }
+        if (l->gbs < mb) mb = l->gbs; /* a listed link replaces the default for its pair */
     }
     if (!c->has_default && n + covered < k) return 0;
     *minbw = mb;
@@ -719,26 +738,31 @@ int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, in
     int n = c->nhosts;
     if (!c->finished || n == 0) return -1;
     if (!hosts) k = n;
-    int *mk = calloc((size_t)n, sizeof *mk);
-    if (!mk) return -1;
+    uint32_t cap = 4;
+    while (cap < 2u * (uint32_t)k + 2)
+        cap *= 2;
+    cluster_set_t set = {malloc(sizeof(int) * cap), cap - 1};
+    if (!set.slot) return -1;
+    memset(set.slot, 0xff, sizeof(int) * cap);
     int kk = 0; /* distinct hosts of the set */
     for (int i = 0; i < k; i++) {
         int h = hosts ? hosts[i] : i;
-        if (h >= 0 && h < n && !mk[h]) mk[h] = 1, kk++;
+        if (h >= 0 && h < n) kk += cluster_set_add(&set, h);
     }
     int pick = -1;
     double bw, best = -1;
-    if (c->store_host >= 0 && cluster_store_ok(c, mk, 1, kk, c->store_host, &bw))
+    if (c->store_host >= 0 && cluster_store_ok(c, &set, kk, c->store_host, &bw))
         pick = c->store_host;
-    else if (prefer >= 0 && prefer < n && mk[prefer] && cluster_store_ok(c, mk, 1, kk, prefer, &bw))
+    else if (prefer >= 0 && prefer < n && cluster_set_has(&set, prefer) &&
+             cluster_store_ok(c, &set, kk, prefer, &bw))
         pick = prefer;
     else
         for (int i = 0; i < k; i++) {
             int h = hosts ? hosts[i] : i;
-            if (h < 0 || h >= n || !cluster_store_ok(c, mk, 1, kk, h, &bw)) continue;
+            if (h < 0 || h >= n || !cluster_store_ok(c, &set, kk, h, &bw)) continue;
             if (bw > best) best = bw, pick = h;
         }
-    free(mk);
+    free(set.slot);
     return pick;
 }
 

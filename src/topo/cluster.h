@@ -107,7 +107,8 @@ int tacl_cluster_total_gpus(const tacl_cluster_t *c);
  * declared store (c->store_host, which may lie outside the set), then prefer (e.g. vLLM's node
  * 0; -1: none), then the eligible host of the set whose slowest link to the others is the
  * fastest (ties: the first). Returns -1 when no host qualifies. The doctor's JSON and the
- * planner both call it, so they agree. O(k + links + unreachable pairs). */
+ * planner both call it, so they agree. O(k) per candidate looked at, each costing its degree
+ * plus the unreachable pairs. */
 int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer);
 /* The address by which host `from` reaches host `to`: the first address of `to` on a network
  * `from` has an address on, else its first address, else its name. */
