@@ -1431,8 +1431,10 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
 void tacl_plan_destroy(tacl_plan_t *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->nlayouts; i++)
+    for (int i = 0; i < p->nlayouts; i++) {
         free(p->layouts[i].layers);
+        free(p->layouts[i].reps);
+    }
     free(p->layouts);
     free(p->slot_host);
     free(p->slot_dev);
