@@ -90,8 +90,14 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
     }
     /* Explicit links only: Warnsdorff's walk over the adjacency, O(n + links) per step
      * bounded by the degrees. */
+    int *deg0 = malloc(sizeof(int) * (size_t)n); /* degrees before the walk */
+    if (!deg0) {
+        free(deg);
+        free(used);
+        return 0;
+    }
     for (int i = 0; i < n; i++)
-        deg[i] = c->adj_off[i + 1] - c->adj_off[i];
+        deg0[i] = deg[i] = c->adj_off[i + 1] - c->adj_off[i];
     int cur = -1, scan = 0;
     for (int k = 0; k < n; k++) {
         int next = -1;
@@ -104,11 +110,13 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
                     next = j;
             }
         if (next < 0) {
-            /* Stuck: the unvisited host of least degree (a chain's end), scanning once when
-             * every degree is equal. */
+            /* Stuck: the unvisited host of least degree (a chain's end); hosts linked to no
+             * one come last, so that they do not shift every replica off host boundaries. */
             int lo = -1;
             for (int j = scan; j < n; j++)
-                if (!used[j] && (lo < 0 || deg[j] < deg[lo])) lo = j;
+                if (!used[j] && (lo < 0 || (deg0[lo] == 0 && deg0[j] > 0) ||
+                                 ((deg0[j] > 0) == (deg0[lo] > 0) && deg[j] < deg[lo])))
+                    lo = j;
             next = lo;
         }
         if (next < 0) break; /* cannot happen: k < n hosts remain */
@@ -122,6 +130,7 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
         }
         cur = next;
     }
+    free(deg0);
     free(deg);
     free(used);
     return 0;
@@ -1322,6 +1331,150 @@ static int plan_gcd(int a, int b)
     return a;
 }
 
+/* 1 when hosts a and b have the same GPUs (a class of the mixed search). */
+static int plan_same_class(const tacl_cluster_host_t *a, const tacl_cluster_host_t *b)
+{
+    return a->ngpus == b->ngpus && !memcmp(&a->gpu, &b->gpu, sizeof a->gpu) &&
+           a->gpu_link_gbs == b->gpu_link_gbs && !a->gpu_bw && !b->gpu_bw;
+}
+
+/* The hosts of class `cls` (host indices with class[h] == cls) as a cluster of their own: their
+ * links, default link and unreachable pairs among them, their addresses. */
+static tacl_status_t plan_subcluster(const tacl_cluster_t *c, const int *cls_of, int cls,
+                                     tacl_cluster_t **out)
+{
+    tacl_cluster_t *s;
+    int *map = malloc(sizeof(int) * (size_t)c->nhosts);
+    tacl_status_t st = map ? tacl_cluster_create(&s)
+                           : tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+    if (st != TACL_OK) {
+        free(map);
+        return st;
+    }
+    snprintf(s->source, sizeof s->source, "%s", c->source[0] ? c->source : c->name);
+    s->has_default = c->has_default, s->default_gbs = c->default_gbs;
+    s->default_lat_us = c->default_lat_us;
+    for (int h = 0; h < c->nhosts && st == TACL_OK; h++) {
+        map[h] = -1;
+        if (cls_of[h] != cls) continue;
+        const tacl_cluster_host_t *src = &c->hosts[h];
+        st = tacl_cluster_add_host(s, src->name, src->ngpus, NULL, &map[h]);
+        if (st != TACL_OK) break;
+        tacl_cluster_host_t *d = &s->hosts[map[h]];
+        d->gpu = src->gpu;
+        memcpy(d->gpu_link, src->gpu_link, sizeof d->gpu_link);
+        d->gpu_link_gbs = src->gpu_link_gbs;
+        memcpy(d->ifname, src->ifname, sizeof d->ifname);
+        for (int k = 0; k < src->naddrs && st == TACL_OK; k++)
+            st = tacl_cluster_add_address(s, map[h], src->addrs[k], src->nets[k]);
+        if (c->store_host == h) s->store_host = map[h];
+    }
+    for (int i = 0; i < c->nlinks && st == TACL_OK; i++) {
+        const tacl_cluster_link_t *l = &c->links[i];
+        if (map[l->a] >= 0 && map[l->b] >= 0)
+            st = tacl_cluster_set_link(s, map[l->a], map[l->b], l->gbs, l->lat_us);
+    }
+    for (int i = 0; i < c->nunreach && st == TACL_OK; i++) {
+        int a = c->unreach[i][0], b = c->unreach[i][1];
+        if (map[a] >= 0 && map[b] >= 0) st = tacl_cluster_set_unreachable(s, map[a], map[b]);
+    }
+    if (st == TACL_OK) st = tacl_cluster_finish(s);
+    free(map);
+    if (st != TACL_OK) {
+        tacl_cluster_destroy(s);
+        return st;
+    }
+    *out = s;
+    return TACL_OK;
+}
+
+/* Unequal hosts: plans each class of identical hosts alone (its share of the concurrency) and
+ * keeps the set when it serves more than the best single layout, so that "TP1 on the H200
+ * hosts and TP2 on the L40S hosts" is found although no one layout has both. */
+static void plan_mixed(tacl_plan_t *p, const tacl_model_t *m)
+{
+    const tacl_cluster_t *c = p->cluster;
+    if (c->nranks || c->nhosts < 2) return;
+    int *cls_of = malloc(sizeof(int) * (size_t)c->nhosts), *rep = NULL, ncls = 0;
+    if (!cls_of) return;
+    rep = malloc(sizeof(int) * 8);
+    for (int h = 0; rep && h < c->nhosts; h++) {
+        cls_of[h] = -1;
+        if (c->hosts[h].ngpus == 0) continue;
+        int k;
+        for (k = 0; k < ncls && !plan_same_class(&c->hosts[rep[k]], &c->hosts[h]); k++) {
+        }
+        if (k == ncls) {
+            if (ncls == 8) { /* more classes than a set is worth: none */
+                ncls = 0;
+                break;
+            }
+            rep[ncls++] = h;
+        }
+        cls_of[h] = k;
+    }
+    if (ncls < 2) goto out;
+    p->mixed = calloc((size_t)ncls, sizeof *p->mixed);
+    p->mixed_cluster = calloc((size_t)ncls, sizeof *p->mixed_cluster);
+    if (!p->mixed || !p->mixed_cluster) goto out;
+    /* Two passes: with the whole concurrency, each class says how many requests its best
+     * layout holds; then the concurrency is shared in proportion (a load balancer fills the
+     * classes by what they hold), and each class is planned with its share. */
+    double tok = 0, *hold = calloc((size_t)ncls, sizeof(double)), held = 0;
+    tacl_cluster_t **sub = calloc((size_t)ncls, sizeof *sub);
+    int served = 0;
+    for (int k = 0; hold && sub && k < ncls; k++) {
+        tacl_plan_t *sp;
+        if (plan_subcluster(c, cls_of, k, &sub[k]) != TACL_OK) continue;
+        if (tacl_plan_create(sub[k], m, &p->w, &p->cm, &sp) != TACL_OK) continue;
+        if (sp->best >= 0) {
+            const tacl_layout_t *b = &sp->layouts[sp->best];
+            double h = (double)b->conc_replica * (b->ep > 1 ? 1 : b->dp);
+            hold[k] = h < p->w.concurrency ? h : (double)p->w.concurrency;
+            held += hold[k];
+        }
+        tacl_plan_destroy(sp);
+    }
+    for (int k = 0; hold && sub && k < ncls; k++) {
+        if (!sub[k] || hold[k] <= 0) {
+            tacl_cluster_destroy(sub ? sub[k] : NULL);
+            continue;
+        }
+        tacl_workload_t w = p->w;
+        long share = (long)ceil((double)p->w.concurrency * hold[k] / held);
+        w.concurrency = share > 0 ? share : 1;
+        tacl_plan_t *sp = NULL;
+        if (tacl_plan_create(sub[k], m, &w, &p->cm, &sp) != TACL_OK || sp->best < 0) {
+            if (sp) tacl_plan_destroy(sp);
+            tacl_cluster_destroy(sub[k]);
+            continue;
+        }
+        tok += sp->layouts[sp->best].tok_s;
+        p->mixed[p->nmixed] = sp, p->mixed_cluster[p->nmixed++] = sub[k];
+        served++;
+    }
+    free(hold);
+    free(sub);
+    double single = p->best >= 0 ? p->layouts[p->best].tok_s : 0;
+    if (served >= 2 && tok > 1.05 * single) {
+        p->mixed_tok_s = tok;
+    } else {
+        for (int k = 0; k < p->nmixed; k++) {
+            tacl_plan_destroy(p->mixed[k]);
+            tacl_cluster_destroy(p->mixed_cluster[k]);
+        }
+        p->nmixed = 0;
+    }
+out:
+    if (p->nmixed == 0) {
+        free(p->mixed);
+        free(p->mixed_cluster);
+        p->mixed = NULL, p->mixed_cluster = NULL;
+    }
+    free(rep);
+    free(cls_of);
+}
+
 tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
                                const tacl_workload_t *w, const tacl_costmodel_t *cm,
                                tacl_plan_t **out)
@@ -1421,6 +1574,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     /* Control-plane notes for the layouts anyone will read. */
     for (int i = 0, shown = 0; i < p->nlayouts && shown < 32; i++)
         if (p->layouts[i].state == TACL_LAYOUT_OK) plan_control_plane(p, &p->layouts[i]), shown++;
+    plan_mixed(p, m);
     p->plan_ms = (double)(tacl_now_ns() - t0) / 1e6;
     TACL_INFO(TACL_SUB_PLAN, "%d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
               p->evaluated, p->plan_ms);
@@ -1435,6 +1589,12 @@ void tacl_plan_destroy(tacl_plan_t *p)
         free(p->layouts[i].layers);
         free(p->layouts[i].reps);
     }
+    for (int k = 0; k < p->nmixed; k++) {
+        tacl_plan_destroy(p->mixed[k]);
+        tacl_cluster_destroy(p->mixed_cluster[k]);
+    }
+    free(p->mixed);
+    free(p->mixed_cluster);
     free(p->layouts);
     free(p->slot_host);
     free(p->slot_dev);

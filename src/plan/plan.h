@@ -172,6 +172,12 @@ typedef struct tacl_plan {
     long evaluated;         /* replicas costed (after memoisation) */
     tacl_plan_scratch_t *scratch;
     const tacl_calib_t *calib; /* optional: measured fits for the JSON predictions */
+    /* Unequal hosts: the best layout of each class of identical hosts, planned alone, when
+     * together they serve more than the best single layout (nmixed 0: no such set). */
+    int nmixed;
+    struct tacl_plan **mixed;
+    tacl_cluster_t **mixed_cluster; /* the class's hosts, as a cluster of their own */
+    double mixed_tok_s;
 } tacl_plan_t;
 
 /* Slot (placement order) of GPU i of layout l: replicas the layout keeps, in order. */

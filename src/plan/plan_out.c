@@ -385,6 +385,32 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         }
     }
     fprintf(f, "\n");
+    if (p->nmixed) {
+        /* Unequal hosts: one layout per class of identical hosts serves more. */
+        fprintf(f, "best set on unequal hosts: %.0f tokens/s with one layout per kind of host",
+                p->mixed_tok_s);
+        if (p->best >= 0) fprintf(f, " (the best single layout: %.0f)", p->layouts[p->best].tok_s);
+        fprintf(f, "\n");
+        for (int k = 0; k < p->nmixed; k++) {
+            const tacl_plan_t *sp = p->mixed[k];
+            const tacl_layout_t *x = &sp->layouts[sp->best];
+            const tacl_cluster_t *sc = p->mixed_cluster[k];
+            char name[64];
+            out_layout_name(x, name, sizeof name);
+            fprintf(
+                f,
+                "  %d x %s on %d host%s (%s%s%s): %s, %.0f tokens/s, TPOT %.2f ms, %ld requests\n",
+                sc->hosts[0].ngpus, sc->hosts[0].gpu.name, sc->nhosts, sc->nhosts == 1 ? "" : "s",
+                sc->hosts[0].name, sc->nhosts > 1 ? ".." : "",
+                sc->nhosts > 1 ? sc->hosts[sc->nhosts - 1].name : "", name, x->tok_s, x->tpot_ms,
+                sp->w.concurrency);
+        }
+        fprintf(f, "  vLLM for the set (ports from 8000 per kind of host):\n");
+        for (int k = 0; k < p->nmixed; k++)
+            tacl_plan_print_vllm(p->mixed[k], &p->mixed[k]->layouts[p->mixed[k]->best], model_arg,
+                                 f);
+        fprintf(f, "\n");
+    }
     if (p->best < 0) {
         fprintf(f, "no layout fits this cluster.\n");
         if (p->closest >= 0) {
@@ -541,7 +567,27 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
         fprintf(f, "%s\n    ", i ? "," : "");
         out_jlayout(p, &p->layouts[i], f);
     }
-    fprintf(f, "\n  ],\n  \"chosen\": ");
+    fprintf(f, "\n  ],\n  \"mixed\": ");
+    if (p->nmixed) {
+        fprintf(f, "{\"tokens_per_s\": %.6g, \"sets\": [", p->mixed_tok_s);
+        for (int k = 0; k < p->nmixed; k++) {
+            const tacl_cluster_t *sc = p->mixed_cluster[k];
+            fprintf(f, "%s\n    {\"gpu\": ", k ? "," : "");
+            out_jstr(f, sc->hosts[0].gpu.name);
+            fprintf(f, ", \"hosts\": [");
+            for (int h = 0; h < sc->nhosts; h++) {
+                if (h) fprintf(f, ", ");
+                out_jstr(f, sc->hosts[h].name);
+            }
+            fprintf(f, "], \"concurrency\": %ld, \"layout\": ", p->mixed[k]->w.concurrency);
+            out_jlayout(p->mixed[k], &p->mixed[k]->layouts[p->mixed[k]->best], f);
+            fprintf(f, "}");
+        }
+        fprintf(f, "\n  ]}");
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, ",\n  \"chosen\": ");
     if (p->best < 0) {
         fprintf(f, "null,\n  \"closest\": ");
         if (p->closest >= 0)

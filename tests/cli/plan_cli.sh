@@ -129,6 +129,14 @@ check "mixed TP4 one replica" hasre "$tmp/mixed.txt" '^ +[0-9]+  TP4 PP1 DP1 +ye
 check "mixed TP4 partial note" has "$tmp/mixed.txt" 'partial: 1 of 2 replicas serve'
 check "mixed no TP4 nofit" test "$(grep -cE '^ +[0-9]+  TP4 PP1 DP[0-9]+ +no ' "$tmp/mixed.txt")" -eq 0
 
+# Unequal pods: one layout per kind of host, with its vLLM lines.
+"$cli" plan --cluster "$data/cluster/mixed_h200_l40s.yaml" --model Llama-3-70B --quantization fp8 \
+  --concurrency 512 >"$tmp/set.txt"
+check "set exit 0" test $? -eq 0
+check "set reported" hasre "$tmp/set.txt" '^best set on unequal hosts: [0-9]+ tokens/s'
+check "set H200 part" hasre "$tmp/set.txt" '^  8 x H200-141GB on 2 hosts \(big0\.\.big1\): TP'
+check "set L40S part" hasre "$tmp/set.txt" '^  4 x L40S on 4 hosts \(small0\.\.small3\): TP'
+
 # --predict: hand-computed alpha-beta (1 MiB over 8 NV18 GPUs: 5.23 us of transfer; start-up
 # 10 us eager, 8 us under a CUDA graph), text and JSON; --model=X and --opt=value forms.
 "$cli" plan --predict all_reduce 1MiB --gpus 8 >"$tmp/pred.txt"

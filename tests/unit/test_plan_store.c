@@ -1,9 +1,10 @@
 /* test_plan_store.c — the planner's second pass: where the store goes (the chain A-B-C puts it
  * on B, the star L1-H-L2 on H, a declared store is honoured, the doctor's JSON names the same
  * host), per-host addresses on a multi-homed hub, partial replicas (one TP4 replica on the
- * 80 GB host of a mixed cluster), --predict against hand-computed alpha-beta values, the
- * calibration readers (a bench table's time column, not its element count; bench JSON lines)
- * and a round trip through a calibration file, and near-linear cluster lookups. */
+ * 80 GB host of a mixed cluster), one layout per kind of host on unequal pods, --predict against
+ * hand-computed alpha-beta values, the calibration readers (a bench table's time column, not its
+ * element count; bench JSON lines) and a round trip through a calibration file, and near-linear
+ * cluster lookups. */
 #include "check.h"
 #include "plan/plan.h"
 #include "topo/cluster_file.h"
@@ -193,6 +194,45 @@ static void test_partial(void)
     tacl_cluster_destroy(c);
 }
 
+static void test_mixed(void)
+{
+    /* Two pods of unequal hosts (H200 and L40S, not linked to each other): one layout per kind
+     * of host serves more than any single layout. */
+    tacl_cluster_t *c;
+    tacl_model_t m;
+    tacl_workload_t w;
+    tacl_plan_t *p;
+    tacl_workload_default(&w);
+    w.concurrency = 512;
+    w.weight_bytes = 1;
+    CHECK_OK(tacl_cluster_load(data("cluster/mixed_h200_l40s.yaml"), &c));
+    CHECK_OK(tacl_model_load("Llama-3-70B", &m));
+    CHECK_OK(tacl_plan_create(c, &m, &w, NULL, &p));
+    CHECK(p->best >= 0 && p->nmixed == 2);
+    CHECK(p->mixed_tok_s > 1.05 * p->layouts[p->best].tok_s);
+    double sum = 0;
+    long conc = 0;
+    for (int k = 0; k < 2; k++) {
+        const tacl_layout_t *x = &p->mixed[k]->layouts[p->mixed[k]->best];
+        CHECK(x->state == TACL_LAYOUT_OK);
+        sum += x->tok_s;
+        conc += p->mixed[k]->w.concurrency;
+        for (int h = 0; h < p->mixed_cluster[k]->nhosts; h++) /* one kind of host per set */
+            CHECK(!strcmp(p->mixed_cluster[k]->hosts[h].gpu.name,
+                          p->mixed_cluster[k]->hosts[0].gpu.name));
+    }
+    CHECK(strcmp(p->mixed_cluster[0]->hosts[0].gpu.name, p->mixed_cluster[1]->hosts[0].gpu.name));
+    CHECK(near(sum, p->mixed_tok_s, 1e-9));
+    CHECK(conc >= 512 && conc <= 514); /* the concurrency shared, rounded up per set */
+    tacl_plan_destroy(p);
+    /* Few requests: the single layout is as good, no set reported. */
+    w.concurrency = 8;
+    CHECK_OK(tacl_plan_create(c, &m, &w, NULL, &p));
+    CHECK(p->best >= 0 && p->nmixed == 0);
+    tacl_plan_destroy(p);
+    tacl_cluster_destroy(c);
+}
+
 static void test_predict(void)
 {
     tacl_cluster_t *c;
@@ -376,6 +416,7 @@ int main(void)
 #endif
     test_store();
     test_partial();
+    test_mixed();
     test_predict();
     test_calibration();
     test_scale();

@@ -483,7 +483,7 @@ static int plan_run(int argc, char **argv)
         tacl_plan_print_dot(p, stdout);
     else
         tacl_plan_print_text(p, served, (int)rows, stdout);
-    int rc = p->best >= 0 ? 0 : 1;
+    int rc = p->best >= 0 || p->nmixed ? 0 : 1;
     tacl_plan_destroy(p);
     tacl_cluster_destroy(c);
     free(cal);
