@@ -247,6 +247,73 @@ tacl_status_t tacl_doc_keys(const tacl_doc_t *d, struct fy_node *map, const char
 
 /* ---- The cluster reader. ---- */
 
+/* A large file is first read as a stream of events, counting the entries of hosts and links
+ * without building the document, so that one beyond the limits fails after reading only as far
+ * as the limit (the document of a 30 MB file takes seconds and gigabytes to build). */
+#define CF_PRESCAN_BYTES (4 << 20)
+
+static tacl_status_t cf_prescan(const char *path)
+{
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE};
+    struct fy_parser *fyp = fy_parser_create(&cfg);
+    if (!fyp) return TACL_OK; /* the document build reports what is wrong */
+    if (fy_parser_set_input_file(fyp, path)) {
+        fy_parser_destroy(fyp);
+        return TACL_OK;
+    }
+    struct fy_event *ev;
+    int depth = 0, expect_key = 1, section = 0;
+    long count[3] = {0, 0, 0};
+    const long limit[3] = {0, TACL_CLUSTER_HOSTS_MAX, TACL_CLUSTER_LINKS_MAX};
+    static const char *const names[3] = {"", "hosts", "links"};
+    char key[16] = "";
+    tacl_status_t st = TACL_OK;
+    while (st == TACL_OK && (ev = fy_parser_parse(fyp))) {
+        int item = 0;
+        switch (ev->type) {
+        case FYET_MAPPING_START:
+        case FYET_SEQUENCE_START:
+            if (depth == 1)
+                section = !strcmp(key, "hosts") ? 1 : !strcmp(key, "links") ? 2 : 0;
+            else if (depth == 2)
+                item = 1;
+            depth++;
+            break;
+        case FYET_MAPPING_END:
+        case FYET_SEQUENCE_END:
+            if (--depth == 1) section = 0, expect_key = 1;
+            break;
+        case FYET_SCALAR:
+        case FYET_ALIAS:
+            if (depth == 1) {
+                if (expect_key) {
+                    struct fy_token *t = fy_event_get_token(ev);
+                    const char *k = t ? fy_token_get_text0(t) : NULL;
+                    snprintf(key, sizeof key, "%s", k ? k : "");
+                }
+                expect_key = !expect_key;
+            } else if (depth == 2) {
+                item = 1;
+            }
+            break;
+        default:
+            break;
+        }
+        if (item && section && ++count[section] > limit[section]) {
+            struct fy_token *t = fy_event_get_token(ev);
+            const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                          "%s:%d:%d: %s: more than %ld entries; expected at most that many "
+                          "(docs/CLUSTER_FORMAT.md, Limits)",
+                          path, mk ? mk->line + 1 : 1, mk ? mk->column + 1 : 1, names[section],
+                          limit[section]);
+        }
+        fy_parser_event_free(fyp, ev);
+    }
+    fy_parser_destroy(fyp);
+    return st;
+}
+
 static tacl_status_t cf_bandwidth(const tacl_doc_t *d, struct fy_node *n, const char *key,
                                   const char *bare, double *gbs)
 {
@@ -715,6 +782,10 @@ tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
                         "tacl_cluster_load: expected a file path and an output pointer");
     tacl_doc_t d;
+#if TACL_HAVE_FYAML
+    struct stat sb;
+    if (stat(path, &sb) == 0 && sb.st_size > CF_PRESCAN_BYTES) TACL_CHECK(cf_prescan(path));
+#endif
     TACL_CHECK(tacl_doc_load(path, &d));
     tacl_status_t st = tacl_cluster_read(&d, out);
     tacl_doc_close(&d);

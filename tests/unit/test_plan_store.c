@@ -407,6 +407,22 @@ static void test_scale(void)
     CHECK_ST(tacl_cluster_read(&d, &c), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(), "expected an integer in [1, 65536], found '70000'");
     tacl_doc_close(&d);
+    /* A large file listing too many hosts is refused from a streaming count, before its
+     * document is built: the message names the entry past the limit. */
+    char big[] = "/tmp/tacl_plan_big_XXXXXX";
+    int fd = mkstemp(big);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CHECK(f);
+    fprintf(f, "hosts:\n");
+    for (int i = 0; i < 75000; i++)
+        fprintf(f, "  - {name: host%06d, gpus: 8, gpu: H100-80GB, gpu_link: NV18}\n", i);
+    fclose(f);
+    c = NULL;
+    CHECK_ST(tacl_cluster_load(big, &c), TACL_ERR_CONFIG);
+    CHECK(c == NULL);
+    CHECK_CONTAINS(tacl_last_error(), ":65538:5: hosts: more than 65536 entries");
+    unlink(big);
 }
 
 int main(void)
