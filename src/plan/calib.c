@@ -240,14 +240,18 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
         }
         if (!table_time_col || sr->coll < 0) continue;
         double col[8];
-        int nc = sscanf(line, "%lf %lf %*s %*s %lf %lf", &col[0], &col[1], &col[2], &col[3]);
+        int nc = sscanf(line, "%lf %lf %*s %*s %lf %lf %*f %*f %*f %lf", &col[0], &col[1], &col[2],
+                        &col[3], &col[4]);
         double bytes = 0, t = 0;
-        if (table_time_col == 6 && nc == 4)
+        if (table_time_col == 6 && nc >= 4) {
             bytes = col[0], t = col[3];
-        else if (table_time_col == 2 && sscanf(line, "%lf %lf", &col[0], &col[1]) == 2)
+            if (nc == 5 && col[4] > 0 && col[4] < t)
+                t = col[4]; /* in place, when faster: the less disturbed of the two */
+        } else if (table_time_col == 2 && sscanf(line, "%lf %lf", &col[0], &col[1]) == 2) {
             bytes = col[0], t = col[1];
-        else
+        } else {
             continue;
+        }
         (void)v;
         if (bytes > 0 && sr->n < 256) sr->bytes[sr->n] = bytes, sr->us[sr->n++] = t, rows++;
     }
