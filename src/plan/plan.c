@@ -548,9 +548,14 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
     double miss, wmax;
     double T = plan_split_tokens(sh, r, n, &miss, &wmax);
     if (pp > 1) {
-        double lo = 0, hi = 1e12;
+        /* No stage holds more tokens than its whole memory's worth of one layer's KV: the
+         * search starts there and stops at a quarter of a token. */
+        double lo = 0, hi = 0;
+        for (int s = 0; s < pp; s++)
+            if (r->cap[s] / sh->k_layer > hi) hi = r->cap[s] / sh->k_layer;
+        hi = hi > 0 && isfinite(hi) ? hi + 1 : 1e12;
         if (plan_fit_layers(sh, r, 0, opt)) {
-            for (int it = 0; it < 60; it++) {
+            for (int it = 0; it < 60 && hi - lo > 0.25; it++) {
                 double mid = 0.5 * (lo + hi);
                 if (plan_fit_layers(sh, r, mid, opt))
                     lo = mid;
