@@ -283,21 +283,32 @@ static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
     for (int s = 0, a = 0; s < l->pp && s < 1024; s++)
         first_layer[s] = a, a += l->layers[s];
     fprintf(f, "placement per host:\n");
-    for (int h = 0; h < c->nhosts; h++) {
-        int any = 0;
-        for (int i = 0; i < l->gpus_used; i++) {
-            int s = tacl_layout_slot(l, i);
-            if (p->slot_host[s] != h) continue;
-            if (!any) fprintf(f, "  %-12s", c->hosts[h].name);
-            int rep = i / (l->tp * l->pp), st = (i / l->tp) % l->pp;
-            fprintf(f, " GPU%d=r%d(dp%d,pp%d,tp%d)", p->slot_dev[s], i, rep, st, i % l->tp);
-            any = 1;
+    /* Each host's GPUs in rank order through per-host lists: one pass, not hosts x GPUs. */
+    int *head = malloc(sizeof(int) * (size_t)c->nhosts),
+        *next = malloc(sizeof(int) * (size_t)(l->gpus_used + 1));
+    if (head && next) {
+        for (int h = 0; h < c->nhosts; h++)
+            head[h] = -1;
+        for (int i = l->gpus_used - 1; i >= 0; i--) {
+            int h = p->slot_host[tacl_layout_slot(l, i)];
+            next[i] = head[h], head[h] = i;
         }
-        if (any)
+        for (int h = 0; h < c->nhosts; h++) {
+            if (head[h] < 0) {
+                if (c->hosts[h].ngpus) fprintf(f, "  %-12s idle\n", c->hosts[h].name);
+                continue;
+            }
+            fprintf(f, "  %-12s", c->hosts[h].name);
+            for (int i = head[h]; i >= 0; i = next[i]) {
+                int s = tacl_layout_slot(l, i);
+                int rep = i / (l->tp * l->pp), st = (i / l->tp) % l->pp;
+                fprintf(f, " GPU%d=r%d(dp%d,pp%d,tp%d)", p->slot_dev[s], i, rep, st, i % l->tp);
+            }
             fprintf(f, "\n");
-        else if (c->hosts[h].ngpus)
-            fprintf(f, "  %-12s idle\n", c->hosts[h].name);
+        }
     }
+    free(head);
+    free(next);
     fprintf(f, "placement per rank:\n");
     int shown = 0;
     for (int i = 0; i < l->gpus_used; i++) {
@@ -698,19 +709,29 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
         fprintf(f, "  label=\"%s: %.1f ms/token, %.0f tokens/s; red: bottleneck\";\n", name,
                 l->tpot_ms, l->tok_s);
     }
+    /* Each host's GPUs of the layout, as per-host lists (one pass over the GPUs). */
+    int *dhead = NULL, *dnext = NULL;
+    if (l && (dhead = malloc(sizeof(int) * (size_t)c->nhosts)) &&
+        (dnext = malloc(sizeof(int) * (size_t)(l->gpus_used + 1)))) {
+        for (int h = 0; h < c->nhosts; h++)
+            dhead[h] = -1;
+        for (int i = l->gpus_used - 1; i >= 0; i--) {
+            int h = p->slot_host[tacl_layout_slot(l, i)];
+            dnext[i] = dhead[h], dhead[h] = i;
+        }
+    } else {
+        free(dhead);
+        dhead = NULL;
+    }
     for (int h = 0; h < c->nhosts; h++) {
         int stage = -1;
         fprintf(f, "  h%d [label=\"{%s|%d x %s", h, c->hosts[h].name, c->hosts[h].ngpus,
                 c->hosts[h].gpu.name);
-        if (l)
-            for (int i = 0; i < l->gpus_used; i++) {
-                int s = tacl_layout_slot(l, i);
-                if (p->slot_host[s] == h) {
-                    int st = (i / l->tp) % l->pp;
-                    if (stage < 0) stage = st;
-                    fprintf(f, "|GPU%d: r%d pp%d tp%d", p->slot_dev[s], i, st, i % l->tp);
-                }
-            }
+        for (int i = dhead ? dhead[h] : -1; i >= 0; i = dnext[i]) {
+            int s = tacl_layout_slot(l, i), st = (i / l->tp) % l->pp;
+            if (stage < 0) stage = st;
+            fprintf(f, "|GPU%d: r%d pp%d tp%d", p->slot_dev[s], i, st, i % l->tp);
+        }
         fprintf(f, "}\"");
         if (stage >= 0) fprintf(f, ", fillcolor=%s", colors[stage % 8]);
         fprintf(f, "];\n");
@@ -753,5 +774,7 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
                         bn ? ", color=red, penwidth=3, fontcolor=red" : "");
             }
     free(used);
+    free(dhead);
+    free(dnext);
     fprintf(f, "}\n");
 }
