@@ -1,8 +1,9 @@
 /* plan_bench.c — the planner's figures for bench/RESULTS.md: (1) the alpha-beta all-reduce
  * model fitted to measured NCCL all_reduce times (tests/data/plan/anchors) with the prediction
  * error per size; (2) predicted decode time per token against published vLLM measurements
- * (docs/COST_MODEL.md cites them); (3) planning time of a 3-host chain and of a 1024-host,
- * 8192-GPU cluster. Prints markdown. Usage: plan_bench [anchors-dir] */
+ * (docs/COST_MODEL.md cites them); (3) planning time of a 3-host chain, of a 1024-host,
+ * 8192-GPU cluster under a default link and with its links written out, and of growing
+ * clusters. Prints markdown. Usage: plan_bench [anchors-dir] */
 #include "plan/plan.h"
 #include "topo/cluster_file.h"
 #include "clock.h"
@@ -11,85 +12,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PB_MAXPTS 64
-
-/* Reads "size time" rows of the all_reduce section of an anchors file. */
-static int pb_read(const char *path, double *size, double *us)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[512];
-    int n = 0, in_ar = 0;
-    while (fgets(line, sizeof line, f) && n < PB_MAXPTS) {
-        if (line[0] == '#') {
-            if (strstr(line, "all_reduce"))
-                in_ar = 1;
-            else if (strstr(line, "all_gather") || strstr(line, "reduce_scatter"))
-                in_ar = 0;
-            continue;
-        }
-        double s, t;
-        if (in_ar && sscanf(line, "%lf %lf", &s, &t) == 2) size[n] = s, us[n++] = t;
-    }
-    fclose(f);
-    return n;
-}
-
-/* Least squares on relative error: t = alpha + f*M/beta, weights 1/t^2. */
-static void pb_fit(const double *size, const double *us, int n, int ranks, double *alpha,
-                   double *beta_gbs)
-{
-    double f = 2.0 * (ranks - 1) / ranks;
-    double s00 = 0, s01 = 0, s11 = 0, b0 = 0, b1 = 0;
-    for (int i = 0; i < n; i++) {
-        double w = 1 / (us[i] * us[i]), x = f * size[i];
-        s00 += w, s01 += w * x, s11 += w * x * x;
-        b0 += w * us[i], b1 += w * x * us[i];
-    }
-    double det = s00 * s11 - s01 * s01;
-    double a = (b0 * s11 - b1 * s01) / det, k = (s00 * b1 - s01 * b0) / det; /* us per byte */
-    *alpha = a;
-    *beta_gbs = 1 / (k * 1e3);
-}
-
+/* Fits t = alpha + f(n) M / busbw to each file's all_reduce series through the same reader
+ * `tacl plan --calibrate` uses (tacl_calib_from_bench: a `tacl bench` table's time is its 6th
+ * column, after size and element count; a "size time" table's is its 2nd), and prints the
+ * fit and its error per size. */
 static void pb_calibrate(const char *dir)
 {
     static const struct {
         const char *file, *what;
-        int ranks;
     } sets[] = {
-        {"ncclraw_2_eager.txt", "NCCL 2.28.3 from C, 2x H200", 2},
-        {"ncclraw_4_eager.txt", "NCCL 2.28.3 from C, 4x H200", 4},
-        {"nccl_2.txt", "torch.distributed NCCL 2.28.9, 2x H200", 2},
-        {"nccl_4.txt", "torch.distributed NCCL 2.28.9, 4x H200", 4},
+        {"ncclraw_2_eager.txt", "NCCL 2.28.3 from C, 2x H200, eager"},
+        {"ncclraw_4_eager.txt", "NCCL 2.28.3 from C, 4x H200, eager"},
+        {"nccl_2.txt", "torch.distributed NCCL 2.28.9, 2x H200, eager"},
+        {"nccl_4.txt", "torch.distributed NCCL 2.28.9, 4x H200, eager"},
     };
-    tacl_costmodel_t cm;
-    tacl_costmodel_default(&cm);
-    cm.eta_bus = 1; /* the fit gives the achieved bandwidth directly */
     printf("## alpha-beta all-reduce model fitted to measured NCCL all_reduce (H200, NV18)\n\n");
     for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
         char path[1200];
-        double size[PB_MAXPTS], us[PB_MAXPTS], a, b;
         snprintf(path, sizeof path, "%s/%s", dir, sets[k].file);
-        int n = pb_read(path, size, us);
-        if (n < 2) {
-            printf("%s: cannot read %s\n\n", sets[k].what, path);
+        tacl_calib_t cal = {0};
+        if (tacl_calib_from_bench(path, &cal) != TACL_OK) {
+            printf("%s: %s\n\n", sets[k].what, tacl_last_error());
             continue;
         }
-        pb_fit(size, us, n, sets[k].ranks, &a, &b);
-        printf("### %s (%s)\n\nfit: alpha = %.1f us, beta (bus bandwidth) = %.0f GB/s = %.2f x "
-               "450 GB/s NVLink\n\n| size (B) | measured (us) | predicted (us) | error |\n"
-               "|---:|---:|---:|---:|\n",
-               sets[k].what, sets[k].file, a, b, b / 450);
-        double sum = 0, worst = 0;
-        for (int i = 0; i < n; i++) {
-            double pred = tacl_plan_allreduce_us(&cm, size[i], sets[k].ranks, b, a);
-            double err = (pred - us[i]) / us[i];
-            sum += fabs(err);
-            if (fabs(err) > fabs(worst)) worst = err;
-            printf("| %.0f | %.2f | %.2f | %+.1f%% |\n", size[i], us[i], pred, 100 * err);
-        }
-        printf("\nmean |error| %.1f%%, worst %+.1f%%\n\n", 100 * sum / n, 100 * worst);
+        const tacl_calib_fit_t *x = tacl_calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 0, 0);
+        for (int i = 0; i < cal.nfits && !x; i++)
+            if (!strcmp(cal.fits[i].coll, "all_reduce")) x = &cal.fits[i];
+        if (!x) continue;
+        printf("### %s (%s)\n\nfit: alpha = %.1f us, busbw = %.0f GB/s = %.2f x 450 GB/s NVLink; "
+               "%d points, mean |error| %.1f%%, worst %.1f%%\n\n",
+               sets[k].what, sets[k].file, x->alpha_us, x->busbw_gbs, x->busbw_gbs / 450,
+               x->npoints, 100 * x->err_mean, 100 * x->err_max);
     }
 }
 
@@ -176,6 +129,66 @@ static double pb_time_plan(const tacl_cluster_t *c, const char *model, long conc
     return t[reps / 2];
 }
 
+/* 1024 hosts x 8 GPUs with their links written out: (a) leaf-spine, every in-leaf pair of 32
+ * hosts listed (15,872 links) and a default link across leaves, 100 pairs unreachable; (b) a
+ * full mesh with every one of the 523,776 pairs listed and no default. Then hosts doubling
+ * from 1024 to 32768 with only ring links written (no default), for the growth in hosts. */
+static void pb_timing_written(void)
+{
+    printf("## planning time, links written out (median)\n\n| cluster | links | model | time "
+           "(ms) |\n|---|---:|---|---:|\n");
+    for (int kind = 0; kind < 2; kind++) {
+        tacl_cluster_t *c;
+        int idx;
+        tacl_cluster_create(&c);
+        for (int i = 0; i < 1024; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "h%d", i);
+            tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx);
+        }
+        if (kind == 0) {
+            c->has_default = 1, c->default_gbs = 25, c->default_lat_us = 6;
+            for (int l = 0; l < 1024; l += 32)
+                for (int a = l; a < l + 32; a++)
+                    for (int b = a + 1; b < l + 32; b++)
+                        tacl_cluster_set_link(c, a, b, 50, 3);
+            for (int i = 0; i < 100; i++)
+                tacl_cluster_set_unreachable(c, (i * 37) % 1024, (i * 37 + 500) % 1024);
+        } else {
+            for (int a = 0; a < 1024; a++)
+                for (int b = a + 1; b < 1024; b++)
+                    tacl_cluster_set_link(c, a, b, 50, 3);
+        }
+        uint64_t t0 = tacl_now_ns();
+        tacl_cluster_finish(c);
+        double fin = (double)(tacl_now_ns() - t0) / 1e6;
+        for (int k = 0; k < 2; k++) {
+            const char *model = k ? "DeepSeek-V3" : "Llama-3-70B";
+            printf("| 1024 x 8 GPUs, %s | %d | %s | %.1f (+%.1f ms indexing links) |\n",
+                   kind ? "full mesh, every pair listed" : "leaf-spine, in-leaf links listed",
+                   c->nlinks, model, pb_time_plan(c, model, 4096, 3), fin);
+        }
+        tacl_cluster_destroy(c);
+    }
+    for (int n = 1024; n <= 32768; n *= 2) {
+        tacl_cluster_t *c;
+        int idx;
+        tacl_cluster_create(&c);
+        for (int i = 0; i < n; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "h%d", i);
+            tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx);
+        }
+        for (int i = 0; i < n; i++)
+            tacl_cluster_set_link(c, i, (i + 1) % n, 50, 3);
+        tacl_cluster_finish(c);
+        printf("| %d x 8 GPUs, ring (links listed) | %d | Llama-3-70B | %.1f |\n", n, c->nlinks,
+               pb_time_plan(c, "Llama-3-70B", 4096, 1));
+        tacl_cluster_destroy(c);
+    }
+    printf("\n");
+}
+
 static void pb_timing(void)
 {
     tacl_cluster_t *chain, *big;
@@ -207,6 +220,7 @@ static void pb_timing(void)
     printf("\n");
     tacl_cluster_destroy(chain);
     tacl_cluster_destroy(big);
+    pb_timing_written();
 }
 
 int main(int argc, char **argv)

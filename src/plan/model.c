@@ -88,6 +88,34 @@ static const tacl_model_t model_presets[] = {
 };
 #define MODEL_NPRESETS ((int)(sizeof model_presets / sizeof model_presets[0]))
 
+/* The Hugging Face id vLLM is given for each preset (the instruction-tuned checkpoint where
+ * the family publishes one), in the order of model_presets. */
+static const char *const model_hf_ids[] = {
+    "meta-llama/Meta-Llama-3-8B-Instruct",
+    "meta-llama/Meta-Llama-3-70B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.1-70B-Instruct",
+    "meta-llama/Llama-3.1-405B-Instruct",
+    "meta-llama/Llama-3.2-1B-Instruct",
+    "meta-llama/Llama-3.2-3B-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "Qwen/Qwen2.5-32B-Instruct",
+    "Qwen/Qwen2.5-72B-Instruct",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "mistralai/Mixtral-8x22B-Instruct-v0.1",
+    "Qwen/Qwen3-235B-A22B",
+    "deepseek-ai/DeepSeek-V3",
+};
+_Static_assert(sizeof model_hf_ids / sizeof model_hf_ids[0] == MODEL_NPRESETS,
+               "one Hugging Face id per preset");
+
+const char *tacl_model_hf_id(const char *name)
+{
+    for (int i = 0; name && i < MODEL_NPRESETS; i++)
+        if (!strcasecmp(name, model_presets[i].name)) return model_hf_ids[i];
+    return NULL;
+}
+
 const tacl_model_t *tacl_model_preset_at(int i)
 {
     return i >= 0 && i < MODEL_NPRESETS ? &model_presets[i] : NULL;
@@ -309,11 +337,23 @@ tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out)
     /* A checkpoint folder (what vLLM is given) holds its config.json. */
     char cfg[1024];
     struct stat sb;
-    if (stat(name_or_path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+    int exists = stat(name_or_path, &sb) == 0;
+    if (exists && S_ISDIR(sb.st_mode) &&
         snprintf(cfg, sizeof cfg, "%s/config.json", name_or_path) < (int)sizeof cfg)
         name_or_path = cfg;
-    FILE *f = fopen(name_or_path, "r");
-    if (!f) {
+    if (!exists) {
+        /* A path (a slash or a file suffix) that is not there is a missing file, not an
+         * unknown preset. */
+        size_t n = strlen(name_or_path);
+        int pathlike = strchr(name_or_path, '/') ||
+                       (n > 5 && !strcasecmp(name_or_path + n - 5, ".json")) ||
+                       (n > 5 && !strcasecmp(name_or_path + n - 5, ".yaml")) ||
+                       (n > 4 && !strcasecmp(name_or_path + n - 4, ".yml"));
+        if (pathlike && !tacl_model_preset(name_or_path))
+            return tacl_err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_PLAN,
+                            "model %s: no such file (expected a config.json, a checkpoint "
+                            "folder holding one, or a preset name)",
+                            name_or_path);
         char list[1024] = "";
         for (int i = 0; i < MODEL_NPRESETS; i++) {
             if (strlen(list) + strlen(model_presets[i].name) + 3 >= sizeof list) break;
@@ -324,6 +364,8 @@ tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out)
                         "model '%s': expected a preset (%s) or the path of a config.json",
                         name_or_path, list);
     }
+    FILE *f = fopen(name_or_path, "r");
+    if (!f) return tacl_doc_check_file(name_or_path); /* names why */
     fclose(f);
     tacl_doc_t d;
     TACL_CHECK(tacl_doc_load(name_or_path, &d));

@@ -24,6 +24,8 @@ typedef struct {
  * Mixtral-8x7B, DeepSeek-V3 ...; NULL when unknown. */
 const tacl_model_t *tacl_model_preset(const char *name);
 const tacl_model_t *tacl_model_preset_at(int i);
+/* The Hugging Face id of a preset (exact preset name), NULL for anything else. */
+const char *tacl_model_hf_id(const char *name);
 /* A preset name, or a path to a config.json (or YAML with the same keys). Errors:
  * TACL_ERR_NOT_FOUND (neither), TACL_ERR_CONFIG with file:line:col. */
 tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out);

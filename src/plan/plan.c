@@ -10,6 +10,7 @@
 #include "clock.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ void tacl_costmodel_default(tacl_costmodel_t *cm)
     cm->eta_prefill = 0.6;
     cm->eta_bus = 0.78;
     cm->alpha_gpu_us = 8;
+    cm->alpha_eager_us = 10;
     cm->alpha_net_us = 20;
     cm->alpha_p2p_us = 10;
     cm->layer_us = 25;
@@ -58,33 +60,77 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
     for (int i = 0; i + 1 < n && ok; i++)
         ok = tacl_cluster_link(c, i, i + 1, &w, &l);
     if (ok) return 0;
-    int *deg = calloc((size_t)n, sizeof *deg);
     char *used = calloc((size_t)n, 1);
+    int *deg = calloc((size_t)n, sizeof *deg);
     if (!deg || !used) {
         free(deg);
         free(used);
         return 0; /* keep the file's order */
     }
+    if (c->has_default) {
+        /* Nearly every pair is linked: walk the file's order, stepping over a host that the
+         * current one cannot reach to the next that it can (O(n + unreachable pairs)). */
+        int k = 0, cur = -1, first = 0;
+        while (k < n) {
+            while (first < n && used[first])
+                first++;
+            int next = first;
+            if (cur >= 0)
+                for (int j = first; j < n; j++)
+                    if (!used[j] && tacl_cluster_link(c, cur, j, &w, &l)) {
+                        next = j;
+                        break;
+                    }
+            used[next] = 1;
+            order[k++] = cur = next;
+        }
+        free(deg);
+        free(used);
+        return 0;
+    }
+    /* Explicit links only: Warnsdorff's walk over the adjacency, O(n + links) per step
+     * bounded by the degrees. */
+    int *deg0 = malloc(sizeof(int) * (size_t)n); /* degrees before the walk */
+    if (!deg0) {
+        free(deg);
+        free(used);
+        return 0;
+    }
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            if (i != j && tacl_cluster_link(c, i, j, &w, &l)) deg[i]++;
-    int cur = -1;
+        deg0[i] = deg[i] = c->adj_off[i + 1] - c->adj_off[i];
+    int cur = -1, scan = 0;
     for (int k = 0; k < n; k++) {
         int next = -1;
         if (cur >= 0)
-            for (int j = 0; j < n; j++)
-                if (!used[j] && tacl_cluster_link(c, cur, j, &w, &l) &&
-                    (next < 0 || deg[j] < deg[next]))
+            for (int e = c->adj_off[cur]; e < c->adj_off[cur + 1]; e++) {
+                const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                int j = lk->a == cur ? lk->b : lk->a;
+                if (!used[j] &&
+                    (next < 0 || deg[j] < deg[next] || (deg[j] == deg[next] && j < next)))
                     next = j;
-        if (next < 0)
-            for (int j = 0; j < n; j++)
-                if (!used[j] && (next < 0 || deg[j] < deg[next])) next = j;
+            }
+        if (next < 0) {
+            /* Stuck: the unvisited host of least degree (a chain's end); hosts linked to no
+             * one come last, so that they do not shift every replica off host boundaries. */
+            int lo = -1;
+            for (int j = scan; j < n; j++)
+                if (!used[j] && (lo < 0 || (deg0[lo] == 0 && deg0[j] > 0) ||
+                                 ((deg0[j] > 0) == (deg0[lo] > 0) && deg[j] < deg[lo])))
+                    lo = j;
+            next = lo;
+        }
+        if (next < 0) break; /* cannot happen: k < n hosts remain */
         used[next] = 1;
         order[k] = next;
-        for (int j = 0; j < n; j++)
-            if (tacl_cluster_link(c, next, j, &w, &l) && j != next) deg[j]--;
+        while (scan < n && used[scan])
+            scan++;
+        for (int e = c->adj_off[next]; e < c->adj_off[next + 1]; e++) {
+            const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+            deg[lk->a == next ? lk->b : lk->a]--;
+        }
         cur = next;
     }
+    free(deg0);
     free(deg);
     free(used);
     return 0;
@@ -99,7 +145,7 @@ static tacl_status_t plan_slots(tacl_plan_t *p)
     int *order = malloc(sizeof(int) * (size_t)c->nhosts);
     if (!p->slot_host || !p->slot_dev || !order) {
         free(order);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     if (c->nranks) {
         for (int r = 0; r < c->nranks; r++) {
@@ -153,6 +199,80 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     double bw, lat;
     int path[64];
     if (k <= 1) return;
+    if (k > 2 && !c->has_default && p->scratch->adjbits && p->scratch->links_uniform) {
+        /* Dense explicit links, all alike: a word-parallel test of each host's neighbours
+         * against the set (O(k n / 64)); the figures are the common ones. */
+        const uint64_t *adj = p->scratch->adjbits;
+        int words = (c->nhosts + 63) / 64;
+        uint64_t *set = p->scratch->setbits;
+        memset(set, 0, sizeof(uint64_t) * (size_t)words);
+        for (int i = 0; i < k; i++)
+            set[hosts[i] / 64] |= 1ull << (hosts[i] % 64);
+        g->inter_gbs = c->links[0].gbs, g->lat_us = c->links[0].lat_us;
+        g->ba = hosts[0], g->bb = hosts[1];
+        for (int i = 0; i < k; i++) {
+            const uint64_t *row = adj + (size_t)hosts[i] * (size_t)words;
+            int in = 0;
+            for (int w = 0; w < words; w++)
+                in += __builtin_popcountll(row[w] & set[w]);
+            if (in >= k - 1) continue;
+            for (int j = 0; j < k; j++) {
+                int v = hosts[j];
+                if (v == hosts[i] || (row[v / 64] >> (v % 64) & 1)) continue;
+                if (p->w.allow_routing &&
+                    tacl_cluster_route(c, hosts[i], v, path, 64, &bw, &lat) > 0) {
+                    g->routed = 1;
+                    if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = hosts[i], g->bb = v;
+                    if (lat > g->lat_us) g->lat_us = lat;
+                } else {
+                    g->ma = hosts[i] < v ? hosts[i] : v, g->mb = hosts[i] < v ? v : hosts[i];
+                    g->missing = 1;
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    if (k > 32 && !c->has_default) {
+        /* Explicit links only: walk the set's adjacency (O(sum of degrees), not O(k^2)); a
+         * host with fewer than k-1 neighbours in the set names a missing pair. */
+        int stamp = ++p->scratch->epoch, *mk = p->scratch->mark;
+        for (int i = 0; i < k; i++)
+            mk[hosts[i]] = stamp;
+        for (int i = 0; i < k; i++) {
+            int u = hosts[i], in = 0;
+            for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                int v = l->a == u ? l->b : l->a;
+                if (mk[v] != stamp) continue;
+                in++;
+                if (v < u) continue; /* each pair once */
+                if (l->gbs < g->inter_gbs) g->inter_gbs = l->gbs, g->ba = l->a, g->bb = l->b;
+                if (l->lat_us > g->lat_us) g->lat_us = l->lat_us;
+            }
+            if (in >= k - 1) continue;
+            /* u misses a partner: find the first, then route it or report it. */
+            int stamp2 = ++p->scratch->epoch2, *m2 = p->scratch->mark2;
+            for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                m2[l->a == u ? l->b : l->a] = stamp2;
+            }
+            for (int j = 0; j < k; j++) {
+                int v = hosts[j];
+                if (v == u || m2[v] == stamp2 || v < u) continue;
+                if (p->w.allow_routing && tacl_cluster_route(c, u, v, path, 64, &bw, &lat) > 0) {
+                    g->routed = 1;
+                    if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = u, g->bb = v;
+                    if (lat > g->lat_us) g->lat_us = lat;
+                } else {
+                    if (!g->missing) g->ma = u, g->mb = v;
+                    g->missing = 1;
+                    return;
+                }
+            }
+        }
+        return;
+    }
     if (k <= 32 || !c->has_default) {
         for (int a = 0; a < k; a++)
             for (int b = a + 1; b < k; b++) {
@@ -273,6 +393,67 @@ static double plan_group_a2a_us(const tacl_plan_t *p, const plan_group_t *g, dou
     return a + (in > x ? in : x);
 }
 
+/* ---- One collective (`tacl plan --predict`, and per layout in -J). ---- */
+
+tacl_status_t tacl_plan_predict(const tacl_plan_t *p, tacl_pred_coll_t k, double bytes,
+                                const int *slots, int n, const tacl_calib_t *cal, tacl_pred_t *out)
+{
+    if (k < 0 || k >= TACL_PRED_NCOLL || n < 1 || !(bytes >= 0) ||
+        (k == TACL_PRED_SENDRECV && n != 2))
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                        "predict: expected a collective, bytes >= 0 and at least one GPU (two "
+                        "for sendrecv), found %d GPUs",
+                        n);
+    for (int i = 0; i < n; i++)
+        if (slots[i] < 0 || slots[i] >= p->nslots)
+            return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                            "predict: GPU slot %d: expected 0..%d", slots[i], p->nslots - 1);
+    const tacl_costmodel_t *cm = &p->cm;
+    plan_group_t g;
+    plan_group(p, slots, n, &g);
+    if (g.missing)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                        "predict: the group needs %s↔%s, which are not linked",
+                        p->cluster->hosts[g.ma].name, p->cluster->hosts[g.mb].name);
+    tacl_pred_t r;
+    memset(&r, 0, sizeof r);
+    r.hosts = g.k;
+    double f = tacl_pred_busfactor(k, n), t_in = 0, t_x = 0, a_x = 0;
+    double eta = cm->eta_bus * 1e3; /* GB/s -> bytes/us */
+    r.bw_gbs = g.k > 1 ? g.inter_gbs : g.intra_gbs;
+    if (k == TACL_PRED_ALL_TO_ALL) {
+        if (g.gmax > 1) t_in = bytes * (g.gmax - 1) / n / (g.intra_gbs * eta);
+        if (g.k > 1) t_x = g.gmax * bytes * (n - g.gmax) / n / ((g.k - 1) * g.inter_gbs * eta);
+    } else {
+        if (g.gmax > 1) t_in = f * bytes / (g.intra_gbs * eta);
+        if (g.k > 1) t_x = (g.routed ? 1.0 : f) * bytes / (g.inter_gbs * eta);
+    }
+    if (g.k > 1)
+        a_x = cm->alpha_net_us +
+              (k == TACL_PRED_ALL_TO_ALL || k == TACL_PRED_SENDRECV ? 1.0 : 2.0 * (g.k - 1)) *
+                  g.lat_us;
+    if (n == 1) t_in = t_x = 0;
+    r.beta_us = t_in > t_x ? t_in : t_x;
+    double a_graph = k == TACL_PRED_SENDRECV ? cm->alpha_p2p_us : cm->alpha_gpu_us;
+    double a_eager = k == TACL_PRED_SENDRECV ? cm->alpha_p2p_us : cm->alpha_eager_us;
+    r.alpha_graph_us = n > 1 ? a_graph + a_x : 0;
+    r.alpha_eager_us = n > 1 ? a_eager + a_x : 0;
+    r.graph_us = r.alpha_graph_us + r.beta_us;
+    r.eager_us = r.alpha_eager_us + r.beta_us;
+    /* A fit measured on this collective and group size answers directly. */
+    for (int graph = 0; graph < 2 && n > 1; graph++) {
+        const tacl_calib_fit_t *x = g.k == 1 ? tacl_calib_find(cal, k, "gpu", graph, n) : NULL;
+        if (!x) continue;
+        double t = tacl_calib_time(x, k, bytes);
+        if (graph)
+            r.graph_us = t, r.alpha_graph_us = x->alpha_us, r.fit_graph = x;
+        else
+            r.eager_us = t, r.alpha_eager_us = x->alpha_us, r.fit_eager = x;
+    }
+    *out = r;
+    return TACL_OK;
+}
+
 /* ---- One layout. ---- */
 
 typedef struct {
@@ -367,9 +548,14 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
     double miss, wmax;
     double T = plan_split_tokens(sh, r, n, &miss, &wmax);
     if (pp > 1) {
-        double lo = 0, hi = 1e12;
+        /* No stage holds more tokens than its whole memory's worth of one layer's KV: the
+         * search starts there and stops at a quarter of a token. */
+        double lo = 0, hi = 0;
+        for (int s = 0; s < pp; s++)
+            if (r->cap[s] / sh->k_layer > hi) hi = r->cap[s] / sh->k_layer;
+        hi = hi > 0 && isfinite(hi) ? hi + 1 : 1e12;
         if (plan_fit_layers(sh, r, 0, opt)) {
-            for (int it = 0; it < 60; it++) {
+            for (int it = 0; it < 60 && hi - lo > 0.25; it++) {
                 double mid = 0.5 * (lo + hi);
                 if (plan_fit_layers(sh, r, mid, opt))
                     lo = mid;
@@ -508,7 +694,10 @@ static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_r
     for (int s = 0; s < pp; s++) {
         double flops = 2 * sh->act_params_layer * n[s] * P + 2 * P * P * heads_gpu * hd * n[s];
         ttft += flops / (r->tflops[s] * cm->eta_prefill * 1e6);
-        ttft += 2 * n[s] * plan_group_ar_us(p, &r->tpg[s], P * h * act_b);
+        /* Prefill runs eagerly (vLLM captures decode batches only): eager start-up. */
+        ttft += 2 * n[s] *
+                (plan_group_ar_us(p, &r->tpg[s], P * h * act_b) +
+                 (r->tpg[s].n > 1 ? cm->alpha_eager_us - cm->alpha_gpu_us : 0));
         if (sh->ep > 1)
             ttft += 2 * n[s] * sh->moe_frac_layers *
                     plan_group_a2a_us(p, &r->epg[s], P * m->experts_per_tok * h * act_b);
@@ -546,9 +735,10 @@ static void plan_group_names(const tacl_plan_t *p, const int *idx, int n, char *
     if (k < len) snprintf(buf + k, len - k, "]");
 }
 
-/* Fills the replica inputs for replica (instance) rep; records unreachable pairs in l. */
+/* Fills the replica inputs for replica (instance) rep; says why it cannot run (unreachable
+ * pairs) in why. */
 static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep, plan_rep_t *r,
-                           tacl_layout_t *l, int *idx)
+                           tacl_layout_t *l, int *idx, char *why, size_t whylen)
 {
     const tacl_cluster_t *c = p->cluster;
     int tp = sh->tp, pp = sh->pp, ok = 1;
@@ -569,9 +759,9 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
         if (r->tpg[s].missing) {
             char names[256];
             plan_group_names(p, idx, tp, names, sizeof names);
-            if (!strstr(l->reason, "needs"))
-                plan_addf(l->reason, sizeof l->reason, "TP group %s needs %s↔%s: unreachable%s",
-                          names, c->hosts[r->tpg[s].ma].name, c->hosts[r->tpg[s].mb].name,
+            if (!strstr(why, "needs"))
+                plan_addf(why, whylen, "TP group %s needs %s↔%s: unreachable%s", names,
+                          c->hosts[r->tpg[s].ma].name, c->hosts[r->tpg[s].mb].name,
                           p->w.allow_routing ? " (no route)"
                                              : " (NCCL connects every pair; tacl could route it: "
                                                "--allow-routing)");
@@ -585,8 +775,8 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
                     idx[n++] = (d * pp + s) * tp + t;
             plan_group(p, idx, n, &r->epg[s]);
             if (r->epg[s].missing) {
-                if (!strstr(l->reason, "EP group"))
-                    plan_addf(l->reason, sizeof l->reason,
+                if (!strstr(why, "EP group"))
+                    plan_addf(why, whylen,
                               "EP group of stage %d needs %s↔%s: unreachable (all-to-all)", s,
                               c->hosts[r->epg[s].ma].name, c->hosts[r->epg[s].mb].name);
                 ok = 0;
@@ -596,10 +786,13 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
     for (int s = 0; s + 1 < pp; s++) {
         r->pp_gbs[s] = INFINITY, r->pp_lat[s] = 0, r->pp_x[s] = 0;
         r->pp_a[s] = r->pp_b[s] = -1;
+        int la = -1, lb = -1; /* the host pair looked up last: TP ranks mostly share it */
         for (int t = 0; t < tp; t++) {
             int a = p->slot_host[base + s * tp + t], b = p->slot_host[base + (s + 1) * tp + t];
             double bw, lat;
             int path[64];
+            if (a != b && a == la && b == lb) continue; /* same pair, same figures */
+            la = a, lb = b;
             if (a == b) {
                 bw = plan_gpu_pair_gbs(&c->hosts[a], p->slot_dev[base + s * tp + t],
                                        p->slot_dev[base + (s + 1) * tp + t]);
@@ -613,9 +806,8 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
                 bw /= tp;
                 l->routed = 1;
             } else {
-                if (!strstr(l->reason, "PP stages"))
-                    plan_addf(l->reason, sizeof l->reason,
-                              "PP stages %d->%d need %s↔%s: unreachable", s, s + 1,
+                if (!strstr(why, "PP stages"))
+                    plan_addf(why, whylen, "PP stages %d->%d need %s↔%s: unreachable", s, s + 1,
                               c->hosts[a].name, c->hosts[b].name);
                 ok = 0;
                 continue;
@@ -727,97 +919,201 @@ static void plan_shape(const tacl_plan_t *p, int tp, int pp, int dp, int ep, pla
     sh->act_params_layer = (attn + (dense + shared) / L + act_expert) / tp;
 }
 
+/* Recently costed replica inputs and their results: replicas repeat with the GPU offset
+ * within a host, so a few entries catch most repeats on any regular cluster. */
+#define PLAN_MEMO 8
+typedef struct {
+    int n, next;
+    plan_rep_t rep[PLAN_MEMO];
+    plan_res_t res[PLAN_MEMO];
+    int *layers[PLAN_MEMO];
+} plan_memo_t;
+
 /* Evaluates layout (tp, pp, ep) in l (tp, pp, dp, ep already set, reason may hold shape
- * rejections). */
+ * rejections). Replicas that cannot run (an unreachable pair) or do not fit are dropped when
+ * others can serve: the layout is then partial (l->reps lists the replicas kept). */
 static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
 {
     int tp = l->tp, pp = l->pp, dp = l->dp;
     plan_shape_t sh;
     plan_shape(p, tp, pp, dp, l->ep, &sh);
     l->layers = calloc((size_t)pp, sizeof(int));
-    plan_rep_t cur, prev;
+    l->dp_full = dp;
+    plan_rep_t cur;
+    plan_memo_t memo;
+    memset(&cur, 0, sizeof cur);
+    memset(&memo, 0, sizeof memo);
+    int reps = l->ep > 1 ? 1 : dp, alloc_ok = 1;
     int *idx = malloc(sizeof(int) * (size_t)(tp * (dp > 0 ? dp : 1) + 1));
     int *n = malloc(sizeof(int) * (size_t)pp);
-    if (!l->layers || !idx || !n || !plan_rep_alloc(&cur, pp) || !plan_rep_alloc(&prev, pp)) {
+    char *fits = calloc((size_t)reps + 1, 1);
+    alloc_ok = l->layers && idx && n && fits && plan_rep_alloc(&cur, pp);
+    for (int i = 0; i < PLAN_MEMO && alloc_ok; i++)
+        alloc_ok = plan_rep_alloc(&memo.rep[i], pp) &&
+                   (memo.layers[i] = malloc(sizeof(int) * (size_t)pp)) != NULL;
+    if (!alloc_ok) {
         snprintf(l->reason, sizeof l->reason, "out of memory");
         l->state = TACL_LAYOUT_REJECTED;
         goto out;
     }
-    int reps = l->ep > 1 ? 1 : dp, have_prev = 0, reach_ok = 1;
     if (p->scratch->uniform_gpus > 0)
         memset(p->scratch->cache_ok, 0, (size_t)p->scratch->uniform_gpus);
-    plan_res_t res, worst;
+    plan_res_t res, worst, worst_nofit;
     memset(&res, 0, sizeof res);
     memset(&worst, 0, sizeof worst);
+    memset(&worst_nofit, 0, sizeof worst_nofit);
     worst.fits = 1;
     double tok_s = 0, kv_min = INFINITY, conc_sum = 0;
     long conc_min = 0;
+    int nkept = 0, nunreach = 0, nnofit = 0, first_bad = -1, have_layers = 0;
+    char why[512] = "", first_why[512] = "";
     /* Symmetry: on a cluster of identical hosts under a default link, a replica that touches
      * no host named in a link or unreachable pair is equal to any other replica starting at
      * the same GPU offset within its host, so one evaluation per offset suffices. */
     const tacl_plan_scratch_t *sc = p->scratch;
     int size = tp * pp;
-    for (int rep = 0; rep < reps; rep++) {
-        int key = -1;
-        if (sc->uniform_gpus > 0 && l->ep <= 1 &&
-            sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
-            key = (rep * size) % sc->uniform_gpus;
-        if (key >= 0 && (l->reason[0] || !reach_ok)) continue; /* nothing new to learn */
-        if (key >= 0 && sc->cache_ok[key]) {
-            res = sc->cache[key];
-        } else {
-            if (!plan_rep_inputs(p, &sh, rep, &cur, l, idx)) {
-                reach_ok = 0;
+    /* Pass 0 finds the replicas that can serve; when only some can (partial), pass 1 costs
+     * them again with the whole concurrency shared among them alone. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!(nkept > 0 && nkept < reps && l->ep <= 1)) break;
+            plan_shape(p, tp, pp, nkept, l->ep, &sh);
+            memo.n = memo.next = 0;
+            if (p->scratch->uniform_gpus > 0)
+                memset(p->scratch->cache_ok, 0, (size_t)p->scratch->uniform_gpus);
+            memset(&worst, 0, sizeof worst);
+            worst.fits = 1;
+            tok_s = 0, kv_min = INFINITY, conc_sum = 0, conc_min = 0, have_layers = 0;
+        }
+        for (int rep = 0; rep < reps; rep++) {
+            int key = -1, ok_rep = 1;
+            if (pass == 1 && !fits[rep]) continue;
+            if (sc->uniform_gpus > 0 && l->ep <= 1 &&
+                sc->special_prefix[rep * size + size] == sc->special_prefix[rep * size])
+                key = (rep * size) % sc->uniform_gpus;
+            if (l->reason[0]) {
+                /* A shape rule rejects the layout whatever the replicas; still say whether a
+                 * replica would also need an unreachable pair (a few replicas looked at). */
+                why[0] = 0;
+                if (rep < 64 && !plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why)) {
+                    plan_addf(l->reason, sizeof l->reason, "%s", why);
+                    break;
+                }
                 continue;
             }
-            if (!reach_ok || l->reason[0]) continue; /* rejected: keep collecting reasons */
-            if (!(have_prev && plan_rep_same(&sh, &cur, &prev))) {
-                plan_cost(p, &sh, &cur, n, &res);
-                p->evaluated++;
-                plan_rep_t t = prev;
-                prev = cur;
-                cur = t;
-                have_prev = 1;
+            if (key >= 0 && sc->cache_ok[key]) {
+                res = sc->cache[key];
+                ok_rep = sc->cache_ok[key] == 1;
+            } else {
+                why[0] = 0;
+                ok_rep = plan_rep_inputs(p, &sh, rep, &cur, l, idx, why, sizeof why);
+                if (!ok_rep) {
+                    memset(&res, 0, sizeof res);
+                    if (first_bad < 0)
+                        first_bad = rep, snprintf(first_why, sizeof first_why, "%s", why);
+                } else {
+                    int hit = -1;
+                    for (int i = 0; i < memo.n && hit < 0; i++)
+                        if (plan_rep_same(&sh, &cur, &memo.rep[i])) hit = i;
+                    if (hit >= 0) {
+                        res = memo.res[hit];
+                        memcpy(n, memo.layers[hit], sizeof(int) * (size_t)pp);
+                    } else {
+                        plan_cost(p, &sh, &cur, n, &res);
+                        p->evaluated++;
+                        int slot = memo.next;
+                        memo.next = (memo.next + 1) % PLAN_MEMO;
+                        if (memo.n < PLAN_MEMO) memo.n++;
+                        plan_rep_t t = memo.rep[slot];
+                        memo.rep[slot] = cur;
+                        cur = t;
+                        memo.res[slot] = res;
+                        memcpy(memo.layers[slot], n, sizeof(int) * (size_t)pp);
+                    }
+                }
+                if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = ok_rep ? 1 : 2;
             }
-            if (key >= 0) sc->cache[key] = res, sc->cache_ok[key] = 1;
+            if (!ok_rep) {
+                nunreach++;
+                if (first_bad < 0) first_bad = rep;
+                continue;
+            }
+            if (!res.fits) {
+                nnofit++;
+                if (first_bad < 0) first_bad = rep;
+                if (nnofit == 1 || res.missing > worst_nofit.missing) worst_nofit = res;
+                continue;
+            }
+            if (pass == 0) fits[rep] = 1, nkept++;
+            if (!have_layers) memcpy(l->layers, n, sizeof(int) * (size_t)pp), have_layers = 1;
+            tok_s += res.tok_s;
+            conc_sum += (double)res.conc;
+            if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
+            if (worst.fits && res.tpot_ms >= worst.tpot_ms) {
+                double keep = worst.tok_s;
+                worst = res;
+                worst.tok_s = keep;
+            }
+            if (res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
+            if (res.custom) worst.custom = 1;
         }
-        if (rep == 0) memcpy(l->layers, n, sizeof(int) * (size_t)pp);
-        if (!res.fits) {
-            if (worst.fits || res.missing > worst.missing) worst = res;
-            worst.fits = 0;
-            continue;
-        }
-        tok_s += res.tok_s;
-        conc_sum += (double)res.conc;
-        if (res.kv_tokens < kv_min) kv_min = res.kv_tokens, conc_min = res.conc;
-        if (worst.fits && res.tpot_ms >= worst.tpot_ms) {
-            double keep = worst.tok_s;
-            worst = res;
-            worst.tok_s = keep;
-        }
-        if (worst.fits && res.ttft_ms > worst.ttft_ms) worst.ttft_ms = res.ttft_ms;
     }
-    if (!reach_ok || l->reason[0]) {
+    if (l->reason[0]) {
         l->state = TACL_LAYOUT_REJECTED;
         goto out;
     }
-    l->weight_gb = worst.wmax;
-    l->custom_split = worst.custom || res.custom;
-    if (!worst.fits) {
+    if (nkept == 0) {
+        if (nunreach) {
+            plan_addf(l->reason, sizeof l->reason, "%s", first_why);
+            l->state = TACL_LAYOUT_REJECTED;
+            goto out;
+        }
+        /* Nothing fits: report the replica missing the most. */
         l->state = TACL_LAYOUT_NOFIT;
-        l->missing_gb = worst.missing;
-        l->kv_tokens = worst.kv_tokens;
+        l->missing_gb = worst_nofit.missing;
+        l->kv_tokens = worst_nofit.kv_tokens;
+        l->weight_gb = worst_nofit.wmax;
         long need = p->w.prompt_len + p->w.output_len;
-        if (worst.missing > 0)
+        if (worst_nofit.missing > 0)
             plan_addf(l->reason, sizeof l->reason,
                       "does not fit: the fullest GPU needs %.1f GB more (weights %.1f GB/GPU)",
-                      worst.missing, worst.wmax);
+                      worst_nofit.missing, worst_nofit.wmax);
         else
             plan_addf(l->reason, sizeof l->reason,
                       "KV cache holds %.0f tokens, one request needs %ld (%.1f GB/GPU missing)",
-                      worst.kv_tokens, need, worst.missing);
+                      worst_nofit.kv_tokens, need, worst_nofit.missing);
         goto out;
     }
+    if (nkept < reps) {
+        /* Partial: the replicas that can serve, renumbered in placement order. */
+        l->reps = malloc(sizeof(int) * (size_t)nkept);
+        if (!l->reps) {
+            snprintf(l->reason, sizeof l->reason, "out of memory");
+            l->state = TACL_LAYOUT_REJECTED;
+            goto out;
+        }
+        for (int r = 0, k = 0; r < reps; r++)
+            if (fits[r]) l->reps[k++] = r;
+        int fb = first_bad, h0 = p->slot_host[fb * size], h1 = p->slot_host[fb * size + size - 1];
+        char hosts[160], drop[600];
+        if (h0 == h1)
+            snprintf(hosts, sizeof hosts, "%s", p->cluster->hosts[h0].name);
+        else
+            snprintf(hosts, sizeof hosts, "%s..%s", p->cluster->hosts[h0].name,
+                     p->cluster->hosts[h1].name);
+        if (first_why[0])
+            snprintf(drop, sizeof drop, "%s", first_why);
+        else
+            snprintf(drop, sizeof drop, "does not fit (%.1f GB/GPU missing)", worst_nofit.missing);
+        plan_addf(l->note, sizeof l->note,
+                  "partial: %d of %d replicas serve (%d GPUs idle: %d do not fit, %d have "
+                  "unreachable pairs); first dropped: replica on %s: %s",
+                  nkept, reps, (reps - nkept) * size, nnofit, nunreach, hosts, drop);
+        l->dp = nkept;
+    }
+    if (nkept < reps) l->gpus_used = nkept * size;
+    l->weight_gb = worst.wmax;
+    l->custom_split = worst.custom;
     l->state = TACL_LAYOUT_OK;
     l->kv_tokens = kv_min;
     l->conc_replica = conc_min;
@@ -832,7 +1128,7 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
     l->meets = (p->w.ttft_ms <= 0 || l->ttft_ms <= p->w.ttft_ms) &&
                (p->w.tpot_ms <= 0 || l->tpot_ms <= p->w.tpot_ms) &&
                (p->w.rate <= 0 || l->tok_s >= p->w.rate * p->w.output_len);
-    if (l->ep > 1 ? conc_min < p->w.concurrency : conc_min * (long)dp < p->w.concurrency)
+    if (l->ep > 1 ? conc_min < p->w.concurrency : conc_min * (long)l->dp < p->w.concurrency)
         plan_addf(l->note, sizeof l->note,
                   "the KV cache holds %ld requests per %s, fewer than asked (%ld in all)", conc_min,
                   l->ep > 1 ? "instance" : "replica", p->w.concurrency);
@@ -841,8 +1137,12 @@ out:
         l->state = TACL_LAYOUT_REJECTED;
     free(idx);
     free(n);
+    free(fits);
     plan_rep_free(&cur);
-    plan_rep_free(&prev);
+    for (int i = 0; i < PLAN_MEMO; i++) {
+        plan_rep_free(&memo.rep[i]);
+        free(memo.layers[i]);
+    }
 }
 
 /* Ranking: usable layouts meeting the targets, then usable ones, by throughput, then TPOT;
@@ -866,14 +1166,30 @@ static int plan_rank_cmp(const void *x, const void *y)
     return (a->ep > b->ep) - (a->ep < b->ep);
 }
 
+int tacl_plan_store_host(const tacl_plan_t *p, const tacl_layout_t *l, int inst)
+{
+    int inst_size = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
+    int *hosts = malloc(sizeof(int) * (size_t)inst_size), k = 0;
+    if (!hosts) return -1;
+    int stamp = ++p->scratch->epoch;
+    for (int i = inst * inst_size; i < (inst + 1) * inst_size; i++) {
+        int h = p->slot_host[tacl_layout_slot(l, i)];
+        if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
+    }
+    int s = k > 1 ? tacl_cluster_store_pick(p->cluster, hosts, k, hosts[0]) : hosts[0];
+    free(hosts);
+    return s;
+}
+
 /* Control-plane checks for a usable layout: vLLM's Gloo groups and NCCL's bootstrap connect
- * every pair of an instance's hosts, and every host must reach the store on node 0. These do
- * not carry data, so a missing pair is a requirement (IP routing through a relay, or tacl's
- * routed control plane), not a rejection. */
+ * every pair of an instance's hosts, and every host must reach the store. These do not carry
+ * data, so a missing pair is a requirement (IP routing through a relay, or tacl's routed
+ * control plane), not a rejection. The store goes on a host every host of the instance is
+ * linked to (tacl_cluster_store_pick, as the doctor chooses it). */
 static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
 {
     const tacl_cluster_t *c = p->cluster;
-    if (c->has_default && c->nunreach == 0) return;
+    if (c->has_default && c->nunreach == 0 && c->store_host < 0) return;
     int inst = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
     int ninst = l->ep > 1 ? 1 : l->dp, reported = 0;
     int *hosts = malloc(sizeof(int) * (size_t)inst);
@@ -881,18 +1197,35 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
     for (int i = 0; i < ninst && reported < 3; i++) {
         int k = 0, stamp = ++p->scratch->epoch;
         for (int s = i * inst; s < (i + 1) * inst; s++) {
-            int h = p->slot_host[s];
+            int h = p->slot_host[tacl_layout_slot(l, s)];
             if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
         }
+        if (k < 2) continue;
         /* Missing pairs: all pairs on small sets, the listed unreachable ones on large sets
-         * under a default link. */
-        int npairs = 0, (*pairs)[2] = malloc(sizeof(int[2]) * 4);
-        if (!pairs) break;
+         * under a default link, and through the adjacency otherwise. */
+        int npairs = 0, pairs[4][2];
         if (c->has_default && k > 32) {
             for (int u = 0; u < c->nunreach && npairs < 4; u++)
                 if (p->scratch->mark[c->unreach[u][0]] == stamp &&
                     p->scratch->mark[c->unreach[u][1]] == stamp)
                     pairs[npairs][0] = c->unreach[u][0], pairs[npairs++][1] = c->unreach[u][1];
+        } else if (k > 32) {
+            for (int a = 0; a < k && npairs < 4; a++) {
+                int u = hosts[a], in = 0;
+                for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    in += p->scratch->mark[lk->a == u ? lk->b : lk->a] == stamp;
+                }
+                if (in >= k - 1) continue;
+                int st2 = ++p->scratch->epoch2;
+                for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
+                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    p->scratch->mark2[lk->a == u ? lk->b : lk->a] = st2;
+                }
+                for (int b = a + 1; b < k && npairs < 4; b++)
+                    if (p->scratch->mark2[hosts[b]] != st2)
+                        pairs[npairs][0] = u, pairs[npairs++][1] = hosts[b];
+            }
         } else {
             for (int a = 0; a < k && npairs < 4; a++)
                 for (int b = a + 1; b < k && npairs < 4; b++) {
@@ -916,30 +1249,24 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
                           c->hosts[ha].name, c->hosts[hb].name);
             reported++;
         }
-        free(pairs);
-        /* The store (TCPStore of node 0, vLLM's master-addr) must be reachable from all. */
-        int bad = -1;
-        for (int b = 1; b < k && bad < 0; b++) {
-            double bw, lat;
-            if (!tacl_cluster_link(c, hosts[0], hosts[b], &bw, &lat)) bad = hosts[b];
-        }
-        if (bad >= 0) {
-            char cand[256] = "";
-            for (int a = 0; a < k && k <= 256; a++) {
-                int all = 1;
-                for (int b = 0; b < k && all; b++) {
-                    double bw, lat;
-                    all = a == b || tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat);
-                }
-                if (all) {
-                    size_t n = strlen(cand);
-                    snprintf(cand + n, sizeof cand - n, "%s%s", n ? "," : "",
-                             c->hosts[hosts[a]].name);
-                }
-            }
+        int store = tacl_plan_store_host(p, l, i);
+        if (store < 0) {
             plan_addf(l->note, sizeof l->note,
-                      "store: node 0 (%s) is not reachable from %s; hosts reachable from all: %s",
-                      c->hosts[hosts[0]].name, c->hosts[bad].name, cand[0] ? cand : "none");
+                      "store: no host of instance %d is linked to all the others; the store "
+                      "stays on node 0 (%s), reached through forwarded IP",
+                      i, c->hosts[hosts[0]].name);
+            reported++;
+        } else if (store != hosts[0]) {
+            plan_addf(l->note, sizeof l->note,
+                      "store: on %s, linked to every host of instance %d (node 0, %s, is "
+                      "not); the vLLM lines start it there and point --master-addr at it",
+                      c->hosts[store].name, i, c->hosts[hosts[0]].name);
+            reported++;
+        } else if (c->store_host >= 0 && c->store_host != store) {
+            plan_addf(l->note, sizeof l->note,
+                      "store: the declared store host %s is not linked to every host of "
+                      "instance %d; using %s",
+                      c->hosts[c->store_host].name, i, c->hosts[store].name);
             reported++;
         }
     }
@@ -952,6 +1279,27 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
 {
     const tacl_cluster_t *c = p->cluster;
     tacl_plan_scratch_t *sc = p->scratch;
+    /* Dense explicit links (a full mesh written out): adjacency bitsets, so that a group over
+     * hundreds of hosts is checked a word at a time (up to 8192 hosts: 8 MiB). */
+    if (!c->has_default && c->nhosts > 32 && c->nhosts <= 8192 &&
+        (double)c->nlinks > 4.0 * c->nhosts) {
+        size_t words = ((size_t)c->nhosts + 63) / 64;
+        sc->adjbits = calloc(words * (size_t)c->nhosts, sizeof(uint64_t));
+        sc->setbits = calloc(words, sizeof(uint64_t));
+        if (!sc->adjbits || !sc->setbits) {
+            free(sc->adjbits);
+            free(sc->setbits);
+            sc->adjbits = sc->setbits = NULL; /* the adjacency walk still answers */
+        } else {
+            sc->links_uniform = 1;
+            for (int i = 0; i < c->nlinks; i++) {
+                const tacl_cluster_link_t *l = &c->links[i];
+                sc->adjbits[(size_t)l->a * words + (size_t)l->b / 64] |= 1ull << (l->b % 64);
+                sc->adjbits[(size_t)l->b * words + (size_t)l->a / 64] |= 1ull << (l->a % 64);
+                sc->links_uniform &= l->gbs == c->links[0].gbs && l->lat_us == c->links[0].lat_us;
+            }
+        }
+    }
     int uniform = c->has_default && !c->nranks && c->hosts[0].ngpus > 0;
     for (int h = 1; h < c->nhosts && uniform; h++) {
         const tacl_cluster_host_t *a = &c->hosts[0], *b = &c->hosts[h];
@@ -965,7 +1313,7 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
     sc->cache_ok = calloc((size_t)c->hosts[0].ngpus, 1);
     if (!special || !sc->special_prefix || !sc->cache || !sc->cache_ok) {
         free(special);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int i = 0; i < c->nlinks; i++)
         special[c->links[i].a] = special[c->links[i].b] = 1;
@@ -988,6 +1336,150 @@ static int plan_gcd(int a, int b)
     return a;
 }
 
+/* 1 when hosts a and b have the same GPUs (a class of the mixed search). */
+static int plan_same_class(const tacl_cluster_host_t *a, const tacl_cluster_host_t *b)
+{
+    return a->ngpus == b->ngpus && !memcmp(&a->gpu, &b->gpu, sizeof a->gpu) &&
+           a->gpu_link_gbs == b->gpu_link_gbs && !a->gpu_bw && !b->gpu_bw;
+}
+
+/* The hosts of class `cls` (host indices with class[h] == cls) as a cluster of their own: their
+ * links, default link and unreachable pairs among them, their addresses. */
+static tacl_status_t plan_subcluster(const tacl_cluster_t *c, const int *cls_of, int cls,
+                                     tacl_cluster_t **out)
+{
+    tacl_cluster_t *s;
+    int *map = malloc(sizeof(int) * (size_t)c->nhosts);
+    tacl_status_t st = map ? tacl_cluster_create(&s)
+                           : tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+    if (st != TACL_OK) {
+        free(map);
+        return st;
+    }
+    snprintf(s->source, sizeof s->source, "%s", c->source[0] ? c->source : c->name);
+    s->has_default = c->has_default, s->default_gbs = c->default_gbs;
+    s->default_lat_us = c->default_lat_us;
+    for (int h = 0; h < c->nhosts && st == TACL_OK; h++) {
+        map[h] = -1;
+        if (cls_of[h] != cls) continue;
+        const tacl_cluster_host_t *src = &c->hosts[h];
+        st = tacl_cluster_add_host(s, src->name, src->ngpus, NULL, &map[h]);
+        if (st != TACL_OK) break;
+        tacl_cluster_host_t *d = &s->hosts[map[h]];
+        d->gpu = src->gpu;
+        memcpy(d->gpu_link, src->gpu_link, sizeof d->gpu_link);
+        d->gpu_link_gbs = src->gpu_link_gbs;
+        memcpy(d->ifname, src->ifname, sizeof d->ifname);
+        for (int k = 0; k < src->naddrs && st == TACL_OK; k++)
+            st = tacl_cluster_add_address(s, map[h], src->addrs[k], src->nets[k]);
+        if (c->store_host == h) s->store_host = map[h];
+    }
+    for (int i = 0; i < c->nlinks && st == TACL_OK; i++) {
+        const tacl_cluster_link_t *l = &c->links[i];
+        if (map[l->a] >= 0 && map[l->b] >= 0)
+            st = tacl_cluster_set_link(s, map[l->a], map[l->b], l->gbs, l->lat_us);
+    }
+    for (int i = 0; i < c->nunreach && st == TACL_OK; i++) {
+        int a = c->unreach[i][0], b = c->unreach[i][1];
+        if (map[a] >= 0 && map[b] >= 0) st = tacl_cluster_set_unreachable(s, map[a], map[b]);
+    }
+    if (st == TACL_OK) st = tacl_cluster_finish(s);
+    free(map);
+    if (st != TACL_OK) {
+        tacl_cluster_destroy(s);
+        return st;
+    }
+    *out = s;
+    return TACL_OK;
+}
+
+/* Unequal hosts: plans each class of identical hosts alone (its share of the concurrency) and
+ * keeps the set when it serves more than the best single layout, so that "TP1 on the H200
+ * hosts and TP2 on the L40S hosts" is found although no one layout has both. */
+static void plan_mixed(tacl_plan_t *p, const tacl_model_t *m)
+{
+    const tacl_cluster_t *c = p->cluster;
+    if (c->nranks || c->nhosts < 2) return;
+    int *cls_of = malloc(sizeof(int) * (size_t)c->nhosts), *rep = NULL, ncls = 0;
+    if (!cls_of) return;
+    rep = malloc(sizeof(int) * 8);
+    for (int h = 0; rep && h < c->nhosts; h++) {
+        cls_of[h] = -1;
+        if (c->hosts[h].ngpus == 0) continue;
+        int k;
+        for (k = 0; k < ncls && !plan_same_class(&c->hosts[rep[k]], &c->hosts[h]); k++) {
+        }
+        if (k == ncls) {
+            if (ncls == 8) { /* more classes than a set is worth: none */
+                ncls = 0;
+                break;
+            }
+            rep[ncls++] = h;
+        }
+        cls_of[h] = k;
+    }
+    if (ncls < 2) goto out;
+    p->mixed = calloc((size_t)ncls, sizeof *p->mixed);
+    p->mixed_cluster = calloc((size_t)ncls, sizeof *p->mixed_cluster);
+    if (!p->mixed || !p->mixed_cluster) goto out;
+    /* Two passes: with the whole concurrency, each class says how many requests its best
+     * layout holds; then the concurrency is shared in proportion (a load balancer fills the
+     * classes by what they hold), and each class is planned with its share. */
+    double tok = 0, *hold = calloc((size_t)ncls, sizeof(double)), held = 0;
+    tacl_cluster_t **sub = calloc((size_t)ncls, sizeof *sub);
+    int served = 0;
+    for (int k = 0; hold && sub && k < ncls; k++) {
+        tacl_plan_t *sp;
+        if (plan_subcluster(c, cls_of, k, &sub[k]) != TACL_OK) continue;
+        if (tacl_plan_create(sub[k], m, &p->w, &p->cm, &sp) != TACL_OK) continue;
+        if (sp->best >= 0) {
+            const tacl_layout_t *b = &sp->layouts[sp->best];
+            double h = (double)b->conc_replica * (b->ep > 1 ? 1 : b->dp);
+            hold[k] = h < p->w.concurrency ? h : (double)p->w.concurrency;
+            held += hold[k];
+        }
+        tacl_plan_destroy(sp);
+    }
+    for (int k = 0; hold && sub && k < ncls; k++) {
+        if (!sub[k] || hold[k] <= 0) {
+            tacl_cluster_destroy(sub ? sub[k] : NULL);
+            continue;
+        }
+        tacl_workload_t w = p->w;
+        long share = (long)ceil((double)p->w.concurrency * hold[k] / held);
+        w.concurrency = share > 0 ? share : 1;
+        tacl_plan_t *sp = NULL;
+        if (tacl_plan_create(sub[k], m, &w, &p->cm, &sp) != TACL_OK || sp->best < 0) {
+            if (sp) tacl_plan_destroy(sp);
+            tacl_cluster_destroy(sub[k]);
+            continue;
+        }
+        tok += sp->layouts[sp->best].tok_s;
+        p->mixed[p->nmixed] = sp, p->mixed_cluster[p->nmixed++] = sub[k];
+        served++;
+    }
+    free(hold);
+    free(sub);
+    double single = p->best >= 0 ? p->layouts[p->best].tok_s : 0;
+    if (served >= 2 && tok > 1.05 * single) {
+        p->mixed_tok_s = tok;
+    } else {
+        for (int k = 0; k < p->nmixed; k++) {
+            tacl_plan_destroy(p->mixed[k]);
+            tacl_cluster_destroy(p->mixed_cluster[k]);
+        }
+        p->nmixed = 0;
+    }
+out:
+    if (p->nmixed == 0) {
+        free(p->mixed);
+        free(p->mixed_cluster);
+        p->mixed = NULL, p->mixed_cluster = NULL;
+    }
+    free(rep);
+    free(cls_of);
+}
+
 tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
                                const tacl_workload_t *w, const tacl_costmodel_t *cm,
                                tacl_plan_t **out)
@@ -998,15 +1490,15 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
                         "tacl_plan_create: expected a cluster, a model and a workload");
     if (tacl_cluster_total_gpus(c) == 0)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "plan: cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
+                        "cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
                         c->source[0] ? c->source : c->name);
     if (w->prompt_len < 1 || w->output_len < 1 || w->concurrency < 1 || w->mem_util <= 0 ||
         w->mem_util > 1)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "plan: workload: expected prompt and output lengths >= 1, concurrency "
+                        "workload: expected prompt and output lengths >= 1, concurrency "
                         ">= 1 and 0 < memory utilisation <= 1");
     tacl_plan_t *p = calloc(1, sizeof *p);
-    if (!p) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+    if (!p) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     p->cluster = c;
     p->model = *m;
     p->w = *w;
@@ -1023,10 +1515,11 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
         p->scratch->hosts = calloc(nh, sizeof(int));
         p->scratch->cnt = calloc(nh, sizeof(int));
         p->scratch->pos = calloc(nh, sizeof(int));
+        p->scratch->mark2 = calloc(nh, sizeof(int));
     }
     if (!p->scratch || !p->scratch->mark || !p->scratch->hosts || !p->scratch->cnt ||
-        !p->scratch->pos)
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        !p->scratch->pos || !p->scratch->mark2)
+        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     if (st == TACL_OK) st = plan_slots(p);
     if (st == TACL_OK) st = plan_symmetry(p);
     if (st != TACL_OK) {
@@ -1049,7 +1542,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     p->layouts = calloc((size_t)(cap ? cap : 1), sizeof *p->layouts);
     if (!p->layouts) {
         tacl_plan_destroy(p);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "plan: out of memory");
+        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int tp = 1; tp <= max_tp; tp++) {
         if (tp > gmax && tp % gmax) continue;
@@ -1086,8 +1579,9 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     /* Control-plane notes for the layouts anyone will read. */
     for (int i = 0, shown = 0; i < p->nlayouts && shown < 32; i++)
         if (p->layouts[i].state == TACL_LAYOUT_OK) plan_control_plane(p, &p->layouts[i]), shown++;
+    plan_mixed(p, m);
     p->plan_ms = (double)(tacl_now_ns() - t0) / 1e6;
-    TACL_INFO(TACL_SUB_PLAN, "plan: %d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
+    TACL_INFO(TACL_SUB_PLAN, "%d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
               p->evaluated, p->plan_ms);
     *out = p;
     return TACL_OK;
@@ -1096,8 +1590,16 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
 void tacl_plan_destroy(tacl_plan_t *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->nlayouts; i++)
+    for (int i = 0; i < p->nlayouts; i++) {
         free(p->layouts[i].layers);
+        free(p->layouts[i].reps);
+    }
+    for (int k = 0; k < p->nmixed; k++) {
+        tacl_plan_destroy(p->mixed[k]);
+        tacl_cluster_destroy(p->mixed_cluster[k]);
+    }
+    free(p->mixed);
+    free(p->mixed_cluster);
     free(p->layouts);
     free(p->slot_host);
     free(p->slot_dev);
@@ -1106,6 +1608,9 @@ void tacl_plan_destroy(tacl_plan_t *p)
         free(p->scratch->hosts);
         free(p->scratch->cnt);
         free(p->scratch->pos);
+        free(p->scratch->mark2);
+        free(p->scratch->adjbits);
+        free(p->scratch->setbits);
         free(p->scratch->special_prefix);
         free(p->scratch->cache);
         free(p->scratch->cache_ok);

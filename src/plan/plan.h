@@ -9,6 +9,7 @@
 #include "plan/model.h"
 #include "topo/cluster.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
@@ -28,14 +29,15 @@ typedef struct {
 
 /* Constants of the cost model (docs/COST_MODEL.md says where each comes from). */
 typedef struct {
-    double eta_hbm;      /* achieved fraction of HBM bandwidth in decode */
-    double eta_mm;       /* achieved fraction of tensor TFLOP/s in decode GEMMs */
-    double eta_prefill;  /* achieved fraction of tensor TFLOP/s in prefill */
-    double eta_bus;      /* achieved fraction of link bandwidth by ring collectives */
-    double alpha_gpu_us; /* all-reduce start-up inside a host (custom AR / NCCL, graphs) */
-    double alpha_net_us; /* extra start-up of a collective or send crossing hosts */
-    double alpha_p2p_us; /* start-up of a PP send/recv */
-    double layer_us;     /* fixed time per layer and step: kernel gaps, norms, sampling share */
+    double eta_hbm;        /* achieved fraction of HBM bandwidth in decode */
+    double eta_mm;         /* achieved fraction of tensor TFLOP/s in decode GEMMs */
+    double eta_prefill;    /* achieved fraction of tensor TFLOP/s in prefill */
+    double eta_bus;        /* achieved fraction of link bandwidth by ring collectives */
+    double alpha_gpu_us;   /* all-reduce start-up inside a host, replayed from a CUDA graph */
+    double alpha_eager_us; /* the same launched eagerly (a kernel launch and NCCL's host work) */
+    double alpha_net_us;   /* extra start-up of a collective or send crossing hosts */
+    double alpha_p2p_us;   /* start-up of a PP send/recv */
+    double layer_us;       /* fixed time per layer and step: kernel gaps, norms, sampling share */
 } tacl_costmodel_t;
 
 void tacl_workload_default(tacl_workload_t *w);
@@ -46,6 +48,78 @@ void tacl_costmodel_default(tacl_costmodel_t *cm);
 double tacl_plan_allreduce_us(const tacl_costmodel_t *cm, double bytes, int n, double bw_gbs,
                               double alpha_us);
 
+/* ---- One collective, as the cost model sees it (`tacl plan --predict`). ---- */
+typedef enum {
+    TACL_PRED_ALL_REDUCE = 0,
+    TACL_PRED_ALL_GATHER,
+    TACL_PRED_REDUCE_SCATTER,
+    TACL_PRED_BROADCAST,
+    TACL_PRED_ALL_TO_ALL,
+    TACL_PRED_SENDRECV,
+    TACL_PRED_NCOLL
+} tacl_pred_coll_t;
+
+/* "all_reduce", "allreduce", "ar", ...; -1 when unknown. */
+int tacl_pred_coll_parse(const char *s);
+const char *tacl_pred_coll_name(tacl_pred_coll_t k);
+
+/* A measured fit of one collective (calibration file): t = alpha + f(n) * bytes / busbw. */
+typedef struct {
+    char coll[24];    /* collective name */
+    char backend[8];  /* "gpu" or "host" */
+    int graph;        /* GPU: timed as CUDA-graph replays */
+    int ranks, hosts; /* the group it was measured on (hosts 0: unknown) */
+    double alpha_us;  /* start-up */
+    double busbw_gbs; /* achieved bus bandwidth */
+    double err_mean;  /* mean |relative error| of the fit over its points */
+    double err_max;   /* worst |relative error| */
+    int npoints;
+} tacl_calib_fit_t;
+
+#define TACL_CALIB_MAX 64
+typedef struct {
+    int nfits;
+    tacl_calib_fit_t fits[TACL_CALIB_MAX];
+} tacl_calib_t;
+
+/* The bus-bandwidth factor f(n) of a collective (all-reduce 2(n-1)/n, gathers (n-1)/n, ...). */
+double tacl_pred_busfactor(tacl_pred_coll_t k, int n);
+/* Fits alpha and busbw to (bytes, us) points by least squares on relative error (weights
+ * 1/t^2); err_* are filled from the fit's own points. Needs n >= 2 distinct sizes. */
+tacl_status_t tacl_calib_fit(tacl_pred_coll_t k, int ranks, const double *bytes, const double *us,
+                             int n, tacl_calib_fit_t *out);
+/* Reads `tacl bench -J` output (JSON lines, host or GPU runs; several runs may be concatenated)
+ * and fits each (collective, backend, graph, ranks) series, appended to cal. */
+tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal);
+/* Reads a calibration file written by tacl_calib_write (or a `tacl doctor --json` cluster file,
+ * whose measured link figures become host fits). */
+tacl_status_t tacl_calib_load(const char *path, tacl_calib_t *cal);
+tacl_status_t tacl_calib_write(const tacl_calib_t *cal, FILE *f);
+/* The fit of collective k measured with this backend ("gpu", "host"), mode and rank count on
+ * one host, or NULL; and its time (us) for `bytes`. */
+const tacl_calib_fit_t *tacl_calib_find(const tacl_calib_t *cal, tacl_pred_coll_t k,
+                                        const char *backend, int graph, int ranks);
+double tacl_calib_time(const tacl_calib_fit_t *x, tacl_pred_coll_t k, double bytes);
+/* Sets the cost model's constants from the fits it can use (GPU all-reduce: alpha_gpu_us from
+ * graph runs, alpha_eager_us from eager runs, eta_bus from the achieved bandwidth against the
+ * GPUs' link figure gpu_link_gbs). */
+void tacl_calib_apply(const tacl_calib_t *cal, double gpu_link_gbs, tacl_costmodel_t *cm);
+
+/* The model's time for one collective of `bytes` over the GPUs slots[0..n) of plan p's
+ * cluster (slot numbers in placement order), eager and graph-captured. When cal holds a fit
+ * measured on the same collective and group size (one host, same rank count), that fit
+ * answers (*fit_used set to it); otherwise the alpha-beta model of docs/COST_MODEL.md. */
+typedef struct {
+    double eager_us, graph_us;
+    double alpha_eager_us, alpha_graph_us, beta_us; /* the parts */
+    double bw_gbs;                                  /* the slowest link the model used */
+    int hosts;                                      /* distinct hosts of the group */
+    const tacl_calib_fit_t *fit_eager, *fit_graph;  /* calibration used, or NULL */
+} tacl_pred_t;
+struct tacl_plan;
+tacl_status_t tacl_plan_predict(const struct tacl_plan *p, tacl_pred_coll_t k, double bytes,
+                                const int *slots, int n, const tacl_calib_t *cal, tacl_pred_t *out);
+
 enum { TACL_LAYOUT_OK = 0, TACL_LAYOUT_NOFIT = 1, TACL_LAYOUT_REJECTED = 2 };
 
 typedef struct {
@@ -55,8 +129,10 @@ typedef struct {
     int routed;         /* a group relies on tacl's routing (allow_routing) */
     int custom_split;   /* layers[] differs from vLLM's default split */
     int gpus_used;
-    char reason[768];     /* rejected / does not fit: why (all reasons, "; "-separated) */
-    char note[768];       /* control-plane requirements and other remarks */
+    int *reps;        /* partial: the replicas kept (slot base = reps[i] * tp * pp); NULL: all */
+    int dp_full;      /* replicas the cluster's GPUs would hold (dp < dp_full: partial) */
+    char reason[768]; /* rejected / does not fit: why (all reasons, "; "-separated) */
+    char note[768];   /* control-plane requirements and other remarks */
     char bottleneck[192]; /* the slowest link or resource and its share of a token's time */
     int bneck_a, bneck_b; /* hosts of the bottleneck link (-1: not a link) */
     int link_a, link_b;   /* the inter-host link costing the most per token (-1: none) */
@@ -70,7 +146,10 @@ typedef struct {
 
 /* Per-host scratch arrays of the search (an epoch stamp marks the hosts of the current set). */
 typedef struct {
-    int epoch;
+    int epoch, epoch2;
+    int *mark2;                  /* a second stamp array (group pair checks) */
+    uint64_t *adjbits, *setbits; /* dense explicit links: adjacency bitsets (plan.c) */
+    int links_uniform;           /* every explicit link has the same figures */
     int *mark, *hosts, *cnt, *pos;
     int uniform_gpus;       /* GPUs per host when all hosts are identical (else 0) */
     int *special_prefix;    /* slots before i on hosts named by a link or unreachable pair */
@@ -78,7 +157,7 @@ typedef struct {
     char *cache_ok;
 } tacl_plan_scratch_t;
 
-typedef struct {
+typedef struct tacl_plan {
     const tacl_cluster_t *cluster;
     tacl_model_t model;
     tacl_workload_t w;
@@ -92,7 +171,25 @@ typedef struct {
     double plan_ms;         /* time the search took */
     long evaluated;         /* replicas costed (after memoisation) */
     tacl_plan_scratch_t *scratch;
+    const tacl_calib_t *calib; /* optional: measured fits for the JSON predictions */
+    /* Unequal hosts: the best layout of each class of identical hosts, planned alone, when
+     * together they serve more than the best single layout (nmixed 0: no such set). */
+    int nmixed;
+    struct tacl_plan **mixed;
+    tacl_cluster_t **mixed_cluster; /* the class's hosts, as a cluster of their own */
+    double mixed_tok_s;
 } tacl_plan_t;
+
+/* Slot (placement order) of GPU i of layout l: replicas the layout keeps, in order. */
+static inline int tacl_layout_slot(const tacl_layout_t *l, int i)
+{
+    int size = l->tp * l->pp, r = i / size;
+    return (l->reps ? l->reps[r] : r) * size + i % size;
+}
+
+/* The store of instance inst of layout l (an instance: a replica, or the whole EP group):
+ * tacl_cluster_store_pick over its hosts, preferring its node 0. -1: no host qualifies. */
+int tacl_plan_store_host(const tacl_plan_t *p, const tacl_layout_t *l, int inst);
 
 /* Evaluates and ranks every layout. Errors: TACL_ERR_INVALID (empty cluster, bad workload). */
 tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,

@@ -15,6 +15,11 @@
 
 #define TACL_CLUSTER_NAME_MAX 64
 #define TACL_CLUSTER_ADDRS    4
+/* Bounds on what one description may hold (docs/CLUSTER_FORMAT.md, "Limits"): every query and
+ * the planner stay near-linear in hosts and links, and a file beyond these fails at once. */
+#define TACL_CLUSTER_HOSTS_MAX 65536
+#define TACL_CLUSTER_LINKS_MAX (4 << 20)
+#define TACL_CLUSTER_FILE_MAX  (64 << 20) /* bytes of a cluster file */
 
 /* What a GPU type brings to the cost model. Figures are per GPU; bandwidths per direction. */
 typedef struct {
@@ -29,6 +34,7 @@ typedef struct {
 typedef struct {
     char name[TACL_CLUSTER_NAME_MAX];
     char addrs[TACL_CLUSTER_ADDRS][TACL_CLUSTER_NAME_MAX];
+    char nets[TACL_CLUSTER_ADDRS][32]; /* network of each address ("": the common one) */
     int naddrs;
     char ifname[32]; /* network interface the hosts' links use (NCCL_SOCKET_IFNAME) */
     int ngpus;
@@ -62,6 +68,13 @@ struct tacl_cluster {
     int nranks;        /* 0: ranks fill hosts in order, one per GPU */
     tacl_cluster_rank_t *ranks;
     int store_host; /* host of the rendezvous store, -1 when not declared */
+    /* Lookup structures (cluster.c): a hash of host names and addresses, kept as hosts are
+     * added, and the adjacency of explicit links (CSR), built by tacl_cluster_finish. */
+    int *name_hash, name_cap, name_used;
+    int *adj_off, *adj; /* adj[adj_off[h] .. adj_off[h+1]) = indices into links */
+    int *link_row;      /* links[link_row[a] .. link_row[a+1]) have that a */
+    int finished;       /* links sorted, deduplicated and indexed */
+    int unreach_sorted; /* unreachable pairs sorted (count at the last sort) */
 };
 
 /* ---- Building. ---- */
@@ -72,8 +85,11 @@ tacl_status_t tacl_cluster_add_host(tacl_cluster_t *c, const char *name, int ngp
 /* Declares (or replaces) the link a-b. */
 tacl_status_t tacl_cluster_set_link(tacl_cluster_t *c, int a, int b, double gbs, double lat_us);
 tacl_status_t tacl_cluster_set_unreachable(tacl_cluster_t *c, int a, int b);
-/* Sorts links and pairs for lookup; the parser calls it, so do builders before queries. */
-void tacl_cluster_finish(tacl_cluster_t *c);
+/* Adds an address of host h on network net ("" or NULL: the common network). */
+tacl_status_t tacl_cluster_add_address(tacl_cluster_t *c, int h, const char *addr, const char *net);
+/* Sorts links and pairs for lookup (a link declared twice keeps its last figures) and indexes
+ * them; the parser calls it, so do builders before queries. O(links log links). */
+tacl_status_t tacl_cluster_finish(tacl_cluster_t *c);
 
 /* ---- Queries. ---- */
 int tacl_cluster_find_host(const tacl_cluster_t *c, const char *name); /* -1: none */
@@ -86,6 +102,17 @@ int tacl_cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int max
 /* Connected components of the host graph: comp[h] = component id; returns the count. */
 int tacl_cluster_components(const tacl_cluster_t *c, int *comp);
 int tacl_cluster_total_gpus(const tacl_cluster_t *c);
+/* The host of a rendezvous store for the hosts hosts[0..k) (NULL: every host): one directly
+ * linked to each of them, so that every host reaches it without a relay. Preference: the
+ * declared store (c->store_host, which may lie outside the set), then prefer (e.g. vLLM's node
+ * 0; -1: none), then the eligible host of the set whose slowest link to the others is the
+ * fastest (ties: the first). Returns -1 when no host qualifies. The doctor's JSON and the
+ * planner both call it, so they agree. O(k) per candidate looked at, each costing its degree
+ * plus the unreachable pairs. */
+int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer);
+/* The address by which host `from` reaches host `to`: the first address of `to` on a network
+ * `from` has an address on, else its first address, else its name. */
+const char *tacl_cluster_addr_for(const tacl_cluster_t *c, int from, int to);
 
 /* ---- GPU presets and units. ---- */
 /* Looks a GPU type up ("H100-80GB", case-insensitive; also "H100", "H200"...). */

@@ -9,6 +9,45 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+tacl_status_t tacl_doc_check_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s: %s", path,
+                        errno == ENOENT ? "no such file" : strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "%s: is a directory; expected a YAML or JSON file", path);
+    if (sb.st_size > TACL_CLUSTER_FILE_MAX)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "%s: %.1f MiB; expected at most %d MiB (docs/CLUSTER_FORMAT.md, Limits)",
+                        path, (double)sb.st_size / 1048576.0, TACL_CLUSTER_FILE_MAX >> 20);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s: cannot be opened: %s", path,
+                        strerror(errno));
+    /* Empty, or only blanks and comments: say so rather than a parser message. */
+    int ch, empty = 1, comment = 0;
+    while (empty && (ch = fgetc(f)) != EOF) {
+        if (comment)
+            comment = ch != '\n';
+        else if (ch == '#')
+            comment = 1;
+        else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+            empty = 0;
+    }
+    fclose(f);
+    if (empty)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "%s: the file is empty (%lld bytes%s); expected a YAML or JSON document",
+                        path, (long long)sb.st_size, sb.st_size ? ", blanks or comments only" : "");
+    return TACL_OK;
+}
+
 #if TACL_HAVE_FYAML
 #include <libfyaml.h>
 
@@ -84,6 +123,7 @@ tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->file, sizeof d->file, "%s", path);
+    TACL_CHECK(tacl_doc_check_file(path));
     return doc_build(d, path, NULL);
 }
 
@@ -206,6 +246,73 @@ tacl_status_t tacl_doc_keys(const tacl_doc_t *d, struct fy_node *map, const char
 }
 
 /* ---- The cluster reader. ---- */
+
+/* A large file is first read as a stream of events, counting the entries of hosts and links
+ * without building the document, so that one beyond the limits fails after reading only as far
+ * as the limit (the document of a 30 MB file takes seconds and gigabytes to build). */
+#define CF_PRESCAN_BYTES (4 << 20)
+
+static tacl_status_t cf_prescan(const char *path)
+{
+    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE};
+    struct fy_parser *fyp = fy_parser_create(&cfg);
+    if (!fyp) return TACL_OK; /* the document build reports what is wrong */
+    if (fy_parser_set_input_file(fyp, path)) {
+        fy_parser_destroy(fyp);
+        return TACL_OK;
+    }
+    struct fy_event *ev;
+    int depth = 0, expect_key = 1, section = 0;
+    long count[3] = {0, 0, 0};
+    const long limit[3] = {0, TACL_CLUSTER_HOSTS_MAX, TACL_CLUSTER_LINKS_MAX};
+    static const char *const names[3] = {"", "hosts", "links"};
+    char key[16] = "";
+    tacl_status_t st = TACL_OK;
+    while (st == TACL_OK && (ev = fy_parser_parse(fyp))) {
+        int item = 0;
+        switch (ev->type) {
+        case FYET_MAPPING_START:
+        case FYET_SEQUENCE_START:
+            if (depth == 1)
+                section = !strcmp(key, "hosts") ? 1 : !strcmp(key, "links") ? 2 : 0;
+            else if (depth == 2)
+                item = 1;
+            depth++;
+            break;
+        case FYET_MAPPING_END:
+        case FYET_SEQUENCE_END:
+            if (--depth == 1) section = 0, expect_key = 1;
+            break;
+        case FYET_SCALAR:
+        case FYET_ALIAS:
+            if (depth == 1) {
+                if (expect_key) {
+                    struct fy_token *t = fy_event_get_token(ev);
+                    const char *k = t ? fy_token_get_text0(t) : NULL;
+                    snprintf(key, sizeof key, "%s", k ? k : "");
+                }
+                expect_key = !expect_key;
+            } else if (depth == 2) {
+                item = 1;
+            }
+            break;
+        default:
+            break;
+        }
+        if (item && section && ++count[section] > limit[section]) {
+            struct fy_token *t = fy_event_get_token(ev);
+            const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
+            st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                          "%s:%d:%d: %s: more than %ld entries; expected at most that many "
+                          "(docs/CLUSTER_FORMAT.md, Limits)",
+                          path, mk ? mk->line + 1 : 1, mk ? mk->column + 1 : 1, names[section],
+                          limit[section]);
+        }
+        fy_parser_event_free(fyp, ev);
+    }
+    fy_parser_destroy(fyp);
+    return st;
+}
 
 static tacl_status_t cf_bandwidth(const tacl_doc_t *d, struct fy_node *n, const char *key,
                                   const char *bare, double *gbs)
@@ -332,11 +439,26 @@ static tacl_status_t cf_gpu_link_value(const tacl_doc_t *d, struct fy_node *n, c
                         key, s);
 }
 
+/* One address of host h: unique among hosts (a name or address names one host), at most
+ * TACL_CLUSTER_ADDRS per host. */
+static tacl_status_t cf_address(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *n, int h,
+                                const char *addr, const char *net)
+{
+    int other = tacl_cluster_find_host(c, addr);
+    if (other >= 0 && other != h)
+        return tacl_doc_err(d, n, "address %s: also names host %s; expected one host per address",
+                            addr, c->hosts[other].name);
+    if (c->hosts[h].naddrs >= TACL_CLUSTER_ADDRS)
+        return tacl_doc_err(d, n, "host %s: expected at most %d addresses", c->hosts[h].name,
+                            TACL_CLUSTER_ADDRS);
+    return tacl_cluster_add_address(c, h, addr, net);
+}
+
 static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_node *m)
 {
     static const char *const keys[] = {"name",       "address", "addresses", "ifname",
                                        "gpus",       "gpu",     "gpu_link",  "gpu_link_bandwidth",
-                                       "gpu_matrix", "count",   NULL};
+                                       "gpu_matrix", "count",   "network",   NULL};
     TACL_CHECK(tacl_doc_keys(d, m, "hosts[]", keys));
     struct fy_node *v = tacl_doc_get(m, "name");
     char name[TACL_CLUSTER_NAME_MAX - 24];
@@ -345,9 +467,14 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
     long count = 1, ngpus = 0;
     int counted = 0;
     if ((v = tacl_doc_get(m, "count"))) {
-        TACL_CHECK(tacl_doc_int(d, v, "count", 1, 1 << 20, &count));
+        TACL_CHECK(tacl_doc_int(d, v, "count", 1, TACL_CLUSTER_HOSTS_MAX, &count));
         counted = 1;
     }
+    if (c->nhosts + count > TACL_CLUSTER_HOSTS_MAX)
+        return tacl_doc_err(d, m,
+                            "hosts: more than %d hosts; expected at most that many "
+                            "(docs/CLUSTER_FORMAT.md, Limits)",
+                            TACL_CLUSTER_HOSTS_MAX);
     if ((v = tacl_doc_get(m, "gpus"))) TACL_CHECK(tacl_doc_int(d, v, "gpus", 0, 4096, &ngpus));
     tacl_gpu_spec_t g = {{0}, 0, 0, 0, 0, 0};
     struct fy_node *gn = tacl_doc_get(m, "gpu");
@@ -428,20 +555,38 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
     free(matrix);
     /* Addresses and interface: only meaningful for a single host. */
     tacl_cluster_host_t *h = &c->hosts[c->nhosts - 1];
+    int hi = c->nhosts - 1;
+    char net[32] = "";
+    if ((v = tacl_doc_get(m, "network")))
+        TACL_CHECK(tacl_doc_str(d, v, "network", net, sizeof net));
     if ((v = tacl_doc_get(m, "ifname")))
         TACL_CHECK(tacl_doc_str(d, v, "ifname", h->ifname, sizeof h->ifname));
     if ((v = tacl_doc_get(m, "address"))) {
-        TACL_CHECK(tacl_doc_str(d, v, "address", h->addrs[0], sizeof h->addrs[0]));
-        h->naddrs = 1;
+        char a[TACL_CLUSTER_NAME_MAX];
+        TACL_CHECK(tacl_doc_str(d, v, "address", a, sizeof a));
+        TACL_CHECK(cf_address(d, c, v, hi, a, net));
     }
     if ((v = tacl_doc_get(m, "addresses"))) {
         if (!fy_node_is_sequence(v))
             return tacl_doc_err(d, v, "addresses: expected a list of addresses");
         void *it = NULL;
         struct fy_node *a;
-        while ((a = fy_node_sequence_iterate(v, &it)) && h->naddrs < TACL_CLUSTER_ADDRS) {
-            TACL_CHECK(tacl_doc_str(d, a, "addresses[]", h->addrs[h->naddrs], sizeof h->addrs[0]));
-            h->naddrs++;
+        while ((a = fy_node_sequence_iterate(v, &it))) {
+            char addr[TACL_CLUSTER_NAME_MAX], anet[32];
+            snprintf(anet, sizeof anet, "%s", net);
+            if (fy_node_is_mapping(a)) {
+                /* {address: 192.168.1.2, network: ib}: the network the address is on. */
+                static const char *const akeys[] = {"address", "network", NULL};
+                TACL_CHECK(tacl_doc_keys(d, a, "addresses[]", akeys));
+                struct fy_node *x = tacl_doc_get(a, "address");
+                if (!x) return tacl_doc_err(d, a, "addresses[]: expected an address");
+                TACL_CHECK(tacl_doc_str(d, x, "addresses[].address", addr, sizeof addr));
+                if ((x = tacl_doc_get(a, "network")))
+                    TACL_CHECK(tacl_doc_str(d, x, "addresses[].network", anet, sizeof anet));
+            } else {
+                TACL_CHECK(tacl_doc_str(d, a, "addresses[]", addr, sizeof addr));
+            }
+            TACL_CHECK(cf_address(d, c, a, hi, addr, anet));
         }
     }
     return TACL_OK;
@@ -487,6 +632,7 @@ static tacl_status_t cf_unreachable(const tacl_doc_t *d, tacl_cluster_t *c, stru
 {
     if (!fy_node_is_sequence(seq))
         return tacl_doc_err(d, seq, "unreachable: expected a list of host pairs [[A, C], ...]");
+    TACL_CHECK(tacl_cluster_finish(c)); /* links sorted once, for the checks below */
     void *it = NULL;
     struct fy_node *p;
     while ((p = fy_node_sequence_iterate(seq, &it))) {
@@ -497,7 +643,6 @@ static tacl_status_t cf_unreachable(const tacl_doc_t *d, tacl_cluster_t *c, stru
         TACL_CHECK(cf_host_ref(d, c, fy_node_sequence_get_by_index(p, 1), "unreachable[]", &b));
         if (a == b) return tacl_doc_err(d, p, "unreachable[]: expected two different hosts");
         double w, l;
-        tacl_cluster_finish(c);
         if (tacl_cluster_link(c, a, b, &w, &l) && !c->has_default)
             return tacl_doc_err(d, p, "unreachable[]: %s-%s is also declared under links",
                                 c->hosts[a].name, c->hosts[b].name);
@@ -560,6 +705,11 @@ tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
         return tacl_doc_err(d, hosts ? hosts : root,
                             "hosts: expected a non-empty list of hosts ({name: A, gpus: 8, gpu: "
                             "H100-80GB})");
+    if (fy_node_sequence_item_count(hosts) > TACL_CLUSTER_HOSTS_MAX)
+        return tacl_doc_err(d, hosts,
+                            "hosts: %d entries; expected at most %d hosts "
+                            "(docs/CLUSTER_FORMAT.md, Limits)",
+                            fy_node_sequence_item_count(hosts), TACL_CLUSTER_HOSTS_MAX);
     tacl_cluster_t *c;
     TACL_CHECK(tacl_cluster_create(&c));
     snprintf(c->source, sizeof c->source, "%s", d->file);
@@ -581,11 +731,11 @@ tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
     if (st == TACL_OK && (v = tacl_doc_get(root, "ranks"))) st = cf_ranks(d, c, v);
     if (st == TACL_OK && (v = tacl_doc_get(root, "store")))
         st = cf_host_ref(d, c, v, "store", &c->store_host);
+    if (st == TACL_OK) st = tacl_cluster_finish(c);
     if (st != TACL_OK) {
         tacl_cluster_destroy(c);
         return st;
     }
-    tacl_cluster_finish(c);
     *out = c;
     return TACL_OK;
 }
@@ -632,6 +782,10 @@ tacl_status_t tacl_cluster_load(const char *path, tacl_cluster_t **out)
         return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
                         "tacl_cluster_load: expected a file path and an output pointer");
     tacl_doc_t d;
+#if TACL_HAVE_FYAML
+    struct stat sb;
+    if (stat(path, &sb) == 0 && sb.st_size > CF_PRESCAN_BYTES) TACL_CHECK(cf_prescan(path));
+#endif
     TACL_CHECK(tacl_doc_load(path, &d));
     tacl_status_t st = tacl_cluster_read(&d, out);
     tacl_doc_close(&d);

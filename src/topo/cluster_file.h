@@ -18,6 +18,10 @@ typedef struct {
 /* Parses a file (path) or a string (text, named name in messages). A syntax error gives
  * TACL_ERR_CONFIG "file:line:col: <parser message>"; without libfyaml, TACL_ERR_UNAVAILABLE. */
 tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d);
+/* Checks a file before parsing; TACL_ERR_CONFIG "path: no such file", or for a directory, an
+ * unreadable file, one over TACL_CLUSTER_FILE_MAX, or an empty one ("the file is empty").
+ * tacl_doc_load calls it. */
+tacl_status_t tacl_doc_check_file(const char *path);
 tacl_status_t tacl_doc_parse(const char *name, const char *text, tacl_doc_t *d);
 void tacl_doc_close(tacl_doc_t *d);
 struct fy_node *tacl_doc_root(const tacl_doc_t *d);

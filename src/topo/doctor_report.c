@@ -453,6 +453,8 @@ static void doctor_verdict_layouts(const tacl_doctor_report_t *r, FILE *f)
     fputc('\n', f);
 }
 
+static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_cluster_t **out);
+
 static void doctor_verdict_store(const tacl_doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts, nc = 0;
@@ -471,9 +473,14 @@ static void doctor_verdict_store(const tacl_doctor_report_t *r, FILE *f)
         nc++;
     }
     if (nc > DOCTOR_LIST_MAX) fprintf(f, " and %d more", nc - DOCTOR_LIST_MAX);
-    if (nc)
+    tacl_cluster_t *c = NULL;
+    if (nc) {
         fprintf(f, " (linked directly to every other host)");
-    else
+        /* The one that --json names and `tacl plan` uses: the same choice. */
+        if (doctor_to_cluster(r, &c) == TACL_OK && c->store_host >= 0)
+            fprintf(f, "; --json and tacl plan put it on %s", c->hosts[c->store_host].name);
+        tacl_cluster_destroy(c);
+    } else
         fprintf(f, "no host is linked directly to every other; use a network every host "
                    "reaches, as this run did");
     if (r->store[0]) fprintf(f, "; this run met at %s", r->store);
@@ -656,7 +663,8 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
  * host pair with the best measured figures, the unreachable pairs, and a store host linked
  * to every other host. tacl_cluster_write_json writes it, so `tacl plan --cluster` and
  * TACL_TOPO_FILE read it back. */
-tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
+/* The cluster description of what was measured (see tacl_doctor_write_json). */
+static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_cluster_t **out)
 {
     int H = r->nhosts;
     tacl_cluster_t *c;
@@ -684,16 +692,23 @@ tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
             else
                 st = tacl_cluster_set_unreachable(c, a, b);
         }
-    for (int h = 0; h < H && H > 1 && c->store_host < 0; h++) {
-        int all = 1;
-        for (int q = 0; q < H && all; q++)
-            all = doctor_hlinked(r, h, q);
-        if (all) c->store_host = h;
+    if (st == TACL_OK) st = tacl_cluster_finish(c);
+    /* The planner's choice (tacl_cluster_store_pick), so that `tacl plan` on this file puts
+     * the store where the doctor says. */
+    if (st == TACL_OK && H > 1) c->store_host = tacl_cluster_store_pick(c, NULL, 0, -1);
+    if (st != TACL_OK) {
+        tacl_cluster_destroy(c);
+        return st;
     }
-    if (st == TACL_OK) {
-        tacl_cluster_finish(c);
-        st = tacl_cluster_write_json(c, f);
-    }
+    *out = c;
+    return TACL_OK;
+}
+
+tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
+{
+    tacl_cluster_t *c;
+    TACL_CHECK(doctor_to_cluster(r, &c));
+    tacl_status_t st = tacl_cluster_write_json(c, f);
     tacl_cluster_destroy(c);
     return st;
 }

@@ -85,6 +85,7 @@ static void test_chain(void)
     CHECK_CONTAINS(v, "pipeline stages A->B->C need only A-B and B-C");
     CHECK_CONTAINS(v, "{A, B}, {B, C}");
     CHECK_CONTAINS(v, "host the store where every rank reaches it: B (linked directly");
+    CHECK_CONTAINS(v, "; --json and tacl plan put it on B"); /* tacl_cluster_store_pick */
     CHECK_CONTAINS(v, "collectives work: all_reduce, all_gather, broadcast, routed send/recv");
     CHECK(!strstr(v, "A<->B") && !strstr(v, "B<->C"));
     free(v);

@@ -113,7 +113,8 @@ int main(void)
         CHECK(nhosts_in(p, s * l->tp, (s + 1) * l->tp) == 1);
     CHECK(p->slot_host[0] == 0 && p->slot_host[5] == 2); /* stages in chain order A..C */
     CHECK_CONTAINS(l->note, "A↔C, which have no link: forward IP through B");
-    CHECK_CONTAINS(l->note, "hosts reachable from all: B");
+    CHECK_CONTAINS(l->note, "store: on B, linked to every host of instance 0 (node 0, A, is not)");
+    CHECK(tacl_plan_store_host(p, l, 0) == 1);
     l = tacl_plan_find(p, 6, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_REJECTED);
     CHECK_CONTAINS(l->reason, "TP group [A,B,C] needs A↔C: unreachable");
@@ -232,7 +233,7 @@ int main(void)
         CHECK_OK(tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx));
     }
     c->has_default = 1, c->default_gbs = 50, c->default_lat_us = 4;
-    tacl_cluster_finish(c);
+    CHECK_OK(tacl_cluster_finish(c));
     tacl_model_t big = *tacl_model_preset("Llama-3.1-405B");
     tacl_workload_default(&w);
     w.concurrency = 4096;

@@ -506,13 +506,15 @@ static int bench_run(int argc, char **argv)
         if (me == 0) {
             int root = bench_colls[o.coll].rooted ? o.root : -1;
             if (o.json)
-                printf("{\"collective\":\"%s\",\"ranks\":%d,\"size\":%zu,\"count\":%zu,"
+                printf("{\"collective\":\"%s\",\"backend\":\"%s\",\"graph\":%s,"
+                       "\"ranks\":%d,\"size\":%zu,\"count\":%zu,"
                        "\"type\":\"%s\",\"redop\":\"%s\",\"root\":%d,"
                        "\"out_of_place\":{\"time_us\":%.2f,\"algbw\":%.3f,\"busbw\":%.3f,"
                        "\"wrong\":%zu},\"in_place\":{\"time_us\":%.2f,\"algbw\":%.3f,"
                        "\"busbw\":%.3f,\"wrong\":%zu}}\n",
-                       cname, n, bytes, count, tacl_dtype_name(o.dt), opname, root, t[0] * 1e6,
-                       algbw[0], busbw[0], wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1]);
+                       cname, o.gpu ? "gpu" : "host", o.graph ? "true" : "false", n, bytes, count,
+                       tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0], busbw[0],
+                       wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1]);
             else
                 printf(" %11zu %12zu %8s %6s %6d %9.2f %7.2f %7.2f %6zu %9.2f %7.2f %7.2f %6zu\n",
                        bytes, count, tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0],

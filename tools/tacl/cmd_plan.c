@@ -1,7 +1,10 @@
 /* cmd_plan.c — `tacl plan`: reads a cluster description and a model (preset or config.json),
  * searches every serving layout and prints the ranked table, the rejected layouts with their
  * reasons, the chosen placement and the vLLM command line of each host (-J: JSON, --dot:
- * Graphviz). Exit status 0 when a layout fits, 1 when none does or an input is bad. */
+ * Graphviz). `--predict COLL SIZE --gpus ...` prints the cost model's time for one collective;
+ * `--calibrate FILE...` turns bench or doctor output into a calibration file, which
+ * `--calibration FILE` feeds to the model. Exit status 0 when a layout fits (or a prediction
+ * was made), 1 when none does or an input is bad, 2 on a usage error. */
 #include "cli.h"
 #include "plan/plan.h"
 #include "topo/cluster_file.h"
@@ -40,16 +43,277 @@ static double plan_dtype_bytes(const char *s)
     return 0;
 }
 
+/* A cluster whose hosts cannot reach each other is almost always a file missing its links. */
+static void plan_warn_links(const tacl_cluster_t *c)
+{
+    if (c->nhosts > 1 && c->nlinks == 0 && !c->has_default)
+        fprintf(stderr,
+                "tacl plan: warning: %s: %d hosts but no links: and no default_link:, so no two "
+                "hosts can reach each other (absent links are unreachable; "
+                "docs/CLUSTER_FORMAT.md)\n",
+                c->source, c->nhosts);
+}
+
+/* "1MiB", "64K", "2GB", "4096" -> bytes (K/M/G and KiB/MiB/GiB: powers of 1024; KB/MB/GB:
+ * powers of 1000). */
+static int plan_size(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0)) return 0;
+    static const struct {
+        const char *u;
+        double m;
+    } units[] = {{"", 1},        {"B", 1},         {"K", 1024},         {"KiB", 1024},
+                 {"M", 1048576}, {"MiB", 1048576}, {"G", 1073741824.0}, {"GiB", 1073741824.0},
+                 {"KB", 1e3},    {"MB", 1e6},      {"GB", 1e9}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].u)) {
+            *out = v * units[i].m;
+            return 1;
+        }
+    return 0;
+}
+
+/* --gpus: N (the first N GPUs in placement order) or HOST[:D|:D0-D1][,HOST...]. */
+static int plan_gpus(const tacl_plan_t *p, const char *spec, int *slots, int max)
+{
+    const tacl_cluster_t *c = p->cluster;
+    char *end;
+    long n = strtol(spec, &end, 10);
+    if (end != spec && !*end) {
+        if (n < 1 || n > p->nslots || n > max) {
+            fprintf(stderr, "tacl plan: --gpus %s: expected 1..%d GPUs\n", spec, p->nslots);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            slots[i] = i;
+        return (int)n;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", spec);
+    int k = 0;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        int d0 = 0, d1 = -1;
+        if (colon) {
+            *colon = 0;
+            if (sscanf(colon + 1, "%d-%d", &d0, &d1) == 1) d1 = d0;
+        }
+        int h = tacl_cluster_find_host(c, item);
+        if (h < 0) {
+            fprintf(stderr, "tacl plan: --gpus: expected a host of the cluster, found '%s'\n",
+                    item);
+            return -1;
+        }
+        if (d1 < 0) d1 = c->hosts[h].ngpus - 1;
+        for (int d = d0; d <= d1; d++) {
+            int s;
+            for (s = 0; s < p->nslots && !(p->slot_host[s] == h && p->slot_dev[s] == d); s++) {
+            }
+            if (s == p->nslots || k >= max) {
+                fprintf(stderr, "tacl plan: --gpus: host %s has no GPU %d (it has %d)\n",
+                        c->hosts[h].name, d, c->hosts[h].ngpus);
+                return -1;
+            }
+            slots[k++] = s;
+        }
+    }
+    return k;
+}
+
+/* --predict --backend host: tacl's collectives on host memory have no model constants; a
+ * fit measured by `tacl bench` (host run) answers. */
+static int plan_predict_host(int k, double bytes, const char *gpus, const tacl_calib_t *cal,
+                             int json)
+{
+    int n = atoi(gpus);
+    const tacl_calib_fit_t *x = tacl_calib_find(cal, k, "host", 0, n);
+    if (n < 1 || !x) {
+        fprintf(stderr,
+                "tacl plan: --predict --backend host: expected --calibration with a host "
+                "`tacl bench` run of %s on %s ranks (--gpus N gives the ranks)\n",
+                tacl_pred_coll_name(k), gpus);
+        return 1;
+    }
+    double t = tacl_calib_time(x, k, bytes);
+    if (json)
+        printf("{\"collective\": \"%s\", \"backend\": \"host\", \"bytes\": %.0f, \"ranks\": %d, "
+               "\"time_us\": %.6g, \"alpha_us\": %.6g, \"busbw_gbs\": %.6g, \"fit_err_mean\": "
+               "%.4g, \"fit_err_max\": %.4g}\n",
+               tacl_pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, x->err_mean,
+               x->err_max);
+    else
+        printf("predict: %s of %.0f bytes over %d ranks on host memory: %.2f us (measured fit: "
+               "start-up %.2f us, %.4g GB/s bus bandwidth; mean error %.1f%%, worst %.1f%%)\n",
+               tacl_pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, 100 * x->err_mean,
+               100 * x->err_max);
+    return 0;
+}
+
+static int plan_predict(const char *cluster_path, const char *gpu_type, const char *coll,
+                        const char *size, const char *gpus, const char *backend,
+                        const tacl_calib_t *cal, int json)
+{
+    int k = tacl_pred_coll_parse(coll);
+    double bytes;
+    if (k < 0) {
+        fprintf(stderr,
+                "tacl plan: --predict: expected all_reduce, all_gather, reduce_scatter, "
+                "broadcast, all_to_all or sendrecv, found '%s'\n",
+                coll);
+        return 2;
+    }
+    if (!plan_size(size, &bytes)) {
+        fprintf(stderr,
+                "tacl plan: --predict: expected a size such as 1MiB, 64K or 4096, "
+                "found '%s'\n",
+                size);
+        return 2;
+    }
+    if (!gpus) {
+        fprintf(stderr, "tacl plan: --predict needs --gpus N or --gpus HOST[:D0-D1],...\n");
+        return 2;
+    }
+    if (backend && !strcmp(backend, "host")) return plan_predict_host(k, bytes, gpus, cal, json);
+    if (backend && strcmp(backend, "gpu")) {
+        fprintf(stderr, "tacl plan: --backend: expected gpu or host, found '%s'\n", backend);
+        return 2;
+    }
+    tacl_cluster_t *c = NULL;
+    tacl_status_t st;
+    if (cluster_path) {
+        st = tacl_cluster_load(cluster_path, &c);
+    } else {
+        /* No cluster: one host of --gpu TYPE (H100-80GB) with the GPUs asked for. */
+        long n = strtol(gpus, NULL, 10);
+        int idx;
+        st = tacl_cluster_create(&c);
+        if (st == TACL_OK)
+            st = tacl_cluster_add_host(c, "host", n > 0 && n <= 4096 ? (int)n : 1,
+                                       gpu_type ? gpu_type : "H100-80GB", &idx);
+        if (st == TACL_OK) st = tacl_cluster_finish(c);
+    }
+    tacl_model_t m = *tacl_model_preset("Llama-3-8B"); /* any: only the GPUs matter */
+    tacl_workload_t w;
+    tacl_costmodel_t cm;
+    tacl_plan_t *p = NULL;
+    tacl_workload_default(&w);
+    tacl_costmodel_default(&cm);
+    if (st == TACL_OK && cal) tacl_calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
+    w.max_tp = 1;
+    if (st == TACL_OK) st = tacl_plan_create(c, &m, &w, &cm, &p);
+    if (st != TACL_OK) {
+        fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
+        tacl_cluster_destroy(c);
+        return 1;
+    }
+    int *slots = malloc(sizeof(int) * (size_t)p->nslots), n;
+    tacl_pred_t r;
+    int rc = 1;
+    if (!slots || (n = plan_gpus(p, gpus, slots, p->nslots)) < 1) goto out;
+    if (tacl_plan_predict(p, k, bytes, slots, n, cal, &r) != TACL_OK) {
+        fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
+        goto out;
+    }
+    if (json) {
+        printf("{\"collective\": \"%s\", \"bytes\": %.0f, \"gpus\": %d, \"hosts\": %d, "
+               "\"eager_us\": %.6g, \"graph_us\": %.6g, \"alpha_eager_us\": %.6g, "
+               "\"alpha_graph_us\": %.6g, \"beta_us\": %.6g, \"link_gbs\": %.6g, "
+               "\"eta_bus\": %.4g, \"calibrated_eager\": %s, \"calibrated_graph\": %s",
+               tacl_pred_coll_name(k), bytes, n, r.hosts, r.eager_us, r.graph_us, r.alpha_eager_us,
+               r.alpha_graph_us, r.beta_us, r.bw_gbs, p->cm.eta_bus, r.fit_eager ? "true" : "false",
+               r.fit_graph ? "true" : "false");
+        if (r.fit_eager) printf(", \"fit_err_mean\": %.4g", r.fit_eager->err_mean);
+        printf("}\n");
+    } else {
+        printf("predict: %s of %.0f bytes over %d GPU%s on %d host%s (slowest link %.4g GB/s, "
+               "eta_bus %.2f)\n",
+               tacl_pred_coll_name(k), bytes, n, n == 1 ? "" : "s", r.hosts,
+               r.hosts == 1 ? "" : "s", r.bw_gbs, p->cm.eta_bus);
+        printf("  eager:          %10.2f us  (start-up %.2f + transfer %.2f)%s\n", r.eager_us,
+               r.alpha_eager_us, r.eager_us - r.alpha_eager_us,
+               r.fit_eager ? "  [measured fit]" : "");
+        printf("  graph-captured: %10.2f us  (start-up %.2f + transfer %.2f)%s\n", r.graph_us,
+               r.alpha_graph_us, r.graph_us - r.alpha_graph_us,
+               r.fit_graph ? "  [measured fit]" : "");
+        const tacl_calib_fit_t *x = r.fit_eager ? r.fit_eager : r.fit_graph;
+        if (x)
+            printf("  fit: %s %s%s on %d ranks, %d points, mean error %.1f%%, worst %.1f%%\n",
+                   x->coll, x->backend, x->graph ? " graph" : "", x->ranks, x->npoints,
+                   100 * x->err_mean, 100 * x->err_max);
+    }
+    rc = 0;
+out:
+    free(slots);
+    tacl_plan_destroy(p);
+    tacl_cluster_destroy(c);
+    return rc;
+}
+
+/* --calibrate FILE...: bench (-J lines or table) or doctor JSON -> calibration file on stdout. */
+static int plan_calibrate(const char *const *files, int n)
+{
+    tacl_calib_t *cal = calloc(1, sizeof *cal);
+    if (!cal) return 1;
+    for (int i = 0; i < n; i++)
+        if (tacl_calib_load(files[i], cal) != TACL_OK) {
+            fprintf(stderr, "tacl plan: --calibrate: %s\n", tacl_last_error());
+            free(cal);
+            return 1;
+        }
+    int rc = tacl_calib_write(cal, stdout) == TACL_OK ? 0 : 1;
+    free(cal);
+    return rc;
+}
+
 static int plan_run(int argc, char **argv)
 {
     const char *cluster_path = NULL, *model_arg = NULL, *vllm_model = NULL, *pick = NULL;
+    const char *pred_coll = NULL, *pred_size = NULL, *gpus_spec = NULL, *gpu_type = NULL;
+    const char *calib_path = NULL, *calib_in[16], *backend = NULL;
+    int ncalib_in = 0;
     int json = 0, dot = 0;
     double rows = 10, v;
     tacl_workload_t w;
     tacl_workload_default(&w);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int used = 1;
+        int used = 1, inline_val = 0;
+        char opt[64];
+        const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a, '=');
+        if (eq && (size_t)(eq - a) < sizeof opt) {
+            /* --opt=value: the same as --opt value. */
+            memcpy(opt, a, (size_t)(eq - a));
+            opt[eq - a] = 0;
+            a = opt, val = eq + 1, inline_val = 1;
+        }
+        if (!strcmp(a, "--predict")) {
+            /* Two values: the collective and the size. */
+            const char *sz = inline_val ? (i + 1 < argc ? argv[i + 1] : NULL)
+                                        : (i + 2 < argc ? argv[i + 2] : NULL);
+            if (!val || !sz) {
+                fprintf(stderr, "tacl plan: --predict needs a collective and a size (e.g. "
+                                "--predict all_reduce 1MiB --gpus 8)\n");
+                return 2;
+            }
+            pred_coll = val, pred_size = sz;
+            i += inline_val ? 1 : 2;
+            continue;
+        }
+        if (!strcmp(a, "--calibrate")) {
+            if (!val) {
+                fprintf(stderr, "tacl plan: --calibrate needs a file\n");
+                return 2;
+            }
+            if (ncalib_in < 16) calib_in[ncalib_in++] = val;
+            i += inline_val ? 0 : 1;
+            /* More files may follow: --calibrate host.json gpu.json doctor.json */
+            while (i + 1 < argc && argv[i + 1][0] != '-' && ncalib_in < 16)
+                calib_in[ncalib_in++] = argv[++i];
+            continue;
+        }
         if (!strcmp(a, "--cluster"))
             cluster_path = val;
         else if (!strcmp(a, "--model"))
@@ -58,6 +322,14 @@ static int plan_run(int argc, char **argv)
             vllm_model = val;
         else if (!strcmp(a, "--layout"))
             pick = val;
+        else if (!strcmp(a, "--gpus"))
+            gpus_spec = val;
+        else if (!strcmp(a, "--gpu"))
+            gpu_type = val;
+        else if (!strcmp(a, "--backend"))
+            backend = val;
+        else if (!strcmp(a, "--calibration"))
+            calib_path = val;
         else if (!strcmp(a, "--prompt")) {
             if (!plan_num(a, val, 1, &v)) return 2;
             w.prompt_len = (long)v;
@@ -104,6 +376,10 @@ static int plan_run(int argc, char **argv)
             if (!plan_num(a, val, 0, &rows)) return 2;
         } else {
             used = 0;
+            if (inline_val) {
+                fprintf(stderr, "tacl plan: %s takes no value\n", a);
+                return 2;
+            }
             if (!strcmp(a, "-J") || !strcmp(a, "--json"))
                 json = 1;
             else if (!strcmp(a, "--dot"))
@@ -120,23 +396,52 @@ static int plan_run(int argc, char **argv)
                 fprintf(stderr, "tacl plan: %s needs a value\n", a);
                 return 2;
             }
-            i++;
+            if (!inline_val) i++;
         }
+    }
+    if (ncalib_in) return plan_calibrate(calib_in, ncalib_in);
+    tacl_calib_t *cal = NULL;
+    if (calib_path) {
+        cal = calloc(1, sizeof *cal);
+        if (!cal || tacl_calib_load(calib_path, cal) != TACL_OK) {
+            fprintf(stderr, "tacl plan: --calibration: %s\n",
+                    cal ? tacl_last_error() : "out of memory");
+            free(cal);
+            return 1;
+        }
+    }
+    if (pred_coll) {
+        int rc = plan_predict(cluster_path, gpu_type, pred_coll, pred_size, gpus_spec, backend, cal,
+                              json);
+        free(cal);
+        return rc;
     }
     if (!cluster_path || !model_arg) {
         fprintf(stderr, "tacl plan: expected --cluster FILE and --model NAME|config.json\n");
+        free(cal);
         return 2;
     }
     tacl_cluster_t *c = NULL;
     tacl_model_t m;
     tacl_plan_t *p = NULL;
+    tacl_costmodel_t cm;
+    tacl_costmodel_default(&cm);
     if (tacl_cluster_load(cluster_path, &c) != TACL_OK ||
-        tacl_model_load(model_arg, &m) != TACL_OK ||
-        tacl_plan_create(c, &m, &w, NULL, &p) != TACL_OK) {
+        tacl_model_load(model_arg, &m) != TACL_OK) {
         fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
         tacl_cluster_destroy(c);
+        free(cal);
         return 1;
     }
+    plan_warn_links(c);
+    if (cal) tacl_calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
+    if (tacl_plan_create(c, &m, &w, &cm, &p) != TACL_OK) {
+        fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
+        tacl_cluster_destroy(c);
+        free(cal);
+        return 1;
+    }
+    p->calib = cal;
     if (pick) {
         /* Show this layout as the chosen one (its placement, settings, vLLM lines). */
         int tp = 0, pp = 1, ep = 0, i;
@@ -144,6 +449,7 @@ static int plan_run(int argc, char **argv)
             fprintf(stderr, "tacl plan: --layout: expected TP[,PP[,EP]], found '%s'\n", pick);
             tacl_plan_destroy(p);
             tacl_cluster_destroy(c);
+            free(cal);
             return 2;
         }
         const tacl_layout_t *l = tacl_plan_find(p, tp, pp, ep);
@@ -152,15 +458,18 @@ static int plan_run(int argc, char **argv)
                     l ? l->reason : "not among the layouts searched (more GPUs than the cluster?)");
             tacl_plan_destroy(p);
             tacl_cluster_destroy(c);
+            free(cal);
             return 1;
         }
         for (i = 0; &p->layouts[i] != l; i++) {
         }
         p->best = i;
     }
-    /* vLLM takes the checkpoint's folder, not its config.json. */
+    /* vLLM takes the checkpoint's folder, not its config.json; a preset's Hugging Face id,
+     * not the preset's name. */
     char dir[1024];
     const char *served = vllm_model ? vllm_model : model_arg;
+    if (!vllm_model && tacl_model_hf_id(model_arg)) served = tacl_model_hf_id(model_arg);
     const char *slash = strrchr(model_arg, '/');
     if (!vllm_model && slash && !strcmp(slash + 1, "config.json") &&
         (size_t)(slash - model_arg) < sizeof dir) {
@@ -174,9 +483,10 @@ static int plan_run(int argc, char **argv)
         tacl_plan_print_dot(p, stdout);
     else
         tacl_plan_print_text(p, served, (int)rows, stdout);
-    int rc = p->best >= 0 ? 0 : 1;
+    int rc = p->best >= 0 || p->nmixed ? 0 : 1;
     tacl_plan_destroy(p);
     tacl_cluster_destroy(c);
+    free(cal);
     return rc;
 }
 
@@ -184,7 +494,9 @@ const tacl_cmd_t tacl_cmd_plan = {
     .name = "plan",
     .summary = "choose a serving layout (TP/PP/DP/EP, placement, vLLM flags) for a cluster",
     .usage =
-        "usage: tacl plan --cluster FILE --model NAME|config.json [options]\n\n"
+        "usage: tacl plan --cluster FILE --model NAME|config.json [options]\n"
+        "       tacl plan --predict COLL SIZE --gpus N|HOST:D0-D1,... [--cluster FILE]\n"
+        "       tacl plan --calibrate FILE... > calibration.json\n\n"
         "Evaluates every layout DP x PP x TP (and EP for MoE models) on the cluster's GPUs and\n"
         "prints them ranked, the reasons rejected layouts were rejected, the chosen placement\n"
         "per host and rank, backend settings, and the vLLM command line for each host.\n"
@@ -207,6 +519,16 @@ const tacl_cmd_t tacl_cmd_plan = {
         "  --rows N                layouts shown in the table (10; 0: all)\n"
         "  --layout TP[,PP[,EP]]   detail this layout instead of the best one\n"
         "  -J, --json              JSON output\n"
+        "  --predict COLL SIZE     the model's time for one collective (all_reduce, all_gather,\n"
+        "                          reduce_scatter, broadcast, all_to_all, sendrecv; SIZE 1MiB,\n"
+        "                          64K, 4096), eager and graph-captured; with --gpus and\n"
+        "                          --cluster, or alone for one host of --gpu TYPE (H100-80GB)\n"
+        "  --gpus N|HOST[:D0-D1],...  the GPUs of --predict (N: the first N in placement order)\n"
+        "  --backend gpu|host      --predict for GPU buffers (the model) or host memory (a\n"
+        "                          host `tacl bench` fit from --calibration; --gpus N ranks)\n"
+        "  --calibration FILE      measured constants: a file from --calibrate, `tacl bench -J`\n"
+        "                          output or `tacl doctor --json`\n"
+        "  --calibrate FILE...     fit bench/doctor output and print a calibration file\n"
         "  --dot                   Graphviz picture of the chosen placement (bottleneck in red)\n",
     .run = plan_run,
 };
