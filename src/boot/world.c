@@ -295,6 +295,8 @@ void boot_world_leave(boot_world_t *w)
     if (w->server) {
         /* Others may still be reading keys: wait for them to disconnect, within the grace. */
         double grace = tacl_setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
+        /* A lost or stalled rank may hold its connection for ever: wait for the others only. */
+        if (w->incomplete && grace > WORLD_LEAVE_TIMEOUT_S) grace = WORLD_LEAVE_TIMEOUT_S;
         uint64_t until = tacl_deadline_ns(grace > 0 ? grace : 0.001);
         int n = boot_store_server_wait_clients(w->server, 1, until);
         if (n > 1)

@@ -39,6 +39,13 @@ static void comm_free(tacl_comm_t *c)
     free(c);
 }
 
+/* The shm group asks the engine whether a member it waits for is lost or stalled. */
+static int comm_shm_alive(void *ctx, int group_rank)
+{
+    tacl_comm_t *c = ctx;
+    return tacl_comm_peer_alive(c, c->local_ranks[group_rank]);
+}
+
 /* The same-host group: an exchange among this host's members through the store, under a key
  * prefix unique to (communicator, host). */
 static tacl_status_t comm_shm_init(tacl_comm_t *c, tacl_errbuf_t *eb)
@@ -51,7 +58,7 @@ static tacl_status_t comm_shm_init(tacl_comm_t *c, tacl_errbuf_t *eb)
     boot_store_xchg_ctx_t ctx;
     tacl_xchg_t x;
     boot_store_xchg_init(&x, &ctx, w->boot->store, prefix, c->local_rank, c->local_size);
-    tacl_shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s};
+    tacl_shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s, comm_shm_alive, c};
     return tacl_shm_group_create(&cfg, &c->shm, eb);
 }
 
