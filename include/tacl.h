@@ -223,7 +223,8 @@ TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tac
  * In a tacl_bootstrap_t, local_rank is -1 (like local_size) when the launcher does not say.
  * master_port 0 appears only for a lone process (no launcher variables, TACL_MASTER_PORT
  * unset): its rank 0 starts the store on port 0, and the kernel picks a free port. Without a
- * launcher's job id, run_id is "<master_addr>:<master_port>", the same on every rank. */
+ * launcher's job id, run_id is "port-<master_port>": the same on every rank however it spells
+ * the store's address (a multi-homed store host may be reached through different addresses). */
 /* Name of a launcher: "none", "tacl", "torchrun", "mpi", "slurm", "explicit". Never NULL. */
 TACL_API const char *tacl_launcher_name(tacl_launcher_t l);
 

@@ -302,8 +302,11 @@ static void boot_run_id(tacl_bootstrap_t *b)
         id = buf;
     }
     if (!id) {
-        /* Every rank of one job knows the same master, so the same id follows from it. */
-        snprintf(buf, sizeof buf, "%s:%d", b->master_addr, b->master_port);
+        /* Every rank of one job meets at the same store, on the same port; the address is
+         * left out because ranks may spell it differently (a multi-homed store host reached
+         * through different networks, a name and an address), and ranks at one store are
+         * at one address by construction. */
+        snprintf(buf, sizeof buf, "port-%d", b->master_port);
         id = buf;
     }
     boot_set_run_id(b, id);
