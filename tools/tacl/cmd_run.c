@@ -653,7 +653,7 @@ static int run_run(int argc, char **argv)
     if (tacl_setting_is_set(TACL_SET_RUN_ID))
         snprintf(run_id, sizeof run_id, "%s", tacl_setting_str(TACL_SET_RUN_ID));
     else
-        snprintf(run_id, sizeof run_id, "%s:%d", addr, port);
+        snprintf(run_id, sizeof run_id, "port-%d", port);
 
     /* Signals arrive through a signalfd; the ranks get the original mask back before exec. A
      * signal that tacl run was started ignoring (SIGHUP under nohup, SIGINT of a background
@@ -773,8 +773,9 @@ const tacl_cmd_t tacl_cmd_run = {
         "  --master-port P  its port (default: a free port on one node, 29500 on several)\n"
         "  --tag-output     prefix every output line with \"[rank] \"\n"
         "  --grace S        seconds between SIGTERM and SIGKILL when stopping (default 3)\n\n"
-        "The run id is TACL_RUN_ID when set, else \"<master addr>:<port>\" (the same on every\n"
-        "node). Local rank 0 reads stdin unless it is a terminal; other ranks read /dev/null.\n"
+        "The run id is TACL_RUN_ID when set, else \"port-<port>\" (the same on every node,\n"
+        "however it names the master). Local rank 0 reads stdin unless it is a terminal;\n"
+        "other ranks read /dev/null.\n"
         "When a rank exits non-zero or is killed, the others are stopped (SIGTERM, then SIGKILL\n"
         "after the grace period) and tacl run exits with that rank's status (128+signal).\n"
         "SIGINT, SIGTERM and SIGHUP are forwarded to every rank (a second one kills them);\n"
