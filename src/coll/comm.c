@@ -26,6 +26,7 @@ uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2)
 static void comm_free(tacl_comm_t *c)
 {
     if (!c) return;
+    c->magic = 0;
     if (c->shm) tacl_shm_group_destroy(c->shm);
     if (c->lead) comm_free(c->lead);
     free(c->wranks);
@@ -101,6 +102,7 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
     tacl_comm_t *c = calloc(1, sizeof *c);
     tacl_status_t st = TACL_ERR_NOMEM;
     if (!c) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    c->magic = COMM_MAGIC;
     c->world = w;
     c->id = id;
     c->size = n;
@@ -151,7 +153,7 @@ err_free:
 
 void tacl_comm_destroy(tacl_comm_t *c)
 {
-    if (!c) return;
+    if (!c || c->magic != COMM_MAGIC) return; /* NULL, or destroyed already */
     tacl_world_t *w = c->world;
     /* The leader communicator holds a reference of its own. */
     int refs_held = 1 + (c->lead != NULL);

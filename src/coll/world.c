@@ -244,6 +244,17 @@ void world_release(tacl_world_t *w)
     free(w);
 }
 
+/* TACL_REDUCE_ISA names a family (a CPU that lacks it falls back with a warning, later). */
+static tacl_status_t world_check_isa(void)
+{
+    const char *v = tacl_setting_str(TACL_SET_REDUCE_ISA);
+    static const char *const ok[] = {"auto", "scalar", "avx2", "avx512"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(v, ok[i])) return TACL_OK;
+    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
+                    "TACL_REDUCE_ISA=\"%.64s\": expected auto, scalar, avx2 or avx512", v);
+}
+
 /* The world without its communicator: bootstrap, store, engine, agreed reachability matrix
  * and routes. tacl_init fails on a disconnected graph; the doctor (allow_disconnected = 1)
  * gets the world anyway, with *ncomp > 1 and next hops for direct links only. *out is set
@@ -256,6 +267,18 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     char host_id[TACL_HOST_ID_MAX];
     if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
+    /* Durations are checked before anything waits on them: 0 or -1 would otherwise fail much
+     * later with an unrelated error. */
+    static const tacl_setting_id_t secs[] = {TACL_SET_TIMEOUT, TACL_SET_STORE_TIMEOUT,
+                                             TACL_SET_HEARTBEAT, TACL_SET_PROBE_TIMEOUT};
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        st = (tacl_status_t)tacl_setting_check_seconds(secs[i], 0);
+        if (st != TACL_OK) goto err;
+    }
+    st = (tacl_status_t)tacl_setting_check_seconds(TACL_SET_STORE_LEAVE_GRACE, 1);
+    if (st == TACL_OK) st = coll_algo_check();
+    if (st == TACL_OK) st = world_check_isa();
+    if (st != TACL_OK) goto err;
     w->timeout_s =
         opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
     if (opts && opts->bootstrap) {

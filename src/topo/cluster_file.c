@@ -4,7 +4,10 @@
  * can fix the file without reading tacl's source. */
 #include "topo/cluster_file.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,6 +87,22 @@ tacl_status_t tacl_doc_load(const char *path, tacl_doc_t *d)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->file, sizeof d->file, "%s", path);
+    /* Told apart before parsing: libfyaml gives no document, and no error, for both. */
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s: cannot open: %s", d->file,
+                        strerror(errno));
+    int c;
+    while ((c = fgetc(f)) != EOF && isspace(c)) {
+    }
+    int read_err = ferror(f);
+    fclose(f);
+    if (read_err)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s: cannot read: %s", d->file,
+                        strerror(EIO));
+    if (c == EOF)
+        return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                        "%s:1:1: the file is empty (expected a YAML or JSON document)", d->file);
     return doc_build(d, path, NULL);
 }
 

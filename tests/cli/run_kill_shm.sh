@@ -17,7 +17,6 @@ if [ "${TACL_KILL_SHM_INNER:-}" != 1 ]; then
 fi
 mount -t tmpfs -o size=256m tacl-test-shm /dev/shm || { echo "SKIP: cannot mount /dev/shm" >&2; exit 77; }
 
-export TACL_LOG_LEVEL=error
 fail() {
     echo "FAIL: $*" >&2
     ls -la /dev/shm >&2
