@@ -28,7 +28,7 @@ static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *n
                                  tacl_errbuf_t *eb)
 {
     int n = w->size;
-    tacl_graph_t *g;
+    tacl_graph_t *g = NULL;
     tacl_routes_t *routes = NULL;
     int *comp = NULL, ncomp = 0;
     TACL_CHECK(tacl_graph_create(n, &g));
