@@ -178,6 +178,7 @@ static int world_first_lost(tacl_world_t *w)
  * engine's liveness is consulted, so a peer that stalls meanwhile ends the wait within
  * seconds. Returns 1 when the ranks did not all meet (a peer lost or the store unusable). */
 #define WORLD_QUIESCE_SLICE_S 1.0
+#define WORLD_QUIESCE_CALL_S  10.0
 static int world_quiesce(tacl_world_t *w)
 {
     tacl_store_t *st = w->boot->store;
@@ -200,10 +201,14 @@ static int world_quiesce(tacl_world_t *w)
     snprintf(nkey, sizeof nkey, "%sleave/n", w->boot->prefix);
     snprintf(gokey, sizeof gokey, "%sleave/go", w->boot->prefix);
     uint64_t deadline = tacl_deadline_ns(w->timeout_s);
-    tacl_store_set_timeout(st, WORLD_QUIESCE_SLICE_S);
+    /* Arriving is quick on a working store, even a loaded one; a store silent for this long
+     * has stopped answering. */
+    tacl_store_set_timeout(st, w->timeout_s < WORLD_QUIESCE_CALL_S ? w->timeout_s
+                                                                   : WORLD_QUIESCE_CALL_S);
     int64_t arrived = 0;
     tacl_status_t rc = tacl_store_add(st, nkey, 1, &arrived);
     if (rc == TACL_OK && arrived >= w->size) rc = tacl_store_set(st, gokey, "1", 1);
+    tacl_store_set_timeout(st, WORLD_QUIESCE_SLICE_S);
     const char *keys[] = {gokey};
     while (rc == TACL_OK && arrived < w->size) {
         rc = tacl_store_wait(st, keys, 1);
