@@ -3,6 +3,7 @@
  * interpreter about its site-packages (no torch import: only `site` and `sys`). */
 #include "gpu/gpu_dl.h"
 #include "clock.h"
+#include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,6 +26,14 @@ static void *gpu_dl_open_in(const char *path, int fresh, const gpu_sym_t *syms, 
     dlerror();
     void *h = fresh ? dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
                     : dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h && fresh) {
+        /* A new namespace can be refused (no static TLS left for its libc, a sanitizer
+         * runtime): this process's namespace still tells whether the library loads. */
+        const char *e = dlerror();
+        TACL_DEBUG(TACL_SUB_GPU, "dlmopen(%s) in a new namespace failed (%s); using dlopen", path,
+                   e ? e : "unknown error");
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
     if (!h) {
         const char *e = dlerror();
         snprintf(why, whylen, "dlopen failed: %s", e ? e : "unknown error");

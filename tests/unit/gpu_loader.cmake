@@ -24,6 +24,11 @@ foreach(spec "torch;22809" "sys;22803")
   set_target_properties(gpu_loader_fake_soname_${n} PROPERTIES OUTPUT_NAME taclfakenccl
     SOVERSION 2 LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/gpu_fake_${n})
   list(APPEND _gpu_fakes gpu_loader_fake_soname_${n})
+  if(TACL_TSAN OR TACL_SANITIZE)
+    # Loaded into a new link-map namespace, a sanitizer runtime would be loaded a second time.
+    set_property(TARGET gpu_loader_fake_soname_${n} PROPERTY COMPILE_OPTIONS -Wall -Wextra)
+    set_property(TARGET gpu_loader_fake_soname_${n} PROPERTY LINK_OPTIONS "")
+  endif()
 endforeach()
 
 tacl_test(NAME unit_gpu_loader LABELS unit TIMEOUT 60
