@@ -77,7 +77,7 @@ static int bench_rank(mp_ctx_t *ctx, void *arg)
     int ranks[MP_MAX_RANKS], n = ctx->size;
     for (int r = 0; r < n; r++)
         ranks[r] = r;
-    tacl_shm_group_config_t cfg = {&ctx->xchg, ranks, 30.0};
+    tacl_shm_group_config_t cfg = {.xchg = &ctx->xchg, .comm_ranks = ranks, .timeout_s = 30.0};
     tacl_shm_group_t *g;
     if (tacl_shm_group_create(&cfg, &g, &eb) != TACL_OK) {
         fprintf(stderr, "rank %d: %s\n", ctx->rank, eb.msg);

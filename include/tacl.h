@@ -139,6 +139,10 @@ typedef enum {
     TACL_LAUNCHER_EXPLICIT  /* values given in tacl_init_opts_t */
 } tacl_launcher_t;
 
+/* Largest world: every rank holds the world's reachability matrix (size^2 bytes, 64 MiB here),
+ * gathered through the store in one reply. Bootstrap refuses larger sizes. */
+#define TACL_WORLD_SIZE_MAX 8192
+
 typedef struct {
     tacl_launcher_t launcher;
     int rank, size;             /* world rank and size */
@@ -166,7 +170,11 @@ typedef struct {
  * unless one runs at TACL_MASTER_ADDR already), agrees on the world, connects the ranks. */
 TACL_API tacl_status_t tacl_init(tacl_comm_t **world);
 TACL_API tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **world);
-/* Destroys a communicator (the world one last). Never blocks past the communicator timeout. */
+/* Destroys a communicator (the world one last). Never blocks past the communicator timeout, and
+ * returns within seconds when a peer is already known lost or stalled (tacl_comm_peer_alive 0)
+ * or the store already failed to answer. The handle is invalid afterwards: a later call with it
+ * is a caller error; tacl catches it where it can (a tag cleared at destroy: TACL_ERR_INVALID,
+ * a second destroy does nothing), but not once the memory is reused. */
 TACL_API void tacl_comm_destroy(tacl_comm_t *comm);
 /* MPI_Comm_split: ranks with the same color form a communicator ordered by (key, old rank);
  * color < 0 opts out (*out = NULL). Collective over comm. */
@@ -179,7 +187,11 @@ TACL_API const char *tacl_comm_host_id(const tacl_comm_t *comm, int rank);
 TACL_API int tacl_comm_world_rank(const tacl_comm_t *comm, int rank);
 TACL_API void tacl_comm_set_timeout(tacl_comm_t *comm, double timeout_s);
 /* 1 while rank is alive and reachable as far as this rank knows (peer deaths and cut links are
- * learnt within seconds, without any call), 0 once it is lost or cut off. */
+ * learnt within seconds, without any call), 0 once it is lost (its process ended), stalled or
+ * cut off (no path of working links leads to it). Stalled: nothing arrived from it on this
+ * rank's own link to it for 3.5 heartbeats (TACL_HEARTBEAT), or for 2.5 when another rank
+ * reported it silent too — a stopped or hung process, or a cut cable to it; operations that
+ * need it fail naming it. */
 TACL_API int tacl_comm_peer_alive(const tacl_comm_t *comm, int rank);
 TACL_API const char *tacl_comm_last_error(const tacl_comm_t *comm);
 /* The store the world met through (shared by every communicator derived from it). */
@@ -239,7 +251,8 @@ TACL_API tacl_status_t tacl_recv(tacl_comm_t *comm, void *buf, size_t count, tac
  * In a tacl_bootstrap_t, local_rank is -1 (like local_size) when the launcher does not say.
  * master_port 0 appears only for a lone process (no launcher variables, TACL_MASTER_PORT
  * unset): its rank 0 starts the store on port 0, and the kernel picks a free port. Without a
- * launcher's job id, run_id is "<master_addr>:<master_port>", the same on every rank. */
+ * launcher's job id, run_id is "port-<master_port>": the same on every rank however it spells
+ * the store's address (a multi-homed store host may be reached through different addresses). */
 /* Name of a launcher: "none", "tacl", "torchrun", "mpi", "slurm", "explicit". Never NULL. */
 TACL_API const char *tacl_launcher_name(tacl_launcher_t l);
 

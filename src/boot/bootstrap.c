@@ -302,8 +302,11 @@ static void boot_run_id(tacl_bootstrap_t *b)
         id = buf;
     }
     if (!id) {
-        /* Every rank of one job knows the same master, so the same id follows from it. */
-        snprintf(buf, sizeof buf, "%s:%d", b->master_addr, b->master_port);
+        /* Every rank of one job meets at the same store, on the same port; the address is
+         * left out because ranks may spell it differently (a multi-homed store host reached
+         * through different networks, a name and an address), and ranks at one store are
+         * at one address by construction. */
+        snprintf(buf, sizeof buf, "port-%d", b->master_port);
         id = buf;
     }
     boot_set_run_id(b, id);
@@ -312,6 +315,10 @@ static void boot_run_id(tacl_bootstrap_t *b)
 static tacl_status_t boot_validate(const tacl_bootstrap_t *b)
 {
     if (b->size < 1) return boot_fail("world size %d: at least 1 rank is needed", b->size);
+    if (b->size > TACL_WORLD_SIZE_MAX)
+        return boot_fail("world size %d exceeds the largest supported world, %d ranks "
+                         "(TACL_WORLD_SIZE_MAX in tacl.h)",
+                         b->size, TACL_WORLD_SIZE_MAX);
     if (b->rank >= b->size)
         return boot_fail("rank %d is not below the world size %d", b->rank, b->size);
     if (b->local_size == 0) return boot_fail("local world size 0: at least 1 rank is needed");

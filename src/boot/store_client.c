@@ -520,6 +520,11 @@ double boot_store_timeout(const tacl_store_t *st)
     return st->timeout_s;
 }
 
+int boot_store_broken(const tacl_store_t *st)
+{
+    return st->fd < 0;
+}
+
 #define CLI_NEED(cond, what)                                                                       \
     do {                                                                                           \
         if (!(cond))                                                                               \

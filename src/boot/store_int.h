@@ -23,6 +23,9 @@ tacl_status_t boot_store_delete_prefix(tacl_store_t *st, const char *prefix, int
 const char *boot_store_addr(const tacl_store_t *st);
 /* The handle's current timeout in seconds. */
 double boot_store_timeout(const tacl_store_t *st);
+/* 1 when the handle's last exchange broke (no reply, connection lost): the store is known not
+ * to answer, and the next call would reconnect first. */
+int boot_store_broken(const tacl_store_t *st);
 /* Connects once (no retries) within timeout_s and checks that a tacl store answers a ping.
  * TACL_ERR_UNREACHABLE when nothing accepts the connection; TACL_ERR_PROTOCOL when something
  * that is not a tacl store answers. */

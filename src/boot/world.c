@@ -18,6 +18,8 @@
 #define WORLD_BUSY_S  5.0 /* rank 0's wait for a store on a port it found taken */
 /* Bound on each store call while leaving: the others may be gone. */
 #define WORLD_LEAVE_TIMEOUT_S 2.0
+/* While waiting to reach the store or for the other ranks, say so this often (at warn). */
+#define WORLD_NOTE_S 5.0
 
 static double world_left_s(uint64_t deadline)
 {
@@ -160,11 +162,24 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbu
         snprintf(kb + r * kl, kl, "%srank/%zu", w->prefix, r);
         keys[r] = kb + r * kl;
     }
-    tacl_store_set_timeout(w->store, world_left_s(deadline));
-    st = boot_store_multi_get(w->store, keys, n, vals, lens);
+    /* In slices of WORLD_NOTE_S, so that a wait for a rank that never comes is not silent:
+     * each slice that ends by the store's timeout reply names the claims still missing. */
+    uint64_t t0 = tacl_now_ns();
+    for (;;) {
+        double left = world_left_s(deadline);
+        tacl_store_set_timeout(w->store, left < WORLD_NOTE_S ? left : WORLD_NOTE_S);
+        st = boot_store_multi_get(w->store, keys, n, vals, lens);
+        if (st != TACL_ERR_TIMEOUT || boot_store_broken(w->store) || tacl_now_ns() >= deadline)
+            break;
+        TACL_LOG_AT_(w->rank == 0 ? TACL_LOG_WARN : TACL_LOG_INFO, TACL_SUB_BOOT,
+                     "rank %d of %d: still waiting after %.0f s (of %.0f s) for ranks to join run "
+                     "'%s' at the store at %s: %s",
+                     w->rank, w->size, (double)(tacl_now_ns() - t0) * 1e-9, w->timeout_s, w->run_id,
+                     boot_store_addr(w->store), tacl_store_last_error(w->store));
+    }
     if (st != TACL_OK) {
-        tacl_err_prefix(eb, st, "rank %d of %d: waiting for every rank to join run '%s'", w->rank,
-                        w->size, w->run_id);
+        tacl_err_prefix(eb, st, "rank %d of %d: waiting %.1f s for every rank to join run '%s'",
+                        w->rank, w->size, (double)(tacl_now_ns() - t0) * 1e-9, w->run_id);
         if (st == TACL_ERR_TIMEOUT) boot_reach_missing(eb, st, w->store, keys, w->size);
         goto out;
     }
@@ -209,6 +224,11 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     if (!bs || !out || !host_id)
         return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT,
                         "world join: needs a bootstrap description, a host id and an output");
+    if (bs->size > TACL_WORLD_SIZE_MAX)
+        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                        "world join: world size %d exceeds the largest supported world, %d ranks "
+                        "(TACL_WORLD_SIZE_MAX)",
+                        bs->size, TACL_WORLD_SIZE_MAX);
     if (bs->size < 1 || bs->rank < 0 || bs->rank >= bs->size)
         return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
                         "world join: rank %d is not in 0..%d (world size %d)", bs->rank,
@@ -248,8 +268,22 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     if (w.rank == 0) {
         st = world_host_or_use(addr, bs->master_port, deadline, &w, eb);
     } else {
-        st = tacl_store_connect(addr, bs->master_port, w.timeout_s, &w.store);
-        if (st != TACL_OK) tacl_err_prefix(eb, st, "rank %d of %d", w.rank, w.size);
+        /* Connect attempts in slices of WORLD_NOTE_S, each failed slice said at warn: a
+         * mistyped store address is visible at once, not after the whole timeout. */
+        for (;;) {
+            double left = world_left_s(deadline);
+            st = tacl_store_connect(addr, bs->master_port,
+                                    left < WORLD_NOTE_S ? left : WORLD_NOTE_S, &w.store);
+            if (st != TACL_ERR_UNREACHABLE || tacl_now_ns() >= deadline) break;
+            TACL_WARN(TACL_SUB_BOOT,
+                      "rank %d of %d: still trying to reach the store at %s:%d (%.0f s of "
+                      "%.0f s): %s",
+                      w.rank, w.size, addr, bs->master_port, w.timeout_s - world_left_s(deadline),
+                      w.timeout_s, tacl_last_error());
+        }
+        if (st != TACL_OK)
+            tacl_err_prefix(eb, st, "rank %d of %d (trying for %.0f s)", w.rank, w.size,
+                            w.timeout_s - world_left_s(deadline));
         if (st == TACL_ERR_UNREACHABLE) boot_reach_explain(eb, st, bs->master_port);
     }
     if (st != TACL_OK) return st;
@@ -296,6 +330,8 @@ void boot_world_leave(boot_world_t *w)
     if (w->server) {
         /* Others may still be reading keys: wait for them to disconnect, within the grace. */
         double grace = tacl_setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
+        /* A lost or stalled rank may hold its connection for ever: wait for the others only. */
+        if (w->incomplete && grace > WORLD_LEAVE_TIMEOUT_S) grace = WORLD_LEAVE_TIMEOUT_S;
         uint64_t until = tacl_deadline_ns(grace > 0 ? grace : 0.001);
         int n = boot_store_server_wait_clients(w->server, 1, until);
         if (n > 1)

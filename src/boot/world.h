@@ -26,6 +26,7 @@ typedef struct {
     char **host_ids;            /* size entries, gathered */
     int *pids;                  /* size entries, gathered */
     double timeout_s;           /* bound of every store call of this world */
+    int incomplete; /* set before leaving: a peer is lost/stalled, or the store failed */
     boot_store_xchg_ctx_t xctx; /* all-gather over the world, under "<prefix>x/" */
     tacl_xchg_t xchg;
 } boot_world_t;
@@ -41,7 +42,8 @@ typedef struct {
 tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, double timeout_s,
                               boot_world_t *out, tacl_errbuf_t *eb);
 /* Leaves the world; never blocks past a few seconds plus, on the rank hosting the store, the
- * leave grace. Safe on a zeroed struct. */
+ * leave grace (at most WORLD_LEAVE_TIMEOUT_S when w->incomplete says that some rank may never
+ * leave). Safe on a zeroed struct. */
 void boot_world_leave(boot_world_t *w);
 
 #endif

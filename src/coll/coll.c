@@ -19,6 +19,9 @@ static const char *coll_what(tacl_coll_t k)
 tacl_status_t coll_check_comm(tacl_comm_t *c, const char *what)
 {
     if (!c) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL communicator", what);
+    if (c->magic != COMM_MAGIC)
+        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL,
+                        "%s: not a live communicator (used after tacl_comm_destroy?)", what);
     if (c->broken)
         return tacl_err(&c->err, c->broken_st, TACL_SUB_COLL,
                         "%s: communicator unusable after an earlier failure (%s); destroy it", what,

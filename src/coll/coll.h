@@ -18,6 +18,8 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a);
 /* The algorithm coll_run would use, and why (for logs and tacl bench). */
 coll_algo_t coll_select(tacl_comm_t *c, const coll_args_t *a, const char **why);
 const char *coll_algo_name(coll_algo_t a);
+/* TACL_OK when TACL_ALGO is unset or well formed, else TACL_ERR_CONFIG naming the bad entry. */
+tacl_status_t coll_algo_check(void);
 /* Parses TACL_ALGO; returns the algorithm forced for kind, or COLL_ALGO_AUTO. */
 coll_algo_t coll_algo_forced(tacl_coll_t kind);
 

@@ -26,6 +26,7 @@ uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2)
 static void comm_free(tacl_comm_t *c)
 {
     if (!c) return;
+    c->magic = 0;
     if (c->shm) tacl_shm_group_destroy(c->shm);
     if (c->lead) comm_free(c->lead);
     free(c->wranks);
@@ -37,6 +38,13 @@ static void comm_free(tacl_comm_t *c)
     comm_topo_fini(c);
     free(c->p2p);
     free(c);
+}
+
+/* The shm group asks the engine whether a member it waits for is lost or stalled. */
+static int comm_shm_alive(void *ctx, int group_rank)
+{
+    tacl_comm_t *c = ctx;
+    return tacl_comm_peer_alive(c, c->local_ranks[group_rank]);
 }
 
 /* The same-host group: an exchange among this host's members through the store, under a key
@@ -51,7 +59,7 @@ static tacl_status_t comm_shm_init(tacl_comm_t *c, tacl_errbuf_t *eb)
     boot_store_xchg_ctx_t ctx;
     tacl_xchg_t x;
     boot_store_xchg_init(&x, &ctx, w->boot->store, prefix, c->local_rank, c->local_size);
-    tacl_shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s};
+    tacl_shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s, comm_shm_alive, c};
     return tacl_shm_group_create(&cfg, &c->shm, eb);
 }
 
@@ -94,6 +102,7 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
     tacl_comm_t *c = calloc(1, sizeof *c);
     tacl_status_t st = TACL_ERR_NOMEM;
     if (!c) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    c->magic = COMM_MAGIC;
     c->world = w;
     c->id = id;
     c->size = n;
@@ -144,7 +153,7 @@ err_free:
 
 void tacl_comm_destroy(tacl_comm_t *c)
 {
-    if (!c) return;
+    if (!c || c->magic != COMM_MAGIC) return; /* NULL, or destroyed already */
     tacl_world_t *w = c->world;
     /* The leader communicator holds a reference of its own. */
     int refs_held = 1 + (c->lead != NULL);

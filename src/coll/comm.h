@@ -54,7 +54,12 @@ typedef enum {
     COLL_ALGO_COUNT
 } coll_algo_t;
 
+/* Tag of a live communicator; destroy clears it, so most calls on a destroyed handle fail with
+ * TACL_ERR_INVALID instead of using freed state (not once the memory is reused). */
+#define COMM_MAGIC 0x7461636cu
+
 struct tacl_comm {
+    uint32_t magic; /* COMM_MAGIC while alive */
     tacl_errbuf_t err;
     tacl_world_t *world;
     uint64_t id;

@@ -69,6 +69,34 @@ static coll_algo_t select_parse_forced(tacl_coll_t kind)
     return any;
 }
 
+tacl_status_t coll_algo_check(void)
+{
+    const char *v = tacl_setting_str(TACL_SET_ALGO);
+    const char *p = v;
+    while (*p) {
+        size_t len = strcspn(p, ";");
+        const char *colon = memchr(p, ':', len);
+        const char *algo = colon ? colon + 1 : p;
+        size_t alen = colon ? len - (size_t)(colon - p) - 1 : len;
+        int coll_ok = !colon;
+        for (int k = 0; k < TACL_COLL_COUNT && !coll_ok; k++)
+            coll_ok = select_coll_matches((tacl_coll_t)k, p, (size_t)(colon - p));
+        int algo_ok = (alen == 4 && !strncasecmp(algo, "auto", 4)) ||
+                      select_parse_algo(algo, alen) != COLL_ALGO_AUTO;
+        if (len && (!coll_ok || !algo_ok))
+            return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_COLL,
+                            "TACL_ALGO=\"%.200s\": '%.*s' is not %s (expected entries ALGO or "
+                            "COLLECTIVE:ALGO separated by ';', ALGO one of shm, ring, rd, rhd, "
+                            "tree, multitree, hier, direct, auto; COLLECTIVE e.g. allreduce, "
+                            "broadcast, all_gather)",
+                            v, (int)(coll_ok ? alen : (size_t)(colon - p)), coll_ok ? algo : p,
+                            coll_ok ? "a known algorithm" : "a known collective");
+        p += len;
+        if (*p == ';') p++;
+    }
+    return TACL_OK;
+}
+
 /* TACL_ALGO is read once per process: every collective call consults it, and a getenv per
  * call would cost more than a small shared-memory all_reduce. */
 static pthread_once_t select_once = PTHREAD_ONCE_INIT;

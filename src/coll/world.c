@@ -6,6 +6,7 @@
 #include "coll/coll.h"
 #include "coll/doctor.h"
 #include "boot/store_coll.h"
+#include "boot/store_int.h"
 #include "boot/world.h"
 #include "clock.h"
 #include "settings.h"
@@ -27,7 +28,7 @@ static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *n
                                  tacl_errbuf_t *eb)
 {
     int n = w->size;
-    tacl_graph_t *g;
+    tacl_graph_t *g = NULL;
     tacl_routes_t *routes = NULL;
     int *comp = NULL, ncomp = 0;
     TACL_CHECK(tacl_graph_create(n, &g));
@@ -162,31 +163,79 @@ static tacl_status_t world_hosts(tacl_world_t *w)
     return TACL_OK;
 }
 
-/* Leaving is collective, like MPI_Finalize: a rank that closed its links while others still
- * route through it would look like a lost peer to them. The ranks meet at the store first
- * (bounded by the world's timeout; skipped when a peer is already known dead). */
-static void world_quiesce(tacl_world_t *w)
+/* The first rank, if any, that this rank knows to be lost or stalled; -1 when none. */
+static int world_first_lost(tacl_world_t *w)
 {
-    for (int r = 0; r < w->size; r++) {
-        if (tacl_engine_peer_alive(w->engine, r)) continue;
-        /* A peer is gone, so no barrier can complete. Linger a moment before closing the
-         * links: the other survivors then learn of the first death (by their own links or the
-         * flooded notice) before they see this rank leave, and name the rank that died. */
+    for (int r = 0; r < w->size; r++)
+        if (!tacl_engine_peer_alive(w->engine, r)) return r;
+    return -1;
+}
+
+/* Leaving is collective, like MPI_Finalize: a rank that closed its links while others still
+ * route through it would look like a lost peer to them. The ranks meet at the store first,
+ * bounded by what is known: not at all when a peer is already lost or stalled, or the store
+ * already failed to answer; otherwise in slices of WORLD_QUIESCE_SLICE_S, between which the
+ * engine's liveness is consulted, so a peer that stalls meanwhile ends the wait within
+ * seconds. Returns 1 when the ranks did not all meet (a peer lost or the store unusable). */
+#define WORLD_QUIESCE_SLICE_S 1.0
+#define WORLD_QUIESCE_CALL_S  10.0
+static int world_quiesce(tacl_world_t *w)
+{
+    tacl_store_t *st = w->boot->store;
+    int lost = world_first_lost(w);
+    if (lost >= 0) {
+        /* No barrier can complete. Linger a moment before closing the links: the other
+         * survivors then learn of the first death (by their own links or the flooded notice)
+         * before they see this rank leave, and name the rank that died. */
         usleep(500000);
-        return;
+        return 1;
     }
-    tacl_store_set_timeout(w->boot->store, w->timeout_s);
-    tacl_errbuf_t eb;
-    tacl_status_t st = boot_store_barrier(&w->boot->xctx, &eb);
-    if (st != TACL_OK) TACL_WARN(TACL_SUB_INIT, "leaving without every rank: %s", eb.msg);
+    if (boot_store_broken(st)) {
+        TACL_WARN(TACL_SUB_INIT,
+                  "rank %d: leaving without a barrier: the store at %s stopped "
+                  "answering earlier",
+                  w->rank, boot_store_addr(st));
+        return 1;
+    }
+    char nkey[sizeof w->boot->prefix + 16], gokey[sizeof w->boot->prefix + 16];
+    snprintf(nkey, sizeof nkey, "%sleave/n", w->boot->prefix);
+    snprintf(gokey, sizeof gokey, "%sleave/go", w->boot->prefix);
+    uint64_t deadline = tacl_deadline_ns(w->timeout_s);
+    /* Arriving is quick on a working store, even a loaded one; a store silent for this long
+     * has stopped answering. */
+    tacl_store_set_timeout(st, w->timeout_s < WORLD_QUIESCE_CALL_S ? w->timeout_s
+                                                                   : WORLD_QUIESCE_CALL_S);
+    int64_t arrived = 0;
+    tacl_status_t rc = tacl_store_add(st, nkey, 1, &arrived);
+    if (rc == TACL_OK && arrived >= w->size) rc = tacl_store_set(st, gokey, "1", 1);
+    tacl_store_set_timeout(st, WORLD_QUIESCE_SLICE_S);
+    const char *keys[] = {gokey};
+    while (rc == TACL_OK && arrived < w->size) {
+        rc = tacl_store_wait(st, keys, 1);
+        if (rc == TACL_OK) break;
+        if (rc != TACL_ERR_TIMEOUT || boot_store_broken(st)) break;
+        lost = world_first_lost(w);
+        if (lost >= 0) {
+            TACL_WARN(TACL_SUB_INIT, "rank %d: leaving without rank %d (lost or stalled)", w->rank,
+                      lost);
+            return 1;
+        }
+        if (tacl_now_ns() >= deadline) break;
+        rc = TACL_OK;
+    }
+    if (rc != TACL_OK)
+        TACL_WARN(TACL_SUB_INIT, "rank %d: leaving without every rank: %s", w->rank,
+                  tacl_store_last_error(st));
+    return rc != TACL_OK;
 }
 
 void world_release(tacl_world_t *w)
 {
     if (!w) return;
-    if (w->engine && w->boot) world_quiesce(w);
+    int incomplete = w->engine && w->boot ? world_quiesce(w) : 0;
     if (w->engine) tacl_engine_destroy(w->engine);
     if (w->boot) {
+        w->boot->incomplete = incomplete;
         boot_world_leave(w->boot);
         free(w->boot);
     }
@@ -198,6 +247,17 @@ void world_release(tacl_world_t *w)
     free(w->link_lat);
     pthread_mutex_destroy(&w->lock);
     free(w);
+}
+
+/* TACL_REDUCE_ISA names a family (a CPU that lacks it falls back with a warning, later). */
+static tacl_status_t world_check_isa(void)
+{
+    const char *v = tacl_setting_str(TACL_SET_REDUCE_ISA);
+    static const char *const ok[] = {"auto", "scalar", "avx2", "avx512"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(v, ok[i])) return TACL_OK;
+    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
+                    "TACL_REDUCE_ISA=\"%.64s\": expected auto, scalar, avx2 or avx512", v);
 }
 
 /* The world without its communicator: bootstrap, store, engine, agreed reachability matrix
@@ -212,6 +272,18 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     char host_id[TACL_HOST_ID_MAX];
     if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
+    /* Durations are checked before anything waits on them: 0 or -1 would otherwise fail much
+     * later with an unrelated error. */
+    static const tacl_setting_id_t secs[] = {TACL_SET_TIMEOUT, TACL_SET_STORE_TIMEOUT,
+                                             TACL_SET_HEARTBEAT, TACL_SET_PROBE_TIMEOUT};
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        st = (tacl_status_t)tacl_setting_check_seconds(secs[i], 0);
+        if (st != TACL_OK) goto err;
+    }
+    st = (tacl_status_t)tacl_setting_check_seconds(TACL_SET_STORE_LEAVE_GRACE, 1);
+    if (st == TACL_OK) st = coll_algo_check();
+    if (st == TACL_OK) st = world_check_isa();
+    if (st != TACL_OK) goto err;
     w->timeout_s =
         opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
     if (opts && opts->bootstrap) {

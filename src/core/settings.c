@@ -2,10 +2,16 @@
 #include "settings.h"
 #include "log.h"
 
+#include "err.h"
+
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* A year: longer durations are typos (and overflow nanosecond deadlines). */
+#define SETTINGS_SECONDS_MAX (365.0 * 86400.0)
 
 static const tacl_setting_info_t settings_table[TACL_SET_COUNT] = {
 #define S(id, name, type, def, help) [TACL_SET_##id] = {name, TACL_SET_##type, def, help},
@@ -60,6 +66,22 @@ double tacl_setting_dbl(tacl_setting_id_t id)
                   settings_table[id].name, v, def[0] ? def : "0");
     }
     return def[0] ? strtod(def, NULL) : 0.0;
+}
+
+int tacl_setting_check_seconds(tacl_setting_id_t id, int allow_zero)
+{
+    const char *v = getenv(settings_table[id].name);
+    if (!v || !v[0]) return TACL_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno == 0 && *end == '\0' && isfinite(x) && (x > 0 || (allow_zero && x == 0)) &&
+        x <= SETTINGS_SECONDS_MAX)
+        return TACL_OK;
+    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
+                    "%s=\"%.64s\": expected a number of seconds %s 0 and at most %.0f (default %s)",
+                    settings_table[id].name, v, allow_zero ? ">=" : ">", SETTINGS_SECONDS_MAX,
+                    settings_table[id].def);
 }
 
 int tacl_setting_bool(tacl_setting_id_t id)

@@ -29,6 +29,10 @@ const char *tacl_setting_str(tacl_setting_id_t id);
 /* Parsed values; a malformed value logs a WARN naming the variable and yields the default. */
 long tacl_setting_int(tacl_setting_id_t id);
 double tacl_setting_dbl(tacl_setting_id_t id);
+/* For a DBL setting that is a duration: 0 (TACL_OK) when unset or a finite number of seconds
+ * > 0 (>= 0 with allow_zero), else TACL_ERR_CONFIG (12) with a message naming the variable,
+ * its value and what is expected. */
+int tacl_setting_check_seconds(tacl_setting_id_t id, int allow_zero);
 int tacl_setting_bool(tacl_setting_id_t id);
 
 #endif

@@ -162,8 +162,8 @@ tacl_status_t tacl_dev_all_reduce(tacl_dev_comm_t *dc, const void *send, void *r
                                   tacl_dtype_t dt, tacl_op_t op, void *stream)
 {
     static const char w[] = "tacl_dev_all_reduce";
-    ncclDataType_t ndt;
-    ncclRedOp_t nop;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
+    ncclRedOp_t nop = 0;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
     DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
@@ -176,8 +176,8 @@ tacl_status_t tacl_dev_reduce(tacl_dev_comm_t *dc, const void *send, void *recv,
                               tacl_dtype_t dt, tacl_op_t op, int root, void *stream)
 {
     static const char w[] = "tacl_dev_reduce";
-    ncclDataType_t ndt;
-    ncclRedOp_t nop;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
+    ncclRedOp_t nop = 0;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
     DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
@@ -192,7 +192,7 @@ tacl_status_t tacl_dev_broadcast(tacl_dev_comm_t *dc, const void *send, void *re
                                  tacl_dtype_t dt, int root, void *stream)
 {
     static const char w[] = "tacl_dev_broadcast";
-    ncclDataType_t ndt;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
     DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
@@ -206,7 +206,7 @@ tacl_status_t tacl_dev_all_gather(tacl_dev_comm_t *dc, const void *send, void *r
                                   tacl_dtype_t dt, void *stream)
 {
     static const char w[] = "tacl_dev_all_gather";
-    ncclDataType_t ndt;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
     DEV_TRY(dev_check_count(dc, w, "count", count, (size_t)dc->size, dt));
@@ -220,8 +220,8 @@ tacl_status_t tacl_dev_reduce_scatter(tacl_dev_comm_t *dc, const void *send, voi
                                       void *stream)
 {
     static const char w[] = "tacl_dev_reduce_scatter";
-    ncclDataType_t ndt;
-    ncclRedOp_t nop;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
+    ncclRedOp_t nop = 0;
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 1, op, &ndt, &nop));
     DEV_TRY(dev_check_count(dc, w, "recv_count", recv_count, (size_t)dc->size, dt));
@@ -235,7 +235,7 @@ tacl_status_t tacl_dev_send(tacl_dev_comm_t *dc, const void *buf, size_t count, 
                             int peer, void *stream)
 {
     static const char w[] = "tacl_dev_send";
-    ncclDataType_t ndt;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
     DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
@@ -248,7 +248,7 @@ tacl_status_t tacl_dev_recv(tacl_dev_comm_t *dc, void *buf, size_t count, tacl_d
                             void *stream)
 {
     static const char w[] = "tacl_dev_recv";
-    ncclDataType_t ndt;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));
     DEV_TRY(dev_check_count(dc, w, "count", count, 1, dt));
@@ -285,7 +285,7 @@ tacl_status_t tacl_dev_group_end(tacl_dev_comm_t *dc)
 static tacl_status_t dev_grouped(tacl_dev_comm_t *dc, const char *w, int kind, const void *send,
                                  void *recv, size_t count, tacl_dtype_t dt, int root, void *stream)
 {
-    ncclDataType_t ndt;
+    ncclDataType_t ndt = 0; /* set by dev_map on success */
     size_t es = tacl_dtype_size(dt);
     DEV_TRY(dev_enter(dc, w));
     DEV_TRY(dev_map(dc, w, dt, 0, TACL_SUM, &ndt, NULL));

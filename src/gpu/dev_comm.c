@@ -681,6 +681,8 @@ tacl_status_t tacl_nccl_loaded(int *version, const char **path)
     const tacl_nccl_lib_t *lib;
     TACL_CHECK(tacl_nccl_get(&lib, NULL));
     if (version) *version = lib->version;
-    if (path) *path = lib->cand[lib->chosen].path;
+    /* The file actually loaded (a soname candidate resolves to one). */
+    const gpu_cand_t *c = &lib->cand[lib->chosen];
+    if (path) *path = c->file[0] ? c->file : c->path;
     return TACL_OK;
 }

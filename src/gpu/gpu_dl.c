@@ -3,6 +3,7 @@
  * interpreter about its site-packages (no torch import: only `site` and `sys`). */
 #include "gpu/gpu_dl.h"
 #include "clock.h"
+#include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,10 +18,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-void *gpu_dl_open(const char *path, const gpu_sym_t *syms, size_t nsyms, char *why, size_t whylen)
+/* fresh: in a new link-map namespace (dlmopen), where a soname resolves through the linker's
+ * search path even when an object of that soname is already loaded in this process. */
+static void *gpu_dl_open_in(const char *path, int fresh, const gpu_sym_t *syms, size_t nsyms,
+                            char *why, size_t whylen)
 {
     dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = fresh ? dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
+                    : dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h && fresh) {
+        /* A new namespace can be refused (no static TLS left for its libc, a sanitizer
+         * runtime): this process's namespace still tells whether the library loads. */
+        const char *e = dlerror();
+        TACL_DEBUG(TACL_SUB_GPU, "dlmopen(%s) in a new namespace failed (%s); using dlopen", path,
+                   e ? e : "unknown error");
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
     if (!h) {
         const char *e = dlerror();
         snprintf(why, whylen, "dlopen failed: %s", e ? e : "unknown error");
@@ -55,7 +68,12 @@ void *gpu_dl_open(const char *path, const gpu_sym_t *syms, size_t nsyms, char *w
     return h;
 }
 
-void *gpu_cand_open(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms)
+void *gpu_dl_open(const char *path, const gpu_sym_t *syms, size_t nsyms, char *why, size_t whylen)
+{
+    return gpu_dl_open_in(path, 0, syms, nsyms, why, whylen);
+}
+
+static void *gpu_cand_open_in(gpu_cand_t *c, int fresh, const gpu_sym_t *syms, size_t nsyms)
 {
     if (strchr(c->path, '/')) {
         struct stat st;
@@ -64,7 +82,7 @@ void *gpu_cand_open(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms)
             return NULL;
         }
     }
-    void *h = gpu_dl_open(c->path, syms, nsyms, c->why, sizeof c->why);
+    void *h = gpu_dl_open_in(c->path, fresh, syms, nsyms, c->why, sizeof c->why);
     if (h) {
         c->loaded = 1;
         c->why[0] = '\0';
@@ -76,6 +94,16 @@ void *gpu_cand_open(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms)
             snprintf(c->file, sizeof c->file, "%s", c->path);
     }
     return h;
+}
+
+void *gpu_cand_open(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms)
+{
+    return gpu_cand_open_in(c, 0, syms, nsyms);
+}
+
+void *gpu_cand_open_fresh(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms)
+{
+    return gpu_cand_open_in(c, 1, syms, nsyms);
 }
 
 gpu_cand_t *gpu_cand_add(gpu_cand_t *cand, int *n, int max, const char *origin, const char *path)

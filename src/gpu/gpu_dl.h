@@ -35,6 +35,11 @@ void *gpu_dl_open(const char *path, const gpu_sym_t *syms, size_t nsyms, char *w
 /* Tries candidate c (c->path: a file, or a soname for the linker's search): on success sets
  * c->loaded, returns the handle and fills syms; on failure fills c->why and returns NULL. */
 void *gpu_cand_open(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms);
+/* As gpu_cand_open, in a new link-map namespace (dlmopen): what c->path names on its own, not
+ * an object of the same soname this process already loaded (PyTorch's libnccl.so.2 answers a
+ * plain dlopen of "libnccl.so.2"). For probes in a throw-away process; c->file names the file
+ * actually loaded either way. */
+void *gpu_cand_open_fresh(gpu_cand_t *c, const gpu_sym_t *syms, size_t nsyms);
 
 /* Appends a candidate to cand[*n] (at most max); NULL when full. */
 gpu_cand_t *gpu_cand_add(gpu_cand_t *cand, int *n, int max, const char *origin, const char *path);

@@ -102,14 +102,14 @@ const char *tacl_nccl_strerror(const tacl_nccl_lib_t *lib, ncclResult_t r)
 
 /* Tries one file: open, resolve, ask the version. Fills c; on success leaves handle and table in
  * *h / *t. */
-static int nccl_try(gpu_cand_t *c, void **h, tacl_nccl_t *t)
+static int nccl_try_in(gpu_cand_t *c, int fresh, void **h, tacl_nccl_t *t)
 {
     gpu_sym_t syms[40];
     size_t n;
     tacl_nccl_t tmp;
     memset(&tmp, 0, sizeof tmp);
     nccl_symbols(&tmp, syms, &n);
-    void *handle = gpu_cand_open(c, syms, n);
+    void *handle = fresh ? gpu_cand_open_fresh(c, syms, n) : gpu_cand_open(c, syms, n);
     if (!handle) return 0;
     int v = 0;
     ncclResult_t r = tmp.GetVersion(&v);
@@ -125,6 +125,11 @@ static int nccl_try(gpu_cand_t *c, void **h, tacl_nccl_t *t)
     *h = handle;
     *t = tmp;
     return 1;
+}
+
+static int nccl_try(gpu_cand_t *c, void **h, tacl_nccl_t *t)
+{
+    return nccl_try_in(c, 0, h, t);
 }
 
 static gpu_cand_t *nccl_add(tacl_nccl_lib_t *lib, const char *origin, const char *path)
@@ -149,7 +154,9 @@ static void nccl_log_cand(const gpu_cand_t *c)
 }
 
 /* Evaluates c in a child process, so that probing one candidate cannot change what the next
- * one resolves to (a soname such as libnccl.so.2 names whatever object is already loaded). */
+ * one resolves to, and in a fresh link-map namespace there: a soname such as libnccl.so.2
+ * would otherwise name whatever object of that soname is already loaded (PyTorch's, or the
+ * candidate chosen before), and the system's NCCL would be reported as PyTorch's. */
 static void nccl_probe_isolated(gpu_cand_t *c)
 {
     int fds[2];
@@ -169,7 +176,7 @@ static void nccl_probe_isolated(gpu_cand_t *c)
         close(fds[0]);
         void *h = NULL;
         tacl_nccl_t t;
-        nccl_try(c, &h, &t);
+        nccl_try_in(c, 1, &h, &t);
         ssize_t w = write(fds[1], c, sizeof *c);
         _exit(w == (ssize_t)sizeof *c ? 0 : 1);
     }

@@ -4,7 +4,10 @@
  * can fix the file without reading tacl's source. */
 #include "topo/cluster_file.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -117,7 +117,7 @@ void tacl_graph_remove_link(tacl_graph_t *g, int a, int b)
 
 tacl_status_t tacl_graph_full(int n, double bw, double lat, tacl_graph_t **out)
 {
-    tacl_graph_t *g;
+    tacl_graph_t *g = NULL;
     TACL_CHECK(tacl_graph_create(n, &g));
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++) {

@@ -36,10 +36,12 @@
 #define ENG_WAIT_SPIN_NS  50000ull   /* tacl_engine_wait polls this long before it sleeps */
 #define ENG_TICK_NS       100000000ull
 #define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
-#define ENG_MSG_BUCKETS   4096
-#define ENG_MAX_IOV       64
-#define ENG_POOL_SLOTS    32
-#define ENG_POOL_BYTES    (256u << 20) /* at most this much kept in the pool */
+/* Silence on our own link that confirms another rank's report of a silent peer. */
+#define ENG_STALL_BEATS 2.5
+#define ENG_MSG_BUCKETS 4096
+#define ENG_MAX_IOV     64
+#define ENG_POOL_SLOTS  32
+#define ENG_POOL_BYTES  (256u << 20) /* at most this much kept in the pool */
 
 /* ---- Requests, queued frames, messages, connections, links. ---- */
 
@@ -901,16 +903,34 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
     eng_flush(e, c);
 }
 
+/* Another rank cut its link to x for silence: when x has been silent on our own link too for
+ * ENG_STALL_BEATS, it is stalled (a stopped process, not a cut wire), and our link to it is cut
+ * now, before the notice is recorded, so that whoever sees the notice also sees x stalled. */
+static void eng_confirm_silence(tacl_engine_t *e, int x)
+{
+    if (x < 0 || x >= e->size || x == e->rank || !e->links[x]) return;
+    eng_link_t *l = e->links[x];
+    uint64_t now = tacl_now_ns(), hb = (uint64_t)(e->hb * 1e9);
+    if (l->state != ENG_LINK_UP || now - l->last_rx <= (uint64_t)(ENG_STALL_BEATS * hb)) return;
+    char how[160];
+    snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)", x,
+             (double)(now - l->last_rx) * 1e-9, e->hb);
+    eng_link_down(e, l, ENG_LINK_CUT, how);
+}
+
 static void eng_ctrl_frame(tacl_engine_t *e, eng_conn_t *c)
 {
     const tacl_frame_hdr_t *h = &c->hdr;
     char text[256];
     memcpy(text, c->ctrl, h->len);
     text[h->len] = '\0';
-    if (h->kind == TACL_FRAME_DEAD)
+    if (h->kind == TACL_FRAME_DEAD) {
         eng_mark_dead(e, (int)h->tag, h->src, text, c->link->peer);
-    else
+    } else {
+        eng_confirm_silence(e, (int)h->tag);
+        eng_confirm_silence(e, (int)h->seq);
         eng_mark_cut(e, (int)h->tag, (int)h->seq, text, c->link->peer);
+    }
 }
 
 /* A complete header is in c->hdr: choose where the payload goes. 0 when the link went down. */
@@ -1957,6 +1977,8 @@ int tacl_engine_peer_alive(const tacl_engine_t *e, int rank)
 {
     if (rank < 0 || rank >= e->size) return 0;
     if (rank == e->rank) return 1;
+    /* Our own link to it cut (silence): stalled, even where a relay could still reach it. */
+    if (atomic_load(&e->cut[e->rank * e->size + rank])) return 0;
     return !atomic_load(&e->dead[rank]) && eng_live_path(e, rank);
 }
 

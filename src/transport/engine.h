@@ -100,7 +100,9 @@ tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, ui
                                    uint64_t seq, tacl_status_t st, const char *msg,
                                    uint64_t deadline_ns);
 
-/* Liveness as this rank knows it: 1 alive, 0 dead (or cut off). */
+/* Liveness as this rank knows it: 1 alive; 0 dead, stalled (this rank's own link to it was
+ * cut: silent for 3.5 heartbeats, or for 2.5 when another rank reported it silent too) or cut
+ * off (no path of live links). */
 int tacl_engine_peer_alive(const tacl_engine_t *e, int rank);
 
 /* Changes whenever a rank is marked dead or a link cut (never otherwise), so that a caller that

@@ -9,6 +9,10 @@ cli=${TACL_CLI:?TACL_CLI names the tacl binary}
 data=${TACL_SOURCE_DIR:?}/tests/data
 tmp=$(mktemp -d /tmp/tacl_plan_cli.$$.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+if ! "$cli" version | grep -q "yaml/json=yes"; then
+  echo "SKIP: built without libfyaml (Debian: libfyaml-dev): tacl plan cannot read cluster files" >&2
+  exit 77
+fi
 fail=0
 check() { # check NAME COND...: report a failed condition without stopping
   local name=$1; shift

@@ -93,7 +93,7 @@ env)
     for r in 0 1 2; do
         stdin=""
         [ $r = 0 ] && stdin=piped
-        id="127.0.0.1:$port"
+        id="port-$port"
         cat >"$DIR/want" <<EOF
 TACL_RANK=$r
 TACL_WORLD_SIZE=3

@@ -61,7 +61,7 @@ TACL_SYSFS_ROOT="$tmp/nothing" "$TACL" topo 2>"$tmp/err" >/dev/null || rc=$?
 grep -q "$tmp/nothing/sys/devices is not a directory" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 rc=0
 "$TACL" topo --source magic 2>"$tmp/err" >/dev/null || rc=$?
-[ $rc = 1 ] && grep -q "expected auto, hwloc or sysfs" "$tmp/err" || fail "bad source: $rc $(cat "$tmp/err")"
+[ $rc = 2 ] && grep -q "expected auto, hwloc or sysfs" "$tmp/err" || fail "bad source: $rc $(cat "$tmp/err")"
 
 # 4. The live host: every interface in /sys/class/net, lo with 127.0.0.1/8 when it has it.
 "$TACL" topo >"$tmp/live"

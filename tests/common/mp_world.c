@@ -13,6 +13,12 @@
 
 #define MP_MAX 64
 static int mp_status[MP_MAX], mp_signal[MP_MAX];
+static pid_t mp_store_pid = -1;
+
+int mpw_store_pid(void)
+{
+    return (int)mp_store_pid;
+}
 
 int mpw_rank_status(int r)
 {
@@ -97,6 +103,7 @@ int mpw_run(int n, mpw_body_t body, void *arg, const mpw_opts_t *o)
         if (port >= 0) tacl_store_server_stop(srv);
         _exit(0);
     }
+    mp_store_pid = store_pid; /* the ranks, forked below, inherit it */
     close(ports[1]);
     close(hold[0]);
     int port = -1;

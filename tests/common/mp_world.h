@@ -24,5 +24,7 @@ int mpw_run(int n, mpw_body_t body, void *arg, const mpw_opts_t *opts);
 int mpw_rank_status(int r);
 /* Whether rank r in the last mpw_run was killed by a signal (the signal), else 0. */
 int mpw_rank_signal(int r);
+/* Pid of the store process of the current (or last) mpw_run; ranks may stop or kill it. */
+int mpw_store_pid(void);
 
 #endif

@@ -510,7 +510,7 @@ static void check_no_segment_left(const mp_result_t *res, int n)
 
 static tacl_shm_group_t *make_group(mp_ctx_t *ctx, const int *comm_ranks, tacl_errbuf_t *eb)
 {
-    tacl_shm_group_config_t cfg = {&ctx->xchg, comm_ranks, 10.0};
+    tacl_shm_group_config_t cfg = {.xchg = &ctx->xchg, .comm_ranks = comm_ranks, .timeout_s = 10.0};
     tacl_shm_group_t *g = NULL;
     CHECK_OK(tacl_shm_group_create(&cfg, &g, eb));
     return g;

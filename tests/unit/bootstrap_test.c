@@ -105,16 +105,16 @@ int main(void)
 {
     /* No launcher: one rank, a store on 127.0.0.1 at a port the kernel picks (0). */
     bt_clear();
-    bt_expect(TACL_LAUNCHER_NONE, 0, 1, 0, 1, "127.0.0.1", 0, "127.0.0.1:0");
+    bt_expect(TACL_LAUNCHER_NONE, 0, 1, 0, 1, "127.0.0.1", 0, "port-0");
     ENV("TACL_MASTER_PORT=4321");
-    bt_expect(TACL_LAUNCHER_NONE, 0, 1, 0, 1, "127.0.0.1", 4321, "127.0.0.1:4321");
+    bt_expect(TACL_LAUNCHER_NONE, 0, 1, 0, 1, "127.0.0.1", 4321, "port-4321");
 
     /* tacl's own variables. */
     ENV("TACL_RANK=2", "TACL_WORLD_SIZE=4", "TACL_LOCAL_RANK=0", "TACL_LOCAL_WORLD_SIZE=2",
         "TACL_MASTER_ADDR=10.0.0.5", "TACL_MASTER_PORT=4000", "TACL_RUN_ID=job7");
     bt_expect(TACL_LAUNCHER_TACL, 2, 4, 0, 2, "10.0.0.5", 4000, "job7");
     ENV("TACL_RANK=3", "TACL_WORLD_SIZE=4");
-    bt_expect(TACL_LAUNCHER_TACL, 3, 4, -1, -1, "127.0.0.1", 29500, "127.0.0.1:29500");
+    bt_expect(TACL_LAUNCHER_TACL, 3, 4, -1, -1, "127.0.0.1", 29500, "port-29500");
     /* What tacl run sets: both sets, agreeing. */
     ENV("TACL_RANK=1", "TACL_WORLD_SIZE=2", "TACL_LOCAL_RANK=1", "TACL_LOCAL_WORLD_SIZE=2",
         "TACL_MASTER_ADDR=127.0.0.1", "TACL_MASTER_PORT=41000", "TACL_RUN_ID=r1", "RANK=1",
@@ -128,14 +128,18 @@ int main(void)
     bt_expect(TACL_LAUNCHER_TORCHRUN, 5, 8, 1, 4, "node0", 1234, "abc");
     /* torchrun's default run id "none" is shared by all jobs: derive one from the master. */
     setenv("TORCHELASTIC_RUN_ID", "none", 1);
-    bt_expect(TACL_LAUNCHER_TORCHRUN, 5, 8, 1, 4, "node0", 1234, "node0:1234");
+    bt_expect(TACL_LAUNCHER_TORCHRUN, 5, 8, 1, 4, "node0", 1234, "port-1234");
+    /* The default run id does not depend on how a rank spells the store's address. */
+    setenv("MASTER_ADDR", "10.99.1.2", 1);
+    bt_expect(TACL_LAUNCHER_TORCHRUN, 5, 8, 1, 4, "10.99.1.2", 1234, "port-1234");
+    setenv("MASTER_ADDR", "node0", 1);
     /* TACL_* override the master and run id of any launcher. */
     setenv("TACL_MASTER_ADDR", "10.9.9.9", 1);
     setenv("TACL_MASTER_PORT", "7777", 1);
     setenv("TACL_RUN_ID", "mine", 1);
     bt_expect(TACL_LAUNCHER_TORCHRUN, 5, 8, 1, 4, "10.9.9.9", 7777, "mine");
     ENV("RANK=0", "WORLD_SIZE=1", "LOCAL_RANK=0", "LOCAL_WORLD_SIZE=1");
-    bt_expect(TACL_LAUNCHER_TORCHRUN, 0, 1, 0, 1, "127.0.0.1", 29500, "127.0.0.1:29500");
+    bt_expect(TACL_LAUNCHER_TORCHRUN, 0, 1, 0, 1, "127.0.0.1", 29500, "port-29500");
 
     /* Open MPI 4 (the variables mpirun sets, copied from a real run). */
     ENV("OMPI_COMM_WORLD_RANK=1", "OMPI_COMM_WORLD_SIZE=3", "OMPI_COMM_WORLD_LOCAL_RANK=1",

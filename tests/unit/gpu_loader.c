@@ -281,6 +281,37 @@ static void sc_probe_all(void)
     CHECK(l->cand[3].loaded && l->cand[3].version == 22005);
 }
 
+/* PyTorch's NCCL is in the process under the same soname as the system's: a plain dlopen of the
+ * soname answers with PyTorch's object. The probe of the system candidate must still report
+ * the system's file and version (it once reported PyTorch's 2.28.9 and path as the system's),
+ * and the loaded-file query names a file, not a soname. */
+static void sc_soname_shadow(void)
+{
+    void *torch = dlopen(FAKE_SONAME_TORCH, RTLD_NOW | RTLD_LOCAL);
+    CHECK(torch != NULL);
+    /* The setup does reproduce the shadowing. */
+    void *plain = dlopen(FAKE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    CHECK(plain == torch);
+    dlclose(plain);
+    const char *sys[] = {FAKE_SONAME, NULL};
+    tacl_nccl_lib_t *l = search(p_site, "0", p_py_ok, sys, 1, TACL_OK);
+    CHECK(l->chosen == 0 && l->version == 22809 && l->ncand == 3);
+    const gpu_cand_t *c = &l->cand[2];
+    CHECK(!strcmp(c->origin, "system") && !strcmp(c->path, FAKE_SONAME));
+    CHECK(c->loaded);
+    if (c->version != 22803 || !strstr(c->file, "/gpu_fake_sys/")) {
+        fprintf(stderr, "system candidate reported as %d from %s\n", c->version, c->file);
+        exit(1);
+    }
+    /* Chosen through the soname, the loaded file is named, not the soname. */
+    int v = 0;
+    const char *path = NULL;
+    setenv("TACL_USE_PYTORCH_NCCL", "0", 1);
+    setenv("TACL_NCCL_SO_PATH", FAKE_SONAME, 1);
+    CHECK_OK(tacl_nccl_loaded(&v, &path));
+    CHECK(v == 22809 && !strcmp(path, FAKE_SONAME_TORCH));
+}
+
 static void sc_settings_once(void)
 {
     setenv("TACL_NCCL_SO_PATH", p_site, 1);
@@ -718,6 +749,7 @@ int main(void)
     run_child("rccl_fallback", sc_rccl_fallback);
     run_child("none", sc_none);
     run_child("probe_all", sc_probe_all);
+    run_child("soname_shadow", sc_soname_shadow);
     run_child("settings_once", sc_settings_once);
     run_child("python", sc_python);
     run_child("dev_single", sc_dev_single);

@@ -8,6 +8,8 @@
 #include "elem.h"
 #include "tacl.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,27 +28,47 @@ const bench_coll_info_t bench_colls[B_COUNT] = {
     {"sendrecv", "sendrecv", 0, 0},
 };
 
-static size_t bench_parse_size(const char *s)
+/* "8", "1.5K", "64M", "2G" (binary multiples): 0 and *out on success, -1 for anything else
+ * (an unknown suffix, trailing characters, a negative or absurd size). */
+static int bench_parse_size(const char *s, size_t *out)
 {
     char *end;
+    errno = 0;
     double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0)) return -1;
     switch (*end) {
     case 'K':
     case 'k':
         v *= 1024;
+        end++;
         break;
     case 'M':
     case 'm':
         v *= 1024 * 1024;
+        end++;
         break;
     case 'G':
     case 'g':
         v *= 1024.0 * 1024 * 1024;
+        end++;
         break;
     default:
         break;
     }
-    return v < 0 ? 0 : (size_t)v;
+    if (*end != '\0' || v > 1e15) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* A whole decimal integer in [lo, hi]. */
+static int bench_parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
 }
 
 static int bench_parse_dtype(const char *s, tacl_dtype_t *out)
@@ -306,28 +328,47 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
             o->graph = 1;
             continue;
         }
+        static const char *const valued[] = {"-b", "-e", "-f", "-i", "-n",
+                                             "-w", "-c", "-r", "-d", "-o"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= !strcmp(a, valued[k]);
+        if (!known) {
+            fprintf(stderr, "tacl bench: unknown option '%s' (tacl bench --help)\n", a);
+            return -1;
+        }
         if (!v) {
             fprintf(stderr, "tacl bench: %s needs a value\n", a);
             return -1;
         }
         i++;
-        if (!strcmp(a, "-b"))
-            o->minb = bench_parse_size(v);
-        else if (!strcmp(a, "-e"))
-            o->maxb = bench_parse_size(v);
-        else if (!strcmp(a, "-f"))
-            o->factor = atof(v);
-        else if (!strcmp(a, "-i"))
-            o->stepb = bench_parse_size(v);
-        else if (!strcmp(a, "-n"))
-            o->iters = atoi(v);
+        int bad = 0;
+        char *fend;
+        if (!strcmp(a, "-b") || !strcmp(a, "-e") || !strcmp(a, "-i")) {
+            size_t *dst = !strcmp(a, "-b") ? &o->minb : !strcmp(a, "-e") ? &o->maxb : &o->stepb;
+            if (bench_parse_size(v, dst)) {
+                fprintf(stderr,
+                        "tacl bench: %s %s: expected a size in bytes with an optional K, M or G "
+                        "suffix (e.g. 8, 64K, 1G)\n",
+                        a, v);
+                return -1;
+            }
+        } else if (!strcmp(a, "-f")) {
+            o->factor = strtod(v, &fend);
+            bad = fend == v || *fend != '\0';
+        } else if (!strcmp(a, "-n"))
+            bad = bench_parse_int(v, 1, INT_MAX, &o->iters);
         else if (!strcmp(a, "-w"))
-            o->warmup = atoi(v);
+            bad = bench_parse_int(v, 0, INT_MAX, &o->warmup);
         else if (!strcmp(a, "-c"))
-            o->check = atoi(v);
+            bad = bench_parse_int(v, 0, INT_MAX, &o->check);
         else if (!strcmp(a, "-r"))
-            o->root = atoi(v);
-        else if (!strcmp(a, "-d")) {
+            bad = bench_parse_int(v, 0, INT_MAX, &o->root);
+        if (bad) {
+            fprintf(stderr, "tacl bench: %s %s: not a valid number\n", a, v);
+            return -1;
+        }
+        if (!strcmp(a, "-d")) {
             if (bench_parse_dtype(v, &o->dt)) {
                 fprintf(stderr, "tacl bench: unknown dtype '%s'\n", v);
                 return -1;
@@ -337,9 +378,6 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
                 fprintf(stderr, "tacl bench: unknown op '%s' (sum, prod, min, max, avg)\n", v);
                 return -1;
             }
-        } else {
-            fprintf(stderr, "tacl bench: unknown option '%s'\n", a);
-            return -1;
         }
     }
     if (o->graph && !o->gpu) {

@@ -682,7 +682,7 @@ static int run_run(int argc, char **argv)
     if (tacl_setting_is_set(TACL_SET_RUN_ID))
         snprintf(run_id, sizeof run_id, "%s", tacl_setting_str(TACL_SET_RUN_ID));
     else
-        snprintf(run_id, sizeof run_id, "%s:%d", addr, port);
+        snprintf(run_id, sizeof run_id, "port-%d", port);
     if (run_token(&o) != 0) return 1;
 
     /* Signals arrive through a signalfd; the ranks get the original mask back before exec. A
@@ -805,8 +805,9 @@ const tacl_cmd_t tacl_cmd_run = {
         "  --grace S        seconds between SIGTERM and SIGKILL when stopping (default 3)\n\n"
         "Every rank gets TACL_STORE_TOKEN, the job's secret: the one set for tacl run, else a\n"
         "fresh random one (with K > 1 the user must set the same one on every node).\n"
-        "The run id is TACL_RUN_ID when set, else \"<master addr>:<port>\" (the same on every\n"
-        "node). Local rank 0 reads stdin unless it is a terminal; other ranks read /dev/null.\n"
+        "The run id is TACL_RUN_ID when set, else \"port-<port>\" (the same on every node,\n"
+        "however it names the master). Local rank 0 reads stdin unless it is a terminal;\n"
+        "other ranks read /dev/null.\n"
         "When a rank exits non-zero or is killed, the others are stopped (SIGTERM, then SIGKILL\n"
         "after the grace period) and tacl run exits with that rank's status (128+signal).\n"
         "SIGINT, SIGTERM and SIGHUP are forwarded to every rank (a second one kills them);\n"

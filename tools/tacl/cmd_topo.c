@@ -325,6 +325,11 @@ static int topo_run(int argc, char **argv)
             json = 1;
         } else if (!strcmp(argv[i], "--source") && i + 1 < argc) {
             source = argv[++i];
+            if (strcmp(source, "auto") && strcmp(source, "hwloc") && strcmp(source, "sysfs")) {
+                fprintf(stderr, "tacl topo: --source '%s': expected auto, hwloc or sysfs\n",
+                        source);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--graph") && i + 1 < argc) {
             graph = argv[++i];
         } else if (!strcmp(argv[i], "--op") && i + 1 < argc) {

@@ -96,6 +96,8 @@ struct tacl_shm_group {
     uint64_t spin_ns;
     tacl_status_t broken;
     char broken_msg[TACL_ERRMSG_MAX];
+    int (*peer_alive)(void *ctx, int group_rank); /* see tacl_shm_group_config_t */
+    void *alive_ctx;
 };
 
 /* Rank r's control line for step s. */
@@ -294,6 +296,18 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
                          g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
                 return shm_break(g, TACL_ERR_PEER_LOST, eb);
             }
+            for (int q = r; g->peer_alive && q < g->size; q++) {
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || g->peer_alive(g->alive_ctx, q))
+                    continue;
+                char what[160];
+                shm_describe(fp, what, sizeof what);
+                tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+                         "rank %d (pid %d) on this host stopped responding during %s "
+                         "(shared-memory group, step %llu): it sent no heartbeat for 3.5 "
+                         "heartbeat periods (TACL_HEARTBEAT), so it is declared stalled",
+                         g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
+                return shm_break(g, TACL_ERR_PEER_LOST, eb);
+            }
         }
         if (now >= deadline) return shm_waited_too_long(g, s, fp, started, eb);
         if (now < yield_end) {
@@ -386,6 +400,8 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     }
     for (int r = 0; r < n; r++)
         g->comm_ranks[r] = cfg->comm_ranks ? cfg->comm_ranks[r] : r;
+    g->peer_alive = cfg->peer_alive;
+    g->alive_ctx = cfg->alive_ctx;
 
     /* Everyone adopts rank 0's sizes, so that settings that differ between processes cannot
      * give the ranks different layouts. */

@@ -23,6 +23,10 @@ typedef struct {
     const tacl_xchg_t *xchg; /* all-gather over the group (rank/size = group rank/size) */
     const int *comm_ranks;   /* communicator rank of each group member, for messages */
     double timeout_s;        /* bound on create */
+    /* Optional: 0 when the caller's liveness knowledge (the engine) has declared group rank r
+     * lost or stalled, so that waits for it fail at once (a stopped process has a live pid). */
+    int (*peer_alive)(void *ctx, int group_rank);
+    void *alive_ctx;
 } tacl_shm_group_config_t;
 
 tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,

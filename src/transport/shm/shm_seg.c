@@ -1,5 +1,8 @@
-/* shm_seg.c — create, share, map and unlink a POSIX shared segment (see shm_seg.h), after
- * checking that /dev/shm has room for it. */
+/* shm_seg.c — create, share, map and release a shared segment among ranks of one host (see
+ * shm_seg.h). The segment is an anonymous memfd of rank 0, opened by the others through
+ * /proc/<pid>/fd/<fd>: it never has a name in /dev/shm, so no crash or signal at any moment can
+ * leave it behind. Where that is refused (no memfd, /proc not readable for the peer), every
+ * rank falls back to a named POSIX segment, unlinked as soon as every rank has mapped it. */
 #include "transport/shm/shm_seg.h"
 
 #include <errno.h>
@@ -15,19 +18,26 @@
 
 static atomic_uint shm_seg_counter;
 
+/* A rank's outcome of opening rank 0's memfd when /proc refused it: retry with a name. */
+#define SHM_SEG_RETRY_NAMED (-1)
+
 typedef struct {
-    int32_t status; /* rank 0's outcome of creating the segment */
+    int32_t status; /* rank 0: creating; others: opening and mapping; SHM_SEG_RETRY_NAMED */
+    int32_t pid;    /* rank 0's pid, and */
+    int32_t fd;     /* its memfd (-1: the segment is named) */
     char name[64];
-    char why[256]; /* and its message when that failed */
+    char why[256]; /* rank 0's message when creating failed */
 } shm_seg_announce_t;
 
 /* A tmpfs file is sparse: a segment larger than the free space is created and mapped without
  * complaint, and the process that first touches a page the filesystem cannot supply dies of
- * SIGBUS. Refuse it up front instead, saying how much is free. */
+ * SIGBUS. Refuse it up front instead, saying how much is free. The check applies to memfd
+ * segments too, so that a host behaves the same whichever kind its segments take (a small
+ * /dev/shm, as in containers, usually comes with little memory as well). */
 static tacl_status_t shm_seg_check_space(const char *tag, size_t size, tacl_errbuf_t *eb)
 {
     struct statvfs sv;
-    if (statvfs("/dev/shm", &sv) != 0) return TACL_OK; /* no /dev/shm mount: shm_open decides */
+    if (statvfs("/dev/shm", &sv) != 0) return TACL_OK; /* no /dev/shm mount: creation decides */
     unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
     unsigned long long total = (unsigned long long)sv.f_blocks * sv.f_frsize;
     if ((unsigned long long)size <= avail) return TACL_OK;
@@ -39,66 +49,93 @@ static tacl_status_t shm_seg_check_space(const char *tag, size_t size, tacl_errb
                     (double)total / 1048576.0);
 }
 
-static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t size, int reserve,
-                                tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+/* Rank 0: a memfd (named 0) or a POSIX segment (named 1) of size bytes; returns the fd. */
+static int shm_seg_create(int named, const char *tag, size_t size, int reserve,
+                          shm_seg_announce_t *a, tacl_errbuf_t *eb)
 {
-    shm_seg_announce_t mine = {0}, *all = NULL;
+    tacl_status_t st = shm_seg_check_space(tag, size, eb);
+    if (st != TACL_OK) {
+        a->status = st;
+        return -1;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(a->name, sizeof a->name, "/tacl-%s-%d-%lx-%u", tag, (int)getpid(),
+             (unsigned long)ts.tv_nsec, atomic_fetch_add(&shm_seg_counter, 1));
+    int fd = named ? -1 : memfd_create(a->name + 1, MFD_CLOEXEC);
+    if (!named && fd < 0 && errno == ENOSYS) named = 1; /* a kernel without memfd */
+    if (named) fd = shm_open(a->name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0 && ftruncate(fd, (off_t)size) == 0) {
+        /* Reserving the pages now turns a later SIGBUS into an error here. */
+        int rc = reserve ? posix_fallocate(fd, 0, (off_t)size) : 0;
+        if (rc == 0) {
+            a->pid = (int32_t)getpid();
+            a->fd = named ? -1 : fd;
+            return fd;
+        }
+        a->status = tacl_err(eb, rc == ENOSPC ? TACL_ERR_NOMEM : TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                             "cannot reserve %zu bytes for shared segment %s: %s", size, a->name,
+                             strerror(rc));
+    } else {
+        a->status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                             "cannot create shared segment %s of %zu bytes: %s", a->name, size,
+                             strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+        if (named) shm_unlink(a->name);
+    }
+    return -1;
+}
+
+/* One attempt in one mode. *retry_named is set when some rank could not open the memfd. */
+static tacl_status_t shm_seg_try(const tacl_xchg_t *xchg, int named, const char *tag, size_t size,
+                                 int reserve, tacl_shm_seg_t *out, int *retry_named,
+                                 tacl_errbuf_t *eb)
+{
+    shm_seg_announce_t mine = {.fd = -1}, *all = NULL, *done = NULL;
     tacl_status_t st;
     int fd = -1, created = 0;
     void *base = MAP_FAILED;
 
-    if (xchg->rank == 0 && (st = shm_seg_check_space(tag, size, eb)) != TACL_OK) {
-        mine.status = st;
-    } else if (xchg->rank == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(mine.name, sizeof mine.name, "/tacl-%s-%d-%lx-%u", tag, (int)getpid(),
-                 (unsigned long)ts.tv_nsec, atomic_fetch_add(&shm_seg_counter, 1));
-        fd = shm_open(mine.name, O_RDWR | O_CREAT | O_EXCL, 0600);
-        if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                          "cannot create shared segment %s of %zu bytes: %s", mine.name, size,
-                          strerror(errno));
-            mine.status = st;
-            if (fd >= 0) {
-                close(fd);
-                shm_unlink(mine.name);
-                fd = -1;
-            }
-        } else if (reserve && (errno = posix_fallocate(fd, 0, (off_t)size)) != 0) {
-            st = tacl_err(eb, errno == ENOSPC ? TACL_ERR_NOMEM : TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                          "cannot reserve %zu bytes in /dev/shm for shared segment %s: %s", size,
-                          mine.name, strerror(errno));
-            mine.status = st;
-            close(fd);
-            shm_unlink(mine.name);
-            fd = -1;
-        } else {
-            created = 1;
-        }
+    if (xchg->rank == 0) {
+        fd = shm_seg_create(named, tag, size, reserve, &mine, eb);
+        created = fd >= 0;
+        if (mine.status != TACL_OK) snprintf(mine.why, sizeof mine.why, "%s", tacl_last_error());
     }
-    if (mine.status != TACL_OK) snprintf(mine.why, sizeof mine.why, "%s", tacl_last_error());
     all = calloc((size_t)xchg->size, sizeof *all);
-    if (!all) {
+    done = calloc((size_t)xchg->size, sizeof *done);
+    if (!all || !done) {
         st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
-        goto err_unlink;
+        goto out;
     }
     st = tacl_xchg_allgather(xchg, &mine, sizeof mine, all, eb);
-    if (st != TACL_OK) goto err_unlink;
+    if (st != TACL_OK) goto out;
+    all[0].name[sizeof all[0].name - 1] = '\0';
     if (all[0].status != TACL_OK) {
         st = xchg->rank == 0 ? (tacl_status_t)all[0].status
                              : tacl_err(eb, (tacl_status_t)all[0].status, TACL_SUB_SHM,
                                         "rank 0 of the group could not create a shared "
                                         "segment: %.*s",
                                         (int)sizeof all[0].why - 1, all[0].why);
-        goto err_free;
+        goto out;
     }
     if (xchg->rank != 0) {
-        fd = shm_open(all[0].name, O_RDWR, 0600);
-        if (fd < 0) {
+        char path[64];
+        if (all[0].fd >= 0)
+            snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)all[0].pid, (int)all[0].fd);
+        fd = all[0].fd >= 0 ? open(path, O_RDWR | O_CLOEXEC) : shm_open(all[0].name, O_RDWR, 0600);
+        if (fd < 0 && all[0].fd >= 0 && errno != ENOENT) {
+            TACL_DEBUG(TACL_SUB_SHM,
+                       "cannot open %s (rank 0's memfd %s): %s; using a named "
+                       "segment",
+                       path, all[0].name, strerror(errno));
+            mine.status = SHM_SEG_RETRY_NAMED;
+        } else if (fd < 0) {
             mine.status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                                   "cannot open shared segment %s made by group rank 0: %s",
-                                   all[0].name, strerror(errno));
+                                   "cannot open shared segment %s made by group rank 0 (pid %d): "
+                                   "%s",
+                                   all[0].name, (int)all[0].pid, strerror(errno));
         }
     }
     if (fd >= 0) {
@@ -107,45 +144,48 @@ static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t
             mine.status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
                                    "cannot map shared segment %s (%zu bytes): %s", all[0].name,
                                    size, strerror(errno));
-        close(fd);
-        fd = -1;
     }
-    /* Second exchange: everyone has mapped (or failed); the name can go. */
-    shm_seg_announce_t *done = calloc((size_t)xchg->size, sizeof *done);
-    if (!done) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
-        goto err_unmap;
-    }
+    /* Second exchange: everyone has opened and mapped (or failed); rank 0's descriptor and the
+     * name can go. Rank 0 keeps its descriptor open until then: the others open it by path. */
     snprintf(mine.name, sizeof mine.name, "%s", all[0].name);
     st = tacl_xchg_allgather(xchg, &mine, sizeof mine, done, eb);
-    if (created) shm_unlink(all[0].name);
+    if (created && all[0].fd < 0) shm_unlink(all[0].name);
     created = 0;
-    if (st == TACL_OK) {
-        for (int r = 0; r < xchg->size; r++) {
-            if (done[r].status == TACL_OK) continue;
-            st = r == xchg->rank
-                     ? (tacl_status_t)done[r].status
-                     : tacl_err(eb, (tacl_status_t)done[r].status, TACL_SUB_SHM,
-                                "group rank %d could not map shared segment %s", r, all[0].name);
-            break;
+    if (st != TACL_OK) goto out;
+    for (int r = 0; r < xchg->size; r++)
+        if (done[r].status == SHM_SEG_RETRY_NAMED) {
+            *retry_named = 1;
+            st = TACL_ERR_SYSTEM;
+            goto out;
         }
+    for (int r = 0; r < xchg->size; r++) {
+        if (done[r].status == TACL_OK) continue;
+        st = r == xchg->rank
+                 ? (tacl_status_t)done[r].status
+                 : tacl_err(eb, (tacl_status_t)done[r].status, TACL_SUB_SHM,
+                            "group rank %d could not map shared segment %s", r, all[0].name);
+        goto out;
     }
-    free(done);
-    if (st != TACL_OK) goto err_unmap;
     out->base = base;
     out->size = size;
     snprintf(out->name, sizeof out->name, "%s", all[0].name);
-    free(all);
-    return TACL_OK;
-
-err_unmap:
+    base = MAP_FAILED;
+out:
     if (base != MAP_FAILED) munmap(base, size);
-err_unlink:
-    if (created) shm_unlink(mine.name);
-err_free:
-    free(all);
+    if (created && mine.fd < 0) shm_unlink(mine.name);
     if (fd >= 0) close(fd);
+    free(all);
+    free(done);
     return st;
+}
+
+static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t size,
+                                int reserve, tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+{
+    int retry_named = 0;
+    tacl_status_t st = shm_seg_try(xchg, 0, tag, size, reserve, out, &retry_named, eb);
+    if (st == TACL_OK || !retry_named) return st;
+    return shm_seg_try(xchg, 1, tag, size, reserve, out, &retry_named, eb);
 }
 
 tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,

@@ -1,7 +1,9 @@
-/* shm_seg.h — POSIX shared-memory segments shared by a set of ranks on one host. Rank 0 of the
- * set creates a segment under a unique name (pid, time, counter), the name travels through the
- * set's exchange, every rank maps it, and after a second exchange (everyone has mapped) rank 0
- * unlinks it: from then on nothing is left in /dev/shm, whatever crashes later. A segment
+/* shm_seg.h — shared-memory segments shared by a set of ranks on one host. Rank 0 of the set
+ * creates an anonymous memfd, its pid and descriptor travel through the set's exchange, every
+ * rank opens it through /proc/<pid>/fd and maps it, and after a second exchange (everyone has
+ * mapped) rank 0 closes its descriptor: nothing ever appears in /dev/shm, so a job killed at
+ * any moment leaves nothing behind. Where memfd or /proc is refused, a named POSIX segment
+ * (pid, time, counter) is used instead and unlinked after the second exchange. A segment
  * larger than /dev/shm's free space is refused at creation (TACL_ERR_NOMEM with the figures)
  * rather than left to kill a process with SIGBUS when it touches a page tmpfs cannot supply. */
 #ifndef TACL_TRANSPORT_SHM_SEG_H
