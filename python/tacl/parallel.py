@@ -11,6 +11,7 @@ Ranks given to Group methods (src=, dst=) are ranks in the group, as in vLLM; fi
 last_rank, next_rank, prev_rank and ranks are world ranks, as in vLLM.
 """
 import ctypes
+import sys
 
 from . import _lib
 from . import comm as _comm
@@ -308,15 +309,16 @@ def initialize_model_parallel(tensor=1, pipeline=1, data=1, expert=None, world=N
         groups[kind] = Group(c, ranks, KIND_NAMES[kind])
     _WORLD = Group(w, list(range(w.size)), "world")
     _TP, _PP, _DP, _EP = groups[TP], groups[PP], groups[DP], groups[EP]
-    torch = torch_module()
+    torch = sys.modules.get("torch")  # a program without torch never pays for importing it
     if device is None and torch is not None and torch.cuda.is_available():
         device = torch.cuda.current_device()
     if device is not None and device >= 0:
         for g in (_WORLD, _TP, _PP, _DP, _EP):
             if g.world_size > 1:
                 g.comm.device_comm(device)
-    from . import _ops
-    _ops.register()
+    if torch is not None:
+        from . import _ops
+        _ops.register()
     return _TP, _PP, _DP, _EP
 
 
