@@ -18,10 +18,14 @@ def available():
 
 
 class MessageQueue(object):
-    """MessageQueue(comm, writer, chunk_bytes=0, chunks=0, spin_us=0): collective over comm;
-    exactly one rank passes writer=True. 0 means tacl's default for each option."""
+    """MessageQueue(comm, writer=0, chunk_bytes=0, chunks=0, spin_us=0): collective over comm;
+    every rank passes the same writer (the rank that enqueues); every other rank reads every
+    message, in order. 0 means tacl's default for each option (64 KiB chunks, 128 of them);
+    spin_us < 0 sleeps at once. Blocking calls are bounded by the communicator's timeout; a
+    closed queue (the writer destroyed it) raises tacl.Closed in readers after what was
+    queued; a dead writer or reader raises tacl.PeerLost."""
 
-    def __init__(self, comm, writer, chunk_bytes=0, chunks=0, spin_us=0.0):
+    def __init__(self, comm, writer=0, chunk_bytes=0, chunks=0, spin_us=0.0):
         L = _lib.load()
         if not hasattr(L, "tacl_mq_create"):
             raise Unavailable(6, "tacl.MessageQueue: the loaded libtacl (%s) has no message queue "
@@ -30,11 +34,12 @@ class MessageQueue(object):
         self._L = L
         opts = _lib.MqOptsT(int(chunk_bytes), int(chunks), float(spin_us))
         out = ctypes.c_void_p()
-        st = L.tacl_mq_create(comm._live(), 1 if writer else 0, ctypes.byref(opts), ctypes.byref(out))
+        st = L.tacl_mq_create(comm._live(), int(writer), ctypes.byref(opts), ctypes.byref(out))
         if st:
             raise error_for(st, (L.tacl_last_error() or b"").decode("utf-8", "replace"))
         self._h = out.value
-        self.writer = bool(writer)
+        self.writer = int(writer)
+        self.is_writer = comm.rank == self.writer
         self.comm = comm
         if not hasattr(comm, "_mqs"):
             comm._mqs = []
@@ -87,7 +92,8 @@ class MessageQueue(object):
 
     def dequeue_into(self, buf):
         """Reader: copies the next message into buf (writable, contiguous) and returns its
-        length. Too small: InvalidArgument with .needed set; the message stays queued."""
+        length. Too small: InvalidArgument with .needed (the message's length) set; the message
+        stays queued for the next call."""
         b = as_buf(buf, "MessageQueue.dequeue_into", writable=True)
         n = ctypes.c_size_t()
         st = self._L.tacl_mq_dequeue_into(self._live(), b.ptr, b.nbytes, ctypes.byref(n))

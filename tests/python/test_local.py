@@ -141,4 +141,4 @@ def test_message_queue_unavailable_message():
     if tacl.mq.available():
         pytest.skip("the loaded libtacl has tacl_mq_create; test_mq.py covers the queue")
     with pytest.raises(tacl.Unavailable, match="tacl_mq_create"):
-        tacl.MessageQueue(tacl.init(), writer=True)
+        tacl.MessageQueue(tacl.init(), writer=0)
