@@ -344,6 +344,18 @@ class Communicator(object):
     def all_reduce(self, tensor, op="sum", out=None, stream=None):
         """Reduces `tensor` over every rank. In place unless out= is given (same count and
         dtype). Buffers must be contiguous (refused otherwise). Returns the result buffer."""
+        # Fast path, the call inference makes most: a contiguous CPU torch tensor in place.
+        if out is None and tensor.__class__ is _fast.tensor_cls:
+            dt = _fast.torch_dt.get(tensor.dtype)
+            o = OPS.get(op)
+            if dt is not None and o is not None and tensor.get_device() < 0 and tensor.is_contiguous():
+                p = tensor.data_ptr()
+                st = _fast.all_reduce(self._h, p, p, tensor.numel(), dt, o)
+                if st:
+                    self._raise(st)
+                return tensor
+        elif out is None and not _fast.ready:
+            _fast.setup()
         try:
             s = self._in(tensor, "all_reduce") if out is not None else self._out(tensor, "all_reduce")
             r = s if out is None else self._out(out, "all_reduce: out")
@@ -778,6 +790,27 @@ class Communicator(object):
         if st:
             self._raise(st)
         return pickle.loads(memoryview(buf)[:n])
+
+
+class _Fast(object):
+    """What the all_reduce fast path needs, looked up once: torch's Tensor class (once torch is
+    imported), its dtype map and the bare C function."""
+    tensor_cls = ()
+    torch_dt = {}
+    all_reduce = None
+    ready = False
+
+    def setup(self):
+        t = sys.modules.get("torch")
+        self.all_reduce = _lib_().tacl_all_reduce
+        if t is not None:
+            from ._buffers import _torch_dtypes
+            self.torch_dt = _torch_dtypes()
+            self.tensor_cls = t.Tensor
+            self.ready = True
+
+
+_fast = _Fast()
 
 
 def _displs(counts):
