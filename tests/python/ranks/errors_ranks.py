@@ -70,7 +70,13 @@ if mode == "errors":
            "non-contiguous", ["not C-contiguous"])
     expect(tacl.InvalidArgument, lambda: comm.all_reduce(np.zeros(4), op="xor"), "bad op", ["xor"])
     works()
-    # timeout: rank 0 waits in an all_reduce, the others in a receive that never comes
+    # timeouts: first every rank waits for a message nobody sends (TACL_TIMEOUT of the
+    # environment), then rank 0 waits in an all_reduce the others never join (comm.timeout)
+    limit = float(os.environ["TACL_TIMEOUT"])
+    e, dt = expect(tacl.TaclTimeout, lambda: comm.recv(np.zeros(4), (R + 1) % N, tag=98),
+                   "TACL_TIMEOUT (receives nobody sends)")
+    ok(limit * 0.8 < dt < limit + 15, "rank %d: timed out after %.1f s for TACL_TIMEOUT=%g" % (R, dt, limit))
+    works()  # usable after a timeout
     comm.timeout = 1.5
     if R == 0:
         e, dt = expect(tacl.TaclTimeout, lambda: comm.all_reduce(np.zeros(4)), "timeout")
