@@ -277,10 +277,11 @@ class Communicator(object):
     def _raise(self, st):
         _raise_last(st, _msg(_lib_().tacl_comm_last_error(self._h)) if self._h else None)
 
-    def _poison(self, err):
+    def _poison(self, err, *bufs):
         """Python refused this rank's arguments for a host collective: take part with a barrier
-        so that the other ranks fail (Mismatch) rather than wait, then raise."""
-        if self._h and self._size > 1:
+        so that the other ranks fail (Mismatch) rather than wait, then raise. A call on CUDA
+        buffers would have gone to NCCL, which the host barrier cannot meet: raise only."""
+        if self._h and self._size > 1 and not any(_on_device(b) for b in bufs):
             _lib_().tacl_barrier(self._h)
         raise err
 
@@ -363,7 +364,7 @@ class Communicator(object):
                 self._same(s, r, "all_reduce", s.count)
             o = _op_code(op)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, tensor, out)
         if s.dev < 0:
             st = _L.tacl_all_reduce(self._h, s.ptr, r.ptr, s.count, s.dt, o)
             if st:
@@ -387,7 +388,7 @@ class Communicator(object):
                 self._same(s, r, "reduce", s.count)
             o = _op_code(op)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, tensor, out)
         rp = r.ptr if self._rank == root else None
         if s.dev < 0:
             st = _L.tacl_reduce(self._h, s.ptr, rp, s.count, s.dt, o, root)
@@ -410,7 +411,7 @@ class Communicator(object):
                 s = self._in(tensor, "broadcast") if self._rank == root else r
                 self._same(s, r, "broadcast", s.count)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, tensor, out)
         sptr = s.ptr if self._rank == root else None
         if r.dev < 0:
             st = _L.tacl_broadcast(self._h, sptr, r.ptr, r.count, r.dt, root)
@@ -436,7 +437,7 @@ class Communicator(object):
                 r = self._out(out, "all_gather: output")
                 self._same(s, r, "all_gather", s.count * self._size)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, inp, out)
         if s.dev < 0:
             st = _L.tacl_all_gather(self._h, s.ptr, r.ptr, s.count, s.dt)
             if st:
@@ -458,7 +459,7 @@ class Communicator(object):
         try:
             r = self._out(out, "reduce_scatter: output")
             if isinstance(inp, (list, tuple)):
-                ins = self._list(inp, "reduce_scatter: input list", r, self._size, r.count)
+                ins = self._list(inp, "reduce_scatter: input list", r, self._size, r.count, write=False)
                 tmp, s = self._temp(r, r.count * self._size)
                 self._gather_temp(tmp, s, ins, stream)
             else:
@@ -469,7 +470,7 @@ class Communicator(object):
                                           "size * output = %d * %d" % (s.count, self._size, r.count))
             o = _op_code(op)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, out, inp)
         if r.dev < 0:
             st = _L.tacl_reduce_scatter(self._h, s.ptr, r.ptr, r.count, r.dt, o)
             if st:
@@ -509,7 +510,7 @@ class Communicator(object):
                 sc = self._splits(in_splits, inp, s, "input")
                 rc = self._splits(out_splits, out, r, "output")
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, inp, out)
         equal = len(set(sc)) == 1 and sc == rc
         if s.dev < 0:
             if equal:
@@ -588,7 +589,7 @@ class Communicator(object):
                     r = self._out(out, "gather: output")
                     self._same(s, r, "gather", s.count * self._size)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, tensor)
         rp = r.ptr if r is not None else None
         if s.dev < 0:
             st = _L.tacl_gather(self._h, s.ptr, rp, s.count, s.dt, root)
@@ -614,14 +615,14 @@ class Communicator(object):
                 if inp is None:
                     raise InvalidArgument(1, "scatter: the root (rank %d) needs inp=" % root)
                 if isinstance(inp, (list, tuple)):
-                    ins = self._list(inp, "scatter: input list", r, self._size, r.count)
+                    ins = self._list(inp, "scatter: input list", r, self._size, r.count, write=False)
                     tmp, s = self._temp(r, r.count * self._size)
                     self._gather_temp(tmp, s, ins, stream)
                 else:
                     s = self._in(inp, "scatter: input")
                     self._same(r, s, "scatter", r.count * self._size)
         except InvalidArgument as e:
-            self._poison(e)
+            self._poison(e, tensor)
         spp = s.ptr if s is not None else None
         if r.dev < 0:
             st = _L.tacl_scatter(self._h, spp, r.ptr, r.count, r.dt, root)
@@ -666,12 +667,12 @@ class Communicator(object):
         return src
 
     # ---- temporaries for the list forms ----
-    def _list(self, lst, what, ref, n, count):
+    def _list(self, lst, what, ref, n, count, write=True):
         if len(lst) != n:
             raise InvalidArgument(1, "%s has %d buffers, expected %d (one per rank)" % (what, len(lst), n))
         bufs = []
         for i, x in enumerate(lst):
-            b = self._out(x, "%s[%d]" % (what, i))
+            b = (self._out if write else self._in)(x, "%s[%d]" % (what, i))
             self._same(ref, b, what, count)
             bufs.append(b)
         return bufs
@@ -819,6 +820,17 @@ def _displs(counts):
         out.append(acc)
         acc += c
     return out
+
+
+def _on_device(x):
+    """Whether a buffer argument (or the first of a list) is CUDA memory."""
+    if isinstance(x, (list, tuple)):
+        x = x[0] if x else None
+    if x is None:
+        return False
+    if _is_torch(x):
+        return x.is_cuda
+    return hasattr(x, "__cuda_array_interface__")
 
 
 def _devname(dev):
