@@ -23,7 +23,7 @@ import threading
 from . import _lib
 from ._buffers import (INT64, UINT8, DTYPE_NAMES, DTYPE_SIZES, as_buf, torch_module,
                        _is_torch, _is_numpy)
-from ._errors import InvalidArgument, Unavailable, TaclError, error_for
+from ._errors import InvalidArgument, TaclError, error_for
 
 OPS = {"sum": 0, "prod": 1, "product": 1, "min": 2, "max": 3, "avg": 4, "mean": 4}
 _L = None

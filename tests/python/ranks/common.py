@@ -1,6 +1,5 @@
 """common.py - shared by the rank programs: deterministic inputs, numpy references and a check
 counter that fails with the rank and what differed."""
-import os
 import sys
 
 import numpy as np
