@@ -53,11 +53,11 @@ def _op_code(op):
         if c is not None:
             return c
         raise InvalidArgument(1, "unknown reduction op %r (expected sum, prod, min, max or avg)" % op)
-    # torch.distributed.ReduceOp and friends: match by name.
-    name = getattr(op, "name", None) or str(op).split(".")[-1]
+    # torch.distributed.ReduceOp and friends: match by name (torch 1.x wraps it in .op).
+    name = getattr(op, "name", None) or getattr(getattr(op, "op", None), "name", None) or str(op).split(".")[-1]
     c = OPS.get(name.lower())
     if c is None:
-        raise InvalidArgument(1, "unknown reduction op %r" % (op,))
+        raise InvalidArgument(1, "unknown reduction op %s (expected sum, prod, min, max or avg)" % name)
     return c
 
 

@@ -257,6 +257,16 @@ def buffers():
         t = torch.tensor([float(R)])
         comm.all_reduce(t, op=RO())
         ok(t.item() == N - 1, "op given as an object with .name")
+        import torch.distributed as dist
+        t = torch.tensor([float(R + 1)])
+        comm.all_reduce(t, op=dist.ReduceOp.SUM)
+        comm.all_reduce(t, op=dist.ReduceOp.MAX)
+        ok(t.item() == N * (N + 1) // 2, "torch.distributed.ReduceOp values")
+        try:
+            comm.all_reduce(t, op=dist.ReduceOp.BAND)
+            ok(False, "ReduceOp.BAND must be refused")
+        except tacl.InvalidArgument as e:
+            ok("BAND" in str(e), "BAND refusal names it: %s" % e)
 
 
 run(NP())
