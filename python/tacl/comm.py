@@ -717,7 +717,7 @@ class Communicator(object):
         L = _lib_()
         h = self._live()
         if self._rank == root:
-            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            data = self._pickle(obj)
             hdr = (ctypes.c_int64 * 1)(len(data))
         else:
             hdr = (ctypes.c_int64 * 1)(0)
@@ -733,6 +733,14 @@ class Communicator(object):
             return obj
         return pickle.loads(memoryview(buf)[:n])
 
+    def _pickle(self, obj):
+        """pickle.dumps; an object that cannot be pickled fails the other ranks' matching
+        collective at once (the barrier of _poison) rather than at their timeout."""
+        try:
+            return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            self._poison(e)
+
     def broadcast_object_list(self, object_list, src=0):
         """torch.distributed's shape: fills object_list on every rank from the src's."""
         got = self.broadcast_object(list(object_list) if self._rank == src else None, root=src)
@@ -746,7 +754,7 @@ class Communicator(object):
         mine = obj if torch_shape else obj_or_list
         L = _lib_()
         h = self._live()
-        data = pickle.dumps(mine, protocol=pickle.HIGHEST_PROTOCOL)
+        data = self._pickle(mine)
         n = self._size
         lens = (ctypes.c_int64 * n)()
         st = L.tacl_all_gather(h, (ctypes.c_int64 * 1)(len(data)), lens, 1, INT64)

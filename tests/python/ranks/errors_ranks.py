@@ -70,6 +70,18 @@ if mode == "errors":
            "non-contiguous", ["not C-contiguous"])
     expect(tacl.InvalidArgument, lambda: comm.all_reduce(np.zeros(4), op="xor"), "bad op", ["xor"])
     works()
+    # an object that cannot be pickled on the root: the root gets pickle's error, the others
+    # a Mismatch at once
+    t0 = time.time()
+    try:
+        comm.broadcast_object((lambda: 0) if R == 0 else None, root=0)
+        ok(False, "broadcast of a lambda must fail")
+    except tacl.Mismatch as e:
+        ok(R != 0, "rank %d: Mismatch on a non-root: %s" % (R, e))
+    except Exception as e:
+        ok(R == 0 and "pickle" in str(e).lower() or "lambda" in str(e), "root's pickling error: %r" % e)
+    ok(time.time() - t0 < 2.5, "unpicklable object failed at once")
+    works()
     # timeouts: first every rank waits for a message nobody sends (TACL_TIMEOUT of the
     # environment), then rank 0 waits in an all_reduce the others never join (comm.timeout)
     limit = float(os.environ["TACL_TIMEOUT"])
