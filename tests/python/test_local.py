@@ -142,3 +142,20 @@ def test_message_queue_unavailable_message():
         pytest.skip("the loaded libtacl has tacl_mq_create; test_mq.py covers the queue")
     with pytest.raises(tacl.Unavailable, match="tacl_mq_create"):
         tacl.MessageQueue(tacl.init(), writer=0)
+
+
+def test_cuda_array_without_a_gpu(comm):
+    """A __cuda_array_interface__ buffer takes the device path; without a usable GPU the device
+    communicator's creation fails with a clear Unavailable, and nothing is left half made."""
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is usable here; test_cuda.py covers the device path")
+    a = np.zeros(4, np.float32)
+
+    class CAI(object):
+        __cuda_array_interface__ = {"data": (a.ctypes.data, False), "shape": (4,), "typestr": "<f4",
+                                    "strides": None, "version": 3}
+    with pytest.raises(tacl.TaclError) as e:
+        comm.all_reduce(CAI())
+    assert e.value.status in (6, 14) and "rank 0" in str(e.value), e.value
+    assert comm._devs == {}
+    comm.all_reduce(a)  # the host path is unaffected
