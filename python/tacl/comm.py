@@ -345,16 +345,27 @@ class Communicator(object):
     def all_reduce(self, tensor, op="sum", out=None, stream=None):
         """Reduces `tensor` over every rank. In place unless out= is given (same count and
         dtype). Buffers must be contiguous (refused otherwise). Returns the result buffer."""
-        # Fast path, the call inference makes most: a contiguous CPU torch tensor in place.
+        # Fast path, the call inference makes most: a contiguous torch tensor in place, on the
+        # host, or on a GPU whose device communicator exists.
         if out is None and tensor.__class__ is _fast.tensor_cls:
             dt = _fast.torch_dt.get(tensor.dtype)
             o = OPS.get(op)
-            if dt is not None and o is not None and tensor.get_device() < 0 and tensor.is_contiguous():
-                p = tensor.data_ptr()
-                st = _fast.all_reduce(self._h, p, p, tensor.numel(), dt, o)
-                if st:
-                    self._raise(st)
-                return tensor
+            if dt is not None and o is not None and tensor.is_contiguous():
+                dev = tensor.get_device()
+                if dev < 0:
+                    p = tensor.data_ptr()
+                    st = _fast.all_reduce(self._h, p, p, tensor.numel(), dt, o)
+                    if st:
+                        self._raise(st)
+                    return tensor
+                d = self._devs.get(dev)
+                if d is not None:
+                    sp = _fast.raw_stream(dev) if stream is None else _stream_ptr(stream, dev)
+                    p = tensor.data_ptr()
+                    st = _fast.dev_all_reduce(d._h, p, p, tensor.numel(), dt, o, sp)
+                    if st:
+                        d._raise(st)
+                    return tensor
         elif out is None and not _fast.ready:
             _fast.setup()
         try:
@@ -812,9 +823,12 @@ class _Fast(object):
     def setup(self):
         t = sys.modules.get("torch")
         self.all_reduce = _lib_().tacl_all_reduce
+        self.dev_all_reduce = _lib_().tacl_dev_all_reduce
         if t is not None:
             from ._buffers import _torch_dtypes
             self.torch_dt = _torch_dtypes()
+            raw = getattr(t._C, "_cuda_getCurrentRawStream", None)  # an int, no Stream object
+            self.raw_stream = raw if raw is not None else (lambda dev: _stream_ptr(None, dev))
             self.tensor_cls = t.Tensor
             self.ready = True
 
