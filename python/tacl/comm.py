@@ -952,4 +952,22 @@ def finalize():
     _world = None
 
 
-atexit.register(finalize)
+# A rank that dies of an uncaught exception must not wait at exit in the world's collective
+# leave for ranks that wait for it: it exits without destroying, and its peers see it gone
+# (PeerLost) at once instead of at their timeout.
+_uncaught = []
+_prev_excepthook = sys.excepthook
+
+
+def _excepthook(kind, value, tb):
+    _uncaught.append(kind)
+    _prev_excepthook(kind, value, tb)
+
+
+def _at_exit():
+    if not _uncaught:
+        finalize()
+
+
+sys.excepthook = _excepthook
+atexit.register(_at_exit)

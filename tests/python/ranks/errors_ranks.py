@@ -1,7 +1,7 @@
 """errors_ranks.py - errors become the right exception on every rank, with tacl's message, and
 leave the communicator usable (mismatch, invalid arguments seen by C or by Python, timeout), or
-report a dead peer (mode "dead": the last rank kills itself with SIGKILL; the survivors write
-what they caught to T_OUT/rank<R>.txt)."""
+report a dead peer (mode "dead": the last rank kills itself with SIGKILL; mode "uncaught": it
+dies of an uncaught exception; the survivors write what they caught to T_OUT/rank<R>.txt)."""
 import os
 import signal
 import sys
@@ -97,12 +97,14 @@ if mode == "errors":
     ok(isinstance(e, TimeoutError) and e.status == 2, "TaclTimeout is a TimeoutError")
     ok(1.0 < dt < 15, "rank %d: timed out after %.1f s for a 1.5 s timeout" % (R, dt))
     done("errors", R)
-elif mode == "dead":
+elif mode in ("dead", "uncaught"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # outlive tacl run's stop to report
     out = os.environ["T_OUT"]
     comm.barrier()
     works()
     if R == N - 1:
+        if mode == "uncaught":  # exits through tacl's atexit handler, which must not wait
+            raise RuntimeError("rank %d fails on purpose" % R)
         os.kill(os.getpid(), signal.SIGKILL)
     t0 = time.time()
     res = "none"
