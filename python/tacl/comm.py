@@ -923,6 +923,9 @@ def init(timeout=None, rank=None, size=None, master_addr=None, master_port=None,
     _world = Communicator(out.value, "world")
     if timeout is not None:
         _world.timeout = timeout
+    if "torch" in sys.modules:  # torch came after `import tacl`: offer the custom ops now
+        from . import _ops
+        _ops.register()
     return _world
 
 
