@@ -131,6 +131,8 @@ class _NcclCtypes(object):
 
 def worker_cuda(impl, args):
     import torch
+    if not torch.cuda.is_available():
+        sys.exit("py_allreduce --cuda: torch %s sees no CUDA device" % torch.__version__)
     local = int(os.environ.get("LOCAL_RANK", os.environ.get("TACL_LOCAL_RANK", "0")))
     torch.cuda.set_device(local % torch.cuda.device_count())
     if impl == "torch-nccl":
