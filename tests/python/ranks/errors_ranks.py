@@ -39,6 +39,13 @@ def works():
 
 
 if mode == "errors":
+    # a timeout from the environment's TACL_TIMEOUT: every rank waits for a message nobody sends
+    limit = float(os.environ["TACL_TIMEOUT"])
+    e, dt = expect(tacl.TaclTimeout, lambda: comm.recv(np.zeros(4), (R + 1) % N, tag=98),
+                   "TACL_TIMEOUT (receives nobody sends)")
+    ok(limit * 0.8 < dt < limit + 15, "rank %d: timed out after %.1f s for TACL_TIMEOUT=%g" % (R, dt, limit))
+    works()  # usable after a timeout
+    comm.timeout = 30  # from here on, "at once" must be far below the timeout, even under load
     # mismatched counts, dtypes and collectives: Mismatch on every rank, comm usable after
     e, _ = expect(tacl.Mismatch, lambda: comm.all_reduce(np.zeros(4 if R == 0 else 8, np.float32)),
                   "count mismatch")
@@ -56,14 +63,14 @@ if mode == "errors":
     ok(isinstance(e, ValueError), "InvalidArgument is a ValueError")
     works()
     # Python refuses one rank's output size: that rank InvalidArgument, the others Mismatch,
-    # at once (not after TACL_TIMEOUT)
+    # at once (not after the timeout)
     if R == 0:
         e, dt = expect(tacl.InvalidArgument, lambda: comm.all_gather(np.zeros(N * 4 + 1), np.zeros(4)),
                        "short output on rank 0", ["all_gather", "expected %d" % (N * 4)])
     else:
         e, dt = expect(tacl.Mismatch, lambda: comm.all_gather(np.zeros(N * 4), np.zeros(4)),
                        "peers of a refused rank")
-    ok(dt < 2.5, "rank %d: refused call took %.1f s (should not wait for the timeout)" % (R, dt))
+    ok(dt < 10, "rank %d: refused call took %.1f s (should not wait for the 30 s timeout)" % (R, dt))
     works()
     # Python refuses on every rank (non-contiguous): InvalidArgument everywhere
     expect(tacl.InvalidArgument, lambda: comm.all_reduce(np.zeros((4, 4))[:, ::2]),
@@ -80,15 +87,9 @@ if mode == "errors":
         ok(R != 0, "rank %d: Mismatch on a non-root: %s" % (R, e))
     except Exception as e:
         ok(R == 0 and "pickle" in str(e).lower() or "lambda" in str(e), "root's pickling error: %r" % e)
-    ok(time.time() - t0 < 2.5, "unpicklable object failed at once")
+    ok(time.time() - t0 < 10, "unpicklable object failed at once (timeout 30 s)")
     works()
-    # timeouts: first every rank waits for a message nobody sends (TACL_TIMEOUT of the
-    # environment), then rank 0 waits in an all_reduce the others never join (comm.timeout)
-    limit = float(os.environ["TACL_TIMEOUT"])
-    e, dt = expect(tacl.TaclTimeout, lambda: comm.recv(np.zeros(4), (R + 1) % N, tag=98),
-                   "TACL_TIMEOUT (receives nobody sends)")
-    ok(limit * 0.8 < dt < limit + 15, "rank %d: timed out after %.1f s for TACL_TIMEOUT=%g" % (R, dt, limit))
-    works()  # usable after a timeout
+    # a timeout from comm.timeout: rank 0 waits in an all_reduce the others never join
     comm.timeout = 1.5
     if R == 0:
         e, dt = expect(tacl.TaclTimeout, lambda: comm.all_reduce(np.zeros(4)), "timeout")
