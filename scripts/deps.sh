@@ -2,14 +2,18 @@
 # deps.sh — makes sure tacl can build: the required tools (a C compiler, make, cmake >= 3.18,
 # wherever they come from: Debian packages, pip, a module system) must be on PATH; the optional
 # Debian 12 packages (hwloc: tacl topo; libfyaml: cluster/model files; Open MPI: benchmark
-# peer and mpirun bootstrap test; iproute2: network-namespace tests) are installed when
+# peer and mpirun bootstrap test; iproute2: network-namespace tests; Python with pytest, numpy,
+# torch, pip and wheel: the Python package's tests and its offline pip install; clang with its
+# fuzzer runtime: the fuzz tests) are installed when
 # possible (as root, apt reachable). It never fails for an optional package: it says which are
 # missing and what that turns off, and exits 0 whenever the required tools exist. Offline, apt
 # is tried once with a bounded wait.
 set -uo pipefail
 required=(cc make cmake) # commands
 declare -A required_pkg=([cc]=gcc [make]=make [cmake]=cmake)
-optional=(pkgconf libhwloc-dev libfyaml-dev libopenmpi-dev openmpi-bin iproute2 procps python3)
+optional=(pkgconf libhwloc-dev libfyaml-dev libopenmpi-dev openmpi-bin iproute2 procps python3
+    python3-pytest python3-numpy python3-torch python3-pip python3-setuptools python3-wheel
+    clang libclang-rt-14-dev)
 declare -A feature=(
     [pkgconf]="optional libraries are found through pkg-config: hwloc and libfyaml off"
     [libhwloc-dev]="tacl topo reads sysfs only"
@@ -19,6 +23,14 @@ declare -A feature=(
     [iproute2]="network-namespace tests skip"
     [procps]="some test helpers unavailable"
     [python3]="PyTorch's NCCL is not looked for in site-packages"
+    [python3-pytest]="Python tests skip"
+    [python3-numpy]="Python tests skip"
+    [python3-torch]="Python tests skip"
+    [python3-pip]="no offline pip install of the Python package"
+    [python3-setuptools]="no offline pip install of the Python package"
+    [python3-wheel]="no offline pip install of the Python package"
+    [clang]="fuzz tests skip"
+    [libclang-rt-14-dev]="fuzz tests skip"
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
