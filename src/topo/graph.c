@@ -363,7 +363,7 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
 static int graph_ham_dp(const tacl_graph_t *g, double thr, uint16_t *dp, int *order)
 {
     int n = g->n;
-    uint16_t adj[TACL_GRAPH_HAM_EXACT_MAX];
+    uint16_t adj[TACL_GRAPH_HAM_EXACT_MAX] = {0};
     for (int v = 0; v < n; v++) {
         adj[v] = 0;
         for (int u = 0; u < n; u++)
