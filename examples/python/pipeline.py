@@ -31,7 +31,8 @@ def main():
     if cuda:
         torch.cuda.set_device(world.local_rank % torch.cuda.device_count())
     dev = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
-    _, pp, _, _ = ps.initialize_model_parallel(pipeline=2, data=world.size // 2)
+    _, pp, _, _ = ps.initialize_model_parallel(pipeline=2, data=world.size // 2,
+                                              device=None if cuda else -1)
     hidden, nlayers = 32, 6
     ws = layers(nlayers, hidden, 99)
     mine = ws[:nlayers // 2] if pp.is_first_rank else ws[nlayers // 2:]

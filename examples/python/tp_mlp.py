@@ -20,7 +20,7 @@ def main():
     if cuda:
         torch.cuda.set_device(world.local_rank % torch.cuda.device_count())
     dev = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
-    tp_group, _, _, _ = ps.initialize_model_parallel(tensor=world.size)
+    tp_group, _, _, _ = ps.initialize_model_parallel(tensor=world.size, device=None if cuda else -1)
     tp, r = tp_group.world_size, tp_group.rank_in_group
 
     hidden, ffn, batch = 64, 256, 8

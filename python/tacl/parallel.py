@@ -294,8 +294,9 @@ def initialize_model_parallel(tensor=1, pipeline=1, data=1, expert=None, world=N
     """Builds the TP, PP, DP and EP groups over world (default: tacl.init()) with vLLM's
     layout; world = ext * data * pipeline * tensor; expert (default data * tensor, vLLM's EP
     group) must divide data * tensor. device: the CUDA device whose device communicators are
-    created now for every group (default: torch's current device when CUDA is available;
-    -1 for none: then they are created on first use, which is collective over the group)."""
+    created now for every group (default: torch's current device when CUDA is available and
+    this host has a GPU for each of its ranks; -1 for none: then they are created on first use,
+    which is collective over the group)."""
     global _WORLD, _TP, _PP, _DP, _EP
     if tensor_model_parallel_size is not None:
         tensor = tensor_model_parallel_size
@@ -310,7 +311,8 @@ def initialize_model_parallel(tensor=1, pipeline=1, data=1, expert=None, world=N
     _WORLD = Group(w, list(range(w.size)), "world")
     _TP, _PP, _DP, _EP = groups[TP], groups[PP], groups[DP], groups[EP]
     torch = sys.modules.get("torch")  # a program without torch never pays for importing it
-    if device is None and torch is not None and torch.cuda.is_available():
+    if (device is None and torch is not None and torch.cuda.is_available()
+            and torch.cuda.device_count() >= w.local_size):
         device = torch.cuda.current_device()
     if device is not None and device >= 0:
         for g in (_WORLD, _TP, _PP, _DP, _EP):

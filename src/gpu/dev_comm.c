@@ -574,12 +574,26 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     }
 
     /* 4. Who joined: every rank learns the same list, so that all report the same ranks. */
-    int32_t joined = r == ncclSuccess ? 1 : 0;
+    /* 1: joined; 0: did not complete in time; -1: NCCL refused (a quick, named failure, such as
+     * two ranks on one GPU, is not a timeout). */
+    int32_t joined = r == ncclSuccess ? 1 : timed_out ? 0 : -1;
     if ((st = b->allgather(b->ctx, &joined, sizeof joined, flags, &dc->eb)) != TACL_OK)
         goto err_abort;
     {
-        char missing[256];
+        char missing[256], failed[256];
+        int any_failed = 0;
+        for (int q = 0; q < b->size; q++)
+            any_failed |= flags[q] == -1;
         dev_rank_list(flags, b->size, 1, missing, sizeof missing);
+        if (any_failed) {
+            for (int q = 0; q < b->size; q++)
+                flags[q] = flags[q] == -1 ? 0 : 1;
+            dev_rank_list(flags, b->size, 1, failed, sizeof failed);
+            st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
+                          "device communicator of %d ranks: NCCL init failed on rank(s) %s%s%s",
+                          b->size, failed, my_err[0] ? "; " : "", my_err);
+            goto err_abort;
+        }
         if (missing[0]) {
             st = tacl_err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
                           "device communicator of %d ranks: rank(s) %s never joined NCCL within "

@@ -79,13 +79,13 @@ cli)
     fi
     ;;
 progress)
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % 12000))
     # A rank whose store address is wrong (nothing listens there).
-    env -i PATH="$PATH" TACL_RANK=1 TACL_WORLD_SIZE=2 TACL_MASTER_ADDR=127.0.0.3 \
+    env -i PATH="$PATH" TACL_STORE_TOKEN=bounds-secret TACL_RANK=1 TACL_WORLD_SIZE=2 TACL_MASTER_ADDR=127.0.0.3 \
         TACL_MASTER_PORT=$port TACL_STORE_TIMEOUT=7 "$HELLO" >/dev/null 2>"$DIR/typo" &
     BG+=($!)
     # Rank 0 of 2 whose rank 1 never comes.
-    env -i PATH="$PATH" TACL_RANK=0 TACL_WORLD_SIZE=2 TACL_MASTER_PORT=$((port + 1)) \
+    env -i PATH="$PATH" TACL_STORE_TOKEN=bounds-secret TACL_RANK=0 TACL_WORLD_SIZE=2 TACL_MASTER_PORT=$((port + 1)) \
         TACL_STORE_TIMEOUT=7 "$HELLO" >/dev/null 2>"$DIR/alone" &
     BG+=($!)
     for p in "${BG[@]}"; do wait "$p"; done

@@ -53,7 +53,7 @@ if command -v mpirun >/dev/null; then
     [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
     rc=0
     timeout 60 mpirun "${root[@]}" --oversubscribe -n 2 \
-        -x TACL_MASTER_PORT=$((20000 + RANDOM % 20000)) "$TACL" doctor --quiet \
+        -x TACL_MASTER_PORT=$((20000 + RANDOM % 12000)) "$TACL" doctor --quiet \
         >"$tmp/mpi" 2>"$tmp/err" || rc=$?
     [ "$rc" = 0 ] || fail "mpirun -n 2 tacl doctor exited $rc: $(cat "$tmp/err")"
     grep -q "^tacl doctor: 2 ranks on 1 host," "$tmp/mpi" || fail "mpirun: $(head -3 "$tmp/mpi")"

@@ -32,7 +32,7 @@ leaks=0
 for i in $(seq 1 "$RUNS"); do
     mode=$((i % 4))           # 0/1: SIGTERM/SIGKILL to tacl run; 2/3: to a rank
     delay_ms=$(( (i * 7) % 60 ))
-    port=$((20000 + (RANDOM % 20000)))
+    port=$((20000 + (RANDOM % 12000)))
     "$CLI" run -n 4 --master-port "$port" -- "$HELLO" >/dev/null 2>&1 &
     run=$!
     sleep "$(printf '0.%03d' "$delay_ms")"

@@ -697,6 +697,28 @@ static void sc_dev_never_joined(void)
     sp_run(never_joined_body);
 }
 
+/* A rank whose NCCL init fails at once (two ranks on one GPU) is an NCCL failure named on every
+ * rank, not a timeout. */
+static void init_failed_body(sp_t *s)
+{
+    use_fakes(p_sys);
+    setenv("FAKE_NCCL_INIT_FAIL_RANK", "1", 1);
+    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 30.0, NULL, NULL};
+    tacl_dev_comm_t *dc = NULL;
+    uint64_t t0 = tacl_now_ns();
+    CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_GPU);
+    CHECK_CONTAINS(tacl_last_error(),
+                   "device communicator of 2 ranks: NCCL init failed on rank(s) 1");
+    if (s->rank == 1) CHECK_CONTAINS(tacl_last_error(), "rank 1: NCCL init failed");
+    CHECK((tacl_now_ns() - t0) < 10ull * 1000000000ull);
+    unsetenv("FAKE_NCCL_INIT_FAIL_RANK");
+}
+
+static void sc_dev_init_failed(void)
+{
+    sp_run(init_failed_body);
+}
+
 static void sc_nvml(void)
 {
     setenv("TACL_NVML_SO_PATH", FAKE_NVML, 1);
@@ -763,6 +785,7 @@ int main(void)
     run_child("cudart_fallback", sc_cudart_fallback);
     run_child("dev_mismatch", sc_dev_mismatch);
     run_child("dev_never_joined", sc_dev_never_joined);
+    run_child("dev_init_failed", sc_dev_init_failed);
     run_child("nvml", sc_nvml);
     (void)sp_body;
     return 0;

@@ -31,7 +31,9 @@ int ncclCommInitRankConfig(void **comm, int n, fake_uid_t id, int rank, void *cf
 {
     (void)n, (void)id, (void)cfg;
     const char *h = getenv("FAKE_NCCL_HANG_RANK");
+    const char *f = getenv("FAKE_NCCL_INIT_FAIL_RANK");
     fake_hang = h && atoi(h) == rank;
+    if (f && atoi(f) == rank) return 5; /* ncclInvalidUsage, e.g. two ranks on one GPU */
     *comm = malloc(16);
     return 7; /* ncclInProgress: completion is polled */
 }
