@@ -18,7 +18,9 @@ PROBE = ("import tacl, numpy as np\n"
          "a = np.full(4, c.rank + 1.0)\n"
          "c.all_reduce(a)\n"
          "assert list(a) == [c.size * (c.size + 1) / 2] * 4, a\n"
-         "print('path', tacl.library_path(), 'file', tacl.__file__, 'rank', c.rank, 'of', c.size)\n")
+         "import os, sys\n"
+         "line = 'path %s file %s rank %d of %d\\n' % (tacl.library_path(), tacl.__file__, c.rank, c.size)\n"
+         "os.write(sys.stdout.fileno(), line.encode())  # one write: ranks share the pipe\n")
 
 
 def clean_env(**kw):
