@@ -100,6 +100,13 @@ tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, ui
                                    uint64_t seq, tacl_status_t st, const char *msg,
                                    uint64_t deadline_ns);
 
+/* Relay memory (engine_credit.h), for tests and diagnostics, from any thread: bytes of the routed
+ * flow src -> dst this rank holds as a relay now and the most it ever held at once; src -1: all
+ * flows together. A routed flow never has more than TACL_RELAY_WINDOW bytes (at least one
+ * fragment) held on any relay, and a relay holds at most TACL_RELAY_MAX_BYTES over all flows. */
+void tacl_engine_relay_stats(const tacl_engine_t *e, int src, int dst, uint64_t *cur,
+                             uint64_t *peak);
+
 /* Liveness as this rank knows it: 1 alive, 0 dead (or cut off). */
 int tacl_engine_peer_alive(const tacl_engine_t *e, int rank);
 
