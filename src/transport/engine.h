@@ -17,7 +17,9 @@
  *   was cut, and TACL_ERR_TIMEOUT naming the ranks whose messages never arrived.
  * - The progress thread forwards fragments for other ranks while the application computes.
  * - Sends are eager: a send completes once its bytes have left the sender's buffer (buffered at
- *   the receiver when no receive is posted yet), never waiting for the matching receive. */
+ *   the receiver when no receive is posted yet), never waiting for the matching receive. A routed
+ *   send leaves at the pace of its flow's credit (TACL_RELAY_WINDOW, engine_credit.h), which the
+ *   destination returns on arrival, not on the receive. */
 #ifndef TACL_TRANSPORT_ENGINE_H
 #define TACL_TRANSPORT_ENGINE_H
 
