@@ -1050,9 +1050,9 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
 
 static void eng_on_frame(tacl_engine_t *e, eng_conn_t *c)
 {
-    /* A routed fragment has left the relays: its sender may send that much more. */
-    if (c->hdr.kind == TACL_FRAME_DATA && c->hdr.dst == e->rank && c->hdr.hops && c->hdr.len)
-        eng_credit_send(e, e->rank, c->hdr.src, c->hdr.len, c->link);
+    /* A routed fragment has left the relays: its sender may send that much more (once the
+     * fragment is consumed here, as the credit's send may take the link down). */
+    int credit = c->hdr.kind == TACL_FRAME_DATA && c->hdr.dst == e->rank && c->hdr.hops;
     switch (c->tgt) {
     case ENG_TGT_MSG:
         c->msg->got += c->hdr.len;
@@ -1071,6 +1071,7 @@ static void eng_on_frame(tacl_engine_t *e, eng_conn_t *c)
         break;
     }
     c->msg = NULL;
+    if (credit && c->hdr.len) eng_credit_send(e, e->rank, c->hdr.src, c->hdr.len, c->link);
 }
 
 static uint8_t *eng_rx_dest(eng_conn_t *c)
