@@ -989,12 +989,17 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             eng_tx_t *t = NULL;
             if (!eng_credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
                 /* Only senders with a larger window than ours, or more flows than the cap was
-                 * sized for, get here: the operation ends at its deadline on rank dst. */
-                TACL_WARN(TACL_SUB_NET,
-                          "rank %d: relay buffer full (%llu of TACL_RELAY_MAX_BYTES=%zu bytes "
-                          "held): dropped a %u-byte fragment of the flow from rank %d to rank %d",
-                          e->rank, (unsigned long long)eng_credit_relay_total(e->credit),
-                          eng_credit_relay_cap(e->credit), h->len, h->src, h->dst);
+                 * sized for, get here: the operation ends at its deadline on rank dst. Logged at
+                 * the 1st, 2nd, 4th, 8th... drop so that a stream of them cannot flood the log. */
+                uint64_t nd = eng_credit_relay_dropped(e->credit);
+                if (!(nd & (nd - 1)))
+                    TACL_WARN(TACL_SUB_NET,
+                              "rank %d: relay buffer full (%llu of TACL_RELAY_MAX_BYTES=%zu bytes "
+                              "held): dropped a %u-byte fragment of the flow from rank %d to rank "
+                              "%d (%llu fragments dropped so far)",
+                              e->rank, (unsigned long long)eng_credit_relay_total(e->credit),
+                              eng_credit_relay_cap(e->credit), h->len, h->src, h->dst,
+                              (unsigned long long)nd);
                 if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
             } else if ((t = calloc(1, sizeof *t)) &&
                        (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {

@@ -15,6 +15,7 @@ struct eng_credit {
     _Atomic uint64_t *held;      /* size*size: per (src, dst) flow held as a relay */
     _Atomic uint64_t *held_peak; /* size*size */
     _Atomic uint64_t total, total_peak;
+    uint64_t dropped;
 };
 
 eng_credit_t *eng_credit_new(int size, size_t window, size_t cap)
@@ -91,6 +92,11 @@ void eng_credit_relay_release(eng_credit_t *cr, int src, int dst, size_t len)
     atomic_store_explicit(&cr->held[i], h > len ? h - len : 0, memory_order_relaxed);
     uint64_t t = atomic_load_explicit(&cr->total, memory_order_relaxed);
     atomic_store_explicit(&cr->total, t > len ? t - len : 0, memory_order_relaxed);
+}
+
+uint64_t eng_credit_relay_dropped(eng_credit_t *cr)
+{
+    return ++cr->dropped;
 }
 
 uint64_t eng_credit_relay_total(const eng_credit_t *cr)

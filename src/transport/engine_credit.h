@@ -38,6 +38,8 @@ uint64_t eng_credit_inflight(const eng_credit_t *cr, int dst);
 int eng_credit_relay_hold(eng_credit_t *cr, int src, int dst, size_t len);
 /* Relay: the fragment has been written on (or dropped). */
 void eng_credit_relay_release(eng_credit_t *cr, int src, int dst, size_t len);
+/* Relay: counts one more fragment dropped over the cap; returns the count so far. */
+uint64_t eng_credit_relay_dropped(eng_credit_t *cr);
 /* Relay: bytes held now for all flows, and the cap. */
 uint64_t eng_credit_relay_total(const eng_credit_t *cr);
 size_t eng_credit_relay_cap(const eng_credit_t *cr);

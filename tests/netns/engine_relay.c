@@ -7,7 +7,10 @@
  *   cross    A→C and C→A at once, both destinations late (two flows crossing one relay in
  *            opposite directions): both complete, each flow bounded by the window on B.
  *   unbound  oneway with TACL_RELAY_WINDOW=0: B must hold several windows' worth at some point,
- *            which shows that this chain congests the relay (the bound above is not vacuous). */
+ *            which shows that this chain congests the relay (the bound above is not vacuous).
+ *   cap      B runs with TACL_RELAY_MAX_BYTES=1, below one fragment: B drops every fragment of
+ *            A's stream (engine_relay.sh checks B's log names the flow) and returns its credit,
+ *            so A's sends still complete; C's receives fail with TACL_ERR_TIMEOUT naming rank 0. */
 #include "check.h"
 #include "clock.h"
 #include "transport/engine.h"
@@ -52,6 +55,8 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
                                 .host_ids = hosts,
                                 .probe_timeout_s = 1.0,
                                 .timeout_s = 20.0};
+    int capped = !strcmp(mode, "cap");
+    if (capped && rank == 1) setenv("TACL_RELAY_MAX_BYTES", "1", 1);
     tacl_engine_t *e = NULL;
     tacl_errbuf_t eb;
     CHECK_OK(tacl_engine_create(&cfg, &e, &eb));
@@ -67,7 +72,7 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
             fprintf(stderr, "relay B (%s): flow %d->%d held now %llu, at most %llu (window %u)\n",
                     mode, s, 2 - s, (unsigned long long)cur, (unsigned long long)peak, WINDOW);
             CHECK(cur == 0);
-            if (s == 2 && !cross) {
+            if ((s == 2 && !cross) || capped) {
                 CHECK(peak == 0);
             } else if (unbound) {
                 CHECK(peak > 4ull * WINDOW);
@@ -109,6 +114,18 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
             CHECK_OK(tacl_engine_irecv(e, peer, &key, NULL, in + (size_t)m * MSG, MSG, &r[nr++]));
         }
     }
+    if (capped && rank == 2) {
+        /* Only the receives wait here; nothing of A's stream gets past B. */
+        CHECK_ST(tacl_engine_wait(e, r, nr, tacl_deadline_ns(3.0), group, 3, &eb),
+                 TACL_ERR_TIMEOUT);
+        CHECK_CONTAINS(eb.msg, "rank 2 timed out");
+        CHECK_CONTAINS(eb.msg, "rank 0");
+        CHECK_OK(tacl_xchg_allgather(x, &one, 1, all, &eb));
+        free(out);
+        free(in);
+        tacl_engine_destroy(e);
+        return 0;
+    }
     CHECK_OK(tacl_engine_wait(e, r, nr, tacl_deadline_ns(DEADLINE), group, 3, &eb));
     double took = (double)(tacl_now_ns() - t0) * 1e-9;
     fprintf(stderr, "rank %d (%s): %d x %u bytes %s in %.2f s\n", rank, mode, NMSG, MSG,
@@ -129,9 +146,9 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 ||
-        (strcmp(argv[1], "oneway") && strcmp(argv[1], "cross") && strcmp(argv[1], "unbound"))) {
-        fprintf(stderr, "usage: %s oneway|cross|unbound NS_A NS_B NS_C\n", argv[0]);
+    if (argc != 5 || (strcmp(argv[1], "oneway") && strcmp(argv[1], "cross") &&
+                      strcmp(argv[1], "unbound") && strcmp(argv[1], "cap"))) {
+        fprintf(stderr, "usage: %s oneway|cross|unbound|cap NS_A NS_B NS_C\n", argv[0]);
         return 2;
     }
     mode = argv[1];
