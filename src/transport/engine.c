@@ -884,6 +884,25 @@ static eng_conn_t *eng_pick_conn(eng_link_t *l)
 
 static void eng_forward(tacl_engine_t *e, eng_tx_t *t);
 
+/* Queues a credit ahead of the data waiting on c (behind a frame already half written): a credit
+ * that waits behind megabytes of data stalls its flow for as long. */
+static void eng_enqueue_credit(tacl_engine_t *e, eng_conn_t *c, eng_tx_t *t)
+{
+    if (!c->txh || (c->txh->done == 0 && c->txh->hdr.kind != TACL_FRAME_CREDIT)) {
+        t->next = c->txh;
+        c->txh = t;
+        if (!c->txt) c->txt = t;
+    } else {
+        eng_tx_t *p = c->txh; /* after the half-written frame and the credits already queued */
+        while (p->next && p->next->hdr.kind == TACL_FRAME_CREDIT)
+            p = p->next;
+        t->next = p->next;
+        p->next = t;
+        if (c->txt == p) c->txt = t;
+    }
+    eng_flush(e, c);
+}
+
 /* Sends a CREDIT frame for len bytes of the routed flow (to, from) back to rank to, on behalf of
  * rank from (this rank when it is the destination; the destination when a relay drops), along
  * next_hop or, while this rank has no route to rank to yet (routes are set after create, data may
@@ -899,9 +918,7 @@ static void eng_credit_send(tacl_engine_t *e, int from, int to, uint64_t len, en
         .magic = TACL_FRAME_MAGIC, .kind = TACL_FRAME_CREDIT, .src = from, .dst = to, .total = len};
     if (atomic_load(&e->next_hop[to]) < 0 && via && via->state == ENG_LINK_UP) {
         t->hdr.hops = 1;
-        eng_conn_t *c = eng_ctrl_conn(via);
-        eng_enqueue(c, t);
-        eng_flush(e, c);
+        eng_enqueue_credit(e, eng_ctrl_conn(via), t);
         return;
     }
     eng_forward(e, t);
@@ -937,6 +954,10 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
                   e->rank, t->hdr.src, dst, hop);
         eng_credit_refund(e, t);
         eng_tx_free(e, t);
+        return;
+    }
+    if (t->hdr.kind == TACL_FRAME_CREDIT) {
+        eng_enqueue_credit(e, eng_ctrl_conn(l), t);
         return;
     }
     eng_conn_t *c = eng_pick_conn(l);
