@@ -10,6 +10,7 @@
  * small lock), in the requests' done flags, and in the liveness tables (atomics plus a lock for
  * their texts). So the data path takes no lock beyond the hand-over. */
 #include "transport/engine.h"
+#include "transport/engine_credit.h"
 
 #include "clock.h"
 #include "settings.h"
@@ -55,6 +56,8 @@ struct tacl_req {
     int link;                  /* send: the neighbour whose link carries it */
     uint32_t frames_left;      /* send: frames not yet written */
     struct tacl_req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
+    struct tacl_req *cw_next;  /* routed send: in its destination's queue awaiting credit */
+    size_t cw_off;             /* routed send: first byte not yet queued (engine_credit.h) */
     _Atomic int done;
     _Atomic int cancelled;
     unsigned cut_gen; /* links cut before it was posted */
@@ -70,6 +73,7 @@ typedef struct eng_tx {
     size_t owned_cap; /* owned came from the buffer pool (forwarded fragments) */
     tacl_req_t *req;
     size_t done; /* bytes of header + payload written */
+    int relayed; /* counted in the relay's held bytes (engine_credit.h) */
 } eng_tx_t;
 
 /* One message being received or waiting for its receive: an entry of the match table. */
@@ -173,6 +177,10 @@ struct tacl_engine {
         size_t cap;
     } pool[ENG_POOL_SLOTS]; /* freed unexpected-message buffers, kept for reuse */
     size_t pool_bytes;
+    /* Flow control of routed sends: counters, and per destination the sends waiting for credit
+     * (FIFO, so a flow's messages leave in order). Progress thread only. */
+    eng_credit_t *credit;
+    tacl_req_t **cw_head, **cw_tail;
     uint8_t scratch[ENG_SCRATCH_BYTES];
 };
 
@@ -561,6 +569,7 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
 
 static void eng_tx_free(tacl_engine_t *e, eng_tx_t *t)
 {
+    if (t->relayed && e) eng_credit_relay_release(e->credit, t->hdr.src, t->hdr.dst, t->hdr.len);
     if (t->owned_cap && e)
         eng_buf_put(e, t->owned, t->owned_cap);
     else
@@ -875,6 +884,55 @@ static eng_conn_t *eng_pick_conn(eng_link_t *l)
     return dc[l->rr++ % (unsigned)n];
 }
 
+static void eng_forward(tacl_engine_t *e, eng_tx_t *t);
+
+/* Queues a credit ahead of the data waiting on c (behind a frame already half written): a credit
+ * that waits behind megabytes of data stalls its flow for as long. */
+static void eng_enqueue_credit(tacl_engine_t *e, eng_conn_t *c, eng_tx_t *t)
+{
+    if (!c->txh || (c->txh->done == 0 && c->txh->hdr.kind != TACL_FRAME_CREDIT)) {
+        t->next = c->txh;
+        c->txh = t;
+        if (!c->txt) c->txt = t;
+    } else {
+        eng_tx_t *p = c->txh; /* after the half-written frame and the credits already queued */
+        while (p->next && p->next->hdr.kind == TACL_FRAME_CREDIT)
+            p = p->next;
+        t->next = p->next;
+        p->next = t;
+        if (c->txt == p) c->txt = t;
+    }
+    eng_flush(e, c);
+}
+
+/* Sends a CREDIT frame for len bytes of the routed flow (to, from) back to rank to, on behalf of
+ * rank from (this rank when it is the destination; the destination when a relay drops), along
+ * next_hop or, while this rank has no route to rank to yet (routes are set after create, data may
+ * come before), back over the link via the fragment came on. */
+static void eng_credit_send(tacl_engine_t *e, int from, int to, uint64_t len, eng_link_t *via)
+{
+    eng_tx_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        TACL_WARN(TACL_SUB_NET, "rank %d: out of memory returning credit to rank %d", e->rank, to);
+        return;
+    }
+    t->hdr = (tacl_frame_hdr_t){
+        .magic = TACL_FRAME_MAGIC, .kind = TACL_FRAME_CREDIT, .src = from, .dst = to, .total = len};
+    if (atomic_load(&e->next_hop[to]) < 0 && via && via->state == ENG_LINK_UP) {
+        t->hdr.hops = 1;
+        eng_enqueue_credit(e, eng_ctrl_conn(via), t);
+        return;
+    }
+    eng_forward(e, t);
+}
+
+/* A relayed DATA fragment t will not reach its destination: its sender gets the credit back. */
+static void eng_credit_refund(tacl_engine_t *e, const eng_tx_t *t)
+{
+    if (t->hdr.kind == TACL_FRAME_DATA && t->hdr.len)
+        eng_credit_send(e, t->hdr.dst, t->hdr.src, t->hdr.len, NULL);
+}
+
 /* Forwards a fragment for another rank; takes t. */
 static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
 {
@@ -887,6 +945,7 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
                   "rank %d: dropped a fragment from rank %d for rank %d after %u hops: the "
                   "ranks' routes form a loop",
                   e->rank, t->hdr.src, dst, t->hdr.hops);
+        eng_credit_refund(e, t);
         eng_tx_free(e, t);
         return;
     }
@@ -895,7 +954,12 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
                   "rank %d: dropped a fragment from rank %d for rank %d: no live route "
                   "(next hop %d)",
                   e->rank, t->hdr.src, dst, hop);
+        eng_credit_refund(e, t);
         eng_tx_free(e, t);
+        return;
+    }
+    if (t->hdr.kind == TACL_FRAME_CREDIT) {
+        eng_enqueue_credit(e, eng_ctrl_conn(l), t);
         return;
     }
     eng_conn_t *c = eng_pick_conn(l);
@@ -916,6 +980,23 @@ static void eng_confirm_silence(tacl_engine_t *e, int x)
     snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)", x,
              (double)(now - l->last_rx) * 1e-9, e->hb);
     eng_link_down(e, l, ENG_LINK_CUT, how);
+}
+
+static void eng_credit_resume(tacl_engine_t *e, int dst);
+
+/* A CREDIT frame: for this rank (its flow to h->src may send h->total more bytes), or to pass
+ * on. Credits are never subject to credits, so they always make progress. */
+static void eng_credit_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
+{
+    if (h->dst != e->rank) {
+        eng_tx_t *t = calloc(1, sizeof *t);
+        if (!t) return;
+        t->hdr = *h;
+        eng_forward(e, t);
+        return;
+    }
+    eng_credit_give(e->credit, h->src, (size_t)h->total);
+    eng_credit_resume(e, h->src);
 }
 
 static void eng_ctrl_frame(tacl_engine_t *e, eng_conn_t *c)
@@ -946,13 +1027,31 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
         if (h->dst < 0 || h->dst >= e->size || h->src < 0 || h->src >= e->size) {
             bad = "frame with a rank out of range";
         } else if (h->dst != e->rank) {
-            eng_tx_t *t = calloc(1, sizeof *t);
-            if (t && (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
+            eng_tx_t *t = NULL;
+            if (!eng_credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
+                /* Only senders with a larger window than ours, or more flows than the cap was
+                 * sized for, get here: the operation ends at its deadline on rank dst. Logged at
+                 * the 1st, 2nd, 4th, 8th... drop so that a stream of them cannot flood the log. */
+                uint64_t nd = eng_credit_relay_dropped(e->credit);
+                if (!(nd & (nd - 1)))
+                    TACL_WARN(TACL_SUB_NET,
+                              "rank %d: relay buffer full (%llu of TACL_RELAY_MAX_BYTES=%zu bytes "
+                              "held): dropped a %u-byte fragment of the flow from rank %d to rank "
+                              "%d (%llu fragments dropped so far)",
+                              e->rank, (unsigned long long)eng_credit_relay_total(e->credit),
+                              eng_credit_relay_cap(e->credit), h->len, h->src, h->dst,
+                              (unsigned long long)nd);
+                if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
+            } else if ((t = calloc(1, sizeof *t)) &&
+                       (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
                 t->hdr = *h;
                 t->payload = t->owned;
+                t->relayed = 1;
                 c->fwd = t;
                 c->tgt = ENG_TGT_FWD;
             } else {
+                eng_credit_relay_release(e->credit, h->src, h->dst, h->len);
+                if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
                 /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
                 TACL_WARN(TACL_SUB_NET,
                           "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
@@ -975,6 +1074,11 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
             eng_cma_rts(e, c->link, h);
         else
             eng_cma_fin(e, c->link, h);
+    } else if (h->kind == TACL_FRAME_CREDIT) {
+        if (h->len || h->dst < 0 || h->dst >= e->size || h->src < 0 || h->src >= e->size)
+            bad = "credit frame with a payload or a rank out of range";
+        else
+            eng_credit_arrive(e, h);
     } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
         if (h->len) bad = "heartbeat with a payload";
     } else {
@@ -992,6 +1096,9 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
 
 static void eng_on_frame(tacl_engine_t *e, eng_conn_t *c)
 {
+    /* A routed fragment has left the relays: its sender may send that much more (once the
+     * fragment is consumed here, as the credit's send may take the link down). */
+    int credit = c->hdr.kind == TACL_FRAME_DATA && c->hdr.dst == e->rank && c->hdr.hops;
     switch (c->tgt) {
     case ENG_TGT_MSG:
         c->msg->got += c->hdr.len;
@@ -1010,6 +1117,7 @@ static void eng_on_frame(tacl_engine_t *e, eng_conn_t *c)
         break;
     }
     c->msg = NULL;
+    if (credit && c->hdr.len) eng_credit_send(e, e->rank, c->hdr.src, c->hdr.len, c->link);
 }
 
 static uint8_t *eng_rx_dest(eng_conn_t *c)
@@ -1132,6 +1240,81 @@ static void eng_self_send(tacl_engine_t *e, tacl_req_t *r)
     eng_complete(e, r, TACL_OK);
 }
 
+/* Queues r's DATA fragments from byte off on link l; routed: only while the flow's credit
+ * allows. Returns the first byte not queued (r->len when all are). */
+static size_t eng_queue_frags(tacl_engine_t *e, tacl_req_t *r, eng_link_t *l, size_t off,
+                              int routed)
+{
+    eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
+    int nt = 0;
+    do {
+        size_t len = r->len - off < e->frag ? r->len - off : e->frag;
+        if (routed && !eng_credit_take(e->credit, r->peer, len)) break;
+        eng_tx_t *t = calloc(1, sizeof *t);
+        if (!t) {
+            /* Frames already queued will be written; this request can only fail. */
+            if (routed) eng_credit_give(e->credit, r->peer, len);
+            r->frames_left = UINT32_MAX;
+            snprintf(r->msg, sizeof r->msg, "rank %d: out of memory sending to rank %d", e->rank,
+                     r->peer);
+            off = r->len;
+            break;
+        }
+        t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                    .kind = TACL_FRAME_DATA,
+                                    .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                                    .src = e->rank,
+                                    .dst = r->peer,
+                                    .len = (uint32_t)len,
+                                    .comm_id = r->key.comm_id,
+                                    .tag = r->key.tag,
+                                    .seq = r->key.seq,
+                                    .total = r->len,
+                                    .offset = off,
+                                    .fp = r->fp};
+        t->payload = r->buf + off;
+        t->req = r;
+        eng_conn_t *c = eng_pick_conn(l);
+        eng_enqueue(c, t);
+        int seen = 0;
+        for (int k = 0; k < nt; k++)
+            seen |= touched[k] == c;
+        if (!seen) touched[nt++] = c;
+        off += len;
+    } while (off < r->len);
+    for (int k = 0; k < nt; k++)
+        eng_flush(e, touched[k]);
+    return off;
+}
+
+/* Queues what the credit of the flow to dst allows from its waiting sends, in order. */
+static void eng_credit_resume(tacl_engine_t *e, int dst)
+{
+    tacl_req_t *r;
+    while ((r = e->cw_head[dst])) {
+        eng_link_t *l = e->links[r->link];
+        size_t off = r->cw_off;
+        if (!l || l->state != ENG_LINK_UP) {
+            if (!atomic_load(&r->done)) {
+                snprintf(r->msg, sizeof r->msg,
+                         "rank %d cannot send to rank %d (host %s): the link to rank %d is down",
+                         e->rank, r->peer, eng_host(e, r->peer), r->link);
+                eng_complete(e, r, TACL_ERR_UNREACHABLE);
+            }
+            off = r->len;
+        } else {
+            off = eng_queue_frags(e, r, l, off, 1);
+        }
+        if (off < r->len) {
+            r->cw_off = off;
+            return;
+        }
+        e->cw_head[dst] = r->cw_next;
+        if (!e->cw_head[dst]) e->cw_tail[dst] = NULL;
+        r->cw_next = NULL;
+    }
+}
+
 static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
 {
     if (r->peer == e->rank) {
@@ -1171,42 +1354,20 @@ static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
         }
     }
     size_t nf = r->len ? (r->len + e->frag - 1) / e->frag : 1;
-    eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
-    int nt = 0;
     r->frames_left = (uint32_t)nf;
-    for (size_t i = 0; i < nf; i++) {
-        eng_tx_t *t = calloc(1, sizeof *t);
-        if (!t) {
-            /* Frames already queued will be written; this request can only fail. */
-            r->frames_left = UINT32_MAX;
-            snprintf(r->msg, sizeof r->msg, "rank %d: out of memory sending to rank %d", e->rank,
-                     r->peer);
-            break;
-        }
-        size_t off = i * e->frag, len = r->len - off < e->frag ? r->len - off : e->frag;
-        t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                    .kind = TACL_FRAME_DATA,
-                                    .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
-                                    .src = e->rank,
-                                    .dst = r->peer,
-                                    .len = (uint32_t)len,
-                                    .comm_id = r->key.comm_id,
-                                    .tag = r->key.tag,
-                                    .seq = r->key.seq,
-                                    .total = r->len,
-                                    .offset = off,
-                                    .fp = r->fp};
-        t->payload = r->buf + off;
-        t->req = r;
-        eng_conn_t *c = eng_pick_conn(l);
-        eng_enqueue(c, t);
-        int seen = 0;
-        for (int k = 0; k < nt; k++)
-            seen |= touched[k] == c;
-        if (!seen) touched[nt++] = c;
+    if (r->link != r->peer) {
+        /* Routed: the fragments leave as the flow's credit allows (engine_credit.h). */
+        r->cw_off = 0;
+        r->cw_next = NULL;
+        if (e->cw_tail[r->peer])
+            e->cw_tail[r->peer]->cw_next = r;
+        else
+            e->cw_head[r->peer] = r;
+        e->cw_tail[r->peer] = r;
+        eng_credit_resume(e, r->peer);
+        return;
     }
-    for (int k = 0; k < nt; k++)
-        eng_flush(e, touched[k]);
+    eng_queue_frags(e, r, l, 0, 0);
 }
 
 static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
@@ -1228,6 +1389,14 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
         }
     } else if (r->peer != e->rank && e->links[r->link]) {
         eng_link_t *l = e->links[r->link];
+        int routed = r->link != r->peer;
+        for (tacl_req_t **pp = &e->cw_head[r->peer], *prev = NULL; routed && *pp;
+             prev = *pp, pp = &(*pp)->cw_next)
+            if (*pp == r) { /* still waiting for credit: the rest is never sent */
+                *pp = r->cw_next;
+                if (e->cw_tail[r->peer] == r) e->cw_tail[r->peer] = prev;
+                break;
+            }
         for (tacl_req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
             if (*pp == r) {
                 /* A reader may still copy from the buffer; it only gets the bytes wrong. */
@@ -1267,6 +1436,7 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
                 }
                 *pp = t->next;
                 if (c->txt == t) c->txt = prev;
+                if (routed) eng_credit_give(e->credit, r->peer, t->hdr.len); /* never sent */
                 free(t);
             }
         }
@@ -1551,6 +1721,9 @@ void tacl_engine_destroy(tacl_engine_t *e)
     free((void *)e->cut);
     free(e->dead_how);
     free(e->bucket);
+    eng_credit_free(e->credit);
+    free(e->cw_head);
+    free(e->cw_tail);
     pthread_mutex_destroy(&e->live_mu);
     pthread_mutex_destroy(&e->qmu);
     pthread_mutex_destroy(&e->done_mu);
@@ -1580,8 +1753,14 @@ static tacl_status_t eng_alloc(const tacl_engine_config_t *cfg, tacl_engine_t **
     e->cut = calloc((size_t)n * (size_t)n, 1);
     e->dead_how = calloc((size_t)n, sizeof *e->dead_how);
     e->bucket = calloc(ENG_MSG_BUCKETS, sizeof *e->bucket);
+    long window = tacl_setting_int(TACL_SET_RELAY_WINDOW);
+    long relay_cap = tacl_setting_int(TACL_SET_RELAY_MAX_BYTES);
+    e->credit =
+        eng_credit_new(n, window > 0 ? (size_t)window : 0, relay_cap > 0 ? (size_t)relay_cap : 0);
+    e->cw_head = calloc((size_t)n, sizeof *e->cw_head);
+    e->cw_tail = calloc((size_t)n, sizeof *e->cw_tail);
     int ok = e->hosts && e->reach && e->info && e->links && e->next_hop && e->dead && e->cut &&
-             e->dead_how && e->bucket;
+             e->dead_how && e->bucket && e->credit && e->cw_head && e->cw_tail;
     for (int r = 0; ok && r < n; r++)
         ok = (e->hosts[r] = strdup(cfg->host_ids[r] ? cfg->host_ids[r] : "?")) != NULL;
     if (!ok) {
@@ -1926,6 +2105,13 @@ const char *tacl_engine_link_info(const tacl_engine_t *e, int peer)
 {
     if (peer < 0 || peer >= e->size) return "";
     return e->info[peer];
+}
+
+void tacl_engine_relay_stats(const tacl_engine_t *e, int src, int dst, uint64_t *cur,
+                             uint64_t *peak)
+{
+    if (src >= e->size || dst < 0 || dst >= e->size) src = -1;
+    eng_credit_relay_stats(e->credit, src, dst, cur, peak);
 }
 
 tacl_status_t tacl_engine_set_routes(tacl_engine_t *e, const int *next_hop)

@@ -17,7 +17,9 @@
  *   was cut, and TACL_ERR_TIMEOUT naming the ranks whose messages never arrived.
  * - The progress thread forwards fragments for other ranks while the application computes.
  * - Sends are eager: a send completes once its bytes have left the sender's buffer (buffered at
- *   the receiver when no receive is posted yet), never waiting for the matching receive. */
+ *   the receiver when no receive is posted yet), never waiting for the matching receive. A routed
+ *   send leaves at the pace of its flow's credit (TACL_RELAY_WINDOW, engine_credit.h), which the
+ *   destination returns on arrival, not on the receive. */
 #ifndef TACL_TRANSPORT_ENGINE_H
 #define TACL_TRANSPORT_ENGINE_H
 
@@ -99,6 +101,13 @@ int tacl_engine_test(tacl_req_t *req);
 tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, uint64_t comm_id,
                                    uint64_t seq, tacl_status_t st, const char *msg,
                                    uint64_t deadline_ns);
+
+/* Relay memory (engine_credit.h), for tests and diagnostics, from any thread: bytes of the routed
+ * flow src -> dst this rank holds as a relay now and the most it ever held at once; src -1: all
+ * flows together. A routed flow never has more than TACL_RELAY_WINDOW bytes (at least one
+ * fragment) held on any relay, and a relay holds at most TACL_RELAY_MAX_BYTES over all flows. */
+void tacl_engine_relay_stats(const tacl_engine_t *e, int src, int dst, uint64_t *cur,
+                             uint64_t *peak);
 
 /* Liveness as this rank knows it: 1 alive; 0 dead, stalled (this rank's own link to it was
  * cut: silent for 3.5 heartbeats, or for 2.5 when another rank reported it silent too) or cut

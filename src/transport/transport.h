@@ -50,8 +50,10 @@ typedef enum {
     TACL_FRAME_CMA_RTS,   /* shm links, large messages: total bytes wait at address offset of
                              process hops (the sender's pid); the receiver copies them with
                              process_vm_readv (one copy instead of two through the ring) */
-    TACL_FRAME_CMA_FIN    /* the receiver is done with the RTS of (comm_id, tag, seq);
+    TACL_FRAME_CMA_FIN,   /* the receiver is done with the RTS of (comm_id, tag, seq);
                              total = 0 done, 1 could not read: send it through the ring */
+    TACL_FRAME_CREDIT     /* no payload: total bytes of the routed flow dst -> src have left the
+                             relays; routed to dst along next_hop, never subject to credit */
 } tacl_frame_kind_t;
 
 #define TACL_FRAME_HAS_FP 1u

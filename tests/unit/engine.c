@@ -260,6 +260,67 @@ static void route_rank(world_t *w, int rank, tacl_engine_t *e)
     free(in);
 }
 
+/* ---- credit_line: all-to-all on the 4-ring 0-1-2-3 with the 3-0 edge missing (cyclic routed
+ * traffic: flows cross every relay in both directions) with a tiny TACL_RELAY_WINDOW, every
+ * destination posting its receives late: every sender waits for credit many times (300 KB
+ * messages, 16 KB window), credits cross data in both directions, and everything must complete
+ * intact, no relay holding more than the window of any flow. (Loopback does not congest a relay;
+ * tests/netns/engine_relay.c shows the bound where one would pile up.) ---- */
+#define CREDIT_WINDOW 16384
+#define CREDIT_FRAG   4096
+static void credit_line_rank(world_t *w, int rank, tacl_engine_t *e)
+{
+    enum { N = 4, M = 3 };
+    size_t n = 300001;
+    int hops[N];
+    for (int d = 0; d < N; d++)
+        hops[d] = d == rank ? -1 : d > rank ? rank + 1 : rank - 1;
+    CHECK_OK(tacl_engine_set_routes(e, hops));
+    uint8_t *out = malloc(n * N * M), *in = malloc(n * N * M);
+    CHECK(out && in);
+    tacl_req_t *r[2 * N * M];
+    int nr = 0;
+    for (int d = 0; d < N; d++)
+        for (int m = 0; m < M && d != rank; m++) {
+            uint8_t *p = out + (size_t)(d * M + m) * n;
+            for (size_t k = 0; k < n; k++)
+                p[k] = pattern(k, rank * 16 + d * 4 + m);
+            tacl_msg_key_t key = {.comm_id = 21, .tag = 2, .seq = (uint64_t)m};
+            CHECK_OK(tacl_engine_isend(e, d, &key, NULL, p, n, &r[nr++]));
+        }
+    usleep(300000); /* late receives: the streams run ahead of them */
+    for (int s = 0; s < N; s++)
+        for (int m = 0; m < M && s != rank; m++) {
+            tacl_msg_key_t key = {.comm_id = 21, .tag = 2, .seq = (uint64_t)m};
+            CHECK_OK(
+                tacl_engine_irecv(e, s, &key, NULL, in + (size_t)(s * M + m) * n, n, &r[nr++]));
+        }
+    tacl_errbuf_t eb;
+    CHECK_OK(tacl_engine_wait(e, r, nr, dl(30), NULL, 0, &eb));
+    for (int s = 0; s < N; s++)
+        for (int m = 0; m < M && s != rank; m++)
+            for (size_t k = 0; k < n; k++)
+                CHECK(in[(size_t)(s * M + m) * n + k] == pattern(k, s * 16 + rank * 4 + m));
+    /* Every receive everywhere is complete: no relay holds anything any more. */
+    atomic_fetch_add(&w->flag, 1);
+    while (atomic_load(&w->flag) < N)
+        usleep(1000);
+    uint64_t cur, peak, through = 0;
+    for (int s = 0; s < N; s++)
+        for (int d = 0; d < N; d++) {
+            tacl_engine_relay_stats(e, s, d, &cur, &peak);
+            CHECK(cur == 0);
+            CHECK(peak <= CREDIT_WINDOW);
+            int relayed = (s < rank && rank < d) || (d < rank && rank < s);
+            CHECK(relayed ? peak > 0 : peak == 0);
+            through += relayed;
+        }
+    tacl_engine_relay_stats(e, -1, 0, &cur, &peak);
+    CHECK(cur == 0 && peak <= through * CREDIT_WINDOW);
+    free(out);
+    free(in);
+}
+
 /* ---- pingpong: large messages each followed by small ones, answered by the peer: the last
  * bytes of a burst often sit in the receiver's staging buffer when its read budget runs out,
  * and must still be parsed although the socket has nothing more. ---- */
@@ -476,6 +537,14 @@ int main(int argc, char **argv)
     } else if (!strcmp(what, "route")) {
         static const uint8_t allowed[9] = {1, 1, 0, 1, 1, 1, 0, 1, 1};
         run_world(3, 0, allowed, route_rank, &w);
+    } else if (!strcmp(what, "credit_line")) {
+        static const uint8_t allowed[16] = {1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1};
+        char v[32];
+        snprintf(v, sizeof v, "%d", CREDIT_WINDOW);
+        setenv("TACL_RELAY_WINDOW", v, 1);
+        snprintf(v, sizeof v, "%d", CREDIT_FRAG);
+        setenv("TACL_FRAG_BYTES", v, 1);
+        run_world(4, 0, allowed, credit_line_rank, &w);
     } else if (!strcmp(what, "pingpong")) {
         setenv("TACL_SOCKET_NCONNS", "1", 1);
         run_world(2, 0, NULL, pingpong_rank, &w);
