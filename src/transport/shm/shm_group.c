@@ -296,14 +296,18 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
                          g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
                 return shm_break(g, TACL_ERR_PEER_LOST, eb);
             }
+            /* Stalled: silent to the engine AND stopped by the kernel's account. Silence alone
+             * is not enough here: heartbeats of a process starved by a loaded CPU are late too,
+             * and failing a same-host operation for that would turn load into errors. */
             for (int q = r; g->peer_alive && q < g->size; q++) {
-                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || g->peer_alive(g->alive_ctx, q))
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || g->peer_alive(g->alive_ctx, q) ||
+                    !tacl_shm_pid_stopped(g->pids[q]))
                     continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
                 tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
-                         "rank %d (pid %d) on this host stopped responding during %s "
-                         "(shared-memory group, step %llu): it sent no heartbeat for 3.5 "
+                         "rank %d (pid %d) on this host is stopped (SIGSTOP or a debugger) during "
+                         "%s (shared-memory group, step %llu) and sent no heartbeat for 3.5 "
                          "heartbeat periods (TACL_HEARTBEAT), so it is declared stalled",
                          g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
                 return shm_break(g, TACL_ERR_PEER_LOST, eb);
