@@ -15,6 +15,10 @@
 
 #define TACL_CLUSTER_NAME_MAX 64
 #define TACL_CLUSTER_ADDRS    4
+/* The most hosts a cluster file may declare (with count: N), and the most GPU matrix entries
+ * it may make in all: bounds on what a file can make the reader allocate and scan. */
+#define TACL_CLUSTER_HOSTS_MAX  65536
+#define TACL_CLUSTER_MATRIX_MAX (1L << 24)
 
 /* What a GPU type brings to the cost model. Figures are per GPU; bandwidths per direction. */
 typedef struct {
