@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "settings.h"
+#include "transport/engine_frame.h"
 #include "transport/shm/shm_link.h"
 #include "transport/transport.h"
 
@@ -920,45 +921,39 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
     const char *bad = NULL;
     c->tgt = ENG_TGT_DISCARD;
     c->msg = NULL;
-    if (h->magic != TACL_FRAME_MAGIC) {
-        bad = "bad frame magic";
-    } else if (h->kind == TACL_FRAME_DATA) {
-        if (h->dst < 0 || h->dst >= e->size || h->src < 0 || h->src >= e->size) {
-            bad = "frame with a rank out of range";
-        } else if (h->dst != e->rank) {
-            eng_tx_t *t = calloc(1, sizeof *t);
-            if (t && (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
-                t->hdr = *h;
-                t->payload = t->owned;
-                c->fwd = t;
-                c->tgt = ENG_TGT_FWD;
-            } else {
-                /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
-                TACL_WARN(TACL_SUB_NET,
-                          "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
-                          "(relayed here); dropped it",
-                          e->rank, h->len, h->src, h->dst);
-                free(t);
-            }
-        } else if ((c->msg = eng_msg_arrive(e, h))) {
-            c->tgt = ENG_TGT_MSG;
+    switch (tacl_frame_check(h, e->rank, e->size, c->link->peer, &bad)) {
+    case TACL_FRAME_RELAY: {
+        eng_tx_t *t = calloc(1, sizeof *t);
+        if (t && (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
+            t->hdr = *h;
+            t->payload = t->owned;
+            c->fwd = t;
+            c->tgt = ENG_TGT_FWD;
+        } else {
+            /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
+            TACL_WARN(TACL_SUB_NET,
+                      "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
+                      "(relayed here); dropped it",
+                      e->rank, h->len, h->src, h->dst);
+            free(t);
         }
-    } else if (h->kind == TACL_FRAME_DEAD || h->kind == TACL_FRAME_CUT) {
-        if (h->len > 255)
-            bad = "control frame too long";
-        else
-            c->tgt = ENG_TGT_CTRL;
-    } else if (h->kind == TACL_FRAME_CMA_RTS || h->kind == TACL_FRAME_CMA_FIN) {
-        if (h->len || h->src != c->link->peer || h->dst != e->rank)
-            bad = "single-copy frame with a payload or not from the direct peer";
-        else if (h->kind == TACL_FRAME_CMA_RTS)
+        break;
+    }
+    case TACL_FRAME_LOCAL:
+        if ((c->msg = eng_msg_arrive(e, h))) c->tgt = ENG_TGT_MSG;
+        break;
+    case TACL_FRAME_CTRL:
+        c->tgt = ENG_TGT_CTRL;
+        break;
+    case TACL_FRAME_CMA:
+        if (h->kind == TACL_FRAME_CMA_RTS)
             eng_cma_rts(e, c->link, h);
         else
             eng_cma_fin(e, c->link, h);
-    } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
-        if (h->len) bad = "heartbeat with a payload";
-    } else {
-        bad = "unknown frame kind";
+        break;
+    case TACL_FRAME_IDLE:
+    case TACL_FRAME_BAD:
+        break;
     }
     if (bad) {
         char how[160];
