@@ -55,4 +55,4 @@ seeds=("$src/tests/fuzz/seeds/$target")
 for d in $(decl seeds); do seeds+=("$src/$d"); done
 # Unauthenticated peers must not be flooded: the library's own logging is off in the targets.
 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=30 -print_final_stats=1 \
-    -artifact_prefix="$out/$target-"     "$@" "$out/corpus-$target" "${seeds[@]}"
+    -artifact_prefix="$out/$target-" "$@" "$out/corpus-$target" "${seeds[@]}"
