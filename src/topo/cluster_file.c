@@ -468,6 +468,11 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
     }
     if ((v = tacl_doc_get(m, "gpu_link"))) {
         TACL_CHECK(cf_gpu_link_value(d, v, "gpu_link", &g, &link_gbs));
+        /* Kept as written (the JSON writer puts it back): never cut, which could split a
+         * UTF-8 sequence and make tacl's own output unreadable. */
+        if (strlen(fy_node_get_scalar0(v)) >= sizeof cls)
+            return tacl_doc_err(d, v, "gpu_link: expected at most %zu characters, found '%s'",
+                                sizeof cls - 1, fy_node_get_scalar0(v));
         snprintf(cls, sizeof cls, "%s", fy_node_get_scalar0(v));
     }
     if ((v = tacl_doc_get(m, "gpu_link_bandwidth")))

@@ -210,6 +210,15 @@ int main(void)
     cl_bad("hosts:\n  - {name: abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789, "
            "count: 15}\n",
            "with count 15, expected a name of at most 61 characters");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV1x}\n",
+           "bad.yaml:2:45: gpu_link: expected a link class");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV99999999999999999999}\n",
+           "gpu_link: expected a link class");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: 100.000000000000GB/s}\n",
+           "gpu_link: expected at most 15 characters");
+    c = cl_parse("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV18}\n");
+    CHECK(near(c->hosts[0].gpu_link_gbs, 450) && !strcmp(c->hosts[0].gpu_link, "NV18"));
+    tacl_cluster_destroy(c);
     c = cl_parse("hosts:\n  - {name: n, count: 65536}\n");
     CHECK(c->nhosts == 65536 && !strcmp(c->hosts[65535].name, "n65535"));
     tacl_cluster_destroy(c);
