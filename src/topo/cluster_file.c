@@ -377,7 +377,10 @@ static tacl_status_t cf_gpu(const tacl_doc_t *d, struct fy_node *n, tacl_gpu_spe
         if (!s) return TACL_ERR_CONFIG;
         const tacl_gpu_spec_t *p = tacl_gpu_preset(s);
         if (p)
-            *g = *p; /* the preset's figures, overridden by what follows */
+            *g = *p;                          /* the preset's figures, overridden by what follows */
+        else if (strlen(s) >= sizeof g->name) /* never cut: the JSON writer puts it back */
+            return tacl_doc_err(d, v, "type: expected at most %zu characters, found '%s'",
+                                sizeof g->name - 1, s);
         else
             snprintf(g->name, sizeof g->name, "%s", s);
     }

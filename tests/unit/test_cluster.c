@@ -216,6 +216,9 @@ int main(void)
            "gpu_link: expected a link class");
     cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: 100.000000000000GB/s}\n",
            "gpu_link: expected at most 15 characters");
+    cl_bad("hosts:\n  - {name: A, gpu: {type: abcdefghijklmnopqrstuvwxyz0123456, memory: 1GB, "
+           "hbm_bandwidth: 1, tflops: 1}}\n",
+           "type: expected at most 31 characters");
     c = cl_parse("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV18}\n");
     CHECK(near(c->hosts[0].gpu_link_gbs, 450) && !strcmp(c->hosts[0].gpu_link, "NV18"));
     tacl_cluster_destroy(c);
