@@ -55,6 +55,7 @@ if [ -z "$bindir" ]; then
     done
     bindir=$build/fuzz
     seeddir=$src/tests/fuzz/seeds
+    supp=$src/tests/fuzz/lsan.supp
     extra_cluster=$src/tests/data/cluster
     if [ -n "$bundle" ]; then
         mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/seeds"
@@ -71,6 +72,7 @@ if [ -z "$bindir" ]; then
                 while read -r l; do cp -L "$l" "$bundle/lib/"; done
         done
         cp "$0" "$bundle/fuzz_long.sh"
+        cp "$supp" "$bundle/lsan.supp"
         echo "bundle in $bundle: run $bundle/fuzz_long.sh --bin $bundle/bin [--runs N] [--jobs J]"
         echo "shared libraries (LIBS.txt):"
         grep -v '^==' "$bundle/LIBS.txt" | awk '{print "  " $1}' | sort -u
@@ -80,10 +82,13 @@ if [ -z "$bindir" ]; then
 else
     bindir=$(cd "$bindir" && pwd)
     seeddir=$(cd "$bindir/.." && pwd)/seeds
+    supp=$(cd "$bindir/.." && pwd)/lsan.supp
     extra_cluster=""
     [ -n "$libdir" ] || libdir=$(cd "$bindir/.." && pwd)/lib
     [ -n "$out" ] || out=$PWD/fuzz-long
 fi
+# Leaks inside third-party libraries (explained in tests/fuzz/lsan.supp) are not findings.
+[ -f "$supp" ] && export LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 [ -n "$libdir" ] && export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 mkdir -p "$out"
 

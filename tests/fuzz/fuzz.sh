@@ -53,6 +53,8 @@ fi
 mkdir -p "$src/tests/fuzz/seeds/$target"
 seeds=("$src/tests/fuzz/seeds/$target")
 for d in $(decl seeds); do seeds+=("$src/$d"); done
+# Leaks inside third-party libraries are listed (and explained) in lsan.supp.
+export LSAN_OPTIONS="suppressions=$src/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # Unauthenticated peers must not be flooded: the library's own logging is off in the targets.
 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$out/$target-" "$@" "$out/corpus-$target" "${seeds[@]}"
