@@ -55,8 +55,12 @@ double tacl_gpu_link_class_gbs(const char *cls, const tacl_gpu_spec_t *g)
     if (!strcasecmp(cls, "NVLink") || !strcasecmp(cls, "NVSwitch") || !strcasecmp(cls, "xGMI"))
         return g && g->nvlink_gbs > 0 ? g->nvlink_gbs : 0;
     if ((cls[0] == 'N' || cls[0] == 'n') && (cls[1] == 'V' || cls[1] == 'v') &&
-        isdigit((unsigned char)cls[2]))
-        return 25.0 * atoi(cls + 2); /* nvidia-smi topo: NV<n> = n bonded links of 25 GB/s */
+        isdigit((unsigned char)cls[2])) {
+        /* nvidia-smi topo: NV<n> = n bonded links of 25 GB/s; digits only, n sane. */
+        char *end;
+        long n = strtol(cls + 2, &end, 10);
+        return *end || n < 1 || n > 1024 ? 0 : 25.0 * (double)n;
+    }
     if (!strcasecmp(cls, "PCIe") || !strcasecmp(cls, "PIX") || !strcasecmp(cls, "PXB")) return pcie;
     if (!strcasecmp(cls, "PHB") || !strcasecmp(cls, "NODE")) return 0.8 * pcie;
     if (!strcasecmp(cls, "SYS")) return 0.5 * pcie; /* crosses the inter-socket link */

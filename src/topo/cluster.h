@@ -16,10 +16,12 @@
 #define TACL_CLUSTER_NAME_MAX 64
 #define TACL_CLUSTER_ADDRS    4
 /* Bounds on what one description may hold (docs/CLUSTER_FORMAT.md, "Limits"): every query and
- * the planner stay near-linear in hosts and links, and a file beyond these fails at once. */
-#define TACL_CLUSTER_HOSTS_MAX 65536
-#define TACL_CLUSTER_LINKS_MAX (4 << 20)
-#define TACL_CLUSTER_FILE_MAX  (64 << 20) /* bytes of a cluster file */
+ * the planner stay near-linear in hosts and links, a file beyond these fails at once, and a file
+ * cannot make the reader allocate and scan without bound (GPU matrix entries in all). */
+#define TACL_CLUSTER_HOSTS_MAX  65536
+#define TACL_CLUSTER_LINKS_MAX  (4 << 20)
+#define TACL_CLUSTER_FILE_MAX   (64 << 20) /* bytes of a cluster file */
+#define TACL_CLUSTER_MATRIX_MAX (1L << 24)
 
 /* What a GPU type brings to the cost model. Figures are per GPU; bandwidths per direction. */
 typedef struct {

@@ -88,10 +88,95 @@ tacl_status_t tacl_doc_err(const tacl_doc_t *d, struct fy_node *n, const char *f
     return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file, line, col, msg);
 }
 
+/* The most bytes a document may have: far above any cluster or model description. */
+#define DOC_BYTES_MAX (64u << 20)
+
+/* YAML and JSON are UTF-8 text. Anything else is refused here, before libfyaml sees it:
+ * libfyaml 0.7 loops forever on a directive line ('%...') holding invalid UTF-8. */
+static tacl_status_t doc_check_text(const tacl_doc_t *d, const unsigned char *t, size_t len)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < len; col++) {
+        unsigned char b = t[i];
+        size_t n = b < 0x80             ? 1
+                   : (b & 0xe0) == 0xc0 ? 2
+                   : (b & 0xf0) == 0xe0 ? 3
+                   : (b & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        unsigned long cp = n == 1 ? b : n == 2 ? b & 0x1fu : n == 3 ? b & 0x0fu : b & 0x07u;
+        int ok = n > 0 && n <= len - i && b != 0;
+        for (size_t k = 1; ok && k < n; k++) {
+            ok = (t[i + k] & 0xc0) == 0x80;
+            cp = cp << 6 | (t[i + k] & 0x3fu);
+        }
+        /* No overlong forms, surrogates or code points past U+10FFFF. */
+        static const unsigned long shortest[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (ok && n > 1)
+            ok = cp >= shortest[n] && cp <= 0x10fffful && !(cp >= 0xd800 && cp <= 0xdfff);
+        if (!ok)
+            return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                            "%s:%d:%d: expected UTF-8 text (YAML or JSON), found byte 0x%02x",
+                            d->file, line, col, b);
+        if (b == '\n') line++, col = 0;
+        i += n;
+    }
+    return TACL_OK;
+}
+
+/* The whole file, NUL-terminated; NULL when it cannot be read or is over DOC_BYTES_MAX. */
+static char *doc_read_file(const char *path, size_t *len, int *too_big)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        if (cap >= DOC_BYTES_MAX) {
+            *too_big = 1;
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        char *b = realloc(buf, cap * 2 + 1);
+        if (!b) free(buf);
+        buf = b;
+        cap *= 2;
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0', *len = n;
+    return buf;
+}
+
 /* Builds the document with errors collected (not printed) so that the first one becomes
  * tacl's message with its position. */
 static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text)
 {
+    char *file_text = NULL;
+    size_t len = 0;
+    if (path) {
+        int too_big = 0;
+        if (!(file_text = doc_read_file(path, &len, &too_big)))
+            return too_big ? tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                                      "%s: expected at most %u MiB of YAML or JSON", d->file,
+                                      DOC_BYTES_MAX >> 20)
+                           : tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                                      "%s: cannot be read (missing, unreadable, or not YAML/JSON)",
+                                      d->file);
+        text = file_text;
+    } else {
+        len = strlen(text);
+    }
+    tacl_status_t cst = doc_check_text(d, (const unsigned char *)text, len);
+    if (cst != TACL_OK) {
+        free(file_text);
+        return cst;
+    }
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
@@ -99,8 +184,7 @@ static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text
     if (!diag) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "%s: out of memory", d->file);
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_PARSE, .diag = diag};
-    d->doc = path ? fy_document_build_from_file(&cfg, path)
-                  : fy_document_build_from_string(&cfg, text, strlen(text));
+    d->doc = fy_document_build_from_string(&cfg, text, len);
     tacl_status_t st = TACL_OK;
     if (!d->doc || !fy_document_root(d->doc)) {
         void *it = NULL;
@@ -108,9 +192,9 @@ static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text
         if (e) /* libfyaml's collected errors are 1-based already, unlike its marks */
             st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:%d:%d: %s", d->file, e->line,
                           e->column, e->msg);
-        else if (path && !d->doc)
+        else if (!d->doc)
             st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO,
-                          "%s: cannot be read (missing, unreadable, or not YAML/JSON)", d->file);
+                          "%s: cannot be read (not YAML/JSON, or out of memory)", d->file);
         else
             st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_TOPO, "%s:1:1: the document is empty",
                           d->file);
@@ -119,6 +203,11 @@ static tacl_status_t doc_build(tacl_doc_t *d, const char *path, const char *text
     }
     fy_diag_set_collect_errors(diag, false); /* frees the collected errors */
     fy_diag_unref(diag);
+    /* The document refers to the text it was built from: it stays until tacl_doc_close. */
+    if (d->doc)
+        d->text = file_text;
+    else
+        free(file_text);
     return st;
 }
 
@@ -141,6 +230,8 @@ void tacl_doc_close(tacl_doc_t *d)
 {
     if (d->doc) fy_document_destroy(d->doc);
     d->doc = NULL;
+    free(d->text);
+    d->text = NULL;
 }
 
 struct fy_node *tacl_doc_root(const tacl_doc_t *d)
@@ -396,7 +487,10 @@ static tacl_status_t cf_gpu(const tacl_doc_t *d, struct fy_node *n, tacl_gpu_spe
         if (!s) return TACL_ERR_CONFIG;
         const tacl_gpu_spec_t *p = tacl_gpu_preset(s);
         if (p)
-            *g = *p; /* the preset's figures, overridden by what follows */
+            *g = *p;                          /* the preset's figures, overridden by what follows */
+        else if (strlen(s) >= sizeof g->name) /* never cut: the JSON writer puts it back */
+            return tacl_doc_err(d, v, "type: expected at most %zu characters, found '%s'",
+                                sizeof g->name - 1, s);
         else
             snprintf(g->name, sizeof g->name, "%s", s);
     }
@@ -464,20 +558,27 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
                                        "gpu_matrix", "count",   "network",   NULL};
     TACL_CHECK(tacl_doc_keys(d, m, "hosts[]", keys));
     struct fy_node *v = tacl_doc_get(m, "name");
-    char name[TACL_CLUSTER_NAME_MAX - 24];
+    char name[TACL_CLUSTER_NAME_MAX];
     if (!v) return tacl_doc_err(d, m, "hosts[]: expected a name (name: A)");
     TACL_CHECK(tacl_doc_str(d, v, "name", name, sizeof name));
+    if (!name[0]) return tacl_doc_err(d, m, "hosts[]: name: expected a non-empty host name");
     long count = 1, ngpus = 0;
     int counted = 0;
     if ((v = tacl_doc_get(m, "count"))) {
         TACL_CHECK(tacl_doc_int(d, v, "count", 1, TACL_CLUSTER_HOSTS_MAX, &count));
         counted = 1;
     }
-    if (c->nhosts + count > TACL_CLUSTER_HOSTS_MAX)
-        return tacl_doc_err(d, m,
-                            "hosts: more than %d hosts; expected at most that many "
-                            "(docs/CLUSTER_FORMAT.md, Limits)",
-                            TACL_CLUSTER_HOSTS_MAX);
+    /* Every name, numbered ones included, must fit where the writer puts it back (a host of
+     * its own in JSON), so that a file written by tacl reads back. */
+    char last[24];
+    int digits = counted ? snprintf(last, sizeof last, "%ld", count - 1) : 0;
+    if (strlen(name) + (size_t)digits >= TACL_CLUSTER_NAME_MAX)
+        return tacl_doc_err(d, v ? v : m,
+                            "host %s: with count %ld, expected a name of at most %d characters",
+                            name, count, TACL_CLUSTER_NAME_MAX - 1 - digits);
+    if (count > TACL_CLUSTER_HOSTS_MAX - c->nhosts)
+        return tacl_doc_err(d, m, "host %s: count %ld makes %ld hosts; expected at most %d in all",
+                            name, count, count + c->nhosts, TACL_CLUSTER_HOSTS_MAX);
     if ((v = tacl_doc_get(m, "gpus"))) TACL_CHECK(tacl_doc_int(d, v, "gpus", 0, 4096, &ngpus));
     tacl_gpu_spec_t g = {{0}, 0, 0, 0, 0, 0};
     struct fy_node *gn = tacl_doc_get(m, "gpu");
@@ -495,6 +596,11 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
     }
     if ((v = tacl_doc_get(m, "gpu_link"))) {
         TACL_CHECK(cf_gpu_link_value(d, v, "gpu_link", &g, &link_gbs));
+        /* Kept as written (the JSON writer puts it back): never cut, which could split a
+         * UTF-8 sequence and make tacl's own output unreadable. */
+        if (strlen(fy_node_get_scalar0(v)) >= sizeof cls)
+            return tacl_doc_err(d, v, "gpu_link: expected at most %zu characters, found '%s'",
+                                sizeof cls - 1, fy_node_get_scalar0(v));
         snprintf(cls, sizeof cls, "%s", fy_node_get_scalar0(v));
     }
     if ((v = tacl_doc_get(m, "gpu_link_bandwidth")))
@@ -502,6 +608,11 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
     if ((v = tacl_doc_get(m, "gpu_matrix"))) {
         if (!fy_node_is_sequence(v) || fy_node_sequence_item_count(v) != ngpus)
             return tacl_doc_err(d, v, "gpu_matrix: expected %ld rows (one per GPU)", ngpus);
+        if (ngpus * ngpus * count > TACL_CLUSTER_MATRIX_MAX)
+            return tacl_doc_err(d, v,
+                                "gpu_matrix: %ld GPUs on %ld hosts make %ld entries; expected at "
+                                "most %ld in all",
+                                ngpus, count, ngpus * ngpus * count, TACL_CLUSTER_MATRIX_MAX);
         matrix = calloc((size_t)(ngpus * ngpus), sizeof *matrix);
         if (!matrix) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
         double minbw = 0;
@@ -532,11 +643,7 @@ static tacl_status_t cf_host(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_n
             snprintf(hn, sizeof hn, "%s%ld", name, i);
         else
             snprintf(hn, sizeof hn, "%s", name);
-        if (tacl_cluster_find_host(c, hn) >= 0) {
-            free(matrix);
-            return tacl_doc_err(d, m, "host %s: declared twice; expected unique host names", hn);
-        }
-        int idx;
+        int idx; /* names are checked unique once all are read (cf_unique_names) */
         tacl_status_t st = tacl_cluster_add_host(c, hn, (int)ngpus, NULL, &idx);
         if (st != TACL_OK) {
             free(matrix);
@@ -697,6 +804,38 @@ static tacl_status_t cf_ranks(const tacl_doc_t *d, tacl_cluster_t *c, struct fy_
     return st;
 }
 
+static int cf_name_cmp(const void *x, const void *y, void *arg)
+{
+    const tacl_cluster_t *c = arg;
+    int a = *(const int *)x, b = *(const int *)y;
+    int r = strcmp(c->hosts[a].name, c->hosts[b].name);
+    return r ? r : (a > b) - (a < b);
+}
+
+/* Every host name once, in O(n log n): a file with count: 65536 must not cost a quadratic
+ * scan. first[e] is the first host of entry e of hosts (nentries + 1 values), so that the
+ * error points at the entry that declares a name the second time. */
+static tacl_status_t cf_unique_names(const tacl_doc_t *d, const tacl_cluster_t *c,
+                                     struct fy_node *hosts, const int *first, int nentries)
+{
+    int *idx = malloc(sizeof(int) * (size_t)c->nhosts);
+    if (!idx) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+    for (int i = 0; i < c->nhosts; i++)
+        idx[i] = i;
+    qsort_r(idx, (size_t)c->nhosts, sizeof *idx, cf_name_cmp, (void *)c);
+    int dup = -1;
+    for (int i = 1; i < c->nhosts; i++)
+        if (!strcmp(c->hosts[idx[i - 1]].name, c->hosts[idx[i]].name) && (dup < 0 || idx[i] < dup))
+            dup = idx[i];
+    free(idx);
+    if (dup < 0) return TACL_OK;
+    int e = 0;
+    while (e + 1 < nentries && first[e + 1] <= dup)
+        e++;
+    return tacl_doc_err(d, fy_node_sequence_get_by_index(hosts, e),
+                        "host %s: declared twice; expected unique host names", c->hosts[dup].name);
+}
+
 tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
 {
     struct fy_node *root = tacl_doc_root(d), *v;
@@ -718,10 +857,18 @@ tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
     snprintf(c->source, sizeof c->source, "%s", d->file);
     tacl_status_t st = TACL_OK;
     if ((v = tacl_doc_get(root, "name"))) st = tacl_doc_str(d, v, "name", c->name, sizeof c->name);
-    void *it = NULL;
-    struct fy_node *m;
-    while (st == TACL_OK && (m = fy_node_sequence_iterate(hosts, &it)))
-        st = cf_host(d, c, m);
+    int nentries = fy_node_sequence_item_count(hosts);
+    int *first = malloc(sizeof(int) * (size_t)(nentries + 1));
+    if (!first) st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+    for (int e = 0; st == TACL_OK && e < nentries; e++) {
+        first[e] = c->nhosts;
+        st = cf_host(d, c, fy_node_sequence_get_by_index(hosts, e));
+    }
+    if (st == TACL_OK) {
+        first[nentries] = c->nhosts;
+        st = cf_unique_names(d, c, hosts, first, nentries);
+    }
+    free(first);
     if (st == TACL_OK && (v = tacl_doc_get(root, "default_link"))) {
         static const char *const dkeys[] = {"bandwidth", "latency_us", "latency", NULL};
         st = tacl_doc_keys(d, v, "default_link", dkeys);
@@ -772,6 +919,38 @@ struct fy_node *tacl_doc_root(const tacl_doc_t *d)
     (void)d;
     return NULL;
 }
+static int cf_name_cmp(const void *x, const void *y, void *arg)
+{
+    const tacl_cluster_t *c = arg;
+    int a = *(const int *)x, b = *(const int *)y;
+    int r = strcmp(c->hosts[a].name, c->hosts[b].name);
+    return r ? r : (a > b) - (a < b);
+}
+
+/* Every host name once, in O(n log n): a file with count: 65536 must not cost a quadratic
+ * scan. first[e] is the first host of entry e of hosts (nentries + 1 values), so that the
+ * error points at the entry that declares a name the second time. */
+static tacl_status_t cf_unique_names(const tacl_doc_t *d, const tacl_cluster_t *c,
+                                     struct fy_node *hosts, const int *first, int nentries)
+{
+    int *idx = malloc(sizeof(int) * (size_t)c->nhosts);
+    if (!idx) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+    for (int i = 0; i < c->nhosts; i++)
+        idx[i] = i;
+    qsort_r(idx, (size_t)c->nhosts, sizeof *idx, cf_name_cmp, (void *)c);
+    int dup = -1;
+    for (int i = 1; i < c->nhosts; i++)
+        if (!strcmp(c->hosts[idx[i - 1]].name, c->hosts[idx[i]].name) && (dup < 0 || idx[i] < dup))
+            dup = idx[i];
+    free(idx);
+    if (dup < 0) return TACL_OK;
+    int e = 0;
+    while (e + 1 < nentries && first[e + 1] <= dup)
+        e++;
+    return tacl_doc_err(d, fy_node_sequence_get_by_index(hosts, e),
+                        "host %s: declared twice; expected unique host names", c->hosts[dup].name);
+}
+
 tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
 {
     (void)out;

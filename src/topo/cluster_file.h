@@ -13,6 +13,7 @@ struct fy_node;
 typedef struct {
     char file[256]; /* the name used in messages */
     struct fy_document *doc;
+    char *text; /* a file's text, which doc refers to (NULL for tacl_doc_parse) */
 } tacl_doc_t;
 
 /* Parses a file (path) or a string (text, named name in messages). A syntax error gives

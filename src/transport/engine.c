@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "settings.h"
+#include "transport/engine_frame.h"
 #include "transport/shm/shm_link.h"
 #include "transport/transport.h"
 
@@ -1021,68 +1022,60 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
     const char *bad = NULL;
     c->tgt = ENG_TGT_DISCARD;
     c->msg = NULL;
-    if (h->magic != TACL_FRAME_MAGIC) {
-        bad = "bad frame magic";
-    } else if (h->kind == TACL_FRAME_DATA) {
-        if (h->dst < 0 || h->dst >= e->size || h->src < 0 || h->src >= e->size) {
-            bad = "frame with a rank out of range";
-        } else if (h->dst != e->rank) {
-            eng_tx_t *t = NULL;
-            if (!eng_credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
-                /* Only senders with a larger window than ours, or more flows than the cap was
-                 * sized for, get here: the operation ends at its deadline on rank dst. Logged at
-                 * the 1st, 2nd, 4th, 8th... drop so that a stream of them cannot flood the log. */
-                uint64_t nd = eng_credit_relay_dropped(e->credit);
-                if (!(nd & (nd - 1)))
-                    TACL_WARN(TACL_SUB_NET,
-                              "rank %d: relay buffer full (%llu of TACL_RELAY_MAX_BYTES=%zu bytes "
-                              "held): dropped a %u-byte fragment of the flow from rank %d to rank "
-                              "%d (%llu fragments dropped so far)",
-                              e->rank, (unsigned long long)eng_credit_relay_total(e->credit),
-                              eng_credit_relay_cap(e->credit), h->len, h->src, h->dst,
-                              (unsigned long long)nd);
-                if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
-            } else if ((t = calloc(1, sizeof *t)) &&
-                       (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
-                t->hdr = *h;
-                t->payload = t->owned;
-                t->relayed = 1;
-                c->fwd = t;
-                c->tgt = ENG_TGT_FWD;
-            } else {
-                eng_credit_relay_release(e->credit, h->src, h->dst, h->len);
-                if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
-                /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
+    switch (tacl_frame_check(h, e->rank, e->size, c->link->peer, &bad)) {
+    case TACL_FRAME_RELAY: {
+        eng_tx_t *t = NULL;
+        if (!eng_credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
+            /* Only senders with a larger window than ours, or more flows than the cap was sized
+             * for, get here: the operation ends at its deadline on rank dst. Logged at the 1st,
+             * 2nd, 4th, 8th... drop so that a stream of them cannot flood the log. */
+            uint64_t nd = eng_credit_relay_dropped(e->credit);
+            if (!(nd & (nd - 1)))
                 TACL_WARN(TACL_SUB_NET,
-                          "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
-                          "(relayed here); dropped it",
-                          e->rank, h->len, h->src, h->dst);
-                free(t);
-            }
-        } else if ((c->msg = eng_msg_arrive(e, h))) {
-            c->tgt = ENG_TGT_MSG;
+                          "rank %d: relay buffer full (%llu of TACL_RELAY_MAX_BYTES=%zu bytes "
+                          "held): dropped a %u-byte fragment of the flow from rank %d to rank %d "
+                          "(%llu fragments dropped so far)",
+                          e->rank, (unsigned long long)eng_credit_relay_total(e->credit),
+                          eng_credit_relay_cap(e->credit), h->len, h->src, h->dst,
+                          (unsigned long long)nd);
+            if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
+        } else if ((t = calloc(1, sizeof *t)) &&
+                   (t->owned = eng_buf_get(e, h->len, &t->owned_cap))) {
+            t->hdr = *h;
+            t->payload = t->owned;
+            t->relayed = 1;
+            c->fwd = t;
+            c->tgt = ENG_TGT_FWD;
+        } else {
+            eng_credit_relay_release(e->credit, h->src, h->dst, h->len);
+            if (h->len) eng_credit_send(e, h->dst, h->src, h->len, c->link);
+            /* Dropped: the operation it belongs to ends at its deadline on rank dst. */
+            TACL_WARN(TACL_SUB_NET,
+                      "rank %d: out of memory for a %u-byte fragment from rank %d to rank %d "
+                      "(relayed here); dropped it",
+                      e->rank, h->len, h->src, h->dst);
+            free(t);
         }
-    } else if (h->kind == TACL_FRAME_DEAD || h->kind == TACL_FRAME_CUT) {
-        if (h->len > 255)
-            bad = "control frame too long";
-        else
-            c->tgt = ENG_TGT_CTRL;
-    } else if (h->kind == TACL_FRAME_CMA_RTS || h->kind == TACL_FRAME_CMA_FIN) {
-        if (h->len || h->src != c->link->peer || h->dst != e->rank)
-            bad = "single-copy frame with a payload or not from the direct peer";
-        else if (h->kind == TACL_FRAME_CMA_RTS)
+        break;
+    }
+    case TACL_FRAME_LOCAL:
+        if ((c->msg = eng_msg_arrive(e, h))) c->tgt = ENG_TGT_MSG;
+        break;
+    case TACL_FRAME_CTRL:
+        c->tgt = ENG_TGT_CTRL;
+        break;
+    case TACL_FRAME_CMA:
+        if (h->kind == TACL_FRAME_CMA_RTS)
             eng_cma_rts(e, c->link, h);
         else
             eng_cma_fin(e, c->link, h);
-    } else if (h->kind == TACL_FRAME_CREDIT) {
-        if (h->len || h->dst < 0 || h->dst >= e->size || h->src < 0 || h->src >= e->size)
-            bad = "credit frame with a payload or a rank out of range";
-        else
-            eng_credit_arrive(e, h);
-    } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
-        if (h->len) bad = "heartbeat with a payload";
-    } else {
-        bad = "unknown frame kind";
+        break;
+    case TACL_FRAME_GRANT:
+        eng_credit_arrive(e, h);
+        break;
+    case TACL_FRAME_IDLE:
+    case TACL_FRAME_BAD:
+        break;
     }
     if (bad) {
         char how[160];

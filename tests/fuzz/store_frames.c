@@ -2,7 +2,10 @@
  * authenticated connection (whatever frames, partial frames or garbage they make), then end of
  * stream. Every reply must be a well-formed response frame; the server must stay up and keep
  * serving other clients correctly (fuzz_common.h checks it regularly). ASan/UBSan watch the
- * server thread, which runs in this process. */
+ * server thread, which runs in this process.
+ * fuzz-sources: src/boot/store_server.c src/boot/store_client.c src/core/auth.c
+ * fuzz-sources: src/core/sha256.c src/core/settings.c src/core/log.c src/core/status.c
+ */
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

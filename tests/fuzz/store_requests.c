@@ -4,7 +4,10 @@
  * compare-sets, deletes, prefix deletes, checks and key counts, so that parked requests are
  * completed, re-parked, expired and chained across connections in any order. Then every key is
  * set once more and each connection must receive exactly one well-formed reply per request, in
- * order, of the shape its operation calls for. */
+ * order, of the shape its operation calls for.
+ * fuzz-sources: src/boot/store_server.c src/boot/store_client.c src/core/auth.c
+ * fuzz-sources: src/core/sha256.c src/core/settings.c src/core/log.c src/core/status.c
+ */
 #include "fuzz_common.h"
 
 #define RQ_CONNS 3

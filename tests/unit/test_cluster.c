@@ -197,6 +197,42 @@ int main(void)
     cl_bad("name: x\n", "hosts: expected a non-empty list");
     cl_bad("hosts:\n  - {name: A}\n  - {name: A}\n", "host A: declared twice");
     cl_bad("hosts:\n  - {name: A, gpus: 2}\n", "2 GPUs but no gpu type");
+    /* Found by fuzzing (tests/fuzz/cluster.c; seeds in tests/fuzz/seeds/cluster). */
+    cl_bad("hosts:\n  - {name: A}\n  - {name: n, count: 3}\n  - {name: n1}\n",
+           "bad.yaml:4:6: host n1: declared twice");
+    cl_bad("hosts:\n  - name:\n    gpus: 0\n", "bad.yaml:2:5: hosts[]: name: expected a non-empty");
+    /* libfyaml 0.7 never returns from this one: refused before it is parsed. */
+    cl_bad("hosts: [{name: a}]\n%\xe0\xdf\n", "bad.yaml:2:2: expected UTF-8 text");
+    cl_bad("hosts: [{name: a\xc0\xae}]\n",
+           "bad.yaml:1:17: expected UTF-8 text (YAML or JSON), found byte 0xc0");
+    cl_bad("hosts:\n  - {name: n, count: 65537}\n", "count 65537 makes 65537 hosts");
+    /* A numbered name must fit as a name of its own: the JSON writer lists every host. */
+    cl_bad("hosts:\n  - {name: abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789, "
+           "count: 15}\n",
+           "with count 15, expected a name of at most 61 characters");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV1x}\n",
+           "bad.yaml:2:45: gpu_link: expected a link class");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV99999999999999999999}\n",
+           "gpu_link: expected a link class");
+    cl_bad("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: 100.000000000000GB/s}\n",
+           "gpu_link: expected at most 15 characters");
+    cl_bad("hosts:\n  - {name: A, gpu: {type: abcdefghijklmnopqrstuvwxyz0123456, memory: 1GB, "
+           "hbm_bandwidth: 1, tflops: 1}}\n",
+           "type: expected at most 31 characters");
+    c = cl_parse("hosts:\n  - {name: A, gpus: 2, gpu: H100, gpu_link: NV18}\n");
+    CHECK(near(c->hosts[0].gpu_link_gbs, 450) && !strcmp(c->hosts[0].gpu_link, "NV18"));
+    tacl_cluster_destroy(c);
+    c = cl_parse("hosts:\n  - {name: n, count: 65536}\n");
+    CHECK(c->nhosts == 65536 && !strcmp(c->hosts[65535].name, "n65535"));
+    tacl_cluster_destroy(c);
+    char tpath[] = "/tmp/tacl-test-cluster-XXXXXX";
+    int tfd = mkstemp(tpath);
+    CHECK(tfd >= 0);
+    CHECK(write(tfd, "hosts: [{name: a}]\n%\xe0\n", 22) == 22);
+    close(tfd);
+    CHECK_ST(tacl_cluster_load(tpath, &c), TACL_ERR_CONFIG);
+    CHECK_CONTAINS(tacl_last_error(), "2:2: expected UTF-8 text");
+    unlink(tpath);
     CHECK_ST(tacl_cluster_load("/nonexistent/tacl.yaml", &c), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(), "/nonexistent/tacl.yaml");
     printf("cluster: ok\n");
