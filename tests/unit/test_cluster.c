@@ -205,7 +205,10 @@ int main(void)
     cl_bad("hosts: [{name: a}]\n%\xe0\xdf\n", "bad.yaml:2:2: expected UTF-8 text");
     cl_bad("hosts: [{name: a\xc0\xae}]\n",
            "bad.yaml:1:17: expected UTF-8 text (YAML or JSON), found byte 0xc0");
-    cl_bad("hosts:\n  - {name: n, count: 65537}\n", "count 65537 makes 65537 hosts");
+    cl_bad("hosts:\n  - {name: n, count: 65537}\n",
+           "count: expected an integer in [1, 65536], found '65537'");
+    cl_bad("hosts:\n  - {name: a}\n  - {name: n, count: 65536}\n",
+           "count 65536 makes 65537 hosts; expected at most 65536 in all");
     /* A numbered name must fit as a name of its own: the JSON writer lists every host. */
     cl_bad("hosts:\n  - {name: abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789, "
            "count: 15}\n",
