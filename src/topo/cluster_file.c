@@ -919,38 +919,6 @@ struct fy_node *tacl_doc_root(const tacl_doc_t *d)
     (void)d;
     return NULL;
 }
-static int cf_name_cmp(const void *x, const void *y, void *arg)
-{
-    const tacl_cluster_t *c = arg;
-    int a = *(const int *)x, b = *(const int *)y;
-    int r = strcmp(c->hosts[a].name, c->hosts[b].name);
-    return r ? r : (a > b) - (a < b);
-}
-
-/* Every host name once, in O(n log n): a file with count: 65536 must not cost a quadratic
- * scan. first[e] is the first host of entry e of hosts (nentries + 1 values), so that the
- * error points at the entry that declares a name the second time. */
-static tacl_status_t cf_unique_names(const tacl_doc_t *d, const tacl_cluster_t *c,
-                                     struct fy_node *hosts, const int *first, int nentries)
-{
-    int *idx = malloc(sizeof(int) * (size_t)c->nhosts);
-    if (!idx) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
-    for (int i = 0; i < c->nhosts; i++)
-        idx[i] = i;
-    qsort_r(idx, (size_t)c->nhosts, sizeof *idx, cf_name_cmp, (void *)c);
-    int dup = -1;
-    for (int i = 1; i < c->nhosts; i++)
-        if (!strcmp(c->hosts[idx[i - 1]].name, c->hosts[idx[i]].name) && (dup < 0 || idx[i] < dup))
-            dup = idx[i];
-    free(idx);
-    if (dup < 0) return TACL_OK;
-    int e = 0;
-    while (e + 1 < nentries && first[e + 1] <= dup)
-        e++;
-    return tacl_doc_err(d, fy_node_sequence_get_by_index(hosts, e),
-                        "host %s: declared twice; expected unique host names", c->hosts[dup].name);
-}
-
 tacl_status_t tacl_cluster_read(const tacl_doc_t *d, tacl_cluster_t **out)
 {
     (void)out;
