@@ -572,7 +572,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
     }
     /* A failure reported by another rank's notice (tacl_engine_abort_op) is known to all. */
     if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed &&
-        !strstr(c->err.msg, "(reported by rank ")) {
+        !strstr(c->err.msg, TACL_ENGINE_NOTICE_MARK)) {
         /* Only the ranks that received a disagreeing message (or one of the wrong length: the
          * counts of the v-variants are not in the fingerprint) saw the mismatch; tell the
          * others, who would otherwise wait for messages that will never come. */

@@ -344,8 +344,8 @@ static void eng_poison_arrive(tacl_engine_t *e, eng_msg_t *m)
     e->poison[slot].seq = m->key.seq;
     e->poison[slot].st = (tacl_status_t)st;
     int tl = m->own && m->total > sizeof st ? (int)(m->total - sizeof st) : 0;
-    snprintf(e->poison[slot].msg, sizeof e->poison[slot].msg, "%.*s (reported by rank %d)", tl,
-             m->own ? (const char *)m->own + sizeof st : "", m->src);
+    snprintf(e->poison[slot].msg, sizeof e->poison[slot].msg, "%.*s" TACL_ENGINE_NOTICE_MARK "%d)",
+             tl, m->own ? (const char *)m->own + sizeof st : "", m->src);
     TACL_INFO(TACL_SUB_NET, "rank %d: rank %d reports operation %llu of comm %llx failed: %s",
               e->rank, m->src, (unsigned long long)m->key.seq, (unsigned long long)m->key.comm_id,
               e->poison[slot].msg);

@@ -94,6 +94,11 @@ int tacl_engine_test(tacl_req_t *req);
  * it: header-only messages whose fingerprint every rank checks against its own. */
 #define TACL_ENGINE_AGREE_TAG (~0ull - 65)
 
+/* The words a receive failed by another rank's abort notice ends its message with, followed by
+ * that rank: "<its message> (reported by rank R)". A caller that sees them knows every rank was
+ * told already and must not announce the failure again. */
+#define TACL_ENGINE_NOTICE_MARK " (reported by rank "
+
 /* Tells the other ranks of group that the operation (comm_id, seq) failed here with st and msg
  * (e.g. a fingerprint mismatch seen only by this rank): their receives of that operation, posted
  * or future, fail at once with st and msg instead of waiting for messages that will not come.
