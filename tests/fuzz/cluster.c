@@ -10,6 +10,7 @@
  * fuzz-libs: -lfyaml
  * fuzz-seeds: tests/data/cluster
  */
+#include "fuzz_assert.h"
 #include "log.h"
 #include "topo/cluster.h"
 #include "topo/cluster_file.h"
@@ -24,49 +25,40 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CL_ASSERT(c)                                                                               \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz: %s:%d: %s failed (last error: %s)\n", __FILE__, __LINE__, #c,   \
-                    tacl_last_error());                                                            \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 /* A refusal names the document and a position. */
 static void cl_refused(tacl_status_t st, const char *name)
 {
-    CL_ASSERT(st == TACL_ERR_CONFIG);
+    FUZZ_ASSERT(st == TACL_ERR_CONFIG);
     const char *msg = tacl_last_error();
-    CL_ASSERT(strstr(msg, name) != NULL);
+    FUZZ_ASSERT(strstr(msg, name) != NULL);
 }
 
 static void cl_check(const tacl_cluster_t *c)
 {
-    CL_ASSERT(c->nhosts >= 1);
+    FUZZ_ASSERT(c->nhosts >= 1);
     for (int i = 0; i < c->nhosts; i++) {
         const tacl_cluster_host_t *h = &c->hosts[i];
-        CL_ASSERT(h->name[0] && h->ngpus >= 0 && h->ngpus <= 4096);
-        CL_ASSERT(h->naddrs >= 0 && h->naddrs <= TACL_CLUSTER_ADDRS);
-        if (c->nhosts <= 256) CL_ASSERT(tacl_cluster_find_host(c, h->name) == i); /* unique */
+        FUZZ_ASSERT(h->name[0] && h->ngpus >= 0 && h->ngpus <= 4096);
+        FUZZ_ASSERT(h->naddrs >= 0 && h->naddrs <= TACL_CLUSTER_ADDRS);
+        if (c->nhosts <= 256) FUZZ_ASSERT(tacl_cluster_find_host(c, h->name) == i); /* unique */
     }
     for (int i = 0; i < c->nlinks; i++) {
         const tacl_cluster_link_t *l = &c->links[i];
-        CL_ASSERT(l->a >= 0 && l->a < l->b && l->b < c->nhosts);
-        CL_ASSERT(l->gbs > 0 && l->lat_us >= 0);
+        FUZZ_ASSERT(l->a >= 0 && l->a < l->b && l->b < c->nhosts);
+        FUZZ_ASSERT(l->gbs > 0 && l->lat_us >= 0);
         double g, lat;
-        CL_ASSERT(tacl_cluster_link(c, l->a, l->b, &g, &lat) && g == l->gbs);
+        FUZZ_ASSERT(tacl_cluster_link(c, l->a, l->b, &g, &lat) && g == l->gbs);
     }
     for (int i = 0; i < c->nunreach; i++)
-        CL_ASSERT(c->unreach[i][0] >= 0 && c->unreach[i][0] < c->unreach[i][1] &&
-                  c->unreach[i][1] < c->nhosts);
-    CL_ASSERT(c->nranks >= 0);
+        FUZZ_ASSERT(c->unreach[i][0] >= 0 && c->unreach[i][0] < c->unreach[i][1] &&
+                    c->unreach[i][1] < c->nhosts);
+    FUZZ_ASSERT(c->nranks >= 0);
     for (int r = 0; r < c->nranks; r++) {
-        CL_ASSERT(c->ranks[r].host >= 0 && c->ranks[r].host < c->nhosts);
-        CL_ASSERT(c->ranks[r].device >= 0);
+        FUZZ_ASSERT(c->ranks[r].host >= 0 && c->ranks[r].host < c->nhosts);
+        FUZZ_ASSERT(c->ranks[r].device >= 0);
     }
-    CL_ASSERT(c->store_host >= -1 && c->store_host < c->nhosts);
-    if (c->has_default) CL_ASSERT(c->default_gbs > 0);
+    FUZZ_ASSERT(c->store_host >= -1 && c->store_host < c->nhosts);
+    if (c->has_default) FUZZ_ASSERT(c->default_gbs > 0);
 
     /* Consumers, on clusters of up to 256 hosts (their scans are quadratic in hosts; the bound
      * keeps runs fast, the reader itself is exercised at every size up to its limit). */
@@ -74,18 +66,18 @@ static void cl_check(const tacl_cluster_t *c)
         int path[8];
         double g = 0, lat = 0;
         int len = tacl_cluster_route(c, 0, c->nhosts - 1, path, 8, &g, &lat);
-        CL_ASSERT(len >= 0 && len <= c->nhosts);
+        FUZZ_ASSERT(len >= 0 && len <= c->nhosts);
         if (len) {
-            CL_ASSERT(path[0] == 0 && (len > 8 || path[len - 1] == c->nhosts - 1));
-            CL_ASSERT(g > 0 && lat >= 0);
+            FUZZ_ASSERT(path[0] == 0 && (len > 8 || path[len - 1] == c->nhosts - 1));
+            FUZZ_ASSERT(g > 0 && lat >= 0);
         }
         int *comp = malloc(sizeof(int) * (size_t)c->nhosts);
-        CL_ASSERT(comp);
+        FUZZ_ASSERT(comp);
         int nc = tacl_cluster_components(c, comp);
-        CL_ASSERT(nc >= 1 && nc <= c->nhosts);
+        FUZZ_ASSERT(nc >= 1 && nc <= c->nhosts);
         for (int i = 0; i < c->nhosts; i++)
-            CL_ASSERT(comp[i] >= 0 && comp[i] < nc);
-        if (len) CL_ASSERT(comp[0] == comp[c->nhosts - 1]);
+            FUZZ_ASSERT(comp[i] >= 0 && comp[i] < nc);
+        if (len) FUZZ_ASSERT(comp[0] == comp[c->nhosts - 1]);
         free(comp);
     }
     (void)tacl_cluster_total_gpus(c);
@@ -97,28 +89,28 @@ static void cl_round_trip(const tacl_cluster_t *c)
     char *json = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&json, &len);
-    CL_ASSERT(f);
-    CL_ASSERT(tacl_cluster_write_json(c, f) == TACL_OK);
-    CL_ASSERT(fclose(f) == 0);
+    FUZZ_ASSERT(f);
+    FUZZ_ASSERT(tacl_cluster_write_json(c, f) == TACL_OK);
+    FUZZ_ASSERT(fclose(f) == 0);
     tacl_doc_t d;
     tacl_status_t st = tacl_doc_parse("fuzz.json", json, &d);
     tacl_cluster_t *c2 = NULL;
     if (st == TACL_OK) st = tacl_cluster_read(&d, &c2);
     tacl_doc_close(&d);
     if (st != TACL_OK) fprintf(stderr, "fuzz: JSON written:\n%s\n", json);
-    CL_ASSERT(st == TACL_OK);
-    CL_ASSERT(c2->nhosts == c->nhosts && c2->nlinks == c->nlinks && c2->nunreach == c->nunreach &&
-              c2->nranks == c->nranks && c2->store_host == c->store_host &&
-              c2->has_default == c->has_default);
+    FUZZ_ASSERT(st == TACL_OK);
+    FUZZ_ASSERT(c2->nhosts == c->nhosts && c2->nlinks == c->nlinks && c2->nunreach == c->nunreach &&
+                c2->nranks == c->nranks && c2->store_host == c->store_host &&
+                c2->has_default == c->has_default);
     for (int i = 0; i < c->nhosts; i++) {
-        CL_ASSERT(!strcmp(c2->hosts[i].name, c->hosts[i].name));
-        CL_ASSERT(c2->hosts[i].ngpus == c->hosts[i].ngpus);
+        FUZZ_ASSERT(!strcmp(c2->hosts[i].name, c->hosts[i].name));
+        FUZZ_ASSERT(c2->hosts[i].ngpus == c->hosts[i].ngpus);
     }
     for (int i = 0; i < c->nlinks; i++)
-        CL_ASSERT(c2->links[i].a == c->links[i].a && c2->links[i].b == c->links[i].b);
+        FUZZ_ASSERT(c2->links[i].a == c->links[i].a && c2->links[i].b == c->links[i].b);
     for (int r = 0; r < c->nranks; r++)
-        CL_ASSERT(c2->ranks[r].host == c->ranks[r].host &&
-                  c2->ranks[r].device == c->ranks[r].device);
+        FUZZ_ASSERT(c2->ranks[r].host == c->ranks[r].host &&
+                    c2->ranks[r].device == c->ranks[r].device);
     tacl_cluster_destroy(c2);
     free(json);
 }
@@ -129,8 +121,8 @@ static void cl_topofile(const tacl_cluster_t *c, const char *text)
     static char path[64];
     if (!path[0]) snprintf(path, sizeof path, "/tmp/tacl-fuzz-cluster-%d.yaml", (int)getpid());
     FILE *f = fopen(path, "w");
-    CL_ASSERT(f);
-    CL_ASSERT(fputs(text, f) >= 0 && fclose(f) == 0);
+    FUZZ_ASSERT(f);
+    FUZZ_ASSERT(fputs(text, f) >= 0 && fclose(f) == 0);
     int n = c->nhosts < 8 ? c->nhosts : 8;
     const char *ids[8];
     for (int r = 0; r < n; r++)
@@ -139,14 +131,14 @@ static void cl_topofile(const tacl_cluster_t *c, const char *text)
     tacl_errbuf_t eb;
     tacl_status_t st = tacl_topo_file_links(path, n, ids, &l, &eb);
     unlink(path);
-    CL_ASSERT(st == TACL_OK); /* every rank names a host of the file */
-    CL_ASSERT(l.n == n);
+    FUZZ_ASSERT(st == TACL_OK); /* every rank names a host of the file */
+    FUZZ_ASSERT(l.n == n);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
             if (i == j) continue;
             size_t k = (size_t)i * (size_t)n + (size_t)j, t = (size_t)j * (size_t)n + (size_t)i;
-            CL_ASSERT(l.allowed[k] == l.allowed[t]); /* links are symmetric */
-            if (l.allowed[k]) CL_ASSERT(l.bw[k] > 0 && l.lat[k] >= 0);
+            FUZZ_ASSERT(l.allowed[k] == l.allowed[t]); /* links are symmetric */
+            if (l.allowed[k]) FUZZ_ASSERT(l.bw[k] > 0 && l.lat[k] >= 0);
         }
     tacl_topo_links_free(&l);
 }
@@ -160,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         quiet = 1;
     }
     char *text = malloc(size + 1);
-    CL_ASSERT(text);
+    FUZZ_ASSERT(text);
     memcpy(text, data, size);
     text[size] = '\0';
     tacl_doc_t d;
@@ -172,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (st != TACL_OK) {
         cl_refused(st, "fuzz.yaml");
-        CL_ASSERT(c == NULL);
+        FUZZ_ASSERT(c == NULL);
     } else {
         cl_check(c);
         if (c->nhosts <= 256) cl_round_trip(c);

@@ -7,8 +7,9 @@
  * writes inside the message), a control frame names ranks of the world and has at most 255
  * bytes of text, a single-copy frame comes from the peer for this rank without payload, a
  * heartbeat has no payload; everything else is refused with a reason.
- * fuzz-sources: src/transport/engine_frame.c
+ * fuzz-sources: src/transport/engine_frame.c src/core/status.c src/core/log.c src/core/settings.c
  */
+#include "fuzz_assert.h"
 #include "transport/engine_frame.h"
 
 #include <stdio.h>
@@ -16,14 +17,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define EF_ASSERT(c)                                                                               \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz: %s:%d: %s failed\n", __FILE__, __LINE__, #c);                   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static int ef_in_world(long long r, int n)
 {
@@ -70,18 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(&h, data + 3, size - 3 < sizeof h ? size - 3 : sizeof h);
     const char *why = "unset";
     tacl_frame_class_t got = tacl_frame_check(&h, rank, n, peer, &why);
-    EF_ASSERT(got == ef_expect(&h, rank, n, peer));
+    FUZZ_ASSERT(got == ef_expect(&h, rank, n, peer));
     if (got == TACL_FRAME_BAD) {
-        EF_ASSERT(why && why[0]); /* the link-down message says why */
+        FUZZ_ASSERT(why && why[0]); /* the link-down message says why */
     } else {
-        EF_ASSERT(why == NULL);
-        EF_ASSERT(tacl_frame_check(&h, rank, n, peer, NULL) == got); /* pure */
+        FUZZ_ASSERT(why == NULL);
+        FUZZ_ASSERT(tacl_frame_check(&h, rank, n, peer, NULL) == got); /* pure */
     }
     if (got == TACL_FRAME_LOCAL || got == TACL_FRAME_RELAY) {
         /* What the engine then relies on (engine.c: eng_msg_arrive, eng_rx_dest). */
-        EF_ASSERT(h.offset <= h.total && h.total - h.offset >= h.len);
-        EF_ASSERT(h.src >= 0 && h.src < n && h.dst >= 0 && h.dst < n);
+        FUZZ_ASSERT(h.offset <= h.total && h.total - h.offset >= h.len);
+        FUZZ_ASSERT(h.src >= 0 && h.src < n && h.dst >= 0 && h.dst < n);
     }
-    if (got == TACL_FRAME_CTRL) EF_ASSERT(h.len <= TACL_FRAME_CTRL_MAX && (int)h.tag < n);
+    if (got == TACL_FRAME_CTRL) FUZZ_ASSERT(h.len <= TACL_FRAME_CTRL_MAX && (int)h.tag < n);
     return 0;
 }

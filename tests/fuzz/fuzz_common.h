@@ -6,6 +6,7 @@
 #ifndef TACL_FUZZ_COMMON_H
 #define TACL_FUZZ_COMMON_H
 
+#include "fuzz_assert.h"
 #include "boot/store_int.h"
 #include "boot/store_proto.h"
 #include "clock.h"
@@ -26,15 +27,6 @@ static tacl_store_server_t *fz_srv;
 static int fz_port;
 static unsigned long fz_runs;
 
-#define FZ_ASSERT(c)                                                                               \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz: %s:%d: %s failed (last error: %s)\n", __FILE__, __LINE__, #c,   \
-                    tacl_last_error());                                                            \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static void fz_start(void)
 {
     if (fz_srv) return;
@@ -43,7 +35,7 @@ static void fz_start(void)
     setenv("TACL_LOG", "none", 1);
     setenv("TACL_STORE_TOKEN", "fuzz-job-secret", 1);
     tacl_log_reload();
-    FZ_ASSERT(tacl_store_server_start("127.0.0.1", 0, &fz_srv) == TACL_OK);
+    FUZZ_ASSERT(tacl_store_server_start("127.0.0.1", 0, &fz_srv) == TACL_OK);
     fz_port = tacl_store_server_port(fz_srv);
 }
 
@@ -51,7 +43,7 @@ static void fz_start(void)
 static int fz_connect(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    FZ_ASSERT(fd >= 0);
+    FUZZ_ASSERT(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)fz_port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -64,11 +56,11 @@ static int fz_connect(void)
     while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) != 0 &&
            (errno == EADDRNOTAVAIL || errno == EAGAIN || errno == EINTR) && tries++ < 10000)
         usleep(1000);
-    FZ_ASSERT(rc == 0);
+    FUZZ_ASSERT(rc == 0);
     tacl_auth_t auth;
-    FZ_ASSERT(tacl_auth_get(&auth, NULL) == TACL_OK);
-    FZ_ASSERT(boot_store_auth_client(fd, "fuzz store", &auth, tacl_deadline_ns(5), NULL) ==
-              TACL_OK);
+    FUZZ_ASSERT(tacl_auth_get(&auth, NULL) == TACL_OK);
+    FUZZ_ASSERT(boot_store_auth_client(fd, "fuzz store", &auth, tacl_deadline_ns(5), NULL) ==
+                TACL_OK);
     return fd;
 }
 
@@ -107,16 +99,16 @@ static void fz_check_alive(void)
 {
     if (++fz_runs % 128) return;
     tacl_store_t *st;
-    FZ_ASSERT(tacl_store_connect("127.0.0.1", fz_port, 10, &st) == TACL_OK);
+    FUZZ_ASSERT(tacl_store_connect("127.0.0.1", fz_port, 10, &st) == TACL_OK);
     char val[32];
     snprintf(val, sizeof val, "run-%lu", fz_runs);
-    FZ_ASSERT(tacl_store_set(st, "fuzz/alive", val, strlen(val)) == TACL_OK);
+    FUZZ_ASSERT(tacl_store_set(st, "fuzz/alive", val, strlen(val)) == TACL_OK);
     void *v;
     size_t len;
-    FZ_ASSERT(tacl_store_get(st, "fuzz/alive", &v, &len) == TACL_OK);
-    FZ_ASSERT(len == strlen(val) && !memcmp(v, val, len));
+    FUZZ_ASSERT(tacl_store_get(st, "fuzz/alive", &v, &len) == TACL_OK);
+    FUZZ_ASSERT(len == strlen(val) && !memcmp(v, val, len));
     tacl_free(v);
-    if (fz_runs % 4096 == 0) FZ_ASSERT(boot_store_delete_prefix(st, "", NULL) == TACL_OK);
+    if (fz_runs % 4096 == 0) FUZZ_ASSERT(boot_store_delete_prefix(st, "", NULL) == TACL_OK);
     tacl_store_close(st);
 }
 

@@ -6,6 +6,7 @@
  * with TACL_ERR_INVALID. Every refusal is TACL_ERR_INVALID (never a crash or a guess).
  * fuzz-sources: src/boot/nodelist.c src/core/log.c src/core/status.c src/core/settings.c
  */
+#include "fuzz_assert.h"
 #include "boot/nodelist.h"
 #include "log.h"
 
@@ -15,15 +16,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define NL_ASSERT(c)                                                                               \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz: %s:%d: %s failed (last error: %s)\n", __FILE__, __LINE__, #c,   \
-                    tacl_last_error());                                                            \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static int nl_host_char(char c)
 {
@@ -43,48 +35,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t bound = 1 + (size_t)data[0] * 16; /* 1 .. 4081 */
     int node = (int)(data[0] % 8) - 1;       /* -1 asks for the count every node shares */
     char *spec = malloc(size);
-    NL_ASSERT(spec);
+    FUZZ_ASSERT(spec);
     memcpy(spec, data + 1, size - 1);
     spec[size - 1] = '\0';
 
     char first[256];
     size_t count = 0;
     tacl_status_t fst = tacl_nodelist_first(spec, first, sizeof first, &count);
-    NL_ASSERT(fst == TACL_OK || fst == TACL_ERR_INVALID);
-    if (fst == TACL_OK) NL_ASSERT(count >= 1 && count <= TACL_NODELIST_MAX && first[0]);
+    FUZZ_ASSERT(fst == TACL_OK || fst == TACL_ERR_INVALID);
+    if (fst == TACL_OK) FUZZ_ASSERT(count >= 1 && count <= TACL_NODELIST_MAX && first[0]);
     tacl_nodelist_t nl = {NULL, 0};
     tacl_status_t st = tacl_nodelist_expand(spec, bound, &nl);
-    NL_ASSERT(st == TACL_OK || st == TACL_ERR_INVALID);
+    FUZZ_ASSERT(st == TACL_OK || st == TACL_ERR_INVALID);
     if (st == TACL_OK) {
         /* Same validation whichever entry point: a list that expands also has a first host. */
-        NL_ASSERT(fst == TACL_OK);
-        NL_ASSERT(nl.count == count && nl.count >= 1 && nl.count <= bound);
-        NL_ASSERT(!strcmp(nl.hosts[0], first));
+        FUZZ_ASSERT(fst == TACL_OK);
+        FUZZ_ASSERT(nl.count == count && nl.count >= 1 && nl.count <= bound);
+        FUZZ_ASSERT(!strcmp(nl.hosts[0], first));
         for (size_t i = 0; i < nl.count; i++) {
             size_t len = strlen(nl.hosts[i]);
-            NL_ASSERT(len >= 1 && len <= 255);
+            FUZZ_ASSERT(len >= 1 && len <= 255);
             for (size_t k = 0; k < len; k++)
-                NL_ASSERT(nl_host_char(nl.hosts[i][k]));
+                FUZZ_ASSERT(nl_host_char(nl.hosts[i][k]));
         }
         tacl_nodelist_free(&nl);
-        NL_ASSERT(nl.hosts == NULL && nl.count == 0);
+        FUZZ_ASSERT(nl.hosts == NULL && nl.count == 0);
         if (count > 1) {
             tacl_nodelist_t less = {NULL, 0};
-            NL_ASSERT(tacl_nodelist_expand(spec, count - 1, &less) == TACL_ERR_INVALID);
-            NL_ASSERT(less.hosts == NULL);
+            FUZZ_ASSERT(tacl_nodelist_expand(spec, count - 1, &less) == TACL_ERR_INVALID);
+            FUZZ_ASSERT(less.hosts == NULL);
         }
     } else {
-        NL_ASSERT(nl.hosts == NULL && nl.count == 0); /* outputs set only on success */
-        if (fst == TACL_OK) NL_ASSERT(count > bound); /* refused only for its size */
+        FUZZ_ASSERT(nl.hosts == NULL && nl.count == 0); /* outputs set only on success */
+        if (fst == TACL_OK) FUZZ_ASSERT(count > bound); /* refused only for its size */
     }
 
     int tasks = -7;
     st = tacl_slurm_tasks_per_node(spec, node, &tasks);
-    NL_ASSERT(st == TACL_OK || st == TACL_ERR_INVALID || (st == TACL_ERR_NOT_FOUND && node < 0));
+    FUZZ_ASSERT(st == TACL_OK || st == TACL_ERR_INVALID || (st == TACL_ERR_NOT_FOUND && node < 0));
     if (st == TACL_OK)
-        NL_ASSERT(tasks >= 1 && tasks <= 1000000000);
+        FUZZ_ASSERT(tasks >= 1 && tasks <= 1000000000);
     else
-        NL_ASSERT(tasks == -7);
+        FUZZ_ASSERT(tasks == -7);
     free(spec);
     return 0;
 }

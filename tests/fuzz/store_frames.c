@@ -20,17 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (;;) {
         uint8_t h[STORE_HDR_LEN];
         if (fz_recv(fd, h, sizeof h, 5000) != 0) break;
-        FZ_ASSERT(store_get_u32(h) == STORE_MAGIC && store_get_u16(h + 4) == STORE_VERSION);
+        FUZZ_ASSERT(store_get_u32(h) == STORE_MAGIC && store_get_u16(h + 4) == STORE_VERSION);
         uint32_t n = store_get_u32(h + 8), body = store_get_u32(h + 12);
-        FZ_ASSERT(store_get_u16(h + 6) < TACL_STATUS_COUNT_);
-        FZ_ASSERT(body <= STORE_FRAME_MAX && (uint64_t)n * 4 <= body);
+        FUZZ_ASSERT(store_get_u16(h + 6) < TACL_STATUS_COUNT_);
+        FUZZ_ASSERT(body <= STORE_FRAME_MAX && (uint64_t)n * 4 <= body);
         uint8_t *b = malloc(body ? body : 1);
-        FZ_ASSERT(b);
-        FZ_ASSERT(fz_recv(fd, b, body, 5000) == 0);
+        FUZZ_ASSERT(b);
+        FUZZ_ASSERT(fz_recv(fd, b, body, 5000) == 0);
         const uint8_t **items = malloc((n ? n : 1) * sizeof *items);
         uint32_t *lens = malloc((n ? n : 1) * sizeof *lens);
-        FZ_ASSERT(items && lens);
-        FZ_ASSERT(store_parse_items(b, body, n, items, lens) == NULL);
+        FUZZ_ASSERT(items && lens);
+        FUZZ_ASSERT(store_parse_items(b, body, n, items, lens) == NULL);
         free(items);
         free(lens);
         free(b);

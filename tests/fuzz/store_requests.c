@@ -53,40 +53,40 @@ static void rq_check(uint16_t op, uint16_t status, uint32_t n, const uint32_t *l
 {
     int blocking = op == STORE_OP_GET || op == STORE_OP_WAIT || op == STORE_OP_MULTI_GET;
     if (status == TACL_ERR_TIMEOUT) {
-        FZ_ASSERT(blocking && n >= 1 && lens[0] == 8);
+        FUZZ_ASSERT(blocking && n >= 1 && lens[0] == 8);
         return;
     }
     if (status == TACL_ERR_INVALID) {
-        FZ_ASSERT(op == STORE_OP_ADD && n == 1); /* adding to a value that is not a number */
+        FUZZ_ASSERT(op == STORE_OP_ADD && n == 1); /* adding to a value that is not a number */
         return;
     }
-    FZ_ASSERT(status == TACL_OK);
+    FUZZ_ASSERT(status == TACL_OK);
     switch (op) {
     case STORE_OP_SET:
     case STORE_OP_WAIT:
-        FZ_ASSERT(n == 0);
+        FUZZ_ASSERT(n == 0);
         break;
     case STORE_OP_GET:
     case STORE_OP_CAS:
-        FZ_ASSERT(n == 1);
+        FUZZ_ASSERT(n == 1);
         break;
     case STORE_OP_MULTI_GET:
-        FZ_ASSERT(n == 2);
+        FUZZ_ASSERT(n == 2);
         break;
     case STORE_OP_ADD:
     case STORE_OP_DEL_PREFIX:
     case STORE_OP_NUM_KEYS:
-        FZ_ASSERT(n == 1 && lens[0] == 8);
+        FUZZ_ASSERT(n == 1 && lens[0] == 8);
         break;
     case STORE_OP_DELETE:
     case STORE_OP_CHECK:
-        FZ_ASSERT(n == 1 && lens[0] == 1);
+        FUZZ_ASSERT(n == 1 && lens[0] == 1);
         break;
     case STORE_OP_PING:
-        FZ_ASSERT(n == 1 && lens[0] == 10);
+        FUZZ_ASSERT(n == 1 && lens[0] == 10);
         break;
     default:
-        FZ_ASSERT(!"unexpected op");
+        FUZZ_ASSERT(!"unexpected op");
     }
 }
 
@@ -155,22 +155,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Every key set once more: what still waits completes (or has expired). */
     tacl_store_t *st;
-    FZ_ASSERT(tacl_store_connect("127.0.0.1", fz_port, 10, &st) == TACL_OK);
+    FUZZ_ASSERT(tacl_store_connect("127.0.0.1", fz_port, 10, &st) == TACL_OK);
     for (int k = 0; k < RQ_KEYS; k++)
-        FZ_ASSERT(tacl_store_set(st, keys[k], "7", 1) == TACL_OK);
+        FUZZ_ASSERT(tacl_store_set(st, keys[k], "7", 1) == TACL_OK);
     tacl_store_close(st);
     for (int i = 0; i < RQ_CONNS; i++) {
         for (int r = 0; r < conns[i].nops; r++) {
             uint8_t h[STORE_HDR_LEN];
-            FZ_ASSERT(fz_recv(fds[i], h, sizeof h, 10000) == 0);
-            FZ_ASSERT(store_get_u32(h) == STORE_MAGIC && store_get_u16(h + 4) == STORE_VERSION);
+            FUZZ_ASSERT(fz_recv(fds[i], h, sizeof h, 10000) == 0);
+            FUZZ_ASSERT(store_get_u32(h) == STORE_MAGIC && store_get_u16(h + 4) == STORE_VERSION);
             uint32_t n = store_get_u32(h + 8), body = store_get_u32(h + 12);
-            FZ_ASSERT(body <= 65536 && (uint64_t)n * 4 <= body);
+            FUZZ_ASSERT(body <= 65536 && (uint64_t)n * 4 <= body);
             static uint8_t b[65536];
-            FZ_ASSERT(fz_recv(fds[i], b, body, 10000) == 0);
+            FUZZ_ASSERT(fz_recv(fds[i], b, body, 10000) == 0);
             const uint8_t *items[64];
             uint32_t lens[64];
-            FZ_ASSERT(n <= 64 && store_parse_items(b, body, n, items, lens) == NULL);
+            FUZZ_ASSERT(n <= 64 && store_parse_items(b, body, n, items, lens) == NULL);
             rq_check(conns[i].ops[r], store_get_u16(h + 6), n, lens);
         }
         close(fds[i]);
