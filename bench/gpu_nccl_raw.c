@@ -28,7 +28,7 @@
     } while (0)
 
 /* One all-reduce, enqueued raw or through tacl; 1 when it was accepted. */
-static int raw_call(const tacl_nccl_t *nc, ncclComm_t comm, tacl_dev_comm_t *dc, const void *s,
+static int raw_call(const tacl__nccl_t *nc, ncclComm_t comm, tacl_dev_comm_t *dc, const void *s,
                     void *r, size_t count, void *stream)
 {
     if (dc) return tacl_dev_all_reduce(dc, s, r, count, TACL_FLOAT32, TACL_SUM, stream) == TACL_OK;
@@ -36,8 +36,8 @@ static int raw_call(const tacl_nccl_t *nc, ncclComm_t comm, tacl_dev_comm_t *dc,
 }
 
 typedef struct {
-    const tacl_cudart_t *rt;
-    const tacl_nccl_t *nc;
+    const tacl__cudart_t *rt;
+    const tacl__nccl_t *nc;
     tacl_comm_t *w;
     ncclComm_t comm;
     tacl_dev_comm_t *dc;
@@ -55,10 +55,10 @@ static int raw_time(raw_ctx_t *x, int use_tacl, size_t count, int iters, double 
     x->rt->StreamSynchronize(x->stream);
     tacl_barrier(x->w);
     x->rt->EventRecord(x->e0, x->stream);
-    double h0 = tacl_now_s();
+    double h0 = tacl__now_s();
     for (int i = 0; i < iters; i++)
         raw_call(x->nc, x->comm, dc, x->s, x->r, count, x->stream);
-    *host = (tacl_now_s() - h0) / iters;
+    *host = (tacl__now_s() - h0) / iters;
     x->rt->EventRecord(x->e1, x->stream);
     RAW_CHECK(x->rt->StreamSynchronize(x->stream) == 0, "stream failed at %zu elements", count);
     float ms = 0;
@@ -92,12 +92,12 @@ int main(int argc, char **argv)
     RAW_CHECK(!strcmp(mode, "raw") || !strcmp(mode, "tacl") || !strcmp(mode, "both"),
               "mode must be raw, tacl or both (got %s)", mode);
     RAW_CHECK(reps >= 1 && reps <= 100, "reps must be 1..100 (got %d)", reps);
-    const tacl_cudart_lib_t *cl;
-    const tacl_nccl_lib_t *nl;
-    RAW_CHECK(tacl_cudart_get(&cl, NULL) == TACL_OK, "%s", tacl_last_error());
-    RAW_CHECK(tacl_nccl_get(&nl, NULL) == TACL_OK, "%s", tacl_last_error());
+    const tacl__cudart_lib_t *cl;
+    const tacl__nccl_lib_t *nl;
+    RAW_CHECK(tacl__cudart_get(&cl, NULL) == TACL_OK, "%s", tacl_last_error());
+    RAW_CHECK(tacl__nccl_get(&nl, NULL) == TACL_OK, "%s", tacl_last_error());
     raw_ctx_t x = {&cl->fn, &nl->fn, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    const tacl_cudart_t *rt = x.rt;
+    const tacl__cudart_t *rt = x.rt;
     RAW_CHECK(tacl_init(&x.w) == TACL_OK, "%s", tacl_last_error());
     int rank = tacl_comm_rank(x.w), size = tacl_comm_size(x.w), ngpu = 0;
     RAW_CHECK(rt->GetDeviceCount(&ngpu) == 0 && ngpu > 0, "no GPU");
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     int both = want_raw && want_tacl;
     if (rank == 0) {
         char v[32];
-        tacl_nccl_version_str(nl->version, v, sizeof v);
+        tacl__nccl_version_str(nl->version, v, sizeof v);
         printf("# %s NCCL %s (%s) all_reduce, %d ranks, one process per GPU\n",
                both       ? "raw vs tacl_dev_all_reduce (one process, alternated) on"
                : want_raw ? "raw"

@@ -77,13 +77,13 @@ static uint64_t cpu_ns(int pid)
 static uint64_t pingpong(tacl_mq_t *q, tacl_mq_t *back, int me, int last, const char *msg,
                          size_t len, char *dst)
 {
-    uint64_t t0 = tacl_now_ns(), ack = 0;
+    uint64_t t0 = tacl__now_ns(), ack = 0;
     size_t got;
     const void *v;
     if (me == 0) {
         OK(tacl_mq_enqueue(q, msg, len), q);
         OK(tacl_mq_dequeue_into(back, &ack, sizeof ack, &got), back);
-        return tacl_now_ns() - t0;
+        return tacl__now_ns() - t0;
     }
     if (dst) {
         OK(tacl_mq_dequeue_into(q, dst, 1 << 20, &got), q);
@@ -144,7 +144,7 @@ static int bench_body(tacl_comm_t *w, void *arg)
         for (int mode = 0; mode < 2; mode++) {
             size_t total = len >= 65536 ? (size_t)256 << 20 : (size_t)20000 * len;
             int count = (int)(total / len);
-            uint64_t t0 = tacl_now_ns(), ack = 0;
+            uint64_t t0 = tacl__now_ns(), ack = 0;
             size_t got;
             const void *v;
             for (int i = 0; i < count; i++) {
@@ -160,7 +160,7 @@ static int bench_body(tacl_comm_t *w, void *arg)
             if (me == last) OK(tacl_mq_enqueue(back, &ack, sizeof ack), back);
             if (me == 0) {
                 OK(tacl_mq_dequeue_into(back, &ack, sizeof ack, &got), back);
-                double sec = (double)(tacl_now_ns() - t0) * 1e-9;
+                double sec = (double)(tacl__now_ns() - t0) * 1e-9;
                 if (mode == 0) {
                     bench_res->gbs_view[s] = (double)count * (double)len / sec * 1e-9;
                     bench_res->mps_view[s] = count / sec;
@@ -181,20 +181,20 @@ static int bench_body(tacl_comm_t *w, void *arg)
         size_t got;
         if (me == 0) {
             usleep(100000);
-            uint64_t c0[8] = {0}, t0 = tacl_now_ns();
+            uint64_t c0[8] = {0}, t0 = tacl__now_ns();
             for (int r = 1; r < n && r < 8; r++)
                 c0[r] = cpu_ns(pids[r]);
             usleep(1000000);
-            double el = (double)(tacl_now_ns() - t0);
+            double el = (double)(tacl__now_ns() - t0);
             for (int r = 1; r < n && r < 8; r++) {
                 double pct = 100.0 * (double)(cpu_ns(pids[r]) - c0[r]) / el;
                 if (pct > bench_res->idle_cpu_max) bench_res->idle_cpu_max = pct;
             }
-            stamp = tacl_now_ns();
+            stamp = tacl__now_ns();
             OK(tacl_mq_enqueue(q, &stamp, sizeof stamp), q);
         } else {
             OK(tacl_mq_dequeue_into(q, &stamp, sizeof stamp, &got), q);
-            double us = (double)(tacl_now_ns() - stamp) * 1e-3;
+            double us = (double)(tacl__now_ns() - stamp) * 1e-3;
             if (us > wk) wk = us;
         }
         if (tacl_barrier(w) != TACL_OK) return 1;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* Fits t = alpha + f(n) M / busbw to each file's all_reduce series through the same reader
- * `tacl plan --calibrate` uses (tacl_calib_from_bench: a `tacl bench` table's time is its 6th
+ * `tacl plan --calibrate` uses (tacl__calib_from_bench: a `tacl bench` table's time is its 6th
  * column, after size and element count; a "size time" table's is its 2nd), and prints the
  * fit and its error per size. */
 static void pb_calibrate(const char *dir)
@@ -30,12 +30,12 @@ static void pb_calibrate(const char *dir)
     for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", dir, sets[k].file);
-        tacl_calib_t cal = {0};
-        if (tacl_calib_from_bench(path, &cal) != TACL_OK) {
+        tacl__calib_t cal = {0};
+        if (tacl__calib_from_bench(path, &cal) != TACL_OK) {
             printf("%s: %s\n\n", sets[k].what, tacl_last_error());
             continue;
         }
-        const tacl_calib_fit_t *x = tacl_calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 0, 0);
+        const tacl__calib_fit_t *x = tacl__calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 0, 0);
         for (int i = 0; i < cal.nfits && !x; i++)
             if (!strcmp(cal.fits[i].coll, "all_reduce")) x = &cal.fits[i];
         if (!x) continue;
@@ -78,27 +78,27 @@ static void pb_decode(void)
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++) {
         tacl_cluster_t *c;
         int idx;
-        tacl_model_t m = *tacl_model_preset(pts[i].model);
-        tacl_workload_t w;
-        tacl_plan_t *p;
-        if (tacl_cluster_create(&c) != TACL_OK ||
-            tacl_cluster_add_host(c, "h", pts[i].tp, "H100-80GB", &idx) != TACL_OK)
+        tacl__model_t m = *tacl__model_preset(pts[i].model);
+        tacl__workload_t w;
+        tacl__plan_t *p;
+        if (tacl__cluster_create(&c) != TACL_OK ||
+            tacl__cluster_add_host(c, "h", pts[i].tp, "H100-80GB", &idx) != TACL_OK)
             return;
-        tacl_workload_default(&w);
+        tacl__workload_default(&w);
         w.prompt_len = 200, w.output_len = 600, w.concurrency = pts[i].batch;
-        if (tacl_plan_create(c, &m, &w, NULL, &p) != TACL_OK) {
+        if (tacl__plan_create(c, &m, &w, NULL, &p) != TACL_OK) {
             printf("plan failed: %s\n", tacl_last_error());
             tacl_cluster_destroy(c);
             return;
         }
-        const tacl_layout_t *l = tacl_plan_find(p, pts[i].tp, 1, 1);
+        const tacl__layout_t *l = tacl__plan_find(p, pts[i].tp, 1, 1);
         if (l && l->state == TACL_LAYOUT_OK) {
             double err = (l->tpot_ms - pts[i].measured_ms) / pts[i].measured_ms;
             sum += fabs(err), n++;
             printf("| %s | %d | %d | %.2f | %.2f | %+.1f%% | %s |\n", pts[i].model, pts[i].tp,
                    pts[i].batch, pts[i].measured_ms, l->tpot_ms, 100 * err, pts[i].src);
         }
-        tacl_plan_destroy(p);
+        tacl__plan_destroy(p);
         tacl_cluster_destroy(c);
     }
     if (n) printf("\nmean |error| %.1f%% over %d points\n\n", 100 * sum / n, n);
@@ -113,17 +113,17 @@ static int pb_cmp(const void *a, const void *b)
 static double pb_time_plan(const tacl_cluster_t *c, const char *model, long conc, int reps)
 {
     double t[64];
-    tacl_model_t m = *tacl_model_preset(model);
-    tacl_workload_t w;
-    tacl_workload_default(&w);
+    tacl__model_t m = *tacl__model_preset(model);
+    tacl__workload_t w;
+    tacl__workload_default(&w);
     w.concurrency = conc;
     if (reps > 64) reps = 64;
     for (int i = 0; i < reps; i++) {
-        tacl_plan_t *p;
-        uint64_t t0 = tacl_now_ns();
-        if (tacl_plan_create(c, &m, &w, NULL, &p) != TACL_OK) return -1;
-        t[i] = (double)(tacl_now_ns() - t0) / 1e6;
-        tacl_plan_destroy(p);
+        tacl__plan_t *p;
+        uint64_t t0 = tacl__now_ns();
+        if (tacl__plan_create(c, &m, &w, NULL, &p) != TACL_OK) return -1;
+        t[i] = (double)(tacl__now_ns() - t0) / 1e6;
+        tacl__plan_destroy(p);
     }
     qsort(t, (size_t)reps, sizeof t[0], pb_cmp);
     return t[reps / 2];
@@ -140,28 +140,28 @@ static void pb_timing_written(void)
     for (int kind = 0; kind < 2; kind++) {
         tacl_cluster_t *c;
         int idx;
-        tacl_cluster_create(&c);
+        tacl__cluster_create(&c);
         for (int i = 0; i < 1024; i++) {
             char name[32];
             snprintf(name, sizeof name, "h%d", i);
-            tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx);
+            tacl__cluster_add_host(c, name, 8, "H100-80GB", &idx);
         }
         if (kind == 0) {
             c->has_default = 1, c->default_gbs = 25, c->default_lat_us = 6;
             for (int l = 0; l < 1024; l += 32)
                 for (int a = l; a < l + 32; a++)
                     for (int b = a + 1; b < l + 32; b++)
-                        tacl_cluster_set_link(c, a, b, 50, 3);
+                        tacl__cluster_set_link(c, a, b, 50, 3);
             for (int i = 0; i < 100; i++)
-                tacl_cluster_set_unreachable(c, (i * 37) % 1024, (i * 37 + 500) % 1024);
+                tacl__cluster_set_unreachable(c, (i * 37) % 1024, (i * 37 + 500) % 1024);
         } else {
             for (int a = 0; a < 1024; a++)
                 for (int b = a + 1; b < 1024; b++)
-                    tacl_cluster_set_link(c, a, b, 50, 3);
+                    tacl__cluster_set_link(c, a, b, 50, 3);
         }
-        uint64_t t0 = tacl_now_ns();
-        tacl_cluster_finish(c);
-        double fin = (double)(tacl_now_ns() - t0) / 1e6;
+        uint64_t t0 = tacl__now_ns();
+        tacl__cluster_finish(c);
+        double fin = (double)(tacl__now_ns() - t0) / 1e6;
         for (int k = 0; k < 2; k++) {
             const char *model = k ? "DeepSeek-V3" : "Llama-3-70B";
             printf("| 1024 x 8 GPUs, %s | %d | %s | %.1f (+%.1f ms indexing links) |\n",
@@ -173,15 +173,15 @@ static void pb_timing_written(void)
     for (int n = 1024; n <= 32768; n *= 2) {
         tacl_cluster_t *c;
         int idx;
-        tacl_cluster_create(&c);
+        tacl__cluster_create(&c);
         for (int i = 0; i < n; i++) {
             char name[32];
             snprintf(name, sizeof name, "h%d", i);
-            tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx);
+            tacl__cluster_add_host(c, name, 8, "H100-80GB", &idx);
         }
         for (int i = 0; i < n; i++)
-            tacl_cluster_set_link(c, i, (i + 1) % n, 50, 3);
-        tacl_cluster_finish(c);
+            tacl__cluster_set_link(c, i, (i + 1) % n, 50, 3);
+        tacl__cluster_finish(c);
         printf("| %d x 8 GPUs, ring (links listed) | %d | Llama-3-70B | %.1f |\n", n, c->nlinks,
                pb_time_plan(c, "Llama-3-70B", 4096, 1));
         tacl_cluster_destroy(c);
@@ -193,22 +193,22 @@ static void pb_timing(void)
 {
     tacl_cluster_t *chain, *big;
     int i0, i1, i2;
-    tacl_cluster_create(&chain);
-    tacl_cluster_add_host(chain, "A", 2, "A100-40GB", &i0);
-    tacl_cluster_add_host(chain, "B", 2, "A100-40GB", &i1);
-    tacl_cluster_add_host(chain, "C", 2, "A100-40GB", &i2);
-    tacl_cluster_set_link(chain, i0, i1, 12.5, 5);
-    tacl_cluster_set_link(chain, i1, i2, 12.5, 5);
-    tacl_cluster_finish(chain);
-    tacl_cluster_create(&big);
+    tacl__cluster_create(&chain);
+    tacl__cluster_add_host(chain, "A", 2, "A100-40GB", &i0);
+    tacl__cluster_add_host(chain, "B", 2, "A100-40GB", &i1);
+    tacl__cluster_add_host(chain, "C", 2, "A100-40GB", &i2);
+    tacl__cluster_set_link(chain, i0, i1, 12.5, 5);
+    tacl__cluster_set_link(chain, i1, i2, 12.5, 5);
+    tacl__cluster_finish(chain);
+    tacl__cluster_create(&big);
     for (int i = 0; i < 1024; i++) {
         char name[32];
         snprintf(name, sizeof name, "node%d", i);
-        tacl_cluster_add_host(big, name, 8, "H100-80GB", &i0);
+        tacl__cluster_add_host(big, name, 8, "H100-80GB", &i0);
     }
     big->has_default = 1, big->default_gbs = 50, big->default_lat_us = 4;
-    tacl_cluster_set_unreachable(big, 0, 1023);
-    tacl_cluster_finish(big);
+    tacl__cluster_set_unreachable(big, 0, 1023);
+    tacl__cluster_finish(big);
     printf("## planning time (median)\n\n| cluster | model | time (ms) |\n|---|---|---:|\n");
     static const char *const models[] = {"Llama-3-70B", "Llama-3.1-405B", "DeepSeek-V3"};
     for (int k = 0; k < 3; k++) {

@@ -1,4 +1,4 @@
-/* reduce_kernels.c — throughput of the reduction kernels: tacl_reduce_many over n sources of a
+/* reduce_kernels.c — throughput of the reduction kernels: tacl__reduce_many over n sources of a
  * given size, for a few (dtype, op) pairs, on the kernel family that TACL_REDUCE_ISA selects
  * (default: the best this CPU has). Reports GB/s of source bytes read (n * bytes / time).
  * Usage: reduce_kernels [bytes_per_source] (run with TACL_REDUCE_ISA=scalar|avx2|avx512). */
@@ -26,7 +26,8 @@ int main(int argc, char **argv)
     }
     void *dst = malloc(bytes);
     if (!dst) return 1;
-    printf("# kernels: %s, %zu bytes per source; GB/s of sources read\n", tacl_reduce_isa(), bytes);
+    printf("# kernels: %s, %zu bytes per source; GB/s of sources read\n", tacl__reduce_isa(),
+           bytes);
     printf("%-10s %-5s %8s %8s %8s\n", "dtype", "op", "n=2", "n=4", "n=8");
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         size_t count = bytes / tacl_dtype_size(cases[c].dt);
@@ -35,11 +36,11 @@ int main(int argc, char **argv)
             int n = ns[j], iters = (int)((512u << 20) / (bytes * (size_t)n)) + 1;
             double best = 0;
             for (int rep = 0; rep < 3; rep++) {
-                uint64_t t0 = tacl_now_ns();
+                uint64_t t0 = tacl__now_ns();
                 for (int i = 0; i < iters; i++)
-                    tacl_reduce_many(dst, (const void *const *)src, n, count, cases[c].dt,
-                                     cases[c].op);
-                double gbs = (double)bytes * n * iters / (double)(tacl_now_ns() - t0);
+                    tacl__reduce_many(dst, (const void *const *)src, n, count, cases[c].dt,
+                                      cases[c].op);
+                double gbs = (double)bytes * n * iters / (double)(tacl__now_ns() - t0);
                 if (gbs > best) best = gbs;
             }
             printf(" %8.2f", best);

@@ -25,8 +25,8 @@ typedef struct {
     size_t maxb;
     int nsizes;
     size_t bytes[BENCH_SIZES];
-    double mpi_us[BENCH_SIZES];  /* best of the rounds; 0: not measured */
-    double tacl_us[BENCH_SIZES]; /* best of the rounds (written by rank 0 of each round) */
+    double mpi_us[BENCH_SIZES];   /* best of the rounds; 0: not measured */
+    double tacl__us[BENCH_SIZES]; /* best of the rounds (written by rank 0 of each round) */
     double copy_gbs;
 } bench_t;
 
@@ -45,9 +45,9 @@ static double bench_copy_gbs(void)
     memset(b, 2, n);
     double best = 0;
     for (int i = 0; i < 10; i++) {
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         memcpy(i & 1 ? a : b, i & 1 ? b : a, n);
-        double gbs = (double)n / (double)(tacl_now_ns() - t0);
+        double gbs = (double)n / (double)(tacl__now_ns() - t0);
         if (gbs > best) best = gbs;
     }
     free(a);
@@ -73,13 +73,13 @@ static void bench_run_mpi(bench_t *b, const char *path, int n)
 static int bench_rank(mp_ctx_t *ctx, void *arg)
 {
     bench_t *b = arg;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     int ranks[MP_MAX_RANKS], n = ctx->size;
     for (int r = 0; r < n; r++)
         ranks[r] = r;
-    tacl_shm_group_config_t cfg = {.xchg = &ctx->xchg, .comm_ranks = ranks, .timeout_s = 30.0};
-    tacl_shm_group_t *g;
-    if (tacl_shm_group_create(&cfg, &g, &eb) != TACL_OK) {
+    tacl__shm_group_config_t cfg = {.xchg = &ctx->xchg, .comm_ranks = ranks, .timeout_s = 30.0};
+    tacl__shm_group_t *g;
+    if (tacl__shm_group_create(&cfg, &g, &eb) != TACL_OK) {
         fprintf(stderr, "rank %d: %s\n", ctx->rank, eb.msg);
         return 1;
     }
@@ -90,31 +90,31 @@ static int bench_rank(mp_ctx_t *ctx, void *arg)
     for (int s = 0; s < b->nsizes; s++) {
         size_t bytes = b->bytes[s], count = bytes / 4;
         int iters = bench_iters(bytes);
-        tacl_fp_t fp = {TACL_COLL_ALL_REDUCE, TACL_FLOAT32, TACL_SUM, -1, count, 0};
+        tacl__fp_t fp = {TACL_COLL_ALL_REDUCE, TACL_FLOAT32, TACL_SUM, -1, count, 0};
         tacl_status_t st = TACL_OK;
         for (int i = 0; i < 5 && st == TACL_OK; i++) {
             fp.seq = ++seq;
-            st = tacl_shm_all_reduce(g, a, o, count, TACL_FLOAT32, TACL_SUM, &fp,
-                                     tacl_deadline_ns(30), &eb);
+            st = tacl__shm_all_reduce(g, a, o, count, TACL_FLOAT32, TACL_SUM, &fp,
+                                      tacl__deadline_ns(30), &eb);
         }
-        tacl_fp_t bfp = {TACL_COLL_BARRIER, 0, 0, -1, 0, ++seq};
-        if (st == TACL_OK) st = tacl_shm_barrier(g, &bfp, tacl_deadline_ns(30), &eb);
-        uint64_t t0 = tacl_now_ns();
+        tacl__fp_t bfp = {TACL_COLL_BARRIER, 0, 0, -1, 0, ++seq};
+        if (st == TACL_OK) st = tacl__shm_barrier(g, &bfp, tacl__deadline_ns(30), &eb);
+        uint64_t t0 = tacl__now_ns();
         for (int i = 0; i < iters && st == TACL_OK; i++) {
             fp.seq = ++seq;
-            st = tacl_shm_all_reduce(g, a, o, count, TACL_FLOAT32, TACL_SUM, &fp,
-                                     tacl_deadline_ns(30), &eb);
+            st = tacl__shm_all_reduce(g, a, o, count, TACL_FLOAT32, TACL_SUM, &fp,
+                                      tacl__deadline_ns(30), &eb);
         }
         bfp.seq = ++seq;
-        if (st == TACL_OK) st = tacl_shm_barrier(g, &bfp, tacl_deadline_ns(30), &eb);
+        if (st == TACL_OK) st = tacl__shm_barrier(g, &bfp, tacl__deadline_ns(30), &eb);
         if (st != TACL_OK) {
             fprintf(stderr, "rank %d: %s\n", ctx->rank, eb.msg);
             return 1;
         }
-        double us = (double)(tacl_now_ns() - t0) * 1e-3 / iters;
-        if (ctx->rank == 0 && (b->tacl_us[s] == 0 || us < b->tacl_us[s])) b->tacl_us[s] = us;
+        double us = (double)(tacl__now_ns() - t0) * 1e-3 / iters;
+        if (ctx->rank == 0 && (b->tacl__us[s] == 0 || us < b->tacl__us[s])) b->tacl__us[s] = us;
     }
-    tacl_shm_group_destroy(g);
+    tacl__shm_group_destroy(g);
     free(a);
     free(o);
     return 0;
@@ -131,7 +131,7 @@ static void bench_print(const bench_t *b, int n, int rounds)
     printf("%12s %12s %10s %12s %10s %9s %9s\n", "bytes", "tacl_us", "busbw", "ompi_us", "ompi_bw",
            "speedup", "bw/copy");
     for (int s = 0; s < b->nsizes; s++) {
-        double us = b->tacl_us[s], f = 2.0 * (n - 1) / n * (double)b->bytes[s];
+        double us = b->tacl__us[s], f = 2.0 * (n - 1) / n * (double)b->bytes[s];
         double bw = us > 0 ? f / (us * 1e3) : 0;
         if (b->mpi_us[s] > 0)
             printf("%12zu %12.2f %10.2f %12.2f %10.2f %8.2fx %8.0f%%\n", b->bytes[s], us, bw,

@@ -56,8 +56,8 @@ static void bs_client(int port, int id, double seconds, uint64_t *pairs)
     if (tacl_store_wait(st, go, 1) != TACL_OK) _exit(1);
     char key[32], val[32];
     snprintf(key, sizeof key, "bench/k/%d", id);
-    uint64_t end = tacl_deadline_ns(seconds), n = 0;
-    while (tacl_now_ns() < end) {
+    uint64_t end = tacl__deadline_ns(seconds), n = 0;
+    while (tacl__now_ns() < end) {
         int len = snprintf(val, sizeof val, "%d-%llu", id, (unsigned long long)n);
         void *v;
         size_t vl;
@@ -92,8 +92,8 @@ static int bs_ops(int nclients, double seconds)
     }
     tacl_store_t *st;
     if (tacl_store_connect("127.0.0.1", port, 10, &st) != TACL_OK) return 1;
-    uint64_t until = tacl_deadline_ns(30);
-    while (boot_store_server_nclients(srv) < nclients + 1 && tacl_now_ns() < until)
+    uint64_t until = tacl__deadline_ns(30);
+    while (boot_store_server_nclients(srv) < nclients + 1 && tacl__now_ns() < until)
         usleep(1000);
     tacl_store_set(st, "bench/go", "1", 1);
     tacl_store_close(st);
@@ -121,7 +121,7 @@ static double bs_world(int n, int round)
     int port = bs_free_port();
     pid_t kids[BS_MAX];
     fflush(NULL);
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     for (int r = 0; r < n; r++) {
         kids[r] = fork();
         if (kids[r] == 0) {
@@ -133,17 +133,17 @@ static double bs_world(int n, int round)
             snprintf(bs.master_addr, sizeof bs.master_addr, "127.0.0.1");
             snprintf(bs.run_id, sizeof bs.run_id, "bench-%d-%d", (int)getppid(), round);
             boot_world_t w;
-            tacl_errbuf_t eb;
+            tacl__errbuf_t eb;
             if (boot_world_join(&bs, "bench-host", 30, &w, &eb) != TACL_OK) {
                 fprintf(stderr, "rank %d: %s\n", r, eb.msg);
                 _exit(1);
             }
             char mine[64], *all = malloc((size_t)n * 64);
             memset(mine, r, sizeof mine);
-            if (tacl_xchg_allgather(&w.xchg, mine, sizeof mine, all, &eb) != TACL_OK) _exit(1);
+            if (tacl__xchg_allgather(&w.xchg, mine, sizeof mine, all, &eb) != TACL_OK) _exit(1);
             for (int i = 0; i < n; i++)
                 if (all[i * 64] != (char)i) _exit(1);
-            done[r] = tacl_now_ns();
+            done[r] = tacl__now_ns();
             boot_world_leave(&w);
             free(all);
             _exit(0);
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
     /* The ranks are forked here, as a launcher would start them: they share one job token. */
     char tok[80];
     if (!getenv("TACL_STORE_TOKEN") && !getenv("TACL_STORE_TOKEN_FILE") &&
-        tacl_auth_new_token(tok, sizeof tok) == 0)
+        tacl__auth_new_token(tok, sizeof tok) == 0)
         setenv("TACL_STORE_TOKEN", tok, 1);
     printf("| measurement | rate / time | |\n|---|---|---|\n");
     int counts[] = {1, 8, 64};

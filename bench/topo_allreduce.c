@@ -123,7 +123,7 @@ static int run_loop(tacl_comm_t *w, double seconds)
 
 static int run_measure(tacl_comm_t *w)
 {
-    const tacl_world_t *wo = w->world;
+    const tacl__world_t *wo = w->world;
     int n = wo->size;
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)

@@ -66,9 +66,9 @@ static const char *boot_get(const char *name)
 {
     if (!strncmp(name, "TACL_", 5)) {
         for (int i = 0; i < TACL_SET_COUNT; i++) {
-            tacl_setting_id_t id = (tacl_setting_id_t)i;
-            if (strcmp(tacl_setting_info(id)->name, name)) continue;
-            return tacl_setting_is_set(id) ? tacl_setting_str(id) : NULL;
+            tacl__setting_id_t id = (tacl__setting_id_t)i;
+            if (strcmp(tacl__setting_info(id)->name, name)) continue;
+            return tacl__setting_is_set(id) ? tacl__setting_str(id) : NULL;
         }
         return NULL;
     }
@@ -93,9 +93,9 @@ __attribute__((format(printf, 1, 2))) static tacl_status_t boot_fail(const char 
         int n = snprintf(found + o, sizeof found - o, "%s%s=%.64s", o ? " " : "", boot_vars[i], v);
         if (n > 0) o += (size_t)n;
     }
-    return tacl_err(NULL, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                    "bootstrap: %s (" BOOT_LOOKED_FOR "; found: %s)", what,
-                    o ? found : "none of them");
+    return tacl__err(NULL, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                     "bootstrap: %s (" BOOT_LOOKED_FOR "; found: %s)", what,
+                     o ? found : "none of them");
 }
 
 /* Parses variable name as a non-negative decimal int. *present = 0 when unset. */
@@ -239,7 +239,7 @@ static tacl_status_t boot_from_slurm(tacl_bootstrap_t *b)
     if (tpn) {
         int n;
         int which = strcmp(tpn_var, "SLURM_NTASKS_PER_NODE") ? node_id : -1;
-        tacl_status_t st = tacl_slurm_tasks_per_node(tpn, which, &n);
+        tacl_status_t st = tacl__slurm_tasks_per_node(tpn, which, &n);
         if (st == TACL_ERR_NOT_FOUND) {
             TACL_DEBUG(TACL_SUB_BOOT, "bootstrap: %s; local size unknown", tacl_last_error());
         } else if (st != TACL_OK) {
@@ -255,7 +255,7 @@ static tacl_status_t boot_from_slurm(tacl_bootstrap_t *b)
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         const char *nl = boot_get(lists[i]);
         if (!nl) continue;
-        if (tacl_nodelist_first(nl, b->master_addr, sizeof b->master_addr, NULL) != TACL_OK)
+        if (tacl__nodelist_first(nl, b->master_addr, sizeof b->master_addr, NULL) != TACL_OK)
             return boot_fail("%s: %s", lists[i], tacl_last_error());
         return TACL_OK;
     }
@@ -379,8 +379,8 @@ const char *tacl_launcher_name(tacl_launcher_t l)
 tacl_status_t tacl_bootstrap_from_env(tacl_bootstrap_t *out)
 {
     if (!out)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "tacl_bootstrap_from_env: out is NULL");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "tacl_bootstrap_from_env: out is NULL");
     tacl_bootstrap_t b;
     memset(&b, 0, sizeof b);
     b.local_rank = -1;
@@ -407,7 +407,7 @@ tacl_status_t tacl_bootstrap_from_env(tacl_bootstrap_t *out)
     if (addr) TACL_CHECK(boot_set_addr(&b, addr, "TACL_MASTER_ADDR"));
     TACL_CHECK(boot_port(&b));
     boot_run_id(&b);
-    tacl_log_set_rank(b.rank);
+    tacl__log_set_rank(b.rank);
     TACL_INFO(TACL_SUB_BOOT,
               "bootstrap: launcher %s, rank %d of %d, local %d of %d, master %s:%d, run id %s",
               tacl_launcher_name(b.launcher), b.rank, b.size, b.local_rank, b.local_size,

@@ -17,7 +17,7 @@
 
 static void hostid_path(char *buf, size_t len, const char *rel)
 {
-    snprintf(buf, len, "%s%s", tacl_setting_str(TACL_SET_SYSFS_ROOT), rel);
+    snprintf(buf, len, "%s%s", tacl__setting_str(TACL_SET_SYSFS_ROOT), rel);
 }
 
 /* Reads the first line of root+rel into buf (newline removed); errors name the file. */
@@ -27,8 +27,8 @@ static tacl_status_t hostid_read_line(const char *rel, const char *what, char *b
     hostid_path(path, sizeof path, rel);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
-                        "host id: cannot read the %s from %s: %s", what, path, strerror(errno));
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
+                         "host id: cannot read the %s from %s: %s", what, path, strerror(errno));
     ssize_t n;
     do {
         n = read(fd, buf, len - 1);
@@ -36,13 +36,13 @@ static tacl_status_t hostid_read_line(const char *rel, const char *what, char *b
     int err = errno;
     close(fd);
     if (n < 0)
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
-                        "host id: cannot read the %s from %s: %s", what, path, strerror(err));
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
+                         "host id: cannot read the %s from %s: %s", what, path, strerror(err));
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
     if (!buf[0])
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT, "host id: the %s file %s is empty",
-                        what, path);
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT, "host id: the %s file %s is empty",
+                         what, path);
     return TACL_OK;
 }
 
@@ -61,36 +61,36 @@ static tacl_status_t hostid_netns(unsigned long long *ino)
             *ino = (unsigned long long)sb.st_ino;
             return TACL_OK;
         }
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
-                        "host id: cannot read the network namespace from %s: %s", path,
-                        strerror(err));
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
+                         "host id: cannot read the network namespace from %s: %s", path,
+                         strerror(err));
     }
     link[n] = '\0';
     char *end;
     if (strncmp(link, "net:[", 5) || (*ino = strtoull(link + 5, &end, 10), end == link + 5) ||
         strcmp(end, "]"))
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
-                        "host id: %s links to \"%s\", expected \"net:[<inode>]\"", path, link);
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
+                         "host id: %s links to \"%s\", expected \"net:[<inode>]\"", path, link);
     return TACL_OK;
 }
 
 tacl_status_t tacl_host_id(char *buf, size_t len)
 {
     if (!buf || len == 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_host_id: no buffer given");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_host_id: no buffer given");
     char built[512];
     const char *id = built;
-    if (tacl_setting_is_set(TACL_SET_HOST_ID)) {
-        id = tacl_setting_str(TACL_SET_HOST_ID);
+    if (tacl__setting_is_set(TACL_SET_HOST_ID)) {
+        id = tacl__setting_str(TACL_SET_HOST_ID);
     } else {
         char host[256], boot[128];
         unsigned long long ino = 0;
-        if (tacl_setting_is_set(TACL_SET_SYSFS_ROOT)) {
+        if (tacl__setting_is_set(TACL_SET_SYSFS_ROOT)) {
             TACL_CHECK(
                 hostid_read_line("/proc/sys/kernel/hostname", "hostname", host, sizeof host));
         } else if (gethostname(host, sizeof host) != 0) {
-            return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT, "host id: gethostname failed: %s",
-                            strerror(errno));
+            return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_BOOT,
+                             "host id: gethostname failed: %s", strerror(errno));
         }
         host[sizeof host - 1] = '\0';
         TACL_CHECK(
@@ -100,9 +100,9 @@ tacl_status_t tacl_host_id(char *buf, size_t len)
     }
     size_t n = strlen(id);
     if (n >= len)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "tacl_host_id: \"%.200s\" needs %zu bytes, the buffer has %zu", id, n + 1,
-                        len);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "tacl_host_id: \"%.200s\" needs %zu bytes, the buffer has %zu", id, n + 1,
+                         len);
     memcpy(buf, id, n + 1);
     return TACL_OK;
 }

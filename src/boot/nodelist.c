@@ -79,14 +79,14 @@ static const char *nl_char_desc(const char *spec, size_t pos, char *buf, size_t 
 
 static tacl_status_t nl_fail(const nl_parser_t *p, const char *what, size_t pos)
 {
-    return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                    "node list \"" NL_SHOW "\": %s at column %zu", p->spec, what, pos + 1);
+    return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                     "node list \"" NL_SHOW "\": %s at column %zu", p->spec, what, pos + 1);
 }
 
 static tacl_status_t nl_too_many(const nl_parser_t *p)
 {
-    return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                    "node list \"" NL_SHOW "\" expands to more than %zu hosts", p->spec, p->max);
+    return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                     "node list \"" NL_SHOW "\" expands to more than %zu hosts", p->spec, p->max);
 }
 
 /* Reads a decimal number at p->pos inside the bracket opened at open; *ndigits receives how
@@ -164,7 +164,7 @@ static tacl_status_t nl_parse_bracket(nl_parser_t *p, nl_seg_t *seg, size_t *nam
             nl_range_t *n = realloc(seg->ranges, cap * sizeof *n);
             if (!n) {
                 free(seg->ranges);
-                return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
+                return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
             }
             seg->ranges = n;
         }
@@ -203,7 +203,7 @@ static tacl_status_t nl_add_seg(nl_expr_t *e, size_t *cap, const nl_seg_t *seg)
     if (e->nsegs == *cap) {
         *cap = *cap ? *cap * 2 : 4;
         nl_seg_t *n = realloc(e->segs, *cap * sizeof *n);
-        if (!n) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
+        if (!n) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
         e->segs = n;
     }
     e->segs[e->nsegs++] = *seg;
@@ -270,7 +270,7 @@ static tacl_status_t nl_parse(const char *spec, size_t max, nl_parser_t *p)
     memset(p, 0, sizeof *p);
     p->spec = spec ? spec : "";
     p->max = max ? max : TACL_NODELIST_MAX;
-    if (!p->spec[0]) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "node list is empty");
+    if (!p->spec[0]) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "node list is empty");
     size_t cap = 0;
     for (;;) {
         nl_expr_t e;
@@ -285,7 +285,7 @@ static tacl_status_t nl_parse(const char *spec, size_t max, nl_parser_t *p)
             cap = cap ? cap * 2 : 4;
             nl_expr_t *n = realloc(p->exprs, cap * sizeof *n);
             if (!n) {
-                st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
+                st = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
                 for (size_t i = 0; i < e.nsegs; i++)
                     free(e.segs[i].ranges);
                 free(e.segs);
@@ -347,17 +347,18 @@ static void nl_expr_host(const nl_expr_t *e, unsigned long long k, char *buf)
     buf[o] = '\0';
 }
 
-tacl_status_t tacl_nodelist_expand(const char *spec, size_t max_hosts, tacl_nodelist_t *out)
+tacl_status_t tacl__nodelist_expand(const char *spec, size_t max_hosts, tacl__nodelist_t *out)
 {
     if (!out)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_nodelist_expand: out is NULL");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "tacl_nodelist_expand: out is NULL");
     nl_parser_t p;
     TACL_CHECK(nl_parse(spec, max_hosts, &p));
     char **hosts = calloc((size_t)p.total, sizeof *hosts);
     if (!hosts) {
         nl_parser_free(&p);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT,
-                        "node list: out of memory for %llu hosts", p.total);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT,
+                         "node list: out of memory for %llu hosts", p.total);
     }
     size_t n = 0;
     char name[NL_NAME_MAX + 1];
@@ -366,10 +367,10 @@ tacl_status_t tacl_nodelist_expand(const char *spec, size_t max_hosts, tacl_node
             nl_expr_host(&p.exprs[e], k, name);
             hosts[n] = strdup(name);
             if (!hosts[n]) {
-                tacl_nodelist_t partial = {hosts, n};
-                tacl_nodelist_free(&partial);
+                tacl__nodelist_t partial = {hosts, n};
+                tacl__nodelist_free(&partial);
                 nl_parser_free(&p);
-                return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
+                return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "node list: out of memory");
             }
             n++;
         }
@@ -380,7 +381,7 @@ tacl_status_t tacl_nodelist_expand(const char *spec, size_t max_hosts, tacl_node
     return TACL_OK;
 }
 
-void tacl_nodelist_free(tacl_nodelist_t *nl)
+void tacl__nodelist_free(tacl__nodelist_t *nl)
 {
     if (!nl) return;
     for (size_t i = 0; i < nl->count; i++)
@@ -390,10 +391,10 @@ void tacl_nodelist_free(tacl_nodelist_t *nl)
     nl->count = 0;
 }
 
-tacl_status_t tacl_nodelist_first(const char *spec, char *buf, size_t len, size_t *count)
+tacl_status_t tacl__nodelist_first(const char *spec, char *buf, size_t len, size_t *count)
 {
     if (!buf || !len)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_nodelist_first: no buffer");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tacl_nodelist_first: no buffer");
     nl_parser_t p;
     TACL_CHECK(nl_parse(spec, 0, &p));
     char name[NL_NAME_MAX + 1];
@@ -401,8 +402,8 @@ tacl_status_t tacl_nodelist_first(const char *spec, char *buf, size_t len, size_
     unsigned long long total = p.total;
     nl_parser_free(&p);
     if (strlen(name) >= len)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "node list: first host '%s' does not fit in %zu bytes", name, len);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "node list: first host '%s' does not fit in %zu bytes", name, len);
     memcpy(buf, name, strlen(name) + 1);
     if (count) *count = (size_t)total;
     return TACL_OK;
@@ -410,8 +411,8 @@ tacl_status_t tacl_nodelist_first(const char *spec, char *buf, size_t len, size_
 
 static tacl_status_t tpn_fail(const char *spec, const char *what, size_t pos)
 {
-    return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                    "tasks-per-node list \"" NL_SHOW "\": %s at column %zu", spec, what, pos + 1);
+    return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                     "tasks-per-node list \"" NL_SHOW "\": %s at column %zu", spec, what, pos + 1);
 }
 
 /* Reads a positive decimal int at *pos. */
@@ -430,13 +431,13 @@ static tacl_status_t tpn_number(const char *spec, size_t *pos, int *v)
     return TACL_OK;
 }
 
-tacl_status_t tacl_slurm_tasks_per_node(const char *spec, int node_id, int *out)
+tacl_status_t tacl__slurm_tasks_per_node(const char *spec, int node_id, int *out)
 {
     if (!out)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "tacl_slurm_tasks_per_node: out is NULL");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "tacl_slurm_tasks_per_node: out is NULL");
     if (!spec || !spec[0])
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tasks-per-node list is empty");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT, "tasks-per-node list is empty");
     size_t pos = 0;
     long node = 0;
     int found = -1, first = -1, differ = -1;
@@ -460,19 +461,19 @@ tacl_status_t tacl_slurm_tasks_per_node(const char *spec, int node_id, int *out)
     }
     if (node_id < 0) {
         if (differ >= 0)
-            return tacl_err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_BOOT,
-                            "tasks-per-node list \"" NL_SHOW
-                            "\": nodes run different task counts (%d and %d); the node's index "
-                            "is needed to choose",
-                            spec, first, differ);
+            return tacl__err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_BOOT,
+                             "tasks-per-node list \"" NL_SHOW
+                             "\": nodes run different task counts (%d and %d); the node's index "
+                             "is needed to choose",
+                             spec, first, differ);
         *out = first;
         return TACL_OK;
     }
     if (found < 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "tasks-per-node list \"" NL_SHOW
-                        "\" describes %ld nodes; node %d is not one",
-                        spec, node, node_id);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "tasks-per-node list \"" NL_SHOW
+                         "\" describes %ld nodes; node %d is not one",
+                         spec, node, node_id);
     *out = found;
     return TACL_OK;
 }

@@ -15,23 +15,23 @@
 typedef struct {
     char **hosts; /* count names, in Slurm's order */
     size_t count;
-} tacl_nodelist_t;
+} tacl__nodelist_t;
 
 /* Expands spec into every host name it denotes. Several bracket groups in one name multiply
  * (the leftmost varies slowest); zero padding follows the width of a range's lower bound.
  * max_hosts 0 means TACL_NODELIST_MAX. *out is set only on success; free it with
- * tacl_nodelist_free. */
-tacl_status_t tacl_nodelist_expand(const char *spec, size_t max_hosts, tacl_nodelist_t *out);
-void tacl_nodelist_free(tacl_nodelist_t *nl);
+ * tacl__nodelist_free. */
+tacl_status_t tacl__nodelist_expand(const char *spec, size_t max_hosts, tacl__nodelist_t *out);
+void tacl__nodelist_free(tacl__nodelist_t *nl);
 
 /* Validates the whole of spec and writes its first host into buf, without expanding the rest
  * (a list of a million nodes costs nothing). *count, when not NULL, receives the host count. */
-tacl_status_t tacl_nodelist_first(const char *spec, char *buf, size_t len, size_t *count);
+tacl_status_t tacl__nodelist_first(const char *spec, char *buf, size_t len, size_t *count);
 
 /* SLURM_TASKS_PER_NODE syntax: comma-separated "N" or "N(xM)" (N tasks on each of M nodes).
  * Writes the task count of node node_id (0-based). node_id < 0 asks for the count every node
  * shares; when nodes differ that is TACL_ERR_NOT_FOUND naming the counts found (malformed
  * input is TACL_ERR_INVALID). */
-tacl_status_t tacl_slurm_tasks_per_node(const char *spec, int node_id, int *out);
+tacl_status_t tacl__slurm_tasks_per_node(const char *spec, int node_id, int *out);
 
 #endif

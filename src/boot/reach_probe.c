@@ -72,9 +72,9 @@ void boot_reach_probe(const char *const *hosts, int n, int port, double timeout_
         pf[np] = (struct pollfd){.fd = fd, .events = POLLOUT};
         idx[np++] = k;
     }
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     while (np > 0) {
-        int ms = tacl_ms_left(deadline);
+        int ms = tacl__ms_left(deadline);
         int rc = ms > 0 ? poll(pf, (nfds_t)np, ms) : 0;
         if (rc < 0 && errno == EINTR) continue;
         if (rc <= 0) break; /* the deadline: those left never answered */
@@ -114,7 +114,7 @@ int boot_reach_hosts(char ***hosts, const char **src)
     const char *from = "";
     int n = 0;
     if (!h) return 0;
-    const char *list = tacl_setting_str(TACL_SET_HOSTS);
+    const char *list = tacl__setting_str(TACL_SET_HOSTS);
     if (list && list[0]) {
         from = "TACL_HOSTS";
         const char *p = list;
@@ -130,12 +130,12 @@ int boot_reach_hosts(char ***hosts, const char **src)
     } else {
         const char *sl = getenv("SLURM_JOB_NODELIST");
         if (!sl || !sl[0]) sl = getenv("SLURM_NODELIST");
-        tacl_nodelist_t nl;
-        if (sl && sl[0] && tacl_nodelist_expand(sl, BOOT_REACH_MAX_HOSTS, &nl) == TACL_OK) {
+        tacl__nodelist_t nl;
+        if (sl && sl[0] && tacl__nodelist_expand(sl, BOOT_REACH_MAX_HOSTS, &nl) == TACL_OK) {
             from = "the Slurm node list";
             for (size_t k = 0; k < nl.count && n < BOOT_REACH_MAX_HOSTS; k++)
                 if ((h[n] = strdup(nl.hosts[k]))) n++;
-            tacl_nodelist_free(&nl);
+            tacl__nodelist_free(&nl);
         }
     }
     if (!n) {
@@ -147,7 +147,7 @@ int boot_reach_hosts(char ***hosts, const char **src)
     return n;
 }
 
-tacl_status_t boot_reach_explain(tacl_errbuf_t *eb, tacl_status_t st, int port)
+tacl_status_t boot_reach_explain(tacl__errbuf_t *eb, tacl_status_t st, int port)
 {
     char prev[TACL_ERRMSG_MAX], text[TACL_ERRMSG_MAX];
     snprintf(prev, sizeof prev, "%s", tacl_last_error());
@@ -155,16 +155,16 @@ tacl_status_t boot_reach_explain(tacl_errbuf_t *eb, tacl_status_t st, int port)
     const char *src = "";
     int n = boot_reach_hosts(&hosts, &src);
     if (!n)
-        return tacl_err(eb, st, TACL_SUB_BOOT,
-                        "%s; set TACL_HOSTS=host1,host2,... (the job's hosts) to learn which of "
-                        "them this rank can reach, and so where a store could be hosted",
-                        prev);
+        return tacl__err(eb, st, TACL_SUB_BOOT,
+                         "%s; set TACL_HOSTS=host1,host2,... (the job's hosts) to learn which of "
+                         "them this rank can reach, and so where a store could be hosted",
+                         prev);
     boot_reach_t *r = calloc((size_t)n, sizeof *r);
     if (!r) {
         boot_reach_hosts_free(hosts, n);
-        return tacl_err(eb, st, TACL_SUB_BOOT, "%s", prev);
+        return tacl__err(eb, st, TACL_SUB_BOOT, "%s", prev);
     }
-    double t = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT);
+    double t = tacl__setting_dbl(TACL_SET_PROBE_TIMEOUT);
     boot_reach_probe((const char *const *)hosts, n, port, t > 0 ? t : 2, r);
     size_t o = 0;
     int nyes = 0;
@@ -189,10 +189,10 @@ tacl_status_t boot_reach_explain(tacl_errbuf_t *eb, tacl_status_t st, int port)
         }
     boot_reach_hosts_free(hosts, n);
     free(r);
-    return tacl_err(eb, st, TACL_SUB_BOOT, "%s; %s", prev, text);
+    return tacl__err(eb, st, TACL_SUB_BOOT, "%s; %s", prev, text);
 }
 
-tacl_status_t boot_reach_missing(tacl_errbuf_t *eb, tacl_status_t st, struct tacl_store *store,
+tacl_status_t boot_reach_missing(tacl__errbuf_t *eb, tacl_status_t st, struct tacl_store *store,
                                  const char *const *keys, int n)
 {
     char prev[TACL_ERRMSG_MAX], text[512];
@@ -207,7 +207,7 @@ tacl_status_t boot_reach_missing(tacl_errbuf_t *eb, tacl_status_t st, struct tac
         if (r < n) {
             int exists = 0;
             if (tacl_store_check(store, &keys[r], 1, &exists) != TACL_OK)
-                return tacl_err(eb, st, TACL_SUB_BOOT, "%s", prev); /* keep the first error */
+                return tacl__err(eb, st, TACL_SUB_BOOT, "%s", prev); /* keep the first error */
             missing = !exists;
             nmiss += missing;
         }
@@ -221,7 +221,7 @@ tacl_status_t boot_reach_missing(tacl_errbuf_t *eb, tacl_status_t st, struct tac
             run_start = -1;
         }
     }
-    if (!nmiss) return tacl_err(eb, st, TACL_SUB_BOOT, "%s", prev);
-    return tacl_err(eb, st, TACL_SUB_BOOT, "%s; rank%s that never joined: %s (%d of %d)", prev,
-                    nmiss == 1 ? "" : "s", text, nmiss, n);
+    if (!nmiss) return tacl__err(eb, st, TACL_SUB_BOOT, "%s", prev);
+    return tacl__err(eb, st, TACL_SUB_BOOT, "%s; rank%s that never joined: %s (%d of %d)", prev,
+                     nmiss == 1 ? "" : "s", text, nmiss, n);
 }

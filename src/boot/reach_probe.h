@@ -33,13 +33,13 @@ void boot_reach_hosts_free(char **hosts, int n);
 
 /* Appends to the recorded error st (this thread's message and eb) which candidate hosts this
  * rank reaches on the store's port, or how to tell it the candidates. Returns st. */
-tacl_status_t boot_reach_explain(tacl_errbuf_t *eb, tacl_status_t st, int port);
+tacl_status_t boot_reach_explain(tacl__errbuf_t *eb, tacl_status_t st, int port);
 
 /* Appends to the recorded error st which ranks never joined: rank r's claim is keys[r]; each is
  * checked on store (briefly, after the wait that timed out) and the missing ranks are listed
  * as ranges ("ranks that never joined: 2, 5-7 (3 of 8)"). Returns st. */
 struct tacl_store;
-tacl_status_t boot_reach_missing(tacl_errbuf_t *eb, tacl_status_t st, struct tacl_store *store,
+tacl_status_t boot_reach_missing(tacl__errbuf_t *eb, tacl_status_t st, struct tacl_store *store,
                                  const char *const *keys, int n);
 
 #endif

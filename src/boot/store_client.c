@@ -37,7 +37,7 @@ struct tacl_store {
     char host[256];
     char addr[300]; /* host:port for messages */
     double timeout_s;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
 };
 
 typedef struct {
@@ -58,7 +58,7 @@ static void cli_resp_free(cli_resp_t *r)
 
 static double cli_default_timeout(void)
 {
-    double t = tacl_setting_dbl(TACL_SET_STORE_TIMEOUT);
+    double t = tacl__setting_dbl(TACL_SET_STORE_TIMEOUT);
     return t > 0 ? t : 300.0;
 }
 
@@ -110,7 +110,7 @@ static int cli_connect_once(const char *host, int port, uint64_t deadline, int *
             struct pollfd p = {.fd = fd, .events = POLLOUT};
             int pr;
             do {
-                pr = poll(&p, 1, tacl_ms_left(deadline));
+                pr = poll(&p, 1, tacl__ms_left(deadline));
             } while (pr < 0 && errno == EINTR);
             if (pr == 0) {
                 errno = ETIMEDOUT;
@@ -138,25 +138,25 @@ static int cli_connect_once(const char *host, int port, uint64_t deadline, int *
 
 static int cli_io(int fd, void *buf, size_t len, int sending, uint64_t deadline);
 
-tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl_auth_t *auth,
-                                     uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl__auth_t *auth,
+                                     uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     uint8_t g[STORE_GREET_LEN], h[STORE_HELLO_LEN], v[STORE_VERDICT_LEN];
     const char *stage = "greeting";
     if (cli_io(fd, g, sizeof g, 0, deadline_ns) != 0) goto err_io;
     if (store_get_u32(g) != STORE_AUTH_MAGIC || store_get_u16(g + 4) != STORE_VERSION)
-        return tacl_err(eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
-                        "the store at %s greeted with magic 0x%08x version %u: is a tacl store of "
-                        "protocol version %u listening there?",
-                        addr, store_get_u32(g), store_get_u16(g + 4), STORE_VERSION);
+        return tacl__err(eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                         "the store at %s greeted with magic 0x%08x version %u: is a tacl store of "
+                         "protocol version %u listening there?",
+                         addr, store_get_u32(g), store_get_u16(g + 4), STORE_VERSION);
     int server_on = store_get_u16(g + 6) & STORE_AUTH_FLAG_ON;
     store_put_u32(h, STORE_AUTH_MAGIC);
     store_put_u16(h + 4, STORE_VERSION);
     store_put_u16(h + 6, auth->on ? STORE_AUTH_FLAG_ON : 0);
-    if (tacl_auth_random(h + 8, TACL_AUTH_NONCE_LEN) != 0)
-        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_STORE,
-                        "store at %s: cannot draw a random nonce (getrandom failed)", addr);
-    tacl_auth_mac(auth, STORE_LABEL_CLIENT, g + 8, h + 8, NULL, 0, h + 40);
+    if (tacl__auth_random(h + 8, TACL_AUTH_NONCE_LEN) != 0)
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_STORE,
+                         "store at %s: cannot draw a random nonce (getrandom failed)", addr);
+    tacl__auth_mac(auth, STORE_LABEL_CLIENT, g + 8, h + 8, NULL, 0, h + 40);
     stage = "hello";
     if (cli_io(fd, h, sizeof h, 1, deadline_ns) != 0) goto err_io;
     stage = "verdict";
@@ -165,37 +165,37 @@ tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl_auth_t
                       : !server_on ? " (the store runs with TACL_AUTH=0)"
                                    : "";
     if (store_get_u32(v) != STORE_AUTH_MAGIC || store_get_u16(v + 6) != 0)
-        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
-                        "the store at %s refused this process's job token (from %s)%s: %s", addr,
-                        auth->source, why, TACL_AUTH_HINT);
+        return tacl__err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
+                         "the store at %s refused this process's job token (from %s)%s: %s", addr,
+                         auth->source, why, TACL_AUTH_HINT);
     uint8_t want[TACL_AUTH_MAC_LEN];
-    tacl_auth_mac(auth, STORE_LABEL_SERVER, g + 8, h + 8, NULL, 0, want);
-    if (!tacl_mac_equal(want, v + 8, sizeof want))
-        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
-                        "the store at %s accepted this process but could not prove it knows the "
-                        "job token (from %s)%s: it is not this job's store",
-                        addr, auth->source, why);
+    tacl__auth_mac(auth, STORE_LABEL_SERVER, g + 8, h + 8, NULL, 0, want);
+    if (!tacl__mac_equal(want, v + 8, sizeof want))
+        return tacl__err(eb, TACL_ERR_AUTH, TACL_SUB_STORE,
+                         "the store at %s accepted this process but could not prove it knows the "
+                         "job token (from %s)%s: it is not this job's store",
+                         addr, auth->source, why);
     return TACL_OK;
 
 err_io:;
     int e = errno;
-    return tacl_err(eb, e == ETIMEDOUT ? TACL_ERR_TIMEOUT : TACL_ERR_CLOSED, TACL_SUB_STORE,
-                    "the store at %s %s during the job-token handshake (waiting for its %s)%s%s",
-                    addr, e == ETIMEDOUT ? "did not answer in time" : "closed the connection",
-                    stage, e == EPIPE || e == ETIMEDOUT ? "" : ": ",
-                    e == EPIPE || e == ETIMEDOUT ? "" : strerror(e));
+    return tacl__err(eb, e == ETIMEDOUT ? TACL_ERR_TIMEOUT : TACL_ERR_CLOSED, TACL_SUB_STORE,
+                     "the store at %s %s during the job-token handshake (waiting for its %s)%s%s",
+                     addr, e == ETIMEDOUT ? "did not answer in time" : "closed the connection",
+                     stage, e == EPIPE || e == ETIMEDOUT ? "" : ": ",
+                     e == EPIPE || e == ETIMEDOUT ? "" : strerror(e));
 }
 
-tacl_status_t boot_store_auth_require(int rank, int size, tacl_errbuf_t *eb)
+tacl_status_t boot_store_auth_require(int rank, int size, tacl__errbuf_t *eb)
 {
-    tacl_auth_t a;
-    tacl_status_t st = tacl_auth_configured(&a, eb);
+    tacl__auth_t a;
+    tacl_status_t st = tacl__auth_configured(&a, eb);
     if (st == TACL_ERR_NOT_FOUND)
-        return tacl_err(eb, TACL_ERR_AUTH, TACL_SUB_BOOT,
-                        "rank %d of %d: no job token, so anyone who reaches the store or a rank "
-                        "could join this job: %s",
-                        rank, size, TACL_AUTH_HINT);
-    if (st != TACL_OK) return tacl_err_prefix(eb, st, "rank %d of %d", rank, size);
+        return tacl__err(eb, TACL_ERR_AUTH, TACL_SUB_BOOT,
+                         "rank %d of %d: no job token, so anyone who reaches the store or a rank "
+                         "could join this job: %s",
+                         rank, size, TACL_AUTH_HINT);
+    if (st != TACL_OK) return tacl__err_prefix(eb, st, "rank %d of %d", rank, size);
     if (!a.on)
         TACL_INFO(TACL_SUB_BOOT, "rank %d of %d: authentication is off (TACL_AUTH=0)", rank, size);
     return TACL_OK;
@@ -205,12 +205,12 @@ tacl_status_t boot_store_auth_require(int rank, int size, tacl_errbuf_t *eb)
  * store that refuses the token or is not a tacl store ends the attempts at once. */
 static tacl_status_t cli_connect(tacl_store_t *st, double timeout_s, int retry)
 {
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     double backoff = 0.01;
     int err = 0, attempts = 0;
     const char *gai = NULL;
-    tacl_auth_t auth;
-    TACL_CHECK(tacl_auth_get(&auth, &st->eb));
+    tacl__auth_t auth;
+    TACL_CHECK(tacl__auth_get(&auth, &st->eb));
     for (;;) {
         attempts++;
         gai = NULL;
@@ -235,16 +235,16 @@ static tacl_status_t cli_connect(tacl_store_t *st, double timeout_s, int retry)
                            attempts);
             return TACL_OK;
         }
-        if (!retry || tacl_now_ns() >= deadline) break;
-        double left = (double)tacl_ms_left(deadline) / 1e3;
+        if (!retry || tacl__now_ns() >= deadline) break;
+        double left = (double)tacl__ms_left(deadline) / 1e3;
         double nap = backoff < left ? backoff : left;
         struct timespec ts = {.tv_sec = (time_t)nap, .tv_nsec = (long)((nap - (time_t)nap) * 1e9)};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 < CLI_BACKOFF_MAX_S ? backoff * 2 : CLI_BACKOFF_MAX_S;
     }
-    return tacl_err(&st->eb, TACL_ERR_UNREACHABLE, TACL_SUB_STORE,
-                    "cannot connect to the store at %s within %.1f s (%d attempt%s): %s", st->addr,
-                    timeout_s, attempts, attempts == 1 ? "" : "s", gai ? gai : strerror(err));
+    return tacl__err(&st->eb, TACL_ERR_UNREACHABLE, TACL_SUB_STORE,
+                     "cannot connect to the store at %s within %.1f s (%d attempt%s): %s", st->addr,
+                     timeout_s, attempts, attempts == 1 ? "" : "s", gai ? gai : strerror(err));
 }
 
 static void cli_drop(tacl_store_t *st)
@@ -272,7 +272,7 @@ static int cli_io(int fd, void *buf, size_t len, int sending, uint64_t deadline)
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
         struct pollfd pf = {.fd = fd, .events = sending ? POLLOUT : POLLIN};
-        int ms = tacl_ms_left(deadline);
+        int ms = tacl__ms_left(deadline);
         if (ms == 0) {
             errno = ETIMEDOUT;
             return -1;
@@ -289,7 +289,7 @@ static tacl_status_t cli_call(tacl_store_t *st, store_op_t op, uint32_t n, const
                               int blocking, cli_resp_t *resp)
 {
     char kd[600];
-    uint64_t start = tacl_now_ns();
+    uint64_t start = tacl__now_ns();
     uint64_t deadline = start + (uint64_t)(st->timeout_s * 1e9);
     uint64_t body = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -298,24 +298,24 @@ static tacl_status_t cli_call(tacl_store_t *st, store_op_t op, uint32_t n, const
         size_t limit = i < nkeys ? STORE_KEY_MAX : STORE_VALUE_MAX;
         if (lens[i] > limit) {
             cli_format_keys(kd, sizeof kd, keys, nkeys ? 1 : 0);
-            return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                            "store %s of %s at %s: %s of %zu bytes exceeds the limit of %zu",
-                            store_op_name(op), kd, st->addr, i < nkeys ? "key" : "value", lens[i],
-                            limit);
+            return tacl__err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
+                             "store %s of %s at %s: %s of %zu bytes exceeds the limit of %zu",
+                             store_op_name(op), kd, st->addr, i < nkeys ? "key" : "value", lens[i],
+                             limit);
         }
     }
     if (n > STORE_ITEMS_MAX || body > STORE_FRAME_MAX)
-        return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store %s at %s: %u keys / %llu bytes exceed the limits (%u keys, %u "
-                        "bytes per request)",
-                        store_op_name(op), st->addr, n, (unsigned long long)body, STORE_ITEMS_MAX,
-                        STORE_FRAME_MAX);
+        return tacl__err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
+                         "store %s at %s: %u keys / %llu bytes exceed the limits (%u keys, %u "
+                         "bytes per request)",
+                         store_op_name(op), st->addr, n, (unsigned long long)body, STORE_ITEMS_MAX,
+                         STORE_FRAME_MAX);
     if (st->fd < 0) TACL_CHECK(cli_connect(st, st->timeout_s, 1));
 
     uint8_t *req = malloc(STORE_HDR_LEN + (size_t)body);
-    if (!req) return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
+    if (!req) return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
     uint32_t tmo_ms =
-        blocking ? (uint32_t)(tacl_ms_left(deadline) ? tacl_ms_left(deadline) : 1) : 0;
+        blocking ? (uint32_t)(tacl__ms_left(deadline) ? tacl__ms_left(deadline) : 1) : 0;
     store_put_hdr(req, (uint16_t)op, n, (uint32_t)body, tmo_ms);
     uint8_t *p = req + STORE_HDR_LEN;
     for (uint32_t i = 0; i < n; i++) {
@@ -333,24 +333,24 @@ static tacl_status_t cli_call(tacl_store_t *st, store_op_t op, uint32_t n, const
         int e = errno;
         cli_drop(st);
         if (e == ETIMEDOUT)
-            return tacl_err(&st->eb, TACL_ERR_TIMEOUT, TACL_SUB_STORE,
-                            "store %s%s%s at %s: no reply within %.1f s", store_op_name(op),
-                            nkeys ? " of " : "", kd, st->addr, st->timeout_s);
-        return tacl_err(&st->eb, TACL_ERR_CLOSED, TACL_SUB_STORE,
-                        "store %s%s%s at %s: connection lost: %s", store_op_name(op),
-                        nkeys ? " of " : "", kd, st->addr,
-                        e == EPIPE ? "the store closed the connection" : strerror(e));
+            return tacl__err(&st->eb, TACL_ERR_TIMEOUT, TACL_SUB_STORE,
+                             "store %s%s%s at %s: no reply within %.1f s", store_op_name(op),
+                             nkeys ? " of " : "", kd, st->addr, st->timeout_s);
+        return tacl__err(&st->eb, TACL_ERR_CLOSED, TACL_SUB_STORE,
+                         "store %s%s%s at %s: connection lost: %s", store_op_name(op),
+                         nkeys ? " of " : "", kd, st->addr,
+                         e == EPIPE ? "the store closed the connection" : strerror(e));
     }
     uint32_t rn = store_get_u32(hdr + 8), rbody = store_get_u32(hdr + 12);
     if (store_get_u32(hdr) != STORE_MAGIC || store_get_u16(hdr + 4) != STORE_VERSION ||
         rn > STORE_ITEMS_MAX || rbody > STORE_FRAME_MAX || (uint64_t)rn * 4 > rbody) {
         cli_drop(st);
-        return tacl_err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
-                        "store %s at %s: malformed reply header (magic 0x%08x version %u, %u "
-                        "items, %u bytes): is a tacl store of protocol version %u listening "
-                        "there?",
-                        store_op_name(op), st->addr, store_get_u32(hdr), store_get_u16(hdr + 4), rn,
-                        rbody, STORE_VERSION);
+        return tacl__err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                         "store %s at %s: malformed reply header (magic 0x%08x version %u, %u "
+                         "items, %u bytes): is a tacl store of protocol version %u listening "
+                         "there?",
+                         store_op_name(op), st->addr, store_get_u32(hdr), store_get_u16(hdr + 4),
+                         rn, rbody, STORE_VERSION);
     }
     cli_resp_t r = {.status = (tacl_status_t)store_get_u16(hdr + 6), .n = rn};
     r.body = malloc(rbody ? rbody : 1);
@@ -359,24 +359,24 @@ static tacl_status_t cli_call(tacl_store_t *st, store_op_t op, uint32_t n, const
     if (!r.body || !r.items || !r.lens) {
         cli_resp_free(&r);
         cli_drop(st);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
-                        "store %s at %s: out of memory for a %u-byte reply", store_op_name(op),
-                        st->addr, rbody);
+        return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
+                         "store %s at %s: out of memory for a %u-byte reply", store_op_name(op),
+                         st->addr, rbody);
     }
     if (cli_io(st->fd, r.body, rbody, 0, reply_deadline) != 0) {
         int e = errno;
         cli_resp_free(&r);
         cli_drop(st);
-        return tacl_err(&st->eb, e == ETIMEDOUT ? TACL_ERR_TIMEOUT : TACL_ERR_CLOSED,
-                        TACL_SUB_STORE, "store %s at %s: reply cut short: %s", store_op_name(op),
-                        st->addr, e == EPIPE ? "the store closed the connection" : strerror(e));
+        return tacl__err(&st->eb, e == ETIMEDOUT ? TACL_ERR_TIMEOUT : TACL_ERR_CLOSED,
+                         TACL_SUB_STORE, "store %s at %s: reply cut short: %s", store_op_name(op),
+                         st->addr, e == EPIPE ? "the store closed the connection" : strerror(e));
     }
     const char *bad = store_parse_items(r.body, rbody, rn, r.items, r.lens);
     if (bad) {
         cli_resp_free(&r);
         cli_drop(st);
-        return tacl_err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
-                        "store %s at %s: malformed reply: %s", store_op_name(op), st->addr, bad);
+        return tacl__err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                         "store %s at %s: malformed reply: %s", store_op_name(op), st->addr, bad);
     }
     if (r.status == TACL_ERR_TIMEOUT && rn >= 1 && r.lens[0] == 8) {
         /* The server names the keys still missing. */
@@ -393,17 +393,17 @@ static tacl_status_t cli_call(tacl_store_t *st, store_op_t op, uint32_t n, const
             snprintf(kd + off, sizeof kd - off, " and %llu more",
                      (unsigned long long)(missing - (rn - 1)));
         cli_resp_free(&r);
-        return tacl_err(&st->eb, TACL_ERR_TIMEOUT, TACL_SUB_STORE,
-                        "store %s at %s timed out after %.1f s waiting for %llu of %zu key%s: %s",
-                        store_op_name(op), st->addr, st->timeout_s, (unsigned long long)missing,
-                        nkeys, nkeys == 1 ? "" : "s", kd);
+        return tacl__err(&st->eb, TACL_ERR_TIMEOUT, TACL_SUB_STORE,
+                         "store %s at %s timed out after %.1f s waiting for %llu of %zu key%s: %s",
+                         store_op_name(op), st->addr, st->timeout_s, (unsigned long long)missing,
+                         nkeys, nkeys == 1 ? "" : "s", kd);
     }
     if (r.status != TACL_OK) {
         tacl_status_t s =
             r.status > TACL_OK && r.status < TACL_STATUS_COUNT_ ? r.status : TACL_ERR_PROTOCOL;
         int ml = rn >= 1 ? (int)(r.lens[0] > 600 ? 600 : r.lens[0]) : 0;
-        tacl_err(&st->eb, s, TACL_SUB_STORE, "store %s%s%s at %s failed: %.*s", store_op_name(op),
-                 nkeys ? " of " : "", kd, st->addr, ml, rn >= 1 ? (const char *)r.items[0] : "");
+        tacl__err(&st->eb, s, TACL_SUB_STORE, "store %s%s%s at %s failed: %.*s", store_op_name(op),
+                  nkeys ? " of " : "", kd, st->addr, ml, rn >= 1 ? (const char *)r.items[0] : "");
         cli_resp_free(&r);
         return s;
     }
@@ -416,9 +416,9 @@ static tacl_status_t cli_expect(tacl_store_t *st, store_op_t op, cli_resp_t *r, 
                                 long len)
 {
     if (r->n == n && (len < 0 || (n > 0 && r->lens[0] == (uint32_t)len))) return TACL_OK;
-    tacl_status_t s = tacl_err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
-                               "store %s at %s: reply of %u items, expected %u", store_op_name(op),
-                               st->addr, r->n, n);
+    tacl_status_t s = tacl__err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                                "store %s at %s: reply of %u items, expected %u", store_op_name(op),
+                                st->addr, r->n, n);
     cli_resp_free(r);
     cli_drop(st);
     return s;
@@ -438,14 +438,14 @@ static void *cli_dup_value(const uint8_t *v, uint32_t len)
 tacl_status_t tacl_store_connect(const char *host, int port, double timeout_s, tacl_store_t **out)
 {
     if (!host || !host[0] || !out || port <= 0 || port > 65535)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store connect: need a host and a port in 1..65535 (got '%s', %d)",
-                        host ? host : "(null)", port);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
+                         "store connect: need a host and a port in 1..65535 (got '%s', %d)",
+                         host ? host : "(null)", port);
     if (strlen(host) >= sizeof((tacl_store_t *)0)->host)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store connect: host name of %zu characters is too long", strlen(host));
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
+                         "store connect: host name of %zu characters is too long", strlen(host));
     tacl_store_t *st = calloc(1, sizeof *st);
-    if (!st) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
+    if (!st) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
     st->fd = -1;
     st->port = port;
     snprintf(st->host, sizeof st->host, "%s", host);
@@ -463,7 +463,7 @@ tacl_status_t tacl_store_connect(const char *host, int port, double timeout_s, t
 tacl_status_t boot_store_probe(const char *host, int port, double timeout_s, tacl_store_t **out)
 {
     tacl_store_t *st = calloc(1, sizeof *st);
-    if (!st) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
+    if (!st) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store: out of memory");
     st->fd = -1;
     st->port = port;
     snprintf(st->host, sizeof st->host, "%s", host);
@@ -476,12 +476,12 @@ tacl_status_t boot_store_probe(const char *host, int port, double timeout_s, tac
         int ok = r.n == 1 && r.lens[0] == 10 && !memcmp(r.items[0], "tacl-store", 10);
         cli_resp_free(&r);
         if (!ok)
-            s = tacl_err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
-                         "something answers at %s but not as a tacl store", st->addr);
+            s = tacl__err(&st->eb, TACL_ERR_PROTOCOL, TACL_SUB_STORE,
+                          "something answers at %s but not as a tacl store", st->addr);
     } else if (s != TACL_ERR_UNREACHABLE && s != TACL_ERR_AUTH) {
-        s = tacl_err_prefix(NULL, TACL_ERR_PROTOCOL,
-                            "something accepts connections at %s but is not a tacl store",
-                            st->addr);
+        s = tacl__err_prefix(NULL, TACL_ERR_PROTOCOL,
+                             "something accepts connections at %s but is not a tacl store",
+                             st->addr);
     }
     if (s != TACL_OK) {
         cli_drop(st);
@@ -528,8 +528,8 @@ int boot_store_broken(const tacl_store_t *st)
 #define CLI_NEED(cond, what)                                                                       \
     do {                                                                                           \
         if (!(cond))                                                                               \
-            return tacl_err(st ? &st->eb : NULL, TACL_ERR_INVALID, TACL_SUB_STORE, "store %s: %s", \
-                            __func__, what);                                                       \
+            return tacl__err(st ? &st->eb : NULL, TACL_ERR_INVALID, TACL_SUB_STORE,                \
+                             "store %s: %s", __func__, what);                                      \
     } while (0)
 
 tacl_status_t tacl_store_set(tacl_store_t *st, const char *key, const void *val, size_t len)
@@ -554,7 +554,7 @@ tacl_status_t tacl_store_get(tacl_store_t *st, const char *key, void **val, size
     void *v = cli_dup_value(r.items[0], r.lens[0]);
     size_t vl = r.lens[0];
     cli_resp_free(&r);
-    if (!v) return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store get: out of memory");
+    if (!v) return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store get: out of memory");
     *val = v;
     *len = vl;
     return TACL_OK;
@@ -567,15 +567,15 @@ static tacl_status_t cli_call_keys(tacl_store_t *st, store_op_t op, const char *
                                    cli_resp_t *resp)
 {
     if (nkeys > STORE_ITEMS_MAX)
-        return tacl_err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store %s: %zu keys exceed the limit of %u per request", what, nkeys,
-                        STORE_ITEMS_MAX);
+        return tacl__err(&st->eb, TACL_ERR_INVALID, TACL_SUB_STORE,
+                         "store %s: %zu keys exceed the limit of %u per request", what, nkeys,
+                         STORE_ITEMS_MAX);
     const void **items = malloc((nkeys ? nkeys : 1) * sizeof *items);
     size_t *lens = malloc((nkeys ? nkeys : 1) * sizeof *lens);
     if (!items || !lens) {
         free(items);
         free(lens);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store %s: out of memory", what);
+        return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store %s: out of memory", what);
     }
     for (size_t i = 0; i < nkeys; i++) {
         items[i] = keys[i];
@@ -607,7 +607,7 @@ tacl_status_t boot_store_multi_get(tacl_store_t *st, const char *const *keys, si
     void **tmp = calloc(nkeys ? nkeys : 1, sizeof *tmp);
     if (!tmp) {
         cli_resp_free(&r);
-        return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store multi_get: out of memory");
+        return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE, "store multi_get: out of memory");
     }
     for (size_t i = 0; i < nkeys; i++) {
         tmp[i] = cli_dup_value(r.items[i], r.lens[i]);
@@ -616,8 +616,8 @@ tacl_status_t boot_store_multi_get(tacl_store_t *st, const char *const *keys, si
                 free(tmp[j]);
             free(tmp);
             cli_resp_free(&r);
-            return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
-                            "store multi_get: out of memory");
+            return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
+                             "store multi_get: out of memory");
         }
     }
     for (size_t i = 0; i < nkeys; i++) {
@@ -660,8 +660,8 @@ tacl_status_t tacl_store_compare_set(tacl_store_t *st, const char *key, const vo
         void *v = cli_dup_value(r.items[0], r.lens[0]);
         if (!v) {
             cli_resp_free(&r);
-            return tacl_err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
-                            "store compare_set: out of memory");
+            return tacl__err(&st->eb, TACL_ERR_NOMEM, TACL_SUB_STORE,
+                             "store compare_set: out of memory");
         }
         *out = v;
     }

@@ -24,15 +24,15 @@ typedef struct {
     int64_t prev_call; /* call whose own key is still in the store (-1: none) */
 } boot_store_xchg_ctx_t;
 
-/* Fills ctx and x so that tacl_xchg_allgather(x, ...) runs boot_store_allgather on ctx.
+/* Fills ctx and x so that tacl__xchg_allgather(x, ...) runs boot_store_allgather on ctx.
  * prefix (copied; at most 191 bytes) must be the same on every rank and unique to the set. */
-void boot_store_xchg_init(tacl_xchg_t *x, boot_store_xchg_ctx_t *ctx, tacl_store_t *st,
+void boot_store_xchg_init(tacl__xchg_t *x, boot_store_xchg_ctx_t *ctx, tacl_store_t *st,
                           const char *prefix, int rank, int size);
 /* all[r * len ...] receives rank r's len bytes. A rank that contributed another length gives
  * TACL_ERR_MISMATCH naming it; ranks that never arrive give TACL_ERR_TIMEOUT naming their keys
  * (the last path component is the rank) within the store handle's timeout. */
 tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine, size_t len,
-                                   void *all, tacl_errbuf_t *eb);
-tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl_errbuf_t *eb);
+                                   void *all, tacl__errbuf_t *eb);
+tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb);
 
 #endif

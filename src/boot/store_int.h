@@ -36,13 +36,13 @@ tacl_status_t boot_store_probe(const char *host, int port, double timeout_s, tac
  * the store refused this process's token or could not prove it knows it; TACL_ERR_PROTOCOL when
  * what answers is not a tacl store of this protocol version; TACL_ERR_CLOSED / TIMEOUT when the
  * connection ended or stalled before the verdict. */
-tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl_auth_t *auth,
-                                     uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t boot_store_auth_client(int fd, const char *addr, const tacl__auth_t *auth,
+                                     uint64_t deadline_ns, tacl__errbuf_t *eb);
 
 /* A job of more than one rank needs a token every rank shares (a generated one is this
  * process's alone): TACL_OK when one is configured or TACL_AUTH=0, else TACL_ERR_AUTH telling
  * how to set one. */
-tacl_status_t boot_store_auth_require(int rank, int size, tacl_errbuf_t *eb);
+tacl_status_t boot_store_auth_require(int rank, int size, tacl__errbuf_t *eb);
 
 /* As tacl_store_server_start; *addr_in_use (may be NULL) is set to 1 when the bind failed
  * because the address is taken (someone else serves there). */

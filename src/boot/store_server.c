@@ -109,7 +109,7 @@ struct tacl_store_server {
     srv_table_t table;
     srv_conn_t *conns, *waiters;
     srv_conn_t *run_head, *run_tail;
-    tacl_auth_t auth;
+    tacl__auth_t auth;
     double auth_timeout_s, frame_timeout_s;
     size_t buffered, buffer_max; /* bytes of every connection's input and output buffers */
     uint64_t next_sweep_ns, accept_resume_ns; /* accept_resume_ns: 0 when accepting */
@@ -250,7 +250,7 @@ static void srv_table_free(srv_table_t *t)
 /* 1 when a line may be logged now; *skipped receives how many were left out before it. */
 static int srv_rl_pass(srv_ratelimit_t *r, unsigned *skipped)
 {
-    uint64_t now = tacl_now_ns();
+    uint64_t now = tacl__now_ns();
     r->tokens = r->last_ns ? r->tokens + (double)(now - r->last_ns) / 1e9 : SRV_LOG_BURST;
     if (r->tokens > SRV_LOG_BURST) r->tokens = SRV_LOG_BURST;
     r->last_ns = now;
@@ -610,7 +610,7 @@ static void srv_park(tacl_store_server_t *srv, srv_conn_t *c, uint16_t op, const
     c->wop = op;
     c->nw = n;
     c->wnext_missing = first_missing;
-    c->wdeadline = timeout_ms ? tacl_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+    c->wdeadline = timeout_ms ? tacl__now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
     c->waiting = 1;
     c->wprev = NULL;
     c->wnext = srv->waiters;
@@ -642,7 +642,7 @@ static void srv_reply_timeout(tacl_store_server_t *srv, srv_conn_t *c)
 
 static void srv_expire(tacl_store_server_t *srv)
 {
-    uint64_t now = tacl_now_ns();
+    uint64_t now = tacl__now_ns();
     srv_conn_t *c = srv->waiters;
     while (c) {
         srv_conn_t *next = c->wnext;
@@ -663,13 +663,13 @@ static int srv_next_timeout_ms(tacl_store_server_t *srv)
     if (srv->conns && (!best || srv->next_sweep_ns < best)) best = srv->next_sweep_ns;
     if (srv->accept_resume_ns && (!best || srv->accept_resume_ns < best))
         best = srv->accept_resume_ns;
-    return best ? tacl_ms_left(best) : -1;
+    return best ? tacl__ms_left(best) : -1;
 }
 
 /* Closes connections past their authentication or frame deadline. */
 static void srv_sweep(tacl_store_server_t *srv)
 {
-    uint64_t now = tacl_now_ns();
+    uint64_t now = tacl__now_ns();
     if (now < srv->next_sweep_ns) return;
     srv->next_sweep_ns = now + SRV_SWEEP_NS;
     uint64_t auth_ns = (uint64_t)(srv->auth_timeout_s * 1e9);
@@ -937,10 +937,10 @@ static void srv_conn_auth(tacl_store_server_t *srv, srv_conn_t *c)
         return;
     }
     uint8_t want[TACL_AUTH_MAC_LEN], v[STORE_VERDICT_LEN] = {0};
-    tacl_auth_mac(&srv->auth, STORE_LABEL_CLIENT, c->nonce, h + 8, NULL, 0, want);
+    tacl__auth_mac(&srv->auth, STORE_LABEL_CLIENT, c->nonce, h + 8, NULL, 0, want);
     store_put_u32(v, STORE_AUTH_MAGIC);
     store_put_u16(v + 4, STORE_VERSION);
-    if (!tacl_mac_equal(want, h + 40, sizeof want)) {
+    if (!tacl__mac_equal(want, h + 40, sizeof want)) {
         store_put_u16(v + 6, TACL_ERR_AUTH);
         srv_conn_fail(c, "refused: wrong job token%s",
                       !(flags & STORE_AUTH_FLAG_ON) ? " (the client runs with TACL_AUTH=0)"
@@ -953,7 +953,7 @@ static void srv_conn_auth(tacl_store_server_t *srv, srv_conn_t *c)
         c->dead = 1;
         return;
     }
-    tacl_auth_mac(&srv->auth, STORE_LABEL_SERVER, c->nonce, h + 8, NULL, 0, v + 8);
+    tacl__auth_mac(&srv->auth, STORE_LABEL_SERVER, c->nonce, h + 8, NULL, 0, v + 8);
     c->authed = 1;
     srv_send_raw(srv, c, v, sizeof v);
 }
@@ -989,7 +989,7 @@ static void srv_conn_process(tacl_store_server_t *srv, srv_conn_t *c)
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
         /* What is left is the start of the next frame: its own deadline starts now. */
-        c->frame_start_ns = c->in_len ? tacl_now_ns() : 0;
+        c->frame_start_ns = c->in_len ? tacl__now_ns() : 0;
     }
     /* A large value passed through: do not keep its buffer for the connection's lifetime. */
     if (c->in_len == 0 && c->in_cap > (1u << 20))
@@ -1027,7 +1027,7 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
         }
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
-            if (c->in_len == 0) c->frame_start_ns = tacl_now_ns();
+            if (c->in_len == 0) c->frame_start_ns = tacl__now_ns();
             c->in_len += (size_t)n;
             srv_conn_process(srv, c);
             if (c->dead) return;
@@ -1093,7 +1093,7 @@ static void srv_accept_pause(tacl_store_server_t *srv, int on)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd[i]};
         epoll_ctl(srv->epfd, on ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, srv->lfd[i], &ev);
     }
-    srv->accept_resume_ns = on ? tacl_now_ns() + SRV_ACCEPT_PAUSE_NS : 0;
+    srv->accept_resume_ns = on ? tacl__now_ns() + SRV_ACCEPT_PAUSE_NS : 0;
 }
 
 static void srv_accept(tacl_store_server_t *srv, int lfd)
@@ -1127,7 +1127,7 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
         }
         c->fd = fd;
         c->srv = srv;
-        c->accepted_ns = tacl_now_ns();
+        c->accepted_ns = tacl__now_ns();
         srv_format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -1149,7 +1149,7 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
         store_put_u32(g, STORE_AUTH_MAGIC);
         store_put_u16(g + 4, STORE_VERSION);
         store_put_u16(g + 6, srv->auth.on ? STORE_AUTH_FLAG_ON : 0);
-        if (tacl_auth_random(c->nonce, sizeof c->nonce) != 0) {
+        if (tacl__auth_random(c->nonce, sizeof c->nonce) != 0) {
             srv_conn_fail(c, "cannot draw a random nonce (getrandom failed)");
             continue;
         }
@@ -1187,7 +1187,7 @@ static void *srv_main(void *arg)
         srv_expire(srv);
         srv_run(srv);
         srv_sweep(srv);
-        if (srv->accept_resume_ns && tacl_now_ns() >= srv->accept_resume_ns)
+        if (srv->accept_resume_ns && tacl__now_ns() >= srv->accept_resume_ns)
             srv_accept_pause(srv, 0);
         srv_reap(srv);
     }
@@ -1235,31 +1235,31 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
 {
     if (addr_in_use) *addr_in_use = 0;
     if (!out || port < 0 || port > 65535)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
-                        "store server: port %d is not in 0..65535 (or no output handle)", port);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
+                         "store server: port %d is not in 0..65535 (or no output handle)", port);
     const char *where = bind_addr && bind_addr[0] ? bind_addr : "*";
     tacl_store_server_t *srv = calloc(1, sizeof *srv);
-    if (!srv) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store server: out of memory");
+    if (!srv) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store server: out of memory");
     srv->epfd = srv->evfd = -1;
     srv->lfd[0] = srv->lfd[1] = -1;
     tacl_status_t st;
     int err = 0;
-    st = tacl_auth_get(&srv->auth, NULL);
+    st = tacl__auth_get(&srv->auth, NULL);
     if (st != TACL_OK) {
-        tacl_err_prefix(NULL, st, "store server");
+        tacl__err_prefix(NULL, st, "store server");
         goto err_free;
     }
-    srv->auth_timeout_s = tacl_setting_dbl(TACL_SET_STORE_AUTH_TIMEOUT);
+    srv->auth_timeout_s = tacl__setting_dbl(TACL_SET_STORE_AUTH_TIMEOUT);
     if (srv->auth_timeout_s <= 0) srv->auth_timeout_s = 10;
-    srv->frame_timeout_s = tacl_setting_dbl(TACL_SET_STORE_FRAME_TIMEOUT);
+    srv->frame_timeout_s = tacl__setting_dbl(TACL_SET_STORE_FRAME_TIMEOUT);
     if (srv->frame_timeout_s <= 0) srv->frame_timeout_s = 60;
-    long bmax = tacl_setting_int(TACL_SET_STORE_BUFFER_MAX);
+    long bmax = tacl__setting_int(TACL_SET_STORE_BUFFER_MAX);
     srv->buffer_max = bmax > 0 ? (size_t)bmax : (size_t)1 << 30;
     srv_raise_nofile();
     srv->table.nbuckets = 256;
     srv->table.buckets = calloc(srv->table.nbuckets, sizeof *srv->table.buckets);
     if (!srv->table.buckets) {
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store server: out of memory");
+        st = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store server: out of memory");
         goto err_free;
     }
     if (!bind_addr || !bind_addr[0]) {
@@ -1281,9 +1281,9 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
         snprintf(ps, sizeof ps, "%d", port);
         int g = getaddrinfo(bind_addr, ps, &hints, &res);
         if (g != 0) {
-            st = tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
-                          "store server: cannot resolve bind address '%s': %s", bind_addr,
-                          gai_strerror(g));
+            st = tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_STORE,
+                           "store server: cannot resolve bind address '%s': %s", bind_addr,
+                           gai_strerror(g));
             goto err_free;
         }
         for (struct addrinfo *ai = res; ai && !srv->nlfd; ai = ai->ai_next)
@@ -1292,9 +1292,9 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     }
     if (!srv->nlfd) {
         if (addr_in_use && err == EADDRINUSE) *addr_in_use = 1;
-        st = tacl_err(NULL, err == EADDRINUSE ? TACL_ERR_UNAVAILABLE : TACL_ERR_SYSTEM,
-                      TACL_SUB_STORE, "store server: cannot listen on %s port %d: %s", where, port,
-                      strerror(err));
+        st = tacl__err(NULL, err == EADDRINUSE ? TACL_ERR_UNAVAILABLE : TACL_ERR_SYSTEM,
+                       TACL_SUB_STORE, "store server: cannot listen on %s port %d: %s", where, port,
+                       strerror(err));
         goto err_free;
     }
     struct sockaddr_storage ss;
@@ -1305,8 +1305,8 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
     srv->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (srv->epfd < 0 || srv->evfd < 0) {
-        st = tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_STORE, "store server: epoll/eventfd: %s",
-                      strerror(errno));
+        st = tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_STORE, "store server: epoll/eventfd: %s",
+                       strerror(errno));
         goto err_close;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->evfd};
@@ -1323,8 +1323,8 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     pthread_condattr_destroy(&ca);
     int e = pthread_create(&srv->thread, NULL, srv_main, srv);
     if (e != 0) {
-        st = tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_STORE,
-                      "store server: cannot start its thread: %s", strerror(e));
+        st = tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_STORE,
+                       "store server: cannot start its thread: %s", strerror(e));
         pthread_mutex_destroy(&srv->mu);
         pthread_cond_destroy(&srv->cv);
         goto err_close;

@@ -23,7 +23,7 @@
 
 static double world_left_s(uint64_t deadline)
 {
-    uint64_t now = tacl_now_ns();
+    uint64_t now = tacl__now_ns();
     return now + 1000000 >= deadline ? 0.001 : (double)(deadline - now) * 1e-9;
 }
 
@@ -38,7 +38,7 @@ static char *world_split(char *rec)
 
 /* Rank 0: use a store already answering at addr:port, else host one there. */
 static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t deadline,
-                                       boot_world_t *w, tacl_errbuf_t *eb)
+                                       boot_world_t *w, tacl__errbuf_t *eb)
 {
     double probe = world_left_s(deadline) < WORLD_PROBE_S ? world_left_s(deadline) : WORLD_PROBE_S;
     tacl_status_t st = boot_store_probe(addr, port, probe, &w->store);
@@ -51,13 +51,13 @@ static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t dead
         /* Something that is not a tacl store holds the port. */
         char why[TACL_ERRMSG_MAX];
         snprintf(why, sizeof why, "%s", tacl_last_error());
-        return tacl_err(eb, st == TACL_ERR_AUTH ? st : TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "rank 0: cannot host the store at %s:%d: %s", addr, port, why);
+        return tacl__err(eb, st == TACL_ERR_AUTH ? st : TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "rank 0: cannot host the store at %s:%d: %s", addr, port, why);
     }
     int in_use = 0;
     st = boot_store_server_start(NULL, port, &w->server, &in_use);
     if (st != TACL_OK && !in_use)
-        return tacl_err_prefix(eb, st, "rank 0: cannot host the store for %s:%d", addr, port);
+        return tacl__err_prefix(eb, st, "rank 0: cannot host the store for %s:%d", addr, port);
     if (st != TACL_OK) {
         /* Someone bound the port since the probe: a store starting at the same moment answers
          * at once; anything else (a client socket, another program) never will, and waiting
@@ -68,12 +68,12 @@ static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t dead
                   busy);
         st = tacl_store_connect(addr, port, busy, &w->store);
         if (st != TACL_OK)
-            return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                            "rank 0: cannot host the store at %s:%d: the port is in use on this "
-                            "host, and nothing there accepted a tacl store connection within "
-                            "%.1f s (another program holds it); set TACL_MASTER_PORT (tacl run "
-                            "--master-port) to a free port",
-                            addr, port, busy);
+            return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                             "rank 0: cannot host the store at %s:%d: the port is in use on this "
+                             "host, and nothing there accepted a tacl store connection within "
+                             "%.1f s (another program holds it); set TACL_MASTER_PORT (tacl run "
+                             "--master-port) to a free port",
+                             addr, port, busy);
         return TACL_OK;
     }
     st = tacl_store_connect(addr, tacl_store_server_port(w->server), world_left_s(deadline),
@@ -81,13 +81,13 @@ static tacl_status_t world_host_or_use(const char *addr, int port, uint64_t dead
     if (st != TACL_OK) {
         tacl_store_server_stop(w->server);
         w->server = NULL;
-        return tacl_err_prefix(eb, st, "rank 0 of the world");
+        return tacl__err_prefix(eb, st, "rank 0 of the world");
     }
     return TACL_OK;
 }
 
 /* Agrees on run id and world size through WORLD_RUN_KEY: the first rank to arrive sets it. */
-static tacl_status_t world_agree(boot_world_t *w, uint64_t deadline, tacl_errbuf_t *eb)
+static tacl_status_t world_agree(boot_world_t *w, uint64_t deadline, tacl__errbuf_t *eb)
 {
     char rec[128];
     int n = snprintf(rec, sizeof rec, "%s\n%d", w->run_id, w->size);
@@ -96,30 +96,30 @@ static tacl_status_t world_agree(boot_world_t *w, uint64_t deadline, tacl_errbuf
     tacl_store_set_timeout(w->store, world_left_s(deadline));
     tacl_status_t st =
         tacl_store_compare_set(w->store, WORLD_RUN_KEY, "", 0, rec, (size_t)n, &held, &hl);
-    if (st != TACL_OK) return tacl_err_prefix(eb, st, "rank %d: run agreement", w->rank);
+    if (st != TACL_OK) return tacl__err_prefix(eb, st, "rank %d: run agreement", w->rank);
     if (hl == (size_t)n && !memcmp(held, rec, hl)) {
         tacl_free(held);
         return TACL_OK;
     }
     char *hsize = world_split(held);
     if (!hsize || strcmp(held, w->run_id))
-        st = tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                      "rank %d: run id '%s' differs from run id '%s' of the job already meeting "
-                      "at the store at %s (give every rank the same run id, or restart a store "
-                      "left over from an earlier job)",
-                      w->rank, w->run_id, (char *)held, boot_store_addr(w->store));
+        st = tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                       "rank %d: run id '%s' differs from run id '%s' of the job already meeting "
+                       "at the store at %s (give every rank the same run id, or restart a store "
+                       "left over from an earlier job)",
+                       w->rank, w->run_id, (char *)held, boot_store_addr(w->store));
     else
-        st = tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                      "rank %d: world size %d differs from world size %s that run '%s' uses at "
-                      "the store at %s",
-                      w->rank, w->size, hsize, w->run_id, boot_store_addr(w->store));
+        st = tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                       "rank %d: world size %d differs from world size %s that run '%s' uses at "
+                       "the store at %s",
+                       w->rank, w->size, hsize, w->run_id, boot_store_addr(w->store));
     tacl_free(held);
     return st;
 }
 
 /* Claims this rank with "<host_id>\n<pid>"; a second claimant is refused. */
 static tacl_status_t world_claim(boot_world_t *w, const char *host_id, uint64_t deadline,
-                                 tacl_errbuf_t *eb)
+                                 tacl__errbuf_t *eb)
 {
     char key[192], rec[BOOT_HOST_ID_MAX + 32];
     snprintf(key, sizeof key, "%srank/%d", w->prefix, w->rank);
@@ -128,23 +128,23 @@ static tacl_status_t world_claim(boot_world_t *w, const char *host_id, uint64_t 
     size_t hl;
     tacl_store_set_timeout(w->store, world_left_s(deadline));
     tacl_status_t st = tacl_store_compare_set(w->store, key, "", 0, rec, (size_t)n, &held, &hl);
-    if (st != TACL_OK) return tacl_err_prefix(eb, st, "rank %d: claiming the rank", w->rank);
+    if (st != TACL_OK) return tacl__err_prefix(eb, st, "rank %d: claiming the rank", w->rank);
     if (hl == (size_t)n && !memcmp(held, rec, hl)) {
         tacl_free(held);
         return TACL_OK;
     }
     char *hpid = world_split(held);
-    st = tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                  "rank %d of run '%s' is claimed twice: first by host '%s' pid %s, then by host "
-                  "'%s' pid %d (this process); check the launcher's rank assignment (store at %s)",
-                  w->rank, w->run_id, (char *)held, hpid ? hpid : "?", host_id, (int)getpid(),
-                  boot_store_addr(w->store));
+    st = tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                   "rank %d of run '%s' is claimed twice: first by host '%s' pid %s, then by host "
+                   "'%s' pid %d (this process); check the launcher's rank assignment (store at %s)",
+                   w->rank, w->run_id, (char *)held, hpid ? hpid : "?", host_id, (int)getpid(),
+                   boot_store_addr(w->store));
     tacl_free(held);
     return st;
 }
 
 /* Waits for every rank's claim and fills host_ids, pids, local_rank and local_size. */
-static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbuf_t *eb)
+static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl__errbuf_t *eb)
 {
     size_t n = (size_t)w->size, kl = sizeof w->prefix + 32;
     char *kb = malloc(n * kl);
@@ -155,7 +155,7 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbu
     w->pids = calloc(n, sizeof *w->pids);
     tacl_status_t st = TACL_OK;
     if (!kb || !keys || !vals || !lens || !w->host_ids || !w->pids) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_BOOT, "world join: out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_BOOT, "world join: out of memory");
         goto out;
     }
     for (size_t r = 0; r < n; r++) {
@@ -164,31 +164,31 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl_errbu
     }
     /* In slices of WORLD_NOTE_S, so that a wait for a rank that never comes is not silent:
      * each slice that ends by the store's timeout reply names the claims still missing. */
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     for (;;) {
         double left = world_left_s(deadline);
         tacl_store_set_timeout(w->store, left < WORLD_NOTE_S ? left : WORLD_NOTE_S);
         st = boot_store_multi_get(w->store, keys, n, vals, lens);
-        if (st != TACL_ERR_TIMEOUT || boot_store_broken(w->store) || tacl_now_ns() >= deadline)
+        if (st != TACL_ERR_TIMEOUT || boot_store_broken(w->store) || tacl__now_ns() >= deadline)
             break;
         TACL_LOG_AT_(w->rank == 0 ? TACL_LOG_WARN : TACL_LOG_INFO, TACL_SUB_BOOT,
                      "rank %d of %d: still waiting after %.0f s (of %.0f s) for ranks to join run "
                      "'%s' at the store at %s: %s",
-                     w->rank, w->size, (double)(tacl_now_ns() - t0) * 1e-9, w->timeout_s, w->run_id,
-                     boot_store_addr(w->store), tacl_store_last_error(w->store));
+                     w->rank, w->size, (double)(tacl__now_ns() - t0) * 1e-9, w->timeout_s,
+                     w->run_id, boot_store_addr(w->store), tacl_store_last_error(w->store));
     }
     if (st != TACL_OK) {
-        tacl_err_prefix(eb, st, "rank %d of %d: waiting %.1f s for every rank to join run '%s'",
-                        w->rank, w->size, (double)(tacl_now_ns() - t0) * 1e-9, w->run_id);
+        tacl__err_prefix(eb, st, "rank %d of %d: waiting %.1f s for every rank to join run '%s'",
+                         w->rank, w->size, (double)(tacl__now_ns() - t0) * 1e-9, w->run_id);
         if (st == TACL_ERR_TIMEOUT) boot_reach_missing(eb, st, w->store, keys, w->size);
         goto out;
     }
     for (size_t r = 0; r < n; r++) {
         char *pid = world_split(vals[r]);
         if (!pid && st == TACL_OK)
-            st = tacl_err(eb, TACL_ERR_PROTOCOL, TACL_SUB_BOOT,
-                          "rank %d: the claim of rank %zu at the store at %s is malformed", w->rank,
-                          r, boot_store_addr(w->store));
+            st = tacl__err(eb, TACL_ERR_PROTOCOL, TACL_SUB_BOOT,
+                           "rank %d: the claim of rank %zu at the store at %s is malformed",
+                           w->rank, r, boot_store_addr(w->store));
         w->pids[r] = pid ? atoi(pid) : -1;
         w->host_ids[r] = vals[r]; /* the record, cut at the separator */
     }
@@ -219,50 +219,50 @@ static void world_free(boot_world_t *w)
 }
 
 tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, double timeout_s,
-                              boot_world_t *out, tacl_errbuf_t *eb)
+                              boot_world_t *out, tacl__errbuf_t *eb)
 {
     if (!bs || !out || !host_id)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT,
-                        "world join: needs a bootstrap description, a host id and an output");
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "world join: needs a bootstrap description, a host id and an output");
     if (bs->size > TACL_WORLD_SIZE_MAX)
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "world join: world size %d exceeds the largest supported world, %d ranks "
-                        "(TACL_WORLD_SIZE_MAX)",
-                        bs->size, TACL_WORLD_SIZE_MAX);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "world join: world size %d exceeds the largest supported world, %d ranks "
+                         "(TACL_WORLD_SIZE_MAX)",
+                         bs->size, TACL_WORLD_SIZE_MAX);
     if (bs->size < 1 || bs->rank < 0 || bs->rank >= bs->size)
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "world join: rank %d is not in 0..%d (world size %d)", bs->rank,
-                        bs->size - 1, bs->size);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "world join: rank %d is not in 0..%d (world size %d)", bs->rank,
+                         bs->size - 1, bs->size);
     if (!host_id[0] || strlen(host_id) >= BOOT_HOST_ID_MAX || strchr(host_id, '\n'))
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "rank %d: host id '%.64s' must be 1..%d characters without newlines",
-                        bs->rank, host_id, BOOT_HOST_ID_MAX - 1);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "rank %d: host id '%.64s' must be 1..%d characters without newlines",
+                         bs->rank, host_id, BOOT_HOST_ID_MAX - 1);
     const char *run_id = bs->run_id[0] ? bs->run_id : "default";
     if (strnlen(bs->run_id, sizeof bs->run_id) >= sizeof bs->run_id || strchr(run_id, '\n'))
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "rank %d: run id must be under %zu characters without newlines", bs->rank,
-                        sizeof bs->run_id);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "rank %d: run id must be under %zu characters without newlines", bs->rank,
+                         sizeof bs->run_id);
     const char *addr = bs->master_addr[0] ? bs->master_addr : NULL;
     if (!addr && bs->size == 1) addr = "127.0.0.1";
     if (!addr)
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "rank %d of %d: no store address (master_addr) to meet the other ranks",
-                        bs->rank, bs->size);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "rank %d of %d: no store address (master_addr) to meet the other ranks",
+                         bs->rank, bs->size);
     if (bs->master_port < 0 || bs->master_port > 65535 || (bs->master_port == 0 && bs->size > 1))
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
-                        "rank %d of %d: store port %d is not in 1..65535", bs->rank, bs->size,
-                        bs->master_port);
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT,
+                         "rank %d of %d: store port %d is not in 1..65535", bs->rank, bs->size,
+                         bs->master_port);
     if (bs->size > 1) TACL_CHECK(boot_store_auth_require(bs->rank, bs->size, eb));
 
     boot_world_t w;
     memset(&w, 0, sizeof w);
     w.rank = bs->rank;
     w.size = bs->size;
-    w.timeout_s = timeout_s > 0 ? timeout_s : tacl_setting_dbl(TACL_SET_STORE_TIMEOUT);
+    w.timeout_s = timeout_s > 0 ? timeout_s : tacl__setting_dbl(TACL_SET_STORE_TIMEOUT);
     if (w.timeout_s <= 0) w.timeout_s = 300;
     snprintf(w.run_id, sizeof w.run_id, "%s", run_id);
     snprintf(w.prefix, sizeof w.prefix, "tacl/%s/", run_id);
-    uint64_t deadline = tacl_deadline_ns(w.timeout_s);
+    uint64_t deadline = tacl__deadline_ns(w.timeout_s);
     tacl_status_t st;
 
     if (w.rank == 0) {
@@ -274,7 +274,7 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
             double left = world_left_s(deadline);
             st = tacl_store_connect(addr, bs->master_port,
                                     left < WORLD_NOTE_S ? left : WORLD_NOTE_S, &w.store);
-            if (st != TACL_ERR_UNREACHABLE || tacl_now_ns() >= deadline) break;
+            if (st != TACL_ERR_UNREACHABLE || tacl__now_ns() >= deadline) break;
             TACL_WARN(TACL_SUB_BOOT,
                       "rank %d of %d: still trying to reach the store at %s:%d (%.0f s of "
                       "%.0f s): %s",
@@ -282,8 +282,8 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
                       w.timeout_s, tacl_last_error());
         }
         if (st != TACL_OK)
-            tacl_err_prefix(eb, st, "rank %d of %d (trying for %.0f s)", w.rank, w.size,
-                            w.timeout_s - world_left_s(deadline));
+            tacl__err_prefix(eb, st, "rank %d of %d (trying for %.0f s)", w.rank, w.size,
+                             w.timeout_s - world_left_s(deadline));
         if (st == TACL_ERR_UNREACHABLE) boot_reach_explain(eb, st, bs->master_port);
     }
     if (st != TACL_OK) return st;
@@ -301,7 +301,7 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     snprintf(xprefix, sizeof xprefix, "%sx/", w.prefix);
     *out = w;
     boot_store_xchg_init(&out->xchg, &out->xctx, out->store, xprefix, w.rank, w.size);
-    tacl_log_set_rank(w.rank);
+    tacl__log_set_rank(w.rank);
     TACL_INFO(TACL_SUB_BOOT,
               "rank %d of %d joined run '%s' at the store at %s (%s); local rank %d "
               "of %d on host '%s'",
@@ -329,10 +329,10 @@ void boot_world_leave(boot_world_t *w)
     }
     if (w->server) {
         /* Others may still be reading keys: wait for them to disconnect, within the grace. */
-        double grace = tacl_setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
+        double grace = tacl__setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
         /* A lost or stalled rank may hold its connection for ever: wait for the others only. */
         if (w->incomplete && grace > WORLD_LEAVE_TIMEOUT_S) grace = WORLD_LEAVE_TIMEOUT_S;
-        uint64_t until = tacl_deadline_ns(grace > 0 ? grace : 0.001);
+        uint64_t until = tacl__deadline_ns(grace > 0 ? grace : 0.001);
         int n = boot_store_server_wait_clients(w->server, 1, until);
         if (n > 1)
             TACL_WARN(TACL_SUB_BOOT,

@@ -28,7 +28,7 @@ typedef struct {
     double timeout_s;           /* bound of every store call of this world */
     int incomplete; /* set before leaving: a peer is lost/stalled, or the store failed */
     boot_store_xchg_ctx_t xctx; /* all-gather over the world, under "<prefix>x/" */
-    tacl_xchg_t xchg;
+    tacl__xchg_t xchg;
 } boot_world_t;
 
 /* Joins the world described by bs (rank, size, master_addr, master_port, run_id; an empty
@@ -40,7 +40,7 @@ typedef struct {
  * success; leave it with boot_world_leave. The struct must stay where it is until then (xchg's
  * context points into it): embed it or allocate it, do not copy it. */
 tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, double timeout_s,
-                              boot_world_t *out, tacl_errbuf_t *eb);
+                              boot_world_t *out, tacl__errbuf_t *eb);
 /* Leaves the world; never blocks past a few seconds plus, on the rank hosting the store, the
  * leave grace (at most WORLD_LEAVE_TIMEOUT_S when w->incomplete says that some rank may never
  * leave). Safe on a zeroed struct. */

@@ -13,18 +13,18 @@
 
 typedef struct {
     tacl_comm_t *c;
-    tacl_fp_t fp;
+    tacl__fp_t fp;
     uint64_t deadline;
     uint64_t step; /* next message tag */
     /* The operation's agreement messages still pending (coll.c): every wait of the algorithm
      * fails at once when one of them has failed (another rank called something else). */
-    tacl_req_t **agree;
+    tacl__req_t **agree;
     int nagree;
 } coll_ctx_t;
 
 /* Arguments of a collective, normalised by the entry point (coll.c). */
 typedef struct {
-    tacl_coll_t kind;
+    tacl__coll_t kind;
     const void *send;
     void *recv;
     size_t count; /* elements (per rank block for gather/scatter/all_gather/all_to_all) */
@@ -41,11 +41,11 @@ typedef struct {
 
 /* Posts a send / receive of one step's message (tag = ctx step) to/from comm rank peer. */
 tacl_status_t coll_isend(coll_ctx_t *x, int peer, uint64_t tag, const void *buf, size_t len,
-                         tacl_req_t **req);
+                         tacl__req_t **req);
 tacl_status_t coll_irecv(coll_ctx_t *x, int peer, uint64_t tag, void *buf, size_t len,
-                         tacl_req_t **req);
+                         tacl__req_t **req);
 /* Waits for n requests under the call's deadline, failing on the communicator's dead ranks. */
-tacl_status_t coll_wait(coll_ctx_t *x, tacl_req_t **reqs, int n);
+tacl_status_t coll_wait(coll_ctx_t *x, tacl__req_t **reqs, int n);
 /* Sends to one peer and receives from another in one step, then waits for both. */
 tacl_status_t coll_sendrecv(coll_ctx_t *x, int to, const void *sbuf, size_t slen, int from,
                             void *rbuf, size_t rlen);
@@ -88,19 +88,19 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
                              const size_t *counts, int ntrees, const coll_args_t *a, int reduce,
                              int bcast);
 
-/* Multi-tree all_reduce (algo_multitree.c): the trees of tacl_forest_pack, the vector split by
+/* Multi-tree all_reduce (algo_multitree.c): the trees of tacl__forest_pack, the vector split by
  * their weights. */
 struct coll_mtree {
-    tacl_forest_t *forest;  /* all_reduce; NULL when one tree is as good */
-    tacl_forest_t **rooted; /* broadcast/reduce per root, computed on first use */
-    unsigned char *known;   /* rooted[r] computed (it may be NULL: one tree is as good) */
+    tacl__forest_t *forest;  /* all_reduce; NULL when one tree is as good */
+    tacl__forest_t **rooted; /* broadcast/reduce per root, computed on first use */
+    unsigned char *known;    /* rooted[r] computed (it may be NULL: one tree is as good) */
 };
 /* Allocates c->mtree for a communicator that is not a full mesh (coll_topo.c). */
-tacl_status_t coll_mtree_create(tacl_comm_t *c, tacl_errbuf_t *eb);
+tacl_status_t coll_mtree_create(tacl_comm_t *c, tacl__errbuf_t *eb);
 void coll_mtree_destroy(tacl_comm_t *c);
-/* The packing for broadcast/reduce rooted at root when tacl_sched_build prefers it, else NULL;
+/* The packing for broadcast/reduce rooted at root when tacl__sched_build prefers it, else NULL;
  * deterministic, so every rank gets the same answer. */
-const tacl_forest_t *coll_mtree_rooted(tacl_comm_t *c, int root);
+const tacl__forest_t *coll_mtree_rooted(tacl_comm_t *c, int root);
 tacl_status_t algo_allreduce_multitree(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_bcast_multitree(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_reduce_multitree(coll_ctx_t *x, const coll_args_t *a);

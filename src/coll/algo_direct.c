@@ -13,12 +13,12 @@ tacl_status_t algo_gatherv_direct(coll_ctx_t *x, const coll_args_t *a)
     size_t esz = a->esz;
     uint64_t tag = x->step++;
     if (c->rank != a->root) {
-        tacl_req_t *r;
+        tacl__req_t *r;
         TACL_CHECK(coll_isend(x, a->root, tag, a->send, a->recv_counts[c->rank] * esz, &r));
         return coll_wait(x, &r, 1);
     }
-    tacl_req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
-    if (!reqs) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    tacl__req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
+    if (!reqs) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     int n = 0;
     tacl_status_t st = TACL_OK;
     for (int r = 0; r < c->size && st == TACL_OK; r++) {
@@ -41,12 +41,12 @@ tacl_status_t algo_scatterv_direct(coll_ctx_t *x, const coll_args_t *a)
     size_t esz = a->esz;
     uint64_t tag = x->step++;
     if (c->rank != a->root) {
-        tacl_req_t *r;
+        tacl__req_t *r;
         TACL_CHECK(coll_irecv(x, a->root, tag, a->recv, a->send_counts[c->rank] * esz, &r));
         return coll_wait(x, &r, 1);
     }
-    tacl_req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
-    if (!reqs) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    tacl__req_t **reqs = malloc((size_t)c->size * sizeof *reqs);
+    if (!reqs) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     int n = 0;
     tacl_status_t st = TACL_OK;
     for (int r = 0; r < c->size && st == TACL_OK; r++) {
@@ -81,14 +81,14 @@ tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
     if (send_span && recv_span && (const char *)a->recv < send + send_span &&
         send < (const char *)a->recv + recv_span) {
         copy = malloc(send_span);
-        if (!copy) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        if (!copy) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         memcpy(copy, send, send_span);
         send = copy;
     }
-    tacl_req_t **reqs = malloc(2 * n * sizeof *reqs);
+    tacl__req_t **reqs = malloc(2 * n * sizeof *reqs);
     if (!reqs) {
         free(copy);
-        return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     int nr = 0, nrecv = 0, bad = -1;
     tacl_status_t st = TACL_OK;
@@ -128,17 +128,17 @@ tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a)
         if (i < nrecv && one == TACL_ERR_MISMATCH && strncmp(c->err.msg, "all_to_allv", 11) != 0) {
             char why[TACL_ERRMSG_MAX];
             snprintf(why, sizeof why, "%s", c->err.msg);
-            tacl_err(&c->err, one, TACL_SUB_COLL,
-                     "all_to_allv: the exchange between rank %d and rank %d failed: rank %d "
-                     "sends %zu and expects %zu elements of %s from rank %d (in fingerprints "
-                     "below, count is what rank %d expects from rank %d, and what rank %d "
-                     "sends it): %s",
-                     c->rank, bad, c->rank, a->send_counts[bad], a->recv_counts[bad],
-                     tacl_dtype_name(a->dt), bad, bad, c->rank, c->rank, why);
+            tacl__err(&c->err, one, TACL_SUB_COLL,
+                      "all_to_allv: the exchange between rank %d and rank %d failed: rank %d "
+                      "sends %zu and expects %zu elements of %s from rank %d (in fingerprints "
+                      "below, count is what rank %d expects from rank %d, and what rank %d "
+                      "sends it): %s",
+                      c->rank, bad, c->rank, a->send_counts[bad], a->recv_counts[bad],
+                      tacl_dtype_name(a->dt), bad, bad, c->rank, c->rank, why);
         }
         snprintf(first, sizeof first, "%s", c->err.msg);
     }
-    if (st == TACL_OK && wst != TACL_OK) tacl_err(&c->err, wst, TACL_SUB_COLL, "%s", first);
+    if (st == TACL_OK && wst != TACL_OK) tacl__err(&c->err, wst, TACL_SUB_COLL, "%s", first);
     free(reqs);
     free(copy);
     return st != TACL_OK ? st : wst;

@@ -16,8 +16,8 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
     int leader = c->local_ranks[0] == c->rank;
     tacl_status_t st = TACL_OK;
     if (c->shm) {
-        st = tacl_shm_reduce(c->shm, a->send, a->recv, a->count, a->dt, op, 0, &x->fp, x->deadline,
-                             &c->err);
+        st = tacl__shm_reduce(c->shm, a->send, a->recv, a->count, a->dt, op, 0, &x->fp, x->deadline,
+                              &c->err);
     } else if (a->send != a->recv && bytes) {
         memmove(a->recv, a->send, bytes);
     }
@@ -31,12 +31,12 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
         if (st != TACL_OK) {
             /* The other ranks of this host wait for the leader's broadcast: hand them the
              * cause instead of letting them discover the leader's exit. */
-            tacl_err_keep(&c->err, st);
-            if (c->shm) tacl_shm_group_abort(c->shm, st, c->err.msg);
+            tacl__err_keep(&c->err, st);
+            if (c->shm) tacl__shm_group_abort(c->shm, st, c->err.msg);
             return st;
         }
     }
     if (c->shm)
-        st = tacl_shm_broadcast(c->shm, a->recv, a->recv, bytes, 0, &x->fp, x->deadline, &c->err);
+        st = tacl__shm_broadcast(c->shm, a->recv, a->recv, bytes, 0, &x->fp, x->deadline, &c->err);
     return st;
 }

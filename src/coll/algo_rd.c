@@ -20,10 +20,10 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
         p *= 2;
     int rem = n - p;
     char *tmp = malloc(bytes + 1);
-    if (!tmp) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!tmp) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_status_t st = TACL_OK;
     int vr; /* virtual rank among the p participants, -1 when folded out */
-    tacl_req_t *req;
+    tacl__req_t *req;
     uint64_t fold_tag = x->step++;
     if (r < 2 * rem) {
         if (r % 2 == 0) { /* fold into r + 1, wait for the result */
@@ -33,7 +33,7 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
         } else {
             st = coll_irecv(x, r - 1, fold_tag, tmp, bytes, &req);
             if (st == TACL_OK) st = coll_wait(x, &req, 1);
-            if (st == TACL_OK) tacl_reduce2(buf, tmp, buf, a->count, a->dt, a->op);
+            if (st == TACL_OK) tacl__reduce2(buf, tmp, buf, a->count, a->dt, a->op);
             vr = r / 2;
         }
     } else {
@@ -44,7 +44,7 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
         if (vr < 0) continue;
         int pv = vr ^ mask;
         int peer = pv < rem ? pv * 2 + 1 : pv + rem;
-        tacl_req_t *rq[2];
+        tacl__req_t *rq[2];
         st = coll_irecv(x, peer, tag, tmp, bytes, &rq[0]);
         if (st != TACL_OK) break;
         st = coll_isend(x, peer, tag, buf, bytes, &rq[1]);
@@ -55,9 +55,9 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
         st = coll_wait(x, rq, 2);
         if (st != TACL_OK) break;
         if (pv < vr)
-            tacl_reduce2(buf, tmp, buf, a->count, a->dt, a->op);
+            tacl__reduce2(buf, tmp, buf, a->count, a->dt, a->op);
         else
-            tacl_reduce2(buf, buf, tmp, a->count, a->dt, a->op);
+            tacl__reduce2(buf, buf, tmp, a->count, a->dt, a->op);
     }
     uint64_t unfold_tag = x->step++;
     if (st == TACL_OK && r < 2 * rem) {
@@ -106,10 +106,10 @@ tacl_status_t algo_allreduce_rhd(coll_ctx_t *x, const coll_args_t *a)
     if (!tmp || !stack) {
         free(tmp);
         free(stack);
-        return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     tacl_status_t st = TACL_OK;
-    tacl_req_t *req;
+    tacl__req_t *req;
     int vr;
     uint64_t fold_tag = x->step++;
     if (r < 2 * rem) {
@@ -120,11 +120,11 @@ tacl_status_t algo_allreduce_rhd(coll_ctx_t *x, const coll_args_t *a)
         } else {
             char *whole = malloc(bytes + 1);
             if (!whole) {
-                st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+                st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
             } else {
                 st = coll_irecv(x, r - 1, fold_tag, whole, bytes, &req);
                 if (st == TACL_OK) st = coll_wait(x, &req, 1);
-                if (st == TACL_OK) tacl_reduce2(buf, whole, buf, count, a->dt, a->op);
+                if (st == TACL_OK) tacl__reduce2(buf, whole, buf, count, a->dt, a->op);
                 free(whole);
             }
             vr = r / 2;
@@ -152,9 +152,9 @@ tacl_status_t algo_allreduce_rhd(coll_ctx_t *x, const coll_args_t *a)
         if (st != TACL_OK) continue;
         char *keep = buf + klo * esz;
         if (pv < vr)
-            tacl_reduce2(keep, tmp, keep, khi - klo, a->dt, a->op);
+            tacl__reduce2(keep, tmp, keep, khi - klo, a->dt, a->op);
         else
-            tacl_reduce2(keep, keep, tmp, khi - klo, a->dt, a->op);
+            tacl__reduce2(keep, keep, tmp, khi - klo, a->dt, a->op);
         lo = klo;
         hi = khi;
     }

@@ -34,7 +34,7 @@ static tacl_status_t ring_rs_phase(coll_ctx_t *x, char *buf, size_t count, tacl_
         ring_block(count, n, ring_mod(pos - s, n), &so, &sl);
         ring_block(count, n, ring_mod(pos - s - 1, n), &ro, &rl);
         TACL_CHECK(coll_sendrecv(x, next, buf + so * esz, sl * esz, prev, tmp, rl * esz));
-        tacl_reduce_inplace(buf + ro * esz, tmp, rl, dt, op);
+        tacl__reduce_inplace(buf + ro * esz, tmp, rl, dt, op);
     }
     return TACL_OK;
 }
@@ -62,7 +62,7 @@ tacl_status_t algo_allreduce_ring(coll_ctx_t *x, const coll_args_t *a)
     if (a->count == 0) return TACL_OK;
     size_t maxblk = (a->count + (size_t)x->c->size - 1) / (size_t)x->c->size;
     char *tmp = malloc(maxblk * esz + 1);
-    if (!tmp) return tacl_err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!tmp) return tacl__err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_status_t st = ring_rs_phase(x, a->recv, a->count, a->dt, a->op, esz, tmp);
     if (st == TACL_OK) st = ring_ag_phase(x, a->recv, a->count, esz);
     free(tmp);
@@ -104,7 +104,7 @@ tacl_status_t algo_reduce_scatter_ring(coll_ctx_t *x, const coll_args_t *a)
     if (!work || !tmp) {
         free(work);
         free(tmp);
-        return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     for (int b = 0; b < n; b++) {
         int owner = c->ring[ring_mod(b - 1, n)];

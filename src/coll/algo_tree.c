@@ -27,7 +27,7 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
     out->parent = -1;
     out->nchildren = 0;
     out->children = malloc((size_t)n * sizeof *out->children);
-    if (!out->children) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!out->children) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     if (c->full_mesh && chain) {
         int v = (me - root + n) % n;
         if (v > 0) out->parent = (me - 1 + n) % n;
@@ -45,8 +45,8 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
             if (v + mask < n) out->children[out->nchildren++] = (v + mask + root) % n;
     } else {
         /* Fewest hops to the root over direct links; every rank derives the same tree. */
-        tacl_tree_t *t;
-        tacl_status_t st = tacl_tree_build(c->graph, root, TACL_TREE_BFS, &t, &c->err);
+        tacl__tree_t *t;
+        tacl_status_t st = tacl__tree_build(c->graph, root, TACL_TREE_BFS, &t, &c->err);
         if (st != TACL_OK) {
             coll_tree_node_free(out);
             return st;
@@ -54,22 +54,22 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
         out->parent = t->parent[me];
         for (int i = t->child_start[me]; i < t->child_start[me + 1]; i++)
             out->children[out->nchildren++] = t->child[i];
-        tacl_tree_destroy(t);
+        tacl__tree_destroy(t);
     }
     return TACL_OK;
 }
 
 /* Growable request list: a pipelined tree posts one request per chunk and neighbour. */
 typedef struct {
-    tacl_req_t **r;
+    tacl__req_t **r;
     int n, cap;
 } tree_reqs_t;
 
-static int tree_reqs_push(tree_reqs_t *q, tacl_req_t *r)
+static int tree_reqs_push(tree_reqs_t *q, tacl__req_t *r)
 {
     if (q->n == q->cap) {
         int ncap = q->cap ? q->cap * 2 : 32;
-        tacl_req_t **nr = realloc(q->r, (size_t)ncap * sizeof *nr);
+        tacl__req_t **nr = realloc(q->r, (size_t)ncap * sizeof *nr);
         if (!nr) return -1;
         q->r = nr;
         q->cap = ncap;
@@ -91,11 +91,11 @@ typedef struct {
     char *buf;
     size_t count, ce, nchunks;
     uint64_t up_tag, down_tag;
-    char *tmp;         /* children's partial chunks (reduce) */
-    tacl_req_t **up;   /* nchildren * nchunks receives from children */
-    tacl_req_t **down; /* nchunks receives from the parent */
-    size_t k;          /* next chunk of the up phase */
-    size_t kd;         /* next final chunk to forward down */
+    char *tmp;          /* children's partial chunks (reduce) */
+    tacl__req_t **up;   /* nchildren * nchunks receives from children */
+    tacl__req_t **down; /* nchunks receives from the parent */
+    size_t k;           /* next chunk of the up phase */
+    size_t kd;          /* next final chunk to forward down */
 } tree_part_t;
 
 static size_t tree_part_len(const tree_part_t *p, size_t k)
@@ -113,11 +113,11 @@ static tacl_status_t tree_forward_down(coll_ctx_t *x, tree_part_t *p, size_t esz
     p->down[k] = NULL;
     p->kd++;
     for (int j = 0; j < p->t->nchildren && st == TACL_OK; j++) {
-        tacl_req_t *r;
+        tacl__req_t *r;
         st = coll_isend(x, p->t->children[j], p->down_tag + (k << 20), p->buf + off * esz,
                         len * esz, &r);
         if (st == TACL_OK && tree_reqs_push(sends, r))
-            return tacl_err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+            return tacl__err(&x->c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     return st;
 }
@@ -155,7 +155,7 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
     tree_part_t *parts = calloc((size_t)ntrees, sizeof *parts);
     tree_reqs_t sends = {0};
     tacl_status_t st = TACL_OK;
-    if (!parts) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!parts) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     for (int i = 0; i < ntrees; i++) {
         tree_part_t *p = &parts[i];
         p->t = &trees[i];
@@ -199,12 +199,12 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
                 st = coll_wait(x, &p->up[(size_t)j * p->nchunks + k], 1);
                 p->up[(size_t)j * p->nchunks + k] = NULL;
                 if (st == TACL_OK)
-                    tacl_reduce_inplace(chunk, p->tmp + ((size_t)j * p->count + off) * esz, len,
-                                        a->dt, a->op);
+                    tacl__reduce_inplace(chunk, p->tmp + ((size_t)j * p->count + off) * esz, len,
+                                         a->dt, a->op);
             }
             if (st != TACL_OK) break;
             if (p->t->parent >= 0) {
-                tacl_req_t *r;
+                tacl__req_t *r;
                 st = coll_isend(x, p->t->parent, p->up_tag + (k << 20), chunk, len * esz, &r);
                 if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
             }
@@ -214,13 +214,13 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         for (int q = 0; q < ntrees && st == TACL_OK; q++) {
             tree_part_t *pq = &parts[q];
             while (st == TACL_OK && bcast && pq->t->parent >= 0 && pq->kd < pq->nchunks &&
-                   pq->down[pq->kd] && tacl_engine_test(pq->down[pq->kd]))
+                   pq->down[pq->kd] && tacl__engine_test(pq->down[pq->kd]))
                 st = tree_forward_down(x, pq, esz, &sends);
         }
         if (st != TACL_OK) break;
         if (bcast && p->t->parent < 0) {
             for (int j = 0; j < nch && st == TACL_OK; j++) {
-                tacl_req_t *r;
+                tacl__req_t *r;
                 st =
                     coll_isend(x, p->t->children[j], p->down_tag + (k << 20), chunk, len * esz, &r);
                 if (st == TACL_OK && tree_reqs_push(&sends, r)) goto nomem;
@@ -240,7 +240,7 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
     }
     goto out;
 nomem:
-    st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
 out:
     /* On failure, outstanding requests are waited for (the engine frees them when the
      * deadline or a peer's loss ends them) so that no receive writes into freed memory. */
@@ -300,7 +300,7 @@ tacl_status_t algo_reduce_tree(coll_ctx_t *x, const coll_args_t *a)
     size_t bytes = a->count * a->esz;
     /* Non-roots reduce in a scratch copy: their recv buffer is not theirs to write. */
     char *work = c->rank == a->root ? a->recv : malloc(bytes + 1);
-    if (!work) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!work) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     if (work != a->send && bytes) memmove(work, a->send, bytes);
     coll_tree_node_t t;
     tacl_status_t st = coll_tree_node(c, a->root, bytes > TREE_SMALL_BYTES, &t);
@@ -329,7 +329,7 @@ tacl_status_t algo_allgatherv_tree(coll_ctx_t *x, const coll_args_t *a)
     g.root = c->centre;
     TACL_CHECK(algo_gatherv_direct(x, &g));
     char *buf = malloc(total * esz);
-    if (!buf) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!buf) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     size_t off = 0;
     if (c->rank == c->centre)
         for (size_t r = 0; r < n; r++) {
@@ -362,7 +362,7 @@ tacl_status_t algo_reduce_scatter_tree(coll_ctx_t *x, const coll_args_t *a)
     size_t *counts = malloc(n * sizeof *counts), *displs = malloc(n * sizeof *displs);
     tacl_status_t st;
     if (!full || !counts || !displs) {
-        st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         goto out;
     }
     memcpy(full, a->send, n * a->count * esz);

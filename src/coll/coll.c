@@ -11,21 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *coll_what(tacl_coll_t k)
+static const char *coll_what(tacl__coll_t k)
 {
-    return tacl_coll_name(k);
+    return tacl__coll_name(k);
 }
 
 tacl_status_t coll_check_comm(tacl_comm_t *c, const char *what)
 {
-    if (!c) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL communicator", what);
+    if (!c) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL communicator", what);
     if (c->magic != COMM_MAGIC)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: not a live communicator (used after tacl_comm_destroy?)", what);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: not a live communicator (used after tacl_comm_destroy?)", what);
     if (c->broken)
-        return tacl_err(&c->err, c->broken_st, TACL_SUB_COLL,
-                        "%s: communicator unusable after an earlier failure (%s); destroy it", what,
-                        tacl_status_name(c->broken_st));
+        return tacl__err(&c->err, c->broken_st, TACL_SUB_COLL,
+                         "%s: communicator unusable after an earlier failure (%s); destroy it",
+                         what, tacl_status_name(c->broken_st));
     return TACL_OK;
 }
 
@@ -38,12 +38,12 @@ tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st)
     return st;
 }
 
-static int coll_is_reduction(tacl_coll_t k)
+static int coll_is_reduction(tacl__coll_t k)
 {
     return k == TACL_COLL_ALL_REDUCE || k == TACL_COLL_REDUCE || k == TACL_COLL_REDUCE_SCATTER;
 }
 
-static int coll_is_rooted(tacl_coll_t k)
+static int coll_is_rooted(tacl__coll_t k)
 {
     return k == TACL_COLL_REDUCE || k == TACL_COLL_BROADCAST || k == TACL_COLL_GATHER ||
            k == TACL_COLL_SCATTER;
@@ -55,22 +55,22 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     const char *what = coll_what(a->kind);
     TACL_CHECK(coll_check_comm(c, what));
     if (a->esz == 0)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: unknown dtype %d", what,
-                        (int)a->dt);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: unknown dtype %d", what,
+                         (int)a->dt);
     if (coll_is_reduction(a->kind) && ((int)a->op < 0 || a->op >= TACL_OP_COUNT))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: unknown reduction op %d (expected sum, prod, min, max or avg)", what,
-                        (int)a->op);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: unknown reduction op %d (expected sum, prod, min, max or avg)", what,
+                         (int)a->op);
     if (coll_is_rooted(a->kind) && (a->root < 0 || a->root >= c->size))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: root %d out of range (communicator size %d)", what, a->root, c->size);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: root %d out of range (communicator size %d)", what, a->root, c->size);
     if (a->kind == TACL_COLL_ALL_GATHERV && (!a->recv_counts || !a->recv_displs))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: recv_counts and displs must not be NULL", what);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: recv_counts and displs must not be NULL", what);
     if (a->kind == TACL_COLL_ALL_TO_ALLV &&
         (!a->send_counts || !a->send_displs || !a->recv_counts || !a->recv_displs))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: count and displacement arrays must not be NULL", what);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: count and displacement arrays must not be NULL", what);
     TACL_CHECK(coll_check_sizes(c, a, what));
     int me_root = a->root == c->rank;
     int need_send = 0, need_recv = 0;
@@ -96,9 +96,9 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         break;
     case TACL_COLL_ALL_GATHERV: {
         if (a->recv_counts[c->rank] != a->count)
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: send_count %zu differs from recv_counts[%d] = %zu", what, a->count,
-                            c->rank, a->recv_counts[c->rank]);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: send_count %zu differs from recv_counts[%d] = %zu", what,
+                             a->count, c->rank, a->recv_counts[c->rank]);
         size_t total = 0;
         for (int r = 0; r < c->size; r++)
             total += a->recv_counts[r];
@@ -108,11 +108,11 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     }
     case TACL_COLL_ALL_TO_ALLV: {
         if (a->send_counts[c->rank] != a->recv_counts[c->rank])
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: rank %d sends itself send_counts[%d]=%zu elements but expects "
-                            "recv_counts[%d]=%zu",
-                            what, c->rank, c->rank, a->send_counts[c->rank], c->rank,
-                            a->recv_counts[c->rank]);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: rank %d sends itself send_counts[%d]=%zu elements but expects "
+                             "recv_counts[%d]=%zu",
+                             what, c->rank, c->rank, a->send_counts[c->rank], c->rank,
+                             a->recv_counts[c->rank]);
         size_t ts = 0, tr = 0;
         for (int r = 0; r < c->size; r++) {
             ts += a->send_counts[r];
@@ -126,18 +126,18 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         break;
     }
     if (need_send && !a->send)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: NULL send buffer with count %zu on rank %d", what, a->count, c->rank);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: NULL send buffer with count %zu on rank %d", what, a->count, c->rank);
     if (need_recv && !a->recv)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: NULL recv buffer with count %zu on rank %d", what, a->count, c->rank);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: NULL recv buffer with count %zu on rank %d", what, a->count, c->rank);
     return coll_check_overlap(c, a, what);
 }
 
 /* The fingerprint every rank must agree on. */
-static tacl_fp_t coll_fingerprint(tacl_comm_t *c, const coll_args_t *a)
+static tacl__fp_t coll_fingerprint(tacl_comm_t *c, const coll_args_t *a)
 {
-    tacl_fp_t fp = {(uint32_t)a->kind, (uint32_t)a->dt, 0, -1, a->count, c->seq};
+    tacl__fp_t fp = {(uint32_t)a->kind, (uint32_t)a->dt, 0, -1, a->count, c->seq};
     if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
     if (coll_is_rooted(a->kind)) fp.root = a->root;
     if (a->kind == TACL_COLL_ALL_GATHERV) {
@@ -179,25 +179,25 @@ static tacl_status_t coll_run_self(const coll_args_t *a)
 static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
 {
     tacl_comm_t *c = x->c;
-    tacl_shm_group_t *g = c->shm;
+    tacl__shm_group_t *g = c->shm;
     size_t n = (size_t)c->size, esz = a->esz;
     size_t *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
     tacl_status_t st;
     switch (a->kind) {
     case TACL_COLL_ALL_REDUCE:
-        return tacl_shm_all_reduce(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp, x->deadline,
-                                   &c->err);
+        return tacl__shm_all_reduce(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
+                                    x->deadline, &c->err);
     case TACL_COLL_REDUCE:
-        return tacl_shm_reduce(g, a->send, a->recv, a->count, a->dt, a->op, a->root, &x->fp,
-                               x->deadline, &c->err);
+        return tacl__shm_reduce(g, a->send, a->recv, a->count, a->dt, a->op, a->root, &x->fp,
+                                x->deadline, &c->err);
     case TACL_COLL_BROADCAST:
-        return tacl_shm_broadcast(g, a->send, a->recv, a->count * esz, a->root, &x->fp, x->deadline,
-                                  &c->err);
+        return tacl__shm_broadcast(g, a->send, a->recv, a->count * esz, a->root, &x->fp,
+                                   x->deadline, &c->err);
     case TACL_COLL_REDUCE_SCATTER:
-        return tacl_shm_reduce_scatter(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
-                                       x->deadline, &c->err);
+        return tacl__shm_reduce_scatter(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
+                                        x->deadline, &c->err);
     case TACL_COLL_BARRIER:
-        return tacl_shm_barrier(g, &x->fp, x->deadline, &c->err);
+        return tacl__shm_barrier(g, &x->fp, x->deadline, &c->err);
     default:
         break;
     }
@@ -206,7 +206,7 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
     b3 = calloc(n, sizeof *b3);
     b4 = calloc(n, sizeof *b4);
     if (!b1 || !b2 || !b3 || !b4) {
-        st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         goto out;
     }
     for (size_t r = 0; r < n; r++) {
@@ -235,22 +235,22 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
     switch (a->kind) {
     case TACL_COLL_ALL_GATHER:
     case TACL_COLL_ALL_GATHERV:
-        st = tacl_shm_all_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, &x->fp, x->deadline,
-                                  &c->err);
+        st = tacl__shm_all_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, &x->fp, x->deadline,
+                                   &c->err);
         break;
     case TACL_COLL_GATHER:
-        st = tacl_shm_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, a->root, &x->fp,
-                              x->deadline, &c->err);
+        st = tacl__shm_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, a->root, &x->fp,
+                               x->deadline, &c->err);
         break;
     case TACL_COLL_SCATTER:
-        st = tacl_shm_scatterv(g, a->send, b1, b2, a->recv, a->count * esz, a->root, &x->fp,
-                               x->deadline, &c->err);
+        st = tacl__shm_scatterv(g, a->send, b1, b2, a->recv, a->count * esz, a->root, &x->fp,
+                                x->deadline, &c->err);
         break;
     case TACL_COLL_ALL_TO_ALL:
         /* In place needs no copy: each step reads a piece of every block before the step and
          * writes the same piece of the same blocks after it. */
-        st =
-            tacl_shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
+        st = tacl__shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline,
+                                   &c->err);
         break;
     case TACL_COLL_ALL_TO_ALLV: {
         /* In place, the layouts differ: later steps would read blocks already overwritten. */
@@ -261,19 +261,19 @@ static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
             if (b1[r] && b2[r] + b1[r] > span) span = b2[r] + b1[r];
         if (span && a->send == a->recv) {
             if (!(copy = malloc(span))) {
-                st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+                st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
                 goto out;
             }
             memcpy(copy, a->send, span);
             send = copy;
         }
-        st = tacl_shm_all_to_allv(g, send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
+        st = tacl__shm_all_to_allv(g, send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
         free(copy);
         break;
     }
     default:
-        st = tacl_err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no shm algorithm for %s",
-                      coll_what(a->kind));
+        st = tacl__err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no shm algorithm for %s",
+                       coll_what(a->kind));
         break;
     }
 out:
@@ -309,7 +309,7 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
         if (!counts || !displs) {
             free(counts);
             free(displs);
-            return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+            return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         }
         for (size_t r = 0; r < n; r++) {
             counts[r] = a->count;
@@ -355,8 +355,8 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
         st = algo_barrier_dissem(x);
         break;
     default:
-        st = tacl_err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no algorithm for %s",
-                      coll_what(a->kind));
+        st = tacl__err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no algorithm for %s",
+                       coll_what(a->kind));
         break;
     }
     free(counts);
@@ -374,7 +374,7 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
                                       a->recv_counts[r]);
             snprintf(mine + k, sizeof mine - k, "%s]", k >= sizeof mine - 32 ? ", ..." : "");
         }
-        tacl_err(&c->err, st, TACL_SUB_COLL, "%s: %s%s", what, why, mine);
+        tacl__err(&c->err, st, TACL_SUB_COLL, "%s: %s%s", what, why, mine);
     }
     return st;
 }
@@ -389,7 +389,7 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
  * - Before the algorithm runs, every rank sends its fingerprint to the next rank and posts the
  *   receive of the previous one's, which the algorithm's waits watch. Calls that differ
  *   anywhere differ between two neighbours, so at least one rank sees the mismatch at once, and
- *   it tells every other rank (tacl_engine_abort_op), whose receives of that operation then fail
+ *   it tells every other rank (tacl__engine_abort_op), whose receives of that operation then fail
  *   with its message. Nobody waits for the timeout.
  * - Where every rank's result depends on every other's messages (all_reduce, all_gather(v),
  *   reduce_scatter with data, all_to_all(v), barrier), those messages, each checked on arrival,
@@ -420,7 +420,7 @@ static int coll_one_host(const tacl_comm_t *c)
 
 /* Whether every rank's completion of (a, fp) over the engine depends on a message chain from
  * every other rank (see above); the algorithms return early without data. */
-static int coll_agree_by_data(const coll_args_t *a, const tacl_fp_t *fp, coll_algo_t algo)
+static int coll_agree_by_data(const coll_args_t *a, const tacl__fp_t *fp, coll_algo_t algo)
 {
     switch (a->kind) {
     case TACL_COLL_ALL_TO_ALL:
@@ -442,51 +442,51 @@ enum { COLL_AGREE_NEXT, COLL_AGREE_RING, COLL_AGREE_ALL };
 /* Posts the agreement messages of fp into x->agree (room for 2 * COLL_AGREE_ALL_MAX): to the
  * next rank (NEXT), and the receive of the previous one's (RING), or to and from every rank
  * (ALL). */
-static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl_fp_t *fp, int mode)
+static tacl_status_t coll_agree_post(coll_ctx_t *x, const tacl__fp_t *fp, int mode)
 {
     tacl_comm_t *c = x->c;
-    tacl_engine_t *e = c->world->engine;
+    tacl__engine_t *e = c->world->engine;
     int n = c->size, prev = (c->rank + n - 1) % n, next = (c->rank + 1) % n;
-    tacl_msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
+    tacl__msg_key_t k = {c->id, TACL_ENGINE_AGREE_TAG, fp->seq};
     tacl_status_t st = TACL_OK;
     x->nagree = 0;
     for (int r = 0; r < n && st == TACL_OK; r++) {
         if (r == c->rank) continue;
         if (mode == COLL_AGREE_ALL || (mode == COLL_AGREE_RING && r == prev)) {
-            st = tacl_engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            st = tacl__engine_irecv(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
             if (st != TACL_OK) break;
             x->nagree++;
         }
         if (mode == COLL_AGREE_ALL || r == next) {
-            st = tacl_engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
+            st = tacl__engine_isend(e, c->wranks[r], &k, fp, NULL, 0, &x->agree[x->nagree]);
             if (st == TACL_OK) x->nagree++;
         }
     }
-    return st == TACL_OK ? st : tacl_err_keep(&c->err, st);
+    return st == TACL_OK ? st : tacl__err_keep(&c->err, st);
 }
 
 /* The dissemination rounds after the ring message (distance 2, 4, ...). */
-static tacl_status_t coll_agree_confirm(coll_ctx_t *x, tacl_errbuf_t *eb)
+static tacl_status_t coll_agree_confirm(coll_ctx_t *x, tacl__errbuf_t *eb)
 {
     tacl_comm_t *c = x->c;
-    tacl_engine_t *e = c->world->engine;
+    tacl__engine_t *e = c->world->engine;
     const tacl_comm_t *g = c->watch ? c->watch : c;
     int n = c->size;
     tacl_status_t st = TACL_OK;
     for (int k = 1, d = 2; d < n && st == TACL_OK; k++, d *= 2) {
-        tacl_msg_key_t key = {c->id, TACL_ENGINE_AGREE_TAG + (uint64_t)k, x->fp.seq};
-        tacl_req_t *r[2];
-        st = tacl_engine_irecv(e, c->wranks[(c->rank + n - d % n) % n], &key, &x->fp, NULL, 0,
-                               &r[0]);
-        if (st != TACL_OK) return tacl_err_keep(eb, st);
-        st = tacl_engine_isend(e, c->wranks[(c->rank + d) % n], &key, &x->fp, NULL, 0, &r[1]);
+        tacl__msg_key_t key = {c->id, TACL_ENGINE_AGREE_TAG + (uint64_t)k, x->fp.seq};
+        tacl__req_t *r[2];
+        st = tacl__engine_irecv(e, c->wranks[(c->rank + n - d % n) % n], &key, &x->fp, NULL, 0,
+                                &r[0]);
+        if (st != TACL_OK) return tacl__err_keep(eb, st);
+        st = tacl__engine_isend(e, c->wranks[(c->rank + d) % n], &key, &x->fp, NULL, 0, &r[1]);
         if (st != TACL_OK) {
-            tacl_err_keep(eb, st);
-            tacl_errbuf_t scratch;
-            (void)tacl_engine_wait(e, r, 1, 0, NULL, 0, &scratch); /* releases the receive */
+            tacl__err_keep(eb, st);
+            tacl__errbuf_t scratch;
+            (void)tacl__engine_wait(e, r, 1, 0, NULL, 0, &scratch); /* releases the receive */
             return st;
         }
-        st = tacl_engine_wait(e, r, 2, x->deadline, g->wranks, g->size, eb);
+        st = tacl__engine_wait(e, r, 2, x->deadline, g->wranks, g->size, eb);
     }
     return st;
 }
@@ -499,16 +499,16 @@ static tacl_status_t coll_agree_finish(coll_ctx_t *x, tacl_status_t st, int conf
     tacl_comm_t *c = x->c;
     if (!x->nagree) return st;
     const tacl_comm_t *g = c->watch ? c->watch : c;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     char kept[TACL_ERRMSG_MAX];
     snprintf(kept, sizeof kept, "%s", c->err.msg);
-    tacl_status_t ast = tacl_engine_wait(c->world->engine, x->agree, x->nagree,
-                                         st == TACL_OK ? x->deadline : 0, g->wranks, g->size, &eb);
+    tacl_status_t ast = tacl__engine_wait(c->world->engine, x->agree, x->nagree,
+                                          st == TACL_OK ? x->deadline : 0, g->wranks, g->size, &eb);
     x->nagree = 0;
     if (ast == TACL_OK && st == TACL_OK && confirm) ast = coll_agree_confirm(x, &eb);
-    if (ast == TACL_ERR_MISMATCH) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
-    if (st != TACL_OK) return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
-    if (ast != TACL_OK) return tacl_err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
+    if (ast == TACL_ERR_MISMATCH) return tacl__err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
+    if (st != TACL_OK) return tacl__err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+    if (ast != TACL_OK) return tacl__err(&c->err, ast, TACL_SUB_COLL, "%s", eb.msg);
     return TACL_OK;
 }
 
@@ -521,28 +521,29 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     char kept[TACL_ERRMSG_MAX];
     snprintf(kept, sizeof kept, "%s", c->err.msg);
     /* Only the scalar arguments: the arrays of a rejected call may be NULL. */
-    tacl_fp_t fp = {(uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
+    tacl__fp_t fp = {
+        (uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
     if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
     if (coll_is_rooted(a->kind)) fp.root = a->root;
-    tacl_req_t *agree[2];
-    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, agree, 0};
+    tacl__req_t *agree[2];
+    coll_ctx_t x = {c, fp, tacl__deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     if (coll_one_host(c)) {
-        (void)tacl_shm_barrier(c->shm, &fp, x.deadline, &eb);
+        (void)tacl__shm_barrier(c->shm, &fp, x.deadline, &eb);
     } else {
         /* The next rank sees the mismatch and tells the others. This rank need not learn the
          * others' calls, and must not wait for them: they may be rejecting theirs too. */
         (void)coll_agree_post(&x, &fp, COLL_AGREE_NEXT);
-        (void)tacl_engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
+        (void)tacl__engine_wait(c->world->engine, x.agree, x.nagree, x.deadline, NULL, 0, &eb);
     }
-    return tacl_err(&c->err, st, TACL_SUB_COLL, "%s", kept);
+    return tacl__err(&c->err, st, TACL_SUB_COLL, "%s", kept);
 }
 
 tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
 {
-    tacl_req_t *agree[2 * COLL_AGREE_ALL_MAX];
-    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl_deadline_ns(c->timeout_s), 0, agree, 0};
+    tacl__req_t *agree[2 * COLL_AGREE_ALL_MAX];
+    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl__deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     if (c->size == 1) return coll_run_self(a);
     const char *why = "";
@@ -558,7 +559,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
         if (a->nested) {
             /* the enclosing operation agreed */
         } else if (coll_one_host(c)) {
-            st = tacl_shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
+            st = tacl__shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
             shm_agreed = st == TACL_ERR_MISMATCH;
         } else {
             int by_data = coll_agree_by_data(a, &x.fp, algo);
@@ -570,7 +571,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
         if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
         st = coll_agree_finish(&x, st, confirm);
     }
-    /* A failure reported by another rank's notice (tacl_engine_abort_op) is known to all. */
+    /* A failure reported by another rank's notice (tacl__engine_abort_op) is known to all. */
     if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed &&
         !strstr(c->err.msg, TACL_ENGINE_NOTICE_MARK)) {
         /* Only the ranks that received a disagreeing message (or one of the wrong length: the
@@ -578,8 +579,8 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
          * others, who would otherwise wait for messages that will never come. */
         char msg[TACL_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", c->err.msg);
-        tacl_engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
-                             tacl_deadline_ns(2.0));
+        tacl__engine_abort_op(c->world->engine, c->wranks, c->size, c->id, x.fp.seq, st, msg,
+                              tacl__deadline_ns(2.0));
     }
     if (st != TACL_OK) return comm_fail(c, st);
     /* avg: the algorithms summed; divide once where the result lands. The shm group does
@@ -587,7 +588,7 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
     if (algo != COLL_ALGO_SHM && coll_is_reduction(a->kind) && a->op == TACL_AVG) {
         if (a->kind == TACL_COLL_ALL_REDUCE || a->kind == TACL_COLL_REDUCE_SCATTER ||
             c->rank == a->root)
-            tacl_reduce_finish(a->recv, a->count, a->dt, a->op, c->size);
+            tacl__reduce_finish(a->recv, a->count, a->dt, a->op, c->size);
     }
     return TACL_OK;
 }

@@ -21,6 +21,6 @@ const char *coll_algo_name(coll_algo_t a);
 /* TACL_OK when TACL_ALGO is unset or well formed, else TACL_ERR_CONFIG naming the bad entry. */
 tacl_status_t coll_algo_check(void);
 /* Parses TACL_ALGO; returns the algorithm forced for kind, or COLL_ALGO_AUTO. */
-coll_algo_t coll_algo_forced(tacl_coll_t kind);
+coll_algo_t coll_algo_forced(tacl__coll_t kind);
 
 #endif

@@ -30,21 +30,21 @@ static tacl_status_t chk_varray(tacl_comm_t *c, const coll_args_t *a, const char
     for (int r = 0; r < c->size; r++) {
         size_t k = counts[r], end = k;
         if (!chk_mul(k, a->esz, &b))
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: %s[%d]=%zu elements of %s overflow size_t (rank %d)", what, cname,
-                            r, k, dt, c->rank);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: %s[%d]=%zu elements of %s overflow size_t (rank %d)", what, cname,
+                             r, k, dt, c->rank);
         if (displs && !chk_add(displs[r], k, &end))
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: %s[%d]=%zu + %s[%d]=%zu elements overflow size_t (rank %d)", what,
-                            dname, r, displs[r], cname, r, k, c->rank);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: %s[%d]=%zu + %s[%d]=%zu elements overflow size_t (rank %d)", what,
+                             dname, r, displs[r], cname, r, k, c->rank);
         if (!chk_mul(end, a->esz, &b))
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: %s[%d]=%zu + %s[%d]=%zu elements of %s overflow size_t (rank %d)",
-                            what, dname, r, displs ? displs[r] : 0, cname, r, k, dt, c->rank);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: %s[%d]=%zu + %s[%d]=%zu elements of %s overflow size_t (rank %d)",
+                             what, dname, r, displs ? displs[r] : 0, cname, r, k, dt, c->rank);
         if (!chk_add(s, k, &s))
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: the sum of %s (up to [%d]) overflows size_t (rank %d)", what,
-                            cname, r, c->rank);
+            return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                             "%s: the sum of %s (up to [%d]) overflows size_t (rank %d)", what,
+                             cname, r, c->rank);
         if (k && b > end_max) end_max = b;
     }
     *sum = s;
@@ -57,9 +57,9 @@ tacl_status_t coll_check_sizes(tacl_comm_t *c, const coll_args_t *a, const char 
     size_t b, sum, span;
     const char *dt = tacl_dtype_name(a->dt);
     if (!chk_mul(a->count, a->esz, &b))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: count=%zu elements of %s overflow size_t (rank %d)", what, a->count,
-                        dt, c->rank);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: count=%zu elements of %s overflow size_t (rank %d)", what, a->count,
+                         dt, c->rank);
     switch (a->kind) {
     case TACL_COLL_ALL_GATHER:
     case TACL_COLL_REDUCE_SCATTER:
@@ -67,9 +67,10 @@ tacl_status_t coll_check_sizes(tacl_comm_t *c, const coll_args_t *a, const char 
     case TACL_COLL_SCATTER:
     case TACL_COLL_ALL_TO_ALL:
         if (!chk_mul(b, (size_t)c->size, &b))
-            return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                            "%s: count=%zu elements of %s times %d ranks overflow size_t (rank %d)",
-                            what, a->count, dt, c->size, c->rank);
+            return tacl__err(
+                &c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                "%s: count=%zu elements of %s times %d ranks overflow size_t (rank %d)", what,
+                a->count, dt, c->size, c->rank);
         return TACL_OK;
     case TACL_COLL_ALL_GATHERV:
         return chk_varray(c, a, what, "recv_counts", a->recv_counts, "displs", a->recv_displs, &sum,
@@ -106,11 +107,11 @@ static int chk_overlap(chk_range_t x, chk_range_t y)
 static tacl_status_t chk_refuse(tacl_comm_t *c, const char *what, chk_range_t rd, chk_range_t wr,
                                 const char *rdname, const char *wrname, const char *inplace)
 {
-    return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                    "%s: %s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes) on rank %d; the only "
-                    "overlap allowed is in place: %s",
-                    what, wrname, (void *)wr.lo, (size_t)(wr.hi - wr.lo), rdname, (void *)rd.lo,
-                    (size_t)(rd.hi - rd.lo), c->rank, inplace);
+    return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                     "%s: %s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes) on rank %d; the only "
+                     "overlap allowed is in place: %s",
+                     what, wrname, (void *)wr.lo, (size_t)(wr.hi - wr.lo), rdname, (void *)rd.lo,
+                     (size_t)(rd.hi - rd.lo), c->rank, inplace);
 }
 
 /* The v-variants: block-wise, because blocks need not be contiguous. */

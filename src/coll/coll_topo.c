@@ -4,7 +4,7 @@
  * a ring order (host-grouped on a full mesh so that the ring crosses each host boundary once;
  * a Hamiltonian cycle of direct links otherwise), the graph's centre, where tree algorithms
  * are rooted, and the bandwidth-weighted tree packing all_reduce uses when it beats one tree.
- * The choice for every collective (tacl_sched_build) and its reason are logged at INFO. */
+ * The choice for every collective (tacl__sched_build) and its reason are logged at INFO. */
 #include "coll/coll.h"
 #include "topo/graph.h"
 #include "topo/sched.h"
@@ -18,7 +18,7 @@
 
 static int topo_linked(const tacl_comm_t *c, int i, int j)
 {
-    const tacl_world_t *w = c->world;
+    const tacl__world_t *w = c->world;
     return w->reach[(size_t)c->wranks[i] * (size_t)w->size + (size_t)c->wranks[j]] != 0;
 }
 
@@ -26,38 +26,38 @@ static int topo_linked(const tacl_comm_t *c, int i, int j)
  * smaller bandwidth and the larger latency), else a nominal bandwidth. */
 static void topo_add_link(tacl_comm_t *c, int i, int j)
 {
-    const tacl_world_t *w = c->world;
+    const tacl__world_t *w = c->world;
     size_t n = (size_t)w->size, a = (size_t)c->wranks[i], b = (size_t)c->wranks[j];
     if (w->link_bw && w->link_bw[a * n + b] > 0 && w->link_bw[b * n + a] > 0) {
-        tacl_graph_add_edge(c->graph, i, j, w->link_bw[a * n + b], w->link_lat[a * n + b]);
-        tacl_graph_add_edge(c->graph, j, i, w->link_bw[b * n + a], w->link_lat[b * n + a]);
+        tacl__graph_add_edge(c->graph, i, j, w->link_bw[a * n + b], w->link_lat[a * n + b]);
+        tacl__graph_add_edge(c->graph, j, i, w->link_bw[b * n + a], w->link_lat[b * n + a]);
     } else {
-        tacl_graph_add_link(c->graph, i, j, TOPO_NOMINAL_BW, 0);
+        tacl__graph_add_link(c->graph, i, j, TOPO_NOMINAL_BW, 0);
     }
 }
 
 /* Schedules of every collective at TOPO_LOG_BYTES, logged once per communicator (rank 0), and
- * the multi-tree packing of all_reduce kept when tacl_sched_build chooses it. Every rank
+ * the multi-tree packing of all_reduce kept when tacl__sched_build chooses it. Every rank
  * computes the all_reduce schedule: the graph is identical everywhere, so the trees are too. */
 #define TOPO_LOG_BYTES     (64.0 * 1024 * 1024)
 #define TOPO_LOG_MAX_RANKS 64
 
-static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
+static tacl_status_t topo_schedules(tacl_comm_t *c, tacl__errbuf_t *eb)
 {
-    static const tacl_sched_op_t ops[] = {TACL_SCHED_ALL_REDUCE, TACL_SCHED_BROADCAST,
-                                          TACL_SCHED_REDUCE, TACL_SCHED_ALL_GATHER,
-                                          TACL_SCHED_REDUCE_SCATTER};
+    static const tacl__sched_op_t ops[] = {TACL_SCHED_ALL_REDUCE, TACL_SCHED_BROADCAST,
+                                           TACL_SCHED_REDUCE, TACL_SCHED_ALL_GATHER,
+                                           TACL_SCHED_REDUCE_SCATTER};
     int nops = c->rank == 0 && c->size <= TOPO_LOG_MAX_RANKS ? 5 : 1;
     if (!c->full_mesh) TACL_CHECK(coll_mtree_create(c, eb));
     if (c->full_mesh && nops == 1) return TACL_OK; /* nothing to keep, nothing to log */
     for (int i = 0; i < nops; i++) {
-        tacl_sched_t *s;
-        tacl_errbuf_t tmp;
-        tacl_status_t st = tacl_sched_build(c->graph, ops[i], c->centre, TOPO_LOG_BYTES, &s, &tmp);
+        tacl__sched_t *s;
+        tacl__errbuf_t tmp;
+        tacl_status_t st = tacl__sched_build(c->graph, ops[i], c->centre, TOPO_LOG_BYTES, &s, &tmp);
         if (st != TACL_OK) {
             /* Only the optional packing depends on this; the communicator still works. */
             TACL_INFO(TACL_SUB_TOPO, "communicator %llx: no %s schedule: %s",
-                      (unsigned long long)c->id, tacl_sched_op_name(ops[i]), tmp.msg);
+                      (unsigned long long)c->id, tacl__sched_op_name(ops[i]), tmp.msg);
             continue;
         }
         if (ops[i] == TACL_SCHED_ALL_REDUCE && s->kind == TACL_SCHED_MULTITREE && c->mtree &&
@@ -68,9 +68,9 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
         if (c->rank == 0) {
             /* What runs at that size may differ (multi-tree exists for all_reduce only; on a
              * full mesh the selector's tuning table decides): say both. */
-            static const tacl_coll_t kinds[] = {TACL_COLL_ALL_REDUCE, TACL_COLL_BROADCAST,
-                                                TACL_COLL_REDUCE, TACL_COLL_ALL_GATHER,
-                                                TACL_COLL_REDUCE_SCATTER};
+            static const tacl__coll_t kinds[] = {TACL_COLL_ALL_REDUCE, TACL_COLL_BROADCAST,
+                                                 TACL_COLL_REDUCE, TACL_COLL_ALL_GATHER,
+                                                 TACL_COLL_REDUCE_SCATTER};
             coll_args_t a = {
                 .kind = kinds[i], .count = (size_t)TOPO_LOG_BYTES, .esz = 1, .root = c->centre};
             const char *why = "";
@@ -78,14 +78,14 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl_errbuf_t *eb)
             TACL_INFO(TACL_SUB_TOPO,
                       "communicator %llx schedule %s%s: %s (%s); predicted %.4g s for %.0f MiB, "
                       "cut bound %.4g s; runs as %s (%s)",
-                      (unsigned long long)c->id, tacl_sched_op_name(ops[i]),
+                      (unsigned long long)c->id, tacl__sched_op_name(ops[i]),
                       ops[i] == TACL_SCHED_BROADCAST || ops[i] == TACL_SCHED_REDUCE
                           ? " (root at the centre)"
                           : "",
-                      tacl_sched_kind_name(s->kind), s->reason, s->predicted_s,
+                      tacl__sched_kind_name(s->kind), s->reason, s->predicted_s,
                       TOPO_LOG_BYTES / (1024 * 1024), s->lower_bound_s, coll_algo_name(algo), why);
         }
-        tacl_sched_destroy(s);
+        tacl__sched_destroy(s);
     }
     return TACL_OK;
 }
@@ -95,26 +95,26 @@ void comm_topo_fini(tacl_comm_t *c)
     coll_mtree_destroy(c);
 }
 
-tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb)
+tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb)
 {
     int n = c->size;
-    tacl_status_t st = tacl_graph_create(n, &c->graph);
-    if (st != TACL_OK) return tacl_err_keep(eb, st);
+    tacl_status_t st = tacl__graph_create(n, &c->graph);
+    if (st != TACL_OK) return tacl__err_keep(eb, st);
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (topo_linked(c, i, j)) topo_add_link(c, i, j);
     c->ring = malloc((size_t)n * sizeof *c->ring);
-    if (!c->ring) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
-    c->full_mesh = n == 1 || tacl_graph_is_full_mesh(c->graph);
-    tacl_errbuf_t tmp;
-    int routed = !c->full_mesh && tacl_graph_check_connected(c->graph, &tmp) != TACL_OK;
+    if (!c->ring) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+    c->full_mesh = n == 1 || tacl__graph_is_full_mesh(c->graph);
+    tacl__errbuf_t tmp;
+    int routed = !c->full_mesh && tacl__graph_check_connected(c->graph, &tmp) != TACL_OK;
     if (routed) {
         /* Members linked only through ranks outside the communicator: every message is routed
          * by the engine, so the communicator behaves as a (slower) full mesh. */
-        tacl_graph_destroy(c->graph);
+        tacl__graph_destroy(c->graph);
         c->graph = NULL;
-        st = tacl_graph_full(n, TOPO_NOMINAL_BW, 0, &c->graph);
-        if (st != TACL_OK) return tacl_err_keep(eb, st);
+        st = tacl__graph_full(n, TOPO_NOMINAL_BW, 0, &c->graph);
+        if (st != TACL_OK) return tacl__err_keep(eb, st);
         c->full_mesh = 1;
     }
     if (c->full_mesh) {
@@ -133,10 +133,10 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb)
     } else {
         int ecc = 0;
         double bottleneck = 0;
-        st = tacl_graph_centre(c->graph, &c->centre, &ecc, eb);
+        st = tacl__graph_centre(c->graph, &c->centre, &ecc, eb);
         if (st != TACL_OK) return st;
         c->ring_direct =
-            tacl_graph_hamiltonian_cycle(c->graph, c->ring, &bottleneck, &tmp) == TACL_OK;
+            tacl__graph_hamiltonian_cycle(c->graph, c->ring, &bottleneck, &tmp) == TACL_OK;
         if (c->ring_direct) {
             int o = snprintf(c->sched_reason, sizeof c->sched_reason,
                              "not a full mesh; ring on the Hamiltonian cycle");

@@ -27,14 +27,14 @@ static void comm_free(tacl_comm_t *c)
 {
     if (!c) return;
     c->magic = 0;
-    if (c->shm) tacl_shm_group_destroy(c->shm);
+    if (c->shm) tacl__shm_group_destroy(c->shm);
     if (c->lead) comm_free(c->lead);
     free(c->wranks);
     free(c->host_of);
     free(c->local_ranks);
     free(c->leaders);
     free(c->ring);
-    if (c->graph) tacl_graph_destroy(c->graph);
+    if (c->graph) tacl__graph_destroy(c->graph);
     comm_topo_fini(c);
     free(c->p2p);
     free(c);
@@ -49,23 +49,23 @@ static int comm_shm_alive(void *ctx, int group_rank)
 
 /* The same-host group: an exchange among this host's members through the store, under a key
  * prefix unique to (communicator, host). */
-static tacl_status_t comm_shm_init(tacl_comm_t *c, tacl_errbuf_t *eb)
+static tacl_status_t comm_shm_init(tacl_comm_t *c, tacl__errbuf_t *eb)
 {
-    if (c->local_size < 2 || tacl_setting_bool(TACL_SET_SHM_DISABLE)) return TACL_OK;
-    tacl_world_t *w = c->world;
+    if (c->local_size < 2 || tacl__setting_bool(TACL_SET_SHM_DISABLE)) return TACL_OK;
+    tacl__world_t *w = c->world;
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%sc%llx/h%d/", w->boot->prefix, (unsigned long long)c->id,
              c->host_of[c->rank]);
     boot_store_xchg_ctx_t ctx;
-    tacl_xchg_t x;
+    tacl__xchg_t x;
     boot_store_xchg_init(&x, &ctx, w->boot->store, prefix, c->local_rank, c->local_size);
-    tacl_shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s, comm_shm_alive, c};
-    return tacl_shm_group_create(&cfg, &c->shm, eb);
+    tacl__shm_group_config_t cfg = {&x, c->local_ranks, c->timeout_s, comm_shm_alive, c};
+    return tacl__shm_group_create(&cfg, &c->shm, eb);
 }
 
 static tacl_status_t comm_layout(tacl_comm_t *c)
 {
-    tacl_world_t *w = c->world;
+    tacl__world_t *w = c->world;
     int n = c->size;
     int *seen = malloc((size_t)w->nhosts * sizeof *seen);
     c->host_of = malloc((size_t)n * sizeof *c->host_of);
@@ -96,12 +96,12 @@ static tacl_status_t comm_layout(tacl_comm_t *c)
     return TACL_OK;
 }
 
-tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
-                          tacl_comm_t **out, tacl_errbuf_t *eb)
+tacl_status_t comm_create(tacl__world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
+                          tacl_comm_t **out, tacl__errbuf_t *eb)
 {
     tacl_comm_t *c = calloc(1, sizeof *c);
     tacl_status_t st = TACL_ERR_NOMEM;
-    if (!c) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!c) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     c->magic = COMM_MAGIC;
     c->world = w;
     c->id = id;
@@ -115,9 +115,9 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
         if (wranks[i] == w->rank) c->rank = i;
     }
     if (c->rank < 0) {
-        st = tacl_err(eb, TACL_ERR_INTERNAL, TACL_SUB_COLL,
-                      "world rank %d is not a member of communicator %llx", w->rank,
-                      (unsigned long long)id);
+        st = tacl__err(eb, TACL_ERR_INTERNAL, TACL_SUB_COLL,
+                       "world rank %d is not a member of communicator %llx", w->rank,
+                       (unsigned long long)id);
         goto err_free;
     }
     if (comm_layout(c) != TACL_OK) goto err_nomem;
@@ -145,7 +145,7 @@ tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n
     return TACL_OK;
 
 err_nomem:
-    st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
 err_free:
     comm_free(c);
     return st;
@@ -154,7 +154,7 @@ err_free:
 void tacl_comm_destroy(tacl_comm_t *c)
 {
     if (!c || c->magic != COMM_MAGIC) return; /* NULL, or destroyed already */
-    tacl_world_t *w = c->world;
+    tacl__world_t *w = c->world;
     /* The leader communicator holds a reference of its own. */
     int refs_held = 1 + (c->lead != NULL);
     comm_free(c);
@@ -173,19 +173,19 @@ tacl_status_t tacl_comm_split(tacl_comm_t *c, int color, int key, tacl_comm_t **
 {
     TACL_CHECK(coll_check_comm(c, "tacl_comm_split"));
     if (!out)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_comm_split: out is NULL");
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_comm_split: out is NULL");
     int n = c->size;
     comm_split_entry_t mine = {color < 0 ? -1 : color, key};
     comm_split_entry_t *all = malloc((size_t)n * sizeof *all);
     int *members = malloc((size_t)n * sizeof *members);
     tacl_status_t st;
     if (!all || !members) {
-        st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         goto out;
     }
     st = tacl_all_gather(c, &mine, all, 2, TACL_INT32);
     if (st != TACL_OK) {
-        tacl_err_prefix(&c->err, st, "tacl_comm_split");
+        tacl__err_prefix(&c->err, st, "tacl_comm_split");
         goto out;
     }
     uint64_t salt = c->nsplits++;
@@ -252,12 +252,12 @@ int tacl_comm_peer_alive(const tacl_comm_t *c, int rank)
 {
     if (!c || rank < 0 || rank >= c->size) return 0;
     if (rank == c->rank) return 1;
-    return tacl_engine_peer_alive(c->world->engine, c->wranks[rank]);
+    return tacl__engine_peer_alive(c->world->engine, c->wranks[rank]);
 }
 
 unsigned comm_live_gen(const tacl_comm_t *c)
 {
-    return tacl_engine_live_gen(c->world->engine);
+    return tacl__engine_live_gen(c->world->engine);
 }
 
 void tacl_comm_set_timeout(tacl_comm_t *c, double timeout_s)

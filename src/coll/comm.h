@@ -16,19 +16,19 @@
 
 #include "boot/world.h"
 
-struct tacl_engine;
-struct tacl_graph;
-struct tacl_shm_group;
+struct tacl__engine;
+struct tacl__graph;
+struct tacl__shm_group;
 
 #define TACL_HOST_ID_MAX 192
 
-typedef struct tacl_world {
+typedef struct tacl__world {
     int refs; /* communicators alive on this world (protected by lock) */
     pthread_mutex_t lock;
     int rank, size;
     tacl_bootstrap_t bs;
     boot_world_t *boot; /* store, server, host ids, pids, world all-gather (boot->xchg) */
-    struct tacl_engine *engine;
+    struct tacl__engine *engine;
     char (*host_ids)[TACL_HOST_ID_MAX]; /* per world rank */
     int *host_of;                       /* world rank -> host index (first-seen order) */
     int nhosts;
@@ -38,7 +38,7 @@ typedef struct tacl_world {
     double *link_lat;  /* size*size seconds, alongside link_bw */
     double timeout_s;  /* default for communicators */
     uint64_t comm_ids; /* comms created by this process (for id derivation) */
-} tacl_world_t;
+} tacl__world_t;
 
 /* Algorithms a communicator may use; chosen per call by coll_select(). */
 typedef enum {
@@ -60,21 +60,21 @@ typedef enum {
 
 struct tacl_comm {
     uint32_t magic; /* COMM_MAGIC while alive */
-    tacl_errbuf_t err;
-    tacl_world_t *world;
+    tacl__errbuf_t err;
+    tacl__world_t *world;
     uint64_t id;
     int rank, size;
     int *wranks;  /* comm rank -> world rank */
     int *host_of; /* comm rank -> host index within this comm (0..nhosts-1) */
     int nhosts;
     int local_rank, local_size;
-    int *local_ranks;           /* comm ranks on this rank's host, in order */
-    int *leaders;               /* comm rank of the first rank of each host */
-    struct tacl_comm *lead;     /* communicator of the host leaders (NULL if one host or not a
-                                   leader) */
-    struct tacl_shm_group *shm; /* same-host group (NULL when local_size == 1) */
-    struct tacl_comm *watch;    /* the leaders' communicator fails its waits when any rank of
-                                   this parent dies, not only a leader */
+    int *local_ranks;            /* comm ranks on this rank's host, in order */
+    int *leaders;                /* comm rank of the first rank of each host */
+    struct tacl_comm *lead;      /* communicator of the host leaders (NULL if one host or not a
+                                    leader) */
+    struct tacl__shm_group *shm; /* same-host group (NULL when local_size == 1) */
+    struct tacl_comm *watch;     /* the leaders' communicator fails its waits when any rank of
+                                    this parent dies, not only a leader */
     double timeout_s;
     uint64_t seq;     /* operations issued on this communicator */
     uint64_t nsplits; /* splits issued (part of derived ids) */
@@ -82,14 +82,14 @@ struct tacl_comm {
     tacl_status_t broken_st;
 
     /* Shape and schedule (coll_topo.c). */
-    int full_mesh;            /* every pair of ranks has a direct link */
-    int *ring;                /* ring order (comm ranks); a Hamiltonian cycle when one exists */
-    int ring_pos;             /* this rank's index in ring */
-    int ring_direct;          /* consecutive ring ranks are linked directly */
-    int centre;               /* root of the all_reduce spanning tree */
-    struct tacl_graph *graph; /* direct links among the communicator's ranks */
-    struct coll_mtree *mtree; /* all_reduce trees packed by bandwidth when they beat one tree
-                                 (coll_topo.c, algo_multitree.c); NULL otherwise */
+    int full_mesh;             /* every pair of ranks has a direct link */
+    int *ring;                 /* ring order (comm ranks); a Hamiltonian cycle when one exists */
+    int ring_pos;              /* this rank's index in ring */
+    int ring_direct;           /* consecutive ring ranks are linked directly */
+    int centre;                /* root of the all_reduce spanning tree */
+    struct tacl__graph *graph; /* direct links among the communicator's ranks */
+    struct coll_mtree *mtree;  /* all_reduce trees packed by bandwidth when they beat one tree
+                                  (coll_topo.c, algo_multitree.c); NULL otherwise */
     char sched_reason[512];
 
     /* Point-to-point sequence counters per (peer, tag), open addressing. */
@@ -99,20 +99,20 @@ struct tacl_comm {
 
 /* Creates a communicator of world ranks wranks[0..n-1] (this rank among them) with the given
  * id. Collective over those ranks (it sets up their shared-memory group). */
-tacl_status_t comm_create(tacl_world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
-                          tacl_comm_t **out, tacl_errbuf_t *eb);
+tacl_status_t comm_create(tacl__world_t *w, uint64_t id, const int *wranks, int n, double timeout_s,
+                          tacl_comm_t **out, tacl__errbuf_t *eb);
 /* Derives a communicator id that every member computes alike. */
 uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2);
 /* Marks the communicator broken after an error that may have left peers mid-operation. */
 tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st);
 
-void world_release(tacl_world_t *w);
-/* The engine's liveness generation (tacl_engine_live_gen): unchanged means no rank died and no
+void world_release(tacl__world_t *w);
+/* The engine's liveness generation (tacl__engine_live_gen): unchanged means no rank died and no
  * link was cut since it was last read. */
 unsigned comm_live_gen(const tacl_comm_t *c);
 
 /* Topology: shape and schedule of a communicator (coll_topo.c). */
-tacl_status_t comm_topo_init(tacl_comm_t *c, tacl_errbuf_t *eb);
+tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb);
 void comm_topo_fini(tacl_comm_t *c);
 
 #endif

@@ -31,8 +31,8 @@
 #define DOCTOR_SMOKE_TAG  0x7d0c0000
 
 typedef struct {
-    tacl_world_t *w;
-    const tacl_doctor_opts_t *o;
+    tacl__world_t *w;
+    const tacl__doctor_opts_t *o;
     double pair_timeout_s;
     size_t max_bytes;
     char *buf; /* max_bytes, for streamed messages */
@@ -64,13 +64,13 @@ static void doctor_progress(doctor_t *d, const char *fmt, ...)
 static tacl_status_t doctor_xfer(doctor_t *d, int peer, int send, uint64_t tag, uint64_t seq,
                                  void *buf, size_t len, uint64_t deadline, char *err, size_t elen)
 {
-    tacl_msg_key_t k = {DOCTOR_COMM_ID, tag, seq};
-    tacl_req_t *req;
-    tacl_errbuf_t eb;
-    tacl_status_t st = send ? tacl_engine_isend(d->w->engine, peer, &k, NULL, buf, len, &req)
-                            : tacl_engine_irecv(d->w->engine, peer, &k, NULL, buf, len, &req);
+    tacl__msg_key_t k = {DOCTOR_COMM_ID, tag, seq};
+    tacl__req_t *req;
+    tacl__errbuf_t eb;
+    tacl_status_t st = send ? tacl__engine_isend(d->w->engine, peer, &k, NULL, buf, len, &req)
+                            : tacl__engine_irecv(d->w->engine, peer, &k, NULL, buf, len, &req);
     if (st == TACL_OK) {
-        st = tacl_engine_wait(d->w->engine, &req, 1, deadline, &peer, 1, &eb);
+        st = tacl__engine_wait(d->w->engine, &req, 1, deadline, &peer, 1, &eb);
         if (st != TACL_OK) snprintf(err, elen, "%.*s", (int)elen - 1, eb.msg);
     } else {
         snprintf(err, elen, "%.*s", (int)elen - 1, tacl_last_error());
@@ -85,24 +85,24 @@ static int doctor_cmp_dbl(const void *a, const void *b)
 }
 
 /* Latency and bandwidth of the pair (me, peer); the lower rank leads and records. */
-static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl_doctor_link_t *out)
+static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl__doctor_link_t *out)
 {
     int lead = d->w->rank < peer;
-    uint64_t deadline = tacl_deadline_ns(d->pair_timeout_s);
+    uint64_t deadline = tacl__deadline_ns(d->pair_timeout_s);
     uint64_t seq = (uint64_t)round;
     char err[TACL_DOCTOR_MSG_MAX] = "";
     double rtt[DOCTOR_PING_ITERS];
     uint64_t word = 0;
     tacl_status_t st = TACL_OK;
     for (int k = 0; k < DOCTOR_PING_WARM + DOCTOR_PING_ITERS && st == TACL_OK; k++) {
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         if (lead) {
             st = doctor_xfer(d, peer, 1, DOCTOR_TAG_PING | (uint64_t)k, seq, &word, sizeof word,
                              deadline, err, sizeof err);
             if (st == TACL_OK)
                 st = doctor_xfer(d, peer, 0, DOCTOR_TAG_PONG | (uint64_t)k, seq, &word, sizeof word,
                                  deadline, err, sizeof err);
-            if (k >= DOCTOR_PING_WARM) rtt[k - DOCTOR_PING_WARM] = (double)(tacl_now_ns() - t0);
+            if (k >= DOCTOR_PING_WARM) rtt[k - DOCTOR_PING_WARM] = (double)(tacl__now_ns() - t0);
         } else {
             st = doctor_xfer(d, peer, 0, DOCTOR_TAG_PING | (uint64_t)k, seq, &word, sizeof word,
                              deadline, err, sizeof err);
@@ -124,7 +124,7 @@ static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl_doctor_li
     for (uint64_t step = 0; st == TACL_OK; step++) {
         uint64_t hdr = size;
         if (lead) {
-            uint64_t t0 = tacl_now_ns();
+            uint64_t t0 = tacl__now_ns();
             st = doctor_xfer(d, peer, 1, DOCTOR_TAG_HDR | step, seq, &hdr, sizeof hdr, deadline,
                              err, sizeof err);
             if (st != TACL_OK || !hdr) break;
@@ -134,12 +134,12 @@ static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl_doctor_li
                 st = doctor_xfer(d, peer, 0, DOCTOR_TAG_ACK | step, seq, &word, sizeof word,
                                  deadline, err, sizeof err);
             if (st != TACL_OK) break;
-            double t = (double)(tacl_now_ns() - t0);
+            double t = (double)(tacl__now_ns() - t0);
             /* The acknowledgement adds one round trip, not part of the streaming. */
             if (t > 2 * rtt_ns) t -= rtt_ns;
             double gbs = (double)size / t;
             if (gbs > best) best = gbs;
-            double left = (double)(deadline - tacl_now_ns()) * 1e-9;
+            double left = (double)(deadline - tacl__now_ns()) * 1e-9;
             if (t * 1e-9 < DOCTOR_BW_STEP_S && size * 4 <= d->max_bytes && left > 8 * t * 1e-9)
                 size *= 4;
             else
@@ -167,16 +167,16 @@ static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl_doctor_li
     }
 }
 
-static tacl_status_t doctor_links(doctor_t *d, tacl_doctor_link_t *row)
+static tacl_status_t doctor_links(doctor_t *d, tacl__doctor_link_t *row)
 {
     int n = d->w->size, me = d->w->rank;
     int rounds = n + (n & 1) - 1;
     for (int r = 0; r < rounds; r++) {
-        int p = tacl_round_robin_partner(n, r, me);
+        int p = tacl__round_robin_partner(n, r, me);
         if (p < 0 || !d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         doctor_measure_pair(d, p, r, &row[p]);
         if (me == 0) {
-            const tacl_doctor_link_t *l = &row[p];
+            const tacl__doctor_link_t *l = &row[p];
             if (l->err[0])
                 doctor_progress(d, "round %d/%d: ranks 0-%d: %s", r + 1, rounds, p, l->err);
             else
@@ -191,7 +191,7 @@ static tacl_status_t doctor_links(doctor_t *d, tacl_doctor_link_t *row)
 
 static double doctor_secs(uint64_t t0)
 {
-    return (double)(tacl_now_ns() - t0) * 1e-9;
+    return (double)(tacl__now_ns() - t0) * 1e-9;
 }
 
 static void doctor_fail(doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt, ...)
@@ -225,7 +225,7 @@ static void doctor_smoke_all_reduce(tacl_comm_t *c, doctor_smoke_rank_t *s)
         doctor_fail(s, c, NULL);
         goto out;
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     if (tacl_all_reduce(c, x, y, count, TACL_FLOAT64, TACL_SUM) != TACL_OK) {
         doctor_fail(s, c, NULL);
         goto out;
@@ -259,7 +259,7 @@ static void doctor_smoke_all_gather(tacl_comm_t *c, doctor_smoke_rank_t *s)
         doctor_fail(s, c, NULL);
         goto out;
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     if (tacl_all_gather(c, x, y, count, TACL_INT32) != TACL_OK) {
         doctor_fail(s, c, NULL);
         goto out;
@@ -293,7 +293,7 @@ static void doctor_smoke_broadcast(tacl_comm_t *c, doctor_smoke_rank_t *s)
         doctor_fail(s, c, NULL);
         goto out;
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     if (tacl_broadcast(c, x, x, count, TACL_FLOAT64, root) != TACL_OK) {
         doctor_fail(s, c, NULL);
         goto out;
@@ -329,12 +329,12 @@ static void doctor_smoke_routed(doctor_t *d, tacl_comm_t *c, doctor_smoke_rank_t
         goto out;
     }
     for (int r = 0; r < rounds && !s->failed; r++) {
-        int p = tacl_round_robin_partner(n, r, me);
+        int p = tacl__round_robin_partner(n, r, me);
         if (p < 0 || d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         int lo = me < p ? me : p;
         for (size_t i = 0; i < len; i++)
             x[i] = (uint8_t)(i * 7 + (size_t)lo);
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         tacl_status_t st;
         if (me < p) {
             st = tacl_send(c, x, len, TACL_UINT8, p, DOCTOR_SMOKE_TAG + r);
@@ -382,7 +382,7 @@ static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
         return;
     }
     tacl_comm_t *c = NULL;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     if (world_comm_create(d->w, &c, &eb) != TACL_OK) {
         for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
             res[k].ran = 1;
@@ -397,13 +397,13 @@ static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
     for (int k = 0; k < 3; k++) {
         res[k].msg[0] = '\0';
         simple[k](c, &res[k]);
-        doctor_progress(d, "%s: %s (rank 0: %.4f s)", tacl_doctor_smoke_name(k),
+        doctor_progress(d, "%s: %s (rank 0: %.4f s)", tacl__doctor_smoke_name(k),
                         res[k].failed ? "FAILED" : "ok", res[k].secs);
     }
     res[TACL_DOCTOR_ROUTED].msg[0] = '\0';
     doctor_smoke_routed(d, c, &res[TACL_DOCTOR_ROUTED]);
     if (res[TACL_DOCTOR_ROUTED].ran)
-        doctor_progress(d, "%s: %s", tacl_doctor_smoke_name(TACL_DOCTOR_ROUTED),
+        doctor_progress(d, "%s: %s", tacl__doctor_smoke_name(TACL_DOCTOR_ROUTED),
                         res[TACL_DOCTOR_ROUTED].failed ? "FAILED" : "ok");
     tacl_comm_destroy(c);
 }
@@ -411,11 +411,11 @@ static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
 /* ---- Gathering the report. ---- */
 
 static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, void **all,
-                                   tacl_errbuf_t *eb)
+                                   tacl__errbuf_t *eb)
 {
     *all = malloc(len * (size_t)d->w->size);
-    if (!*all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
-    tacl_status_t st = tacl_xchg_allgather(&d->w->boot->xchg, mine, len, *all, eb);
+    if (!*all) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
+    tacl_status_t st = tacl__xchg_allgather(&d->w->boot->xchg, mine, len, *all, eb);
     if (st != TACL_OK) {
         free(*all);
         *all = NULL;
@@ -423,7 +423,7 @@ static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, vo
     return st;
 }
 
-static void doctor_release_world(tacl_world_t *w)
+static void doctor_release_world(tacl__world_t *w)
 {
     pthread_mutex_lock(&w->lock);
     int last = --w->refs <= 0;
@@ -431,37 +431,37 @@ static void doctor_release_world(tacl_world_t *w)
     if (last) world_release(w);
 }
 
-tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_doctor_report_t **out,
-                              tacl_errbuf_t *eb)
+tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
+                               tacl__doctor_report_t **out, tacl__errbuf_t *eb)
 {
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     doctor_t d = {.o = opts, .progress = opts->progress};
-    d.pair_timeout_s =
-        opts->pair_timeout_s > 0 ? opts->pair_timeout_s : tacl_setting_dbl(TACL_SET_DOCTOR_TIMEOUT);
+    d.pair_timeout_s = opts->pair_timeout_s > 0 ? opts->pair_timeout_s
+                                                : tacl__setting_dbl(TACL_SET_DOCTOR_TIMEOUT);
     d.max_bytes =
-        opts->max_bytes ? opts->max_bytes : (size_t)tacl_setting_int(TACL_SET_DOCTOR_BYTES);
+        opts->max_bytes ? opts->max_bytes : (size_t)tacl__setting_int(TACL_SET_DOCTOR_BYTES);
     if (d.max_bytes < 4096) d.max_bytes = 4096;
     int ncomp = 0;
-    tacl_world_t *w;
+    tacl__world_t *w;
     TACL_CHECK(world_open(NULL, 1, &w, &ncomp, eb));
     d.w = w;
     /* The doctor holds a reference of its own, so that destroying the smoke tests'
      * communicator leaves the world (and its store) up for the gathers that follow. */
     w->refs = 1;
     int n = w->size, me = w->rank;
-    tacl_doctor_report_t *r = NULL;
-    tacl_doctor_link_t *row = NULL;
+    tacl__doctor_report_t *r = NULL;
+    tacl__doctor_link_t *row = NULL;
     char *infos = NULL;
     void *all = NULL;
     doctor_smoke_rank_t smoke[TACL_DOCTOR_NSMOKE];
     memset(smoke, 0, sizeof smoke);
-    tacl_status_t st = tacl_doctor_report_create(n, &r);
+    tacl_status_t st = tacl__doctor_report_create(n, &r);
     if (st != TACL_OK) goto out;
     row = calloc((size_t)n, sizeof *row);
     infos = calloc((size_t)n, TACL_DOCTOR_INFO_MAX);
     d.buf = malloc(d.max_bytes);
     if (!row || !infos || !d.buf) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
         goto out;
     }
     memset(d.buf, 0x5a, d.max_bytes);
@@ -475,7 +475,7 @@ tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_do
                     doctor_secs(t0), linked, n - 1, ncomp, ncomp == 1 ? "" : "s");
     for (int j = 0; j < n; j++) {
         snprintf(infos + (size_t)j * TACL_DOCTOR_INFO_MAX, TACL_DOCTOR_INFO_MAX, "%s",
-                 j == me ? "" : tacl_engine_link_info(w->engine, j));
+                 j == me ? "" : tacl__engine_link_info(w->engine, j));
         row[j].lat_us = row[j].gbs = -1;
     }
     st = doctor_gather(&d, infos, (size_t)n * TACL_DOCTOR_INFO_MAX, &all, eb);
@@ -489,7 +489,7 @@ tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_do
     doctor_links(&d, row);
     st = doctor_gather(&d, row, (size_t)n * sizeof *row, &all, eb);
     if (st != TACL_OK) goto out;
-    const tacl_doctor_link_t *rows = all;
+    const tacl__doctor_link_t *rows = all;
     for (size_t i = 0; i < (size_t)n; i++)
         for (size_t j = i + 1; j < (size_t)n; j++)
             r->links[i * (size_t)n + j] = rows[i * (size_t)n + j];
@@ -501,7 +501,7 @@ tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_do
     if (st != TACL_OK) goto out;
     const doctor_smoke_rank_t *sr = all;
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
-        tacl_doctor_smoke_t *s = &r->smoke[k];
+        tacl__doctor_smoke_t *s = &r->smoke[k];
         memset(s, 0, sizeof *s);
         snprintf(s->msg, sizeof s->msg, "%s", sr[k].msg);
         for (int q = 0; q < n; q++) {
@@ -519,12 +519,12 @@ tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_do
 
     memcpy(r->reach, w->reach, (size_t)n * (size_t)n);
     for (int q = 0; q < n; q++) {
-        st = tacl_doctor_report_set_host(r, q, w->host_ids[q]);
+        st = tacl__doctor_report_set_host(r, q, w->host_ids[q]);
         if (st != TACL_OK) goto out;
     }
-    r->probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT);
+    r->probe_timeout_s = tacl__setting_dbl(TACL_SET_PROBE_TIMEOUT);
     snprintf(r->store, sizeof r->store, "%s:%d", w->bs.master_addr, w->bs.master_port);
-    st = tacl_doctor_finish(r);
+    st = tacl__doctor_finish(r);
     if (st != TACL_OK) goto out;
     r->elapsed_s = doctor_secs(t0);
     *rank = me;
@@ -535,7 +535,7 @@ out:
     free(row);
     free(infos);
     free(d.buf);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
     doctor_release_world(w);
     return st;
 }

@@ -18,20 +18,20 @@ typedef struct {
     size_t max_bytes;      /* largest streamed message (0: TACL_DOCTOR_BYTES) */
     int smoke;             /* run the collective smoke tests (when the graph is connected) */
     FILE *progress;        /* progress lines (rank 0 only), or NULL */
-} tacl_doctor_opts_t;
+} tacl__doctor_opts_t;
 
 /* Runs the doctor on this rank (collective over the world it joins from the environment).
  * On success *out holds the gathered report, identical on every rank. Fails only when the
  * world cannot be joined (bootstrap, store, engine), with that error. */
-tacl_status_t tacl_doctor_run(const tacl_doctor_opts_t *opts, int *rank, tacl_doctor_report_t **out,
-                              tacl_errbuf_t *eb);
+tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
+                               tacl__doctor_report_t **out, tacl__errbuf_t *eb);
 
 /* world.c: the world without its communicator. With allow_disconnected, a graph of several
  * components is not an error (*ncomp > 1; next hops only for direct links). */
-tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl_world_t **out,
-                         int *ncomp, tacl_errbuf_t *eb);
+tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl__world_t **out,
+                         int *ncomp, tacl__errbuf_t *eb);
 /* world.c: the world communicator over every rank of w (needs a connected graph); on success it
  * owns w (tacl_comm_destroy releases it). */
-tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_t *eb);
+tacl_status_t world_comm_create(tacl__world_t *w, tacl_comm_t **out, tacl__errbuf_t *eb);
 
 #endif

@@ -18,35 +18,35 @@ struct coll_p2p_ctr {
 };
 
 tacl_status_t coll_isend(coll_ctx_t *x, int peer, uint64_t tag, const void *buf, size_t len,
-                         tacl_req_t **req)
+                         tacl__req_t **req)
 {
-    tacl_msg_key_t k = {x->c->id, tag, x->fp.seq};
+    tacl__msg_key_t k = {x->c->id, tag, x->fp.seq};
     tacl_status_t st =
-        tacl_engine_isend(x->c->world->engine, x->c->wranks[peer], &k, &x->fp, buf, len, req);
-    return st == TACL_OK ? st : tacl_err_keep(&x->c->err, st);
+        tacl__engine_isend(x->c->world->engine, x->c->wranks[peer], &k, &x->fp, buf, len, req);
+    return st == TACL_OK ? st : tacl__err_keep(&x->c->err, st);
 }
 
 tacl_status_t coll_irecv(coll_ctx_t *x, int peer, uint64_t tag, void *buf, size_t len,
-                         tacl_req_t **req)
+                         tacl__req_t **req)
 {
-    tacl_msg_key_t k = {x->c->id, tag, x->fp.seq};
+    tacl__msg_key_t k = {x->c->id, tag, x->fp.seq};
     tacl_status_t st =
-        tacl_engine_irecv(x->c->world->engine, x->c->wranks[peer], &k, &x->fp, buf, len, req);
-    return st == TACL_OK ? st : tacl_err_keep(&x->c->err, st);
+        tacl__engine_irecv(x->c->world->engine, x->c->wranks[peer], &k, &x->fp, buf, len, req);
+    return st == TACL_OK ? st : tacl__err_keep(&x->c->err, st);
 }
 
-tacl_status_t coll_wait(coll_ctx_t *x, tacl_req_t **reqs, int n)
+tacl_status_t coll_wait(coll_ctx_t *x, tacl__req_t **reqs, int n)
 {
     if (n == 0) return TACL_OK;
     const tacl_comm_t *g = x->c->watch ? x->c->watch : x->c;
-    return tacl_engine_wait_watch(x->c->world->engine, reqs, n, x->agree, x->nagree, x->deadline,
-                                  g->wranks, g->size, &x->c->err);
+    return tacl__engine_wait_watch(x->c->world->engine, reqs, n, x->agree, x->nagree, x->deadline,
+                                   g->wranks, g->size, &x->c->err);
 }
 
 tacl_status_t coll_sendrecv(coll_ctx_t *x, int to, const void *sbuf, size_t slen, int from,
                             void *rbuf, size_t rlen)
 {
-    tacl_req_t *r[2];
+    tacl__req_t *r[2];
     int n = 0;
     uint64_t tag = x->step++;
     tacl_status_t st = coll_irecv(x, from, tag, rbuf, rlen, &r[n]);
@@ -97,46 +97,46 @@ static tacl_status_t p2p_do(tacl_comm_t *c, void *buf, size_t count, tacl_dtype_
     TACL_CHECK(coll_check_comm(c, what));
     size_t esz = tacl_dtype_size(dt);
     if (esz == 0)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: unknown dtype %d", what,
-                        (int)dt);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: unknown dtype %d", what,
+                         (int)dt);
     if (peer < 0 || peer >= c->size || peer == c->rank)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: peer %d is not another rank of this communicator (size %d, rank %d)",
-                        what, peer, c->size, c->rank);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: peer %d is not another rank of this communicator (size %d, rank %d)",
+                         what, peer, c->size, c->rank);
     if (tag < 0)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: tag %d is negative", what,
-                        tag);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: tag %d is negative", what,
+                         tag);
     size_t bytes;
     if (__builtin_mul_overflow(count, esz, &bytes))
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: count=%zu elements of %s overflow size_t (rank %d, peer %d, tag %d)",
-                        what, count, tacl_dtype_name(dt), c->rank, peer, tag);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: count=%zu elements of %s overflow size_t (rank %d, peer %d, tag %d)",
+                         what, count, tacl_dtype_name(dt), c->rank, peer, tag);
     if (!buf && count > 0)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL buffer with count %zu",
-                        what, count);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: NULL buffer with count %zu",
+                         what, count);
     uint64_t n = p2p_next(c, peer, tag, is_recv);
-    if (n == UINT64_MAX) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
-    tacl_fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
-    coll_ctx_t x = {c, fp, tacl_deadline_ns(c->timeout_s), 0, NULL, 0};
-    tacl_req_t *r;
+    if (n == UINT64_MAX) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    tacl__fp_t fp = {TACL_COLL_P2P, (uint32_t)dt, 0, -1, count, n};
+    coll_ctx_t x = {c, fp, tacl__deadline_ns(c->timeout_s), 0, NULL, 0};
+    tacl__req_t *r;
     /* Messages live in a key space of their own (an id derived from the communicator's): the
      * per-(peer, tag) counter n would otherwise share numbers with collective operations, and
      * an abort notice for collective n would fail the n-th message of every tag. */
-    tacl_msg_key_t k = {comm_derive_id(c->id, P2P_ID_SALT, 0),
-                        P2P_TAG_BASE | (uint64_t)(uint32_t)tag, n};
-    tacl_engine_t *e = c->world->engine;
-    tacl_status_t st = is_recv ? tacl_engine_irecv(e, c->wranks[peer], &k, &fp, buf, bytes, &r)
-                               : tacl_engine_isend(e, c->wranks[peer], &k, &fp, buf, bytes, &r);
-    if (st != TACL_OK) return tacl_err_keep(&c->err, st);
+    tacl__msg_key_t k = {comm_derive_id(c->id, P2P_ID_SALT, 0),
+                         P2P_TAG_BASE | (uint64_t)(uint32_t)tag, n};
+    tacl__engine_t *e = c->world->engine;
+    tacl_status_t st = is_recv ? tacl__engine_irecv(e, c->wranks[peer], &k, &fp, buf, bytes, &r)
+                               : tacl__engine_isend(e, c->wranks[peer], &k, &fp, buf, bytes, &r);
+    if (st != TACL_OK) return tacl__err_keep(&c->err, st);
     st = coll_wait(&x, &r, 1);
     if (st == TACL_ERR_MISMATCH && is_recv) {
         /* The engine names the message's size or fingerprint; say which receive it failed. */
         char why[TACL_ERRMSG_MAX];
         snprintf(why, sizeof why, "%s", c->err.msg);
-        tacl_err(&c->err, st, TACL_SUB_COLL,
-                 "tacl_recv: rank %d's receive of %zu elements of %s (%zu bytes) from rank %d "
-                 "with tag %d does not match the message sent: %s",
-                 c->rank, count, tacl_dtype_name(dt), bytes, peer, tag, why);
+        tacl__err(&c->err, st, TACL_SUB_COLL,
+                  "tacl_recv: rank %d's receive of %zu elements of %s (%zu bytes) from rank %d "
+                  "with tag %d does not match the message sent: %s",
+                  c->rank, count, tacl_dtype_name(dt), bytes, peer, tag, why);
     }
     return st;
 }

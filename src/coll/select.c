@@ -36,9 +36,9 @@ static coll_algo_t select_parse_algo(const char *s, size_t n)
 }
 
 /* Collective names as TACL_ALGO spells them: without underscores (NCCL style) or with. */
-static int select_coll_matches(tacl_coll_t kind, const char *s, size_t n)
+static int select_coll_matches(tacl__coll_t kind, const char *s, size_t n)
 {
-    const char *name = tacl_coll_name(kind);
+    const char *name = tacl__coll_name(kind);
     char squashed[32];
     size_t k = 0;
     for (const char *p = name; *p && k + 1 < sizeof squashed; p++)
@@ -48,9 +48,9 @@ static int select_coll_matches(tacl_coll_t kind, const char *s, size_t n)
            (k == n && !strncasecmp(s, squashed, n));
 }
 
-static coll_algo_t select_parse_forced(tacl_coll_t kind)
+static coll_algo_t select_parse_forced(tacl__coll_t kind)
 {
-    const char *v = tacl_setting_str(TACL_SET_ALGO);
+    const char *v = tacl__setting_str(TACL_SET_ALGO);
     if (!v[0]) return COLL_ALGO_AUTO;
     coll_algo_t any = COLL_ALGO_AUTO;
     const char *p = v;
@@ -71,7 +71,7 @@ static coll_algo_t select_parse_forced(tacl_coll_t kind)
 
 tacl_status_t coll_algo_check(void)
 {
-    const char *v = tacl_setting_str(TACL_SET_ALGO);
+    const char *v = tacl__setting_str(TACL_SET_ALGO);
     const char *p = v;
     while (*p) {
         size_t len = strcspn(p, ";");
@@ -80,17 +80,17 @@ tacl_status_t coll_algo_check(void)
         size_t alen = colon ? len - (size_t)(colon - p) - 1 : len;
         int coll_ok = !colon;
         for (int k = 0; k < TACL_COLL_COUNT && !coll_ok; k++)
-            coll_ok = select_coll_matches((tacl_coll_t)k, p, (size_t)(colon - p));
+            coll_ok = select_coll_matches((tacl__coll_t)k, p, (size_t)(colon - p));
         int algo_ok = (alen == 4 && !strncasecmp(algo, "auto", 4)) ||
                       select_parse_algo(algo, alen) != COLL_ALGO_AUTO;
         if (len && (!coll_ok || !algo_ok))
-            return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_COLL,
-                            "TACL_ALGO=\"%.200s\": '%.*s' is not %s (expected entries ALGO or "
-                            "COLLECTIVE:ALGO separated by ';', ALGO one of shm, ring, rd, rhd, "
-                            "tree, multitree, hier, direct, auto; COLLECTIVE e.g. allreduce, "
-                            "broadcast, all_gather)",
-                            v, (int)(coll_ok ? alen : (size_t)(colon - p)), coll_ok ? algo : p,
-                            coll_ok ? "a known algorithm" : "a known collective");
+            return tacl__err(NULL, TACL_ERR_CONFIG, TACL_SUB_COLL,
+                             "TACL_ALGO=\"%.200s\": '%.*s' is not %s (expected entries ALGO or "
+                             "COLLECTIVE:ALGO separated by ';', ALGO one of shm, ring, rd, rhd, "
+                             "tree, multitree, hier, direct, auto; COLLECTIVE e.g. allreduce, "
+                             "broadcast, all_gather)",
+                             v, (int)(coll_ok ? alen : (size_t)(colon - p)), coll_ok ? algo : p,
+                             coll_ok ? "a known algorithm" : "a known collective");
         p += len;
         if (*p == ';') p++;
     }
@@ -105,17 +105,17 @@ static coll_algo_t select_forced[TACL_COLL_COUNT];
 static void select_load(void)
 {
     for (int k = 0; k < TACL_COLL_COUNT; k++)
-        select_forced[k] = select_parse_forced((tacl_coll_t)k);
+        select_forced[k] = select_parse_forced((tacl__coll_t)k);
 }
 
-coll_algo_t coll_algo_forced(tacl_coll_t kind)
+coll_algo_t coll_algo_forced(tacl__coll_t kind)
 {
     pthread_once(&select_once, select_load);
     return (unsigned)kind < TACL_COLL_COUNT ? select_forced[kind] : COLL_ALGO_AUTO;
 }
 
 /* Whether algorithm a can run collective kind on c. */
-static int select_applies(tacl_comm_t *c, tacl_coll_t kind, coll_algo_t a)
+static int select_applies(tacl_comm_t *c, tacl__coll_t kind, coll_algo_t a)
 {
     switch (a) {
     case COLL_ALGO_SHM:

@@ -24,24 +24,24 @@
  * routes for large transfers become the engine's forwarding table. With allow_disconnected
  * (the doctor), a graph of several components is reported through *ncomp instead of failing,
  * and only direct links get a next hop. */
-static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *ncomp_out,
-                                 tacl_errbuf_t *eb)
+static tacl_status_t world_graph(tacl__world_t *w, int allow_disconnected, int *ncomp_out,
+                                 tacl__errbuf_t *eb)
 {
     int n = w->size;
-    tacl_graph_t *g = NULL;
-    tacl_routes_t *routes = NULL;
+    tacl__graph_t *g = NULL;
+    tacl__routes_t *routes = NULL;
     int *comp = NULL, ncomp = 0;
-    TACL_CHECK(tacl_graph_create(n, &g));
+    TACL_CHECK(tacl__graph_create(n, &g));
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
-            if (w->reach[(size_t)i * (size_t)n + (size_t)j]) tacl_graph_add_link(g, i, j, 1e9, 0);
+            if (w->reach[(size_t)i * (size_t)n + (size_t)j]) tacl__graph_add_link(g, i, j, 1e9, 0);
     tacl_status_t st = TACL_OK;
     comp = malloc((size_t)n * sizeof *comp);
     if (!comp) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
         goto out;
     }
-    tacl_graph_components(g, comp, &ncomp);
+    tacl__graph_components(g, comp, &ncomp);
     *ncomp_out = ncomp;
     if (ncomp > 1 && allow_disconnected) {
         for (int d = 0; d < n; d++)
@@ -63,20 +63,20 @@ static tacl_status_t world_graph(tacl_world_t *w, int allow_disconnected, int *n
             }
             if (o < sizeof msg) o += (size_t)snprintf(msg + o, sizeof msg - o, "}");
         }
-        st = tacl_err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
-                      "%s; no rank of one component can reach any of another (check routes, "
-                      "firewalls, TACL_SOCKET_IFNAME, TACL_TOPO_FILE)",
-                      msg);
+        st = tacl__err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
+                       "%s; no rank of one component can reach any of another (check routes, "
+                       "firewalls, TACL_SOCKET_IFNAME, TACL_TOPO_FILE)",
+                       msg);
         goto out;
     }
-    st = tacl_routes_build(g, &routes, eb);
+    st = tacl__routes_build(g, &routes, eb);
     if (st != TACL_OK) goto out;
     for (int d = 0; d < n; d++)
-        w->next_hop[d] = tacl_routes_next_hop(routes, TACL_ROUTE_LARGE, w->rank, d);
+        w->next_hop[d] = tacl__routes_next_hop(routes, TACL_ROUTE_LARGE, w->rank, d);
 out:
-    if (routes) tacl_routes_destroy(routes);
+    if (routes) tacl__routes_destroy(routes);
     free(comp);
-    tacl_graph_destroy(g);
+    tacl__graph_destroy(g);
     return st;
 }
 
@@ -84,24 +84,24 @@ out:
  * set) or full (the engine then connects every pair with the whole init timeout instead of
  * the short probe timeout, and fails init naming the first pair that cannot connect). The
  * file's links become the engine's allowed pairs and the graph's weights. */
-static tacl_status_t world_topo_mode(tacl_world_t *w, const char *const *ids, tacl_topo_links_t *tl,
-                                     tacl_errbuf_t *eb)
+static tacl_status_t world_topo_mode(tacl__world_t *w, const char *const *ids,
+                                     tacl__topo_links_t *tl, tacl__errbuf_t *eb)
 {
-    const char *mode = tacl_setting_str(TACL_SET_TOPO);
-    if (!tacl_setting_is_set(TACL_SET_TOPO) && tacl_setting_str(TACL_SET_TOPO_FILE)[0])
+    const char *mode = tacl__setting_str(TACL_SET_TOPO);
+    if (!tacl__setting_is_set(TACL_SET_TOPO) && tacl__setting_str(TACL_SET_TOPO_FILE)[0])
         mode = "file";
     if (!strcmp(mode, "file"))
-        return tacl_topo_file_links(tacl_setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
+        return tacl__topo_file_links(tacl__setting_str(TACL_SET_TOPO_FILE), w->size, ids, tl, eb);
     if (!strcmp(mode, "full")) return TACL_OK;
     if (strcmp(mode, "probe"))
-        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
-                        "TACL_TOPO: expected probe, file or full, found '%s'", mode);
+        return tacl__err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                         "TACL_TOPO: expected probe, file or full, found '%s'", mode);
     return TACL_OK;
 }
 
 /* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
  * for the communicators, and TACL_TOPO_MEASURE's figures replacing them. */
-static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, tacl_errbuf_t *eb)
+static tacl_status_t world_topo_links(tacl__world_t *w, tacl__topo_links_t *tl, tacl__errbuf_t *eb)
 {
     size_t n = (size_t)w->size;
     if (tl->allowed && w->rank == 0)
@@ -112,27 +112,27 @@ static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, ta
                               "TACL_TOPO_FILE links rank %zu (%s) and rank %zu (%s) but they "
                               "could not connect: %s",
                               i, w->host_ids[i], j, w->host_ids[j],
-                              tacl_engine_link_info(w->engine, (int)j));
+                              tacl__engine_link_info(w->engine, (int)j));
     if (tl->bw) {
         w->link_bw = tl->bw;
         w->link_lat = tl->lat;
         tl->bw = tl->lat = NULL;
     }
-    if (tacl_setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
-        tacl_topo_links_t m = {0};
-        uint64_t t0 = tacl_now_ns();
-        TACL_CHECK(tacl_topo_measure(w->engine, &w->boot->xchg, w->reach,
-                                     (size_t)tacl_setting_int(TACL_SET_TOPO_MEASURE_BYTES),
-                                     w->timeout_s, &m, eb));
+    if (tacl__setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
+        tacl__topo_links_t m = {0};
+        uint64_t t0 = tacl__now_ns();
+        TACL_CHECK(tacl__topo_measure(w->engine, &w->boot->xchg, w->reach,
+                                      (size_t)tacl__setting_int(TACL_SET_TOPO_MEASURE_BYTES),
+                                      w->timeout_s, &m, eb));
         free(w->link_bw);
         free(w->link_lat);
         w->link_bw = m.bw;
         w->link_lat = m.lat;
         m.bw = m.lat = NULL;
-        tacl_topo_links_free(&m);
+        tacl__topo_links_free(&m);
         if (w->rank == 0) {
             TACL_INFO(TACL_SUB_TOPO,
-                      "links measured in %.3f s:", (double)(tacl_now_ns() - t0) * 1e-9);
+                      "links measured in %.3f s:", (double)(tacl__now_ns() - t0) * 1e-9);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                     if (w->link_bw[i * n + j] > 0)
@@ -143,7 +143,7 @@ static tacl_status_t world_topo_links(tacl_world_t *w, tacl_topo_links_t *tl, ta
     return TACL_OK;
 }
 
-static tacl_status_t world_hosts(tacl_world_t *w)
+static tacl_status_t world_hosts(tacl__world_t *w)
 {
     int n = w->size;
     w->host_ids = calloc((size_t)n, sizeof *w->host_ids);
@@ -164,10 +164,10 @@ static tacl_status_t world_hosts(tacl_world_t *w)
 }
 
 /* The first rank, if any, that this rank knows to be lost or stalled; -1 when none. */
-static int world_first_lost(tacl_world_t *w)
+static int world_first_lost(tacl__world_t *w)
 {
     for (int r = 0; r < w->size; r++)
-        if (!tacl_engine_peer_alive(w->engine, r)) return r;
+        if (!tacl__engine_peer_alive(w->engine, r)) return r;
     return -1;
 }
 
@@ -179,7 +179,7 @@ static int world_first_lost(tacl_world_t *w)
  * seconds. Returns 1 when the ranks did not all meet (a peer lost or the store unusable). */
 #define WORLD_QUIESCE_SLICE_S 1.0
 #define WORLD_QUIESCE_CALL_S  10.0
-static int world_quiesce(tacl_world_t *w)
+static int world_quiesce(tacl__world_t *w)
 {
     tacl_store_t *st = w->boot->store;
     int lost = world_first_lost(w);
@@ -200,7 +200,7 @@ static int world_quiesce(tacl_world_t *w)
     char nkey[sizeof w->boot->prefix + 16], gokey[sizeof w->boot->prefix + 16];
     snprintf(nkey, sizeof nkey, "%sleave/n", w->boot->prefix);
     snprintf(gokey, sizeof gokey, "%sleave/go", w->boot->prefix);
-    uint64_t deadline = tacl_deadline_ns(w->timeout_s);
+    uint64_t deadline = tacl__deadline_ns(w->timeout_s);
     /* Arriving is quick on a working store, even a loaded one; a store silent for this long
      * has stopped answering. */
     tacl_store_set_timeout(st, w->timeout_s < WORLD_QUIESCE_CALL_S ? w->timeout_s
@@ -220,7 +220,7 @@ static int world_quiesce(tacl_world_t *w)
                       lost);
             return 1;
         }
-        if (tacl_now_ns() >= deadline) break;
+        if (tacl__now_ns() >= deadline) break;
         rc = TACL_OK;
     }
     if (rc != TACL_OK)
@@ -229,11 +229,11 @@ static int world_quiesce(tacl_world_t *w)
     return rc != TACL_OK;
 }
 
-void world_release(tacl_world_t *w)
+void world_release(tacl__world_t *w)
 {
     if (!w) return;
     int incomplete = w->engine && w->boot ? world_quiesce(w) : 0;
-    if (w->engine) tacl_engine_destroy(w->engine);
+    if (w->engine) tacl__engine_destroy(w->engine);
     if (w->boot) {
         w->boot->incomplete = incomplete;
         boot_world_leave(w->boot);
@@ -252,40 +252,40 @@ void world_release(tacl_world_t *w)
 /* TACL_REDUCE_ISA names a family (a CPU that lacks it falls back with a warning, later). */
 static tacl_status_t world_check_isa(void)
 {
-    const char *v = tacl_setting_str(TACL_SET_REDUCE_ISA);
+    const char *v = tacl__setting_str(TACL_SET_REDUCE_ISA);
     static const char *const ok[] = {"auto", "scalar", "avx2", "avx512"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strcmp(v, ok[i])) return TACL_OK;
-    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
-                    "TACL_REDUCE_ISA=\"%.64s\": expected auto, scalar, avx2 or avx512", v);
+    return tacl__err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
+                     "TACL_REDUCE_ISA=\"%.64s\": expected auto, scalar, avx2 or avx512", v);
 }
 
 /* The world without its communicator: bootstrap, store, engine, agreed reachability matrix
  * and routes. tacl_init fails on a disconnected graph; the doctor (allow_disconnected = 1)
  * gets the world anyway, with *ncomp > 1 and next hops for direct links only. *out is set
  * only on success; undo with world_release (or let the world communicator own it). */
-tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl_world_t **out,
-                         int *ncomp, tacl_errbuf_t *eb)
+tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, tacl__world_t **out,
+                         int *ncomp, tacl__errbuf_t *eb)
 {
-    tacl_world_t *w = calloc(1, sizeof *w);
+    tacl__world_t *w = calloc(1, sizeof *w);
     tacl_status_t st;
     char host_id[TACL_HOST_ID_MAX];
-    if (!w) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    if (!w) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     pthread_mutex_init(&w->lock, NULL);
     /* Durations are checked before anything waits on them: 0 or -1 would otherwise fail much
      * later with an unrelated error. */
-    static const tacl_setting_id_t secs[] = {TACL_SET_TIMEOUT, TACL_SET_STORE_TIMEOUT,
-                                             TACL_SET_HEARTBEAT, TACL_SET_PROBE_TIMEOUT};
+    static const tacl__setting_id_t secs[] = {TACL_SET_TIMEOUT, TACL_SET_STORE_TIMEOUT,
+                                              TACL_SET_HEARTBEAT, TACL_SET_PROBE_TIMEOUT};
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
-        st = (tacl_status_t)tacl_setting_check_seconds(secs[i], 0);
+        st = (tacl_status_t)tacl__setting_check_seconds(secs[i], 0);
         if (st != TACL_OK) goto err;
     }
-    st = (tacl_status_t)tacl_setting_check_seconds(TACL_SET_STORE_LEAVE_GRACE, 1);
+    st = (tacl_status_t)tacl__setting_check_seconds(TACL_SET_STORE_LEAVE_GRACE, 1);
     if (st == TACL_OK) st = coll_algo_check();
     if (st == TACL_OK) st = world_check_isa();
     if (st != TACL_OK) goto err;
     w->timeout_s =
-        opts && opts->timeout_s > 0 ? opts->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+        opts && opts->timeout_s > 0 ? opts->timeout_s : tacl__setting_dbl(TACL_SET_TIMEOUT);
     if (opts && opts->bootstrap) {
         w->bs = *opts->bootstrap;
     } else {
@@ -296,8 +296,8 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     if (st != TACL_OK) goto err;
     w->rank = w->bs.rank;
     w->size = w->bs.size;
-    tacl_log_set_rank(w->rank);
-    uint64_t t0 = tacl_now_ns();
+    tacl__log_set_rank(w->rank);
+    uint64_t t0 = tacl__now_ns();
     w->boot = calloc(1, sizeof *w->boot);
     if (!w->boot) goto err_nomem;
     st = boot_world_join(&w->bs, host_id, 0, w->boot, eb);
@@ -311,68 +311,68 @@ tacl_status_t world_open(const tacl_init_opts_t *opts, int allow_disconnected, t
     if (!ids) goto err_nomem;
     for (int r = 0; r < w->size; r++)
         ids[r] = w->host_ids[r];
-    tacl_topo_links_t tl = {0};
+    tacl__topo_links_t tl = {0};
     st = world_topo_mode(w, ids, &tl, eb);
     if (st != TACL_OK) {
         free(ids);
         goto err;
     }
-    tacl_engine_config_t ecfg = {
+    tacl__engine_config_t ecfg = {
         .rank = w->rank,
         .size = w->size,
         .xchg = &w->boot->xchg,
         .host_ids = ids,
-        .probe_timeout_s = tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT),
+        .probe_timeout_s = tacl__setting_dbl(TACL_SET_PROBE_TIMEOUT),
         .timeout_s = w->timeout_s,
         .allowed = tl.allowed,
     };
-    st = tacl_engine_create(&ecfg, &w->engine, eb);
+    st = tacl__engine_create(&ecfg, &w->engine, eb);
     free(ids);
     if (st != TACL_OK) {
-        tacl_topo_links_free(&tl);
+        tacl__topo_links_free(&tl);
         goto err;
     }
     size_t n = (size_t)w->size;
     w->reach = malloc(n * n);
     w->next_hop = malloc(n * sizeof *w->next_hop);
     if (!w->reach || !w->next_hop) {
-        tacl_topo_links_free(&tl);
+        tacl__topo_links_free(&tl);
         goto err_nomem;
     }
-    memcpy(w->reach, tacl_engine_reach(w->engine), n * n);
+    memcpy(w->reach, tacl__engine_reach(w->engine), n * n);
     for (size_t i = 0; i < n; i++)
         w->reach[i * n + i] = 1;
     int nc = 1;
     st = world_graph(w, allow_disconnected, &nc, eb);
     if (st != TACL_OK) {
-        tacl_topo_links_free(&tl);
+        tacl__topo_links_free(&tl);
         goto err;
     }
-    st = tacl_engine_set_routes(w->engine, w->next_hop);
+    st = tacl__engine_set_routes(w->engine, w->next_hop);
     if (st == TACL_OK) st = world_topo_links(w, &tl, eb);
-    tacl_topo_links_free(&tl);
+    tacl__topo_links_free(&tl);
     /* Relays drop fragments for destinations they have no route to yet: nobody sends a
      * routed message before every rank has its routes. */
     if (st == TACL_OK) st = boot_store_barrier(&w->boot->xctx, eb);
     if (st != TACL_OK) goto err;
     TACL_DEBUG(TACL_SUB_INIT, "rank %d: world of %d ranks (%d component%s) joined in %.3f s",
-               w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl_now_ns() - t0) * 1e-9);
+               w->rank, w->size, nc, nc == 1 ? "" : "s", (double)(tacl__now_ns() - t0) * 1e-9);
     *ncomp = nc;
     *out = w;
     return TACL_OK;
 
 err_nomem:
-    st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
 err:
     world_release(w);
     return st;
 }
 
 /* The world communicator over every rank of w; on success it owns w. */
-tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_t *eb)
+tacl_status_t world_comm_create(tacl__world_t *w, tacl_comm_t **out, tacl__errbuf_t *eb)
 {
     int *all = malloc((size_t)w->size * sizeof *all);
-    if (!all) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
+    if (!all) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "out of memory");
     for (int r = 0; r < w->size; r++)
         all[r] = r;
     tacl_comm_t *world;
@@ -388,9 +388,9 @@ tacl_status_t world_comm_create(tacl_world_t *w, tacl_comm_t **out, tacl_errbuf_
 
 tacl_status_t tacl_init_opts(const tacl_init_opts_t *opts, tacl_comm_t **out)
 {
-    tacl_errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
-    if (!out) return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
-    tacl_world_t *w;
+    tacl__errbuf_t *eb = NULL; /* no handle yet: the thread-local message */
+    if (!out) return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_INIT, "tacl_init: out is NULL");
+    tacl__world_t *w;
     int ncomp;
     TACL_CHECK(world_open(opts, 0, &w, &ncomp, eb));
     tacl_status_t st = world_comm_create(w, out, eb);

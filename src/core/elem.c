@@ -5,12 +5,12 @@
 #include <math.h>
 #include <stdint.h>
 
-int tacl_dtype_is_float(tacl_dtype_t dt)
+int tacl__dtype_is_float(tacl_dtype_t dt)
 {
     return dt == TACL_FLOAT16 || dt == TACL_BFLOAT16 || dt == TACL_FLOAT32 || dt == TACL_FLOAT64;
 }
 
-void tacl_elem_set(void *buf, size_t i, tacl_dtype_t dt, double v)
+void tacl__elem_set(void *buf, size_t i, tacl_dtype_t dt, double v)
 {
     switch (dt) {
     case TACL_INT8:
@@ -32,10 +32,10 @@ void tacl_elem_set(void *buf, size_t i, tacl_dtype_t dt, double v)
         ((uint64_t *)buf)[i] = (uint64_t)v;
         break;
     case TACL_FLOAT16:
-        ((uint16_t *)buf)[i] = tacl_float_to_half((float)v);
+        ((uint16_t *)buf)[i] = tacl__float_to_half((float)v);
         break;
     case TACL_BFLOAT16:
-        ((uint16_t *)buf)[i] = tacl_float_to_bf16((float)v);
+        ((uint16_t *)buf)[i] = tacl__float_to_bf16((float)v);
         break;
     case TACL_FLOAT32:
         ((float *)buf)[i] = (float)v;
@@ -48,7 +48,7 @@ void tacl_elem_set(void *buf, size_t i, tacl_dtype_t dt, double v)
     }
 }
 
-double tacl_elem_get(const void *buf, size_t i, tacl_dtype_t dt)
+double tacl__elem_get(const void *buf, size_t i, tacl_dtype_t dt)
 {
     switch (dt) {
     case TACL_INT8:
@@ -64,9 +64,9 @@ double tacl_elem_get(const void *buf, size_t i, tacl_dtype_t dt)
     case TACL_UINT64:
         return (double)((const uint64_t *)buf)[i];
     case TACL_FLOAT16:
-        return tacl_half_to_float(((const uint16_t *)buf)[i]);
+        return tacl__half_to_float(((const uint16_t *)buf)[i]);
     case TACL_BFLOAT16:
-        return tacl_bf16_to_float(((const uint16_t *)buf)[i]);
+        return tacl__bf16_to_float(((const uint16_t *)buf)[i]);
     case TACL_FLOAT32:
         return ((const float *)buf)[i];
     case TACL_FLOAT64:

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-void tacl_elem_set(void *buf, size_t i, tacl_dtype_t dt, double v);
-double tacl_elem_get(const void *buf, size_t i, tacl_dtype_t dt);
-int tacl_dtype_is_float(tacl_dtype_t dt);
+void tacl__elem_set(void *buf, size_t i, tacl_dtype_t dt, double v);
+double tacl__elem_get(const void *buf, size_t i, tacl_dtype_t dt);
+int tacl__dtype_is_float(tacl_dtype_t dt);
 
 #endif

@@ -32,22 +32,22 @@ typedef enum {
     TACL_COLL_LIST(TACL_COLL_ENUM_)
 #undef TACL_COLL_ENUM_
         TACL_COLL_COUNT
-} tacl_coll_t;
+} tacl__coll_t;
 
 typedef struct {
-    uint32_t coll;  /* tacl_coll_t */
+    uint32_t coll;  /* tacl__coll_t */
     uint32_t dtype; /* tacl_dtype_t */
     uint32_t op;    /* tacl_op_t (reductions), else 0 */
     int32_t root;   /* rooted collectives, else -1 */
     uint64_t count; /* the count every rank must pass (total bytes for the v-variants) */
     uint64_t seq;   /* the communicator's operation number */
-} tacl_fp_t;
+} tacl__fp_t;
 
 /* Set in coll by a rank that rejected its call (TACL_ERR_INVALID) but still tells the others
  * which call it was, so that they fail at once instead of waiting for it. */
 #define TACL_FP_REJECTED 0x100u
 
-static inline const char *tacl_coll_name(uint32_t c)
+static inline const char *tacl__coll_name(uint32_t c)
 {
     static const char *const names[] = {
 #define TACL_COLL_NAME_(name, str) str,
@@ -57,14 +57,14 @@ static inline const char *tacl_coll_name(uint32_t c)
     return c < TACL_COLL_COUNT ? names[c] : "unknown";
 }
 
-static inline int tacl_fp_equal(const tacl_fp_t *a, const tacl_fp_t *b)
+static inline int tacl__fp_equal(const tacl__fp_t *a, const tacl__fp_t *b)
 {
     return a->coll == b->coll && a->dtype == b->dtype && a->op == b->op && a->root == b->root &&
            a->count == b->count && a->seq == b->seq;
 }
 
 /* What differs between two fingerprints, in words ("roots differ"); "" when they are equal. */
-static inline const char *tacl_fp_diff(const tacl_fp_t *a, const tacl_fp_t *b)
+static inline const char *tacl__fp_diff(const tacl__fp_t *a, const tacl__fp_t *b)
 {
     if ((a->coll ^ b->coll) & TACL_FP_REJECTED) return "one rank rejected its arguments";
     if (a->coll != b->coll) return "different collectives";
@@ -77,11 +77,11 @@ static inline const char *tacl_fp_diff(const tacl_fp_t *a, const tacl_fp_t *b)
 }
 
 /* "all_reduce(count=10, float, sum, seq=3)"; "an invalid all_reduce(...)" when rejected. */
-static inline void tacl_fp_format(const tacl_fp_t *fp, char *buf, size_t len)
+static inline void tacl__fp_format(const tacl__fp_t *fp, char *buf, size_t len)
 {
     uint32_t coll = fp->coll & ~TACL_FP_REJECTED;
     int n = snprintf(buf, len, "%s%s(count=%llu, %s",
-                     fp->coll & TACL_FP_REJECTED ? "an invalid " : "", tacl_coll_name(coll),
+                     fp->coll & TACL_FP_REJECTED ? "an invalid " : "", tacl__coll_name(coll),
                      (unsigned long long)fp->count, tacl_dtype_name((tacl_dtype_t)fp->dtype));
     if (n < 0 || (size_t)n >= len) return;
     if (coll == TACL_COLL_ALL_REDUCE || coll == TACL_COLL_REDUCE ||

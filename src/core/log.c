@@ -30,7 +30,7 @@ static int log_fd = 2;
 static int log_rank = -1;
 static char log_host[64];
 
-const char *tacl_subsys_name(tacl_subsys_t sub)
+const char *tacl__subsys_name(tacl__subsys_t sub)
 {
     return (int)sub >= 0 && sub < TACL_SUB_COUNT ? log_subsys_names[sub] : "?";
 }
@@ -90,19 +90,19 @@ static void log_load(void)
 {
     if (gethostname(log_host, sizeof log_host) != 0) snprintf(log_host, sizeof log_host, "?");
     log_host[sizeof log_host - 1] = '\0';
-    const char *lv = tacl_setting_str(TACL_SET_LOG);
+    const char *lv = tacl__setting_str(TACL_SET_LOG);
     int l = log_parse_level(lv);
     if (l < 0) {
         dprintf(2, "tacl: TACL_LOG=%s is not one of none|warn|info|debug|trace; using warn\n", lv);
         l = TACL_LOG_WARN;
     }
     log_level = l;
-    log_mask = log_parse_mask(tacl_setting_str(TACL_SET_LOG_SUBSYS));
-    const char *file = tacl_setting_str(TACL_SET_LOG_FILE);
+    log_mask = log_parse_mask(tacl__setting_str(TACL_SET_LOG_SUBSYS));
+    const char *file = tacl__setting_str(TACL_SET_LOG_FILE);
     if (file[0]) log_open_file(file);
 }
 
-void tacl_log_reload(void)
+void tacl__log_reload(void)
 {
     pthread_once(&log_once, log_load);
     pthread_mutex_lock(&log_lock);
@@ -110,18 +110,18 @@ void tacl_log_reload(void)
     pthread_mutex_unlock(&log_lock);
 }
 
-void tacl_log_set_rank(int rank)
+void tacl__log_set_rank(int rank)
 {
     log_rank = rank;
 }
 
-int tacl_log_enabled(tacl_log_level_t lvl, tacl_subsys_t sub)
+int tacl__log_enabled(tacl__log_level_t lvl, tacl__subsys_t sub)
 {
     pthread_once(&log_once, log_load);
     return (int)lvl <= log_level && (log_mask >> sub & 1u);
 }
 
-void tacl_log_write(tacl_log_level_t lvl, tacl_subsys_t sub, const char *fmt, ...)
+void tacl__log_write(tacl__log_level_t lvl, tacl__subsys_t sub, const char *fmt, ...)
 {
     char line[2048];
     struct timeval tv;
@@ -130,11 +130,11 @@ void tacl_log_write(tacl_log_level_t lvl, tacl_subsys_t sub, const char *fmt, ..
     if (log_rank >= 0)
         n = snprintf(line, sizeof line, "%s:%d:r%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),
                      log_rank, (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],
-                     tacl_subsys_name(sub));
+                     tacl__subsys_name(sub));
     else
         n = snprintf(line, sizeof line, "%s:%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),
                      (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],
-                     tacl_subsys_name(sub));
+                     tacl__subsys_name(sub));
     if (n < 0) return;
     va_list ap;
     va_start(ap, fmt);

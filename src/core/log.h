@@ -10,7 +10,7 @@ typedef enum {
     TACL_LOG_INFO,
     TACL_LOG_DEBUG,
     TACL_LOG_TRACE
-} tacl_log_level_t;
+} tacl__log_level_t;
 
 #define TACL_SUBSYS_LIST(X)                                                                        \
     X(TACL_SUB_INIT, "init")                                                                       \
@@ -28,21 +28,21 @@ typedef enum {
     TACL_SUBSYS_LIST(TACL_SUB_ENUM_)
 #undef TACL_SUB_ENUM_
         TACL_SUB_COUNT
-} tacl_subsys_t;
+} tacl__subsys_t;
 
 /* 1 when a message of this level and subsystem would be written (cheap: cached settings). */
-int tacl_log_enabled(tacl_log_level_t lvl, tacl_subsys_t sub);
-void tacl_log_write(tacl_log_level_t lvl, tacl_subsys_t sub, const char *fmt, ...)
+int tacl__log_enabled(tacl__log_level_t lvl, tacl__subsys_t sub);
+void tacl__log_write(tacl__log_level_t lvl, tacl__subsys_t sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The rank shown in every line's prefix (-1: not yet known). */
-void tacl_log_set_rank(int rank);
+void tacl__log_set_rank(int rank);
 /* Re-reads TACL_LOG* (tests change them at run time). */
-void tacl_log_reload(void);
-const char *tacl_subsys_name(tacl_subsys_t sub);
+void tacl__log_reload(void);
+const char *tacl__subsys_name(tacl__subsys_t sub);
 
 #define TACL_LOG_AT_(lvl, sub, ...)                                                                \
     do {                                                                                           \
-        if (tacl_log_enabled(lvl, sub)) tacl_log_write(lvl, sub, __VA_ARGS__);                     \
+        if (tacl__log_enabled(lvl, sub)) tacl__log_write(lvl, sub, __VA_ARGS__);                   \
     } while (0)
 #define TACL_WARN(sub, ...)  TACL_LOG_AT_(TACL_LOG_WARN, sub, __VA_ARGS__)
 #define TACL_INFO(sub, ...)  TACL_LOG_AT_(TACL_LOG_INFO, sub, __VA_ARGS__)

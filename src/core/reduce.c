@@ -40,7 +40,7 @@ static inline float reduce_u2f(uint32_t u)
     return f;
 }
 
-float tacl_half_to_float(uint16_t h)
+float tacl__half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
@@ -55,7 +55,7 @@ float tacl_half_to_float(uint16_t h)
     return reduce_u2f(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-uint16_t tacl_float_to_half(float f)
+uint16_t tacl__float_to_half(float f)
 {
     uint32_t x = reduce_f2u(f);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
@@ -78,7 +78,7 @@ uint16_t tacl_float_to_half(float f)
     return (uint16_t)(sign | r);
 }
 
-float tacl_bf16_to_float(uint16_t b)
+float tacl__bf16_to_float(uint16_t b)
 {
     return reduce_u2f((uint32_t)b << 16);
 }
@@ -91,7 +91,7 @@ static inline uint16_t reduce_f2bf(uint32_t u)
     return (uint16_t)((u & 0x7fffffff) > 0x7f800000 ? q : r);
 }
 
-uint16_t tacl_float_to_bf16(float f)
+uint16_t tacl__float_to_bf16(float f)
 {
     return reduce_f2bf(reduce_f2u(f));
 }
@@ -192,13 +192,13 @@ static void reduce_scalar_bf16_out(uint16_t *o, const float *s, size_t n)
 static void reduce_scalar_half_in(float *o, const uint16_t *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        o[i] = tacl_half_to_float(s[i]);
+        o[i] = tacl__half_to_float(s[i]);
 }
 
 static void reduce_scalar_half_out(uint16_t *o, const float *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        o[i] = tacl_float_to_half(s[i]);
+        o[i] = tacl__float_to_half(s[i]);
 }
 
 RED_TABLE(scalar, "scalar", reduce_scalar_half_in, reduce_scalar_half_out, reduce_scalar_bf16_in,
@@ -220,7 +220,7 @@ RED_AVX2 static void reduce_avx2_half_in(float *o, const uint16_t *s, size_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(o + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
     for (; i < n; i++)
-        o[i] = tacl_half_to_float(s[i]);
+        o[i] = tacl__half_to_float(s[i]);
 }
 
 RED_AVX2 static void reduce_avx2_half_out(uint16_t *o, const float *s, size_t n)
@@ -231,7 +231,7 @@ RED_AVX2 static void reduce_avx2_half_out(uint16_t *o, const float *s, size_t n)
             (__m128i *)(o + i),
             _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     for (; i < n; i++)
-        o[i] = tacl_float_to_half(s[i]);
+        o[i] = tacl__float_to_half(s[i]);
 }
 
 RED_AVX512 static void reduce_avx512_half_in(float *o, const uint16_t *s, size_t n)
@@ -240,7 +240,7 @@ RED_AVX512 static void reduce_avx512_half_in(float *o, const uint16_t *s, size_t
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(o + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + i))));
     for (; i < n; i++)
-        o[i] = tacl_half_to_float(s[i]);
+        o[i] = tacl__half_to_float(s[i]);
 }
 
 RED_AVX512 static void reduce_avx512_half_out(uint16_t *o, const float *s, size_t n)
@@ -251,7 +251,7 @@ RED_AVX512 static void reduce_avx512_half_out(uint16_t *o, const float *s, size_
             (__m256i *)(o + i),
             _mm512_cvtps_ph(_mm512_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     for (; i < n; i++)
-        o[i] = tacl_float_to_half(s[i]);
+        o[i] = tacl__float_to_half(s[i]);
 }
 
 /* bfloat16 by hand: the compiler's version of the narrowing (32 -> 16 bits) is slow. Same
@@ -276,7 +276,7 @@ RED_AVX2 static void reduce_avx2_bf16x_in(float *o, const uint16_t *s, size_t n)
         _mm256_storeu_si256((__m256i *)(o + i), _mm256_slli_epi32(w, 16));
     }
     for (; i < n; i++)
-        o[i] = tacl_bf16_to_float(s[i]);
+        o[i] = tacl__bf16_to_float(s[i]);
 }
 
 RED_AVX2 static void reduce_avx2_bf16x_out(uint16_t *o, const float *s, size_t n)
@@ -290,7 +290,7 @@ RED_AVX2 static void reduce_avx2_bf16x_out(uint16_t *o, const float *s, size_t n
         _mm256_storeu_si256((__m256i *)(o + i), p);
     }
     for (; i < n; i++)
-        o[i] = tacl_float_to_bf16(s[i]);
+        o[i] = tacl__float_to_bf16(s[i]);
 }
 
 RED_AVX512 static void reduce_avx512_bf16x_in(float *o, const uint16_t *s, size_t n)
@@ -301,7 +301,7 @@ RED_AVX512 static void reduce_avx512_bf16x_in(float *o, const uint16_t *s, size_
         _mm512_storeu_si512((void *)(o + i), _mm512_slli_epi32(w, 16));
     }
     for (; i < n; i++)
-        o[i] = tacl_bf16_to_float(s[i]);
+        o[i] = tacl__bf16_to_float(s[i]);
 }
 
 RED_AVX512 static void reduce_avx512_bf16x_out(uint16_t *o, const float *s, size_t n)
@@ -320,7 +320,7 @@ RED_AVX512 static void reduce_avx512_bf16x_out(uint16_t *o, const float *s, size
         _mm256_storeu_si256((__m256i *)(o + i), _mm512_cvtepi32_epi16(r));
     }
     for (; i < n; i++)
-        o[i] = tacl_float_to_bf16(s[i]);
+        o[i] = tacl__float_to_bf16(s[i]);
 }
 
 RED_TABLE(avx2, "avx2", reduce_avx2_half_in, reduce_avx2_half_out, reduce_avx2_bf16x_in,
@@ -349,7 +349,7 @@ static void reduce_pick(void)
     int has512 = 0, has2 = 0;
     const reduce_family_t *best = &reduce_family_scalar;
 #endif
-    const char *want = tacl_setting_str(TACL_SET_REDUCE_ISA);
+    const char *want = tacl__setting_str(TACL_SET_REDUCE_ISA);
     reduce_fam = best;
     if (!strcmp(want, "scalar")) {
         reduce_fam = &reduce_family_scalar;
@@ -379,7 +379,7 @@ static inline const reduce_family_t *reduce_get(void)
     return reduce_fam;
 }
 
-const char *tacl_reduce_isa(void)
+const char *tacl__reduce_isa(void)
 {
     return reduce_get()->name;
 }
@@ -414,8 +414,8 @@ static void reduce_many16(const reduce_family_t *f, void *dst, const void *const
     }
 }
 
-void tacl_reduce_many(void *dst, const void *const *srcs, int n, size_t count, tacl_dtype_t dt,
-                      tacl_op_t op)
+void tacl__reduce_many(void *dst, const void *const *srcs, int n, size_t count, tacl_dtype_t dt,
+                       tacl_op_t op)
 {
     if (n < 1 || count == 0 || (unsigned)dt >= TACL_DTYPE_COUNT || (unsigned)op >= TACL_OP_COUNT)
         return;
@@ -445,17 +445,17 @@ void tacl_reduce_many(void *dst, const void *const *srcs, int n, size_t count, t
     }
 }
 
-void tacl_reduce2(void *dst, const void *a, const void *b, size_t count, tacl_dtype_t dt,
-                  tacl_op_t op)
+void tacl__reduce2(void *dst, const void *a, const void *b, size_t count, tacl_dtype_t dt,
+                   tacl_op_t op)
 {
     const void *srcs[2] = {a, b};
-    tacl_reduce_many(dst, srcs, 2, count, dt, op);
+    tacl__reduce_many(dst, srcs, 2, count, dt, op);
 }
 
-void tacl_reduce_inplace(void *dst, const void *src, size_t count, tacl_dtype_t dt, tacl_op_t op)
+void tacl__reduce_inplace(void *dst, const void *src, size_t count, tacl_dtype_t dt, tacl_op_t op)
 {
     const void *srcs[2] = {dst, src};
-    tacl_reduce_many(dst, srcs, 2, count, dt, op);
+    tacl__reduce_many(dst, srcs, 2, count, dt, op);
 }
 
 /* The divisor type D is wide enough for any n (an 8-bit n would wrap at 256 ranks). */
@@ -466,7 +466,7 @@ void tacl_reduce_inplace(void *dst, const void *src, size_t count, tacl_dtype_t 
             p[i] = (T)(p[i] / (D)n);                                                               \
     } while (0)
 
-void tacl_reduce_finish(void *buf, size_t count, tacl_dtype_t dt, tacl_op_t op, int n)
+void tacl__reduce_finish(void *buf, size_t count, tacl_dtype_t dt, tacl_op_t op, int n)
 {
     if (op != TACL_AVG || n <= 1 || count == 0) return;
     /* Plain C division for every family: IEEE division is exact-rounded, so the result is the
@@ -501,9 +501,9 @@ void tacl_reduce_finish(void *buf, size_t count, tacl_dtype_t dt, tacl_op_t op, 
         uint16_t *p = (uint16_t *)buf;
         int half = dt == TACL_FLOAT16;
         for (size_t i = 0; i < count; i++) {
-            float v = half ? tacl_half_to_float(p[i]) : tacl_bf16_to_float(p[i]);
+            float v = half ? tacl__half_to_float(p[i]) : tacl__bf16_to_float(p[i]);
             v = v / (float)n;
-            p[i] = half ? tacl_float_to_half(v) : tacl_float_to_bf16(v);
+            p[i] = half ? tacl__float_to_half(v) : tacl__float_to_bf16(v);
         }
         break;
     }

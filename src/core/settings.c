@@ -13,32 +13,32 @@
 /* A year: longer durations are typos (and overflow nanosecond deadlines). */
 #define SETTINGS_SECONDS_MAX (365.0 * 86400.0)
 
-static const tacl_setting_info_t settings_table[TACL_SET_COUNT] = {
+static const tacl__setting_info_t settings_table[TACL_SET_COUNT] = {
 #define S(id, name, type, def, help) [TACL_SET_##id] = {name, TACL_SET_##type, def, help},
 #include "settings.def"
 #undef S
 };
 
-const tacl_setting_info_t *tacl_setting_info(tacl_setting_id_t id)
+const tacl__setting_info_t *tacl__setting_info(tacl__setting_id_t id)
 {
     if ((int)id < 0 || id >= TACL_SET_COUNT) return NULL;
     return &settings_table[id];
 }
 
-int tacl_setting_is_set(tacl_setting_id_t id)
+int tacl__setting_is_set(tacl__setting_id_t id)
 {
     const char *v = getenv(settings_table[id].name);
     return v != NULL && v[0] != '\0';
 }
 
-const char *tacl_setting_str(tacl_setting_id_t id)
+const char *tacl__setting_str(tacl__setting_id_t id)
 {
     const char *v = getenv(settings_table[id].name);
     if (v && v[0]) return v;
     return settings_table[id].def;
 }
 
-long tacl_setting_int(tacl_setting_id_t id)
+long tacl__setting_int(tacl__setting_id_t id)
 {
     const char *v = getenv(settings_table[id].name);
     const char *def = settings_table[id].def;
@@ -53,7 +53,7 @@ long tacl_setting_int(tacl_setting_id_t id)
     return def[0] ? strtol(def, NULL, 0) : 0;
 }
 
-double tacl_setting_dbl(tacl_setting_id_t id)
+double tacl__setting_dbl(tacl__setting_id_t id)
 {
     const char *v = getenv(settings_table[id].name);
     const char *def = settings_table[id].def;
@@ -68,7 +68,7 @@ double tacl_setting_dbl(tacl_setting_id_t id)
     return def[0] ? strtod(def, NULL) : 0.0;
 }
 
-int tacl_setting_check_seconds(tacl_setting_id_t id, int allow_zero)
+int tacl__setting_check_seconds(tacl__setting_id_t id, int allow_zero)
 {
     const char *v = getenv(settings_table[id].name);
     if (!v || !v[0]) return TACL_OK;
@@ -78,15 +78,16 @@ int tacl_setting_check_seconds(tacl_setting_id_t id, int allow_zero)
     if (errno == 0 && *end == '\0' && isfinite(x) && (x > 0 || (allow_zero && x == 0)) &&
         x <= SETTINGS_SECONDS_MAX)
         return TACL_OK;
-    return tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
-                    "%s=\"%.64s\": expected a number of seconds %s 0 and at most %.0f (default %s)",
-                    settings_table[id].name, v, allow_zero ? ">=" : ">", SETTINGS_SECONDS_MAX,
-                    settings_table[id].def);
+    return tacl__err(
+        NULL, TACL_ERR_CONFIG, TACL_SUB_INIT,
+        "%s=\"%.64s\": expected a number of seconds %s 0 and at most %.0f (default %s)",
+        settings_table[id].name, v, allow_zero ? ">=" : ">", SETTINGS_SECONDS_MAX,
+        settings_table[id].def);
 }
 
-int tacl_setting_bool(tacl_setting_id_t id)
+int tacl__setting_bool(tacl__setting_id_t id)
 {
-    const char *v = tacl_setting_str(id);
+    const char *v = tacl__setting_str(id);
     if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
         !strcasecmp(v, "on"))
         return 1;

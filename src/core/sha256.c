@@ -54,7 +54,7 @@ static void sha_block(uint32_t h[8], const uint8_t *p)
     h[7] += hh;
 }
 
-void tacl_sha256_init(tacl_sha256_t *s)
+void tacl__sha256_init(tacl__sha256_t *s)
 {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -63,7 +63,7 @@ void tacl_sha256_init(tacl_sha256_t *s)
     s->nbuf = 0;
 }
 
-void tacl_sha256_update(tacl_sha256_t *s, const void *data, size_t len)
+void tacl__sha256_update(tacl__sha256_t *s, const void *data, size_t len)
 {
     const uint8_t *p = data;
     s->nbytes += len;
@@ -83,14 +83,14 @@ void tacl_sha256_update(tacl_sha256_t *s, const void *data, size_t len)
     s->nbuf = len;
 }
 
-void tacl_sha256_final(tacl_sha256_t *s, uint8_t out[TACL_SHA256_LEN])
+void tacl__sha256_final(tacl__sha256_t *s, uint8_t out[TACL_SHA256_LEN])
 {
     uint64_t bits = s->nbytes * 8;
     uint8_t pad[72] = {0x80};
     size_t padlen = (s->nbuf < 56 ? 56 : 120) - s->nbuf;
     for (int i = 0; i < 8; i++)
         pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-    tacl_sha256_update(s, pad, padlen + 8);
+    tacl__sha256_update(s, pad, padlen + 8);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(s->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
@@ -99,39 +99,39 @@ void tacl_sha256_final(tacl_sha256_t *s, uint8_t out[TACL_SHA256_LEN])
     }
 }
 
-void tacl_sha256(const void *data, size_t len, uint8_t out[TACL_SHA256_LEN])
+void tacl__sha256(const void *data, size_t len, uint8_t out[TACL_SHA256_LEN])
 {
-    tacl_sha256_t s;
-    tacl_sha256_init(&s);
-    tacl_sha256_update(&s, data, len);
-    tacl_sha256_final(&s, out);
+    tacl__sha256_t s;
+    tacl__sha256_init(&s);
+    tacl__sha256_update(&s, data, len);
+    tacl__sha256_final(&s, out);
 }
 
-void tacl_hmac_sha256(const void *key, size_t klen, size_t n, const void *const *parts,
-                      const size_t *lens, uint8_t out[TACL_SHA256_LEN])
+void tacl__hmac_sha256(const void *key, size_t klen, size_t n, const void *const *parts,
+                       const size_t *lens, uint8_t out[TACL_SHA256_LEN])
 {
     uint8_t k[64] = {0}, pad[64], inner[TACL_SHA256_LEN];
     if (klen > 64)
-        tacl_sha256(key, klen, k);
+        tacl__sha256(key, klen, k);
     else if (klen)
         memcpy(k, key, klen);
-    tacl_sha256_t s;
+    tacl__sha256_t s;
     for (int i = 0; i < 64; i++)
         pad[i] = k[i] ^ 0x36;
-    tacl_sha256_init(&s);
-    tacl_sha256_update(&s, pad, 64);
+    tacl__sha256_init(&s);
+    tacl__sha256_update(&s, pad, 64);
     for (size_t i = 0; i < n; i++)
-        tacl_sha256_update(&s, parts[i], lens[i]);
-    tacl_sha256_final(&s, inner);
+        tacl__sha256_update(&s, parts[i], lens[i]);
+    tacl__sha256_final(&s, inner);
     for (int i = 0; i < 64; i++)
         pad[i] = k[i] ^ 0x5c;
-    tacl_sha256_init(&s);
-    tacl_sha256_update(&s, pad, 64);
-    tacl_sha256_update(&s, inner, sizeof inner);
-    tacl_sha256_final(&s, out);
+    tacl__sha256_init(&s);
+    tacl__sha256_update(&s, pad, 64);
+    tacl__sha256_update(&s, inner, sizeof inner);
+    tacl__sha256_final(&s, out);
 }
 
-int tacl_mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
+int tacl__mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
     uint8_t d = 0;
     for (size_t i = 0; i < len; i++)

@@ -49,8 +49,8 @@ void tacl_free(void *p)
     free(p);
 }
 
-tacl_status_t tacl_verr(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt,
-                        va_list ap)
+tacl_status_t tacl__verr(tacl__errbuf_t *eb, tacl_status_t st, tacl__subsys_t sub, const char *fmt,
+                         va_list ap)
 {
     vsnprintf(err_last, sizeof err_last, fmt, ap);
     if (eb) memcpy(eb->msg, err_last, sizeof eb->msg);
@@ -58,16 +58,17 @@ tacl_status_t tacl_verr(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, 
     return st;
 }
 
-tacl_status_t tacl_err(tacl_errbuf_t *eb, tacl_status_t st, tacl_subsys_t sub, const char *fmt, ...)
+tacl_status_t tacl__err(tacl__errbuf_t *eb, tacl_status_t st, tacl__subsys_t sub, const char *fmt,
+                        ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    tacl_verr(eb, st, sub, fmt, ap);
+    tacl__verr(eb, st, sub, fmt, ap);
     va_end(ap);
     return st;
 }
 
-tacl_status_t tacl_err_prefix(tacl_errbuf_t *eb, tacl_status_t st, const char *fmt, ...)
+tacl_status_t tacl__err_prefix(tacl__errbuf_t *eb, tacl_status_t st, const char *fmt, ...)
 {
     char prefix[TACL_ERRMSG_MAX], old[TACL_ERRMSG_MAX];
     va_list ap;
@@ -87,13 +88,13 @@ tacl_status_t tacl_err_prefix(tacl_errbuf_t *eb, tacl_status_t st, const char *f
     return st;
 }
 
-tacl_status_t tacl_err_keep(tacl_errbuf_t *eb, tacl_status_t st)
+tacl_status_t tacl__err_keep(tacl__errbuf_t *eb, tacl_status_t st)
 {
     if (eb) memcpy(eb->msg, err_last, sizeof eb->msg);
     return st;
 }
 
-void tacl_err_clear(void)
+void tacl__err_clear(void)
 {
     err_last[0] = '\0';
 }

@@ -12,13 +12,13 @@
 typedef struct {
     /* all[r * len .. ] receives rank r's len bytes; every rank passes the same len. */
     tacl_status_t (*allgather)(void *ctx, const void *mine, size_t len, void *all,
-                               tacl_errbuf_t *eb);
+                               tacl__errbuf_t *eb);
     void *ctx;
     int rank, size; /* this rank within the set, and the set's size */
-} tacl_xchg_t;
+} tacl__xchg_t;
 
-static inline tacl_status_t tacl_xchg_allgather(const tacl_xchg_t *x, const void *mine, size_t len,
-                                                void *all, tacl_errbuf_t *eb)
+static inline tacl_status_t tacl__xchg_allgather(const tacl__xchg_t *x, const void *mine,
+                                                 size_t len, void *all, tacl__errbuf_t *eb)
 {
     return x->allgather(x->ctx, mine, len, all, eb);
 }

@@ -14,7 +14,7 @@
         (void **)&t->member, name, opt                                                             \
     }
 
-static size_t cudart_symbols(tacl_cudart_t *t, gpu_sym_t *syms)
+static size_t cudart_symbols(tacl__cudart_t *t, gpu_sym_t *syms)
 {
     const gpu_sym_t tmpl[] = {
         RT_SYM(GetDeviceCount, "cudaGetDeviceCount", 0),
@@ -51,18 +51,18 @@ static size_t cudart_symbols(tacl_cudart_t *t, gpu_sym_t *syms)
     return sizeof tmpl / sizeof tmpl[0];
 }
 
-const char *tacl_cudart_strerror(const tacl_cudart_lib_t *rt, tacl_cudaError_t e)
+const char *tacl__cudart_strerror(const tacl__cudart_lib_t *rt, tacl_cudaError_t e)
 {
     const char *s = rt && rt->fn.GetErrorString ? rt->fn.GetErrorString(e) : NULL;
     return s ? s : "unknown CUDA error";
 }
 
-static int cudart_consider(tacl_cudart_lib_t *lib, gpu_cand_t *c, int *handles_kept)
+static int cudart_consider(tacl__cudart_lib_t *lib, gpu_cand_t *c, int *handles_kept)
 {
     if (!c) return 0;
     int ok = 0;
     if (c->path[0] && !c->why[0]) {
-        tacl_cudart_t t;
+        tacl__cudart_t t;
         memset(&t, 0, sizeof t);
         gpu_sym_t syms[40];
         size_t n = cudart_symbols(&t, syms);
@@ -91,13 +91,13 @@ static int cudart_consider(tacl_cudart_lib_t *lib, gpu_cand_t *c, int *handles_k
     return ok;
 }
 
-tacl_status_t tacl_cudart_search(int probe_all, tacl_cudart_lib_t *out, tacl_errbuf_t *eb)
+tacl_status_t tacl__cudart_search(int probe_all, tacl__cudart_lib_t *out, tacl__errbuf_t *eb)
 {
-    tacl_cudart_lib_t lib;
+    tacl__cudart_lib_t lib;
     memset(&lib, 0, sizeof lib);
     lib.chosen = -1;
     int kept = 0;
-    const char *expl = tacl_setting_str(TACL_SET_CUDART_SO_PATH);
+    const char *expl = tacl__setting_str(TACL_SET_CUDART_SO_PATH);
     if (expl[0]) {
         gpu_cand_t *c =
             gpu_cand_add(lib.cand, &lib.ncand, TACL_GPU_MAX_CANDS, "TACL_CUDART_SO_PATH", expl);
@@ -122,7 +122,7 @@ tacl_status_t tacl_cudart_search(int probe_all, tacl_cudart_lib_t *out, tacl_err
                                        "nvidia/cu13/lib/libcudart.so.13"};
     for (size_t i = 0; i < 2 && lib.chosen < 0; i++) {
         char why[GPU_WHY_MAX] = "";
-        const char *py = tacl_setting_str(TACL_SET_PYTHON);
+        const char *py = tacl__setting_str(TACL_SET_PYTHON);
         if (gpu_python_find(py, rels[i], path, sizeof path, why, sizeof why)) {
             cudart_consider(&lib,
                             gpu_cand_add(lib.cand, &lib.ncand, TACL_GPU_MAX_CANDS, "pytorch", path),
@@ -141,7 +141,7 @@ tacl_status_t tacl_cudart_search(int probe_all, tacl_cudart_lib_t *out, tacl_err
             o += (size_t)snprintf(
                 msg + o, sizeof msg - o, "%s %s [%s]: %s", i ? ";" : "", lib.cand[i].origin,
                 lib.cand[i].path[0] ? lib.cand[i].path : "none found", lib.cand[i].why);
-        return tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
+        return tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
     }
     return TACL_OK;
 }
@@ -150,29 +150,29 @@ static pthread_mutex_t cudart_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cudart_done;
 static tacl_status_t cudart_status;
 static char cudart_errmsg[TACL_ERRMSG_MAX];
-static tacl_cudart_lib_t cudart_lib;
+static tacl__cudart_lib_t cudart_lib;
 
-tacl_status_t tacl_cudart_get(const tacl_cudart_lib_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__cudart_get(const tacl__cudart_lib_t **out, tacl__errbuf_t *eb)
 {
     pthread_mutex_lock(&cudart_lock);
     if (!cudart_done) {
-        tacl_errbuf_t tmp;
-        cudart_status = tacl_cudart_search(0, &cudart_lib, &tmp);
+        tacl__errbuf_t tmp;
+        cudart_status = tacl__cudart_search(0, &cudart_lib, &tmp);
         if (cudart_status != TACL_OK) memcpy(cudart_errmsg, tmp.msg, sizeof cudart_errmsg);
         cudart_done = 1;
     }
     tacl_status_t st = cudart_status;
     pthread_mutex_unlock(&cudart_lock);
-    if (st != TACL_OK) return tacl_err(eb, st, TACL_SUB_GPU, "%s", cudart_errmsg);
+    if (st != TACL_OK) return tacl__err(eb, st, TACL_SUB_GPU, "%s", cudart_errmsg);
     *out = &cudart_lib;
     return TACL_OK;
 }
 
-int tacl_gpu_count(char *why, size_t whylen)
+int tacl__gpu_count(char *why, size_t whylen)
 {
-    const tacl_cudart_lib_t *rt;
-    tacl_errbuf_t eb;
-    if (tacl_cudart_get(&rt, &eb) != TACL_OK) {
+    const tacl__cudart_lib_t *rt;
+    tacl__errbuf_t eb;
+    if (tacl__cudart_get(&rt, &eb) != TACL_OK) {
         snprintf(why, whylen, "%s", eb.msg);
         return 0;
     }
@@ -181,7 +181,7 @@ int tacl_gpu_count(char *why, size_t whylen)
     if (e != TACL_CUDA_SUCCESS) {
         rt->fn.GetLastError(); /* clear the sticky per-thread error */
         snprintf(why, whylen, "cudaGetDeviceCount failed: %s (error %d)",
-                 tacl_cudart_strerror(rt, e), e);
+                 tacl__cudart_strerror(rt, e), e);
         return 0;
     }
     if (n == 0) snprintf(why, whylen, "the CUDA runtime sees no GPU");

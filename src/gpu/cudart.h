@@ -66,7 +66,7 @@ typedef struct {
     tacl_cudaError_t (*RuntimeGetVersion)(int *v);
     tacl_cudaError_t (*DriverGetVersion)(int *v);
     tacl_cudaError_t (*DeviceSynchronize)(void);
-} tacl_cudart_t;
+} tacl__cudart_t;
 
 #define TACL_GPU_MAX_CANDS 8
 
@@ -74,19 +74,19 @@ typedef struct {
     gpu_cand_t cand[TACL_GPU_MAX_CANDS];
     int ncand;
     int chosen; /* index into cand, -1: none */
-    tacl_cudart_t fn;
+    tacl__cudart_t fn;
     int version; /* cudaRuntimeGetVersion: 12080, 13000 */
-} tacl_cudart_lib_t;
+} tacl__cudart_lib_t;
 
 /* Searches as described above, logging each candidate (INFO, gpu). TACL_ERR_UNAVAILABLE naming
  * every path tried when none loads; out->cand describes them either way. */
-tacl_status_t tacl_cudart_search(int probe_all, tacl_cudart_lib_t *out, tacl_errbuf_t *eb);
+tacl_status_t tacl__cudart_search(int probe_all, tacl__cudart_lib_t *out, tacl__errbuf_t *eb);
 /* The process-wide runtime, loaded once under a lock. */
-tacl_status_t tacl_cudart_get(const tacl_cudart_lib_t **out, tacl_errbuf_t *eb);
+tacl_status_t tacl__cudart_get(const tacl__cudart_lib_t **out, tacl__errbuf_t *eb);
 /* The runtime's message for e ("invalid argument"); never NULL. */
-const char *tacl_cudart_strerror(const tacl_cudart_lib_t *rt, tacl_cudaError_t e);
+const char *tacl__cudart_strerror(const tacl__cudart_lib_t *rt, tacl_cudaError_t e);
 /* Number of GPUs the runtime sees: 0 (with the reason in why) when there is no runtime or no
  * driver or no device. */
-int tacl_gpu_count(char *why, size_t whylen);
+int tacl__gpu_count(char *why, size_t whylen);
 
 #endif

@@ -24,10 +24,10 @@ static const ncclRedOp_t dev_op_map[TACL_OP_COUNT] = {
 static tacl_status_t dev_enter(tacl_dev_comm_t *dc, const char *what)
 {
     if (!dc)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: device communicator is NULL",
-                        what);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: device communicator is NULL",
+                         what);
     tacl_status_t st = tacl_dev_comm_check(dc);
-    if (st != TACL_OK) return tacl_err_prefix(&dc->eb, st, "%s", what);
+    if (st != TACL_OK) return tacl__err_prefix(&dc->eb, st, "%s", what);
     return TACL_OK;
 }
 
@@ -35,20 +35,20 @@ static tacl_status_t dev_map(tacl_dev_comm_t *dc, const char *what, tacl_dtype_t
                              tacl_op_t op, ncclDataType_t *ndt, ncclRedOp_t *nop)
 {
     if ((int)dt < 0 || dt >= TACL_DTYPE_COUNT)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: unknown dtype %d", what,
-                        (int)dt);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: unknown dtype %d", what,
+                         (int)dt);
     if (dt == TACL_BFLOAT16 && dc->version < TACL_NCCL_VERSION(2, 10, 0))
-        return tacl_err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
-                        "%s: bfloat16 needs NCCL >= 2.10 (loaded: %d)", what, dc->version);
+        return tacl__err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
+                         "%s: bfloat16 needs NCCL >= 2.10 (loaded: %d)", what, dc->version);
     *ndt = dev_dtype_map[dt];
     if (!use_op) return TACL_OK;
     if ((int)op < 0 || op >= TACL_OP_COUNT)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: unknown op %d", what,
-                        (int)op);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: unknown op %d", what,
+                         (int)op);
     if (op == TACL_AVG && dc->version < TACL_NCCL_VERSION(2, 10, 0))
-        return tacl_err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
-                        "%s: avg needs NCCL >= 2.10 (ncclAvg); the loaded NCCL is %d", what,
-                        dc->version);
+        return tacl__err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
+                         "%s: avg needs NCCL >= 2.10 (ncclAvg); the loaded NCCL is %d", what,
+                         dc->version);
     *nop = dev_op_map[op];
     return TACL_OK;
 }
@@ -83,8 +83,8 @@ static tacl_status_t dev_check_buf(tacl_dev_comm_t *dc, const char *what, const 
 {
     if (count == 0) return TACL_OK;
     if (!p)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: %s buffer is NULL", what,
-                        which);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: %s buffer is NULL", what,
+                         which);
     if (dc->check_bufs == 0) return TACL_OK;
     size_t slot = dev_buf_slot(p);
     if (dc->check_bufs == 1 && dev_buf_known(dc, p, slot)) return TACL_OK;
@@ -93,20 +93,20 @@ static tacl_status_t dev_check_buf(tacl_dev_comm_t *dc, const char *what, const 
     tacl_cudaError_t e = dc->rt->fn.PointerGetAttributes(&a, p);
     if (e != TACL_CUDA_SUCCESS) {
         dc->rt->fn.GetLastError();
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: %s buffer %p is not GPU memory (cudaPointerGetAttributes: %s)", what,
-                        which, p, tacl_cudart_strerror(dc->rt, e));
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: %s buffer %p is not GPU memory (cudaPointerGetAttributes: %s)", what,
+                         which, p, tacl__cudart_strerror(dc->rt, e));
     }
     if (a.type != TACL_CUDA_MEM_DEVICE && a.type != TACL_CUDA_MEM_MANAGED)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: %s buffer %p is host memory; rank %d's device communicator needs "
-                        "memory on GPU %d",
-                        what, which, p, dc->rank, dc->device);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: %s buffer %p is host memory; rank %d's device communicator needs "
+                         "memory on GPU %d",
+                         what, which, p, dc->rank, dc->device);
     if (a.type == TACL_CUDA_MEM_DEVICE && a.device != dc->device)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: %s buffer %p is on GPU %d but rank %d's device communicator uses "
-                        "GPU %d",
-                        what, which, p, a.device, dc->rank, dc->device);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: %s buffer %p is on GPU %d but rank %d's device communicator uses "
+                         "GPU %d",
+                         what, which, p, a.device, dc->rank, dc->device);
     dev_buf_remember(dc, p, slot);
     return TACL_OK;
 }
@@ -120,36 +120,36 @@ static tacl_status_t dev_check_count(tacl_dev_comm_t *dc, const char *what, cons
         !__builtin_mul_overflow(b, mult, &b))
         return TACL_OK;
     if (mult > 1)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: %s=%zu elements of %s times %zu ranks overflow size_t (rank %d)", what,
-                        name, count, tacl_dtype_name(dt), mult, dc->rank);
-    return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                    "%s: %s=%zu elements of %s overflow size_t (rank %d)", what, name, count,
-                    tacl_dtype_name(dt), dc->rank);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: %s=%zu elements of %s times %zu ranks overflow size_t (rank %d)",
+                         what, name, count, tacl_dtype_name(dt), mult, dc->rank);
+    return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                     "%s: %s=%zu elements of %s overflow size_t (rank %d)", what, name, count,
+                     tacl_dtype_name(dt), dc->rank);
 }
 
 static tacl_status_t dev_check_root(tacl_dev_comm_t *dc, const char *what, int root,
                                     const char *role)
 {
     if (root < 0 || root >= dc->size)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: %s %d is out of range (communicator of %d ranks)", what, role, root,
-                        dc->size);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: %s %d is out of range (communicator of %d ranks)", what, role, root,
+                         dc->size);
     return TACL_OK;
 }
 
 /* Turns NCCL's answer into a status; waits out ncclInProgress outside groups. */
 static tacl_status_t dev_done(tacl_dev_comm_t *dc, const char *what, ncclResult_t r)
 {
-    if (r == ncclInProgress && dc->group_depth == 0) r = tacl_dev_wait_nccl(dc, r);
+    if (r == ncclInProgress && dc->group_depth == 0) r = tacl__dev_wait_nccl(dc, r);
     if (r == ncclSuccess || (r == ncclInProgress && dc->group_depth > 0)) return TACL_OK;
     if (r == ncclInProgress)
-        return tacl_err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
-                        "%s: rank %d: NCCL did not finish setting up within %.1f s", what, dc->rank,
-                        dc->timeout_s);
-    return tacl_err(&dc->eb, r == ncclRemoteError ? TACL_ERR_PEER_LOST : TACL_ERR_GPU, TACL_SUB_GPU,
-                    "%s: rank %d (GPU %d): NCCL error: %s", what, dc->rank, dc->device,
-                    tacl_nccl_strerror(dc->nccl, r));
+        return tacl__err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
+                         "%s: rank %d: NCCL did not finish setting up within %.1f s", what,
+                         dc->rank, dc->timeout_s);
+    return tacl__err(&dc->eb, r == ncclRemoteError ? TACL_ERR_PEER_LOST : TACL_ERR_GPU,
+                     TACL_SUB_GPU, "%s: rank %d (GPU %d): NCCL error: %s", what, dc->rank,
+                     dc->device, tacl__nccl_strerror(dc->nccl, r));
 }
 
 #define DEV_TRY(x)                                                                                 \
@@ -270,11 +270,12 @@ tacl_status_t tacl_dev_group_end(tacl_dev_comm_t *dc)
 {
     static const char w[] = "tacl_dev_group_end";
     if (!dc)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: device communicator is NULL", w);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "%s: device communicator is NULL",
+                         w);
     if (dc->group_depth <= 0)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "%s: rank %d: no group is open (call tacl_dev_group_start first)", w,
-                        dc->rank);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "%s: rank %d: no group is open (call tacl_dev_group_start first)", w,
+                         dc->rank);
     dc->group_depth--;
     return dev_done(dc, w, dc->nccl->fn.GroupEnd());
 }
@@ -302,7 +303,7 @@ static tacl_status_t dev_grouped(tacl_dev_comm_t *dc, const char *w, int kind, c
         DEV_TRY(dev_check_buf(dc, w, "recv", recv,
                               kind == 2 || is_root ? (kind == 2 ? count : all) : 0));
     }
-    const tacl_nccl_t *f = &dc->nccl->fn;
+    const tacl__nccl_t *f = &dc->nccl->fn;
     ncclResult_t r = f->GroupStart();
     if (r != ncclSuccess) return dev_done(dc, w, r);
     dc->group_depth++;

@@ -35,13 +35,13 @@ static void dev_sleep_backoff(unsigned *us)
  * connection setup. */
 #define DEV_SPIN_NS 500000ull
 
-ncclResult_t tacl_dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r)
+ncclResult_t tacl__dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r)
 {
     if (r != ncclInProgress || !dc->nccl->fn.CommGetAsyncError) return r;
-    uint64_t start = tacl_now_ns(), deadline = tacl_deadline_ns(dc->timeout_s);
+    uint64_t start = tacl__now_ns(), deadline = tacl__deadline_ns(dc->timeout_s);
     unsigned us = 20;
     while (r == ncclInProgress) {
-        uint64_t now = tacl_now_ns();
+        uint64_t now = tacl__now_ns();
         if (now >= deadline) return ncclInProgress;
         if (now - start > DEV_SPIN_NS) dev_sleep_backoff(&us);
         if (dc->nccl->fn.CommGetAsyncError(dc->comm, &r) != ncclSuccess) return ncclInternalError;
@@ -71,12 +71,12 @@ static void dev_abort(tacl_dev_comm_t *dc)
 
 tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
 {
-    if (!dc) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "device communicator is NULL");
+    if (!dc) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU, "device communicator is NULL");
     if (!dc->comm)
-        return tacl_err(&dc->eb, TACL_ERR_CLOSED, TACL_SUB_GPU,
-                        "rank %d: the device communicator on GPU %d was aborted after an earlier "
-                        "error",
-                        dc->rank, dc->device);
+        return tacl__err(&dc->eb, TACL_ERR_CLOSED, TACL_SUB_GPU,
+                         "rank %d: the device communicator on GPU %d was aborted after an earlier "
+                         "error",
+                         dc->rank, dc->device);
     /* The host side's liveness: a per-rank look only when something changed since every rank
      * was last found alive (the common case costs one atomic load). */
     unsigned gen = dc->live_gen ? dc->live_gen(dc->alive_ctx) : 0;
@@ -86,10 +86,10 @@ tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
         /* The host side saw the peer go: abort now, so that kernels waiting for it end and
          * the caller is not left to NCCL's own, much later, detection. */
         dev_abort(dc);
-        return tacl_err(&dc->eb, TACL_ERR_PEER_LOST, TACL_SUB_GPU,
-                        "rank %d (GPU %d): rank %d of the device communicator was lost (seen by "
-                        "the host communicator); the NCCL communicator was aborted",
-                        dc->rank, dc->device, r);
+        return tacl__err(&dc->eb, TACL_ERR_PEER_LOST, TACL_SUB_GPU,
+                         "rank %d (GPU %d): rank %d of the device communicator was lost (seen by "
+                         "the host communicator); the NCCL communicator was aborted",
+                         dc->rank, dc->device, r);
     }
     if (look) {
         dc->alive_gen = gen;
@@ -101,58 +101,59 @@ tacl_status_t tacl_dev_comm_check(tacl_dev_comm_t *dc)
     if (r == ncclSuccess && (a == ncclSuccess || a == ncclInProgress)) return TACL_OK;
     if (r != ncclSuccess) a = r;
     dc->broken = 1;
-    return tacl_err(&dc->eb, a == ncclRemoteError ? TACL_ERR_PEER_LOST : TACL_ERR_GPU, TACL_SUB_GPU,
-                    "rank %d (GPU %d): NCCL reports an asynchronous error: %s (%s); a peer may "
-                    "have failed or exited",
-                    dc->rank, dc->device, tacl_nccl_strerror(dc->nccl, a), dev_nccl_detail(dc));
+    return tacl__err(&dc->eb, a == ncclRemoteError ? TACL_ERR_PEER_LOST : TACL_ERR_GPU,
+                     TACL_SUB_GPU,
+                     "rank %d (GPU %d): NCCL reports an asynchronous error: %s (%s); a peer may "
+                     "have failed or exited",
+                     dc->rank, dc->device, tacl__nccl_strerror(dc->nccl, a), dev_nccl_detail(dc));
 }
 
 tacl_status_t tacl_dev_comm_sync(tacl_dev_comm_t *dc, void *stream)
 {
     TACL_CHECK(tacl_dev_comm_check(dc));
-    uint64_t deadline = tacl_deadline_ns(dc->timeout_s);
+    uint64_t deadline = tacl__deadline_ns(dc->timeout_s);
     unsigned us = 10;
     for (;;) {
         tacl_cudaError_t e = dc->rt->fn.StreamQuery(stream);
         if (e == TACL_CUDA_SUCCESS) return TACL_OK;
         if (e != TACL_CUDA_ERROR_NOT_READY) {
             dc->rt->fn.GetLastError();
-            return tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                            "rank %d (GPU %d): the stream failed: %s (CUDA error %d)", dc->rank,
-                            dc->device, tacl_cudart_strerror(dc->rt, e), e);
+            return tacl__err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
+                             "rank %d (GPU %d): the stream failed: %s (CUDA error %d)", dc->rank,
+                             dc->device, tacl__cudart_strerror(dc->rt, e), e);
         }
         TACL_CHECK(tacl_dev_comm_check(dc));
-        if (tacl_ms_left(deadline) == 0) {
+        if (tacl__ms_left(deadline) == 0) {
             /* Abort so that NCCL kernels waiting on a dead peer end and the stream drains. */
             dev_abort(dc);
-            return tacl_err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
-                            "rank %d (GPU %d): device work did not complete within %.1f s (a peer "
-                            "of the %d-rank communicator may be gone); the communicator was "
-                            "aborted",
-                            dc->rank, dc->device, dc->timeout_s, dc->size);
+            return tacl__err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
+                             "rank %d (GPU %d): device work did not complete within %.1f s (a peer "
+                             "of the %d-rank communicator may be gone); the communicator was "
+                             "aborted",
+                             dc->rank, dc->device, dc->timeout_s, dc->size);
         }
         dev_sleep_backoff(&us);
     }
 }
 
 static tacl_status_t dev_boot_single_bcast(void *ctx, void *buf, size_t len, int root,
-                                           tacl_errbuf_t *eb)
+                                           tacl__errbuf_t *eb)
 {
     (void)ctx, (void)buf, (void)len, (void)root, (void)eb;
     return TACL_OK;
 }
 
 static tacl_status_t dev_boot_single_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                               tacl_errbuf_t *eb)
+                                               tacl__errbuf_t *eb)
 {
     (void)ctx, (void)eb;
     memcpy(all, mine, len);
     return TACL_OK;
 }
 
-tacl_dev_boot_t tacl_dev_boot_single(double timeout_s)
+tacl__dev_boot_t tacl__dev_boot_single(double timeout_s)
 {
-    tacl_dev_boot_t b = {
+    tacl__dev_boot_t b = {
         dev_boot_single_bcast, dev_boot_single_allgather, NULL, 0, 1, timeout_s, NULL, NULL};
     return b;
 }
@@ -169,27 +170,27 @@ static void dev_rank_list(const int32_t *flags, int n, int32_t ok, char *buf, si
 /* Checks this rank's side before anything collective happens: libraries, device index. */
 static tacl_status_t dev_prepare(tacl_dev_comm_t *dc, int device)
 {
-    TACL_CHECK(tacl_nccl_get(&dc->nccl, &dc->eb));
-    TACL_CHECK(tacl_cudart_get(&dc->rt, &dc->eb));
+    TACL_CHECK(tacl__nccl_get(&dc->nccl, &dc->eb));
+    TACL_CHECK(tacl__cudart_get(&dc->rt, &dc->eb));
     int n = 0;
     tacl_cudaError_t e = dc->rt->fn.GetDeviceCount(&n);
     if (e != TACL_CUDA_SUCCESS) {
         dc->rt->fn.GetLastError();
-        return tacl_err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
-                        "rank %d: cudaGetDeviceCount failed: %s", dc->rank,
-                        tacl_cudart_strerror(dc->rt, e));
+        return tacl__err(&dc->eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
+                         "rank %d: cudaGetDeviceCount failed: %s", dc->rank,
+                         tacl__cudart_strerror(dc->rt, e));
     }
     if (device < 0 || device >= n)
-        return tacl_err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "rank %d: GPU %d does not exist (this process sees %d GPU(s))", dc->rank,
-                        device, n);
+        return tacl__err(&dc->eb, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "rank %d: GPU %d does not exist (this process sees %d GPU(s))", dc->rank,
+                         device, n);
     return TACL_OK;
 }
 
 /* Polls a non-blocking init until it completes or the deadline passes. */
 static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *timed_out)
 {
-    const tacl_nccl_t *f = &dc->nccl->fn;
+    const tacl__nccl_t *f = &dc->nccl->fn;
     *timed_out = 0;
     if (!f->CommInitRankConfig || !f->CommGetAsyncError) {
         /* NCCL < 2.14: blocking init only, which no deadline can bound. */
@@ -202,18 +203,18 @@ static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *tim
     /* Non-blocking (the default) bounds init by the timeout, but NCCL then enqueues every call
      * in the background, which costs tens of microseconds per small collective; TACL_NCCL_BLOCKING
      * trades the bounded init for NCCL's direct enqueue. */
-    int blocking = !strcmp(tacl_setting_str(TACL_SET_NCCL_BLOCKING), "1");
+    int blocking = !strcmp(tacl__setting_str(TACL_SET_NCCL_BLOCKING), "1");
     dc->blocking = blocking;
     if (blocking)
         TACL_INFO(TACL_SUB_GPU, "rank %d: blocking NCCL communicator (TACL_NCCL_BLOCKING=1)",
                   dc->rank);
-    tacl_ncclConfig_t cfg = tacl_nccl_config(blocking);
+    tacl_ncclConfig_t cfg = tacl__nccl_config(blocking);
     ncclResult_t r = f->CommInitRankConfig(&dc->comm, dc->size, id, dc->rank, &cfg);
     if (r != ncclInProgress) return r;
-    uint64_t deadline = tacl_deadline_ns(dc->timeout_s);
+    uint64_t deadline = tacl__deadline_ns(dc->timeout_s);
     unsigned us = 50;
     while (r == ncclInProgress) {
-        if (tacl_ms_left(deadline) == 0) {
+        if (tacl__ms_left(deadline) == 0) {
             *timed_out = 1;
             return ncclInProgress;
         }
@@ -229,11 +230,11 @@ static ncclResult_t dev_init_nccl(tacl_dev_comm_t *dc, ncclUniqueId id, int *tim
 #define DEV_WARM_BIG (8u << 20)
 
 /* Waits out ncclInProgress (a non-blocking communicator enqueuing) until deadline. */
-static ncclResult_t dev_settle(const tacl_nccl_t *f, ncclComm_t comm, ncclResult_t r,
+static ncclResult_t dev_settle(const tacl__nccl_t *f, ncclComm_t comm, ncclResult_t r,
                                uint64_t deadline)
 {
     unsigned us = 20;
-    while (r == ncclInProgress && tacl_now_ns() < deadline) {
+    while (r == ncclInProgress && tacl__now_ns() < deadline) {
         if (f->CommGetAsyncError(comm, &r) != ncclSuccess) return ncclInternalError;
         if (r == ncclInProgress) dev_sleep_backoff(&us);
     }
@@ -246,12 +247,12 @@ static ncclResult_t dev_settle(const tacl_nccl_t *f, ncclComm_t comm, ncclResult
  * interrupted (a peer that died meanwhile holds it in NCCL's connect retries for about a
  * minute), so a communicator is warmed up where the wait is bounded. Every wait ends at
  * deadline: ncclInProgress then means the warm-up did not complete; why says what failed. */
-static ncclResult_t dev_warm(const tacl_nccl_lib_t *nccl, const tacl_cudart_lib_t *rtl,
+static ncclResult_t dev_warm(const tacl__nccl_lib_t *nccl, const tacl__cudart_lib_t *rtl,
                              ncclComm_t comm, int size, int big, uint64_t deadline, char *why,
                              size_t whylen)
 {
-    const tacl_cudart_t *rt = &rtl->fn;
-    const tacl_nccl_t *f = &nccl->fn;
+    const tacl__cudart_t *rt = &rtl->fn;
+    const tacl__nccl_t *f = &nccl->fn;
     const size_t bytes = big ? DEV_WARM_BIG : sizeof(float);
     void *buf = NULL, *stream = NULL;
     ncclResult_t r = ncclSuccess;
@@ -262,7 +263,7 @@ static ncclResult_t dev_warm(const tacl_nccl_lib_t *nccl, const tacl_cudart_lib_
         (e = rt->Memset(buf, 0, bytes)) != TACL_CUDA_SUCCESS ||
         (e = rt->Memcpy(buf, &one, sizeof one, TACL_CUDA_MEMCPY_H2D)) != TACL_CUDA_SUCCESS) {
         rt->GetLastError();
-        snprintf(why, whylen, "warm-up allocation failed: %s", tacl_cudart_strerror(rtl, e));
+        snprintf(why, whylen, "warm-up allocation failed: %s", tacl__cudart_strerror(rtl, e));
         r = ncclUnhandledCudaError;
         goto out;
     }
@@ -274,11 +275,11 @@ static ncclResult_t dev_warm(const tacl_nccl_lib_t *nccl, const tacl_cudart_lib_
                                     ncclFloat32, ncclSum, comm, stream),
                        deadline);
     if (r != ncclSuccess) {
-        snprintf(why, whylen, "warm-up all_reduce failed: %s", tacl_nccl_strerror(nccl, r));
+        snprintf(why, whylen, "warm-up all_reduce failed: %s", tacl__nccl_strerror(nccl, r));
         goto out;
     }
     unsigned us = 20;
-    while ((e = rt->StreamQuery(stream)) == TACL_CUDA_ERROR_NOT_READY && tacl_now_ns() < deadline)
+    while ((e = rt->StreamQuery(stream)) == TACL_CUDA_ERROR_NOT_READY && tacl__now_ns() < deadline)
         dev_sleep_backoff(&us);
     if (e != TACL_CUDA_SUCCESS) {
         rt->GetLastError();
@@ -290,7 +291,7 @@ static ncclResult_t dev_warm(const tacl_nccl_lib_t *nccl, const tacl_cudart_lib_
     }
     if ((e = rt->Memcpy(&got, buf, sizeof got, TACL_CUDA_MEMCPY_D2H)) != TACL_CUDA_SUCCESS) {
         rt->GetLastError();
-        snprintf(why, whylen, "warm-up copy failed: %s", tacl_cudart_strerror(rtl, e));
+        snprintf(why, whylen, "warm-up copy failed: %s", tacl__cudart_strerror(rtl, e));
         r = ncclUnhandledCudaError;
     } else if (got != (float)size) {
         snprintf(why, whylen, "warm-up all_reduce gave %g, expected %d (the number of ranks)",
@@ -314,10 +315,10 @@ static tacl_status_t dev_warmup(tacl_dev_comm_t *dc)
 {
     char why[160];
     ncclResult_t r = dev_warm(dc->nccl, dc->rt, dc->comm, dc->size, 0,
-                              tacl_deadline_ns(dc->timeout_s), why, sizeof why);
+                              tacl__deadline_ns(dc->timeout_s), why, sizeof why);
     if (r == ncclSuccess) return TACL_OK;
-    return tacl_err(&dc->eb, r == ncclInProgress ? TACL_ERR_TIMEOUT : TACL_ERR_GPU, TACL_SUB_GPU,
-                    "rank %d (GPU %d): %s (%s)", dc->rank, dc->device, why, dev_nccl_detail(dc));
+    return tacl__err(&dc->eb, r == ncclInProgress ? TACL_ERR_TIMEOUT : TACL_ERR_GPU, TACL_SUB_GPU,
+                     "rank %d (GPU %d): %s (%s)", dc->rank, dc->device, why, dev_nccl_detail(dc));
 }
 
 /* ---- The working communicator. ----
@@ -328,8 +329,8 @@ static tacl_status_t dev_warmup(tacl_dev_comm_t *dc)
  * make it in time, every rank keeps the non-blocking one. TACL_NCCL_BLOCKING=0 skips this. */
 typedef struct {
     /* Copies of what the thread needs: the caller may be gone when it ends. */
-    const tacl_nccl_lib_t *nccl;
-    const tacl_cudart_lib_t *rt;
+    const tacl__nccl_lib_t *nccl;
+    const tacl__cudart_lib_t *rt;
     int rank, size, device;
     double timeout_s;
     ncclUniqueId id;
@@ -344,10 +345,10 @@ typedef struct {
 static void *dev_init_thread(void *arg)
 {
     dev_init_job_t *j = arg;
-    const tacl_nccl_t *f = &j->nccl->fn;
-    uint64_t deadline = tacl_deadline_ns(j->timeout_s);
+    const tacl__nccl_t *f = &j->nccl->fn;
+    uint64_t deadline = tacl__deadline_ns(j->timeout_s);
     j->rt->fn.SetDevice(j->device);
-    tacl_ncclConfig_t cfg = tacl_nccl_config(1);
+    tacl_ncclConfig_t cfg = tacl__nccl_config(1);
     ncclComm_t comm = NULL;
     ncclResult_t r = f->CommInitRankConfig(&comm, j->size, j->id, j->rank, &cfg);
     while (r == ncclInProgress && comm) {
@@ -356,7 +357,7 @@ static void *dev_init_thread(void *arg)
     }
     if (r != ncclSuccess)
         snprintf(j->why, sizeof j->why, "ncclCommInitRankConfig failed: %s",
-                 tacl_nccl_strerror(j->nccl, r));
+                 tacl__nccl_strerror(j->nccl, r));
     else
         r = dev_warm(j->nccl, j->rt, comm, j->size, 1, deadline, j->why, sizeof j->why);
     if (r != ncclSuccess && comm) {
@@ -379,10 +380,10 @@ static void *dev_init_thread(void *arg)
     return NULL;
 }
 
-static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t *b)
+static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl__dev_boot_t *b)
 {
-    const tacl_nccl_t *f = &dc->nccl->fn;
-    if (dc->blocking || !strcmp(tacl_setting_str(TACL_SET_NCCL_BLOCKING), "0") ||
+    const tacl__nccl_t *f = &dc->nccl->fn;
+    if (dc->blocking || !strcmp(tacl__setting_str(TACL_SET_NCCL_BLOCKING), "0") ||
         !f->CommInitRankConfig || !f->CommGetAsyncError || !f->CommAbort)
         return TACL_OK;
     struct {
@@ -433,7 +434,7 @@ static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t
     }
     int32_t *flags = calloc((size_t)dc->size, sizeof *flags);
     tacl_status_t st = flags ? b->allgather(b->ctx, &ok, sizeof ok, flags, &dc->eb)
-                             : tacl_err(&dc->eb, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
+                             : tacl__err(&dc->eb, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
     int all = st == TACL_OK;
     for (int r = 0; all && r < dc->size; r++)
         all = flags[r] == 1;
@@ -460,22 +461,23 @@ static tacl_status_t dev_working_comm(tacl_dev_comm_t *dc, const tacl_dev_boot_t
     return st;
 }
 
-tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, tacl_dev_comm_t **out)
+tacl_status_t tacl__dev_comm_create_boot(const tacl__dev_boot_t *b, int device,
+                                         tacl_dev_comm_t **out)
 {
     if (!b || !out || b->size < 1 || b->rank < 0 || b->rank >= b->size)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU,
-                        "device communicator: bad bootstrap (rank %d of %d) or NULL output",
-                        b ? b->rank : -1, b ? b->size : 0);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_GPU,
+                         "device communicator: bad bootstrap (rank %d of %d) or NULL output",
+                         b ? b->rank : -1, b ? b->size : 0);
     tacl_dev_comm_t *dc = calloc(1, sizeof *dc);
-    if (!dc) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
+    if (!dc) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
     dc->rank = b->rank;
     dc->size = b->size;
     dc->device = device;
-    dc->timeout_s = b->timeout_s > 0 ? b->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    dc->timeout_s = b->timeout_s > 0 ? b->timeout_s : tacl__setting_dbl(TACL_SET_TIMEOUT);
     dc->alive = b->alive;
     dc->live_gen = b->live_gen;
     dc->alive_ctx = b->ctx;
-    const char *cb = tacl_setting_str(TACL_SET_GPU_CHECK_BUFFERS);
+    const char *cb = tacl__setting_str(TACL_SET_GPU_CHECK_BUFFERS);
     dc->check_bufs = !strcmp(cb, "0") ? 0 : !strcmp(cb, "cache") ? 1 : 2;
     if (dc->check_bufs == 2 && strcmp(cb, "always"))
         TACL_WARN(TACL_SUB_GPU, "TACL_GPU_CHECK_BUFFERS=%s is not always, cache or 0; using always",
@@ -486,7 +488,7 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     dev_hello_t *hello = calloc((size_t)b->size, sizeof *hello);
     flags = calloc((size_t)b->size, sizeof *flags);
     if (!hello || !flags) {
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
+        st = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
         goto err_free;
     }
 
@@ -512,25 +514,25 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
             if (hello[r].version != hello[0].version) differ = 1;
         }
         if (nbad) {
-            st = tacl_err(&dc->eb,
-                          me.status != TACL_OK ? (tacl_status_t)me.status : TACL_ERR_UNAVAILABLE,
-                          TACL_SUB_GPU,
-                          "device communicator: rank(s) %s could not prepare NCCL on their GPU%s%s",
-                          bad, my_err[0] ? "; here: " : "", my_err);
+            st = tacl__err(
+                &dc->eb, me.status != TACL_OK ? (tacl_status_t)me.status : TACL_ERR_UNAVAILABLE,
+                TACL_SUB_GPU,
+                "device communicator: rank(s) %s could not prepare NCCL on their GPU%s%s", bad,
+                my_err[0] ? "; here: " : "", my_err);
             goto err_free;
         }
         if (differ) {
             size_t v = 0;
             for (int r = 0; r < b->size && v < sizeof vers; r++) {
                 char s[32];
-                tacl_nccl_version_str(hello[r].version, s, sizeof s);
+                tacl__nccl_version_str(hello[r].version, s, sizeof s);
                 v += (size_t)snprintf(vers + v, sizeof vers - v, "%srank %d: %s", r ? ", " : "", r,
                                       s);
             }
-            st = tacl_err(&dc->eb, TACL_ERR_MISMATCH, TACL_SUB_GPU,
-                          "device communicator: ranks loaded different NCCL versions (%s); set "
-                          "TACL_NCCL_SO_PATH or TACL_USE_PYTORCH_NCCL alike on every rank",
-                          vers);
+            st = tacl__err(&dc->eb, TACL_ERR_MISMATCH, TACL_SUB_GPU,
+                           "device communicator: ranks loaded different NCCL versions (%s); set "
+                           "TACL_NCCL_SO_PATH or TACL_USE_PYTORCH_NCCL alike on every rank",
+                           vers);
             goto err_free;
         }
     }
@@ -546,14 +548,14 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
         ncclResult_t r = dc->nccl->fn.GetUniqueId(&uid.id);
         uid.status = r;
         if (r != ncclSuccess)
-            tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU, "rank 0: ncclGetUniqueId failed: %s",
-                     tacl_nccl_strerror(dc->nccl, r));
+            tacl__err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU, "rank 0: ncclGetUniqueId failed: %s",
+                      tacl__nccl_strerror(dc->nccl, r));
     }
     if ((st = b->bcast(b->ctx, &uid, sizeof uid, 0, &dc->eb)) != TACL_OK) goto err_free;
     if (uid.status != ncclSuccess) {
-        st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                      "device communicator: rank 0 could not create an NCCL unique id: %s",
-                      tacl_nccl_strerror(dc->nccl, (ncclResult_t)uid.status));
+        st = tacl__err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
+                       "device communicator: rank 0 could not create an NCCL unique id: %s",
+                       tacl__nccl_strerror(dc->nccl, (ncclResult_t)uid.status));
         goto err_free;
     }
 
@@ -568,7 +570,7 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
                      dc->rank, dc->timeout_s);
         else
             snprintf(my_err, sizeof my_err, "rank %d: NCCL init failed: %s (%s)", dc->rank,
-                     tacl_nccl_strerror(dc->nccl, r), dev_nccl_detail(dc));
+                     tacl__nccl_strerror(dc->nccl, r), dev_nccl_detail(dc));
         TACL_WARN(TACL_SUB_GPU, "%s", my_err);
         dev_abort(dc);
     }
@@ -589,16 +591,16 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
             for (int q = 0; q < b->size; q++)
                 flags[q] = flags[q] == -1 ? 0 : 1;
             dev_rank_list(flags, b->size, 1, failed, sizeof failed);
-            st = tacl_err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
-                          "device communicator of %d ranks: NCCL init failed on rank(s) %s%s%s",
-                          b->size, failed, my_err[0] ? "; " : "", my_err);
+            st = tacl__err(&dc->eb, TACL_ERR_GPU, TACL_SUB_GPU,
+                           "device communicator of %d ranks: NCCL init failed on rank(s) %s%s%s",
+                           b->size, failed, my_err[0] ? "; " : "", my_err);
             goto err_abort;
         }
         if (missing[0]) {
-            st = tacl_err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
-                          "device communicator of %d ranks: rank(s) %s never joined NCCL within "
-                          "%.1f s%s%s",
-                          b->size, missing, dc->timeout_s, my_err[0] ? "; " : "", my_err);
+            st = tacl__err(&dc->eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU,
+                           "device communicator of %d ranks: rank(s) %s never joined NCCL within "
+                           "%.1f s%s%s",
+                           b->size, missing, dc->timeout_s, my_err[0] ? "; " : "", my_err);
             goto err_abort;
         }
     }
@@ -609,7 +611,7 @@ tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device, ta
     if ((st = dev_working_comm(dc, b)) != TACL_OK) goto err_abort;
     if (prev >= 0) dc->rt->fn.SetDevice(prev);
     char v[32];
-    tacl_nccl_version_str(dc->version, v, sizeof v);
+    tacl__nccl_version_str(dc->version, v, sizeof v);
     TACL_INFO(TACL_SUB_GPU, "rank %d: device communicator of %d ranks on GPU %d ready (NCCL %s)",
               dc->rank, dc->size, device, v);
     free(hello);
@@ -631,7 +633,7 @@ void tacl_dev_comm_destroy(tacl_dev_comm_t *dc)
 {
     if (!dc) return;
     if (dc->comm) {
-        const tacl_nccl_t *f = &dc->nccl->fn;
+        const tacl__nccl_t *f = &dc->nccl->fn;
         int prev = -1;
         dc->rt->fn.GetDevice(&prev);
         dc->rt->fn.SetDevice(dc->device);
@@ -640,7 +642,7 @@ void tacl_dev_comm_destroy(tacl_dev_comm_t *dc)
             double saved = dc->timeout_s;
             /* Finalize waits for outstanding work, which a dead peer can block forever. */
             if (dc->timeout_s > 30) dc->timeout_s = 30;
-            ncclResult_t r = tacl_dev_wait_nccl(dc, f->CommFinalize(dc->comm));
+            ncclResult_t r = tacl__dev_wait_nccl(dc, f->CommFinalize(dc->comm));
             dc->timeout_s = saved;
             clean = r == ncclSuccess;
             if (!clean)
@@ -648,7 +650,7 @@ void tacl_dev_comm_destroy(tacl_dev_comm_t *dc)
                           "rank %d (GPU %d): ncclCommFinalize did not complete (%s); aborting the "
                           "communicator",
                           dc->rank, dc->device,
-                          r == ncclInProgress ? "timed out" : tacl_nccl_strerror(dc->nccl, r));
+                          r == ncclInProgress ? "timed out" : tacl__nccl_strerror(dc->nccl, r));
         }
         if (clean)
             f->CommDestroy(dc->comm);
@@ -692,8 +694,8 @@ const char *tacl_dev_comm_last_error(const tacl_dev_comm_t *dc)
 
 tacl_status_t tacl_nccl_loaded(int *version, const char **path)
 {
-    const tacl_nccl_lib_t *lib;
-    TACL_CHECK(tacl_nccl_get(&lib, NULL));
+    const tacl__nccl_lib_t *lib;
+    TACL_CHECK(tacl__nccl_get(&lib, NULL));
     if (version) *version = lib->version;
     /* The file actually loaded (a soname candidate resolves to one). */
     const gpu_cand_t *c = &lib->cand[lib->chosen];

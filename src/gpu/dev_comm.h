@@ -10,10 +10,10 @@
 
 typedef struct {
     /* root's len bytes land in buf on every rank. */
-    tacl_status_t (*bcast)(void *ctx, void *buf, size_t len, int root, tacl_errbuf_t *eb);
+    tacl_status_t (*bcast)(void *ctx, void *buf, size_t len, int root, tacl__errbuf_t *eb);
     /* all[r * len ..] receives rank r's len bytes. */
     tacl_status_t (*allgather)(void *ctx, const void *mine, size_t len, void *all,
-                               tacl_errbuf_t *eb);
+                               tacl__errbuf_t *eb);
     void *ctx;
     int rank, size;
     double timeout_s; /* bounds NCCL's init, the warm-up and every later wait */
@@ -24,14 +24,14 @@ typedef struct {
     /* Optional, with alive: a counter that changes whenever a rank may have been lost; while it
      * keeps the value at which every rank was found alive, calls skip the per-rank look. */
     unsigned (*live_gen)(void *ctx);
-} tacl_dev_boot_t;
+} tacl__dev_boot_t;
 
 #define TACL_DEV_BUF_CACHE 64
 
 struct tacl_dev_comm {
-    tacl_errbuf_t eb;
-    const tacl_nccl_lib_t *nccl;
-    const tacl_cudart_lib_t *rt;
+    tacl__errbuf_t eb;
+    const tacl__nccl_lib_t *nccl;
+    const tacl__cudart_lib_t *rt;
     ncclComm_t comm;
     int rank, size, device;
     int version;
@@ -50,14 +50,14 @@ struct tacl_dev_comm {
 };
 
 /* Creation over an arbitrary bootstrap (collective over its ranks). */
-tacl_status_t tacl_dev_comm_create_boot(const tacl_dev_boot_t *b, int device,
-                                        tacl_dev_comm_t **out);
+tacl_status_t tacl__dev_comm_create_boot(const tacl__dev_boot_t *b, int device,
+                                         tacl_dev_comm_t **out);
 
 /* A bootstrap for a world of one rank (no exchange needed). */
-tacl_dev_boot_t tacl_dev_boot_single(double timeout_s);
+tacl__dev_boot_t tacl__dev_boot_single(double timeout_s);
 
 /* Waits (bounded by dc's timeout) until a call that answered ncclInProgress has completed;
  * returns the final result. */
-ncclResult_t tacl_dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r);
+ncclResult_t tacl__dev_wait_nccl(tacl_dev_comm_t *dc, ncclResult_t r);
 
 #endif

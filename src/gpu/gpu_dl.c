@@ -185,10 +185,10 @@ int gpu_python_paths(const char *python, double timeout_s, char (*dirs)[GPU_PATH
     close(fds[1]);
     char buf[16384];
     size_t n = 0;
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     int timed_out = 0;
     for (;;) {
-        int ms = tacl_ms_left(deadline);
+        int ms = tacl__ms_left(deadline);
         if (ms == 0) {
             timed_out = 1;
             break;
@@ -210,9 +210,9 @@ int gpu_python_paths(const char *python, double timeout_s, char (*dirs)[GPU_PATH
     if (timed_out) kill(pid, SIGKILL);
     int status = 0;
     /* After EOF or SIGKILL the child ends promptly; reap it without blocking forever. */
-    uint64_t reap_deadline = tacl_deadline_ns(2.0);
+    uint64_t reap_deadline = tacl__deadline_ns(2.0);
     pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && tacl_ms_left(reap_deadline) > 0)
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && tacl__ms_left(reap_deadline) > 0)
         usleep(1000);
     if (w == 0) {
         kill(pid, SIGKILL);

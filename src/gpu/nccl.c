@@ -24,7 +24,7 @@
         (void **)&t->member, name, opt                                                             \
     }
 
-static void nccl_symbols(tacl_nccl_t *t, gpu_sym_t *syms, size_t *n)
+static void nccl_symbols(tacl__nccl_t *t, gpu_sym_t *syms, size_t *n)
 {
     const gpu_sym_t tmpl[] = {
         NCCL_SYM(GetVersion, "ncclGetVersion", 0),
@@ -62,7 +62,7 @@ static void nccl_symbols(tacl_nccl_t *t, gpu_sym_t *syms, size_t *n)
     memcpy(syms, tmpl, sizeof tmpl);
 }
 
-void tacl_nccl_version_str(int code, char *buf, size_t len)
+void tacl__nccl_version_str(int code, char *buf, size_t len)
 {
     if (code >= 10000)
         snprintf(buf, len, "%d.%d.%d", code / 10000, code / 100 % 100, code % 100);
@@ -72,7 +72,7 @@ void tacl_nccl_version_str(int code, char *buf, size_t len)
         snprintf(buf, len, "?");
 }
 
-const char *tacl_nccl_strerror(const tacl_nccl_lib_t *lib, ncclResult_t r)
+const char *tacl__nccl_strerror(const tacl__nccl_lib_t *lib, ncclResult_t r)
 {
     if (lib && lib->fn.GetErrorString) {
         const char *s = lib->fn.GetErrorString(r);
@@ -102,11 +102,11 @@ const char *tacl_nccl_strerror(const tacl_nccl_lib_t *lib, ncclResult_t r)
 
 /* Tries one file: open, resolve, ask the version. Fills c; on success leaves handle and table in
  * *h / *t. */
-static int nccl_try_in(gpu_cand_t *c, int fresh, void **h, tacl_nccl_t *t)
+static int nccl_try_in(gpu_cand_t *c, int fresh, void **h, tacl__nccl_t *t)
 {
     gpu_sym_t syms[40];
     size_t n;
-    tacl_nccl_t tmp;
+    tacl__nccl_t tmp;
     memset(&tmp, 0, sizeof tmp);
     nccl_symbols(&tmp, syms, &n);
     void *handle = fresh ? gpu_cand_open_fresh(c, syms, n) : gpu_cand_open(c, syms, n);
@@ -127,12 +127,12 @@ static int nccl_try_in(gpu_cand_t *c, int fresh, void **h, tacl_nccl_t *t)
     return 1;
 }
 
-static int nccl_try(gpu_cand_t *c, void **h, tacl_nccl_t *t)
+static int nccl_try(gpu_cand_t *c, void **h, tacl__nccl_t *t)
 {
     return nccl_try_in(c, 0, h, t);
 }
 
-static gpu_cand_t *nccl_add(tacl_nccl_lib_t *lib, const char *origin, const char *path)
+static gpu_cand_t *nccl_add(tacl__nccl_lib_t *lib, const char *origin, const char *path)
 {
     if (lib->ncand >= TACL_NCCL_MAX_CANDS) return NULL;
     gpu_cand_t *c = &lib->cand[lib->ncand++];
@@ -145,7 +145,7 @@ static gpu_cand_t *nccl_add(tacl_nccl_lib_t *lib, const char *origin, const char
 static void nccl_log_cand(const gpu_cand_t *c)
 {
     char v[32];
-    tacl_nccl_version_str(c->version, v, sizeof v);
+    tacl__nccl_version_str(c->version, v, sizeof v);
     if (c->loaded)
         TACL_INFO(TACL_SUB_GPU, "NCCL candidate %s: %s: version %s", c->origin, c->path, v);
     else
@@ -175,7 +175,7 @@ static void nccl_probe_isolated(gpu_cand_t *c)
     if (pid == 0) {
         close(fds[0]);
         void *h = NULL;
-        tacl_nccl_t t;
+        tacl__nccl_t t;
         nccl_try_in(c, 1, &h, &t);
         ssize_t w = write(fds[1], c, sizeof *c);
         _exit(w == (ssize_t)sizeof *c ? 0 : 1);
@@ -184,10 +184,10 @@ static void nccl_probe_isolated(gpu_cand_t *c)
     gpu_cand_t got;
     memset(&got, 0, sizeof got);
     size_t n = 0;
-    uint64_t deadline = tacl_deadline_ns(10.0);
+    uint64_t deadline = tacl__deadline_ns(10.0);
     while (n < sizeof got) {
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int r = poll(&pfd, 1, tacl_ms_left(deadline));
+        int r = poll(&pfd, 1, tacl__ms_left(deadline));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         ssize_t k = read(fds[0], (char *)&got + n, sizeof got - n);
@@ -210,7 +210,7 @@ static void nccl_probe_isolated(gpu_cand_t *c)
  * nothing was found) and keeps it when it is the first to load. Returns 1 when it loaded. With
  * probe_all every candidate is evaluated in a child process first and only the chosen one is
  * loaded here. */
-static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
+static int nccl_consider(tacl__nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
 {
     if (!c) return 0;
     int ok = 0;
@@ -219,7 +219,7 @@ static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
         ok = c->loaded;
         if (ok && lib->chosen < 0) {
             void *h = NULL;
-            tacl_nccl_t t;
+            tacl__nccl_t t;
             gpu_cand_t real = *c;
             real.loaded = 0;
             if (nccl_try(&real, &h, &t)) {
@@ -232,7 +232,7 @@ static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
         }
     } else if (c->path[0] && !c->why[0]) {
         void *h = NULL;
-        tacl_nccl_t t;
+        tacl__nccl_t t;
         ok = nccl_try(c, &h, &t);
         if (ok && lib->chosen < 0) {
             lib->chosen = (int)(c - lib->cand);
@@ -250,10 +250,10 @@ static int nccl_consider(tacl_nccl_lib_t *lib, gpu_cand_t *c, int probe_all)
 static const char *const nccl_default_system[] = {"libnccl.so.2", "librccl.so.1", NULL};
 static const char *const nccl_mapped_prefixes[] = {"libnccl.so", "librccl.so", NULL};
 
-tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_nccl_lib_t *out,
-                               tacl_errbuf_t *eb)
+tacl_status_t tacl__nccl_search(const tacl__nccl_search_t *s, int probe_all, tacl__nccl_lib_t *out,
+                                tacl__errbuf_t *eb)
 {
-    tacl_nccl_lib_t lib;
+    tacl__nccl_lib_t lib;
     memset(&lib, 0, sizeof lib);
     lib.chosen = -1;
     const char *mode = s->use_pytorch && s->use_pytorch[0] ? s->use_pytorch : "auto";
@@ -322,10 +322,10 @@ tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_
                 msg + o, sizeof msg - o, "%s %s [%s]: %s", i ? ";" : "", lib.cand[i].origin,
                 lib.cand[i].path[0] ? lib.cand[i].path : "none found", lib.cand[i].why);
         *out = lib;
-        return tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
+        return tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
     }
     char v[32];
-    tacl_nccl_version_str(lib.version, v, sizeof v);
+    tacl__nccl_version_str(lib.version, v, sizeof v);
     TACL_INFO(TACL_SUB_GPU, "using NCCL %s from %s (%s)", v, lib.cand[lib.chosen].path,
               lib.cand[lib.chosen].origin);
     *out = lib;
@@ -336,26 +336,26 @@ static pthread_mutex_t nccl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int nccl_done;
 static tacl_status_t nccl_status;
 static char nccl_errmsg[TACL_ERRMSG_MAX];
-static tacl_nccl_lib_t nccl_lib;
+static tacl__nccl_lib_t nccl_lib;
 
-tacl_status_t tacl_nccl_get(const tacl_nccl_lib_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__nccl_get(const tacl__nccl_lib_t **out, tacl__errbuf_t *eb)
 {
     pthread_mutex_lock(&nccl_lock);
     if (!nccl_done) {
-        tacl_nccl_search_t s = {
-            .explicit_path = tacl_setting_str(TACL_SET_NCCL_SO_PATH),
-            .use_pytorch = tacl_setting_str(TACL_SET_USE_PYTORCH_NCCL),
-            .python = tacl_setting_str(TACL_SET_PYTHON),
+        tacl__nccl_search_t s = {
+            .explicit_path = tacl__setting_str(TACL_SET_NCCL_SO_PATH),
+            .use_pytorch = tacl__setting_str(TACL_SET_USE_PYTORCH_NCCL),
+            .python = tacl__setting_str(TACL_SET_PYTHON),
             .system_names = NULL,
         };
-        tacl_errbuf_t tmp;
-        nccl_status = tacl_nccl_search(&s, 0, &nccl_lib, &tmp);
+        tacl__errbuf_t tmp;
+        nccl_status = tacl__nccl_search(&s, 0, &nccl_lib, &tmp);
         if (nccl_status != TACL_OK) memcpy(nccl_errmsg, tmp.msg, sizeof nccl_errmsg);
         nccl_done = 1;
     }
     tacl_status_t st = nccl_status;
     pthread_mutex_unlock(&nccl_lock);
-    if (st != TACL_OK) return tacl_err(eb, st, TACL_SUB_GPU, "%s", nccl_errmsg);
+    if (st != TACL_OK) return tacl__err(eb, st, TACL_SUB_GPU, "%s", nccl_errmsg);
     *out = &nccl_lib;
     return TACL_OK;
 }

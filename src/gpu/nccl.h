@@ -61,7 +61,7 @@ typedef struct {
 } tacl_ncclConfig_t;
 
 /* NCCL_CONFIG_INITIALIZER for the layout above, with blocking chosen by the caller. */
-static inline tacl_ncclConfig_t tacl_nccl_config(int blocking)
+static inline tacl_ncclConfig_t tacl__nccl_config(int blocking)
 {
     tacl_ncclConfig_t c = {sizeof(tacl_ncclConfig_t),   TACL_NCCL_CONFIG_MAGIC,
                            TACL_NCCL_VERSION(2, 18, 0), blocking,
@@ -115,7 +115,7 @@ typedef struct {
                                        int flags);
     ncclResult_t (*CommWindowDeregister)(ncclComm_t comm, void *win);
     const char *(*GetLastError)(ncclComm_t comm);
-} tacl_nccl_t;
+} tacl__nccl_t;
 
 /* Where to look (the settings, or a test's own choices). system_names: sonames tried with the
  * dynamic linker's search after the explicit and PyTorch candidates, NULL-terminated
@@ -125,7 +125,7 @@ typedef struct {
     const char *use_pytorch;   /* "auto", "1" or "0" (TACL_USE_PYTORCH_NCCL) */
     const char *python;        /* TACL_PYTHON */
     const char *const *system_names;
-} tacl_nccl_search_t;
+} tacl__nccl_search_t;
 
 #define TACL_NCCL_MAX_CANDS 8
 
@@ -135,27 +135,27 @@ typedef struct {
     int ncand;
     int chosen;
     void *handle;
-    tacl_nccl_t fn;
+    tacl__nccl_t fn;
     int version;
-} tacl_nccl_lib_t;
+} tacl__nccl_lib_t;
 
 /* Runs the search described by s, logging each candidate (INFO, gpu) and a WARN when a requested
  * choice fails and the search falls back. probe_all: evaluate every candidate even after one
  * loads (for `tacl info --gpu`; the extra ones are closed again). On success fills *out (which
  * then owns the handle); when none loads returns TACL_ERR_UNAVAILABLE naming every path tried
  * and why, with out->cand still describing them. */
-tacl_status_t tacl_nccl_search(const tacl_nccl_search_t *s, int probe_all, tacl_nccl_lib_t *out,
-                               tacl_errbuf_t *eb);
+tacl_status_t tacl__nccl_search(const tacl__nccl_search_t *s, int probe_all, tacl__nccl_lib_t *out,
+                                tacl__errbuf_t *eb);
 
 /* The process-wide NCCL, loaded once under a lock from the TACL_* settings. Later calls return
  * the same library (or the same failure). */
-tacl_status_t tacl_nccl_get(const tacl_nccl_lib_t **out, tacl_errbuf_t *eb);
+tacl_status_t tacl__nccl_get(const tacl__nccl_lib_t **out, tacl__errbuf_t *eb);
 
 /* "2.28.3" from 22803 (and the pre-2.9 encoding 2708 -> "2.7.8"). */
-void tacl_nccl_version_str(int code, char *buf, size_t len);
+void tacl__nccl_version_str(int code, char *buf, size_t len);
 
 /* NCCL's own message for r ("unhandled cuda error" ...), via the loaded library when there is one.
  */
-const char *tacl_nccl_strerror(const tacl_nccl_lib_t *lib, ncclResult_t r);
+const char *tacl__nccl_strerror(const tacl__nccl_lib_t *lib, ncclResult_t r);
 
 #endif

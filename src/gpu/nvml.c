@@ -41,7 +41,7 @@ typedef struct {
 
 #define NVML_MAX_LINKS 18
 
-static void *nvml_open(nvml_fn_t *t, tacl_nvml_probe_t *pr)
+static void *nvml_open(nvml_fn_t *t, tacl__nvml_probe_t *pr)
 {
     const gpu_sym_t syms[] = {
         {(void **)&t->Init, "nvmlInit_v2", 0},
@@ -59,7 +59,7 @@ static void *nvml_open(nvml_fn_t *t, tacl_nvml_probe_t *pr)
     };
     memset(pr, 0, sizeof *pr);
     pr->chosen = -1;
-    const char *expl = tacl_setting_str(TACL_SET_NVML_SO_PATH);
+    const char *expl = tacl__setting_str(TACL_SET_NVML_SO_PATH);
     void *h = NULL;
     if (expl[0]) {
         gpu_cand_t *c = gpu_cand_add(pr->cand, &pr->ncand, 2, "TACL_NVML_SO_PATH", expl);
@@ -83,7 +83,7 @@ static void *nvml_open(nvml_fn_t *t, tacl_nvml_probe_t *pr)
     return h;
 }
 
-static tacl_gpu_link_kind_t nvml_level_kind(int level)
+static tacl__gpu_link_kind_t nvml_level_kind(int level)
 {
     /* NVML_TOPOLOGY_INTERNAL 0, SINGLE 10, MULTIPLE 20, HOSTBRIDGE 30, NODE 40, SYSTEM 50. */
     switch (level) {
@@ -109,10 +109,11 @@ static int nvml_same_pci(const nvml_pci_t *a, const nvml_pci_t *b)
     return a->domain == b->domain && a->bus == b->bus && a->device == b->device;
 }
 
-tacl_status_t tacl_gpu_topo_read(tacl_gpu_topo_t **out, tacl_nvml_probe_t *probe, tacl_errbuf_t *eb)
+tacl_status_t tacl__gpu_topo_read(tacl__gpu_topo_t **out, tacl__nvml_probe_t *probe,
+                                  tacl__errbuf_t *eb)
 {
-    tacl_nvml_probe_t pr_local;
-    tacl_nvml_probe_t *pr = probe ? probe : &pr_local;
+    tacl__nvml_probe_t pr_local;
+    tacl__nvml_probe_t *pr = probe ? probe : &pr_local;
     nvml_fn_t f;
     memset(&f, 0, sizeof f);
     void *h = nvml_open(&f, pr);
@@ -122,29 +123,29 @@ tacl_status_t tacl_gpu_topo_read(tacl_gpu_topo_t **out, tacl_nvml_probe_t *probe
         for (int i = 0; i < pr->ncand && o < sizeof msg; i++)
             o += (size_t)snprintf(msg + o, sizeof msg - o, "%s %s: %s", i ? ";" : "",
                                   pr->cand[i].path, pr->cand[i].why);
-        return tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
+        return tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "%s", msg);
     }
     int r = f.Init();
     if (r != 0) {
-        tacl_status_t st = tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
-                                    "nvmlInit_v2 failed in %s: %s (result %d)",
-                                    pr->cand[pr->chosen].path, f.ErrorString(r), r);
+        tacl_status_t st = tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU,
+                                     "nvmlInit_v2 failed in %s: %s (result %d)",
+                                     pr->cand[pr->chosen].path, f.ErrorString(r), r);
         dlclose(h);
         return st;
     }
     tacl_status_t st = TACL_OK;
-    tacl_gpu_topo_t *t = calloc(1, sizeof *t);
+    tacl__gpu_topo_t *t = calloc(1, sizeof *t);
     nvml_pci_t *pci = calloc(TACL_GPU_MAX, sizeof *pci);
     nvml_dev_t dev[TACL_GPU_MAX];
     int sw[TACL_GPU_MAX] = {0};
     unsigned n = 0;
     if (!t || !pci) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory reading the GPU topology");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory reading the GPU topology");
         goto out_shutdown;
     }
     if ((r = f.GetCount(&n)) != 0) {
-        st = tacl_err(eb, TACL_ERR_GPU, TACL_SUB_GPU, "nvmlDeviceGetCount_v2 failed: %s",
-                      f.ErrorString(r));
+        st = tacl__err(eb, TACL_ERR_GPU, TACL_SUB_GPU, "nvmlDeviceGetCount_v2 failed: %s",
+                       f.ErrorString(r));
         goto out_shutdown;
     }
     if (n > TACL_GPU_MAX) n = TACL_GPU_MAX;
@@ -155,8 +156,8 @@ tacl_status_t tacl_gpu_topo_read(tacl_gpu_topo_t **out, tacl_nvml_probe_t *probe
         if ((r = f.GetHandleByIndex(i, &dev[i])) != 0 ||
             (r = f.GetName(dev[i], t->name[i], sizeof t->name[i])) != 0 ||
             (r = f.GetPciInfo(dev[i], &pci[i])) != 0) {
-            st = tacl_err(eb, TACL_ERR_GPU, TACL_SUB_GPU, "NVML could not describe GPU %u: %s", i,
-                          f.ErrorString(r));
+            st = tacl__err(eb, TACL_ERR_GPU, TACL_SUB_GPU, "NVML could not describe GPU %u: %s", i,
+                           f.ErrorString(r));
             goto out_shutdown;
         }
         if (f.GetMemoryInfo(dev[i], &m) == 0) t->mem_total[i] = m.total;
@@ -164,13 +165,13 @@ tacl_status_t tacl_gpu_topo_read(tacl_gpu_topo_t **out, tacl_nvml_probe_t *probe
     }
     for (unsigned i = 0; i < n; i++) {
         for (unsigned j = 0; j < n; j++) {
-            tacl_gpu_link_t *l = &t->link[i][j];
+            tacl__gpu_link_t *l = &t->link[i][j];
             int level = 0;
             l->pci_kind = i == j ? TACL_GPU_LINK_SELF : TACL_GPU_LINK_UNKNOWN;
             if (i != j && f.GetTopologyCommonAncestor &&
                 f.GetTopologyCommonAncestor(dev[i], dev[j], &level) == 0)
                 l->pci_kind = nvml_level_kind(level);
-            l->kind = (tacl_gpu_link_kind_t)l->pci_kind;
+            l->kind = (tacl__gpu_link_kind_t)l->pci_kind;
         }
         if (!f.GetNvLinkState || !f.GetNvLinkRemotePciInfo) continue;
         for (unsigned k = 0; k < NVML_MAX_LINKS; k++) {
@@ -189,7 +190,7 @@ tacl_status_t tacl_gpu_topo_read(tacl_gpu_topo_t **out, tacl_nvml_probe_t *probe
     }
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < n; j++) {
-            tacl_gpu_link_t *l = &t->link[i][j];
+            tacl__gpu_link_t *l = &t->link[i][j];
             if (i == j) continue;
             if (l->nvlinks == 0 && sw[i] > 0 && sw[j] > 0)
                 l->nvlinks = sw[i] < sw[j] ? sw[i] : sw[j];
@@ -205,7 +206,7 @@ out_shutdown:
     return st;
 }
 
-const char *tacl_gpu_link_str(const tacl_gpu_link_t *l, char *buf, size_t len)
+const char *tacl__gpu_link_str(const tacl__gpu_link_t *l, char *buf, size_t len)
 {
     static const char *const names[] = {"X", "NV", "PIX", "PXB", "PHB", "NODE", "SYS", "?"};
     if (l->kind == TACL_GPU_LINK_NVLINK)
@@ -215,7 +216,7 @@ const char *tacl_gpu_link_str(const tacl_gpu_link_t *l, char *buf, size_t len)
     return buf;
 }
 
-void tacl_gpu_topo_print(FILE *f, const tacl_gpu_topo_t *t)
+void tacl__gpu_topo_print(FILE *f, const tacl__gpu_topo_t *t)
 {
     char cell[16];
     fprintf(f, "%-6s", "");
@@ -225,7 +226,7 @@ void tacl_gpu_topo_print(FILE *f, const tacl_gpu_topo_t *t)
     for (int i = 0; i < t->ngpu; i++) {
         fprintf(f, "GPU%-3d", i);
         for (int j = 0; j < t->ngpu; j++)
-            fprintf(f, " %-6s", tacl_gpu_link_str(&t->link[i][j], cell, sizeof cell));
+            fprintf(f, " %-6s", tacl__gpu_link_str(&t->link[i][j], cell, sizeof cell));
         fprintf(f, "\n");
     }
     fprintf(f,

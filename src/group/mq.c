@@ -25,7 +25,7 @@
 enum { MQ_WRITER, MQ_READER, MQ_LEADER };
 
 struct tacl_mq {
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     tacl_comm_t *comm;
     uint64_t id;
     int writer, role;
@@ -47,7 +47,7 @@ struct tacl_mq {
 
 static tacl_status_t mq_fail(tacl_mq_t *q, tacl_status_t st, int breaks)
 {
-    tacl_err_keep(&q->eb, st);
+    tacl__err_keep(&q->eb, st);
     if (breaks && q->broken == TACL_OK) {
         q->broken = st;
         snprintf(q->broken_msg, sizeof q->broken_msg, "%s", q->eb.msg);
@@ -60,24 +60,24 @@ static tacl_status_t mq_fail(tacl_mq_t *q, tacl_status_t st, int breaks)
 static tacl_status_t mq_usable(tacl_mq_t *q, const char *what)
 {
     if (q->broken == TACL_OK) return TACL_OK;
-    return tacl_err(&q->eb, q->broken, TACL_SUB_COLL,
-                    "%s: the message queue is unusable after an earlier error: %s", what,
-                    q->broken_msg);
+    return tacl__err(&q->eb, q->broken, TACL_SUB_COLL,
+                     "%s: the message queue is unusable after an earlier error: %s", what,
+                     q->broken_msg);
 }
 
 /* Any member lost (dead or cut off), as the engine knows it: one atomic load while nothing
  * changed. */
-static tacl_status_t mq_live(void *ctx, tacl_errbuf_t *eb)
+static tacl_status_t mq_live(void *ctx, tacl__errbuf_t *eb)
 {
     tacl_mq_t *q = ctx;
     tacl_comm_t *c = q->comm;
     unsigned g = comm_live_gen(c);
     if (g == q->live_gen) return TACL_OK;
     for (int r = 0; r < c->size; r++) {
-        if (r == c->rank || tacl_engine_peer_alive(c->world->engine, c->wranks[r])) continue;
-        return tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_COLL,
-                        "message queue: %s rank %d (host %s) is lost (dead or cut off)",
-                        r == q->writer ? "the writer," : "reader", r, tacl_comm_host_id(c, r));
+        if (r == c->rank || tacl__engine_peer_alive(c->world->engine, c->wranks[r])) continue;
+        return tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_COLL,
+                         "message queue: %s rank %d (host %s) is lost (dead or cut off)",
+                         r == q->writer ? "the writer," : "reader", r, tacl_comm_host_id(c, r));
     }
     q->live_gen = g;
     return TACL_OK;
@@ -85,7 +85,7 @@ static tacl_status_t mq_live(void *ctx, tacl_errbuf_t *eb)
 
 static uint64_t mq_deadline(tacl_mq_t *q)
 {
-    return tacl_deadline_ns(q->comm->timeout_s);
+    return tacl__deadline_ns(q->comm->timeout_s);
 }
 
 /* ---- Create / destroy. ---- */
@@ -107,7 +107,7 @@ static tacl_status_t mq_open_ring(tacl_mq_t *q, const mq_agree_t *o, uint64_t sp
     int rw = h == c->host_of[q->writer] ? q->writer : c->leaders[h];
     int wi = 0;
     const char **hosts = malloc((size_t)c->local_size * sizeof *hosts);
-    if (!hosts) return tacl_err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!hosts) return tacl__err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     for (int i = 0; i < c->local_size; i++) {
         hosts[i] = tacl_comm_host_id(c, c->local_ranks[i]);
         if (c->local_ranks[i] == rw) wi = i;
@@ -116,7 +116,7 @@ static tacl_status_t mq_open_ring(tacl_mq_t *q, const mq_agree_t *o, uint64_t sp
     snprintf(prefix, sizeof prefix, "%smq%llx/h%d/", c->world->boot->prefix,
              (unsigned long long)q->id, h);
     boot_store_xchg_ctx_t ctx;
-    tacl_xchg_t x;
+    tacl__xchg_t x;
     boot_store_xchg_init(&x, &ctx, c->world->boot->store, prefix, c->local_rank, c->local_size);
     mq_ring_config_t cfg = {
         &x,      wi, (size_t)o->chunk_bytes, (size_t)o->chunks, spin_ns, c->local_ranks, hosts,
@@ -135,7 +135,7 @@ static tacl_status_t mq_open_remote(tacl_mq_t *q, const mq_agree_t *o)
     const char **lh = malloc((size_t)c->nhosts * sizeof *lh);
     tacl_status_t st;
     if (!lw || !lc || !lh) {
-        st = tacl_err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        st = tacl__err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
         goto out;
     }
     int n = 0;
@@ -173,53 +173,53 @@ tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t
     TACL_CHECK(coll_check_comm(comm, "tacl_mq_create"));
     tacl_comm_t *c = comm;
     if (!out)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_create: out is NULL");
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_create: out is NULL");
     mq_agree_t mine = {
         (uint64_t)(int64_t)writer,
         opts && opts->chunk_bytes ? opts->chunk_bytes
-                                  : (uint64_t)tacl_setting_int(TACL_SET_MQ_CHUNK_BYTES),
-        opts && opts->chunks ? opts->chunks : (uint64_t)tacl_setting_int(TACL_SET_MQ_CHUNKS)};
+                                  : (uint64_t)tacl__setting_int(TACL_SET_MQ_CHUNK_BYTES),
+        opts && opts->chunks ? opts->chunks : (uint64_t)tacl__setting_int(TACL_SET_MQ_CHUNKS)};
     double spin_us =
-        opts && opts->spin_us != 0 ? opts->spin_us : (double)tacl_setting_int(TACL_SET_MQ_SPIN_US);
+        opts && opts->spin_us != 0 ? opts->spin_us : (double)tacl__setting_int(TACL_SET_MQ_SPIN_US);
     uint64_t spin_ns = spin_us > 0 ? (uint64_t)(spin_us * 1000.0) : 0;
     /* Every rank checks the same agreed values, so all fail alike; first agree on them. */
     mq_agree_t *all = malloc((size_t)c->size * sizeof *all);
-    if (!all) return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+    if (!all) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     tacl_status_t st = tacl_all_gather(c, &mine, all, 3, TACL_UINT64);
     if (st != TACL_OK) {
         free(all);
-        return tacl_err_prefix(&c->err, st, "tacl_mq_create");
+        return tacl__err_prefix(&c->err, st, "tacl_mq_create");
     }
     for (int r = 1; r < c->size; r++)
         if (memcmp(&all[r], &all[0], sizeof mine) != 0) {
-            st =
-                tacl_err(&c->err, TACL_ERR_MISMATCH, TACL_SUB_COLL,
-                         "tacl_mq_create: rank 0 passed writer %lld, %llu-byte chunks x %llu but "
-                         "rank %d passed writer %lld, %llu-byte chunks x %llu",
-                         (long long)all[0].writer, (unsigned long long)all[0].chunk_bytes,
-                         (unsigned long long)all[0].chunks, r, (long long)all[r].writer,
-                         (unsigned long long)all[r].chunk_bytes, (unsigned long long)all[r].chunks);
+            st = tacl__err(&c->err, TACL_ERR_MISMATCH, TACL_SUB_COLL,
+                           "tacl_mq_create: rank 0 passed writer %lld, %llu-byte chunks x %llu but "
+                           "rank %d passed writer %lld, %llu-byte chunks x %llu",
+                           (long long)all[0].writer, (unsigned long long)all[0].chunk_bytes,
+                           (unsigned long long)all[0].chunks, r, (long long)all[r].writer,
+                           (unsigned long long)all[r].chunk_bytes,
+                           (unsigned long long)all[r].chunks);
             free(all);
             return st;
         }
     mq_agree_t o = all[0];
     free(all);
     if ((int64_t)o.writer < 0 || (int64_t)o.writer >= c->size)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_create: writer %lld out of range (communicator size %d)",
-                        (long long)(int64_t)o.writer, c->size);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_create: writer %lld out of range (communicator size %d)",
+                         (long long)(int64_t)o.writer, c->size);
     if (o.chunk_bytes < MQ_CHUNK_MIN || o.chunk_bytes > MQ_CHUNK_MAX || o.chunks < MQ_CHUNKS_MIN ||
         o.chunks > MQ_CHUNKS_MAX || o.chunk_bytes * o.chunks > MQ_RING_MAX)
-        return tacl_err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_create: %llu chunks of %llu bytes: chunks must be %u..%u, chunk "
-                        "bytes %u..%llu, and the ring at most %llu bytes",
-                        (unsigned long long)o.chunks, (unsigned long long)o.chunk_bytes,
-                        MQ_CHUNKS_MIN, MQ_CHUNKS_MAX, MQ_CHUNK_MIN, MQ_CHUNK_MAX, MQ_RING_MAX);
+        return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_create: %llu chunks of %llu bytes: chunks must be %u..%u, chunk "
+                         "bytes %u..%llu, and the ring at most %llu bytes",
+                         (unsigned long long)o.chunks, (unsigned long long)o.chunk_bytes,
+                         MQ_CHUNKS_MIN, MQ_CHUNKS_MAX, MQ_CHUNK_MIN, MQ_CHUNK_MAX, MQ_RING_MAX);
 
     tacl_mq_t *q = calloc(1, sizeof *q);
     if (!q || !(q->group = malloc((size_t)c->size * sizeof *q->group))) {
         free(q);
-        return tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     }
     memcpy(q->group, c->wranks, (size_t)c->size * sizeof *q->group);
     q->comm = c;
@@ -238,7 +238,7 @@ tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t
     mq_outcome_t mo = {(int32_t)st, ""}, *oks = malloc((size_t)c->size * sizeof *oks);
     if (st != TACL_OK) snprintf(mo.why, sizeof mo.why, "%.*s", (int)sizeof mo.why - 1, q->eb.msg);
     if (!oks) {
-        st = tacl_err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
+        st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     } else {
         tacl_status_t gst = tacl_all_gather(c, &mo, oks, sizeof mo, TACL_UINT8);
         if (gst != TACL_OK) {
@@ -247,15 +247,15 @@ tacl_status_t tacl_mq_create(tacl_comm_t *comm, int writer, const tacl_mq_opts_t
             for (int r = 0; r < c->size; r++)
                 if (oks[r].st != TACL_OK) {
                     st = r == c->rank ? st : (tacl_status_t)oks[r].st;
-                    tacl_err(&c->err, st, TACL_SUB_COLL, "tacl_mq_create: rank %d (host %s): %.*s",
-                             r, tacl_comm_host_id(c, r), (int)sizeof oks[r].why - 1, oks[r].why);
+                    tacl__err(&c->err, st, TACL_SUB_COLL, "tacl_mq_create: rank %d (host %s): %.*s",
+                              r, tacl_comm_host_id(c, r), (int)sizeof oks[r].why - 1, oks[r].why);
                     break;
                 }
         }
     }
     free(oks);
     if (st != TACL_OK) {
-        tacl_err_keep(&c->err, st);
+        tacl__err_keep(&c->err, st);
         mq_free(q, TACL_ERR_CLOSED, "message queue: the queue could not be created");
         return st;
     }
@@ -272,7 +272,7 @@ void tacl_mq_destroy(tacl_mq_t *q)
              q->comm->rank);
     if (q->role == MQ_WRITER && q->broken == TACL_OK) {
         double t = q->comm->timeout_s < 2.0 ? q->comm->timeout_s : 2.0;
-        mq_remote_close(q->remote, tacl_deadline_ns(t));
+        mq_remote_close(q->remote, tacl__deadline_ns(t));
     }
     mq_free(q, TACL_ERR_CLOSED, why);
 }
@@ -286,16 +286,16 @@ const char *tacl_mq_last_error(const tacl_mq_t *q)
 
 tacl_status_t tacl_mq_enqueue(tacl_mq_t *q, const void *buf, size_t len)
 {
-    if (!q) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_enqueue: NULL queue");
+    if (!q) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_enqueue: NULL queue");
     TACL_CHECK(mq_usable(q, "tacl_mq_enqueue"));
     if (q->role != MQ_WRITER)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_enqueue: rank %d is a reader of this queue (the writer is rank "
-                        "%d)",
-                        q->comm->rank, q->writer);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_enqueue: rank %d is a reader of this queue (the writer is rank "
+                         "%d)",
+                         q->comm->rank, q->writer);
     if (!buf && len)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_enqueue: NULL buffer with %zu bytes", len);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_enqueue: NULL buffer with %zu bytes", len);
     tacl_status_t st = mq_live(q, &q->eb);
     if (st != TACL_OK) return mq_fail(q, st, 1);
     uint64_t deadline = mq_deadline(q);
@@ -320,8 +320,8 @@ static tacl_status_t mq_grow(tacl_mq_t *q, size_t len)
     if (len <= q->priv_cap) return TACL_OK;
     char *nb = realloc(q->priv, len);
     if (!nb)
-        return tacl_err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL,
-                        "message queue: out of memory for a message of %zu bytes", len);
+        return tacl__err(&q->eb, TACL_ERR_NOMEM, TACL_SUB_COLL,
+                         "message queue: out of memory for a message of %zu bytes", len);
     q->priv = nb;
     q->priv_cap = len;
     return TACL_OK;
@@ -331,11 +331,12 @@ static tacl_status_t mq_reader_check(tacl_mq_t *q, const char *what)
 {
     TACL_CHECK(mq_usable(q, what));
     if (q->role == MQ_WRITER)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: rank %d is the writer of this queue", what, q->comm->rank);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: rank %d is the writer of this queue", what, q->comm->rank);
     if (q->held)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "%s: the previous message is still held; call tacl_mq_release first", what);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "%s: the previous message is still held; call tacl_mq_release first",
+                         what);
     return TACL_OK;
 }
 
@@ -344,8 +345,8 @@ static tacl_status_t mq_reader_check(tacl_mq_t *q, const char *what)
 static tacl_status_t mq_read_fail(tacl_mq_t *q, tacl_status_t st)
 {
     if (st == TACL_ERR_TIMEOUT)
-        tacl_err_prefix(NULL, st, "message queue written by rank %d (host %s), read by rank %d",
-                        q->writer, tacl_comm_host_id(q->comm, q->writer), q->comm->rank);
+        tacl__err_prefix(NULL, st, "message queue written by rank %d (host %s), read by rank %d",
+                         q->writer, tacl_comm_host_id(q->comm, q->writer), q->comm->rank);
     return mq_fail(q, st, st != TACL_ERR_TIMEOUT);
 }
 
@@ -372,11 +373,11 @@ static tacl_status_t mq_leader_done(tacl_mq_t *q)
 
 tacl_status_t tacl_mq_dequeue(tacl_mq_t *q, const void **buf, size_t *len)
 {
-    if (!q) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_dequeue: NULL queue");
+    if (!q) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_dequeue: NULL queue");
     TACL_CHECK(mq_reader_check(q, "tacl_mq_dequeue"));
     if (!buf || !len)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_dequeue: buf and len must not be NULL");
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_dequeue: buf and len must not be NULL");
     uint64_t dl = mq_deadline(q);
     const void *v;
     size_t n;
@@ -408,10 +409,10 @@ tacl_status_t tacl_mq_dequeue(tacl_mq_t *q, const void **buf, size_t *len)
 
 tacl_status_t tacl_mq_release(tacl_mq_t *q)
 {
-    if (!q) return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_release: NULL queue");
+    if (!q) return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_release: NULL queue");
     if (!q->held)
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_release: no message is held (tacl_mq_dequeue gives one)");
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_release: no message is held (tacl_mq_dequeue gives one)");
     q->held = 0;
     if (q->role == MQ_LEADER) return mq_leader_done(q);
     if (q->held_ring) mq_ring_release(q->ring);
@@ -422,11 +423,11 @@ tacl_status_t tacl_mq_release(tacl_mq_t *q)
 tacl_status_t tacl_mq_dequeue_into(tacl_mq_t *q, void *buf, size_t cap, size_t *len)
 {
     if (!q)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_dequeue_into: NULL queue");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_COLL, "tacl_mq_dequeue_into: NULL queue");
     TACL_CHECK(mq_reader_check(q, "tacl_mq_dequeue_into"));
     if (!len || (!buf && cap))
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_dequeue_into: len must not be NULL, nor buf with cap %zu", cap);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_dequeue_into: len must not be NULL, nor buf with cap %zu", cap);
     uint64_t dl = mq_deadline(q);
     const void *v;
     size_t n;
@@ -438,10 +439,10 @@ tacl_status_t tacl_mq_dequeue_into(tacl_mq_t *q, void *buf, size_t cap, size_t *
     }
     if (n > cap) {
         *len = n;
-        return tacl_err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
-                        "tacl_mq_dequeue_into: the next message has %zu bytes but the buffer "
-                        "only %zu; it stays queued",
-                        n, cap);
+        return tacl__err(&q->eb, TACL_ERR_INVALID, TACL_SUB_COLL,
+                         "tacl_mq_dequeue_into: the next message has %zu bytes but the buffer "
+                         "only %zu; it stays queued",
+                         n, cap);
     }
     if (q->role == MQ_LEADER) {
         if (n) memcpy(buf, v, n);

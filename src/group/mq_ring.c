@@ -63,7 +63,7 @@ typedef struct {
 } mq_abort_t;
 
 struct mq_ring {
-    tacl_shm_seg_t seg;
+    tacl__shm_seg_t seg;
     mq_wake_t *rwake, *wwake; /* readers sleep on rwake, the writer on wwake */
     mq_rline_t *rl;           /* per reader index, MQ_LINE apart */
     char *chdr;               /* per slot, MQ_CHDR apart */
@@ -120,7 +120,7 @@ static void ring_wake(mq_wake_t *w)
 {
     if (atomic_load(&w->sleepers) == 0) return;
     atomic_fetch_add(&w->wake, 1);
-    tacl_shm_futex_wake(&w->wake, 0);
+    tacl__shm_futex_wake(&w->wake, 0);
 }
 
 /* ---- Conditions the waits wait for. ---- */
@@ -183,40 +183,41 @@ static void ring_track(mq_ring_t *r, uint64_t now)
     }
 }
 
-static tacl_status_t ring_check_writer(mq_ring_t *r, uint64_t end, uint64_t now, tacl_errbuf_t *eb)
+static tacl_status_t ring_check_writer(mq_ring_t *r, uint64_t end, uint64_t now, tacl__errbuf_t *eb)
 {
     for (int i = 0; i < r->nreaders; i++) {
         uint64_t t = atomic_load(&ring_rl(r, i)->tail);
         if (t + r->n >= end) continue;
         if (atomic_load(&ring_rl(r, i)->closed))
-            return tacl_err(eb, TACL_ERR_CLOSED, TACL_SUB_SHM,
-                            "message queue: reader rank %d (host %s) closed its end of the queue "
-                            "and the ring is full",
-                            r->rranks[i], r->rhosts[i]);
-        if (now >= r->next_pid_ns && tacl_shm_pid_dead(r->rpids[i]))
-            return tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
-                            "message queue: reader rank %d (host %s, pid %d) died", r->rranks[i],
-                            r->rhosts[i], (int)r->rpids[i]);
+            return tacl__err(eb, TACL_ERR_CLOSED, TACL_SUB_SHM,
+                             "message queue: reader rank %d (host %s) closed its end of the queue "
+                             "and the ring is full",
+                             r->rranks[i], r->rhosts[i]);
+        if (now >= r->next_pid_ns && tacl__shm_pid_dead(r->rpids[i]))
+            return tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+                             "message queue: reader rank %d (host %s, pid %d) died", r->rranks[i],
+                             r->rhosts[i], (int)r->rpids[i]);
     }
     return TACL_OK;
 }
 
-static tacl_status_t ring_check_reader(mq_ring_t *r, uint64_t now, tacl_errbuf_t *eb)
+static tacl_status_t ring_check_reader(mq_ring_t *r, uint64_t now, tacl__errbuf_t *eb)
 {
     int32_t st = atomic_load_explicit(&r->ab->st, memory_order_acquire);
     if (st != 0) {
         tacl_status_t s = st > 0 && st < TACL_STATUS_COUNT_ ? (tacl_status_t)st : TACL_ERR_PROTOCOL;
         if (s == TACL_ERR_CLOSED)
-            return tacl_err(eb, s, TACL_SUB_SHM, "%.*s", (int)sizeof r->ab->msg - 1, r->ab->msg);
-        return tacl_err(eb, s, TACL_SUB_SHM,
-                        "message queue: the writer of this host's ring, rank %d, failed: %.*s",
-                        r->wrank, (int)sizeof r->ab->msg - 1, r->ab->msg);
+            return tacl__err(eb, s, TACL_SUB_SHM, "%.*s", (int)sizeof r->ab->msg - 1, r->ab->msg);
+        return tacl__err(eb, s, TACL_SUB_SHM,
+                         "message queue: the writer of this host's ring, rank %d, failed: %.*s",
+                         r->wrank, (int)sizeof r->ab->msg - 1, r->ab->msg);
     }
-    if (now >= r->next_pid_ns && tacl_shm_pid_dead(r->wpid))
-        return tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
-                        "message queue: the writer of this host's ring, rank %d (host %s, pid %d), "
-                        "died",
-                        r->wrank, r->whost, (int)r->wpid);
+    if (now >= r->next_pid_ns && tacl__shm_pid_dead(r->wpid))
+        return tacl__err(
+            eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+            "message queue: the writer of this host's ring, rank %d (host %s, pid %d), "
+            "died",
+            r->wrank, r->whost, (int)r->wpid);
     return TACL_OK;
 }
 
@@ -224,10 +225,10 @@ static tacl_status_t ring_check_reader(mq_ring_t *r, uint64_t now, tacl_errbuf_t
  * more ranks than cores) for spin_ns, then sleep on the side's futex word in slices, checking
  * liveness, the writer's close notice and the deadline between slices. */
 static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring_arg_t *),
-                               const ring_arg_t *a, uint64_t deadline, tacl_errbuf_t *eb)
+                               const ring_arg_t *a, uint64_t deadline, tacl__errbuf_t *eb)
 {
     if (cond(r, a)) return TACL_OK;
-    uint64_t start = tacl_now_ns(), now = start, spin_end = start + r->spin_ns;
+    uint64_t start = tacl__now_ns(), now = start, spin_end = start + r->spin_ns;
     while (now < spin_end) {
         if (r->yield) {
             /* A yield may give the core away for a whole slice: read the clock after each. */
@@ -240,14 +241,14 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
                 _mm_pause();
             }
         }
-        now = tacl_now_ns();
+        now = tacl__now_ns();
     }
     int writer = r->me < 0;
     mq_wake_t *wk = writer ? r->wwake : r->rwake;
     if (writer) ring_track(r, start);
     for (;;) {
         if (cond(r, a)) return TACL_OK;
-        now = tacl_now_ns();
+        now = tacl__now_ns();
         tacl_status_t st =
             writer ? ring_check_writer(r, a->idx, now, eb) : ring_check_reader(r, now, eb);
         if (st == TACL_OK && r->live) st = r->live(r->live_ctx, eb);
@@ -259,10 +260,10 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
                 char who[768];
                 int k = ring_laggards(r, a->idx, now, who, sizeof who);
                 if (now >= deadline)
-                    return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
-                                    "message queue full for %.1f s (the deadline): waiting for %d "
-                                    "reader(s) on this host: %s",
-                                    (double)(now - start) * 1e-9, k, who);
+                    return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
+                                     "message queue full for %.1f s (the deadline): waiting for %d "
+                                     "reader(s) on this host: %s",
+                                     (double)(now - start) * 1e-9, k, who);
                 TACL_WARN(TACL_SUB_SHM,
                           "message queue full for %.1f s: waiting for %d reader(s) on this host: "
                           "%s",
@@ -270,10 +271,10 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
                 r->warn_ns = now + MQ_REWARN_NS;
             }
         } else if (now >= deadline) {
-            return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
-                            "no message within %.1f s (the deadline) in this host's ring, written "
-                            "by rank %d (host %s)",
-                            (double)(now - start) * 1e-9, r->wrank, r->whost);
+            return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
+                             "no message within %.1f s (the deadline) in this host's ring, written "
+                             "by rank %d (host %s)",
+                             (double)(now - start) * 1e-9, r->wrank, r->whost);
         }
         uint32_t w = atomic_load(&wk->wake);
         atomic_fetch_add(&wk->sleepers, 1);
@@ -282,7 +283,7 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
         atomic_thread_fence(memory_order_seq_cst);
         if (!cond(r, a) && (writer || atomic_load(&r->ab->st) == 0)) {
             uint64_t left = deadline - now;
-            tacl_shm_futex_wait(&wk->wake, w, left < MQ_SLICE_NS ? left : MQ_SLICE_NS, 0);
+            tacl__shm_futex_wait(&wk->wake, w, left < MQ_SLICE_NS ? left : MQ_SLICE_NS, 0);
         }
         atomic_fetch_sub(&wk->sleepers, 1);
     }
@@ -300,7 +301,7 @@ static void ring_publish(mq_ring_t *r, uint64_t idx, uint64_t len, uint32_t skip
 }
 
 tacl_status_t mq_ring_put(mq_ring_t *r, const void *buf, size_t len, uint64_t deadline_ns,
-                          int *partial, tacl_errbuf_t *eb)
+                          int *partial, tacl__errbuf_t *eb)
 {
     uint64_t n = r->n, cb = r->cb, k = ring_chunks(r, len);
     const char *src = buf;
@@ -354,7 +355,7 @@ static void ring_set_tail(mq_ring_t *r, uint64_t tail, int msg_done)
     ring_wake(r->wwake);
 }
 
-tacl_status_t mq_ring_next(mq_ring_t *r, size_t *len, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t mq_ring_next(mq_ring_t *r, size_t *len, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     while (!r->cur_valid) {
         ring_arg_t a = {r->tail};
@@ -373,7 +374,8 @@ tacl_status_t mq_ring_next(mq_ring_t *r, size_t *len, uint64_t deadline_ns, tacl
     return TACL_OK;
 }
 
-tacl_status_t mq_ring_view(mq_ring_t *r, const void **view, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t mq_ring_view(mq_ring_t *r, const void **view, uint64_t deadline_ns,
+                           tacl__errbuf_t *eb)
 {
     if (r->cur_k > r->n) {
         *view = NULL;
@@ -394,7 +396,7 @@ void mq_ring_release(mq_ring_t *r)
     ring_set_tail(r, r->tail + r->cur_k, 1);
 }
 
-tacl_status_t mq_ring_copy(mq_ring_t *r, void *buf, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t mq_ring_copy(mq_ring_t *r, void *buf, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     uint64_t cb = r->cb, len = r->cur_len;
     char *dst = buf;
@@ -446,9 +448,9 @@ static void ring_free(mq_ring_t *r)
     free(r);
 }
 
-tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl_errbuf_t *eb)
+tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl__errbuf_t *eb)
 {
-    const tacl_xchg_t *x = cfg->xchg;
+    const tacl__xchg_t *x = cfg->xchg;
     int nr = x->size - 1;
     tacl_status_t st;
     mq_ring_t *r = calloc(1, sizeof *r);
@@ -456,7 +458,7 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl_er
     if (!r || !pids) {
         free(pids);
         free(r);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
     }
     r->n = cfg->chunks;
     r->cb = ring_round(cfg->chunk_bytes, 64);
@@ -473,14 +475,14 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl_er
     r->seen_ns = calloc((size_t)nr, sizeof *r->seen_ns);
     r->whost = strdup(cfg->hosts[cfg->writer]);
     if (!r->rranks || !r->rhosts || !r->rpids || !r->seen_tail || !r->seen_ns || !r->whost) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
         goto err_free;
     }
     int32_t mine = (int32_t)getpid();
-    st = tacl_xchg_allgather(x, &mine, sizeof mine, pids, eb);
+    st = tacl__xchg_allgather(x, &mine, sizeof mine, pids, eb);
     if (st != TACL_OK) goto err_free;
     for (int i = 0; i < nr; i++)
-        r->seen_ns[i] = tacl_now_ns();
+        r->seen_ns[i] = tacl__now_ns();
     r->wrank = cfg->comm_ranks[cfg->writer];
     r->wpid = pids[cfg->writer];
     for (int q = 0, i = 0; q < x->size; q++) {
@@ -488,7 +490,7 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl_er
         r->rranks[i] = cfg->comm_ranks[q];
         r->rpids[i] = pids[q];
         if (!(r->rhosts[i] = strdup(cfg->hosts[q]))) {
-            st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+            st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
             goto err_free;
         }
         i++;
@@ -497,7 +499,7 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl_er
     size_t off_ab = ring_round(off_ch + (size_t)r->n * MQ_CHDR, MQ_LINE);
     size_t off_data = ring_round(off_ab + sizeof(mq_abort_t), 4096);
     size_t size = off_data + (size_t)(r->n * r->cb);
-    st = tacl_shm_seg_open_reserved(x, "mq", size, &r->seg, eb);
+    st = tacl__shm_seg_open_reserved(x, "mq", size, &r->seg, eb);
     if (st != TACL_OK) goto err_free;
     char *b = r->seg.base;
     mq_seg_hdr_t *h = (mq_seg_hdr_t *)b;
@@ -534,7 +536,7 @@ void mq_ring_abort(mq_ring_t *r, tacl_status_t st, const char *why)
         atomic_store_explicit(&r->ab->st, (int32_t)st, memory_order_release);
     }
     atomic_fetch_add(&r->rwake->wake, 1);
-    tacl_shm_futex_wake(&r->rwake->wake, 0);
+    tacl__shm_futex_wake(&r->rwake->wake, 0);
 }
 
 void mq_ring_close(mq_ring_t *r, tacl_status_t st, const char *why)
@@ -545,8 +547,8 @@ void mq_ring_close(mq_ring_t *r, tacl_status_t st, const char *why)
     } else {
         atomic_store(&ring_rl(r, r->me)->closed, 1);
         atomic_fetch_add(&r->wwake->wake, 1);
-        tacl_shm_futex_wake(&r->wwake->wake, 0);
+        tacl__shm_futex_wake(&r->wwake->wake, 0);
     }
-    tacl_shm_seg_close(&r->seg);
+    tacl__shm_seg_close(&r->seg);
     ring_free(r);
 }

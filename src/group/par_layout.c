@@ -17,22 +17,22 @@ tacl_status_t tacl_par_layout(int world, const tacl_par_sizes_t *sz, int rank, t
                               int *color, int *key, int *ranks, int *nranks)
 {
     if (!sz || world <= 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
-                        "parallel layout: world size %d must be positive and sizes given", world);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
+                         "parallel layout: world size %d must be positive and sizes given", world);
     int tp = par_norm(sz->tp), pp = par_norm(sz->pp), dp = par_norm(sz->dp), ep = par_norm(sz->ep);
     long block = (long)tp * pp * dp;
     if (world % block != 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
-                        "parallel layout: world size %d is not a multiple of tp*pp*dp = %d*%d*%d "
-                        "= %ld",
-                        world, tp, pp, dp, block);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
+                         "parallel layout: world size %d is not a multiple of tp*pp*dp = %d*%d*%d "
+                         "= %ld",
+                         world, tp, pp, dp, block);
     if ((dp * tp) % ep != 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
-                        "parallel layout: ep = %d must divide dp*tp = %d*%d = %d", ep, dp, tp,
-                        dp * tp);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
+                         "parallel layout: ep = %d must divide dp*tp = %d*%d = %d", ep, dp, tp,
+                         dp * tp);
     if (rank < 0 || rank >= world)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
-                        "parallel layout: rank %d is outside a world of %d", rank, world);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
+                         "parallel layout: rank %d is outside a world of %d", rank, world);
     int t = rank % tp, p = rank / tp % pp, d = rank / (tp * pp) % dp, e = rank / (tp * pp * dp);
 #define PAR_RANK(E, D, P, T) ((((E)*dp + (D)) * pp + (P)) * tp + (T))
     int c, k, n;
@@ -62,8 +62,8 @@ tacl_status_t tacl_par_layout(int world, const tacl_par_sizes_t *sz, int rank, t
         break;
     }
     default:
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
-                        "parallel layout: unknown group kind %d", (int)kind);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_INIT,
+                         "parallel layout: unknown group kind %d", (int)kind);
     }
 #undef PAR_RANK
     if (color) *color = c;

@@ -14,12 +14,12 @@
 static const char *const calib_names[TACL_PRED_NCOLL] = {
     "all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all", "sendrecv"};
 
-const char *tacl_pred_coll_name(tacl_pred_coll_t k)
+const char *tacl__pred_coll_name(tacl__pred_coll_t k)
 {
     return k >= 0 && k < TACL_PRED_NCOLL ? calib_names[k] : "?";
 }
 
-int tacl_pred_coll_parse(const char *s)
+int tacl__pred_coll_parse(const char *s)
 {
     static const struct {
         const char *alias;
@@ -35,7 +35,7 @@ int tacl_pred_coll_parse(const char *s)
     return -1;
 }
 
-double tacl_pred_busfactor(tacl_pred_coll_t k, int n)
+double tacl__pred_busfactor(tacl__pred_coll_t k, int n)
 {
     if (n <= 1) return k == TACL_PRED_SENDRECV ? 1 : 0;
     switch (k) {
@@ -50,10 +50,10 @@ double tacl_pred_busfactor(tacl_pred_coll_t k, int n)
     }
 }
 
-tacl_status_t tacl_calib_fit(tacl_pred_coll_t k, int ranks, const double *bytes, const double *us,
-                             int n, tacl_calib_fit_t *out)
+tacl_status_t tacl__calib_fit(tacl__pred_coll_t k, int ranks, const double *bytes, const double *us,
+                              int n, tacl__calib_fit_t *out)
 {
-    double f = tacl_pred_busfactor(k, ranks);
+    double f = tacl__pred_busfactor(k, ranks);
     double s00 = 0, s01 = 0, s11 = 0, b0 = 0, b1 = 0;
     for (int i = 0; i < n; i++) {
         if (!(us[i] > 0)) continue;
@@ -63,16 +63,16 @@ tacl_status_t tacl_calib_fit(tacl_pred_coll_t k, int ranks, const double *bytes,
     }
     double det = s00 * s11 - s01 * s01;
     if (n < 2 || !(f > 0) || !(fabs(det) > 1e-30 * s00 * s11))
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "calibration: %s over %d ranks: expected at least 2 distinct sizes with "
-                        "positive times, found %d points",
-                        tacl_pred_coll_name(k), ranks, n);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "calibration: %s over %d ranks: expected at least 2 distinct sizes with "
+                         "positive times, found %d points",
+                         tacl__pred_coll_name(k), ranks, n);
     double a = (b0 * s11 - b1 * s01) / det, slope = (s00 * b1 - s01 * b0) / det; /* us/byte */
     if (slope <= 0) slope = 1e-12; /* flat times: bandwidth beyond what was measured */
     if (a < 0) a = 0;
-    tacl_calib_fit_t fit;
+    tacl__calib_fit_t fit;
     memset(&fit, 0, sizeof fit);
-    snprintf(fit.coll, sizeof fit.coll, "%s", tacl_pred_coll_name(k));
+    snprintf(fit.coll, sizeof fit.coll, "%s", tacl__pred_coll_name(k));
     fit.ranks = ranks;
     fit.alpha_us = a;
     fit.busbw_gbs = 1 / (slope * 1e3);
@@ -98,16 +98,17 @@ typedef struct {
     double bytes[256], us[256];
 } calib_series_t;
 
-static tacl_status_t calib_add_series(tacl_calib_t *cal, const calib_series_t *sr, const char *file)
+static tacl_status_t calib_add_series(tacl__calib_t *cal, const calib_series_t *sr,
+                                      const char *file)
 {
     if (sr->coll < 0 || sr->n == 0) return TACL_OK;
     if (cal->nfits >= TACL_CALIB_MAX)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "%s: more than %d measured series; expected at most that many", file,
-                        TACL_CALIB_MAX);
-    tacl_calib_fit_t fit;
-    tacl_status_t st = tacl_calib_fit(sr->coll, sr->ranks, sr->bytes, sr->us, sr->n, &fit);
-    if (st != TACL_OK) return tacl_err(NULL, st, TACL_SUB_PLAN, "%s: %s", file, tacl_last_error());
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "%s: more than %d measured series; expected at most that many", file,
+                         TACL_CALIB_MAX);
+    tacl__calib_fit_t fit;
+    tacl_status_t st = tacl__calib_fit(sr->coll, sr->ranks, sr->bytes, sr->us, sr->n, &fit);
+    if (st != TACL_OK) return tacl__err(NULL, st, TACL_SUB_PLAN, "%s: %s", file, tacl_last_error());
     snprintf(fit.backend, sizeof fit.backend, "%s", sr->backend);
     fit.graph = sr->graph;
     fit.hosts = 1;
@@ -139,14 +140,14 @@ static int calib_same(const calib_series_t *sr, int coll, const char *backend, i
            !strcmp(sr->backend, backend);
 }
 
-tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
+tacl_status_t tacl__calib_from_bench(const char *path, tacl__calib_t *cal)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return tacl_doc_check_file(path);
+    if (!f) return tacl__doc_check_file(path);
     calib_series_t *sr = calloc(1, sizeof *sr);
     if (!sr) {
         fclose(f);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "calibration: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "calibration: out of memory");
     }
     sr->coll = -1;
     char line[2048];
@@ -164,10 +165,10 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
                 !calib_jval(line, "ranks", ranks, sizeof ranks) ||
                 !calib_jval(line, "size", size, sizeof size) || !oop ||
                 !calib_jval(oop, "time_us", t, sizeof t)) {
-                st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
-                              "%s:%d: expected a `tacl bench -J` line with collective, ranks, "
-                              "size and out_of_place.time_us",
-                              path, lineno);
+                st = tacl__err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
+                               "%s:%d: expected a `tacl bench -J` line with collective, ranks, "
+                               "size and out_of_place.time_us",
+                               path, lineno);
                 break;
             }
             /* The in-place time too: the faster of the two is the less disturbed. */
@@ -178,7 +179,7 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
                 snprintf(t, sizeof t, "%s", t2);
             calib_jval(line, "backend", backend, sizeof backend);
             calib_jval(line, "graph", graph, sizeof graph);
-            int k = tacl_pred_coll_parse(coll), g = !strcmp(graph, "true"), n = atoi(ranks);
+            int k = tacl__pred_coll_parse(coll), g = !strcmp(graph, "true"), n = atoi(ranks);
             if (k < 0) continue; /* a collective the model does not predict */
             if (!calib_same(sr, k, backend, g, n)) {
                 st = calib_add_series(cal, sr, path);
@@ -208,7 +209,7 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
                 if (r) n = atoi(r + 2);
                 st = calib_add_series(cal, sr, path);
                 memset(sr, 0, sizeof *sr);
-                sr->coll = tacl_pred_coll_parse(coll), sr->ranks = n;
+                sr->coll = tacl__pred_coll_parse(coll), sr->ranks = n;
                 sr->graph = strstr(line, "(cuda graph)") != NULL;
                 snprintf(sr->backend, sizeof sr->backend, "%s",
                          strstr(line, "(gpu)") ? "gpu" : "host");
@@ -219,7 +220,7 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
                 const char *names[] = {"all_reduce", "all_gather", "reduce_scatter"};
                 int k = -1;
                 for (int i = 0; i < 3 && k < 0; i++)
-                    if (strstr(line, names[i])) k = tacl_pred_coll_parse(names[i]);
+                    if (strstr(line, names[i])) k = tacl__pred_coll_parse(names[i]);
                 int n = w ? atoi(w + 6) : 0;
                 const char *g = strstr(line, " GPUs");
                 if (!n && g) { /* "..., 4 GPUs, eager" */
@@ -259,10 +260,10 @@ tacl_status_t tacl_calib_from_bench(const char *path, tacl_calib_t *cal)
     if (st == TACL_OK) st = calib_add_series(cal, sr, path);
     free(sr);
     if (st == TACL_OK && rows == 0)
-        st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
-                      "%s: no measurements; expected `tacl bench -J` lines, a `tacl bench` table "
-                      "or a \"size time\" table",
-                      path);
+        st = tacl__err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
+                       "%s: no measurements; expected `tacl bench -J` lines, a `tacl bench` table "
+                       "or a \"size time\" table",
+                       path);
     return st;
 }
 
@@ -274,7 +275,7 @@ static int calib_dcmp(const void *a, const void *b)
 
 /* `tacl doctor --json`: the measured host links become one "sendrecv over the network" fit,
  * alpha the median one-way latency, bandwidth the median link bandwidth. */
-static tacl_status_t calib_from_cluster(const char *path, tacl_calib_t *cal)
+static tacl_status_t calib_from_cluster(const char *path, tacl__calib_t *cal)
 {
     tacl_cluster_t *c;
     TACL_CHECK(tacl_cluster_load(path, &c));
@@ -287,18 +288,18 @@ static tacl_status_t calib_from_cluster(const char *path, tacl_calib_t *cal)
             lat[k] = c->links[i].lat_us, bw[k++] = c->links[i].gbs;
     tacl_status_t st = TACL_OK;
     if (!lat || !bw)
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "calibration: out of memory");
+        st = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "calibration: out of memory");
     else if (k == 0)
-        st = tacl_err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
-                      "%s: no measured links (bandwidth and latency); expected a `tacl doctor "
-                      "--json` file of a run over several hosts",
-                      path);
+        st = tacl__err(NULL, TACL_ERR_CONFIG, TACL_SUB_PLAN,
+                       "%s: no measured links (bandwidth and latency); expected a `tacl doctor "
+                       "--json` file of a run over several hosts",
+                       path);
     else if (cal->nfits >= TACL_CALIB_MAX)
-        st = tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN, "%s: too many series", path);
+        st = tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN, "%s: too many series", path);
     if (st == TACL_OK) {
         qsort(lat, (size_t)k, sizeof *lat, calib_dcmp);
         qsort(bw, (size_t)k, sizeof *bw, calib_dcmp);
-        tacl_calib_fit_t *fit = &cal->fits[cal->nfits++];
+        tacl__calib_fit_t *fit = &cal->fits[cal->nfits++];
         memset(fit, 0, sizeof *fit);
         snprintf(fit->coll, sizeof fit->coll, "sendrecv");
         snprintf(fit->backend, sizeof fit->backend, "net");
@@ -317,65 +318,65 @@ static tacl_status_t calib_from_cluster(const char *path, tacl_calib_t *cal)
 #if TACL_HAVE_FYAML
 #include <libfyaml.h>
 
-static tacl_status_t calib_read_file(const tacl_doc_t *d, tacl_calib_t *cal)
+static tacl_status_t calib_read_file(const tacl__doc_t *d, tacl__calib_t *cal)
 {
-    struct fy_node *fits = tacl_doc_get(tacl_doc_root(d), "fits"), *m;
+    struct fy_node *fits = tacl__doc_get(tacl__doc_root(d), "fits"), *m;
     if (!fits || !fy_node_is_sequence(fits))
-        return tacl_doc_err(d, fits, "fits: expected a list of fitted series");
+        return tacl__doc_err(d, fits, "fits: expected a list of fitted series");
     static const char *const keys[] = {"collective", "backend",  "graph",     "ranks",
                                        "hosts",      "alpha_us", "busbw_gbs", "points",
                                        "err_mean",   "err_max",  NULL};
     void *it = NULL;
     while ((m = fy_node_sequence_iterate(fits, &it))) {
         if (cal->nfits >= TACL_CALIB_MAX)
-            return tacl_doc_err(d, m, "fits: expected at most %d entries", TACL_CALIB_MAX);
-        tacl_calib_fit_t fit;
+            return tacl__doc_err(d, m, "fits: expected at most %d entries", TACL_CALIB_MAX);
+        tacl__calib_fit_t fit;
         memset(&fit, 0, sizeof fit);
-        TACL_CHECK(tacl_doc_keys(d, m, "fits[]", keys));
+        TACL_CHECK(tacl__doc_keys(d, m, "fits[]", keys));
         struct fy_node *v;
         long l;
-        if (!(v = tacl_doc_get(m, "collective")))
-            return tacl_doc_err(d, m, "fits[]: expected a collective");
-        TACL_CHECK(tacl_doc_str(d, v, "collective", fit.coll, sizeof fit.coll));
-        if (tacl_pred_coll_parse(fit.coll) < 0)
-            return tacl_doc_err(d, v,
-                                "collective: expected all_reduce, all_gather, "
-                                "reduce_scatter, broadcast, all_to_all or sendrecv");
-        if ((v = tacl_doc_get(m, "backend")))
-            TACL_CHECK(tacl_doc_str(d, v, "backend", fit.backend, sizeof fit.backend));
-        if ((v = tacl_doc_get(m, "graph"))) TACL_CHECK(tacl_doc_bool(d, v, "graph", &fit.graph));
-        if (!(v = tacl_doc_get(m, "ranks"))) return tacl_doc_err(d, m, "fits[]: expected ranks");
-        TACL_CHECK(tacl_doc_int(d, v, "ranks", 1, 1 << 20, &l));
+        if (!(v = tacl__doc_get(m, "collective")))
+            return tacl__doc_err(d, m, "fits[]: expected a collective");
+        TACL_CHECK(tacl__doc_str(d, v, "collective", fit.coll, sizeof fit.coll));
+        if (tacl__pred_coll_parse(fit.coll) < 0)
+            return tacl__doc_err(d, v,
+                                 "collective: expected all_reduce, all_gather, "
+                                 "reduce_scatter, broadcast, all_to_all or sendrecv");
+        if ((v = tacl__doc_get(m, "backend")))
+            TACL_CHECK(tacl__doc_str(d, v, "backend", fit.backend, sizeof fit.backend));
+        if ((v = tacl__doc_get(m, "graph"))) TACL_CHECK(tacl__doc_bool(d, v, "graph", &fit.graph));
+        if (!(v = tacl__doc_get(m, "ranks"))) return tacl__doc_err(d, m, "fits[]: expected ranks");
+        TACL_CHECK(tacl__doc_int(d, v, "ranks", 1, 1 << 20, &l));
         fit.ranks = (int)l;
-        if ((v = tacl_doc_get(m, "hosts"))) {
-            TACL_CHECK(tacl_doc_int(d, v, "hosts", 0, 1 << 20, &l));
+        if ((v = tacl__doc_get(m, "hosts"))) {
+            TACL_CHECK(tacl__doc_int(d, v, "hosts", 0, 1 << 20, &l));
             fit.hosts = (int)l;
         }
-        if (!(v = tacl_doc_get(m, "alpha_us")))
-            return tacl_doc_err(d, m, "fits[]: expected alpha_us");
-        TACL_CHECK(tacl_doc_num(d, v, "alpha_us", 0, &fit.alpha_us));
-        if (!(v = tacl_doc_get(m, "busbw_gbs")))
-            return tacl_doc_err(d, m, "fits[]: expected busbw_gbs");
-        TACL_CHECK(tacl_doc_num(d, v, "busbw_gbs", 1e-9, &fit.busbw_gbs));
-        if ((v = tacl_doc_get(m, "points"))) {
-            TACL_CHECK(tacl_doc_int(d, v, "points", 0, 1 << 20, &l));
+        if (!(v = tacl__doc_get(m, "alpha_us")))
+            return tacl__doc_err(d, m, "fits[]: expected alpha_us");
+        TACL_CHECK(tacl__doc_num(d, v, "alpha_us", 0, &fit.alpha_us));
+        if (!(v = tacl__doc_get(m, "busbw_gbs")))
+            return tacl__doc_err(d, m, "fits[]: expected busbw_gbs");
+        TACL_CHECK(tacl__doc_num(d, v, "busbw_gbs", 1e-9, &fit.busbw_gbs));
+        if ((v = tacl__doc_get(m, "points"))) {
+            TACL_CHECK(tacl__doc_int(d, v, "points", 0, 1 << 20, &l));
             fit.npoints = (int)l;
         }
-        if ((v = tacl_doc_get(m, "err_mean")))
-            TACL_CHECK(tacl_doc_num(d, v, "err_mean", 0, &fit.err_mean));
-        if ((v = tacl_doc_get(m, "err_max")))
-            TACL_CHECK(tacl_doc_num(d, v, "err_max", 0, &fit.err_max));
+        if ((v = tacl__doc_get(m, "err_mean")))
+            TACL_CHECK(tacl__doc_num(d, v, "err_mean", 0, &fit.err_mean));
+        if ((v = tacl__doc_get(m, "err_max")))
+            TACL_CHECK(tacl__doc_num(d, v, "err_max", 0, &fit.err_max));
         cal->fits[cal->nfits++] = fit;
     }
     return TACL_OK;
 }
 #endif
 
-tacl_status_t tacl_calib_load(const char *path, tacl_calib_t *cal)
+tacl_status_t tacl__calib_load(const char *path, tacl__calib_t *cal)
 {
-    TACL_CHECK(tacl_doc_check_file(path));
+    TACL_CHECK(tacl__doc_check_file(path));
     FILE *f = fopen(path, "r");
-    if (!f) return tacl_doc_check_file(path);
+    if (!f) return tacl__doc_check_file(path);
     char head[4096];
     size_t n = fread(head, 1, sizeof head - 1, f);
     fclose(f);
@@ -384,14 +385,14 @@ tacl_status_t tacl_calib_load(const char *path, tacl_calib_t *cal)
      * (the doctor's JSON), or bench output. */
     if (strstr(head, "\"tacl_calibration\"") || strstr(head, "tacl_calibration:")) {
 #if TACL_HAVE_FYAML
-        tacl_doc_t d;
-        TACL_CHECK(tacl_doc_load(path, &d));
+        tacl__doc_t d;
+        TACL_CHECK(tacl__doc_load(path, &d));
         tacl_status_t st = calib_read_file(&d, cal);
-        tacl_doc_close(&d);
+        tacl__doc_close(&d);
         return st;
 #else
-        return tacl_err(NULL, TACL_ERR_UNAVAILABLE, TACL_SUB_PLAN,
-                        "%s: tacl was built without libfyaml", path);
+        return tacl__err(NULL, TACL_ERR_UNAVAILABLE, TACL_SUB_PLAN,
+                         "%s: tacl was built without libfyaml", path);
 #endif
     }
     const char *p = head;
@@ -399,14 +400,14 @@ tacl_status_t tacl_calib_load(const char *path, tacl_calib_t *cal)
         p++;
     if (*p == '{' && strstr(head, "\"hosts\"") && !strstr(head, "\"collective\""))
         return calib_from_cluster(path, cal);
-    return tacl_calib_from_bench(path, cal);
+    return tacl__calib_from_bench(path, cal);
 }
 
-tacl_status_t tacl_calib_write(const tacl_calib_t *cal, FILE *f)
+tacl_status_t tacl__calib_write(const tacl__calib_t *cal, FILE *f)
 {
     fprintf(f, "{\"tacl_calibration\": 1,\n \"fits\": [");
     for (int i = 0; i < cal->nfits; i++) {
-        const tacl_calib_fit_t *x = &cal->fits[i];
+        const tacl__calib_fit_t *x = &cal->fits[i];
         fprintf(f,
                 "%s\n  {\"collective\": \"%s\", \"backend\": \"%s\", \"graph\": %s, \"ranks\": %d, "
                 "\"hosts\": %d, \"alpha_us\": %.6g, \"busbw_gbs\": %.6g, \"points\": %d, "
@@ -416,46 +417,46 @@ tacl_status_t tacl_calib_write(const tacl_calib_t *cal, FILE *f)
     }
     fprintf(f, "\n ]\n}\n");
     if (ferror(f))
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_PLAN,
-                        "calibration: write error on the output stream");
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_PLAN,
+                         "calibration: write error on the output stream");
     return TACL_OK;
 }
 
-const tacl_calib_fit_t *tacl_calib_find(const tacl_calib_t *cal, tacl_pred_coll_t k,
-                                        const char *backend, int graph, int ranks)
+const tacl__calib_fit_t *tacl__calib_find(const tacl__calib_t *cal, tacl__pred_coll_t k,
+                                          const char *backend, int graph, int ranks)
 {
     for (int i = 0; cal && i < cal->nfits; i++) {
-        const tacl_calib_fit_t *x = &cal->fits[i];
+        const tacl__calib_fit_t *x = &cal->fits[i];
         if (!strcmp(x->backend, backend) && x->graph == graph && x->ranks == ranks &&
-            x->hosts <= 1 && tacl_pred_coll_parse(x->coll) == (int)k)
+            x->hosts <= 1 && tacl__pred_coll_parse(x->coll) == (int)k)
             return x;
     }
     return NULL;
 }
 
-double tacl_calib_time(const tacl_calib_fit_t *x, tacl_pred_coll_t k, double bytes)
+double tacl__calib_time(const tacl__calib_fit_t *x, tacl__pred_coll_t k, double bytes)
 {
-    return x->alpha_us + tacl_pred_busfactor(k, x->ranks) * bytes / (x->busbw_gbs * 1e3);
+    return x->alpha_us + tacl__pred_busfactor(k, x->ranks) * bytes / (x->busbw_gbs * 1e3);
 }
 
-void tacl_calib_apply(const tacl_calib_t *cal, double gpu_link_gbs, tacl_costmodel_t *cm)
+void tacl__calib_apply(const tacl__calib_t *cal, double gpu_link_gbs, tacl__costmodel_t *cm)
 {
     /* The GPU all-reduce fit on the most ranks sets the constants of the collectives inside a
      * host; the network fit (doctor) sets the extra start-up of crossing hosts. */
-    const tacl_calib_fit_t *eager = NULL, *graph = NULL;
+    const tacl__calib_fit_t *eager = NULL, *graph = NULL;
     for (int i = 0; i < cal->nfits; i++) {
-        const tacl_calib_fit_t *x = &cal->fits[i];
+        const tacl__calib_fit_t *x = &cal->fits[i];
         if (!strcmp(x->backend, "net")) {
             cm->alpha_net_us = x->alpha_us;
             continue;
         }
         if (strcmp(x->backend, "gpu") || strcmp(x->coll, "all_reduce") || x->hosts > 1) continue;
-        const tacl_calib_fit_t **slot = x->graph ? &graph : &eager;
+        const tacl__calib_fit_t **slot = x->graph ? &graph : &eager;
         if (!*slot || x->ranks > (*slot)->ranks) *slot = x;
     }
     if (eager) cm->alpha_eager_us = eager->alpha_us;
     if (graph) cm->alpha_gpu_us = graph->alpha_us;
-    const tacl_calib_fit_t *bw = eager ? eager : graph;
+    const tacl__calib_fit_t *bw = eager ? eager : graph;
     if (bw && gpu_link_gbs > 0) {
         double eta = bw->busbw_gbs / gpu_link_gbs;
         cm->eta_bus = eta > 1 ? 1 : eta;

@@ -15,7 +15,7 @@
 
 /* name, hidden, layers, heads, kv_heads, head_dim, inter, vocab, tie, experts, top-k,
  * moe_inter, shared, first_dense, q_lora, kv_lora, nope, rope, v_head, wbytes, kvbytes, dtype */
-static const tacl_model_t model_presets[] = {
+static const tacl__model_t model_presets[] = {
     {"Llama-3-8B", 4096, 32, 32, 8, 128, 14336, 128256, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2,
      "bfloat16"},
     {"Llama-3-70B", 8192, 80, 64, 8, 128, 28672, 128256, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2,
@@ -109,19 +109,19 @@ static const char *const model_hf_ids[] = {
 _Static_assert(sizeof model_hf_ids / sizeof model_hf_ids[0] == MODEL_NPRESETS,
                "one Hugging Face id per preset");
 
-const char *tacl_model_hf_id(const char *name)
+const char *tacl__model_hf_id(const char *name)
 {
     for (int i = 0; name && i < MODEL_NPRESETS; i++)
         if (!strcasecmp(name, model_presets[i].name)) return model_hf_ids[i];
     return NULL;
 }
 
-const tacl_model_t *tacl_model_preset_at(int i)
+const tacl__model_t *tacl__model_preset_at(int i)
 {
     return i >= 0 && i < MODEL_NPRESETS ? &model_presets[i] : NULL;
 }
 
-const tacl_model_t *tacl_model_preset(const char *name)
+const tacl__model_t *tacl__model_preset(const char *name)
 {
     if (!name) return NULL;
     for (int i = 0; i < MODEL_NPRESETS; i++)
@@ -141,7 +141,7 @@ const tacl_model_t *tacl_model_preset(const char *name)
 
 /* ---- Derived sizes. ---- */
 
-double tacl_model_attn_params(const tacl_model_t *m)
+double tacl__model_attn_params(const tacl__model_t *m)
 {
     double h = (double)m->hidden, nh = (double)m->heads;
     if (m->kv_lora_rank > 0) {
@@ -157,51 +157,51 @@ double tacl_model_attn_params(const tacl_model_t *m)
     return h * nh * hd * 2 + 2 * h * (double)m->kv_heads * hd;
 }
 
-int tacl_model_is_moe_layer(const tacl_model_t *m, int layer)
+int tacl__model_is_moe_layer(const tacl__model_t *m, int layer)
 {
     return m->experts > 0 && layer >= m->first_dense;
 }
 
-double tacl_model_expert_params(const tacl_model_t *m)
+double tacl__model_expert_params(const tacl__model_t *m)
 {
     return 3.0 * (double)m->hidden * (double)(m->moe_inter ? m->moe_inter : m->inter);
 }
 
-double tacl_model_mlp_params(const tacl_model_t *m, int layer)
+double tacl__model_mlp_params(const tacl__model_t *m, int layer)
 {
-    if (!tacl_model_is_moe_layer(m, layer)) return 3.0 * (double)m->hidden * (double)m->inter;
+    if (!tacl__model_is_moe_layer(m, layer)) return 3.0 * (double)m->hidden * (double)m->inter;
     /* routed experts + shared experts + router */
-    return tacl_model_expert_params(m) * (double)(m->experts + m->shared_experts) +
+    return tacl__model_expert_params(m) * (double)(m->experts + m->shared_experts) +
            (double)m->hidden * (double)m->experts;
 }
 
-double tacl_model_embed_params(const tacl_model_t *m)
+double tacl__model_embed_params(const tacl__model_t *m)
 {
     return (double)m->vocab * (double)m->hidden;
 }
 
-double tacl_model_total_params(const tacl_model_t *m)
+double tacl__model_total_params(const tacl__model_t *m)
 {
-    double p = tacl_model_embed_params(m) * (m->tie_embed ? 1 : 2);
+    double p = tacl__model_embed_params(m) * (m->tie_embed ? 1 : 2);
     for (int l = 0; l < m->layers; l++)
-        p += tacl_model_attn_params(m) + tacl_model_mlp_params(m, l);
+        p += tacl__model_attn_params(m) + tacl__model_mlp_params(m, l);
     return p;
 }
 
-double tacl_model_active_params(const tacl_model_t *m)
+double tacl__model_active_params(const tacl__model_t *m)
 {
-    double p = tacl_model_embed_params(m) * (m->tie_embed ? 1 : 2);
+    double p = tacl__model_embed_params(m) * (m->tie_embed ? 1 : 2);
     for (int l = 0; l < m->layers; l++) {
-        p += tacl_model_attn_params(m);
-        if (tacl_model_is_moe_layer(m, l))
-            p += tacl_model_expert_params(m) * (double)(m->experts_per_tok + m->shared_experts);
+        p += tacl__model_attn_params(m);
+        if (tacl__model_is_moe_layer(m, l))
+            p += tacl__model_expert_params(m) * (double)(m->experts_per_tok + m->shared_experts);
         else
-            p += tacl_model_mlp_params(m, l);
+            p += tacl__model_mlp_params(m, l);
     }
     return p;
 }
 
-double tacl_model_kv_elems(const tacl_model_t *m)
+double tacl__model_kv_elems(const tacl__model_t *m)
 {
     /* MLA caches the compressed latent plus the rope key, shared by all heads. */
     if (m->kv_lora_rank > 0) return (double)(m->kv_lora_rank + m->qk_rope_dim);
@@ -212,26 +212,26 @@ double tacl_model_kv_elems(const tacl_model_t *m)
 
 #if TACL_HAVE_FYAML
 /* Reads an optional integer field; absent leaves *out unchanged. */
-static tacl_status_t model_int(const tacl_doc_t *d, struct fy_node *root, const char *key,
+static tacl_status_t model_int(const tacl__doc_t *d, struct fy_node *root, const char *key,
                                long *out)
 {
-    struct fy_node *v = tacl_doc_get(root, key);
+    struct fy_node *v = tacl__doc_get(root, key);
     if (!v) return TACL_OK;
     const char *s = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
     if (s && !strcmp(s, "null")) return TACL_OK;
-    return tacl_doc_int(d, v, key, 0, 1L << 40, out);
+    return tacl__doc_int(d, v, key, 0, 1L << 40, out);
 }
 
-static tacl_status_t model_read(const tacl_doc_t *d, tacl_model_t *out)
+static tacl_status_t model_read(const tacl__doc_t *d, tacl__model_t *out)
 {
-    struct fy_node *root = tacl_doc_root(d), *v;
+    struct fy_node *root = tacl__doc_root(d), *v;
     if (!root || !fy_node_is_mapping(root))
-        return tacl_doc_err(d, root,
-                            "expected a config.json object with hidden_size, "
-                            "num_hidden_layers, num_attention_heads ...");
+        return tacl__doc_err(d, root,
+                             "expected a config.json object with hidden_size, "
+                             "num_hidden_layers, num_attention_heads ...");
     /* Multimodal configs nest the language model under text_config. */
-    if ((v = tacl_doc_get(root, "text_config")) && fy_node_is_mapping(v)) root = v;
-    tacl_model_t m;
+    if ((v = tacl__doc_get(root, "text_config")) && fy_node_is_mapping(v)) root = v;
+    tacl__model_t m;
     memset(&m, 0, sizeof m);
     m.head_dim = -1;
     m.kv_heads = -1;
@@ -239,10 +239,10 @@ static tacl_status_t model_read(const tacl_doc_t *d, tacl_model_t *out)
                                        "vocab_size"};
     long *needp[] = {&m.hidden, &m.layers, &m.heads, &m.vocab};
     for (int i = 0; i < 4; i++) {
-        if (!(v = tacl_doc_get(root, need[i])))
-            return tacl_doc_err(d, root, "expected %s (a positive integer) in the model config",
-                                need[i]);
-        TACL_CHECK(tacl_doc_int(d, v, need[i], 1, 1L << 40, needp[i]));
+        if (!(v = tacl__doc_get(root, need[i])))
+            return tacl__doc_err(d, root, "expected %s (a positive integer) in the model config",
+                                 need[i]);
+        TACL_CHECK(tacl__doc_int(d, v, need[i], 1, 1L << 40, needp[i]));
     }
     TACL_CHECK(model_int(d, root, "num_key_value_heads", &m.kv_heads));
     TACL_CHECK(model_int(d, root, "head_dim", &m.head_dim));
@@ -259,46 +259,46 @@ static tacl_status_t model_read(const tacl_doc_t *d, tacl_model_t *out)
     TACL_CHECK(model_int(d, root, "qk_nope_head_dim", &m.qk_nope_dim));
     TACL_CHECK(model_int(d, root, "qk_rope_head_dim", &m.qk_rope_dim));
     TACL_CHECK(model_int(d, root, "v_head_dim", &m.v_head_dim));
-    if ((v = tacl_doc_get(root, "tie_word_embeddings")))
-        TACL_CHECK(tacl_doc_bool(d, v, "tie_word_embeddings", &m.tie_embed));
+    if ((v = tacl__doc_get(root, "tie_word_embeddings")))
+        TACL_CHECK(tacl__doc_bool(d, v, "tie_word_embeddings", &m.tie_embed));
     if (m.kv_heads < 0) m.kv_heads = m.heads;
     if (m.kv_heads == 0 || m.heads % m.kv_heads)
-        return tacl_doc_err(d, tacl_doc_get(root, "num_key_value_heads"),
-                            "num_key_value_heads: expected a divisor of num_attention_heads "
-                            "(%ld), found %ld",
-                            m.heads, m.kv_heads);
+        return tacl__doc_err(d, tacl__doc_get(root, "num_key_value_heads"),
+                             "num_key_value_heads: expected a divisor of num_attention_heads "
+                             "(%ld), found %ld",
+                             m.heads, m.kv_heads);
     if (m.head_dim < 0) {
         if (m.hidden % m.heads)
-            return tacl_doc_err(d, root,
-                                "expected head_dim: hidden_size %ld is not a multiple of "
-                                "num_attention_heads %ld",
-                                m.hidden, m.heads);
+            return tacl__doc_err(d, root,
+                                 "expected head_dim: hidden_size %ld is not a multiple of "
+                                 "num_attention_heads %ld",
+                                 m.hidden, m.heads);
         m.head_dim = m.hidden / m.heads;
     }
     if (m.kv_lora_rank > 0) m.head_dim = m.qk_nope_dim + m.qk_rope_dim;
     if (m.inter <= 0 && m.experts == 0)
-        return tacl_doc_err(d, root, "expected intermediate_size (a positive integer)");
+        return tacl__doc_err(d, root, "expected intermediate_size (a positive integer)");
     if (m.experts > 0 && m.experts_per_tok <= 0)
-        return tacl_doc_err(d, root, "MoE config: expected num_experts_per_tok with %ld experts",
-                            m.experts);
+        return tacl__doc_err(d, root, "MoE config: expected num_experts_per_tok with %ld experts",
+                             m.experts);
     /* Bytes per weight: the dtype, unless a quantization_config says fewer. */
     m.weight_bytes = 2;
     snprintf(m.dtype, sizeof m.dtype, "bfloat16");
-    if ((v = tacl_doc_get(root, "torch_dtype")) || (v = tacl_doc_get(root, "dtype"))) {
+    if ((v = tacl__doc_get(root, "torch_dtype")) || (v = tacl__doc_get(root, "dtype"))) {
         char s[24];
-        TACL_CHECK(tacl_doc_str(d, v, "torch_dtype", s, sizeof s));
+        TACL_CHECK(tacl__doc_str(d, v, "torch_dtype", s, sizeof s));
         if (strcmp(s, "bfloat16") && strcmp(s, "float16") && strcmp(s, "float32"))
-            return tacl_doc_err(
+            return tacl__doc_err(
                 d, v, "torch_dtype: expected bfloat16, float16 or float32, found '%s'", s);
         /* vLLM serves float32 checkpoints in 16 bits unless told otherwise. */
         snprintf(m.dtype, sizeof m.dtype, "%s", s);
     }
-    struct fy_node *q = tacl_doc_get(tacl_doc_root(d), "quantization_config");
+    struct fy_node *q = tacl__doc_get(tacl__doc_root(d), "quantization_config");
     if (q && fy_node_is_mapping(q)) {
         char meth[24] = "";
         long bits = 0;
-        if ((v = tacl_doc_get(q, "quant_method")))
-            TACL_CHECK(tacl_doc_str(d, v, "quant_method", meth, sizeof meth));
+        if ((v = tacl__doc_get(q, "quant_method")))
+            TACL_CHECK(tacl__doc_str(d, v, "quant_method", meth, sizeof meth));
         TACL_CHECK(model_int(d, q, "bits", &bits));
         if (!strcasecmp(meth, "fp8") || !strcasecmp(meth, "fbgemm_fp8") || bits == 8)
             m.weight_bytes = 1;
@@ -313,23 +313,23 @@ static tacl_status_t model_read(const tacl_doc_t *d, tacl_model_t *out)
 }
 #endif
 
-tacl_status_t tacl_model_parse(const char *name, const char *text, tacl_model_t *out)
+tacl_status_t tacl__model_parse(const char *name, const char *text, tacl__model_t *out)
 {
-    tacl_doc_t d;
-    TACL_CHECK(tacl_doc_parse(name, text, &d));
+    tacl__doc_t d;
+    TACL_CHECK(tacl__doc_parse(name, text, &d));
 #if TACL_HAVE_FYAML
     tacl_status_t st = model_read(&d, out);
 #else
     tacl_status_t st = TACL_ERR_UNAVAILABLE;
     (void)out;
 #endif
-    tacl_doc_close(&d);
+    tacl__doc_close(&d);
     return st;
 }
 
-tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out)
+tacl_status_t tacl__model_load(const char *name_or_path, tacl__model_t *out)
 {
-    const tacl_model_t *p = tacl_model_preset(name_or_path);
+    const tacl__model_t *p = tacl__model_preset(name_or_path);
     if (p) {
         *out = *p;
         return TACL_OK;
@@ -349,31 +349,31 @@ tacl_status_t tacl_model_load(const char *name_or_path, tacl_model_t *out)
                        (n > 5 && !strcasecmp(name_or_path + n - 5, ".json")) ||
                        (n > 5 && !strcasecmp(name_or_path + n - 5, ".yaml")) ||
                        (n > 4 && !strcasecmp(name_or_path + n - 4, ".yml"));
-        if (pathlike && !tacl_model_preset(name_or_path))
-            return tacl_err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_PLAN,
-                            "model %s: no such file (expected a config.json, a checkpoint "
-                            "folder holding one, or a preset name)",
-                            name_or_path);
+        if (pathlike && !tacl__model_preset(name_or_path))
+            return tacl__err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_PLAN,
+                             "model %s: no such file (expected a config.json, a checkpoint "
+                             "folder holding one, or a preset name)",
+                             name_or_path);
         char list[1024] = "";
         for (int i = 0; i < MODEL_NPRESETS; i++) {
             if (strlen(list) + strlen(model_presets[i].name) + 3 >= sizeof list) break;
             if (i) strcat(list, ", ");
             strcat(list, model_presets[i].name);
         }
-        return tacl_err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_PLAN,
-                        "model '%s': expected a preset (%s) or the path of a config.json",
-                        name_or_path, list);
+        return tacl__err(NULL, TACL_ERR_NOT_FOUND, TACL_SUB_PLAN,
+                         "model '%s': expected a preset (%s) or the path of a config.json",
+                         name_or_path, list);
     }
     FILE *f = fopen(name_or_path, "r");
-    if (!f) return tacl_doc_check_file(name_or_path); /* names why */
+    if (!f) return tacl__doc_check_file(name_or_path); /* names why */
     fclose(f);
-    tacl_doc_t d;
-    TACL_CHECK(tacl_doc_load(name_or_path, &d));
+    tacl__doc_t d;
+    TACL_CHECK(tacl__doc_load(name_or_path, &d));
 #if TACL_HAVE_FYAML
     tacl_status_t st = model_read(&d, out);
 #else
     tacl_status_t st = TACL_ERR_UNAVAILABLE;
 #endif
-    tacl_doc_close(&d);
+    tacl__doc_close(&d);
     return st;
 }

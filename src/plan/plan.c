@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tacl_workload_default(tacl_workload_t *w)
+void tacl__workload_default(tacl__workload_t *w)
 {
     memset(w, 0, sizeof *w);
     w->prompt_len = 2048;
@@ -25,7 +25,7 @@ void tacl_workload_default(tacl_workload_t *w)
     w->overhead_gb = 2;
 }
 
-void tacl_costmodel_default(tacl_costmodel_t *cm)
+void tacl__costmodel_default(tacl__costmodel_t *cm)
 {
     cm->eta_hbm = 0.7;
     cm->eta_mm = 0.5;
@@ -38,8 +38,8 @@ void tacl_costmodel_default(tacl_costmodel_t *cm)
     cm->layer_us = 25;
 }
 
-double tacl_plan_allreduce_us(const tacl_costmodel_t *cm, double bytes, int n, double bw_gbs,
-                              double alpha_us)
+double tacl__plan_allreduce_us(const tacl__costmodel_t *cm, double bytes, int n, double bw_gbs,
+                               double alpha_us)
 {
     if (n <= 1) return 0;
     return alpha_us + 2.0 * (n - 1) / n * bytes / (bw_gbs * cm->eta_bus * 1e3);
@@ -58,7 +58,7 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
     for (int i = 0; i < n; i++)
         order[i] = i;
     for (int i = 0; i + 1 < n && ok; i++)
-        ok = tacl_cluster_link(c, i, i + 1, &w, &l);
+        ok = tacl__cluster_link(c, i, i + 1, &w, &l);
     if (ok) return 0;
     char *used = calloc((size_t)n, 1);
     int *deg = calloc((size_t)n, sizeof *deg);
@@ -77,7 +77,7 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
             int next = first;
             if (cur >= 0)
                 for (int j = first; j < n; j++)
-                    if (!used[j] && tacl_cluster_link(c, cur, j, &w, &l)) {
+                    if (!used[j] && tacl__cluster_link(c, cur, j, &w, &l)) {
                         next = j;
                         break;
                     }
@@ -103,7 +103,7 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
         int next = -1;
         if (cur >= 0)
             for (int e = c->adj_off[cur]; e < c->adj_off[cur + 1]; e++) {
-                const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                const tacl__cluster_link_t *lk = &c->links[c->adj[e]];
                 int j = lk->a == cur ? lk->b : lk->a;
                 if (!used[j] &&
                     (next < 0 || deg[j] < deg[next] || (deg[j] == deg[next] && j < next)))
@@ -125,7 +125,7 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
         while (scan < n && used[scan])
             scan++;
         for (int e = c->adj_off[next]; e < c->adj_off[next + 1]; e++) {
-            const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+            const tacl__cluster_link_t *lk = &c->links[c->adj[e]];
             deg[lk->a == next ? lk->b : lk->a]--;
         }
         cur = next;
@@ -136,16 +136,16 @@ static int plan_host_order(const tacl_cluster_t *c, int *order)
     return 0;
 }
 
-static tacl_status_t plan_slots(tacl_plan_t *p)
+static tacl_status_t plan_slots(tacl__plan_t *p)
 {
     const tacl_cluster_t *c = p->cluster;
-    int total = c->nranks ? c->nranks : tacl_cluster_total_gpus(c);
+    int total = c->nranks ? c->nranks : tacl__cluster_total_gpus(c);
     p->slot_host = malloc(sizeof(int) * (size_t)(total ? total : 1));
     p->slot_dev = malloc(sizeof(int) * (size_t)(total ? total : 1));
     int *order = malloc(sizeof(int) * (size_t)c->nhosts);
     if (!p->slot_host || !p->slot_dev || !order) {
         free(order);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     if (c->nranks) {
         for (int r = 0; r < c->nranks; r++) {
@@ -180,7 +180,7 @@ typedef struct {
     int ba, bb;       /* the slowest host link */
 } plan_group_t;
 
-static double plan_gpu_pair_gbs(const tacl_cluster_host_t *h, int d0, int d1)
+static double plan_gpu_pair_gbs(const tacl__cluster_host_t *h, int d0, int d1)
 {
     if (h->gpu_bw && d0 < h->ngpus && d1 < h->ngpus) return h->gpu_bw[d0 * h->ngpus + d1];
     return h->gpu_link_gbs;
@@ -193,7 +193,7 @@ static double plan_gpu_pair_gbs(const tacl_cluster_host_t *h, int d0, int d1)
  * control planes over hundreds of hosts) use the structure of the description instead: under
  * a default link only the listed links and unreachable pairs can differ from it, so the cost is
  * O(k + links + unreachable pairs) rather than O(k^2). */
-static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_group_t *g)
+static void plan_hostset(const tacl__plan_t *p, const int *hosts, int k, plan_group_t *g)
 {
     const tacl_cluster_t *c = p->cluster;
     double bw, lat;
@@ -220,7 +220,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
                 int v = hosts[j];
                 if (v == hosts[i] || (row[v / 64] >> (v % 64) & 1)) continue;
                 if (p->w.allow_routing &&
-                    tacl_cluster_route(c, hosts[i], v, path, 64, &bw, &lat) > 0) {
+                    tacl__cluster_route(c, hosts[i], v, path, 64, &bw, &lat) > 0) {
                     g->routed = 1;
                     if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = hosts[i], g->bb = v;
                     if (lat > g->lat_us) g->lat_us = lat;
@@ -242,7 +242,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
         for (int i = 0; i < k; i++) {
             int u = hosts[i], in = 0;
             for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
-                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                const tacl__cluster_link_t *l = &c->links[c->adj[e]];
                 int v = l->a == u ? l->b : l->a;
                 if (mk[v] != stamp) continue;
                 in++;
@@ -254,13 +254,13 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
             /* u misses a partner: find the first, then route it or report it. */
             int stamp2 = ++p->scratch->epoch2, *m2 = p->scratch->mark2;
             for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
-                const tacl_cluster_link_t *l = &c->links[c->adj[e]];
+                const tacl__cluster_link_t *l = &c->links[c->adj[e]];
                 m2[l->a == u ? l->b : l->a] = stamp2;
             }
             for (int j = 0; j < k; j++) {
                 int v = hosts[j];
                 if (v == u || m2[v] == stamp2 || v < u) continue;
-                if (p->w.allow_routing && tacl_cluster_route(c, u, v, path, 64, &bw, &lat) > 0) {
+                if (p->w.allow_routing && tacl__cluster_route(c, u, v, path, 64, &bw, &lat) > 0) {
                     g->routed = 1;
                     if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = u, g->bb = v;
                     if (lat > g->lat_us) g->lat_us = lat;
@@ -276,9 +276,9 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     if (k <= 32 || !c->has_default) {
         for (int a = 0; a < k; a++)
             for (int b = a + 1; b < k; b++) {
-                if (tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat)) {
+                if (tacl__cluster_link(c, hosts[a], hosts[b], &bw, &lat)) {
                 } else if (p->w.allow_routing &&
-                           tacl_cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat) > 0) {
+                           tacl__cluster_route(c, hosts[a], hosts[b], path, 64, &bw, &lat) > 0) {
                     g->routed = 1;
                     bw *= 0.999999; /* name the routed pair when it ties with a direct link */
                 } else {
@@ -298,7 +298,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     g->inter_gbs = c->default_gbs, g->lat_us = c->default_lat_us;
     g->ba = hosts[0], g->bb = hosts[1];
     for (int i = 0; i < c->nlinks; i++) {
-        const tacl_cluster_link_t *l = &c->links[i];
+        const tacl__cluster_link_t *l = &c->links[i];
         if (mk[l->a] != stamp || mk[l->b] != stamp) continue;
         if (l->gbs < g->inter_gbs) g->inter_gbs = l->gbs, g->ba = l->a, g->bb = l->b;
         if (l->lat_us > g->lat_us) g->lat_us = l->lat_us;
@@ -306,7 +306,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
     for (int i = 0; i < c->nunreach; i++) {
         int a = c->unreach[i][0], b = c->unreach[i][1];
         if (mk[a] != stamp || mk[b] != stamp) continue;
-        if (p->w.allow_routing && tacl_cluster_route(c, a, b, path, 64, &bw, &lat) > 0) {
+        if (p->w.allow_routing && tacl__cluster_route(c, a, b, path, 64, &bw, &lat) > 0) {
             g->routed = 1;
             if (bw < g->inter_gbs) g->inter_gbs = bw, g->ba = a, g->bb = b;
             if (lat > g->lat_us) g->lat_us = lat;
@@ -319,7 +319,7 @@ static void plan_hostset(const tacl_plan_t *p, const int *hosts, int k, plan_gro
 
 /* Describes the group made of slots idx[0..n): hosts, links, and whether NCCL can connect
  * it (every pair of its hosts linked) or tacl must route. */
-static void plan_group(const tacl_plan_t *p, const int *idx, int n, plan_group_t *g)
+static void plan_group(const tacl__plan_t *p, const int *idx, int n, plan_group_t *g)
 {
     const tacl_cluster_t *c = p->cluster;
     int *hosts = p->scratch->hosts, *cnt = p->scratch->cnt, *pos = p->scratch->pos;
@@ -364,9 +364,9 @@ static void plan_group(const tacl_plan_t *p, const int *idx, int n, plan_group_t
  * once per direction, carrying 2(N-1)/N of the data, overlapped with the NVLink part; over a
  * routed (non-complete) host graph tacl's pipelined reduce+broadcast on a tree moves M per
  * link (docs/COST_MODEL.md). */
-static double plan_group_ar_us(const tacl_plan_t *p, const plan_group_t *g, double bytes)
+static double plan_group_ar_us(const tacl__plan_t *p, const plan_group_t *g, double bytes)
 {
-    const tacl_costmodel_t *cm = &p->cm;
+    const tacl__costmodel_t *cm = &p->cm;
     if (g->n <= 1) return 0;
     double f = 2.0 * (g->n - 1) / g->n, t_in = 0, t_x = 0, a = cm->alpha_gpu_us;
     if (g->gmax > 1) t_in = f * bytes / (g->intra_gbs * cm->eta_bus * 1e3);
@@ -378,9 +378,9 @@ static double plan_group_ar_us(const tacl_plan_t *p, const plan_group_t *g, doub
 }
 
 /* All-to-all where every rank sends bytes spread over the others (us). */
-static double plan_group_a2a_us(const tacl_plan_t *p, const plan_group_t *g, double bytes)
+static double plan_group_a2a_us(const tacl__plan_t *p, const plan_group_t *g, double bytes)
 {
-    const tacl_costmodel_t *cm = &p->cm;
+    const tacl__costmodel_t *cm = &p->cm;
     if (g->n <= 1) return 0;
     double in = bytes * (g->gmax - 1) / g->n / (g->intra_gbs * cm->eta_bus * 1e3), x = 0;
     double a = cm->alpha_gpu_us;
@@ -395,30 +395,31 @@ static double plan_group_a2a_us(const tacl_plan_t *p, const plan_group_t *g, dou
 
 /* ---- One collective (`tacl plan --predict`, and per layout in -J). ---- */
 
-tacl_status_t tacl_plan_predict(const tacl_plan_t *p, tacl_pred_coll_t k, double bytes,
-                                const int *slots, int n, const tacl_calib_t *cal, tacl_pred_t *out)
+tacl_status_t tacl__plan_predict(const tacl__plan_t *p, tacl__pred_coll_t k, double bytes,
+                                 const int *slots, int n, const tacl__calib_t *cal,
+                                 tacl__pred_t *out)
 {
     if (k < 0 || k >= TACL_PRED_NCOLL || n < 1 || !(bytes >= 0) ||
         (k == TACL_PRED_SENDRECV && n != 2))
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "predict: expected a collective, bytes >= 0 and at least one GPU (two "
-                        "for sendrecv), found %d GPUs",
-                        n);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "predict: expected a collective, bytes >= 0 and at least one GPU (two "
+                         "for sendrecv), found %d GPUs",
+                         n);
     for (int i = 0; i < n; i++)
         if (slots[i] < 0 || slots[i] >= p->nslots)
-            return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                            "predict: GPU slot %d: expected 0..%d", slots[i], p->nslots - 1);
-    const tacl_costmodel_t *cm = &p->cm;
+            return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                             "predict: GPU slot %d: expected 0..%d", slots[i], p->nslots - 1);
+    const tacl__costmodel_t *cm = &p->cm;
     plan_group_t g;
     plan_group(p, slots, n, &g);
     if (g.missing)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "predict: the group needs %s↔%s, which are not linked",
-                        p->cluster->hosts[g.ma].name, p->cluster->hosts[g.mb].name);
-    tacl_pred_t r;
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "predict: the group needs %s↔%s, which are not linked",
+                         p->cluster->hosts[g.ma].name, p->cluster->hosts[g.mb].name);
+    tacl__pred_t r;
     memset(&r, 0, sizeof r);
     r.hosts = g.k;
-    double f = tacl_pred_busfactor(k, n), t_in = 0, t_x = 0, a_x = 0;
+    double f = tacl__pred_busfactor(k, n), t_in = 0, t_x = 0, a_x = 0;
     double eta = cm->eta_bus * 1e3; /* GB/s -> bytes/us */
     r.bw_gbs = g.k > 1 ? g.inter_gbs : g.intra_gbs;
     if (k == TACL_PRED_ALL_TO_ALL) {
@@ -442,9 +443,9 @@ tacl_status_t tacl_plan_predict(const tacl_plan_t *p, tacl_pred_coll_t k, double
     r.eager_us = r.alpha_eager_us + r.beta_us;
     /* A fit measured on this collective and group size answers directly. */
     for (int graph = 0; graph < 2 && n > 1; graph++) {
-        const tacl_calib_fit_t *x = g.k == 1 ? tacl_calib_find(cal, k, "gpu", graph, n) : NULL;
+        const tacl__calib_fit_t *x = g.k == 1 ? tacl__calib_find(cal, k, "gpu", graph, n) : NULL;
         if (!x) continue;
-        double t = tacl_calib_time(x, k, bytes);
+        double t = tacl__calib_time(x, k, bytes);
         if (graph)
             r.graph_us = t, r.alpha_graph_us = x->alpha_us, r.fit_graph = x;
         else
@@ -531,11 +532,11 @@ typedef struct plan_res {
     int la, lb; /* the inter-host link costing the most time per token, bottleneck or not */
 } plan_res_t;
 
-static void plan_cost(const tacl_plan_t *p, const plan_shape_t *sh, const plan_rep_t *r, int *n,
+static void plan_cost(const tacl__plan_t *p, const plan_shape_t *sh, const plan_rep_t *r, int *n,
                       plan_res_t *res)
 {
-    const tacl_model_t *m = &p->model;
-    const tacl_costmodel_t *cm = &p->cm;
+    const tacl__model_t *m = &p->model;
+    const tacl__costmodel_t *cm = &p->cm;
     const tacl_cluster_t *c = p->cluster;
     int pp = sh->pp;
     memset(res, 0, sizeof *res);
@@ -721,7 +722,7 @@ static void plan_addf(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static void plan_group_names(const tacl_plan_t *p, const int *idx, int n, char *buf, size_t len)
+static void plan_group_names(const tacl__plan_t *p, const int *idx, int n, char *buf, size_t len)
 {
     int last = -1;
     size_t k = (size_t)snprintf(buf, len, "[");
@@ -737,8 +738,8 @@ static void plan_group_names(const tacl_plan_t *p, const int *idx, int n, char *
 
 /* Fills the replica inputs for replica (instance) rep; says why it cannot run (unreachable
  * pairs) in why. */
-static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep, plan_rep_t *r,
-                           tacl_layout_t *l, int *idx, char *why, size_t whylen)
+static int plan_rep_inputs(const tacl__plan_t *p, const plan_shape_t *sh, int rep, plan_rep_t *r,
+                           tacl__layout_t *l, int *idx, char *why, size_t whylen)
 {
     const tacl_cluster_t *c = p->cluster;
     int tp = sh->tp, pp = sh->pp, ok = 1;
@@ -748,7 +749,7 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
         r->cap[s] = INFINITY, r->hbm[s] = INFINITY, r->tflops[s] = INFINITY;
         for (int t = 0; t < tp; t++) {
             int slot = base + s * tp + t;
-            const tacl_gpu_spec_t *g = &c->hosts[p->slot_host[slot]].gpu;
+            const tacl__gpu_spec_t *g = &c->hosts[p->slot_host[slot]].gpu;
             double cap = g->mem_bytes * p->w.mem_util - reserve;
             if (cap < r->cap[s]) r->cap[s] = cap;
             if (g->hbm_gbs < r->hbm[s]) r->hbm[s] = g->hbm_gbs;
@@ -798,10 +799,10 @@ static int plan_rep_inputs(const tacl_plan_t *p, const plan_shape_t *sh, int rep
                                        p->slot_dev[base + (s + 1) * tp + t]);
                 lat = 0;
                 if (bw <= 0) bw = c->hosts[a].gpu.pcie_gbs;
-            } else if (tacl_cluster_link(c, a, b, &bw, &lat)) {
+            } else if (tacl__cluster_link(c, a, b, &bw, &lat)) {
                 r->pp_x[s] = 1;
                 bw /= tp; /* the TP ranks' sends share the host link */
-            } else if (p->w.allow_routing && tacl_cluster_route(c, a, b, path, 64, &bw, &lat)) {
+            } else if (p->w.allow_routing && tacl__cluster_route(c, a, b, path, 64, &bw, &lat)) {
                 r->pp_x[s] = 1;
                 bw /= tp;
                 l->routed = 1;
@@ -876,24 +877,24 @@ static void plan_rep_free(plan_rep_t *r)
     free(r->epg);
 }
 
-static void plan_shape(const tacl_plan_t *p, int tp, int pp, int dp, int ep, plan_shape_t *sh)
+static void plan_shape(const tacl__plan_t *p, int tp, int pp, int dp, int ep, plan_shape_t *sh)
 {
-    const tacl_model_t *m = &p->model;
+    const tacl__model_t *m = &p->model;
     double wb = p->w.weight_bytes > 0 ? p->w.weight_bytes : m->weight_bytes;
     double kb = p->w.kv_bytes > 0 ? p->w.kv_bytes : m->kv_bytes;
     memset(sh, 0, sizeof *sh);
     sh->tp = tp, sh->pp = pp, sh->dp = dp, sh->ep = ep, sh->L = (int)m->layers;
     double L = (double)m->layers;
-    double attn = tacl_model_attn_params(m);
+    double attn = tacl__model_attn_params(m);
     double dense = 0, experts_all = 0, shared = 0, router = 0, nmoe = 0;
     for (int l = 0; l < m->layers; l++) {
-        if (tacl_model_is_moe_layer(m, l)) {
+        if (tacl__model_is_moe_layer(m, l)) {
             nmoe++;
-            experts_all += tacl_model_expert_params(m) * (double)m->experts;
-            shared += tacl_model_expert_params(m) * (double)m->shared_experts;
+            experts_all += tacl__model_expert_params(m) * (double)m->experts;
+            shared += tacl__model_expert_params(m) * (double)m->shared_experts;
             router += (double)m->hidden * (double)m->experts;
         } else {
-            dense += tacl_model_mlp_params(m, l);
+            dense += tacl__model_mlp_params(m, l);
         }
     }
     sh->moe_frac_layers = nmoe / L;
@@ -905,17 +906,17 @@ static void plan_shape(const tacl_plan_t *p, int tp, int pp, int dp, int ep, pla
     sh->dense_read_b = per_tp * wb;
     sh->w_layer = sh->dense_read_b + sh->expert_b_gpu * sh->moe_frac_layers;
     /* KV heads: split over TP, one per rank once TP exceeds them (replicated). MLA: whole. */
-    double kv = tacl_model_kv_elems(m);
+    double kv = tacl__model_kv_elems(m);
     if (m->kv_lora_rank == 0) {
         double heads = m->kv_heads >= tp ? (double)m->kv_heads / tp : 1;
         kv = 2 * heads * m->head_dim;
     }
     sh->k_layer = kv * kb;
-    double embed = tacl_model_embed_params(m) * wb / tp;
+    double embed = tacl__model_embed_params(m) * wb / tp;
     sh->embed_b = embed;
     sh->head_b = (m->tie_embed && pp == 1) ? 0 : embed;
     double act_expert =
-        m->experts > 0 ? tacl_model_expert_params(m) * (double)m->experts_per_tok * nmoe / L : 0;
+        m->experts > 0 ? tacl__model_expert_params(m) * (double)m->experts_per_tok * nmoe / L : 0;
     sh->act_params_layer = (attn + (dense + shared) / L + act_expert) / tp;
 }
 
@@ -932,7 +933,7 @@ typedef struct {
 /* Evaluates layout (tp, pp, ep) in l (tp, pp, dp, ep already set, reason may hold shape
  * rejections). Replicas that cannot run (an unreachable pair) or do not fit are dropped when
  * others can serve: the layout is then partial (l->reps lists the replicas kept). */
-static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
+static void plan_eval(tacl__plan_t *p, tacl__layout_t *l)
 {
     int tp = l->tp, pp = l->pp, dp = l->dp;
     plan_shape_t sh;
@@ -970,7 +971,7 @@ static void plan_eval(tacl_plan_t *p, tacl_layout_t *l)
     /* Symmetry: on a cluster of identical hosts under a default link, a replica that touches
      * no host named in a link or unreachable pair is equal to any other replica starting at
      * the same GPU offset within its host, so one evaluation per offset suffices. */
-    const tacl_plan_scratch_t *sc = p->scratch;
+    const tacl__plan_scratch_t *sc = p->scratch;
     int size = tp * pp;
     /* Pass 0 finds the replicas that can serve; when only some can (partial), pass 1 costs
      * them again with the whole concurrency shared among them alone. */
@@ -1149,7 +1150,7 @@ out:
  * then layouts that do not fit by missing memory; then rejected ones. */
 static int plan_rank_cmp(const void *x, const void *y)
 {
-    const tacl_layout_t *a = x, *b = y;
+    const tacl__layout_t *a = x, *b = y;
     if (a->state != b->state) return a->state < b->state ? -1 : 1;
     if (a->state == TACL_LAYOUT_OK) {
         if (a->meets != b->meets) return a->meets ? -1 : 1;
@@ -1166,17 +1167,17 @@ static int plan_rank_cmp(const void *x, const void *y)
     return (a->ep > b->ep) - (a->ep < b->ep);
 }
 
-int tacl_plan_store_host(const tacl_plan_t *p, const tacl_layout_t *l, int inst)
+int tacl__plan_store_host(const tacl__plan_t *p, const tacl__layout_t *l, int inst)
 {
     int inst_size = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
     int *hosts = malloc(sizeof(int) * (size_t)inst_size), k = 0;
     if (!hosts) return -1;
     int stamp = ++p->scratch->epoch;
     for (int i = inst * inst_size; i < (inst + 1) * inst_size; i++) {
-        int h = p->slot_host[tacl_layout_slot(l, i)];
+        int h = p->slot_host[tacl__layout_slot(l, i)];
         if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
     }
-    int s = k > 1 ? tacl_cluster_store_pick(p->cluster, hosts, k, hosts[0]) : hosts[0];
+    int s = k > 1 ? tacl__cluster_store_pick(p->cluster, hosts, k, hosts[0]) : hosts[0];
     free(hosts);
     return s;
 }
@@ -1185,8 +1186,8 @@ int tacl_plan_store_host(const tacl_plan_t *p, const tacl_layout_t *l, int inst)
  * every pair of an instance's hosts, and every host must reach the store. These do not carry
  * data, so a missing pair is a requirement (IP routing through a relay, or tacl's routed
  * control plane), not a rejection. The store goes on a host every host of the instance is
- * linked to (tacl_cluster_store_pick, as the doctor chooses it). */
-static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
+ * linked to (tacl__cluster_store_pick, as the doctor chooses it). */
+static void plan_control_plane(const tacl__plan_t *p, tacl__layout_t *l)
 {
     const tacl_cluster_t *c = p->cluster;
     if (c->has_default && c->nunreach == 0 && c->store_host < 0) return;
@@ -1197,7 +1198,7 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
     for (int i = 0; i < ninst && reported < 3; i++) {
         int k = 0, stamp = ++p->scratch->epoch;
         for (int s = i * inst; s < (i + 1) * inst; s++) {
-            int h = p->slot_host[tacl_layout_slot(l, s)];
+            int h = p->slot_host[tacl__layout_slot(l, s)];
             if (p->scratch->mark[h] != stamp) p->scratch->mark[h] = stamp, hosts[k++] = h;
         }
         if (k < 2) continue;
@@ -1213,13 +1214,13 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
             for (int a = 0; a < k && npairs < 4; a++) {
                 int u = hosts[a], in = 0;
                 for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
-                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    const tacl__cluster_link_t *lk = &c->links[c->adj[e]];
                     in += p->scratch->mark[lk->a == u ? lk->b : lk->a] == stamp;
                 }
                 if (in >= k - 1) continue;
                 int st2 = ++p->scratch->epoch2;
                 for (int e = c->adj_off[u]; e < c->adj_off[u + 1]; e++) {
-                    const tacl_cluster_link_t *lk = &c->links[c->adj[e]];
+                    const tacl__cluster_link_t *lk = &c->links[c->adj[e]];
                     p->scratch->mark2[lk->a == u ? lk->b : lk->a] = st2;
                 }
                 for (int b = a + 1; b < k && npairs < 4; b++)
@@ -1230,14 +1231,14 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
             for (int a = 0; a < k && npairs < 4; a++)
                 for (int b = a + 1; b < k && npairs < 4; b++) {
                     double bw, lat;
-                    if (!tacl_cluster_link(c, hosts[a], hosts[b], &bw, &lat))
+                    if (!tacl__cluster_link(c, hosts[a], hosts[b], &bw, &lat))
                         pairs[npairs][0] = hosts[a], pairs[npairs++][1] = hosts[b];
                 }
         }
         for (int q = 0; q < npairs && reported < 3; q++) {
             double bw, lat;
             int path[64], ha = pairs[q][0], hb = pairs[q][1];
-            int np = tacl_cluster_route(c, ha, hb, path, 64, &bw, &lat);
+            int np = tacl__cluster_route(c, ha, hb, path, 64, &bw, &lat);
             if (np > 2)
                 plan_addf(l->note, sizeof l->note,
                           "control plane: vLLM's Gloo group and NCCL bootstrap connect "
@@ -1249,7 +1250,7 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
                           c->hosts[ha].name, c->hosts[hb].name);
             reported++;
         }
-        int store = tacl_plan_store_host(p, l, i);
+        int store = tacl__plan_store_host(p, l, i);
         if (store < 0) {
             plan_addf(l->note, sizeof l->note,
                       "store: no host of instance %d is linked to all the others; the store "
@@ -1275,10 +1276,10 @@ static void plan_control_plane(const tacl_plan_t *p, tacl_layout_t *l)
 
 /* Finds whether the hosts are identical (same GPUs, same links inside) and marks the hosts
  * that a link or an unreachable pair names: the symmetry plan_eval exploits. */
-static tacl_status_t plan_symmetry(tacl_plan_t *p)
+static tacl_status_t plan_symmetry(tacl__plan_t *p)
 {
     const tacl_cluster_t *c = p->cluster;
-    tacl_plan_scratch_t *sc = p->scratch;
+    tacl__plan_scratch_t *sc = p->scratch;
     /* Dense explicit links (a full mesh written out): adjacency bitsets, so that a group over
      * hundreds of hosts is checked a word at a time (up to 8192 hosts: 8 MiB). */
     if (!c->has_default && c->nhosts > 32 && c->nhosts <= 8192 &&
@@ -1293,7 +1294,7 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
         } else {
             sc->links_uniform = 1;
             for (int i = 0; i < c->nlinks; i++) {
-                const tacl_cluster_link_t *l = &c->links[i];
+                const tacl__cluster_link_t *l = &c->links[i];
                 sc->adjbits[(size_t)l->a * words + (size_t)l->b / 64] |= 1ull << (l->b % 64);
                 sc->adjbits[(size_t)l->b * words + (size_t)l->a / 64] |= 1ull << (l->a % 64);
                 sc->links_uniform &= l->gbs == c->links[0].gbs && l->lat_us == c->links[0].lat_us;
@@ -1302,7 +1303,7 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
     }
     int uniform = c->has_default && !c->nranks && c->hosts[0].ngpus > 0;
     for (int h = 1; h < c->nhosts && uniform; h++) {
-        const tacl_cluster_host_t *a = &c->hosts[0], *b = &c->hosts[h];
+        const tacl__cluster_host_t *a = &c->hosts[0], *b = &c->hosts[h];
         uniform = a->ngpus == b->ngpus && !memcmp(&a->gpu, &b->gpu, sizeof a->gpu) &&
                   a->gpu_link_gbs == b->gpu_link_gbs && !a->gpu_bw && !b->gpu_bw;
     }
@@ -1313,7 +1314,7 @@ static tacl_status_t plan_symmetry(tacl_plan_t *p)
     sc->cache_ok = calloc((size_t)c->hosts[0].ngpus, 1);
     if (!special || !sc->special_prefix || !sc->cache || !sc->cache_ok) {
         free(special);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int i = 0; i < c->nlinks; i++)
         special[c->links[i].a] = special[c->links[i].b] = 1;
@@ -1337,7 +1338,7 @@ static int plan_gcd(int a, int b)
 }
 
 /* 1 when hosts a and b have the same GPUs (a class of the mixed search). */
-static int plan_same_class(const tacl_cluster_host_t *a, const tacl_cluster_host_t *b)
+static int plan_same_class(const tacl__cluster_host_t *a, const tacl__cluster_host_t *b)
 {
     return a->ngpus == b->ngpus && !memcmp(&a->gpu, &b->gpu, sizeof a->gpu) &&
            a->gpu_link_gbs == b->gpu_link_gbs && !a->gpu_bw && !b->gpu_bw;
@@ -1350,8 +1351,8 @@ static tacl_status_t plan_subcluster(const tacl_cluster_t *c, const int *cls_of,
 {
     tacl_cluster_t *s;
     int *map = malloc(sizeof(int) * (size_t)c->nhosts);
-    tacl_status_t st = map ? tacl_cluster_create(&s)
-                           : tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+    tacl_status_t st = map ? tacl__cluster_create(&s)
+                           : tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     if (st != TACL_OK) {
         free(map);
         return st;
@@ -1362,28 +1363,28 @@ static tacl_status_t plan_subcluster(const tacl_cluster_t *c, const int *cls_of,
     for (int h = 0; h < c->nhosts && st == TACL_OK; h++) {
         map[h] = -1;
         if (cls_of[h] != cls) continue;
-        const tacl_cluster_host_t *src = &c->hosts[h];
-        st = tacl_cluster_add_host(s, src->name, src->ngpus, NULL, &map[h]);
+        const tacl__cluster_host_t *src = &c->hosts[h];
+        st = tacl__cluster_add_host(s, src->name, src->ngpus, NULL, &map[h]);
         if (st != TACL_OK) break;
-        tacl_cluster_host_t *d = &s->hosts[map[h]];
+        tacl__cluster_host_t *d = &s->hosts[map[h]];
         d->gpu = src->gpu;
         memcpy(d->gpu_link, src->gpu_link, sizeof d->gpu_link);
         d->gpu_link_gbs = src->gpu_link_gbs;
         memcpy(d->ifname, src->ifname, sizeof d->ifname);
         for (int k = 0; k < src->naddrs && st == TACL_OK; k++)
-            st = tacl_cluster_add_address(s, map[h], src->addrs[k], src->nets[k]);
+            st = tacl__cluster_add_address(s, map[h], src->addrs[k], src->nets[k]);
         if (c->store_host == h) s->store_host = map[h];
     }
     for (int i = 0; i < c->nlinks && st == TACL_OK; i++) {
-        const tacl_cluster_link_t *l = &c->links[i];
+        const tacl__cluster_link_t *l = &c->links[i];
         if (map[l->a] >= 0 && map[l->b] >= 0)
-            st = tacl_cluster_set_link(s, map[l->a], map[l->b], l->gbs, l->lat_us);
+            st = tacl__cluster_set_link(s, map[l->a], map[l->b], l->gbs, l->lat_us);
     }
     for (int i = 0; i < c->nunreach && st == TACL_OK; i++) {
         int a = c->unreach[i][0], b = c->unreach[i][1];
-        if (map[a] >= 0 && map[b] >= 0) st = tacl_cluster_set_unreachable(s, map[a], map[b]);
+        if (map[a] >= 0 && map[b] >= 0) st = tacl__cluster_set_unreachable(s, map[a], map[b]);
     }
-    if (st == TACL_OK) st = tacl_cluster_finish(s);
+    if (st == TACL_OK) st = tacl__cluster_finish(s);
     free(map);
     if (st != TACL_OK) {
         tacl_cluster_destroy(s);
@@ -1396,7 +1397,7 @@ static tacl_status_t plan_subcluster(const tacl_cluster_t *c, const int *cls_of,
 /* Unequal hosts: plans each class of identical hosts alone (its share of the concurrency) and
  * keeps the set when it serves more than the best single layout, so that "TP1 on the H200
  * hosts and TP2 on the L40S hosts" is found although no one layout has both. */
-static void plan_mixed(tacl_plan_t *p, const tacl_model_t *m)
+static void plan_mixed(tacl__plan_t *p, const tacl__model_t *m)
 {
     const tacl_cluster_t *c = p->cluster;
     if (c->nranks || c->nhosts < 2) return;
@@ -1429,28 +1430,28 @@ static void plan_mixed(tacl_plan_t *p, const tacl_model_t *m)
     tacl_cluster_t **sub = calloc((size_t)ncls, sizeof *sub);
     int served = 0;
     for (int k = 0; hold && sub && k < ncls; k++) {
-        tacl_plan_t *sp;
+        tacl__plan_t *sp;
         if (plan_subcluster(c, cls_of, k, &sub[k]) != TACL_OK) continue;
-        if (tacl_plan_create(sub[k], m, &p->w, &p->cm, &sp) != TACL_OK) continue;
+        if (tacl__plan_create(sub[k], m, &p->w, &p->cm, &sp) != TACL_OK) continue;
         if (sp->best >= 0) {
-            const tacl_layout_t *b = &sp->layouts[sp->best];
+            const tacl__layout_t *b = &sp->layouts[sp->best];
             double h = (double)b->conc_replica * (b->ep > 1 ? 1 : b->dp);
             hold[k] = h < p->w.concurrency ? h : (double)p->w.concurrency;
             held += hold[k];
         }
-        tacl_plan_destroy(sp);
+        tacl__plan_destroy(sp);
     }
     for (int k = 0; hold && sub && k < ncls; k++) {
         if (!sub[k] || hold[k] <= 0) {
             tacl_cluster_destroy(sub ? sub[k] : NULL);
             continue;
         }
-        tacl_workload_t w = p->w;
+        tacl__workload_t w = p->w;
         long share = (long)ceil((double)p->w.concurrency * hold[k] / held);
         w.concurrency = share > 0 ? share : 1;
-        tacl_plan_t *sp = NULL;
-        if (tacl_plan_create(sub[k], m, &w, &p->cm, &sp) != TACL_OK || sp->best < 0) {
-            if (sp) tacl_plan_destroy(sp);
+        tacl__plan_t *sp = NULL;
+        if (tacl__plan_create(sub[k], m, &w, &p->cm, &sp) != TACL_OK || sp->best < 0) {
+            if (sp) tacl__plan_destroy(sp);
             tacl_cluster_destroy(sub[k]);
             continue;
         }
@@ -1465,7 +1466,7 @@ static void plan_mixed(tacl_plan_t *p, const tacl_model_t *m)
         p->mixed_tok_s = tok;
     } else {
         for (int k = 0; k < p->nmixed; k++) {
-            tacl_plan_destroy(p->mixed[k]);
+            tacl__plan_destroy(p->mixed[k]);
             tacl_cluster_destroy(p->mixed_cluster[k]);
         }
         p->nmixed = 0;
@@ -1480,32 +1481,32 @@ out:
     free(cls_of);
 }
 
-tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
-                               const tacl_workload_t *w, const tacl_costmodel_t *cm,
-                               tacl_plan_t **out)
+tacl_status_t tacl__plan_create(const tacl_cluster_t *c, const tacl__model_t *m,
+                                const tacl__workload_t *w, const tacl__costmodel_t *cm,
+                                tacl__plan_t **out)
 {
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     if (!c || !m || !w || !out)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "tacl_plan_create: expected a cluster, a model and a workload");
-    if (tacl_cluster_total_gpus(c) == 0)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
-                        c->source[0] ? c->source : c->name);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "tacl_plan_create: expected a cluster, a model and a workload");
+    if (tacl__cluster_total_gpus(c) == 0)
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "cluster %s has no GPUs (give hosts gpus: N and gpu: TYPE)",
+                         c->source[0] ? c->source : c->name);
     if (w->prompt_len < 1 || w->output_len < 1 || w->concurrency < 1 || w->mem_util <= 0 ||
         w->mem_util > 1)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
-                        "workload: expected prompt and output lengths >= 1, concurrency "
-                        ">= 1 and 0 < memory utilisation <= 1");
-    tacl_plan_t *p = calloc(1, sizeof *p);
-    if (!p) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_PLAN,
+                         "workload: expected prompt and output lengths >= 1, concurrency "
+                         ">= 1 and 0 < memory utilisation <= 1");
+    tacl__plan_t *p = calloc(1, sizeof *p);
+    if (!p) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     p->cluster = c;
     p->model = *m;
     p->w = *w;
     if (cm)
         p->cm = *cm;
     else
-        tacl_costmodel_default(&p->cm);
+        tacl__costmodel_default(&p->cm);
     p->best = p->closest = -1;
     tacl_status_t st = TACL_OK;
     size_t nh = (size_t)c->nhosts;
@@ -1519,11 +1520,11 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     }
     if (!p->scratch || !p->scratch->mark || !p->scratch->hosts || !p->scratch->cnt ||
         !p->scratch->pos || !p->scratch->mark2)
-        st = tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+        st = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     if (st == TACL_OK) st = plan_slots(p);
     if (st == TACL_OK) st = plan_symmetry(p);
     if (st != TACL_OK) {
-        tacl_plan_destroy(p);
+        tacl__plan_destroy(p);
         return st;
     }
     int G = p->nslots, gmax = 1;
@@ -1541,8 +1542,8 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     }
     p->layouts = calloc((size_t)(cap ? cap : 1), sizeof *p->layouts);
     if (!p->layouts) {
-        tacl_plan_destroy(p);
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
+        tacl__plan_destroy(p);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_PLAN, "out of memory");
     }
     for (int tp = 1; tp <= max_tp; tp++) {
         if (tp > gmax && tp % gmax) continue;
@@ -1550,7 +1551,7 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
             for (int e = 0; e < (m->experts > 0 ? 2 : 1); e++) {
                 int dp = G / (tp * pp);
                 if (e == 1 && dp * tp < 2) continue;
-                tacl_layout_t *l = &p->layouts[p->nlayouts++];
+                tacl__layout_t *l = &p->layouts[p->nlayouts++];
                 l->tp = tp, l->pp = pp, l->dp = dp, l->ep = e ? dp * tp : 1;
                 l->bneck_a = l->bneck_b = l->link_a = l->link_b = -1;
                 l->gpus_used = dp * tp * pp;
@@ -1580,14 +1581,14 @@ tacl_status_t tacl_plan_create(const tacl_cluster_t *c, const tacl_model_t *m,
     for (int i = 0, shown = 0; i < p->nlayouts && shown < 32; i++)
         if (p->layouts[i].state == TACL_LAYOUT_OK) plan_control_plane(p, &p->layouts[i]), shown++;
     plan_mixed(p, m);
-    p->plan_ms = (double)(tacl_now_ns() - t0) / 1e6;
+    p->plan_ms = (double)(tacl__now_ns() - t0) / 1e6;
     TACL_INFO(TACL_SUB_PLAN, "%d layouts, %ld replica evaluations, %.2f ms", p->nlayouts,
               p->evaluated, p->plan_ms);
     *out = p;
     return TACL_OK;
 }
 
-void tacl_plan_destroy(tacl_plan_t *p)
+void tacl__plan_destroy(tacl__plan_t *p)
 {
     if (!p) return;
     for (int i = 0; i < p->nlayouts; i++) {
@@ -1595,7 +1596,7 @@ void tacl_plan_destroy(tacl_plan_t *p)
         free(p->layouts[i].reps);
     }
     for (int k = 0; k < p->nmixed; k++) {
-        tacl_plan_destroy(p->mixed[k]);
+        tacl__plan_destroy(p->mixed[k]);
         tacl_cluster_destroy(p->mixed_cluster[k]);
     }
     free(p->mixed);
@@ -1619,10 +1620,10 @@ void tacl_plan_destroy(tacl_plan_t *p)
     free(p);
 }
 
-const tacl_layout_t *tacl_plan_find(const tacl_plan_t *p, int tp, int pp, int ep)
+const tacl__layout_t *tacl__plan_find(const tacl__plan_t *p, int tp, int pp, int ep)
 {
     for (int i = 0; i < p->nlayouts; i++) {
-        const tacl_layout_t *l = &p->layouts[i];
+        const tacl__layout_t *l = &p->layouts[i];
         if (l->tp == tp && l->pp == pp && (ep == 0 || l->ep == ep)) return l;
     }
     return NULL;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void out_layout_name(const tacl_layout_t *l, char *buf, size_t len)
+static void out_layout_name(const tacl__layout_t *l, char *buf, size_t len)
 {
     if (l->ep > 1)
         snprintf(buf, len, "TP%d PP%d DP%d EP%d", l->tp, l->pp, l->dp, l->ep);
@@ -16,7 +16,7 @@ static void out_layout_name(const tacl_layout_t *l, char *buf, size_t len)
         snprintf(buf, len, "TP%d PP%d DP%d", l->tp, l->pp, l->dp);
 }
 
-static void out_partition(const tacl_layout_t *l, char *buf, size_t len)
+static void out_partition(const tacl__layout_t *l, char *buf, size_t len)
 {
     size_t k = 0;
     buf[0] = 0;
@@ -26,7 +26,7 @@ static void out_partition(const tacl_layout_t *l, char *buf, size_t len)
 
 /* The instances of a layout: vLLM processes that share a rendezvous. Dense models run one
  * instance per replica; EP runs one instance over all DP ranks. */
-static void out_instances(const tacl_layout_t *l, int *ninst, int *size)
+static void out_instances(const tacl__layout_t *l, int *ninst, int *size)
 {
     *size = l->ep > 1 ? l->dp * l->tp * l->pp : l->tp * l->pp;
     *ninst = l->ep > 1 ? 1 : l->dp;
@@ -65,13 +65,13 @@ static void out_arg(out_cmd_t *m, const char *fmt, ...)
 
 /* Distinct hosts of instance inst in node order (the order of their first rank), with the
  * ranks each holds. Returns the count. */
-static int out_inst_hosts(const tacl_plan_t *p, const tacl_layout_t *l, int inst, int *hosts,
+static int out_inst_hosts(const tacl__plan_t *p, const tacl__layout_t *l, int inst, int *hosts,
                           int *cnt)
 {
     int ninst, size, k = 0;
     out_instances(l, &ninst, &size);
     for (int i = inst * size; i < (inst + 1) * size; i++) {
-        int h = p->slot_host[tacl_layout_slot(l, i)], j;
+        int h = p->slot_host[tacl__layout_slot(l, i)], j;
         for (j = 0; j < k && hosts[j] != h; j++) {
         }
         if (j == k) hosts[k] = h, cnt[k++] = 0;
@@ -81,11 +81,11 @@ static int out_inst_hosts(const tacl_plan_t *p, const tacl_layout_t *l, int inst
 }
 
 /* The command of node j of instance inst. */
-static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *model_arg, int inst,
+static void out_cmd(const tacl__plan_t *p, const tacl__layout_t *l, const char *model_arg, int inst,
                     const int *hosts, const int *cnt, int k, int j, int store, out_cmd_t *m)
 {
     const tacl_cluster_t *c = p->cluster;
-    const tacl_cluster_host_t *h = &c->hosts[hosts[j]];
+    const tacl__cluster_host_t *h = &c->hosts[hosts[j]];
     int ninst, size;
     out_instances(l, &ninst, &size);
     memset(m, 0, sizeof *m);
@@ -94,7 +94,7 @@ static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *mo
     int ndev = 0, contiguous = 1;
     char devs[160] = "";
     for (int i = inst * size; i < (inst + 1) * size; i++) {
-        int s = tacl_layout_slot(l, i);
+        int s = tacl__layout_slot(l, i);
         if (p->slot_host[s] != hosts[j]) continue;
         size_t n = strlen(devs);
         snprintf(devs + n, sizeof devs - n, "%s%d", ndev ? "," : "", p->slot_dev[s]);
@@ -113,7 +113,7 @@ static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *mo
     }
     /* The address this host's peers use for it: the one on the store's network. */
     if (k > 1 && h->naddrs)
-        out_env_add(m, "VLLM_HOST_IP", tacl_cluster_addr_for(c, store, hosts[j]));
+        out_env_add(m, "VLLM_HOST_IP", tacl__cluster_addr_for(c, store, hosts[j]));
     out_arg(m, "vllm");
     out_arg(m, "serve");
     out_arg(m, "%s", model_arg);
@@ -142,7 +142,7 @@ static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *mo
             out_arg(m, "--data-parallel-size-local");
             out_arg(m, "%d", cnt[j] / (l->tp * l->pp));
             out_arg(m, "--data-parallel-address");
-            out_arg(m, "%s", tacl_cluster_addr_for(c, hosts[j], store));
+            out_arg(m, "%s", tacl__cluster_addr_for(c, hosts[j], store));
             out_arg(m, "--data-parallel-rpc-port");
             out_arg(m, "13345");
             if (j) {
@@ -158,7 +158,7 @@ static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *mo
             out_arg(m, "--node-rank");
             out_arg(m, "%d", j);
             out_arg(m, "--master-addr");
-            out_arg(m, "%s", tacl_cluster_addr_for(c, hosts[j], store));
+            out_arg(m, "%s", tacl__cluster_addr_for(c, hosts[j], store));
             out_arg(m, "--master-port");
             out_arg(m, "%d", OUT_STORE_PORT);
             if (j) out_arg(m, "--headless");
@@ -169,7 +169,7 @@ static void out_cmd(const tacl_plan_t *p, const tacl_layout_t *l, const char *mo
             if (j)
                 snprintf(m->comment, sizeof m->comment,
                          "on this host instead: ray start --address=%s:6379",
-                         tacl_cluster_addr_for(c, hosts[j], store));
+                         tacl__cluster_addr_for(c, hosts[j], store));
             else
                 snprintf(m->comment, sizeof m->comment, "first: ray start --head --port=6379");
         }
@@ -199,8 +199,8 @@ static void out_shell_word(FILE *f, const char *w)
     }
 }
 
-void tacl_plan_print_vllm(const tacl_plan_t *p, const tacl_layout_t *l, const char *model_arg,
-                          FILE *f)
+void tacl__plan_print_vllm(const tacl__plan_t *p, const tacl__layout_t *l, const char *model_arg,
+                           FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
     int ninst, size;
@@ -210,7 +210,7 @@ void tacl_plan_print_vllm(const tacl_plan_t *p, const tacl_layout_t *l, const ch
     if (!hosts || !cnt || !m) goto out;
     for (int i = 0; i < ninst; i++) {
         int k = out_inst_hosts(p, l, i, hosts, cnt);
-        int store = tacl_plan_store_host(p, l, i);
+        int store = tacl__plan_store_host(p, l, i);
         if (store < 0) store = hosts[0];
         if (k > 1 && store != hosts[0]) {
             fprintf(f,
@@ -243,13 +243,13 @@ out:
     free(m);
 }
 
-static void out_backend(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
+static void out_backend(const tacl__plan_t *p, const tacl__layout_t *l, FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
     fprintf(f, "backend settings:\n");
     int cross = 0;
     for (int i = 1; i < l->gpus_used; i++)
-        cross |= p->slot_host[tacl_layout_slot(l, i)] != p->slot_host[tacl_layout_slot(l, 0)];
+        cross |= p->slot_host[tacl__layout_slot(l, i)] != p->slot_host[tacl__layout_slot(l, 0)];
     if (!cross) {
         fprintf(f, "  single-host instances: NCCL over NVLink/PCIe, no network settings needed\n");
     } else {
@@ -276,7 +276,7 @@ static void out_backend(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
                    "collectives on tacl; NCCL alone cannot)\n");
 }
 
-static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
+static void out_placement(const tacl__plan_t *p, const tacl__layout_t *l, FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
     int first_layer[1024];
@@ -290,7 +290,7 @@ static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
         for (int h = 0; h < c->nhosts; h++)
             head[h] = -1;
         for (int i = l->gpus_used - 1; i >= 0; i--) {
-            int h = p->slot_host[tacl_layout_slot(l, i)];
+            int h = p->slot_host[tacl__layout_slot(l, i)];
             next[i] = head[h], head[h] = i;
         }
         for (int h = 0; h < c->nhosts; h++) {
@@ -300,7 +300,7 @@ static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
             }
             fprintf(f, "  %-12s", c->hosts[h].name);
             for (int i = head[h]; i >= 0; i = next[i]) {
-                int s = tacl_layout_slot(l, i);
+                int s = tacl__layout_slot(l, i);
                 int rep = i / (l->tp * l->pp), st = (i / l->tp) % l->pp;
                 fprintf(f, " GPU%d=r%d(dp%d,pp%d,tp%d)", p->slot_dev[s], i, rep, st, i % l->tp);
             }
@@ -312,7 +312,7 @@ static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
     fprintf(f, "placement per rank:\n");
     int shown = 0;
     for (int i = 0; i < l->gpus_used; i++) {
-        int s = tacl_layout_slot(l, i);
+        int s = tacl__layout_slot(l, i);
         if (shown++ == 64) {
             fprintf(f, "  ... %d more ranks (-J lists all)\n", l->gpus_used - 64);
             break;
@@ -325,18 +325,18 @@ static void out_placement(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
     }
 }
 
-void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_rows, FILE *f)
+void tacl__plan_print_text(const tacl__plan_t *p, const char *model_arg, int max_rows, FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
-    const tacl_model_t *m = &p->model;
+    const tacl__model_t *m = &p->model;
     double wb = p->w.weight_bytes > 0 ? p->w.weight_bytes : m->weight_bytes;
     fprintf(f, "cluster: %s (%d hosts, %d GPUs)\n", c->source[0] ? c->source : c->name, c->nhosts,
             p->nslots);
     fprintf(f,
             "model:   %s (%.1fB parameters%s, %.3g bytes/weight = %.1f GB, %d layers, %ld "
             "heads, %ld KV heads)\n",
-            m->name, tacl_model_total_params(m) / 1e9, m->experts ? ", MoE" : "", wb,
-            tacl_model_total_params(m) * wb / 1e9, (int)m->layers, m->heads, m->kv_heads);
+            m->name, tacl__model_total_params(m) / 1e9, m->experts ? ", MoE" : "", wb,
+            tacl__model_total_params(m) * wb / 1e9, (int)m->layers, m->heads, m->kv_heads);
     fprintf(f, "workload: prompt %ld, output %ld, concurrency %ld, GPU memory utilisation %.2f",
             p->w.prompt_len, p->w.output_len, p->w.concurrency, p->w.mem_util);
     if (p->w.ttft_ms > 0) fprintf(f, ", TTFT <= %g ms", p->w.ttft_ms);
@@ -348,7 +348,7 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
             "TTFT ms", "TPOT ms", "tokens/s", "bottleneck");
     int rows = 0;
     for (int i = 0; i < p->nlayouts; i++) {
-        const tacl_layout_t *l = &p->layouts[i];
+        const tacl__layout_t *l = &p->layouts[i];
         if (l->state == TACL_LAYOUT_REJECTED) continue;
         if (max_rows && rows >= max_rows) break;
         char name[64];
@@ -367,7 +367,7 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         fprintf(f, "(yes*: fits but misses a target)\n");
     /* The notes of every listed layout, not only the chosen one's. */
     for (int i = 0, shown = 0, any = 0; i < p->nlayouts; i++) {
-        const tacl_layout_t *l = &p->layouts[i];
+        const tacl__layout_t *l = &p->layouts[i];
         if (l->state != TACL_LAYOUT_OK) continue;
         if (max_rows && shown++ >= max_rows) break;
         if (!l->note[0]) continue;
@@ -383,7 +383,7 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         fprintf(f, "\nrejected (%d):\n", nrej);
         int shown = 0;
         for (int i = 0; i < p->nlayouts; i++) {
-            const tacl_layout_t *l = &p->layouts[i];
+            const tacl__layout_t *l = &p->layouts[i];
             if (l->state != TACL_LAYOUT_REJECTED) continue;
             if (max_rows && shown >= 4 * max_rows) {
                 fprintf(f, "  ... %d more (-J lists all)\n", nrej - shown);
@@ -403,8 +403,8 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         if (p->best >= 0) fprintf(f, " (the best single layout: %.0f)", p->layouts[p->best].tok_s);
         fprintf(f, "\n");
         for (int k = 0; k < p->nmixed; k++) {
-            const tacl_plan_t *sp = p->mixed[k];
-            const tacl_layout_t *x = &sp->layouts[sp->best];
+            const tacl__plan_t *sp = p->mixed[k];
+            const tacl__layout_t *x = &sp->layouts[sp->best];
             const tacl_cluster_t *sc = p->mixed_cluster[k];
             char name[64];
             out_layout_name(x, name, sizeof name);
@@ -418,14 +418,14 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         }
         fprintf(f, "  vLLM for the set (ports from 8000 per kind of host):\n");
         for (int k = 0; k < p->nmixed; k++)
-            tacl_plan_print_vllm(p->mixed[k], &p->mixed[k]->layouts[p->mixed[k]->best], model_arg,
-                                 f);
+            tacl__plan_print_vllm(p->mixed[k], &p->mixed[k]->layouts[p->mixed[k]->best], model_arg,
+                                  f);
         fprintf(f, "\n");
     }
     if (p->best < 0) {
         fprintf(f, "no layout fits this cluster.\n");
         if (p->closest >= 0) {
-            const tacl_layout_t *l = &p->layouts[p->closest];
+            const tacl__layout_t *l = &p->layouts[p->closest];
             char name[64];
             out_layout_name(l, name, sizeof name);
             fprintf(f, "closest: %s: %.1f GB missing per GPU (%s)\n", name, l->missing_gb,
@@ -433,7 +433,7 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
         }
         return;
     }
-    const tacl_layout_t *l = &p->layouts[p->best];
+    const tacl__layout_t *l = &p->layouts[p->best];
     char name[64], part[512];
     out_layout_name(l, name, sizeof name);
     out_partition(l, part, sizeof part);
@@ -450,7 +450,7 @@ void tacl_plan_print_text(const tacl_plan_t *p, const char *model_arg, int max_r
     out_backend(p, l, f);
     if (l->note[0]) fprintf(f, "notes: %s\n", l->note);
     fprintf(f, "vLLM:\n");
-    tacl_plan_print_vllm(p, l, model_arg, f);
+    tacl__plan_print_vllm(p, l, model_arg, f);
 }
 
 /* ---- JSON ---- */
@@ -480,7 +480,7 @@ static void out_jnum(FILE *f, double v)
         fprintf(f, "null");
 }
 
-static void out_jlayout(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
+static void out_jlayout(const tacl__plan_t *p, const tacl__layout_t *l, FILE *f)
 {
     fprintf(f, "{\"tp\": %d, \"pp\": %d, \"dp\": %d, \"ep\": %d, \"state\": \"%s\", ", l->tp, l->pp,
             l->dp, l->ep,
@@ -524,12 +524,12 @@ static void out_jlayout(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
          * all-reduce of the batch's hidden states and the PP send between stages 0 and 1. */
         double act = (double)l->conc_replica * (double)p->model.hidden * 2;
         int slots[2], *tps = malloc(sizeof(int) * (size_t)l->tp);
-        tacl_pred_t pr;
+        tacl__pred_t pr;
         fprintf(f, "\"predict\": {");
         if (tps && l->tp > 1) {
             for (int t = 0; t < l->tp; t++)
-                tps[t] = tacl_layout_slot(l, t);
-            if (tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, act, tps, l->tp, p->calib, &pr) ==
+                tps[t] = tacl__layout_slot(l, t);
+            if (tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, act, tps, l->tp, p->calib, &pr) ==
                 TACL_OK)
                 fprintf(f,
                         "\"tp_all_reduce\": {\"bytes\": %.0f, \"eager_us\": %.4g, "
@@ -537,8 +537,8 @@ static void out_jlayout(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
                         act, pr.eager_us, pr.graph_us, l->pp > 1 ? ", " : "");
         }
         if (l->pp > 1) {
-            slots[0] = tacl_layout_slot(l, 0), slots[1] = tacl_layout_slot(l, l->tp);
-            if (tacl_plan_predict(p, TACL_PRED_SENDRECV, 2 * act, slots, 2, p->calib, &pr) ==
+            slots[0] = tacl__layout_slot(l, 0), slots[1] = tacl__layout_slot(l, l->tp);
+            if (tacl__plan_predict(p, TACL_PRED_SENDRECV, 2 * act, slots, 2, p->calib, &pr) ==
                 TACL_OK)
                 fprintf(f,
                         "\"pp_send\": {\"bytes\": %.0f, \"eager_us\": %.4g, \"graph_us\": "
@@ -555,10 +555,10 @@ static void out_jlayout(const tacl_plan_t *p, const tacl_layout_t *l, FILE *f)
     fprintf(f, "}");
 }
 
-void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
+void tacl__plan_print_json(const tacl__plan_t *p, const char *model_arg, FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
-    const tacl_model_t *m = &p->model;
+    const tacl__model_t *m = &p->model;
     fprintf(f, "{\n  \"cluster\": ");
     out_jstr(f, c->source[0] ? c->source : c->name);
     fprintf(f, ", \"hosts\": %d, \"gpus\": %d,\n  \"model\": {\"name\": ", c->nhosts, p->nslots);
@@ -566,7 +566,7 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
     fprintf(f,
             ", \"params\": %.6g, \"active_params\": %.6g, \"layers\": %ld, \"heads\": %ld, "
             "\"kv_heads\": %ld, \"experts\": %ld, \"weight_bytes\": %g},\n",
-            tacl_model_total_params(m), tacl_model_active_params(m), m->layers, m->heads,
+            tacl__model_total_params(m), tacl__model_active_params(m), m->layers, m->heads,
             m->kv_heads, m->experts, p->w.weight_bytes > 0 ? p->w.weight_bytes : m->weight_bytes);
     fprintf(f,
             "  \"workload\": {\"prompt\": %ld, \"output\": %ld, \"concurrency\": %ld, "
@@ -608,11 +608,11 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
         fprintf(f, "\n}\n");
         return;
     }
-    const tacl_layout_t *l = &p->layouts[p->best];
+    const tacl__layout_t *l = &p->layouts[p->best];
     out_jlayout(p, l, f);
     fprintf(f, ",\n  \"placement\": [");
     for (int i = 0; i < l->gpus_used; i++) {
-        int s = tacl_layout_slot(l, i);
+        int s = tacl__layout_slot(l, i);
         fprintf(f, "%s\n    {\"rank\": %d, \"host\": ", i ? "," : "", i);
         out_jstr(f, c->hosts[p->slot_host[s]].name);
         fprintf(f, ", \"device\": %d, \"replica\": %d, \"stage\": %d, \"tp_rank\": %d}",
@@ -634,7 +634,7 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
      * store host runs when it is not node 0. */
     for (int i = 0; i < ninst; i++) {
         int k = out_inst_hosts(p, l, i, hosts, cnt);
-        int store = tacl_plan_store_host(p, l, i);
+        int store = tacl__plan_store_host(p, l, i);
         if (store < 0) store = hosts[0];
         fprintf(f, "%s\n    {\"instance\": %d, \"host\": ", i ? "," : "", i);
         out_jstr(f, c->hosts[store].name);
@@ -644,7 +644,7 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
             if (j) fprintf(f, ", ");
             out_jstr(f, c->hosts[hosts[j]].name);
             fprintf(f, ": ");
-            out_jstr(f, tacl_cluster_addr_for(c, hosts[j], store));
+            out_jstr(f, tacl__cluster_addr_for(c, hosts[j], store));
         }
         fprintf(f, "}, \"argv\": ");
         if (k > 1 && store != hosts[0]) {
@@ -661,7 +661,7 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
     fprintf(f, "\n  ],\n  \"vllm\": [");
     for (int i = 0, first = 1; i < ninst; i++) {
         int k = out_inst_hosts(p, l, i, hosts, cnt);
-        int store = tacl_plan_store_host(p, l, i);
+        int store = tacl__plan_store_host(p, l, i);
         if (store < 0) store = hosts[0];
         for (int j = 0; j < k; j++, first = 0) {
             out_cmd(p, l, model_arg, i, hosts, cnt, k, j, store, cmd);
@@ -696,10 +696,10 @@ void tacl_plan_print_json(const tacl_plan_t *p, const char *model_arg, FILE *f)
 
 /* ---- Graphviz ---- */
 
-void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
+void tacl__plan_print_dot(const tacl__plan_t *p, FILE *f)
 {
     const tacl_cluster_t *c = p->cluster;
-    const tacl_layout_t *l = p->best >= 0 ? &p->layouts[p->best] : NULL;
+    const tacl__layout_t *l = p->best >= 0 ? &p->layouts[p->best] : NULL;
     static const char *const colors[] = {"lightblue", "palegreen",   "khaki",     "lightpink",
                                          "plum",      "lightsalmon", "lightcyan", "wheat"};
     fprintf(f, "graph tacl_plan {\n  node [shape=record, style=filled, fillcolor=white];\n");
@@ -716,7 +716,7 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
         for (int h = 0; h < c->nhosts; h++)
             dhead[h] = -1;
         for (int i = l->gpus_used - 1; i >= 0; i--) {
-            int h = p->slot_host[tacl_layout_slot(l, i)];
+            int h = p->slot_host[tacl__layout_slot(l, i)];
             dnext[i] = dhead[h], dhead[h] = i;
         }
     } else {
@@ -728,7 +728,7 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
         fprintf(f, "  h%d [label=\"{%s|%d x %s", h, c->hosts[h].name, c->hosts[h].ngpus,
                 c->hosts[h].gpu.name);
         for (int i = dhead ? dhead[h] : -1; i >= 0; i = dnext[i]) {
-            int s = tacl_layout_slot(l, i), st = (i / l->tp) % l->pp;
+            int s = tacl__layout_slot(l, i), st = (i / l->tp) % l->pp;
             if (stage < 0) stage = st;
             fprintf(f, "|GPU%d: r%d pp%d tp%d", p->slot_dev[s], i, st, i % l->tp);
         }
@@ -751,8 +751,8 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
         for (int i = 0; i < ninst; i++)
             for (int s = i * size; s < (i + 1) * size; s++)
                 for (int q = s + 1; q < (i + 1) * size; q++) {
-                    int a = p->slot_host[tacl_layout_slot(l, s)],
-                        b = p->slot_host[tacl_layout_slot(l, q)];
+                    int a = p->slot_host[tacl__layout_slot(l, s)],
+                        b = p->slot_host[tacl__layout_slot(l, q)];
                     used[a * c->nhosts + b] = used[b * c->nhosts + a] = 1;
                 }
     }
@@ -761,7 +761,7 @@ void tacl_plan_print_dot(const tacl_plan_t *p, FILE *f)
             for (int b = a + 1; b < c->nhosts; b++) {
                 double bw, lat;
                 int in_use = used && used[a * c->nhosts + b];
-                if (!tacl_cluster_link(c, a, b, &bw, &lat)) {
+                if (!tacl__cluster_link(c, a, b, &bw, &lat)) {
                     if (in_use)
                         fprintf(f, "  h%d -- h%d [style=dashed, color=gray, label=\"no link\"];\n",
                                 a, b);

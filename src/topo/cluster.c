@@ -12,7 +12,7 @@
 
 /* Figures from the vendors' data sheets (dense bf16, no sparsity; bandwidths per direction;
  * memory as nvidia-smi / rocm-smi report it). Sources in docs/COST_MODEL.md. */
-static const tacl_gpu_spec_t cluster_gpu_presets[] = {
+static const tacl__gpu_spec_t cluster_gpu_presets[] = {
     {"H100-80GB", 81559.0 * 1048576, 3350, 989, 450, 64},
     {"H100-94GB", 95830.0 * 1048576, 3900, 835, 300, 64}, /* H100 NVL (PCIe + NVLink bridge) */
     {"H100-PCIe", 81559.0 * 1048576, 2000, 756, 0, 64},
@@ -28,12 +28,12 @@ static const tacl_gpu_spec_t cluster_gpu_presets[] = {
 };
 #define CLUSTER_NPRESETS ((int)(sizeof cluster_gpu_presets / sizeof cluster_gpu_presets[0]))
 
-const tacl_gpu_spec_t *tacl_gpu_preset_at(int i)
+const tacl__gpu_spec_t *tacl__gpu_preset_at(int i)
 {
     return i >= 0 && i < CLUSTER_NPRESETS ? &cluster_gpu_presets[i] : NULL;
 }
 
-const tacl_gpu_spec_t *tacl_gpu_preset(const char *name)
+const tacl__gpu_spec_t *tacl__gpu_preset(const char *name)
 {
     if (!name) return NULL;
     for (int i = 0; i < CLUSTER_NPRESETS; i++)
@@ -48,7 +48,7 @@ const tacl_gpu_spec_t *tacl_gpu_preset(const char *name)
     return NULL;
 }
 
-double tacl_gpu_link_class_gbs(const char *cls, const tacl_gpu_spec_t *g)
+double tacl__gpu_link_class_gbs(const char *cls, const tacl__gpu_spec_t *g)
 {
     double pcie = g && g->pcie_gbs > 0 ? g->pcie_gbs : 32;
     if (!cls || !cls[0]) return 0;
@@ -84,7 +84,7 @@ static int cluster_num_unit(const char *s, double *v, const char **unit)
     return 1;
 }
 
-int tacl_parse_bandwidth(const char *s, const char *bare_unit, double *gbs, const char **why)
+int tacl__parse_bandwidth(const char *s, const char *bare_unit, double *gbs, const char **why)
 {
     static const struct {
         const char *u;
@@ -112,7 +112,7 @@ int tacl_parse_bandwidth(const char *s, const char *bare_unit, double *gbs, cons
     return 0;
 }
 
-int tacl_parse_bytes(const char *s, double *bytes, const char **why)
+int tacl__parse_bytes(const char *s, double *bytes, const char **why)
 {
     static const struct {
         const char *u;
@@ -135,7 +135,7 @@ int tacl_parse_bytes(const char *s, double *bytes, const char **why)
     return 0;
 }
 
-int tacl_parse_latency(const char *s, double *us, const char **why)
+int tacl__parse_latency(const char *s, double *us, const char **why)
 {
     double v;
     const char *u;
@@ -160,10 +160,10 @@ int tacl_parse_latency(const char *s, double *us, const char **why)
 
 /* ---- Building. ---- */
 
-tacl_status_t tacl_cluster_create(tacl_cluster_t **out)
+tacl_status_t tacl__cluster_create(tacl_cluster_t **out)
 {
     tacl_cluster_t *c = calloc(1, sizeof *c);
-    if (!c) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+    if (!c) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     c->store_host = -1;
     *out = c;
     return TACL_OK;
@@ -238,73 +238,74 @@ static int cluster_grow(void **arr, int n, size_t sz)
     return 1;
 }
 
-tacl_status_t tacl_cluster_add_host(tacl_cluster_t *c, const char *name, int ngpus,
-                                    const char *gpu_type, int *index)
+tacl_status_t tacl__cluster_add_host(tacl_cluster_t *c, const char *name, int ngpus,
+                                     const char *gpu_type, int *index)
 {
-    const tacl_gpu_spec_t *g = NULL;
-    if (gpu_type && !(g = tacl_gpu_preset(gpu_type)))
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: host %s: unknown GPU type '%s'", name, gpu_type);
+    const tacl__gpu_spec_t *g = NULL;
+    if (gpu_type && !(g = tacl__gpu_preset(gpu_type)))
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: host %s: unknown GPU type '%s'", name, gpu_type);
     if (!cluster_grow((void **)&c->hosts, c->nhosts, sizeof *c->hosts))
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
-    tacl_cluster_host_t *h = &c->hosts[c->nhosts];
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+    tacl__cluster_host_t *h = &c->hosts[c->nhosts];
     memset(h, 0, sizeof *h);
     snprintf(h->name, sizeof h->name, "%s", name);
     h->ngpus = ngpus;
     if (!cluster_hash_reserve(c))
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     cluster_hash_put(c, c->nhosts * 8 + 1);
     if (g) {
         h->gpu = *g;
         snprintf(h->gpu_link, sizeof h->gpu_link, "%s", g->nvlink_gbs > 0 ? "NVLink" : "PCIe");
-        h->gpu_link_gbs = tacl_gpu_link_class_gbs(h->gpu_link, g);
+        h->gpu_link_gbs = tacl__gpu_link_class_gbs(h->gpu_link, g);
     }
     *index = c->nhosts++;
     return TACL_OK;
 }
 
-tacl_status_t tacl_cluster_set_link(tacl_cluster_t *c, int a, int b, double gbs, double lat_us)
+tacl_status_t tacl__cluster_set_link(tacl_cluster_t *c, int a, int b, double gbs, double lat_us)
 {
     if (a == b || a < 0 || b < 0 || a >= c->nhosts || b >= c->nhosts)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: link %d-%d: expected two different hosts of %d", a, b, c->nhosts);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: link %d-%d: expected two different hosts of %d", a, b,
+                         c->nhosts);
     if (c->nlinks >= TACL_CLUSTER_LINKS_MAX)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: more than %d links; expected at most that many (write a "
-                        "default_link and list the exceptions instead)",
-                        TACL_CLUSTER_LINKS_MAX);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: more than %d links; expected at most that many (write a "
+                         "default_link and list the exceptions instead)",
+                         TACL_CLUSTER_LINKS_MAX);
     if (a > b) {
         int t = a;
         a = b;
         b = t;
     }
-    /* Appended, and deduplicated (the last declaration wins) by tacl_cluster_finish: a check
+    /* Appended, and deduplicated (the last declaration wins) by tacl__cluster_finish: a check
      * here would make reading a file quadratic in its links. */
     if (!cluster_grow((void **)&c->links, c->nlinks, sizeof *c->links))
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
-    c->links[c->nlinks++] = (tacl_cluster_link_t){a, b, gbs, lat_us};
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+    c->links[c->nlinks++] = (tacl__cluster_link_t){a, b, gbs, lat_us};
     c->finished = 0;
     return TACL_OK;
 }
 
-tacl_status_t tacl_cluster_add_address(tacl_cluster_t *c, int h, const char *addr, const char *net)
+tacl_status_t tacl__cluster_add_address(tacl_cluster_t *c, int h, const char *addr, const char *net)
 {
     if (h < 0 || h >= c->nhosts || !addr)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: address for host %d: expected a host of %d and an address", h,
-                        c->nhosts);
-    tacl_cluster_host_t *ho = &c->hosts[h];
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: address for host %d: expected a host of %d and an address", h,
+                         c->nhosts);
+    tacl__cluster_host_t *ho = &c->hosts[h];
     if (ho->naddrs >= TACL_CLUSTER_ADDRS)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: host %s: expected at most %d addresses", ho->name,
-                        TACL_CLUSTER_ADDRS);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: host %s: expected at most %d addresses", ho->name,
+                         TACL_CLUSTER_ADDRS);
     if (strlen(addr) >= sizeof ho->addrs[0] || (net && strlen(net) >= sizeof ho->nets[0]))
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: host %s: address '%s': expected at most %zu characters "
-                        "(network name: %zu)",
-                        ho->name, addr, sizeof ho->addrs[0] - 1, sizeof ho->nets[0] - 1);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: host %s: address '%s': expected at most %zu characters "
+                         "(network name: %zu)",
+                         ho->name, addr, sizeof ho->addrs[0] - 1, sizeof ho->nets[0] - 1);
     if (!cluster_hash_reserve(c))
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     snprintf(ho->addrs[ho->naddrs], sizeof ho->addrs[0], "%s", addr);
     snprintf(ho->nets[ho->naddrs], sizeof ho->nets[0], "%s", net ? net : "");
     ho->naddrs++;
@@ -312,13 +313,13 @@ tacl_status_t tacl_cluster_add_address(tacl_cluster_t *c, int h, const char *add
     return TACL_OK;
 }
 
-tacl_status_t tacl_cluster_set_unreachable(tacl_cluster_t *c, int a, int b)
+tacl_status_t tacl__cluster_set_unreachable(tacl_cluster_t *c, int a, int b)
 {
     if (a == b || a < 0 || b < 0 || a >= c->nhosts || b >= c->nhosts)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "cluster: unreachable pair %d-%d: expected two different hosts", a, b);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "cluster: unreachable pair %d-%d: expected two different hosts", a, b);
     if (!cluster_grow((void **)&c->unreach, c->nunreach, sizeof *c->unreach))
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     c->unreach[c->nunreach][0] = a < b ? a : b;
     c->unreach[c->nunreach][1] = a < b ? b : a;
     c->nunreach++;
@@ -327,7 +328,7 @@ tacl_status_t tacl_cluster_set_unreachable(tacl_cluster_t *c, int a, int b)
 
 static int cluster_link_cmp(const void *x, const void *y)
 {
-    const tacl_cluster_link_t *p = x, *q = y;
+    const tacl__cluster_link_t *p = x, *q = y;
     if (p->a != q->a) return p->a < q->a ? -1 : 1;
     return (p->b > q->b) - (p->b < q->b);
 }
@@ -342,7 +343,7 @@ static int cluster_pair_cmp(const void *x, const void *y)
 /* A link with its declaration order: sorting by (a, b, seq) keeps duplicates in the order they
  * were declared, so that the last one of a pair wins. */
 typedef struct {
-    tacl_cluster_link_t l;
+    tacl__cluster_link_t l;
     int seq;
 } cluster_seq_link_t;
 
@@ -353,7 +354,7 @@ static int cluster_link_seq_cmp(const void *x, const void *y)
     return r ? r : (p->seq > q->seq) - (p->seq < q->seq);
 }
 
-tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
+tacl_status_t tacl__cluster_finish(tacl_cluster_t *c)
 {
     if (c->nunreach && c->unreach_sorted != c->nunreach) {
         qsort(c->unreach, (size_t)c->nunreach, sizeof *c->unreach, cluster_pair_cmp);
@@ -363,7 +364,7 @@ tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
     if (c->nlinks) {
         size_t n = (size_t)c->nlinks;
         cluster_seq_link_t *t = malloc(n * sizeof *t);
-        if (!t) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        if (!t) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
         for (size_t i = 0; i < n; i++)
             t[i].l = c->links[i], t[i].seq = (int)i;
         qsort(t, n, sizeof *t, cluster_link_seq_cmp);
@@ -386,12 +387,12 @@ tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
         free(c->adj_off);
         free(c->adj);
         c->adj_off = c->adj = NULL;
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     }
     free(c->link_row);
     c->link_row = calloc((size_t)c->nhosts + 1, sizeof *c->link_row);
     if (!c->link_row)
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     for (int i = 0; i < c->nlinks; i++)
         c->link_row[c->links[i].a + 1]++;
     for (int h = 0; h < c->nhosts; h++)
@@ -401,7 +402,7 @@ tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
     for (int h = 0; h < c->nhosts; h++)
         c->adj_off[h + 1] += c->adj_off[h];
     int *fill = malloc(sizeof(int) * (size_t)(c->nhosts ? c->nhosts : 1));
-    if (!fill) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
+    if (!fill) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "cluster: out of memory");
     memcpy(fill, c->adj_off, sizeof(int) * (size_t)c->nhosts);
     for (int i = 0; i < c->nlinks; i++)
         c->adj[fill[c->links[i].a]++] = i, c->adj[fill[c->links[i].b]++] = i;
@@ -412,7 +413,7 @@ tacl_status_t tacl_cluster_finish(tacl_cluster_t *c)
 
 /* ---- Queries. ---- */
 
-int tacl_cluster_find_host(const tacl_cluster_t *c, const char *name)
+int tacl__cluster_find_host(const tacl_cluster_t *c, const char *name)
 {
     if (!c->name_cap || !name) return -1;
     /* A name beats an address; among addresses the first host declared wins. */
@@ -427,11 +428,11 @@ int tacl_cluster_find_host(const tacl_cluster_t *c, const char *name)
     return best;
 }
 
-/* The explicit link a-b (a < b), or NULL. Before tacl_cluster_finish the array is unsorted and
+/* The explicit link a-b (a < b), or NULL. Before tacl__cluster_finish the array is unsorted and
  * the last declaration wins. */
-static const tacl_cluster_link_t *cluster_find_link(const tacl_cluster_t *c, int a, int b)
+static const tacl__cluster_link_t *cluster_find_link(const tacl_cluster_t *c, int a, int b)
 {
-    tacl_cluster_link_t key = {a, b, 0, 0};
+    tacl__cluster_link_t key = {a, b, 0, 0};
     if (!c->nlinks) return NULL;
     if (c->finished) {
         /* Links are sorted by (a, b): search a's row only. */
@@ -456,7 +457,7 @@ static int cluster_is_unreach(const tacl_cluster_t *c, int a, int b)
     return 0;
 }
 
-int tacl_cluster_link(const tacl_cluster_t *c, int a, int b, double *gbs, double *lat_us)
+int tacl__cluster_link(const tacl_cluster_t *c, int a, int b, double *gbs, double *lat_us)
 {
     if (a < 0 || b < 0 || a >= c->nhosts || b >= c->nhosts) return 0;
     if (a == b) {
@@ -464,7 +465,7 @@ int tacl_cluster_link(const tacl_cluster_t *c, int a, int b, double *gbs, double
         *lat_us = 0;
         return 1;
     }
-    const tacl_cluster_link_t *l = cluster_find_link(c, a < b ? a : b, a < b ? b : a);
+    const tacl__cluster_link_t *l = cluster_find_link(c, a < b ? a : b, a < b ? b : a);
     if (l) {
         *gbs = l->gbs;
         *lat_us = l->lat_us;
@@ -516,13 +517,13 @@ static cluster_hent_t cluster_hpop(cluster_hent_t *h, int *n)
     return top;
 }
 
-int tacl_cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int maxpath, double *gbs,
-                       double *lat_us)
+int tacl__cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int maxpath, double *gbs,
+                        double *lat_us)
 {
     int n = c->nhosts;
     if (a < 0 || b < 0 || a >= n || b >= n) return 0;
     double w, l;
-    if (a == b || tacl_cluster_link(c, a, b, &w, &l)) {
+    if (a == b || tacl__cluster_link(c, a, b, &w, &l)) {
         if (a == b) w = INFINITY, l = 0;
         if (maxpath >= 1) path[0] = a;
         if (maxpath >= 2 && a != b) path[1] = b;
@@ -536,8 +537,8 @@ int tacl_cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int max
         int relay = -1;
         double rbw = -1, rlat = 0, w2, l2;
         for (int v = 0; v < n; v++) {
-            if (v == a || v == b || !tacl_cluster_link(c, a, v, &w, &l) ||
-                !tacl_cluster_link(c, v, b, &w2, &l2))
+            if (v == a || v == b || !tacl__cluster_link(c, a, v, &w, &l) ||
+                !tacl__cluster_link(c, v, b, &w2, &l2))
                 continue;
             double bw = w < w2 ? w : w2;
             if (bw > rbw || (bw == rbw && l + l2 < rlat)) relay = v, rbw = bw, rlat = l + l2;
@@ -580,9 +581,9 @@ int tacl_cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int max
             int v;
             if (c->has_default) {
                 v = k;
-                if (done[v] || v == u || !tacl_cluster_link(c, u, v, &w, &l)) continue;
+                if (done[v] || v == u || !tacl__cluster_link(c, u, v, &w, &l)) continue;
             } else {
-                const tacl_cluster_link_t *lk = &c->links[c->adj[c->adj_off[u] + k]];
+                const tacl__cluster_link_t *lk = &c->links[c->adj[c->adj_off[u] + k]];
                 v = lk->a == u ? lk->b : lk->a;
                 w = lk->gbs, l = lk->lat_us;
                 if (done[v]) continue;
@@ -615,7 +616,7 @@ out:
     return found;
 }
 
-int tacl_cluster_components(const tacl_cluster_t *c, int *comp)
+int tacl__cluster_components(const tacl_cluster_t *c, int *comp)
 {
     int n = c->nhosts, ncomp = 0;
     int *stack = malloc(sizeof(int) * (size_t)(n ? n : 1));
@@ -648,7 +649,7 @@ int tacl_cluster_components(const tacl_cluster_t *c, int *comp)
             if (c->has_default) {
                 for (int v = nxt[n]; v != n;) {
                     int after = nxt[v];
-                    if (tacl_cluster_link(c, u, v, &w, &l)) {
+                    if (tacl__cluster_link(c, u, v, &w, &l)) {
                         comp[v] = ncomp;
                         stack[top++] = v;
                         CL_UNLINK(v);
@@ -657,7 +658,7 @@ int tacl_cluster_components(const tacl_cluster_t *c, int *comp)
                 }
             } else {
                 for (int k = c->adj_off[u]; k < c->adj_off[u + 1]; k++) {
-                    const tacl_cluster_link_t *lk = &c->links[c->adj[k]];
+                    const tacl__cluster_link_t *lk = &c->links[c->adj[k]];
                     int v = lk->a == u ? lk->b : lk->a;
                     if (comp[v] >= 0) continue;
                     comp[v] = ncomp;
@@ -675,7 +676,7 @@ int tacl_cluster_components(const tacl_cluster_t *c, int *comp)
     return ncomp;
 }
 
-int tacl_cluster_total_gpus(const tacl_cluster_t *c)
+int tacl__cluster_total_gpus(const tacl_cluster_t *c)
 {
     int n = 0;
     for (int i = 0; i < c->nhosts; i++)
@@ -727,7 +728,7 @@ static int cluster_store_ok(const tacl_cluster_t *c, const cluster_set_t *set, i
     }
     int n = 0;
     for (int j = c->adj_off[s]; j < c->adj_off[s + 1]; j++) {
-        const tacl_cluster_link_t *l = &c->links[c->adj[j]];
+        const tacl__cluster_link_t *l = &c->links[c->adj[j]];
         if (!cluster_set_has(set, l->a == s ? l->b : l->a)) continue;
         n++;
         if (l->gbs < mb) mb = l->gbs; /* a listed link replaces the default for its pair */
@@ -737,7 +738,7 @@ static int cluster_store_ok(const tacl_cluster_t *c, const cluster_set_t *set, i
     return 1;
 }
 
-int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer)
+int tacl__cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer)
 {
     int n = c->nhosts;
     if (!c->finished || n == 0) return -1;
@@ -770,12 +771,12 @@ int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, in
     return pick;
 }
 
-const char *tacl_cluster_addr_for(const tacl_cluster_t *c, int from, int to)
+const char *tacl__cluster_addr_for(const tacl_cluster_t *c, int from, int to)
 {
-    const tacl_cluster_host_t *t = &c->hosts[to];
+    const tacl__cluster_host_t *t = &c->hosts[to];
     if (!t->naddrs) return t->name;
     if (from >= 0 && from != to) {
-        const tacl_cluster_host_t *f = &c->hosts[from];
+        const tacl__cluster_host_t *f = &c->hosts[from];
         for (int i = 0; i < t->naddrs; i++)
             for (int j = 0; j < f->naddrs; j++)
                 if (!strcmp(t->nets[i], f->nets[j])) return t->addrs[i];
@@ -803,13 +804,13 @@ static void cluster_json_str(FILE *f, const char *s)
 tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f)
 {
     if (!c || !f)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "tacl_cluster_write_json: expected a cluster and an open FILE");
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "tacl_cluster_write_json: expected a cluster and an open FILE");
     fprintf(f, "{\n  \"name\": ");
     cluster_json_str(f, c->name);
     fprintf(f, ",\n  \"hosts\": [");
     for (int i = 0; i < c->nhosts; i++) {
-        const tacl_cluster_host_t *h = &c->hosts[i];
+        const tacl__cluster_host_t *h = &c->hosts[i];
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
         cluster_json_str(f, h->name);
         if (h->naddrs) {
@@ -860,7 +861,7 @@ tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f)
     }
     fprintf(f, "\n  ],\n  \"links\": [");
     for (int i = 0; i < c->nlinks; i++) {
-        const tacl_cluster_link_t *l = &c->links[i];
+        const tacl__cluster_link_t *l = &c->links[i];
         fprintf(f, "%s\n    {\"hosts\": [", i ? "," : "");
         cluster_json_str(f, c->hosts[l->a].name);
         fprintf(f, ", ");
@@ -897,7 +898,7 @@ tacl_status_t tacl_cluster_write_json(const tacl_cluster_t *c, FILE *f)
     }
     fprintf(f, "\n}\n");
     if (ferror(f))
-        return tacl_err(NULL, TACL_ERR_SYSTEM, TACL_SUB_TOPO,
-                        "tacl_cluster_write_json: write error on the output stream");
+        return tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_TOPO,
+                         "tacl_cluster_write_json: write error on the output stream");
     return TACL_OK;
 }

@@ -31,7 +31,7 @@ typedef struct {
     double tflops;     /* dense bf16 tensor TFLOP/s */
     double nvlink_gbs; /* GPU-GPU NVLink/xGMI bandwidth per direction, GB/s (0: none) */
     double pcie_gbs;   /* host link per direction, GB/s */
-} tacl_gpu_spec_t;
+} tacl__gpu_spec_t;
 
 typedef struct {
     char name[TACL_CLUSTER_NAME_MAX];
@@ -40,38 +40,38 @@ typedef struct {
     int naddrs;
     char ifname[32]; /* network interface the hosts' links use (NCCL_SOCKET_IFNAME) */
     int ngpus;
-    tacl_gpu_spec_t gpu;
+    tacl__gpu_spec_t gpu;
     char gpu_link[16];   /* link class as written ("NVLink", "NV18", "PCIe", "SYS", "matrix") */
     double gpu_link_gbs; /* GPU-GPU bandwidth inside the host (the slowest pair of a matrix) */
     double *gpu_bw;      /* ngpus x ngpus GB/s when a matrix was given, else NULL */
-} tacl_cluster_host_t;
+} tacl__cluster_host_t;
 
 typedef struct {
     int a, b;      /* host indices, a < b */
     double gbs;    /* GB/s per direction */
     double lat_us; /* one-way latency */
-} tacl_cluster_link_t;
+} tacl__cluster_link_t;
 
 typedef struct {
     int host, device;
-} tacl_cluster_rank_t;
+} tacl__cluster_rank_t;
 
 struct tacl_cluster {
     char name[TACL_CLUSTER_NAME_MAX];
     char source[256]; /* file it came from ("" when built in memory) */
     int nhosts;
-    tacl_cluster_host_t *hosts;
+    tacl__cluster_host_t *hosts;
     int nlinks;
-    tacl_cluster_link_t *links; /* sorted by (a, b); explicit links */
-    int has_default;            /* every pair not listed is linked with default_* */
+    tacl__cluster_link_t *links; /* sorted by (a, b); explicit links */
+    int has_default;             /* every pair not listed is linked with default_* */
     double default_gbs, default_lat_us;
     int nunreach;
     int (*unreach)[2]; /* sorted pairs (a < b) with no link even under a default */
     int nranks;        /* 0: ranks fill hosts in order, one per GPU */
-    tacl_cluster_rank_t *ranks;
+    tacl__cluster_rank_t *ranks;
     int store_host; /* host of the rendezvous store, -1 when not declared */
     /* Lookup structures (cluster.c): a hash of host names and addresses, kept as hosts are
-     * added, and the adjacency of explicit links (CSR), built by tacl_cluster_finish. */
+     * added, and the adjacency of explicit links (CSR), built by tacl__cluster_finish. */
     int *name_hash, name_cap, name_used;
     int *adj_off, *adj; /* adj[adj_off[h] .. adj_off[h+1]) = indices into links */
     int *link_row;      /* links[link_row[a] .. link_row[a+1]) have that a */
@@ -80,30 +80,31 @@ struct tacl_cluster {
 };
 
 /* ---- Building. ---- */
-tacl_status_t tacl_cluster_create(tacl_cluster_t **out);
+tacl_status_t tacl__cluster_create(tacl_cluster_t **out);
 /* Appends a host with ngpus GPUs of the preset gpu_type (NULL: no GPUs); returns its index. */
-tacl_status_t tacl_cluster_add_host(tacl_cluster_t *c, const char *name, int ngpus,
-                                    const char *gpu_type, int *index);
+tacl_status_t tacl__cluster_add_host(tacl_cluster_t *c, const char *name, int ngpus,
+                                     const char *gpu_type, int *index);
 /* Declares (or replaces) the link a-b. */
-tacl_status_t tacl_cluster_set_link(tacl_cluster_t *c, int a, int b, double gbs, double lat_us);
-tacl_status_t tacl_cluster_set_unreachable(tacl_cluster_t *c, int a, int b);
+tacl_status_t tacl__cluster_set_link(tacl_cluster_t *c, int a, int b, double gbs, double lat_us);
+tacl_status_t tacl__cluster_set_unreachable(tacl_cluster_t *c, int a, int b);
 /* Adds an address of host h on network net ("" or NULL: the common network). */
-tacl_status_t tacl_cluster_add_address(tacl_cluster_t *c, int h, const char *addr, const char *net);
+tacl_status_t tacl__cluster_add_address(tacl_cluster_t *c, int h, const char *addr,
+                                        const char *net);
 /* Sorts links and pairs for lookup (a link declared twice keeps its last figures) and indexes
  * them; the parser calls it, so do builders before queries. O(links log links). */
-tacl_status_t tacl_cluster_finish(tacl_cluster_t *c);
+tacl_status_t tacl__cluster_finish(tacl_cluster_t *c);
 
 /* ---- Queries. ---- */
-int tacl_cluster_find_host(const tacl_cluster_t *c, const char *name); /* -1: none */
+int tacl__cluster_find_host(const tacl_cluster_t *c, const char *name); /* -1: none */
 /* 1 when a and b have a direct link (a == b: the host itself, with its GPU link figures). */
-int tacl_cluster_link(const tacl_cluster_t *c, int a, int b, double *gbs, double *lat_us);
+int tacl__cluster_link(const tacl_cluster_t *c, int a, int b, double *gbs, double *lat_us);
 /* Widest path a -> b over direct links (ties: fewest hops). path receives up to maxpath host
  * indices from a to b. Returns the number of hosts on the path, 0 when b cannot be reached. */
-int tacl_cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int maxpath, double *gbs,
-                       double *lat_us);
+int tacl__cluster_route(const tacl_cluster_t *c, int a, int b, int *path, int maxpath, double *gbs,
+                        double *lat_us);
 /* Connected components of the host graph: comp[h] = component id; returns the count. */
-int tacl_cluster_components(const tacl_cluster_t *c, int *comp);
-int tacl_cluster_total_gpus(const tacl_cluster_t *c);
+int tacl__cluster_components(const tacl_cluster_t *c, int *comp);
+int tacl__cluster_total_gpus(const tacl_cluster_t *c);
 /* The host of a rendezvous store for the hosts hosts[0..k) (NULL: every host): one directly
  * linked to each of them, so that every host reaches it without a relay. Preference: the
  * declared store (c->store_host, which may lie outside the set), then prefer (e.g. vLLM's node
@@ -111,24 +112,24 @@ int tacl_cluster_total_gpus(const tacl_cluster_t *c);
  * fastest (ties: the first). Returns -1 when no host qualifies. The doctor's JSON and the
  * planner both call it, so they agree. O(k) per candidate looked at, each costing its degree
  * plus the unreachable pairs. */
-int tacl_cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer);
+int tacl__cluster_store_pick(const tacl_cluster_t *c, const int *hosts, int k, int prefer);
 /* The address by which host `from` reaches host `to`: the first address of `to` on a network
  * `from` has an address on, else its first address, else its name. */
-const char *tacl_cluster_addr_for(const tacl_cluster_t *c, int from, int to);
+const char *tacl__cluster_addr_for(const tacl_cluster_t *c, int from, int to);
 
 /* ---- GPU presets and units. ---- */
 /* Looks a GPU type up ("H100-80GB", case-insensitive; also "H100", "H200"...). */
-const tacl_gpu_spec_t *tacl_gpu_preset(const char *name);
-const tacl_gpu_spec_t *tacl_gpu_preset_at(int i); /* NULL past the end */
+const tacl__gpu_spec_t *tacl__gpu_preset(const char *name);
+const tacl__gpu_spec_t *tacl__gpu_preset_at(int i); /* NULL past the end */
 /* "100Gbps", "100 Gb/s", "25GB/s", "1.6Tbps", "3.35TB/s", bare number (unit bare_unit: "Gb/s"
  * or "GB/s") -> GB/s. Returns 0 and sets *why on a malformed value. */
-int tacl_parse_bandwidth(const char *s, const char *bare_unit, double *gbs, const char **why);
+int tacl__parse_bandwidth(const char *s, const char *bare_unit, double *gbs, const char **why);
 /* "80GB", "80 GiB", "141G", "40960MiB", bare number = GB -> bytes. */
-int tacl_parse_bytes(const char *s, double *bytes, const char **why);
+int tacl__parse_bytes(const char *s, double *bytes, const char **why);
 /* "5", "5us", "2.5ms", "800ns" -> microseconds (bare number = us). */
-int tacl_parse_latency(const char *s, double *us, const char **why);
+int tacl__parse_latency(const char *s, double *us, const char **why);
 /* GPU-GPU bandwidth of a link class ("NVLink", "NV18", "PCIe", "PIX", "PXB", "PHB", "NODE",
  * "SYS") for a GPU of spec g; 0 when the class is unknown. */
-double tacl_gpu_link_class_gbs(const char *cls, const tacl_gpu_spec_t *g);
+double tacl__gpu_link_class_gbs(const char *cls, const tacl__gpu_spec_t *g);
 
 #endif

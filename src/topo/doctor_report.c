@@ -2,7 +2,7 @@
  * the rank matrix, the verdict (components, unreachable pairs and the relays tacl routes them
  * through, a pipeline order over direct links, groups of hosts linked all-to-all, where to host
  * the store, the smoke tests), and the table, JSON and Graphviz outputs. Pure computation over
- * a filled tacl_doctor_report_t, so hand-made matrices test it. Host-level reasoning is what a
+ * a filled tacl__doctor_report_t, so hand-made matrices test it. Host-level reasoning is what a
  * person deploying a job acts on (NCCL and Gloo place groups on hosts), so the verdict speaks
  * of hosts; the table keeps the rank detail. */
 #include "topo/doctor_report.h"
@@ -20,17 +20,17 @@
 static const char *const doctor_smoke_names[TACL_DOCTOR_NSMOKE] = {"all_reduce", "all_gather",
                                                                    "broadcast", "routed send/recv"};
 
-const char *tacl_doctor_smoke_name(tacl_doctor_smoke_kind_t k)
+const char *tacl__doctor_smoke_name(tacl__doctor_smoke_kind_t k)
 {
     return (unsigned)k < TACL_DOCTOR_NSMOKE ? doctor_smoke_names[k] : "?";
 }
 
-tacl_status_t tacl_doctor_report_create(int n, tacl_doctor_report_t **out)
+tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out)
 {
     if (n < 1 || n > 65536)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "doctor report: expected 1 to 65536 ranks, got %d", n);
-    tacl_doctor_report_t *r = calloc(1, sizeof *r);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "doctor report: expected 1 to 65536 ranks, got %d", n);
+    tacl__doctor_report_t *r = calloc(1, sizeof *r);
     if (!r) goto nomem;
     size_t nn = (size_t)n * (size_t)n;
     r->n = n;
@@ -55,11 +55,11 @@ tacl_status_t tacl_doctor_report_create(int n, tacl_doctor_report_t **out)
     *out = r;
     return TACL_OK;
 nomem:
-    tacl_doctor_report_destroy(r);
-    return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
+    tacl__doctor_report_destroy(r);
+    return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
 }
 
-void tacl_doctor_report_destroy(tacl_doctor_report_t *r)
+void tacl__doctor_report_destroy(tacl__doctor_report_t *r)
 {
     if (!r) return;
     free(r->host_ids);
@@ -75,11 +75,11 @@ void tacl_doctor_report_destroy(tacl_doctor_report_t *r)
     free(r);
 }
 
-tacl_status_t tacl_doctor_report_set_host(tacl_doctor_report_t *r, int rank, const char *host_id)
+tacl_status_t tacl__doctor_report_set_host(tacl__doctor_report_t *r, int rank, const char *host_id)
 {
     if (rank < 0 || rank >= r->n || !host_id)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "doctor report: rank %d out of range 0..%d or no host id", rank, r->n - 1);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "doctor report: rank %d out of range 0..%d or no host id", rank, r->n - 1);
     for (int h = 0; h < r->nhosts; h++)
         if (!strcmp(r->host_ids[h], host_id)) {
             r->host_of[rank] = h;
@@ -92,7 +92,7 @@ tacl_status_t tacl_doctor_report_set_host(tacl_doctor_report_t *r, int rank, con
 
 /* Host names for people: the hostname part of the id (before the first '/') when those are
  * unique, else the whole ids (network namespaces on one machine share a hostname). */
-static void doctor_names(tacl_doctor_report_t *r)
+static void doctor_names(tacl__doctor_report_t *r)
 {
     int unique = 1;
     for (int h = 0; h < r->nhosts; h++) {
@@ -107,13 +107,13 @@ static void doctor_names(tacl_doctor_report_t *r)
             snprintf(r->host_names[h], TACL_DOCTOR_HOST_MAX, "%s", r->host_ids[h]);
 }
 
-tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r)
+tacl_status_t tacl__doctor_finish(tacl__doctor_report_t *r)
 {
     int n = r->n, H = r->nhosts;
     for (int i = 0; i < n; i++)
         if (r->host_of[i] < 0)
-            return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                            "doctor report: rank %d has no host", i);
+            return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                             "doctor report: rank %d has no host", i);
     doctor_names(r);
     size_t hh = (size_t)H * (size_t)H;
     free(r->hreach);
@@ -123,7 +123,7 @@ tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r)
     r->hgbs = calloc(hh, sizeof *r->hgbs);
     r->hlat = calloc(hh, sizeof *r->hlat);
     if (!r->hreach || !r->hgbs || !r->hlat)
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
     for (int h = 0; h < H; h++)
         r->hreach[(size_t)h * (size_t)H + (size_t)h] = 1;
     for (int i = 0; i < n; i++)
@@ -135,7 +135,7 @@ tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r)
             if (a == b) continue;
             size_t ab = (size_t)a * (size_t)H + (size_t)b, ba = (size_t)b * (size_t)H + (size_t)a;
             r->hreach[ab] = r->hreach[ba] = 1;
-            const tacl_doctor_link_t *l = &r->links[(size_t)i * (size_t)n + (size_t)j];
+            const tacl__doctor_link_t *l = &r->links[(size_t)i * (size_t)n + (size_t)j];
             if (l->gbs > r->hgbs[ab]) r->hgbs[ab] = r->hgbs[ba] = l->gbs;
             if (l->lat_us >= 0 && (r->hlat[ab] <= 0 || l->lat_us < r->hlat[ab]))
                 r->hlat[ab] = r->hlat[ba] = l->lat_us;
@@ -143,7 +143,7 @@ tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r)
     /* Components of the host graph, numbered from host 0's. */
     int *queue = malloc((size_t)H * sizeof *queue);
     if (!queue)
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
     for (int h = 0; h < H; h++)
         r->comp[h] = -1;
     r->ncomp = 0;
@@ -166,7 +166,7 @@ tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r)
     return TACL_OK;
 }
 
-int tacl_doctor_full_mesh(const tacl_doctor_report_t *r)
+int tacl__doctor_full_mesh(const tacl__doctor_report_t *r)
 {
     size_t n = (size_t)r->n;
     for (size_t i = 0; i < n; i++)
@@ -176,8 +176,8 @@ int tacl_doctor_full_mesh(const tacl_doctor_report_t *r)
     return 1;
 }
 
-int tacl_doctor_host_path(const tacl_doctor_report_t *r, int a, int b, int *path, int max,
-                          double *gbs)
+int tacl__doctor_host_path(const tacl__doctor_report_t *r, int a, int b, int *path, int max,
+                           double *gbs)
 {
     int H = r->nhosts;
     if (a < 0 || b < 0 || a >= H || b >= H || max < 1) return 0;
@@ -219,7 +219,7 @@ out:
     return len;
 }
 
-int tacl_doctor_status(const tacl_doctor_report_t *r)
+int tacl__doctor_status(const tacl__doctor_report_t *r)
 {
     if (r->ncomp > 1) return 1;
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++)
@@ -229,13 +229,13 @@ int tacl_doctor_status(const tacl_doctor_report_t *r)
 
 /* ---- Verdict helpers. ---- */
 
-static int doctor_hlinked(const tacl_doctor_report_t *r, int a, int b)
+static int doctor_hlinked(const tacl__doctor_report_t *r, int a, int b)
 {
     return r->hreach[(size_t)a * (size_t)r->nhosts + (size_t)b];
 }
 
 /* The OS-level reason a rank of host a could not reach a rank of host b, from either side. */
-static const char *doctor_why(const tacl_doctor_report_t *r, int a, int b, int *ri, int *rj)
+static const char *doctor_why(const tacl__doctor_report_t *r, int a, int b, int *ri, int *rj)
 {
     size_t n = (size_t)r->n;
     for (size_t i = 0; i < n; i++) {
@@ -256,7 +256,7 @@ static const char *doctor_why(const tacl_doctor_report_t *r, int a, int b, int *
 }
 
 /* Exact Hamiltonian path search over the host graph (bitmask DP); order receives H hosts. */
-static int doctor_ham_path(const tacl_doctor_report_t *r, int *order)
+static int doctor_ham_path(const tacl__doctor_report_t *r, int *order)
 {
     int H = r->nhosts;
     if (H < 2 || H > DOCTOR_HAM_MAX) return 0;
@@ -303,7 +303,7 @@ static int doctor_ham_path(const tacl_doctor_report_t *r, int *order)
 }
 
 typedef struct {
-    const tacl_doctor_report_t *r;
+    const tacl__doctor_report_t *r;
     uint32_t found[DOCTOR_LIST_MAX];
     int nfound, more;
 } doctor_clq_t;
@@ -331,7 +331,7 @@ static void doctor_bk(doctor_clq_t *c, uint32_t R, uint32_t P, uint32_t X, const
     }
 }
 
-static void doctor_hostset(const tacl_doctor_report_t *r, FILE *f, uint32_t set)
+static void doctor_hostset(const tacl__doctor_report_t *r, FILE *f, uint32_t set)
 {
     int first = 1;
     fputc('{', f);
@@ -343,7 +343,7 @@ static void doctor_hostset(const tacl_doctor_report_t *r, FILE *f, uint32_t set)
     fputc('}', f);
 }
 
-static void doctor_verdict_components(const tacl_doctor_report_t *r, FILE *f)
+static void doctor_verdict_components(const tacl__doctor_report_t *r, FILE *f)
 {
     fprintf(f, "  - DISCONNECTED: the %d hosts form %d groups that cannot reach each other:",
             r->nhosts, r->ncomp);
@@ -369,7 +369,7 @@ static void doctor_verdict_components(const tacl_doctor_report_t *r, FILE *f)
                "TACL_SOCKET_IFNAME)\n");
 }
 
-static void doctor_verdict_unreachable(const tacl_doctor_report_t *r, FILE *f)
+static void doctor_verdict_unreachable(const tacl__doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts, listed = 0, more = 0;
     int *path = malloc((size_t)H * sizeof *path);
@@ -395,7 +395,7 @@ static void doctor_verdict_unreachable(const tacl_doctor_report_t *r, FILE *f)
                     "needs %s<->%s and will fail or hang",
                     r->host_names[a], r->host_names[b], r->host_names[a], r->host_names[b]);
             double gbs = 0;
-            int len = r->comp[a] == r->comp[b] ? tacl_doctor_host_path(r, a, b, path, H, &gbs) : 0;
+            int len = r->comp[a] == r->comp[b] ? tacl__doctor_host_path(r, a, b, path, H, &gbs) : 0;
             if (len > 2) {
                 fprintf(f, "; tacl routes it through ");
                 for (int k = 1; k < len - 1; k++)
@@ -413,7 +413,7 @@ static void doctor_verdict_unreachable(const tacl_doctor_report_t *r, FILE *f)
     free(path);
 }
 
-static void doctor_verdict_layouts(const tacl_doctor_report_t *r, FILE *f)
+static void doctor_verdict_layouts(const tacl__doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts;
     int *order = malloc((size_t)H * sizeof *order);
@@ -453,9 +453,9 @@ static void doctor_verdict_layouts(const tacl_doctor_report_t *r, FILE *f)
     fputc('\n', f);
 }
 
-static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_cluster_t **out);
+static tacl_status_t doctor_to_cluster(const tacl__doctor_report_t *r, tacl_cluster_t **out);
 
-static void doctor_verdict_store(const tacl_doctor_report_t *r, FILE *f)
+static void doctor_verdict_store(const tacl__doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts, nc = 0;
     if (H == 1) {
@@ -487,11 +487,11 @@ static void doctor_verdict_store(const tacl_doctor_report_t *r, FILE *f)
     fputc('\n', f);
 }
 
-static void doctor_verdict_smoke(const tacl_doctor_report_t *r, FILE *f)
+static void doctor_verdict_smoke(const tacl__doctor_report_t *r, FILE *f)
 {
     int ran = 0, failed = 0;
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
-        const tacl_doctor_smoke_t *s = &r->smoke[k];
+        const tacl__doctor_smoke_t *s = &r->smoke[k];
         if (!s->ran) continue;
         ran++;
         if (!s->nfail) continue;
@@ -513,13 +513,13 @@ static void doctor_verdict_smoke(const tacl_doctor_report_t *r, FILE *f)
     }
 }
 
-void tacl_doctor_write_verdict(const tacl_doctor_report_t *r, FILE *f)
+void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts;
     fprintf(f, "Verdict\n");
     if (r->ncomp > 1) {
         doctor_verdict_components(r, f);
-    } else if (tacl_doctor_full_mesh(r)) {
+    } else if (tacl__doctor_full_mesh(r)) {
         if (H == 1)
             fprintf(f,
                     "  - one host: all %d ranks reach each other (shared memory); any layout "
@@ -537,8 +537,8 @@ void tacl_doctor_write_verdict(const tacl_doctor_report_t *r, FILE *f)
                 "between every pair of hosts of a group\n",
                 H);
     }
-    if (!tacl_doctor_full_mesh(r)) doctor_verdict_unreachable(r, f);
-    if (!tacl_doctor_full_mesh(r) && r->ncomp == 1 && H > 1) doctor_verdict_layouts(r, f);
+    if (!tacl__doctor_full_mesh(r)) doctor_verdict_unreachable(r, f);
+    if (!tacl__doctor_full_mesh(r) && r->ncomp == 1 && H > 1) doctor_verdict_layouts(r, f);
     doctor_verdict_store(r, f);
     doctor_verdict_smoke(r, f);
     size_t n = (size_t)r->n;
@@ -562,7 +562,7 @@ static void doctor_fmt_gbs(char *buf, size_t len, double gbs)
         snprintf(buf, len, "%.1f MB/s", gbs * 1e3);
 }
 
-void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
+void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
 {
     size_t n = (size_t)r->n;
     int H = r->nhosts;
@@ -613,7 +613,7 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
             snprintf(pair, sizeof pair, "%zu-%zu", i, j);
             snprintf(hosts, sizeof hosts, "%s-%s", r->host_names[r->host_of[i]],
                      r->host_names[r->host_of[j]]);
-            const tacl_doctor_link_t *l = &r->links[i * n + j];
+            const tacl__doctor_link_t *l = &r->links[i * n + j];
             int linked = r->reach[i * n + j] || r->reach[j * n + i];
             if (l->lat_us >= 0)
                 snprintf(lat, sizeof lat, "%.1f us", l->lat_us);
@@ -638,7 +638,7 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
         any |= r->smoke[k].ran;
     fprintf(f, "\nCollective smoke tests (values checked on every rank)\n");
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
-        const tacl_doctor_smoke_t *s = &r->smoke[k];
+        const tacl__doctor_smoke_t *s = &r->smoke[k];
         if (!s->ran) {
             fprintf(f, "  %-17s %-5s %s\n", doctor_smoke_names[k], "skip", s->msg);
             continue;
@@ -654,7 +654,7 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
     }
     (void)any;
     fputc('\n', f);
-    tacl_doctor_write_verdict(r, f);
+    tacl__doctor_write_verdict(r, f);
 }
 
 /* ---- JSON (cluster description format) and Graphviz. ---- */
@@ -663,12 +663,12 @@ void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f)
  * host pair with the best measured figures, the unreachable pairs, and a store host linked
  * to every other host. tacl_cluster_write_json writes it, so `tacl plan --cluster` and
  * TACL_TOPO_FILE read it back. */
-/* The cluster description of what was measured (see tacl_doctor_write_json). */
-static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_cluster_t **out)
+/* The cluster description of what was measured (see tacl__doctor_write_json). */
+static tacl_status_t doctor_to_cluster(const tacl__doctor_report_t *r, tacl_cluster_t **out)
 {
     int H = r->nhosts;
     tacl_cluster_t *c;
-    TACL_CHECK(tacl_cluster_create(&c));
+    TACL_CHECK(tacl__cluster_create(&c));
     tacl_status_t st = TACL_OK;
     snprintf(c->name, sizeof c->name, "tacl-doctor");
     for (int h = 0; h < H && st == TACL_OK; h++) {
@@ -679,7 +679,7 @@ static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_clust
             snprintf(name, sizeof name, "%s", r->host_names[h]);
         else
             snprintf(name, sizeof name, "host%d", h);
-        st = tacl_cluster_add_host(c, name, 0, NULL, &idx);
+        st = tacl__cluster_add_host(c, name, 0, NULL, &idx);
     }
     for (int a = 0; a < H && st == TACL_OK; a++)
         for (int b = a + 1; b < H && st == TACL_OK; b++) {
@@ -687,15 +687,15 @@ static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_clust
             /* A link that could not be measured still exists: a nominal 1e-6 GB/s keeps it a
              * link (0 would read as none). */
             if (doctor_hlinked(r, a, b))
-                st = tacl_cluster_set_link(c, a, b, r->hgbs[ab] > 0 ? r->hgbs[ab] : 1e-6,
-                                           r->hlat[ab] > 0 ? r->hlat[ab] : 0);
+                st = tacl__cluster_set_link(c, a, b, r->hgbs[ab] > 0 ? r->hgbs[ab] : 1e-6,
+                                            r->hlat[ab] > 0 ? r->hlat[ab] : 0);
             else
-                st = tacl_cluster_set_unreachable(c, a, b);
+                st = tacl__cluster_set_unreachable(c, a, b);
         }
-    if (st == TACL_OK) st = tacl_cluster_finish(c);
-    /* The planner's choice (tacl_cluster_store_pick), so that `tacl plan` on this file puts
+    if (st == TACL_OK) st = tacl__cluster_finish(c);
+    /* The planner's choice (tacl__cluster_store_pick), so that `tacl plan` on this file puts
      * the store where the doctor says. */
-    if (st == TACL_OK && H > 1) c->store_host = tacl_cluster_store_pick(c, NULL, 0, -1);
+    if (st == TACL_OK && H > 1) c->store_host = tacl__cluster_store_pick(c, NULL, 0, -1);
     if (st != TACL_OK) {
         tacl_cluster_destroy(c);
         return st;
@@ -704,7 +704,7 @@ static tacl_status_t doctor_to_cluster(const tacl_doctor_report_t *r, tacl_clust
     return TACL_OK;
 }
 
-tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f)
+tacl_status_t tacl__doctor_write_json(const tacl__doctor_report_t *r, FILE *f)
 {
     tacl_cluster_t *c;
     TACL_CHECK(doctor_to_cluster(r, &c));
@@ -723,7 +723,7 @@ static void doctor_dot_str(FILE *f, const char *s)
     }
 }
 
-void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f)
+void tacl__doctor_write_dot(const tacl__doctor_report_t *r, FILE *f)
 {
     int H = r->nhosts;
     fprintf(f, "graph tacl_doctor {\n  node [shape=box];\n");

@@ -22,7 +22,7 @@ typedef struct {
     double lat_us; /* one-way latency: half the median ping-pong round trip; < 0: not measured */
     double gbs;    /* streamed bandwidth, GB/s (1e9 bytes/s); < 0: not measured */
     char err[TACL_DOCTOR_MSG_MAX]; /* why the measurement failed ("" when it did not) */
-} tacl_doctor_link_t;
+} tacl__doctor_link_t;
 
 typedef enum {
     TACL_DOCTOR_ALL_REDUCE = 0,
@@ -30,7 +30,7 @@ typedef enum {
     TACL_DOCTOR_BROADCAST,
     TACL_DOCTOR_ROUTED,
     TACL_DOCTOR_NSMOKE
-} tacl_doctor_smoke_kind_t;
+} tacl__doctor_smoke_kind_t;
 
 /* One collective smoke test, over every rank. */
 typedef struct {
@@ -39,59 +39,59 @@ typedef struct {
     double secs;                   /* slowest rank's time */
     double gbs;                    /* routed send/recv: slowest measured rate (GB/s); 0 otherwise */
     char msg[TACL_DOCTOR_MSG_MAX]; /* first failure ("rank 2: ..."), or why it did not run */
-} tacl_doctor_smoke_t;
+} tacl__doctor_smoke_t;
 
 typedef struct {
     int n;                                    /* ranks */
     int nhosts;                               /* distinct host ids */
     char (*host_ids)[TACL_DOCTOR_HOST_MAX];   /* per host, first-seen order */
-    char (*host_names)[TACL_DOCTOR_HOST_MAX]; /* short names for people (tacl_doctor_finish) */
+    char (*host_names)[TACL_DOCTOR_HOST_MAX]; /* short names for people (tacl__doctor_finish) */
     int *host_of;                             /* rank -> host */
     uint8_t *reach;                           /* n*n direct links, identical on every rank */
     char (*info)[TACL_DOCTOR_INFO_MAX]; /* n*n: info[i*n+j] = how rank i reached j or why not */
-    tacl_doctor_link_t *links;          /* n*n, [i*n+j] with i < j */
-    tacl_doctor_smoke_t smoke[TACL_DOCTOR_NSMOKE];
+    tacl__doctor_link_t *links;         /* n*n, [i*n+j] with i < j */
+    tacl__doctor_smoke_t smoke[TACL_DOCTOR_NSMOKE];
     double probe_timeout_s;
     double elapsed_s;
     char store[300]; /* the store the ranks met at ("addr:port") */
-    /* Derived by tacl_doctor_finish. */
+    /* Derived by tacl__doctor_finish. */
     int ncomp;       /* components of the host graph */
     int *comp;       /* host -> component (numbered from the component of host 0) */
     uint8_t *hreach; /* nhosts*nhosts: some rank pair of the two hosts is directly linked */
     double *hgbs;    /* nhosts*nhosts: best measured bandwidth between the hosts (0: none) */
     double *hlat;    /* nhosts*nhosts: best measured latency (us; 0: none) */
-} tacl_doctor_report_t;
+} tacl__doctor_report_t;
 
 /* Allocates a report for n ranks: every link unmeasured (-1), every smoke test not run. */
-tacl_status_t tacl_doctor_report_create(int n, tacl_doctor_report_t **out);
-void tacl_doctor_report_destroy(tacl_doctor_report_t *r);
+tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out);
+void tacl__doctor_report_destroy(tacl__doctor_report_t *r);
 /* Sets rank r's host (hosts numbered in first-seen order by id). */
-tacl_status_t tacl_doctor_report_set_host(tacl_doctor_report_t *r, int rank, const char *host_id);
+tacl_status_t tacl__doctor_report_set_host(tacl__doctor_report_t *r, int rank, const char *host_id);
 /* Derives host names, the host graph, its components and per-host-pair figures. Call once
  * host_of, reach and links are filled, before any output. */
-tacl_status_t tacl_doctor_finish(tacl_doctor_report_t *r);
+tacl_status_t tacl__doctor_finish(tacl__doctor_report_t *r);
 
 /* 1 when every pair of ranks is linked directly (same-host pairs count as linked). */
-int tacl_doctor_full_mesh(const tacl_doctor_report_t *r);
+int tacl__doctor_full_mesh(const tacl__doctor_report_t *r);
 /* Hosts on the fewest-hops path a -> b over direct host links (path gets up to max entries,
  * a first). Returns the number of hosts on it, 0 when b is not reachable. *gbs receives the
  * smallest measured bandwidth along it (0 when a link was not measured). */
-int tacl_doctor_host_path(const tacl_doctor_report_t *r, int a, int b, int *path, int max,
-                          double *gbs);
+int tacl__doctor_host_path(const tacl__doctor_report_t *r, int a, int b, int *path, int max,
+                           double *gbs);
 /* Exit status the doctor gives: 0 when the graph is connected and every smoke test that ran
  * passed, 1 otherwise. */
-int tacl_doctor_status(const tacl_doctor_report_t *r);
+int tacl__doctor_status(const tacl__doctor_report_t *r);
 
 /* Outputs. The table includes the verdict. */
-void tacl_doctor_write_verdict(const tacl_doctor_report_t *r, FILE *f);
-void tacl_doctor_write_table(const tacl_doctor_report_t *r, FILE *f);
+void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f);
+void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f);
 /* The cluster description format (docs/CLUSTER_FORMAT.md, written by tacl_cluster_write_json)
  * with the measured links, the unreachable host pairs and the suggested store host. */
-tacl_status_t tacl_doctor_write_json(const tacl_doctor_report_t *r, FILE *f);
+tacl_status_t tacl__doctor_write_json(const tacl__doctor_report_t *r, FILE *f);
 /* Graphviz: hosts as boxes, links labelled with bandwidth and latency, unreachable pairs as
  * dashed red edges. */
-void tacl_doctor_write_dot(const tacl_doctor_report_t *r, FILE *f);
+void tacl__doctor_write_dot(const tacl__doctor_report_t *r, FILE *f);
 
-const char *tacl_doctor_smoke_name(tacl_doctor_smoke_kind_t k);
+const char *tacl__doctor_smoke_name(tacl__doctor_smoke_kind_t k);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct tacl_graph {
+struct tacl__graph {
     int n;
     double *dbw, *dlat; /* declared per direction: [a * n + b] for a -> b; dbw 0 = none */
     double *bw, *lat;   /* symmetrised view, recomputed per pair on every change */
@@ -19,12 +19,12 @@ struct tacl_graph {
 
 #define G_AT(g, a, b) ((size_t)(a) * (size_t)(g)->n + (size_t)(b))
 
-tacl_status_t tacl_graph_create(int n, tacl_graph_t **out)
+tacl_status_t tacl__graph_create(int n, tacl__graph_t **out)
 {
     if (n < 1 || n > TACL_GRAPH_MAX_RANKS)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "graph of %d ranks: expected 1..%d ranks", n, TACL_GRAPH_MAX_RANKS);
-    tacl_graph_t *g = calloc(1, sizeof *g);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "graph of %d ranks: expected 1..%d ranks", n, TACL_GRAPH_MAX_RANKS);
+    tacl__graph_t *g = calloc(1, sizeof *g);
     size_t nn = (size_t)n * (size_t)n;
     if (!g) goto err_nomem;
     g->n = n;
@@ -36,12 +36,12 @@ tacl_status_t tacl_graph_create(int n, tacl_graph_t **out)
     *out = g;
     return TACL_OK;
 err_free:
-    tacl_graph_destroy(g);
+    tacl__graph_destroy(g);
 err_nomem:
-    return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "graph of %d ranks: out of memory", n);
+    return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "graph of %d ranks: out of memory", n);
 }
 
-void tacl_graph_destroy(tacl_graph_t *g)
+void tacl__graph_destroy(tacl__graph_t *g)
 {
     if (!g) return;
     free(g->dbw);
@@ -51,10 +51,10 @@ void tacl_graph_destroy(tacl_graph_t *g)
     free(g);
 }
 
-tacl_status_t tacl_graph_clone(const tacl_graph_t *g, tacl_graph_t **out)
+tacl_status_t tacl__graph_clone(const tacl__graph_t *g, tacl__graph_t **out)
 {
-    tacl_graph_t *c;
-    TACL_CHECK(tacl_graph_create(g->n, &c));
+    tacl__graph_t *c;
+    TACL_CHECK(tacl__graph_create(g->n, &c));
     size_t bytes = (size_t)g->n * (size_t)g->n * sizeof(double);
     memcpy(c->dbw, g->dbw, bytes);
     memcpy(c->dlat, g->dlat, bytes);
@@ -67,7 +67,7 @@ tacl_status_t tacl_graph_clone(const tacl_graph_t *g, tacl_graph_t **out)
 /* A pair declared in one direction only is usable with that direction's values (the transport
  * connects the way that works and then talks both ways); declared both ways, the slower
  * bandwidth and the larger latency bound what a collective sees. */
-static void graph_sym_pair(tacl_graph_t *g, int a, int b)
+static void graph_sym_pair(tacl__graph_t *g, int a, int b)
 {
     double x = g->dbw[G_AT(g, a, b)], y = g->dbw[G_AT(g, b, a)];
     double lx = g->dlat[G_AT(g, a, b)], ly = g->dlat[G_AT(g, b, a)];
@@ -86,28 +86,28 @@ static void graph_sym_pair(tacl_graph_t *g, int a, int b)
     g->lat[G_AT(g, a, b)] = g->lat[G_AT(g, b, a)] = bw > 0 ? lat : 0;
 }
 
-tacl_status_t tacl_graph_add_edge(tacl_graph_t *g, int a, int b, double bw, double lat)
+tacl_status_t tacl__graph_add_edge(tacl__graph_t *g, int a, int b, double bw, double lat)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "edge %d -> %d: expected two different ranks in 0..%d", a, b, g->n - 1);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "edge %d -> %d: expected two different ranks in 0..%d", a, b, g->n - 1);
     if (!(bw > 0) || !(lat >= 0))
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "edge %d -> %d: bandwidth %g must be > 0 and latency %g >= 0", a, b, bw,
-                        lat);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "edge %d -> %d: bandwidth %g must be > 0 and latency %g >= 0", a, b, bw,
+                         lat);
     g->dbw[G_AT(g, a, b)] = bw;
     g->dlat[G_AT(g, a, b)] = lat;
     graph_sym_pair(g, a, b);
     return TACL_OK;
 }
 
-tacl_status_t tacl_graph_add_link(tacl_graph_t *g, int a, int b, double bw, double lat)
+tacl_status_t tacl__graph_add_link(tacl__graph_t *g, int a, int b, double bw, double lat)
 {
-    TACL_CHECK(tacl_graph_add_edge(g, a, b, bw, lat));
-    return tacl_graph_add_edge(g, b, a, bw, lat);
+    TACL_CHECK(tacl__graph_add_edge(g, a, b, bw, lat));
+    return tacl__graph_add_edge(g, b, a, bw, lat);
 }
 
-void tacl_graph_remove_link(tacl_graph_t *g, int a, int b)
+void tacl__graph_remove_link(tacl__graph_t *g, int a, int b)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b) return;
     g->dbw[G_AT(g, a, b)] = g->dbw[G_AT(g, b, a)] = 0;
@@ -115,15 +115,15 @@ void tacl_graph_remove_link(tacl_graph_t *g, int a, int b)
     graph_sym_pair(g, a, b);
 }
 
-tacl_status_t tacl_graph_full(int n, double bw, double lat, tacl_graph_t **out)
+tacl_status_t tacl__graph_full(int n, double bw, double lat, tacl__graph_t **out)
 {
-    tacl_graph_t *g = NULL;
-    TACL_CHECK(tacl_graph_create(n, &g));
+    tacl__graph_t *g = NULL;
+    TACL_CHECK(tacl__graph_create(n, &g));
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++) {
-            tacl_status_t st = tacl_graph_add_link(g, a, b, bw, lat);
+            tacl_status_t st = tacl__graph_add_link(g, a, b, bw, lat);
             if (st != TACL_OK) {
-                tacl_graph_destroy(g);
+                tacl__graph_destroy(g);
                 return st;
             }
         }
@@ -131,52 +131,52 @@ tacl_status_t tacl_graph_full(int n, double bw, double lat, tacl_graph_t **out)
     return TACL_OK;
 }
 
-int tacl_graph_size(const tacl_graph_t *g)
+int tacl__graph_size(const tacl__graph_t *g)
 {
     return g->n;
 }
 
-int tacl_graph_has_edge(const tacl_graph_t *g, int a, int b)
+int tacl__graph_has_edge(const tacl__graph_t *g, int a, int b)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b) return 0;
     return g->bw[G_AT(g, a, b)] > 0;
 }
 
-double tacl_graph_bw(const tacl_graph_t *g, int a, int b)
+double tacl__graph_bw(const tacl__graph_t *g, int a, int b)
 {
-    return tacl_graph_has_edge(g, a, b) ? g->bw[G_AT(g, a, b)] : 0.0;
+    return tacl__graph_has_edge(g, a, b) ? g->bw[G_AT(g, a, b)] : 0.0;
 }
 
-double tacl_graph_lat(const tacl_graph_t *g, int a, int b)
+double tacl__graph_lat(const tacl__graph_t *g, int a, int b)
 {
-    return tacl_graph_has_edge(g, a, b) ? g->lat[G_AT(g, a, b)] : 0.0;
+    return tacl__graph_has_edge(g, a, b) ? g->lat[G_AT(g, a, b)] : 0.0;
 }
 
-int tacl_graph_degree(const tacl_graph_t *g, int v)
+int tacl__graph_degree(const tacl__graph_t *g, int v)
 {
     int d = 0;
     for (int u = 0; u < g->n; u++)
-        d += tacl_graph_has_edge(g, v, u);
+        d += tacl__graph_has_edge(g, v, u);
     return d;
 }
 
-int tacl_graph_is_full_mesh(const tacl_graph_t *g)
+int tacl__graph_is_full_mesh(const tacl__graph_t *g)
 {
     for (int a = 0; a < g->n; a++)
         for (int b = a + 1; b < g->n; b++)
-            if (!tacl_graph_has_edge(g, a, b)) return 0;
+            if (!tacl__graph_has_edge(g, a, b)) return 0;
     return 1;
 }
 
 /* ---- Components and distances. ---- */
 
-tacl_status_t tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp)
+tacl_status_t tacl__graph_components(const tacl__graph_t *g, int *comp, int *ncomp)
 {
     int n = g->n, nc = 0;
     int *queue = malloc((size_t)n * sizeof(int));
     if (!queue)
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO,
-                        "components of %d ranks: out of memory", n);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO,
+                         "components of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         comp[v] = -1;
     for (int s = 0; s < n; s++) {
@@ -187,7 +187,7 @@ tacl_status_t tacl_graph_components(const tacl_graph_t *g, int *comp, int *ncomp
         while (head < tail) {
             int v = queue[head++];
             for (int u = 0; u < n; u++)
-                if (comp[u] < 0 && tacl_graph_has_edge(g, v, u)) {
+                if (comp[u] < 0 && tacl__graph_has_edge(g, v, u)) {
                     comp[u] = nc;
                     queue[tail++] = u;
                 }
@@ -213,13 +213,13 @@ static size_t graph_fmt_run(char *buf, size_t len, size_t pos, int first, int la
     return w < 0 ? len : pos + (size_t)w;
 }
 
-void tacl_graph_format_components(const tacl_graph_t *g, char *buf, size_t len)
+void tacl__graph_format_components(const tacl__graph_t *g, char *buf, size_t len)
 {
     int n = g->n, nc;
     int *comp = malloc((size_t)n * sizeof(int));
     if (!len) goto out;
     buf[0] = '\0';
-    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) goto out;
+    if (!comp || tacl__graph_components(g, comp, &nc) != TACL_OK) goto out;
     size_t pos = 0;
     for (int c = 0; c < nc && pos < len; c++) {
         int w = snprintf(buf + pos, len - pos, "%s{", c ? " " : "");
@@ -245,32 +245,32 @@ out:
     free(comp);
 }
 
-tacl_status_t tacl_graph_check_connected(const tacl_graph_t *g, tacl_errbuf_t *eb)
+tacl_status_t tacl__graph_check_connected(const tacl__graph_t *g, tacl__errbuf_t *eb)
 {
     int nc;
     int *comp = malloc((size_t)g->n * sizeof(int));
-    tacl_status_t st = comp ? tacl_graph_components(g, comp, &nc) : TACL_ERR_NOMEM;
+    tacl_status_t st = comp ? tacl__graph_components(g, comp, &nc) : TACL_ERR_NOMEM;
     free(comp);
     if (st != TACL_OK)
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "components: out of memory");
     if (nc == 1) return TACL_OK;
     char list[768];
-    tacl_graph_format_components(g, list, sizeof list);
-    return tacl_err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
-                    "reachability graph of %d ranks is disconnected: %d components: %s (ranks in "
-                    "different components cannot reach each other, even through relays)",
-                    g->n, nc, list);
+    tacl__graph_format_components(g, list, sizeof list);
+    return tacl__err(eb, TACL_ERR_DISCONNECTED, TACL_SUB_TOPO,
+                     "reachability graph of %d ranks is disconnected: %d components: %s (ranks in "
+                     "different components cannot reach each other, even through relays)",
+                     g->n, nc, list);
 }
 
-tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
+tacl_status_t tacl__graph_hops_from(const tacl__graph_t *g, int src, int *dist)
 {
     int n = g->n;
     if (src < 0 || src >= n)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO, "hops from rank %d: expected 0..%d",
-                        src, n - 1);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO, "hops from rank %d: expected 0..%d",
+                         src, n - 1);
     int *queue = malloc((size_t)n * sizeof(int));
     if (!queue)
-        return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hops of %d ranks: out of memory", n);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hops of %d ranks: out of memory", n);
     for (int v = 0; v < n; v++)
         dist[v] = -1;
     int head = 0, tail = 0;
@@ -279,7 +279,7 @@ tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
     while (head < tail) {
         int v = queue[head++];
         for (int u = 0; u < n; u++)
-            if (dist[u] < 0 && tacl_graph_has_edge(g, v, u)) {
+            if (dist[u] < 0 && tacl__graph_has_edge(g, v, u)) {
                 dist[u] = dist[v] + 1;
                 queue[tail++] = u;
             }
@@ -288,18 +288,18 @@ tacl_status_t tacl_graph_hops_from(const tacl_graph_t *g, int src, int *dist)
     return TACL_OK;
 }
 
-static double graph_node_bw(const tacl_graph_t *g, int v)
+static double graph_node_bw(const tacl__graph_t *g, int v)
 {
     double s = 0;
     for (int u = 0; u < g->n; u++)
-        s += tacl_graph_bw(g, v, u);
+        s += tacl__graph_bw(g, v, u);
     return s;
 }
 
-tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentricity,
-                                tacl_errbuf_t *eb)
+tacl_status_t tacl__graph_centre(const tacl__graph_t *g, int *centre, int *eccentricity,
+                                 tacl__errbuf_t *eb)
 {
-    TACL_CHECK(tacl_graph_check_connected(g, eb));
+    TACL_CHECK(tacl__graph_check_connected(g, eb));
     int n = g->n, best = -1, best_ecc = 0;
     double best_bw = 0;
     /* One BFS per rank over adjacency lists: O(n m) rather than O(n^3) on the matrix. */
@@ -309,7 +309,7 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
     if (start && dist && queue) {
         for (int v = 0; v < n; v++) {
             start[v] = (int)m;
-            m += (size_t)tacl_graph_degree(g, v);
+            m += (size_t)tacl__graph_degree(g, v);
         }
         start[n] = (int)m;
         nbr = malloc((m + 1) * sizeof(int));
@@ -318,11 +318,11 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
         free(start);
         free(dist);
         free(queue);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "centre: out of memory");
     }
     for (int v = 0, k = 0; v < n; v++)
         for (int u = 0; u < n; u++)
-            if (tacl_graph_has_edge(g, v, u)) nbr[k++] = u;
+            if (tacl__graph_has_edge(g, v, u)) nbr[k++] = u;
     for (int v = 0; v < n; v++) {
         for (int u = 0; u < n; u++)
             dist[u] = -1;
@@ -360,14 +360,14 @@ tacl_status_t tacl_graph_centre(const tacl_graph_t *g, int *centre, int *eccentr
  * >= thr. dp[mask] is the set of ranks v such that a path from 0 visits exactly mask and ends
  * at v. Fills order (order[0] = 0) and returns 1 when a cycle exists. Reconstruction walks
  * back taking the lowest candidate each time, so the answer is deterministic. */
-static int graph_ham_dp(const tacl_graph_t *g, double thr, uint16_t *dp, int *order)
+static int graph_ham_dp(const tacl__graph_t *g, double thr, uint16_t *dp, int *order)
 {
     int n = g->n;
     uint16_t adj[TACL_GRAPH_HAM_EXACT_MAX] = {0};
     for (int v = 0; v < n; v++) {
         adj[v] = 0;
         for (int u = 0; u < n; u++)
-            if (tacl_graph_bw(g, v, u) >= thr && tacl_graph_has_edge(g, v, u))
+            if (tacl__graph_bw(g, v, u) >= thr && tacl__graph_has_edge(g, v, u))
                 adj[v] |= (uint16_t)(1u << u);
     }
     uint32_t full = (1u << n) - 1;
@@ -401,7 +401,7 @@ static int graph_ham_dp(const tacl_graph_t *g, double thr, uint16_t *dp, int *or
 }
 
 typedef struct {
-    const tacl_graph_t *g;
+    const tacl__graph_t *g;
     int *order, *visited;
     long budget;
 } graph_dfs_t;
@@ -410,7 +410,7 @@ static int graph_unvisited_degree(const graph_dfs_t *s, int v)
 {
     int d = 0;
     for (int u = 0; u < s->g->n; u++)
-        d += !s->visited[u] && tacl_graph_has_edge(s->g, v, u);
+        d += !s->visited[u] && tacl__graph_has_edge(s->g, v, u);
     return d;
 }
 
@@ -419,14 +419,14 @@ static int graph_unvisited_degree(const graph_dfs_t *s, int v)
  * rank 0 as the last); rank 0 must keep an unvisited neighbour to close the cycle. */
 static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
 {
-    const tacl_graph_t *g = s->g;
+    const tacl__graph_t *g = s->g;
     int n = g->n, start = s->order[0];
     if (pos == n) return 1;
     if (graph_unvisited_degree(s, start) < 1) return 0;
     for (int w = 0; w < n; w++) {
-        if (s->visited[w] || !tacl_graph_has_edge(g, v, w)) continue;
-        int avail = graph_unvisited_degree(s, w) + tacl_graph_has_edge(g, w, u) +
-                    tacl_graph_has_edge(g, w, start);
+        if (s->visited[w] || !tacl__graph_has_edge(g, v, w)) continue;
+        int avail = graph_unvisited_degree(s, w) + tacl__graph_has_edge(g, w, u) +
+                    tacl__graph_has_edge(g, w, start);
         if (avail < 2) return 0;
     }
     return 1;
@@ -437,10 +437,10 @@ static int graph_ham_feasible(const graph_dfs_t *s, int v, int u, int pos)
  * their number. */
 static int graph_ham_candidates(const graph_dfs_t *s, int v, int *cand, int *key)
 {
-    const tacl_graph_t *g = s->g;
+    const tacl__graph_t *g = s->g;
     int nc = 0;
     for (int u = 0; u < g->n; u++)
-        if (!s->visited[u] && tacl_graph_has_edge(g, v, u)) {
+        if (!s->visited[u] && tacl__graph_has_edge(g, v, u)) {
             cand[nc] = u;
             key[nc++] = graph_unvisited_degree(s, u);
         }
@@ -449,7 +449,7 @@ static int graph_ham_candidates(const graph_dfs_t *s, int v, int *cand, int *key
         for (int j = i; j > 0; j--) {
             int a = cand[j - 1], b = cand[j];
             int swap = key[j] < key[j - 1] ||
-                       (key[j] == key[j - 1] && tacl_graph_bw(g, v, b) > tacl_graph_bw(g, v, a));
+                       (key[j] == key[j - 1] && tacl__graph_bw(g, v, b) > tacl__graph_bw(g, v, a));
             if (!swap) break;
             int t = cand[j];
             cand[j] = cand[j - 1];
@@ -468,11 +468,11 @@ static int graph_ham_candidates(const graph_dfs_t *s, int v, int *cand, int *key
  * spent, so a graph without a cycle costs bounded time. Returns 1 found, 0 not, -1 no memory. */
 static int graph_ham_dfs(graph_dfs_t *s)
 {
-    const tacl_graph_t *g = s->g;
+    const tacl__graph_t *g = s->g;
     int n = g->n;
     size_t pool_len = (size_t)n;
     for (int v = 0; v < n; v++)
-        pool_len += (size_t)tacl_graph_degree(g, v);
+        pool_len += (size_t)tacl__graph_degree(g, v);
     int *pool = malloc(pool_len * sizeof(int)), *keys = malloc(pool_len * sizeof(int));
     int *base = malloc((size_t)n * sizeof(int)), *count = malloc((size_t)n * sizeof(int));
     int *next = malloc((size_t)n * sizeof(int)), found = 0;
@@ -486,7 +486,7 @@ static int graph_ham_dfs(graph_dfs_t *s)
     next[1] = 0;
     while (p >= 1) {
         if (p == n) {
-            if (tacl_graph_has_edge(g, s->order[n - 1], s->order[0])) {
+            if (tacl__graph_has_edge(g, s->order[n - 1], s->order[0])) {
                 found = 1;
                 break;
             }
@@ -526,7 +526,7 @@ out:
 
 /* Two-colours a connected graph from rank 0 (BFS); returns the size of rank 0's side, -1 when
  * the graph is not bipartite, -2 out of memory. colour (n entries) is scratch. */
-static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
+static int graph_bipartite_side0(const tacl__graph_t *g, int *colour)
 {
     int n = g->n, count = 1, head = 0, tail = 0;
     int *queue = malloc((size_t)n * sizeof(int));
@@ -538,7 +538,7 @@ static int graph_bipartite_side0(const tacl_graph_t *g, int *colour)
     while (head < tail) {
         int v = queue[head++];
         for (int u = 0; u < n; u++) {
-            if (!tacl_graph_has_edge(g, v, u)) continue;
+            if (!tacl__graph_has_edge(g, v, u)) continue;
             if (colour[u] == colour[v]) {
                 free(queue);
                 return -1;
@@ -560,8 +560,8 @@ static int graph_cmp_double_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, double *bottleneck,
-                                           tacl_errbuf_t *eb)
+tacl_status_t tacl__graph_hamiltonian_cycle(const tacl__graph_t *g, int *order, double *bottleneck,
+                                            tacl__errbuf_t *eb)
 {
     int n = g->n;
     if (n == 1) {
@@ -570,26 +570,26 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
         return TACL_OK;
     }
     /* Necessary conditions give the reason a ring is impossible in the common cases. */
-    TACL_CHECK(tacl_graph_check_connected(g, eb));
+    TACL_CHECK(tacl__graph_check_connected(g, eb));
     if (n == 2) {
         order[0] = 0;
         order[1] = 1;
-        if (bottleneck) *bottleneck = tacl_graph_bw(g, 0, 1);
+        if (bottleneck) *bottleneck = tacl__graph_bw(g, 0, 1);
         return TACL_OK;
     }
     for (int v = 0; v < n; v++) {
-        int d = tacl_graph_degree(g, v);
+        int d = tacl__graph_degree(g, v);
         if (d < 2)
-            return tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
-                            "no Hamiltonian cycle: rank %d has degree %d (a ring needs 2)", v, d);
+            return tacl__err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+                             "no Hamiltonian cycle: rank %d has degree %d (a ring needs 2)", v, d);
     }
     int *tmp = malloc((size_t)n * sizeof(int));
-    if (!tmp) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+    if (!tmp) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
     /* A cycle alternates sides of a bipartite graph, so unequal sides rule it out (odd grids). */
     int side0 = graph_bipartite_side0(g, tmp);
     if (side0 >= 0 && 2 * side0 != n) {
         free(tmp);
-        return tacl_err(
+        return tacl__err(
             eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
             "no Hamiltonian cycle: the graph is bipartite with sides of %d and %d ranks "
             "(a ring alternates sides)",
@@ -606,11 +606,11 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
             free(bws);
             free(dp);
             free(tmp);
-            return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+            return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
         }
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++)
-                if (tacl_graph_has_edge(g, a, b)) bws[nb++] = tacl_graph_bw(g, a, b);
+                if (tacl__graph_has_edge(g, a, b)) bws[nb++] = tacl__graph_bw(g, a, b);
         qsort(bws, (size_t)nb, sizeof(double), graph_cmp_double_desc);
         int k = 0;
         for (int i = 0; i < nb; i++)
@@ -633,17 +633,17 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
             }
         }
         if (best < 0)
-            st = tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
-                          "no Hamiltonian cycle among %d ranks (exhaustive search)", n);
+            st = tacl__err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+                           "no Hamiltonian cycle among %d ranks (exhaustive search)", n);
         else if (bottleneck)
             *bottleneck = bws[best];
         free(bws);
         free(dp);
-    } else if (tacl_graph_is_full_mesh(g)) {
+    } else if (tacl__graph_is_full_mesh(g)) {
         double bmin = 0;
         for (int i = 0; i < n; i++) {
             order[i] = i;
-            double b = tacl_graph_bw(g, i, (i + 1) % n);
+            double b = tacl__graph_bw(g, i, (i + 1) % n);
             if (!i || b < bmin) bmin = b;
         }
         if (bottleneck) *bottleneck = bmin;
@@ -658,18 +658,18 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
         }
         free(visited);
         if (found < 0) {
-            st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
+            st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "ring search: out of memory");
         } else if (!found) {
-            st = tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
-                          "no Hamiltonian cycle found among %d ranks (heuristic search gave up; "
-                          "exact search covers up to %d ranks)",
-                          n, TACL_GRAPH_HAM_EXACT_MAX);
+            st = tacl__err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+                           "no Hamiltonian cycle found among %d ranks (heuristic search gave up; "
+                           "exact search covers up to %d ranks)",
+                           n, TACL_GRAPH_HAM_EXACT_MAX);
         } else {
             memcpy(order, tmp, (size_t)n * sizeof(int));
             if (bottleneck) {
                 double bmin = 0;
                 for (int i = 0; i < n; i++) {
-                    double b = tacl_graph_bw(g, order[i], order[(i + 1) % n]);
+                    double b = tacl__graph_bw(g, order[i], order[(i + 1) % n]);
                     if (!i || b < bmin) bmin = b;
                 }
                 *bottleneck = bmin;
@@ -682,7 +682,7 @@ tacl_status_t tacl_graph_hamiltonian_cycle(const tacl_graph_t *g, int *order, do
 
 /* ---- Spanning trees. ---- */
 
-void tacl_tree_destroy(tacl_tree_t *t)
+void tacl__tree_destroy(tacl__tree_t *t)
 {
     if (!t) return;
     free(t->parent);
@@ -693,31 +693,31 @@ void tacl_tree_destroy(tacl_tree_t *t)
     free(t);
 }
 
-int tacl_tree_nchildren(const tacl_tree_t *t, int v)
+int tacl__tree_nchildren(const tacl__tree_t *t, int v)
 {
     return t->child_start[v + 1] - t->child_start[v];
 }
 
-tacl_status_t tacl_tree_from_parents(const tacl_graph_t *g, const int *parent, tacl_tree_t **out,
-                                     tacl_errbuf_t *eb)
+tacl_status_t tacl__tree_from_parents(const tacl__graph_t *g, const int *parent, tacl__tree_t **out,
+                                      tacl__errbuf_t *eb)
 {
     int n = g->n, root = -1;
     for (int v = 0; v < n; v++) {
         if (parent[v] == -1) {
             if (root >= 0)
-                return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                                "tree: ranks %d and %d both have no parent (expected one root)",
-                                root, v);
+                return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                                 "tree: ranks %d and %d both have no parent (expected one root)",
+                                 root, v);
             root = v;
-        } else if (!tacl_graph_has_edge(g, v, parent[v])) {
-            return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                            "tree: parent %d of rank %d is not a neighbour in the graph", parent[v],
-                            v);
+        } else if (!tacl__graph_has_edge(g, v, parent[v])) {
+            return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                             "tree: parent %d of rank %d is not a neighbour in the graph",
+                             parent[v], v);
         }
     }
     if (root < 0)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO, "tree: no rank without a parent");
-    tacl_tree_t *t = calloc(1, sizeof *t);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO, "tree: no rank without a parent");
+    tacl__tree_t *t = calloc(1, sizeof *t);
     if (!t) goto err_nomem;
     t->n = n;
     t->root = root;
@@ -753,7 +753,7 @@ tacl_status_t tacl_tree_from_parents(const tacl_graph_t *g, const int *parent, t
             int c = t->child[i];
             t->depth[c] = t->depth[v] + 1;
             if (t->depth[c] > t->height) t->height = t->depth[c];
-            double b = tacl_graph_bw(g, v, c), l = tacl_graph_lat(g, v, c);
+            double b = tacl__graph_bw(g, v, c), l = tacl__graph_lat(g, v, c);
             if (tail == 1 || b < t->bottleneck) t->bottleneck = b;
             if (l > t->max_lat) t->max_lat = l;
             t->order[tail++] = c;
@@ -763,17 +763,17 @@ tacl_status_t tacl_tree_from_parents(const tacl_graph_t *g, const int *parent, t
         int lost = 0;
         while (lost < n && t->depth[lost] >= 0)
             lost++;
-        tacl_tree_destroy(t);
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "tree: rank %d is not connected to root %d through parents (a cycle?)",
-                        lost, root);
+        tacl__tree_destroy(t);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "tree: rank %d is not connected to root %d through parents (a cycle?)",
+                         lost, root);
     }
     *out = t;
     return TACL_OK;
 err_free:
-    tacl_tree_destroy(t);
+    tacl__tree_destroy(t);
 err_nomem:
-    return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree of %d ranks: out of memory", n);
+    return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree of %d ranks: out of memory", n);
 }
 
 /* Prim's maximum spanning tree on weight matrix w (0 = no edge) from root. Ties in weight go
@@ -819,40 +819,40 @@ out:
     return reached;
 }
 
-tacl_status_t tacl_tree_build(const tacl_graph_t *g, int root, tacl_tree_kind_t kind,
-                              tacl_tree_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__tree_build(const tacl__graph_t *g, int root, tacl__tree_kind_t kind,
+                               tacl__tree_t **out, tacl__errbuf_t *eb)
 {
     int n = g->n;
     if (root < 0 || root >= n)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO, "tree root %d: expected 0..%d", root,
-                        n - 1);
-    TACL_CHECK(tacl_graph_check_connected(g, eb));
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO, "tree root %d: expected 0..%d", root,
+                         n - 1);
+    TACL_CHECK(tacl__graph_check_connected(g, eb));
     int *parent = malloc((size_t)n * sizeof(int)), *depth = malloc((size_t)n * sizeof(int));
     tacl_status_t st;
     if (!parent || !depth) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
         goto out;
     }
     if (kind == TACL_TREE_BFS) {
-        st = tacl_graph_hops_from(g, root, depth);
+        st = tacl__graph_hops_from(g, root, depth);
         if (st != TACL_OK) {
-            tacl_err_keep(eb, st);
+            tacl__err_keep(eb, st);
             goto out;
         }
         for (int v = 0; v < n; v++) {
             parent[v] = -1;
             if (v == root) continue;
             for (int u = 0; u < n; u++) {
-                if (depth[u] != depth[v] - 1 || !tacl_graph_has_edge(g, u, v)) continue;
-                if (parent[v] < 0 || tacl_graph_bw(g, u, v) > tacl_graph_bw(g, parent[v], v))
+                if (depth[u] != depth[v] - 1 || !tacl__graph_has_edge(g, u, v)) continue;
+                if (parent[v] < 0 || tacl__graph_bw(g, u, v) > tacl__graph_bw(g, parent[v], v))
                     parent[v] = u;
             }
         }
     } else if (graph_prim(n, g->bw, root, parent, depth) < 0) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
         goto out;
     }
-    st = tacl_tree_from_parents(g, parent, out, eb);
+    st = tacl__tree_from_parents(g, parent, out, eb);
 out:
     free(parent);
     free(depth);
@@ -861,11 +861,11 @@ out:
 
 /* ---- Multi-tree packing. ---- */
 
-void tacl_forest_destroy(tacl_forest_t *f)
+void tacl__forest_destroy(tacl__forest_t *f)
 {
     if (!f) return;
     for (int i = 0; i < f->ntrees; i++)
-        tacl_tree_destroy(f->trees[i]);
+        tacl__tree_destroy(f->trees[i]);
     free(f->trees);
     free(f->rate);
     free(f->weight);
@@ -882,22 +882,22 @@ static int graph_same_parents(const int *a, const int *b, int n)
     return !memcmp(a, b, (size_t)n * sizeof(int));
 }
 
-tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, tacl_forest_t **out,
-                               tacl_errbuf_t *eb)
+tacl_status_t tacl__forest_pack(const tacl__graph_t *g, int root, int max_trees,
+                                tacl__forest_t **out, tacl__errbuf_t *eb)
 {
     int n = g->n;
     if (root < 0 || root >= n || max_trees < 1)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "forest: root %d (expected 0..%d), max_trees %d (expected >= 1)", root,
-                        n - 1, max_trees);
-    TACL_CHECK(tacl_graph_check_connected(g, eb));
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "forest: root %d (expected 0..%d), max_trees %d (expected >= 1)", root,
+                         n - 1, max_trees);
+    TACL_CHECK(tacl__graph_check_connected(g, eb));
     size_t nn = (size_t)n * (size_t)n;
     int cap = GRAPH_PACK_ITERS;
     double *len = malloc(nn * sizeof(double)), *w = malloc(nn * sizeof(double));
     double *load = calloc(nn, sizeof(double)), *flow = calloc((size_t)cap, sizeof(double));
     int *parents = malloc((size_t)cap * (size_t)n * sizeof(int));
     int *depth = malloc((size_t)n * sizeof(int)), *pick = malloc((size_t)cap * sizeof(int));
-    tacl_forest_t *f = calloc(1, sizeof *f);
+    tacl__forest_t *f = calloc(1, sizeof *f);
     tacl_status_t st = TACL_OK;
     int nt = 0;
     if (!len || !w || !load || !flow || !parents || !depth || !pick || !f) goto err_nomem;
@@ -914,7 +914,7 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
         iters = iters < 4 ? 4 : iters;
     }
     for (int v = 0; v < n; v++)
-        nedges += tacl_graph_degree(g, v);
+        nedges += tacl__graph_degree(g, v);
     if (nedges / 2 == n - 1) iters = 1; /* the graph is a tree: its only spanning tree */
     for (int it = 0; it < iters && n > 1; it++) {
         for (size_t i = 0; i < nn; i++)
@@ -977,12 +977,12 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
             if (g->bw[a] > 0 && l / g->bw[a] > scale) scale = l / g->bw[a];
         }
     if (!(scale > 0)) scale = 1;
-    f->trees = calloc((size_t)keep, sizeof(tacl_tree_t *));
+    f->trees = calloc((size_t)keep, sizeof(tacl__tree_t *));
     f->rate = calloc((size_t)keep, sizeof(double));
     f->weight = calloc((size_t)keep, sizeof(double));
     if (!f->trees || !f->rate || !f->weight) goto err_nomem;
     for (int k = 0; k < keep; k++) {
-        st = tacl_tree_from_parents(g, parents + (size_t)pick[k] * n, &f->trees[k], eb);
+        st = tacl__tree_from_parents(g, parents + (size_t)pick[k] * n, &f->trees[k], eb);
         if (st != TACL_OK) goto err;
         f->ntrees++;
         f->rate[k] = flow[pick[k]] / scale;
@@ -991,17 +991,17 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
     /* Never worse than the best single tree: if the packing lost to it (possible after
      * dropping trees), keep only the maximum-bandwidth tree at its full bottleneck. */
     if (n > 1) {
-        tacl_tree_t *best = NULL;
-        st = tacl_tree_build(g, root, TACL_TREE_MAX_BW, &best, eb);
+        tacl__tree_t *best = NULL;
+        st = tacl__tree_build(g, root, TACL_TREE_MAX_BW, &best, eb);
         if (st != TACL_OK) goto err;
         if (best->bottleneck > f->total_rate) {
             for (int k = 0; k < f->ntrees; k++)
-                tacl_tree_destroy(f->trees[k]);
+                tacl__tree_destroy(f->trees[k]);
             f->trees[0] = best;
             f->ntrees = 1;
             f->rate[0] = f->total_rate = best->bottleneck;
         } else {
-            tacl_tree_destroy(best);
+            tacl__tree_destroy(best);
         }
     }
     for (int k = 0; k < f->ntrees; k++)
@@ -1016,7 +1016,7 @@ tacl_status_t tacl_forest_pack(const tacl_graph_t *g, int root, int max_trees, t
     *out = f;
     return TACL_OK;
 err_nomem:
-    st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "forest of %d ranks: out of memory", n);
+    st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "forest of %d ranks: out of memory", n);
 err:
     free(len);
     free(w);
@@ -1025,7 +1025,7 @@ err:
     free(parents);
     free(depth);
     free(pick);
-    tacl_forest_destroy(f);
+    tacl__forest_destroy(f);
     return st;
 }
 
@@ -1035,12 +1035,12 @@ err:
  * minimum cut, so M / it is still a valid lower bound on time) is used instead. */
 #define GRAPH_MINCUT_EXACT_MAX 256
 
-double tacl_graph_min_cut(const tacl_graph_t *g, int *side)
+double tacl__graph_min_cut(const tacl__graph_t *g, int *side)
 {
     int n = g->n, nc;
     int *comp = malloc((size_t)n * sizeof(int));
     double best = 0;
-    if (!comp || tacl_graph_components(g, comp, &nc) != TACL_OK) {
+    if (!comp || tacl__graph_components(g, comp, &nc) != TACL_OK) {
         free(comp);
         return 0;
     }
@@ -1119,7 +1119,7 @@ out:
     return best < 0 ? 0 : best;
 }
 
-int tacl_round_robin_partner(int n, int r, int x)
+int tacl__round_robin_partner(int n, int r, int x)
 {
     int m = n + (n & 1), k = m - 1, p;
     if (k <= 0 || x < 0 || x >= n) return -1;

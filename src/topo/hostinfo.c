@@ -25,7 +25,7 @@
 
 /* ---- Small file helpers. ---- */
 
-static void hi_path(const tacl_hostinfo_t *h, char *buf, size_t len, const char *rel)
+static void hi_path(const tacl__hostinfo_t *h, char *buf, size_t len, const char *rel)
 {
     snprintf(buf, len, "%s%s", h->root, rel);
 }
@@ -73,7 +73,7 @@ static int hi_is_pci_addr(const char *s)
     return sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &dev, &fn, &tail) == 4;
 }
 
-int tacl_cpulist_count(const char *list)
+int tacl__cpulist_count(const char *list)
 {
     int count = 0;
     const char *p = list;
@@ -125,7 +125,7 @@ static void hi_free_list(char **names, int n)
 }
 
 /* The sysfs path of a device below the root: realpath of the link, root prefix removed. */
-static void hi_device_path(const tacl_hostinfo_t *h, const char *link, char *out, size_t len)
+static void hi_device_path(const tacl__hostinfo_t *h, const char *link, char *out, size_t len)
 {
     char real[PATH_MAX], rroot[PATH_MAX];
     out[0] = '\0';
@@ -141,22 +141,22 @@ static void hi_device_path(const tacl_hostinfo_t *h, const char *link, char *out
 
 /* ---- CPUs and NUMA from sysfs. ---- */
 
-static tacl_status_t hi_numa_add(tacl_hostinfo_t *h, int id, const char *cpus, long long mem_kb,
-                                 tacl_errbuf_t *eb)
+static tacl_status_t hi_numa_add(tacl__hostinfo_t *h, int id, const char *cpus, long long mem_kb,
+                                 tacl__errbuf_t *eb)
 {
-    tacl_numa_info_t *n = realloc(h->numa, ((size_t)h->nnuma + 1) * sizeof *n);
-    if (!n) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
+    tacl__numa_info_t *n = realloc(h->numa, ((size_t)h->nnuma + 1) * sizeof *n);
+    if (!n) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
     h->numa = n;
-    tacl_numa_info_t *x = &h->numa[h->nnuma++];
+    tacl__numa_info_t *x = &h->numa[h->nnuma++];
     memset(x, 0, sizeof *x);
     x->id = id;
     snprintf(x->cpus, sizeof x->cpus, "%s", cpus);
-    x->ncpus = tacl_cpulist_count(cpus);
+    x->ncpus = tacl__cpulist_count(cpus);
     x->mem_kb = mem_kb;
     return TACL_OK;
 }
 
-static long long hi_node_mem_kb(const tacl_hostinfo_t *h, int id)
+static long long hi_node_mem_kb(const tacl__hostinfo_t *h, int id)
 {
     char rel[128], path[1024], line[256];
     snprintf(rel, sizeof rel, "/sys/devices/system/node/node%d/meminfo", id);
@@ -175,16 +175,16 @@ static long long hi_node_mem_kb(const tacl_hostinfo_t *h, int id)
     return kb;
 }
 
-static tacl_status_t hi_sysfs_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
+static tacl_status_t hi_sysfs_cpus(tacl__hostinfo_t *h, tacl__errbuf_t *eb)
 {
     char path[1024], buf[1024];
     char **names;
     hi_path(h, path, sizeof path, "/sys/devices/system/cpu");
     int n = hi_list_dir(path, &names);
     if (n < 0)
-        return tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
-                        "hostinfo: cannot list %s (expected a sysfs tree%s%s)", path,
-                        h->root[0] ? " under TACL_SYSFS_ROOT=" : "", h->root);
+        return tacl__err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+                         "hostinfo: cannot list %s (expected a sysfs tree%s%s)", path,
+                         h->root[0] ? " under TACL_SYSFS_ROOT=" : "", h->root);
     /* Packages and cores: distinct package ids and (package, core) pairs of online CPUs. */
     long *pkg = calloc((size_t)n + 1, sizeof(long)), *core = calloc((size_t)n + 1, sizeof(long));
     int npu = 0, npkg = 0, ncore = 0;
@@ -240,7 +240,7 @@ static tacl_status_t hi_sysfs_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
     /* Numeric order (the listing is alphabetical: node10 before node2). */
     for (int i = 1; i < h->nnuma; i++)
         for (int j = i; j > 0 && h->numa[j].id < h->numa[j - 1].id; j--) {
-            tacl_numa_info_t t = h->numa[j];
+            tacl__numa_info_t t = h->numa[j];
             h->numa[j] = h->numa[j - 1];
             h->numa[j - 1] = t;
         }
@@ -253,7 +253,7 @@ static tacl_status_t hi_sysfs_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
 /* hwloc reads a replayed tree through HWLOC_FSROOT (its only way to be told); set it for the
  * load and restore the caller's value after. Discovery runs once, at start, in the CLI or at
  * init before threads that read the environment, which makes this acceptable. */
-static tacl_status_t hi_hwloc_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
+static tacl_status_t hi_hwloc_cpus(tacl__hostinfo_t *h, tacl__errbuf_t *eb)
 {
     char *saved = getenv("HWLOC_FSROOT") ? strdup(getenv("HWLOC_FSROOT")) : NULL;
     hwloc_topology_t t;
@@ -266,9 +266,9 @@ static tacl_status_t hi_hwloc_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
         unsetenv("HWLOC_FSROOT");
     free(saved);
     if (rc) {
-        return tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
-                        "hwloc could not load the topology of %s: %s",
-                        h->root[0] ? h->root : "this host", strerror(errno));
+        return tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
+                         "hwloc could not load the topology of %s: %s",
+                         h->root[0] ? h->root : "this host", strerror(errno));
     }
     h->npackages = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PACKAGE);
     h->ncores = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
@@ -284,15 +284,15 @@ static tacl_status_t hi_hwloc_cpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
     }
     hwloc_topology_destroy(t);
     if (st == TACL_OK && h->npus <= 0)
-        st = tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
-                      "hwloc found no processing units under %s", h->root[0] ? h->root : "/");
+        st = tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
+                       "hwloc found no processing units under %s", h->root[0] ? h->root : "/");
     return st;
 }
 #endif
 
 /* ---- Network interfaces. ---- */
 
-static void hi_nic_addrs(tacl_hostinfo_t *h)
+static void hi_nic_addrs(tacl__hostinfo_t *h)
 {
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa)) {
@@ -304,7 +304,7 @@ static void hi_nic_addrs(tacl_hostinfo_t *h)
             (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
             continue;
         for (int i = 0; i < h->nnics; i++) {
-            tacl_nic_info_t *n = &h->nics[i];
+            tacl__nic_info_t *n = &h->nics[i];
             if (strcmp(n->name, a->ifa_name) || n->naddrs >= TACL_HOSTINFO_MAX_ADDRS) continue;
             char ip[INET6_ADDRSTRLEN] = "";
             int prefix = 0;
@@ -329,7 +329,7 @@ static void hi_nic_addrs(tacl_hostinfo_t *h)
     freeifaddrs(ifa);
 }
 
-static tacl_status_t hi_nics(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
+static tacl_status_t hi_nics(tacl__hostinfo_t *h, tacl__errbuf_t *eb)
 {
     char path[1024], buf[1024];
     char **names;
@@ -342,10 +342,10 @@ static tacl_status_t hi_nics(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
     h->nics = calloc((size_t)n + 1, sizeof *h->nics);
     if (!h->nics) {
         hi_free_list(names, n);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
     }
     for (int i = 0; i < n; i++) {
-        tacl_nic_info_t *x = &h->nics[h->nnics++];
+        tacl__nic_info_t *x = &h->nics[h->nnics++];
         snprintf(x->name, sizeof x->name, "%s", names[i]);
         x->numa = -1;
         x->speed_mbps = -1;
@@ -377,10 +377,10 @@ static tacl_status_t hi_nics(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
 
 static int hi_cmp_gpu(const void *a, const void *b)
 {
-    return strcmp(((const tacl_gpu_info_t *)a)->pci, ((const tacl_gpu_info_t *)b)->pci);
+    return strcmp(((const tacl__gpu_info_t *)a)->pci, ((const tacl__gpu_info_t *)b)->pci);
 }
 
-static tacl_status_t hi_gpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
+static tacl_status_t hi_gpus(tacl__hostinfo_t *h, tacl__errbuf_t *eb)
 {
     char path[1024], buf[1024];
     char **names;
@@ -393,7 +393,7 @@ static tacl_status_t hi_gpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
     h->gpus = calloc((size_t)n + 1, sizeof *h->gpus);
     if (!h->gpus) {
         hi_free_list(names, n);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
     }
     for (int i = 0; i < n; i++) {
         long vendor, device = 0, cls, numa = -1;
@@ -406,7 +406,7 @@ static tacl_status_t hi_gpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
          * accelerators (0x12xx); NVIDIA audio functions and NVSwitch bridges are neither. */
         long base = (cls >> 16) & 0xff;
         if (base != 0x03 && base != 0x12) continue;
-        tacl_gpu_info_t *g = &h->gpus[h->ngpus++];
+        tacl__gpu_info_t *g = &h->gpus[h->ngpus++];
         snprintf(g->pci, sizeof g->pci, "%s", names[i]);
         hi_join(buf, sizeof buf, path, names[i], "/device");
         hi_read_long(buf, &device);
@@ -427,7 +427,7 @@ static tacl_status_t hi_gpus(tacl_hostinfo_t *h, tacl_errbuf_t *eb)
 
 /* ---- PCI relations. ---- */
 
-const char *tacl_pci_link_name(tacl_pci_link_t l)
+const char *tacl__pci_link_name(tacl__pci_link_t l)
 {
     static const char *const names[] = {"X", "PIX", "PXB", "PHB", "NODE", "SYS"};
     return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "?";
@@ -457,7 +457,7 @@ static int hi_pci_chain(const char *path, char *bridge, size_t blen, char chain[
     return n;
 }
 
-tacl_pci_link_t tacl_pci_link(const char *path_a, int numa_a, const char *path_b, int numa_b)
+tacl__pci_link_t tacl__pci_link(const char *path_a, int numa_a, const char *path_b, int numa_b)
 {
     char ba[64], bb[64], ca[32][16], cb[32][16];
     int na = hi_pci_chain(path_a, ba, sizeof ba, ca, 32);
@@ -478,7 +478,7 @@ tacl_pci_link_t tacl_pci_link(const char *path_a, int numa_a, const char *path_b
 
 /* ---- Discovery. ---- */
 
-void tacl_hostinfo_destroy(tacl_hostinfo_t *h)
+void tacl__hostinfo_destroy(tacl__hostinfo_t *h)
 {
     if (!h) return;
     free(h->numa);
@@ -487,20 +487,21 @@ void tacl_hostinfo_destroy(tacl_hostinfo_t *h)
     free(h);
 }
 
-tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__hostinfo_discover(const char *source, tacl__hostinfo_t **out,
+                                      tacl__errbuf_t *eb)
 {
     if (!source || !source[0]) source = "auto";
     if (strcmp(source, "auto") && strcmp(source, "hwloc") && strcmp(source, "sysfs"))
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "hostinfo source '%s': expected auto, hwloc or sysfs", source);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "hostinfo source '%s': expected auto, hwloc or sysfs", source);
 #if !TACL_HAVE_HWLOC
     if (!strcmp(source, "hwloc"))
-        return tacl_err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
-                        "tacl was built without hwloc (Debian: libhwloc-dev); use sysfs");
+        return tacl__err(eb, TACL_ERR_UNAVAILABLE, TACL_SUB_TOPO,
+                         "tacl was built without hwloc (Debian: libhwloc-dev); use sysfs");
 #endif
-    tacl_hostinfo_t *h = calloc(1, sizeof *h);
-    if (!h) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
-    snprintf(h->root, sizeof h->root, "%s", tacl_setting_str(TACL_SET_SYSFS_ROOT));
+    tacl__hostinfo_t *h = calloc(1, sizeof *h);
+    if (!h) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "hostinfo: out of memory");
+    snprintf(h->root, sizeof h->root, "%s", tacl__setting_str(TACL_SET_SYSFS_ROOT));
     size_t rl = strlen(h->root);
     while (rl > 1 && h->root[rl - 1] == '/')
         h->root[--rl] = '\0';
@@ -509,11 +510,11 @@ tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, 
     struct stat sb;
     hi_path(h, path, sizeof path, "/sys/devices");
     if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) {
-        tacl_hostinfo_destroy(h);
-        return tacl_err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
-                        "hostinfo: %s is not a directory (TACL_SYSFS_ROOT='%s' should hold a "
-                        "copy of /sys)",
-                        path, tacl_setting_str(TACL_SET_SYSFS_ROOT));
+        tacl__hostinfo_destroy(h);
+        return tacl__err(eb, TACL_ERR_NOT_FOUND, TACL_SUB_TOPO,
+                         "hostinfo: %s is not a directory (TACL_SYSFS_ROOT='%s' should hold a "
+                         "copy of /sys)",
+                         path, tacl__setting_str(TACL_SET_SYSFS_ROOT));
     }
     /* The host name: the snapshot's, when replaying one. */
     hi_path(h, path, sizeof path, "/proc/sys/kernel/hostname");
@@ -524,14 +525,14 @@ tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, 
     tacl_status_t st = TACL_ERR_UNAVAILABLE;
 #if TACL_HAVE_HWLOC
     if (strcmp(source, "sysfs")) {
-        tacl_errbuf_t heb = {{0}};
+        tacl__errbuf_t heb = {{0}};
         st = hi_hwloc_cpus(h, &heb);
         if (st == TACL_OK) {
             unsigned v = hwloc_get_api_version();
             snprintf(h->source, sizeof h->source, "hwloc (API %u.%u)", v >> 16, (v >> 8) & 0xff);
         } else if (!strcmp(source, "hwloc")) {
-            tacl_hostinfo_destroy(h);
-            return tacl_err(eb, st, TACL_SUB_TOPO, "%s", heb.msg);
+            tacl__hostinfo_destroy(h);
+            return tacl__err(eb, st, TACL_SUB_TOPO, "%s", heb.msg);
         } else {
             snprintf(h->note, sizeof h->note, "%.200s; read sysfs instead", heb.msg);
             free(h->numa);
@@ -552,7 +553,7 @@ tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, 
     if (st == TACL_OK) st = hi_nics(h, eb);
     if (st == TACL_OK) st = hi_gpus(h, eb);
     if (st != TACL_OK) {
-        tacl_hostinfo_destroy(h);
+        tacl__hostinfo_destroy(h);
         return st;
     }
     *out = h;

@@ -17,7 +17,7 @@ typedef struct {
     char cpus[256]; /* cpulist syntax, "0-7,16-23" */
     int ncpus;
     long long mem_kb; /* -1 unknown */
-} tacl_numa_info_t;
+} tacl__numa_info_t;
 
 typedef struct {
     char name[64];
@@ -29,7 +29,7 @@ typedef struct {
     long speed_mbps; /* -1 unknown (virtual, or link down) */
     int naddrs;
     char addrs[TACL_HOSTINFO_MAX_ADDRS][64]; /* "10.1.2.3/24", "fe80::1/64" */
-} tacl_nic_info_t;
+} tacl__nic_info_t;
 
 typedef struct {
     char pci[32];
@@ -37,7 +37,7 @@ typedef struct {
     const char *vendor_name; /* "NVIDIA", "AMD" */
     unsigned vendor, device, pci_class;
     int numa;
-} tacl_gpu_info_t;
+} tacl__gpu_info_t;
 
 typedef struct {
     char hostname[256];
@@ -46,12 +46,12 @@ typedef struct {
     char note[256];  /* why a fallback happened, or "" */
     int npackages, ncores, npus;
     int nnuma;
-    tacl_numa_info_t *numa;
+    tacl__numa_info_t *numa;
     int nnics;
-    tacl_nic_info_t *nics;
+    tacl__nic_info_t *nics;
     int ngpus;
-    tacl_gpu_info_t *gpus; /* ordered by PCI address (CUDA_DEVICE_ORDER=PCI_BUS_ID) */
-} tacl_hostinfo_t;
+    tacl__gpu_info_t *gpus; /* ordered by PCI address (CUDA_DEVICE_ORDER=PCI_BUS_ID) */
+} tacl__hostinfo_t;
 
 typedef enum {
     TACL_PCI_SELF = 0, /* X */
@@ -60,19 +60,20 @@ typedef enum {
     TACL_PCI_PHB,      /* through one PCIe host bridge (the CPU) */
     TACL_PCI_NODE,     /* between host bridges of one NUMA node */
     TACL_PCI_SYS       /* across NUMA nodes (the SMP interconnect) */
-} tacl_pci_link_t;
+} tacl__pci_link_t;
 
 /* source: NULL or "auto" (hwloc when built with it), "hwloc", "sysfs". A missing hwloc, or one
  * that fails to load, falls back to sysfs with the reason in note (explicit "hwloc" instead
  * fails with TACL_ERR_UNAVAILABLE). TACL_ERR_NOT_FOUND when the root has no sysfs. */
-tacl_status_t tacl_hostinfo_discover(const char *source, tacl_hostinfo_t **out, tacl_errbuf_t *eb);
-void tacl_hostinfo_destroy(tacl_hostinfo_t *h);
+tacl_status_t tacl__hostinfo_discover(const char *source, tacl__hostinfo_t **out,
+                                      tacl__errbuf_t *eb);
+void tacl__hostinfo_destroy(tacl__hostinfo_t *h);
 
 /* Relation of two PCI devices given their sysfs paths and NUMA nodes. */
-tacl_pci_link_t tacl_pci_link(const char *path_a, int numa_a, const char *path_b, int numa_b);
-const char *tacl_pci_link_name(tacl_pci_link_t l); /* "X", "PIX", ... */
+tacl__pci_link_t tacl__pci_link(const char *path_a, int numa_a, const char *path_b, int numa_b);
+const char *tacl__pci_link_name(tacl__pci_link_t l); /* "X", "PIX", ... */
 
 /* Count of CPUs in a cpulist ("0-3,8" -> 5); -1 when malformed. */
-int tacl_cpulist_count(const char *list);
+int tacl__cpulist_count(const char *list);
 
 #endif

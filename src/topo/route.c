@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-struct tacl_routes {
+struct tacl__routes {
     int n;
     double *cost[TACL_ROUTE_KINDS]; /* [s * n + d]; INFINITY when unreachable */
     int *next[TACL_ROUTE_KINDS];
@@ -14,7 +14,7 @@ struct tacl_routes {
 
 #define R_AT(n, a, b) ((size_t)(a) * (size_t)(n) + (size_t)(b))
 
-void tacl_routes_destroy(tacl_routes_t *r)
+void tacl__routes_destroy(tacl__routes_t *r)
 {
     if (!r) return;
     for (int k = 0; k < TACL_ROUTE_KINDS; k++) {
@@ -24,11 +24,11 @@ void tacl_routes_destroy(tacl_routes_t *r)
     free(r);
 }
 
-static double route_edge_cost(const tacl_graph_t *g, tacl_route_kind_t kind, int a, int b)
+static double route_edge_cost(const tacl__graph_t *g, tacl__route_kind_t kind, int a, int b)
 {
-    double lat = tacl_graph_lat(g, a, b);
+    double lat = tacl__graph_lat(g, a, b);
     if (kind == TACL_ROUTE_SMALL) return lat + TACL_ROUTE_HOP_COST_S;
-    return lat + (double)TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, a, b);
+    return lat + (double)TACL_ROUTE_CHUNK_BYTES / tacl__graph_bw(g, a, b);
 }
 
 /* Adjacency in CSR form, neighbours ascending, with the edge costs of one kind. */
@@ -37,16 +37,16 @@ typedef struct {
     double *cost;
 } route_adj_t;
 
-static int route_adj_build(const tacl_graph_t *g, tacl_route_kind_t kind, route_adj_t *a)
+static int route_adj_build(const tacl__graph_t *g, tacl__route_kind_t kind, route_adj_t *a)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     size_t m = 0;
     a->start = malloc(((size_t)n + 1) * sizeof(int));
     if (!a->start) return -1;
     for (int v = 0; v < n; v++) {
         a->start[v] = (int)m;
         for (int u = 0; u < n; u++)
-            m += tacl_graph_has_edge(g, v, u);
+            m += tacl__graph_has_edge(g, v, u);
     }
     a->start[n] = (int)m;
     a->nbr = malloc((m + 1) * sizeof(int));
@@ -55,7 +55,7 @@ static int route_adj_build(const tacl_graph_t *g, tacl_route_kind_t kind, route_
     size_t k = 0;
     for (int v = 0; v < n; v++)
         for (int u = 0; u < n; u++)
-            if (tacl_graph_has_edge(g, v, u)) {
+            if (tacl__graph_has_edge(g, v, u)) {
                 a->nbr[k] = u;
                 a->cost[k++] = route_edge_cost(g, kind, v, u);
             }
@@ -135,9 +135,9 @@ static void route_dijkstra(const route_adj_t *a, int n, int src, double *dist, r
  * cost(s,v) + dist(v,d) equal to dist(s,d) up to rounding (sums formed in different orders).
  * Every edge costs at least TACL_ROUTE_HOP_COST_S or chunk/bandwidth, far above the
  * tolerance, so the distance to d strictly falls at each hop and routes cannot loop. */
-static int route_fill(const tacl_graph_t *g, tacl_route_kind_t kind, double *c, int *next)
+static int route_fill(const tacl__graph_t *g, tacl__route_kind_t kind, double *c, int *next)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     route_adj_t a = {0};
     if (route_adj_build(g, kind, &a)) {
         route_adj_free(&a);
@@ -193,7 +193,7 @@ static int route_fill(const tacl_graph_t *g, tacl_route_kind_t kind, double *c, 
                 best = s;
             } else if (!isinf(want)) {
                 double tol = 1e-9 * want, best_x = INFINITY;
-                if (tacl_graph_has_edge(g, s, d) && route_edge_cost(g, kind, s, d) <= want + tol)
+                if (tacl__graph_has_edge(g, s, d) && route_edge_cost(g, kind, s, d) <= want + tol)
                     best = d;
                 for (int k = a.start[s]; k < a.start[s + 1] && best < 0; k++) {
                     double x = a.cost[k] + c[R_AT(n, a.nbr[k], d)];
@@ -210,59 +210,59 @@ static int route_fill(const tacl_graph_t *g, tacl_route_kind_t kind, double *c, 
     return 0;
 }
 
-tacl_status_t tacl_routes_build(const tacl_graph_t *g, tacl_routes_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__routes_build(const tacl__graph_t *g, tacl__routes_t **out, tacl__errbuf_t *eb)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     size_t nn = (size_t)n * (size_t)n;
-    tacl_routes_t *r = calloc(1, sizeof *r);
+    tacl__routes_t *r = calloc(1, sizeof *r);
     if (!r) goto err_nomem;
     r->n = n;
     for (int k = 0; k < TACL_ROUTE_KINDS; k++) {
         r->cost[k] = malloc(nn * sizeof(double));
         r->next[k] = malloc(nn * sizeof(int));
         if (!r->cost[k] || !r->next[k]) goto err_free;
-        if (route_fill(g, (tacl_route_kind_t)k, r->cost[k], r->next[k])) goto err_free;
+        if (route_fill(g, (tacl__route_kind_t)k, r->cost[k], r->next[k])) goto err_free;
     }
     *out = r;
     return TACL_OK;
 err_free:
-    tacl_routes_destroy(r);
+    tacl__routes_destroy(r);
 err_nomem:
-    return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "routes for %d ranks: out of memory", n);
+    return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "routes for %d ranks: out of memory", n);
 }
 
-static int route_args_ok(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst)
+static int route_args_ok(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst)
 {
     return (int)kind >= 0 && kind < TACL_ROUTE_KINDS && src >= 0 && dst >= 0 && src < r->n &&
            dst < r->n;
 }
 
-int tacl_routes_next_hop(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst)
+int tacl__routes_next_hop(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst)
 {
     if (!route_args_ok(r, kind, src, dst)) return -1;
     return r->next[kind][R_AT(r->n, src, dst)];
 }
 
-double tacl_routes_cost(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst)
+double tacl__routes_cost(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst)
 {
     if (!route_args_ok(r, kind, src, dst)) return -1;
     double c = r->cost[kind][R_AT(r->n, src, dst)];
     return isinf(c) ? -1 : c;
 }
 
-int tacl_routes_hops(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst)
+int tacl__routes_hops(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst)
 {
-    if (tacl_routes_next_hop(r, kind, src, dst) < 0) return -1;
+    if (tacl__routes_next_hop(r, kind, src, dst) < 0) return -1;
     int h = 0;
     for (int v = src; v != dst && h <= r->n; h++)
         v = r->next[kind][R_AT(r->n, v, dst)];
     return h > r->n ? -1 : h;
 }
 
-int tacl_routes_path(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst, int *path,
-                     int maxlen)
+int tacl__routes_path(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst, int *path,
+                      int maxlen)
 {
-    if (tacl_routes_next_hop(r, kind, src, dst) < 0 || maxlen < 1) return -1;
+    if (tacl__routes_next_hop(r, kind, src, dst) < 0 || maxlen < 1) return -1;
     int len = 0, v = src;
     path[len++] = v;
     while (v != dst) {

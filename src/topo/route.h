@@ -18,24 +18,24 @@
 #define TACL_ROUTE_HOP_COST_S  5e-6
 #define TACL_ROUTE_CHUNK_BYTES (1 << 20)
 
-typedef enum { TACL_ROUTE_SMALL = 0, TACL_ROUTE_LARGE = 1, TACL_ROUTE_KINDS } tacl_route_kind_t;
+typedef enum { TACL_ROUTE_SMALL = 0, TACL_ROUTE_LARGE = 1, TACL_ROUTE_KINDS } tacl__route_kind_t;
 
-typedef struct tacl_routes tacl_routes_t;
+typedef struct tacl__routes tacl__routes_t;
 
 /* Builds both tables. A disconnected graph is allowed (unreachable pairs have no next hop);
- * callers that need connectivity check it with tacl_graph_check_connected. */
-tacl_status_t tacl_routes_build(const tacl_graph_t *g, tacl_routes_t **out, tacl_errbuf_t *eb);
-void tacl_routes_destroy(tacl_routes_t *r);
+ * callers that need connectivity check it with tacl__graph_check_connected. */
+tacl_status_t tacl__routes_build(const tacl__graph_t *g, tacl__routes_t **out, tacl__errbuf_t *eb);
+void tacl__routes_destroy(tacl__routes_t *r);
 /* Next rank on the way from src to dst: dst itself for a direct edge, src when src == dst,
  * -1 when dst is unreachable or an argument is out of range. */
-int tacl_routes_next_hop(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst);
+int tacl__routes_next_hop(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst);
 /* Number of edges on the route (0 for src == dst, -1 unreachable). */
-int tacl_routes_hops(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst);
+int tacl__routes_hops(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst);
 /* Route cost as defined above (seconds); -1 when unreachable. */
-double tacl_routes_cost(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst);
+double tacl__routes_cost(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst);
 /* Writes src, ..., dst into path (at most maxlen ranks); returns the number of ranks written,
  * or -1 when unreachable or the path does not fit. */
-int tacl_routes_path(const tacl_routes_t *r, tacl_route_kind_t kind, int src, int dst, int *path,
-                     int maxlen);
+int tacl__routes_path(const tacl__routes_t *r, tacl__route_kind_t kind, int src, int dst, int *path,
+                      int maxlen);
 
 #endif

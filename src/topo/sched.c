@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *tacl_sched_kind_name(tacl_sched_kind_t kind)
+const char *tacl__sched_kind_name(tacl__sched_kind_t kind)
 {
     switch (kind) {
     case TACL_SCHED_SINGLE:
@@ -24,35 +24,35 @@ const char *tacl_sched_kind_name(tacl_sched_kind_t kind)
     return "unknown";
 }
 
-const char *tacl_sched_op_name(tacl_sched_op_t op)
+const char *tacl__sched_op_name(tacl__sched_op_t op)
 {
     static const char *const names[] = {"all_reduce", "broadcast", "reduce", "all_gather",
                                         "reduce_scatter"};
     return (unsigned)op < TACL_SCHED_OP_COUNT ? names[op] : "unknown";
 }
 
-void tacl_sched_destroy(tacl_sched_t *s)
+void tacl__sched_destroy(tacl__sched_t *s)
 {
     if (!s) return;
     free(s->ring);
-    tacl_tree_destroy(s->tree);
-    tacl_forest_destroy(s->forest);
+    tacl__tree_destroy(s->tree);
+    tacl__forest_destroy(s->forest);
     free(s);
 }
 
-double tacl_sched_ring_time(int n, double bw, double lat, double bytes)
+double tacl__sched_ring_time(int n, double bw, double lat, double bytes)
 {
     if (n < 2) return 0;
     return 2.0 * (n - 1) * (lat + bytes / ((double)n * bw));
 }
 
-double tacl_sched_recdbl_time(int n, double bw, double lat, double bytes)
+double tacl__sched_recdbl_time(int n, double bw, double lat, double bytes)
 {
     if (n < 2) return 0;
     return ceil(log2((double)n)) * (lat + bytes / bw);
 }
 
-double tacl_sched_tree_time(const tacl_tree_t *t, double rate, double bytes)
+double tacl__sched_tree_time(const tacl__tree_t *t, double rate, double bytes)
 {
     if (t->height == 0 || !(rate > 0)) return 0;
     double c = bytes < TACL_SCHED_CHUNK_BYTES ? bytes : TACL_SCHED_CHUNK_BYTES;
@@ -60,8 +60,8 @@ double tacl_sched_tree_time(const tacl_tree_t *t, double rate, double bytes)
     return bytes / rate + (2.0 * h - 1) * c / t->bottleneck + 2.0 * h * t->max_lat;
 }
 
-double tacl_sched_tree_op_time(const tacl_graph_t *g, const tacl_tree_t *t, tacl_sched_op_t op,
-                               double rate, double bytes)
+double tacl__sched_tree_op_time(const tacl__graph_t *g, const tacl__tree_t *t, tacl__sched_op_t op,
+                                double rate, double bytes)
 {
     int h = t->height, n = t->n;
     if (h == 0 || !(rate > 0)) return 0;
@@ -83,7 +83,7 @@ double tacl_sched_tree_op_time(const tacl_graph_t *g, const tacl_tree_t *t, tacl
             if (t->parent[v] >= 0) {
                 sub[t->parent[v]] += sub[v];
                 int k = sub[v] > n - sub[v] ? sub[v] : n - sub[v];
-                double x = (double)k / n * bytes / tacl_graph_bw(g, v, t->parent[v]);
+                double x = (double)k / n * bytes / tacl__graph_bw(g, v, t->parent[v]);
                 if (x > worst) worst = x;
             }
         }
@@ -95,12 +95,12 @@ double tacl_sched_tree_op_time(const tacl_graph_t *g, const tacl_tree_t *t, tacl
     }
 }
 
-static double sched_forest_time(const tacl_graph_t *g, const tacl_forest_t *f, tacl_sched_op_t op,
-                                double bytes)
+static double sched_forest_time(const tacl__graph_t *g, const tacl__forest_t *f,
+                                tacl__sched_op_t op, double bytes)
 {
     double worst = 0;
     for (int i = 0; i < f->ntrees; i++) {
-        double t = tacl_sched_tree_op_time(g, f->trees[i], op, f->rate[i], f->weight[i] * bytes);
+        double t = tacl__sched_tree_op_time(g, f->trees[i], op, f->rate[i], f->weight[i] * bytes);
         if (t > worst) worst = t;
     }
     return worst;
@@ -109,9 +109,9 @@ static double sched_forest_time(const tacl_graph_t *g, const tacl_forest_t *f, t
 /* Largest over pairs of the smallest total latency between them: Floyd-Warshall up to 128
  * ranks; above, the hop diameter times the smallest edge latency (still a lower bound, as
  * every route between the farthest pair has that many hops). */
-static double sched_lat_diameter(const tacl_graph_t *g)
+static double sched_lat_diameter(const tacl__graph_t *g)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     if (n < 2) return 0;
     if (n > 128) {
         int *dist = malloc((size_t)n * sizeof(int)), diam = 0;
@@ -119,13 +119,13 @@ static double sched_lat_diameter(const tacl_graph_t *g)
         if (!dist) return 0;
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++)
-                if (tacl_graph_has_edge(g, a, b) && tacl_graph_lat(g, a, b) < lmin)
-                    lmin = tacl_graph_lat(g, a, b);
+                if (tacl__graph_has_edge(g, a, b) && tacl__graph_lat(g, a, b) < lmin)
+                    lmin = tacl__graph_lat(g, a, b);
         /* Eccentricities from two sweeps bound the diameter from below: max(ecc(0),
          * ecc(farthest from 0)) <= diameter, which keeps this a lower bound. */
         int far = 0;
         for (int sweep = 0; sweep < 2; sweep++) {
-            if (tacl_graph_hops_from(g, far, dist) != TACL_OK) break;
+            if (tacl__graph_hops_from(g, far, dist) != TACL_OK) break;
             int next = far;
             for (int v = 0; v < n; v++)
                 if (dist[v] > diam) {
@@ -141,9 +141,9 @@ static double sched_lat_diameter(const tacl_graph_t *g)
     if (!d) return 0;
     for (int a = 0; a < n; a++)
         for (int b = 0; b < n; b++)
-            d[(size_t)a * n + b] = a == b                         ? 0
-                                   : tacl_graph_has_edge(g, a, b) ? tacl_graph_lat(g, a, b)
-                                                                  : INFINITY;
+            d[(size_t)a * n + b] = a == b                          ? 0
+                                   : tacl__graph_has_edge(g, a, b) ? tacl__graph_lat(g, a, b)
+                                                                   : INFINITY;
     for (int k = 0; k < n; k++)
         for (int a = 0; a < n; a++)
             for (int b = 0; b < n; b++) {
@@ -157,13 +157,13 @@ static double sched_lat_diameter(const tacl_graph_t *g)
     return diam;
 }
 
-double tacl_sched_bound(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes)
+double tacl__sched_bound(const tacl__graph_t *g, tacl__sched_op_t op, int root, double bytes)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     if (n < 2) return 0;
     int *side = malloc((size_t)n * sizeof(int));
     if (!side) return 0;
-    double cut = tacl_graph_min_cut(g, side), bw_bound = 0, lat_bound = 0;
+    double cut = tacl__graph_min_cut(g, side), bw_bound = 0, lat_bound = 0;
     int k = 0;
     for (int v = 0; v < n; v++)
         k += side[v];
@@ -177,14 +177,14 @@ double tacl_sched_bound(const tacl_graph_t *g, tacl_sched_op_t op, int root, dou
         /* Reaching the farthest rank from the root: its hops times the smallest latency. */
         int *dist = malloc((size_t)n * sizeof(int)), far = 0;
         double lmin = INFINITY;
-        if (dist && root >= 0 && root < n && tacl_graph_hops_from(g, root, dist) == TACL_OK)
+        if (dist && root >= 0 && root < n && tacl__graph_hops_from(g, root, dist) == TACL_OK)
             for (int v = 0; v < n; v++)
                 far = dist[v] > far ? dist[v] : far;
         free(dist);
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++)
-                if (tacl_graph_has_edge(g, a, b) && tacl_graph_lat(g, a, b) < lmin)
-                    lmin = tacl_graph_lat(g, a, b);
+                if (tacl__graph_has_edge(g, a, b) && tacl__graph_lat(g, a, b) < lmin)
+                    lmin = tacl__graph_lat(g, a, b);
         lat_bound = isinf(lmin) ? 0 : far * lmin;
     } else {
         lat_bound = sched_lat_diameter(g);
@@ -192,16 +192,16 @@ double tacl_sched_bound(const tacl_graph_t *g, tacl_sched_op_t op, int root, dou
     return bw_bound > lat_bound ? bw_bound : lat_bound;
 }
 
-double tacl_sched_lower_bound(const tacl_graph_t *g, double bytes)
+double tacl__sched_lower_bound(const tacl__graph_t *g, double bytes)
 {
-    return tacl_sched_bound(g, TACL_SCHED_ALL_REDUCE, 0, bytes);
+    return tacl__sched_bound(g, TACL_SCHED_ALL_REDUCE, 0, bytes);
 }
 
-static double sched_ring_lat(const tacl_graph_t *g, const int *ring, int n)
+static double sched_ring_lat(const tacl__graph_t *g, const int *ring, int n)
 {
     double l = 0;
     for (int i = 0; i < n; i++) {
-        double x = tacl_graph_lat(g, ring[i], ring[(i + 1) % n]);
+        double x = tacl__graph_lat(g, ring[i], ring[(i + 1) % n]);
         if (x > l) l = x;
     }
     return l;
@@ -227,50 +227,50 @@ static void sched_fmt_order(const int *order, int n, char *buf, size_t len)
 /* Tree schedules: rooted at the root for broadcast/reduce, at the centre otherwise; of the BFS
  * and the maximum-bandwidth tree the faster by the model (BFS on a tie); then the packed
  * forest when it is >= 10% faster (all_reduce, broadcast, reduce). */
-static tacl_status_t sched_tree_choice(const tacl_graph_t *g, tacl_sched_t *s, double bytes,
-                                       const char *why, tacl_errbuf_t *eb)
+static tacl_status_t sched_tree_choice(const tacl__graph_t *g, tacl__sched_t *s, double bytes,
+                                       const char *why, tacl__errbuf_t *eb)
 {
-    tacl_tree_t *bfs = NULL, *mbw = NULL;
+    tacl__tree_t *bfs = NULL, *mbw = NULL;
     int rooted = s->op == TACL_SCHED_BROADCAST || s->op == TACL_SCHED_REDUCE;
     char where[96];
     if (rooted) {
         int *dist = malloc((size_t)s->n * sizeof(int));
-        if (!dist) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
-        tacl_status_t hs = tacl_graph_hops_from(g, s->root, dist);
+        if (!dist) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
+        tacl_status_t hs = tacl__graph_hops_from(g, s->root, dist);
         s->eccentricity = 0;
         for (int v = 0; hs == TACL_OK && v < s->n; v++)
             s->eccentricity = dist[v] > s->eccentricity ? dist[v] : s->eccentricity;
         free(dist);
-        if (hs != TACL_OK) return tacl_err_keep(eb, hs);
+        if (hs != TACL_OK) return tacl__err_keep(eb, hs);
         snprintf(where, sizeof where, "rank %d (the root, eccentricity %d)", s->root,
                  s->eccentricity);
     } else {
-        TACL_CHECK(tacl_graph_centre(g, &s->root, &s->eccentricity, eb));
+        TACL_CHECK(tacl__graph_centre(g, &s->root, &s->eccentricity, eb));
         snprintf(where, sizeof where, "rank %d (centre, eccentricity %d)", s->root,
                  s->eccentricity);
     }
-    TACL_CHECK(tacl_tree_build(g, s->root, TACL_TREE_BFS, &bfs, eb));
-    tacl_status_t st = tacl_tree_build(g, s->root, TACL_TREE_MAX_BW, &mbw, eb);
+    TACL_CHECK(tacl__tree_build(g, s->root, TACL_TREE_BFS, &bfs, eb));
+    tacl_status_t st = tacl__tree_build(g, s->root, TACL_TREE_MAX_BW, &mbw, eb);
     if (st != TACL_OK) {
-        tacl_tree_destroy(bfs);
+        tacl__tree_destroy(bfs);
         return st;
     }
-    double tb = tacl_sched_tree_op_time(g, bfs, s->op, bfs->bottleneck, bytes);
-    double tm = tacl_sched_tree_op_time(g, mbw, s->op, mbw->bottleneck, bytes);
+    double tb = tacl__sched_tree_op_time(g, bfs, s->op, bfs->bottleneck, bytes);
+    double tm = tacl__sched_tree_op_time(g, mbw, s->op, mbw->bottleneck, bytes);
     const char *tree_kind = "BFS";
     if (tm < tb) {
-        tacl_tree_destroy(bfs);
+        tacl__tree_destroy(bfs);
         s->tree = mbw;
         tree_kind = "max-bandwidth";
     } else {
-        tacl_tree_destroy(mbw);
+        tacl__tree_destroy(mbw);
         s->tree = bfs;
     }
     s->kind = TACL_SCHED_TREE;
-    s->predicted_s = tacl_sched_tree_op_time(g, s->tree, s->op, s->tree->bottleneck, bytes);
-    tacl_forest_t *f = NULL;
+    s->predicted_s = tacl__sched_tree_op_time(g, s->tree, s->op, s->tree->bottleneck, bytes);
+    tacl__forest_t *f = NULL;
     if (s->op == TACL_SCHED_ALL_REDUCE || rooted) {
-        st = tacl_forest_pack(g, s->root, TACL_SCHED_MAX_TREES, &f, eb);
+        st = tacl__forest_pack(g, s->root, TACL_SCHED_MAX_TREES, &f, eb);
         if (st != TACL_OK) return st;
     }
     double tf = f ? sched_forest_time(g, f, s->op, bytes) : 0;
@@ -281,10 +281,10 @@ static tacl_status_t sched_tree_choice(const tacl_graph_t *g, tacl_sched_t *s, d
         snprintf(s->reason, sizeof s->reason,
                  "%.200s%s%d spanning trees rooted at %s packed by bandwidth, total rate %.3g B/s",
                  why, why[0] ? "; " : "", f->ntrees, where, f->total_rate);
-        tacl_tree_destroy(s->tree);
+        tacl__tree_destroy(s->tree);
         s->tree = NULL;
     } else {
-        tacl_forest_destroy(f);
+        tacl__forest_destroy(f);
         snprintf(s->reason, sizeof s->reason,
                  "%.200s%sspanning tree rooted at %s, %s tree of height %d", why,
                  why[0] ? "; " : "", where, tree_kind, s->tree->height);
@@ -293,30 +293,30 @@ static tacl_status_t sched_tree_choice(const tacl_graph_t *g, tacl_sched_t *s, d
 }
 
 /* Ring model of the ops that use rings (recursive doubling for the mesh's small messages). */
-static double sched_ring_op_time(tacl_sched_op_t op, int n, double bw, double lat, double bytes)
+static double sched_ring_op_time(tacl__sched_op_t op, int n, double bw, double lat, double bytes)
 {
-    if (op == TACL_SCHED_ALL_REDUCE) return tacl_sched_ring_time(n, bw, lat, bytes);
+    if (op == TACL_SCHED_ALL_REDUCE) return tacl__sched_ring_time(n, bw, lat, bytes);
     return (n - 1) * (lat + bytes / ((double)n * bw));
 }
 
-static double sched_recdbl_op_time(tacl_sched_op_t op, int n, double bw, double lat, double bytes)
+static double sched_recdbl_op_time(tacl__sched_op_t op, int n, double bw, double lat, double bytes)
 {
-    if (op == TACL_SCHED_ALL_REDUCE) return tacl_sched_recdbl_time(n, bw, lat, bytes);
+    if (op == TACL_SCHED_ALL_REDUCE) return tacl__sched_recdbl_time(n, bw, lat, bytes);
     return ceil(log2((double)n)) * lat + (n - 1.0) / n * bytes / bw;
 }
 
-tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes,
-                               tacl_sched_t **out, tacl_errbuf_t *eb)
+tacl_status_t tacl__sched_build(const tacl__graph_t *g, tacl__sched_op_t op, int root, double bytes,
+                                tacl__sched_t **out, tacl__errbuf_t *eb)
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     int rooted = op == TACL_SCHED_BROADCAST || op == TACL_SCHED_REDUCE;
     if (!(bytes >= 0) || (unsigned)op >= TACL_SCHED_OP_COUNT || (rooted && (root < 0 || root >= n)))
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
-                        "schedule: op %d (expected 0..%d), root %d (expected 0..%d), bytes %g "
-                        "(expected >= 0)",
-                        (int)op, TACL_SCHED_OP_COUNT - 1, root, n - 1, bytes);
-    tacl_sched_t *s = calloc(1, sizeof *s);
-    if (!s) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "schedule: op %d (expected 0..%d), root %d (expected 0..%d), bytes %g "
+                         "(expected >= 0)",
+                         (int)op, TACL_SCHED_OP_COUNT - 1, root, n - 1, bytes);
+    tacl__sched_t *s = calloc(1, sizeof *s);
+    if (!s) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
     s->op = op;
     s->n = n;
     s->bytes = bytes;
@@ -328,9 +328,9 @@ tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int ro
         *out = s;
         return TACL_OK;
     }
-    st = tacl_graph_check_connected(g, eb);
+    st = tacl__graph_check_connected(g, eb);
     if (st != TACL_OK) goto err;
-    s->lower_bound_s = tacl_sched_bound(g, op, s->root, bytes);
+    s->lower_bound_s = tacl__sched_bound(g, op, s->root, bytes);
     if (rooted) {
         st = sched_tree_choice(g, s, bytes, "", eb);
         if (st != TACL_OK) goto err;
@@ -339,22 +339,22 @@ tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int ro
     }
     s->ring = malloc((size_t)n * sizeof(int));
     if (!s->ring) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "schedule: out of memory");
         goto err;
     }
     char order[256];
-    tacl_errbuf_t why = {{0}};
-    st = tacl_graph_hamiltonian_cycle(g, s->ring, &s->ring_bw, &why);
+    tacl__errbuf_t why = {{0}};
+    st = tacl__graph_hamiltonian_cycle(g, s->ring, &s->ring_bw, &why);
     if (st == TACL_OK) {
         double lat = sched_ring_lat(g, s->ring, n);
         double tr = sched_ring_op_time(op, n, s->ring_bw, lat, bytes);
         sched_fmt_order(s->ring, n, order, sizeof order);
-        if (tacl_graph_is_full_mesh(g)) {
+        if (tacl__graph_is_full_mesh(g)) {
             /* The bottleneck of any edge bounds recursive doubling, which pairs everyone. */
             double bmin = 0, lmax = 0;
             for (int a = 0; a < n; a++)
                 for (int b = a + 1; b < n; b++) {
-                    double x = tacl_graph_bw(g, a, b), l = tacl_graph_lat(g, a, b);
+                    double x = tacl__graph_bw(g, a, b), l = tacl__graph_lat(g, a, b);
                     if (bmin == 0 || x < bmin) bmin = x;
                     if (l > lmax) lmax = l;
                 }
@@ -385,17 +385,17 @@ tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int ro
     *out = s;
     return TACL_OK;
 err:
-    tacl_sched_destroy(s);
+    tacl__sched_destroy(s);
     return st;
 }
 
-tacl_status_t tacl_sched_all_reduce(const tacl_graph_t *g, double bytes, tacl_sched_t **out,
-                                    tacl_errbuf_t *eb)
+tacl_status_t tacl__sched_all_reduce(const tacl__graph_t *g, double bytes, tacl__sched_t **out,
+                                     tacl__errbuf_t *eb)
 {
-    return tacl_sched_build(g, TACL_SCHED_ALL_REDUCE, 0, bytes, out, eb);
+    return tacl__sched_build(g, TACL_SCHED_ALL_REDUCE, 0, bytes, out, eb);
 }
 
-void tacl_sched_format(const tacl_sched_t *s, char *buf, size_t len)
+void tacl__sched_format(const tacl__sched_t *s, char *buf, size_t len)
 {
     size_t pos = 0;
     int w;
@@ -408,15 +408,15 @@ void tacl_sched_format(const tacl_sched_t *s, char *buf, size_t len)
     } while (0)
     if (!len) return;
     buf[0] = '\0';
-    SCHED_APPEND("schedule: %s %s\nreason: %s\n", tacl_sched_op_name(s->op),
-                 tacl_sched_kind_name(s->kind), s->reason);
+    SCHED_APPEND("schedule: %s %s\nreason: %s\n", tacl__sched_op_name(s->op),
+                 tacl__sched_kind_name(s->kind), s->reason);
     if (s->ring) {
         SCHED_APPEND("ring:");
         for (int i = 0; i < s->n; i++)
             SCHED_APPEND(" %d", s->ring[i]);
         SCHED_APPEND("\n");
     }
-    const tacl_tree_t *trees[TACL_SCHED_MAX_TREES];
+    const tacl__tree_t *trees[TACL_SCHED_MAX_TREES];
     int nt = 0;
     if (s->tree) trees[nt++] = s->tree;
     for (int i = 0; s->forest && i < s->forest->ntrees; i++)

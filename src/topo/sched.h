@@ -49,7 +49,7 @@ typedef enum {
     TACL_SCHED_RING,
     TACL_SCHED_TREE,
     TACL_SCHED_MULTITREE
-} tacl_sched_kind_t;
+} tacl__sched_kind_t;
 
 typedef enum {
     TACL_SCHED_ALL_REDUCE = 0,
@@ -58,49 +58,49 @@ typedef enum {
     TACL_SCHED_ALL_GATHER,
     TACL_SCHED_REDUCE_SCATTER,
     TACL_SCHED_OP_COUNT
-} tacl_sched_op_t;
+} tacl__sched_op_t;
 
 typedef struct {
-    tacl_sched_op_t op;
-    tacl_sched_kind_t kind;
+    tacl__sched_op_t op;
+    tacl__sched_kind_t kind;
     int n;
-    int *ring;             /* MESH, RING: cycle order, n entries, ring[0] = 0 */
-    double ring_bw;        /* bottleneck bandwidth of the ring */
-    int root;              /* TREE, MULTITREE: the centre, or the root of broadcast/reduce */
-    int eccentricity;      /* of the root, in hops */
-    tacl_tree_t *tree;     /* TREE */
-    tacl_forest_t *forest; /* MULTITREE */
-    double bytes;          /* message size the predictions are for */
-    double predicted_s;    /* time model above for the chosen algorithm */
-    double lower_bound_s;  /* cut bound */
-    char reason[512];      /* one line: what was chosen and why */
-} tacl_sched_t;
+    int *ring;              /* MESH, RING: cycle order, n entries, ring[0] = 0 */
+    double ring_bw;         /* bottleneck bandwidth of the ring */
+    int root;               /* TREE, MULTITREE: the centre, or the root of broadcast/reduce */
+    int eccentricity;       /* of the root, in hops */
+    tacl__tree_t *tree;     /* TREE */
+    tacl__forest_t *forest; /* MULTITREE */
+    double bytes;           /* message size the predictions are for */
+    double predicted_s;     /* time model above for the chosen algorithm */
+    double lower_bound_s;   /* cut bound */
+    char reason[512];       /* one line: what was chosen and why */
+} tacl__sched_t;
 
 /* Chooses the schedule of op over bytes bytes on g; root matters for broadcast and reduce
  * (0..n-1), and is ignored otherwise. */
-tacl_status_t tacl_sched_build(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes,
-                               tacl_sched_t **out, tacl_errbuf_t *eb);
-/* tacl_sched_build(g, TACL_SCHED_ALL_REDUCE, 0, bytes, out, eb). */
-tacl_status_t tacl_sched_all_reduce(const tacl_graph_t *g, double bytes, tacl_sched_t **out,
-                                    tacl_errbuf_t *eb);
-void tacl_sched_destroy(tacl_sched_t *s);
-const char *tacl_sched_kind_name(tacl_sched_kind_t kind);
-const char *tacl_sched_op_name(tacl_sched_op_t op); /* "all_reduce", "broadcast", ... */
+tacl_status_t tacl__sched_build(const tacl__graph_t *g, tacl__sched_op_t op, int root, double bytes,
+                                tacl__sched_t **out, tacl__errbuf_t *eb);
+/* tacl__sched_build(g, TACL_SCHED_ALL_REDUCE, 0, bytes, out, eb). */
+tacl_status_t tacl__sched_all_reduce(const tacl__graph_t *g, double bytes, tacl__sched_t **out,
+                                     tacl__errbuf_t *eb);
+void tacl__sched_destroy(tacl__sched_t *s);
+const char *tacl__sched_kind_name(tacl__sched_kind_t kind);
+const char *tacl__sched_op_name(tacl__sched_op_t op); /* "all_reduce", "broadcast", ... */
 /* Cut lower bound on the time of op over bytes bytes (0 for one rank or when disconnected);
  * root as above. */
-double tacl_sched_bound(const tacl_graph_t *g, tacl_sched_op_t op, int root, double bytes);
-/* tacl_sched_bound for all_reduce. */
-double tacl_sched_lower_bound(const tacl_graph_t *g, double bytes);
+double tacl__sched_bound(const tacl__graph_t *g, tacl__sched_op_t op, int root, double bytes);
+/* tacl__sched_bound for all_reduce. */
+double tacl__sched_lower_bound(const tacl__graph_t *g, double bytes);
 /* Model times (see above). */
-double tacl_sched_ring_time(int n, double bw, double lat, double bytes);   /* all_reduce */
-double tacl_sched_recdbl_time(int n, double bw, double lat, double bytes); /* all_reduce */
+double tacl__sched_ring_time(int n, double bw, double lat, double bytes);   /* all_reduce */
+double tacl__sched_recdbl_time(int n, double bw, double lat, double bytes); /* all_reduce */
 /* all_reduce over tree t carrying bytes at rate. */
-double tacl_sched_tree_time(const tacl_tree_t *t, double rate, double bytes);
+double tacl__sched_tree_time(const tacl__tree_t *t, double rate, double bytes);
 /* op over tree t (rate: the bandwidth the tree's share of the data gets; g for edge
  * bandwidths of all_gather / reduce_scatter). */
-double tacl_sched_tree_op_time(const tacl_graph_t *g, const tacl_tree_t *t, tacl_sched_op_t op,
-                               double rate, double bytes);
+double tacl__sched_tree_op_time(const tacl__graph_t *g, const tacl__tree_t *t, tacl__sched_op_t op,
+                                double rate, double bytes);
 /* Multi-line description: kind, reason, ring order or tree parents, weights, times. */
-void tacl_sched_format(const tacl_sched_t *s, char *buf, size_t len);
+void tacl__sched_format(const tacl__sched_t *s, char *buf, size_t len);
 
 #endif

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tacl_topo_links_free(tacl_topo_links_t *l)
+void tacl__topo_links_free(tacl__topo_links_t *l)
 {
     if (!l) return;
     free(l->allowed);
@@ -22,34 +22,34 @@ void tacl_topo_links_free(tacl_topo_links_t *l)
 /* Host of rank r: id, then the id's hostname part, then the rank map; -1 when none. */
 static int topofile_host_of(const tacl_cluster_t *c, int r, const char *id)
 {
-    int h = tacl_cluster_find_host(c, id);
+    int h = tacl__cluster_find_host(c, id);
     if (h >= 0) return h;
     char name[256];
     snprintf(name, sizeof name, "%s", id);
     name[strcspn(name, "/")] = '\0';
-    h = tacl_cluster_find_host(c, name);
+    h = tacl__cluster_find_host(c, name);
     if (h >= 0) return h;
     for (int k = 0; k < c->nranks; k++)
         if (k == r) return c->ranks[k].host;
     return -1;
 }
 
-tacl_status_t tacl_topo_file_links(const char *path, int n, const char *const *host_ids,
-                                   tacl_topo_links_t *out, tacl_errbuf_t *eb)
+tacl_status_t tacl__topo_file_links(const char *path, int n, const char *const *host_ids,
+                                    tacl__topo_links_t *out, tacl__errbuf_t *eb)
 {
     if (!path || !path[0])
-        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
-                        "TACL_TOPO=file: expected a cluster description in TACL_TOPO_FILE, found "
-                        "none");
+        return tacl__err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                         "TACL_TOPO=file: expected a cluster description in TACL_TOPO_FILE, found "
+                         "none");
     tacl_cluster_t *c;
     tacl_status_t st = tacl_cluster_load(path, &c);
-    if (st != TACL_OK) return tacl_err_prefix(eb, st, "TACL_TOPO_FILE");
+    if (st != TACL_OK) return tacl__err_prefix(eb, st, "TACL_TOPO_FILE");
     size_t nn = (size_t)n * (size_t)n;
-    tacl_topo_links_t l = {n, calloc(nn, 1), calloc(nn, sizeof(double)),
-                           calloc(nn, sizeof(double))};
+    tacl__topo_links_t l = {n, calloc(nn, 1), calloc(nn, sizeof(double)),
+                            calloc(nn, sizeof(double))};
     int *host = malloc((size_t)n * sizeof *host);
     if (!l.allowed || !l.bw || !l.lat || !host) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
         goto out;
     }
     for (int r = 0; r < n; r++) {
@@ -61,10 +61,10 @@ tacl_status_t tacl_topo_file_links(const char *path, int n, const char *const *h
             for (int h = 0; h < c->nhosts && o < sizeof names; h++)
                 o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", h ? ", " : "",
                                       c->hosts[h].name);
-            st = tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
-                          "%s: rank %d's host id '%s' matches no host of the file (expected a "
-                          "name or address among: %s; set TACL_HOST_ID or add a ranks: map)",
-                          path, r, host_ids[r], names);
+            st = tacl__err(eb, TACL_ERR_CONFIG, TACL_SUB_TOPO,
+                           "%s: rank %d's host id '%s' matches no host of the file (expected a "
+                           "name or address among: %s; set TACL_HOST_ID or add a ranks: map)",
+                           path, r, host_ids[r], names);
             goto out;
         }
     }
@@ -76,16 +76,16 @@ tacl_status_t tacl_topo_file_links(const char *path, int n, const char *const *h
             if (host[i] == host[j]) {
                 l.allowed[k] = 1;
                 l.bw[k] = TACL_TOPO_SAME_HOST_BW;
-            } else if (tacl_cluster_link(c, host[i], host[j], &gbs, &lat_us)) {
+            } else if (tacl__cluster_link(c, host[i], host[j], &gbs, &lat_us)) {
                 l.allowed[k] = 1;
                 l.bw[k] = gbs > 0 ? gbs * 1e9 : 1e9; /* graph weights must be > 0 */
                 l.lat[k] = lat_us * 1e-6;
             }
         }
     *out = l;
-    l = (tacl_topo_links_t){0};
+    l = (tacl__topo_links_t){0};
 out:
-    tacl_topo_links_free(&l);
+    tacl__topo_links_free(&l);
     free(host);
     tacl_cluster_destroy(c);
     return st;

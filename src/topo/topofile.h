@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tacl_engine;
+struct tacl__engine;
 
 /* Per-pair figures among n ranks (row-major n*n; diagonal unused). */
 typedef struct {
@@ -21,7 +21,7 @@ typedef struct {
     uint8_t *allowed; /* 1: the pair may use a direct link */
     double *bw;       /* bytes/s per direction, 0 where not linked */
     double *lat;      /* one-way latency, seconds */
-} tacl_topo_links_t;
+} tacl__topo_links_t;
 
 /* Same-host pairs of a file-declared topology get this bandwidth (shm; only ratios matter). */
 #define TACL_TOPO_SAME_HOST_BW 2e10
@@ -31,18 +31,18 @@ typedef struct {
  * hostname part (before the first '/'), else the file's `ranks` map. Errors (recorded in eb):
  * TACL_ERR_CONFIG with file:line:column for a bad file, TACL_ERR_CONFIG naming the rank and
  * its host id when it matches no host. */
-tacl_status_t tacl_topo_file_links(const char *path, int n, const char *const *host_ids,
-                                   tacl_topo_links_t *out, tacl_errbuf_t *eb);
+tacl_status_t tacl__topo_file_links(const char *path, int n, const char *const *host_ids,
+                                    tacl__topo_links_t *out, tacl__errbuf_t *eb);
 
 /* Measures every directly linked pair (reach: n*n, identical on every rank) over engine e:
  * latency by ping-pong (half the median round trip of 16), bandwidth by streaming bytes each
  * way. Pairs run in rounds of a round-robin tournament, so each rank is in one pair at a time.
  * Collective over the world (x); every rank returns the same matrices: bandwidth of a pair =
  * the smaller of its two directions. Bounded by timeout_s. */
-tacl_status_t tacl_topo_measure(struct tacl_engine *e, const tacl_xchg_t *x, const uint8_t *reach,
-                                size_t bytes, double timeout_s, tacl_topo_links_t *out,
-                                tacl_errbuf_t *eb);
+tacl_status_t tacl__topo_measure(struct tacl__engine *e, const tacl__xchg_t *x,
+                                 const uint8_t *reach, size_t bytes, double timeout_s,
+                                 tacl__topo_links_t *out, tacl__errbuf_t *eb);
 
-void tacl_topo_links_free(tacl_topo_links_t *l);
+void tacl__topo_links_free(tacl__topo_links_t *l);
 
 #endif

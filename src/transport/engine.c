@@ -35,7 +35,7 @@
 #define ENG_SCRATCH_BYTES (64 * 1024)
 #define ENG_READ_BUDGET   (8u << 20) /* bytes one connection may read before others get a turn */
 #define ENG_SPIN_NS       100000ull  /* the progress thread polls this long after its last work */
-#define ENG_WAIT_SPIN_NS  50000ull   /* tacl_engine_wait polls this long before it sleeps */
+#define ENG_WAIT_SPIN_NS  50000ull   /* tacl__engine_wait polls this long before it sleeps */
 #define ENG_TICK_NS       100000000ull
 #define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
 /* Silence on our own link that confirms another rank's report of a silent peer. */
@@ -47,18 +47,18 @@
 
 /* ---- Requests, queued frames, messages, connections, links. ---- */
 
-struct tacl_req {
+struct tacl__req {
     int is_send, peer;
-    tacl_msg_key_t key;
-    tacl_fp_t fp;
+    tacl__msg_key_t key;
+    tacl__fp_t fp;
     int has_fp;
     uint8_t *buf;
     size_t len;
-    int link;                  /* send: the neighbour whose link carries it */
-    uint32_t frames_left;      /* send: frames not yet written */
-    struct tacl_req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
-    struct tacl_req *cw_next;  /* routed send: in its destination's queue awaiting credit */
-    size_t cw_off;             /* routed send: first byte not yet queued (engine_credit.h) */
+    int link;                   /* send: the neighbour whose link carries it */
+    uint32_t frames_left;       /* send: frames not yet written */
+    struct tacl__req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
+    struct tacl__req *cw_next;  /* routed send: in its destination's queue awaiting credit */
+    size_t cw_off;              /* routed send: first byte not yet queued (engine_credit.h) */
     _Atomic int done;
     _Atomic int cancelled;
     unsigned cut_gen; /* links cut before it was posted */
@@ -68,11 +68,11 @@ struct tacl_req {
 
 typedef struct eng_tx {
     struct eng_tx *next;
-    tacl_frame_hdr_t hdr;
+    tacl__frame_hdr_t hdr;
     const uint8_t *payload;
     uint8_t *owned;   /* freed once written: forwarded fragments, control texts */
     size_t owned_cap; /* owned came from the buffer pool (forwarded fragments) */
-    tacl_req_t *req;
+    tacl__req_t *req;
     size_t done; /* bytes of header + payload written */
     int relayed; /* counted in the relay's held bytes (engine_credit.h) */
 } eng_tx_t;
@@ -81,11 +81,11 @@ typedef struct eng_tx {
 typedef struct eng_msg {
     struct eng_msg *next;
     int src;
-    tacl_msg_key_t key;
-    tacl_req_t *req; /* posted receive, or NULL (unexpected message) */
-    int have_hdr;    /* a fragment arrived: total and fp are known */
+    tacl__msg_key_t key;
+    tacl__req_t *req; /* posted receive, or NULL (unexpected message) */
+    int have_hdr;     /* a fragment arrived: total and fp are known */
     int has_fp;
-    tacl_fp_t fp;
+    tacl__fp_t fp;
     uint64_t total, got;
     uint8_t *dest; /* where fragments land: req->buf, own, or NULL (discard) */
     uint8_t *own;
@@ -103,7 +103,7 @@ enum { ENG_LINK_UP, ENG_LINK_CUT, ENG_LINK_DEAD };
 struct eng_link;
 
 typedef struct {
-    const tacl_link_ops_t *ops;
+    const tacl__link_ops_t *ops;
     void *impl; /* NULL once closed */
     struct eng_link *link;
     int fd, out_armed;
@@ -111,7 +111,7 @@ typedef struct {
     uint8_t *stage;
     size_t st_off, st_len;
     int rx_state, tgt;
-    tacl_frame_hdr_t hdr;
+    tacl__frame_hdr_t hdr;
     size_t hdr_got, pay_left;
     eng_msg_t *msg;
     eng_tx_t *fwd;
@@ -125,17 +125,17 @@ typedef struct eng_link {
     eng_conn_t *shm; /* data goes here when set; tcp[0] stays the control channel */
     uint64_t last_rx, last_tx;
     unsigned rr;
-    tacl_req_t *cma_pending; /* sends whose RTS awaits its FIN */
-    int cma_off;             /* a process_vm_readv between the pair failed: use the ring */
+    tacl__req_t *cma_pending; /* sends whose RTS awaits its FIN */
+    int cma_off;              /* a process_vm_readv between the pair failed: use the ring */
 } eng_link_t;
 
 typedef struct eng_cmd {
     struct eng_cmd *next;
     int cancel;
-    tacl_req_t *req;
+    tacl__req_t *req;
 } eng_cmd_t;
 
-struct tacl_engine {
+struct tacl__engine {
     int rank, size;
     char **hosts;
     uint8_t *reach;
@@ -152,7 +152,7 @@ struct tacl_engine {
     char (*dead_how)[200];
     char cut_how[240];
     _Atomic unsigned cut_gen;  /* links cut so far */
-    _Atomic unsigned live_gen; /* deaths and cuts so far (tacl_engine_live_gen) */
+    _Atomic unsigned live_gen; /* deaths and cuts so far (tacl__engine_live_gen) */
     int cut_a, cut_b;          /* the last one (under live_mu) */
 
     pthread_t pt;
@@ -165,7 +165,7 @@ struct tacl_engine {
     int completed; /* progress thread only: a request completed since the last signal */
 
     eng_msg_t **bucket;
-    /* Operations other ranks reported failed (tacl_engine_abort_op): receives of the same
+    /* Operations other ranks reported failed (tacl__engine_abort_op): receives of the same
      * (comm, seq) fail at once with the reported status. Progress thread only. */
     struct {
         uint64_t comm_id, seq;
@@ -181,23 +181,23 @@ struct tacl_engine {
     /* Flow control of routed sends: counters, and per destination the sends waiting for credit
      * (FIFO, so a flow's messages leave in order). Progress thread only. */
     eng_credit_t *credit;
-    tacl_req_t **cw_head, **cw_tail;
+    tacl__req_t **cw_head, **cw_tail;
     uint8_t scratch[ENG_SCRATCH_BYTES];
 };
 
-static const char *eng_host(const tacl_engine_t *e, int r)
+static const char *eng_host(const tacl__engine_t *e, int r)
 {
     return r >= 0 && r < e->size && e->hosts[r] ? e->hosts[r] : "?";
 }
 
-static void eng_complete(tacl_engine_t *e, tacl_req_t *r, tacl_status_t st)
+static void eng_complete(tacl__engine_t *e, tacl__req_t *r, tacl_status_t st)
 {
     r->st = st;
     atomic_store_explicit(&r->done, 1, memory_order_release);
     e->completed = 1;
 }
 
-static void eng_signal_waiters(tacl_engine_t *e)
+static void eng_signal_waiters(tacl__engine_t *e)
 {
     if (atomic_load(&e->waiters) > 0) {
         pthread_mutex_lock(&e->done_mu);
@@ -211,7 +211,7 @@ static void eng_signal_waiters(tacl_engine_t *e)
  * come from mmap in malloc, and a fresh mapping per message costs more in page faults than the
  * copy. The progress thread keeps a few freed ones for reuse. */
 
-static uint8_t *eng_buf_get(tacl_engine_t *e, size_t n, size_t *cap)
+static uint8_t *eng_buf_get(tacl__engine_t *e, size_t n, size_t *cap)
 {
     int best = -1;
     for (int i = 0; i < ENG_POOL_SLOTS; i++)
@@ -229,7 +229,7 @@ static uint8_t *eng_buf_get(tacl_engine_t *e, size_t n, size_t *cap)
     return malloc(*cap);
 }
 
-static void eng_buf_put(tacl_engine_t *e, uint8_t *p, size_t cap)
+static void eng_buf_put(tacl__engine_t *e, uint8_t *p, size_t cap)
 {
     if (!p) return;
     if (cap >= 65536 && e->pool_bytes + cap <= ENG_POOL_BYTES) {
@@ -246,7 +246,7 @@ static void eng_buf_put(tacl_engine_t *e, uint8_t *p, size_t cap)
 
 /* ---- Match table. ---- */
 
-static size_t eng_hash(int src, const tacl_msg_key_t *k)
+static size_t eng_hash(int src, const tacl__msg_key_t *k)
 {
     uint64_t h = (uint64_t)src * 0x9e3779b97f4a7c15ull;
     h ^= k->comm_id + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
@@ -255,7 +255,7 @@ static size_t eng_hash(int src, const tacl_msg_key_t *k)
     return (size_t)(h % ENG_MSG_BUCKETS);
 }
 
-static eng_msg_t *eng_msg_find(tacl_engine_t *e, int src, const tacl_msg_key_t *k)
+static eng_msg_t *eng_msg_find(tacl__engine_t *e, int src, const tacl__msg_key_t *k)
 {
     for (eng_msg_t *m = e->bucket[eng_hash(src, k)]; m; m = m->next)
         if (m->src == src && m->key.comm_id == k->comm_id && m->key.tag == k->tag &&
@@ -264,7 +264,7 @@ static eng_msg_t *eng_msg_find(tacl_engine_t *e, int src, const tacl_msg_key_t *
     return NULL;
 }
 
-static eng_msg_t *eng_msg_new(tacl_engine_t *e, int src, const tacl_msg_key_t *k)
+static eng_msg_t *eng_msg_new(tacl__engine_t *e, int src, const tacl__msg_key_t *k)
 {
     eng_msg_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -276,7 +276,7 @@ static eng_msg_t *eng_msg_new(tacl_engine_t *e, int src, const tacl_msg_key_t *k
     return m;
 }
 
-static void eng_msg_free(tacl_engine_t *e, eng_msg_t *m)
+static void eng_msg_free(tacl__engine_t *e, eng_msg_t *m)
 {
     eng_msg_t **pp = &e->bucket[eng_hash(m->src, &m->key)];
     while (*pp && *pp != m)
@@ -287,18 +287,18 @@ static void eng_msg_free(tacl_engine_t *e, eng_msg_t *m)
 }
 
 /* 1 (and the request's message written) when message m cannot satisfy receive r. */
-static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
+static int eng_mismatch(tacl__engine_t *e, tacl__req_t *r, const eng_msg_t *m)
 {
     /* Different calls first: they explain a different length too. */
-    if (r->has_fp && m->has_fp && !tacl_fp_equal(&r->fp, &m->fp)) {
+    if (r->has_fp && m->has_fp && !tacl__fp_equal(&r->fp, &m->fp)) {
         char theirs[160], ours[160], tag[40] = "";
-        tacl_fp_format(&m->fp, theirs, sizeof theirs);
-        tacl_fp_format(&r->fp, ours, sizeof ours);
+        tacl__fp_format(&m->fp, theirs, sizeof theirs);
+        tacl__fp_format(&r->fp, ours, sizeof ours);
         if (r->key.tag < TACL_ENGINE_AGREE_TAG)
             snprintf(tag, sizeof tag, " (tag %llu)", (unsigned long long)r->key.tag);
         snprintf(r->msg, sizeof r->msg, "rank %d (host %s) called %s but rank %d called %s: %s%s",
-                 r->peer, eng_host(e, r->peer), theirs, e->rank, ours, tacl_fp_diff(&m->fp, &r->fp),
-                 tag);
+                 r->peer, eng_host(e, r->peer), theirs, e->rank, ours,
+                 tacl__fp_diff(&m->fp, &r->fp), tag);
         return 1;
     }
     if (m->total != r->len) {
@@ -314,7 +314,7 @@ static int eng_mismatch(tacl_engine_t *e, tacl_req_t *r, const eng_msg_t *m)
 }
 
 /* Fails every posted receive of (comm_id, seq) with st and msg. */
-static void eng_poison_posted(tacl_engine_t *e, uint64_t comm_id, uint64_t seq, tacl_status_t st,
+static void eng_poison_posted(tacl__engine_t *e, uint64_t comm_id, uint64_t seq, tacl_status_t st,
                               const char *msg)
 {
     for (size_t b = 0; b < ENG_MSG_BUCKETS; b++) {
@@ -323,7 +323,7 @@ static void eng_poison_posted(tacl_engine_t *e, uint64_t comm_id, uint64_t seq, 
             eng_msg_t *next = m->next;
             if (m->req && !m->have_hdr && m->key.comm_id == comm_id && m->key.seq == seq &&
                 m->key.tag != TACL_ENGINE_ABORT_TAG) {
-                tacl_req_t *r = m->req;
+                tacl__req_t *r = m->req;
                 m->req = NULL;
                 snprintf(r->msg, sizeof r->msg, "%s", msg);
                 eng_msg_free(e, m);
@@ -334,8 +334,8 @@ static void eng_poison_posted(tacl_engine_t *e, uint64_t comm_id, uint64_t seq, 
     }
 }
 
-/* An abort notice (tacl_engine_abort_op) has arrived: remember it, fail what waits on it. */
-static void eng_poison_arrive(tacl_engine_t *e, eng_msg_t *m)
+/* An abort notice (tacl__engine_abort_op) has arrived: remember it, fail what waits on it. */
+static void eng_poison_arrive(tacl__engine_t *e, eng_msg_t *m)
 {
     unsigned slot = e->npoison++ % ENG_POISON_SLOTS;
     int32_t st = TACL_ERR_INTERNAL;
@@ -353,7 +353,7 @@ static void eng_poison_arrive(tacl_engine_t *e, eng_msg_t *m)
 }
 
 /* Every byte of m has arrived. */
-static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
+static void eng_msg_done(tacl__engine_t *e, eng_msg_t *m)
 {
     if (m->key.tag == TACL_ENGINE_ABORT_TAG && !m->req) {
         eng_poison_arrive(e, m);
@@ -362,7 +362,7 @@ static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
     }
     if (m->req) {
         if (m->dest != m->req->buf && m->total) memcpy(m->req->buf, m->own, m->total);
-        tacl_req_t *r = m->req;
+        tacl__req_t *r = m->req;
         m->req = NULL;
         eng_msg_free(e, m);
         eng_complete(e, r, TACL_OK);
@@ -372,10 +372,10 @@ static void eng_msg_done(tacl_engine_t *e, eng_msg_t *m)
     /* else: an unexpected message, complete, waiting in the table for its receive */
 }
 
-static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m);
+static void eng_cma_pull(tacl__engine_t *e, eng_msg_t *m);
 
-/* The progress thread's side of tacl_engine_irecv. */
-static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
+/* The progress thread's side of tacl__engine_irecv. */
+static void eng_post_recv(tacl__engine_t *e, tacl__req_t *r)
 {
     unsigned np = e->npoison < ENG_POISON_SLOTS ? e->npoison : ENG_POISON_SLOTS;
     for (unsigned i = 0; i < np; i++) {
@@ -429,9 +429,9 @@ static void eng_post_recv(tacl_engine_t *e, tacl_req_t *r)
 
 /* A DATA fragment header for this rank arrived: the entry its payload belongs to, or NULL when
  * the payload is to be dropped. */
-static eng_msg_t *eng_msg_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
+static eng_msg_t *eng_msg_arrive(tacl__engine_t *e, const tacl__frame_hdr_t *h)
 {
-    tacl_msg_key_t k = {h->comm_id, h->tag, h->seq};
+    tacl__msg_key_t k = {h->comm_id, h->tag, h->seq};
     eng_msg_t *m = eng_msg_find(e, h->src, &k);
     if (!m) {
         m = eng_msg_new(e, h->src, &k);
@@ -452,7 +452,7 @@ static eng_msg_t *eng_msg_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
         m->has_fp = (h->flags & TACL_FRAME_HAS_FP) != 0;
         m->fp = h->fp;
         if (eng_mismatch(e, m->req, m)) {
-            tacl_req_t *r = m->req;
+            tacl__req_t *r = m->req;
             m->req = NULL;
             m->dest = NULL;
             eng_complete(e, r, TACL_ERR_MISMATCH);
@@ -480,7 +480,7 @@ static eng_conn_t *eng_ctrl_conn(eng_link_t *l)
     return l->ntcp ? l->tcp[0] : l->shm;
 }
 
-static void eng_flush(tacl_engine_t *e, eng_conn_t *c);
+static void eng_flush(tacl__engine_t *e, eng_conn_t *c);
 
 static void eng_enqueue(eng_conn_t *c, eng_tx_t *t)
 {
@@ -492,7 +492,7 @@ static void eng_enqueue(eng_conn_t *c, eng_tx_t *t)
     c->txt = t;
 }
 
-static void eng_send_ctrl(tacl_engine_t *e, eng_link_t *l, int kind, int src, uint64_t a,
+static void eng_send_ctrl(tacl__engine_t *e, eng_link_t *l, int kind, int src, uint64_t a,
                           uint64_t b, const char *text)
 {
     if (l->state != ENG_LINK_UP) return;
@@ -506,25 +506,25 @@ static void eng_send_ctrl(tacl_engine_t *e, eng_link_t *l, int kind, int src, ui
     }
     if (n) memcpy(t->owned, text, n);
     t->payload = t->owned;
-    t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                .kind = (uint16_t)kind,
-                                .src = src,
-                                .dst = -1,
-                                .len = (uint32_t)n,
-                                .tag = a,
-                                .seq = b};
+    t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                 .kind = (uint16_t)kind,
+                                 .src = src,
+                                 .dst = -1,
+                                 .len = (uint32_t)n,
+                                 .tag = a,
+                                 .seq = b};
     eng_enqueue(c, t);
     eng_flush(e, c);
 }
 
-static void eng_flood(tacl_engine_t *e, int kind, int src, uint64_t a, uint64_t b, const char *text,
-                      int except)
+static void eng_flood(tacl__engine_t *e, int kind, int src, uint64_t a, uint64_t b,
+                      const char *text, int except)
 {
     for (int p = 0; p < e->size; p++)
         if (e->links[p] && p != except) eng_send_ctrl(e, e->links[p], kind, src, a, b, text);
 }
 
-static void eng_mark_dead(tacl_engine_t *e, int r, int reporter, const char *how, int from)
+static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *how, int from)
 {
     if (r < 0 || r >= e->size || r == e->rank) return;
     pthread_mutex_lock(&e->live_mu);
@@ -541,7 +541,7 @@ static void eng_mark_dead(tacl_engine_t *e, int r, int reporter, const char *how
     e->completed = 1; /* wake waiters so that they see it */
 }
 
-static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int from)
+static void eng_mark_cut(tacl__engine_t *e, int a, int b, const char *how, int from)
 {
     if (a < 0 || b < 0 || a >= e->size || b >= e->size || a == b) return;
     pthread_mutex_lock(&e->live_mu);
@@ -568,7 +568,7 @@ static void eng_mark_cut(tacl_engine_t *e, int a, int b, const char *how, int fr
     e->completed = 1;
 }
 
-static void eng_tx_free(tacl_engine_t *e, eng_tx_t *t)
+static void eng_tx_free(tacl__engine_t *e, eng_tx_t *t)
 {
     if (t->relayed && e) eng_credit_relay_release(e->credit, t->hdr.src, t->hdr.dst, t->hdr.len);
     if (t->owned_cap && e)
@@ -578,7 +578,7 @@ static void eng_tx_free(tacl_engine_t *e, eng_tx_t *t)
     free(t);
 }
 
-static void eng_conn_close(tacl_engine_t *e, eng_conn_t *c)
+static void eng_conn_close(tacl__engine_t *e, eng_conn_t *c)
 {
     if (!c) return;
     while (c->txh) {
@@ -601,9 +601,9 @@ static void eng_conn_close(tacl_engine_t *e, eng_conn_t *c)
  * (silence). Queued frames are dropped: their requests stay incomplete and their waits fail
  * naming the peer. A cut link keeps its sockets open (unused) so that the peer does not read
  * our close as our death. */
-static int eng_read(tacl_engine_t *e, eng_conn_t *c);
+static int eng_read(tacl__engine_t *e, eng_conn_t *c);
 
-static void eng_link_down(tacl_engine_t *e, eng_link_t *l, int state, const char *how)
+static void eng_link_down(tacl__engine_t *e, eng_link_t *l, int state, const char *how)
 {
     if (l->state != ENG_LINK_UP || l->draining) return;
     eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
@@ -646,7 +646,7 @@ static void eng_link_down(tacl_engine_t *e, eng_link_t *l, int state, const char
 
 /* ---- Writing. ---- */
 
-static void eng_arm_out(tacl_engine_t *e, eng_conn_t *c, int on)
+static void eng_arm_out(tacl__engine_t *e, eng_conn_t *c, int on)
 {
     if (c->fd < 0 || c->out_armed == on) return;
     struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
@@ -654,22 +654,22 @@ static void eng_arm_out(tacl_engine_t *e, eng_conn_t *c, int on)
     c->out_armed = on;
 }
 
-static void eng_wake_peer(tacl_engine_t *e, eng_link_t *l)
+static void eng_wake_peer(tacl__engine_t *e, eng_link_t *l)
 {
     if (l->state != ENG_LINK_UP || !l->shm || !l->shm->impl ||
-        !tacl_shm_link_peer_sleeping(l->shm->impl))
+        !tacl__shm_link_peer_sleeping(l->shm->impl))
         return;
     eng_conn_t *c = l->tcp[0];
     if (c->txh) return; /* something is on its way there already */
     eng_tx_t *t = calloc(1, sizeof *t);
     if (!t) return;
-    t->hdr = (tacl_frame_hdr_t){
+    t->hdr = (tacl__frame_hdr_t){
         .magic = TACL_FRAME_MAGIC, .kind = TACL_FRAME_WAKE, .src = e->rank, .dst = l->peer};
     eng_enqueue(c, t);
     eng_flush(e, c);
 }
 
-static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
+static void eng_flush(tacl__engine_t *e, eng_conn_t *c)
 {
     eng_link_t *l = c->link;
     size_t wrote = 0;
@@ -716,7 +716,7 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
         }
     }
     if (wrote) {
-        l->last_tx = tacl_now_ns();
+        l->last_tx = tacl__now_ns();
         if (c == l->shm) eng_wake_peer(e, l);
     }
     if (c->impl) eng_arm_out(e, c, c->txh != NULL);
@@ -730,19 +730,19 @@ static void eng_flush(tacl_engine_t *e, eng_conn_t *c)
  * refuses (ptrace rules, Yama), the FIN says so and the sender sends the message through the ring
  * instead; that pair uses the ring from then on. */
 
-static void eng_cma_fin_send(tacl_engine_t *e, eng_link_t *l, const eng_msg_t *m, int retry)
+static void eng_cma_fin_send(tacl__engine_t *e, eng_link_t *l, const eng_msg_t *m, int retry)
 {
     if (!l || l->state != ENG_LINK_UP) return;
     eng_tx_t *t = calloc(1, sizeof *t);
     if (!t) return; /* the sender's wait will time out naming us */
-    t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                .kind = TACL_FRAME_CMA_FIN,
-                                .src = e->rank,
-                                .dst = l->peer,
-                                .comm_id = m->key.comm_id,
-                                .tag = m->key.tag,
-                                .seq = m->key.seq,
-                                .total = (uint64_t)retry};
+    t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                 .kind = TACL_FRAME_CMA_FIN,
+                                 .src = e->rank,
+                                 .dst = l->peer,
+                                 .comm_id = m->key.comm_id,
+                                 .tag = m->key.tag,
+                                 .seq = m->key.seq,
+                                 .total = (uint64_t)retry};
     eng_conn_t *c = l->shm ? l->shm : eng_ctrl_conn(l);
     eng_enqueue(c, t);
     eng_flush(e, c);
@@ -767,10 +767,10 @@ static int eng_cma_copy(const eng_msg_t *m, uint8_t *dst)
 }
 
 /* m is announced (cma) and has its receive: copy, complete, answer. */
-static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
+static void eng_cma_pull(tacl__engine_t *e, eng_msg_t *m)
 {
     eng_link_t *l = e->links[m->src];
-    tacl_req_t *r = m->req;
+    tacl__req_t *r = m->req;
     if (eng_mismatch(e, r, m)) {
         m->req = NULL;
         eng_complete(e, r, TACL_ERR_MISMATCH);
@@ -798,9 +798,9 @@ static void eng_cma_pull(tacl_engine_t *e, eng_msg_t *m)
     eng_complete(e, r, TACL_OK);
 }
 
-static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+static void eng_cma_rts(tacl__engine_t *e, eng_link_t *l, const tacl__frame_hdr_t *h)
 {
-    tacl_msg_key_t k = {h->comm_id, h->tag, h->seq};
+    tacl__msg_key_t k = {h->comm_id, h->tag, h->seq};
     eng_msg_t *m = eng_msg_find(e, h->src, &k);
     if (m && m->have_hdr) {
         TACL_WARN(TACL_SUB_SHM, "rank %d: second message from rank %d with tag %llu seq %llu",
@@ -846,15 +846,15 @@ static void eng_cma_rts(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t 
     eng_cma_fin_send(e, l, m, 0);
 }
 
-static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r);
+static void eng_submit_send(tacl__engine_t *e, tacl__req_t *r);
 
-static void eng_cma_fin(tacl_engine_t *e, eng_link_t *l, const tacl_frame_hdr_t *h)
+static void eng_cma_fin(tacl__engine_t *e, eng_link_t *l, const tacl__frame_hdr_t *h)
 {
-    tacl_req_t **pp = &l->cma_pending;
+    tacl__req_t **pp = &l->cma_pending;
     while (*pp && !((*pp)->key.comm_id == h->comm_id && (*pp)->key.tag == h->tag &&
                     (*pp)->key.seq == h->seq))
         pp = &(*pp)->cma_next;
-    tacl_req_t *r = *pp;
+    tacl__req_t *r = *pp;
     if (!r) return; /* cancelled meanwhile */
     *pp = r->cma_next;
     r->cma_next = NULL;
@@ -885,11 +885,11 @@ static eng_conn_t *eng_pick_conn(eng_link_t *l)
     return dc[l->rr++ % (unsigned)n];
 }
 
-static void eng_forward(tacl_engine_t *e, eng_tx_t *t);
+static void eng_forward(tacl__engine_t *e, eng_tx_t *t);
 
 /* Queues a credit ahead of the data waiting on c (behind a frame already half written): a credit
  * that waits behind megabytes of data stalls its flow for as long. */
-static void eng_enqueue_credit(tacl_engine_t *e, eng_conn_t *c, eng_tx_t *t)
+static void eng_enqueue_credit(tacl__engine_t *e, eng_conn_t *c, eng_tx_t *t)
 {
     if (!c->txh || (c->txh->done == 0 && c->txh->hdr.kind != TACL_FRAME_CREDIT)) {
         t->next = c->txh;
@@ -910,14 +910,14 @@ static void eng_enqueue_credit(tacl_engine_t *e, eng_conn_t *c, eng_tx_t *t)
  * rank from (this rank when it is the destination; the destination when a relay drops), along
  * next_hop or, while this rank has no route to rank to yet (routes are set after create, data may
  * come before), back over the link via the fragment came on. */
-static void eng_credit_send(tacl_engine_t *e, int from, int to, uint64_t len, eng_link_t *via)
+static void eng_credit_send(tacl__engine_t *e, int from, int to, uint64_t len, eng_link_t *via)
 {
     eng_tx_t *t = calloc(1, sizeof *t);
     if (!t) {
         TACL_WARN(TACL_SUB_NET, "rank %d: out of memory returning credit to rank %d", e->rank, to);
         return;
     }
-    t->hdr = (tacl_frame_hdr_t){
+    t->hdr = (tacl__frame_hdr_t){
         .magic = TACL_FRAME_MAGIC, .kind = TACL_FRAME_CREDIT, .src = from, .dst = to, .total = len};
     if (atomic_load(&e->next_hop[to]) < 0 && via && via->state == ENG_LINK_UP) {
         t->hdr.hops = 1;
@@ -928,14 +928,14 @@ static void eng_credit_send(tacl_engine_t *e, int from, int to, uint64_t len, en
 }
 
 /* A relayed DATA fragment t will not reach its destination: its sender gets the credit back. */
-static void eng_credit_refund(tacl_engine_t *e, const eng_tx_t *t)
+static void eng_credit_refund(tacl__engine_t *e, const eng_tx_t *t)
 {
     if (t->hdr.kind == TACL_FRAME_DATA && t->hdr.len)
         eng_credit_send(e, t->hdr.dst, t->hdr.src, t->hdr.len, NULL);
 }
 
 /* Forwards a fragment for another rank; takes t. */
-static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
+static void eng_forward(tacl__engine_t *e, eng_tx_t *t)
 {
     int dst = t->hdr.dst;
     int hop = atomic_load(&e->next_hop[dst]);
@@ -971,11 +971,11 @@ static void eng_forward(tacl_engine_t *e, eng_tx_t *t)
 /* Another rank cut its link to x for silence: when x has been silent on our own link too for
  * ENG_STALL_BEATS, it is stalled (a stopped process, not a cut wire), and our link to it is cut
  * now, before the notice is recorded, so that whoever sees the notice also sees x stalled. */
-static void eng_confirm_silence(tacl_engine_t *e, int x)
+static void eng_confirm_silence(tacl__engine_t *e, int x)
 {
     if (x < 0 || x >= e->size || x == e->rank || !e->links[x]) return;
     eng_link_t *l = e->links[x];
-    uint64_t now = tacl_now_ns(), hb = (uint64_t)(e->hb * 1e9);
+    uint64_t now = tacl__now_ns(), hb = (uint64_t)(e->hb * 1e9);
     if (l->state != ENG_LINK_UP || now - l->last_rx <= (uint64_t)(ENG_STALL_BEATS * hb)) return;
     char how[160];
     snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)", x,
@@ -983,11 +983,11 @@ static void eng_confirm_silence(tacl_engine_t *e, int x)
     eng_link_down(e, l, ENG_LINK_CUT, how);
 }
 
-static void eng_credit_resume(tacl_engine_t *e, int dst);
+static void eng_credit_resume(tacl__engine_t *e, int dst);
 
 /* A CREDIT frame: for this rank (its flow to h->src may send h->total more bytes), or to pass
  * on. Credits are never subject to credits, so they always make progress. */
-static void eng_credit_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
+static void eng_credit_arrive(tacl__engine_t *e, const tacl__frame_hdr_t *h)
 {
     if (h->dst != e->rank) {
         eng_tx_t *t = calloc(1, sizeof *t);
@@ -1000,9 +1000,9 @@ static void eng_credit_arrive(tacl_engine_t *e, const tacl_frame_hdr_t *h)
     eng_credit_resume(e, h->src);
 }
 
-static void eng_ctrl_frame(tacl_engine_t *e, eng_conn_t *c)
+static void eng_ctrl_frame(tacl__engine_t *e, eng_conn_t *c)
 {
-    const tacl_frame_hdr_t *h = &c->hdr;
+    const tacl__frame_hdr_t *h = &c->hdr;
     char text[256];
     memcpy(text, c->ctrl, h->len);
     text[h->len] = '\0';
@@ -1016,13 +1016,13 @@ static void eng_ctrl_frame(tacl_engine_t *e, eng_conn_t *c)
 }
 
 /* A complete header is in c->hdr: choose where the payload goes. 0 when the link went down. */
-static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
+static int eng_on_header(tacl__engine_t *e, eng_conn_t *c)
 {
-    tacl_frame_hdr_t *h = &c->hdr;
+    tacl__frame_hdr_t *h = &c->hdr;
     const char *bad = NULL;
     c->tgt = ENG_TGT_DISCARD;
     c->msg = NULL;
-    switch (tacl_frame_check(h, e->rank, e->size, c->link->peer, &bad)) {
+    switch (tacl__frame_check(h, e->rank, e->size, c->link->peer, &bad)) {
     case TACL_FRAME_RELAY: {
         eng_tx_t *t = NULL;
         if (!eng_credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
@@ -1087,7 +1087,7 @@ static int eng_on_header(tacl_engine_t *e, eng_conn_t *c)
     return 1;
 }
 
-static void eng_on_frame(tacl_engine_t *e, eng_conn_t *c)
+static void eng_on_frame(tacl__engine_t *e, eng_conn_t *c)
 {
     /* A routed fragment has left the relays: its sender may send that much more (once the
      * fragment is consumed here, as the credit's send may take the link down). */
@@ -1129,7 +1129,7 @@ static uint8_t *eng_rx_dest(eng_conn_t *c)
 }
 
 /* Reads what c has (up to a budget), frame by frame. 1 when bytes came. */
-static int eng_read(tacl_engine_t *e, eng_conn_t *c)
+static int eng_read(tacl__engine_t *e, eng_conn_t *c)
 {
     eng_link_t *l = c->link;
     size_t total = 0;
@@ -1200,7 +1200,7 @@ static int eng_read(tacl_engine_t *e, eng_conn_t *c)
         break;
     }
     if (total) {
-        l->last_rx = tacl_now_ns();
+        l->last_rx = tacl__now_ns();
         if (c == l->shm) eng_wake_peer(e, l); /* it may be waiting for ring space */
     }
     return total > 0;
@@ -1208,19 +1208,19 @@ static int eng_read(tacl_engine_t *e, eng_conn_t *c)
 
 /* ---- Commands from application threads. ---- */
 
-static void eng_self_send(tacl_engine_t *e, tacl_req_t *r)
+static void eng_self_send(tacl__engine_t *e, tacl__req_t *r)
 {
-    tacl_frame_hdr_t h = {.magic = TACL_FRAME_MAGIC,
-                          .kind = TACL_FRAME_DATA,
-                          .src = e->rank,
-                          .dst = e->rank,
-                          .len = (uint32_t)r->len,
-                          .comm_id = r->key.comm_id,
-                          .tag = r->key.tag,
-                          .seq = r->key.seq,
-                          .total = r->len,
-                          .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
-                          .fp = r->fp};
+    tacl__frame_hdr_t h = {.magic = TACL_FRAME_MAGIC,
+                           .kind = TACL_FRAME_DATA,
+                           .src = e->rank,
+                           .dst = e->rank,
+                           .len = (uint32_t)r->len,
+                           .comm_id = r->key.comm_id,
+                           .tag = r->key.tag,
+                           .seq = r->key.seq,
+                           .total = r->len,
+                           .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                           .fp = r->fp};
     eng_msg_t *m = eng_msg_arrive(e, &h);
     if (!m) {
         snprintf(r->msg, sizeof r->msg, "rank %d: send to itself failed (out of memory)", e->rank);
@@ -1235,7 +1235,7 @@ static void eng_self_send(tacl_engine_t *e, tacl_req_t *r)
 
 /* Queues r's DATA fragments from byte off on link l; routed: only while the flow's credit
  * allows. Returns the first byte not queued (r->len when all are). */
-static size_t eng_queue_frags(tacl_engine_t *e, tacl_req_t *r, eng_link_t *l, size_t off,
+static size_t eng_queue_frags(tacl__engine_t *e, tacl__req_t *r, eng_link_t *l, size_t off,
                               int routed)
 {
     eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
@@ -1253,18 +1253,18 @@ static size_t eng_queue_frags(tacl_engine_t *e, tacl_req_t *r, eng_link_t *l, si
             off = r->len;
             break;
         }
-        t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                    .kind = TACL_FRAME_DATA,
-                                    .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
-                                    .src = e->rank,
-                                    .dst = r->peer,
-                                    .len = (uint32_t)len,
-                                    .comm_id = r->key.comm_id,
-                                    .tag = r->key.tag,
-                                    .seq = r->key.seq,
-                                    .total = r->len,
-                                    .offset = off,
-                                    .fp = r->fp};
+        t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                     .kind = TACL_FRAME_DATA,
+                                     .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                                     .src = e->rank,
+                                     .dst = r->peer,
+                                     .len = (uint32_t)len,
+                                     .comm_id = r->key.comm_id,
+                                     .tag = r->key.tag,
+                                     .seq = r->key.seq,
+                                     .total = r->len,
+                                     .offset = off,
+                                     .fp = r->fp};
         t->payload = r->buf + off;
         t->req = r;
         eng_conn_t *c = eng_pick_conn(l);
@@ -1281,9 +1281,9 @@ static size_t eng_queue_frags(tacl_engine_t *e, tacl_req_t *r, eng_link_t *l, si
 }
 
 /* Queues what the credit of the flow to dst allows from its waiting sends, in order. */
-static void eng_credit_resume(tacl_engine_t *e, int dst)
+static void eng_credit_resume(tacl__engine_t *e, int dst)
 {
-    tacl_req_t *r;
+    tacl__req_t *r;
     while ((r = e->cw_head[dst])) {
         eng_link_t *l = e->links[r->link];
         size_t off = r->cw_off;
@@ -1308,7 +1308,7 @@ static void eng_credit_resume(tacl_engine_t *e, int dst)
     }
 }
 
-static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
+static void eng_submit_send(tacl__engine_t *e, tacl__req_t *r)
 {
     if (r->peer == e->rank) {
         eng_self_send(e, r);
@@ -1325,18 +1325,18 @@ static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
     if (l->shm && !l->cma_off && e->cma_min && r->len >= e->cma_min && r->link == r->peer) {
         eng_tx_t *t = calloc(1, sizeof *t);
         if (t) {
-            t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                        .kind = TACL_FRAME_CMA_RTS,
-                                        .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
-                                        .src = e->rank,
-                                        .dst = r->peer,
-                                        .hops = (uint32_t)getpid(),
-                                        .comm_id = r->key.comm_id,
-                                        .tag = r->key.tag,
-                                        .seq = r->key.seq,
-                                        .total = r->len,
-                                        .offset = (uint64_t)(uintptr_t)r->buf,
-                                        .fp = r->fp};
+            t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                         .kind = TACL_FRAME_CMA_RTS,
+                                         .flags = r->has_fp ? TACL_FRAME_HAS_FP : 0,
+                                         .src = e->rank,
+                                         .dst = r->peer,
+                                         .hops = (uint32_t)getpid(),
+                                         .comm_id = r->key.comm_id,
+                                         .tag = r->key.tag,
+                                         .seq = r->key.seq,
+                                         .total = r->len,
+                                         .offset = (uint64_t)(uintptr_t)r->buf,
+                                         .fp = r->fp};
             t->req = r;
             r->frames_left = 2;
             r->cma_next = l->cma_pending;
@@ -1363,7 +1363,7 @@ static void eng_submit_send(tacl_engine_t *e, tacl_req_t *r)
     eng_queue_frags(e, r, l, 0, 0);
 }
 
-static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
+static void eng_cancel(tacl__engine_t *e, tacl__req_t *r)
 {
     if (atomic_load(&r->done)) goto out;
     if (!r->is_send) {
@@ -1383,14 +1383,14 @@ static void eng_cancel(tacl_engine_t *e, tacl_req_t *r)
     } else if (r->peer != e->rank && e->links[r->link]) {
         eng_link_t *l = e->links[r->link];
         int routed = r->link != r->peer;
-        for (tacl_req_t **pp = &e->cw_head[r->peer], *prev = NULL; routed && *pp;
+        for (tacl__req_t **pp = &e->cw_head[r->peer], *prev = NULL; routed && *pp;
              prev = *pp, pp = &(*pp)->cw_next)
             if (*pp == r) { /* still waiting for credit: the rest is never sent */
                 *pp = r->cw_next;
                 if (e->cw_tail[r->peer] == r) e->cw_tail[r->peer] = prev;
                 break;
             }
-        for (tacl_req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
+        for (tacl__req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
             if (*pp == r) {
                 /* A reader may still copy from the buffer; it only gets the bytes wrong. */
                 *pp = r->cma_next;
@@ -1439,7 +1439,7 @@ out:
     e->completed = 1;
 }
 
-static int eng_drain_cmds(tacl_engine_t *e)
+static int eng_drain_cmds(tacl__engine_t *e)
 {
     pthread_mutex_lock(&e->qmu);
     eng_cmd_t *q = e->qh;
@@ -1460,17 +1460,17 @@ static int eng_drain_cmds(tacl_engine_t *e)
     return any;
 }
 
-static void eng_wake(tacl_engine_t *e)
+static void eng_wake(tacl__engine_t *e)
 {
     uint64_t one = 1;
     if (write(e->evfd, &one, sizeof one) != sizeof one)
         TACL_DEBUG(TACL_SUB_NET, "eventfd write: %s", strerror(errno));
 }
 
-static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
+static tacl_status_t eng_push(tacl__engine_t *e, tacl__req_t *r, int cancel)
 {
     eng_cmd_t *c = malloc(sizeof *c);
-    if (!c) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    if (!c) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     c->next = NULL;
     c->cancel = cancel;
     c->req = r;
@@ -1487,9 +1487,9 @@ static tacl_status_t eng_push(tacl_engine_t *e, tacl_req_t *r, int cancel)
 
 /* ---- The progress thread. ---- */
 
-static void eng_tick(tacl_engine_t *e)
+static void eng_tick(tacl__engine_t *e)
 {
-    uint64_t now = tacl_now_ns(), hb = (uint64_t)(e->hb * 1e9);
+    uint64_t now = tacl__now_ns(), hb = (uint64_t)(e->hb * 1e9);
     for (int p = 0; p < e->size; p++) {
         eng_link_t *l = e->links[p];
         if (!l || l->state != ENG_LINK_UP) continue;
@@ -1497,10 +1497,10 @@ static void eng_tick(tacl_engine_t *e)
             eng_conn_t *c = eng_ctrl_conn(l);
             eng_tx_t *t = calloc(1, sizeof *t);
             if (t) {
-                t->hdr = (tacl_frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                            .kind = TACL_FRAME_HEARTBEAT,
-                                            .src = e->rank,
-                                            .dst = p};
+                t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                             .kind = TACL_FRAME_HEARTBEAT,
+                                             .src = e->rank,
+                                             .dst = p};
                 eng_enqueue(c, t);
                 eng_flush(e, c);
             }
@@ -1514,14 +1514,14 @@ static void eng_tick(tacl_engine_t *e)
     }
 }
 
-static int eng_poll_shm(tacl_engine_t *e)
+static int eng_poll_shm(tacl__engine_t *e)
 {
     int work = 0;
     for (int p = 0; p < e->size; p++) {
         eng_link_t *l = e->links[p];
         if (!l || !l->shm || l->state != ENG_LINK_UP) continue;
         if (l->shm->ops->readable(l->shm->impl)) work |= eng_read(e, l->shm);
-        if (l->state == ENG_LINK_UP && l->shm->txh && tacl_shm_link_writable(l->shm->impl)) {
+        if (l->state == ENG_LINK_UP && l->shm->txh && tacl__shm_link_writable(l->shm->impl)) {
             eng_flush(e, l->shm);
             work = 1;
         }
@@ -1529,17 +1529,17 @@ static int eng_poll_shm(tacl_engine_t *e)
     return work;
 }
 
-static void eng_set_sleeping(tacl_engine_t *e, int on)
+static void eng_set_sleeping(tacl__engine_t *e, int on)
 {
     atomic_store(&e->pt_sleeping, on);
     for (int p = 0; p < e->size; p++) {
         eng_link_t *l = e->links[p];
-        if (l && l->shm && l->shm->impl) tacl_shm_link_set_sleeping(l->shm->impl, on);
+        if (l && l->shm && l->shm->impl) tacl__shm_link_set_sleeping(l->shm->impl, on);
     }
 }
 
 /* Raises the sleeping flags, then looks once more for work that raced with them. */
-static int eng_may_sleep(tacl_engine_t *e)
+static int eng_may_sleep(tacl__engine_t *e)
 {
     eng_set_sleeping(e, 1);
     atomic_thread_fence(memory_order_seq_cst);
@@ -1551,7 +1551,7 @@ static int eng_may_sleep(tacl_engine_t *e)
         eng_link_t *l = e->links[p];
         if (!l || !l->shm || l->state != ENG_LINK_UP) continue;
         busy = l->shm->ops->readable(l->shm->impl) ||
-               (l->shm->txh && tacl_shm_link_writable(l->shm->impl));
+               (l->shm->txh && tacl__shm_link_writable(l->shm->impl));
     }
     if (busy) eng_set_sleeping(e, 0);
     return !busy;
@@ -1559,19 +1559,19 @@ static int eng_may_sleep(tacl_engine_t *e)
 
 static void *eng_progress(void *arg)
 {
-    tacl_engine_t *e = arg;
-    uint64_t last_work = tacl_now_ns(), next_tick = last_work + ENG_TICK_NS;
+    tacl__engine_t *e = arg;
+    uint64_t last_work = tacl__now_ns(), next_tick = last_work + ENG_TICK_NS;
     struct epoll_event evs[64];
     while (!atomic_load(&e->stop)) {
         if (atomic_exchange(&e->restart_clocks, 0)) {
             /* Every rank's thread runs now: silence counts from here. */
-            uint64_t now = tacl_now_ns();
+            uint64_t now = tacl__now_ns();
             for (int p = 0; p < e->size; p++)
                 if (e->links[p]) e->links[p]->last_rx = e->links[p]->last_tx = now;
         }
         int work = eng_drain_cmds(e);
         work |= eng_poll_shm(e);
-        uint64_t now = tacl_now_ns();
+        uint64_t now = tacl__now_ns();
         int timeout = 0;
         if (!work && now - last_work > ENG_SPIN_NS && eng_may_sleep(e)) {
             timeout = next_tick > now ? (int)((next_tick - now) / 1000000) + 1 : 0;
@@ -1596,7 +1596,7 @@ static void *eng_progress(void *arg)
             if ((evs[i].events & EPOLLOUT) && c->impl && c->link->state == ENG_LINK_UP)
                 eng_flush(e, c);
         }
-        now = tacl_now_ns();
+        now = tacl__now_ns();
         if (work) last_work = now;
         if (now >= next_tick) {
             eng_tick(e);
@@ -1617,7 +1617,7 @@ typedef struct {
     int32_t naddr, pid;
     int32_t status; /* a rank that cannot listen still joins the exchange, and says so */
     int32_t pad;
-    tacl_tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
+    tacl__tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
 } eng_card_t;
 
 typedef struct {
@@ -1631,22 +1631,22 @@ typedef struct {
     uint64_t deadline_ns;
 } eng_pair_t;
 
-/* The 2-rank exchange over a pair's first tcp connection, for tacl_shm_link_open. */
+/* The 2-rank exchange over a pair's first tcp connection, for tacl__shm_link_open. */
 static tacl_status_t eng_pair_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                        tacl_errbuf_t *eb)
+                                        tacl__errbuf_t *eb)
 {
     eng_pair_t *p = ctx;
     const char *why = NULL;
     uint8_t *a = all;
-    if (tacl_tcp_send_all(p->fd, mine, len, p->deadline_ns, &why) != 0 ||
-        tacl_tcp_recv_all(p->fd, a + (size_t)(1 - p->rank) * len, len, p->deadline_ns, &why) != 0)
-        return tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_SHM,
-                        "shm setup with the peer over tcp failed: %s", why);
+    if (tacl__tcp_send_all(p->fd, mine, len, p->deadline_ns, &why) != 0 ||
+        tacl__tcp_recv_all(p->fd, a + (size_t)(1 - p->rank) * len, len, p->deadline_ns, &why) != 0)
+        return tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_SHM,
+                         "shm setup with the peer over tcp failed: %s", why);
     memcpy(a + (size_t)p->rank * len, mine, len);
     return TACL_OK;
 }
 
-static eng_conn_t *eng_conn_new(eng_link_t *l, const tacl_link_ops_t *ops, void *impl, int fd)
+static eng_conn_t *eng_conn_new(eng_link_t *l, const tacl__link_ops_t *ops, void *impl, int fd)
 {
     eng_conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -1675,7 +1675,7 @@ static void eng_free_link(eng_link_t *l)
     free(l);
 }
 
-void tacl_engine_destroy(tacl_engine_t *e)
+void tacl__engine_destroy(tacl__engine_t *e)
 {
     if (!e) return;
     if (e->pt_started) {
@@ -1724,12 +1724,12 @@ void tacl_engine_destroy(tacl_engine_t *e)
     free(e);
 }
 
-static tacl_status_t eng_alloc(const tacl_engine_config_t *cfg, tacl_engine_t **out,
-                               tacl_errbuf_t *eb)
+static tacl_status_t eng_alloc(const tacl__engine_config_t *cfg, tacl__engine_t **out,
+                               tacl__errbuf_t *eb)
 {
     int n = cfg->size;
-    tacl_engine_t *e = calloc(1, sizeof *e);
-    if (!e) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    tacl__engine_t *e = calloc(1, sizeof *e);
+    if (!e) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     e->rank = cfg->rank;
     e->size = n;
     e->epfd = e->evfd = -1;
@@ -1746,8 +1746,8 @@ static tacl_status_t eng_alloc(const tacl_engine_config_t *cfg, tacl_engine_t **
     e->cut = calloc((size_t)n * (size_t)n, 1);
     e->dead_how = calloc((size_t)n, sizeof *e->dead_how);
     e->bucket = calloc(ENG_MSG_BUCKETS, sizeof *e->bucket);
-    long window = tacl_setting_int(TACL_SET_RELAY_WINDOW);
-    long relay_cap = tacl_setting_int(TACL_SET_RELAY_MAX_BYTES);
+    long window = tacl__setting_int(TACL_SET_RELAY_WINDOW);
+    long relay_cap = tacl__setting_int(TACL_SET_RELAY_MAX_BYTES);
     e->credit =
         eng_credit_new(n, window > 0 ? (size_t)window : 0, relay_cap > 0 ? (size_t)relay_cap : 0);
     e->cw_head = calloc((size_t)n, sizeof *e->cw_head);
@@ -1757,89 +1757,90 @@ static tacl_status_t eng_alloc(const tacl_engine_config_t *cfg, tacl_engine_t **
     for (int r = 0; ok && r < n; r++)
         ok = (e->hosts[r] = strdup(cfg->host_ids[r] ? cfg->host_ids[r] : "?")) != NULL;
     if (!ok) {
-        tacl_engine_destroy(e);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        tacl__engine_destroy(e);
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     }
     *out = e;
     return TACL_OK;
 }
 
-static tacl_status_t eng_build_link(tacl_engine_t *e, int peer, const int *fds, int shm_ok,
-                                    double timeout_s, tacl_errbuf_t *eb)
+static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const int *fds, int shm_ok,
+                                    double timeout_s, tacl__errbuf_t *eb)
 {
     eng_link_t *l = calloc(1, sizeof *l);
-    if (!l) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     l->peer = peer;
-    l->last_rx = l->last_tx = tacl_now_ns();
+    l->last_rx = l->last_tx = tacl__now_ns();
     e->links[peer] = l;
     for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
         if (fds[k] < 0) continue;
-        void *impl = tacl_tcp_conn_wrap(fds[k]);
-        eng_conn_t *c = impl ? eng_conn_new(l, &tacl_tcp_ops, impl, fds[k]) : NULL;
+        void *impl = tacl__tcp_conn_wrap(fds[k]);
+        eng_conn_t *c = impl ? eng_conn_new(l, &tacl__tcp_ops, impl, fds[k]) : NULL;
         if (!c) {
             if (impl)
-                tacl_tcp_ops.close(impl);
+                tacl__tcp_ops.close(impl);
             else
                 close(fds[k]);
             for (int j = k + 1; j < TACL_PROBE_MAX_CONNS; j++)
                 if (fds[j] >= 0) close(fds[j]);
-            return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+            return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         }
         l->tcp[l->ntcp++] = c;
     }
     if (!shm_ok) return TACL_OK;
     eng_pair_t pc = {.fd = l->tcp[0]->fd,
                      .rank = e->rank < peer ? 0 : 1,
-                     .deadline_ns = tacl_deadline_ns(timeout_s)};
-    tacl_xchg_t pair = {.allgather = eng_pair_allgather, .ctx = &pc, .rank = pc.rank, .size = 2};
-    long ring = tacl_setting_int(TACL_SET_SHM_RING_BYTES);
+                     .deadline_ns = tacl__deadline_ns(timeout_s)};
+    tacl__xchg_t pair = {.allgather = eng_pair_allgather, .ctx = &pc, .rank = pc.rank, .size = 2};
+    long ring = tacl__setting_int(TACL_SET_SHM_RING_BYTES);
     void *impl = NULL;
-    tacl_errbuf_t seb;
-    tacl_status_t st = tacl_shm_link_open(&pair, ring > 0 ? (size_t)ring : (1u << 20), &impl, &seb);
-    if (st == TACL_ERR_UNREACHABLE) return tacl_err_keep(eb, st);
+    tacl__errbuf_t seb;
+    tacl_status_t st =
+        tacl__shm_link_open(&pair, ring > 0 ? (size_t)ring : (1u << 20), &impl, &seb);
+    if (st == TACL_ERR_UNREACHABLE) return tacl__err_keep(eb, st);
     if (st != TACL_OK) {
         /* Both sides see the failure (the segment's exchange carries it): both use tcp. */
         TACL_WARN(TACL_SUB_SHM, "rank %d: shm link to rank %d unavailable, using tcp: %s", e->rank,
                   peer, seb.msg);
         return TACL_OK;
     }
-    if (!(l->shm = eng_conn_new(l, &tacl_shm_link_ops, impl, -1))) {
-        tacl_shm_link_ops.close(impl);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    if (!(l->shm = eng_conn_new(l, &tacl__shm_link_ops, impl, -1))) {
+        tacl__shm_link_ops.close(impl);
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     }
     size_t n = strlen(e->info[peer]);
     snprintf(e->info[peer] + n, sizeof e->info[peer] - n, " + shm ring");
     return TACL_OK;
 }
 
-tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t **out,
-                                 tacl_errbuf_t *eb)
+tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine_t **out,
+                                  tacl__errbuf_t *eb)
 {
     if (!cfg || !out || !cfg->xchg || !cfg->host_ids || cfg->size < 1 || cfg->rank < 0 ||
         cfg->rank >= cfg->size || cfg->xchg->size != cfg->size || cfg->xchg->rank != cfg->rank)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_NET,
-                        "tacl_engine_create: bad configuration (rank %d of %d, exchange of %d)",
-                        cfg ? cfg->rank : -1, cfg ? cfg->size : -1,
-                        cfg && cfg->xchg ? cfg->xchg->size : -1);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_NET,
+                         "tacl_engine_create: bad configuration (rank %d of %d, exchange of %d)",
+                         cfg ? cfg->rank : -1, cfg ? cfg->size : -1,
+                         cfg && cfg->xchg ? cfg->xchg->size : -1);
     int me = cfg->rank, n = cfg->size;
-    double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : tacl_setting_dbl(TACL_SET_TIMEOUT);
+    double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : tacl__setting_dbl(TACL_SET_TIMEOUT);
     double probe =
-        cfg->probe_timeout_s > 0 ? cfg->probe_timeout_s : tacl_setting_dbl(TACL_SET_PROBE_TIMEOUT);
-    uint64_t deadline = tacl_deadline_ns(timeout);
-    const char *topo = tacl_setting_str(TACL_SET_TOPO);
+        cfg->probe_timeout_s > 0 ? cfg->probe_timeout_s : tacl__setting_dbl(TACL_SET_PROBE_TIMEOUT);
+    uint64_t deadline = tacl__deadline_ns(timeout);
+    const char *topo = tacl__setting_str(TACL_SET_TOPO);
     int full = strcmp(topo, "full") == 0;
-    long nconns = tacl_setting_int(TACL_SET_SOCKET_NCONNS);
+    long nconns = tacl__setting_int(TACL_SET_SOCKET_NCONNS);
     if (nconns < 1) nconns = 1;
     if (nconns > TACL_PROBE_MAX_CONNS) nconns = TACL_PROBE_MAX_CONNS;
-    int shm_disable = tacl_setting_bool(TACL_SET_SHM_DISABLE);
+    int shm_disable = tacl__setting_bool(TACL_SET_SHM_DISABLE);
 
-    tacl_engine_t *e = NULL;
+    tacl__engine_t *e = NULL;
     TACL_CHECK(eng_alloc(cfg, &e, eb));
-    e->hb = tacl_setting_dbl(TACL_SET_HEARTBEAT);
+    e->hb = tacl__setting_dbl(TACL_SET_HEARTBEAT);
     if (e->hb <= 0) e->hb = 1;
-    long frag = tacl_setting_int(TACL_SET_FRAG_BYTES);
+    long frag = tacl__setting_int(TACL_SET_FRAG_BYTES);
     e->frag = frag >= 4096 ? (size_t)frag : (512u << 10);
-    long cma = tacl_setting_int(TACL_SET_SHM_CMA_BYTES);
+    long cma = tacl__setting_int(TACL_SET_SHM_CMA_BYTES);
     e->cma_min = cma > 0 ? (size_t)cma : 0;
     for (int d = 0; d < n; d++)
         atomic_store(&e->next_hop[d], -1);
@@ -1852,13 +1853,13 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     uint16_t *mask = calloc((size_t)n, sizeof *mask), *expect = calloc((size_t)n, sizeof *expect);
     uint8_t *want = calloc((size_t)n, 1);
     int *naddr = calloc((size_t)n, sizeof *naddr);
-    tacl_tcp_addr_t *addrs = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *addrs);
+    tacl__tcp_addr_t *addrs = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *addrs);
     char(*info)[120] = calloc((size_t)n, sizeof *info);
-    tacl_probe_t *probe_h = NULL;
+    tacl__probe_t *probe_h = NULL;
     int lfd = -1, port = 0;
     if (!cards || !rows || !ofds || !ifds || !mask || !expect || !want || !naddr || !addrs ||
         !info) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
     for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++)
@@ -1867,28 +1868,28 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     /* 1. Listen and publish every address; rank 0's nonce becomes the run's. */
     eng_card_t mine = {.pid = (int32_t)getpid()};
     if (getrandom(&mine.nonce, sizeof mine.nonce, 0) != sizeof mine.nonce)
-        mine.nonce = tacl_now_ns() ^ ((uint64_t)getpid() << 32);
-    st = tacl_tcp_listen(&lfd, &port, eb);
+        mine.nonce = tacl__now_ns() ^ ((uint64_t)getpid() << 32);
+    st = tacl__tcp_listen(&lfd, &port, eb);
     if (st == TACL_OK)
-        st = tacl_tcp_local_addrs(tacl_setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
-                                  TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
+        st = tacl__tcp_local_addrs(tacl__setting_str(TACL_SET_SOCKET_IFNAME), port, mine.addr,
+                                   TACL_TCP_MAX_ADDRS, &mine.naddr, eb);
     mine.status = st;
-    tacl_status_t xst = tacl_xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
+    tacl_status_t xst = tacl__xchg_allgather(cfg->xchg, &mine, sizeof mine, cards, eb);
     if (st != TACL_OK) goto err; /* this rank's own message stands */
     st = xst;
     if (st != TACL_OK) goto err;
     for (int r = 0; r < n; r++)
         if (cards[r].status != TACL_OK) {
             /* Every rank fails now instead of waiting for the one that cannot take part. */
-            st = tacl_err(eb, (tacl_status_t)cards[r].status, TACL_SUB_NET,
-                          "rank %d (host %s) could not set up its tcp listener (%s; its log says "
-                          "why)",
-                          r, cfg->host_ids[r] ? cfg->host_ids[r] : "?",
-                          tacl_status_str((tacl_status_t)cards[r].status));
+            st = tacl__err(eb, (tacl_status_t)cards[r].status, TACL_SUB_NET,
+                           "rank %d (host %s) could not set up its tcp listener (%s; its log says "
+                           "why)",
+                           r, cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                           tacl_status_str((tacl_status_t)cards[r].status));
             goto err;
         }
     uint64_t nonce = cards[0].nonce;
-    st = tacl_probe_start(lfd, me, n, nonce, &probe_h, eb);
+    st = tacl__probe_start(lfd, me, n, nonce, &probe_h, eb);
     if (st != TACL_OK) goto err;
     lfd = -1;
 
@@ -1902,11 +1903,11 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     }
     char(*pinfo)[120] = calloc((size_t)n, sizeof *pinfo);
     if (!pinfo) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
-    tacl_probe_connect(probe_h, addrs, naddr, want, (int)nconns, full ? timeout : probe, ofds, mask,
-                       pinfo);
+    tacl__probe_connect(probe_h, addrs, naddr, want, (int)nconns, full ? timeout : probe, ofds,
+                        mask, pinfo);
     for (int j = 0; j < n; j++) {
         eng_row_t *r = &rows[me * n + j];
         if (want[j]) {
@@ -1921,11 +1922,11 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     /* 3. Everyone gets every row: the identical matrix. */
     eng_row_t *myrow = malloc(sizeof *myrow * (size_t)n);
     if (!myrow) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
     memcpy(myrow, &rows[me * n], sizeof *myrow * (size_t)n);
-    st = tacl_xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)n, rows, eb);
+    st = tacl__xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)n, rows, eb);
     free(myrow);
     if (st != TACL_OK) goto err;
     /* Both ends of a pair tried: the lower rank's connection is used when it worked, else the
@@ -1959,19 +1960,19 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
             for (int j = i + 1; j < n; j++)
                 if (!e->reach[i * n + j] &&
                     (!cfg->allowed || (cfg->allowed[i * n + j] && cfg->allowed[j * n + i]))) {
-                    st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                  "TACL_TOPO=full but rank %d (host %s) cannot connect to rank "
-                                  "%d (host %s): %s",
-                                  i, cfg->host_ids[i], j, cfg->host_ids[j], rows[i * n + j].info);
+                    st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                                   "TACL_TOPO=full but rank %d (host %s) cannot connect to rank "
+                                   "%d (host %s): %s",
+                                   i, cfg->host_ids[i], j, cfg->host_ids[j], rows[i * n + j].info);
                     goto err;
                 }
     }
 
     /* 4. Collect the connections the lower ranks made to us. From here on a rank that fails
      * still joins the last exchange (step 7), so that every rank fails at once. */
-    st = tacl_probe_take_incoming(probe_h, expect, ifds, deadline, eb);
+    st = tacl__probe_take_incoming(probe_h, expect, ifds, deadline, eb);
     if (st == TACL_OK) {
-        tacl_probe_stop(probe_h);
+        tacl__probe_stop(probe_h);
         probe_h = NULL;
     }
 
@@ -1984,7 +1985,7 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
             fds[k] = -1; /* owned by the link now */
         if (st != TACL_OK)
-            tacl_err_prefix(eb, st, "rank %d: link to rank %d (host %s)", me, j, e->hosts[j]);
+            tacl__err_prefix(eb, st, "rank %d: link to rank %d (host %s)", me, j, e->hosts[j]);
         else
             atomic_store(&e->next_hop[j], j);
     }
@@ -1994,7 +1995,7 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
         e->epfd = epoll_create1(EPOLL_CLOEXEC);
         e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (e->epfd < 0 || e->evfd < 0)
-            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
+            st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll/eventfd: %s", strerror(errno));
     }
     if (st == TACL_OK) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -2004,8 +2005,8 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
             for (int k = 0; l && k < l->ntcp && st == TACL_OK; k++) {
                 ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
                 if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0)
-                    st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s",
-                                  strerror(errno));
+                    st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s",
+                                   strerror(errno));
             }
         }
     }
@@ -2014,13 +2015,13 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
         if (pe == 0)
             e->pt_started = 1;
         else
-            st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the progress thread: %s",
-                          strerror(pe));
+            st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET,
+                           "cannot start the progress thread: %s", strerror(pe));
     }
     if (st != TACL_OK) {
         /* Close what this rank holds first: a peer waiting on one of these sockets (its shm
          * setup with us) sees the close now instead of at its deadline. */
-        if (probe_h) tacl_probe_stop(probe_h);
+        if (probe_h) tacl__probe_stop(probe_h);
         probe_h = NULL;
         for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++) {
             if (ofds[i] >= 0) close(ofds[i]);
@@ -2036,16 +2037,16 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     /* 7. Everyone's outcome; and nobody sends before every progress thread runs (heartbeats
      * start together). */
     int32_t mst = (int32_t)st, *msts = (int32_t *)(void *)rows; /* rows is large enough */
-    tacl_status_t fst = tacl_xchg_allgather(cfg->xchg, &mst, sizeof mst, msts, eb);
+    tacl_status_t fst = tacl__xchg_allgather(cfg->xchg, &mst, sizeof mst, msts, eb);
     if (st != TACL_OK) goto err; /* this rank's own message stands */
     st = fst;
     if (st != TACL_OK) goto err;
     for (int r = 0; r < n; r++)
         if (msts[r] != TACL_OK) {
-            st = tacl_err(eb, (tacl_status_t)msts[r], TACL_SUB_NET,
-                          "rank %d (host %s) could not set up its links (%s; its log says why)", r,
-                          cfg->host_ids[r] ? cfg->host_ids[r] : "?",
-                          tacl_status_str((tacl_status_t)msts[r]));
+            st = tacl__err(eb, (tacl_status_t)msts[r], TACL_SUB_NET,
+                           "rank %d (host %s) could not set up its links (%s; its log says why)", r,
+                           cfg->host_ids[r] ? cfg->host_ids[r] : "?",
+                           tacl_status_str((tacl_status_t)msts[r]));
             goto err;
         }
     atomic_store(&e->restart_clocks, 1); /* the progress thread owns the links' clocks */
@@ -2067,7 +2068,7 @@ tacl_status_t tacl_engine_create(const tacl_engine_config_t *cfg, tacl_engine_t 
     return TACL_OK;
 
 err:
-    if (probe_h) tacl_probe_stop(probe_h);
+    if (probe_h) tacl__probe_stop(probe_h);
     if (lfd >= 0) close(lfd);
     for (int i = 0; ofds && ifds && i < n * TACL_PROBE_MAX_CONNS; i++) {
         if (ofds[i] >= 0) close(ofds[i]);
@@ -2083,39 +2084,39 @@ err:
     free(naddr);
     free(addrs);
     free(info);
-    tacl_engine_destroy(e);
+    tacl__engine_destroy(e);
     return st;
 }
 
 /* ---- Queries. ---- */
 
-const uint8_t *tacl_engine_reach(const tacl_engine_t *e)
+const uint8_t *tacl__engine_reach(const tacl__engine_t *e)
 {
     return e->reach;
 }
 
-const char *tacl_engine_link_info(const tacl_engine_t *e, int peer)
+const char *tacl__engine_link_info(const tacl__engine_t *e, int peer)
 {
     if (peer < 0 || peer >= e->size) return "";
     return e->info[peer];
 }
 
-void tacl_engine_relay_stats(const tacl_engine_t *e, int src, int dst, uint64_t *cur,
-                             uint64_t *peak)
+void tacl__engine_relay_stats(const tacl__engine_t *e, int src, int dst, uint64_t *cur,
+                              uint64_t *peak)
 {
     if (src >= e->size || dst < 0 || dst >= e->size) src = -1;
     eng_credit_relay_stats(e->credit, src, dst, cur, peak);
 }
 
-tacl_status_t tacl_engine_set_routes(tacl_engine_t *e, const int *next_hop)
+tacl_status_t tacl__engine_set_routes(tacl__engine_t *e, const int *next_hop)
 {
     for (int d = 0; d < e->size; d++) {
         int h = next_hop[d];
         if (d == e->rank) continue;
         if (h < -1 || h >= e->size || (h >= 0 && (h == e->rank || !e->links[h])))
-            return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_NET,
-                            "rank %d: route to rank %d via rank %d is not a direct link", e->rank,
-                            d, h);
+            return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_NET,
+                             "rank %d: route to rank %d via rank %d is not a direct link", e->rank,
+                             d, h);
     }
     for (int d = 0; d < e->size; d++)
         if (d != e->rank) atomic_store(&e->next_hop[d], next_hop[d]);
@@ -2123,7 +2124,7 @@ tacl_status_t tacl_engine_set_routes(tacl_engine_t *e, const int *next_hop)
 }
 
 /* 1 when a path of live links leads from this rank to r. */
-static int eng_live_path(const tacl_engine_t *e, int r)
+static int eng_live_path(const tacl__engine_t *e, int r)
 {
     int n = e->size, head = 0, tail = 0;
     int *queue = malloc(sizeof *queue * (size_t)n);
@@ -2152,7 +2153,7 @@ static int eng_live_path(const tacl_engine_t *e, int r)
     return found;
 }
 
-int tacl_engine_peer_alive(const tacl_engine_t *e, int rank)
+int tacl__engine_peer_alive(const tacl__engine_t *e, int rank)
 {
     if (rank < 0 || rank >= e->size) return 0;
     if (rank == e->rank) return 1;
@@ -2161,19 +2162,20 @@ int tacl_engine_peer_alive(const tacl_engine_t *e, int rank)
     return !atomic_load(&e->dead[rank]) && eng_live_path(e, rank);
 }
 
-unsigned tacl_engine_live_gen(const tacl_engine_t *e)
+unsigned tacl__engine_live_gen(const tacl__engine_t *e)
 {
     return atomic_load(&e->live_gen);
 }
 
 /* ---- Requests. ---- */
 
-static tacl_req_t *eng_req_new(tacl_engine_t *e, int is_send, int peer, const tacl_msg_key_t *key,
-                               const tacl_fp_t *fp, const void *buf, size_t len)
+static tacl__req_t *eng_req_new(tacl__engine_t *e, int is_send, int peer,
+                                const tacl__msg_key_t *key, const tacl__fp_t *fp, const void *buf,
+                                size_t len)
 {
-    tacl_req_t *r = calloc(1, sizeof *r);
+    tacl__req_t *r = calloc(1, sizeof *r);
     if (!r) {
-        tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_NET, "rank %d: out of memory", e->rank);
+        tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_NET, "rank %d: out of memory", e->rank);
         return NULL;
     }
     r->is_send = is_send;
@@ -2189,20 +2191,21 @@ static tacl_req_t *eng_req_new(tacl_engine_t *e, int is_send, int peer, const ta
     return r;
 }
 
-static tacl_status_t eng_check_args(tacl_engine_t *e, const char *what, int peer,
-                                    const tacl_msg_key_t *key, const void *buf, size_t len,
-                                    tacl_req_t **req)
+static tacl_status_t eng_check_args(tacl__engine_t *e, const char *what, int peer,
+                                    const tacl__msg_key_t *key, const void *buf, size_t len,
+                                    tacl__req_t **req)
 {
     if (!e || !key || !req || (len && !buf) || len > UINT32_MAX * (uint64_t)e->frag)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_NET, "%s: NULL argument", what);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_NET, "%s: NULL argument", what);
     if (peer < 0 || peer >= e->size)
-        return tacl_err(NULL, TACL_ERR_INVALID, TACL_SUB_NET,
-                        "%s: rank %d out of range (world of %d)", what, peer, e->size);
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_NET,
+                         "%s: rank %d out of range (world of %d)", what, peer, e->size);
     return TACL_OK;
 }
 
-tacl_status_t tacl_engine_isend(tacl_engine_t *e, int dst, const tacl_msg_key_t *key,
-                                const tacl_fp_t *fp, const void *buf, size_t len, tacl_req_t **req)
+tacl_status_t tacl__engine_isend(tacl__engine_t *e, int dst, const tacl__msg_key_t *key,
+                                 const tacl__fp_t *fp, const void *buf, size_t len,
+                                 tacl__req_t **req)
 {
     TACL_CHECK(eng_check_args(e, "tacl_engine_isend", dst, key, buf, len, req));
     int hop = dst;
@@ -2210,19 +2213,19 @@ tacl_status_t tacl_engine_isend(tacl_engine_t *e, int dst, const tacl_msg_key_t 
         if (atomic_load(&e->dead[dst])) {
             pthread_mutex_lock(&e->live_mu);
             tacl_status_t st =
-                tacl_err(NULL, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", dst,
-                         eng_host(e, dst), e->dead_how[dst]);
+                tacl__err(NULL, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", dst,
+                          eng_host(e, dst), e->dead_how[dst]);
             pthread_mutex_unlock(&e->live_mu);
             return st;
         }
         hop = atomic_load(&e->next_hop[dst]);
         if (hop < 0 || !e->links[hop])
-            return tacl_err(NULL, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                            "rank %d cannot send to rank %d (host %s): no direct link and no "
-                            "route",
-                            e->rank, dst, eng_host(e, dst));
+            return tacl__err(NULL, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                             "rank %d cannot send to rank %d (host %s): no direct link and no "
+                             "route",
+                             e->rank, dst, eng_host(e, dst));
     }
-    tacl_req_t *r = eng_req_new(e, 1, dst, key, fp, buf, len);
+    tacl__req_t *r = eng_req_new(e, 1, dst, key, fp, buf, len);
     if (!r) return TACL_ERR_NOMEM;
     r->link = hop;
     tacl_status_t st = eng_push(e, r, 0);
@@ -2234,11 +2237,11 @@ tacl_status_t tacl_engine_isend(tacl_engine_t *e, int dst, const tacl_msg_key_t 
     return TACL_OK;
 }
 
-tacl_status_t tacl_engine_irecv(tacl_engine_t *e, int src, const tacl_msg_key_t *key,
-                                const tacl_fp_t *fp, void *buf, size_t len, tacl_req_t **req)
+tacl_status_t tacl__engine_irecv(tacl__engine_t *e, int src, const tacl__msg_key_t *key,
+                                 const tacl__fp_t *fp, void *buf, size_t len, tacl__req_t **req)
 {
     TACL_CHECK(eng_check_args(e, "tacl_engine_irecv", src, key, buf, len, req));
-    tacl_req_t *r = eng_req_new(e, 0, src, key, fp, buf, len);
+    tacl__req_t *r = eng_req_new(e, 0, src, key, fp, buf, len);
     if (!r) return TACL_ERR_NOMEM;
     tacl_status_t st = eng_push(e, r, 0);
     if (st != TACL_OK) {
@@ -2249,19 +2252,19 @@ tacl_status_t tacl_engine_irecv(tacl_engine_t *e, int src, const tacl_msg_key_t 
     return TACL_OK;
 }
 
-int tacl_engine_test(tacl_req_t *req)
+int tacl__engine_test(tacl__req_t *req)
 {
     return atomic_load_explicit(&req->done, memory_order_acquire);
 }
 
-static int eng_all_done(tacl_req_t **reqs, int n)
+static int eng_all_done(tacl__req_t **reqs, int n)
 {
     for (int i = 0; i < n; i++)
         if (reqs[i] && !atomic_load_explicit(&reqs[i]->done, memory_order_acquire)) return 0;
     return 1;
 }
 
-static void eng_describe(const tacl_engine_t *e, const tacl_req_t *r, char *buf, size_t len)
+static void eng_describe(const tacl__engine_t *e, const tacl__req_t *r, char *buf, size_t len)
 {
     snprintf(buf, len, "%s rank %d (host %s): %s of %zu bytes (comm %llx, tag %llu, seq %llu)",
              r->is_send ? "sending to" : "waiting for", r->peer, eng_host(e, r->peer),
@@ -2270,19 +2273,20 @@ static void eng_describe(const tacl_engine_t *e, const tacl_req_t *r, char *buf,
 }
 
 /* The reason the wait cannot finish, or TACL_OK while it still may. */
-static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n,
-                                      tacl_req_t *const *watch, int nw, const int *group, int gsize,
-                                      uint64_t deadline_ns, uint64_t start_ns, tacl_errbuf_t *eb)
+static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int n,
+                                      tacl__req_t *const *watch, int nw, const int *group,
+                                      int gsize, uint64_t deadline_ns, uint64_t start_ns,
+                                      tacl__errbuf_t *eb)
 {
     for (int i = 0; i < n; i++) {
-        tacl_req_t *r = reqs[i];
+        tacl__req_t *r = reqs[i];
         if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
-            return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
+            return tacl__err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
     }
     for (int i = 0; i < nw; i++) {
-        tacl_req_t *r = watch[i];
+        tacl__req_t *r = watch[i];
         if (r && atomic_load_explicit(&r->done, memory_order_acquire) && r->st != TACL_OK)
-            return tacl_err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
+            return tacl__err(eb, r->st, TACL_SUB_NET, "%s", r->msg);
     }
     pthread_mutex_lock(&e->live_mu);
     int any_cut = e->cut_how[0] != '\0';
@@ -2303,10 +2307,10 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         }
         tacl_status_t st = TACL_OK;
         if (in_a && in_b)
-            st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                          "rank %d: a link between members of this operation went down while it "
-                          "ran: %s",
-                          e->rank, e->cut_how);
+            st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                           "rank %d: a link between members of this operation went down while it "
+                           "ran: %s",
+                           e->rank, e->cut_how);
         pthread_mutex_unlock(&e->live_mu);
         if (st != TACL_OK) return st;
         break;
@@ -2325,15 +2329,15 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
             if (atomic_load(&e->dead[r])) {
                 pthread_mutex_lock(&e->live_mu);
                 tacl_status_t st =
-                    tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", r,
-                             eng_host(e, r), e->dead_how[r]);
+                    tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", r,
+                              eng_host(e, r), e->dead_how[r]);
                 pthread_mutex_unlock(&e->live_mu);
                 return st;
             }
         }
     }
     for (int i = 0; i < n; i++) {
-        tacl_req_t *r = reqs[i];
+        tacl__req_t *r = reqs[i];
         if (!r || atomic_load(&r->done) || r->peer == e->rank) continue;
         if (!eng_live_path(e, r->peer)) {
             /* Say what broke the paths: lost relays and cut links. */
@@ -2349,10 +2353,10 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
                 snprintf(why + used, sizeof why - used, "%s%.180s", used ? "; " : "", e->cut_how);
             else if (!used)
                 snprintf(why, sizeof why, "no direct link and no route");
-            tacl_status_t st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                        "rank %d (host %s) is unreachable from rank %d but "
-                                        "not known to be lost: %s",
-                                        r->peer, eng_host(e, r->peer), e->rank, why);
+            tacl_status_t st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                                         "rank %d (host %s) is unreachable from rank %d but "
+                                         "not known to be lost: %s",
+                                         r->peer, eng_host(e, r->peer), e->rank, why);
             pthread_mutex_unlock(&e->live_mu);
             return st;
         }
@@ -2363,19 +2367,19 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         int r = group[i];
         if (r < 0 || r >= e->size || r == e->rank || eng_live_path(e, r)) continue;
         pthread_mutex_lock(&e->live_mu);
-        tacl_status_t st = tacl_err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                    "rank %d (host %s), a member of this operation, is cut off "
-                                    "from rank %d: %s",
-                                    r, eng_host(e, r), e->rank, e->cut_how);
+        tacl_status_t st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
+                                     "rank %d (host %s), a member of this operation, is cut off "
+                                     "from rank %d: %s",
+                                     r, eng_host(e, r), e->rank, e->cut_how);
         pthread_mutex_unlock(&e->live_mu);
         return st;
     }
-    if (tacl_now_ns() < deadline_ns) return TACL_OK;
+    if (tacl__now_ns() < deadline_ns) return TACL_OK;
     char what[512] = "";
     size_t used = 0;
     int shown = 0, missing = 0;
     for (int i = 0; i < n; i++) {
-        tacl_req_t *r = reqs[i];
+        tacl__req_t *r = reqs[i];
         if (!r || atomic_load(&r->done)) continue;
         missing++;
         if (shown < 3 && used < sizeof what - 1) {
@@ -2387,17 +2391,17 @@ static tacl_status_t eng_wait_failure(tacl_engine_t *e, tacl_req_t **reqs, int n
         }
     }
     if (used > sizeof what - 1) used = sizeof what - 1;
-    return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET, "rank %d timed out after %.1f s %s%s",
-                    e->rank, (double)(tacl_now_ns() - start_ns) * 1e-9, what,
-                    missing > shown ? " (and more)" : "");
+    return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET, "rank %d timed out after %.1f s %s%s",
+                     e->rank, (double)(tacl__now_ns() - start_ns) * 1e-9, what,
+                     missing > shown ? " (and more)" : "");
 }
 
 /* Takes the requests back from the progress thread and frees them. */
-static void eng_release(tacl_engine_t *e, tacl_req_t **reqs, int n)
+static void eng_release(tacl__engine_t *e, tacl__req_t **reqs, int n)
 {
     int pending = 0;
     for (int i = 0; i < n; i++) {
-        tacl_req_t *r = reqs[i];
+        tacl__req_t *r = reqs[i];
         if (!r) continue;
         if (atomic_load_explicit(&r->done, memory_order_acquire)) {
             free(r);
@@ -2408,12 +2412,12 @@ static void eng_release(tacl_engine_t *e, tacl_req_t **reqs, int n)
             reqs[i] = NULL; /* cannot cancel: leaked rather than freed under the thread */
         }
     }
-    uint64_t deadline = tacl_deadline_ns(5.0);
+    uint64_t deadline = tacl__deadline_ns(5.0);
     for (int i = 0; i < n && pending; i++) {
-        tacl_req_t *r = reqs[i];
+        tacl__req_t *r = reqs[i];
         if (!r) continue;
         while (!atomic_load_explicit(&r->cancelled, memory_order_acquire) &&
-               tacl_now_ns() < deadline)
+               tacl__now_ns() < deadline)
             usleep(50);
         if (atomic_load_explicit(&r->cancelled, memory_order_acquire))
             free(r);
@@ -2423,19 +2427,19 @@ static void eng_release(tacl_engine_t *e, tacl_req_t **reqs, int n)
     }
 }
 
-tacl_status_t tacl_engine_wait(tacl_engine_t *e, tacl_req_t **reqs, int n, uint64_t deadline_ns,
-                               const int *group, int group_size, tacl_errbuf_t *eb)
+tacl_status_t tacl__engine_wait(tacl__engine_t *e, tacl__req_t **reqs, int n, uint64_t deadline_ns,
+                                const int *group, int group_size, tacl__errbuf_t *eb)
 {
-    return tacl_engine_wait_watch(e, reqs, n, NULL, 0, deadline_ns, group, group_size, eb);
+    return tacl__engine_wait_watch(e, reqs, n, NULL, 0, deadline_ns, group, group_size, eb);
 }
 
-tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
-                                     tacl_req_t *const *watch, int nw, uint64_t deadline_ns,
-                                     const int *group, int group_size, tacl_errbuf_t *eb)
+tacl_status_t tacl__engine_wait_watch(tacl__engine_t *e, tacl__req_t **reqs, int n,
+                                      tacl__req_t *const *watch, int nw, uint64_t deadline_ns,
+                                      const int *group, int group_size, tacl__errbuf_t *eb)
 {
-    uint64_t start = tacl_now_ns();
+    uint64_t start = tacl__now_ns();
     tacl_status_t st = TACL_OK;
-    while (!eng_all_done(reqs, n) && tacl_now_ns() - start < ENG_WAIT_SPIN_NS)
+    while (!eng_all_done(reqs, n) && tacl__now_ns() - start < ENG_WAIT_SPIN_NS)
         sched_yield();
     while (!eng_all_done(reqs, n)) {
         st = eng_wait_failure(e, reqs, n, watch, nw, group, group_size, deadline_ns, start, eb);
@@ -2443,7 +2447,7 @@ tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
         pthread_mutex_lock(&e->done_mu);
         atomic_fetch_add(&e->waiters, 1);
         if (!eng_all_done(reqs, n)) {
-            uint64_t now = tacl_now_ns(), until = now + 100000000ull;
+            uint64_t now = tacl__now_ns(), until = now + 100000000ull;
             if (until > deadline_ns) until = deadline_ns > now ? deadline_ns : now;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -2459,7 +2463,7 @@ tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
     if (st == TACL_OK) {
         for (int i = 0; i < n; i++)
             if (reqs[i] && reqs[i]->st != TACL_OK) {
-                st = tacl_err(eb, reqs[i]->st, TACL_SUB_NET, "%s", reqs[i]->msg);
+                st = tacl__err(eb, reqs[i]->st, TACL_SUB_NET, "%s", reqs[i]->msg);
                 break;
             }
     }
@@ -2467,14 +2471,14 @@ tacl_status_t tacl_engine_wait_watch(tacl_engine_t *e, tacl_req_t **reqs, int n,
     return st;
 }
 
-tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, uint64_t comm_id,
-                                   uint64_t seq, tacl_status_t st, const char *msg,
-                                   uint64_t deadline_ns)
+tacl_status_t tacl__engine_abort_op(tacl__engine_t *e, const int *group, int n, uint64_t comm_id,
+                                    uint64_t seq, tacl_status_t st, const char *msg,
+                                    uint64_t deadline_ns)
 {
     size_t tl = strlen(msg);
     if (tl > 380) tl = 380;
     uint8_t *pay = malloc(sizeof(int32_t) + tl);
-    tacl_req_t **reqs = calloc((size_t)n, sizeof *reqs);
+    tacl__req_t **reqs = calloc((size_t)n, sizeof *reqs);
     if (!pay || !reqs) {
         free(pay);
         free(reqs);
@@ -2483,17 +2487,17 @@ tacl_status_t tacl_engine_abort_op(tacl_engine_t *e, const int *group, int n, ui
     int32_t st32 = (int32_t)st;
     memcpy(pay, &st32, sizeof st32);
     memcpy(pay + sizeof st32, msg, tl);
-    tacl_msg_key_t key = {comm_id, TACL_ENGINE_ABORT_TAG, seq};
+    tacl__msg_key_t key = {comm_id, TACL_ENGINE_ABORT_TAG, seq};
     int k = 0;
     for (int i = 0; i < n; i++) {
-        if (group[i] == e->rank || !tacl_engine_peer_alive(e, group[i])) continue;
-        if (tacl_engine_isend(e, group[i], &key, NULL, pay, sizeof st32 + tl, &reqs[k]) == TACL_OK)
+        if (group[i] == e->rank || !tacl__engine_peer_alive(e, group[i])) continue;
+        if (tacl__engine_isend(e, group[i], &key, NULL, pay, sizeof st32 + tl, &reqs[k]) == TACL_OK)
             k++;
     }
     TACL_INFO(TACL_SUB_NET, "rank %d: telling %d rank(s) that operation %llu of comm %llx failed",
               e->rank, k, (unsigned long long)seq, (unsigned long long)comm_id);
-    tacl_errbuf_t eb;
-    tacl_status_t ws = tacl_engine_wait(e, reqs, k, deadline_ns, NULL, 0, &eb);
+    tacl__errbuf_t eb;
+    tacl_status_t ws = tacl__engine_wait(e, reqs, k, deadline_ns, NULL, 0, &eb);
     free(reqs);
     free(pay);
     return ws;

@@ -8,11 +8,11 @@ static int frame_rank_ok(int64_t r, int size)
     return r >= 0 && r < size;
 }
 
-tacl_frame_class_t tacl_frame_check(const tacl_frame_hdr_t *h, int rank, int size, int peer,
-                                    const char **why)
+tacl__frame_class_t tacl__frame_check(const tacl__frame_hdr_t *h, int rank, int size, int peer,
+                                      const char **why)
 {
     const char *bad = NULL;
-    tacl_frame_class_t cls = TACL_FRAME_BAD;
+    tacl__frame_class_t cls = TACL_FRAME_BAD;
     if (h->magic != TACL_FRAME_MAGIC) {
         bad = "bad frame magic";
     } else if (h->kind == TACL_FRAME_DATA) {

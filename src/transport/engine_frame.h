@@ -16,14 +16,14 @@ typedef enum {
     TACL_FRAME_CMA,     /* CMA_RTS or CMA_FIN from the direct peer, no payload */
     TACL_FRAME_IDLE,    /* HEARTBEAT or WAKE, no payload */
     TACL_FRAME_GRANT    /* CREDIT for a routed flow: ranks inside the world, no payload */
-} tacl_frame_class_t;
+} tacl__frame_class_t;
 
 /* The longest text a DEAD or CUT frame carries. */
 #define TACL_FRAME_CTRL_MAX 255
 
 /* Classifies header h received on the link to peer by rank of a world of size ranks. On
  * TACL_FRAME_BAD, *why (when not NULL) says what was wrong, for the link-down message. */
-tacl_frame_class_t tacl_frame_check(const tacl_frame_hdr_t *h, int rank, int size, int peer,
-                                    const char **why);
+tacl__frame_class_t tacl__frame_check(const tacl__frame_hdr_t *h, int rank, int size, int peer,
+                                      const char **why);
 
 #endif

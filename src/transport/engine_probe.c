@@ -1,7 +1,7 @@
 /* engine_probe.c — the create-time connection setup of the engine: the acceptor thread that
  * answers handshakes, and the parallel non-blocking connects (every address of a peer at once,
  * first handshake wins, further connections to the winning address) whose results become the
- * row of the reachability matrix and the per-link text of tacl_engine_link_info.
+ * row of the reachability matrix and the per-link text of tacl__engine_link_info.
  *
  * Every connection proves the job token both ways before it counts (core/auth.h): the
  * acceptor sends a challenge (a fresh nonce), the connecting rank's hello carries its own nonce
@@ -66,10 +66,10 @@ typedef struct {
     char peer[64];
 } probe_pending_t;
 
-struct tacl_probe {
+struct tacl__probe {
     int lfd, rank, size;
     uint64_t nonce;
-    tacl_auth_t auth;
+    tacl__auth_t auth;
     int stop_pipe[2];
     pthread_t thread;
     pthread_mutex_t mu;
@@ -79,14 +79,14 @@ struct tacl_probe {
     int npending;
 };
 
-static void probe_drop_pending(tacl_probe_t *p, int i)
+static void probe_drop_pending(tacl__probe_t *p, int i)
 {
     close(p->pending[i].fd);
     p->pending[i] = p->pending[--p->npending];
 }
 
 /* Reads what the pending connection i has sent; answers a complete hello. */
-static void probe_serve_pending(tacl_probe_t *p, int i)
+static void probe_serve_pending(tacl__probe_t *p, int i)
 {
     probe_pending_t *q = &p->pending[i];
     ssize_t n = recv(q->fd, (char *)&q->hello + q->got, sizeof q->hello - q->got, MSG_DONTWAIT);
@@ -101,7 +101,7 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
     probe_ack_t ack = {.magic = PROBE_ACK_MAGIC, .rank = p->rank, .nonce = p->nonce};
     int ok = 0;
     uint8_t want[TACL_AUTH_MAC_LEN];
-    tacl_auth_mac(&p->auth, PROBE_LABEL_CONNECT, q->snonce, h->cnonce, h, PROBE_MAC_CTX, want);
+    tacl__auth_mac(&p->auth, PROBE_LABEL_CONNECT, q->snonce, h->cnonce, h, PROBE_MAC_CTX, want);
     if (h->magic != PROBE_HELLO_MAGIC) {
         TACL_WARN(TACL_SUB_NET,
                   "rank %d refused a connection from %s: it did not answer the job-token "
@@ -109,7 +109,7 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
                   p->rank, q->peer);
         probe_drop_pending(p, i);
         return;
-    } else if (!tacl_mac_equal(want, h->mac, sizeof want)) {
+    } else if (!tacl__mac_equal(want, h->mac, sizeof want)) {
         ack.status = 3;
         TACL_WARN(TACL_SUB_NET,
                   "rank %d refused a connection from %s (claiming rank %d): wrong job token "
@@ -128,10 +128,10 @@ static void probe_serve_pending(tacl_probe_t *p, int i)
         ok = 1;
     }
     if (ack.status != 3)
-        tacl_auth_mac(&p->auth, PROBE_LABEL_ACCEPT, q->snonce, h->cnonce, &ack, PROBE_MAC_CTX,
-                      ack.mac);
+        tacl__auth_mac(&p->auth, PROBE_LABEL_ACCEPT, q->snonce, h->cnonce, &ack, PROBE_MAC_CTX,
+                       ack.mac);
     const char *why;
-    if (tacl_tcp_send_all(q->fd, &ack, sizeof ack, tacl_deadline_ns(1.0), &why) != 0) ok = 0;
+    if (tacl__tcp_send_all(q->fd, &ack, sizeof ack, tacl__deadline_ns(1.0), &why) != 0) ok = 0;
     if (!ok) {
         probe_drop_pending(p, i);
         return;
@@ -169,7 +169,7 @@ static void probe_format_peer(const struct sockaddr_storage *ss, char *buf, size
 
 static void *probe_acceptor(void *arg)
 {
-    tacl_probe_t *p = arg;
+    tacl__probe_t *p = arg;
     struct pollfd pf[PROBE_MAX_PENDING + 2];
     for (;;) {
         pf[0] = (struct pollfd){.fd = p->stop_pipe[0], .events = POLLIN};
@@ -179,7 +179,7 @@ static void *probe_acceptor(void *arg)
         int n = p->npending;
         if (poll(pf, (nfds_t)(2 + n), 200) < 0 && errno != EINTR) break;
         if (pf[0].revents) break;
-        uint64_t now = tacl_now_ns();
+        uint64_t now = tacl__now_ns();
         for (int i = n - 1; i >= 0; i--) {
             if (pf[2 + i].revents)
                 probe_serve_pending(p, i);
@@ -196,13 +196,13 @@ static void *probe_acceptor(void *arg)
                     close(fd);
                     continue;
                 }
-                tacl_tcp_tune(fd);
+                tacl__tcp_tune(fd);
                 probe_pending_t *q = &p->pending[p->npending];
-                *q = (probe_pending_t){.fd = fd, .deadline_ns = tacl_deadline_ns(10.0)};
+                *q = (probe_pending_t){.fd = fd, .deadline_ns = tacl__deadline_ns(10.0)};
                 probe_format_peer(&ss, q->peer, sizeof q->peer);
                 probe_chal_t c = {.magic = PROBE_CHAL_MAGIC};
                 /* A fresh socket takes 40 bytes at once; one that does not is dropped. */
-                if (tacl_auth_random(q->snonce, sizeof q->snonce) != 0) {
+                if (tacl__auth_random(q->snonce, sizeof q->snonce) != 0) {
                     close(fd);
                     continue;
                 }
@@ -218,19 +218,19 @@ static void *probe_acceptor(void *arg)
     return NULL;
 }
 
-tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl_probe_t **out,
-                               tacl_errbuf_t *eb)
+tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tacl__probe_t **out,
+                                tacl__errbuf_t *eb)
 {
-    tacl_probe_t *p = calloc(1, sizeof *p);
-    if (!p) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    tacl__probe_t *p = calloc(1, sizeof *p);
+    if (!p) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     p->fds = malloc(sizeof *p->fds * (size_t)size * TACL_PROBE_MAX_CONNS);
     if (!p->fds) {
         free(p);
-        return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     }
     for (int i = 0; i < size * TACL_PROBE_MAX_CONNS; i++)
         p->fds[i] = -1;
-    tacl_status_t ast = tacl_auth_get(&p->auth, eb);
+    tacl_status_t ast = tacl__auth_get(&p->auth, eb);
     if (ast != TACL_OK) {
         free(p->fds);
         free(p);
@@ -244,7 +244,7 @@ tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl
     pthread_cond_init(&p->cv, NULL);
     if (pipe(p->stop_pipe) != 0) {
         tacl_status_t st =
-            tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "pipe() failed: %s", strerror(errno));
+            tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "pipe() failed: %s", strerror(errno));
         free(p->fds);
         free(p);
         return st;
@@ -255,8 +255,8 @@ tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl
         close(p->stop_pipe[1]);
         free(p->fds);
         free(p);
-        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the acceptor thread: %s",
-                        strerror(e));
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the acceptor thread: %s",
+                         strerror(e));
     }
     *out = p;
     return TACL_OK;
@@ -284,9 +284,9 @@ static void probe_note(char *info, const char *fmt, const char *a, const char *b
     info[n + len] = '\0';
 }
 
-void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int *naddr,
-                        const uint8_t *want, int nconns, double timeout_s, int *fds, uint16_t *mask,
-                        char (*info)[120])
+void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const int *naddr,
+                         const uint8_t *want, int nconns, double timeout_s, int *fds,
+                         uint16_t *mask, char (*info)[120])
 {
     int size = p->size, cap = 0, na = 0;
     for (int j = 0; j < size; j++) {
@@ -306,15 +306,15 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
             if (want[j]) snprintf(info[j], 120, "out of memory while connecting");
         goto out;
     }
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     char txt[80];
     for (int j = 0; j < size; j++) {
         if (!want[j]) continue;
         for (int k = 0; k < naddr[j]; k++) {
-            const tacl_tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + k];
-            int err = 0, fd = tacl_tcp_connect_start(a, &err);
+            const tacl__tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + k];
+            int err = 0, fd = tacl__tcp_connect_start(a, &err);
             if (fd < 0) {
-                tacl_tcp_addr_format(a, txt, sizeof txt);
+                tacl__tcp_addr_format(a, txt, sizeof txt);
                 probe_note(info[j], "%sconnect to %s: %s", txt, strerror(err));
                 continue;
             }
@@ -327,13 +327,13 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
             static const short want_ev[4] = {POLLOUT, POLLIN, 0, POLLIN};
             pf[i] = (struct pollfd){.fd = at[i].fd, .events = want_ev[at[i].stage]};
             if (at[i].stage == 2 && !busy[at[i].peer]) ms = 0; /* its turn to say hello */
-            int left = tacl_ms_left(at[i].deadline_ns);
+            int left = tacl__ms_left(at[i].deadline_ns);
             if (left < ms) ms = left;
         }
         if (poll(pf, (nfds_t)na, ms) < 0 && errno != EINTR) break;
         for (int i = na - 1; i >= 0; i--) {
             probe_attempt_t *t = &at[i];
-            const tacl_tcp_addr_t *a = &addrs[t->peer * TACL_TCP_MAX_ADDRS + t->addr];
+            const tacl__tcp_addr_t *a = &addrs[t->peer * TACL_TCP_MAX_ADDRS + t->addr];
             const char *fail = NULL;
             char why[64];
             if (won[t->peer] && t->idx == 0) {
@@ -365,13 +365,13 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                 /* Only one connection per peer handshakes at a time: the acceptor keeps every
                  * connection that says hello, so a second one would be a stray. */
                 probe_hello_t h = {PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx, p->nonce, {0}, {0}};
-                if (tacl_auth_random(t->cnonce, sizeof t->cnonce) != 0) {
+                if (tacl__auth_random(t->cnonce, sizeof t->cnonce) != 0) {
                     fail = "getrandom failed";
                     goto failed;
                 }
                 memcpy(h.cnonce, t->cnonce, sizeof h.cnonce);
-                tacl_auth_mac(&p->auth, PROBE_LABEL_CONNECT, t->chal.nonce, t->cnonce, &h,
-                              PROBE_MAC_CTX, h.mac);
+                tacl__auth_mac(&p->auth, PROBE_LABEL_CONNECT, t->chal.nonce, t->cnonce, &h,
+                               PROBE_MAC_CTX, h.mac);
                 if (send(t->fd, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
                     fail = strerror(errno);
                 } else {
@@ -387,13 +387,13 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                     fail = strerror(errno);
                 else if (n > 0 && (t->got += (size_t)n) == sizeof t->ack) {
                     uint8_t want[TACL_AUTH_MAC_LEN];
-                    tacl_auth_mac(&p->auth, PROBE_LABEL_ACCEPT, t->chal.nonce, t->cnonce, &t->ack,
-                                  PROBE_MAC_CTX, want);
+                    tacl__auth_mac(&p->auth, PROBE_LABEL_ACCEPT, t->chal.nonce, t->cnonce, &t->ack,
+                                   PROBE_MAC_CTX, want);
                     if (t->ack.magic != PROBE_ACK_MAGIC) {
                         fail = "the listener is not a tacl rank";
                     } else if (t->ack.status == 3) {
                         fail = "the listener refused this rank's job token (TACL_STORE_TOKEN)";
-                    } else if (!tacl_mac_equal(want, t->ack.mac, sizeof want)) {
+                    } else if (!tacl__mac_equal(want, t->ack.mac, sizeof want)) {
                         fail = "the listener could not prove it knows the job token";
                     } else if (t->ack.status == 1) {
                         fail = "the listener belongs to another run";
@@ -407,9 +407,9 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                         mask[t->peer] |= (uint16_t)(1u << t->idx);
                         if (t->idx == 0) {
                             won[t->peer] = 1 + t->addr;
-                            uint64_t d2 = tacl_deadline_ns(timeout_s);
+                            uint64_t d2 = tacl__deadline_ns(timeout_s);
                             for (int k = 1; k < nconns && na < cap; k++) {
-                                int err = 0, fd = tacl_tcp_connect_start(a, &err);
+                                int err = 0, fd = tacl__tcp_connect_start(a, &err);
                                 if (fd < 0) continue;
                                 at[na++] = (probe_attempt_t){.fd = fd,
                                                              .peer = t->peer,
@@ -422,7 +422,7 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
                         continue;
                     }
                 }
-            } else if (tacl_now_ns() >= t->deadline_ns) {
+            } else if (tacl__now_ns() >= t->deadline_ns) {
                 snprintf(why, sizeof why, "timed out after %.1f s", timeout_s);
                 fail = why;
             }
@@ -430,7 +430,7 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
             if (!fail) continue;
             if (t->stage == 1 && t->idx == 0) busy[t->peer] = 0;
             if (fail[0] && t->idx == 0) {
-                tacl_tcp_addr_format(a, txt, sizeof txt);
+                tacl__tcp_addr_format(a, txt, sizeof txt);
                 probe_note(info[t->peer], "%sconnect to %s: %s", txt, fail);
             } else if (fail[0]) {
                 TACL_INFO(TACL_SUB_NET, "rank %d: extra connection %d to rank %d failed: %s",
@@ -442,8 +442,8 @@ void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int
     }
     for (int j = 0; j < size; j++) {
         if (!want[j] || !won[j]) continue;
-        const tacl_tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + won[j] - 1];
-        tacl_tcp_addr_format(a, txt, sizeof txt);
+        const tacl__tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + won[j] - 1];
+        tacl__tcp_addr_format(a, txt, sizeof txt);
         snprintf(info[j], 120, "tcp %s (%s), %d connection%s", txt, a->ifname,
                  __builtin_popcount(mask[j]), __builtin_popcount(mask[j]) > 1 ? "s" : "");
     }
@@ -456,8 +456,8 @@ out:
     free(busy);
 }
 
-tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, int *fds,
-                                       uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__probe_take_incoming(tacl__probe_t *p, const uint16_t *expect, int *fds,
+                                        uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     pthread_mutex_lock(&p->mu);
     for (int j = 0; j < p->size; j++) {
@@ -465,12 +465,13 @@ tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, 
             int *slot = &p->fds[j * TACL_PROBE_MAX_CONNS + k];
             if (!(expect[j] & (1u << k))) continue;
             while (*slot < 0) {
-                if (tacl_now_ns() >= deadline_ns) {
+                if (tacl__now_ns() >= deadline_ns) {
                     pthread_mutex_unlock(&p->mu);
-                    return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET,
-                                    "rank %d: rank %d reported connection %d to this rank as made, "
-                                    "but it never arrived",
-                                    p->rank, j, k);
+                    return tacl__err(
+                        eb, TACL_ERR_TIMEOUT, TACL_SUB_NET,
+                        "rank %d: rank %d reported connection %d to this rank as made, "
+                        "but it never arrived",
+                        p->rank, j, k);
                 }
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -495,7 +496,7 @@ tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, 
     return TACL_OK;
 }
 
-void tacl_probe_stop(tacl_probe_t *p)
+void tacl__probe_stop(tacl__probe_t *p)
 {
     if (!p) return;
     if (write(p->stop_pipe[1], "x", 1) != 1)

@@ -36,7 +36,7 @@ typedef struct {
      * user's buffer); smaller ones go through the engine's staging buffer, which turns many
      * small frames into one read() (tcp). 0: always direct (shm: the ring is the staging). */
     size_t direct_min;
-} tacl_link_ops_t;
+} tacl__link_ops_t;
 
 /* ---- Wire format: every fragment is a 96-byte header followed by len payload bytes. ---- */
 #define TACL_FRAME_MAGIC 0x7461636cu /* "tacl" */
@@ -54,7 +54,7 @@ typedef enum {
                              total = 0 done, 1 could not read: send it through the ring */
     TACL_FRAME_CREDIT     /* no payload: total bytes of the routed flow dst -> src have left the
                              relays; routed to dst along next_hop, never subject to credit */
-} tacl_frame_kind_t;
+} tacl__frame_kind_t;
 
 #define TACL_FRAME_HAS_FP 1u
 
@@ -67,10 +67,10 @@ typedef struct {
     uint32_t hops; /* DATA: relays passed so far (a fragment caught in a routing loop is dropped) */
     uint64_t comm_id, tag, seq;
     uint64_t total, offset;
-    tacl_fp_t fp;
-} tacl_frame_hdr_t;
+    tacl__fp_t fp;
+} tacl__frame_hdr_t;
 
-_Static_assert(sizeof(tacl_frame_hdr_t) == 96, "the frame header is 96 bytes on the wire");
+_Static_assert(sizeof(tacl__frame_hdr_t) == 96, "the frame header is 96 bytes on the wire");
 
 /* ---- tcp (src/transport/tcp) ---- */
 #define TACL_TCP_MAX_ADDRS 8
@@ -81,33 +81,33 @@ typedef struct {
     uint16_t pad;
     uint8_t addr[16];
     char ifname[16];
-} tacl_tcp_addr_t;
+} tacl__tcp_addr_t;
 
-extern const tacl_link_ops_t tacl_tcp_ops;
+extern const tacl__link_ops_t tacl__tcp_ops;
 
 /* 1 when ifname is selected by spec (NCCL_SOCKET_IFNAME syntax: comma-separated prefixes,
  * a leading '^' excludes them, a leading '=' (after '^' if any) makes them exact names). */
-int tacl_tcp_ifname_match(const char *spec, const char *ifname);
+int tacl__tcp_ifname_match(const char *spec, const char *ifname);
 /* The addresses of the interfaces chosen by spec ("" = every non-loopback interface that is up,
  * or loopback when there is none), with port filled in. IPv6 link-local addresses are skipped
  * (their scope differs between hosts). */
-tacl_status_t tacl_tcp_local_addrs(const char *spec, int port, tacl_tcp_addr_t *out, int max,
-                                   int *n, tacl_errbuf_t *eb);
+tacl_status_t tacl__tcp_local_addrs(const char *spec, int port, tacl__tcp_addr_t *out, int max,
+                                    int *n, tacl__errbuf_t *eb);
 /* A listening socket on every address (IPv6 dual-stack when the kernel has IPv6, else IPv4),
  * kernel-chosen port, non-blocking. */
-tacl_status_t tacl_tcp_listen(int *fd, int *port, tacl_errbuf_t *eb);
+tacl_status_t tacl__tcp_listen(int *fd, int *port, tacl__errbuf_t *eb);
 /* Starts a non-blocking connect; returns the fd or -1 with *err = errno. */
-int tacl_tcp_connect_start(const tacl_tcp_addr_t *a, int *err);
+int tacl__tcp_connect_start(const tacl__tcp_addr_t *a, int *err);
 /* "10.0.0.3:40123" or "[fd00::3]:40123". */
-void tacl_tcp_addr_format(const tacl_tcp_addr_t *a, char *buf, size_t len);
+void tacl__tcp_addr_format(const tacl__tcp_addr_t *a, char *buf, size_t len);
 /* TCP_NODELAY, large socket buffers, keepalive, non-blocking. */
-void tacl_tcp_tune(int fd);
-/* Wraps a connected socket as a link connection (tacl_tcp_ops); NULL when out of memory. */
-void *tacl_tcp_conn_wrap(int fd);
+void tacl__tcp_tune(int fd);
+/* Wraps a connected socket as a link connection (tacl__tcp_ops); NULL when out of memory. */
+void *tacl__tcp_conn_wrap(int fd);
 /* Blocking helpers with a deadline, for the handshake and the pair exchange during create:
  * 0 on success, -1 with *why set ("timed out", "connection closed", strerror). */
-int tacl_tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns, const char **why);
-int tacl_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why);
+int tacl__tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns, const char **why);
+int tacl__tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why);
 
 #endif
 
@@ -117,23 +117,23 @@ int tacl_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const
  * others. The handshake identifies (run nonce, world rank, connection index) both ways. */
 #define TACL_PROBE_MAX_CONNS 8
 
-typedef struct tacl_probe tacl_probe_t;
+typedef struct tacl__probe tacl__probe_t;
 
-/* Starts the acceptor on the listening socket lfd (taken over: closed by tacl_probe_stop). */
-tacl_status_t tacl_probe_start(int lfd, int rank, int size, uint64_t nonce, tacl_probe_t **out,
-                               tacl_errbuf_t *eb);
+/* Starts the acceptor on the listening socket lfd (taken over: closed by tacl__probe_stop). */
+tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tacl__probe_t **out,
+                                tacl__errbuf_t *eb);
 /* Connects to every rank j with want[j] != 0, trying its naddr[j] addresses (addrs[j *
  * TACL_TCP_MAX_ADDRS + k]) in parallel; the first that completes the handshake wins and
  * nconns - 1 more connections follow to the same address. Returns when every peer is settled or
  * timeout_s has passed. For each j: fds[j * TACL_PROBE_MAX_CONNS + k] the socket of connection
  * k (-1 none), mask[j] the bit set of connections made, info[j] what worked or every address's
  * error ("connect to 10.0.0.3:40123: No route to host"). */
-void tacl_probe_connect(tacl_probe_t *p, const tacl_tcp_addr_t *addrs, const int *naddr,
-                        const uint8_t *want, int nconns, double timeout_s, int *fds, uint16_t *mask,
-                        char (*info)[120]);
+void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const int *naddr,
+                         const uint8_t *want, int nconns, double timeout_s, int *fds,
+                         uint16_t *mask, char (*info)[120]);
 /* Waits until, for every rank j, the connections in expect[j] (bit set of indices) have been
- * accepted from j, then hands their sockets over (fds as in tacl_probe_connect). */
-tacl_status_t tacl_probe_take_incoming(tacl_probe_t *p, const uint16_t *expect, int *fds,
-                                       uint64_t deadline_ns, tacl_errbuf_t *eb);
+ * accepted from j, then hands their sockets over (fds as in tacl__probe_connect). */
+tacl_status_t tacl__probe_take_incoming(tacl__probe_t *p, const uint16_t *expect, int *fds,
+                                        uint64_t deadline_ns, tacl__errbuf_t *eb);
 /* Stops the acceptor and closes every socket not handed over. */
-void tacl_probe_stop(tacl_probe_t *p);
+void tacl__probe_stop(tacl__probe_t *p);

@@ -14,13 +14,13 @@
 
 /* A report for hosts[rank] with direct links between the listed rank pairs, each measured at
  * gbs[k] GB/s and lat[k] us. */
-static tacl_doctor_report_t *make(int n, const char *const *hosts, int nl, const int (*pairs)[2],
-                                  const double *gbs, const double *lat)
+static tacl__doctor_report_t *make(int n, const char *const *hosts, int nl, const int (*pairs)[2],
+                                   const double *gbs, const double *lat)
 {
-    tacl_doctor_report_t *r;
-    CHECK_OK(tacl_doctor_report_create(n, &r));
+    tacl__doctor_report_t *r;
+    CHECK_OK(tacl__doctor_report_create(n, &r));
     for (int i = 0; i < n; i++)
-        CHECK_OK(tacl_doctor_report_set_host(r, i, hosts[i]));
+        CHECK_OK(tacl__doctor_report_set_host(r, i, hosts[i]));
     for (int k = 0; k < nl; k++) {
         int a = pairs[k][0], b = pairs[k][1];
         r->reach[a * n + b] = r->reach[b * n + a] = 1;
@@ -45,13 +45,13 @@ static tacl_doctor_report_t *make(int n, const char *const *hosts, int nl, const
         r->smoke[k].secs = 0.01 * (k + 1);
         r->smoke[k].msg[0] = '\0';
     }
-    CHECK_OK(tacl_doctor_finish(r));
+    CHECK_OK(tacl__doctor_finish(r));
     return r;
 }
 
-typedef void (*writer_t)(const tacl_doctor_report_t *, FILE *);
+typedef void (*writer_t)(const tacl__doctor_report_t *, FILE *);
 
-static char *render(const tacl_doctor_report_t *r, writer_t w)
+static char *render(const tacl__doctor_report_t *r, writer_t w)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -67,17 +67,17 @@ static void test_chain(void)
     const char *hosts[] = {"A", "B", "C"};
     const int pairs[][2] = {{0, 1}, {1, 2}};
     const double gbs[] = {2.5, 1.25}, lat[] = {20, 30};
-    tacl_doctor_report_t *r = make(3, hosts, 2, pairs, gbs, lat);
+    tacl__doctor_report_t *r = make(3, hosts, 2, pairs, gbs, lat);
     CHECK(r->nhosts == 3 && r->ncomp == 1);
-    CHECK(!tacl_doctor_full_mesh(r));
+    CHECK(!tacl__doctor_full_mesh(r));
     int path[3];
     double bw = 0;
-    CHECK(tacl_doctor_host_path(r, 0, 2, path, 3, &bw) == 3);
+    CHECK(tacl__doctor_host_path(r, 0, 2, path, 3, &bw) == 3);
     CHECK(path[0] == 0 && path[1] == 1 && path[2] == 2);
     CHECK(bw == 1.25); /* the bottleneck of A-B (2.5) and B-C (1.25) */
-    CHECK(tacl_doctor_host_path(r, 0, 2, path, 2, &bw) == 0); /* does not fit */
-    CHECK(tacl_doctor_status(r) == 0);
-    char *v = render(r, tacl_doctor_write_verdict);
+    CHECK(tacl__doctor_host_path(r, 0, 2, path, 2, &bw) == 0); /* does not fit */
+    CHECK(tacl__doctor_status(r) == 0);
+    char *v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "connected but not a full mesh");
     CHECK_CONTAINS(v, "A<->C: unreachable (rank 0 -> rank 2: connect to 10.9.0.2:1234: No route "
                       "to host)");
@@ -85,12 +85,12 @@ static void test_chain(void)
     CHECK_CONTAINS(v, "pipeline stages A->B->C need only A-B and B-C");
     CHECK_CONTAINS(v, "{A, B}, {B, C}");
     CHECK_CONTAINS(v, "host the store where every rank reaches it: B (linked directly");
-    CHECK_CONTAINS(v, "; --json and tacl plan put it on B"); /* tacl_cluster_store_pick */
+    CHECK_CONTAINS(v, "; --json and tacl plan put it on B"); /* tacl__cluster_store_pick */
     CHECK_CONTAINS(v, "collectives work: all_reduce, all_gather, broadcast, routed send/recv");
     CHECK(!strstr(v, "A<->B") && !strstr(v, "B<->C"));
     free(v);
 
-    char *t = render(r, tacl_doctor_write_table);
+    char *t = render(r, tacl__doctor_write_table);
     CHECK_CONTAINS(t, "0-1       A-B");
     CHECK_CONTAINS(t, "20.0 us");
     CHECK_CONTAINS(t, "2.50 GB/s");
@@ -103,7 +103,7 @@ static void test_chain(void)
     size_t jlen = 0;
     FILE *jf = open_memstream(&j, &jlen);
     CHECK(jf);
-    CHECK_OK(tacl_doctor_write_json(r, jf));
+    CHECK_OK(tacl__doctor_write_json(r, jf));
     fclose(jf);
     CHECK_CONTAINS(j,
                    "{\"hosts\": [\"A\", \"B\"], \"bandwidth\": \"2.5GB/s\", \"latency_us\": 20}");
@@ -125,26 +125,26 @@ static void test_chain(void)
     CHECK_OK(lst);
     CHECK(c->nhosts == 3 && c->nlinks == 2 && c->nunreach == 1 && c->store_host == 1);
     double g = 0, l = 0;
-    CHECK(tacl_cluster_link(c, 1, 2, &g, &l) && g == 1.25 && l == 30);
-    CHECK(!tacl_cluster_link(c, 0, 2, &g, &l));
+    CHECK(tacl__cluster_link(c, 1, 2, &g, &l) && g == 1.25 && l == 30);
+    CHECK(!tacl__cluster_link(c, 0, 2, &g, &l));
     tacl_cluster_destroy(c);
 #endif
     free(j);
 
-    char *d = render(r, tacl_doctor_write_dot);
+    char *d = render(r, tacl__doctor_write_dot);
     CHECK_CONTAINS(d, "h0 -- h1 [label=\"2.50 GB/s\\n20.0 us\"]");
     CHECK_CONTAINS(d, "h0 -- h2 [style=dashed, color=red, label=\"unreachable\"]");
     CHECK(!strstr(d, "h1 -- h2 [style=dashed"));
     free(d);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 static void test_ring_without_diagonals(void)
 {
     const char *hosts[] = {"n0", "n1", "n2", "n3"};
     const int pairs[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 0}};
-    tacl_doctor_report_t *r = make(4, hosts, 4, pairs, NULL, NULL);
-    char *v = render(r, tacl_doctor_write_verdict);
+    tacl__doctor_report_t *r = make(4, hosts, 4, pairs, NULL, NULL);
+    char *v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "n0<->n2: unreachable");
     CHECK_CONTAINS(v, "n1<->n3: unreachable");
     CHECK_CONTAINS(v, "pipeline stages n0->n1->n2->n3 need only n0-n1, n1-n2 and n2-n3");
@@ -152,22 +152,22 @@ static void test_ring_without_diagonals(void)
     /* Unmeasured links: the relay is named without a rate. */
     CHECK_CONTAINS(v, "tacl routes it through n1 (relay)\n");
     free(v);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 static void test_disconnected(void)
 {
     const char *hosts[] = {"A", "B", "C", "D"};
     const int pairs[][2] = {{0, 1}, {2, 3}};
-    tacl_doctor_report_t *r = make(4, hosts, 2, pairs, NULL, NULL);
+    tacl__doctor_report_t *r = make(4, hosts, 2, pairs, NULL, NULL);
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
         r->smoke[k].ran = 0;
         snprintf(r->smoke[k].msg, sizeof r->smoke[k].msg, "the graph is disconnected");
     }
     CHECK(r->ncomp == 2);
     CHECK(r->comp[0] == 0 && r->comp[1] == 0 && r->comp[2] == 1 && r->comp[3] == 1);
-    CHECK(tacl_doctor_status(r) == 1);
-    char *v = render(r, tacl_doctor_write_verdict);
+    CHECK(tacl__doctor_status(r) == 1);
+    char *v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "DISCONNECTED: the 4 hosts form 2 groups that cannot reach each other: "
                       "{A (rank 0), B (rank 1)} {C (rank 2), D (rank 3)}");
     CHECK_CONTAINS(v, "A<->C: unreachable");
@@ -175,19 +175,19 @@ static void test_disconnected(void)
     CHECK_CONTAINS(v, "collective smoke tests not run: the graph is disconnected");
     CHECK(!strstr(v, "pipeline stages"));
     free(v);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 static void test_one_host_and_full_mesh(void)
 {
     const char *one[] = {"h", "h", "h"};
-    tacl_doctor_report_t *r = make(3, one, 0, NULL, NULL, NULL);
-    CHECK(r->nhosts == 1 && tacl_doctor_full_mesh(r));
-    char *v = render(r, tacl_doctor_write_verdict);
+    tacl__doctor_report_t *r = make(3, one, 0, NULL, NULL, NULL);
+    CHECK(r->nhosts == 1 && tacl__doctor_full_mesh(r));
+    char *v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "one host: all 3 ranks reach each other");
     CHECK_CONTAINS(v, "store: any address of the one host (this run met at 10.0.0.1:29500)");
     free(v);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 
     /* Two hosts, two ranks each, every cross-host pair linked; the host link carries the best
      * pair's figures. Host ids with a common hostname are shown whole. */
@@ -195,10 +195,10 @@ static void test_one_host_and_full_mesh(void)
     const int pairs[][2] = {{0, 2}, {0, 3}, {1, 2}, {1, 3}};
     const double gbs[] = {1, 3, 2, 0.5}, lat[] = {10, 12, 8, 9};
     r = make(4, two, 4, pairs, gbs, lat);
-    CHECK(r->nhosts == 2 && tacl_doctor_full_mesh(r));
+    CHECK(r->nhosts == 2 && tacl__doctor_full_mesh(r));
     CHECK(!strcmp(r->host_names[0], "x/b1/net:1"));
     CHECK(r->hgbs[1] == 3 && r->hlat[1] == 8);
-    v = render(r, tacl_doctor_write_verdict);
+    v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "full mesh: all 2 hosts reach each other directly");
     CHECK(!strstr(v, "unreachable"));
     free(v);
@@ -206,44 +206,44 @@ static void test_one_host_and_full_mesh(void)
     r->smoke[TACL_DOCTOR_ALL_REDUCE].nfail = 2;
     snprintf(r->smoke[TACL_DOCTOR_ALL_REDUCE].msg, TACL_DOCTOR_MSG_MAX,
              "rank 3: element 5 of 65536 float64 sums is 1, expected 10");
-    CHECK(tacl_doctor_status(r) == 1);
-    v = render(r, tacl_doctor_write_verdict);
+    CHECK(tacl__doctor_status(r) == 1);
+    v = render(r, tacl__doctor_write_verdict);
     CHECK_CONTAINS(v, "all_reduce FAILED on 2 of 4 ranks: rank 3: element 5 of 65536 float64 "
                       "sums is 1, expected 10");
     CHECK(!strstr(v, "collectives work"));
     free(v);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 
     /* Graphviz labels escape what TACL_HOST_ID may hold. */
     const char *odd[] = {"a\"b", "c\\d"};
     const int p0[][2] = {{0, 1}};
     r = make(2, odd, 1, p0, NULL, NULL);
-    v = render(r, tacl_doctor_write_dot);
+    v = render(r, tacl__doctor_write_dot);
     CHECK_CONTAINS(v, "h0 [label=\"a\\\"b\\nranks 0\"];");
     CHECK_CONTAINS(v, "h1 [label=\"c\\\\d\\nranks 1\"];");
     free(v);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 
     /* Distinct hostnames are shortened to the hostname. */
     const char *named[] = {"gpu1/boot/net:1", "gpu2/boot/net:1"};
     const int p1[][2] = {{0, 1}};
     r = make(2, named, 1, p1, NULL, NULL);
     CHECK(!strcmp(r->host_names[0], "gpu1") && !strcmp(r->host_names[1], "gpu2"));
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 static void test_errors(void)
 {
-    tacl_doctor_report_t *r;
-    CHECK_ST(tacl_doctor_report_create(0, &r), TACL_ERR_INVALID);
+    tacl__doctor_report_t *r;
+    CHECK_ST(tacl__doctor_report_create(0, &r), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "expected 1 to 65536 ranks, got 0");
-    CHECK_OK(tacl_doctor_report_create(2, &r));
-    CHECK_ST(tacl_doctor_report_set_host(r, 2, "A"), TACL_ERR_INVALID);
+    CHECK_OK(tacl__doctor_report_create(2, &r));
+    CHECK_ST(tacl__doctor_report_set_host(r, 2, "A"), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "rank 2 out of range 0..1");
-    CHECK_OK(tacl_doctor_report_set_host(r, 0, "A"));
-    CHECK_ST(tacl_doctor_finish(r), TACL_ERR_INVALID);
+    CHECK_OK(tacl__doctor_report_set_host(r, 0, "A"));
+    CHECK_ST(tacl__doctor_finish(r), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "rank 1 has no host");
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 int main(void)

@@ -27,22 +27,22 @@ typedef struct {
 /* Generation g writes area g % 2; publishing g + 1 implies having read g - 1's area, so two
  * areas suffice (the same argument as the shm group's slots). */
 static tacl_status_t mp_allgather(void *vctx, const void *mine, size_t len, void *all,
-                                  tacl_errbuf_t *eb)
+                                  tacl__errbuf_t *eb)
 {
     mp_xchg_ctx_t *c = vctx;
     if (len > MP_XCHG_MAX)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT, "mp_xchg: %zu bytes > %d", len,
-                        MP_XCHG_MAX);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT, "mp_xchg: %zu bytes > %d", len,
+                         MP_XCHG_MAX);
     uint64_t g = ++c->gen;
     memcpy(c->sh->data[g & 1][c->rank], mine, len);
     atomic_store(&c->sh->arrived[c->rank], g);
-    uint64_t deadline = tacl_deadline_ns(20.0);
+    uint64_t deadline = tacl__deadline_ns(20.0);
     for (int r = 0; r < c->size; r++) {
         while (atomic_load(&c->sh->arrived[r]) < g) {
-            if (tacl_now_ns() > deadline)
-                return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_BOOT,
-                                "mp_xchg: rank %d did not arrive at exchange %llu", r,
-                                (unsigned long long)g);
+            if (tacl__now_ns() > deadline)
+                return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_BOOT,
+                                 "mp_xchg: rank %d did not arrive at exchange %llu", r,
+                                 (unsigned long long)g);
             sched_yield();
         }
     }
@@ -66,7 +66,7 @@ int mp_run(int n, mp_fn_t fn, void *arg, double timeout_s, mp_result_t *res)
         if (pid == 0) {
             mp_xchg_ctx_t xc = {sh, r, n, 0};
             mp_ctx_t ctx = {.rank = r, .size = n};
-            ctx.xchg = (tacl_xchg_t){.allgather = mp_allgather, .ctx = &xc, .rank = r, .size = n};
+            ctx.xchg = (tacl__xchg_t){.allgather = mp_allgather, .ctx = &xc, .rank = r, .size = n};
             int code = fn(&ctx, arg);
             fflush(stdout);
             fflush(stderr);
@@ -78,7 +78,7 @@ int mp_run(int n, mp_fn_t fn, void *arg, double timeout_s, mp_result_t *res)
         else
             res[r].code = -1;
     }
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     int killed = 0;
     while (live > 0) {
         int status;
@@ -93,7 +93,7 @@ int mp_run(int n, mp_fn_t fn, void *arg, double timeout_s, mp_result_t *res)
             }
             continue;
         }
-        if (tacl_now_ns() > deadline && !killed) {
+        if (tacl__now_ns() > deadline && !killed) {
             for (int r = 0; r < n; r++) {
                 if (res[r].pid > 0 && !res[r].exited && !res[r].sig) {
                     fprintf(stderr,

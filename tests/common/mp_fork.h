@@ -1,5 +1,5 @@
 /* mp_fork.h — multi-process tests without a store: mp_run forks n ranks that share an
- * anonymous shared mapping through which mp_xchg (a tacl_xchg_t) all-gathers small records.
+ * anonymous shared mapping through which mp_xchg (a tacl__xchg_t) all-gathers small records.
  * The parent only supervises: it reaps the children as they exit (so a killed rank never
  * lingers as a zombie), kills the ones still running at the timeout (by pid) and reports how
  * each ended. */
@@ -15,7 +15,7 @@
 
 typedef struct {
     int rank, size;
-    tacl_xchg_t xchg; /* all-gather among the ranks of this run (20 s deadline) */
+    tacl__xchg_t xchg; /* all-gather among the ranks of this run (20 s deadline) */
 } mp_ctx_t;
 
 typedef int (*mp_fn_t)(mp_ctx_t *ctx, void *arg);

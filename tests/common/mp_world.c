@@ -126,13 +126,13 @@ int mpw_run(int n, mpw_body_t body, void *arg, const mpw_opts_t *o)
         mp_status[r] = -1;
         mp_signal[r] = 0;
     }
-    uint64_t deadline = tacl_deadline_ns(timeout);
+    uint64_t deadline = tacl__deadline_ns(timeout);
     int left = n, first_fail = 0;
     while (left > 0) {
         int wst;
         pid_t p = waitpid(-1, &wst, WNOHANG);
         if (p == 0) {
-            if (tacl_now_ns() > deadline) {
+            if (tacl__now_ns() > deadline) {
                 fprintf(stderr, "mpw_run: %d rank(s) still running after %.0f s; killing them\n",
                         left, timeout);
                 for (int r = 0; r < n; r++)

@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-#define tv_set      tacl_elem_set
-#define tv_get      tacl_elem_get
-#define tv_is_float tacl_dtype_is_float
+#define tv_set      tacl__elem_set
+#define tv_get      tacl__elem_get
+#define tv_is_float tacl__dtype_is_float
 /* Tolerance for comparing a computed value of dt against an exact expectation. */
 double tv_tol(tacl_dtype_t dt, double expect);
 

@@ -26,7 +26,7 @@ static int xchg_fork_io(int fd, void *buf, size_t len, int out, uint64_t deadlin
     char *p = buf;
     while (len) {
         struct pollfd pf = {.fd = fd, .events = out ? POLLOUT : POLLIN};
-        int ms = tacl_ms_left(deadline);
+        int ms = tacl__ms_left(deadline);
         if (ms == 0 || poll(&pf, 1, ms) < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -43,19 +43,19 @@ static int xchg_fork_io(int fd, void *buf, size_t len, int out, uint64_t deadlin
 }
 
 static tacl_status_t xchg_fork_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                         tacl_errbuf_t *eb)
+                                         tacl__errbuf_t *eb)
 {
     xchg_fork_ctx_t *c = ctx;
-    uint64_t deadline = tacl_deadline_ns(60.0), l = len, total;
+    uint64_t deadline = tacl__deadline_ns(60.0), l = len, total;
     if (xchg_fork_io(c->fd, &l, sizeof l, 1, deadline) != 0 ||
         xchg_fork_io(c->fd, (void *)mine, len, 1, deadline) != 0 ||
         xchg_fork_io(c->fd, &total, sizeof total, 0, deadline) != 0)
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT, "test exchange: hub unreachable");
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT, "test exchange: hub unreachable");
     if (total == UINT64_MAX)
-        return tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_BOOT,
-                        "test exchange: a rank exited before this all-gather");
+        return tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_BOOT,
+                         "test exchange: a rank exited before this all-gather");
     if (xchg_fork_io(c->fd, all, total, 0, deadline) != 0)
-        return tacl_err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT, "test exchange: short answer");
+        return tacl__err(eb, TACL_ERR_BOOTSTRAP, TACL_SUB_BOOT, "test exchange: short answer");
     return TACL_OK;
 }
 
@@ -86,7 +86,7 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
                 if (k != r) close(sp[k][1]);
             }
             xchg_fork_ctx_t ctx = {sp[r][1]};
-            tacl_xchg_t x = {
+            tacl__xchg_t x = {
                 .allgather = xchg_fork_allgather, .ctx = &ctx, .rank = r, .size = size};
             int rc = fn(r, size, &x, arg);
             fflush(NULL);
@@ -95,10 +95,10 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
         ch[r] = (xchg_fork_child_t){.fd = sp[r][0], .alive = 1, .pid = pid};
         close(sp[r][1]);
     }
-    uint64_t deadline = tacl_deadline_ns(timeout_s);
+    uint64_t deadline = tacl__deadline_ns(timeout_s);
     int broken = 0, open_fds = size;
     struct pollfd *pf = calloc((size_t)size, sizeof *pf);
-    while (open_fds > 0 && tacl_now_ns() < deadline) {
+    while (open_fds > 0 && tacl__now_ns() < deadline) {
         for (int r = 0; r < size; r++)
             pf[r] = (struct pollfd){.fd = ch[r].alive ? ch[r].fd : -1, .events = POLLIN};
         if (poll(pf, (nfds_t)size, 100) < 0 && errno != EINTR) break;
@@ -133,7 +133,7 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
             for (int r = 0; r < size; r++) {
                 if (!ch[r].alive || !ch[r].ready) continue;
                 uint64_t bad = UINT64_MAX;
-                xchg_fork_io(ch[r].fd, &bad, sizeof bad, 1, tacl_deadline_ns(5.0));
+                xchg_fork_io(ch[r].fd, &bad, sizeof bad, 1, tacl__deadline_ns(5.0));
                 free(ch[r].buf);
                 ch[r].buf = NULL;
                 ch[r].ready = 0;
@@ -145,8 +145,8 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
             for (int r = 0; r < size; r++)
                 memcpy(all + (size_t)r * len, ch[r].buf, len);
             for (int r = 0; r < size; r++) {
-                xchg_fork_io(ch[r].fd, &total, sizeof total, 1, tacl_deadline_ns(5.0));
-                xchg_fork_io(ch[r].fd, all, total, 1, tacl_deadline_ns(5.0));
+                xchg_fork_io(ch[r].fd, &total, sizeof total, 1, tacl__deadline_ns(5.0));
+                xchg_fork_io(ch[r].fd, all, total, 1, tacl__deadline_ns(5.0));
                 free(ch[r].buf);
                 ch[r].buf = NULL;
                 ch[r].ready = 0;
@@ -160,7 +160,7 @@ int xchg_fork_run(int size, xchg_fork_fn fn, void *arg, double timeout_s, int *s
     for (int r = 0; r < size; r++) {
         int st = 0;
         pid_t w = 0;
-        while ((w = waitpid(ch[r].pid, &st, WNOHANG)) == 0 && tacl_now_ns() < deadline)
+        while ((w = waitpid(ch[r].pid, &st, WNOHANG)) == 0 && tacl__now_ns() < deadline)
             usleep(10000);
         if (w == 0) {
             fprintf(stderr, "xchg_fork: rank %d (pid %d) still running at the timeout: killed\n", r,

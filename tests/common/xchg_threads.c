@@ -19,7 +19,7 @@ struct xchg_threads {
 };
 
 static tacl_status_t xchg_threads_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                            tacl_errbuf_t *eb)
+                                            tacl__errbuf_t *eb)
 {
     struct member *m = ctx;
     xchg_threads_t *x = m->x;
@@ -70,10 +70,10 @@ void xchg_threads_destroy(xchg_threads_t *x)
     free(x);
 }
 
-void xchg_threads_member(xchg_threads_t *x, int rank, tacl_xchg_t *out)
+void xchg_threads_member(xchg_threads_t *x, int rank, tacl__xchg_t *out)
 {
-    *out = (tacl_xchg_t){.allgather = xchg_threads_allgather,
-                         .ctx = &x->members[rank],
-                         .rank = rank,
-                         .size = x->size};
+    *out = (tacl__xchg_t){.allgather = xchg_threads_allgather,
+                          .ctx = &x->members[rank],
+                          .rank = rank,
+                          .size = x->size};
 }

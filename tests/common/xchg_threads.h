@@ -1,4 +1,4 @@
-/* xchg_threads.h — a tacl_xchg_t for tests that run ranks as threads of one process: an
+/* xchg_threads.h — a tacl__xchg_t for tests that run ranks as threads of one process: an
  * all-gather through a shared array and a barrier (no deadline is needed: every thread of the
  * test takes part, and the test's CTest timeout bounds a bug). */
 #ifndef TACL_TEST_XCHG_THREADS_H
@@ -14,6 +14,6 @@ typedef struct xchg_threads xchg_threads_t;
 xchg_threads_t *xchg_threads_create(int size);
 void xchg_threads_destroy(xchg_threads_t *x);
 /* Thread rank's view: fills *out (valid while x lives). */
-void xchg_threads_member(xchg_threads_t *x, int rank, tacl_xchg_t *out);
+void xchg_threads_member(xchg_threads_t *x, int rank, tacl__xchg_t *out);
 
 #endif

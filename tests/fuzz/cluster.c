@@ -4,7 +4,7 @@
  * unreachable pairs, rank map and store inside the host list, positive link bandwidths, unique
  * host names), must survive its consumers (link lookup, widest route, components, the JSON
  * writer) and must read back from its own JSON with the same shape. Accepted files are also
- * given to TACL_TOPO=file's reader (tacl_topo_file_links), which maps ranks to their hosts.
+ * given to TACL_TOPO=file's reader (tacl__topo_file_links), which maps ranks to their hosts.
  * fuzz-sources: src/topo/cluster_file.c src/topo/cluster.c src/topo/topofile.c
  * fuzz-sources: src/core/log.c src/core/status.c src/core/settings.c
  * fuzz-libs: -lfyaml
@@ -37,17 +37,17 @@ static void cl_check(const tacl_cluster_t *c)
 {
     FUZZ_ASSERT(c->nhosts >= 1);
     for (int i = 0; i < c->nhosts; i++) {
-        const tacl_cluster_host_t *h = &c->hosts[i];
+        const tacl__cluster_host_t *h = &c->hosts[i];
         FUZZ_ASSERT(h->name[0] && h->ngpus >= 0 && h->ngpus <= 4096);
         FUZZ_ASSERT(h->naddrs >= 0 && h->naddrs <= TACL_CLUSTER_ADDRS);
-        if (c->nhosts <= 256) FUZZ_ASSERT(tacl_cluster_find_host(c, h->name) == i); /* unique */
+        if (c->nhosts <= 256) FUZZ_ASSERT(tacl__cluster_find_host(c, h->name) == i); /* unique */
     }
     for (int i = 0; i < c->nlinks; i++) {
-        const tacl_cluster_link_t *l = &c->links[i];
+        const tacl__cluster_link_t *l = &c->links[i];
         FUZZ_ASSERT(l->a >= 0 && l->a < l->b && l->b < c->nhosts);
         FUZZ_ASSERT(l->gbs > 0 && l->lat_us >= 0);
         double g, lat;
-        FUZZ_ASSERT(tacl_cluster_link(c, l->a, l->b, &g, &lat) && g == l->gbs);
+        FUZZ_ASSERT(tacl__cluster_link(c, l->a, l->b, &g, &lat) && g == l->gbs);
     }
     for (int i = 0; i < c->nunreach; i++)
         FUZZ_ASSERT(c->unreach[i][0] >= 0 && c->unreach[i][0] < c->unreach[i][1] &&
@@ -65,7 +65,7 @@ static void cl_check(const tacl_cluster_t *c)
     if (c->nhosts <= 256) {
         int path[8];
         double g = 0, lat = 0;
-        int len = tacl_cluster_route(c, 0, c->nhosts - 1, path, 8, &g, &lat);
+        int len = tacl__cluster_route(c, 0, c->nhosts - 1, path, 8, &g, &lat);
         FUZZ_ASSERT(len >= 0 && len <= c->nhosts);
         if (len) {
             FUZZ_ASSERT(path[0] == 0 && (len > 8 || path[len - 1] == c->nhosts - 1));
@@ -73,14 +73,14 @@ static void cl_check(const tacl_cluster_t *c)
         }
         int *comp = malloc(sizeof(int) * (size_t)c->nhosts);
         FUZZ_ASSERT(comp);
-        int nc = tacl_cluster_components(c, comp);
+        int nc = tacl__cluster_components(c, comp);
         FUZZ_ASSERT(nc >= 1 && nc <= c->nhosts);
         for (int i = 0; i < c->nhosts; i++)
             FUZZ_ASSERT(comp[i] >= 0 && comp[i] < nc);
         if (len) FUZZ_ASSERT(comp[0] == comp[c->nhosts - 1]);
         free(comp);
     }
-    (void)tacl_cluster_total_gpus(c);
+    (void)tacl__cluster_total_gpus(c);
 }
 
 /* The JSON the doctor writes must read back into the same shape. */
@@ -92,11 +92,11 @@ static void cl_round_trip(const tacl_cluster_t *c)
     FUZZ_ASSERT(f);
     FUZZ_ASSERT(tacl_cluster_write_json(c, f) == TACL_OK);
     FUZZ_ASSERT(fclose(f) == 0);
-    tacl_doc_t d;
-    tacl_status_t st = tacl_doc_parse("fuzz.json", json, &d);
+    tacl__doc_t d;
+    tacl_status_t st = tacl__doc_parse("fuzz.json", json, &d);
     tacl_cluster_t *c2 = NULL;
-    if (st == TACL_OK) st = tacl_cluster_read(&d, &c2);
-    tacl_doc_close(&d);
+    if (st == TACL_OK) st = tacl__cluster_read(&d, &c2);
+    tacl__doc_close(&d);
     if (st != TACL_OK) fprintf(stderr, "fuzz: JSON written:\n%s\n", json);
     FUZZ_ASSERT(st == TACL_OK);
     FUZZ_ASSERT(c2->nhosts == c->nhosts && c2->nlinks == c->nlinks && c2->nunreach == c->nunreach &&
@@ -127,9 +127,9 @@ static void cl_topofile(const tacl_cluster_t *c, const char *text)
     const char *ids[8];
     for (int r = 0; r < n; r++)
         ids[r] = c->hosts[(r * 7) % c->nhosts].name;
-    tacl_topo_links_t l = {0};
-    tacl_errbuf_t eb;
-    tacl_status_t st = tacl_topo_file_links(path, n, ids, &l, &eb);
+    tacl__topo_links_t l = {0};
+    tacl__errbuf_t eb;
+    tacl_status_t st = tacl__topo_file_links(path, n, ids, &l, &eb);
     unlink(path);
     FUZZ_ASSERT(st == TACL_OK); /* every rank names a host of the file */
     FUZZ_ASSERT(l.n == n);
@@ -140,7 +140,7 @@ static void cl_topofile(const tacl_cluster_t *c, const char *text)
             FUZZ_ASSERT(l.allowed[k] == l.allowed[t]); /* links are symmetric */
             if (l.allowed[k]) FUZZ_ASSERT(l.bw[k] > 0 && l.lat[k] >= 0);
         }
-    tacl_topo_links_free(&l);
+    tacl__topo_links_free(&l);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -148,19 +148,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int quiet;
     if (!quiet) {
         setenv("TACL_LOG", "none", 1);
-        tacl_log_reload();
+        tacl__log_reload();
         quiet = 1;
     }
     char *text = malloc(size + 1);
     FUZZ_ASSERT(text);
     memcpy(text, data, size);
     text[size] = '\0';
-    tacl_doc_t d;
-    tacl_status_t st = tacl_doc_parse("fuzz.yaml", text, &d);
+    tacl__doc_t d;
+    tacl_status_t st = tacl__doc_parse("fuzz.yaml", text, &d);
     tacl_cluster_t *c = NULL;
     if (st == TACL_OK) {
-        st = tacl_cluster_read(&d, &c);
-        tacl_doc_close(&d);
+        st = tacl__cluster_read(&d, &c);
+        tacl__doc_close(&d);
     }
     if (st != TACL_OK) {
         cl_refused(st, "fuzz.yaml");

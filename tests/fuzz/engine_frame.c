@@ -1,5 +1,5 @@
 /* engine_frame.c — libFuzzer target: the 96-byte fragment header the engine receives on a link,
- * through tacl_frame_check (the function eng_on_header calls). The first 3 bytes of an input
+ * through tacl__frame_check (the function eng_on_header calls). The first 3 bytes of an input
  * place the receiver (world size 1-64, its rank, the peer at the other end of the link); the
  * next 96 are the header as it arrives (short inputs are zero-filled). The target states the
  * rules on its own, in 128-bit arithmetic, and requires the same verdict: an accepted DATA
@@ -24,7 +24,7 @@ static int ef_in_world(long long r, int n)
 }
 
 /* The rules, written independently of engine_frame.c. */
-static tacl_frame_class_t ef_expect(const tacl_frame_hdr_t *h, int rank, int n, int peer)
+static tacl__frame_class_t ef_expect(const tacl__frame_hdr_t *h, int rank, int n, int peer)
 {
     if (h->magic != 0x7461636cu) return TACL_FRAME_BAD;
     switch (h->kind) {
@@ -58,17 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3) return 0;
     int n = 1 + data[0] % 64, rank = data[1] % n, peer = data[2] % n;
     if (peer == rank && n > 1) peer = (rank + 1) % n;
-    tacl_frame_hdr_t h;
+    tacl__frame_hdr_t h;
     memset(&h, 0, sizeof h);
     memcpy(&h, data + 3, size - 3 < sizeof h ? size - 3 : sizeof h);
     const char *why = "unset";
-    tacl_frame_class_t got = tacl_frame_check(&h, rank, n, peer, &why);
+    tacl__frame_class_t got = tacl__frame_check(&h, rank, n, peer, &why);
     FUZZ_ASSERT(got == ef_expect(&h, rank, n, peer));
     if (got == TACL_FRAME_BAD) {
         FUZZ_ASSERT(why && why[0]); /* the link-down message says why */
     } else {
         FUZZ_ASSERT(why == NULL);
-        FUZZ_ASSERT(tacl_frame_check(&h, rank, n, peer, NULL) == got); /* pure */
+        FUZZ_ASSERT(tacl__frame_check(&h, rank, n, peer, NULL) == got); /* pure */
     }
     if (got == TACL_FRAME_LOCAL || got == TACL_FRAME_RELAY) {
         /* What the engine then relies on (engine.c: eng_msg_arrive, eng_rx_dest). */

@@ -34,7 +34,7 @@ static void fz_start(void)
     /* Quiet: bad frames are the point, their WARN lines are not. */
     setenv("TACL_LOG", "none", 1);
     setenv("TACL_STORE_TOKEN", "fuzz-job-secret", 1);
-    tacl_log_reload();
+    tacl__log_reload();
     FUZZ_ASSERT(tacl_store_server_start("127.0.0.1", 0, &fz_srv) == TACL_OK);
     fz_port = tacl_store_server_port(fz_srv);
 }
@@ -57,9 +57,9 @@ static int fz_connect(void)
            (errno == EADDRNOTAVAIL || errno == EAGAIN || errno == EINTR) && tries++ < 10000)
         usleep(1000);
     FUZZ_ASSERT(rc == 0);
-    tacl_auth_t auth;
-    FUZZ_ASSERT(tacl_auth_get(&auth, NULL) == TACL_OK);
-    FUZZ_ASSERT(boot_store_auth_client(fd, "fuzz store", &auth, tacl_deadline_ns(5), NULL) ==
+    tacl__auth_t auth;
+    FUZZ_ASSERT(tacl__auth_get(&auth, NULL) == TACL_OK);
+    FUZZ_ASSERT(boot_store_auth_client(fd, "fuzz store", &auth, tacl__deadline_ns(5), NULL) ==
                 TACL_OK);
     return fd;
 }
@@ -80,10 +80,10 @@ static void fz_send(int fd, const uint8_t *p, size_t len)
 static int fz_recv(int fd, void *buf, size_t len, int ms)
 {
     uint8_t *p = buf;
-    uint64_t until = tacl_deadline_ns(ms / 1e3);
+    uint64_t until = tacl__deadline_ns(ms / 1e3);
     while (len) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, tacl_ms_left(until)) <= 0) return -1;
+        if (poll(&pf, 1, tacl__ms_left(until)) <= 0) return -1;
         ssize_t n = recv(fd, p, len, 0);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return -1;

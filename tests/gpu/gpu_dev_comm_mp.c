@@ -232,10 +232,10 @@ int main(int argc, char **argv)
         if (rank == 1) _exit(0); /* gone without a word */
         tacl_dev_comm_set_timeout(dc, 10.0);
         void *a = gpu_alloc(N * 4);
-        double t0 = tacl_now_s();
+        double t0 = tacl__now_s();
         tacl_status_t st = tacl_dev_all_reduce(dc, a, a, N, TACL_INT32, TACL_SUM, stream);
         if (st == TACL_OK) st = tacl_dev_comm_sync(dc, stream);
-        double took = tacl_now_s() - t0;
+        double took = tacl__now_s() - t0;
         printf("rank 0: all_reduce with a dead peer -> %s after %.1f s: %s\n", tacl_status_name(st),
                took, tacl_dev_comm_last_error(dc));
         CHECK(st == TACL_ERR_TIMEOUT || st == TACL_ERR_PEER_LOST);

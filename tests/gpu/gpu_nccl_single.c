@@ -10,10 +10,10 @@
 
 static void init_all(int ngpu)
 {
-    const tacl_nccl_lib_t *lib;
-    CHECK_OK(tacl_nccl_get(&lib, NULL));
+    const tacl__nccl_lib_t *lib;
+    CHECK_OK(tacl__nccl_get(&lib, NULL));
     char v[32];
-    tacl_nccl_version_str(lib->version, v, sizeof v);
+    tacl__nccl_version_str(lib->version, v, sizeof v);
     printf("NCCL %s from %s (%s); %d GPU(s)\n", v, lib->cand[lib->chosen].file,
            lib->cand[lib->chosen].origin, ngpu);
     ncclComm_t comms[16];
@@ -51,9 +51,9 @@ static void init_all(int ngpu)
 
 static void one_rank(int ngpu)
 {
-    tacl_dev_boot_t b = tacl_dev_boot_single(60.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(60.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     CUDA_OK(rt->SetDevice(0));
     void *stream;
     CUDA_OK(rt->StreamCreate(&stream));

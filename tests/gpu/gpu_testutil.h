@@ -7,15 +7,15 @@
 #include "check.h"
 #include "gpu/cudart.h"
 
-static const tacl_cudart_t *rt;
-static const tacl_cudart_lib_t *rt_lib;
+static const tacl__cudart_t *rt;
+static const tacl__cudart_lib_t *rt_lib;
 
 #define CUDA_OK(call)                                                                              \
     do {                                                                                           \
         int cuda_e_ = (call);                                                                      \
         if (cuda_e_ != 0) {                                                                        \
             fprintf(stderr, "%s:%d: %s failed: %s (%d)\n", __FILE__, __LINE__, #call,              \
-                    tacl_cudart_strerror(rt_lib, cuda_e_), cuda_e_);                               \
+                    tacl__cudart_strerror(rt_lib, cuda_e_), cuda_e_);                              \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
@@ -24,9 +24,9 @@ static const tacl_cudart_lib_t *rt_lib;
 static inline int gpu_test_start(void)
 {
     char why[512];
-    int n = tacl_gpu_count(why, sizeof why);
+    int n = tacl__gpu_count(why, sizeof why);
     if (n <= 0) SKIP("no GPU here: %s", why);
-    CHECK_OK(tacl_cudart_get(&rt_lib, NULL));
+    CHECK_OK(tacl__cudart_get(&rt_lib, NULL));
     rt = &rt_lib->fn;
     return n;
 }

@@ -51,11 +51,11 @@ static int stall_body(tacl_comm_t *unused, void *arg)
         raise(SIGSTOP);
         _exit(9); /* never reached: rank 0 kills it */
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     tacl_status_t st = TACL_OK;
     for (int i = 0; i < 100000 && st == TACL_OK; i++)
         st = tacl_all_reduce(w, x, x, count, TACL_FLOAT32, TACL_SUM);
-    double el = (double)(tacl_now_ns() - t0) * 1e-9;
+    double el = (double)(tacl__now_ns() - t0) * 1e-9;
     CHECK(st != TACL_OK);
     char want[32];
     snprintf(want, sizeof want, "rank %d", victim);
@@ -70,9 +70,9 @@ static int stall_body(tacl_comm_t *unused, void *arg)
     CHECK_OK(tacl_store_get(tacl_comm_store(w), "stall-pid", &vp, &vl));
     int vpid = atoi(vp);
     tacl_free(vp);
-    uint64_t t1 = tacl_now_ns();
+    uint64_t t1 = tacl__now_ns();
     tacl_comm_destroy(w);
-    double dl = (double)(tacl_now_ns() - t1) * 1e-9;
+    double dl = (double)(tacl__now_ns() - t1) * 1e-9;
     fprintf(stderr, "rank %d: error after %.1f s, destroy took %.2f s\n", me, el, dl);
     if (me == 0) kill(vpid, SIGKILL);
     free(x);
@@ -96,9 +96,9 @@ static int store_body(tacl_comm_t *unused, void *arg)
     size_t l;
     CHECK_ST(tacl_store_get(store, "never-set", &v, &l), TACL_ERR_TIMEOUT);
     CHECK_CONTAINS(tacl_store_last_error(store), "no reply");
-    uint64_t t1 = tacl_now_ns();
+    uint64_t t1 = tacl__now_ns();
     tacl_comm_destroy(w);
-    double dl = (double)(tacl_now_ns() - t1) * 1e-9;
+    double dl = (double)(tacl__now_ns() - t1) * 1e-9;
     fprintf(stderr, "rank %d: destroy with a stopped store took %.2f s\n", me, dl);
     CHECK(dl < 8.0);
     if (me == 0) kill(mpw_store_pid(), SIGKILL);

@@ -263,9 +263,9 @@ static int errors_body(tacl_comm_t *w, void *arg)
     } else {
         x = 0;
         tacl_comm_set_timeout(w, 0.3);
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         CHECK_ST(tacl_mq_dequeue_into(q, &x, sizeof x, &got), TACL_ERR_TIMEOUT);
-        double el = (double)(tacl_now_ns() - t0) * 1e-9;
+        double el = (double)(tacl__now_ns() - t0) * 1e-9;
         CHECK(el >= 0.29 && el < 3.0);
         CHECK_CONTAINS(tacl_mq_last_error(q), "message queue written by rank 0 (host ");
         tacl_comm_set_timeout(w, 30);
@@ -310,7 +310,7 @@ static int kill_body(tacl_comm_t *w, void *arg)
     stream(w, q, sizes_small, (int)NSIZES, 20, 0);
     meet(w, "killed");
     if (me == victim) raise(SIGKILL);
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     tacl_status_t st = TACL_OK;
     uint8_t b[64] = {0};
     for (int i = 0; i < 100000 && st == TACL_OK; i++) {
@@ -322,7 +322,7 @@ static int kill_body(tacl_comm_t *w, void *arg)
             st = tacl_mq_dequeue_into(q, b, sizeof b, &got);
         }
     }
-    double el = (double)(tacl_now_ns() - t0) * 1e-9;
+    double el = (double)(tacl__now_ns() - t0) * 1e-9;
     CHECK_ST(st, TACL_ERR_PEER_LOST);
     char want[32];
     snprintf(want, sizeof want, "rank %d", victim);
@@ -367,12 +367,12 @@ static int stall_body(tacl_comm_t *w, void *arg)
         tacl_comm_set_timeout(w, 1.5);
         tacl_status_t st = TACL_OK;
         int sent = 0;
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         for (; sent < total && st == TACL_OK; sent++) {
             fill(b, (uint64_t)sent, sizeof b);
             st = tacl_mq_enqueue(q, b, sizeof b);
         }
-        double el = (double)(tacl_now_ns() - t0) * 1e-9;
+        double el = (double)(tacl__now_ns() - t0) * 1e-9;
         kill(pids[2], SIGCONT);
         CHECK_ST(st, TACL_ERR_TIMEOUT);
         sent--; /* the one that failed was not queued */
@@ -443,21 +443,21 @@ static int idle_body(tacl_comm_t *w, void *arg)
     meet(w, "idle");
     if (me == 0) {
         usleep(300000);
-        uint64_t c0[8], t0 = tacl_now_ns();
+        uint64_t c0[8], t0 = tacl__now_ns();
         for (int r = 1; r < n; r++)
             c0[r] = proc_cpu_ns(pids[r]);
         usleep(2000000);
-        double el = (double)(tacl_now_ns() - t0);
+        double el = (double)(tacl__now_ns() - t0);
         for (int r = 1; r < n; r++) {
             double pct = 100.0 * (double)(proc_cpu_ns(pids[r]) - c0[r]) / el;
             printf("reader rank %d: %.3f%% CPU while blocked for 2 s\n", r, pct);
             CHECK(pct < 2.0);
         }
-        stamp = tacl_now_ns();
+        stamp = tacl__now_ns();
         CHECK_OK(tacl_mq_enqueue(q, &stamp, sizeof stamp));
     } else {
         CHECK_OK(tacl_mq_dequeue_into(q, &stamp, sizeof stamp, &got));
-        double us = (double)(tacl_now_ns() - stamp) * 1e-3;
+        double us = (double)(tacl__now_ns() - stamp) * 1e-3;
         printf("reader rank %d: woke %.1f us after the enqueue\n", me, us);
         CHECK(got == sizeof stamp);
         CHECK(us < 100000.0);

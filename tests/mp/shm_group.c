@@ -22,9 +22,9 @@
 
 static uint64_t seq;
 
-static tacl_fp_t mkfp(tacl_coll_t coll, tacl_dtype_t dt, tacl_op_t op, int root, uint64_t count)
+static tacl__fp_t mkfp(tacl__coll_t coll, tacl_dtype_t dt, tacl_op_t op, int root, uint64_t count)
 {
-    tacl_fp_t fp = {(uint32_t)coll, (uint32_t)dt, (uint32_t)op, root, count, ++seq};
+    tacl__fp_t fp = {(uint32_t)coll, (uint32_t)dt, (uint32_t)op, root, count, ++seq};
     return fp;
 }
 
@@ -190,7 +190,7 @@ static uint64_t fnv(const void *p, size_t n)
 
 static uint64_t dl(void)
 {
-    return tacl_deadline_ns(20.0);
+    return tacl__deadline_ns(20.0);
 }
 
 /* ---- The ops run. ---- */
@@ -204,7 +204,7 @@ static const tcase_t ar_cases[] = {
 };
 static const size_t ar_counts[] = {0, 1, 7, 1000, 5000, BIG};
 
-static void check_all_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_all_reduce(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 1;
     for (size_t ci = 0; ci < sizeof ar_cases / sizeof ar_cases[0]; ci++) {
@@ -222,9 +222,9 @@ static void check_all_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *
             for (int inplace = 0; inplace < 2; inplace++) {
                 memset(recv, 0xee, count * es);
                 if (inplace) memcpy(recv, send, count * es);
-                tacl_fp_t fp = mkfp(TACL_COLL_ALL_REDUCE, c->dt, c->op, -1, count);
-                CHECK_OK(tacl_shm_all_reduce(g, inplace ? recv : send, recv, count, c->dt, c->op,
-                                             &fp, dl(), eb));
+                tacl__fp_t fp = mkfp(TACL_COLL_ALL_REDUCE, c->dt, c->op, -1, count);
+                CHECK_OK(tacl__shm_all_reduce(g, inplace ? recv : send, recv, count, c->dt, c->op,
+                                              &fp, dl(), eb));
                 if (memcmp(recv, want, count * es)) {
                     for (size_t i = 0; i < count; i++)
                         if (memcmp(recv + i * es, want + i * es, es)) {
@@ -239,7 +239,7 @@ static void check_all_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *
                 }
                 /* The same bits on every rank. */
                 uint64_t h = fnv(recv, count * es), all[MP_MAX_RANKS];
-                CHECK_OK(tacl_xchg_allgather(&ctx->xchg, &h, sizeof h, all, NULL));
+                CHECK_OK(tacl__xchg_allgather(&ctx->xchg, &h, sizeof h, all, NULL));
                 for (int r = 0; r < n; r++)
                     CHECK(all[r] == h);
             }
@@ -255,7 +255,7 @@ static void check_all_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *
     }
 }
 
-static void check_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_reduce(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, root = n - 1, salt = 100;
     static const size_t counts[] = {0, 7, 1000, 5000, BIG};
@@ -267,8 +267,8 @@ static void check_reduce(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
             salt++;
             char *send = xmalloc(count * es), *recv = me == root ? xmalloc(count * es) : NULL;
             fill(c, send, count, salt, me);
-            tacl_fp_t fp = mkfp(TACL_COLL_REDUCE, c->dt, c->op, root, count);
-            CHECK_OK(tacl_shm_reduce(g, send, recv, count, c->dt, c->op, root, &fp, dl(), eb));
+            tacl__fp_t fp = mkfp(TACL_COLL_REDUCE, c->dt, c->op, root, count);
+            CHECK_OK(tacl__shm_reduce(g, send, recv, count, c->dt, c->op, root, &fp, dl(), eb));
             if (me == root) {
                 char *want = xmalloc(count * es);
                 for (size_t i = 0; i < count; i++)
@@ -300,7 +300,7 @@ static int bytes_are(const char *p, size_t len, int salt, int r)
     return 1;
 }
 
-static void check_broadcast(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_broadcast(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, root = 1 % n, salt = 200;
     static const size_t sizes[] = {0, 7, 4000, (size_t)BIG * 4};
@@ -311,8 +311,8 @@ static void check_broadcast(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *e
             char *send = xmalloc(b), *recv = xmalloc(b);
             memset(recv, 0, b);
             if (me == root) fill_bytes(inplace ? recv : send, b, salt, root);
-            tacl_fp_t fp = mkfp(TACL_COLL_BROADCAST, TACL_UINT8, 0, root, b);
-            CHECK_OK(tacl_shm_broadcast(g, inplace ? recv : send, recv, b, root, &fp, dl(), eb));
+            tacl__fp_t fp = mkfp(TACL_COLL_BROADCAST, TACL_UINT8, 0, root, b);
+            CHECK_OK(tacl__shm_broadcast(g, inplace ? recv : send, recv, b, root, &fp, dl(), eb));
             CHECK(bytes_are(recv, b, salt, root));
             free(send);
             free(recv);
@@ -337,7 +337,7 @@ static size_t layout(size_t base, int n, size_t *sizes, size_t *displs)
     return at;
 }
 
-static void check_all_gatherv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_all_gatherv(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 300;
     static const size_t bases[] = {0, 7, 1000, 400000};
@@ -349,9 +349,9 @@ static void check_all_gatherv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t 
             char *send = xmalloc(sizes[me]), *recv = xmalloc(total);
             memset(recv, 0xee, total);
             fill_bytes(inplace ? recv + displs[me] : send, sizes[me], salt, me);
-            tacl_fp_t fp = mkfp(TACL_COLL_ALL_GATHERV, TACL_UINT8, 0, -1, total);
-            CHECK_OK(tacl_shm_all_gatherv(g, inplace ? recv + displs[me] : send, sizes[me], recv,
-                                          sizes, displs, &fp, dl(), eb));
+            tacl__fp_t fp = mkfp(TACL_COLL_ALL_GATHERV, TACL_UINT8, 0, -1, total);
+            CHECK_OK(tacl__shm_all_gatherv(g, inplace ? recv + displs[me] : send, sizes[me], recv,
+                                           sizes, displs, &fp, dl(), eb));
             for (int r = 0; r < n; r++) {
                 CHECK(bytes_are(recv + displs[r], sizes[r], salt, r));
                 for (int j = 0; j < 5; j++) /* the gaps are untouched */
@@ -363,7 +363,7 @@ static void check_all_gatherv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t 
     }
 }
 
-static void check_reduce_scatter(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_reduce_scatter(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 400;
     static const size_t counts[] = {0, 1, 7, 1000, 300007};
@@ -379,9 +379,9 @@ static void check_reduce_scatter(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf
                 fill(c, send, (size_t)n * rc, salt, me);
                 for (size_t i = 0; i < rc; i++)
                     expect(c, want, i, salt, n, (size_t)me * rc + i);
-                tacl_fp_t fp = mkfp(TACL_COLL_REDUCE_SCATTER, c->dt, c->op, -1, rc);
+                tacl__fp_t fp = mkfp(TACL_COLL_REDUCE_SCATTER, c->dt, c->op, -1, rc);
                 char *out = inplace ? send + (size_t)me * rc * es : recv;
-                CHECK_OK(tacl_shm_reduce_scatter(g, send, out, rc, c->dt, c->op, &fp, dl(), eb));
+                CHECK_OK(tacl__shm_reduce_scatter(g, send, out, rc, c->dt, c->op, &fp, dl(), eb));
                 CHECK(!memcmp(out, want, rc * es));
                 free(send);
                 free(recv);
@@ -391,7 +391,7 @@ static void check_reduce_scatter(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf
     }
 }
 
-static void check_gatherv_scatterv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_gatherv_scatterv(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 500;
     static const size_t bases[] = {0, 7, 1000, 400000};
@@ -412,10 +412,10 @@ static void check_gatherv_scatterv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errb
             } else {
                 fill_bytes(send, sizes[me], salt, me);
             }
-            tacl_fp_t fp = mkfp(TACL_COLL_GATHER, TACL_UINT8, 0, 0, total);
-            CHECK_OK(tacl_shm_gatherv(g, src, sizes[me], me == 0 ? recv : NULL,
-                                      me == 0 ? sizes : NULL, me == 0 ? displs : NULL, 0, &fp, dl(),
-                                      eb));
+            tacl__fp_t fp = mkfp(TACL_COLL_GATHER, TACL_UINT8, 0, 0, total);
+            CHECK_OK(tacl__shm_gatherv(g, src, sizes[me], me == 0 ? recv : NULL,
+                                       me == 0 ? sizes : NULL, me == 0 ? displs : NULL, 0, &fp,
+                                       dl(), eb));
             if (me == 0)
                 for (int r = 0; r < n; r++)
                     CHECK(bytes_are(recv + displs[r], sizes[r], salt, r));
@@ -428,9 +428,9 @@ static void check_gatherv_scatterv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errb
             char *mine = xmalloc(sizes[me]);
             char *dst = inplace && me == root ? recv + displs[root] : mine;
             fp = mkfp(TACL_COLL_SCATTER, TACL_UINT8, 0, root, total);
-            CHECK_OK(tacl_shm_scatterv(g, me == root ? recv : NULL, me == root ? sizes : NULL,
-                                       me == root ? displs : NULL, dst, sizes[me], root, &fp, dl(),
-                                       eb));
+            CHECK_OK(tacl__shm_scatterv(g, me == root ? recv : NULL, me == root ? sizes : NULL,
+                                        me == root ? displs : NULL, dst, sizes[me], root, &fp, dl(),
+                                        eb));
             CHECK(bytes_are(dst, sizes[me], salt, me));
             free(mine);
             free(send);
@@ -444,7 +444,7 @@ static size_t a2a_size(size_t k, int src, int dst)
     return (size_t)((src * 3 + dst * 5) % 7) * k + (src == dst);
 }
 
-static void check_all_to_allv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_all_to_allv(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 600;
     static const size_t ks[] = {0, 1, 100, 50000};
@@ -463,8 +463,8 @@ static void check_all_to_allv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t 
         char *send = xmalloc(st), *recv = xmalloc(rt);
         for (int r = 0; r < n; r++)
             fill_bytes(send + sd[r], ss[r], salt + 1000 * r, me); /* block me -> r */
-        tacl_fp_t fp = mkfp(TACL_COLL_ALL_TO_ALLV, TACL_UINT8, 0, -1, 0);
-        CHECK_OK(tacl_shm_all_to_allv(g, send, ss, sd, recv, rs, rd, &fp, dl(), eb));
+        tacl__fp_t fp = mkfp(TACL_COLL_ALL_TO_ALLV, TACL_UINT8, 0, -1, 0);
+        CHECK_OK(tacl__shm_all_to_allv(g, send, ss, sd, recv, rs, rd, &fp, dl(), eb));
         for (int r = 0; r < n; r++)
             CHECK(bytes_are(recv + rd[r], rs[r], salt + 1000 * me, r)); /* block r -> me */
         free(send);
@@ -472,21 +472,21 @@ static void check_all_to_allv(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t 
     }
 }
 
-static void check_barrier(mp_ctx_t *ctx, tacl_shm_group_t *g, tacl_errbuf_t *eb)
+static void check_barrier(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     if (ctx->size < 2) return;
     /* Rank 0 arrives 50 ms late: nobody may leave before it arrived (CLOCK_MONOTONIC is one
      * clock for every process of the host, so the times compare across ranks). */
     uint64_t times[MP_MAX_RANKS], t;
-    tacl_fp_t fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
-    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), eb));
+    tacl__fp_t fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
+    CHECK_OK(tacl__shm_barrier(g, &fp, dl(), eb));
     if (ctx->rank == 0) usleep(50000);
-    uint64_t arrived = tacl_now_ns();
+    uint64_t arrived = tacl__now_ns();
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
-    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), eb));
-    uint64_t left = tacl_now_ns();
+    CHECK_OK(tacl__shm_barrier(g, &fp, dl(), eb));
+    uint64_t left = tacl__now_ns();
     t = ctx->rank == 0 ? arrived : left;
-    CHECK_OK(tacl_xchg_allgather(&ctx->xchg, &t, sizeof t, times, NULL));
+    CHECK_OK(tacl__xchg_allgather(&ctx->xchg, &t, sizeof t, times, NULL));
     CHECK(left >= times[0]);
 }
 
@@ -508,22 +508,23 @@ static void check_no_segment_left(const mp_result_t *res, int n)
     closedir(d);
 }
 
-static tacl_shm_group_t *make_group(mp_ctx_t *ctx, const int *comm_ranks, tacl_errbuf_t *eb)
+static tacl__shm_group_t *make_group(mp_ctx_t *ctx, const int *comm_ranks, tacl__errbuf_t *eb)
 {
-    tacl_shm_group_config_t cfg = {.xchg = &ctx->xchg, .comm_ranks = comm_ranks, .timeout_s = 10.0};
-    tacl_shm_group_t *g = NULL;
-    CHECK_OK(tacl_shm_group_create(&cfg, &g, eb));
+    tacl__shm_group_config_t cfg = {
+        .xchg = &ctx->xchg, .comm_ranks = comm_ranks, .timeout_s = 10.0};
+    tacl__shm_group_t *g = NULL;
+    CHECK_OK(tacl__shm_group_create(&cfg, &g, eb));
     return g;
 }
 
 static int ops_main(mp_ctx_t *ctx, void *arg)
 {
     (void)arg;
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     int ranks[MP_MAX_RANKS];
     for (int r = 0; r < ctx->size; r++)
         ranks[r] = r;
-    tacl_shm_group_t *g = make_group(ctx, ranks, &eb);
+    tacl__shm_group_t *g = make_group(ctx, ranks, &eb);
     check_all_reduce(ctx, g, &eb);
     check_reduce(ctx, g, &eb);
     check_broadcast(ctx, g, &eb);
@@ -532,7 +533,7 @@ static int ops_main(mp_ctx_t *ctx, void *arg)
     check_gatherv_scatterv(ctx, g, &eb);
     check_all_to_allv(ctx, g, &eb);
     check_barrier(ctx, g, &eb);
-    tacl_shm_group_destroy(g);
+    tacl__shm_group_destroy(g);
     return 0;
 }
 
@@ -553,35 +554,35 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
     (void)arg;
     static const int ranks[3] = {10, 11, 12};
     int me = ctx->rank;
-    tacl_errbuf_t eb;
-    tacl_shm_group_t *g = make_group(ctx, ranks, &eb);
+    tacl__errbuf_t eb;
+    tacl__shm_group_t *g = make_group(ctx, ranks, &eb);
     int32_t v[16], out[16];
     for (int i = 0; i < 16; i++)
         v[i] = me + i;
 
     /* Count mismatch: every rank fails, naming rank 0's and rank 2's calls. */
     size_t cnt = me == 2 ? 11 : 10;
-    tacl_fp_t fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_INT32, TACL_SUM, -1, cnt);
-    tacl_status_t st = tacl_shm_all_reduce(g, v, out, cnt, TACL_INT32, TACL_SUM, &fp, dl(), &eb);
+    tacl__fp_t fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_INT32, TACL_SUM, -1, cnt);
+    tacl_status_t st = tacl__shm_all_reduce(g, v, out, cnt, TACL_INT32, TACL_SUM, &fp, dl(), &eb);
     expect_err(st, TACL_ERR_MISMATCH, eb.msg, "rank 10 called all_reduce(count=10, int32, sum");
     CHECK_CONTAINS(eb.msg, "rank 12 called all_reduce(count=11, int32, sum");
     CHECK_CONTAINS(tacl_last_error(), "rank 12 called all_reduce(count=11");
 
     /* The group stays usable. */
     fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_INT32, TACL_SUM, -1, 16);
-    CHECK_OK(tacl_shm_all_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, &fp, dl(), &eb));
+    CHECK_OK(tacl__shm_all_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, &fp, dl(), &eb));
     for (int i = 0; i < 16; i++)
         CHECK(out[i] == 3 * i + 3);
 
     /* Operator mismatch, then root mismatch. */
     tacl_op_t op = me == 1 ? TACL_MAX : TACL_SUM;
     fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_INT32, op, -1, 16);
-    st = tacl_shm_all_reduce(g, v, out, 16, TACL_INT32, op, &fp, dl(), &eb);
+    st = tacl__shm_all_reduce(g, v, out, 16, TACL_INT32, op, &fp, dl(), &eb);
     expect_err(st, TACL_ERR_MISMATCH, eb.msg, "rank 10 called all_reduce(count=16, int32, sum");
     CHECK_CONTAINS(eb.msg, "rank 11 called all_reduce(count=16, int32, max");
     int root = me == 0 ? 0 : 1;
     fp = mkfp(TACL_COLL_REDUCE, TACL_INT32, TACL_SUM, root, 16);
-    st = tacl_shm_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, root, &fp, dl(), &eb);
+    st = tacl__shm_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, root, &fp, dl(), &eb);
     expect_err(st, TACL_ERR_MISMATCH, eb.msg, "root=0");
     CHECK_CONTAINS(eb.msg, "rank 11 called reduce(count=16, int32, sum, root=1");
 
@@ -590,12 +591,12 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
     size_t sizes[3] = {4, 4, 4}, displs[3] = {0, 8, 16};
     char buf[32];
     fp = mkfp(TACL_COLL_ALL_GATHERV, TACL_UINT8, 0, -1, 12);
-    st = tacl_shm_all_gatherv(g, v, me == 2 ? 8 : 4, buf, sizes, displs, &fp, dl(), &eb);
+    st = tacl__shm_all_gatherv(g, v, me == 2 ? 8 : 4, buf, sizes, displs, &fp, dl(), &eb);
     expect_err(st, TACL_ERR_MISMATCH, eb.msg, "rank 12 sends 8 elements of uint8 to rank 1");
     CHECK_CONTAINS(eb.msg, "expects 4");
 
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
-    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+    CHECK_OK(tacl__shm_barrier(g, &fp, dl(), &eb));
 
     /* Waiting ranks sleep: rank 0 arrives 300 ms late, and the others may burn only a small
      * part of that in CPU time (a spin, a yield phase, then the futex). */
@@ -603,7 +604,7 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
-    CHECK_OK(tacl_shm_barrier(g, &fp, dl(), &eb));
+    CHECK_OK(tacl__shm_barrier(g, &fp, dl(), &eb));
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
     if (me != 0 && cpu > 0.1) {
@@ -613,25 +614,25 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
 
     /* Rank 2 stays away: the others time out naming it, and the group is broken for them. */
     int32_t pids[3], mypid = (int32_t)getpid();
-    CHECK_OK(tacl_xchg_allgather(&ctx->xchg, &mypid, sizeof mypid, pids, NULL));
+    CHECK_OK(tacl__xchg_allgather(&ctx->xchg, &mypid, sizeof mypid, pids, NULL));
     if (me != 2) {
         char want[64];
         snprintf(want, sizeof want, "rank 12 (pid %d)", (int)pids[2]);
         fp = mkfp(TACL_COLL_BARRIER, 0, 0, -1, 0);
-        uint64_t t0 = tacl_now_ns();
-        st = tacl_shm_barrier(g, &fp, tacl_deadline_ns(0.3), &eb);
-        double took = (double)(tacl_now_ns() - t0) * 1e-9;
+        uint64_t t0 = tacl__now_ns();
+        st = tacl__shm_barrier(g, &fp, tacl__deadline_ns(0.3), &eb);
+        double took = (double)(tacl__now_ns() - t0) * 1e-9;
         if (st == TACL_ERR_TIMEOUT)
             CHECK_CONTAINS(eb.msg, want);
         else
             expect_err(st, TACL_ERR_TIMEOUT, eb.msg, "gave up"); /* other rank posted first */
         CHECK(took >= 0.25 && took < 2.0);
         fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_INT32, TACL_SUM, -1, 16);
-        st = tacl_shm_all_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, &fp, dl(), &eb);
+        st = tacl__shm_all_reduce(g, v, out, 16, TACL_INT32, TACL_SUM, &fp, dl(), &eb);
         expect_err(st, TACL_ERR_TIMEOUT, eb.msg, "unusable after an earlier error");
     }
-    CHECK_OK(tacl_xchg_allgather(&ctx->xchg, &mypid, sizeof mypid, pids, NULL));
-    tacl_shm_group_destroy(g);
+    CHECK_OK(tacl__xchg_allgather(&ctx->xchg, &mypid, sizeof mypid, pids, NULL));
+    tacl__shm_group_destroy(g);
     seq = 1000; /* ranks 0 and 1 made two more calls than rank 2 */
 
     /* A fresh group; rank 1 dies (SIGALRM, default action) in the middle of all_reduces. */
@@ -644,21 +645,21 @@ static int errors_main(mp_ctx_t *ctx, void *arg)
         struct itimerval it = {{0, 0}, {0, 20000}};
         setitimer(ITIMER_REAL, &it, NULL);
     }
-    uint64_t last_ok = tacl_now_ns();
+    uint64_t last_ok = tacl__now_ns();
     for (int it = 0; it < 100000; it++) {
         fp = mkfp(TACL_COLL_ALL_REDUCE, TACL_FLOAT32, TACL_SUM, -1, count);
-        st = tacl_shm_all_reduce(g, a, b, count, TACL_FLOAT32, TACL_SUM, &fp, dl(), &eb);
+        st = tacl__shm_all_reduce(g, a, b, count, TACL_FLOAT32, TACL_SUM, &fp, dl(), &eb);
         if (st != TACL_OK) break;
         CHECK(b[0] == 3.0f && b[count - 1] == 3.0f);
-        last_ok = tacl_now_ns();
+        last_ok = tacl__now_ns();
     }
     CHECK(me != 1); /* rank 1 never gets here */
     char want[96];
     snprintf(want, sizeof want, "rank 11 (pid %d) on this host died during all_reduce(count=%zu",
              (int)pids[1], count);
     expect_err(st, TACL_ERR_PEER_LOST, eb.msg, want);
-    CHECK(tacl_now_ns() - last_ok < 1000000000ull);
-    tacl_shm_group_destroy(g);
+    CHECK(tacl__now_ns() - last_ok < 1000000000ull);
+    tacl__shm_group_destroy(g);
     free(a);
     free(b);
     return 0;

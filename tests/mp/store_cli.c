@@ -56,11 +56,11 @@ static pid_t cli_start(const char *cli, const char *const *args, int *out_fd)
 static void cli_read(int fd, char *buf, size_t len, double t, int line)
 {
     size_t off = 0;
-    uint64_t deadline = tacl_deadline_ns(t);
+    uint64_t deadline = tacl__deadline_ns(t);
     buf[0] = '\0';
     while (off + 1 < len) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, tacl_ms_left(deadline)) <= 0) break;
+        if (poll(&p, 1, tacl__ms_left(deadline)) <= 0) break;
         ssize_t n = read(fd, buf + off, len - 1 - off);
         if (n <= 0) break;
         off += (size_t)n;
@@ -71,7 +71,7 @@ static void cli_read(int fd, char *buf, size_t len, double t, int line)
 
 static int cli_wait(pid_t p, double t)
 {
-    uint64_t deadline = tacl_deadline_ns(t);
+    uint64_t deadline = tacl__deadline_ns(t);
     for (;;) {
         int ws;
         if (waitpid(p, &ws, WNOHANG) == p) {
@@ -79,7 +79,7 @@ static int cli_wait(pid_t p, double t)
                 if (cli_kids[i] == p) cli_kids[i] = 0;
             return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
         }
-        if (tacl_now_ns() > deadline) return -1;
+        if (tacl__now_ns() > deadline) return -1;
         usleep(5000);
     }
 }

@@ -1,6 +1,6 @@
 /* store_coll.c — the store all-gather and barrier with ranks as processes. "ag64": 64 ranks,
  * three all-gathers of rank-dependent values (checked against values computed here) and a
- * barrier, through the tacl_xchg_t interface; afterwards only the last call's 64 keys remain
+ * barrier, through the tacl__xchg_t interface; afterwards only the last call's 64 keys remain
  * (each rank deleted its key of the call before). "mismatch": ranks contributing different
  * lengths fail with TACL_ERR_MISMATCH naming the other rank and both lengths. "timeout": a
  * rank that never arrives is named (by its key) in the others' TACL_ERR_TIMEOUT. */
@@ -83,22 +83,22 @@ static void sc_ag_rank(int r, int n)
 {
     tacl_store_t *st;
     CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
-    tacl_xchg_t x;
+    tacl__xchg_t x;
     boot_store_xchg_ctx_t ctx;
     boot_store_xchg_init(&x, &ctx, st, "coll/", r, n);
     CHECK(x.rank == r && x.size == n);
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     uint64_t mine[2], all[SC_MAX * 2];
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     for (int round = 0; round < 3; round++) {
         mine[0] = sc_value(round, r, 0);
         mine[1] = sc_value(round, r, 1);
-        CHECK_OK(tacl_xchg_allgather(&x, mine, sizeof mine, all, &eb));
+        CHECK_OK(tacl__xchg_allgather(&x, mine, sizeof mine, all, &eb));
         for (int i = 0; i < n; i++)
             CHECK(all[2 * i] == sc_value(round, i, 0) && all[2 * i + 1] == sc_value(round, i, 1));
     }
     CHECK_OK(boot_store_barrier(&ctx, &eb));
-    sc_res[r].elapsed = tacl_now_s() - t0;
+    sc_res[r].elapsed = tacl__now_s() - t0;
     tacl_store_close(st);
 }
 
@@ -107,10 +107,10 @@ static void sc_mismatch_rank(int r, int n)
     tacl_store_t *st;
     CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
     boot_store_xchg_ctx_t ctx;
-    tacl_xchg_t x;
+    tacl__xchg_t x;
     boot_store_xchg_init(&x, &ctx, st, "mm/", r, n);
     char mine[8] = "abcdefg", all[32];
-    tacl_errbuf_t eb = {{0}};
+    tacl__errbuf_t eb = {{0}};
     sc_res[r].status = boot_store_allgather(&ctx, mine, r == 1 ? 5 : 4, all, &eb);
     snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
     tacl_store_close(st);
@@ -123,9 +123,9 @@ static void sc_timeout_rank(int r, int n)
     CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
     tacl_store_set_timeout(st, 0.5);
     boot_store_xchg_ctx_t ctx;
-    tacl_xchg_t x;
+    tacl__xchg_t x;
     boot_store_xchg_init(&x, &ctx, st, "to/", r, n);
-    tacl_errbuf_t eb = {{0}};
+    tacl__errbuf_t eb = {{0}};
     sc_res[r].status = boot_store_barrier(&ctx, &eb);
     snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
     tacl_store_close(st);

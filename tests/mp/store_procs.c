@@ -116,9 +116,9 @@ static int sp_raw_connect(void)
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
     /* Past the job-token handshake, as a real client: what follows is what is tested. */
-    tacl_auth_t auth;
-    CHECK_OK(tacl_auth_get(&auth, NULL));
-    CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl_deadline_ns(10), NULL));
+    tacl__auth_t auth;
+    CHECK_OK(tacl__auth_get(&auth, NULL));
+    CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl__deadline_ns(10), NULL));
     return fd;
 }
 
@@ -174,8 +174,8 @@ static tacl_store_server_t *sp_kill(void)
     for (int i = 0; i < 3; i++)
         CHECK(read(ready[0], &c, 1) == 1);
     /* All three are connected and mid-request. */
-    uint64_t until = tacl_deadline_ns(5);
-    while (boot_store_server_nclients(srv) < 3 && tacl_now_ns() < until)
+    uint64_t until = tacl__deadline_ns(5);
+    while (boot_store_server_nclients(srv) < 3 && tacl__now_ns() < until)
         usleep(1000);
     usleep(100000); /* the get reaches the server and parks */
     kill(a, SIGKILL);
@@ -184,7 +184,7 @@ static tacl_store_server_t *sp_kill(void)
     sp_reap(a, 0);
     sp_reap(b, 0);
     sp_reap(g, 0);
-    CHECK(boot_store_server_wait_clients(srv, 0, tacl_deadline_ns(5)) == 0);
+    CHECK(boot_store_server_wait_clients(srv, 0, tacl__deadline_ns(5)) == 0);
     /* The server serves on; the key the dead client waited for can be set and read. */
     tacl_store_t *st;
     CHECK_OK(tacl_store_connect("127.0.0.1", sp_port, 5, &st));

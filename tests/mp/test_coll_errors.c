@@ -235,9 +235,9 @@ static int a2av_counts_body(tacl_comm_t *w, void *arg)
         s[sd[q]] = (float)(me * 10 + q);
         r[2 * q] = r[2 * q + 1] = -1;
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     CHECK_ST(tacl_all_to_allv(w, s, sc, sd, r, rc, rd, TACL_FLOAT32), TACL_ERR_MISMATCH);
-    CHECK((double)(tacl_now_ns() - t0) * 1e-9 < 5.0);
+    CHECK((double)(tacl__now_ns() - t0) * 1e-9 < 5.0);
     check_count_msg(w, "all_to_allv", k);
     /* Whatever steps the mismatched call took, the next one runs in step on every rank. */
     for (int q = 0; q < n; q++)
@@ -266,9 +266,9 @@ static int a2av_pair_body(tacl_comm_t *w, void *arg)
             r[3 * q + i] = -1;
         }
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     tacl_status_t st = tacl_all_to_allv(w, s, sc, sd, r, rc, rd, TACL_FLOAT32);
-    CHECK((double)(tacl_now_ns() - t0) * 1e-9 < 5.0);
+    CHECK((double)(tacl__now_ns() - t0) * 1e-9 < 5.0);
     if (me == 1 || me == 2) {
         CHECK_ST(st, TACL_ERR_MISMATCH);
         check_count_msg(w, "all_to_allv", 2);
@@ -313,9 +313,9 @@ static int agv_counts_body(tacl_comm_t *w, void *arg)
             for (int q = 0; q < n; q++)
                 rc[q] = p2[me][q];
         }
-        uint64_t t0 = tacl_now_ns();
+        uint64_t t0 = tacl__now_ns();
         CHECK_ST(tacl_all_gatherv(w, s, rc[me], r, rc, dsp, TACL_FLOAT32), TACL_ERR_MISMATCH);
-        CHECK((double)(tacl_now_ns() - t0) * 1e-9 < 5.0);
+        CHECK((double)(tacl__now_ns() - t0) * 1e-9 < 5.0);
         /* shm names the pair and both counts (or, pass 0, the fingerprints' totals); over tcp
          * the fingerprints carry a hash of recv_counts, so the message names two ranks whose
          * counts differ and gives the reporting rank's counts */
@@ -373,9 +373,9 @@ static int timeout_body(tacl_comm_t *w, void *arg)
         sleep(3); /* never calls the collective in time */
         return 0;
     }
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     CHECK_ST(tacl_all_reduce(w, x, x, 4, TACL_FLOAT32, TACL_SUM), TACL_ERR_TIMEOUT);
-    double el = (double)(tacl_now_ns() - t0) * 1e-9;
+    double el = (double)(tacl__now_ns() - t0) * 1e-9;
     CHECK(el >= 0.9 && el < 2.9);
     CHECK_CONTAINS(tacl_comm_last_error(w), "rank 1");
     return 0;
@@ -398,11 +398,11 @@ static int peer_lost_body(tacl_comm_t *w, void *arg)
     const char *go[] = {"peer-lost-go"};
     CHECK_OK(tacl_store_wait(store, go, 1));
     if (me == n - 1) raise(SIGKILL);
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     tacl_status_t st = TACL_OK;
     for (int i = 0; i < 100 && st == TACL_OK; i++)
         st = tacl_all_reduce(w, x, x, count, TACL_FLOAT32, TACL_SUM);
-    double el = (double)(tacl_now_ns() - t0) * 1e-9;
+    double el = (double)(tacl__now_ns() - t0) * 1e-9;
     CHECK_ST(st, TACL_ERR_PEER_LOST);
     char want[32];
     snprintf(want, sizeof want, "rank %d", n - 1);
@@ -424,7 +424,7 @@ static void agree_check(tacl_comm_t *w, const char *name, tacl_status_t st, tacl
                         uint64_t t0, const char *const *subs)
 {
     int me = tacl_comm_rank(w), n = tacl_comm_size(w);
-    double el = (double)(tacl_now_ns() - t0) * 1e-9;
+    double el = (double)(tacl__now_ns() - t0) * 1e-9;
     const char *msg = tacl_comm_last_error(w);
     if (st != want) {
         fprintf(stderr, "%s: rank %d got %s after %.2f s, expected %s: %s\n", name, me,
@@ -464,57 +464,57 @@ static int agree_body(tacl_comm_t *w, void *arg)
         a[i] = (float)(me * 100 + i);
     int root = me == 1 ? 1 : 0; /* rank 1 disagrees on the root */
     const char *roots[] = {"rank 1", "root=1", "root=0", "roots differ", NULL};
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     agree_check(w, "broadcast root", tacl_broadcast(w, a, b, 4, TACL_FLOAT32, root),
                 TACL_ERR_MISMATCH, t0, roots);
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     agree_check(w, "scatter root", tacl_scatter(w, a, b, 4, TACL_FLOAT32, root), TACL_ERR_MISMATCH,
                 t0, roots);
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     agree_check(w, "reduce root", tacl_reduce(w, a, b, 4, TACL_FLOAT32, TACL_SUM, root),
                 TACL_ERR_MISMATCH, t0, roots);
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     agree_check(w, "gather root", tacl_gather(w, a, b, 4, TACL_FLOAT32, root), TACL_ERR_MISMATCH,
                 t0, roots);
 
     /* Rank 0 broadcasts while the others all_reduce. */
     const char *kinds[] = {"rank 0", "broadcast(count=4", "all_reduce(count=4",
                            "different collectives", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     tacl_status_t st = me == 0 ? tacl_broadcast(w, a, a, 4, TACL_FLOAT32, 0)
                                : tacl_all_reduce(w, a, b, 4, TACL_FLOAT32, TACL_SUM);
     agree_check(w, "broadcast vs all_reduce", st, TACL_ERR_MISMATCH, t0, kinds);
     /* The last rank barriers while the others all_to_all. */
     const char *kinds2[] = {"barrier(", "all_to_all(count=2", "different collectives", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = me == n - 1 ? tacl_barrier(w) : tacl_all_to_all(w, a, b, 2, TACL_FLOAT32);
     agree_check(w, "barrier vs all_to_all", st, TACL_ERR_MISMATCH, t0, kinds2);
 
     /* Count, dtype and op. */
     const char *counts[] = {"all_reduce(count=8", "all_reduce(count=4", "counts differ", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = tacl_all_reduce(w, a, b, me == n - 1 ? 8 : 4, TACL_FLOAT32, TACL_SUM);
     agree_check(w, "all_reduce count", st, TACL_ERR_MISMATCH, t0, counts);
     const char *dtypes[] = {"all_gather(count=2, int32", "all_gather(count=2, float,",
                             "dtypes differ", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = tacl_all_gather(w, a, b, 2, me == 1 ? TACL_INT32 : TACL_FLOAT32);
     agree_check(w, "all_gather dtype", st, TACL_ERR_MISMATCH, t0, dtypes);
     const char *ops[] = {"max", "sum", "reduction ops differ", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = tacl_reduce_scatter(w, a, b, 2, TACL_FLOAT32, me == 0 ? TACL_MAX : TACL_SUM);
     agree_check(w, "reduce_scatter op", st, TACL_ERR_MISMATCH, t0, ops);
 
     /* One rank rejects its own call: it says why, the others name it. */
     const char *null_self[] = {"NULL send buffer", NULL};
     const char *null_other[] = {"rank 1", "an invalid all_reduce(count=4", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = tacl_all_reduce(w, me == 1 ? NULL : a, b, 4, TACL_FLOAT32, TACL_SUM);
     agree_check(w, "NULL buffer on rank 1", st, me == 1 ? TACL_ERR_INVALID : TACL_ERR_MISMATCH, t0,
                 me == 1 ? null_self : null_other);
     const char *root_self[] = {"root 99 out of range", NULL};
     const char *root_other[] = {"rank 1", "an invalid broadcast(count=4", NULL};
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     st = tacl_broadcast(w, a, b, 4, TACL_FLOAT32, me == 1 ? 99 : 0);
     agree_check(w, "bad root on rank 1", st, me == 1 ? TACL_ERR_INVALID : TACL_ERR_MISMATCH, t0,
                 me == 1 ? root_self : root_other);

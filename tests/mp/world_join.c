@@ -100,10 +100,10 @@ static int wj_join(int idx, const tacl_bootstrap_t *bs, const char *host, double
 {
     wj_result_t *r = &wj_res[idx];
     r->pid = getpid();
-    tacl_errbuf_t eb = {{0}};
-    double t0 = tacl_now_s();
+    tacl__errbuf_t eb = {{0}};
+    double t0 = tacl__now_s();
     tacl_status_t st = boot_world_join(bs, host, tmo, w, &eb);
-    r->elapsed = tacl_now_s() - t0;
+    r->elapsed = tacl__now_s() - t0;
     r->status = st;
     snprintf(r->msg, sizeof r->msg, "%s", eb.msg);
     if (st == TACL_OK) {
@@ -136,7 +136,7 @@ static void wj_spawn(int idx, void (*fn)(int))
 /* Waits for every child; fails the test when one crashes or all do not end within t. */
 static void wj_wait_all(double t)
 {
-    uint64_t deadline = tacl_deadline_ns(t);
+    uint64_t deadline = tacl__deadline_ns(t);
     int left = wj_n;
     while (left) {
         for (int i = 0; i < wj_n; i++) {
@@ -151,7 +151,7 @@ static void wj_wait_all(double t)
                 exit(1);
             }
         }
-        if (left && tacl_now_ns() > deadline) {
+        if (left && tacl__now_ns() > deadline) {
             fprintf(stderr, "children still running after %.0f s\n", t);
             exit(1);
         }
@@ -182,10 +182,10 @@ static void wj_agree_child(int r)
         char name[8];
     } mine = {.v = r * 1000 + 7}, all[8];
     snprintf(mine.name, sizeof mine.name, "r%d", r);
-    tacl_errbuf_t eb;
+    tacl__errbuf_t eb;
     for (int round = 0; round < 3; round++) {
         mine.v = r * 1000 + 7 + round;
-        CHECK_OK(tacl_xchg_allgather(&w.xchg, &mine, sizeof mine, all, &eb));
+        CHECK_OK(tacl__xchg_allgather(&w.xchg, &mine, sizeof mine, all, &eb));
         for (int i = 0; i < 8; i++) {
             char want[8];
             snprintf(want, sizeof want, "r%d", i);
@@ -392,9 +392,9 @@ static void wj_leave_child(int idx)
         const char *k[1] = {"test/gone"};
         CHECK_OK(tacl_store_wait(w.store, k, 1));
         usleep(100000);
-        double t0 = tacl_now_s();
+        double t0 = tacl__now_s();
         boot_world_leave(&w);
-        wj_res[0].elapsed = tacl_now_s() - t0;
+        wj_res[0].elapsed = tacl__now_s() - t0;
         return;
     }
 }
@@ -424,9 +424,9 @@ static void wj_leave(void)
     }
     wj_pids[wj_n++] = p;
     CHECK_OK(boot_world_join(&bs, "h", 10, &w, NULL));
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     boot_world_leave(&w);
-    double el = tacl_now_s() - t0;
+    double el = tacl__now_s() - t0;
     CHECK(el >= 0.4 && el < 3.0);
 
     /* A rank whose store host is gone leaves within its short leave bound. */
@@ -447,9 +447,9 @@ static void wj_leave(void)
     CHECK_OK(tacl_store_set(w.store, "test/joined1", "1", 1));
     waitpid(p, NULL, 0);
     wj_pids[wj_n - 1] = 0;
-    t0 = tacl_now_s();
+    t0 = tacl__now_s();
     boot_world_leave(&w);
-    el = tacl_now_s() - t0;
+    el = tacl__now_s() - t0;
     CHECK(el < 3.0);
 }
 

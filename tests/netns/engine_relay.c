@@ -3,7 +3,7 @@
  * without back-pressure piles up what A sends). Modes:
  *   oneway   A streams far more than TACL_RELAY_WINDOW to C, which posts its receives late: the
  *            data arrives intact and in order, and B never holds more than the window of the
- *            flow (tacl_engine_relay_stats), and holds nothing at the end.
+ *            flow (tacl__engine_relay_stats), and holds nothing at the end.
  *   cross    A→C and C→A at once, both destinations late (two flows crossing one relay in
  *            opposite directions): both complete, each flow bounded by the window on B.
  *   unbound  oneway with TACL_RELAY_WINDOW=0: B must hold several windows' worth at some point,
@@ -39,7 +39,7 @@ static uint8_t pattern(size_t i, int msg, int src)
     return (uint8_t)(((i + 131u * (unsigned)msg) * 2654435761u) >> 13) ^ (uint8_t)(src * 37);
 }
 
-static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
+static int relay_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
     char path[256];
@@ -49,26 +49,26 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
     CHECK(setns(fd, CLONE_NEWNET) == 0);
     close(fd);
     static const char *hosts[] = {"A", "B", "C"};
-    tacl_engine_config_t cfg = {.rank = rank,
-                                .size = size,
-                                .xchg = x,
-                                .host_ids = hosts,
-                                .probe_timeout_s = 1.0,
-                                .timeout_s = 20.0};
+    tacl__engine_config_t cfg = {.rank = rank,
+                                 .size = size,
+                                 .xchg = x,
+                                 .host_ids = hosts,
+                                 .probe_timeout_s = 1.0,
+                                 .timeout_s = 20.0};
     int capped = !strcmp(mode, "cap");
     if (capped && rank == 1) setenv("TACL_RELAY_MAX_BYTES", "1", 1);
-    tacl_engine_t *e = NULL;
-    tacl_errbuf_t eb;
-    CHECK_OK(tacl_engine_create(&cfg, &e, &eb));
+    tacl__engine_t *e = NULL;
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__engine_create(&cfg, &e, &eb));
     static const uint8_t chain[9] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
-    CHECK(memcmp(tacl_engine_reach(e), chain, 9) == 0);
+    CHECK(memcmp(tacl__engine_reach(e), chain, 9) == 0);
     int unbound = !strcmp(mode, "unbound"), cross = !strcmp(mode, "cross");
     uint8_t one = 1, all[3];
     if (rank == 1) {
-        CHECK_OK(tacl_xchg_allgather(x, &one, 1, all, &eb)); /* A and C are done */
+        CHECK_OK(tacl__xchg_allgather(x, &one, 1, all, &eb)); /* A and C are done */
         uint64_t cur, peak, tcur, tpeak;
         for (int s = 0; s <= 2; s += 2) {
-            tacl_engine_relay_stats(e, s, 2 - s, &cur, &peak);
+            tacl__engine_relay_stats(e, s, 2 - s, &cur, &peak);
             fprintf(stderr, "relay B (%s): flow %d->%d held now %llu, at most %llu (window %u)\n",
                     mode, s, 2 - s, (unsigned long long)cur, (unsigned long long)peak, WINDOW);
             CHECK(cur == 0);
@@ -81,53 +81,53 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
                 CHECK(peak <= WINDOW);
             }
         }
-        tacl_engine_relay_stats(e, -1, 0, &tcur, &tpeak);
+        tacl__engine_relay_stats(e, -1, 0, &tcur, &tpeak);
         CHECK(tcur == 0);
         if (!unbound) CHECK(tpeak <= (cross ? 2ull : 1ull) * WINDOW);
-        tacl_engine_destroy(e);
+        tacl__engine_destroy(e);
         return 0;
     }
     int peer = 2 - rank;
     int hops[3] = {1, 1, 1};
     hops[rank] = -1;
-    CHECK_OK(tacl_engine_set_routes(e, hops));
+    CHECK_OK(tacl__engine_set_routes(e, hops));
     int sends = rank == 0 || cross, recvs = rank == 2 || cross;
     uint8_t *out = malloc((size_t)NMSG * MSG), *in = malloc((size_t)NMSG * MSG);
     CHECK(out && in);
-    tacl_req_t *r[2 * NMSG];
+    tacl__req_t *r[2 * NMSG];
     int nr = 0, group[3] = {0, 1, 2};
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     if (sends) {
         for (int m = 0; m < NMSG; m++) {
             uint8_t *p = out + (size_t)m * MSG;
             for (size_t k = 0; k < MSG; k++)
                 p[k] = pattern(k, m, rank);
-            tacl_msg_key_t key = {.comm_id = 5, .tag = 3, .seq = (uint64_t)m};
-            CHECK_OK(tacl_engine_isend(e, peer, &key, NULL, p, MSG, &r[nr++]));
+            tacl__msg_key_t key = {.comm_id = 5, .tag = 3, .seq = (uint64_t)m};
+            CHECK_OK(tacl__engine_isend(e, peer, &key, NULL, p, MSG, &r[nr++]));
         }
     }
     if (recvs) {
         usleep(LATE_US); /* a slow receiver: the stream runs ahead of its receives */
         memset(in, 0xee, (size_t)NMSG * MSG);
         for (int m = 0; m < NMSG; m++) {
-            tacl_msg_key_t key = {.comm_id = 5, .tag = 3, .seq = (uint64_t)m};
-            CHECK_OK(tacl_engine_irecv(e, peer, &key, NULL, in + (size_t)m * MSG, MSG, &r[nr++]));
+            tacl__msg_key_t key = {.comm_id = 5, .tag = 3, .seq = (uint64_t)m};
+            CHECK_OK(tacl__engine_irecv(e, peer, &key, NULL, in + (size_t)m * MSG, MSG, &r[nr++]));
         }
     }
     if (capped && rank == 2) {
         /* Only the receives wait here; nothing of A's stream gets past B. */
-        CHECK_ST(tacl_engine_wait(e, r, nr, tacl_deadline_ns(3.0), group, 3, &eb),
+        CHECK_ST(tacl__engine_wait(e, r, nr, tacl__deadline_ns(3.0), group, 3, &eb),
                  TACL_ERR_TIMEOUT);
         CHECK_CONTAINS(eb.msg, "rank 2 timed out");
         CHECK_CONTAINS(eb.msg, "rank 0");
-        CHECK_OK(tacl_xchg_allgather(x, &one, 1, all, &eb));
+        CHECK_OK(tacl__xchg_allgather(x, &one, 1, all, &eb));
         free(out);
         free(in);
-        tacl_engine_destroy(e);
+        tacl__engine_destroy(e);
         return 0;
     }
-    CHECK_OK(tacl_engine_wait(e, r, nr, tacl_deadline_ns(DEADLINE), group, 3, &eb));
-    double took = (double)(tacl_now_ns() - t0) * 1e-9;
+    CHECK_OK(tacl__engine_wait(e, r, nr, tacl__deadline_ns(DEADLINE), group, 3, &eb));
+    double took = (double)(tacl__now_ns() - t0) * 1e-9;
     fprintf(stderr, "rank %d (%s): %d x %u bytes %s in %.2f s\n", rank, mode, NMSG, MSG,
             cross ? "each way" : (rank == 0 ? "sent" : "received"), took);
     if (recvs)
@@ -137,10 +137,10 @@ static int relay_child(int rank, int size, const tacl_xchg_t *x, void *arg)
                     fprintf(stderr, "rank %d: message %d byte %zu wrong\n", rank, m, k);
                     CHECK(0);
                 }
-    CHECK_OK(tacl_xchg_allgather(x, &one, 1, all, &eb));
+    CHECK_OK(tacl__xchg_allgather(x, &one, 1, all, &eb));
     free(out);
     free(in);
-    tacl_engine_destroy(e);
+    tacl__engine_destroy(e);
     return 0;
 }
 

@@ -10,7 +10,7 @@
  *   badfile  a file with a wrong value: tacl_init fails on every rank with TACL_ERR_CONFIG and
  *            file:line:column;
  *   nohost   a file without the ranks' hosts: TACL_ERR_CONFIG naming the rank and its id;
- *   map      tacl_topo_file_links alone: ranks matched by host name, by the hostname part of a
+ *   map      tacl__topo_file_links alone: ranks matched by host name, by the hostname part of a
  *            default host id, by address, by the file's ranks map; same-host pairs linked;
  *            declared bandwidth and latency per pair; an absent link not allowed. */
 #include "check.h"
@@ -106,14 +106,14 @@ static int chain_body(tacl_comm_t *w, void *arg)
 {
     (void)arg;
     int me = tacl_comm_rank(w), n = tacl_comm_size(w);
-    tacl_world_t *wo = w->world;
+    tacl__world_t *wo = w->world;
     CHECK(n == 3);
     /* The file forbids A-C although the fake hosts could connect. */
     CHECK(wo->reach[0 * 3 + 2] == 0 && wo->reach[2 * 3 + 0] == 0);
     CHECK(wo->reach[0 * 3 + 1] && wo->reach[1 * 3 + 2]);
     if (me == 0) {
         CHECK(wo->next_hop[2] == 1);
-        CHECK_CONTAINS(tacl_engine_link_info(wo->engine, 2), "topology forbids");
+        CHECK_CONTAINS(tacl__engine_link_info(wo->engine, 2), "topology forbids");
     }
     if (me == 2) CHECK(wo->next_hop[0] == 1);
     /* Declared weights reached the graph: 1 Gb/s = 1.25e8 B/s. */
@@ -228,9 +228,9 @@ static int map_mode(void)
     /* rank 0 by name, 1 by the hostname part of a default id, 2 by address, 3 and 4 by the
      * ranks map (their ids match nothing). */
     const char *ids[] = {"nodeA", "nodeA/1234-boot/net:4026531840", "10.0.0.2", "zz", "yy"};
-    tacl_topo_links_t l;
-    tacl_errbuf_t eb;
-    CHECK_OK(tacl_topo_file_links(path, 5, ids, &l, &eb));
+    tacl__topo_links_t l;
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__topo_file_links(path, 5, ids, &l, &eb));
     CHECK(l.n == 5);
 #define AT(m, i, j) (m)[(i)*5 + (j)]
 #define NEAR(x, y)  (fabs((x) - (y)) <= 1e-9 * fabs(y))
@@ -242,13 +242,13 @@ static int map_mode(void)
     CHECK(!AT(l.allowed, 0, 3) && !AT(l.allowed, 4, 1) && AT(l.bw, 1, 4) == 0);
 #undef AT
 #undef NEAR
-    tacl_topo_links_free(&l);
+    tacl__topo_links_free(&l);
     /* No file name: the mode needs one. */
-    CHECK_ST(tacl_topo_file_links("", 5, ids, &l, &eb), TACL_ERR_CONFIG);
+    CHECK_ST(tacl__topo_file_links("", 5, ids, &l, &eb), TACL_ERR_CONFIG);
     CHECK_CONTAINS(eb.msg, "TACL_TOPO_FILE");
     /* A missing file names itself. */
     snprintf(path, sizeof path, "%s/none.yaml", dir);
-    CHECK(tacl_topo_file_links(path, 5, ids, &l, &eb) != TACL_OK);
+    CHECK(tacl__topo_file_links(path, 5, ids, &l, &eb) != TACL_OK);
     CHECK_CONTAINS(eb.msg, "none.yaml");
     return 0;
 }

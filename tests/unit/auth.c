@@ -33,7 +33,7 @@ static void au_sha(const void *data, size_t len, const char *want)
 {
     uint8_t d[32];
     char hex[65];
-    tacl_sha256(data, len, d);
+    tacl__sha256(data, len, d);
     au_hex(d, hex);
     if (strcmp(hex, want)) {
         fprintf(stderr, "sha256 of %zu bytes: %s, expected %s\n", len, hex, want);
@@ -48,7 +48,7 @@ static void au_hmac(const void *key, size_t klen, const void *data, size_t dlen,
     /* Split the message in two parts: the parts are concatenated. */
     const void *parts[2] = {data, (const char *)data + dlen / 3};
     size_t lens[2] = {dlen / 3, dlen - dlen / 3};
-    tacl_hmac_sha256(key, klen, 2, parts, lens, d);
+    tacl__hmac_sha256(key, klen, 2, parts, lens, d);
     au_hex(d, hex);
     if (strcmp(hex, want)) {
         fprintf(stderr, "hmac (key %zu bytes, data %zu): %s, expected %s\n", klen, dlen, hex, want);
@@ -65,13 +65,13 @@ static void au_vectors(void)
     /* One million 'a', fed in uneven pieces through the streaming interface. */
     static char a[1000000];
     memset(a, 'a', sizeof a);
-    tacl_sha256_t s;
-    tacl_sha256_init(&s);
+    tacl__sha256_t s;
+    tacl__sha256_init(&s);
     for (size_t off = 0, step = 1; off < sizeof a; off += step, step = step * 3 % 1021 + 1)
-        tacl_sha256_update(&s, a + off, off + step > sizeof a ? sizeof a - off : step);
+        tacl__sha256_update(&s, a + off, off + step > sizeof a ? sizeof a - off : step);
     uint8_t d[32];
     char hex[65];
-    tacl_sha256_final(&s, d);
+    tacl__sha256_final(&s, d);
     au_hex(d, hex);
     CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
     /* RFC 4231 test cases 1-4, 6 and 7 (5 truncates the output). */
@@ -98,9 +98,9 @@ static void au_vectors(void)
     au_hmac(k, 131, t7, strlen(t7),
             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
     uint8_t x[32] = {1}, y[32] = {1};
-    CHECK(tacl_mac_equal(x, y, 32));
+    CHECK(tacl__mac_equal(x, y, 32));
     y[31] = 2;
-    CHECK(!tacl_mac_equal(x, y, 32));
+    CHECK(!tacl__mac_equal(x, y, 32));
 }
 
 static void au_env(const char *token, const char *file, const char *auth)
@@ -125,36 +125,36 @@ static void au_write_file(const char *text, mode_t mode)
 
 static void au_sources(void)
 {
-    tacl_auth_t a, b;
+    tacl__auth_t a, b;
     au_env("secret-one", NULL, NULL);
-    CHECK_OK(tacl_auth_configured(&a, NULL));
+    CHECK_OK(tacl__auth_configured(&a, NULL));
     CHECK(a.on && !strcmp(a.source, "TACL_STORE_TOKEN"));
     /* The file form: trailing newline ignored, same key as the variable. */
     au_write_file("secret-one\n", 0600);
     au_env(NULL, au_file, NULL);
-    CHECK_OK(tacl_auth_configured(&b, NULL));
+    CHECK_OK(tacl__auth_configured(&b, NULL));
     CHECK(b.on && !memcmp(a.key, b.key, sizeof a.key));
     CHECK_CONTAINS(b.source, "TACL_STORE_TOKEN_FILE");
     /* A file others may read is refused, naming it and the fix. */
     au_write_file("secret-one\n", 0644);
-    CHECK_ST(tacl_auth_configured(&b, NULL), TACL_ERR_AUTH);
+    CHECK_ST(tacl__auth_configured(&b, NULL), TACL_ERR_AUTH);
     CHECK_CONTAINS(tacl_last_error(), au_file);
     CHECK_CONTAINS(tacl_last_error(), "chmod 600");
     au_write_file("\n", 0600);
-    CHECK_ST(tacl_auth_configured(&b, NULL), TACL_ERR_AUTH);
+    CHECK_ST(tacl__auth_configured(&b, NULL), TACL_ERR_AUTH);
     CHECK_CONTAINS(tacl_last_error(), "empty");
     au_env(NULL, "/nonexistent/tacl-token", NULL);
-    CHECK_ST(tacl_auth_configured(&b, NULL), TACL_ERR_AUTH);
+    CHECK_ST(tacl__auth_configured(&b, NULL), TACL_ERR_AUTH);
     CHECK_CONTAINS(tacl_last_error(), "/nonexistent/tacl-token");
     /* TACL_AUTH=0 wins over a token; nothing configured is NOT_FOUND, and the process then
      * uses one generated token, the same on every call. */
     au_env("secret-one", NULL, "0");
-    CHECK_OK(tacl_auth_configured(&b, NULL));
+    CHECK_OK(tacl__auth_configured(&b, NULL));
     CHECK(!b.on);
     au_env(NULL, NULL, NULL);
-    CHECK_ST(tacl_auth_configured(&b, NULL), TACL_ERR_NOT_FOUND);
-    CHECK_OK(tacl_auth_get(&a, NULL));
-    CHECK_OK(tacl_auth_get(&b, NULL));
+    CHECK_ST(tacl__auth_configured(&b, NULL), TACL_ERR_NOT_FOUND);
+    CHECK_OK(tacl__auth_get(&a, NULL));
+    CHECK_OK(tacl__auth_get(&b, NULL));
     CHECK(a.on && !memcmp(a.key, b.key, sizeof a.key));
     CHECK(boot_store_auth_require(1, 4, NULL) == TACL_ERR_AUTH);
     CHECK_CONTAINS(tacl_last_error(), "rank 1 of 4");
@@ -162,7 +162,7 @@ static void au_sources(void)
     au_env(NULL, NULL, "0");
     CHECK_OK(boot_store_auth_require(1, 4, NULL));
     char t1[80], t2[80];
-    CHECK(tacl_auth_new_token(t1, sizeof t1) == 0 && tacl_auth_new_token(t2, sizeof t2) == 0);
+    CHECK(tacl__auth_new_token(t1, sizeof t1) == 0 && tacl__auth_new_token(t2, sizeof t2) == 0);
     CHECK(strlen(t1) == 64 && strcmp(t1, t2));
 }
 
@@ -251,9 +251,9 @@ static void au_store(void)
     au_refused(port, "this process runs with TACL_AUTH=0",
                "wrong job token (the client runs with TACL_AUTH=0)");
     /* The refusal is not retried: it comes at once, not after the connect timeout. */
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     CHECK_ST(au_try(port), TACL_ERR_AUTH);
-    CHECK(tacl_now_ns() - t0 < 2000000000ull);
+    CHECK(tacl__now_ns() - t0 < 2000000000ull);
 
     /* A client of the unauthenticated protocol: a version-1 set. It reads the greeting, then
      * end of stream; the key was never set. */
@@ -314,7 +314,7 @@ int main(void)
     atexit(au_cleanup);
     setenv("TACL_LOG_FILE", au_log, 1);
     setenv("TACL_LOG", "warn", 1);
-    tacl_log_reload();
+    tacl__log_reload();
     au_vectors();
     au_sources();
     au_store();

@@ -30,21 +30,21 @@ static char *ea_read_log(void)
 }
 
 /* A probe for rank `rank` of 2 with the token in TACL_STORE_TOKEN now. */
-static tacl_probe_t *ea_probe(int rank, const char *token, int *port)
+static tacl__probe_t *ea_probe(int rank, const char *token, int *port)
 {
     setenv("TACL_STORE_TOKEN", token, 1);
     int lfd;
-    tacl_errbuf_t eb;
-    CHECK_OK(tacl_tcp_listen(&lfd, port, &eb));
-    tacl_probe_t *p;
-    CHECK_OK(tacl_probe_start(lfd, rank, 2, 42, &p, &eb));
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__tcp_listen(&lfd, port, &eb));
+    tacl__probe_t *p;
+    CHECK_OK(tacl__probe_start(lfd, rank, 2, 42, &p, &eb));
     return p;
 }
 
 /* Rank 1's probe connects to rank 0 at 127.0.0.1:port; returns the connection mask. */
-static uint16_t ea_connect(tacl_probe_t *p1, int port, int *fd, char *info)
+static uint16_t ea_connect(tacl__probe_t *p1, int port, int *fd, char *info)
 {
-    tacl_tcp_addr_t addrs[2 * TACL_TCP_MAX_ADDRS];
+    tacl__tcp_addr_t addrs[2 * TACL_TCP_MAX_ADDRS];
     memset(addrs, 0, sizeof addrs);
     addrs[0].family = AF_INET;
     addrs[0].port = (uint16_t)port;
@@ -54,7 +54,7 @@ static uint16_t ea_connect(tacl_probe_t *p1, int port, int *fd, char *info)
     int fds[2 * TACL_PROBE_MAX_CONNS];
     uint16_t mask[2];
     char inf[2][120];
-    tacl_probe_connect(p1, addrs, naddr, want, 1, 3.0, fds, mask, inf);
+    tacl__probe_connect(p1, addrs, naddr, want, 1, 3.0, fds, mask, inf);
     *fd = fds[0];
     strcpy(info, inf[0]);
     return mask[0];
@@ -90,20 +90,20 @@ int main(void)
     snprintf(ea_log, sizeof ea_log, "/tmp/tacl-engine-auth-%d.log", (int)getpid());
     setenv("TACL_LOG_FILE", ea_log, 1);
     setenv("TACL_LOG", "warn", 1);
-    tacl_log_reload();
+    tacl__log_reload();
     int port0, port1, port2, fd;
     char info[120], where[64];
-    tacl_probe_t *p0 = ea_probe(0, "job-secret", &port0);
+    tacl__probe_t *p0 = ea_probe(0, "job-secret", &port0);
     snprintf(where, sizeof where, "127.0.0.1:%d", port0);
 
     /* A rank of another job (another token) is refused, named on both sides. */
-    tacl_probe_t *bad = ea_probe(1, "other-secret", &port1);
+    tacl__probe_t *bad = ea_probe(1, "other-secret", &port1);
     CHECK(ea_connect(bad, port0, &fd, info) == 0);
     CHECK_CONTAINS(info, where);
     CHECK_CONTAINS(info, "refused this rank's job token");
     CHECK_CONTAINS(ea_read_log(), "rank 0 refused a connection from 127.0.0.1:");
     CHECK_CONTAINS(ea_read_log(), "(claiming rank 1): wrong job token");
-    tacl_probe_stop(bad);
+    tacl__probe_stop(bad);
 
     /* Outsiders: one that sends the old hello (no challenge answer) is closed; one that
      * answers the challenge with a made-up MAC is refused. Neither reaches the engine. */
@@ -133,23 +133,23 @@ int main(void)
     close(o2);
     uint16_t expect[2] = {0, 1};
     int in[2 * TACL_PROBE_MAX_CONNS];
-    tacl_errbuf_t eb;
-    CHECK_ST(tacl_probe_take_incoming(p0, expect, in, tacl_deadline_ns(0.5), &eb),
+    tacl__errbuf_t eb;
+    CHECK_ST(tacl__probe_take_incoming(p0, expect, in, tacl__deadline_ns(0.5), &eb),
              TACL_ERR_TIMEOUT);
 
     /* A rank with the job's token is connected, and its connection handed over. */
-    tacl_probe_t *good = ea_probe(1, "job-secret", &port2);
+    tacl__probe_t *good = ea_probe(1, "job-secret", &port2);
     CHECK(ea_connect(good, port0, &fd, info) == 1);
     CHECK(fd >= 0);
-    CHECK_OK(tacl_probe_take_incoming(p0, expect, in, tacl_deadline_ns(5), &eb));
+    CHECK_OK(tacl__probe_take_incoming(p0, expect, in, tacl__deadline_ns(5), &eb));
     CHECK(in[1 * TACL_PROBE_MAX_CONNS] >= 0);
     CHECK(send(fd, "ping", 4, 0) == 4);
     char buf[4];
     CHECK(recv(in[TACL_PROBE_MAX_CONNS], buf, 4, MSG_WAITALL) == 4 && !memcmp(buf, "ping", 4));
     close(fd);
     close(in[TACL_PROBE_MAX_CONNS]);
-    tacl_probe_stop(good);
-    tacl_probe_stop(p0);
+    tacl__probe_stop(good);
+    tacl__probe_stop(p0);
     unlink(ea_log);
     printf("engine auth: wrong token and outsiders refused, the right token connected\n");
     return 0;

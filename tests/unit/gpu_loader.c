@@ -101,7 +101,7 @@ static void log_to_file(const char *name)
     setenv("TACL_LOG", "info", 1);
     setenv("TACL_LOG_SUBSYS", "gpu", 1);
     setenv("TACL_LOG_FILE", logpath, 1);
-    tacl_log_reload();
+    tacl__log_reload();
 }
 
 static char *read_log(void)
@@ -145,20 +145,20 @@ static void run_child(const char *name, void (*fn)(void))
     fprintf(stderr, "scenario %s: ok\n", name);
 }
 
-static tacl_nccl_lib_t *search(const char *expl, const char *mode, const char *python,
-                               const char *const *sys, int probe_all, tacl_status_t want)
+static tacl__nccl_lib_t *search(const char *expl, const char *mode, const char *python,
+                                const char *const *sys, int probe_all, tacl_status_t want)
 {
-    static tacl_nccl_lib_t lib;
-    tacl_nccl_search_t s = {expl, mode, python, sys};
-    tacl_errbuf_t eb;
-    CHECK_ST(tacl_nccl_search(&s, probe_all, &lib, &eb), want);
+    static tacl__nccl_lib_t lib;
+    tacl__nccl_search_t s = {expl, mode, python, sys};
+    tacl__errbuf_t eb;
+    CHECK_ST(tacl__nccl_search(&s, probe_all, &lib, &eb), want);
     return &lib;
 }
 
 static void sc_explicit_ok(void)
 {
     const char *sys[] = {p_rccl, NULL};
-    tacl_nccl_lib_t *l = search(p_sys, "0", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(p_sys, "0", p_py_ok, sys, 0, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22803);
     CHECK(!strcmp(l->cand[0].origin, "TACL_NCCL_SO_PATH"));
     int v = 0;
@@ -174,7 +174,7 @@ static void sc_explicit_missing(void)
     const char *sys[] = {p_sys, NULL};
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope/libnccl.so.2", dir);
-    tacl_nccl_lib_t *l = search(missing, "0", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(missing, "0", p_py_ok, sys, 0, TACL_OK);
     CHECK(l->cand[0].loaded == 0);
     CHECK_CONTAINS(l->cand[0].why, "no such file");
     CHECK(l->version == 22803 && !strcmp(l->cand[l->chosen].origin, "system"));
@@ -186,7 +186,7 @@ static void sc_explicit_missing(void)
 static void sc_explicit_notlib(void)
 {
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(p_notlib, "0", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(p_notlib, "0", p_py_ok, sys, 0, TACL_OK);
     CHECK_CONTAINS(l->cand[0].why, "dlopen failed");
     CHECK(l->version == 22803);
     CHECK_CONTAINS(read_log(), "WARN gpu: TACL_NCCL_SO_PATH=");
@@ -195,7 +195,7 @@ static void sc_explicit_notlib(void)
 static void sc_explicit_broken(void)
 {
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(p_broken, "0", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(p_broken, "0", p_py_ok, sys, 0, TACL_OK);
     CHECK_CONTAINS(l->cand[0].why, "missing required symbol(s): ncclAllReduce ncclSend");
     CHECK(l->chosen == 2 && l->version == 22803); /* [1] is the skipped PyTorch candidate */
     CHECK_CONTAINS(l->cand[1].why, "skipped: TACL_USE_PYTORCH_NCCL=0");
@@ -204,7 +204,7 @@ static void sc_explicit_broken(void)
 static void sc_pytorch_site(void)
 {
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(NULL, "auto", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(NULL, "auto", p_py_ok, sys, 0, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22809);
     CHECK(!strcmp(l->cand[0].origin, "pytorch (site-packages)"));
     CHECK(!strcmp(l->cand[0].path, p_site));
@@ -214,7 +214,7 @@ static void sc_pytorch_site(void)
 static void sc_pytorch_off(void)
 {
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(NULL, "0", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(NULL, "0", p_py_ok, sys, 0, TACL_OK);
     CHECK(l->version == 22803 && !strcmp(l->cand[l->chosen].origin, "system"));
     CHECK_CONTAINS(read_log(), "skipped: TACL_USE_PYTORCH_NCCL=0");
 }
@@ -222,7 +222,7 @@ static void sc_pytorch_off(void)
 static void sc_pytorch_requested_missing(void)
 {
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(NULL, "1", p_py_empty, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(NULL, "1", p_py_empty, sys, 0, TACL_OK);
     CHECK(l->version == 22803);
     CHECK_CONTAINS(l->cand[0].why, "no nvidia/nccl/lib/libnccl.so.2 under the 1 module folder");
     const char *log = read_log();
@@ -236,7 +236,7 @@ static void sc_pytorch_mapped(void)
     void *h = dlopen(p_mapped, RTLD_NOW | RTLD_GLOBAL);
     CHECK(h);
     const char *sys[] = {p_sys, NULL};
-    tacl_nccl_lib_t *l = search(NULL, "auto", p_py_ok, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(NULL, "auto", p_py_ok, sys, 0, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22901);
     CHECK(!strcmp(l->cand[0].origin, "pytorch (already mapped)"));
     CHECK(!strcmp(l->cand[0].path, p_mapped));
@@ -250,7 +250,7 @@ static void sc_rccl_fallback(void)
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope/libnccl.so.2", dir);
     const char *sys[] = {missing, p_rccl, NULL};
-    tacl_nccl_lib_t *l = search(NULL, "auto", p_py_empty, sys, 0, TACL_OK);
+    tacl__nccl_lib_t *l = search(NULL, "auto", p_py_empty, sys, 0, TACL_OK);
     CHECK(l->version == 22005 && !strcmp(l->cand[l->chosen].origin, "rccl"));
 }
 
@@ -259,7 +259,7 @@ static void sc_none(void)
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope/libnccl.so.2", dir);
     const char *sys[] = {missing, "libtacl-test-no-such-rccl.so.1", NULL};
-    tacl_nccl_lib_t *l = search(p_broken, "1", p_py_empty, sys, 0, TACL_ERR_UNAVAILABLE);
+    tacl__nccl_lib_t *l = search(p_broken, "1", p_py_empty, sys, 0, TACL_ERR_UNAVAILABLE);
     CHECK(l->chosen < 0 && l->ncand == 4);
     const char *m = tacl_last_error();
     CHECK_CONTAINS(m, "no NCCL could be loaded; tried:");
@@ -273,7 +273,7 @@ static void sc_none(void)
 static void sc_probe_all(void)
 {
     const char *sys[] = {p_sys, p_rccl, NULL};
-    tacl_nccl_lib_t *l = search(p_site, "auto", p_py_empty, sys, 1, TACL_OK);
+    tacl__nccl_lib_t *l = search(p_site, "auto", p_py_empty, sys, 1, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22809 && l->ncand == 4);
     /* The explicit file this search loaded is not mistaken for one the program had mapped. */
     CHECK(!strcmp(l->cand[1].origin, "pytorch (site-packages)") && !l->cand[1].loaded);
@@ -294,7 +294,7 @@ static void sc_soname_shadow(void)
     CHECK(plain == torch);
     dlclose(plain);
     const char *sys[] = {FAKE_SONAME, NULL};
-    tacl_nccl_lib_t *l = search(p_site, "0", p_py_ok, sys, 1, TACL_OK);
+    tacl__nccl_lib_t *l = search(p_site, "0", p_py_ok, sys, 1, TACL_OK);
     CHECK(l->chosen == 0 && l->version == 22809 && l->ncand == 3);
     const gpu_cand_t *c = &l->cand[2];
     CHECK(!strcmp(c->origin, "system") && !strcmp(c->path, FAKE_SONAME));
@@ -316,10 +316,10 @@ static void sc_settings_once(void)
 {
     setenv("TACL_NCCL_SO_PATH", p_site, 1);
     setenv("TACL_USE_PYTORCH_NCCL", "0", 1);
-    const tacl_nccl_lib_t *a, *b;
-    CHECK_OK(tacl_nccl_get(&a, NULL));
+    const tacl__nccl_lib_t *a, *b;
+    CHECK_OK(tacl__nccl_get(&a, NULL));
     setenv("TACL_NCCL_SO_PATH", p_sys, 1); /* loaded once: a later change has no effect */
-    CHECK_OK(tacl_nccl_get(&b, NULL));
+    CHECK_OK(tacl__nccl_get(&b, NULL));
     CHECK(a == b && a->version == 22809);
     int v = 0;
     const char *path = NULL;
@@ -330,9 +330,9 @@ static void sc_settings_once(void)
 static void sc_python(void)
 {
     char dirs[4][GPU_PATH_MAX], why[GPU_WHY_MAX];
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     CHECK(gpu_python_paths(p_py_slow, 0.3, dirs, 4, why, sizeof why) == -1);
-    CHECK(tacl_now_s() - t0 < 5.0);
+    CHECK(tacl__now_s() - t0 < 5.0);
     CHECK_CONTAINS(why, "did not answer within");
     CHECK(gpu_python_paths("/nonexistent/python3", 2, dirs, 4, why, sizeof why) == -1);
     CHECK_CONTAINS(why, "could not run /nonexistent/python3");
@@ -352,9 +352,9 @@ static void use_fakes(const char *nccl)
 static void sc_dev_single(void)
 {
     use_fakes(p_sys);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     CHECK(tacl_dev_comm_size(dc) == 1 && tacl_dev_comm_nccl_version(dc) == 22803);
     void *h = dlopen(p_sys, RTLD_NOW | RTLD_NOLOAD);
     void *rt = dlopen(FAKE_CUDART, RTLD_NOW | RTLD_NOLOAD);
@@ -415,9 +415,9 @@ static void sc_dev_no_gpu(void)
 {
     use_fakes(p_sys);
     setenv("FAKE_CUDA_NDEV", "0", 1);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_INVALID);
+    CHECK_ST(tacl__dev_comm_create_boot(&b, 0, &dc), TACL_ERR_INVALID);
     CHECK(dc == NULL);
     CHECK_CONTAINS(tacl_last_error(), "rank(s) 0 could not prepare NCCL");
     CHECK_CONTAINS(tacl_last_error(), "GPU 0 does not exist (this process sees 0 GPU(s))");
@@ -430,9 +430,9 @@ static void sc_dev_async_error(void)
     use_fakes(p_sys);
     /* The warm-ups are all-reduces 1 (probe) and 2-3 (working communicator). */
     setenv("FAKE_NCCL_REMOTE_ERROR_AFTER", "4", 1);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     float x[4] = {1, 2, 3, 4};
     CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
     CHECK_OK(tacl_dev_comm_check(dc));
@@ -443,9 +443,9 @@ static void sc_dev_async_error(void)
     CHECK_ST(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_PEER_LOST);
     CHECK_CONTAINS(tacl_last_error(), "tacl_dev_all_reduce: ");
     CHECK_ST(tacl_dev_comm_sync(dc, NULL), TACL_ERR_PEER_LOST);
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     tacl_dev_comm_destroy(dc);
-    CHECK(tacl_now_s() - t0 < 2.0);
+    CHECK(tacl__now_s() - t0 < 2.0);
 }
 
 /* The host side's liveness (the bootstrap's alive callback): once it reports a peer lost, the
@@ -461,11 +461,11 @@ static int dev_alive(void *ctx, int rank)
 static void sc_dev_host_lost(void)
 {
     use_fakes(p_sys);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     b.size = 1;
     b.alive = dev_alive;
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     float x[4] = {1, 2, 3, 4};
     CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
     /* A one-rank communicator has no peer to lose: pretend it has two for the check. */
@@ -475,9 +475,9 @@ static void sc_dev_host_lost(void)
     CHECK_CONTAINS(tacl_dev_comm_last_error(dc),
                    "rank 1 of the device communicator was lost (seen by the host communicator)");
     CHECK_ST(tacl_dev_comm_check(dc), TACL_ERR_CLOSED);
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     tacl_dev_comm_destroy(dc);
-    CHECK(tacl_now_s() - t0 < 2.0);
+    CHECK(tacl__now_s() - t0 < 2.0);
 }
 
 /* TACL_GPU_CHECK_BUFFERS=cache looks at an address once (an address once on this GPU and now
@@ -490,11 +490,11 @@ static void sc_dev_check_buffers(void)
     void (*set_attr)(int, int) = (void (*)(int, int))dlsym(rt, "fake_cuda_set_attr");
     CHECK(set_attr);
     float in[4] = {1, 2, 3, 4}, out[4] = {0}, other[4] = {0}, host[4] = {0};
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
     /* cache: an address is looked at the first time it is seen; a refused one is not kept. */
     setenv("TACL_GPU_CHECK_BUFFERS", "cache", 1);
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
     set_attr(2, 1);
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
@@ -509,7 +509,7 @@ static void sc_dev_check_buffers(void)
     tacl_dev_comm_destroy(dc);
     /* 0: no look at all, but NULL is still refused. */
     setenv("TACL_GPU_CHECK_BUFFERS", "0", 1);
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     set_attr(1, 0);
     CHECK_OK(tacl_dev_all_reduce(dc, in, out, 4, TACL_FLOAT32, TACL_SUM, NULL));
     CHECK_ST(tacl_dev_all_reduce(dc, NULL, out, 4, TACL_FLOAT32, TACL_SUM, NULL), TACL_ERR_INVALID);
@@ -525,9 +525,9 @@ static void sc_dev_working_fallback(void)
 {
     use_fakes(p_sys);
     setenv("FAKE_NCCL_FAIL_ALLREDUCE", "2", 1);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     CHECK(dc->blocking == 0);
     float x[4] = {1, 2, 3, 4}, y[4] = {0};
     CHECK_OK(tacl_dev_all_reduce(dc, x, y, 4, TACL_FLOAT32, TACL_SUM, NULL));
@@ -535,7 +535,7 @@ static void sc_dev_working_fallback(void)
     tacl_dev_comm_destroy(dc);
     unsetenv("FAKE_NCCL_FAIL_ALLREDUCE");
     /* Without the failure the working communicator is the blocking one. */
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     CHECK(dc->blocking == 1);
     tacl_dev_comm_destroy(dc);
 }
@@ -553,12 +553,12 @@ static unsigned dev_gen(void *ctx)
 static void sc_dev_host_lost_gen(void)
 {
     use_fakes(p_sys);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     b.alive = dev_alive;
     b.live_gen = dev_gen;
     dev_alive_flag = 1;
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     float x[4] = {1, 2, 3, 4};
     dc->size = 2;
     CHECK_OK(tacl_dev_all_reduce(dc, x, x, 4, TACL_FLOAT32, TACL_SUM, NULL));
@@ -576,14 +576,14 @@ static void sc_dev_host_lost_gen(void)
 static void sc_dev_stuck_stream(void)
 {
     use_fakes(p_sys);
-    tacl_dev_boot_t b = tacl_dev_boot_single(5.0);
+    tacl__dev_boot_t b = tacl__dev_boot_single(5.0);
     tacl_dev_comm_t *dc = NULL;
-    CHECK_OK(tacl_dev_comm_create_boot(&b, 0, &dc));
+    CHECK_OK(tacl__dev_comm_create_boot(&b, 0, &dc));
     setenv("FAKE_CUDA_STREAM_STUCK", "1", 1);
     tacl_dev_comm_set_timeout(dc, 0.3);
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     CHECK_ST(tacl_dev_comm_sync(dc, NULL), TACL_ERR_TIMEOUT);
-    double took = tacl_now_s() - t0;
+    double took = tacl__now_s() - t0;
     CHECK(took >= 0.25 && took < 3.0);
     CHECK_CONTAINS(tacl_last_error(), "device work did not complete within 0.3 s");
     CHECK_CONTAINS(tacl_last_error(), "the communicator was aborted");
@@ -597,10 +597,10 @@ static void sc_dev_stuck_stream(void)
 static void sc_cudart_fallback(void)
 {
     setenv("TACL_CUDART_SO_PATH", p_notlib, 1);
-    tacl_cudart_lib_t *rtl = calloc(1, sizeof *rtl);
+    tacl__cudart_lib_t *rtl = calloc(1, sizeof *rtl);
     CHECK(rtl);
-    tacl_errbuf_t eb;
-    tacl_status_t st = tacl_cudart_search(0, rtl, &eb);
+    tacl__errbuf_t eb;
+    tacl_status_t st = tacl__cudart_search(0, rtl, &eb);
     CHECK(rtl->ncand >= 2 && !rtl->cand[0].loaded);
     CHECK_CONTAINS(rtl->cand[0].why, "dlopen failed");
     CHECK_CONTAINS(read_log(), "WARN gpu: TACL_CUDART_SO_PATH=");
@@ -613,28 +613,28 @@ typedef struct {
     int fd, rank;
 } sp_t;
 
-static tacl_status_t sp_io(int fd, void *buf, size_t len, int wr, tacl_errbuf_t *eb)
+static tacl_status_t sp_io(int fd, void *buf, size_t len, int wr, tacl__errbuf_t *eb)
 {
     size_t o = 0;
     while (o < len) {
         struct pollfd p = {fd, wr ? POLLOUT : POLLIN, 0};
         if (poll(&p, 1, 10000) <= 0)
-            return tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU, "test bootstrap timed out");
+            return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_GPU, "test bootstrap timed out");
         ssize_t n = wr ? write(fd, (char *)buf + o, len - o) : read(fd, (char *)buf + o, len - o);
-        if (n <= 0) return tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_GPU, "test bootstrap closed");
+        if (n <= 0) return tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_GPU, "test bootstrap closed");
         o += (size_t)n;
     }
     return TACL_OK;
 }
 
-static tacl_status_t sp_bcast(void *ctx, void *buf, size_t len, int root, tacl_errbuf_t *eb)
+static tacl_status_t sp_bcast(void *ctx, void *buf, size_t len, int root, tacl__errbuf_t *eb)
 {
     sp_t *s = ctx;
     return sp_io(s->fd, buf, len, s->rank == root, eb);
 }
 
 static tacl_status_t sp_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                  tacl_errbuf_t *eb)
+                                  tacl__errbuf_t *eb)
 {
     sp_t *s = ctx;
     memcpy((char *)all + (size_t)s->rank * len, mine, len);
@@ -668,9 +668,9 @@ static void sp_run(void (*body)(sp_t *))
 static void mismatch_body(sp_t *s)
 {
     use_fakes(s->rank == 0 ? p_sys : p_site);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0, NULL, NULL};
+    tacl__dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 5.0, NULL, NULL};
     tacl_dev_comm_t *dc = NULL;
-    CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_MISMATCH);
+    CHECK_ST(tacl__dev_comm_create_boot(&b, 0, &dc), TACL_ERR_MISMATCH);
     CHECK_CONTAINS(tacl_last_error(), "ranks loaded different NCCL versions (rank 0: 2.28.3, "
                                       "rank 1: 2.28.9)");
 }
@@ -684,9 +684,9 @@ static void never_joined_body(sp_t *s)
 {
     use_fakes(p_sys);
     setenv("FAKE_NCCL_HANG_RANK", "1", 1);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5, NULL, NULL};
+    tacl__dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 0.5, NULL, NULL};
     tacl_dev_comm_t *dc = NULL;
-    CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_TIMEOUT);
+    CHECK_ST(tacl__dev_comm_create_boot(&b, 0, &dc), TACL_ERR_TIMEOUT);
     CHECK_CONTAINS(tacl_last_error(),
                    "device communicator of 2 ranks: rank(s) 1 never joined NCCL");
     if (s->rank == 1) CHECK_CONTAINS(tacl_last_error(), "rank 1: NCCL init did not complete");
@@ -703,14 +703,14 @@ static void init_failed_body(sp_t *s)
 {
     use_fakes(p_sys);
     setenv("FAKE_NCCL_INIT_FAIL_RANK", "1", 1);
-    tacl_dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 30.0, NULL, NULL};
+    tacl__dev_boot_t b = {sp_bcast, sp_allgather, s, s->rank, 2, 30.0, NULL, NULL};
     tacl_dev_comm_t *dc = NULL;
-    uint64_t t0 = tacl_now_ns();
-    CHECK_ST(tacl_dev_comm_create_boot(&b, 0, &dc), TACL_ERR_GPU);
+    uint64_t t0 = tacl__now_ns();
+    CHECK_ST(tacl__dev_comm_create_boot(&b, 0, &dc), TACL_ERR_GPU);
     CHECK_CONTAINS(tacl_last_error(),
                    "device communicator of 2 ranks: NCCL init failed on rank(s) 1");
     if (s->rank == 1) CHECK_CONTAINS(tacl_last_error(), "rank 1: NCCL init failed");
-    CHECK((tacl_now_ns() - t0) < 10ull * 1000000000ull);
+    CHECK((tacl__now_ns() - t0) < 10ull * 1000000000ull);
     unsetenv("FAKE_NCCL_INIT_FAIL_RANK");
 }
 
@@ -722,9 +722,9 @@ static void sc_dev_init_failed(void)
 static void sc_nvml(void)
 {
     setenv("TACL_NVML_SO_PATH", FAKE_NVML, 1);
-    tacl_gpu_topo_t *t = NULL;
-    tacl_nvml_probe_t pr;
-    CHECK_OK(tacl_gpu_topo_read(&t, &pr, NULL));
+    tacl__gpu_topo_t *t = NULL;
+    tacl__nvml_probe_t pr;
+    CHECK_OK(tacl__gpu_topo_read(&t, &pr, NULL));
     CHECK(t->ngpu == 4 && pr.chosen == 0);
     CHECK(!strcmp(t->name[2], "Fake GPU 2") && t->mem_total[1] == 81ull << 30);
     CHECK(!strcmp(t->driver, "999.99-fake"));
@@ -735,12 +735,12 @@ static void sc_nvml(void)
     char cell[16];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
-            CHECK(!strcmp(tacl_gpu_link_str(&t->link[i][j], cell, sizeof cell), want[i][j]));
+            CHECK(!strcmp(tacl__gpu_link_str(&t->link[i][j], cell, sizeof cell), want[i][j]));
     CHECK(t->link[0][1].pci_kind == TACL_GPU_LINK_PIX); /* the PCIe path is kept too */
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    tacl_gpu_topo_print(f, t);
+    tacl__gpu_topo_print(f, t);
     fclose(f);
     CHECK_CONTAINS(text, "GPU0   X      NV4    NODE   SYS");
     CHECK_CONTAINS(text, "GPU3   SYS    SYS    NV3    X");
@@ -748,7 +748,7 @@ static void sc_nvml(void)
     free(t);
     /* An explicit NVML that fails is reported with a WARN and the fallback is tried. */
     setenv("TACL_NVML_SO_PATH", p_notlib, 1);
-    tacl_status_t st = tacl_gpu_topo_read(&t, &pr, NULL);
+    tacl_status_t st = tacl__gpu_topo_read(&t, &pr, NULL);
     CHECK(pr.ncand == 2 && !pr.cand[0].loaded);
     CHECK_CONTAINS(read_log(), "WARN gpu: TACL_NVML_SO_PATH=");
     if (st == TACL_OK)

@@ -13,12 +13,12 @@
 
 #define GB 1e9
 
-static tacl_graph_t *gt_make(int n, const int (*edges)[2], int ne, double bw, double lat)
+static tacl__graph_t *gt_make(int n, const int (*edges)[2], int ne, double bw, double lat)
 {
-    tacl_graph_t *g;
-    CHECK_OK(tacl_graph_create(n, &g));
+    tacl__graph_t *g;
+    CHECK_OK(tacl__graph_create(n, &g));
     for (int i = 0; i < ne; i++)
-        CHECK_OK(tacl_graph_add_link(g, edges[i][0], edges[i][1], bw, lat));
+        CHECK_OK(tacl__graph_add_link(g, edges[i][0], edges[i][1], bw, lat));
     return g;
 }
 
@@ -30,22 +30,22 @@ static int gt_near(double a, double b)
 
 /* A valid Hamiltonian cycle of g: a permutation starting at 0 whose consecutive pairs (and
  * the closing pair) are edges. Returns its bottleneck bandwidth, or -1 when invalid. */
-static double gt_cycle_bottleneck(const tacl_graph_t *g, const int *order) /* n <= 256 */
+static double gt_cycle_bottleneck(const tacl__graph_t *g, const int *order) /* n <= 256 */
 {
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     int seen[256] = {0};
     double b = INFINITY;
     if (order[0] != 0) return -1;
     for (int i = 0; i < n; i++) {
         if (order[i] < 0 || order[i] >= n || seen[order[i]]++) return -1;
         int u = order[i], v = order[(i + 1) % n];
-        if (!tacl_graph_has_edge(g, u, v)) return -1;
-        if (tacl_graph_bw(g, u, v) < b) b = tacl_graph_bw(g, u, v);
+        if (!tacl__graph_has_edge(g, u, v)) return -1;
+        if (tacl__graph_bw(g, u, v) < b) b = tacl__graph_bw(g, u, v);
     }
     return b;
 }
 
-static void gt_check_parents(const tacl_tree_t *t, const int *want)
+static void gt_check_parents(const tacl__tree_t *t, const int *want)
 {
     for (int v = 0; v < t->n; v++) {
         if (t->parent[v] != want[v])
@@ -56,7 +56,7 @@ static void gt_check_parents(const tacl_tree_t *t, const int *want)
 
 /* The tree's own invariants: order is a permutation, root first, every rank after its
  * parent; children lists agree with parents; depths follow parents. */
-static void gt_check_tree(const tacl_graph_t *g, const tacl_tree_t *t)
+static void gt_check_tree(const tacl__graph_t *g, const tacl__tree_t *t)
 {
     int n = t->n, pos[256];
     CHECK(t->order[0] == t->root && t->parent[t->root] == -1 && t->depth[t->root] == 0);
@@ -65,7 +65,7 @@ static void gt_check_tree(const tacl_graph_t *g, const tacl_tree_t *t)
     int nchild = 0;
     for (int v = 0; v < n; v++) {
         if (v == t->root) continue;
-        CHECK(tacl_graph_has_edge(g, v, t->parent[v]));
+        CHECK(tacl__graph_has_edge(g, v, t->parent[v]));
         CHECK(pos[t->parent[v]] < pos[v]);
         CHECK(t->depth[v] == t->depth[t->parent[v]] + 1);
         int found = 0;
@@ -83,38 +83,39 @@ static void test_chain(void)
 {
     /* A=0 - B=1 - C=2, 10 GB/s, 5 us. */
     const int e[][2] = {{0, 1}, {1, 2}};
-    tacl_graph_t *g = gt_make(3, e, 2, 10 * GB, 5e-6);
-    tacl_errbuf_t eb = {{0}};
+    tacl__graph_t *g = gt_make(3, e, 2, 10 * GB, 5e-6);
+    tacl__errbuf_t eb = {{0}};
     int order[3], centre = -1, ecc = -1;
-    CHECK(!tacl_graph_has_edge(g, 0, 2) && tacl_graph_has_edge(g, 2, 1));
-    CHECK_OK(tacl_graph_check_connected(g, &eb));
-    CHECK_OK(tacl_graph_centre(g, &centre, &ecc, &eb));
+    CHECK(!tacl__graph_has_edge(g, 0, 2) && tacl__graph_has_edge(g, 2, 1));
+    CHECK_OK(tacl__graph_check_connected(g, &eb));
+    CHECK_OK(tacl__graph_centre(g, &centre, &ecc, &eb));
     CHECK(centre == 1 && ecc == 1);
-    CHECK_ST(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
+    CHECK_ST(tacl__graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
     CHECK_CONTAINS(eb.msg, "rank 0 has degree 1");
 
-    tacl_routes_t *r;
-    CHECK_OK(tacl_routes_build(g, &r, &eb));
+    tacl__routes_t *r;
+    CHECK_OK(tacl__routes_build(g, &r, &eb));
     for (int k = 0; k < TACL_ROUTE_KINDS; k++) {
-        CHECK(tacl_routes_next_hop(r, k, 0, 2) == 1 && tacl_routes_next_hop(r, k, 2, 0) == 1);
-        CHECK(tacl_routes_next_hop(r, k, 1, 2) == 2 && tacl_routes_next_hop(r, k, 1, 1) == 1);
-        CHECK(tacl_routes_hops(r, k, 0, 2) == 2);
+        CHECK(tacl__routes_next_hop(r, k, 0, 2) == 1 && tacl__routes_next_hop(r, k, 2, 0) == 1);
+        CHECK(tacl__routes_next_hop(r, k, 1, 2) == 2 && tacl__routes_next_hop(r, k, 1, 1) == 1);
+        CHECK(tacl__routes_hops(r, k, 0, 2) == 2);
         int path[3];
-        CHECK(tacl_routes_path(r, k, 0, 2, path, 3) == 3);
+        CHECK(tacl__routes_path(r, k, 0, 2, path, 3) == 3);
         CHECK(path[0] == 0 && path[1] == 1 && path[2] == 2);
-        CHECK(tacl_routes_path(r, k, 0, 2, path, 2) == -1); /* does not fit */
+        CHECK(tacl__routes_path(r, k, 0, 2, path, 2) == -1); /* does not fit */
     }
-    CHECK(gt_near(tacl_routes_cost(r, TACL_ROUTE_SMALL, 0, 2), 2 * (5e-6 + TACL_ROUTE_HOP_COST_S)));
-    CHECK(gt_near(tacl_routes_cost(r, TACL_ROUTE_LARGE, 2, 0),
+    CHECK(
+        gt_near(tacl__routes_cost(r, TACL_ROUTE_SMALL, 0, 2), 2 * (5e-6 + TACL_ROUTE_HOP_COST_S)));
+    CHECK(gt_near(tacl__routes_cost(r, TACL_ROUTE_LARGE, 2, 0),
                   2 * (5e-6 + TACL_ROUTE_CHUNK_BYTES / (10 * GB))));
-    CHECK(tacl_routes_next_hop(r, 0, 0, 7) == -1);
-    tacl_routes_destroy(r);
+    CHECK(tacl__routes_next_hop(r, 0, 0, 7) == -1);
+    tacl__routes_destroy(r);
 
     /* Schedule: tree rooted at B; the cut bound is M/b (DESIGN's worked example) and the
      * pipelined tree's prediction is M/b plus one chunk and two latencies per level. */
     double M = 64.0 * 1024 * 1024, b = 10 * GB;
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, M, &s, &eb));
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, M, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 1 && s->eccentricity == 1);
     CHECK_CONTAINS(s->reason, "no Hamiltonian cycle");
     CHECK_CONTAINS(s->reason, "spanning tree rooted at rank 1 (centre, eccentricity 1)");
@@ -126,115 +127,115 @@ static void test_chain(void)
     double c = TACL_SCHED_CHUNK_BYTES;
     CHECK(gt_near(s->predicted_s, M / b + c / b + 2 * 5e-6));
     /* The relayed ring the tree replaces: 4M/(3b) at this size, slower than the tree. */
-    CHECK(tacl_sched_ring_time(3, b, 0, M) > s->predicted_s);
-    CHECK(gt_near(tacl_sched_ring_time(3, b, 0, M), 4 * M / (3 * b)));
+    CHECK(tacl__sched_ring_time(3, b, 0, M) > s->predicted_s);
+    CHECK(gt_near(tacl__sched_ring_time(3, b, 0, M), 4 * M / (3 * b)));
     char text[1024];
-    tacl_sched_format(s, text, sizeof text);
+    tacl__sched_format(s, text, sizeof text);
     CHECK_CONTAINS(text, "predicted: ");
     CHECK_CONTAINS(text, "schedule: all_reduce tree");
     CHECK_CONTAINS(text, "tree 0 parents: 1 -1 1");
-    tacl_sched_destroy(s);
+    tacl__sched_destroy(s);
 
     /* Broadcast from A: the path rooted at A, M/b plus one chunk and a latency per level. */
-    CHECK_OK(tacl_sched_build(g, TACL_SCHED_BROADCAST, 0, M, &s, &eb));
+    CHECK_OK(tacl__sched_build(g, TACL_SCHED_BROADCAST, 0, M, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 0 && s->eccentricity == 2);
     const int want_b[] = {-1, 0, 1};
     gt_check_parents(s->tree, want_b);
     CHECK(gt_near(s->predicted_s, M / b + c / b + 2 * 5e-6));
     CHECK(gt_near(s->lower_bound_s, M / b));
     CHECK_CONTAINS(s->reason, "spanning tree rooted at rank 0 (the root, eccentricity 2)");
-    tacl_sched_destroy(s);
+    tacl__sched_destroy(s);
     /* All-gather: tree at B; each edge carries 2/3 of the result one way (the cut bound). */
-    CHECK_OK(tacl_sched_build(g, TACL_SCHED_ALL_GATHER, 2, M, &s, &eb));
+    CHECK_OK(tacl__sched_build(g, TACL_SCHED_ALL_GATHER, 2, M, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 1 && s->op == TACL_SCHED_ALL_GATHER);
     CHECK(gt_near(s->predicted_s, 2 * M / (3 * b) + c / b + 2 * 5e-6));
     CHECK(gt_near(s->lower_bound_s, 2 * M / (3 * b)));
-    tacl_sched_destroy(s);
-    CHECK_ST(tacl_sched_build(g, TACL_SCHED_REDUCE, 3, M, &s, &eb), TACL_ERR_INVALID);
+    tacl__sched_destroy(s);
+    CHECK_ST(tacl__sched_build(g, TACL_SCHED_REDUCE, 3, M, &s, &eb), TACL_ERR_INVALID);
     CHECK_CONTAINS(eb.msg, "root 3 (expected 0..2)");
-    CHECK(!strcmp(tacl_sched_op_name(TACL_SCHED_REDUCE_SCATTER), "reduce_scatter"));
-    tacl_graph_destroy(g);
+    CHECK(!strcmp(tacl__sched_op_name(TACL_SCHED_REDUCE_SCATTER), "reduce_scatter"));
+    tacl__graph_destroy(g);
 }
 
 static void test_ring_missing_edge(void)
 {
     /* 4-ring 0-1-2-3-0 without 3-0: the path 0-1-2-3. */
     const int e[][2] = {{0, 1}, {1, 2}, {2, 3}};
-    tacl_graph_t *g = gt_make(4, e, 3, GB, 0);
-    tacl_errbuf_t eb = {{0}};
+    tacl__graph_t *g = gt_make(4, e, 3, GB, 0);
+    tacl__errbuf_t eb = {{0}};
     int order[4], centre, ecc;
-    CHECK_ST(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
-    CHECK_OK(tacl_graph_centre(g, &centre, &ecc, &eb));
+    CHECK_ST(tacl__graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
+    CHECK_OK(tacl__graph_centre(g, &centre, &ecc, &eb));
     CHECK(centre == 1 && ecc == 2); /* 1 and 2 tie on eccentricity and bandwidth */
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, 1e6, &s, &eb));
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, 1e6, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 1);
     const int want[] = {1, -1, 1, 2};
     gt_check_parents(s->tree, want);
     CHECK(s->tree->height == 2);
-    tacl_sched_destroy(s);
+    tacl__sched_destroy(s);
 
     /* With the edge back, the ring: order 0-3-2-1 (reconstruction takes the lowest last rank
      * before 0, which is 1). */
-    CHECK_OK(tacl_graph_add_link(g, 3, 0, GB, 0));
+    CHECK_OK(tacl__graph_add_link(g, 3, 0, GB, 0));
     double bn = 0;
-    CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, &bn, &eb));
+    CHECK_OK(tacl__graph_hamiltonian_cycle(g, order, &bn, &eb));
     CHECK(order[0] == 0 && order[1] == 3 && order[2] == 2 && order[3] == 1 && bn == GB);
-    CHECK_OK(tacl_sched_all_reduce(g, 1e6, &s, &eb));
+    CHECK_OK(tacl__sched_all_reduce(g, 1e6, &s, &eb));
     CHECK(s->kind == TACL_SCHED_RING);
     CHECK_CONTAINS(s->reason, "Hamiltonian cycle 0-3-2-1: ring on that order");
     CHECK(gt_near(s->predicted_s, 2.0 * 3 * (1e6 / (4 * GB))));
     CHECK(gt_near(s->lower_bound_s, 1e6 / (2 * GB))); /* min cut of a 4-cycle: 2 links */
-    tacl_sched_destroy(s);
-    CHECK_OK(tacl_sched_build(g, TACL_SCHED_REDUCE_SCATTER, 0, 1e6, &s, &eb));
+    tacl__sched_destroy(s);
+    CHECK_OK(tacl__sched_build(g, TACL_SCHED_REDUCE_SCATTER, 0, 1e6, &s, &eb));
     CHECK(s->kind == TACL_SCHED_RING && gt_near(s->predicted_s, 3 * (1e6 / (4 * GB))));
     CHECK(s->lower_bound_s > 0 && s->lower_bound_s <= s->predicted_s);
-    tacl_sched_destroy(s);
+    tacl__sched_destroy(s);
 
     /* Cutting a link mid-run: the graph shrinks back to the path. */
-    tacl_graph_remove_link(g, 0, 3);
-    CHECK(!tacl_graph_has_edge(g, 3, 0) && tacl_graph_degree(g, 0) == 1);
-    tacl_graph_destroy(g);
+    tacl__graph_remove_link(g, 0, 3);
+    CHECK(!tacl__graph_has_edge(g, 3, 0) && tacl__graph_degree(g, 0) == 1);
+    tacl__graph_destroy(g);
 }
 
 static void test_star(void)
 {
     /* Centre 2 with leaves 0, 1, 3, 4. */
     const int e[][2] = {{2, 0}, {2, 1}, {2, 3}, {2, 4}};
-    tacl_graph_t *g = gt_make(5, e, 4, GB, 1e-6);
-    tacl_errbuf_t eb = {{0}};
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, 1e6, &s, &eb));
+    tacl__graph_t *g = gt_make(5, e, 4, GB, 1e-6);
+    tacl__errbuf_t eb = {{0}};
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, 1e6, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 2 && s->eccentricity == 1);
     const int want[] = {2, 2, -1, 2, 2};
     gt_check_parents(s->tree, want);
-    CHECK(tacl_tree_nchildren(s->tree, 2) == 4);
+    CHECK(tacl__tree_nchildren(s->tree, 2) == 4);
     CHECK(s->tree->child[s->tree->child_start[2]] == 0);
     CHECK_CONTAINS(s->reason, "rank 0 has degree 1");
-    tacl_sched_destroy(s);
-    tacl_routes_t *r;
-    CHECK_OK(tacl_routes_build(g, &r, &eb));
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_SMALL, 0, 4) == 2);
-    CHECK(tacl_routes_hops(r, TACL_ROUTE_LARGE, 3, 1) == 2);
-    tacl_routes_destroy(r);
-    CHECK(gt_near(tacl_graph_min_cut(g, NULL), GB));
-    tacl_graph_destroy(g);
+    tacl__sched_destroy(s);
+    tacl__routes_t *r;
+    CHECK_OK(tacl__routes_build(g, &r, &eb));
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_SMALL, 0, 4) == 2);
+    CHECK(tacl__routes_hops(r, TACL_ROUTE_LARGE, 3, 1) == 2);
+    tacl__routes_destroy(r);
+    CHECK(gt_near(tacl__graph_min_cut(g, NULL), GB));
+    tacl__graph_destroy(g);
 }
 
 static void test_line5(void)
 {
     const int e[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 4}};
     double b = 25 * GB, l = 2e-6, M = 1 << 28;
-    tacl_graph_t *g = gt_make(5, e, 4, b, l);
-    tacl_errbuf_t eb = {{0}};
-    tacl_routes_t *r;
-    CHECK_OK(tacl_routes_build(g, &r, &eb));
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_LARGE, 0, 4) == 1);
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_SMALL, 4, 0) == 3);
-    CHECK(tacl_routes_hops(r, TACL_ROUTE_SMALL, 0, 4) == 4);
-    tacl_routes_destroy(r);
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, M, &s, &eb));
+    tacl__graph_t *g = gt_make(5, e, 4, b, l);
+    tacl__errbuf_t eb = {{0}};
+    tacl__routes_t *r;
+    CHECK_OK(tacl__routes_build(g, &r, &eb));
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_LARGE, 0, 4) == 1);
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_SMALL, 4, 0) == 3);
+    CHECK(tacl__routes_hops(r, TACL_ROUTE_SMALL, 0, 4) == 4);
+    tacl__routes_destroy(r);
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, M, &s, &eb));
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 2 && s->eccentricity == 2);
     const int want[] = {1, 2, -1, 2, 3};
     gt_check_parents(s->tree, want);
@@ -245,130 +246,130 @@ static void test_line5(void)
     double c = TACL_SCHED_CHUNK_BYTES;
     CHECK(gt_near(s->predicted_s, M / b + 3 * c / b + 4 * l));
     CHECK(gt_near(s->lower_bound_s, M / b));
-    tacl_sched_destroy(s);
-    tacl_graph_destroy(g);
+    tacl__sched_destroy(s);
+    tacl__graph_destroy(g);
 }
 
 static void test_full_mesh(void)
 {
-    tacl_graph_t *g;
-    tacl_errbuf_t eb = {{0}};
-    CHECK_OK(tacl_graph_full(5, 10 * GB, 1e-6, &g));
-    CHECK(tacl_graph_is_full_mesh(g));
+    tacl__graph_t *g;
+    tacl__errbuf_t eb = {{0}};
+    CHECK_OK(tacl__graph_full(5, 10 * GB, 1e-6, &g));
+    CHECK(tacl__graph_is_full_mesh(g));
     /* One slow link: the ring must avoid it (bottleneck stays 10 GB/s). */
-    CHECK_OK(tacl_graph_add_link(g, 0, 1, 1 * GB, 1e-6));
+    CHECK_OK(tacl__graph_add_link(g, 0, 1, 1 * GB, 1e-6));
     int order[5];
     double bn;
-    CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, &bn, &eb));
+    CHECK_OK(tacl__graph_hamiltonian_cycle(g, order, &bn, &eb));
     CHECK(bn == 10 * GB && gt_cycle_bottleneck(g, order) == 10 * GB);
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, 1 << 26, &s, &eb));
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, 1 << 26, &s, &eb));
     CHECK(s->kind == TACL_SCHED_MESH);
     CHECK_CONTAINS(s->reason, "full mesh of 5 ranks: ring over 0-");
     CHECK_CONTAINS(s->reason, "ring predicted faster");
-    CHECK(gt_near(s->predicted_s, tacl_sched_ring_time(5, 10 * GB, 1e-6, 1 << 26)));
-    tacl_sched_destroy(s);
-    CHECK_OK(tacl_sched_all_reduce(g, 8, &s, &eb));
+    CHECK(gt_near(s->predicted_s, tacl__sched_ring_time(5, 10 * GB, 1e-6, 1 << 26)));
+    tacl__sched_destroy(s);
+    CHECK_OK(tacl__sched_all_reduce(g, 8, &s, &eb));
     CHECK_CONTAINS(s->reason, "recursive doubling predicted faster");
-    tacl_sched_destroy(s);
-    tacl_routes_t *r;
-    CHECK_OK(tacl_routes_build(g, &r, &eb));
+    tacl__sched_destroy(s);
+    tacl__routes_t *r;
+    CHECK_OK(tacl__routes_build(g, &r, &eb));
     for (int a = 0; a < 5; a++)
         for (int b = 0; b < 5; b++)
             if (a != b && !(a + b == 1))
-                CHECK(tacl_routes_next_hop(r, TACL_ROUTE_SMALL, a, b) == b);
+                CHECK(tacl__routes_next_hop(r, TACL_ROUTE_SMALL, a, b) == b);
     /* Large messages from 0 to 1 go around the slow link: via 2, the lowest-ranked of equal
      * two-hop routes (2 * 1 MiB / 10 GB/s < 1 MiB / 1 GB/s). */
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_LARGE, 0, 1) == 2);
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_SMALL, 0, 1) == 1);
-    tacl_routes_destroy(r);
-    CHECK(gt_near(tacl_graph_min_cut(g, NULL), 31 * GB)); /* rank 0 or 1: 3 x 10 + 1 */
-    tacl_graph_destroy(g);
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_LARGE, 0, 1) == 2);
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_SMALL, 0, 1) == 1);
+    tacl__routes_destroy(r);
+    CHECK(gt_near(tacl__graph_min_cut(g, NULL), 31 * GB)); /* rank 0 or 1: 3 x 10 + 1 */
+    tacl__graph_destroy(g);
 
     /* Larger than the exact search: identity order on a full mesh. */
-    CHECK_OK(tacl_graph_full(24, GB, 0, &g));
+    CHECK_OK(tacl__graph_full(24, GB, 0, &g));
     int big[24];
-    CHECK_OK(tacl_graph_hamiltonian_cycle(g, big, &bn, &eb));
+    CHECK_OK(tacl__graph_hamiltonian_cycle(g, big, &bn, &eb));
     for (int i = 0; i < 24; i++)
         CHECK(big[i] == i);
-    tacl_graph_destroy(g);
+    tacl__graph_destroy(g);
 }
 
 static void test_components(void)
 {
     const int e[][2] = {{0, 1}, {2, 3}, {3, 4}, {6, 5}};
-    tacl_graph_t *g = gt_make(7, e, 4, GB, 0);
-    tacl_errbuf_t eb = {{0}};
+    tacl__graph_t *g = gt_make(7, e, 4, GB, 0);
+    tacl__errbuf_t eb = {{0}};
     int comp[7], nc;
-    CHECK_OK(tacl_graph_components(g, comp, &nc));
+    CHECK_OK(tacl__graph_components(g, comp, &nc));
     CHECK(nc == 3);
     CHECK(comp[0] == 0 && comp[1] == 0 && comp[2] == 1 && comp[4] == 1 && comp[5] == 2);
-    CHECK_ST(tacl_graph_check_connected(g, &eb), TACL_ERR_DISCONNECTED);
+    CHECK_ST(tacl__graph_check_connected(g, &eb), TACL_ERR_DISCONNECTED);
     CHECK_CONTAINS(eb.msg, "disconnected: 3 components: {0,1} {2-4} {5,6}");
     CHECK_CONTAINS(tacl_last_error(), "{2-4}");
-    tacl_sched_t *s = NULL;
-    tacl_errbuf_t eb2 = {{0}};
-    CHECK_ST(tacl_sched_all_reduce(g, 1e6, &s, &eb2), TACL_ERR_DISCONNECTED);
+    tacl__sched_t *s = NULL;
+    tacl__errbuf_t eb2 = {{0}};
+    CHECK_ST(tacl__sched_all_reduce(g, 1e6, &s, &eb2), TACL_ERR_DISCONNECTED);
     CHECK(s == NULL);
     CHECK_CONTAINS(eb2.msg, "3 components");
     int c, ec;
-    CHECK_ST(tacl_graph_centre(g, &c, &ec, &eb), TACL_ERR_DISCONNECTED);
-    tacl_routes_t *r;
-    CHECK_OK(tacl_routes_build(g, &r, &eb));
-    CHECK(tacl_routes_next_hop(r, TACL_ROUTE_LARGE, 0, 3) == -1);
-    CHECK(tacl_routes_hops(r, TACL_ROUTE_LARGE, 2, 4) == 2);
-    CHECK(tacl_routes_cost(r, TACL_ROUTE_SMALL, 1, 6) == -1);
-    tacl_routes_destroy(r);
+    CHECK_ST(tacl__graph_centre(g, &c, &ec, &eb), TACL_ERR_DISCONNECTED);
+    tacl__routes_t *r;
+    CHECK_OK(tacl__routes_build(g, &r, &eb));
+    CHECK(tacl__routes_next_hop(r, TACL_ROUTE_LARGE, 0, 3) == -1);
+    CHECK(tacl__routes_hops(r, TACL_ROUTE_LARGE, 2, 4) == 2);
+    CHECK(tacl__routes_cost(r, TACL_ROUTE_SMALL, 1, 6) == -1);
+    tacl__routes_destroy(r);
     int side[7];
-    CHECK(tacl_graph_min_cut(g, side) == 0);
+    CHECK(tacl__graph_min_cut(g, side) == 0);
     CHECK(side[0] == 1 && side[1] == 1 && side[2] == 0);
-    tacl_graph_destroy(g);
+    tacl__graph_destroy(g);
 }
 
 static void test_asymmetric_and_errors(void)
 {
-    tacl_graph_t *g;
-    tacl_errbuf_t eb = {{0}};
-    CHECK_OK(tacl_graph_create(3, &g));
-    CHECK_OK(tacl_graph_add_edge(g, 0, 1, 4 * GB, 1e-6)); /* one direction only: usable */
-    CHECK_OK(tacl_graph_add_edge(g, 2, 1, 2 * GB, 3e-6));
-    CHECK_OK(tacl_graph_add_edge(g, 1, 2, 8 * GB, 1e-6)); /* both: slower bw, larger latency */
-    CHECK(tacl_graph_has_edge(g, 1, 0) && tacl_graph_bw(g, 1, 0) == 4 * GB);
-    CHECK(tacl_graph_bw(g, 1, 2) == 2 * GB && tacl_graph_lat(g, 2, 1) == 3e-6);
-    CHECK_OK(tacl_graph_check_connected(g, &eb));
-    CHECK_ST(tacl_graph_add_edge(g, 1, 1, GB, 0), TACL_ERR_INVALID);
+    tacl__graph_t *g;
+    tacl__errbuf_t eb = {{0}};
+    CHECK_OK(tacl__graph_create(3, &g));
+    CHECK_OK(tacl__graph_add_edge(g, 0, 1, 4 * GB, 1e-6)); /* one direction only: usable */
+    CHECK_OK(tacl__graph_add_edge(g, 2, 1, 2 * GB, 3e-6));
+    CHECK_OK(tacl__graph_add_edge(g, 1, 2, 8 * GB, 1e-6)); /* both: slower bw, larger latency */
+    CHECK(tacl__graph_has_edge(g, 1, 0) && tacl__graph_bw(g, 1, 0) == 4 * GB);
+    CHECK(tacl__graph_bw(g, 1, 2) == 2 * GB && tacl__graph_lat(g, 2, 1) == 3e-6);
+    CHECK_OK(tacl__graph_check_connected(g, &eb));
+    CHECK_ST(tacl__graph_add_edge(g, 1, 1, GB, 0), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "edge 1 -> 1: expected two different ranks in 0..2");
-    CHECK_ST(tacl_graph_add_edge(g, 0, 2, 0, 0), TACL_ERR_INVALID);
+    CHECK_ST(tacl__graph_add_edge(g, 0, 2, 0, 0), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "bandwidth 0 must be > 0");
-    CHECK_ST(tacl_graph_add_edge(g, 0, 2, GB, NAN), TACL_ERR_INVALID);
-    tacl_graph_t *bad;
-    CHECK_ST(tacl_graph_create(0, &bad), TACL_ERR_INVALID);
+    CHECK_ST(tacl__graph_add_edge(g, 0, 2, GB, NAN), TACL_ERR_INVALID);
+    tacl__graph_t *bad;
+    CHECK_ST(tacl__graph_create(0, &bad), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "graph of 0 ranks");
 
     /* Parent arrays that are not trees. */
-    tacl_tree_t *t;
+    tacl__tree_t *t;
     const int cyc[] = {1, 0, -1};
-    CHECK_ST(tacl_tree_from_parents(g, (const int[]){-1, -1, 1}, &t, &eb), TACL_ERR_INVALID);
+    CHECK_ST(tacl__tree_from_parents(g, (const int[]){-1, -1, 1}, &t, &eb), TACL_ERR_INVALID);
     CHECK_CONTAINS(eb.msg, "ranks 0 and 1 both have no parent");
-    CHECK_ST(tacl_tree_from_parents(g, (const int[]){2, 0, -1}, &t, &eb), TACL_ERR_INVALID);
+    CHECK_ST(tacl__tree_from_parents(g, (const int[]){2, 0, -1}, &t, &eb), TACL_ERR_INVALID);
     CHECK_CONTAINS(eb.msg, "parent 2 of rank 0 is not a neighbour");
-    CHECK_ST(tacl_tree_from_parents(g, cyc, &t, &eb), TACL_ERR_INVALID);
+    CHECK_ST(tacl__tree_from_parents(g, cyc, &t, &eb), TACL_ERR_INVALID);
     CHECK_CONTAINS(eb.msg, "not connected to root 2");
-    CHECK_ST(tacl_tree_build(g, 3, TACL_TREE_BFS, &t, &eb), TACL_ERR_INVALID);
-    CHECK_ST(tacl_sched_all_reduce(g, -1, &(tacl_sched_t *){NULL}, &eb), TACL_ERR_INVALID);
-    tacl_graph_destroy(g);
+    CHECK_ST(tacl__tree_build(g, 3, TACL_TREE_BFS, &t, &eb), TACL_ERR_INVALID);
+    CHECK_ST(tacl__sched_all_reduce(g, -1, &(tacl__sched_t *){NULL}, &eb), TACL_ERR_INVALID);
+    tacl__graph_destroy(g);
 
     /* One rank: nothing to do, but everything answers. */
-    CHECK_OK(tacl_graph_create(1, &g));
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, 1e6, &s, &eb));
+    CHECK_OK(tacl__graph_create(1, &g));
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, 1e6, &s, &eb));
     CHECK(s->kind == TACL_SCHED_SINGLE && s->predicted_s == 0 && s->lower_bound_s == 0);
-    tacl_sched_destroy(s);
-    tacl_forest_t *f;
-    CHECK_OK(tacl_forest_pack(g, 0, 4, &f, &eb));
+    tacl__sched_destroy(s);
+    tacl__forest_t *f;
+    CHECK_OK(tacl__forest_pack(g, 0, 4, &f, &eb));
     CHECK(f->ntrees == 1 && f->weight[0] == 1.0);
-    tacl_forest_destroy(f);
-    tacl_graph_destroy(g);
+    tacl__forest_destroy(f);
+    tacl__graph_destroy(g);
 }
 
 /* K4 on {0,1,2,3} plus rank 4 hanging off 0 by a fat link, and rank 5 off 4: no Hamiltonian
@@ -378,12 +379,12 @@ static void test_multitree(void)
 {
     const int e[][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
     double b = 10 * GB, M = 1 << 30;
-    tacl_graph_t *g = gt_make(6, e, 6, b, 0);
-    CHECK_OK(tacl_graph_add_link(g, 0, 4, 4 * b, 0));
-    CHECK_OK(tacl_graph_add_link(g, 4, 5, 2 * b, 0));
-    tacl_errbuf_t eb = {{0}};
-    tacl_forest_t *f;
-    CHECK_OK(tacl_forest_pack(g, 0, TACL_SCHED_MAX_TREES, &f, &eb));
+    tacl__graph_t *g = gt_make(6, e, 6, b, 0);
+    CHECK_OK(tacl__graph_add_link(g, 0, 4, 4 * b, 0));
+    CHECK_OK(tacl__graph_add_link(g, 4, 5, 2 * b, 0));
+    tacl__errbuf_t eb = {{0}};
+    tacl__forest_t *f;
+    CHECK_OK(tacl__forest_pack(g, 0, TACL_SCHED_MAX_TREES, &f, &eb));
     CHECK(f->ntrees >= 2);
     double wsum = 0;
     double load[6][6] = {{0}};
@@ -400,18 +401,18 @@ static void test_multitree(void)
     CHECK(gt_near(wsum, 1.0));
     for (int a = 0; a < 6; a++)
         for (int c = 0; c < 6; c++)
-            CHECK(load[a][c] <= tacl_graph_bw(g, a, c) * (1 + 1e-9));
+            CHECK(load[a][c] <= tacl__graph_bw(g, a, c) * (1 + 1e-9));
     /* Optimum for K4 is 2b (Nash-Williams); the packing must beat one tree by a margin. */
     CHECK(f->total_rate > 1.5 * b && f->total_rate <= 2 * b * (1 + 1e-9));
-    tacl_forest_destroy(f);
-    tacl_sched_t *s;
-    CHECK_OK(tacl_sched_all_reduce(g, M, &s, &eb));
+    tacl__forest_destroy(f);
+    tacl__sched_t *s;
+    CHECK_OK(tacl__sched_all_reduce(g, M, &s, &eb));
     CHECK(s->kind == TACL_SCHED_MULTITREE && s->root == 0 && s->forest);
     CHECK_CONTAINS(s->reason, "spanning trees rooted at rank 0 (centre, eccentricity 2)");
     CHECK(s->predicted_s < M / b && s->predicted_s >= s->lower_bound_s);
     CHECK(gt_near(s->lower_bound_s, M / (2 * b))); /* cutting {5} off: one link of 2b */
-    tacl_sched_destroy(s);
-    tacl_graph_destroy(g);
+    tacl__sched_destroy(s);
+    tacl__graph_destroy(g);
 }
 
 /* Ham cycle heuristic on a 20-rank graph: a hidden cycle under a relabelling plus chords. */
@@ -420,21 +421,21 @@ static void test_large_ring(void)
     int n = 20, perm[20];
     for (int i = 0; i < n; i++)
         perm[i] = (i * 7 + 3) % n;
-    tacl_graph_t *g;
-    CHECK_OK(tacl_graph_create(n, &g));
+    tacl__graph_t *g;
+    CHECK_OK(tacl__graph_create(n, &g));
     for (int i = 0; i < n; i++)
-        CHECK_OK(tacl_graph_add_link(g, perm[i], perm[(i + 1) % n], GB, 0));
-    CHECK_OK(tacl_graph_add_link(g, perm[0], perm[10], GB, 0));
-    CHECK_OK(tacl_graph_add_link(g, perm[5], perm[15], GB, 0));
+        CHECK_OK(tacl__graph_add_link(g, perm[i], perm[(i + 1) % n], GB, 0));
+    CHECK_OK(tacl__graph_add_link(g, perm[0], perm[10], GB, 0));
+    CHECK_OK(tacl__graph_add_link(g, perm[5], perm[15], GB, 0));
     int order[20];
-    tacl_errbuf_t eb = {{0}};
-    CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb));
+    tacl__errbuf_t eb = {{0}};
+    CHECK_OK(tacl__graph_hamiltonian_cycle(g, order, NULL, &eb));
     CHECK(gt_cycle_bottleneck(g, order) == GB);
     /* Cut one cycle edge: 0 keeps degree >= 2 only if a chord covers it; remove a link at a
      * rank without a chord, leaving it degree 1. */
-    tacl_graph_remove_link(g, perm[2], perm[3]);
-    CHECK_ST(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
-    tacl_graph_destroy(g);
+    tacl__graph_remove_link(g, perm[2], perm[3]);
+    CHECK_ST(tacl__graph_hamiltonian_cycle(g, order, NULL, &eb), TACL_ERR_NOT_FOUND);
+    tacl__graph_destroy(g);
 }
 
 /* ---- Random graphs against brute force. ---- */
@@ -449,7 +450,7 @@ static uint32_t gt_rand(void)
 }
 
 static double bf_best_cycle; /* best bottleneck over all Hamiltonian cycles, -1 none */
-static void bf_perm(const tacl_graph_t *g, int *p, int k, int n, int *used)
+static void bf_perm(const tacl__graph_t *g, int *p, int k, int n, int *used)
 {
     if (k == n) {
         double b = gt_cycle_bottleneck(g, p);
@@ -457,7 +458,7 @@ static void bf_perm(const tacl_graph_t *g, int *p, int k, int n, int *used)
         return;
     }
     for (int v = 1; v < n; v++) {
-        if (used[v] || !tacl_graph_has_edge(g, p[k - 1], v)) continue;
+        if (used[v] || !tacl__graph_has_edge(g, p[k - 1], v)) continue;
         used[v] = 1;
         p[k] = v;
         bf_perm(g, p, k + 1, n, used);
@@ -466,16 +467,16 @@ static void bf_perm(const tacl_graph_t *g, int *p, int k, int n, int *used)
 }
 
 /* Smallest cost over all simple paths s -> d (exhaustive DFS). */
-static double bf_path_cost(const tacl_graph_t *g, int kind, int v, int d, int *used)
+static double bf_path_cost(const tacl__graph_t *g, int kind, int v, int d, int *used)
 {
     if (v == d) return 0;
     double best = INFINITY;
-    int n = tacl_graph_size(g);
+    int n = tacl__graph_size(g);
     for (int u = 0; u < n; u++) {
-        if (used[u] || !tacl_graph_has_edge(g, v, u)) continue;
-        double c = tacl_graph_lat(g, v, u) +
+        if (used[u] || !tacl__graph_has_edge(g, v, u)) continue;
+        double c = tacl__graph_lat(g, v, u) +
                    (kind == TACL_ROUTE_SMALL ? TACL_ROUTE_HOP_COST_S
-                                             : TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, v, u));
+                                             : TACL_ROUTE_CHUNK_BYTES / tacl__graph_bw(g, v, u));
         used[u] = 1;
         double rest = bf_path_cost(g, kind, u, d, used);
         used[u] = 0;
@@ -485,15 +486,15 @@ static double bf_path_cost(const tacl_graph_t *g, int kind, int v, int d, int *u
 }
 
 /* Connected using only edges of bandwidth >= t. */
-static int bf_connected_at(const tacl_graph_t *g, double t)
+static int bf_connected_at(const tacl__graph_t *g, double t)
 {
-    int n = tacl_graph_size(g), seen[16] = {0}, stack[16], sp = 0, cnt = 1;
+    int n = tacl__graph_size(g), seen[16] = {0}, stack[16], sp = 0, cnt = 1;
     seen[0] = 1;
     stack[sp++] = 0;
     while (sp) {
         int v = stack[--sp];
         for (int u = 0; u < n; u++)
-            if (!seen[u] && tacl_graph_has_edge(g, v, u) && tacl_graph_bw(g, v, u) >= t) {
+            if (!seen[u] && tacl__graph_has_edge(g, v, u) && tacl__graph_bw(g, v, u) >= t) {
                 seen[u] = 1;
                 cnt++;
                 stack[sp++] = u;
@@ -509,22 +510,22 @@ static void test_random_vs_brute_force(void)
     for (int iter = 0; iter < 1000; iter++) {
         int n = 3 + (int)(gt_rand() % 5); /* 3..7 */
         int pct = 25 + (int)(gt_rand() % 60);
-        tacl_graph_t *g;
-        CHECK_OK(tacl_graph_create(n, &g));
+        tacl__graph_t *g;
+        CHECK_OK(tacl__graph_create(n, &g));
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++)
                 if ((int)(gt_rand() % 100) < pct)
                     CHECK_OK(
-                        tacl_graph_add_link(g, a, b, bws[gt_rand() % 4], (gt_rand() % 4) * 1e-6));
+                        tacl__graph_add_link(g, a, b, bws[gt_rand() % 4], (gt_rand() % 4) * 1e-6));
         graphs++;
-        tacl_errbuf_t eb = {{0}};
+        tacl__errbuf_t eb = {{0}};
         int comp[8], nc;
-        CHECK_OK(tacl_graph_components(g, comp, &nc));
+        CHECK_OK(tacl__graph_components(g, comp, &nc));
         /* Hop distances by relaxation (independent of the BFS under test). */
         int hop[8][8];
         for (int a = 0; a < n; a++)
             for (int b = 0; b < n; b++)
-                hop[a][b] = a == b ? 0 : tacl_graph_has_edge(g, a, b) ? 1 : 99;
+                hop[a][b] = a == b ? 0 : tacl__graph_has_edge(g, a, b) ? 1 : 99;
         for (int round = 0; round < n; round++)
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++)
@@ -541,52 +542,52 @@ static void test_random_vs_brute_force(void)
         CHECK(nc == bf_nc);
 
         /* Routes: costs equal the best simple path; next hop is the lowest optimal one. */
-        tacl_routes_t *r;
-        CHECK_OK(tacl_routes_build(g, &r, &eb));
+        tacl__routes_t *r;
+        CHECK_OK(tacl__routes_build(g, &r, &eb));
         for (int k = 0; k < TACL_ROUTE_KINDS; k++)
             for (int s = 0; s < n; s++)
                 for (int d = 0; d < n; d++) {
                     int used[8] = {0};
                     used[s] = 1;
                     double want = bf_path_cost(g, k, s, d, used);
-                    double got = tacl_routes_cost(r, k, s, d);
+                    double got = tacl__routes_cost(r, k, s, d);
                     if (isinf(want)) {
-                        CHECK(got == -1 && tacl_routes_next_hop(r, k, s, d) == -1);
+                        CHECK(got == -1 && tacl__routes_next_hop(r, k, s, d) == -1);
                         continue;
                     }
                     CHECK(gt_near(got, want));
                     if (s == d) continue;
                     int lowest = -1;
-                    if (tacl_graph_has_edge(g, s, d) &&
-                        gt_near(tacl_graph_lat(g, s, d) +
+                    if (tacl__graph_has_edge(g, s, d) &&
+                        gt_near(tacl__graph_lat(g, s, d) +
                                     (k == TACL_ROUTE_SMALL
                                          ? TACL_ROUTE_HOP_COST_S
-                                         : TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, s, d)),
+                                         : TACL_ROUTE_CHUNK_BYTES / tacl__graph_bw(g, s, d)),
                                 want))
                         lowest = d; /* the direct edge when it is a shortest route */
                     for (int v = 0; v < n && lowest < 0; v++) {
-                        if (v == s || !tacl_graph_has_edge(g, s, v)) continue;
+                        if (v == s || !tacl__graph_has_edge(g, s, v)) continue;
                         int u2[8] = {0};
                         u2[s] = u2[v] = 1;
-                        double c = tacl_graph_lat(g, s, v) +
+                        double c = tacl__graph_lat(g, s, v) +
                                    (k == TACL_ROUTE_SMALL
                                         ? TACL_ROUTE_HOP_COST_S
-                                        : TACL_ROUTE_CHUNK_BYTES / tacl_graph_bw(g, s, v));
+                                        : TACL_ROUTE_CHUNK_BYTES / tacl__graph_bw(g, s, v));
                         double rest = v == d ? 0 : bf_path_cost(g, k, v, d, u2);
                         /* A shortest path through v need not avoid s, but a simple one
                          * does, and the optimum is simple. */
                         if (gt_near(c + rest, want)) lowest = v;
                     }
-                    if (tacl_routes_next_hop(r, k, s, d) != lowest)
+                    if (tacl__routes_next_hop(r, k, s, d) != lowest)
                         fprintf(stderr,
                                 "iter %d n %d kind %d %d->%d: next %d, expected %d (cost %g)\n",
-                                iter, n, k, s, d, tacl_routes_next_hop(r, k, s, d), lowest, want);
-                    CHECK(tacl_routes_next_hop(r, k, s, d) == lowest);
+                                iter, n, k, s, d, tacl__routes_next_hop(r, k, s, d), lowest, want);
+                    CHECK(tacl__routes_next_hop(r, k, s, d) == lowest);
                     int path[8];
-                    int len = tacl_routes_path(r, k, s, d, path, 8);
+                    int len = tacl__routes_path(r, k, s, d, path, 8);
                     CHECK(len >= 2 && path[0] == s && path[len - 1] == d);
                 }
-        tacl_routes_destroy(r);
+        tacl__routes_destroy(r);
 
         /* Minimum cut against every subset containing rank 0. */
         double bf_cut = INFINITY;
@@ -594,23 +595,23 @@ static void test_random_vs_brute_force(void)
             double c = 0;
             for (int a = 0; a < n; a++)
                 for (int b = 0; b < n; b++)
-                    if ((m >> a & 1) && !(m >> b & 1)) c += tacl_graph_bw(g, a, b);
+                    if ((m >> a & 1) && !(m >> b & 1)) c += tacl__graph_bw(g, a, b);
             if (c < bf_cut) bf_cut = c;
         }
         int side[8];
-        double cut = tacl_graph_min_cut(g, side);
+        double cut = tacl__graph_min_cut(g, side);
         CHECK(gt_near(cut, bf_cut));
         double side_cut = 0;
         int nside = 0;
         for (int a = 0; a < n; a++) {
             nside += side[a];
             for (int b = 0; b < n; b++)
-                if (side[a] && !side[b]) side_cut += tacl_graph_bw(g, a, b);
+                if (side[a] && !side[b]) side_cut += tacl__graph_bw(g, a, b);
         }
         CHECK(nside > 0 && nside < n && gt_near(side_cut, cut));
 
         if (nc != 1) {
-            tacl_graph_destroy(g);
+            tacl__graph_destroy(g);
             continue;
         }
         connected++;
@@ -622,7 +623,7 @@ static void test_random_vs_brute_force(void)
             double sb = 0;
             for (int u = 0; u < n; u++) {
                 if (hop[v][u] > e) e = hop[v][u];
-                sb += tacl_graph_bw(g, v, u);
+                sb += tacl__graph_bw(g, v, u);
             }
             if (bc < 0 || e < be || (e == be && sb > bb)) {
                 bc = v;
@@ -630,7 +631,7 @@ static void test_random_vs_brute_force(void)
                 bb = sb;
             }
         }
-        CHECK_OK(tacl_graph_centre(g, &centre, &ecc, &eb));
+        CHECK_OK(tacl__graph_centre(g, &centre, &ecc, &eb));
         CHECK(centre == bc && ecc == be);
 
         /* Hamiltonian cycle: existence and best bottleneck against all permutations. */
@@ -638,7 +639,7 @@ static void test_random_vs_brute_force(void)
         double bn = 0;
         bf_best_cycle = -1;
         bf_perm(g, p, 1, n, used);
-        tacl_status_t st = tacl_graph_hamiltonian_cycle(g, order, &bn, &eb);
+        tacl_status_t st = tacl__graph_hamiltonian_cycle(g, order, &bn, &eb);
         if (bf_best_cycle < 0) {
             CHECK(st == TACL_ERR_NOT_FOUND);
         } else {
@@ -650,24 +651,24 @@ static void test_random_vs_brute_force(void)
         /* Trees: the BFS tree has hop depths; the max-bandwidth tree's bottleneck is the
          * largest threshold that keeps the graph connected. */
         for (int root = 0; root < n; root++) {
-            tacl_tree_t *t;
-            CHECK_OK(tacl_tree_build(g, root, TACL_TREE_BFS, &t, &eb));
+            tacl__tree_t *t;
+            CHECK_OK(tacl__tree_build(g, root, TACL_TREE_BFS, &t, &eb));
             gt_check_tree(g, t);
             for (int v = 0; v < n; v++)
                 CHECK(t->depth[v] == hop[root][v]);
-            tacl_tree_destroy(t);
-            CHECK_OK(tacl_tree_build(g, root, TACL_TREE_MAX_BW, &t, &eb));
+            tacl__tree_destroy(t);
+            CHECK_OK(tacl__tree_build(g, root, TACL_TREE_MAX_BW, &t, &eb));
             gt_check_tree(g, t);
             double want = 0;
             for (int i = 0; i < 4; i++)
                 if (bf_connected_at(g, bws[i])) want = bws[i];
             CHECK(t->bottleneck == want);
-            tacl_tree_destroy(t);
+            tacl__tree_destroy(t);
         }
 
         /* Packing stays within capacity and is never worse than the best tree. */
-        tacl_forest_t *f;
-        CHECK_OK(tacl_forest_pack(g, centre, TACL_SCHED_MAX_TREES, &f, &eb));
+        tacl__forest_t *f;
+        CHECK_OK(tacl__forest_pack(g, centre, TACL_SCHED_MAX_TREES, &f, &eb));
         double load[8][8] = {{0}}, wsum = 0, best = 0;
         for (int i = 0; i < 4; i++)
             if (bf_connected_at(g, bws[i])) best = bws[i];
@@ -683,23 +684,23 @@ static void test_random_vs_brute_force(void)
         CHECK(gt_near(wsum, 1.0) && f->total_rate >= best * (1 - 1e-9));
         for (int a = 0; a < n; a++)
             for (int b = 0; b < n; b++)
-                CHECK(load[a][b] <= tacl_graph_bw(g, a, b) * (1 + 1e-9));
+                CHECK(load[a][b] <= tacl__graph_bw(g, a, b) * (1 + 1e-9));
         CHECK(f->total_rate <= bf_cut * (1 + 1e-9)); /* no packing beats the min cut */
-        tacl_forest_destroy(f);
+        tacl__forest_destroy(f);
 
         /* The schedule is a pure function of the graph: same answer twice, never below the
          * cut bound. */
-        tacl_sched_t *s1, *s2;
-        CHECK_OK(tacl_sched_all_reduce(g, 1 << 24, &s1, &eb));
-        CHECK_OK(tacl_sched_all_reduce(g, 1 << 24, &s2, &eb));
+        tacl__sched_t *s1, *s2;
+        CHECK_OK(tacl__sched_all_reduce(g, 1 << 24, &s1, &eb));
+        CHECK_OK(tacl__sched_all_reduce(g, 1 << 24, &s2, &eb));
         CHECK(s1->kind == s2->kind && !strcmp(s1->reason, s2->reason));
         CHECK(s1->predicted_s >= s1->lower_bound_s * (1 - 1e-9));
         CHECK(gt_near(s1->lower_bound_s, (1 << 24) / bf_cut) ||
               s1->lower_bound_s > (1 << 24) / bf_cut);
         CHECK((s1->kind == TACL_SCHED_RING || s1->kind == TACL_SCHED_MESH) == (bf_best_cycle >= 0));
-        tacl_sched_destroy(s1);
-        tacl_sched_destroy(s2);
-        tacl_graph_destroy(g);
+        tacl__sched_destroy(s1);
+        tacl__sched_destroy(s2);
+        tacl__graph_destroy(g);
     }
     CHECK(connected > 300 && with_cycle > 100 && with_cycle < connected);
     printf("random graphs: %d (%d connected, %d with a Hamiltonian cycle)\n", graphs, connected,
@@ -720,19 +721,19 @@ static void test_hidden_cycles(void)
             perm[i] = perm[j];
             perm[j] = t;
         }
-        tacl_graph_t *g;
-        CHECK_OK(tacl_graph_create(n, &g));
+        tacl__graph_t *g;
+        CHECK_OK(tacl__graph_create(n, &g));
         for (int i = 0; i < n; i++)
-            CHECK_OK(tacl_graph_add_link(g, perm[i], perm[(i + 1) % n], GB, 0));
+            CHECK_OK(tacl__graph_add_link(g, perm[i], perm[(i + 1) % n], GB, 0));
         for (int c = 0; c < n / 2; c++) {
             int a = (int)(gt_rand() % (uint32_t)n), b = (int)(gt_rand() % (uint32_t)n);
-            if (a != b) CHECK_OK(tacl_graph_add_link(g, a, b, GB, 0));
+            if (a != b) CHECK_OK(tacl__graph_add_link(g, a, b, GB, 0));
         }
-        tacl_errbuf_t eb = {{0}};
-        CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, NULL, &eb));
+        tacl__errbuf_t eb = {{0}};
+        CHECK_OK(tacl__graph_hamiltonian_cycle(g, order, NULL, &eb));
         CHECK(gt_cycle_bottleneck(g, order) == GB);
         found++;
-        tacl_graph_destroy(g);
+        tacl__graph_destroy(g);
     }
     CHECK(found == 40);
 }
@@ -743,15 +744,15 @@ static void test_grids(void)
 {
     for (int k = 5; k <= 10; k++) {
         int n = k * k, order[100];
-        tacl_graph_t *g;
-        CHECK_OK(tacl_graph_create(n, &g));
+        tacl__graph_t *g;
+        CHECK_OK(tacl__graph_create(n, &g));
         for (int r = 0; r < k; r++)
             for (int c = 0; c < k; c++) {
-                if (c + 1 < k) CHECK_OK(tacl_graph_add_link(g, r * k + c, r * k + c + 1, GB, 0));
-                if (r + 1 < k) CHECK_OK(tacl_graph_add_link(g, r * k + c, (r + 1) * k + c, GB, 0));
+                if (c + 1 < k) CHECK_OK(tacl__graph_add_link(g, r * k + c, r * k + c + 1, GB, 0));
+                if (r + 1 < k) CHECK_OK(tacl__graph_add_link(g, r * k + c, (r + 1) * k + c, GB, 0));
             }
-        tacl_errbuf_t eb = {{0}};
-        tacl_status_t st = tacl_graph_hamiltonian_cycle(g, order, NULL, &eb);
+        tacl__errbuf_t eb = {{0}};
+        tacl_status_t st = tacl__graph_hamiltonian_cycle(g, order, NULL, &eb);
         if (k % 2) {
             CHECK(st == TACL_ERR_NOT_FOUND);
             char want[128];
@@ -762,7 +763,7 @@ static void test_grids(void)
             CHECK_OK(st);
             CHECK(gt_cycle_bottleneck(g, order) == GB);
         }
-        tacl_graph_destroy(g);
+        tacl__graph_destroy(g);
     }
 }
 
@@ -770,18 +771,18 @@ static void test_grids(void)
 static void test_exact_limit(void)
 {
     int n = TACL_GRAPH_HAM_EXACT_MAX;
-    tacl_graph_t *g;
-    CHECK_OK(tacl_graph_create(n, &g));
+    tacl__graph_t *g;
+    CHECK_OK(tacl__graph_create(n, &g));
     for (int i = 0; i < n; i++)
-        CHECK_OK(tacl_graph_add_link(g, (i * 5) % n, ((i + 1) * 5) % n, 2 * GB, 0));
+        CHECK_OK(tacl__graph_add_link(g, (i * 5) % n, ((i + 1) * 5) % n, 2 * GB, 0));
     for (int i = 0; i < n; i += 3)
-        CHECK_OK(tacl_graph_add_link(g, i, (i + 2) % n, GB, 0));
+        CHECK_OK(tacl__graph_add_link(g, i, (i + 2) % n, GB, 0));
     int order[TACL_GRAPH_HAM_EXACT_MAX];
     double bn;
-    tacl_errbuf_t eb = {{0}};
-    CHECK_OK(tacl_graph_hamiltonian_cycle(g, order, &bn, &eb));
+    tacl__errbuf_t eb = {{0}};
+    CHECK_OK(tacl__graph_hamiltonian_cycle(g, order, &bn, &eb));
     CHECK(bn == 2 * GB && gt_cycle_bottleneck(g, order) == 2 * GB);
-    tacl_graph_destroy(g);
+    tacl__graph_destroy(g);
 }
 
 /* Round-robin pairing: symmetric, every pair exactly once, one pair per rank per round. */
@@ -792,17 +793,17 @@ static void test_round_robin(void)
         int met[9][9] = {{0}};
         for (int r = 0; r < rounds; r++)
             for (int x = 0; x < n; x++) {
-                int p = tacl_round_robin_partner(n, r, x);
+                int p = tacl__round_robin_partner(n, r, x);
                 if (p < 0) continue;
                 CHECK(p < n && p != x);
-                CHECK(tacl_round_robin_partner(n, r, p) == x);
+                CHECK(tacl__round_robin_partner(n, r, p) == x);
                 met[x][p]++;
             }
         for (int a = 0; a < n; a++)
             for (int b = 0; b < n; b++)
                 CHECK(met[a][b] == (a != b));
     }
-    CHECK(tacl_round_robin_partner(4, 0, 7) == -1);
+    CHECK(tacl__round_robin_partner(4, 0, 7) == -1);
 }
 
 int main(void)

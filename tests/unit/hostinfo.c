@@ -44,29 +44,29 @@ static void test_pci_link(void)
     snprintf(g2, sizeof g2, "/sys/devices/pci0000:00/0000:00:02.0/0000:08:00.0");
     snprintf(rp2, sizeof rp2, "/sys/devices/pci0000:00/0000:00:1f.6");
     snprintf(other, sizeof other, "/sys/devices/pci0000:80/0000:80:01.0/0000:81:00.0");
-    CHECK(tacl_pci_link(g0, 0, g0, 0) == TACL_PCI_SELF);
-    CHECK(tacl_pci_link(g0, 0, g1, 0) == TACL_PCI_PIX);
-    CHECK(tacl_pci_link(g0, 0, deep, 0) == TACL_PCI_PXB);
-    CHECK(tacl_pci_link(deep, 0, g1, 0) == TACL_PCI_PXB);
-    CHECK(tacl_pci_link(g0, 0, g2, 0) == TACL_PCI_PHB);
-    CHECK(tacl_pci_link(rp2, 0, g2, 0) == TACL_PCI_PHB);
-    CHECK(tacl_pci_link(g0, 0, other, 0) == TACL_PCI_NODE);
-    CHECK(tacl_pci_link(g0, 0, other, 1) == TACL_PCI_SYS);
-    CHECK(tacl_pci_link(g0, -1, other, 1) == TACL_PCI_NODE); /* unknown node: not claimed SYS */
-    CHECK(tacl_pci_link("", 0, other, 1) == TACL_PCI_SYS);
-    CHECK(!strcmp(tacl_pci_link_name(TACL_PCI_PXB), "PXB"));
-    CHECK(!strcmp(tacl_pci_link_name((tacl_pci_link_t)42), "?"));
+    CHECK(tacl__pci_link(g0, 0, g0, 0) == TACL_PCI_SELF);
+    CHECK(tacl__pci_link(g0, 0, g1, 0) == TACL_PCI_PIX);
+    CHECK(tacl__pci_link(g0, 0, deep, 0) == TACL_PCI_PXB);
+    CHECK(tacl__pci_link(deep, 0, g1, 0) == TACL_PCI_PXB);
+    CHECK(tacl__pci_link(g0, 0, g2, 0) == TACL_PCI_PHB);
+    CHECK(tacl__pci_link(rp2, 0, g2, 0) == TACL_PCI_PHB);
+    CHECK(tacl__pci_link(g0, 0, other, 0) == TACL_PCI_NODE);
+    CHECK(tacl__pci_link(g0, 0, other, 1) == TACL_PCI_SYS);
+    CHECK(tacl__pci_link(g0, -1, other, 1) == TACL_PCI_NODE); /* unknown node: not claimed SYS */
+    CHECK(tacl__pci_link("", 0, other, 1) == TACL_PCI_SYS);
+    CHECK(!strcmp(tacl__pci_link_name(TACL_PCI_PXB), "PXB"));
+    CHECK(!strcmp(tacl__pci_link_name((tacl__pci_link_t)42), "?"));
 }
 
 static void test_cpulist(void)
 {
-    CHECK(tacl_cpulist_count("0-7") == 8);
-    CHECK(tacl_cpulist_count("0-3,8,10-11") == 7);
-    CHECK(tacl_cpulist_count("5") == 1);
-    CHECK(tacl_cpulist_count("") == 0);
-    CHECK(tacl_cpulist_count("3-1") == -1);
-    CHECK(tacl_cpulist_count("a") == -1);
-    CHECK(tacl_cpulist_count("0-3;4") == -1);
+    CHECK(tacl__cpulist_count("0-7") == 8);
+    CHECK(tacl__cpulist_count("0-3,8,10-11") == 7);
+    CHECK(tacl__cpulist_count("5") == 1);
+    CHECK(tacl__cpulist_count("") == 0);
+    CHECK(tacl__cpulist_count("3-1") == -1);
+    CHECK(tacl__cpulist_count("a") == -1);
+    CHECK(tacl__cpulist_count("0-3;4") == -1);
 }
 
 static void test_snapshot(const char *src_dir, const char *source)
@@ -74,9 +74,9 @@ static void test_snapshot(const char *src_dir, const char *source)
     char root[1024];
     snprintf(root, sizeof root, "%s/tests/data/sysfs/2s4g2n", src_dir);
     setenv("TACL_SYSFS_ROOT", root, 1);
-    tacl_hostinfo_t *h;
-    tacl_errbuf_t eb = {{0}};
-    tacl_status_t st = tacl_hostinfo_discover(source, &h, &eb);
+    tacl__hostinfo_t *h;
+    tacl__errbuf_t eb = {{0}};
+    tacl_status_t st = tacl__hostinfo_discover(source, &h, &eb);
     if (st == TACL_ERR_UNAVAILABLE && !strcmp(source, "hwloc")) {
         CHECK_CONTAINS(eb.msg, "built without hwloc");
         printf("hwloc not built in: %s\n", eb.msg);
@@ -107,13 +107,13 @@ static void test_snapshot(const char *src_dir, const char *source)
     for (int i = 0; i < h->nnics; i++)
         CHECK(h->nics[i].naddrs == 0);
     /* The relations the generator placed. */
-    CHECK(tacl_pci_link(h->gpus[0].path, 0, h->gpus[1].path, 0) == TACL_PCI_PIX);
-    CHECK(tacl_pci_link(h->gpus[2].path, 1, h->nics[2].path, 1) == TACL_PCI_PXB);
-    CHECK(tacl_pci_link(h->gpus[0].path, 0, h->nics[0].path, 0) == TACL_PCI_PHB);
-    CHECK(tacl_pci_link(h->gpus[2].path, 1, h->gpus[3].path, 1) == TACL_PCI_NODE);
-    CHECK(tacl_pci_link(h->gpus[0].path, 0, h->gpus[2].path, 1) == TACL_PCI_SYS);
+    CHECK(tacl__pci_link(h->gpus[0].path, 0, h->gpus[1].path, 0) == TACL_PCI_PIX);
+    CHECK(tacl__pci_link(h->gpus[2].path, 1, h->nics[2].path, 1) == TACL_PCI_PXB);
+    CHECK(tacl__pci_link(h->gpus[0].path, 0, h->nics[0].path, 0) == TACL_PCI_PHB);
+    CHECK(tacl__pci_link(h->gpus[2].path, 1, h->gpus[3].path, 1) == TACL_PCI_NODE);
+    CHECK(tacl__pci_link(h->gpus[0].path, 0, h->gpus[2].path, 1) == TACL_PCI_SYS);
     if (!strcmp(source, "sysfs")) CHECK(!strcmp(h->source, "sysfs"));
-    tacl_hostinfo_destroy(h);
+    tacl__hostinfo_destroy(h);
 }
 
 /* A tree without /sys/devices/system/node (kernel without NUMA), with an accelerator of class
@@ -144,9 +144,9 @@ static void test_written_tree(void)
              link, link);
     CHECK(system(cmd) == 0);
     setenv("TACL_SYSFS_ROOT", r, 1);
-    tacl_hostinfo_t *h;
-    tacl_errbuf_t eb = {{0}};
-    CHECK_OK(tacl_hostinfo_discover("sysfs", &h, &eb));
+    tacl__hostinfo_t *h;
+    tacl__errbuf_t eb = {{0}};
+    CHECK_OK(tacl__hostinfo_discover("sysfs", &h, &eb));
     CHECK(!strcmp(h->hostname, "unknown"));
     CHECK(h->npus == 3 && h->ncores == 2 && h->npackages == 1);
     CHECK(h->nnuma == 1 && !strcmp(h->numa[0].cpus, "0-2") && h->numa[0].ncpus == 3);
@@ -154,7 +154,7 @@ static void test_written_tree(void)
     CHECK(h->ngpus == 1 && h->gpus[0].pci_class == 0x120000 && h->gpus[0].numa == -1);
     CHECK(!strcmp(h->gpus[0].path, "/sys/devices/pci0000:00/0000:00:05.0"));
     CHECK(h->nnics == 0);
-    tacl_hostinfo_destroy(h);
+    tacl__hostinfo_destroy(h);
 }
 
 int main(void)
@@ -168,18 +168,18 @@ int main(void)
     test_snapshot(src, "hwloc");
     test_written_tree();
 
-    tacl_hostinfo_t *h = NULL;
-    tacl_errbuf_t eb = {{0}};
+    tacl__hostinfo_t *h = NULL;
+    tacl__errbuf_t eb = {{0}};
     setenv("TACL_SYSFS_ROOT", "/nonexistent-tacl-root", 1);
-    CHECK_ST(tacl_hostinfo_discover(NULL, &h, &eb), TACL_ERR_NOT_FOUND);
+    CHECK_ST(tacl__hostinfo_discover(NULL, &h, &eb), TACL_ERR_NOT_FOUND);
     CHECK(h == NULL);
     CHECK_CONTAINS(eb.msg, "/nonexistent-tacl-root/sys/devices is not a directory");
-    CHECK_ST(tacl_hostinfo_discover("magic", &h, &eb), TACL_ERR_INVALID);
+    CHECK_ST(tacl__hostinfo_discover("magic", &h, &eb), TACL_ERR_INVALID);
     CHECK_CONTAINS(eb.msg, "hostinfo source 'magic': expected auto, hwloc or sysfs");
 
     /* The live host: at least one PU and lo, whose address getifaddrs reports when it is up. */
     unsetenv("TACL_SYSFS_ROOT");
-    CHECK_OK(tacl_hostinfo_discover(NULL, &h, &eb));
+    CHECK_OK(tacl__hostinfo_discover(NULL, &h, &eb));
     CHECK(h->npus >= 1 && h->nnuma >= 1 && !h->root[0]);
     CHECK(h->npus == (int)sysconf(_SC_NPROCESSORS_CONF) ||
           h->npus == (int)sysconf(_SC_NPROCESSORS_ONLN));
@@ -191,7 +191,7 @@ int main(void)
     for (int a = 0; a < h->nics[lo].naddrs; a++)
         has127 |= !strcmp(h->nics[lo].addrs[a], "127.0.0.1/8");
     if (h->nics[lo].naddrs) CHECK(has127);
-    tacl_hostinfo_destroy(h);
+    tacl__hostinfo_destroy(h);
     printf("hostinfo: ok\n");
     return 0;
 }

@@ -6,8 +6,8 @@
 /* Expands spec and compares with the space-separated expected hosts. */
 static void nl_expect(const char *spec, const char *expected)
 {
-    tacl_nodelist_t nl = {(char **)0x1, 99}; /* must stay untouched on failure, set on success */
-    tacl_status_t st = tacl_nodelist_expand(spec, 0, &nl);
+    tacl__nodelist_t nl = {(char **)0x1, 99}; /* must stay untouched on failure, set on success */
+    tacl_status_t st = tacl__nodelist_expand(spec, 0, &nl);
     if (st != TACL_OK) {
         fprintf(stderr, "expanding \"%s\" failed: %s\n", spec, tacl_last_error());
         exit(1);
@@ -23,18 +23,18 @@ static void nl_expect(const char *spec, const char *expected)
     /* The first host and the count agree with the full expansion. */
     char first[256];
     size_t count = 0;
-    CHECK_OK(tacl_nodelist_first(spec, first, sizeof first, &count));
+    CHECK_OK(tacl__nodelist_first(spec, first, sizeof first, &count));
     CHECK(!strcmp(first, nl.hosts[0]));
     CHECK(count == nl.count);
-    tacl_nodelist_free(&nl);
+    tacl__nodelist_free(&nl);
     CHECK(nl.hosts == NULL && nl.count == 0);
 }
 
 /* Checks that spec is refused with TACL_ERR_INVALID and a message containing sub. */
 static void nl_refuse(const char *spec, const char *sub)
 {
-    tacl_nodelist_t nl = {NULL, 12345};
-    tacl_status_t st = tacl_nodelist_expand(spec, 0, &nl);
+    tacl__nodelist_t nl = {NULL, 12345};
+    tacl_status_t st = tacl__nodelist_expand(spec, 0, &nl);
     if (st != TACL_ERR_INVALID) {
         fprintf(stderr, "\"%s\": expected TACL_ERR_INVALID, got %s\n", spec ? spec : "(null)",
                 tacl_status_name(st));
@@ -43,7 +43,7 @@ static void nl_refuse(const char *spec, const char *sub)
     CHECK(nl.count == 12345); /* output untouched */
     CHECK_CONTAINS(tacl_last_error(), sub);
     char first[64] = "untouched";
-    CHECK_ST(tacl_nodelist_first(spec, first, sizeof first, NULL), TACL_ERR_INVALID);
+    CHECK_ST(tacl__nodelist_first(spec, first, sizeof first, NULL), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), sub);
     CHECK(!strcmp(first, "untouched"));
 }
@@ -51,7 +51,7 @@ static void nl_refuse(const char *spec, const char *sub)
 static void tpn_expect(const char *spec, int node, int want)
 {
     int got = -7;
-    CHECK_OK(tacl_slurm_tasks_per_node(spec, node, &got));
+    CHECK_OK(tacl__slurm_tasks_per_node(spec, node, &got));
     if (got != want) {
         fprintf(stderr, "tasks per node \"%s\" node %d: got %d, expected %d\n", spec, node, got,
                 want);
@@ -62,7 +62,7 @@ static void tpn_expect(const char *spec, int node, int want)
 static void tpn_refuse(const char *spec, int node, tacl_status_t want, const char *sub)
 {
     int got = -7;
-    CHECK_ST(tacl_slurm_tasks_per_node(spec, node, &got), want);
+    CHECK_ST(tacl__slurm_tasks_per_node(spec, node, &got), want);
     CHECK(got == -7);
     CHECK_CONTAINS(tacl_last_error(), sub);
 }
@@ -86,19 +86,19 @@ int main(void)
     /* A huge list: first host and count without expanding it. */
     char first[64];
     size_t count = 0;
-    CHECK_OK(tacl_nodelist_first("big[000001-500000],z", first, sizeof first, &count));
+    CHECK_OK(tacl__nodelist_first("big[000001-500000],z", first, sizeof first, &count));
     CHECK(!strcmp(first, "big000001"));
     CHECK(count == 500001);
-    tacl_nodelist_t nl = {NULL, 0};
-    CHECK_ST(tacl_nodelist_expand("n[1-100]", 50, &nl), TACL_ERR_INVALID);
+    tacl__nodelist_t nl = {NULL, 0};
+    CHECK_ST(tacl__nodelist_expand("n[1-100]", 50, &nl), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "expands to more than 50 hosts");
-    CHECK_OK(tacl_nodelist_expand("n[1-50]", 50, &nl));
+    CHECK_OK(tacl__nodelist_expand("n[1-50]", 50, &nl));
     CHECK(nl.count == 50 && !strcmp(nl.hosts[49], "n50"));
-    tacl_nodelist_free(&nl);
-    CHECK_ST(tacl_nodelist_first("n[1-9][1-999999][1-999999]", first, sizeof first, NULL),
+    tacl__nodelist_free(&nl);
+    CHECK_ST(tacl__nodelist_first("n[1-9][1-999999][1-999999]", first, sizeof first, NULL),
              TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "expands to more than 1000000 hosts");
-    CHECK_ST(tacl_nodelist_first("averyveryverylongname[1-2]", first, 10, NULL), TACL_ERR_INVALID);
+    CHECK_ST(tacl__nodelist_first("averyveryverylongname[1-2]", first, 10, NULL), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "does not fit in 10 bytes");
 
     /* Malformed input: the message names what is wrong and where (1-based column). */

@@ -331,14 +331,14 @@ static void check_case(tacl_dtype_t dt, tacl_op_t op, size_t count, int n, int s
         if (op == TACL_AVG) store(dt, want, i, ref_avg(dt, load(dt, want, i), n));
     }
     char *g = got + (misalign ? es : 0);
-    tacl_reduce_many(g, srcp, n, count, dt, op);
-    tacl_reduce_finish(g, count, dt, op, n);
+    tacl__reduce_many(g, srcp, n, count, dt, op);
+    tacl__reduce_finish(g, count, dt, op, n);
     for (size_t i = 0; i < count; i++) {
         if (!same_elem(dt, g, want, i)) {
             fprintf(stderr,
                     "reduce_many %s %s n=%d count=%zu isa=%s: element %zu differs from the "
                     "reference\n",
-                    tacl_dtype_name(dt), tacl_op_name(op), n, count, tacl_reduce_isa(), i);
+                    tacl_dtype_name(dt), tacl_op_name(op), n, count, tacl__reduce_isa(), i);
             exit(1);
         }
     }
@@ -346,13 +346,13 @@ static void check_case(tacl_dtype_t dt, tacl_op_t op, size_t count, int n, int s
     if (n == 2 && op != TACL_AVG) {
         /* reduce2 out of place, and reduce_inplace into a copy of source 0. */
         memset(got2, 0, bytes);
-        tacl_reduce2(got2, srcp[0], srcp[1], count, dt, op);
+        tacl__reduce2(got2, srcp[0], srcp[1], count, dt, op);
         CHECK(!memcmp(got2, g, count * es));
         memcpy(got2, srcp[0], count * es);
-        tacl_reduce_inplace(got2, srcp[1], count, dt, op);
+        tacl__reduce_inplace(got2, srcp[1], count, dt, op);
         CHECK(!memcmp(got2, g, count * es));
         /* dst aliasing srcs[0]. */
-        tacl_reduce2(src[0] + (misalign ? es : 0), srcp[0], srcp[1], count, dt, op);
+        tacl__reduce2(src[0] + (misalign ? es : 0), srcp[0], srcp[1], count, dt, op);
         CHECK(!memcmp(srcp[0], g, count * es));
     }
     for (int k = 0; k < n; k++)
@@ -365,10 +365,10 @@ static void check_case(tacl_dtype_t dt, tacl_op_t op, size_t count, int n, int s
 static void check_conversions(void)
 {
     for (uint32_t h = 0; h < 65536; h++) {
-        float a = tacl_half_to_float((uint16_t)h), b = ref_half_to_float((uint16_t)h);
+        float a = tacl__half_to_float((uint16_t)h), b = ref_half_to_float((uint16_t)h);
         CHECK((isnan(a) && isnan(b)) || !memcmp(&a, &b, 4));
-        if (!isnan(a)) CHECK(tacl_float_to_half(a) == h);
-        CHECK(tacl_float_to_bf16(tacl_bf16_to_float((uint16_t)h)) == h ||
+        if (!isnan(a)) CHECK(tacl__float_to_half(a) == h);
+        CHECK(tacl__float_to_bf16(tacl__bf16_to_float((uint16_t)h)) == h ||
               isnan(ref_bf16_to_float((uint16_t)h)));
     }
     /* Random bit patterns cover every exponent, including half subnormals and overflow. */
@@ -377,14 +377,14 @@ static void check_conversions(void)
         if (i & 1) u = (u & 0x8fffffffu) | 0x30000000u; /* concentrate near half's range */
         float f;
         memcpy(&f, &u, 4);
-        uint16_t h = tacl_float_to_half(f), rh = ref_float_to_half(f);
+        uint16_t h = tacl__float_to_half(f), rh = ref_float_to_half(f);
         if (isnan(f)) {
             CHECK((h & 0x7c00) == 0x7c00 && (h & 0x3ff));
         } else if (h != rh) {
             fprintf(stderr, "float_to_half(%a) = 0x%04x, expected 0x%04x\n", (double)f, h, rh);
             exit(1);
         }
-        uint16_t b = tacl_float_to_bf16(f), rb = ref_float_to_bf16(f);
+        uint16_t b = tacl__float_to_bf16(f), rb = ref_float_to_bf16(f);
         if (isnan(f)) {
             CHECK((b & 0x7f80) == 0x7f80 && (b & 0x7f));
         } else if (b != rb) {
@@ -397,9 +397,9 @@ static void check_conversions(void)
 static int run_family(const char *isa, int fd)
 {
     setenv("TACL_REDUCE_ISA", isa, 1);
-    if (strcmp(tacl_reduce_isa(), isa)) {
+    if (strcmp(tacl__reduce_isa(), isa)) {
         fprintf(stderr, "SKIP family %s: this CPU does not have it (using %s)\n", isa,
-                tacl_reduce_isa());
+                tacl__reduce_isa());
         return 77;
     }
     rng_state = 12345;
@@ -416,8 +416,8 @@ static int run_family(const char *isa, int fd)
     for (int dt = 0; dt < TACL_DTYPE_COUNT; dt++)
         check_case((tacl_dtype_t)dt, TACL_SUM, 100003, 5, 0, 1);
     /* Bad arguments are ignored, never a crash. */
-    tacl_reduce_many(NULL, NULL, 0, 10, TACL_FLOAT32, TACL_SUM);
-    tacl_reduce_finish(NULL, 0, TACL_FLOAT32, TACL_AVG, 4);
+    tacl__reduce_many(NULL, NULL, 0, 10, TACL_FLOAT32, TACL_SUM);
+    tacl__reduce_finish(NULL, 0, TACL_FLOAT32, TACL_AVG, 4);
     CHECK(write(fd, &hash, sizeof hash) == (ssize_t)sizeof hash);
     return 0;
 }

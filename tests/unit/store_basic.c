@@ -76,10 +76,10 @@ int main(void)
     /* get blocks until another client sets the key: the server parks it, no polling. */
     setter_arg_t a = {.port = port, .delay_s = 0.2, .keys = {"late"}, .nkeys = 1};
     pthread_t t;
-    double t0 = tacl_now_s();
+    double t0 = tacl__now_s();
     pthread_create(&t, NULL, basic_setter, &a);
     CHECK_OK(tacl_store_get(st, "late", &v, &len));
-    CHECK(tacl_now_s() - t0 >= 0.15);
+    CHECK(tacl__now_s() - t0 >= 0.15);
     CHECK(len == 4 && !memcmp(v, "late", 4));
     tacl_free(v);
     pthread_join(t, NULL);
@@ -163,9 +163,9 @@ int main(void)
 
     /* Timeouts name the missing keys (not the present ones) and the store's address. */
     tacl_store_set_timeout(st, 0.3);
-    t0 = tacl_now_s();
+    t0 = tacl__now_s();
     CHECK_ST(tacl_store_get(st, "never/set", &v, &len), TACL_ERR_TIMEOUT);
-    double el = tacl_now_s() - t0;
+    double el = tacl__now_s() - t0;
     CHECK(el >= 0.25 && el < 2.0);
     CHECK_CONTAINS(tacl_store_last_error(st), "'never/set'");
     CHECK_CONTAINS(tacl_store_last_error(st), addr);
@@ -208,10 +208,10 @@ int main(void)
     int cport = basic_closed_port();
     char caddr[64];
     snprintf(caddr, sizeof caddr, "127.0.0.1:%d", cport);
-    t0 = tacl_now_s();
+    t0 = tacl__now_s();
     tacl_store_t *none = NULL;
     CHECK_ST(tacl_store_connect("127.0.0.1", cport, 0.5, &none), TACL_ERR_UNREACHABLE);
-    el = tacl_now_s() - t0;
+    el = tacl__now_s() - t0;
     CHECK(none == NULL);
     CHECK(el >= 0.45 && el < 3.0);
     CHECK_CONTAINS(tacl_last_error(), caddr);

@@ -39,9 +39,9 @@ static int hs_connect(int authenticate)
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
     if (authenticate) {
-        tacl_auth_t auth;
-        CHECK_OK(tacl_auth_get(&auth, NULL));
-        CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl_deadline_ns(20), NULL));
+        tacl__auth_t auth;
+        CHECK_OK(tacl__auth_get(&auth, NULL));
+        CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl__deadline_ns(20), NULL));
     }
     return fd;
 }
@@ -75,11 +75,11 @@ static void hs_recv(int fd, void *buf, size_t len)
 /* 1 when the server closes fd within ms milliseconds. */
 static int hs_closed_within(int fd, int ms)
 {
-    uint64_t until = tacl_deadline_ns(ms / 1e3);
+    uint64_t until = tacl__deadline_ns(ms / 1e3);
     char buf[4096];
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = tacl_ms_left(until);
+        int left = tacl__ms_left(until);
         if (poll(&p, 1, left) <= 0) return 0;
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n == 0 || (n < 0 && errno == ECONNRESET)) return 1;
@@ -164,10 +164,10 @@ static void hs_chain(void)
     tacl_store_server_t *srv = hs_start();
     int *fds = malloc(sizeof *fds * (size_t)want);
     CHECK(fds);
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     for (int i = 0; i < want; i++)
         fds[i] = hs_connect(1);
-    double t_conn = (double)(tacl_now_ns() - t0) / 1e9;
+    double t_conn = (double)(tacl__now_ns() - t0) / 1e9;
     /* Connection i: get chain/i, then set chain/i+1 = "v<i+1>" (pipelined, one send). */
     for (int i = 0; i < want; i++) {
         char k0[32], k1[32], v1[32];
@@ -189,7 +189,7 @@ static void hs_chain(void)
     int64_t nk = -1;
     CHECK_OK(tacl_store_num_keys(st, &nk));
     CHECK(nk == 0);
-    t0 = tacl_now_ns();
+    t0 = tacl__now_ns();
     CHECK_OK(tacl_store_set(st, "chain/0", "v0", 2));
     /* The last set of the chain: waiting for it waits for the whole chain. */
     char last[32];
@@ -197,7 +197,7 @@ static void hs_chain(void)
     void *v;
     size_t len;
     CHECK_OK(tacl_store_get(st, last, &v, &len));
-    double t_chain = (double)(tacl_now_ns() - t0) / 1e9;
+    double t_chain = (double)(tacl__now_ns() - t0) / 1e9;
     char want_last[32];
     snprintf(want_last, sizeof want_last, "v%d", want);
     CHECK(len == strlen(want_last) && !memcmp(v, want_last, len));
@@ -243,10 +243,10 @@ static void hs_idle(void)
     /* Authenticated and idle between requests: kept (clients hold connections for the job). */
     tacl_store_t *st;
     CHECK_OK(tacl_store_connect("127.0.0.1", hs_port, 5, &st));
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     CHECK(hs_closed_within(a, 3000));
     CHECK(hs_closed_within(b, 3000));
-    double t = (double)(tacl_now_ns() - t0) / 1e9;
+    double t = (double)(tacl__now_ns() - t0) / 1e9;
     CHECK(t >= 0.3);
     usleep(300000);
     CHECK_OK(tacl_store_set(st, "idle/ok", "1", 1));
@@ -348,10 +348,10 @@ static void hs_fds(void)
         idle[i] = hs_connect(0);
     usleep(200000);
     tacl_store_t *st;
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     CHECK_OK(tacl_store_connect("127.0.0.1", hs_port, 5, &st));
     CHECK_OK(tacl_store_set(st, "fds/ok", "1", 1));
-    double t = (double)(tacl_now_ns() - t0) / 1e9;
+    double t = (double)(tacl__now_ns() - t0) / 1e9;
     CHECK(t < 4);
     tacl_store_close(st);
     for (int i = 0; i < 120; i++)
@@ -422,7 +422,7 @@ int main(int argc, char **argv)
     atexit(hs_cleanup);
     setenv("TACL_LOG_FILE", hs_log, 1);
     setenv("TACL_LOG", "warn", 1);
-    tacl_log_reload();
+    tacl__log_reload();
     signal(SIGPIPE, SIG_IGN);
     if (!strcmp(argv[1], "chain"))
         hs_chain();

@@ -27,9 +27,9 @@ static int mal_connect(char *local, size_t len)
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
     /* Past the job-token handshake, as a real client: the frames that follow are tested. */
-    tacl_auth_t auth;
-    CHECK_OK(tacl_auth_get(&auth, NULL));
-    CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl_deadline_ns(5), NULL));
+    tacl__auth_t auth;
+    CHECK_OK(tacl__auth_get(&auth, NULL));
+    CHECK_OK(boot_store_auth_client(fd, "test store", &auth, tacl__deadline_ns(5), NULL));
     socklen_t sl = sizeof sa;
     CHECK(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
     snprintf(local, len, "127.0.0.1:%u", ntohs(sa.sin_port));
@@ -141,7 +141,7 @@ int main(void)
     atexit(mal_cleanup);
     setenv("TACL_LOG_FILE", mal_log, 1);
     setenv("TACL_LOG", "warn", 1);
-    tacl_log_reload();
+    tacl__log_reload();
 
     tacl_store_server_t *srv;
     CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
@@ -281,7 +281,7 @@ int main(void)
     struct pollfd p = {.fd = stalled, .events = POLLIN};
     CHECK(poll(&p, 1, 0) == 0);
     /* (Connections of the clients above may still be closing.) */
-    CHECK(boot_store_server_wait_clients(srv, 2, tacl_now_ns() + 2000000000ull) == 2);
+    CHECK(boot_store_server_wait_clients(srv, 2, tacl__now_ns() + 2000000000ull) == 2);
     /* The long-lived client's connection survived every bad peer. */
     void *v;
     size_t vlen;

@@ -9,23 +9,23 @@
 
 static tacl_cluster_t *cl_parse(const char *text)
 {
-    tacl_doc_t d;
+    tacl__doc_t d;
     tacl_cluster_t *c = NULL;
-    CHECK_OK(tacl_doc_parse("t.yaml", text, &d));
-    CHECK_OK(tacl_cluster_read(&d, &c));
-    tacl_doc_close(&d);
+    CHECK_OK(tacl__doc_parse("t.yaml", text, &d));
+    CHECK_OK(tacl__cluster_read(&d, &c));
+    tacl__doc_close(&d);
     return c;
 }
 
 /* Parses text that must fail with TACL_ERR_CONFIG and a message containing want. */
 static void cl_bad(const char *text, const char *want)
 {
-    tacl_doc_t d;
+    tacl__doc_t d;
     tacl_cluster_t *c = NULL;
-    tacl_status_t st = tacl_doc_parse("bad.yaml", text, &d);
+    tacl_status_t st = tacl__doc_parse("bad.yaml", text, &d);
     if (st == TACL_OK) {
-        st = tacl_cluster_read(&d, &c);
-        tacl_doc_close(&d);
+        st = tacl__cluster_read(&d, &c);
+        tacl__doc_close(&d);
     }
     CHECK(st == TACL_ERR_CONFIG);
     CHECK(c == NULL);
@@ -45,30 +45,30 @@ int main(void)
     double v;
     const char *why;
     /* Units: bits and bytes differ by 8; bare link numbers are Gb/s. */
-    CHECK(tacl_parse_bandwidth("100Gbps", "Gb/s", &v, &why) && near(v, 12.5));
-    CHECK(tacl_parse_bandwidth("100 Gb/s", "Gb/s", &v, &why) && near(v, 12.5));
-    CHECK(tacl_parse_bandwidth("25GB/s", "Gb/s", &v, &why) && near(v, 25));
-    CHECK(tacl_parse_bandwidth("1.6Tbps", "Gb/s", &v, &why) && near(v, 200));
-    CHECK(tacl_parse_bandwidth("400", "Gb/s", &v, &why) && near(v, 50));
-    CHECK(tacl_parse_bandwidth("3.35TB/s", "GB/s", &v, &why) && near(v, 3350));
-    CHECK(!tacl_parse_bandwidth("fast", "Gb/s", &v, &why));
-    CHECK(!tacl_parse_bandwidth("100 furlongs", "Gb/s", &v, &why));
+    CHECK(tacl__parse_bandwidth("100Gbps", "Gb/s", &v, &why) && near(v, 12.5));
+    CHECK(tacl__parse_bandwidth("100 Gb/s", "Gb/s", &v, &why) && near(v, 12.5));
+    CHECK(tacl__parse_bandwidth("25GB/s", "Gb/s", &v, &why) && near(v, 25));
+    CHECK(tacl__parse_bandwidth("1.6Tbps", "Gb/s", &v, &why) && near(v, 200));
+    CHECK(tacl__parse_bandwidth("400", "Gb/s", &v, &why) && near(v, 50));
+    CHECK(tacl__parse_bandwidth("3.35TB/s", "GB/s", &v, &why) && near(v, 3350));
+    CHECK(!tacl__parse_bandwidth("fast", "Gb/s", &v, &why));
+    CHECK(!tacl__parse_bandwidth("100 furlongs", "Gb/s", &v, &why));
     CHECK_CONTAINS(why, "bandwidth unit");
-    CHECK(tacl_parse_bytes("80GB", &v, &why) && near(v, 80e9));
-    CHECK(tacl_parse_bytes("40960MiB", &v, &why) && near(v, 40960.0 * 1048576));
-    CHECK(tacl_parse_latency("0.8ms", &v, &why) && near(v, 800));
-    CHECK(tacl_parse_latency("5", &v, &why) && near(v, 5));
+    CHECK(tacl__parse_bytes("80GB", &v, &why) && near(v, 80e9));
+    CHECK(tacl__parse_bytes("40960MiB", &v, &why) && near(v, 40960.0 * 1048576));
+    CHECK(tacl__parse_latency("0.8ms", &v, &why) && near(v, 800));
+    CHECK(tacl__parse_latency("5", &v, &why) && near(v, 5));
 
     /* Presets: exact names, bare family names, link classes. */
-    const tacl_gpu_spec_t *h100 = tacl_gpu_preset("h100-80gb");
+    const tacl__gpu_spec_t *h100 = tacl__gpu_preset("h100-80gb");
     CHECK(h100 && h100->hbm_gbs == 3350 && h100->tflops == 989 && h100->nvlink_gbs == 450);
-    CHECK(tacl_gpu_preset("H200") && !strcmp(tacl_gpu_preset("H200")->name, "H200-141GB"));
-    CHECK(tacl_gpu_preset("A100-40GB")->mem_bytes == 40960.0 * 1048576);
-    CHECK(tacl_gpu_preset("L40S") && tacl_gpu_preset("L40S")->nvlink_gbs == 0);
-    CHECK(tacl_gpu_preset("Z9000") == NULL);
-    CHECK(near(tacl_gpu_link_class_gbs("NV18", h100), 450));
-    CHECK(near(tacl_gpu_link_class_gbs("NV12", h100), 300));
-    CHECK(near(tacl_gpu_link_class_gbs("SYS", h100), 32));
+    CHECK(tacl__gpu_preset("H200") && !strcmp(tacl__gpu_preset("H200")->name, "H200-141GB"));
+    CHECK(tacl__gpu_preset("A100-40GB")->mem_bytes == 40960.0 * 1048576);
+    CHECK(tacl__gpu_preset("L40S") && tacl__gpu_preset("L40S")->nvlink_gbs == 0);
+    CHECK(tacl__gpu_preset("Z9000") == NULL);
+    CHECK(near(tacl__gpu_link_class_gbs("NV18", h100), 450));
+    CHECK(near(tacl__gpu_link_class_gbs("NV12", h100), 300));
+    CHECK(near(tacl__gpu_link_class_gbs("SYS", h100), 32));
 
     /* The seeds' chain, from the test data. */
     const char *src = getenv("TACL_SOURCE_DIR");
@@ -81,14 +81,14 @@ int main(void)
     CHECK(c->hosts[2].ngpus == 2 && !strcmp(c->hosts[2].gpu.name, "A100-40GB"));
     CHECK(near(c->hosts[0].gpu_link_gbs, 300)); /* A100 NVLink */
     double bw, lat;
-    CHECK(tacl_cluster_link(c, 0, 1, &bw, &lat) && near(bw, 12.5) && near(lat, 5));
-    CHECK(tacl_cluster_link(c, 2, 1, &bw, &lat) && near(bw, 12.5));
-    CHECK(!tacl_cluster_link(c, 0, 2, &bw, &lat));
+    CHECK(tacl__cluster_link(c, 0, 1, &bw, &lat) && near(bw, 12.5) && near(lat, 5));
+    CHECK(tacl__cluster_link(c, 2, 1, &bw, &lat) && near(bw, 12.5));
+    CHECK(!tacl__cluster_link(c, 0, 2, &bw, &lat));
     int path_h[8];
-    CHECK(tacl_cluster_route(c, 0, 2, path_h, 8, &bw, &lat) == 3);
+    CHECK(tacl__cluster_route(c, 0, 2, path_h, 8, &bw, &lat) == 3);
     CHECK(path_h[0] == 0 && path_h[1] == 1 && path_h[2] == 2 && near(bw, 12.5) && near(lat, 10));
     int comp[3];
-    CHECK(tacl_cluster_components(c, comp) == 1);
+    CHECK(tacl__cluster_components(c, comp) == 1);
 
     /* Writer -> reader round trip keeps every figure. */
     char tmp[] = "/tmp/tacl_cluster_XXXXXX";
@@ -109,8 +109,8 @@ int main(void)
         CHECK(near(c->hosts[i].gpu_link_gbs, c2->hosts[i].gpu_link_gbs));
         CHECK(!strcmp(c->hosts[i].addrs[0], c2->hosts[i].addrs[0]));
     }
-    CHECK(tacl_cluster_link(c2, 1, 2, &bw, &lat) && near(bw, 12.5) && near(lat, 5));
-    CHECK(!tacl_cluster_link(c2, 0, 2, &bw, &lat));
+    CHECK(tacl__cluster_link(c2, 1, 2, &bw, &lat) && near(bw, 12.5) && near(lat, 5));
+    CHECK(!tacl__cluster_link(c2, 0, 2, &bw, &lat));
     tacl_cluster_destroy(c2);
     tacl_cluster_destroy(c);
 
@@ -130,23 +130,23 @@ int main(void)
                  "  - {rank: 0, host: n2, device: 0}\n"
                  "store: n1\n");
     CHECK(c->nhosts == 5 && !strcmp(c->hosts[3].name, "n3"));
-    CHECK(tacl_cluster_link(c, 0, 1, &bw, &lat) && near(bw, 50) && near(lat, 5));
-    CHECK(tacl_cluster_link(c, 0, 3, &bw, &lat) && near(bw, 25) && near(lat, 2));
-    CHECK(!tacl_cluster_link(c, 3, 4, &bw, &lat));
+    CHECK(tacl__cluster_link(c, 0, 1, &bw, &lat) && near(bw, 50) && near(lat, 5));
+    CHECK(tacl__cluster_link(c, 0, 3, &bw, &lat) && near(bw, 25) && near(lat, 2));
+    CHECK(!tacl__cluster_link(c, 3, 4, &bw, &lat));
     CHECK(near(c->hosts[4].gpu.mem_bytes, 48e9) && near(c->hosts[4].gpu.hbm_gbs, 1000));
     CHECK(c->hosts[4].gpu_bw && near(c->hosts[4].gpu_link_gbs, 32));
     CHECK(c->nranks == 2 && c->ranks[0].host == 2 && c->ranks[1].host == 4 &&
           c->ranks[1].device == 1);
     CHECK(c->store_host == 1);
     /* n3 reaches odd only through another host, at the default bandwidth. */
-    CHECK(tacl_cluster_route(c, 3, 4, path_h, 8, &bw, &lat) == 3 && near(bw, 25));
+    CHECK(tacl__cluster_route(c, 3, 4, path_h, 8, &bw, &lat) == 3 && near(bw, 25));
     tacl_cluster_destroy(c);
 
     /* Disconnected: two components. */
     c = cl_parse("{\"hosts\": [{\"name\": \"a\"}, {\"name\": \"b\"}, {\"name\": \"c\"}],\n"
                  " \"links\": [{\"hosts\": [\"a\", \"b\"], \"bandwidth\": 10}]}\n");
-    CHECK(tacl_cluster_components(c, comp) == 2 && comp[0] == comp[1] && comp[2] != comp[0]);
-    CHECK(tacl_cluster_route(c, 0, 2, path_h, 8, &bw, &lat) == 0);
+    CHECK(tacl__cluster_components(c, comp) == 2 && comp[0] == comp[1] && comp[2] != comp[0]);
+    CHECK(tacl__cluster_route(c, 0, 2, path_h, 8, &bw, &lat) == 0);
     tacl_cluster_destroy(c);
 
     /* The examples of docs/CLUSTER_FORMAT.md (copied to tests/data/cluster) stay valid. */
@@ -157,7 +157,7 @@ int main(void)
           near(c->hosts[1].gpu_link_gbs, 450));
     CHECK(near(c->hosts[2].gpu.tflops, 400) && c->hosts[2].gpu_bw &&
           near(c->hosts[2].gpu_link_gbs, 32));
-    CHECK(!tacl_cluster_link(c, 0, 2, &bw, &lat) && tacl_cluster_link(c, 1, 2, &bw, &lat) &&
+    CHECK(!tacl__cluster_link(c, 0, 2, &bw, &lat) && tacl__cluster_link(c, 1, 2, &bw, &lat) &&
           near(bw, 12.5));
     /* Its round trip keeps the matrix, the custom GPU, the ranks and the store. */
     char tmp2[] = "/tmp/tacl_cluster_XXXXXX";
@@ -175,10 +175,10 @@ int main(void)
     tacl_cluster_destroy(c);
     snprintf(path, sizeof path, "%s/tests/data/cluster/example_big.yaml", src ? src : ".");
     CHECK_OK(tacl_cluster_load(path, &c));
-    CHECK(c->nhosts == 1024 && tacl_cluster_total_gpus(c) == 8192 &&
+    CHECK(c->nhosts == 1024 && tacl__cluster_total_gpus(c) == 8192 &&
           !strcmp(c->hosts[1023].name, "node1023"));
-    CHECK(tacl_cluster_link(c, 5, 700, &bw, &lat) && near(bw, 50) &&
-          !tacl_cluster_link(c, 1023, 0, &bw, &lat));
+    CHECK(tacl__cluster_link(c, 5, 700, &bw, &lat) && near(bw, 50) &&
+          !tacl__cluster_link(c, 1023, 0, &bw, &lat));
     tacl_cluster_destroy(c);
 
     /* Errors name file:line:column and what was expected. */

@@ -19,18 +19,18 @@ static const char *data(const char *rel)
     return cl_path;
 }
 
-static tacl_plan_t *run(const char *cluster, const char *model, tacl_workload_t *w,
-                        tacl_cluster_t **cout)
+static tacl__plan_t *run(const char *cluster, const char *model, tacl__workload_t *w,
+                         tacl_cluster_t **cout)
 {
     tacl_cluster_t *c = NULL;
-    tacl_model_t m;
-    tacl_plan_t *p = NULL;
+    tacl__model_t m;
+    tacl__plan_t *p = NULL;
     CHECK_OK(tacl_cluster_load(data(cluster), &c));
     if (strchr(model, '/'))
-        CHECK_OK(tacl_model_load(data(model), &m));
+        CHECK_OK(tacl__model_load(data(model), &m));
     else
-        CHECK_OK(tacl_model_load(model, &m));
-    CHECK_OK(tacl_plan_create(c, &m, w, NULL, &p));
+        CHECK_OK(tacl__model_load(model, &m));
+    CHECK_OK(tacl__plan_create(c, &m, w, NULL, &p));
     *cout = c;
     return p;
 }
@@ -41,7 +41,7 @@ static int rel_close(double got, double want, double tol)
 }
 
 /* Distinct hosts of slots [a, b). */
-static int nhosts_in(const tacl_plan_t *p, int a, int b)
+static int nhosts_in(const tacl__plan_t *p, int a, int b)
 {
     int n = 0;
     for (int s = a; s < b; s++) {
@@ -59,50 +59,51 @@ int main(void)
     SKIP("built without libfyaml (Debian: libfyaml-dev): cluster files cannot be read");
 #endif
     /* Parameter counts published with the models (model cards / papers). */
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("Llama-3-8B")), 8.03e9, 0.005));
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("Llama-3-70B")), 70.6e9, 0.005));
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("Llama-3.1-405B")), 405.9e9, 0.005));
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("Qwen2.5-72B")), 72.7e9, 0.01));
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("Mixtral-8x7B")), 46.7e9, 0.005));
-    CHECK(rel_close(tacl_model_active_params(tacl_model_preset("Mixtral-8x7B")), 12.9e9, 0.01));
-    CHECK(rel_close(tacl_model_total_params(tacl_model_preset("DeepSeek-V3")), 671e9, 0.005));
-    CHECK(rel_close(tacl_model_active_params(tacl_model_preset("DeepSeek-V3")), 37e9, 0.02));
+    CHECK(rel_close(tacl__model_total_params(tacl__model_preset("Llama-3-8B")), 8.03e9, 0.005));
+    CHECK(rel_close(tacl__model_total_params(tacl__model_preset("Llama-3-70B")), 70.6e9, 0.005));
+    CHECK(
+        rel_close(tacl__model_total_params(tacl__model_preset("Llama-3.1-405B")), 405.9e9, 0.005));
+    CHECK(rel_close(tacl__model_total_params(tacl__model_preset("Qwen2.5-72B")), 72.7e9, 0.01));
+    CHECK(rel_close(tacl__model_total_params(tacl__model_preset("Mixtral-8x7B")), 46.7e9, 0.005));
+    CHECK(rel_close(tacl__model_active_params(tacl__model_preset("Mixtral-8x7B")), 12.9e9, 0.01));
+    CHECK(rel_close(tacl__model_total_params(tacl__model_preset("DeepSeek-V3")), 671e9, 0.005));
+    CHECK(rel_close(tacl__model_active_params(tacl__model_preset("DeepSeek-V3")), 37e9, 0.02));
     /* KV per token per layer: Llama-3-70B 2 x 8 heads x 128; DeepSeek-V3's latent 512 + 64. */
-    CHECK(tacl_model_kv_elems(tacl_model_preset("Llama-3-70B")) == 2 * 8 * 128);
-    CHECK(tacl_model_kv_elems(tacl_model_preset("DeepSeek-V3")) == 512 + 64);
-    CHECK(tacl_model_preset("meta-llama/Meta-Llama-3-70B-Instruct") ==
-          tacl_model_preset("Llama-3-70B"));
+    CHECK(tacl__model_kv_elems(tacl__model_preset("Llama-3-70B")) == 2 * 8 * 128);
+    CHECK(tacl__model_kv_elems(tacl__model_preset("DeepSeek-V3")) == 512 + 64);
+    CHECK(tacl__model_preset("meta-llama/Meta-Llama-3-70B-Instruct") ==
+          tacl__model_preset("Llama-3-70B"));
 
     /* config.json: values, defaults, errors with position. */
-    tacl_model_t m;
-    CHECK_OK(tacl_model_load(data("plan/heads52.json"), &m));
+    tacl__model_t m;
+    CHECK_OK(tacl__model_load(data("plan/heads52.json"), &m));
     CHECK(m.heads == 52 && m.kv_heads == 52 && m.head_dim == 128 && m.layers == 60 &&
           m.weight_bytes == 2 && !m.tie_embed);
-    tacl_model_t m2; /* a checkpoint folder: its config.json */
-    CHECK_OK(tacl_model_load(data("plan/ckpt52"), &m2));
+    tacl__model_t m2; /* a checkpoint folder: its config.json */
+    CHECK_OK(tacl__model_load(data("plan/ckpt52"), &m2));
     CHECK(m2.heads == 52 && m2.layers == 60 && strstr(m2.name, "ckpt52/config.json"));
-    CHECK_OK(tacl_model_parse("q.json",
-                              "{\"hidden_size\": 4096, \"num_hidden_layers\": 2, "
-                              "\"num_attention_heads\": 32, \"vocab_size\": 1000, "
-                              "\"intermediate_size\": 8, \"quantization_config\": "
-                              "{\"quant_method\": \"awq\", \"bits\": 4}}",
-                              &m));
+    CHECK_OK(tacl__model_parse("q.json",
+                               "{\"hidden_size\": 4096, \"num_hidden_layers\": 2, "
+                               "\"num_attention_heads\": 32, \"vocab_size\": 1000, "
+                               "\"intermediate_size\": 8, \"quantization_config\": "
+                               "{\"quant_method\": \"awq\", \"bits\": 4}}",
+                               &m));
     CHECK(m.kv_heads == 32 && m.weight_bytes == 0.5);
-    CHECK_ST(tacl_model_load(data("plan/bad_config.json"), &m), TACL_ERR_CONFIG);
+    CHECK_ST(tacl__model_load(data("plan/bad_config.json"), &m), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(),
                    "bad_config.json:3:25: num_hidden_layers: expected an integer");
-    CHECK_ST(tacl_model_parse("m.json", "{\"hidden_size\": 4096}", &m), TACL_ERR_CONFIG);
+    CHECK_ST(tacl__model_parse("m.json", "{\"hidden_size\": 4096}", &m), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(), "m.json:1:3: expected num_hidden_layers");
-    CHECK_ST(tacl_model_load("Llama-9-1T", &m), TACL_ERR_NOT_FOUND);
+    CHECK_ST(tacl__model_load("Llama-9-1T", &m), TACL_ERR_NOT_FOUND);
     CHECK_CONTAINS(tacl_last_error(), "expected a preset (Llama-3-8B");
 
-    tacl_workload_t w;
+    tacl__workload_t w;
     tacl_cluster_t *c;
-    tacl_plan_t *p;
-    const tacl_layout_t *l;
+    tacl__plan_t *p;
+    const tacl__layout_t *l;
 
     /* The seeds' chain, a model that does not fit one host: pipeline stages over A, B, C. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     w.concurrency = 32;
     p = run("cluster/chain3.yaml", "Llama-3-70B", &w, &c);
     CHECK(p->best >= 0);
@@ -114,22 +115,22 @@ int main(void)
     CHECK(p->slot_host[0] == 0 && p->slot_host[5] == 2); /* stages in chain order A..C */
     CHECK_CONTAINS(l->note, "A↔C, which have no link: forward IP through B");
     CHECK_CONTAINS(l->note, "store: on B, linked to every host of instance 0 (node 0, A, is not)");
-    CHECK(tacl_plan_store_host(p, l, 0) == 1);
-    l = tacl_plan_find(p, 6, 1, 0);
+    CHECK(tacl__plan_store_host(p, l, 0) == 1);
+    l = tacl__plan_find(p, 6, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_REJECTED);
     CHECK_CONTAINS(l->reason, "TP group [A,B,C] needs A↔C: unreachable");
     /* One host: 141 GB of weights over two 40 GB GPUs. Independently: 70.55 GB per GPU less
      * 40960 MiB x 0.9 - 2 GB of room. */
-    l = tacl_plan_find(p, 2, 1, 0);
+    l = tacl__plan_find(p, 2, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_NOFIT);
     double want_missing = 70.553e9 / 1 - (40960.0 * 1048576 * 0.9 - 2e9);
     CHECK(rel_close(l->missing_gb * 1e9, want_missing, 0.01));
     CHECK_CONTAINS(l->reason, "does not fit");
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* A model that fits one host (one GPU, even): replicas, no group crosses a host. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     p = run("cluster/chain3.yaml", "Llama-3-8B", &w, &c);
     CHECK(p->best >= 0);
     l = &p->layouts[p->best];
@@ -137,45 +138,45 @@ int main(void)
     for (int r = 0; r < l->dp; r++)
         CHECK(nhosts_in(p, r * l->tp, (r + 1) * l->tp) == 1);
     CHECK(l->note[0] == 0); /* replicas never need A-C */
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* TP over the chain's three hosts: rejected for NCCL, allowed with tacl's routing at the
      * routed pair's bandwidth (A-B-C at 50 GB/s). */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     p = run("cluster/chain3_1gpu.yaml", "plan/heads48.json", &w, &c);
-    l = tacl_plan_find(p, 3, 1, 0);
+    l = tacl__plan_find(p, 3, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_REJECTED);
     CHECK_CONTAINS(l->reason, "TP group [A,B,C] needs A↔C: unreachable");
     CHECK_CONTAINS(l->reason, "--allow-routing");
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     w.allow_routing = 1;
     p = run("cluster/chain3_1gpu.yaml", "plan/heads48.json", &w, &c);
-    l = tacl_plan_find(p, 3, 1, 0);
+    l = tacl__plan_find(p, 3, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_OK && l->routed);
     CHECK_CONTAINS(l->bottleneck, "A-C 50GB/s routed");
     CHECK(!p->layouts[p->best].routed); /* NCCL-only layouts rank first */
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* 52 heads on 3 GPUs: TP=3 rejected for heads, pipeline offered. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     p = run("cluster/one_host_3gpu.yaml", "plan/heads52.json", &w, &c);
-    l = tacl_plan_find(p, 3, 1, 0);
+    l = tacl__plan_find(p, 3, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_REJECTED);
     CHECK_CONTAINS(l->reason, "52 attention heads are not divisible by TP=3");
-    l = tacl_plan_find(p, 1, 3, 0);
+    l = tacl__plan_find(p, 1, 3, 0);
     CHECK(l && l->state == TACL_LAYOUT_OK);
     CHECK(l->layers[0] + l->layers[1] + l->layers[2] == 60);
     CHECK(p->best >= 0 && p->layouts[p->best].pp > 1);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* Uneven memory (80 GB + 40 GB): the first stage takes more layers. Independently: the
      * even split leaves the 40 GB GPU 40 layers x 0.856 GB + 1.05 GB of head, so its KV room
      * is under 1.5 GB; the uneven split must hold far more tokens than that allows. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     w.weight_bytes = 1;
     w.concurrency = 8;
     p = run("cluster/uneven2.yaml", "Llama-3-70B", &w, &c);
@@ -187,73 +188,73 @@ int main(void)
     double even_room = 40960.0 * 1048576 * 0.9 - 2e9 - 40 * layer_b - 128256.0 * 8192;
     double even_tokens = even_room / (40 * 2 * 8 * 128 * 2.0);
     CHECK(even_tokens > 0 && l->kv_tokens > 5 * even_tokens);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* MoE: expert-parallel layouts. Mixtral on one 8-GPU host; DeepSeek-V3 (fp8) on two H200
      * hosts, where EP over 16 GPUs holds 1/16 of the experts per GPU instead of 1/8. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     p = run("cluster/h100x8.yaml", "Mixtral-8x7B", &w, &c);
     int ep_ok = 0;
     for (int i = 0; i < p->nlayouts; i++)
         ep_ok += p->layouts[i].ep > 1 && p->layouts[i].state == TACL_LAYOUT_OK;
     CHECK(ep_ok >= 3);
-    l = tacl_plan_find(p, 1, 1, 8);
+    l = tacl__plan_find(p, 1, 1, 8);
     CHECK(l && l->state == TACL_LAYOUT_OK && l->dp == 8);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     p = run("cluster/h200x2x8.yaml", "DeepSeek-V3", &w, &c);
-    const tacl_layout_t *ep16 = tacl_plan_find(p, 8, 1, 16), *ep1 = tacl_plan_find(p, 8, 1, 1);
+    const tacl__layout_t *ep16 = tacl__plan_find(p, 8, 1, 16), *ep1 = tacl__plan_find(p, 8, 1, 1);
     CHECK(ep16 && ep1 && ep16->state == TACL_LAYOUT_OK && ep1->state == TACL_LAYOUT_OK);
     double experts_b = 256.0 * 58 * 3 * 7168 * 2048; /* routed experts, fp8: 1 byte each */
     CHECK(
         rel_close((ep1->weight_gb - ep16->weight_gb) * 1e9, experts_b / 8 - experts_b / 16, 0.02));
     CHECK(ep16->kv_tokens > ep1->kv_tokens);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* Nothing fits: the closest layout and what it misses per GPU. */
-    tacl_workload_default(&w);
+    tacl__workload_default(&w);
     p = run("cluster/chain3.yaml", "Llama-3.1-405B", &w, &c);
     CHECK(p->best < 0 && p->closest >= 0);
     l = &p->layouts[p->closest];
     CHECK(l->state == TACL_LAYOUT_NOFIT && l->missing_gb > 0);
     /* 812 GB over 6 GPUs of 36.65 GB usable: at least 98.6 GB missing per GPU. */
     CHECK(l->missing_gb > 98 && l->missing_gb < 140);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* A 1024-host cluster built in memory: plans, and every TP group of the choice stays in a
      * host or spans whole hosts. */
-    CHECK_OK(tacl_cluster_create(&c));
+    CHECK_OK(tacl__cluster_create(&c));
     for (int i = 0; i < 1024; i++) {
         char name[32];
         int idx;
         snprintf(name, sizeof name, "n%d", i);
-        CHECK_OK(tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx));
+        CHECK_OK(tacl__cluster_add_host(c, name, 8, "H100-80GB", &idx));
     }
     c->has_default = 1, c->default_gbs = 50, c->default_lat_us = 4;
-    CHECK_OK(tacl_cluster_finish(c));
-    tacl_model_t big = *tacl_model_preset("Llama-3.1-405B");
-    tacl_workload_default(&w);
+    CHECK_OK(tacl__cluster_finish(c));
+    tacl__model_t big = *tacl__model_preset("Llama-3.1-405B");
+    tacl__workload_default(&w);
     w.concurrency = 4096;
-    CHECK_OK(tacl_plan_create(c, &big, &w, NULL, &p));
+    CHECK_OK(tacl__plan_create(c, &big, &w, NULL, &p));
     CHECK(p->best >= 0 && p->nslots == 8192);
     l = &p->layouts[p->best];
     CHECK(l->gpus_used <= 8192 && (l->tp <= 8 ? 8 % l->tp == 0 : l->tp % 8 == 0));
     printf("1024 hosts: %d layouts in %.1f ms, chose TP%d PP%d DP%d\n", p->nlayouts, p->plan_ms,
            l->tp, l->pp, l->dp);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
 
     /* Bad input to the planner. */
     tacl_cluster_t *empty;
     int idx;
-    CHECK_OK(tacl_cluster_create(&empty));
-    CHECK_OK(tacl_cluster_add_host(empty, "cpu-only", 0, NULL, &idx));
-    CHECK_ST(tacl_plan_create(empty, &big, &w, NULL, &p), TACL_ERR_INVALID);
+    CHECK_OK(tacl__cluster_create(&empty));
+    CHECK_OK(tacl__cluster_add_host(empty, "cpu-only", 0, NULL, &idx));
+    CHECK_ST(tacl__plan_create(empty, &big, &w, NULL, &p), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "has no GPUs");
     w.mem_util = 1.5;
-    CHECK_ST(tacl_plan_create(c, &big, &w, NULL, &p), TACL_ERR_INVALID);
+    CHECK_ST(tacl__plan_create(c, &big, &w, NULL, &p), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "memory utilisation");
     tacl_cluster_destroy(empty);
     tacl_cluster_destroy(c);

@@ -22,17 +22,17 @@ static const char *data(const char *rel)
     return ps_path;
 }
 
-static tacl_plan_t *plan_of(const char *cluster, const char *model, tacl_cluster_t **cout)
+static tacl__plan_t *plan_of(const char *cluster, const char *model, tacl_cluster_t **cout)
 {
     tacl_cluster_t *c = NULL;
-    tacl_model_t m;
-    tacl_workload_t w;
-    tacl_plan_t *p = NULL;
-    tacl_workload_default(&w);
+    tacl__model_t m;
+    tacl__workload_t w;
+    tacl__plan_t *p = NULL;
+    tacl__workload_default(&w);
     w.concurrency = 32;
     CHECK_OK(tacl_cluster_load(data(cluster), &c));
-    CHECK_OK(tacl_model_load(model, &m));
-    CHECK_OK(tacl_plan_create(c, &m, &w, NULL, &p));
+    CHECK_OK(tacl__model_load(model, &m));
+    CHECK_OK(tacl__plan_create(c, &m, &w, NULL, &p));
     *cout = c;
     return p;
 }
@@ -46,18 +46,18 @@ static int near(double got, double want, double tol)
 static void check_store(const char *cluster, const char *want_store, const char *want_node0)
 {
     tacl_cluster_t *c;
-    tacl_plan_t *p = plan_of(cluster, "Llama-3-70B", &c);
+    tacl__plan_t *p = plan_of(cluster, "Llama-3-70B", &c);
     CHECK(p->best >= 0);
-    const tacl_layout_t *l = &p->layouts[p->best];
+    const tacl__layout_t *l = &p->layouts[p->best];
     CHECK(l->pp == 3 || l->pp == 6); /* a pipeline over the three hosts */
-    int s = tacl_plan_store_host(p, l, 0);
+    int s = tacl__plan_store_host(p, l, 0);
     CHECK(s >= 0 && !strcmp(c->hosts[s].name, want_store));
-    CHECK(!strcmp(c->hosts[p->slot_host[tacl_layout_slot(l, 0)]].name, want_node0));
+    CHECK(!strcmp(c->hosts[p->slot_host[tacl__layout_slot(l, 0)]].name, want_node0));
     /* Reached directly by every host of the instance. */
     for (int i = 0; i < l->gpus_used; i++) {
-        int h = p->slot_host[tacl_layout_slot(l, i)];
+        int h = p->slot_host[tacl__layout_slot(l, i)];
         double bw, lat;
-        CHECK(h == s || tacl_cluster_link(c, h, s, &bw, &lat));
+        CHECK(h == s || tacl__cluster_link(c, h, s, &bw, &lat));
     }
     char want_note[128];
     snprintf(want_note, sizeof want_note, "store: on %s, linked to every host of instance 0",
@@ -68,17 +68,17 @@ static void check_store(const char *cluster, const char *want_store, const char 
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     CHECK(f);
-    tacl_plan_print_vllm(p, l, "m", f);
+    tacl__plan_print_vllm(p, l, "m", f);
     fclose(f);
     char want_addr[96];
-    snprintf(want_addr, sizeof want_addr, "--master-addr %s ", tacl_cluster_addr_for(c, s, s));
+    snprintf(want_addr, sizeof want_addr, "--master-addr %s ", tacl__cluster_addr_for(c, s, s));
     int lines = 0;
     for (const char *q = buf; (q = strstr(q, "--master-addr")); q++, lines++)
         CHECK(!strncmp(q, want_addr, strlen(want_addr)));
     CHECK(lines == 3);
     CHECK_CONTAINS(buf, "29501, is_master=True, wait_for_workers=False");
     free(buf);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 }
 
@@ -89,26 +89,26 @@ static void test_store(void)
 
     /* Multi-homed hub: X and Y reach S on their own networks. */
     tacl_cluster_t *c;
-    tacl_plan_t *p = plan_of("cluster/multihome3.yaml", "Llama-3-70B", &c);
-    const tacl_layout_t *l = &p->layouts[p->best];
-    int x = tacl_cluster_find_host(c, "X"), y = tacl_cluster_find_host(c, "Y"),
-        s = tacl_cluster_find_host(c, "S");
-    CHECK(tacl_plan_store_host(p, l, 0) == s);
-    CHECK(!strcmp(tacl_cluster_addr_for(c, x, s), "10.1.0.1"));
-    CHECK(!strcmp(tacl_cluster_addr_for(c, y, s), "10.2.0.1"));
-    CHECK(tacl_cluster_find_host(c, "10.2.0.1") == s); /* any address names its host */
+    tacl__plan_t *p = plan_of("cluster/multihome3.yaml", "Llama-3-70B", &c);
+    const tacl__layout_t *l = &p->layouts[p->best];
+    int x = tacl__cluster_find_host(c, "X"), y = tacl__cluster_find_host(c, "Y"),
+        s = tacl__cluster_find_host(c, "S");
+    CHECK(tacl__plan_store_host(p, l, 0) == s);
+    CHECK(!strcmp(tacl__cluster_addr_for(c, x, s), "10.1.0.1"));
+    CHECK(!strcmp(tacl__cluster_addr_for(c, y, s), "10.2.0.1"));
+    CHECK(tacl__cluster_find_host(c, "10.2.0.1") == s); /* any address names its host */
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     CHECK(f);
-    tacl_plan_print_vllm(p, l, "m", f);
+    tacl__plan_print_vllm(p, l, "m", f);
     fclose(f);
     const char *lx = strstr(buf, "host X"), *ly = strstr(buf, "host Y");
     CHECK(lx && ly);
     CHECK(strstr(lx, "--master-addr 10.1.0.1 ") && strstr(ly, "--master-addr 10.2.0.1 "));
     CHECK(strstr(lx, "--master-addr 10.1.0.1 ") < ly); /* on X's own line */
     free(buf);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* A declared store is honoured when every host reaches it, replaced when not. */
@@ -119,78 +119,78 @@ static void test_store(void)
                        "links:\n  - {path: [A, B, C], bandwidth: 100Gbps}\n"
                        "  - {hosts: [A, C], bandwidth: 10Gbps}\n";
     char text[1024];
-    tacl_doc_t d;
+    tacl__doc_t d;
     snprintf(text, sizeof text, "%sstore: C\n", base);
-    CHECK_OK(tacl_doc_parse("s.yaml", text, &d));
-    CHECK_OK(tacl_cluster_read(&d, &c));
-    tacl_doc_close(&d);
-    CHECK(tacl_cluster_store_pick(c, NULL, 0, 0) == 2); /* declared, though node 0 qualifies */
+    CHECK_OK(tacl__doc_parse("s.yaml", text, &d));
+    CHECK_OK(tacl__cluster_read(&d, &c));
+    tacl__doc_close(&d);
+    CHECK(tacl__cluster_store_pick(c, NULL, 0, 0) == 2); /* declared, though node 0 qualifies */
     int ab[2] = {0, 1};
-    CHECK(tacl_cluster_store_pick(c, ab, 2, 0) == 2); /* C is outside but reaches A and B */
+    CHECK(tacl__cluster_store_pick(c, ab, 2, 0) == 2); /* C is outside but reaches A and B */
     tacl_cluster_destroy(c);
     snprintf(text, sizeof text,
              "hosts:\n  - {name: A, gpus: 1, gpu: H100}\n  - {name: B, gpus: 1, gpu: H100}\n"
              "  - {name: C, gpus: 1, gpu: H100}\nlinks:\n  - {path: [A, B, C], bandwidth: "
              "100Gbps}\nstore: A\n");
-    CHECK_OK(tacl_doc_parse("s.yaml", text, &d));
-    CHECK_OK(tacl_cluster_read(&d, &c));
-    tacl_doc_close(&d);
-    CHECK(tacl_cluster_store_pick(c, NULL, 0, 0) == 1); /* A cannot reach C: B */
+    CHECK_OK(tacl__doc_parse("s.yaml", text, &d));
+    CHECK_OK(tacl__cluster_read(&d, &c));
+    tacl__doc_close(&d);
+    CHECK(tacl__cluster_store_pick(c, NULL, 0, 0) == 1); /* A cannot reach C: B */
     tacl_cluster_destroy(c);
 
     /* The doctor's JSON of the chain names the host the planner picks. */
-    tacl_doctor_report_t *r;
+    tacl__doctor_report_t *r;
     const char *hosts[3] = {"A", "B", "C"};
-    CHECK_OK(tacl_doctor_report_create(3, &r));
+    CHECK_OK(tacl__doctor_report_create(3, &r));
     for (int i = 0; i < 3; i++)
-        CHECK_OK(tacl_doctor_report_set_host(r, i, hosts[i]));
+        CHECK_OK(tacl__doctor_report_set_host(r, i, hosts[i]));
     for (int i = 0; i < 3; i++)
         r->reach[i * 3 + i] = 1;
     r->reach[0 * 3 + 1] = r->reach[1 * 3 + 0] = r->reach[1 * 3 + 2] = r->reach[2 * 3 + 1] = 1;
     r->links[0 * 3 + 1].gbs = r->links[1 * 3 + 2].gbs = 10;
     r->links[0 * 3 + 1].lat_us = r->links[1 * 3 + 2].lat_us = 30;
-    CHECK_OK(tacl_doctor_finish(r));
+    CHECK_OK(tacl__doctor_finish(r));
     char tmp[] = "/tmp/tacl_plan_store_XXXXXX";
     int fd = mkstemp(tmp);
     CHECK(fd >= 0);
     FILE *jf = fdopen(fd, "w");
-    CHECK_OK(tacl_doctor_write_json(r, jf));
+    CHECK_OK(tacl__doctor_write_json(r, jf));
     fclose(jf);
     CHECK_OK(tacl_cluster_load(tmp, &c));
     CHECK(c->store_host == 1);
-    CHECK(tacl_cluster_store_pick(c, NULL, 0, 0) == 1);
+    CHECK(tacl__cluster_store_pick(c, NULL, 0, 0) == 1);
     /* ... and the doctor's figures calibrate the network start-up. */
-    tacl_calib_t cal = {0};
-    CHECK_OK(tacl_calib_load(tmp, &cal));
+    tacl__calib_t cal = {0};
+    CHECK_OK(tacl__calib_load(tmp, &cal));
     CHECK(cal.nfits == 1 && !strcmp(cal.fits[0].backend, "net") && cal.fits[0].alpha_us == 30 &&
           cal.fits[0].busbw_gbs == 10);
     unlink(tmp);
     tacl_cluster_destroy(c);
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
 }
 
 static void test_partial(void)
 {
     tacl_cluster_t *c;
-    tacl_plan_t *p = plan_of("cluster/mixed80.yaml", "Llama-3-70B", &c);
+    tacl__plan_t *p = plan_of("cluster/mixed80.yaml", "Llama-3-70B", &c);
     /* TP4 over the H100 host fits; over the L4 host it does not: one replica, not "does not
      * fit". */
-    const tacl_layout_t *l = tacl_plan_find(p, 4, 1, 0);
+    const tacl__layout_t *l = tacl__plan_find(p, 4, 1, 0);
     CHECK(l && l->state == TACL_LAYOUT_OK && l->dp == 1 && l->dp_full == 2);
     CHECK(l->reps && l->reps[0] == 0 && l->gpus_used == 4);
-    CHECK(p->slot_host[tacl_layout_slot(l, 3)] == tacl_cluster_find_host(c, "big"));
+    CHECK(p->slot_host[tacl__layout_slot(l, 3)] == tacl__cluster_find_host(c, "big"));
     CHECK_CONTAINS(l->note, "partial: 1 of 2 replicas serve");
     CHECK_CONTAINS(l->note, "replica on small: does not fit");
     /* Costed as the only replica: it serves all 32 requests the KV cache allows. */
     CHECK(l->conc_replica == 32);
     CHECK(p->best >= 0 && p->layouts[p->best].state == TACL_LAYOUT_OK);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     /* Nothing fits anywhere: still "does not fit". */
     p = plan_of("cluster/mixed80.yaml", "Llama-3.1-405B", &c);
     CHECK(p->best < 0 && p->closest >= 0);
     CHECK_CONTAINS(p->layouts[p->closest].reason, "does not fit");
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 }
 
@@ -199,21 +199,21 @@ static void test_mixed(void)
     /* Two pods of unequal hosts (H200 and L40S, not linked to each other): one layout per kind
      * of host serves more than any single layout. */
     tacl_cluster_t *c;
-    tacl_model_t m;
-    tacl_workload_t w;
-    tacl_plan_t *p;
-    tacl_workload_default(&w);
+    tacl__model_t m;
+    tacl__workload_t w;
+    tacl__plan_t *p;
+    tacl__workload_default(&w);
     w.concurrency = 512;
     w.weight_bytes = 1;
     CHECK_OK(tacl_cluster_load(data("cluster/mixed_h200_l40s.yaml"), &c));
-    CHECK_OK(tacl_model_load("Llama-3-70B", &m));
-    CHECK_OK(tacl_plan_create(c, &m, &w, NULL, &p));
+    CHECK_OK(tacl__model_load("Llama-3-70B", &m));
+    CHECK_OK(tacl__plan_create(c, &m, &w, NULL, &p));
     CHECK(p->best >= 0 && p->nmixed == 2);
     CHECK(p->mixed_tok_s > 1.05 * p->layouts[p->best].tok_s);
     double sum = 0;
     long conc = 0;
     for (int k = 0; k < 2; k++) {
-        const tacl_layout_t *x = &p->mixed[k]->layouts[p->mixed[k]->best];
+        const tacl__layout_t *x = &p->mixed[k]->layouts[p->mixed[k]->best];
         CHECK(x->state == TACL_LAYOUT_OK);
         sum += x->tok_s;
         conc += p->mixed[k]->w.concurrency;
@@ -224,44 +224,44 @@ static void test_mixed(void)
     CHECK(strcmp(p->mixed_cluster[0]->hosts[0].gpu.name, p->mixed_cluster[1]->hosts[0].gpu.name));
     CHECK(near(sum, p->mixed_tok_s, 1e-9));
     CHECK(conc >= 512 && conc <= 514); /* the concurrency shared, rounded up per set */
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     /* Few requests: the single layout is as good, no set reported. */
     w.concurrency = 8;
-    CHECK_OK(tacl_plan_create(c, &m, &w, NULL, &p));
+    CHECK_OK(tacl__plan_create(c, &m, &w, NULL, &p));
     CHECK(p->best >= 0 && p->nmixed == 0);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 }
 
 static void test_predict(void)
 {
     tacl_cluster_t *c;
-    tacl_plan_t *p = plan_of("cluster/h100x8.yaml", "Llama-3-8B", &c);
+    tacl__plan_t *p = plan_of("cluster/h100x8.yaml", "Llama-3-8B", &c);
     int slots[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    tacl_pred_t r;
+    tacl__pred_t r;
     /* 1 MiB over 8 GPUs on NV18 (450 GB/s, eta 0.78): 2*7/8 * 1048576 / 351000 = 5.2279 us
      * of transfer; graph start-up 8 us, eager 10 us. */
-    CHECK_OK(tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, slots, 8, NULL, &r));
+    CHECK_OK(tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, slots, 8, NULL, &r));
     CHECK(near(r.beta_us, 5.2279, 1e-4) && near(r.graph_us, 13.2279, 1e-4) &&
           near(r.eager_us, 15.2279, 1e-4) && r.hosts == 1);
     /* all_gather of 8 MiB over 4: 3/4 * 8388608 / 351000 = 17.924 us. */
-    CHECK_OK(tacl_plan_predict(p, TACL_PRED_ALL_GATHER, 8388608, slots, 4, NULL, &r));
+    CHECK_OK(tacl__plan_predict(p, TACL_PRED_ALL_GATHER, 8388608, slots, 4, NULL, &r));
     CHECK(near(r.beta_us, 17.924, 1e-4) && near(r.eager_us, 27.924, 1e-4));
-    CHECK_ST(tacl_plan_predict(p, TACL_PRED_SENDRECV, 64, slots, 3, NULL, &r), TACL_ERR_INVALID);
-    tacl_plan_destroy(p);
+    CHECK_ST(tacl__plan_predict(p, TACL_PRED_SENDRECV, 64, slots, 3, NULL, &r), TACL_ERR_INVALID);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     /* Across the chain's A-B link (12.5 GB/s, 5 us): 4 GPUs on two hosts, 1 MiB. The host link
      * carries 1.5 x 1 MiB at 9.75 GB/s (161.32 us); start-up 8 + 20 + 2 x 5 = 38 us. */
     p = plan_of("cluster/chain3.yaml", "Llama-3-70B", &c);
     int ab[4] = {0, 1, 2, 3};
     CHECK(p->slot_host[0] == 0 && p->slot_host[2] == 1);
-    CHECK_OK(tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, ab, 4, NULL, &r));
+    CHECK_OK(tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, ab, 4, NULL, &r));
     CHECK(r.hosts == 2 && near(r.beta_us, 161.317, 1e-4) && near(r.graph_us, 199.317, 1e-4) &&
           near(r.eager_us, 201.317, 1e-4));
     int ac[2] = {0, 4}; /* A and C: no link */
-    CHECK_ST(tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, 1024, ac, 2, NULL, &r), TACL_ERR_INVALID);
+    CHECK_ST(tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, 1024, ac, 2, NULL, &r), TACL_ERR_INVALID);
     CHECK_CONTAINS(tacl_last_error(), "A↔C");
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 }
 
@@ -292,10 +292,10 @@ static void test_calibration(void)
                               " %11.0f %12.0f %8s %6s %6d %9.2f %7.2f %7.2f %6d\n", b, b / 4,
                               "float", "sum", -1, 5 + 1.5 * b / 1e4, 0.0, 0.0, 0);
     write_file(tab, text);
-    tacl_calib_t cal = {0};
-    CHECK_OK(tacl_calib_from_bench(tab, &cal));
+    tacl__calib_t cal = {0};
+    CHECK_OK(tacl__calib_from_bench(tab, &cal));
     CHECK(cal.nfits == 1);
-    const tacl_calib_fit_t *x = &cal.fits[0];
+    const tacl__calib_fit_t *x = &cal.fits[0];
     CHECK(!strcmp(x->coll, "all_reduce") && !strcmp(x->backend, "gpu") && !x->graph &&
           x->ranks == 4 && x->npoints == 9);
     CHECK(near(x->alpha_us, 5, 0.01) && near(x->busbw_gbs, 10, 0.001) && x->err_max < 0.01);
@@ -321,10 +321,10 @@ static void test_calibration(void)
     close(fd);
     write_file(tab, text);
     memset(&cal, 0, sizeof cal);
-    CHECK_OK(tacl_calib_load(tab, &cal));
+    CHECK_OK(tacl__calib_load(tab, &cal));
     CHECK(cal.nfits == 2);
-    const tacl_calib_fit_t *eager = tacl_calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 0, 2),
-                           *graph = tacl_calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 1, 2);
+    const tacl__calib_fit_t *eager = tacl__calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 0, 2),
+                            *graph = tacl__calib_find(&cal, TACL_PRED_ALL_REDUCE, "gpu", 1, 2);
     CHECK(eager && graph && near(eager->alpha_us, 9, 0.01) && near(graph->alpha_us, 4, 0.01) &&
           near(eager->busbw_gbs, 20, 0.001));
 
@@ -333,30 +333,30 @@ static void test_calibration(void)
     fd = mkstemp(out);
     CHECK(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    CHECK_OK(tacl_calib_write(&cal, f));
+    CHECK_OK(tacl__calib_write(&cal, f));
     fclose(f);
-    tacl_calib_t back = {0};
-    CHECK_OK(tacl_calib_load(out, &back));
+    tacl__calib_t back = {0};
+    CHECK_OK(tacl__calib_load(out, &back));
     CHECK(back.nfits == 2 && near(back.fits[0].alpha_us, cal.fits[0].alpha_us, 1e-5));
     tacl_cluster_t *c;
-    tacl_plan_t *p = plan_of("cluster/h100x8.yaml", "Llama-3-8B", &c);
+    tacl__plan_t *p = plan_of("cluster/h100x8.yaml", "Llama-3-8B", &c);
     int two[2] = {0, 1};
-    tacl_pred_t r;
-    CHECK_OK(tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, two, 2, &back, &r));
+    tacl__pred_t r;
+    CHECK_OK(tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, two, 2, &back, &r));
     CHECK(r.fit_eager && r.fit_graph);
     CHECK(near(r.eager_us, 9 + 1048576 / 2e4, 0.01) && near(r.graph_us, 4 + 1048576 / 2e4, 0.01));
     /* Eight GPUs were not measured: the model answers, with the constants the fit set. */
-    tacl_costmodel_t cm;
-    tacl_costmodel_default(&cm);
-    tacl_calib_apply(&back, 450, &cm);
+    tacl__costmodel_t cm;
+    tacl__costmodel_default(&cm);
+    tacl__calib_apply(&back, 450, &cm);
     CHECK(near(cm.alpha_eager_us, 9, 0.01) && near(cm.alpha_gpu_us, 4, 0.01) &&
           near(cm.eta_bus, 20.0 / 450, 0.01));
     int eight[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    CHECK_OK(tacl_plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, eight, 8, &back, &r));
+    CHECK_OK(tacl__plan_predict(p, TACL_PRED_ALL_REDUCE, 1048576, eight, 8, &back, &r));
     CHECK(!r.fit_eager && !r.fit_graph);
     unlink(out);
     unlink(tab);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
 
     /* Bad inputs name the file and what was expected. */
@@ -366,7 +366,7 @@ static void test_calibration(void)
     close(fd);
     write_file(tab, "{\"collective\":\"all_reduce\",\"ranks\":2}\n");
     memset(&cal, 0, sizeof cal);
-    CHECK_ST(tacl_calib_load(tab, &cal), TACL_ERR_CONFIG);
+    CHECK_ST(tacl__calib_load(tab, &cal), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(), ":1: expected a `tacl bench -J` line");
     unlink(tab);
 }
@@ -376,37 +376,37 @@ static void test_scale(void)
     /* 16384 hosts with ring links, built in memory: finishing and name lookups stay fast
      * (they were quadratic), and a duplicate link keeps its last figures. */
     tacl_cluster_t *c;
-    CHECK_OK(tacl_cluster_create(&c));
+    CHECK_OK(tacl__cluster_create(&c));
     int idx;
     for (int i = 0; i < 16384; i++) {
         char name[32];
         snprintf(name, sizeof name, "h%d", i);
-        CHECK_OK(tacl_cluster_add_host(c, name, 8, "H100-80GB", &idx));
+        CHECK_OK(tacl__cluster_add_host(c, name, 8, "H100-80GB", &idx));
     }
     for (int i = 0; i < 16384; i++)
-        CHECK_OK(tacl_cluster_set_link(c, i, (i + 1) % 16384, 50, 3));
-    CHECK_OK(tacl_cluster_set_link(c, 1, 0, 7, 9)); /* again, reversed: replaces */
-    CHECK_OK(tacl_cluster_finish(c));
+        CHECK_OK(tacl__cluster_set_link(c, i, (i + 1) % 16384, 50, 3));
+    CHECK_OK(tacl__cluster_set_link(c, 1, 0, 7, 9)); /* again, reversed: replaces */
+    CHECK_OK(tacl__cluster_finish(c));
     double bw, lat;
-    CHECK(c->nlinks == 16384 && tacl_cluster_link(c, 0, 1, &bw, &lat) && bw == 7 && lat == 9);
-    CHECK(tacl_cluster_find_host(c, "h16383") == 16383 && tacl_cluster_find_host(c, "x") < 0);
+    CHECK(c->nlinks == 16384 && tacl__cluster_link(c, 0, 1, &bw, &lat) && bw == 7 && lat == 9);
+    CHECK(tacl__cluster_find_host(c, "h16383") == 16383 && tacl__cluster_find_host(c, "x") < 0);
     int comp[16384];
-    CHECK(tacl_cluster_components(c, comp) == 1);
+    CHECK(tacl__cluster_components(c, comp) == 1);
     int path[64];
-    CHECK(tacl_cluster_route(c, 1, 4, path, 64, &bw, &lat) == 4 && path[1] == 2 && bw == 50);
+    CHECK(tacl__cluster_route(c, 1, 4, path, 64, &bw, &lat) == 4 && path[1] == 2 && bw == 50);
     tacl_cluster_destroy(c);
-    CHECK_OK(tacl_cluster_create(&c));
-    CHECK_OK(tacl_cluster_add_host(c, "a", 0, NULL, &idx));
-    CHECK_OK(tacl_cluster_add_host(c, "b", 0, NULL, &idx));
-    CHECK_ST(tacl_cluster_set_link(c, 0, 0, 1, 1), TACL_ERR_INVALID);
+    CHECK_OK(tacl__cluster_create(&c));
+    CHECK_OK(tacl__cluster_add_host(c, "a", 0, NULL, &idx));
+    CHECK_OK(tacl__cluster_add_host(c, "b", 0, NULL, &idx));
+    CHECK_ST(tacl__cluster_set_link(c, 0, 0, 1, 1), TACL_ERR_INVALID);
     tacl_cluster_destroy(c);
     /* A file past the host limit fails at once, naming the limit. */
-    tacl_doc_t d;
-    CHECK_OK(tacl_doc_parse("big.yaml", "hosts:\n  - {name: n, count: 70000, gpus: 8, gpu: H100}\n",
-                            &d));
-    CHECK_ST(tacl_cluster_read(&d, &c), TACL_ERR_CONFIG);
+    tacl__doc_t d;
+    CHECK_OK(tacl__doc_parse("big.yaml",
+                             "hosts:\n  - {name: n, count: 70000, gpus: 8, gpu: H100}\n", &d));
+    CHECK_ST(tacl__cluster_read(&d, &c), TACL_ERR_CONFIG);
     CHECK_CONTAINS(tacl_last_error(), "expected an integer in [1, 65536], found '70000'");
-    tacl_doc_close(&d);
+    tacl__doc_close(&d);
     /* A large file listing too many hosts is refused from a streaming count, before its
      * document is built: the message names the entry past the limit. */
     char big[] = "/tmp/tacl_plan_big_XXXXXX";

@@ -12,8 +12,8 @@
 typedef struct {
     tacl_comm_t *w;
     tacl_dev_comm_t *dc;
-    const tacl_cudart_t *rt;
-    const tacl_cudart_lib_t *lib;
+    const tacl__cudart_t *rt;
+    const tacl__cudart_lib_t *lib;
     void *stream;
     void *ev[2];
     char err[512];
@@ -22,8 +22,8 @@ typedef struct {
 static tacl_status_t bench_gpu_cuda(bench_gpu_t *g, tacl_cudaError_t e, const char *what)
 {
     if (e == TACL_CUDA_SUCCESS) return TACL_OK;
-    snprintf(g->err, sizeof g->err, "%s: %s", what, tacl_cudart_strerror(g->lib, e));
-    return tacl_err(NULL, TACL_ERR_GPU, TACL_SUB_GPU, "%s", g->err);
+    snprintf(g->err, sizeof g->err, "%s: %s", what, tacl__cudart_strerror(g->lib, e));
+    return tacl__err(NULL, TACL_ERR_GPU, TACL_SUB_GPU, "%s", g->err);
 }
 
 static void *bench_gpu_alloc(void *ctx, size_t bytes)
@@ -102,7 +102,7 @@ static tacl_status_t bench_gpu_time(void *ctx, const bench_opts_t *o, const void
                                     size_t count, double *out)
 {
     bench_gpu_t *g = ctx;
-    const tacl_cudart_t *rt = g->rt;
+    const tacl__cudart_t *rt = g->rt;
     for (int i = 0; i < o->warmup; i++)
         TACL_CHECK(bench_gpu_enqueue(g, o, s, r, count));
     TACL_CHECK(tacl_dev_comm_sync(g->dc, g->stream));
@@ -173,9 +173,9 @@ static void bench_gpu_fini(void *ctx)
 tacl_status_t bench_gpu_backend(tacl_comm_t *w, bench_backend_t *out)
 {
     bench_gpu_t *g = calloc(1, sizeof *g);
-    if (!g) return tacl_err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
+    if (!g) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_GPU, "out of memory");
     g->w = w;
-    tacl_status_t st = tacl_cudart_get(&g->lib, NULL);
+    tacl_status_t st = tacl__cudart_get(&g->lib, NULL);
     if (st != TACL_OK) {
         free(g);
         return st;
@@ -184,8 +184,8 @@ tacl_status_t bench_gpu_backend(tacl_comm_t *w, bench_backend_t *out)
     int ngpu = 0;
     if (g->rt->GetDeviceCount(&ngpu) != TACL_CUDA_SUCCESS || ngpu < 1) {
         free(g);
-        return tacl_err(NULL, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "no GPU visible to rank %d",
-                        tacl_comm_rank(w));
+        return tacl__err(NULL, TACL_ERR_UNAVAILABLE, TACL_SUB_GPU, "no GPU visible to rank %d",
+                         tacl_comm_rank(w));
     }
     int dev = tacl_comm_local_rank(w) % ngpu;
     st = bench_gpu_cuda(g, g->rt->SetDevice(dev), "cudaSetDevice");

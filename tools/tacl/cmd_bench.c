@@ -107,8 +107,8 @@ static double bench_in(int r, size_t i, tacl_op_t op)
     return (double)((r + i) % 4);
 }
 
-#define bench_set tacl_elem_set
-#define bench_get tacl_elem_get
+#define bench_set tacl__elem_set
+#define bench_get tacl__elem_get
 
 /* Sizes: send count per rank and receive count per rank for a message of bytes bytes. */
 static void bench_counts(bench_coll_t c, size_t bytes, size_t esz, int n, size_t *scount,
@@ -223,7 +223,7 @@ static double bench_red(int n, size_t i, tacl_op_t op, tacl_dtype_t dt)
         if (op == TACL_MAX && v > acc) acc = v;
     }
     if (op == TACL_AVG) {
-        acc = tacl_dtype_is_float(dt) ? acc / n : floor(acc / n);
+        acc = tacl__dtype_is_float(dt) ? acc / n : floor(acc / n);
     }
     return acc;
 }
@@ -401,10 +401,10 @@ static tacl_status_t bench_host_time(void *ctx, const bench_opts_t *o, const voi
     for (int i = 0; i < o->warmup; i++)
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
     if ((st = tacl_barrier(w)) != TACL_OK) return st;
-    uint64_t t0 = tacl_now_ns();
+    uint64_t t0 = tacl__now_ns();
     for (int i = 0; i < o->iters; i++)
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
-    *out = (double)(tacl_now_ns() - t0) * 1e-9 / o->iters;
+    *out = (double)(tacl__now_ns() - t0) * 1e-9 / o->iters;
     return TACL_OK;
 }
 
@@ -491,7 +491,7 @@ static int bench_run(int argc, char **argv)
     double bw_sum = 0;
     int nsizes = 0, rc = 0;
     size_t total_wrong = 0;
-    uint64_t t_start = tacl_now_ns(), t_progress = t_start;
+    uint64_t t_start = tacl__now_ns(), t_progress = t_start;
     for (size_t bytes = o.minb; bytes <= o.maxb;
          bytes = o.stepb ? bytes + o.stepb : (size_t)((double)(bytes ? bytes : 1) * o.factor)) {
         size_t scount, rcount, count;
@@ -558,7 +558,7 @@ static int bench_run(int argc, char **argv)
                        bytes, count, tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0],
                        busbw[0], wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1]);
             fflush(stdout);
-            uint64_t now = tacl_now_ns();
+            uint64_t now = tacl__now_ns();
             if (now - t_progress > 5000000000ull) {
                 fprintf(stderr, "# progress: %zu bytes done, %.0f s elapsed\n", bytes,
                         (double)(now - t_start) * 1e-9);

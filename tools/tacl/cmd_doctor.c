@@ -59,7 +59,7 @@ static int doctor_local(int argc, char **argv, int li, const char *nranks)
 
 static int doctor_cmd_run(int argc, char **argv)
 {
-    tacl_doctor_opts_t o = {.smoke = 1, .progress = stderr};
+    tacl__doctor_opts_t o = {.smoke = 1, .progress = stderr};
     doctor_out_t fmt = DOCTOR_OUT_TABLE;
     int local_at = -1;
     const char *local_n = NULL;
@@ -101,28 +101,28 @@ static int doctor_cmd_run(int argc, char **argv)
     if (o.progress && tacl_bootstrap_from_env(&bs) == TACL_OK && bs.launcher == TACL_LAUNCHER_NONE)
         fprintf(stderr, "tacl doctor: no launcher variables, so this is a world of one rank; use "
                         "--local N, or run it under tacl run, mpirun, srun or torchrun\n");
-    tacl_errbuf_t eb;
-    tacl_doctor_report_t *r = NULL;
+    tacl__errbuf_t eb;
+    tacl__doctor_report_t *r = NULL;
     int rank = -1;
-    if (tacl_doctor_run(&o, &rank, &r, &eb) != TACL_OK) {
+    if (tacl__doctor_run(&o, &rank, &r, &eb) != TACL_OK) {
         fprintf(stderr, "tacl doctor: %s\n", eb.msg);
         return 1;
     }
     int rc = 0;
     if (rank == 0) {
-        if (fmt == DOCTOR_OUT_JSON && tacl_doctor_write_json(r, stdout) != TACL_OK) {
+        if (fmt == DOCTOR_OUT_JSON && tacl__doctor_write_json(r, stdout) != TACL_OK) {
             fprintf(stderr, "tacl doctor: %s\n", tacl_last_error());
             rc = 1;
         } else if (fmt == DOCTOR_OUT_JSON)
             ;
         else if (fmt == DOCTOR_OUT_DOT)
-            tacl_doctor_write_dot(r, stdout);
+            tacl__doctor_write_dot(r, stdout);
         else
-            tacl_doctor_write_table(r, stdout);
+            tacl__doctor_write_table(r, stdout);
         fflush(stdout);
-        if (!rc) rc = tacl_doctor_status(r);
+        if (!rc) rc = tacl__doctor_status(r);
     }
-    tacl_doctor_report_destroy(r);
+    tacl__doctor_report_destroy(r);
     /* Only rank 0 judges: under tacl run, a failing rank would stop rank 0 mid-report. */
     return rc;
 }

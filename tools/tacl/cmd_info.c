@@ -18,12 +18,12 @@ static void info_env(void)
 {
     printf("%-24s %-10s %-16s %s\n", "setting", "default", "current", "meaning");
     for (int i = 0; i < TACL_SET_COUNT; i++) {
-        const tacl_setting_info_t *s = tacl_setting_info((tacl_setting_id_t)i);
-        const char *cur = tacl_setting_is_set((tacl_setting_id_t)i)
-                              ? tacl_setting_str((tacl_setting_id_t)i)
+        const tacl__setting_info_t *s = tacl__setting_info((tacl__setting_id_t)i);
+        const char *cur = tacl__setting_is_set((tacl__setting_id_t)i)
+                              ? tacl__setting_str((tacl__setting_id_t)i)
                               : "(unset)";
         /* The job's secret is never printed. */
-        if (i == TACL_SET_STORE_TOKEN && tacl_setting_is_set(TACL_SET_STORE_TOKEN)) cur = "(set)";
+        if (i == TACL_SET_STORE_TOKEN && tacl__setting_is_set(TACL_SET_STORE_TOKEN)) cur = "(set)";
         printf("%-24s %-10s %-16s %s\n", s->name, s->def[0] ? s->def : "-", cur, s->help);
     }
 }
@@ -32,7 +32,7 @@ static void info_cand(const gpu_cand_t *c, int chosen, int nccl)
 {
     char v[32] = "-";
     if (c->loaded && nccl)
-        tacl_nccl_version_str(c->version, v, sizeof v);
+        tacl__nccl_version_str(c->version, v, sizeof v);
     else if (c->loaded)
         snprintf(v, sizeof v, "%d.%d", c->version / 1000, c->version % 1000 / 10);
     int resolved = c->loaded && c->file[0] && strcmp(c->file, c->path);
@@ -43,35 +43,35 @@ static void info_cand(const gpu_cand_t *c, int chosen, int nccl)
 
 static int info_gpu(void)
 {
-    tacl_nccl_search_t s = {
-        .explicit_path = tacl_setting_str(TACL_SET_NCCL_SO_PATH),
-        .use_pytorch = tacl_setting_str(TACL_SET_USE_PYTORCH_NCCL),
-        .python = tacl_setting_str(TACL_SET_PYTHON),
+    tacl__nccl_search_t s = {
+        .explicit_path = tacl__setting_str(TACL_SET_NCCL_SO_PATH),
+        .use_pytorch = tacl__setting_str(TACL_SET_USE_PYTORCH_NCCL),
+        .python = tacl__setting_str(TACL_SET_PYTHON),
         .system_names = NULL,
     };
-    tacl_nccl_lib_t *lib = calloc(1, sizeof *lib);
-    tacl_cudart_lib_t *rt = calloc(1, sizeof *rt);
+    tacl__nccl_lib_t *lib = calloc(1, sizeof *lib);
+    tacl__cudart_lib_t *rt = calloc(1, sizeof *rt);
     if (!lib || !rt) {
         free(lib);
         free(rt);
         fprintf(stderr, "tacl info: out of memory\n");
         return 1;
     }
-    tacl_errbuf_t eb;
-    tacl_status_t st = tacl_nccl_search(&s, 1, lib, &eb);
+    tacl__errbuf_t eb;
+    tacl_status_t st = tacl__nccl_search(&s, 1, lib, &eb);
     printf("NCCL candidates (TACL_NCCL_SO_PATH=%s TACL_USE_PYTORCH_NCCL=%s TACL_PYTHON=%s):\n",
            s.explicit_path[0] ? s.explicit_path : "(unset)", s.use_pytorch, s.python);
     for (int i = 0; i < lib->ncand; i++)
         info_cand(&lib->cand[i], i == lib->chosen, 1);
     if (st == TACL_OK) {
         char v[32];
-        tacl_nccl_version_str(lib->version, v, sizeof v);
+        tacl__nccl_version_str(lib->version, v, sizeof v);
         printf("NCCL in use: %s from %s (%s)\n", v, lib->cand[lib->chosen].file,
                lib->cand[lib->chosen].origin);
     } else {
         printf("NCCL in use: none (%s)\n", tacl_status_name(st));
     }
-    tacl_status_t rst = tacl_cudart_search(1, rt, &eb);
+    tacl_status_t rst = tacl__cudart_search(1, rt, &eb);
     printf("\nCUDA runtime candidates:\n");
     for (int i = 0; i < rt->ncand; i++)
         info_cand(&rt->cand[i], i == rt->chosen, 0);
@@ -79,13 +79,13 @@ static int info_gpu(void)
         int n = 0;
         int e = rt->fn.GetDeviceCount(&n);
         if (e != TACL_CUDA_SUCCESS)
-            printf("GPUs seen by the CUDA runtime: none (%s)\n", tacl_cudart_strerror(rt, e));
+            printf("GPUs seen by the CUDA runtime: none (%s)\n", tacl__cudart_strerror(rt, e));
         else
             printf("GPUs seen by the CUDA runtime: %d\n", n);
     }
-    tacl_nvml_probe_t pr;
-    tacl_gpu_topo_t *t = NULL;
-    tacl_status_t nst = tacl_gpu_topo_read(&t, &pr, &eb);
+    tacl__nvml_probe_t pr;
+    tacl__gpu_topo_t *t = NULL;
+    tacl_status_t nst = tacl__gpu_topo_read(&t, &pr, &eb);
     printf("\nNVML candidates:\n");
     for (int i = 0; i < pr.ncand; i++)
         info_cand(&pr.cand[i], i == pr.chosen, 0);
@@ -98,7 +98,7 @@ static int info_gpu(void)
                    t->bus_id[i]);
         if (t->ngpu > 0) {
             printf("\n");
-            tacl_gpu_topo_print(stdout, t);
+            tacl__gpu_topo_print(stdout, t);
         }
         free(t);
     }

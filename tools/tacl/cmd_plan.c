@@ -76,7 +76,7 @@ static int plan_size(const char *s, double *out)
 }
 
 /* --gpus: N (the first N GPUs in placement order) or HOST[:D|:D0-D1][,HOST...]. */
-static int plan_gpus(const tacl_plan_t *p, const char *spec, int *slots, int max)
+static int plan_gpus(const tacl__plan_t *p, const char *spec, int *slots, int max)
 {
     const tacl_cluster_t *c = p->cluster;
     char *end;
@@ -101,7 +101,7 @@ static int plan_gpus(const tacl_plan_t *p, const char *spec, int *slots, int max
             *colon = 0;
             if (sscanf(colon + 1, "%d-%d", &d0, &d1) == 1) d1 = d0;
         }
-        int h = tacl_cluster_find_host(c, item);
+        int h = tacl__cluster_find_host(c, item);
         if (h < 0) {
             fprintf(stderr, "tacl plan: --gpus: expected a host of the cluster, found '%s'\n",
                     item);
@@ -125,38 +125,38 @@ static int plan_gpus(const tacl_plan_t *p, const char *spec, int *slots, int max
 
 /* --predict --backend host: tacl's collectives on host memory have no model constants; a
  * fit measured by `tacl bench` (host run) answers. */
-static int plan_predict_host(int k, double bytes, const char *gpus, const tacl_calib_t *cal,
+static int plan_predict_host(int k, double bytes, const char *gpus, const tacl__calib_t *cal,
                              int json)
 {
     int n = atoi(gpus);
-    const tacl_calib_fit_t *x = tacl_calib_find(cal, k, "host", 0, n);
+    const tacl__calib_fit_t *x = tacl__calib_find(cal, k, "host", 0, n);
     if (n < 1 || !x) {
         fprintf(stderr,
                 "tacl plan: --predict --backend host: expected --calibration with a host "
                 "`tacl bench` run of %s on %s ranks (--gpus N gives the ranks)\n",
-                tacl_pred_coll_name(k), gpus);
+                tacl__pred_coll_name(k), gpus);
         return 1;
     }
-    double t = tacl_calib_time(x, k, bytes);
+    double t = tacl__calib_time(x, k, bytes);
     if (json)
         printf("{\"collective\": \"%s\", \"backend\": \"host\", \"bytes\": %.0f, \"ranks\": %d, "
                "\"time_us\": %.6g, \"alpha_us\": %.6g, \"busbw_gbs\": %.6g, \"fit_err_mean\": "
                "%.4g, \"fit_err_max\": %.4g}\n",
-               tacl_pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, x->err_mean,
+               tacl__pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, x->err_mean,
                x->err_max);
     else
         printf("predict: %s of %.0f bytes over %d ranks on host memory: %.2f us (measured fit: "
                "start-up %.2f us, %.4g GB/s bus bandwidth; mean error %.1f%%, worst %.1f%%)\n",
-               tacl_pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, 100 * x->err_mean,
+               tacl__pred_coll_name(k), bytes, n, t, x->alpha_us, x->busbw_gbs, 100 * x->err_mean,
                100 * x->err_max);
     return 0;
 }
 
 static int plan_predict(const char *cluster_path, const char *gpu_type, const char *coll,
                         const char *size, const char *gpus, const char *backend,
-                        const tacl_calib_t *cal, int json)
+                        const tacl__calib_t *cal, int json)
 {
-    int k = tacl_pred_coll_parse(coll);
+    int k = tacl__pred_coll_parse(coll);
     double bytes;
     if (k < 0) {
         fprintf(stderr,
@@ -189,31 +189,31 @@ static int plan_predict(const char *cluster_path, const char *gpu_type, const ch
         /* No cluster: one host of --gpu TYPE (H100-80GB) with the GPUs asked for. */
         long n = strtol(gpus, NULL, 10);
         int idx;
-        st = tacl_cluster_create(&c);
+        st = tacl__cluster_create(&c);
         if (st == TACL_OK)
-            st = tacl_cluster_add_host(c, "host", n > 0 && n <= 4096 ? (int)n : 1,
-                                       gpu_type ? gpu_type : "H100-80GB", &idx);
-        if (st == TACL_OK) st = tacl_cluster_finish(c);
+            st = tacl__cluster_add_host(c, "host", n > 0 && n <= 4096 ? (int)n : 1,
+                                        gpu_type ? gpu_type : "H100-80GB", &idx);
+        if (st == TACL_OK) st = tacl__cluster_finish(c);
     }
-    tacl_model_t m = *tacl_model_preset("Llama-3-8B"); /* any: only the GPUs matter */
-    tacl_workload_t w;
-    tacl_costmodel_t cm;
-    tacl_plan_t *p = NULL;
-    tacl_workload_default(&w);
-    tacl_costmodel_default(&cm);
-    if (st == TACL_OK && cal) tacl_calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
+    tacl__model_t m = *tacl__model_preset("Llama-3-8B"); /* any: only the GPUs matter */
+    tacl__workload_t w;
+    tacl__costmodel_t cm;
+    tacl__plan_t *p = NULL;
+    tacl__workload_default(&w);
+    tacl__costmodel_default(&cm);
+    if (st == TACL_OK && cal) tacl__calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
     w.max_tp = 1;
-    if (st == TACL_OK) st = tacl_plan_create(c, &m, &w, &cm, &p);
+    if (st == TACL_OK) st = tacl__plan_create(c, &m, &w, &cm, &p);
     if (st != TACL_OK) {
         fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
         tacl_cluster_destroy(c);
         return 1;
     }
     int *slots = malloc(sizeof(int) * (size_t)p->nslots), n;
-    tacl_pred_t r;
+    tacl__pred_t r;
     int rc = 1;
     if (!slots || (n = plan_gpus(p, gpus, slots, p->nslots)) < 1) goto out;
-    if (tacl_plan_predict(p, k, bytes, slots, n, cal, &r) != TACL_OK) {
+    if (tacl__plan_predict(p, k, bytes, slots, n, cal, &r) != TACL_OK) {
         fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
         goto out;
     }
@@ -222,7 +222,7 @@ static int plan_predict(const char *cluster_path, const char *gpu_type, const ch
                "\"eager_us\": %.6g, \"graph_us\": %.6g, \"alpha_eager_us\": %.6g, "
                "\"alpha_graph_us\": %.6g, \"beta_us\": %.6g, \"link_gbs\": %.6g, "
                "\"eta_bus\": %.4g, \"calibrated_eager\": %s, \"calibrated_graph\": %s",
-               tacl_pred_coll_name(k), bytes, n, r.hosts, r.eager_us, r.graph_us, r.alpha_eager_us,
+               tacl__pred_coll_name(k), bytes, n, r.hosts, r.eager_us, r.graph_us, r.alpha_eager_us,
                r.alpha_graph_us, r.beta_us, r.bw_gbs, p->cm.eta_bus, r.fit_eager ? "true" : "false",
                r.fit_graph ? "true" : "false");
         if (r.fit_eager) printf(", \"fit_err_mean\": %.4g", r.fit_eager->err_mean);
@@ -230,7 +230,7 @@ static int plan_predict(const char *cluster_path, const char *gpu_type, const ch
     } else {
         printf("predict: %s of %.0f bytes over %d GPU%s on %d host%s (slowest link %.4g GB/s, "
                "eta_bus %.2f)\n",
-               tacl_pred_coll_name(k), bytes, n, n == 1 ? "" : "s", r.hosts,
+               tacl__pred_coll_name(k), bytes, n, n == 1 ? "" : "s", r.hosts,
                r.hosts == 1 ? "" : "s", r.bw_gbs, p->cm.eta_bus);
         printf("  eager:          %10.2f us  (start-up %.2f + transfer %.2f)%s\n", r.eager_us,
                r.alpha_eager_us, r.eager_us - r.alpha_eager_us,
@@ -238,7 +238,7 @@ static int plan_predict(const char *cluster_path, const char *gpu_type, const ch
         printf("  graph-captured: %10.2f us  (start-up %.2f + transfer %.2f)%s\n", r.graph_us,
                r.alpha_graph_us, r.graph_us - r.alpha_graph_us,
                r.fit_graph ? "  [measured fit]" : "");
-        const tacl_calib_fit_t *x = r.fit_eager ? r.fit_eager : r.fit_graph;
+        const tacl__calib_fit_t *x = r.fit_eager ? r.fit_eager : r.fit_graph;
         if (x)
             printf("  fit: %s %s%s on %d ranks, %d points, mean error %.1f%%, worst %.1f%%\n",
                    x->coll, x->backend, x->graph ? " graph" : "", x->ranks, x->npoints,
@@ -247,7 +247,7 @@ static int plan_predict(const char *cluster_path, const char *gpu_type, const ch
     rc = 0;
 out:
     free(slots);
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     return rc;
 }
@@ -255,15 +255,15 @@ out:
 /* --calibrate FILE...: bench (-J lines or table) or doctor JSON -> calibration file on stdout. */
 static int plan_calibrate(const char *const *files, int n)
 {
-    tacl_calib_t *cal = calloc(1, sizeof *cal);
+    tacl__calib_t *cal = calloc(1, sizeof *cal);
     if (!cal) return 1;
     for (int i = 0; i < n; i++)
-        if (tacl_calib_load(files[i], cal) != TACL_OK) {
+        if (tacl__calib_load(files[i], cal) != TACL_OK) {
             fprintf(stderr, "tacl plan: --calibrate: %s\n", tacl_last_error());
             free(cal);
             return 1;
         }
-    int rc = tacl_calib_write(cal, stdout) == TACL_OK ? 0 : 1;
+    int rc = tacl__calib_write(cal, stdout) == TACL_OK ? 0 : 1;
     free(cal);
     return rc;
 }
@@ -276,8 +276,8 @@ static int plan_run(int argc, char **argv)
     int ncalib_in = 0;
     int json = 0, dot = 0;
     double rows = 10, v;
-    tacl_workload_t w;
-    tacl_workload_default(&w);
+    tacl__workload_t w;
+    tacl__workload_default(&w);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1, inline_val = 0;
@@ -400,10 +400,10 @@ static int plan_run(int argc, char **argv)
         }
     }
     if (ncalib_in) return plan_calibrate(calib_in, ncalib_in);
-    tacl_calib_t *cal = NULL;
+    tacl__calib_t *cal = NULL;
     if (calib_path) {
         cal = calloc(1, sizeof *cal);
-        if (!cal || tacl_calib_load(calib_path, cal) != TACL_OK) {
+        if (!cal || tacl__calib_load(calib_path, cal) != TACL_OK) {
             fprintf(stderr, "tacl plan: --calibration: %s\n",
                     cal ? tacl_last_error() : "out of memory");
             free(cal);
@@ -422,20 +422,20 @@ static int plan_run(int argc, char **argv)
         return 2;
     }
     tacl_cluster_t *c = NULL;
-    tacl_model_t m;
-    tacl_plan_t *p = NULL;
-    tacl_costmodel_t cm;
-    tacl_costmodel_default(&cm);
+    tacl__model_t m;
+    tacl__plan_t *p = NULL;
+    tacl__costmodel_t cm;
+    tacl__costmodel_default(&cm);
     if (tacl_cluster_load(cluster_path, &c) != TACL_OK ||
-        tacl_model_load(model_arg, &m) != TACL_OK) {
+        tacl__model_load(model_arg, &m) != TACL_OK) {
         fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
         tacl_cluster_destroy(c);
         free(cal);
         return 1;
     }
     plan_warn_links(c);
-    if (cal) tacl_calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
-    if (tacl_plan_create(c, &m, &w, &cm, &p) != TACL_OK) {
+    if (cal) tacl__calib_apply(cal, c->hosts[0].gpu_link_gbs, &cm);
+    if (tacl__plan_create(c, &m, &w, &cm, &p) != TACL_OK) {
         fprintf(stderr, "tacl plan: %s\n", tacl_last_error());
         tacl_cluster_destroy(c);
         free(cal);
@@ -447,16 +447,16 @@ static int plan_run(int argc, char **argv)
         int tp = 0, pp = 1, ep = 0, i;
         if (sscanf(pick, "%d,%d,%d", &tp, &pp, &ep) < 1 || tp < 1 || pp < 1 || ep < 0) {
             fprintf(stderr, "tacl plan: --layout: expected TP[,PP[,EP]], found '%s'\n", pick);
-            tacl_plan_destroy(p);
+            tacl__plan_destroy(p);
             tacl_cluster_destroy(c);
             free(cal);
             return 2;
         }
-        const tacl_layout_t *l = tacl_plan_find(p, tp, pp, ep);
+        const tacl__layout_t *l = tacl__plan_find(p, tp, pp, ep);
         if (!l || l->state != TACL_LAYOUT_OK) {
             fprintf(stderr, "tacl plan: layout TP%d PP%d%s: %s\n", tp, pp, ep > 1 ? " EP" : "",
                     l ? l->reason : "not among the layouts searched (more GPUs than the cluster?)");
-            tacl_plan_destroy(p);
+            tacl__plan_destroy(p);
             tacl_cluster_destroy(c);
             free(cal);
             return 1;
@@ -469,7 +469,7 @@ static int plan_run(int argc, char **argv)
      * not the preset's name. */
     char dir[1024];
     const char *served = vllm_model ? vllm_model : model_arg;
-    if (!vllm_model && tacl_model_hf_id(model_arg)) served = tacl_model_hf_id(model_arg);
+    if (!vllm_model && tacl__model_hf_id(model_arg)) served = tacl__model_hf_id(model_arg);
     const char *slash = strrchr(model_arg, '/');
     if (!vllm_model && slash && !strcmp(slash + 1, "config.json") &&
         (size_t)(slash - model_arg) < sizeof dir) {
@@ -478,13 +478,13 @@ static int plan_run(int argc, char **argv)
         served = dir;
     }
     if (json)
-        tacl_plan_print_json(p, served, stdout);
+        tacl__plan_print_json(p, served, stdout);
     else if (dot)
-        tacl_plan_print_dot(p, stdout);
+        tacl__plan_print_dot(p, stdout);
     else
-        tacl_plan_print_text(p, served, (int)rows, stdout);
+        tacl__plan_print_text(p, served, (int)rows, stdout);
     int rc = p->best >= 0 || p->nmixed ? 0 : 1;
-    tacl_plan_destroy(p);
+    tacl__plan_destroy(p);
     tacl_cluster_destroy(c);
     free(cal);
     return rc;

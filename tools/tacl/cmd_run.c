@@ -327,7 +327,7 @@ static int run_free_port(void)
         a = 20000, b = lo - 1;
     else if (hi < 64000)
         a = hi + 1, b = 65535;
-    unsigned seed = (unsigned)getpid() * 2654435761u ^ (unsigned)tacl_now_ns();
+    unsigned seed = (unsigned)getpid() * 2654435761u ^ (unsigned)tacl__now_ns();
     for (int i = 0; i < 64 && b >= a; i++) {
         seed = seed * 1103515245u + 12345u;
         int port = run_try_port(a + (int)((seed >> 8) % (unsigned)(b - a + 1)));
@@ -404,7 +404,7 @@ static void run_signal_all(run_state_t *s, int sig)
 static void run_stop_all(run_state_t *s, int sig)
 {
     run_signal_all(s, sig);
-    if (!s->stopping) s->kill_at_ns = tacl_deadline_ns(s->o->grace_s);
+    if (!s->stopping) s->kill_at_ns = tacl__deadline_ns(s->o->grace_s);
     s->stopping = 1;
 }
 
@@ -488,8 +488,8 @@ static void run_supervise(run_state_t *s, int sfd)
     uint64_t drain_until = 0;
     while (pf && map && map_rank) {
         if (s->nrunning == 0) {
-            if (!drain_until) drain_until = tacl_deadline_ns(RUN_DRAIN_S);
-            if (run_open_streams(s) == 0 || tacl_now_ns() >= drain_until) break;
+            if (!drain_until) drain_until = tacl__deadline_ns(RUN_DRAIN_S);
+            if (run_open_streams(s) == 0 || tacl__now_ns() >= drain_until) break;
         }
         int np = 0;
         pf[np].fd = sfd;
@@ -504,8 +504,8 @@ static void run_supervise(run_state_t *s, int sfd)
             }
         }
         int timeout = -1; /* ranks run as long as they need; tacl run only waits for them */
-        if (s->stopping && !s->killed) timeout = tacl_ms_left(s->kill_at_ns);
-        if (s->nrunning == 0) timeout = tacl_ms_left(drain_until);
+        if (s->stopping && !s->killed) timeout = tacl__ms_left(s->kill_at_ns);
+        if (s->nrunning == 0) timeout = tacl__ms_left(drain_until);
         int rc = poll(pf, (nfds_t)np, timeout);
         if (rc < 0 && errno != EINTR) {
             fprintf(stderr, "tacl run: poll failed: %s; killing the ranks\n", strerror(errno));
@@ -524,7 +524,7 @@ static void run_supervise(run_state_t *s, int sfd)
             if (pf[p].revents & (POLLIN | POLLHUP | POLLERR)) run_stream_read(map[p], map_rank[p]);
         /* A SIGCHLD may merge with one already pending; reaping here too loses none. */
         run_reap(s);
-        if (s->stopping && !s->killed && s->nrunning > 0 && tacl_now_ns() >= s->kill_at_ns) {
+        if (s->stopping && !s->killed && s->nrunning > 0 && tacl__now_ns() >= s->kill_at_ns) {
             for (int i = 0; i < n; i++)
                 if (s->ranks[i].running)
                     fprintf(stderr,
@@ -635,8 +635,8 @@ static void run_guard_tell(int gfd, int32_t v)
  * job over several nodes needs the same secret on every node, which only the user can give. */
 static int run_token(const run_opts_t *o)
 {
-    tacl_auth_t a;
-    tacl_status_t st = tacl_auth_configured(&a, NULL);
+    tacl__auth_t a;
+    tacl_status_t st = tacl__auth_configured(&a, NULL);
     if (st == TACL_OK) return 0;
     if (st != TACL_ERR_NOT_FOUND) {
         fprintf(stderr, "tacl run: %s\n", tacl_last_error());
@@ -651,7 +651,7 @@ static int run_token(const run_opts_t *o)
         return 1;
     }
     char tok[80];
-    if (tacl_auth_new_token(tok, sizeof tok) != 0 || setenv("TACL_STORE_TOKEN", tok, 1) != 0) {
+    if (tacl__auth_new_token(tok, sizeof tok) != 0 || setenv("TACL_STORE_TOKEN", tok, 1) != 0) {
         fprintf(stderr, "tacl run: cannot generate the job's token: %s\n", strerror(errno));
         return 1;
     }
@@ -679,8 +679,8 @@ static int run_run(int argc, char **argv)
     }
     /* Every node derives the same run id from the master, as tacl_bootstrap_from_env does. */
     char run_id[512];
-    if (tacl_setting_is_set(TACL_SET_RUN_ID))
-        snprintf(run_id, sizeof run_id, "%s", tacl_setting_str(TACL_SET_RUN_ID));
+    if (tacl__setting_is_set(TACL_SET_RUN_ID))
+        snprintf(run_id, sizeof run_id, "%s", tacl__setting_str(TACL_SET_RUN_ID));
     else
         snprintf(run_id, sizeof run_id, "port-%d", port);
     if (run_token(&o) != 0) return 1;
@@ -767,9 +767,9 @@ static int run_run(int argc, char **argv)
         /* The guard exits on "done" at once; one that does not within a second is killed. */
         run_guard_tell(gfd, 0);
         close(gfd);
-        uint64_t deadline = tacl_deadline_ns(1.0);
+        uint64_t deadline = tacl__deadline_ns(1.0);
         pid_t w;
-        while ((w = waitpid(guard, NULL, WNOHANG)) == 0 && tacl_now_ns() < deadline)
+        while ((w = waitpid(guard, NULL, WNOHANG)) == 0 && tacl__now_ns() < deadline)
             usleep(1000);
         if (w == 0) {
             kill(guard, SIGKILL);

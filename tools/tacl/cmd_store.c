@@ -27,7 +27,7 @@ static int store_parse_port(const char *s, int *out)
 static int store_run(int argc, char **argv)
 {
     const char *bind = NULL;
-    int port = (int)tacl_setting_int(TACL_SET_MASTER_PORT);
+    int port = (int)tacl__setting_int(TACL_SET_MASTER_PORT);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc) {
             if (store_parse_port(argv[++i], &port) != 0) {
@@ -44,8 +44,8 @@ static int store_run(int argc, char **argv)
         }
     }
     /* A standalone store serves other processes: a token generated here would be its own. */
-    tacl_auth_t auth;
-    tacl_status_t ast = tacl_auth_configured(&auth, NULL);
+    tacl__auth_t auth;
+    tacl_status_t ast = tacl__auth_configured(&auth, NULL);
     if (ast == TACL_ERR_NOT_FOUND) {
         fprintf(stderr, "tacl store: no job token: %s\n", TACL_AUTH_HINT);
         return 1;

@@ -22,7 +22,7 @@ typedef struct {
     int numa;
 } topo_dev_t;
 
-static int topo_devices(const tacl_hostinfo_t *h, topo_dev_t **out)
+static int topo_devices(const tacl__hostinfo_t *h, topo_dev_t **out)
 {
     topo_dev_t *d = calloc((size_t)(h->ngpus + h->nnics) + 1, sizeof *d);
     int n = 0, nic = 0;
@@ -57,7 +57,7 @@ static void topo_json_str(const char *s)
     putchar('"');
 }
 
-static void topo_print_text(const tacl_hostinfo_t *h)
+static void topo_print_text(const tacl__hostinfo_t *h)
 {
     printf("host: %s\n", h->hostname);
     printf("source: %s%s%s\n", h->source, h->root[0] ? ", sysfs root " : "", h->root);
@@ -65,14 +65,14 @@ static void topo_print_text(const tacl_hostinfo_t *h)
     printf("cpus: %d packages, %d cores, %d PUs\n", h->npackages, h->ncores, h->npus);
     printf("numa nodes: %d\n", h->nnuma);
     for (int i = 0; i < h->nnuma; i++) {
-        const tacl_numa_info_t *n = &h->numa[i];
+        const tacl__numa_info_t *n = &h->numa[i];
         printf("  node %d: cpus %s (%d)", n->id, n->cpus, n->ncpus);
         if (n->mem_kb >= 0) printf(", memory %.1f GiB", (double)n->mem_kb / (1024.0 * 1024.0));
         printf("\n");
     }
     printf("nics: %d\n", h->nnics);
     for (int i = 0; i < h->nnics; i++) {
-        const tacl_nic_info_t *x = &h->nics[i];
+        const tacl__nic_info_t *x = &h->nics[i];
         printf("  %-12s %-7s pci %-12s numa %-2d", x->name, x->state, x->pci[0] ? x->pci : "-",
                x->numa);
         if (x->speed_mbps > 0)
@@ -85,7 +85,7 @@ static void topo_print_text(const tacl_hostinfo_t *h)
     }
     printf("gpus: %d\n", h->ngpus);
     for (int i = 0; i < h->ngpus; i++) {
-        const tacl_gpu_info_t *g = &h->gpus[i];
+        const tacl__gpu_info_t *g = &h->gpus[i];
         printf("  GPU%d %-6s %04x:%04x class 0x%06x pci %s numa %d\n", i, g->vendor_name, g->vendor,
                g->device, g->pci_class, g->pci, g->numa);
     }
@@ -103,7 +103,7 @@ static void topo_print_text(const tacl_hostinfo_t *h)
         printf("  %-5s", d[i].label);
         for (int j = 0; j < nd; j++)
             printf(j + 1 < nd ? "%-6s" : "%s",
-                   tacl_pci_link_name(tacl_pci_link(d[i].path, d[i].numa, d[j].path, d[j].numa)));
+                   tacl__pci_link_name(tacl__pci_link(d[i].path, d[i].numa, d[j].path, d[j].numa)));
         printf("\n");
     }
     printf("legend: X self, PIX one PCIe switch, PXB several PCIe switches, PHB a PCIe host "
@@ -112,7 +112,7 @@ static void topo_print_text(const tacl_hostinfo_t *h)
     free(d);
 }
 
-static void topo_print_json(const tacl_hostinfo_t *h)
+static void topo_print_json(const tacl__hostinfo_t *h)
 {
     printf("{\n  \"host\": ");
     topo_json_str(h->hostname);
@@ -125,14 +125,14 @@ static void topo_print_json(const tacl_hostinfo_t *h)
     printf(",\n  \"packages\": %d,\n  \"cores\": %d,\n  \"pus\": %d,\n  \"numa\": [", h->npackages,
            h->ncores, h->npus);
     for (int i = 0; i < h->nnuma; i++) {
-        const tacl_numa_info_t *n = &h->numa[i];
+        const tacl__numa_info_t *n = &h->numa[i];
         printf("%s\n    {\"id\": %d, \"cpus\": ", i ? "," : "", n->id);
         topo_json_str(n->cpus);
         printf(", \"ncpus\": %d, \"mem_kb\": %lld}", n->ncpus, n->mem_kb);
     }
     printf("\n  ],\n  \"nics\": [");
     for (int i = 0; i < h->nnics; i++) {
-        const tacl_nic_info_t *x = &h->nics[i];
+        const tacl__nic_info_t *x = &h->nics[i];
         printf("%s\n    {\"name\": ", i ? "," : "");
         topo_json_str(x->name);
         printf(", \"state\": ");
@@ -150,7 +150,7 @@ static void topo_print_json(const tacl_hostinfo_t *h)
     }
     printf("\n  ],\n  \"gpus\": [");
     for (int i = 0; i < h->ngpus; i++) {
-        const tacl_gpu_info_t *g = &h->gpus[i];
+        const tacl__gpu_info_t *g = &h->gpus[i];
         printf("%s\n    {\"index\": %d, \"vendor\": \"%s\", \"vendor_id\": \"0x%04x\", "
                "\"device_id\": \"0x%04x\", \"class\": \"0x%06x\", \"pci\": ",
                i ? "," : "", i, g->vendor_name, g->vendor, g->device, g->pci_class);
@@ -167,7 +167,7 @@ static void topo_print_json(const tacl_hostinfo_t *h)
         printf("%s\n    [", i ? "," : "");
         for (int j = 0; j < nd; j++)
             printf("%s\"%s\"", j ? ", " : "",
-                   tacl_pci_link_name(tacl_pci_link(d[i].path, d[i].numa, d[j].path, d[j].numa)));
+                   tacl__pci_link_name(tacl__pci_link(d[i].path, d[i].numa, d[j].path, d[j].numa)));
         printf("]");
     }
     printf("%s]}\n}\n", nd > 0 ? "\n  " : "");
@@ -175,7 +175,7 @@ static void topo_print_json(const tacl_hostinfo_t *h)
 }
 
 /* "0-1,1-2:25:5" -> links; bandwidth in GB/s (default 10), latency in us (default 0). */
-static int topo_parse_graph(const char *spec, int nranks, tacl_graph_t **out)
+static int topo_parse_graph(const char *spec, int nranks, tacl__graph_t **out)
 {
     int maxr = -1;
     const char *p = spec;
@@ -195,8 +195,8 @@ static int topo_parse_graph(const char *spec, int nranks, tacl_graph_t **out)
                 nranks);
         return -1;
     }
-    tacl_graph_t *g;
-    if (tacl_graph_create(nranks, &g) != TACL_OK) {
+    tacl__graph_t *g;
+    if (tacl__graph_create(nranks, &g) != TACL_OK) {
         fprintf(stderr, "tacl topo: %s\n", tacl_last_error());
         return -1;
     }
@@ -215,13 +215,13 @@ static int topo_parse_graph(const char *spec, int nranks, tacl_graph_t **out)
             }
         }
         if (*p && *p != ',') {
-            tacl_graph_destroy(g);
+            tacl__graph_destroy(g);
             goto bad;
         }
         if (*p == ',') p++;
-        if (tacl_graph_add_link(g, a, b, bw * 1e9, lat * 1e-6) != TACL_OK) {
+        if (tacl__graph_add_link(g, a, b, bw * 1e9, lat * 1e-6) != TACL_OK) {
             fprintf(stderr, "tacl topo: --graph: %s\n", tacl_last_error());
-            tacl_graph_destroy(g);
+            tacl__graph_destroy(g);
             return -1;
         }
     }
@@ -253,32 +253,32 @@ static double topo_parse_bytes(const char *s)
     return -1;
 }
 
-static int topo_graph(const char *spec, int nranks, double bytes, tacl_sched_op_t op, int root)
+static int topo_graph(const char *spec, int nranks, double bytes, tacl__sched_op_t op, int root)
 {
-    tacl_graph_t *g;
+    tacl__graph_t *g;
     if (topo_parse_graph(spec, nranks, &g)) return 2;
-    tacl_errbuf_t eb = {{0}};
-    tacl_sched_t *s;
-    if (tacl_sched_build(g, op, root, bytes, &s, &eb) != TACL_OK) {
+    tacl__errbuf_t eb = {{0}};
+    tacl__sched_t *s;
+    if (tacl__sched_build(g, op, root, bytes, &s, &eb) != TACL_OK) {
         fprintf(stderr, "tacl topo: %s\n", eb.msg);
-        tacl_graph_destroy(g);
+        tacl__graph_destroy(g);
         return 1;
     }
     /* Room for the reason, the ring and up to TACL_SCHED_MAX_TREES parent lists. */
-    size_t len = 4096 + (size_t)tacl_graph_size(g) * 8 * (TACL_SCHED_MAX_TREES + 2);
+    size_t len = 4096 + (size_t)tacl__graph_size(g) * 8 * (TACL_SCHED_MAX_TREES + 2);
     char *text = malloc(len);
     if (!text) {
         fprintf(stderr, "tacl topo: out of memory\n");
-        tacl_sched_destroy(s);
-        tacl_graph_destroy(g);
+        tacl__sched_destroy(s);
+        tacl__graph_destroy(g);
         return 1;
     }
-    tacl_sched_format(s, text, len);
-    printf("graph: %d ranks\n%s", tacl_graph_size(g), text);
+    tacl__sched_format(s, text, len);
+    printf("graph: %d ranks\n%s", tacl__graph_size(g), text);
     free(text);
-    tacl_routes_t *r;
-    if (tacl_routes_build(g, &r, &eb) == TACL_OK) {
-        int n = tacl_graph_size(g);
+    tacl__routes_t *r;
+    if (tacl__routes_build(g, &r, &eb) == TACL_OK) {
+        int n = tacl__graph_size(g);
         printf("next hops (large messages; row = from, column = to):\n     ");
         for (int d = 0; d < n && n <= 32; d++)
             printf(" %3d", d);
@@ -286,26 +286,26 @@ static int topo_graph(const char *spec, int nranks, double bytes, tacl_sched_op_
         for (int a = 0; a < n && n <= 32; a++) {
             printf("  %3d", a);
             for (int d = 0; d < n; d++)
-                printf(" %3d", tacl_routes_next_hop(r, TACL_ROUTE_LARGE, a, d));
+                printf(" %3d", tacl__routes_next_hop(r, TACL_ROUTE_LARGE, a, d));
             printf("\n");
         }
-        tacl_routes_destroy(r);
+        tacl__routes_destroy(r);
     }
-    tacl_sched_destroy(s);
-    tacl_graph_destroy(g);
+    tacl__sched_destroy(s);
+    tacl__graph_destroy(g);
     return 0;
 }
 
 /* The GPU link matrix as NVML reports it (NVLink counts, PCIe relations), on a live host; a
  * replayed snapshot (TACL_SYSFS_ROOT) has no NVML to ask. */
-static void topo_print_nvml(const tacl_hostinfo_t *h)
+static void topo_print_nvml(const tacl__hostinfo_t *h)
 {
-    if (tacl_setting_is_set(TACL_SET_SYSFS_ROOT)) return;
-    tacl_gpu_topo_t *t = NULL;
-    tacl_errbuf_t eb = {{0}};
-    if (tacl_gpu_topo_read(&t, NULL, &eb) == TACL_OK) {
+    if (tacl__setting_is_set(TACL_SET_SYSFS_ROOT)) return;
+    tacl__gpu_topo_t *t = NULL;
+    tacl__errbuf_t eb = {{0}};
+    if (tacl__gpu_topo_read(&t, NULL, &eb) == TACL_OK) {
         printf("\nGPU link matrix (NVML):\n");
-        tacl_gpu_topo_print(stdout, t);
+        tacl__gpu_topo_print(stdout, t);
         free(t);
     } else if (h->ngpus > 0) {
         printf("\nGPU link matrix: NVML unavailable (%s); the relations above come from PCI "
@@ -317,7 +317,7 @@ static void topo_print_nvml(const tacl_hostinfo_t *h)
 static int topo_run(int argc, char **argv)
 {
     int json = 0, nranks = 0, root = 0;
-    tacl_sched_op_t op = TACL_SCHED_ALL_REDUCE;
+    tacl__sched_op_t op = TACL_SCHED_ALL_REDUCE;
     const char *source = NULL, *graph = NULL;
     double bytes = 64.0 * 1024 * 1024;
     for (int i = 1; i < argc; i++) {
@@ -335,7 +335,8 @@ static int topo_run(int argc, char **argv)
         } else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
             const char *name = argv[++i];
             int k = 0;
-            while (k < TACL_SCHED_OP_COUNT && strcmp(tacl_sched_op_name((tacl_sched_op_t)k), name))
+            while (k < TACL_SCHED_OP_COUNT &&
+                   strcmp(tacl__sched_op_name((tacl__sched_op_t)k), name))
                 k++;
             if (k == TACL_SCHED_OP_COUNT) {
                 fprintf(stderr,
@@ -344,7 +345,7 @@ static int topo_run(int argc, char **argv)
                         name);
                 return 2;
             }
-            op = (tacl_sched_op_t)k;
+            op = (tacl__sched_op_t)k;
         } else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
             root = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
@@ -362,9 +363,9 @@ static int topo_run(int argc, char **argv)
         }
     }
     if (graph) return topo_graph(graph, nranks, bytes, op, root);
-    tacl_errbuf_t eb = {{0}};
-    tacl_hostinfo_t *h;
-    if (tacl_hostinfo_discover(source, &h, &eb) != TACL_OK) {
+    tacl__errbuf_t eb = {{0}};
+    tacl__hostinfo_t *h;
+    if (tacl__hostinfo_discover(source, &h, &eb) != TACL_OK) {
         fprintf(stderr, "tacl topo: %s\n", eb.msg);
         return 1;
     }
@@ -374,7 +375,7 @@ static int topo_run(int argc, char **argv)
         topo_print_text(h);
         topo_print_nvml(h);
     }
-    tacl_hostinfo_destroy(h);
+    tacl__hostinfo_destroy(h);
     return 0;
 }
 

@@ -62,7 +62,7 @@ typedef struct {
 typedef struct {
     _Atomic uint64_t flag; /* last step of this parity published */
     uint64_t aux;          /* the number carried by an operation's first step */
-    tacl_fp_t fp;          /* the fingerprint of an operation's first step */
+    tacl__fp_t fp;         /* the fingerprint of an operation's first step */
     char inl[SHM_INLINE];  /* payload of one-shot reductions of at most SHM_INLINE bytes */
 } shm_ctrl_t;
 
@@ -79,8 +79,8 @@ typedef struct shm_pool shm_pool_t;
 static shm_pool_t *shm_pool_create(int threads);
 static void shm_pool_destroy(shm_pool_t *pool);
 
-struct tacl_shm_group {
-    tacl_shm_seg_t seg;
+struct tacl__shm_group {
+    tacl__shm_seg_t seg;
     shm_pool_t *pool; /* helper threads for large all_reduce phases (TACL_SHM_THREADS > 1) */
     shm_hdr_t *hdr;
     char *ctrl; /* per rank SHM_LINE bytes: its two control lines (one per step parity) */
@@ -96,12 +96,12 @@ struct tacl_shm_group {
     uint64_t spin_ns;
     tacl_status_t broken;
     char broken_msg[TACL_ERRMSG_MAX];
-    int (*peer_alive)(void *ctx, int group_rank); /* see tacl_shm_group_config_t */
+    int (*peer_alive)(void *ctx, int group_rank); /* see tacl__shm_group_config_t */
     void *alive_ctx;
 };
 
 /* Rank r's control line for step s. */
-static inline shm_ctrl_t *shm_ctrl(tacl_shm_group_t *g, int r, uint64_t s)
+static inline shm_ctrl_t *shm_ctrl(tacl__shm_group_t *g, int r, uint64_t s)
 {
     return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE) + (s & 1);
 }
@@ -122,7 +122,7 @@ static long shm_oneshot_default(long base, int n)
  * stride, so that no two buffers share their address bits below 4 KiB: a reduction that loads
  * a peer's buffer while storing into its own would otherwise hit 4K-aliasing stalls (measured:
  * 128 KiB two-phase all_reduce 2x slower on the development VM without it). */
-static inline char *shm_buf(tacl_shm_group_t *g, int r, uint64_t s)
+static inline char *shm_buf(tacl__shm_group_t *g, int r, uint64_t s)
 {
     size_t k = (size_t)r * 2 + (size_t)(s & 1);
     return g->data + k * (g->slot + SHM_PAGE) + (k * 17 % 64) * SHM_ALIGN;
@@ -131,18 +131,18 @@ static inline char *shm_buf(tacl_shm_group_t *g, int r, uint64_t s)
 /* Rank r's per-peer byte counts for step s (v-collectives: what it sends to each rank, then what
  * it expects from each), double-buffered like the data, so that every pair's counts are compared
  * by both of its ranks at the operation's first step. */
-static inline uint64_t *shm_cnt(tacl_shm_group_t *g, int r, uint64_t s)
+static inline uint64_t *shm_cnt(tacl__shm_group_t *g, int r, uint64_t s)
 {
     return (uint64_t *)(g->cnt + ((size_t)r * 2 + (size_t)(s & 1)) * g->cnt_stride);
 }
 
 /* My buffer for the step about to be taken, and rank r's buffer of the step just taken. */
-static inline char *shm_next(tacl_shm_group_t *g)
+static inline char *shm_next(tacl__shm_group_t *g)
 {
     return shm_buf(g, g->rank, g->step + 1);
 }
 
-static inline char *shm_cur(tacl_shm_group_t *g, int r)
+static inline char *shm_cur(tacl__shm_group_t *g, int r)
 {
     return shm_buf(g, r, g->step);
 }
@@ -166,16 +166,16 @@ static inline size_t shm_piece(size_t len, size_t off, size_t q)
 
 /* ---- Errors. ---- */
 
-static void shm_describe(const tacl_fp_t *fp, char *buf, size_t len)
+static void shm_describe(const tacl__fp_t *fp, char *buf, size_t len)
 {
     if (fp)
-        tacl_fp_format(fp, buf, len);
+        tacl__fp_format(fp, buf, len);
     else
         snprintf(buf, len, "a shared-memory operation");
 }
 
 /* Makes the group unusable after st, and tells ranks still waiting in the segment. */
-static tacl_status_t shm_break(tacl_shm_group_t *g, tacl_status_t st, tacl_errbuf_t *eb)
+static tacl_status_t shm_break(tacl__shm_group_t *g, tacl_status_t st, tacl__errbuf_t *eb)
 {
     const char *msg = tacl_last_error();
     g->broken = st;
@@ -186,42 +186,43 @@ static tacl_status_t shm_break(tacl_shm_group_t *g, tacl_status_t st, tacl_errbu
         snprintf(g->hdr->abort_msg, sizeof g->hdr->abort_msg, "%s", msg);
         atomic_store_explicit(&g->hdr->abort_st, (int32_t)st, memory_order_release);
         atomic_fetch_add(&g->hdr->wake, 1);
-        tacl_shm_futex_wake(&g->hdr->wake, 0);
+        tacl__shm_futex_wake(&g->hdr->wake, 0);
     }
-    return tacl_err_keep(eb, st);
+    return tacl__err_keep(eb, st);
 }
 
-void tacl_shm_group_abort(tacl_shm_group_t *g, tacl_status_t st, const char *msg)
+void tacl__shm_group_abort(tacl__shm_group_t *g, tacl_status_t st, const char *msg)
 {
     if (!g || g->broken != TACL_OK) return;
-    tacl_err(NULL, st, TACL_SUB_SHM, "%s", msg);
+    tacl__err(NULL, st, TACL_SUB_SHM, "%s", msg);
     shm_break(g, st, NULL);
 }
 
-static tacl_status_t shm_check_usable(tacl_shm_group_t *g, const tacl_fp_t *fp, tacl_errbuf_t *eb)
+static tacl_status_t shm_check_usable(tacl__shm_group_t *g, const tacl__fp_t *fp,
+                                      tacl__errbuf_t *eb)
 {
     if (g->broken == TACL_OK) return TACL_OK;
     char what[160];
     shm_describe(fp, what, sizeof what);
-    return tacl_err(eb, g->broken, TACL_SUB_SHM,
-                    "%s: the shared-memory group is unusable after an earlier error: %s", what,
-                    g->broken_msg);
+    return tacl__err(eb, g->broken, TACL_SUB_SHM,
+                     "%s: the shared-memory group is unusable after an earlier error: %s", what,
+                     g->broken_msg);
 }
 
 /* ---- Steps. ---- */
 
-static void shm_publish(tacl_shm_group_t *g, uint64_t s)
+static void shm_publish(tacl__shm_group_t *g, uint64_t s)
 {
     /* seq_cst store then load: either the sleeper sees the flag or we see the sleeper. */
     atomic_store(&shm_ctrl(g, g->rank, s)->flag, s);
     if (atomic_load(&g->hdr->sleepers) > 0) {
         atomic_fetch_add(&g->hdr->wake, 1);
-        tacl_shm_futex_wake(&g->hdr->wake, 0);
+        tacl__shm_futex_wake(&g->hdr->wake, 0);
     }
 }
 
-static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *fp,
-                                         uint64_t started, tacl_errbuf_t *eb)
+static tacl_status_t shm_waited_too_long(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t *fp,
+                                         uint64_t started, tacl__errbuf_t *eb)
 {
     char what[160], who[512];
     size_t n = 0;
@@ -235,16 +236,16 @@ static tacl_status_t shm_waited_too_long(tacl_shm_group_t *g, uint64_t s, const 
         if (k > 0) n += (size_t)k;
         missing++;
     }
-    tacl_err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
-             "%s on the shared-memory group: timed out after %.3f s at step %llu waiting for "
-             "%s on this host (%d did not arrive)",
-             what, (double)(tacl_now_ns() - started) * 1e-9, (unsigned long long)s, who, missing);
+    tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_SHM,
+              "%s on the shared-memory group: timed out after %.3f s at step %llu waiting for "
+              "%s on this host (%d did not arrive)",
+              what, (double)(tacl__now_ns() - started) * 1e-9, (unsigned long long)s, who, missing);
     return shm_break(g, TACL_ERR_TIMEOUT, eb);
 }
 
 /* Waits until every rank has published step s. */
-static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *fp,
-                              uint64_t deadline, tacl_errbuf_t *eb)
+static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t *fp,
+                              uint64_t deadline, tacl__errbuf_t *eb)
 {
     int r = 0;
     uint64_t started = 0, spin_end = 0, yield_end = 0, next_live = 0;
@@ -253,7 +254,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
                atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
             r++;
         if (r == g->size) return TACL_OK;
-        uint64_t now = tacl_now_ns();
+        uint64_t now = tacl__now_ns();
         if (!started) {
             started = now;
             spin_end = now + g->spin_ns;
@@ -278,22 +279,22 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
             int ar = g->hdr->abort_rank;
             tacl_status_t ab =
                 ast > 0 && ast < TACL_STATUS_COUNT_ ? (tacl_status_t)ast : TACL_ERR_PROTOCOL;
-            tacl_err(eb, ab, TACL_SUB_SHM, "%s on the shared-memory group: rank %d gave up: %.*s",
-                     what, ar >= 0 && ar < g->size ? g->comm_ranks[ar] : -1,
-                     (int)sizeof g->hdr->abort_msg - 1, g->hdr->abort_msg);
+            tacl__err(eb, ab, TACL_SUB_SHM, "%s on the shared-memory group: rank %d gave up: %.*s",
+                      what, ar >= 0 && ar < g->size ? g->comm_ranks[ar] : -1,
+                      (int)sizeof g->hdr->abort_msg - 1, g->hdr->abort_msg);
             return shm_break(g, ab, eb);
         }
         if (now >= next_live) {
             next_live = now + SHM_LIVE_NS;
             for (int q = r; q < g->size; q++) {
-                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !tacl_shm_pid_dead(g->pids[q]))
+                if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || !tacl__shm_pid_dead(g->pids[q]))
                     continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
-                tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
-                         "rank %d (pid %d) on this host died during %s (shared-memory group, "
-                         "step %llu)",
-                         g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
+                tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+                          "rank %d (pid %d) on this host died during %s (shared-memory group, "
+                          "step %llu)",
+                          g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
                 return shm_break(g, TACL_ERR_PEER_LOST, eb);
             }
             /* Stalled: silent to the engine AND stopped by the kernel's account. Silence alone
@@ -301,15 +302,15 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
              * and failing a same-host operation for that would turn load into errors. */
             for (int q = r; g->peer_alive && q < g->size; q++) {
                 if (atomic_load(&shm_ctrl(g, q, s)->flag) >= s || g->peer_alive(g->alive_ctx, q) ||
-                    !tacl_shm_pid_stopped(g->pids[q]))
+                    !tacl__shm_pid_stopped(g->pids[q]))
                     continue;
                 char what[160];
                 shm_describe(fp, what, sizeof what);
-                tacl_err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
-                         "rank %d (pid %d) on this host is stopped (SIGSTOP or a debugger) during "
-                         "%s (shared-memory group, step %llu) and sent no heartbeat for 3.5 "
-                         "heartbeat periods (TACL_HEARTBEAT), so it is declared stalled",
-                         g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
+                tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_SHM,
+                          "rank %d (pid %d) on this host is stopped (SIGSTOP or a debugger) during "
+                          "%s (shared-memory group, step %llu) and sent no heartbeat for 3.5 "
+                          "heartbeat periods (TACL_HEARTBEAT), so it is declared stalled",
+                          g->comm_ranks[q], (int)g->pids[q], what, (unsigned long long)s);
                 return shm_break(g, TACL_ERR_PEER_LOST, eb);
             }
         }
@@ -323,7 +324,7 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
         atomic_fetch_add(&g->hdr->sleepers, 1);
         if (atomic_load(&shm_ctrl(g, r, s)->flag) < s && atomic_load(&g->hdr->abort_st) == 0) {
             uint64_t left = deadline - now, ns = left < SHM_SLEEP_NS ? left : SHM_SLEEP_NS;
-            tacl_shm_futex_wait(&g->hdr->wake, w, ns, 0);
+            tacl__shm_futex_wait(&g->hdr->wake, w, ns, 0);
         }
         atomic_fetch_sub(&g->hdr->sleepers, 1);
     }
@@ -331,8 +332,8 @@ static tacl_status_t shm_wait(tacl_shm_group_t *g, uint64_t s, const tacl_fp_t *
 
 /* Takes the next step: publishes it (the caller has filled shm_next), waits for everyone and,
  * on an operation's first step (fp != NULL or first), compares fingerprints and reads aux. */
-static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *fp, uint64_t aux,
-                              uint64_t deadline, tacl_errbuf_t *eb)
+static tacl_status_t shm_step(tacl__shm_group_t *g, int first, const tacl__fp_t *fp, uint64_t aux,
+                              uint64_t deadline, tacl__errbuf_t *eb)
 {
     uint64_t s = g->step + 1;
     shm_ctrl_t *me = shm_ctrl(g, g->rank, s);
@@ -350,18 +351,18 @@ static tacl_status_t shm_step(tacl_shm_group_t *g, int first, const tacl_fp_t *f
     if (!first) return TACL_OK;
     for (int r = 0; r < g->size; r++)
         g->aux[r] = shm_ctrl(g, r, s)->aux;
-    const tacl_fp_t *f0 = &shm_ctrl(g, 0, s)->fp;
+    const tacl__fp_t *f0 = &shm_ctrl(g, 0, s)->fp;
     for (int r = 1; r < g->size; r++) {
-        const tacl_fp_t *fr = &shm_ctrl(g, r, s)->fp;
-        if (tacl_fp_equal(f0, fr)) continue;
+        const tacl__fp_t *fr = &shm_ctrl(g, r, s)->fp;
+        if (tacl__fp_equal(f0, fr)) continue;
         /* Every rank names the same pair (rank 0 and the first that differs from it). */
         char a[160], b[160];
-        tacl_fp_format(f0, a, sizeof a);
-        tacl_fp_format(fr, b, sizeof b);
-        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                        "ranks called mismatched collectives on the shared-memory group: rank "
-                        "%d called %s but rank %d called %s: %s",
-                        g->comm_ranks[0], a, g->comm_ranks[r], b, tacl_fp_diff(f0, fr));
+        tacl__fp_format(f0, a, sizeof a);
+        tacl__fp_format(fr, b, sizeof b);
+        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                         "ranks called mismatched collectives on the shared-memory group: rank "
+                         "%d called %s but rank %d called %s: %s",
+                         g->comm_ranks[0], a, g->comm_ranks[r], b, tacl__fp_diff(f0, fr));
     }
     return TACL_OK;
 }
@@ -381,17 +382,17 @@ static int shm_online_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
-                                    tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__shm_group_t **out,
+                                     tacl__errbuf_t *eb)
 {
-    const tacl_xchg_t *x = cfg->xchg;
+    const tacl__xchg_t *x = cfg->xchg;
     int n = x->size;
     tacl_status_t st;
     if (n < 1 || x->rank < 0 || x->rank >= n)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
-                        "shared-memory group: rank %d of %d is not a valid member", x->rank, n);
-    tacl_shm_group_t *g = calloc(1, sizeof *g);
-    if (!g) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                         "shared-memory group: rank %d of %d is not a valid member", x->rank, n);
+    tacl__shm_group_t *g = calloc(1, sizeof *g);
+    if (!g) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
     g->rank = x->rank;
     g->size = n;
     g->comm_ranks = calloc((size_t)n, sizeof *g->comm_ranks);
@@ -399,7 +400,7 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     g->aux = calloc((size_t)n, sizeof *g->aux);
     shm_hello_t *hello = calloc((size_t)n, sizeof *hello);
     if (!g->comm_ranks || !g->pids || !g->aux || !hello) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
         goto err_free;
     }
     for (int r = 0; r < n; r++)
@@ -409,20 +410,21 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
 
     /* Everyone adopts rank 0's sizes, so that settings that differ between processes cannot
      * give the ranks different layouts. */
-    long slot = tacl_setting_int(TACL_SET_SHM_SLOT_BYTES);
-    long oneshot = tacl_setting_int(TACL_SET_SHM_ONESHOT_BYTES);
+    long slot = tacl__setting_int(TACL_SET_SHM_SLOT_BYTES);
+    long oneshot = tacl__setting_int(TACL_SET_SHM_ONESHOT_BYTES);
     /* The default threshold shrinks with the group: one-shot reads n vectors per rank, two-phase
      * about three plus a second step. Measured crossovers (16-core Xeon): 8-16 KiB at 2 ranks,
      * 2-4 KiB at 4, 1 KiB at 8, so 16 KiB / (2 (n - 1)), a power of two at or below. Two ranks
      * keep one step up to 64 KiB: equal there on the Xeon, and on a loaded 2-core VM, where
      * every step may wait for the peer to be scheduled, one step was up to 5x faster. */
-    if (!tacl_setting_is_set(TACL_SET_SHM_ONESHOT_BYTES)) oneshot = shm_oneshot_default(oneshot, n);
+    if (!tacl__setting_is_set(TACL_SET_SHM_ONESHOT_BYTES))
+        oneshot = shm_oneshot_default(oneshot, n);
     if (slot < (long)SHM_SLOT_MIN) slot = SHM_SLOT_MIN;
     if ((unsigned long)slot > SHM_SLOT_MAX) slot = (long)SHM_SLOT_MAX;
     shm_hello_t mine = {.pid = (int32_t)getpid(),
                         .slot = shm_round((size_t)slot, SHM_PAGE),
                         .oneshot = oneshot < 0 ? 0 : (uint64_t)oneshot};
-    st = tacl_xchg_allgather(x, &mine, sizeof mine, hello, eb);
+    st = tacl__xchg_allgather(x, &mine, sizeof mine, hello, eb);
     if (st != TACL_OK) goto err_free;
     for (int r = 0; r < n; r++)
         g->pids[r] = hello[r].pid;
@@ -434,20 +436,20 @@ tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm
     size_t cnt_off = data_off + (size_t)n * 2 * (g->slot + SHM_PAGE);
     g->cnt_stride = shm_round((size_t)n * 2 * sizeof(uint64_t), SHM_ALIGN);
     size_t total = cnt_off + shm_round((size_t)n * 2 * g->cnt_stride, SHM_PAGE);
-    st = tacl_shm_seg_open(x, "grp", total, &g->seg, eb);
+    st = tacl__shm_seg_open(x, "grp", total, &g->seg, eb);
     if (st != TACL_OK) goto err_free;
     g->hdr = (shm_hdr_t *)g->seg.base;
     g->ctrl = (char *)g->seg.base + ctrl_off;
     g->data = (char *)g->seg.base + data_off;
     g->cnt = (char *)g->seg.base + cnt_off;
 
-    long spin = tacl_setting_int(TACL_SET_SHM_SPIN_US);
-    if (!tacl_setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
+    long spin = tacl__setting_int(TACL_SET_SHM_SPIN_US);
+    if (!tacl__setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
     /* Default: spare cores become helper threads (at most 4 per rank); none on a machine whose
      * cores are all taken by ranks. */
-    long threads = tacl_setting_int(TACL_SET_SHM_THREADS);
-    if (!tacl_setting_is_set(TACL_SET_SHM_THREADS)) {
+    long threads = tacl__setting_int(TACL_SET_SHM_THREADS);
+    if (!tacl__setting_is_set(TACL_SET_SHM_THREADS)) {
         threads = shm_online_cpus() / n;
         threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
     }
@@ -477,11 +479,11 @@ err_free:
     return st;
 }
 
-void tacl_shm_group_destroy(tacl_shm_group_t *g)
+void tacl__shm_group_destroy(tacl__shm_group_t *g)
 {
     if (!g) return;
     shm_pool_destroy(g->pool);
-    tacl_shm_seg_close(&g->seg);
+    tacl__shm_seg_close(&g->seg);
     free(g->aux);
     free(g->pids);
     free(g->comm_ranks);
@@ -491,24 +493,24 @@ void tacl_shm_group_destroy(tacl_shm_group_t *g)
 /* ---- Collectives. ---- */
 
 static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count, int reducing,
-                                    tacl_errbuf_t *eb)
+                                    tacl__errbuf_t *eb)
 {
     size_t es = tacl_dtype_size(dt);
     if (es == 0)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
-                        "shared-memory group: data type %d "
-                        "is not a tacl_dtype_t",
-                        (int)dt);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                         "shared-memory group: data type %d "
+                         "is not a tacl_dtype_t",
+                         (int)dt);
     if (reducing && ((int)op < 0 || op >= TACL_OP_COUNT))
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
-                        "shared-memory group: reduction "
-                        "operator %d is not a tacl_op_t",
-                        (int)op);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                         "shared-memory group: reduction "
+                         "operator %d is not a tacl_op_t",
+                         (int)op);
     if (count > SIZE_MAX / 2 / es)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
-                        "shared-memory group: count %zu "
-                        "of %s overflows",
-                        count, tacl_dtype_name(dt));
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                         "shared-memory group: count %zu "
+                         "of %s overflows",
+                         count, tacl_dtype_name(dt));
     return TACL_OK;
 }
 
@@ -517,7 +519,7 @@ static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count,
 enum { SHM_PHASE_COPY_IN, SHM_PHASE_REDUCE, SHM_PHASE_COPY_OUT };
 
 typedef struct {
-    tacl_shm_group_t *g;
+    tacl__shm_group_t *g;
     const char *in;
     char *outp;
     size_t off, c, per, lo_me, hi_me, es;
@@ -546,7 +548,7 @@ static void shm_copy_part(char *dst, const char *src, size_t lo, size_t hi, size
 
 static void shm_ar_phase(const shm_ar_job_t *j, int p, int q)
 {
-    tacl_shm_group_t *g = j->g;
+    tacl__shm_group_t *g = j->g;
     const int n = g->size, me = g->rank;
     const size_t es = j->es, align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
     const char *in = j->in + j->off * es;
@@ -567,8 +569,8 @@ static void shm_ar_phase(const shm_ar_job_t *j, int p, int q)
                 srcs[r] =
                     r == me ? (const void *)(in + x * es) : (const void *)(shm_cur(g, r) + x * es);
             char *dst = shm_next(g) + x * es;
-            tacl_reduce_many(dst, srcs, n, m, j->dt, j->op);
-            tacl_reduce_finish(dst, m, j->dt, j->op, n);
+            tacl__reduce_many(dst, srcs, n, m, j->dt, j->op);
+            tacl__reduce_finish(dst, m, j->dt, j->op, n);
             if (j->want) memcpy(out + x * es, dst, m * es);
         }
     } else {
@@ -609,7 +611,7 @@ static void *shm_helper_main(void *arg)
                 _mm_pause();
                 continue;
             }
-            tacl_shm_futex_wait(&pool->gen, seen, 100000000ull, 1); /* re-check stop: 100 ms */
+            tacl__shm_futex_wait(&pool->gen, seen, 100000000ull, 1); /* re-check stop: 100 ms */
         }
         seen = gen;
         if (atomic_load(&pool->stop)) return NULL;
@@ -623,7 +625,7 @@ static void shm_pool_destroy(shm_pool_t *pool)
     if (!pool) return;
     atomic_store(&pool->stop, 1);
     atomic_fetch_add(&pool->gen, 1);
-    tacl_shm_futex_wake(&pool->gen, 1);
+    tacl__shm_futex_wake(&pool->gen, 1);
     for (int i = 0; i < pool->nhelpers; i++)
         pthread_join(pool->tids[i], NULL);
     free(pool->tids);
@@ -657,7 +659,7 @@ static shm_pool_t *shm_pool_create(int threads)
 }
 
 /* Runs one phase: alone, or part 0 here and the other parts on the helpers. */
-static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
+static void shm_run(tacl__shm_group_t *g, const shm_ar_job_t *job, int threads)
 {
     shm_pool_t *pool = g->pool;
     if (!threads || !pool) {
@@ -667,7 +669,7 @@ static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
     pool->job = job;
     atomic_store(&pool->pending, pool->nhelpers);
     atomic_fetch_add(&pool->gen, 1);
-    tacl_shm_futex_wake(&pool->gen, 1);
+    tacl__shm_futex_wake(&pool->gen, 1);
     shm_ar_phase(job, 0, pool->nhelpers + 1);
     /* Our own threads always finish their part: no deadline needed here. */
     while (atomic_load(&pool->pending) > 0)
@@ -680,9 +682,9 @@ static void shm_run(tacl_shm_group_t *g, const shm_ar_job_t *job, int threads)
  * except its own slice into its slot (step), reduces its slice from the slots and its own
  * input in rank order into its other buffer (step), and the ranks copy the slices out. Both
  * reduce each element in rank order, so every rank and both paths give the same bits. */
-static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void *recv,
+static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, void *recv,
                                      size_t count, tacl_dtype_t dt, tacl_op_t op, int root,
-                                     const tacl_fp_t *fp, uint64_t deadline, tacl_errbuf_t *eb)
+                                     const tacl__fp_t *fp, uint64_t deadline, tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_type(dt, op, count, 1, eb));
@@ -710,8 +712,8 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
                 for (int r = 0; r < n; r++)
                     srcs[r] = inl ? (const void *)shm_ctrl(g, r, g->step)->inl
                                   : (const void *)shm_cur(g, r);
-                tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
-                tacl_reduce_finish(outp + off * es, c, dt, op, n);
+                tacl__reduce_many(outp + off * es, srcs, n, c, dt, op);
+                tacl__reduce_finish(outp + off * es, c, dt, op, n);
             }
             off += c;
         } while (off < count);
@@ -743,33 +745,33 @@ static tacl_status_t shm_reduce_impl(tacl_shm_group_t *g, const void *send, void
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_all_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
-                                  tacl_dtype_t dt, tacl_op_t op, const tacl_fp_t *fp,
-                                  uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_all_reduce(tacl__shm_group_t *g, const void *send, void *recv, size_t count,
+                                   tacl_dtype_t dt, tacl_op_t op, const tacl__fp_t *fp,
+                                   uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     return shm_reduce_impl(g, send, recv, count, dt, op, -1, fp, deadline_ns, eb);
 }
 
-static tacl_status_t shm_check_root(tacl_shm_group_t *g, int root, tacl_errbuf_t *eb)
+static tacl_status_t shm_check_root(tacl__shm_group_t *g, int root, tacl__errbuf_t *eb)
 {
     if (root < 0 || root >= g->size)
-        return tacl_err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
-                        "shared-memory group: root %d is not a group rank (0..%d)", root,
-                        g->size - 1);
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_SHM,
+                         "shared-memory group: root %d is not a group rank (0..%d)", root,
+                         g->size - 1);
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
-                              tacl_dtype_t dt, tacl_op_t op, int root, const tacl_fp_t *fp,
-                              uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_reduce(tacl__shm_group_t *g, const void *send, void *recv, size_t count,
+                               tacl_dtype_t dt, tacl_op_t op, int root, const tacl__fp_t *fp,
+                               uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_root(g, root, eb));
     return shm_reduce_impl(g, send, recv, count, dt, op, root, fp, deadline_ns, eb);
 }
 
-tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *recv, size_t bytes,
-                                 int root, const tacl_fp_t *fp, uint64_t deadline_ns,
-                                 tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *recv, size_t bytes,
+                                  int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                  tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
@@ -791,31 +793,31 @@ tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *re
 
 /* A pair of ranks that disagree on a v-collective's counts: sender sends `sent` bytes to
  * receiver, which expects `expected`. Recorded on both ranks of the pair. */
-static tacl_status_t shm_pair_mismatch(tacl_shm_group_t *g, const tacl_fp_t *fp, int sender,
+static tacl_status_t shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp, int sender,
                                        int receiver, uint64_t sent, uint64_t expected,
-                                       tacl_errbuf_t *eb)
+                                       tacl__errbuf_t *eb)
 {
-    const char *what = fp ? tacl_coll_name(fp->coll) : "v-collective";
+    const char *what = fp ? tacl__coll_name(fp->coll) : "v-collective";
     size_t es = fp ? tacl_dtype_size((tacl_dtype_t)fp->dtype) : 0;
     if (es == 0)
-        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                        "%s on the shared-memory group: rank %d sends %llu bytes to rank %d but "
-                        "rank %d expects %llu bytes",
-                        what, g->comm_ranks[sender], (unsigned long long)sent,
-                        g->comm_ranks[receiver], g->comm_ranks[receiver],
-                        (unsigned long long)expected);
+        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                         "%s on the shared-memory group: rank %d sends %llu bytes to rank %d but "
+                         "rank %d expects %llu bytes",
+                         what, g->comm_ranks[sender], (unsigned long long)sent,
+                         g->comm_ranks[receiver], g->comm_ranks[receiver],
+                         (unsigned long long)expected);
     const char *dt = tacl_dtype_name((tacl_dtype_t)fp->dtype);
-    return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                    "%s on the shared-memory group: rank %d sends %llu elements of %s to rank %d "
-                    "but rank %d expects %llu",
-                    what, g->comm_ranks[sender], (unsigned long long)(sent / es), dt,
-                    g->comm_ranks[receiver], g->comm_ranks[receiver],
-                    (unsigned long long)(expected / es));
+    return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                     "%s on the shared-memory group: rank %d sends %llu elements of %s to rank %d "
+                     "but rank %d expects %llu",
+                     what, g->comm_ranks[sender], (unsigned long long)(sent / es), dt,
+                     g->comm_ranks[receiver], g->comm_ranks[receiver],
+                     (unsigned long long)(expected / es));
 }
 
-tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
-                                   void *recv, const size_t *recv_bytes, const size_t *displs,
-                                   const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                    void *recv, const size_t *recv_bytes, const size_t *displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     const int n = g->size, me = g->rank;
@@ -854,9 +856,10 @@ tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, void *recv,
-                                      size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
-                                      const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, void *recv,
+                                       size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                       const tacl__fp_t *fp, uint64_t deadline_ns,
+                                       tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_type(dt, op, recv_count, 1, eb));
@@ -878,17 +881,18 @@ tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, voi
         if (c) {
             for (int r = 0; r < n; r++)
                 srcs[r] = shm_cur(g, r) + (size_t)me * c * es;
-            tacl_reduce_many(outp + off * es, srcs, n, c, dt, op);
-            tacl_reduce_finish(outp + off * es, c, dt, op, n);
+            tacl__reduce_many(outp + off * es, srcs, n, c, dt, op);
+            tacl__reduce_finish(outp + off * es, c, dt, op, n);
         }
         off += c;
     } while (off < recv_count);
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes, void *recv,
-                               const size_t *recv_bytes, const size_t *displs, int root,
-                               const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                void *recv, const size_t *recv_bytes, const size_t *displs,
+                                int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
@@ -918,24 +922,24 @@ tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t sen
         off += q;
     } while (off < maxb);
     if (bad >= 0)
-        return tacl_err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                        "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
-                        "%d expected %zu",
-                        g->comm_ranks[bad], (unsigned long long)g->aux[bad], g->comm_ranks[root],
-                        recv_bytes[bad]);
+        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                         "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
+                         "%d expected %zu",
+                         g->comm_ranks[bad], (unsigned long long)g->aux[bad], g->comm_ranks[root],
+                         recv_bytes[bad]);
     return TACL_OK;
 }
 
 /* Per-destination piece of a slot: a cache-line multiple so that pieces never share lines. */
-static size_t shm_piece_size(tacl_shm_group_t *g)
+static size_t shm_piece_size(tacl__shm_group_t *g)
 {
     size_t q = g->slot / (size_t)g->size / SHM_ALIGN * SHM_ALIGN;
     return q ? q : SHM_ALIGN;
 }
 
-tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
-                                const size_t *displs, void *recv, size_t recv_bytes, int root,
-                                const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const size_t *send_bytes,
+                                 const size_t *displs, void *recv, size_t recv_bytes, int root,
+                                 const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
@@ -965,10 +969,10 @@ tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const siz
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
-                                   const size_t *send_displs, void *recv, const size_t *recv_bytes,
-                                   const size_t *recv_displs, const tacl_fp_t *fp,
-                                   uint64_t deadline_ns, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
+                                    const size_t *send_bytes, const size_t *send_displs, void *recv,
+                                    const size_t *recv_bytes, const size_t *recv_displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     const int n = g->size, me = g->rank;
@@ -1019,8 +1023,8 @@ tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const 
     return TACL_OK;
 }
 
-tacl_status_t tacl_shm_barrier(tacl_shm_group_t *g, const tacl_fp_t *fp, uint64_t deadline_ns,
-                               tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_barrier(tacl__shm_group_t *g, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb)
 {
     TACL_CHECK(shm_check_usable(g, fp, eb));
     return shm_step(g, 1, fp, 0, deadline_ns, eb);

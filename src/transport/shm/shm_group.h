@@ -17,58 +17,60 @@
 
 #include <stdint.h>
 
-typedef struct tacl_shm_group tacl_shm_group_t;
+typedef struct tacl__shm_group tacl__shm_group_t;
 
 typedef struct {
-    const tacl_xchg_t *xchg; /* all-gather over the group (rank/size = group rank/size) */
-    const int *comm_ranks;   /* communicator rank of each group member, for messages */
-    double timeout_s;        /* bound on create */
+    const tacl__xchg_t *xchg; /* all-gather over the group (rank/size = group rank/size) */
+    const int *comm_ranks;    /* communicator rank of each group member, for messages */
+    double timeout_s;         /* bound on create */
     /* Optional: 0 when the caller's liveness knowledge (the engine) has declared group rank r
      * lost or stalled, so that waits for it fail at once (a stopped process has a live pid). */
     int (*peer_alive)(void *ctx, int group_rank);
     void *alive_ctx;
-} tacl_shm_group_config_t;
+} tacl__shm_group_config_t;
 
-tacl_status_t tacl_shm_group_create(const tacl_shm_group_config_t *cfg, tacl_shm_group_t **out,
-                                    tacl_errbuf_t *eb);
-void tacl_shm_group_destroy(tacl_shm_group_t *g);
+tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__shm_group_t **out,
+                                     tacl__errbuf_t *eb);
+void tacl__shm_group_destroy(tacl__shm_group_t *g);
 /* Breaks the group with st and msg, for a failure outside it (e.g. the host leader's step
  * across hosts): every rank waiting in, or later calling, the group gets that error. */
-void tacl_shm_group_abort(tacl_shm_group_t *g, tacl_status_t st, const char *msg);
+void tacl__shm_group_abort(tacl__shm_group_t *g, tacl_status_t st, const char *msg);
 
 /* Collectives within the group. Semantics and in-place forms as the public API in tacl.h
  * (roots are group ranks); other overlaps of send and recv are the caller's to refuse. The
  * v-variants compare every pair's counts on both of its ranks: both fail with
  * TACL_ERR_MISMATCH naming sender, receiver and both counts, and the group stays in step. All
  * return within deadline_ns. */
-tacl_status_t tacl_shm_all_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
-                                  tacl_dtype_t dt, tacl_op_t op, const tacl_fp_t *fp,
-                                  uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_reduce(tacl_shm_group_t *g, const void *send, void *recv, size_t count,
-                              tacl_dtype_t dt, tacl_op_t op, int root, const tacl_fp_t *fp,
-                              uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_broadcast(tacl_shm_group_t *g, const void *send, void *recv, size_t bytes,
-                                 int root, const tacl_fp_t *fp, uint64_t deadline_ns,
-                                 tacl_errbuf_t *eb);
+tacl_status_t tacl__shm_all_reduce(tacl__shm_group_t *g, const void *send, void *recv, size_t count,
+                                   tacl_dtype_t dt, tacl_op_t op, const tacl__fp_t *fp,
+                                   uint64_t deadline_ns, tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_reduce(tacl__shm_group_t *g, const void *send, void *recv, size_t count,
+                               tacl_dtype_t dt, tacl_op_t op, int root, const tacl__fp_t *fp,
+                               uint64_t deadline_ns, tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *recv, size_t bytes,
+                                  int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                  tacl__errbuf_t *eb);
 /* recv_counts/displs in bytes; all_gather is the equal-count case. */
-tacl_status_t tacl_shm_all_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes,
-                                   void *recv, const size_t *recv_bytes, const size_t *displs,
-                                   const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_reduce_scatter(tacl_shm_group_t *g, const void *send, void *recv,
-                                      size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
-                                      const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
+tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                    void *recv, const size_t *recv_bytes, const size_t *displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, void *recv,
+                                       size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                       const tacl__fp_t *fp, uint64_t deadline_ns,
+                                       tacl__errbuf_t *eb);
 /* gather/scatter/all_to_all(v) in bytes per rank block (displacements in bytes). */
-tacl_status_t tacl_shm_gatherv(tacl_shm_group_t *g, const void *send, size_t send_bytes, void *recv,
-                               const size_t *recv_bytes, const size_t *displs, int root,
-                               const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_scatterv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
-                                const size_t *displs, void *recv, size_t recv_bytes, int root,
-                                const tacl_fp_t *fp, uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_all_to_allv(tacl_shm_group_t *g, const void *send, const size_t *send_bytes,
-                                   const size_t *send_displs, void *recv, const size_t *recv_bytes,
-                                   const size_t *recv_displs, const tacl_fp_t *fp,
-                                   uint64_t deadline_ns, tacl_errbuf_t *eb);
-tacl_status_t tacl_shm_barrier(tacl_shm_group_t *g, const tacl_fp_t *fp, uint64_t deadline_ns,
-                               tacl_errbuf_t *eb);
+tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                void *recv, const size_t *recv_bytes, const size_t *displs,
+                                int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const size_t *send_bytes,
+                                 const size_t *displs, void *recv, size_t recv_bytes, int root,
+                                 const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
+                                    const size_t *send_bytes, const size_t *send_displs, void *recv,
+                                    const size_t *recv_bytes, const size_t *recv_displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb);
+tacl_status_t tacl__shm_barrier(tacl__shm_group_t *g, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb);
 
 #endif

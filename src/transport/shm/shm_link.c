@@ -27,7 +27,7 @@ typedef struct {
 _Static_assert(sizeof(shm_link_ctl_t) <= SHM_LINK_CTL_BYTES, "control block fits a page");
 
 typedef struct {
-    tacl_shm_seg_t seg;
+    tacl__shm_seg_t seg;
     shm_link_ctl_t *ctl;
     int me;
     size_t cap; /* power of two */
@@ -35,15 +35,15 @@ typedef struct {
     uint8_t *txdata, *rxdata;
 } shm_link_t;
 
-tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, void **conn,
-                                 tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_link_open(const tacl__xchg_t *pair, size_t ring_bytes, void **conn,
+                                  tacl__errbuf_t *eb)
 {
     size_t cap = 4096;
     while (cap < ring_bytes)
         cap <<= 1;
     shm_link_t *l = calloc(1, sizeof *l);
-    if (!l) return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
-    tacl_status_t st = tacl_shm_seg_open(pair, "link", SHM_LINK_CTL_BYTES + 2 * cap, &l->seg, eb);
+    if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+    tacl_status_t st = tacl__shm_seg_open(pair, "link", SHM_LINK_CTL_BYTES + 2 * cap, &l->seg, eb);
     if (st != TACL_OK) {
         free(l);
         return st;
@@ -59,13 +59,13 @@ tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, voi
         ok = 0;
     }
 #endif
-    st = tacl_xchg_allgather(pair, &ok, sizeof ok, both, eb);
+    st = tacl__xchg_allgather(pair, &ok, sizeof ok, both, eb);
     if (st == TACL_OK && !(both[0] && both[1]))
-        st = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                      "not enough shared memory (/dev/shm) for a %zu-byte link segment on %s side",
-                      l->seg.size, ok ? "the peer's" : "this");
+        st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                       "not enough shared memory (/dev/shm) for a %zu-byte link segment on %s side",
+                       l->seg.size, ok ? "the peer's" : "this");
     if (st != TACL_OK) {
-        tacl_shm_seg_close(&l->seg);
+        tacl__shm_seg_close(&l->seg);
         free(l);
         return st;
     }
@@ -81,13 +81,13 @@ tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, voi
     return TACL_OK;
 }
 
-void tacl_shm_link_set_sleeping(void *conn, int sleeping)
+void tacl__shm_link_set_sleeping(void *conn, int sleeping)
 {
     shm_link_t *l = conn;
     atomic_store(&l->ctl->sleeping[l->me][0], (uint32_t)sleeping);
 }
 
-int tacl_shm_link_peer_sleeping(void *conn)
+int tacl__shm_link_peer_sleeping(void *conn)
 {
     shm_link_t *l = conn;
     /* Pairs with the sleeper's store-then-recheck: either it sees our bytes or we see its
@@ -96,7 +96,7 @@ int tacl_shm_link_peer_sleeping(void *conn)
     return atomic_load(&l->ctl->sleeping[1 - l->me][0]) != 0;
 }
 
-int tacl_shm_link_writable(void *conn)
+int tacl__shm_link_writable(void *conn)
 {
     shm_link_t *l = conn;
     uint64_t head = atomic_load_explicit(&l->tx->head, memory_order_relaxed);
@@ -156,11 +156,11 @@ static int shm_link_readable(void *conn)
 static void shm_link_close(void *conn)
 {
     shm_link_t *l = conn;
-    tacl_shm_seg_close(&l->seg);
+    tacl__shm_seg_close(&l->seg);
     free(l);
 }
 
-const tacl_link_ops_t tacl_shm_link_ops = {
+const tacl__link_ops_t tacl__shm_link_ops = {
     .name = "shm",
     .writev = shm_link_writev,
     .read = shm_link_read,

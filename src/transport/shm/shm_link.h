@@ -1,5 +1,5 @@
 /* shm_link.h — the shm link type: a pair of same-host ranks shares one segment (made with
- * tacl_shm_seg_open, so no name outlives the setup) holding one single-producer/single-consumer
+ * tacl__shm_seg_open, so no name outlives the setup) holding one single-producer/single-consumer
  * byte ring per direction and a "sleeping" flag per side. The engine polls the rings while it
  * spins; before it blocks in epoll it raises its flag, and a peer that moves bytes on a ring
  * whose reader (or writer) sleeps sends a WAKE frame on the pair's tcp connection, which is in
@@ -13,17 +13,17 @@
 
 #include <stddef.h>
 
-extern const tacl_link_ops_t tacl_shm_link_ops;
+extern const tacl__link_ops_t tacl__shm_link_ops;
 
 /* Collective over the 2-rank exchange pair (rank 0 = the lower world rank): maps a segment
  * with two rings of ring_bytes (rounded up to a power of two) each. *conn is for the ops. */
-tacl_status_t tacl_shm_link_open(const tacl_xchg_t *pair, size_t ring_bytes, void **conn,
-                                 tacl_errbuf_t *eb);
+tacl_status_t tacl__shm_link_open(const tacl__xchg_t *pair, size_t ring_bytes, void **conn,
+                                  tacl__errbuf_t *eb);
 /* This side's sleeping flag (the engine raises it before blocking, clears it after). */
-void tacl_shm_link_set_sleeping(void *conn, int sleeping);
+void tacl__shm_link_set_sleeping(void *conn, int sleeping);
 /* 1 when the other side has raised its sleeping flag. Full barrier before reading it. */
-int tacl_shm_link_peer_sleeping(void *conn);
+int tacl__shm_link_peer_sleeping(void *conn);
 /* 1 when the outbound ring has free space. */
-int tacl_shm_link_writable(void *conn);
+int tacl__shm_link_writable(void *conn);
 
 #endif

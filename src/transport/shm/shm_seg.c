@@ -34,24 +34,24 @@ typedef struct {
  * SIGBUS. Refuse it up front instead, saying how much is free. The check applies to memfd
  * segments too, so that a host behaves the same whichever kind its segments take (a small
  * /dev/shm, as in containers, usually comes with little memory as well). */
-static tacl_status_t shm_seg_check_space(const char *tag, size_t size, tacl_errbuf_t *eb)
+static tacl_status_t shm_seg_check_space(const char *tag, size_t size, tacl__errbuf_t *eb)
 {
     struct statvfs sv;
     if (statvfs("/dev/shm", &sv) != 0) return TACL_OK; /* no /dev/shm mount: creation decides */
     unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
     unsigned long long total = (unsigned long long)sv.f_blocks * sv.f_frsize;
     if ((unsigned long long)size <= avail) return TACL_OK;
-    return tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM,
-                    "cannot create a shared segment of %zu bytes (%.1f MiB) for %s: /dev/shm has "
-                    "only %llu bytes (%.1f MiB) free of %.1f MiB; enlarge /dev/shm (e.g. docker "
-                    "run --shm-size) or ask for a smaller segment",
-                    size, (double)size / 1048576.0, tag, avail, (double)avail / 1048576.0,
-                    (double)total / 1048576.0);
+    return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM,
+                     "cannot create a shared segment of %zu bytes (%.1f MiB) for %s: /dev/shm has "
+                     "only %llu bytes (%.1f MiB) free of %.1f MiB; enlarge /dev/shm (e.g. docker "
+                     "run --shm-size) or ask for a smaller segment",
+                     size, (double)size / 1048576.0, tag, avail, (double)avail / 1048576.0,
+                     (double)total / 1048576.0);
 }
 
 /* Rank 0: a memfd (named 0) or a POSIX segment (named 1) of size bytes; returns the fd. */
 static int shm_seg_create(int named, const char *tag, size_t size, int reserve,
-                          shm_seg_announce_t *a, tacl_errbuf_t *eb)
+                          shm_seg_announce_t *a, tacl__errbuf_t *eb)
 {
     tacl_status_t st = shm_seg_check_space(tag, size, eb);
     if (st != TACL_OK) {
@@ -73,13 +73,13 @@ static int shm_seg_create(int named, const char *tag, size_t size, int reserve,
             a->fd = named ? -1 : fd;
             return fd;
         }
-        a->status = tacl_err(eb, rc == ENOSPC ? TACL_ERR_NOMEM : TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                             "cannot reserve %zu bytes for shared segment %s: %s", size, a->name,
-                             strerror(rc));
+        a->status = tacl__err(eb, rc == ENOSPC ? TACL_ERR_NOMEM : TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                              "cannot reserve %zu bytes for shared segment %s: %s", size, a->name,
+                              strerror(rc));
     } else {
-        a->status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                             "cannot create shared segment %s of %zu bytes: %s", a->name, size,
-                             strerror(errno));
+        a->status = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                              "cannot create shared segment %s of %zu bytes: %s", a->name, size,
+                              strerror(errno));
     }
     if (fd >= 0) {
         close(fd);
@@ -89,9 +89,9 @@ static int shm_seg_create(int named, const char *tag, size_t size, int reserve,
 }
 
 /* One attempt in one mode. *retry_named is set when some rank could not open the memfd. */
-static tacl_status_t shm_seg_try(const tacl_xchg_t *xchg, int named, const char *tag, size_t size,
-                                 int reserve, tacl_shm_seg_t *out, int *retry_named,
-                                 tacl_errbuf_t *eb)
+static tacl_status_t shm_seg_try(const tacl__xchg_t *xchg, int named, const char *tag, size_t size,
+                                 int reserve, tacl__shm_seg_t *out, int *retry_named,
+                                 tacl__errbuf_t *eb)
 {
     shm_seg_announce_t mine = {.fd = -1}, *all = NULL, *done = NULL;
     tacl_status_t st;
@@ -106,18 +106,18 @@ static tacl_status_t shm_seg_try(const tacl_xchg_t *xchg, int named, const char 
     all = calloc((size_t)xchg->size, sizeof *all);
     done = calloc((size_t)xchg->size, sizeof *done);
     if (!all || !done) {
-        st = tacl_err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
         goto out;
     }
-    st = tacl_xchg_allgather(xchg, &mine, sizeof mine, all, eb);
+    st = tacl__xchg_allgather(xchg, &mine, sizeof mine, all, eb);
     if (st != TACL_OK) goto out;
     all[0].name[sizeof all[0].name - 1] = '\0';
     if (all[0].status != TACL_OK) {
         st = xchg->rank == 0 ? (tacl_status_t)all[0].status
-                             : tacl_err(eb, (tacl_status_t)all[0].status, TACL_SUB_SHM,
-                                        "rank 0 of the group could not create a shared "
-                                        "segment: %.*s",
-                                        (int)sizeof all[0].why - 1, all[0].why);
+                             : tacl__err(eb, (tacl_status_t)all[0].status, TACL_SUB_SHM,
+                                         "rank 0 of the group could not create a shared "
+                                         "segment: %.*s",
+                                         (int)sizeof all[0].why - 1, all[0].why);
         goto out;
     }
     if (xchg->rank != 0) {
@@ -132,23 +132,23 @@ static tacl_status_t shm_seg_try(const tacl_xchg_t *xchg, int named, const char 
                        path, all[0].name, strerror(errno));
             mine.status = SHM_SEG_RETRY_NAMED;
         } else if (fd < 0) {
-            mine.status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                                   "cannot open shared segment %s made by group rank 0 (pid %d): "
-                                   "%s",
-                                   all[0].name, (int)all[0].pid, strerror(errno));
+            mine.status = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                                    "cannot open shared segment %s made by group rank 0 (pid %d): "
+                                    "%s",
+                                    all[0].name, (int)all[0].pid, strerror(errno));
         }
     }
     if (fd >= 0) {
         base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (base == MAP_FAILED)
-            mine.status = tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                                   "cannot map shared segment %s (%zu bytes): %s", all[0].name,
-                                   size, strerror(errno));
+            mine.status = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                                    "cannot map shared segment %s (%zu bytes): %s", all[0].name,
+                                    size, strerror(errno));
     }
     /* Second exchange: everyone has opened and mapped (or failed); rank 0's descriptor and the
      * name can go. Rank 0 keeps its descriptor open until then: the others open it by path. */
     snprintf(mine.name, sizeof mine.name, "%s", all[0].name);
-    st = tacl_xchg_allgather(xchg, &mine, sizeof mine, done, eb);
+    st = tacl__xchg_allgather(xchg, &mine, sizeof mine, done, eb);
     if (created && all[0].fd < 0) shm_unlink(all[0].name);
     created = 0;
     if (st != TACL_OK) goto out;
@@ -162,8 +162,8 @@ static tacl_status_t shm_seg_try(const tacl_xchg_t *xchg, int named, const char 
         if (done[r].status == TACL_OK) continue;
         st = r == xchg->rank
                  ? (tacl_status_t)done[r].status
-                 : tacl_err(eb, (tacl_status_t)done[r].status, TACL_SUB_SHM,
-                            "group rank %d could not map shared segment %s", r, all[0].name);
+                 : tacl__err(eb, (tacl_status_t)done[r].status, TACL_SUB_SHM,
+                             "group rank %d could not map shared segment %s", r, all[0].name);
         goto out;
     }
     out->base = base;
@@ -179,8 +179,8 @@ out:
     return st;
 }
 
-static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t size,
-                                int reserve, tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+static tacl_status_t shm_seg_do(const tacl__xchg_t *xchg, const char *tag, size_t size, int reserve,
+                                tacl__shm_seg_t *out, tacl__errbuf_t *eb)
 {
     int retry_named = 0;
     tacl_status_t st = shm_seg_try(xchg, 0, tag, size, reserve, out, &retry_named, eb);
@@ -188,19 +188,19 @@ static tacl_status_t shm_seg_do(const tacl_xchg_t *xchg, const char *tag, size_t
     return shm_seg_try(xchg, 1, tag, size, reserve, out, &retry_named, eb);
 }
 
-tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
-                                tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_seg_open(const tacl__xchg_t *xchg, const char *tag, size_t size,
+                                 tacl__shm_seg_t *out, tacl__errbuf_t *eb)
 {
     return shm_seg_do(xchg, tag, size, 0, out, eb);
 }
 
-tacl_status_t tacl_shm_seg_open_reserved(const tacl_xchg_t *xchg, const char *tag, size_t size,
-                                         tacl_shm_seg_t *out, tacl_errbuf_t *eb)
+tacl_status_t tacl__shm_seg_open_reserved(const tacl__xchg_t *xchg, const char *tag, size_t size,
+                                          tacl__shm_seg_t *out, tacl__errbuf_t *eb)
 {
     return shm_seg_do(xchg, tag, size, 1, out, eb);
 }
 
-void tacl_shm_seg_close(tacl_shm_seg_t *seg)
+void tacl__shm_seg_close(tacl__shm_seg_t *seg)
 {
     if (seg->base) munmap(seg->base, seg->size);
     seg->base = NULL;

@@ -18,16 +18,16 @@ typedef struct {
     void *base;
     size_t size;
     char name[64];
-} tacl_shm_seg_t;
+} tacl__shm_seg_t;
 
 /* Collective over xchg's set: creates (rank 0) and maps (all) a zero-filled segment of size
  * bytes; tag is part of the name so that a left-over segment says who made it. */
-tacl_status_t tacl_shm_seg_open(const tacl_xchg_t *xchg, const char *tag, size_t size,
-                                tacl_shm_seg_t *out, tacl_errbuf_t *eb);
+tacl_status_t tacl__shm_seg_open(const tacl__xchg_t *xchg, const char *tag, size_t size,
+                                 tacl__shm_seg_t *out, tacl__errbuf_t *eb);
 /* The same, with every page allocated up front (posix_fallocate), so that no later touch of the
  * segment can fault for want of room in /dev/shm, even when others fill it meanwhile. */
-tacl_status_t tacl_shm_seg_open_reserved(const tacl_xchg_t *xchg, const char *tag, size_t size,
-                                         tacl_shm_seg_t *out, tacl_errbuf_t *eb);
-void tacl_shm_seg_close(tacl_shm_seg_t *seg);
+tacl_status_t tacl__shm_seg_open_reserved(const tacl__xchg_t *xchg, const char *tag, size_t size,
+                                          tacl__shm_seg_t *out, tacl__errbuf_t *eb);
+void tacl__shm_seg_close(tacl__shm_seg_t *seg);
 
 #endif

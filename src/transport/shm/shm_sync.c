@@ -11,14 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-void tacl_shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t ns, int private_)
+void tacl__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t ns, int private_)
 {
     struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
     syscall(SYS_futex, (uint32_t *)word, private_ ? FUTEX_WAIT_PRIVATE : FUTEX_WAIT, expected, &ts,
             NULL, 0);
 }
 
-void tacl_shm_futex_wake(_Atomic uint32_t *word, int private_)
+void tacl__shm_futex_wake(_Atomic uint32_t *word, int private_)
 {
     syscall(SYS_futex, (uint32_t *)word, private_ ? FUTEX_WAKE_PRIVATE : FUTEX_WAKE, INT_MAX, NULL,
             NULL, 0);
@@ -38,14 +38,14 @@ static char shm_pid_state(int32_t pid)
     return p && p[1] == ' ' ? p[2] : 0;
 }
 
-int tacl_shm_pid_stopped(int32_t pid)
+int tacl__shm_pid_stopped(int32_t pid)
 {
     if (pid <= 0) return 0;
     char st = shm_pid_state(pid);
     return st == 'T' || st == 't';
 }
 
-int tacl_shm_pid_dead(int32_t pid)
+int tacl__shm_pid_dead(int32_t pid)
 {
     if (pid <= 0) return 0;
     if (kill(pid, 0) != 0 && errno == ESRCH) return 1;

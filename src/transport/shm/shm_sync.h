@@ -10,13 +10,13 @@
 /* Sleeps while *word == expected, at most ns nanoseconds (a wake, a changed word or a signal
  * end it earlier; callers re-check their condition). private_: the word is not shared between
  * processes. */
-void tacl_shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t ns, int private_);
+void tacl__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t ns, int private_);
 /* Wakes every sleeper on word. */
-void tacl_shm_futex_wake(_Atomic uint32_t *word, int private_);
+void tacl__shm_futex_wake(_Atomic uint32_t *word, int private_);
 /* 1 when pid no longer runs: it does not exist, or it is a zombie (killed, not yet reaped). */
-int tacl_shm_pid_dead(int32_t pid);
+int tacl__shm_pid_dead(int32_t pid);
 /* 1 when pid is stopped (SIGSTOP, SIGTSTP, or a tracer): alive but making no progress. Unlike
  * silence, this is evidence that a loaded CPU cannot fake. */
-int tacl_shm_pid_stopped(int32_t pid);
+int tacl__shm_pid_stopped(int32_t pid);
 
 #endif

@@ -1,6 +1,6 @@
 /* tcp.c — the tcp link type: choosing interfaces (TACL_SOCKET_IFNAME, NCCL's syntax), listening
  * on every address, starting non-blocking connects, tuning sockets, the blocking-with-deadline
- * helpers used during create, and the data-path ops (tacl_tcp_ops) over a connected socket. */
+ * helpers used during create, and the data-path ops (tacl__tcp_ops) over a connected socket. */
 #include "transport/transport.h"
 
 #include "clock.h"
@@ -40,7 +40,7 @@ static int tcp_prefix_in_list(const char *list, const char *ifname, int exact)
     return 0;
 }
 
-int tacl_tcp_ifname_match(const char *spec, const char *ifname)
+int tacl__tcp_ifname_match(const char *spec, const char *ifname)
 {
     int exclude = 0, exact = 0;
     if (*spec == '^') {
@@ -63,7 +63,7 @@ static int tcp_default_ok(const char *ifname, unsigned flags)
 }
 
 static int tcp_collect(const struct ifaddrs *ifs, const char *spec, int loopback_only, int port,
-                       tacl_tcp_addr_t *out, int max)
+                       tacl__tcp_addr_t *out, int max)
 {
     int n = 0;
     for (const struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
@@ -71,12 +71,12 @@ static int tcp_collect(const struct ifaddrs *ifs, const char *spec, int loopback
         int fam = i->ifa_addr->sa_family;
         if (fam != AF_INET && fam != AF_INET6) continue;
         if (spec[0]) {
-            if (!tacl_tcp_ifname_match(spec, i->ifa_name)) continue;
+            if (!tacl__tcp_ifname_match(spec, i->ifa_name)) continue;
         } else if (loopback_only ? !(i->ifa_flags & IFF_LOOPBACK)
                                  : !tcp_default_ok(i->ifa_name, i->ifa_flags)) {
             continue;
         }
-        tacl_tcp_addr_t *a = &out[n];
+        tacl__tcp_addr_t *a = &out[n];
         memset(a, 0, sizeof *a);
         a->family = fam;
         a->port = (uint16_t)port;
@@ -93,21 +93,21 @@ static int tcp_collect(const struct ifaddrs *ifs, const char *spec, int loopback
     return n;
 }
 
-tacl_status_t tacl_tcp_local_addrs(const char *spec, int port, tacl_tcp_addr_t *out, int max,
-                                   int *n, tacl_errbuf_t *eb)
+tacl_status_t tacl__tcp_local_addrs(const char *spec, int port, tacl__tcp_addr_t *out, int max,
+                                    int *n, tacl__errbuf_t *eb)
 {
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) != 0)
-        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "getifaddrs failed: %s",
-                        strerror(errno));
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "getifaddrs failed: %s",
+                         strerror(errno));
     int k = tcp_collect(ifs, spec, 0, port, out, max);
     if (k == 0 && !spec[0]) k = tcp_collect(ifs, spec, 1, port, out, max);
     freeifaddrs(ifs);
     if (k == 0)
-        return tacl_err(eb, TACL_ERR_CONFIG, TACL_SUB_NET,
-                        "no usable network interface (TACL_SOCKET_IFNAME=\"%s\" selects none that "
-                        "is up with an IPv4 or IPv6 address)",
-                        spec);
+        return tacl__err(eb, TACL_ERR_CONFIG, TACL_SUB_NET,
+                         "no usable network interface (TACL_SOCKET_IFNAME=\"%s\" selects none that "
+                         "is up with an IPv4 or IPv6 address)",
+                         spec);
     *n = k;
     return TACL_OK;
 }
@@ -118,7 +118,7 @@ static void tcp_nonblock(int fd)
     if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-tacl_status_t tacl_tcp_listen(int *fdp, int *portp, tacl_errbuf_t *eb)
+tacl_status_t tacl__tcp_listen(int *fdp, int *portp, tacl__errbuf_t *eb)
 {
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_storage ss;
@@ -135,8 +135,8 @@ tacl_status_t tacl_tcp_listen(int *fdp, int *portp, tacl_errbuf_t *eb)
         /* No IPv6 in this kernel or namespace: IPv4 only. */
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
-            return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "socket() failed: %s",
-                            strerror(errno));
+            return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "socket() failed: %s",
+                             strerror(errno));
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
         s4->sin_family = AF_INET;
         s4->sin_addr.s_addr = htonl(INADDR_ANY);
@@ -145,8 +145,8 @@ tacl_status_t tacl_tcp_listen(int *fdp, int *portp, tacl_errbuf_t *eb)
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
         int e = errno;
         close(fd);
-        return tacl_err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot listen on a tcp port: %s",
-                        strerror(e));
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot listen on a tcp port: %s",
+                         strerror(e));
     }
     sl = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &sl);
@@ -158,7 +158,7 @@ tacl_status_t tacl_tcp_listen(int *fdp, int *portp, tacl_errbuf_t *eb)
     return TACL_OK;
 }
 
-int tacl_tcp_connect_start(const tacl_tcp_addr_t *a, int *err)
+int tacl__tcp_connect_start(const tacl__tcp_addr_t *a, int *err)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -181,7 +181,7 @@ int tacl_tcp_connect_start(const tacl_tcp_addr_t *a, int *err)
         *err = errno;
         return -1;
     }
-    tacl_tcp_tune(fd);
+    tacl__tcp_tune(fd);
     if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
         *err = errno;
         close(fd);
@@ -190,7 +190,7 @@ int tacl_tcp_connect_start(const tacl_tcp_addr_t *a, int *err)
     return fd;
 }
 
-void tacl_tcp_addr_format(const tacl_tcp_addr_t *a, char *buf, size_t len)
+void tacl__tcp_addr_format(const tacl__tcp_addr_t *a, char *buf, size_t len)
 {
     char txt[INET6_ADDRSTRLEN] = "?";
     inet_ntop(a->family, a->addr, txt, sizeof txt);
@@ -200,7 +200,7 @@ void tacl_tcp_addr_format(const tacl_tcp_addr_t *a, char *buf, size_t len)
         snprintf(buf, len, "%s:%u", txt, a->port);
 }
 
-void tacl_tcp_tune(int fd)
+void tacl__tcp_tune(int fd)
 {
     int one = 1, buf = 4 << 20;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -212,7 +212,7 @@ void tacl_tcp_tune(int fd)
     tcp_nonblock(fd);
 }
 
-void *tacl_tcp_conn_wrap(int fd)
+void *tacl__tcp_conn_wrap(int fd)
 {
     tcp_conn_t *c = malloc(sizeof *c);
     if (c) c->fd = fd;
@@ -223,7 +223,7 @@ static int tcp_wait(int fd, short ev, uint64_t deadline_ns, const char **why)
 {
     for (;;) {
         struct pollfd p = {.fd = fd, .events = ev};
-        int ms = tacl_ms_left(deadline_ns);
+        int ms = tacl__ms_left(deadline_ns);
         if (ms == 0) {
             *why = "timed out";
             return -1;
@@ -237,7 +237,7 @@ static int tcp_wait(int fd, short ev, uint64_t deadline_ns, const char **why)
     }
 }
 
-int tacl_tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns, const char **why)
+int tacl__tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns, const char **why)
 {
     const char *p = buf;
     while (len > 0) {
@@ -257,7 +257,7 @@ int tacl_tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns,
     return 0;
 }
 
-int tacl_tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why)
+int tacl__tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why)
 {
     char *p = buf;
     while (len > 0) {
@@ -322,7 +322,7 @@ static void tcp_close(void *conn)
     free(c);
 }
 
-const tacl_link_ops_t tacl_tcp_ops = {
+const tacl__link_ops_t tacl__tcp_ops = {
     .name = "tcp",
     .writev = tcp_writev,
     .read = tcp_read,
