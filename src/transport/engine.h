@@ -18,7 +18,7 @@
  * - The progress thread forwards fragments for other ranks while the application computes.
  * - Sends are eager: a send completes once its bytes have left the sender's buffer (buffered at
  *   the receiver when no receive is posted yet), never waiting for the matching receive. A routed
- *   send leaves at the pace of its flow's credit (TACL_RELAY_WINDOW, engine_credit.h), which the
+ *   send leaves at the pace of its flow's credit (TACL_RELAY_WINDOW, engine/credit.h), which the
  *   destination returns on arrival, not on the receive. */
 #ifndef TACL_TRANSPORT_ENGINE_H
 #define TACL_TRANSPORT_ENGINE_H
@@ -108,7 +108,7 @@ tacl_status_t tacl__engine_abort_op(tacl__engine_t *e, const int *group, int n, 
                                     uint64_t seq, tacl_status_t st, const char *msg,
                                     uint64_t deadline_ns);
 
-/* Relay memory (engine_credit.h), for tests and diagnostics, from any thread: bytes of the routed
+/* Relay memory (engine/credit.h), for tests and diagnostics, from any thread: bytes of the routed
  * flow src -> dst this rank holds as a relay now and the most it ever held at once; src -1: all
  * flows together. A routed flow never has more than TACL_RELAY_WINDOW bytes (at least one
  * fragment) held on any relay, and a relay holds at most TACL_RELAY_MAX_BYTES over all flows. */

@@ -1,16 +1,21 @@
 /* transport.h — the internal interface of the transport layer: the ops table that every link
- * type (tcp, shm ring) fills, the wire format of a fragment, and the tcp and shm-link setup
- * calls the engine uses while it creates its links. A link is a reliable byte stream in each
- * direction; the engine frames fragments on it ({header, payload}) identically for tcp and
- * shm, so matching, striping, forwarding and liveness are written once, in engine*.c.
+ * type (tcp, shm ring) fills, the table of link types built over a pair's tcp connection, the
+ * wire format of a fragment, and the tcp setup calls the engine uses while it creates its
+ * links. A link is a reliable byte stream in each direction; the engine (src/transport/engine/)
+ * frames fragments on it ({header, payload}) identically for every link type, so matching,
+ * striping, forwarding and liveness are written once.
  *
- * Setup (listen, publish, connect) is not in the ops table: a shm link is always built over the
- * tcp connection of the same pair, so only tcp has a connect step; see tcp.h and shm_link.h. */
+ * Setup (listen, publish, connect) is not in the ops table: every pair first connects over tcp
+ * (the probe); a faster link type (the shm ring for ranks of one host) is then opened over that
+ * connection, which stays the pair's control channel. A new link type is a folder of its own
+ * under src/transport/ that fills tacl__link_ops_t and tacl__link_type_t, and one row of
+ * tacl__link_types (links.c); the engine names no link type but tcp. */
 #ifndef TACL_TRANSPORT_TRANSPORT_H
 #define TACL_TRANSPORT_TRANSPORT_H
 
 #include "err.h"
 #include "fp.h"
+#include "xchg.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,13 +35,42 @@ typedef struct {
     int (*fd)(void *conn);
     /* For polled connections: 1 when read would return bytes now. NULL for fd connections. */
     int (*readable)(void *conn);
+    /* For polled connections: 1 when writev would take bytes now. NULL for fd connections. */
+    int (*writable)(void *conn);
+    /* For polled connections, NULL otherwise: this side blocks in epoll (1) or polls (0) ... */
+    void (*set_sleeping)(void *conn, int sleeping);
+    /* ... and 1 when the other side blocks: bytes moved on the connection need a WAKE frame on
+     * the pair's control connection (which the sleeper's epoll watches). Full barrier first. */
+    int (*peer_sleeping)(void *conn);
     /* Releases the connection (closes the socket, unmaps the ring). */
     void (*close)(void *conn);
     /* Payloads of at least this many bytes are read straight into their destination (the
      * user's buffer); smaller ones go through the engine's staging buffer, which turns many
      * small frames into one read() (tcp). 0: always direct (shm: the ring is the staging). */
     size_t direct_min;
+    /* 1 when both ends are processes of one host: a large message may be copied once from the
+     * sender's memory (process_vm_readv, TACL_SHM_CMA_BYTES) instead of through the link. */
+    int single_copy;
 } tacl__link_ops_t;
+
+/* A link type opened over a pair's tcp connection, for pairs it suits (e.g. one host). */
+typedef struct {
+    const char *name;            /* "shm": in log messages */
+    const char *info;            /* "shm ring": appended to the pair's link text (doctor) */
+    int log_sub;                 /* the log subsystem of its messages (tacl__subsys_t) */
+    const tacl__link_ops_t *ops; /* the connections it opens */
+    /* 1 when ranks on hosts host_a and host_b should use it (settings may switch it off). */
+    int (*suits)(const char *host_a, const char *host_b);
+    /* Collective over the pair's 2-rank exchange (rank 0 = the lower world rank): opens the
+     * connection (*conn, for ops). TACL_ERR_UNREACHABLE: the exchange itself failed (the
+     * engine fails); any other error: the type is unavailable for this pair, which both sides
+     * see alike, and the pair stays on tcp. */
+    tacl_status_t (*open)(const tacl__xchg_t *pair, void **conn, tacl__errbuf_t *eb);
+} tacl__link_type_t;
+
+/* The link types the engine may open over a pair's tcp connection, NULL-terminated (links.c):
+ * the first that suits the pair is opened; where it is unavailable the pair stays on tcp. */
+extern const tacl__link_type_t *const tacl__link_types[];
 
 /* ---- Wire format: every fragment is a 96-byte header followed by len payload bytes. ---- */
 #define TACL_FRAME_MAGIC 0x7461636cu /* "tacl" */
@@ -110,30 +144,3 @@ int tacl__tcp_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns
 int tacl__tcp_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns, const char **why);
 
 #endif
-
-/* ---- Probe (engine_probe.c): the create-time connection setup over tcp. ----
- * An acceptor thread answers handshakes while this rank connects to its peers, so that a rank
- * that finished its own connects (and waits in the world exchange) still acknowledges the
- * others. The handshake identifies (run nonce, world rank, connection index) both ways. */
-#define TACL_PROBE_MAX_CONNS 8
-
-typedef struct tacl__probe tacl__probe_t;
-
-/* Starts the acceptor on the listening socket lfd (taken over: closed by tacl__probe_stop). */
-tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tacl__probe_t **out,
-                                tacl__errbuf_t *eb);
-/* Connects to every rank j with want[j] != 0, trying its naddr[j] addresses (addrs[j *
- * TACL_TCP_MAX_ADDRS + k]) in parallel; the first that completes the handshake wins and
- * nconns - 1 more connections follow to the same address. Returns when every peer is settled or
- * timeout_s has passed. For each j: fds[j * TACL_PROBE_MAX_CONNS + k] the socket of connection
- * k (-1 none), mask[j] the bit set of connections made, info[j] what worked or every address's
- * error ("connect to 10.0.0.3:40123: No route to host"). */
-void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const int *naddr,
-                         const uint8_t *want, int nconns, double timeout_s, int *fds,
-                         uint16_t *mask, char (*info)[120]);
-/* Waits until, for every rank j, the connections in expect[j] (bit set of indices) have been
- * accepted from j, then hands their sockets over (fds as in tacl__probe_connect). */
-tacl_status_t tacl__probe_take_incoming(tacl__probe_t *p, const uint16_t *expect, int *fds,
-                                        uint64_t deadline_ns, tacl__errbuf_t *eb);
-/* Stops the acceptor and closes every socket not handed over. */
-void tacl__probe_stop(tacl__probe_t *p);

@@ -7,10 +7,10 @@
  * writes inside the message), a control frame names ranks of the world and has at most 255
  * bytes of text, a single-copy frame comes from the peer for this rank without payload, a
  * heartbeat has no payload; everything else is refused with a reason.
- * fuzz-sources: src/transport/engine_frame.c src/core/status.c src/core/log.c src/core/settings.c
+ * fuzz-sources: src/transport/engine/frame.c src/core/status.c src/core/log.c src/core/settings.c
  */
 #include "fuzz_assert.h"
-#include "transport/engine_frame.h"
+#include "transport/engine/frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ static int ef_in_world(long long r, int n)
     return 0 <= r && r < n;
 }
 
-/* The rules, written independently of engine_frame.c. */
+/* The rules, written independently of src/transport/engine/frame.c. */
 static tacl__frame_class_t ef_expect(const tacl__frame_hdr_t *h, int rank, int n, int peer)
 {
     if (h->magic != 0x7461636cu) return TACL_FRAME_BAD;

@@ -7,7 +7,7 @@
 #include "check.h"
 #include "clock.h"
 #include "log.h"
-#include "transport/transport.h"
+#include "transport/engine/probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -4,6 +4,7 @@
  * release/acquire ordering. */
 #include "transport/shm/shm_link.h"
 
+#include "settings.h"
 #include "transport/shm/shm_seg.h"
 
 #include <errno.h>
@@ -81,13 +82,13 @@ tacl_status_t tacl__shm_link_open(const tacl__xchg_t *pair, size_t ring_bytes, v
     return TACL_OK;
 }
 
-void tacl__shm_link_set_sleeping(void *conn, int sleeping)
+static void shm_link_set_sleeping(void *conn, int sleeping)
 {
     shm_link_t *l = conn;
     atomic_store(&l->ctl->sleeping[l->me][0], (uint32_t)sleeping);
 }
 
-int tacl__shm_link_peer_sleeping(void *conn)
+static int shm_link_peer_sleeping(void *conn)
 {
     shm_link_t *l = conn;
     /* Pairs with the sleeper's store-then-recheck: either it sees our bytes or we see its
@@ -96,7 +97,7 @@ int tacl__shm_link_peer_sleeping(void *conn)
     return atomic_load(&l->ctl->sleeping[1 - l->me][0]) != 0;
 }
 
-int tacl__shm_link_writable(void *conn)
+static int shm_link_writable(void *conn)
 {
     shm_link_t *l = conn;
     uint64_t head = atomic_load_explicit(&l->tx->head, memory_order_relaxed);
@@ -166,6 +167,30 @@ const tacl__link_ops_t tacl__shm_link_ops = {
     .read = shm_link_read,
     .fd = shm_link_fd,
     .readable = shm_link_readable,
+    .writable = shm_link_writable,
+    .set_sleeping = shm_link_set_sleeping,
+    .peer_sleeping = shm_link_peer_sleeping,
     .close = shm_link_close,
     .direct_min = 0,
+    .single_copy = 1,
+};
+
+static int shm_link_suits(const char *host_a, const char *host_b)
+{
+    return !tacl__setting_bool(TACL_SET_SHM_DISABLE) && strcmp(host_a, host_b) == 0;
+}
+
+static tacl_status_t shm_link_type_open(const tacl__xchg_t *pair, void **conn, tacl__errbuf_t *eb)
+{
+    long ring = tacl__setting_int(TACL_SET_SHM_RING_BYTES);
+    return tacl__shm_link_open(pair, ring > 0 ? (size_t)ring : (1u << 20), conn, eb);
+}
+
+const tacl__link_type_t tacl__shm_link_type = {
+    .name = "shm",
+    .info = "shm ring",
+    .log_sub = TACL_SUB_SHM,
+    .ops = &tacl__shm_link_ops,
+    .suits = shm_link_suits,
+    .open = shm_link_type_open,
 };

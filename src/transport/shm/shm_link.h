@@ -14,16 +14,12 @@
 #include <stddef.h>
 
 extern const tacl__link_ops_t tacl__shm_link_ops;
+/* The row of tacl__link_types (transport.h): same host id, unless TACL_SHM_DISABLE. */
+extern const tacl__link_type_t tacl__shm_link_type;
 
 /* Collective over the 2-rank exchange pair (rank 0 = the lower world rank): maps a segment
  * with two rings of ring_bytes (rounded up to a power of two) each. *conn is for the ops. */
 tacl_status_t tacl__shm_link_open(const tacl__xchg_t *pair, size_t ring_bytes, void **conn,
                                   tacl__errbuf_t *eb);
-/* This side's sleeping flag (the engine raises it before blocking, clears it after). */
-void tacl__shm_link_set_sleeping(void *conn, int sleeping);
-/* 1 when the other side has raised its sleeping flag. Full barrier before reading it. */
-int tacl__shm_link_peer_sleeping(void *conn);
-/* 1 when the outbound ring has free space. */
-int tacl__shm_link_writable(void *conn);
 
 #endif

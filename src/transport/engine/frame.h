@@ -1,7 +1,7 @@
-/* engine_frame.h — what the engine accepts in a fragment header from a link, decided by one pure
+/* frame.h — what the engine accepts in a fragment header from a link, decided by one pure
  * function over the 96 header bytes and the receiver's place in the world (its rank, the world
  * size, the rank at the other end of the link). The engine acts on the class it returns; the
- * fuzz target tests/fuzz/engine_frame.c runs the same function against its own statement of
+ * fuzz target tests/fuzz/frame.c runs the same function against its own statement of
  * the rules. */
 #ifndef TACL_TRANSPORT_ENGINE_FRAME_H
 #define TACL_TRANSPORT_ENGINE_FRAME_H

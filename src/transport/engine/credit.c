@@ -1,10 +1,10 @@
-/* engine_credit.c — the counters behind the flow control of routed traffic (engine_credit.h):
+/* credit.c — the counters behind the flow control of routed traffic (credit.h):
  * per destination, the bytes this rank has in flight on routed flows; per (src, dst), the bytes
  * this rank holds as a relay and the most it ever held (allocated when the rank first relays,
  * so that ranks that never do pay nothing for the size^2 table). The engine decides what to do
  * with the answers (queue at the sender, drop at a relay); this file only counts. Counters a test
  * may read from another thread are atomics; everything else belongs to the progress thread. */
-#include "transport/engine_credit.h"
+#include "transport/engine/credit.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@ typedef struct {
     _Atomic uint64_t held, peak; /* bytes of one (src, dst) flow held as a relay */
 } eng_flow_t;
 
-struct eng_credit {
+struct tacl__credit {
     int size;
     size_t window, cap;
     uint64_t *inflight;         /* size: per destination */
@@ -22,22 +22,22 @@ struct eng_credit {
     uint64_t dropped;
 };
 
-eng_credit_t *eng_credit_new(int size, size_t window, size_t cap)
+tacl__credit_t *tacl__credit_new(int size, size_t window, size_t cap)
 {
-    eng_credit_t *cr = calloc(1, sizeof *cr);
+    tacl__credit_t *cr = calloc(1, sizeof *cr);
     if (!cr) return NULL;
     cr->size = size;
     cr->window = window;
     cr->cap = cap;
     cr->inflight = calloc((size_t)size, sizeof *cr->inflight);
     if (!cr->inflight) {
-        eng_credit_free(cr);
+        tacl__credit_free(cr);
         return NULL;
     }
     return cr;
 }
 
-void eng_credit_free(eng_credit_t *cr)
+void tacl__credit_free(tacl__credit_t *cr)
 {
     if (!cr) return;
     free(cr->inflight);
@@ -45,12 +45,12 @@ void eng_credit_free(eng_credit_t *cr)
     free(cr);
 }
 
-size_t eng_credit_window(const eng_credit_t *cr)
+size_t tacl__credit_window(const tacl__credit_t *cr)
 {
     return cr->window;
 }
 
-int eng_credit_take(eng_credit_t *cr, int dst, size_t len)
+int tacl__credit_take(tacl__credit_t *cr, int dst, size_t len)
 {
     uint64_t *f = &cr->inflight[dst];
     /* Always one fragment when nothing is in flight, whatever the window: no flow can stall. */
@@ -59,18 +59,18 @@ int eng_credit_take(eng_credit_t *cr, int dst, size_t len)
     return 1;
 }
 
-void eng_credit_give(eng_credit_t *cr, int dst, size_t len)
+void tacl__credit_give(tacl__credit_t *cr, int dst, size_t len)
 {
     uint64_t *f = &cr->inflight[dst];
     *f = *f > len ? *f - len : 0; /* a peer's excess credit cannot widen the window */
 }
 
-uint64_t eng_credit_inflight(const eng_credit_t *cr, int dst)
+uint64_t tacl__credit_inflight(const tacl__credit_t *cr, int dst)
 {
     return cr->inflight[dst];
 }
 
-int eng_credit_relay_hold(eng_credit_t *cr, int src, int dst, size_t len)
+int tacl__credit_relay_hold(tacl__credit_t *cr, int src, int dst, size_t len)
 {
     uint64_t t = atomic_load_explicit(&cr->total, memory_order_relaxed);
     if (cr->cap && t + len > cr->cap) return 0;
@@ -91,7 +91,7 @@ int eng_credit_relay_hold(eng_credit_t *cr, int src, int dst, size_t len)
     return 1;
 }
 
-void eng_credit_relay_release(eng_credit_t *cr, int src, int dst, size_t len)
+void tacl__credit_relay_release(tacl__credit_t *cr, int src, int dst, size_t len)
 {
     eng_flow_t *fl = atomic_load_explicit(&cr->flow, memory_order_relaxed);
     if (fl) {
@@ -103,22 +103,23 @@ void eng_credit_relay_release(eng_credit_t *cr, int src, int dst, size_t len)
     atomic_store_explicit(&cr->total, t > len ? t - len : 0, memory_order_relaxed);
 }
 
-uint64_t eng_credit_relay_dropped(eng_credit_t *cr)
+uint64_t tacl__credit_relay_dropped(tacl__credit_t *cr)
 {
     return ++cr->dropped;
 }
 
-uint64_t eng_credit_relay_total(const eng_credit_t *cr)
+uint64_t tacl__credit_relay_total(const tacl__credit_t *cr)
 {
     return atomic_load_explicit(&cr->total, memory_order_relaxed);
 }
 
-size_t eng_credit_relay_cap(const eng_credit_t *cr)
+size_t tacl__credit_relay_cap(const tacl__credit_t *cr)
 {
     return cr->cap;
 }
 
-void eng_credit_relay_stats(const eng_credit_t *cr, int src, int dst, uint64_t *cur, uint64_t *peak)
+void tacl__credit_relay_stats(const tacl__credit_t *cr, int src, int dst, uint64_t *cur,
+                              uint64_t *peak)
 {
     if (src < 0) {
         *cur = atomic_load_explicit(&cr->total, memory_order_relaxed);

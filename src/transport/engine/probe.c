@@ -1,4 +1,4 @@
-/* engine_probe.c — the create-time connection setup of the engine: the acceptor thread that
+/* probe.c — the create-time connection setup of the engine: the acceptor thread that
  * answers handshakes, and the parallel non-blocking connects (every address of a peer at once,
  * first handshake wins, further connections to the winning address) whose results become the
  * row of the reachability matrix and the per-link text of tacl__engine_link_info.
@@ -9,7 +9,7 @@
  * ack carries the acceptor's HMAC over "tacl-engine accept" and the ack's fields. An outsider
  * cannot join the world or have a connection taken as a rank's; a wrong token is refused with
  * the peer's address named on both sides. */
-#include "transport/transport.h"
+#include "transport/engine/probe.h"
 
 #include "auth.h"
 #include "clock.h"

@@ -1,7 +1,7 @@
-/* engine_frame.c — the validation of a received fragment header (engine_frame.h): every check
+/* frame.c — the validation of a received fragment header (frame.h): every check
  * the engine relies on before it writes a payload anywhere or acts on a control frame, in one
  * place without side effects, so that it can be fuzzed exactly as the engine runs it. */
-#include "transport/engine_frame.h"
+#include "transport/engine/frame.h"
 
 static int frame_rank_ok(int64_t r, int size)
 {
