@@ -116,8 +116,9 @@ void tacl__engine_relay_stats(const tacl__engine_t *e, int src, int dst, uint64_
                               uint64_t *peak);
 
 /* Liveness as this rank knows it: 1 alive; 0 dead, stalled (this rank's own link to it was
- * cut: silent for 3.5 heartbeats, or for 2.5 when another rank reported it silent too) or cut
- * off (no path of live links). */
+ * cut: a link in use silent for 3.5 heartbeats, or for 2.5 when another rank reported it silent
+ * too; a rank of this host only when its process is stopped) or cut off (no path of live
+ * links). */
 int tacl__engine_peer_alive(const tacl__engine_t *e, int rank);
 
 /* Changes whenever a rank is marked dead or a link cut (never otherwise), so that a caller that

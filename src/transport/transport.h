@@ -91,6 +91,8 @@ typedef enum {
 } tacl__frame_kind_t;
 
 #define TACL_FRAME_HAS_FP 1u
+/* HEARTBEAT: the sender watches this link (it has traffic on it): answer with a heartbeat. */
+#define TACL_FRAME_ASK 2u
 
 typedef struct {
     uint32_t magic;

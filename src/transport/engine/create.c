@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
     int32_t naddr, pid;
     int32_t status; /* a rank that cannot listen still joins the exchange, and says so */
     int32_t pad;
+    uint64_t pidns; /* the pid namespace's inode: same host and pidns = /proc shows the pid */
     tacl__tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
 } eng_card_t;
 
@@ -38,6 +40,13 @@ typedef struct {
     uint64_t deadline_ns;
     const tacl__link_type_t *type; /* the link type being opened */
 } eng_pair_t;
+
+/* This process's pid namespace (the inode of /proc/self/ns/pid), 0 when unknown. */
+static uint64_t eng_pidns(void)
+{
+    struct stat s;
+    return stat("/proc/self/ns/pid", &s) == 0 ? (uint64_t)s.st_ino : 0;
+}
 
 /* The 2-rank exchange over a pair's first tcp connection, for a link type's open. */
 static tacl_status_t eng_pair_allgather(void *ctx, const void *mine, size_t len, void *all,
@@ -122,6 +131,10 @@ void tacl__engine_destroy(tacl__engine_t *e)
     free((void *)e->dead);
     free((void *)e->cut);
     free(e->dead_how);
+    free(e->pids);
+    free(e->local);
+    free(e->pending);
+    free(e->use);
     free(e->bucket);
     tacl__credit_free(e->credit);
     free(e->cw_head);
@@ -154,6 +167,10 @@ static tacl_status_t eng_alloc(const tacl__engine_config_t *cfg, tacl__engine_t 
     e->dead = calloc((size_t)n, 1);
     e->cut = calloc((size_t)n * (size_t)n, 1);
     e->dead_how = calloc((size_t)n, sizeof *e->dead_how);
+    e->pids = calloc((size_t)n, sizeof *e->pids);
+    e->local = calloc((size_t)n, 1);
+    e->pending = calloc((size_t)n, sizeof *e->pending);
+    e->use = calloc((size_t)n, 1);
     e->bucket = calloc(ENG_MSG_BUCKETS, sizeof *e->bucket);
     long window = tacl__setting_int(TACL_SET_RELAY_WINDOW);
     long relay_cap = tacl__setting_int(TACL_SET_RELAY_MAX_BYTES);
@@ -162,7 +179,8 @@ static tacl_status_t eng_alloc(const tacl__engine_config_t *cfg, tacl__engine_t 
     e->cw_head = calloc((size_t)n, sizeof *e->cw_head);
     e->cw_tail = calloc((size_t)n, sizeof *e->cw_tail);
     int ok = e->hosts && e->reach && e->info && e->links && e->next_hop && e->dead && e->cut &&
-             e->dead_how && e->bucket && e->credit && e->cw_head && e->cw_tail;
+             e->dead_how && e->bucket && e->credit && e->cw_head && e->cw_tail && e->pids &&
+             e->local && e->pending && e->use;
     for (int r = 0; ok && r < n; r++)
         ok = (e->hosts[r] = strdup(cfg->host_ids[r] ? cfg->host_ids[r] : "?")) != NULL;
     if (!ok) {
@@ -276,7 +294,7 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
         ofds[i] = ifds[i] = -1;
 
     /* 1. Listen and publish every address; rank 0's nonce becomes the run's. */
-    eng_card_t mine = {.pid = (int32_t)getpid()};
+    eng_card_t mine = {.pid = (int32_t)getpid(), .pidns = eng_pidns()};
     if (getrandom(&mine.nonce, sizeof mine.nonce, 0) != sizeof mine.nonce)
         mine.nonce = tacl__now_ns() ^ ((uint64_t)getpid() << 32);
     st = tacl__tcp_listen(&lfd, &port, eb);
@@ -299,6 +317,11 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
             goto err;
         }
     uint64_t nonce = cards[0].nonce;
+    for (int r = 0; r < n; r++) {
+        e->pids[r] = cards[r].pid;
+        e->local[r] = r != me && mine.pidns && cards[r].pidns == mine.pidns &&
+                      strcmp(e->hosts[r], e->hosts[me]) == 0;
+    }
     st = tacl__probe_start(lfd, me, n, nonce, &probe_h, eb);
     if (st != TACL_OK) goto err;
     lfd = -1;

@@ -38,7 +38,12 @@
 #define ENG_SPIN_NS       100000ull  /* the progress thread polls this long after its last work */
 #define ENG_WAIT_SPIN_NS  50000ull   /* tacl__engine_wait polls this long before it sleeps */
 #define ENG_TICK_NS       100000000ull
-#define ENG_CUT_BEATS     3.5 /* a link silent for this many heartbeats is cut */
+#define ENG_CUT_BEATS     3.5 /* a watched link silent for this many heartbeats is cut */
+/* A link that carried data within this many heartbeats is watched (heartbeats, silence). */
+#define ENG_USE_BEATS 10
+/* A gap this long between two turns of the progress loop means the thread itself was not
+ * running: silence in it says nothing about the peers. */
+#define ENG_SELF_GAP_NS (3 * ENG_TICK_NS)
 /* Silence on our own link that confirms another rank's report of a silent peer. */
 #define ENG_STALL_BEATS 2.5
 #define ENG_MSG_BUCKETS 4096
@@ -61,6 +66,7 @@ struct tacl__req {
     _Atomic int done;
     _Atomic int cancelled;
     unsigned cut_gen; /* links cut before it was posted */
+    int counted;      /* in the engine's pending[peer] (progress thread) */
     tacl_status_t st;
     char msg[400];
 };
@@ -121,12 +127,17 @@ typedef struct {
 
 typedef struct tacl__eng_link {
     int peer, state, draining;
+    int peer_closed; /* the peer's end closed (EOF, reset): its neighbours see that too */
     tacl__eng_conn_t *tcp[TACL_PROBE_MAX_CONNS];
     int ntcp;
     /* The connection of a faster link type opened over tcp[0] (transport.h's tacl__link_types,
      * e.g. the shm ring): data goes here when set; tcp[0] stays the control channel. */
     tacl__eng_conn_t *over;
     uint64_t last_rx, last_tx;
+    /* Liveness (liveness.c): last DATA either way; watched since (0: not watched); the peer's
+     * last heartbeat asking for an answer; watched until (a probe); last /proc look at the
+     * peer; since when it has been seen stopped (0: not). */
+    uint64_t last_data, watch_since, asked_rx, probe_until, last_check, stopped_since;
     unsigned rr;
     tacl__req_t *cma_pending; /* sends whose RTS awaits its FIN */
     int cma_off;              /* a process_vm_readv between the pair failed: use the link */
@@ -147,6 +158,12 @@ struct tacl__engine {
     _Atomic int *next_hop;
     size_t frag, cma_min; /* cma_min 0: single-copy transfers (cma.c) off */
     double hb;
+    int32_t *pids;       /* every rank's process id */
+    uint8_t *local;      /* 1: same host and pid namespace, so /proc shows its process's state */
+    uint32_t *pending;   /* per peer: requests not yet complete (progress thread) */
+    uint8_t *use;        /* scratch of tacl__eng_tick: links the pending requests use */
+    uint64_t loop_now;   /* the progress loop's clock, read once per turn */
+    uint64_t host_check; /* the last look at the next rank of this host (liveness.c) */
 
     /* Liveness: flags read by any thread, texts under live_mu. */
     pthread_mutex_t live_mu;
@@ -195,6 +212,10 @@ static inline const char *eng_host(const tacl__engine_t *e, int r)
 
 static inline void eng_complete(tacl__engine_t *e, tacl__req_t *r, tacl_status_t st)
 {
+    if (r->counted) {
+        r->counted = 0;
+        e->pending[r->peer]--;
+    }
     r->st = st;
     atomic_store_explicit(&r->done, 1, memory_order_release);
     e->completed = 1;

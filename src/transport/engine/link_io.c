@@ -105,6 +105,7 @@ void tacl__eng_flush(tacl__engine_t *e, tacl__eng_conn_t *c)
             char how[160];
             snprintf(how, sizeof how, "send to rank %d failed: %s", l->peer,
                      errno ? strerror(errno) : "connection closed");
+            l->peer_closed = errno == 0 || errno == EPIPE || errno == ECONNRESET;
             tacl__eng_link_down(e, l, ENG_LINK_DEAD, how);
             return;
         }
@@ -159,6 +160,7 @@ static int eng_on_header(tacl__engine_t *e, tacl__eng_conn_t *c)
     switch (tacl__frame_check(h, e->rank, e->size, c->link->peer, &bad)) {
     case TACL_FRAME_RELAY: {
         tacl__eng_tx_t *t = NULL;
+        c->link->last_data = e->loop_now;
         if (!tacl__credit_relay_hold(e->credit, h->src, h->dst, h->len)) {
             /* Only senders with a larger window than ours, or more flows than the cap was sized
              * for, get here: the operation ends at its deadline on rank dst. Logged at the 1st,
@@ -193,12 +195,14 @@ static int eng_on_header(tacl__engine_t *e, tacl__eng_conn_t *c)
         break;
     }
     case TACL_FRAME_LOCAL:
+        c->link->last_data = e->loop_now;
         if ((c->msg = tacl__eng_msg_arrive(e, h))) c->tgt = ENG_TGT_MSG;
         break;
     case TACL_FRAME_CTRL:
         c->tgt = ENG_TGT_CTRL;
         break;
     case TACL_FRAME_CMA:
+        c->link->last_data = e->loop_now;
         if (h->kind == TACL_FRAME_CMA_RTS)
             tacl__eng_cma_rts(e, c->link, h);
         else
@@ -208,6 +212,10 @@ static int eng_on_header(tacl__engine_t *e, tacl__eng_conn_t *c)
         tacl__eng_credit_arrive(e, h);
         break;
     case TACL_FRAME_IDLE:
+        /* Asked: the peer watches this link, so it is watched here too (liveness.c). */
+        if (h->kind == TACL_FRAME_HEARTBEAT && (h->flags & TACL_FRAME_ASK))
+            c->link->asked_rx = e->loop_now;
+        break;
     case TACL_FRAME_BAD:
         break;
     }
@@ -329,6 +337,7 @@ int tacl__eng_read(tacl__engine_t *e, tacl__eng_conn_t *c)
             char how[160];
             snprintf(how, sizeof how, "connection %s",
                      errno ? strerror(errno) : "closed by the peer (EOF)");
+            l->peer_closed = errno == 0 || errno == ECONNRESET;
             tacl__eng_link_down(e, l, ENG_LINK_DEAD, how);
         }
         break;

@@ -1,6 +1,15 @@
-/* liveness.c — peers' liveness: heartbeats on idle links, EOF or reset = the peer is dead,
- * silence = the link is cut; both flooded to every rank as DEAD and CUT frames, and kept in the
- * tables that waits and tacl__engine_peer_alive read from any thread. */
+/* liveness.c — peers' liveness. EOF or reset = the peer is dead. Silence = the link is cut, but
+ * only where silence is evidence: a link is watched while requests use it or it carried data
+ * lately (ENG_USE_BEATS), and only watched links carry heartbeats (asking the peer to answer) and
+ * are judged by their silence, so liveness traffic grows with the links in use, not with the
+ * square of the world. Silence is counted without the gaps in which our own progress thread did
+ * not run (progress.c). A peer of this host (same pid namespace) is judged by the kernel, not by
+ * its silence: it is stalled when /proc shows its process stopped, and a silent peer that is
+ * merely starved of CPU is left alone; besides the watched links, each rank looks after the next
+ * rank of its host, so a stopped process is found even by ranks that do not talk to it.
+ * Deaths and cuts are flooded to every rank as DEAD and CUT frames and kept in the tables that
+ * waits and tacl__engine_peer_alive read from any thread; a cut is logged as a warning by the
+ * rank that saw it, and only at info level by the ranks it is reported to. */
 #include "transport/engine/engine_int.h"
 
 #include "clock.h"
@@ -43,7 +52,10 @@ static void eng_flood(tacl__engine_t *e, int kind, int src, uint64_t a, uint64_t
         if (e->links[p] && p != except) eng_send_ctrl(e, e->links[p], kind, src, a, b, text);
 }
 
-static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *how, int from)
+/* r is dead (how says why). closed: seen as the close of r's end of our link, which every rank
+ * with a live direct link to r sees as well; only the others are told. */
+static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *how, int from,
+                          int closed)
 {
     if (r < 0 || r >= e->size || r == e->rank) return;
     pthread_mutex_lock(&e->live_mu);
@@ -56,7 +68,13 @@ static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *ho
     atomic_fetch_add(&e->live_gen, 1);
     pthread_mutex_unlock(&e->live_mu);
     TACL_INFO(TACL_SUB_NET, "rank %d: rank %d (host %s) lost: %s", e->rank, r, eng_host(e, r), how);
-    eng_flood(e, TACL_FRAME_DEAD, reporter, (uint64_t)r, 0, how, from);
+    /* A close is told only to the neighbours that cannot see it themselves (no live direct link
+     * to r): otherwise every rank's leave would cost the square of the world in notices. */
+    for (int p = 0; p < e->size; p++) {
+        int sees = closed && e->reach[p * e->size + r] && !atomic_load(&e->cut[p * e->size + r]);
+        if (e->links[p] && p != from && p != r && !sees)
+            eng_send_ctrl(e, e->links[p], TACL_FRAME_DEAD, reporter, (uint64_t)r, 0, how);
+    }
     e->completed = 1; /* wake waiters so that they see it */
 }
 
@@ -82,11 +100,18 @@ static void eng_mark_cut(tacl__engine_t *e, int a, int b, const char *how, int f
     atomic_store(&e->cut[b * e->size + a], 1);
     atomic_fetch_add(&e->live_gen, 1);
     pthread_mutex_unlock(&e->live_mu);
-    TACL_WARN(TACL_SUB_NET, "rank %d: link %d-%d cut: %s", e->rank, a, b, how);
+    if (a == e->rank || b == e->rank)
+        TACL_WARN(TACL_SUB_NET, "rank %d: link %d-%d cut: %s", e->rank, a, b, how);
+    else
+        TACL_INFO(TACL_SUB_NET, "rank %d: link %d-%d cut: %s", e->rank, a, b, how);
     eng_flood(e, TACL_FRAME_CUT, e->rank, (uint64_t)a, (uint64_t)b, how, from);
     e->completed = 1;
 }
 
+/* The link is unusable; state says whether the peer died (EOF, reset) or only the link is cut
+ * (silence). Queued frames are dropped: their requests stay incomplete and their waits fail
+ * naming the peer. A cut link keeps its sockets open (unused) so that the peer does not read
+ * our close as our death. */
 void tacl__eng_link_down(tacl__engine_t *e, tacl__eng_link_t *l, int state, const char *how)
 {
     if (l->state != ENG_LINK_UP || l->draining) return;
@@ -121,26 +146,78 @@ void tacl__eng_link_down(tacl__engine_t *e, tacl__eng_link_t *l, int state, cons
     char txt[200];
     if (state == ENG_LINK_DEAD) {
         snprintf(txt, sizeof txt, "%s (seen by rank %d)", how, e->rank);
-        eng_mark_dead(e, l->peer, e->rank, txt, l->peer);
+        eng_mark_dead(e, l->peer, e->rank, txt, l->peer, l->peer_closed);
     } else {
         snprintf(txt, sizeof txt, "%s (seen by rank %d)", how, e->rank);
         eng_mark_cut(e, e->rank, l->peer, txt, l->peer);
     }
 }
 
-/* Another rank cut its link to x for silence: when x has been silent on our own link too for
- * ENG_STALL_BEATS, it is stalled (a stopped process, not a cut wire), and our link to it is cut
- * now, before the notice is recorded, so that whoever sees the notice also sees x stalled. */
+/* The state letter of process pid in /proc/<pid>/stat ('R', 'S', 'T', 'Z' ...), 0 when unreadable.
+ */
+static char eng_pid_state(int32_t pid)
+{
+    char path[64], buf[256];
+    if (pid <= 0) return 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void eng_cut_silent(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t silence,
+                           const char *state)
+{
+    char how[200];
+    snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)%s", l->peer,
+             (double)silence * 1e-9, e->hb, state);
+    tacl__eng_link_down(e, l, ENG_LINK_CUT, how);
+}
+
+/* A peer of this host: 1 (and the link cut) when its process has been seen stopped for
+ * ENG_STALL_BEATS heartbeats; looked at once per heartbeat at most. Silence alone is no evidence
+ * here: a process starved of CPU is silent too. A process that is gone shows as EOF. */
+static int eng_check_local(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t now, uint64_t hb,
+                           int at_once)
+{
+    if (!at_once && now - l->last_check < hb) return 0;
+    l->last_check = now;
+    char st = eng_pid_state(e->pids[l->peer]);
+    if (st != 'T' && st != 't') {
+        l->stopped_since = 0;
+        return 0;
+    }
+    if (!l->stopped_since) l->stopped_since = now;
+    if (!at_once && now - l->stopped_since < (uint64_t)(ENG_STALL_BEATS * hb)) return 0;
+    eng_cut_silent(e, l, now - l->last_rx, ", and its process is stopped");
+    return 1;
+}
+
+/* Another rank cut its link to x for silence. A peer of this host is checked in /proc at once.
+ * Another is stalled (a stopped process, not a cut wire) when our own watched link to it has been
+ * silent for ENG_STALL_BEATS too, and our link is cut now, before the notice is recorded, so that
+ * whoever sees the notice also sees x stalled; when we have not watched that link lately, we
+ * watch it now (a probe) and our own silence rule decides. */
 static void eng_confirm_silence(tacl__engine_t *e, int x)
 {
     if (x < 0 || x >= e->size || x == e->rank || !e->links[x]) return;
     tacl__eng_link_t *l = e->links[x];
+    if (l->state != ENG_LINK_UP) return;
     uint64_t now = tacl__now_ns(), hb = (uint64_t)(e->hb * 1e9);
-    if (l->state != ENG_LINK_UP || now - l->last_rx <= (uint64_t)(ENG_STALL_BEATS * hb)) return;
-    char how[160];
-    snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)", x,
-             (double)(now - l->last_rx) * 1e-9, e->hb);
-    tacl__eng_link_down(e, l, ENG_LINK_CUT, how);
+    if (e->local[x]) {
+        eng_check_local(e, l, now, hb, 1);
+        return;
+    }
+    uint64_t from = l->last_rx > l->watch_since ? l->last_rx : l->watch_since;
+    if (l->watch_since && now - from > (uint64_t)(ENG_STALL_BEATS * hb)) {
+        eng_cut_silent(e, l, now - from, "");
+        return;
+    }
+    l->probe_until = now + (uint64_t)((ENG_CUT_BEATS + 1) * hb);
 }
 
 void tacl__eng_ctrl_frame(tacl__engine_t *e, tacl__eng_conn_t *c)
@@ -150,7 +227,7 @@ void tacl__eng_ctrl_frame(tacl__engine_t *e, tacl__eng_conn_t *c)
     memcpy(text, c->ctrl, h->len);
     text[h->len] = '\0';
     if (h->kind == TACL_FRAME_DEAD) {
-        eng_mark_dead(e, (int)h->tag, h->src, text, c->link->peer);
+        eng_mark_dead(e, (int)h->tag, h->src, text, c->link->peer, 0);
     } else {
         eng_confirm_silence(e, (int)h->tag);
         eng_confirm_silence(e, (int)h->seq);
@@ -158,31 +235,69 @@ void tacl__eng_ctrl_frame(tacl__engine_t *e, tacl__eng_conn_t *c)
     }
 }
 
+static void eng_heartbeat(tacl__engine_t *e, tacl__eng_link_t *l, int ask)
+{
+    tacl__eng_conn_t *c = eng_ctrl_conn(l);
+    tacl__eng_tx_t *t = calloc(1, sizeof *t);
+    if (!t) return;
+    t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
+                                 .kind = TACL_FRAME_HEARTBEAT,
+                                 .flags = ask ? TACL_FRAME_ASK : 0,
+                                 .src = e->rank,
+                                 .dst = l->peer};
+    tacl__eng_enqueue(c, t);
+    tacl__eng_flush(e, c);
+}
+
+/* The next rank of this host after this one (in rank order, around) that is not known dead or
+ * stalled here: each rank looks after that one, once per heartbeat, unless it heard from it. */
+static void eng_watch_host(tacl__engine_t *e, uint64_t now, uint64_t hb)
+{
+    if (now - e->host_check < hb) return;
+    e->host_check = now;
+    for (int k = 1; k < e->size; k++) {
+        int p = (e->rank + k) % e->size;
+        tacl__eng_link_t *l = e->links[p];
+        if (!e->local[p] || !l || l->state != ENG_LINK_UP || atomic_load(&e->dead[p])) continue;
+        if (now - l->last_rx > hb) eng_check_local(e, l, now, hb, 0);
+        return;
+    }
+}
+
 void tacl__eng_tick(tacl__engine_t *e)
 {
     uint64_t now = tacl__now_ns(), hb = (uint64_t)(e->hb * 1e9);
-    for (int p = 0; p < e->size; p++) {
+    int n = e->size;
+    /* The links the pending requests need: the peer's own, or the first hop towards it. */
+    memset(e->use, 0, (size_t)n);
+    for (int d = 0; d < n; d++) {
+        if (!e->pending[d]) continue;
+        int h = e->links[d] ? d : atomic_load(&e->next_hop[d]);
+        if (h >= 0 && h < n) e->use[h] = 1;
+    }
+    for (int p = 0; p < n; p++) {
         tacl__eng_link_t *l = e->links[p];
         if (!l || l->state != ENG_LINK_UP) continue;
-        if (now - l->last_tx >= hb) {
-            tacl__eng_conn_t *c = eng_ctrl_conn(l);
-            tacl__eng_tx_t *t = calloc(1, sizeof *t);
-            if (t) {
-                t->hdr = (tacl__frame_hdr_t){.magic = TACL_FRAME_MAGIC,
-                                             .kind = TACL_FRAME_HEARTBEAT,
-                                             .src = e->rank,
-                                             .dst = p};
-                tacl__eng_enqueue(c, t);
-                tacl__eng_flush(e, c);
-            }
+        int watched = e->use[p] || now - l->last_data < (uint64_t)(ENG_USE_BEATS * hb) ||
+                      now < l->probe_until;
+        if (!watched) {
+            l->watch_since = 0;
+        } else if (!l->watch_since) {
+            l->watch_since = now;
         }
-        if (l->state == ENG_LINK_UP && now - l->last_rx > (uint64_t)(ENG_CUT_BEATS * hb)) {
-            char how[160];
-            snprintf(how, sizeof how, "no traffic from rank %d for %.1f s (heartbeat %.1f s)", p,
-                     (double)(now - l->last_rx) * 1e-9, e->hb);
-            tacl__eng_link_down(e, l, ENG_LINK_CUT, how);
+        if (e->local[p]) {
+            /* Judged by the kernel's account of its process, not by heartbeats. */
+            if (watched && now - l->last_rx > (uint64_t)(ENG_CUT_BEATS * hb))
+                eng_check_local(e, l, now, hb, 0);
+            continue;
         }
+        int asked = l->asked_rx && now - l->asked_rx < (uint64_t)(ENG_CUT_BEATS * hb);
+        if ((watched || asked) && now - l->last_tx >= hb) eng_heartbeat(e, l, watched);
+        if (!watched || l->state != ENG_LINK_UP) continue;
+        uint64_t from = l->last_rx > l->watch_since ? l->last_rx : l->watch_since;
+        if (now - from > (uint64_t)(ENG_CUT_BEATS * hb)) eng_cut_silent(e, l, now - from, "");
     }
+    eng_watch_host(e, now, hb);
 }
 
 /* 1 when a path of live links leads from this rank to r. */

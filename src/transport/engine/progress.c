@@ -33,6 +33,11 @@ static int eng_drain_cmds(tacl__engine_t *e)
     int any = q != NULL;
     while (q) {
         tacl__eng_cmd_t *next = q->next;
+        tacl__req_t *r = q->req;
+        if (!q->cancel && r->peer != e->rank) { /* the link to it is watched meanwhile */
+            r->counted = 1;
+            e->pending[r->peer]++;
+        }
         if (q->cancel)
             tacl__eng_cancel(e, q->req);
         else if (q->req->is_send)
@@ -68,6 +73,25 @@ tacl_status_t tacl__eng_push(tacl__engine_t *e, tacl__req_t *r, int cancel)
     pthread_mutex_unlock(&e->qmu);
     if (atomic_load(&e->pt_sleeping)) tacl__eng_wake(e);
     return TACL_OK;
+}
+
+/* Starts a turn of the loop. After a gap in which this thread did not run (a loaded CPU, or
+ * this process stopped), the links' silence is counted without the gap: it is our own. */
+static void eng_own_gap(tacl__engine_t *e)
+{
+    uint64_t now = tacl__now_ns(), gap = e->loop_now ? now - e->loop_now : 0;
+    e->loop_now = now;
+    if (gap <= ENG_SELF_GAP_NS) return;
+    uint64_t lost = gap - ENG_TICK_NS;
+    for (int p = 0; p < e->size; p++) {
+        tacl__eng_link_t *l = e->links[p];
+        if (!l) continue;
+        l->last_rx = l->last_rx + lost < now ? l->last_rx + lost : now;
+        if (l->watch_since)
+            l->watch_since = l->watch_since + lost < now ? l->watch_since + lost : now;
+    }
+    TACL_DEBUG(TACL_SUB_NET, "rank %d: progress thread did not run for %.2f s", e->rank,
+               (double)gap * 1e-9);
 }
 
 /* The link's connection that the progress thread polls (no fd: a shm ring), or NULL. */
@@ -132,6 +156,7 @@ void *tacl__eng_progress(void *arg)
             for (int p = 0; p < e->size; p++)
                 if (e->links[p]) e->links[p]->last_rx = e->links[p]->last_tx = now;
         }
+        eng_own_gap(e);
         int work = eng_drain_cmds(e);
         work |= eng_poll_links(e);
         uint64_t now = tacl__now_ns();

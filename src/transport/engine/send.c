@@ -41,6 +41,7 @@ size_t tacl__eng_queue_frags(tacl__engine_t *e, tacl__req_t *r, tacl__eng_link_t
 {
     tacl__eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
     int nt = 0;
+    l->last_data = e->loop_now;
     do {
         size_t len = r->len - off < e->frag ? r->len - off : e->frag;
         if (routed && !tacl__credit_take(e->credit, r->peer, len)) break;
@@ -183,6 +184,10 @@ void tacl__eng_cancel(tacl__engine_t *e, tacl__req_t *r)
                 free(t);
             }
         }
+    }
+    if (r->counted) { /* never completed: its peer is no longer waited for */
+        r->counted = 0;
+        e->pending[r->peer]--;
     }
 out:
     atomic_store_explicit(&r->cancelled, 1, memory_order_release);
