@@ -15,7 +15,6 @@
 
 #include "err.h"
 #include "fp.h"
-#include "xchg.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +52,9 @@ typedef struct {
     int single_copy;
 } tacl__link_ops_t;
 
+/* The longest opening message of a link type (it travels in one control frame). */
+#define TACL_LINK_MSG_MAX 255
+
 /* A link type opened over a pair's tcp connection, for pairs it suits (e.g. one host). */
 typedef struct {
     const char *name;            /* "shm": in log messages */
@@ -61,15 +63,24 @@ typedef struct {
     const tacl__link_ops_t *ops; /* the connections it opens */
     /* 1 when ranks on hosts host_a and host_b should use it (settings may switch it off). */
     int (*suits)(const char *host_a, const char *host_b);
-    /* Collective over the pair's 2-rank exchange (rank 0 = the lower world rank): opens the
-     * connection (*conn, for ops). TACL_ERR_UNREACHABLE: the exchange itself failed (the
-     * engine fails); any other error: the type is unavailable for this pair, which both sides
-     * see alike, and the pair stays on tcp. */
-    tacl_status_t (*open)(const tacl__xchg_t *pair, void **conn, tacl__errbuf_t *eb);
+    /* Opening, as messages of at most TACL_LINK_MSG_MAX bytes that the engine carries on the
+     * pair's tcp connection, so that neither side ever blocks (a pair opens when it first sends,
+     * while both progress threads go on serving other pairs). The pair's lower rank makes the
+     * connection and an offer; *msg, *len: what to send. */
+    tacl_status_t (*offer)(void **conn, void *msg, size_t *len, tacl__errbuf_t *eb);
+    /* The other rank, on an offer: 1 the connection is open (*conn), 0 refused but another offer
+     * may follow, -1 failed; *reply (*rlen bytes) goes back in every case. */
+    int (*accept)(const void *msg, size_t len, void **conn, void *reply, size_t *rlen,
+                  tacl__errbuf_t *eb);
+    /* The lower rank, on the reply: 1 conn is open, 0 a new offer is in *msg (*len bytes), -1
+     * failed (close conn). A pair where the type failed stays on tcp. */
+    int (*confirm)(void *conn, const void *reply, size_t rlen, void *msg, size_t *len,
+                   tacl__errbuf_t *eb);
 } tacl__link_type_t;
 
 /* The link types the engine may open over a pair's tcp connection, NULL-terminated (links.c):
- * the first that suits the pair is opened; where it is unavailable the pair stays on tcp. */
+ * the first that suits the pair is opened when the pair first sends data; where it cannot be
+ * opened the pair stays on tcp. */
 extern const tacl__link_type_t *const tacl__link_types[];
 
 /* ---- Wire format: every fragment is a 96-byte header followed by len payload bytes. ---- */
@@ -86,9 +97,19 @@ typedef enum {
                              process_vm_readv (one copy instead of two through the ring) */
     TACL_FRAME_CMA_FIN,   /* the receiver is done with the RTS of (comm_id, tag, seq);
                              total = 0 done, 1 could not read: send it through the ring */
-    TACL_FRAME_CREDIT     /* no payload: total bytes of the routed flow dst -> src have left the
+    TACL_FRAME_CREDIT,    /* no payload: total bytes of the routed flow dst -> src have left the
                              relays; routed to dst along next_hop, never subject to credit */
+    TACL_FRAME_LINK       /* opening a faster link type over this pair's tcp connection, from
+                             the direct peer: tag = step (TACL_LINK_STEP_*), seq = the type's
+                             index in tacl__link_types, payload = the type's message */
 } tacl__frame_kind_t;
+
+enum {
+    TACL_LINK_STEP_ASK = 1, /* the higher rank wants the link: the lower one offers */
+    TACL_LINK_STEP_OFFER,   /* the lower rank's offer */
+    TACL_LINK_STEP_REPLY,   /* the higher rank's answer */
+    TACL_LINK_STEP_GIVEUP   /* the lower rank could not make it: the pair stays on tcp */
+};
 
 #define TACL_FRAME_HAS_FP 1u
 /* HEARTBEAT: the sender watches this link (it has traffic on it): answer with a heartbeat. */

@@ -6,7 +6,8 @@
  * fragment has both ranks in the world and [offset, offset + len) inside total (so the engine
  * writes inside the message), a control frame names ranks of the world and has at most 255
  * bytes of text, a single-copy frame comes from the peer for this rank without payload, a
- * heartbeat has no payload; everything else is refused with a reason.
+ * heartbeat has no payload, a link-opening frame comes from the peer for this rank with a known
+ * step and at most 255 bytes; everything else is refused with a reason.
  * fuzz-sources: src/transport/engine/frame.c src/core/status.c src/core/log.c src/core/settings.c
  */
 #include "fuzz_assert.h"
@@ -48,6 +49,10 @@ static tacl__frame_class_t ef_expect(const tacl__frame_hdr_t *h, int rank, int n
     case 2: /* HEARTBEAT */
     case 3: /* WAKE */
         return h->len == 0 ? TACL_FRAME_IDLE : TACL_FRAME_BAD;
+    case 9: /* LINK: steps 1-4 between direct peers, a message of at most 255 bytes */
+        return h->len <= 255 && h->src == peer && h->dst == rank && h->tag >= 1 && h->tag <= 4
+                   ? TACL_FRAME_SETUP
+                   : TACL_FRAME_BAD;
     default:
         return TACL_FRAME_BAD;
     }
@@ -71,10 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(tacl__frame_check(&h, rank, n, peer, NULL) == got); /* pure */
     }
     if (got == TACL_FRAME_LOCAL || got == TACL_FRAME_RELAY) {
-        /* What the engine then relies on (engine.c: eng_msg_arrive, eng_rx_dest). */
+        /* What the engine then relies on (engine/match.c, link_io.c: where the payload lands). */
         FUZZ_ASSERT(h.offset <= h.total && h.total - h.offset >= h.len);
         FUZZ_ASSERT(h.src >= 0 && h.src < n && h.dst >= 0 && h.dst < n);
     }
     if (got == TACL_FRAME_CTRL) FUZZ_ASSERT(h.len <= TACL_FRAME_CTRL_MAX && (int)h.tag < n);
+    if (got == TACL_FRAME_SETUP) FUZZ_ASSERT(h.len <= TACL_LINK_MSG_MAX && h.src == peer);
     return 0;
 }

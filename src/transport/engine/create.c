@@ -1,8 +1,8 @@
 /* create.c — creating an engine: listen and publish every address, probe every peer in
  * parallel, agree with every rank on the reachability matrix, build each pair's links (tcp
- * connections, then the first link type of tacl__link_types that suits the pair, opened over the
- * first tcp connection), start the progress thread; destroy; the reachability and link-text
- * queries. */
+ * connections, and the first link type of tacl__link_types that suits the pair, which opens over
+ * the first tcp connection when the pair first sends: overlay.c), start the progress thread;
+ * destroy; the reachability and link-text queries. */
 #include "transport/engine/engine_int.h"
 
 #include "clock.h"
@@ -35,12 +35,6 @@ typedef struct {
     char info[124];
 } eng_row_t;
 
-typedef struct {
-    int fd, rank;
-    uint64_t deadline_ns;
-    const tacl__link_type_t *type; /* the link type being opened */
-} eng_pair_t;
-
 /* This process's pid namespace (the inode of /proc/self/ns/pid), 0 when unknown. */
 static uint64_t eng_pidns(void)
 {
@@ -48,23 +42,8 @@ static uint64_t eng_pidns(void)
     return stat("/proc/self/ns/pid", &s) == 0 ? (uint64_t)s.st_ino : 0;
 }
 
-/* The 2-rank exchange over a pair's first tcp connection, for a link type's open. */
-static tacl_status_t eng_pair_allgather(void *ctx, const void *mine, size_t len, void *all,
-                                        tacl__errbuf_t *eb)
-{
-    eng_pair_t *p = ctx;
-    const char *why = NULL;
-    uint8_t *a = all;
-    if (tacl__tcp_send_all(p->fd, mine, len, p->deadline_ns, &why) != 0 ||
-        tacl__tcp_recv_all(p->fd, a + (size_t)(1 - p->rank) * len, len, p->deadline_ns, &why) != 0)
-        return tacl__err(eb, TACL_ERR_UNREACHABLE, p->type->log_sub,
-                         "%s setup with the peer over tcp failed: %s", p->type->name, why);
-    memcpy(a + (size_t)p->rank * len, mine, len);
-    return TACL_OK;
-}
-
-static tacl__eng_conn_t *eng_conn_new(tacl__eng_link_t *l, const tacl__link_ops_t *ops, void *impl,
-                                      int fd)
+tacl__eng_conn_t *tacl__eng_conn_new(tacl__eng_link_t *l, const tacl__link_ops_t *ops, void *impl,
+                                     int fd)
 {
     tacl__eng_conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -90,6 +69,7 @@ static void eng_free_link(tacl__eng_link_t *l)
         tacl__eng_conn_close(NULL, l->over);
         free(l->over);
     }
+    if (l->over_pend) l->over_type->ops->close(l->over_pend);
     free(l);
 }
 
@@ -191,11 +171,10 @@ static tacl_status_t eng_alloc(const tacl__engine_config_t *cfg, tacl__engine_t 
     return TACL_OK;
 }
 
-/* The pair's links: its tcp connections (fds), then the connection of link type over (NULL: tcp
- * only), opened over the first tcp connection. */
+/* The pair's links: its tcp connections (fds), and the faster link type over (NULL: tcp only)
+ * that the pair opens over the first tcp connection when it first sends. */
 static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const int *fds,
-                                    const tacl__link_type_t *over, double timeout_s,
-                                    tacl__errbuf_t *eb)
+                                    const tacl__link_type_t *over, tacl__errbuf_t *eb)
 {
     tacl__eng_link_t *l = calloc(1, sizeof *l);
     if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
@@ -205,7 +184,7 @@ static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const int *fds,
     for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
         if (fds[k] < 0) continue;
         void *impl = tacl__tcp_conn_wrap(fds[k]);
-        tacl__eng_conn_t *c = impl ? eng_conn_new(l, &tacl__tcp_ops, impl, fds[k]) : NULL;
+        tacl__eng_conn_t *c = impl ? tacl__eng_conn_new(l, &tacl__tcp_ops, impl, fds[k]) : NULL;
         if (!c) {
             if (impl)
                 tacl__tcp_ops.close(impl);
@@ -218,25 +197,10 @@ static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const int *fds,
         l->tcp[l->ntcp++] = c;
     }
     if (!over) return TACL_OK;
-    eng_pair_t pc = {.fd = l->tcp[0]->fd,
-                     .rank = e->rank < peer ? 0 : 1,
-                     .deadline_ns = tacl__deadline_ns(timeout_s),
-                     .type = over};
-    tacl__xchg_t pair = {.allgather = eng_pair_allgather, .ctx = &pc, .rank = pc.rank, .size = 2};
-    void *impl = NULL;
-    tacl__errbuf_t seb;
-    tacl_status_t st = over->open(&pair, &impl, &seb);
-    if (st == TACL_ERR_UNREACHABLE) return tacl__err_keep(eb, st);
-    if (st != TACL_OK) {
-        /* Both sides see the failure (the type's exchange carries it): both use tcp. */
-        TACL_WARN(over->log_sub, "rank %d: %s link to rank %d unavailable, using tcp: %s", e->rank,
-                  over->name, peer, seb.msg);
-        return TACL_OK;
-    }
-    if (!(l->over = eng_conn_new(l, over->ops, impl, over->ops->fd(impl)))) {
-        over->ops->close(impl);
-        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
-    }
+    /* Opened when the pair first sends (overlay.c); the doctor's text names it already. */
+    l->over_type = over;
+    for (int k = 0; tacl__link_types[k]; k++)
+        if (tacl__link_types[k] == over) l->over_idx = k;
     size_t n = strlen(e->info[peer]);
     snprintf(e->info[peer] + n, sizeof e->info[peer] - n, " + %s", over->info);
     return TACL_OK;
@@ -409,14 +373,14 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
         probe_h = NULL;
     }
 
-    /* 5. Links, in the global order of pairs (so that the link setups never wait in a cycle). */
+    /* 5. Links (their faster types open on first use: overlay.c). */
     for (int j = 0; j < n && st == TACL_OK; j++) {
         if (j == me || !e->reach[me * n + j]) continue;
         int *fds = expect[j] ? &ifds[j * TACL_PROBE_MAX_CONNS] : &ofds[j * TACL_PROBE_MAX_CONNS];
         const tacl__link_type_t *over = NULL;
         for (int k = 0; !over && tacl__link_types[k]; k++)
             if (tacl__link_types[k]->suits(e->hosts[me], e->hosts[j])) over = tacl__link_types[k];
-        st = eng_build_link(e, j, fds, over, timeout, eb);
+        st = eng_build_link(e, j, fds, over, eb);
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
             fds[k] = -1; /* owned by the link now */
         if (st != TACL_OK)

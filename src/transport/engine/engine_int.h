@@ -2,7 +2,7 @@
  * queued frames, match-table entries, connections, links and the engine itself, and the calls
  * one file of the engine makes into another. One file per job:
  *   create.c    creation (listen, address exchange, probe, reachability agreement, the links of
- *               each pair: tcp, then a faster link type of transport.h's table where one suits),
+ *               each pair: tcp, and the faster link type of transport.h's table that suits it),
  *               destroy, the reachability and link-text queries
  *   progress.c  the command queue from application threads and the progress thread's loop (epoll
  *               over every socket plus an eventfd, polled connections while it spins)
@@ -13,6 +13,7 @@
  *   cma.c       single-copy transfers between processes of one host
  *   liveness.c  heartbeats, deaths (EOF) and cut links (silence), flooded to every rank
  *   wait.c      the application's side: isend/irecv, waits and the diagnosis of a failed wait
+ *   overlay.c   opening a pair's faster link type when the pair first sends
  *   frame.c     the pure validation of a received header;  probe.c  create-time connects
  *
  * Threads: the application calls isend/irecv/wait; the progress thread owns every link, queue
@@ -58,11 +59,12 @@ struct tacl__req {
     int has_fp;
     uint8_t *buf;
     size_t len;
-    int link;                   /* send: the neighbour whose link carries it */
-    uint32_t frames_left;       /* send: frames not yet written */
-    struct tacl__req *cma_next; /* send: in its link's list of RTSs awaiting their FIN */
-    struct tacl__req *cw_next;  /* routed send: in its destination's queue awaiting credit */
-    size_t cw_off;              /* routed send: first byte not yet queued (credit.h) */
+    int link;                    /* send: the neighbour whose link carries it */
+    uint32_t frames_left;        /* send: frames not yet written */
+    struct tacl__req *cma_next;  /* send: in its link's list of RTSs awaiting their FIN */
+    struct tacl__req *cw_next;   /* routed send: in its destination's queue awaiting credit */
+    size_t cw_off;               /* routed send: first byte not yet queued (credit.h) */
+    struct tacl__req *park_next; /* send: waiting for its link's faster type to open */
     _Atomic int done;
     _Atomic int cancelled;
     unsigned cut_gen; /* links cut before it was posted */
@@ -107,6 +109,8 @@ enum { ENG_TGT_DISCARD, ENG_TGT_MSG, ENG_TGT_FWD, ENG_TGT_CTRL };
 
 enum { ENG_LINK_UP, ENG_LINK_CUT, ENG_LINK_DEAD };
 
+enum { ENG_OVER_IDLE, ENG_OVER_OPENING, ENG_OVER_UP, ENG_OVER_FAILED };
+
 struct tacl__eng_link;
 
 typedef struct {
@@ -133,6 +137,12 @@ typedef struct tacl__eng_link {
     /* The connection of a faster link type opened over tcp[0] (transport.h's tacl__link_types,
      * e.g. the shm ring): data goes here when set; tcp[0] stays the control channel. */
     tacl__eng_conn_t *over;
+    /* Opening it when the pair first sends (overlay.c): the type (NULL: none suits the pair),
+     * ENG_OVER_*, the lower rank's connection awaiting the reply, and the sends that wait. */
+    const tacl__link_type_t *over_type;
+    int over_idx, over_state;
+    void *over_pend;
+    tacl__req_t *park_h, *park_t;
     uint64_t last_rx, last_tx;
     /* Liveness (liveness.c): last DATA either way; watched since (0: not watched); the peer's
      * last heartbeat asking for an answer; watched until (a probe); last /proc look at the
@@ -292,6 +302,21 @@ size_t tacl__eng_queue_frags(tacl__engine_t *e, tacl__req_t *r, tacl__eng_link_t
 void tacl__eng_submit_send(tacl__engine_t *e, tacl__req_t *r);
 /* Takes r back from the progress thread (its wait has ended). */
 void tacl__eng_cancel(tacl__engine_t *e, tacl__req_t *r);
+
+/* ---- create.c ---- */
+/* A connection of link l over impl (fd -1: polled); NULL when out of memory. */
+tacl__eng_conn_t *tacl__eng_conn_new(tacl__eng_link_t *l, const tacl__link_ops_t *ops, void *impl,
+                                     int fd);
+
+/* ---- overlay.c ---- */
+/* Data is about to go on l: opens the link's faster type if it has one and has not tried yet.
+ * 1 when r (NULL: not parked) must wait for it (it is parked and resubmitted once the type is
+ * open or has failed). */
+int tacl__eng_over_want(tacl__engine_t *e, tacl__eng_link_t *l, tacl__req_t *r);
+/* A LINK frame arrived on c (its text in c->ctrl). */
+void tacl__eng_over_frame(tacl__engine_t *e, tacl__eng_conn_t *c);
+/* Takes r out of l's parked sends; 1 when it was there. */
+int tacl__eng_over_unpark(tacl__eng_link_t *l, tacl__req_t *r);
 
 /* ---- progress.c ---- */
 /* Wakes the progress thread from epoll_wait. */

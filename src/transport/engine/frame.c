@@ -41,6 +41,13 @@ tacl__frame_class_t tacl__frame_check(const tacl__frame_hdr_t *h, int rank, int 
             bad = "credit frame with a payload or a rank out of range";
         else
             cls = TACL_FRAME_GRANT;
+    } else if (h->kind == TACL_FRAME_LINK) {
+        if (h->len > TACL_LINK_MSG_MAX || h->src != peer || h->dst != rank)
+            bad = "link-opening frame too long or not from the direct peer";
+        else if (h->tag < TACL_LINK_STEP_ASK || h->tag > TACL_LINK_STEP_GIVEUP)
+            bad = "link-opening frame of an unknown step";
+        else
+            cls = TACL_FRAME_SETUP;
     } else if (h->kind == TACL_FRAME_HEARTBEAT || h->kind == TACL_FRAME_WAKE) {
         if (h->len)
             bad = "heartbeat with a payload";

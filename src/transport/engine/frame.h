@@ -15,7 +15,9 @@ typedef enum {
     TACL_FRAME_CTRL,    /* DEAD or CUT: ranks inside the world, a text of at most 255 bytes */
     TACL_FRAME_CMA,     /* CMA_RTS or CMA_FIN from the direct peer, no payload */
     TACL_FRAME_IDLE,    /* HEARTBEAT or WAKE, no payload */
-    TACL_FRAME_GRANT    /* CREDIT for a routed flow: ranks inside the world, no payload */
+    TACL_FRAME_GRANT,   /* CREDIT for a routed flow: ranks inside the world, no payload */
+    TACL_FRAME_SETUP    /* LINK from the direct peer for this rank: a known step, a text of at
+                           most TACL_LINK_MSG_MAX bytes (the type index is the engine's to check) */
 } tacl__frame_class_t;
 
 /* The longest text a DEAD or CUT frame carries. */

@@ -199,6 +199,7 @@ static int eng_on_header(tacl__engine_t *e, tacl__eng_conn_t *c)
         if ((c->msg = tacl__eng_msg_arrive(e, h))) c->tgt = ENG_TGT_MSG;
         break;
     case TACL_FRAME_CTRL:
+    case TACL_FRAME_SETUP:
         c->tgt = ENG_TGT_CTRL;
         break;
     case TACL_FRAME_CMA:
@@ -246,7 +247,10 @@ static void eng_on_frame(tacl__engine_t *e, tacl__eng_conn_t *c)
         break;
     }
     case ENG_TGT_CTRL:
-        tacl__eng_ctrl_frame(e, c);
+        if (c->hdr.kind == TACL_FRAME_LINK)
+            tacl__eng_over_frame(e, c);
+        else
+            tacl__eng_ctrl_frame(e, c);
         break;
     default:
         break;

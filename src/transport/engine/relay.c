@@ -86,6 +86,7 @@ void tacl__eng_forward(tacl__engine_t *e, tacl__eng_tx_t *t)
         return;
     }
     l->last_data = e->loop_now;
+    tacl__eng_over_want(e, l, NULL);
     tacl__eng_conn_t *c = tacl__eng_pick_conn(l);
     tacl__eng_enqueue(c, t);
     tacl__eng_flush(e, c);

@@ -96,6 +96,8 @@ void tacl__eng_submit_send(tacl__engine_t *e, tacl__req_t *r)
         eng_complete(e, r, r->link == r->peer ? TACL_ERR_PEER_LOST : TACL_ERR_UNREACHABLE);
         return;
     }
+    /* The pair's faster link type opens on its first send; direct sends wait for it. */
+    if (tacl__eng_over_want(e, l, r->link == r->peer ? r : NULL)) return;
     if (tacl__eng_cma_send(e, l, r)) return;
     size_t nf = r->len ? (r->len + e->frag - 1) / e->frag : 1;
     r->frames_left = (uint32_t)nf;
@@ -141,6 +143,7 @@ void tacl__eng_cancel(tacl__engine_t *e, tacl__req_t *r)
                 if (e->cw_tail[r->peer] == r) e->cw_tail[r->peer] = prev;
                 break;
             }
+        tacl__eng_over_unpark(l, r); /* still waiting for its link to open: never sent */
         for (tacl__req_t **pp = &l->cma_pending; *pp; pp = &(*pp)->cma_next)
             if (*pp == r) {
                 /* A reader may still copy from the buffer; it only gets the bytes wrong. */

@@ -34,52 +34,144 @@ typedef struct {
     size_t cap; /* power of two */
     shm_link_ring_t *tx, *rx;
     uint8_t *txdata, *rxdata;
+    int setup_fd, named;         /* opening: the creator's descriptor, a named segment */
+    tacl__shm_seg_offer_t offer; /* opening: what the creator offered */
 } shm_link_t;
 
-tacl_status_t tacl__shm_link_open(const tacl__xchg_t *pair, size_t ring_bytes, void **conn,
-                                  tacl__errbuf_t *eb)
+/* An opening message (tacl__link_type_t): the offer (lower rank) or the reply (the other). */
+typedef struct {
+    int32_t status; /* reply: TACL_OK, SHM_LINK_RETRY_NAMED, or the peer's error */
+    int32_t pad;
+    uint64_t cap;
+    tacl__shm_seg_offer_t seg;
+} shm_link_msg_t;
+
+#define SHM_LINK_RETRY_NAMED (-1000)
+
+_Static_assert(sizeof(shm_link_msg_t) <= TACL_LINK_MSG_MAX, "an opening message fits a frame");
+
+static size_t shm_link_cap(void)
 {
-    size_t cap = 4096;
-    while (cap < ring_bytes)
+    long ring = tacl__setting_int(TACL_SET_SHM_RING_BYTES);
+    size_t want = ring > 0 ? (size_t)ring : (1u << 20), cap = 4096;
+    while (cap < want)
         cap <<= 1;
-    shm_link_t *l = calloc(1, sizeof *l);
-    if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
-    tacl_status_t st = tacl__shm_seg_open(pair, "link", SHM_LINK_CTL_BYTES + 2 * cap, &l->seg, eb);
-    if (st != TACL_OK) {
-        free(l);
-        return st;
-    }
-    /* Reserve the pages now: tmpfs hands out pages when they are first touched, and a full
-     * /dev/shm (64 MiB in a default container) would then kill us with SIGBUS in the middle of
-     * a transfer. Populating fails cleanly instead; both sides agree before using the link. */
-    int32_t ok = 1, both[2] = {0, 0};
+    return cap;
+}
+
+/* Reserve the pages now: tmpfs hands out pages when they are first touched, and a full /dev/shm
+ * (64 MiB in a default container) would then kill us with SIGBUS in the middle of a transfer.
+ * Populating fails cleanly instead; each side does it before it uses the link. */
+static tacl_status_t shm_link_populate(shm_link_t *l, tacl__errbuf_t *eb)
+{
 #ifdef MADV_POPULATE_WRITE
-    if (madvise(l->seg.base, l->seg.size, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
-        TACL_WARN(TACL_SUB_SHM, "cannot reserve %zu bytes of shared memory for a link: %s",
-                  l->seg.size, strerror(errno));
-        ok = 0;
-    }
+    if (madvise(l->seg.base, l->seg.size, MADV_POPULATE_WRITE) != 0 && errno != EINVAL)
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                         "not enough shared memory (/dev/shm) for a %zu-byte link segment: %s",
+                         l->seg.size, strerror(errno));
+#else
+    (void)l;
+    (void)eb;
 #endif
-    st = tacl__xchg_allgather(pair, &ok, sizeof ok, both, eb);
-    if (st == TACL_OK && !(both[0] && both[1]))
-        st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
-                       "not enough shared memory (/dev/shm) for a %zu-byte link segment on %s side",
-                       l->seg.size, ok ? "the peer's" : "this");
-    if (st != TACL_OK) {
-        tacl__shm_seg_close(&l->seg);
-        free(l);
-        return st;
-    }
+    return TACL_OK;
+}
+
+static void shm_link_init(shm_link_t *l, int me, size_t cap)
+{
     l->ctl = l->seg.base;
-    l->me = pair->rank;
+    l->me = me;
     l->cap = cap;
     uint8_t *data = (uint8_t *)l->seg.base + SHM_LINK_CTL_BYTES;
     l->tx = &l->ctl->ring[l->me];
     l->rx = &l->ctl->ring[1 - l->me];
     l->txdata = data + (size_t)l->me * cap;
     l->rxdata = data + (size_t)(1 - l->me) * cap;
+}
+
+/* The lower rank's offer: a segment made, populated and described in msg. */
+static tacl_status_t shm_link_make_offer(shm_link_t *l, int named, void *msg, size_t *len,
+                                         tacl__errbuf_t *eb)
+{
+    shm_link_msg_t m = {.cap = shm_link_cap()};
+    l->named = named;
+    tacl_status_t st = tacl__shm_seg_create("link", SHM_LINK_CTL_BYTES + 2 * (size_t)m.cap, named,
+                                            &l->seg, &l->setup_fd, &l->offer, eb);
+    if (st == TACL_OK && (st = shm_link_populate(l, eb)) != TACL_OK) {
+        tacl__shm_seg_release(&l->setup_fd, &l->offer);
+        tacl__shm_seg_close(&l->seg);
+    }
+    if (st != TACL_OK) return st;
+    shm_link_init(l, 0, (size_t)m.cap);
+    m.seg = l->offer;
+    memcpy(msg, &m, sizeof m);
+    *len = sizeof m;
+    return TACL_OK;
+}
+
+static tacl_status_t shm_link_offer(void **conn, void *msg, size_t *len, tacl__errbuf_t *eb)
+{
+    shm_link_t *l = calloc(1, sizeof *l);
+    if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+    l->setup_fd = -1;
+    tacl_status_t st = shm_link_make_offer(l, 0, msg, len, eb);
+    if (st != TACL_OK) {
+        free(l);
+        return st;
+    }
     *conn = l;
     return TACL_OK;
+}
+
+static int shm_link_accept(const void *msg, size_t len, void **conn, void *reply, size_t *rlen,
+                           tacl__errbuf_t *eb)
+{
+    shm_link_msg_t m, r = {.status = TACL_OK};
+    tacl_status_t st = TACL_OK;
+    shm_link_t *l = calloc(1, sizeof *l);
+    *rlen = sizeof r;
+    if (!l) {
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
+    } else if (len != sizeof m) {
+        st = tacl__err(eb, TACL_ERR_INTERNAL, TACL_SUB_SHM, "link offer of %zu bytes", len);
+    } else {
+        memcpy(&m, msg, sizeof m);
+        int retry = 0;
+        l->setup_fd = -1;
+        if (m.cap < 4096 || (m.cap & (m.cap - 1)) || m.seg.size != SHM_LINK_CTL_BYTES + 2 * m.cap)
+            st = tacl__err(eb, TACL_ERR_INTERNAL, TACL_SUB_SHM, "bad link offer (%llu-byte rings)",
+                           (unsigned long long)m.cap);
+        else if ((st = tacl__shm_seg_attach(&m.seg, &l->seg, &retry, eb)) != TACL_OK)
+            r.status = retry ? SHM_LINK_RETRY_NAMED : (int32_t)st;
+        else if ((st = shm_link_populate(l, eb)) != TACL_OK)
+            tacl__shm_seg_close(&l->seg);
+    }
+    if (st != TACL_OK) {
+        if (r.status == TACL_OK) r.status = (int32_t)st;
+        free(l);
+        memcpy(reply, &r, sizeof r);
+        return r.status == SHM_LINK_RETRY_NAMED ? 0 : -1;
+    }
+    shm_link_init(l, 1, (size_t)m.cap);
+    memcpy(reply, &r, sizeof r);
+    *conn = l;
+    return 1;
+}
+
+static int shm_link_confirm(void *conn, const void *reply, size_t rlen, void *msg, size_t *len,
+                            tacl__errbuf_t *eb)
+{
+    shm_link_t *l = conn;
+    shm_link_msg_t r = {.status = TACL_ERR_INTERNAL};
+    if (rlen == sizeof r) memcpy(&r, reply, sizeof r);
+    tacl__shm_seg_release(&l->setup_fd, &l->offer); /* the peer has it open, or never will */
+    if (r.status == TACL_OK) return 1;
+    tacl__shm_seg_close(&l->seg);
+    if (r.status == SHM_LINK_RETRY_NAMED && !l->named)
+        return shm_link_make_offer(l, 1, msg, len, eb) == TACL_OK ? 0 : -1;
+    tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM, "the peer could not map the link's segment (%s)",
+              r.status == SHM_LINK_RETRY_NAMED ? "cannot open it"
+                                               : tacl_status_str((tacl_status_t)r.status));
+    return -1;
 }
 
 static void shm_link_set_sleeping(void *conn, int sleeping)
@@ -157,6 +249,7 @@ static int shm_link_readable(void *conn)
 static void shm_link_close(void *conn)
 {
     shm_link_t *l = conn;
+    if (l->setup_fd >= 0) tacl__shm_seg_release(&l->setup_fd, &l->offer);
     tacl__shm_seg_close(&l->seg);
     free(l);
 }
@@ -180,17 +273,13 @@ static int shm_link_suits(const char *host_a, const char *host_b)
     return !tacl__setting_bool(TACL_SET_SHM_DISABLE) && strcmp(host_a, host_b) == 0;
 }
 
-static tacl_status_t shm_link_type_open(const tacl__xchg_t *pair, void **conn, tacl__errbuf_t *eb)
-{
-    long ring = tacl__setting_int(TACL_SET_SHM_RING_BYTES);
-    return tacl__shm_link_open(pair, ring > 0 ? (size_t)ring : (1u << 20), conn, eb);
-}
-
 const tacl__link_type_t tacl__shm_link_type = {
     .name = "shm",
     .info = "shm ring",
     .log_sub = TACL_SUB_SHM,
     .ops = &tacl__shm_link_ops,
     .suits = shm_link_suits,
-    .open = shm_link_type_open,
+    .offer = shm_link_offer,
+    .accept = shm_link_accept,
+    .confirm = shm_link_confirm,
 };

@@ -205,3 +205,65 @@ void tacl__shm_seg_close(tacl__shm_seg_t *seg)
     if (seg->base) munmap(seg->base, seg->size);
     seg->base = NULL;
 }
+
+tacl_status_t tacl__shm_seg_create(const char *tag, size_t size, int named, tacl__shm_seg_t *out,
+                                   int *fd, tacl__shm_seg_offer_t *offer, tacl__errbuf_t *eb)
+{
+    shm_seg_announce_t a = {.fd = -1};
+    *fd = shm_seg_create(named, tag, size, 0, &a, eb);
+    if (*fd < 0) return a.status != TACL_OK ? (tacl_status_t)a.status : TACL_ERR_SYSTEM;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (base == MAP_FAILED) {
+        tacl_status_t st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                                     "cannot map shared segment %s (%zu bytes): %s", a.name, size,
+                                     strerror(errno));
+        close(*fd);
+        *fd = -1;
+        if (a.fd < 0) shm_unlink(a.name);
+        return st;
+    }
+    *offer = (tacl__shm_seg_offer_t){.pid = a.pid, .fd = a.fd, .size = size};
+    snprintf(offer->name, sizeof offer->name, "%s", a.name);
+    out->base = base;
+    out->size = size;
+    snprintf(out->name, sizeof out->name, "%s", a.name);
+    return TACL_OK;
+}
+
+tacl_status_t tacl__shm_seg_attach(const tacl__shm_seg_offer_t *offer, tacl__shm_seg_t *out,
+                                   int *retry_named, tacl__errbuf_t *eb)
+{
+    char path[64], name[64];
+    *retry_named = 0;
+    snprintf(name, sizeof name, "%.*s", (int)sizeof offer->name - 1, offer->name);
+    if (offer->fd >= 0)
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)offer->pid, (int)offer->fd);
+    int fd = offer->fd >= 0 ? open(path, O_RDWR | O_CLOEXEC) : shm_open(name, O_RDWR, 0600);
+    if (fd < 0 && offer->fd >= 0 && errno != ENOENT) {
+        *retry_named = 1;
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                         "cannot open %s (the peer's memfd %s): %s", path, name, strerror(errno));
+    }
+    if (fd < 0)
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                         "cannot open shared segment %s made by the peer (pid %d): %s", name,
+                         (int)offer->pid, strerror(errno));
+    size_t size = (size_t)offer->size;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (base == MAP_FAILED)
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_SHM,
+                         "cannot map shared segment %s (%zu bytes): %s", name, size, strerror(err));
+    out->base = base;
+    out->size = size;
+    snprintf(out->name, sizeof out->name, "%s", name);
+    return TACL_OK;
+}
+
+void tacl__shm_seg_release(int *fd, const tacl__shm_seg_offer_t *offer)
+{
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+    if (offer->fd < 0 && offer->name[0]) shm_unlink(offer->name);
+}

@@ -30,4 +30,22 @@ tacl_status_t tacl__shm_seg_open_reserved(const tacl__xchg_t *xchg, const char *
                                           tacl__shm_seg_t *out, tacl__errbuf_t *eb);
 void tacl__shm_seg_close(tacl__shm_seg_t *seg);
 
+/* The same sharing between two ranks without an exchange, for setups carried as messages: the
+ * creator makes and maps the segment and describes it in *offer; the other side attaches from
+ * the offer; the creator then releases its descriptor (or the name). */
+typedef struct {
+    int32_t pid, fd; /* the creator's memfd (fd -1: named segment) */
+    uint64_t size;
+    char name[64];
+} tacl__shm_seg_offer_t;
+
+/* named: a POSIX segment instead of a memfd (the other side could not open the memfd). *fd is
+ * held until tacl__shm_seg_release. */
+tacl_status_t tacl__shm_seg_create(const char *tag, size_t size, int named, tacl__shm_seg_t *out,
+                                   int *fd, tacl__shm_seg_offer_t *offer, tacl__errbuf_t *eb);
+/* *retry_named = 1 (and an error) when /proc refused the creator's memfd: ask for a named one. */
+tacl_status_t tacl__shm_seg_attach(const tacl__shm_seg_offer_t *offer, tacl__shm_seg_t *out,
+                                   int *retry_named, tacl__errbuf_t *eb);
+void tacl__shm_seg_release(int *fd, const tacl__shm_seg_offer_t *offer);
+
 #endif
