@@ -14,7 +14,10 @@
  *   kill_relay chain 0-1-2, the relay 1 is SIGKILLed: 0 and 2, both alive, fail with
  *              TACL_ERR_UNREACHABLE naming the lost relay
  *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
- *              silent) after about 3.5 heartbeats, not at the deadline */
+ *              silent) after about 3.5 heartbeats, not at the deadline
+ *   lazy_shm   four ranks of one host, only 0 and 1 talk (both ways, one large message through
+ *              the ring): exactly the pair 0-1 maps a ring segment, ranks 2 and 3 map none, and
+ *              the doctor's text still names the ring for every pair */
 #include "check.h"
 #include "clock.h"
 #include "transport/engine.h"
@@ -272,6 +275,53 @@ static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     return 0;
 }
 
+/* Ring segments this process maps: memfd "tacl-link-..." (or a named /tacl-link-... segment). */
+static int lazy_rings_mapped(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "tacl-link-")) n++;
+    fclose(f);
+    return n;
+}
+
+static int lazy_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl__engine_t *e = mp_create(rank, size, x);
+    for (int p = 0; p < size; p++)
+        if (p != rank) CHECK_CONTAINS(tacl__engine_link_info(e, p), "+ shm ring");
+    CHECK(lazy_rings_mapped() == 0); /* nothing opened at create */
+    mp_barrier(x);
+    if (rank < 2) {
+        size_t len = 4u << 20;
+        uint8_t *out = malloc(len), *in = malloc(len);
+        CHECK(out && in);
+        for (size_t i = 0; i < len; i++)
+            out[i] = pattern(i, rank);
+        tacl__msg_key_t key = {.comm_id = 7, .tag = 1};
+        tacl__req_t *r[2];
+        tacl__errbuf_t eb;
+        CHECK_OK(tacl__engine_isend(e, 1 - rank, &key, NULL, out, len, &r[0]));
+        CHECK_OK(tacl__engine_irecv(e, 1 - rank, &key, NULL, in, len, &r[1]));
+        CHECK_OK(tacl__engine_wait(e, r, 2, tacl__deadline_ns(20), NULL, 0, &eb));
+        for (size_t i = 0; i < len; i++)
+            CHECK(in[i] == pattern(i, 1 - rank));
+        free(out);
+        free(in);
+    }
+    mp_barrier(x);
+    int mapped = lazy_rings_mapped();
+    fprintf(stderr, "rank %d maps %d ring segment(s)\n", rank, mapped);
+    CHECK(mapped == (rank < 2 ? 1 : 0));
+    mp_barrier(x);
+    tacl__engine_destroy(e);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "kill";
@@ -307,6 +357,10 @@ int main(int argc, char **argv)
         fn = kill_relay_child;
         victim = 1;
         victim_sig = SIGKILL;
+    } else if (!strcmp(what, "lazy_shm")) {
+        same_host = 1;
+        size = 4;
+        fn = lazy_child;
     } else if (!strcmp(what, "cut")) {
         setenv("TACL_HEARTBEAT", "0.3", 1);
         size = 2;
