@@ -278,6 +278,13 @@ static void credit_line_rank(world_t *w, int rank, tacl__engine_t *e)
     for (int d = 0; d < N; d++)
         hops[d] = d == rank ? -1 : d > rank ? rank + 1 : rank - 1;
     CHECK_OK(tacl__engine_set_routes(e, hops));
+    /* Every relay has its routes before the first fragment reaches it (a relay without one
+     * drops it, as it must). */
+    atomic_fetch_add(&w->flag, 1);
+    uint64_t until = dl(20);
+    while (atomic_load(&w->flag) < N && tacl__now_ns() < until)
+        usleep(1000);
+    CHECK(atomic_load(&w->flag) >= N);
     uint8_t *out = malloc(n * N * M), *in = malloc(n * N * M);
     CHECK(out && in);
     tacl__req_t *r[2 * N * M];
