@@ -15,6 +15,9 @@
  *              TACL_ERR_UNREACHABLE naming the lost relay
  *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
  *              silent) after about 3.5 heartbeats, not at the deadline
+ *   stall_idle three ranks of three hosts, rank 2 SIGSTOPped while nobody sends anything: the
+ *              others, without a request in flight, still come to see it stalled within seconds
+ *              (rank 1 watches its successor; rank 0 learns from rank 1 and probes its own link)
  *   lazy_shm   four ranks of one host, only 0 and 1 talk (both ways, one large message through
  *              the ring): exactly the pair 0-1 maps a ring segment, ranks 2 and 3 map none, and
  *              the doctor's text still names the ring for every pair */
@@ -288,6 +291,41 @@ static int lazy_rings_mapped(void)
     return n;
 }
 
+static int stall_idle_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    int pid = (int)getpid(), pids[3];
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    tacl__engine_t *e = mp_create(rank, size, x);
+    mp_barrier(x);
+    if (rank == 2) {
+        raise(SIGSTOP); /* rank 0 kills us once both have seen the stall */
+        return 1;
+    }
+    uint64_t t0 = tacl__now_ns(), until = tacl__deadline_ns(15);
+    while (tacl__engine_peer_alive(e, 2) && tacl__now_ns() < until)
+        usleep(10000);
+    double took = (double)(tacl__now_ns() - t0) * 1e-9;
+    fprintf(stderr, "rank %d: rank 2 seen stalled after %.2f s\n", rank, took);
+    CHECK(!tacl__engine_peer_alive(e, 2));
+    CHECK(tacl__engine_peer_alive(e, 1 - rank)); /* the live peer stays alive */
+    CHECK(took < 8.0);
+    /* Rank 1 (the watcher) sees it first and keeps its engine until rank 0 has seen it too
+     * (rank 0 says so); then rank 0 ends rank 2. */
+    uint8_t note = 1;
+    tacl__msg_key_t key = {.comm_id = 3, .tag = 1};
+    tacl__req_t *r;
+    if (rank == 0)
+        CHECK_OK(tacl__engine_isend(e, 1, &key, NULL, &note, 1, &r));
+    else
+        CHECK_OK(tacl__engine_irecv(e, 0, &key, NULL, &note, 1, &r));
+    CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(15), NULL, 0, &eb));
+    if (rank == 0) kill(pids[2], SIGKILL);
+    tacl__engine_destroy(e);
+    return 0;
+}
+
 static int lazy_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
@@ -356,6 +394,12 @@ int main(int argc, char **argv)
         size = 3;
         fn = kill_relay_child;
         victim = 1;
+        victim_sig = SIGKILL;
+    } else if (!strcmp(what, "stall_idle")) {
+        setenv("TACL_HEARTBEAT", "0.3", 1);
+        size = 3;
+        fn = stall_idle_child;
+        victim = 2;
         victim_sig = SIGKILL;
     } else if (!strcmp(what, "lazy_shm")) {
         same_host = 1;

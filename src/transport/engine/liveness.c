@@ -5,8 +5,9 @@
  * square of the world. Silence is counted without the gaps in which our own progress thread did
  * not run (progress.c). A peer of this host (same pid namespace) is judged by the kernel, not by
  * its silence: it is stalled when /proc shows its process stopped, and a silent peer that is
- * merely starved of CPU is left alone; besides the watched links, each rank looks after the next
- * rank of its host, so a stopped process is found even by ranks that do not talk to it.
+ * merely starved of CPU is left alone. Besides the links in use, each rank looks after the next
+ * rank of its host (in /proc) and watches the next rank of another host (heartbeats), so a
+ * stalled rank is found even where no traffic flows, at a cost linear in the world.
  * Deaths and cuts are flooded to every rank as DEAD and CUT frames and kept in the tables that
  * waits and tacl__engine_peer_alive read from any thread; a cut is logged as a warning by the
  * rank that saw it, and only at info level by the ranks it is reported to. */
@@ -274,6 +275,16 @@ void tacl__eng_tick(tacl__engine_t *e)
         if (!e->pending[d]) continue;
         int h = e->links[d] ? d : atomic_load(&e->next_hop[d]);
         if (h >= 0 && h < n) e->use[h] = 1;
+    }
+    /* Besides, each rank watches the next rank of another host (in rank order, around) that it
+     * has a live link to: a stalled rank is found even where no traffic flows, at the cost of one
+     * watched link per rank (ranks of this host: eng_watch_host). */
+    for (int k = 1; k < n; k++) {
+        int p = (e->rank + k) % n;
+        tacl__eng_link_t *l = e->links[p];
+        if (e->local[p] || !l || l->state != ENG_LINK_UP || atomic_load(&e->dead[p])) continue;
+        e->use[p] = 1;
+        break;
     }
     for (int p = 0; p < n; p++) {
         tacl__eng_link_t *l = e->links[p];
