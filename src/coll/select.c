@@ -191,15 +191,22 @@ tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out
     double bytes = coll_model_bytes(c, a);
     int k = coll_size_class(bytes);
     int rooted_here = coll_kind(a->kind)->rooted && !c->full_mesh;
+    coll_pick_cache_t *e = &c->picks[a->kind][k];
+    int root = rooted_here ? a->root : -1;
     coll_algo_t forced = coll_algo_forced(a->kind);
     if (forced != COLL_ALGO_AUTO) {
         const coll_algo_row_t *r = coll_algo_row(forced);
         const char *why_not = "";
         if (!r->run[a->kind]) why_not = "it does not run this collective";
         if (r->run[a->kind] && r->applies(c, a, &why_not)) {
+            /* The class's entry holds the forced row's prediction (nothing else is chosen for
+             * this collective here while TACL_ALGO forces it). */
+            if (e->algo != (signed char)(r->id + 1) || e->root != root)
+                *e = (coll_pick_cache_t){(signed char)(r->id + 1), root,
+                                         r->predict(c, a, coll_size_class_bytes(k))};
             out->row = r;
             out->why = "forced by TACL_ALGO";
-            out->predicted_s = r->predict(c, a, coll_size_class_bytes(k));
+            out->predicted_s = e->predicted_s;
             if (!(c->picks_logged[a->kind] >> k & 1)) {
                 c->picks_logged[a->kind] |= 1ull << k;
                 select_log(c, a, k, out, NULL);
@@ -213,8 +220,6 @@ tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out
                              tacl__coll_name(a->kind), r->name, tacl__coll_name(a->kind), c->size,
                              c->nhosts, why_not);
     }
-    coll_pick_cache_t *e = &c->picks[a->kind][k];
-    int root = rooted_here ? a->root : -1;
     if (e->algo && e->root == root) {
         out->row = coll_algo_row((coll_algo_t)(e->algo - 1));
         out->predicted_s = e->predicted_s;
