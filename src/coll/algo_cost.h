@@ -8,24 +8,24 @@
 
 #include "coll/algo.h"
 
-/* Calibration (bench/RESULTS.md, "Cost model calibration"):
- * the shm group: one step (flags published and seen) and its bus bandwidth from 1 MiB
- * (bench/shm_allreduce: 0.12-0.56 us at 8 B on 2-8 ranks; busbw 4.4-16 GB/s, about one core's
- * copy rate); it is never rated below the communicator's fastest same-host link, as it moves
- * the same bytes without the engine's framing. */
+/* Calibration: constants measured by the benchmarks, as recorded in bench/RESULTS.md. The shm
+ * group ("Shared-memory all_reduce", "Host all_reduce on the GPU machine's CPUs"): one step,
+ * flags published and seen, 0.12-0.56 us at 8 B on 2-8 ranks; bus bandwidth from 1 MiB
+ * 4.4-16 GB/s, about one core's copy rate. The group is never rated below the communicator's
+ * fastest same-host link: it moves the same bytes without the engine's framing. */
 #define COST_SHM_STEP_S 0.5e-6
 #define COST_SHM_BUSBW  6e9
 /* One engine message step on top of the link's latency: handing the request to the progress
- * thread and completing it (engine_bench shm: 2.6 us ping-pong half round trip at 8 B). */
+ * thread and completing it ("Point-to-point engine": shm 2.6 us half round trip at 8 B). */
 #define COST_ENGINE_STEP_S 2e-6
-/* Links nothing measured or declared: same host (engine rings; engine_bench shm 6-9 GB/s) and
- * another host (10 Gb/s Ethernet, a switch hop). */
+/* Links nothing measured or declared: same host (engine rings, "Point-to-point engine": shm
+ * 6-9 GB/s streaming) and another host (10 Gb/s Ethernet, a switch hop). */
 #define COST_LINK_HOST_BW  6e9
 #define COST_LINK_HOST_LAT 1e-6
 #define COST_LINK_NET_BW   1.25e9
 #define COST_LINK_NET_LAT  20e-6
-/* Reduction of vectors in memory, bytes of one operand per second (bench/reduce_kernels from
- * memory rather than cache). */
+/* Reduction of vectors in memory, bytes of one operand per second ("Reduction kernels" measures
+ * 26-57 GB/s from cache; memory bound here, like the shm group's copy rate). */
 #define COST_REDUCE_BW 8e9
 /* A later registry row must be predicted this much faster than the best earlier one. */
 #define COST_TIE 0.10
