@@ -55,9 +55,9 @@ typedef enum {
     COLL_ALGO_COUNT
 } coll_algo_t;
 
-/* The selector's memory (select.c): per collective and size class, the row chosen (its
- * coll_algo_t + 1; 0 before the first call of that class) and the root it was chosen for (-1
- * where the root does not change the choice). */
+/* The selector's memory (select.c): per collective and size class, the row chosen (its index in
+ * coll_algo_rows + 1; 0 before the first call of that class), the root it was chosen for (-1
+ * where the root does not change the choice) and its prediction. */
 #define COLL_SIZE_CLASSES 64
 typedef struct {
     signed char algo;

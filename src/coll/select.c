@@ -122,7 +122,8 @@ coll_algo_t coll_algo_forced(tacl__coll_t kind)
 int coll_size_class(double bytes)
 {
     if (!(bytes >= 1)) return 0;
-    int k = ilogb(bytes) + 1;
+    uint64_t b = bytes < 0x1p63 ? (uint64_t)bytes : UINT64_MAX;
+    int k = 64 - __builtin_clzll(b); /* every call asks: no libm here */
     return k < COLL_SIZE_CLASSES ? k : COLL_SIZE_CLASSES - 1;
 }
 
@@ -201,9 +202,9 @@ tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out
         if (r->run[a->kind] && r->applies(c, a, &why_not)) {
             /* The class's entry holds the forced row's prediction (nothing else is chosen for
              * this collective here while TACL_ALGO forces it). */
-            if (e->algo != (signed char)(r->id + 1) || e->root != root)
-                *e = (coll_pick_cache_t){(signed char)(r->id + 1), root,
-                                         r->predict(c, a, coll_size_class_bytes(k))};
+            signed char idx = (signed char)(r - coll_algo_rows + 1);
+            if (e->algo != idx || e->root != root)
+                *e = (coll_pick_cache_t){idx, root, r->predict(c, a, coll_size_class_bytes(k))};
             out->row = r;
             out->why = "forced by TACL_ALGO";
             out->predicted_s = e->predicted_s;
@@ -221,7 +222,7 @@ tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out
                              c->nhosts, why_not);
     }
     if (e->algo && e->root == root) {
-        out->row = coll_algo_row((coll_algo_t)(e->algo - 1));
+        out->row = &coll_algo_rows[e->algo - 1];
         out->predicted_s = e->predicted_s;
         out->why = "fastest by the cost model";
         return TACL_OK;
@@ -231,7 +232,7 @@ tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out
     if (!r)
         return tacl__err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL,
                          "%s: no algorithm runs it on this communicator", tacl__coll_name(a->kind));
-    *e = (coll_pick_cache_t){(signed char)(r->id + 1), root, t};
+    *e = (coll_pick_cache_t){(signed char)(r - coll_algo_rows + 1), root, t};
     out->row = r;
     out->predicted_s = t;
     out->why = "fastest by the cost model";
