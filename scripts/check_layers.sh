@@ -32,25 +32,27 @@ while IFS='|' read -r _ name folder _; do
 done < <(awk '/^\| layer \| folder \|/ {t = 1; next} t && /^\|---/ {next} t && /^\|/ {print; next} t {exit}' "$doc")
 [ ${#names[@]} -ge 2 ] || { echo "check_layers: no layer table in $doc" >&2; exit 2; }
 
-# Layer index of a path relative to root (the longest matching folder), -1 when none.
+# Layer index of a path relative to root (the longest matching folder) into $layer, -1 when
+# none (no subshell: it runs for every include).
 layer_of() {
-    local p=$1 best=-1 blen=0 i f
+    local p=$1 blen=0 i f
+    layer=-1
     for i in "${!folders[@]}"; do
         f=${folders[$i]}
         if [[ "$p" == "$f"/* ]] && [ ${#f} -gt $blen ]; then
-            best=$i blen=${#f}
+            layer=$i blen=${#f}
         fi
     done
-    echo $best
 }
 
 fails=0
 cd "$root" || exit 2
 # Includes.
 while IFS= read -r file; do
-    fl=$(layer_of "$file")
+    layer_of "$file"
+    fl=$layer
     [ "$fl" -ge 0 ] || continue
-    dir=$(dirname "$file")
+    dir=${file%/*}
     while IFS=: read -r line inc; do
         inc=${inc#*\"} inc=${inc%%\"*}
         target=""
@@ -59,8 +61,9 @@ while IFS= read -r file; do
         done
         # Not in the tree: generated at build time (tools/tacl/commands.h), no layer to check.
         [ -n "$target" ] || continue
-        target=$(realpath --relative-to=. "$target")
-        tl=$(layer_of "$target")
+        [[ "$target" != *..* ]] || target=$(realpath --relative-to=. "$target")
+        layer_of "$target"
+        tl=$layer
         if [ "$tl" -gt "$fl" ]; then
             echo "$file:$line: #include \"$inc\" goes up the layers: ${names[$fl]} ($file) uses ${names[$tl]} ($target)"
             fails=$((fails + 1))
@@ -76,7 +79,8 @@ if [ -n "$objects" ]; then
     while IFS= read -r obj; do
         rel=${obj#"$objects"/} src="src/${rel%.o}"
         [ -f "$src" ] || src="tools/tacl/${rel%.o}"
-        l=$(layer_of "$src")
+        layer_of "$src"
+        l=$layer
         [ "$l" -ge 0 ] || continue
         nm --defined-only -g "$obj" 2>/dev/null | awk -v s="$src" -v l="$l" 'NF == 3 {print $3, l, s}' >>"$defs"
         nm -u "$obj" 2>/dev/null | awk -v s="$src" -v l="$l" '{print $NF, l, s}' >>"$uses"

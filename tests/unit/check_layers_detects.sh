@@ -2,7 +2,8 @@
 # check_layers_detects.sh — scripts/check_layers.sh on a small tree of its own: a clean tree
 # passes; an include that goes up (core -> coll) fails naming file:line, the include and both
 # layers; an include by name of a core header and one of a generated file pass; a folder's row
-# covers its subfolders (src/transport/engine/x.c is the transports layer).
+# covers its subfolders (src/transport/engine/x.c is the transports layer); with --objects, a
+# core object calling a function that a collectives object defines fails naming both.
 set -u
 script="$TACL_SOURCE_DIR/scripts/check_layers.sh"
 t=$(mktemp -d)
@@ -40,4 +41,19 @@ echo "$out" | grep -qF 'src/transport/engine/progress.c:2: #include "coll/coll.h
     fail "violation not named: $out"
 echo "$out" | grep -q "1 use(s) against the layer order (core < transports < collectives < tools)" ||
     fail "no summary: $out"
+# Calls: objects laid out as the build lays them out (OBJDIR/<folder under src>/<file>.o).
+printf '#include "err.h"\n#include "tacl.h"\n' >"$t/src/transport/engine/progress.c"
+obj="$t/obj"
+mkdir -p "$obj/core" "$obj/coll"
+echo 'int coll_helper(void) { return 1; }' >"$t/coll_b.c"
+echo 'int coll_helper(void); int core_user(void) { return coll_helper(); }' >"$t/core_a.c"
+cc=${CC:-cc}
+command -v "$cc" >/dev/null || { echo "SKIP: no C compiler for the call check"; exit 77; }
+"$cc" -c "$t/coll_b.c" -o "$obj/coll/coll.c.o" && "$cc" -c "$t/core_a.c" -o "$obj/core/log.c.o" ||
+    fail "cannot compile the objects"
+out=$(bash "$script" --root "$t" --objects "$obj" 2>&1)
+rc=$?
+[ $rc = 1 ] || fail "exit $rc for an upward call: $out"
+echo "$out" | grep -qF "src/core/log.c: calls coll_helper, defined by src/coll/coll.c: core uses collectives" ||
+    fail "call not named: $out"
 echo "check_layers_detects: ok"
