@@ -177,14 +177,15 @@ static void select_log(tacl_comm_t *c, const coll_args_t *a, int k, const coll_p
     }
     char root[24] = "";
     if (coll_kind(a->kind)->rooted) snprintf(root, sizeof root, ", root %d", a->root);
+    char sizes[64] = "0 bytes";
+    if (k) snprintf(sizes, sizeof sizes, "%.0f to %.0f bytes", ldexp(1, k - 1), ldexp(1, k) - 1);
     int lvl = c->rank == 0 ? TACL_LOG_INFO : TACL_LOG_DEBUG;
     TACL_LOG_AT_(lvl, TACL_SUB_COLL,
-                 "communicator %llx (%d ranks, %d hosts): %s of %.0f to %.0f bytes%s: %s (%s; "
-                 "%s), predicted %.3g s at %.0f bytes; others: %s",
-                 (unsigned long long)c->id, c->size, c->nhosts, tacl__coll_name(a->kind),
-                 k ? ldexp(1, k - 1) : 0, k ? ldexp(1, k) - 1 : 0, root, p->row->name,
-                 p->row->about, p->why, p->predicted_s, coll_size_class_bytes(k),
-                 others[0] ? others : "none");
+                 "communicator %llx (%d ranks, %d host%s): %s of %s%s: %s (%s; %s), predicted "
+                 "%.3g s at %.0f bytes; others: %s",
+                 (unsigned long long)c->id, c->size, c->nhosts, c->nhosts == 1 ? "" : "s",
+                 tacl__coll_name(a->kind), sizes, root, p->row->name, p->row->about, p->why,
+                 p->predicted_s, coll_size_class_bytes(k), others[0] ? others : "none");
 }
 
 tacl_status_t coll_select(tacl_comm_t *c, const coll_args_t *a, coll_pick_t *out)
