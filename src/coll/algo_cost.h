@@ -11,9 +11,9 @@
 /* Calibration: constants measured by the benchmarks, as recorded in bench/RESULTS.md; to
  * re-measure on a host, `build/bench/shm_allreduce -n N` (time at 8 B: COST_SHM_STEP_S; busbw
  * from 1 MiB: COST_SHM_BUSBW), `build/bench/engine_bench shm` and `tcp` (latency at 8 B minus
- * the wire's: COST_ENGINE_STEP_S; streaming rate: COST_LINK_*_BW). The shm
- * group ("Shared-memory all_reduce", "Host all_reduce on the GPU machine's CPUs"): one step,
- * flags published and seen, 0.12-0.56 us at 8 B on 2-8 ranks; bus bandwidth from 1 MiB
+ * the wire's: COST_ENGINE_STEP_S; streaming rate: COST_LINK_*_BW).
+ * The shm group ("Shared-memory all_reduce", "Host all_reduce on the GPU machine's CPUs"): one
+ * step, flags published and seen, 0.12-0.56 us at 8 B on 2-8 ranks; bus bandwidth from 1 MiB
  * 4.4-16 GB/s, about one core's copy rate. The group is never rated below the communicator's
  * fastest same-host link: it moves the same bytes without the engine's framing. */
 #define COST_SHM_STEP_S 0.5e-6
