@@ -44,8 +44,8 @@ static int run_bench(tacl_comm_t *w, size_t bytes, int iters, int bcast)
                         .count = count,
                         .esz = sizeof(float),
                         .root = root};
-    const char *why = "";
-    coll_algo_t algo = coll_select(w, &args, &why);
+    coll_pick_t pick;
+    if (coll_select(w, &args, &pick) != TACL_OK) goto fail;
     double best = 1e30, sum = 0;
     for (int it = -1; it < iters; it++) {
         for (size_t i = 0; i < count; i++)
@@ -74,10 +74,10 @@ static int run_bench(tacl_comm_t *w, size_t bytes, int iters, int bcast)
         if (slowest < best) best = slowest;
     }
     if (me == 0)
-        printf("topo_allreduce %s ranks %d bytes %zu algo %s (%s) iters %d best_s %.4f mean_s "
-               "%.4f\n",
-               bcast ? "broadcast" : "all_reduce", n, bytes, coll_algo_name(algo), why, iters, best,
-               sum / iters);
+        printf("topo_allreduce %s ranks %d bytes %zu algo %s (%s) predicted_s %.4f iters %d "
+               "best_s %.4f mean_s %.4f\n",
+               bcast ? "broadcast" : "all_reduce", n, bytes, pick.row->name, pick.why,
+               pick.predicted_s, iters, best, sum / iters);
     free(a);
     return 0;
 fail:

@@ -34,10 +34,32 @@ typedef struct {
     size_t esz;
     /* v-variants (elements) */
     const size_t *send_counts, *send_displs, *recv_counts, *recv_displs;
-    int nested; /* run inside an operation whose ranks already agreed (host leaders) */
+    int nested; /* run inside an operation whose ranks already agreed (host leaders): a forced
+                   algorithm that cannot run here gives way to the selector's choice */
 } coll_args_t;
 
 #define COLL_MAX_REQS 64
+
+/* What each collective is (coll_kind.c): it reduces; it has a root; it takes fixed blocks of
+ * count elements per rank (the engine algorithms run the v-variant); its own messages prove
+ * that every rank made the same call when it carries data (always: even without); how the
+ * cost model counts its bytes; which ranks need a send and a recv buffer (the v-variants
+ * decide by their counts). */
+enum { COLL_NEED_NONE, COLL_NEED_ALL, COLL_NEED_ROOT }; /* buffers needed (count > 0) */
+typedef struct {
+    unsigned reduction : 1, rooted : 1, fixed : 1, by_data : 1, always_by_data : 1;
+    unsigned bytes : 2;
+    unsigned send : 2, recv : 2; /* COLL_NEED_*: on every rank, on the root only, none */
+} coll_kind_info_t;
+const coll_kind_info_t *coll_kind(tacl__coll_t k);
+/* Bytes the cost model charges a on c: the vector, the n blocks of the fixed-block kinds, the
+ * receive total of all_gatherv, 0 for all_to_allv and barrier; the same on every rank. */
+double coll_model_bytes(const tacl_comm_t *c, const coll_args_t *a);
+/* The fingerprint every rank must agree on. */
+tacl__fp_t coll_fingerprint(const tacl_comm_t *c, const coll_args_t *a);
+/* Starts an operation of a on c: fingerprint, deadline, the communicator's next operation
+ * number; agree is room for the gate's agreement requests (NULL: none, a nested operation). */
+void coll_ctx_init(coll_ctx_t *x, tacl_comm_t *c, const coll_args_t *a, tacl__req_t **agree);
 
 /* Posts a send / receive of one step's message (tag = ctx step) to/from comm rank peer. */
 tacl_status_t coll_isend(coll_ctx_t *x, int peer, uint64_t tag, const void *buf, size_t len,
@@ -64,7 +86,20 @@ tacl_status_t algo_reduce_scatter_tree(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_gatherv_direct(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_scatterv_direct(coll_ctx_t *x, const coll_args_t *a);
 tacl_status_t algo_alltoallv_pairwise(coll_ctx_t *x, const coll_args_t *a);
-tacl_status_t algo_barrier_dissem(coll_ctx_t *x);
+tacl_status_t algo_barrier_dissem(coll_ctx_t *x, const coll_args_t *a);
+
+/* The shared-memory group of a one-host communicator (algo_shm.c); all_gatherv also runs
+ * all_gather (recv_counts NULL: fixed blocks). */
+tacl_status_t algo_shm_all_reduce(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_reduce(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_broadcast(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_reduce_scatter(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_barrier(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_all_gatherv(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_gather(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_scatter(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_all_to_all(coll_ctx_t *x, const coll_args_t *a);
+tacl_status_t algo_shm_all_to_allv(coll_ctx_t *x, const coll_args_t *a);
 
 /* Hierarchical: shm inside each host, leaders across (algo_hier.c). */
 tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a);

@@ -1,11 +1,22 @@
 /* algo_hier.c — hierarchical all_reduce for communicators spanning several hosts with several
  * ranks on some: reduce inside each host over shared memory to the host's leader, all_reduce
- * among the leaders (whatever algorithm their own graph calls for), broadcast inside each host.
- * Only one rank per host crosses the network. */
+ * among the leaders (the registry row the selector picks for their own communicator), broadcast
+ * inside each host. Only one rank per host crosses the network. */
 #include "coll/coll.h"
 #include "transport/shm/shm_group.h"
 
 #include <string.h>
+
+/* The leaders' all_reduce: an operation of their communicator whose agreement the enclosing
+ * call already made (nested), run by the row chosen for it. */
+static tacl_status_t hier_leaders(tacl_comm_t *lead, const coll_args_t *a)
+{
+    coll_pick_t pick;
+    TACL_CHECK(coll_select(lead, a, &pick));
+    coll_ctx_t x;
+    coll_ctx_init(&x, lead, a, NULL);
+    return pick.row->run[a->kind](&x, a);
+}
 
 tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
 {
@@ -27,7 +38,7 @@ tacl_status_t algo_allreduce_hier(coll_ctx_t *x, const coll_args_t *a)
         l.send = l.recv = a->recv;
         l.op = op;
         l.nested = 1;
-        st = coll_run(c->lead, &l);
+        st = hier_leaders(c->lead, &l);
         if (st != TACL_OK) {
             /* The other ranks of this host wait for the leader's broadcast: hand them the
              * cause instead of letting them discover the leader's exit. */

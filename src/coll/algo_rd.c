@@ -72,8 +72,9 @@ tacl_status_t algo_allreduce_rd(coll_ctx_t *x, const coll_args_t *a)
     return st;
 }
 
-tacl_status_t algo_barrier_dissem(coll_ctx_t *x)
+tacl_status_t algo_barrier_dissem(coll_ctx_t *x, const coll_args_t *a)
 {
+    (void)a;
     tacl_comm_t *c = x->c;
     int n = c->size, r = c->rank;
     char dummy = 0, sink;

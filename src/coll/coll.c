@@ -1,7 +1,8 @@
 /* coll.c — the one entry point of every host collective: each public call packs its arguments,
  * is checked here (TACL_ERR_INVALID before anything is sent), gets its fingerprint and
- * deadline, and is handed to the algorithm coll_select() picks. Errors are recorded in the
- * communicator's last-error message; a lost peer marks the communicator broken. */
+ * deadline, and is handed to the registry row coll_select() picks (algo_registry.h). Errors are
+ * recorded in the communicator's last-error message; a lost peer marks the communicator
+ * broken. */
 #include "coll/coll.h"
 #include "clock.h"
 #include "reduce.h"
@@ -38,17 +39,6 @@ tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st)
     return st;
 }
 
-static int coll_is_reduction(tacl__coll_t k)
-{
-    return k == TACL_COLL_ALL_REDUCE || k == TACL_COLL_REDUCE || k == TACL_COLL_REDUCE_SCATTER;
-}
-
-static int coll_is_rooted(tacl__coll_t k)
-{
-    return k == TACL_COLL_REDUCE || k == TACL_COLL_BROADCAST || k == TACL_COLL_GATHER ||
-           k == TACL_COLL_SCATTER;
-}
-
 /* Argument checks shared by every collective; messages name the call and the argument. */
 static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
 {
@@ -57,11 +47,11 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
     if (a->esz == 0)
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL, "%s: unknown dtype %d", what,
                          (int)a->dt);
-    if (coll_is_reduction(a->kind) && ((int)a->op < 0 || a->op >= TACL_OP_COUNT))
+    if (coll_kind(a->kind)->reduction && ((int)a->op < 0 || a->op >= TACL_OP_COUNT))
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                          "%s: unknown reduction op %d (expected sum, prod, min, max or avg)", what,
                          (int)a->op);
-    if (coll_is_rooted(a->kind) && (a->root < 0 || a->root >= c->size))
+    if (coll_kind(a->kind)->rooted && (a->root < 0 || a->root >= c->size))
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                          "%s: root %d out of range (communicator size %d)", what, a->root, c->size);
     if (a->kind == TACL_COLL_ALL_GATHERV && (!a->recv_counts || !a->recv_displs))
@@ -72,29 +62,14 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                          "%s: count and displacement arrays must not be NULL", what);
     TACL_CHECK(coll_check_sizes(c, a, what));
+    /* Which buffers this rank needs (coll_kind.c); the v-variants also check their counts. */
+    const coll_kind_info_t *k = coll_kind(a->kind);
     int me_root = a->root == c->rank;
-    int need_send = 0, need_recv = 0;
-    switch (a->kind) {
-    case TACL_COLL_ALL_REDUCE:
-    case TACL_COLL_ALL_GATHER:
-    case TACL_COLL_REDUCE_SCATTER:
-    case TACL_COLL_ALL_TO_ALL:
-        need_send = need_recv = a->count > 0;
-        break;
-    case TACL_COLL_REDUCE:
-    case TACL_COLL_GATHER:
-        need_send = a->count > 0;
-        need_recv = a->count > 0 && me_root;
-        break;
-    case TACL_COLL_BROADCAST:
-        need_send = a->count > 0 && me_root;
-        need_recv = a->count > 0;
-        break;
-    case TACL_COLL_SCATTER:
-        need_send = a->count > 0 && me_root;
-        need_recv = a->count > 0;
-        break;
-    case TACL_COLL_ALL_GATHERV: {
+    int need_send =
+        a->count > 0 && (k->send == COLL_NEED_ALL || (k->send == COLL_NEED_ROOT && me_root));
+    int need_recv =
+        a->count > 0 && (k->recv == COLL_NEED_ALL || (k->recv == COLL_NEED_ROOT && me_root));
+    if (a->kind == TACL_COLL_ALL_GATHERV) {
         if (a->recv_counts[c->rank] != a->count)
             return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                              "%s: send_count %zu differs from recv_counts[%d] = %zu", what,
@@ -104,9 +79,7 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
             total += a->recv_counts[r];
         need_send = a->count > 0;
         need_recv = total > 0;
-        break;
-    }
-    case TACL_COLL_ALL_TO_ALLV: {
+    } else if (a->kind == TACL_COLL_ALL_TO_ALLV) {
         if (a->send_counts[c->rank] != a->recv_counts[c->rank])
             return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                              "%s: rank %d sends itself send_counts[%d]=%zu elements but expects "
@@ -120,10 +93,6 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         }
         need_send = ts > 0;
         need_recv = tr > 0;
-        break;
-    }
-    default:
-        break;
     }
     if (need_send && !a->send)
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
@@ -132,23 +101,6 @@ static tacl_status_t coll_validate(tacl_comm_t *c, const coll_args_t *a)
         return tacl__err(&c->err, TACL_ERR_INVALID, TACL_SUB_COLL,
                          "%s: NULL recv buffer with count %zu on rank %d", what, a->count, c->rank);
     return coll_check_overlap(c, a, what);
-}
-
-/* The fingerprint every rank must agree on. */
-static tacl__fp_t coll_fingerprint(tacl_comm_t *c, const coll_args_t *a)
-{
-    tacl__fp_t fp = {(uint32_t)a->kind, (uint32_t)a->dt, 0, -1, a->count, c->seq};
-    if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
-    if (coll_is_rooted(a->kind)) fp.root = a->root;
-    if (a->kind == TACL_COLL_ALL_GATHERV) {
-        size_t total = 0;
-        for (int r = 0; r < c->size; r++)
-            total += a->recv_counts[r];
-        fp.count = total;
-    } else if (a->kind == TACL_COLL_ALL_TO_ALLV || a->kind == TACL_COLL_BARRIER) {
-        fp.count = 0;
-    }
-    return fp;
 }
 
 /* One rank: every collective is a copy (or nothing). */
@@ -175,125 +127,16 @@ static tacl_status_t coll_run_self(const coll_args_t *a)
     }
 }
 
-/* Same-host communicator: the direct shared-memory algorithms (v-variants in bytes). */
-static tacl_status_t coll_run_shm(coll_ctx_t *x, const coll_args_t *a)
-{
-    tacl_comm_t *c = x->c;
-    tacl__shm_group_t *g = c->shm;
-    size_t n = (size_t)c->size, esz = a->esz;
-    size_t *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
-    tacl_status_t st;
-    switch (a->kind) {
-    case TACL_COLL_ALL_REDUCE:
-        return tacl__shm_all_reduce(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
-                                    x->deadline, &c->err);
-    case TACL_COLL_REDUCE:
-        return tacl__shm_reduce(g, a->send, a->recv, a->count, a->dt, a->op, a->root, &x->fp,
-                                x->deadline, &c->err);
-    case TACL_COLL_BROADCAST:
-        return tacl__shm_broadcast(g, a->send, a->recv, a->count * esz, a->root, &x->fp,
-                                   x->deadline, &c->err);
-    case TACL_COLL_REDUCE_SCATTER:
-        return tacl__shm_reduce_scatter(g, a->send, a->recv, a->count, a->dt, a->op, &x->fp,
-                                        x->deadline, &c->err);
-    case TACL_COLL_BARRIER:
-        return tacl__shm_barrier(g, &x->fp, x->deadline, &c->err);
-    default:
-        break;
-    }
-    b1 = calloc(n, sizeof *b1);
-    b2 = calloc(n, sizeof *b2);
-    b3 = calloc(n, sizeof *b3);
-    b4 = calloc(n, sizeof *b4);
-    if (!b1 || !b2 || !b3 || !b4) {
-        st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
-        goto out;
-    }
-    for (size_t r = 0; r < n; r++) {
-        switch (a->kind) {
-        case TACL_COLL_ALL_GATHER:
-        case TACL_COLL_GATHER:
-        case TACL_COLL_SCATTER:
-        case TACL_COLL_ALL_TO_ALL:
-            b1[r] = b3[r] = a->count * esz;
-            b2[r] = b4[r] = r * a->count * esz;
-            break;
-        case TACL_COLL_ALL_GATHERV:
-            b1[r] = a->recv_counts[r] * esz;
-            b2[r] = a->recv_displs[r] * esz;
-            break;
-        case TACL_COLL_ALL_TO_ALLV:
-            b1[r] = a->send_counts[r] * esz;
-            b2[r] = a->send_displs[r] * esz;
-            b3[r] = a->recv_counts[r] * esz;
-            b4[r] = a->recv_displs[r] * esz;
-            break;
-        default:
-            break;
-        }
-    }
-    switch (a->kind) {
-    case TACL_COLL_ALL_GATHER:
-    case TACL_COLL_ALL_GATHERV:
-        st = tacl__shm_all_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, &x->fp, x->deadline,
-                                   &c->err);
-        break;
-    case TACL_COLL_GATHER:
-        st = tacl__shm_gatherv(g, a->send, a->count * esz, a->recv, b1, b2, a->root, &x->fp,
-                               x->deadline, &c->err);
-        break;
-    case TACL_COLL_SCATTER:
-        st = tacl__shm_scatterv(g, a->send, b1, b2, a->recv, a->count * esz, a->root, &x->fp,
-                                x->deadline, &c->err);
-        break;
-    case TACL_COLL_ALL_TO_ALL:
-        /* In place needs no copy: each step reads a piece of every block before the step and
-         * writes the same piece of the same blocks after it. */
-        st = tacl__shm_all_to_allv(g, a->send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline,
-                                   &c->err);
-        break;
-    case TACL_COLL_ALL_TO_ALLV: {
-        /* In place, the layouts differ: later steps would read blocks already overwritten. */
-        const void *send = a->send;
-        void *copy = NULL;
-        size_t span = 0;
-        for (size_t r = 0; r < n; r++)
-            if (b1[r] && b2[r] + b1[r] > span) span = b2[r] + b1[r];
-        if (span && a->send == a->recv) {
-            if (!(copy = malloc(span))) {
-                st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
-                goto out;
-            }
-            memcpy(copy, a->send, span);
-            send = copy;
-        }
-        st = tacl__shm_all_to_allv(g, send, b1, b2, a->recv, b3, b4, &x->fp, x->deadline, &c->err);
-        free(copy);
-        break;
-    }
-    default:
-        st = tacl__err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no shm algorithm for %s",
-                       coll_what(a->kind));
-        break;
-    }
-out:
-    free(b1);
-    free(b2);
-    free(b3);
-    free(b4);
-    return st;
-}
-
 /* Expands the fixed-count variants to the v-variants the engine algorithms implement. */
-static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_algo_t algo)
+static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a,
+                                     const coll_algo_row_t *row)
 {
     tacl_comm_t *c = x->c;
     size_t n = (size_t)c->size;
     coll_args_t v = *a;
     size_t *counts = NULL, *displs = NULL;
     tacl_status_t st;
-    int fixed = a->kind == TACL_COLL_ALL_GATHER || a->kind == TACL_COLL_GATHER ||
-                a->kind == TACL_COLL_SCATTER || a->kind == TACL_COLL_ALL_TO_ALL;
+    int fixed = coll_kind(a->kind)->fixed;
     if (a->kind == TACL_COLL_ALL_GATHERV) {
         /* Every rank's recv_counts must be the same vector: its hash rides in the fingerprint
          * (op is unused here), so that ranks whose counts differ anywhere fail, whichever
@@ -318,47 +161,7 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
         v.send_counts = v.recv_counts = counts;
         v.send_displs = v.recv_displs = displs;
     }
-    switch (a->kind) {
-    case TACL_COLL_ALL_REDUCE:
-        st = algo == COLL_ALGO_RING        ? algo_allreduce_ring(x, &v)
-             : algo == COLL_ALGO_RD        ? algo_allreduce_rd(x, &v)
-             : algo == COLL_ALGO_RHD       ? algo_allreduce_rhd(x, &v)
-             : algo == COLL_ALGO_HIER      ? algo_allreduce_hier(x, &v)
-             : algo == COLL_ALGO_MULTITREE ? algo_allreduce_multitree(x, &v)
-                                           : algo_allreduce_tree(x, &v);
-        break;
-    case TACL_COLL_REDUCE:
-        st = algo == COLL_ALGO_MULTITREE ? algo_reduce_multitree(x, &v) : algo_reduce_tree(x, &v);
-        break;
-    case TACL_COLL_BROADCAST:
-        st = algo == COLL_ALGO_MULTITREE ? algo_bcast_multitree(x, &v) : algo_bcast_tree(x, &v);
-        break;
-    case TACL_COLL_ALL_GATHER:
-    case TACL_COLL_ALL_GATHERV:
-        st = algo == COLL_ALGO_RING ? algo_allgatherv_ring(x, &v) : algo_allgatherv_tree(x, &v);
-        break;
-    case TACL_COLL_REDUCE_SCATTER:
-        st = algo == COLL_ALGO_RING ? algo_reduce_scatter_ring(x, &v)
-                                    : algo_reduce_scatter_tree(x, &v);
-        break;
-    case TACL_COLL_GATHER:
-        st = algo_gatherv_direct(x, &v);
-        break;
-    case TACL_COLL_SCATTER:
-        st = algo_scatterv_direct(x, &v);
-        break;
-    case TACL_COLL_ALL_TO_ALL:
-    case TACL_COLL_ALL_TO_ALLV:
-        st = algo_alltoallv_pairwise(x, &v);
-        break;
-    case TACL_COLL_BARRIER:
-        st = algo_barrier_dissem(x);
-        break;
-    default:
-        st = tacl__err(&c->err, TACL_ERR_INTERNAL, TACL_SUB_COLL, "no algorithm for %s",
-                       coll_what(a->kind));
-        break;
-    }
+    st = row->run[a->kind](x, &v);
     free(counts);
     free(displs);
     /* The engine names the message (peer, sizes, fingerprints); say which call it failed, and
@@ -412,29 +215,13 @@ static tacl_status_t coll_run_engine(coll_ctx_t *x, const coll_args_t *a, coll_a
  * once; above, by dissemination. */
 #define COLL_AGREE_ALL_MAX 8
 
-/* Whether c's collectives run on its shared-memory group (as coll_select decides by default). */
-static int coll_one_host(const tacl_comm_t *c)
-{
-    return c->shm != NULL && c->local_size == c->size;
-}
-
 /* Whether every rank's completion of (a, fp) over the engine depends on a message chain from
  * every other rank (see above); the algorithms return early without data. */
-static int coll_agree_by_data(const coll_args_t *a, const tacl__fp_t *fp, coll_algo_t algo)
+static int coll_agree_by_data(const coll_args_t *a, const tacl__fp_t *fp,
+                              const coll_algo_row_t *row)
 {
-    switch (a->kind) {
-    case TACL_COLL_ALL_TO_ALL:
-    case TACL_COLL_ALL_TO_ALLV:
-    case TACL_COLL_BARRIER:
-        return 1;
-    case TACL_COLL_ALL_REDUCE:
-    case TACL_COLL_ALL_GATHER:
-    case TACL_COLL_ALL_GATHERV:
-    case TACL_COLL_REDUCE_SCATTER:
-        return fp->count > 0 && algo != COLL_ALGO_HIER;
-    default:
-        return 0;
-    }
+    const coll_kind_info_t *k = coll_kind(a->kind);
+    return k->by_data && (k->always_by_data || fp->count > 0) && !row->agree_first;
 }
 
 enum { COLL_AGREE_NEXT, COLL_AGREE_RING, COLL_AGREE_ALL };
@@ -523,13 +310,13 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     /* Only the scalar arguments: the arrays of a rejected call may be NULL. */
     tacl__fp_t fp = {
         (uint32_t)a->kind | TACL_FP_REJECTED, (uint32_t)a->dt, 0, -1, a->count, c->seq};
-    if (coll_is_reduction(a->kind)) fp.op = (uint32_t)a->op;
-    if (coll_is_rooted(a->kind)) fp.root = a->root;
+    if (coll_kind(a->kind)->reduction) fp.op = (uint32_t)a->op;
+    if (coll_kind(a->kind)->rooted) fp.root = a->root;
     tacl__req_t *agree[2];
     coll_ctx_t x = {c, fp, tacl__deadline_ns(c->timeout_s), 0, agree, 0};
     c->seq++;
     tacl__errbuf_t eb;
-    if (coll_one_host(c)) {
+    if (c->shm_all) {
         (void)tacl__shm_barrier(c->shm, &fp, x.deadline, &eb);
     } else {
         /* The next rank sees the mismatch and tells the others. This rank need not learn the
@@ -540,39 +327,36 @@ static tacl_status_t coll_reject(tacl_comm_t *c, const coll_args_t *a, tacl_stat
     return tacl__err(&c->err, st, TACL_SUB_COLL, "%s", kept);
 }
 
-tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
+/* Runs a (checked) on c with the row pick chose. */
+static tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a, const coll_pick_t *pick)
 {
     tacl__req_t *agree[2 * COLL_AGREE_ALL_MAX];
-    coll_ctx_t x = {c, coll_fingerprint(c, a), tacl__deadline_ns(c->timeout_s), 0, agree, 0};
-    c->seq++;
-    if (c->size == 1) return coll_run_self(a);
-    const char *why = "";
-    coll_algo_t algo = coll_select(c, a, &why);
+    coll_ctx_t x;
+    coll_ctx_init(&x, c, a, agree);
+    const coll_algo_row_t *row = pick->row;
     TACL_TRACE(TACL_SUB_COLL, "%s count %zu on comm %llx: %s (%s)", coll_what(a->kind), a->count,
-               (unsigned long long)c->id, coll_algo_name(algo), why);
+               (unsigned long long)c->id, row->name, pick->why);
     tacl_status_t st = TACL_OK;
     int shm_agreed = 0; /* the shared-memory group saw the mismatch on every rank */
     int confirm = 0;    /* the agreement needs its dissemination rounds */
-    if (algo == COLL_ALGO_SHM) {
-        st = coll_run_shm(&x, a);
+    if (!row->engine) {
+        st = row->run[a->kind](&x, a);
     } else {
-        if (a->nested) {
-            /* the enclosing operation agreed */
-        } else if (coll_one_host(c)) {
+        if (c->shm_all) {
             st = tacl__shm_barrier(c->shm, &x.fp, x.deadline, &c->err);
             shm_agreed = st == TACL_ERR_MISMATCH;
         } else {
-            int by_data = coll_agree_by_data(a, &x.fp, algo);
+            int by_data = coll_agree_by_data(a, &x.fp, row);
             int all = !by_data && c->size <= COLL_AGREE_ALL_MAX;
             confirm = !by_data && !all;
             st = coll_agree_post(&x, &x.fp, all ? COLL_AGREE_ALL : COLL_AGREE_RING);
-            if (st == TACL_OK && algo == COLL_ALGO_HIER) st = coll_agree_finish(&x, st, confirm);
+            if (st == TACL_OK && row->agree_first) st = coll_agree_finish(&x, st, confirm);
         }
-        if (st == TACL_OK) st = coll_run_engine(&x, a, algo);
+        if (st == TACL_OK) st = coll_run_engine(&x, a, row);
         st = coll_agree_finish(&x, st, confirm);
     }
     /* A failure reported by another rank's notice (tacl__engine_abort_op) is known to all. */
-    if (st == TACL_ERR_MISMATCH && algo != COLL_ALGO_SHM && !shm_agreed &&
+    if (st == TACL_ERR_MISMATCH && row->engine && !shm_agreed &&
         !strstr(c->err.msg, TACL_ENGINE_NOTICE_MARK)) {
         /* Only the ranks that received a disagreeing message (or one of the wrong length: the
          * counts of the v-variants are not in the fingerprint) saw the mismatch; tell the
@@ -583,9 +367,9 @@ tacl_status_t coll_run(tacl_comm_t *c, const coll_args_t *a)
                               tacl__deadline_ns(2.0));
     }
     if (st != TACL_OK) return comm_fail(c, st);
-    /* avg: the algorithms summed; divide once where the result lands. The shm group does
-     * the whole average itself. */
-    if (algo != COLL_ALGO_SHM && coll_is_reduction(a->kind) && a->op == TACL_AVG) {
+    /* avg: the engine algorithms summed; divide once where the result lands. The shm group
+     * does the whole average itself. */
+    if (row->engine && coll_kind(a->kind)->reduction && a->op == TACL_AVG) {
         if (a->kind == TACL_COLL_ALL_REDUCE || a->kind == TACL_COLL_REDUCE_SCATTER ||
             c->rank == a->root)
             tacl__reduce_finish(a->recv, a->count, a->dt, a->op, c->size);
@@ -598,7 +382,14 @@ static tacl_status_t coll_call(tacl_comm_t *c, coll_args_t *a)
     a->esz = tacl_dtype_size(a->dt);
     tacl_status_t st = coll_validate(c, a);
     if (st != TACL_OK) return coll_reject(c, a, st);
-    return coll_run(c, a);
+    if (c->size == 1) {
+        c->seq++;
+        return coll_run_self(a);
+    }
+    coll_pick_t pick;
+    st = coll_select(c, a, &pick);
+    if (st != TACL_OK) return coll_reject(c, a, st);
+    return coll_run(c, a, &pick);
 }
 
 tacl_status_t tacl_all_reduce(tacl_comm_t *c, const void *send, void *recv, size_t count,

@@ -4,7 +4,9 @@
  * a ring order (host-grouped on a full mesh so that the ring crosses each host boundary once;
  * a Hamiltonian cycle of direct links otherwise), the graph's centre, where tree algorithms
  * are rooted, and the bandwidth-weighted tree packing all_reduce uses when it beats one tree.
- * The choice for every collective (tacl__sched_build) and its reason are logged at INFO. */
+ * The schedule of every collective (tacl__sched_build) and its reason are logged at INFO; the
+ * figures the cost model needs are kept (cost_shape_init). */
+#include "coll/algo_cost.h"
 #include "coll/coll.h"
 #include "topo/graph.h"
 #include "topo/sched.h"
@@ -13,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Links of unknown speed get this nominal bandwidth (bytes/s); only ratios matter here. */
-#define TOPO_NOMINAL_BW 1e9
-
 static int topo_linked(const tacl_comm_t *c, int i, int j)
 {
     const tacl__world_t *w = c->world;
@@ -23,7 +22,9 @@ static int topo_linked(const tacl_comm_t *c, int i, int j)
 }
 
 /* Declared or measured figures when the world has them (both directions: the graph keeps the
- * smaller bandwidth and the larger latency), else a nominal bandwidth. */
+ * smaller bandwidth and the larger latency), else the cost model's defaults for a same-host or
+ * another-host link (algo_cost.h): its predictions are absolute, as the shm group's rates are,
+ * so the figures must be plausible, not only their ratios. */
 static void topo_add_link(tacl_comm_t *c, int i, int j)
 {
     const tacl__world_t *w = c->world;
@@ -31,8 +32,10 @@ static void topo_add_link(tacl_comm_t *c, int i, int j)
     if (w->link_bw && w->link_bw[a * n + b] > 0 && w->link_bw[b * n + a] > 0) {
         tacl__graph_add_edge(c->graph, i, j, w->link_bw[a * n + b], w->link_lat[a * n + b]);
         tacl__graph_add_edge(c->graph, j, i, w->link_bw[b * n + a], w->link_lat[b * n + a]);
+    } else if (c->host_of[i] == c->host_of[j]) {
+        tacl__graph_add_link(c->graph, i, j, COST_LINK_HOST_BW, COST_LINK_HOST_LAT);
     } else {
-        tacl__graph_add_link(c->graph, i, j, TOPO_NOMINAL_BW, 0);
+        tacl__graph_add_link(c->graph, i, j, COST_LINK_NET_BW, COST_LINK_NET_LAT);
     }
 }
 
@@ -66,24 +69,17 @@ static tacl_status_t topo_schedules(tacl_comm_t *c, tacl__errbuf_t *eb)
             s->forest = NULL;
         }
         if (c->rank == 0) {
-            /* What runs at that size may differ (multi-tree exists for all_reduce only; on a
-             * full mesh the selector's tuning table decides): say both. */
-            static const tacl__coll_t kinds[] = {TACL_COLL_ALL_REDUCE, TACL_COLL_BROADCAST,
-                                                 TACL_COLL_REDUCE, TACL_COLL_ALL_GATHER,
-                                                 TACL_COLL_REDUCE_SCATTER};
-            coll_args_t a = {
-                .kind = kinds[i], .count = (size_t)TOPO_LOG_BYTES, .esz = 1, .root = c->centre};
-            const char *why = "";
-            coll_algo_t algo = coll_select(c, &a, &why);
+            /* What runs is the selector's choice, logged with its own prediction on first use
+             * of each size class (select.c). */
             TACL_INFO(TACL_SUB_TOPO,
                       "communicator %llx schedule %s%s: %s (%s); predicted %.4g s for %.0f MiB, "
-                      "cut bound %.4g s; runs as %s (%s)",
+                      "cut bound %.4g s",
                       (unsigned long long)c->id, tacl__sched_op_name(ops[i]),
                       ops[i] == TACL_SCHED_BROADCAST || ops[i] == TACL_SCHED_REDUCE
                           ? " (root at the centre)"
                           : "",
                       tacl__sched_kind_name(s->kind), s->reason, s->predicted_s,
-                      TOPO_LOG_BYTES / (1024 * 1024), s->lower_bound_s, coll_algo_name(algo), why);
+                      TOPO_LOG_BYTES / (1024 * 1024), s->lower_bound_s);
         }
         tacl__sched_destroy(s);
     }
@@ -103,6 +99,13 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb)
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (topo_linked(c, i, j)) topo_add_link(c, i, j);
+    return comm_shape_init(c, eb);
+}
+
+tacl_status_t comm_shape_init(tacl_comm_t *c, tacl__errbuf_t *eb)
+{
+    int n = c->size;
+    tacl_status_t st;
     c->ring = malloc((size_t)n * sizeof *c->ring);
     if (!c->ring) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "out of memory");
     c->full_mesh = n == 1 || tacl__graph_is_full_mesh(c->graph);
@@ -113,7 +116,7 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb)
          * by the engine, so the communicator behaves as a (slower) full mesh. */
         tacl__graph_destroy(c->graph);
         c->graph = NULL;
-        st = tacl__graph_full(n, TOPO_NOMINAL_BW, 0, &c->graph);
+        st = tacl__graph_full(n, COST_LINK_NET_BW, 2 * COST_LINK_NET_LAT, &c->graph);
         if (st != TACL_OK) return tacl__err_keep(eb, st);
         c->full_mesh = 1;
     }
@@ -157,5 +160,7 @@ tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb)
     if (c->rank == 0)
         TACL_INFO(TACL_SUB_TOPO, "communicator %llx of %d ranks: %s", (unsigned long long)c->id, n,
                   c->sched_reason);
-    return topo_schedules(c, eb);
+    TACL_CHECK(topo_schedules(c, eb));
+    cost_shape_init(c);
+    return TACL_OK;
 }

@@ -125,6 +125,7 @@ tacl_status_t comm_create(tacl__world_t *w, uint64_t id, const int *wranks, int 
     if (st != TACL_OK) goto err_free;
     st = comm_shm_init(c, eb);
     if (st != TACL_OK) goto err_free;
+    c->shm_all = c->shm != NULL && c->local_size == n;
     /* Host leaders get a communicator of their own for hierarchical algorithms; it needs no
      * exchange (one rank per host, no shared memory). */
     if (c->nhosts > 1 && c->nhosts < n && c->leaders[c->host_of[c->rank]] == c->rank) {

@@ -40,7 +40,8 @@ typedef struct tacl__world {
     uint64_t comm_ids; /* comms created by this process (for id derivation) */
 } tacl__world_t;
 
-/* Algorithms a communicator may use; chosen per call by coll_select(). */
+/* Algorithms a communicator may use (rows of algo_registry.c); chosen per call by
+ * coll_select(). */
 typedef enum {
     COLL_ALGO_AUTO = 0,
     COLL_ALGO_SHM,       /* all ranks on one host: direct shared-memory algorithms */
@@ -53,6 +54,29 @@ typedef enum {
     COLL_ALGO_RHD,       /* recursive halving-doubling (Rabenseifner; medium messages) */
     COLL_ALGO_COUNT
 } coll_algo_t;
+
+/* The selector's memory (select.c): per collective and size class, the row chosen (its index in
+ * coll_algo_rows + 1; 0 before the first call of that class), the root it was chosen for (-1
+ * where the root does not change the choice) and its prediction. */
+#define COLL_SIZE_CLASSES 64
+typedef struct {
+    signed char algo;
+    int root;
+    double predicted_s;
+} coll_pick_cache_t;
+
+/* Figures of the communicator's graph the cost model uses (algo_cost.c): slowest bandwidth and
+ * largest latency over all linked pairs, over the ring order's consecutive pairs, over the
+ * linked pairs of host leaders (lead_mesh: every pair linked); the fastest same-host link;
+ * the ranks of the fullest host. */
+typedef struct {
+    double mesh_bw, mesh_lat;
+    double ring_bw, ring_lat;
+    double lead_bw, lead_lat;
+    int lead_mesh;
+    double host_bw;
+    int max_local;
+} coll_cost_shape_t;
 
 /* Tag of a live communicator; destroy clears it, so most calls on a destroyed handle fail with
  * TACL_ERR_INVALID instead of using freed state (not once the memory is reused). */
@@ -73,6 +97,7 @@ struct tacl_comm {
     struct tacl_comm *lead;      /* communicator of the host leaders (NULL if one host or not a
                                     leader) */
     struct tacl__shm_group *shm; /* same-host group (NULL when local_size == 1) */
+    int shm_all;                 /* shm holds every rank: the communicator is one host's */
     struct tacl_comm *watch;     /* the leaders' communicator fails its waits when any rank of
                                     this parent dies, not only a leader */
     double timeout_s;
@@ -91,6 +116,11 @@ struct tacl_comm {
     struct coll_mtree *mtree;  /* all_reduce trees packed by bandwidth when they beat one tree
                                   (coll_topo.c, algo_multitree.c); NULL otherwise */
     char sched_reason[512];
+    coll_cost_shape_t cost;
+
+    /* Selector (select.c): choices kept per collective and size class; classes logged. */
+    coll_pick_cache_t picks[TACL_COLL_COUNT][COLL_SIZE_CLASSES];
+    uint64_t picks_logged[TACL_COLL_COUNT];
 
     /* Point-to-point sequence counters per (peer, tag), open addressing. */
     struct coll_p2p_ctr *p2p;
@@ -111,8 +141,11 @@ void world_release(tacl__world_t *w);
  * link was cut since it was last read. */
 unsigned comm_live_gen(const tacl_comm_t *c);
 
-/* Topology: shape and schedule of a communicator (coll_topo.c). */
+/* Topology: shape and schedule of a communicator (coll_topo.c): comm_topo_init builds the graph
+ * of its links from the world, comm_shape_init derives the rest from c->graph, host_of,
+ * nhosts and leaders alone. */
 tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb);
+tacl_status_t comm_shape_init(tacl_comm_t *c, tacl__errbuf_t *eb);
 void comm_topo_fini(tacl_comm_t *c);
 
 #endif

@@ -19,6 +19,10 @@ tacl_test(NAME mp_coll_errors LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST
 # hosts): TACL_ERR_MISMATCH on both ranks of every such pair, never stale data.
 tacl_test(NAME mp_coll_count_mismatch LABELS mp fault TIMEOUT 180
   COMMAND $<TARGET_FILE:mp_coll_errors> counts)
+# TACL_ALGO forcing an algorithm that cannot run on the communicator: TACL_ERR_INVALID naming
+# it on every rank, the communicator still usable.
+tacl_test(NAME mp_coll_forced_invalid LABELS mp TIMEOUT 120
+  COMMAND $<TARGET_FILE:mp_coll_errors> forced)
 tacl_test(NAME mp_comm_split LABELS mp TIMEOUT 120 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_comm_split.c)
 # Every engine algorithm of all_reduce forced on fake hosts (tcp), non-power-of-two sizes.
 foreach(algo ring rd rhd tree)

@@ -2,7 +2,8 @@
  * memory) and across fake hosts (tcp): invalid arguments (TACL_ERR_INVALID before anything is
  * sent), mismatched calls (TACL_ERR_MISMATCH on every rank with both fingerprints), a rank
  * that does not arrive (TACL_ERR_TIMEOUT naming it), and a rank killed mid-operation
- * (TACL_ERR_PEER_LOST naming it, within seconds). */
+ * (TACL_ERR_PEER_LOST naming it, within seconds); "forced": an algorithm TACL_ALGO forces
+ * where it cannot run (TACL_ERR_INVALID naming it). */
 #include "check.h"
 #include "clock.h"
 #include "mp_world.h"
@@ -572,8 +573,52 @@ static int main_counts(void)
  * test's environment picks TACL_SHM_DISABLE and TACL_ALGO); "agree-rank" runs them as one rank
  * of a job launched by others (the netns test); "counts" the count mismatches ("--env counts"
  * as one rank of a job launched by others); no arguments: every other case. */
+/* TACL_ALGO=allreduce:hier where the hierarchy cannot run (one host; one rank per host):
+ * all_reduce fails on every rank with TACL_ERR_INVALID naming the algorithm, the collective and
+ * why, before anything is sent; other collectives and the communicator keep working. */
+static int forced_body(tacl_comm_t *w, void *arg)
+{
+    const char *why = arg;
+    float x[4] = {1, 2, 3, 4};
+    for (int k = 0; k < 2; k++) {
+        CHECK_ST(tacl_all_reduce(w, x, x, 4, TACL_FLOAT32, TACL_SUM), TACL_ERR_INVALID);
+        CHECK_CONTAINS(tacl_comm_last_error(w),
+                       "all_reduce: TACL_ALGO forces 'hier', which cannot run all_reduce");
+        CHECK_CONTAINS(tacl_comm_last_error(w), why);
+        CHECK(x[0] == 1 && x[3] == 4); /* untouched */
+        if (tacl_comm_rank(w) == 0) x[1] = 7;
+        CHECK_OK(tacl_broadcast(w, x, x, 4, TACL_FLOAT32, 0));
+        CHECK(x[1] == 7);
+        x[1] = 2;
+        CHECK_OK(tacl_barrier(w));
+    }
+    return 0;
+}
+
+static int main_forced(void)
+{
+    static const struct {
+        int n;
+        const char *hosts, *why;
+    } cases[] = {{2, NULL, "all its ranks are on one host"},
+                 {3, "hA,hB,hC", "every host has one rank"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mpw_opts_t o = {.timeout_s = 60,
+                        .host_ids = cases[i].hosts,
+                        .env = "TACL_ALGO=allreduce:hier;TACL_TIMEOUT=30"};
+        if (mpw_run(cases[i].n, forced_body, (void *)cases[i].why, &o) != 0) {
+            fprintf(stderr, "forced on %d ranks: failed\n", cases[i].n);
+            return 1;
+        }
+        printf("forced on %d ranks (%s): ok\n", cases[i].n,
+               cases[i].hosts ? cases[i].hosts : "one host");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "forced")) return main_forced();
     if (argc >= 2 && !strcmp(argv[1], "agree-rank")) {
         tacl_comm_t *w;
         tacl_status_t st = tacl_init(&w);

@@ -2,11 +2,10 @@
  * them, a full mesh in fact), one mode per argv[1]:
  *   chain    3 hosts restricted by a file to A-B-C: the A-C pair has no link (engine link info
  *            says the topology forbids it) and is routed through B, all_reduce runs as a tree
- *            at the centre B (checked through the selector and the INFO schedule log), values
- *            of all_reduce / broadcast / all_gather checked;
- *   kite     4 hosts, triangle A-B-C at 1 Gb/s and C-D at 2 Gb/s declared: all_reduce is the
- *            multi-tree packing (no Hamiltonian cycle; one tree gets 1 Gb/s, the packing 1.5),
- *            values checked at sizes that split unevenly over the trees;
+ *            at the centre B (checked through the selector, its log and the INFO schedule log),
+ * values of all_reduce / broadcast / all_gather checked; kite     4 hosts, triangle A-B-C at 1 Gb/s
+ * and C-D at 2 Gb/s declared: all_reduce is the multi-tree packing (no Hamiltonian cycle; one tree
+ * gets 1 Gb/s, the packing 1.5), values checked at sizes that split unevenly over the trees;
  *   badfile  a file with a wrong value: tacl_init fails on every rank with TACL_ERR_CONFIG and
  *            file:line:column;
  *   nohost   a file without the ranks' hosts: TACL_ERR_CONFIG naming the rank and its id;
@@ -120,8 +119,9 @@ static int chain_body(tacl_comm_t *w, void *arg)
     CHECK(wo->link_bw && wo->link_bw[0 * 3 + 1] == 1.25e8);
     CHECK(w->centre == 1 && !w->full_mesh && !w->ring_direct);
     coll_args_t a = {.kind = TACL_COLL_ALL_REDUCE, .count = 1 << 20, .esz = 4};
-    const char *why = "";
-    CHECK(coll_select(w, &a, &why) == COLL_ALGO_TREE);
+    coll_pick_t p;
+    CHECK_OK(coll_select(w, &a, &p));
+    CHECK(p.row->id == COLL_ALGO_TREE);
     if (check_all_reduce(w, 7) || check_all_reduce(w, (1u << 20) + 3)) return 1;
     /* broadcast from A (routed past nothing: A is a leaf) and all_gather through the centre */
     size_t cnt = 300000;
@@ -161,9 +161,10 @@ static int kite_body(tacl_comm_t *w, void *arg)
     CHECK(w->centre == 2 && !w->ring_direct);
     CHECK(w->mtree && w->mtree->forest && w->mtree->forest->ntrees >= 2);
     coll_args_t a = {.kind = TACL_COLL_ALL_REDUCE, .count = 1 << 20, .esz = 4};
-    const char *why = "";
-    CHECK(coll_select(w, &a, &why) == COLL_ALGO_MULTITREE);
-    CHECK_CONTAINS(why, "packed by bandwidth");
+    coll_pick_t p;
+    CHECK_OK(coll_select(w, &a, &p));
+    CHECK(p.row->id == COLL_ALGO_MULTITREE);
+    CHECK_CONTAINS(p.row->about, "packed by bandwidth");
     /* Small (single tree below the threshold), then sizes that split unevenly over trees. */
     if (check_all_reduce(w, 1000) || check_all_reduce(w, (1u << 20) + 3) ||
         check_all_reduce(w, (3u << 20) + 7))
@@ -171,7 +172,8 @@ static int kite_body(tacl_comm_t *w, void *arg)
     /* broadcast and reduce from the centre run on trees packed from it; from the leaf D,
      * whatever the model picks. Values checked for both roots. */
     coll_args_t b = {.kind = TACL_COLL_BROADCAST, .count = 1 << 20, .esz = 4, .root = 2};
-    CHECK(coll_select(w, &b, &why) == COLL_ALGO_MULTITREE);
+    CHECK_OK(coll_select(w, &b, &p));
+    CHECK(p.row->id == COLL_ALGO_MULTITREE);
     int me = tacl_comm_rank(w);
     size_t cnt = (1u << 20) + 5;
     float *x = malloc(cnt * sizeof *x), *y = malloc(cnt * sizeof *y);
@@ -280,6 +282,9 @@ int main(int argc, char **argv)
         CHECK(logs_contain("spanning tree rooted at rank 1 (centre"));
         CHECK(logs_contain("schedule broadcast (root at the centre): tree"));
         CHECK(logs_contain("schedule all_gather: tree"));
+        /* The selector's choice at 4 MiB, logged once with its prediction. */
+        CHECK(
+            logs_contain("all_reduce of 4194304 to 8388607 bytes: tree (pipelined spanning tree"));
     } else if (!strcmp(mode, "kite")) {
         write_file("kite.yaml", "hosts:\n  - {name: hA}\n  - {name: hB}\n  - {name: hC}\n"
                                 "  - {name: hD}\nlinks:\n"
@@ -294,6 +299,7 @@ int main(int argc, char **argv)
         rc = mpw_run(4, kite_body, NULL, &o);
         CHECK(rc == 0);
         CHECK(logs_contain("schedule all_reduce: multitree"));
+        CHECK(logs_contain("all_reduce of 4194304 to 8388607 bytes: multitree (spanning trees"));
     } else if (!strcmp(mode, "badfile") || !strcmp(mode, "nohost")) {
         int bad = !strcmp(mode, "badfile");
         write_file("bad.yaml", bad ? "hosts:\n  - {name: hA}\n  - {name: hB}\nlinks:\n"

@@ -5,7 +5,7 @@
 #   meshchain  A, B, C wired as a full mesh, the file declares the chain A-B-C: the A-C link
 #              is not used (tree at B, A-C traffic routed through B)
 #   kite       triangle A-B-C plus C-D, the file declares the triangle at 1 Gb/s and C-D at
-#              2 Gb/s: all_reduce runs on the multi-tree packing
+#              2 Gb/s: all_reduce runs on the multi-tree packing (the selector's log)
 #   fullchain  the chain A-B-C with TACL_TOPO=full (trust a full mesh: no short probe
 #              timeout, every pair must connect): init fails on every rank naming A and C
 set -u
@@ -23,7 +23,7 @@ meshchain)
 kite)
     hosts=(A B C D); edges=("A B" "B C" "A C" "C D")
     printf 'hosts: [{name: A}, {name: B}, {name: C}, {name: D}]\nlinks:\n  - {path: [A, B, C, A], bandwidth: 1Gbps}\n  - {hosts: [C, D], bandwidth: 2Gbps}\n' >"$out/topo.yaml"
-    want="runs as multitree"
+    want="all_reduce of [0-9]* to [0-9]* bytes: multitree"
     ;;
 fullchain)
     hosts=(A B C); edges=("A B" "B C")
@@ -46,7 +46,7 @@ for h in "${hosts[@]}"; do
     netns_bg "$h" env TACL_RANK=$r TACL_WORLD_SIZE=$n TACL_HOST_ID="$h" \
         TACL_MASTER_ADDR="$(netns_addr S "$h")" TACL_MASTER_PORT=$port TACL_RUN_ID="ts-$$" \
         TACL_TIMEOUT=60 TACL_STORE_TIMEOUT=20 TACL_PROBE_TIMEOUT=1 "${topo_env[@]}" \
-        TACL_LOG=info TACL_LOG_SUBSYS=topo "$TACL_TEST_COLL" --env >"$out/rank$r" 2>&1
+        TACL_LOG=info TACL_LOG_SUBSYS=topo,coll "$TACL_TEST_COLL" --env >"$out/rank$r" 2>&1
     pids+=("$NETNS_LAST_PID")
     r=$((r + 1))
 done
