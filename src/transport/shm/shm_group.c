@@ -38,10 +38,12 @@
 #define SHM_LINE         128
 #define SHM_RANK_CTRL    192 /* per rank: two control lines (one per step parity), where it runs */
 #define SHM_PAGE         4096
-#define SHM_ALIGN        64         /* slices start on cache lines */
-#define SHM_LIVE_NS      5000000ull /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS     50000ull   /* yield this long before sleeping on the futex */
-#define SHM_SLEEP_NS     5000000ull /* longest futex sleep: the liveness period */
+#define SHM_ALIGN        64          /* slices start on cache lines */
+#define SHM_LIVE_NS      5000000ull  /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS     50000ull    /* yield this long before sleeping on the futex */
+#define SHM_SHARED_WAITS 8           /* waits for a rank on our CPU before we leave the CPU */
+#define SHM_MOVE_NS      50000000ull /* and at most once per 50 ms */
+#define SHM_SLEEP_NS     5000000ull  /* longest futex sleep: the liveness period */
 #define SHM_SLOT_MIN     SHM_PAGE
 #define SHM_SLOT_MAX     (256ull << 20)
 #define SHM_BLOCK        16384        /* bytes reduced, then copied out while still in L1 */
@@ -101,7 +103,9 @@ struct tacl__shm_group {
     uint64_t *aux; /* the aux of every rank, read at the last first-step */
     uint64_t step;
     uint64_t spin_ns;
-    int cpu; /* the CPU in my shm_where_t */
+    int cpu;            /* the CPU in my shm_where_t */
+    int shared_waits;   /* consecutive waits for a rank that shares my CPU */
+    uint64_t next_move; /* earliest time of the next shm_leave_cpu */
     tacl_status_t broken;
     char broken_msg[TACL_ERRMSG_MAX];
     int (*peer_alive)(void *ctx, int group_rank); /* see tacl__shm_group_config_t */
@@ -281,6 +285,22 @@ static int shm_shares_cpu(tacl__shm_group_t *g, int r, uint64_t s)
     return 0;
 }
 
+/* Moves the calling thread off its CPU, which a rank it waits for shares: to any other CPU of
+ * its affinity mask, which it then gets back unchanged, so that the scheduler places it anew.
+ * Two ranks that ping-pong on one CPU stay there (each wakes the other where it runs), and each
+ * of their steps then costs a context switch, while a CPU next to them may be free. */
+static void shm_leave_cpu(tacl__shm_group_t *g)
+{
+    cpu_set_t mine, other;
+    if (g->cpu < 0 || sched_getaffinity(0, sizeof mine, &mine) != 0) return;
+    other = mine;
+    CPU_CLR(g->cpu, &other);
+    if (CPU_COUNT(&other) == 0) return;
+    if (sched_setaffinity(0, sizeof other, &other) == 0) sched_setaffinity(0, sizeof mine, &mine);
+    g->cpu = sched_getcpu();
+    atomic_store_explicit(&shm_where(g, g->rank)->cpu, g->cpu, memory_order_relaxed);
+}
+
 /* Waits until every rank has published step s: spins briefly (unless a late rank shares our
  * CPU), yields, then sleeps on the segment's futex word, checking the deadline, the abort notice
  * and the late ranks' liveness as it goes. */
@@ -306,7 +326,16 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
                 atomic_store_explicit(&shm_where(g, g->rank)->cpu, cpu, memory_order_relaxed);
             }
         }
-        if (now < spin_end && !shm_shares_cpu(g, r, s)) {
+        int shared = now < spin_end && shm_shares_cpu(g, r, s);
+        if (shared && now == started && ++g->shared_waits >= SHM_SHARED_WAITS &&
+            now >= g->next_move) {
+            shm_leave_cpu(g);
+            g->shared_waits = 0;
+            g->next_move = now + SHM_MOVE_NS;
+            continue;
+        }
+        if (!shared && now == started) g->shared_waits = 0;
+        if (now < spin_end && !shared) {
             /* Poll between pauses (a PAUSE is tens of cycles on some CPUs: a batch of them
              * would notice the flag late) and read the clock only once per batch. */
             for (int i = 0; i < 64; i++) {
