@@ -42,7 +42,7 @@
 #define SHM_LIVE_NS      5000000ull  /* pid checks while waiting: every 5 ms */
 #define SHM_YIELD_NS     50000ull    /* yield this long before sleeping on the futex */
 #define SHM_SHARED_WAITS 8           /* waits for a rank on our CPU before we leave the CPU */
-#define SHM_MOVE_NS      50000000ull /* and at most once per 50 ms */
+#define SHM_MOVE_NS      10000000ull /* and at most once per 10 ms */
 #define SHM_SLEEP_NS     5000000ull  /* longest futex sleep: the liveness period */
 #define SHM_SLOT_MIN     SHM_PAGE
 #define SHM_SLOT_MAX     (256ull << 20)
