@@ -35,20 +35,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SHM_LINE         128
-#define SHM_RANK_CTRL    192 /* per rank: two control lines (one per step parity), where it runs */
-#define SHM_PAGE         4096
-#define SHM_ALIGN        64          /* slices start on cache lines */
-#define SHM_LIVE_NS      5000000ull  /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS     50000ull    /* yield this long before sleeping on the futex */
-#define SHM_SHARED_WAITS 8           /* waits for a rank on our CPU before we leave the CPU */
-#define SHM_MOVE_NS      10000000ull /* and at most once per 10 ms */
-#define SHM_SLEEP_NS     5000000ull  /* longest futex sleep: the liveness period */
-#define SHM_SLOT_MIN     SHM_PAGE
-#define SHM_SLOT_MAX     (256ull << 20)
-#define SHM_BLOCK        16384        /* bytes reduced, then copied out while still in L1 */
-#define SHM_MT_MIN_BYTES (256u << 10) /* chunks this large use the helper threads */
-#define SHM_TASK_BYTES   (64u << 10)  /* a task of a large phase: microseconds of work */
+#define SHM_LINE          128
+#define SHM_RANK_CTRL     192 /* per rank: two control lines (one per step parity), where it runs */
+#define SHM_PAGE          4096
+#define SHM_ALIGN         64          /* slices start on cache lines */
+#define SHM_LIVE_NS       5000000ull  /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS      50000ull    /* yield this long to a rank on our CPU, then sleep */
+#define SHM_OVER_YIELD_NS 1000000ull  /* yield this long when ranks outnumber cores, then sleep */
+#define SHM_SHARED_WAITS  8           /* waits for a rank on our CPU before we leave the CPU */
+#define SHM_MOVE_NS       10000000ull /* and at most once per 10 ms */
+#define SHM_SLEEP_NS      5000000ull  /* longest futex sleep: the liveness period */
+#define SHM_SLOT_MIN      SHM_PAGE
+#define SHM_SLOT_MAX      (256ull << 20)
+#define SHM_BLOCK         16384        /* bytes reduced, then copied out while still in L1 */
+#define SHM_MT_MIN_BYTES  (256u << 10) /* chunks this large use the helper threads */
+#define SHM_TASK_BYTES    (64u << 10)  /* a task of a large phase: microseconds of work */
 
 typedef struct {
     _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
@@ -301,9 +302,9 @@ static void shm_leave_cpu(tacl__shm_group_t *g)
     atomic_store_explicit(&shm_where(g, g->rank)->cpu, g->cpu, memory_order_relaxed);
 }
 
-/* Waits until every rank has published step s: spins briefly (unless a late rank shares our
- * CPU), yields, then sleeps on the segment's futex word, checking the deadline, the abort notice
- * and the late ranks' liveness as it goes. */
+/* Waits until every rank has published step s: spins (unless a late rank shares our CPU, to
+ * which it yields instead), then sleeps on the segment's futex word, checking the deadline, the
+ * abort notice and the late ranks' liveness as it goes. */
 static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t *fp,
                               uint64_t deadline, tacl__errbuf_t *eb)
 {
@@ -318,7 +319,7 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
         if (!started) {
             started = now;
             spin_end = now + g->spin_ns;
-            yield_end = spin_end + SHM_YIELD_NS;
+            yield_end = spin_end + (g->spin_ns ? SHM_YIELD_NS : SHM_OVER_YIELD_NS);
             next_live = now + SHM_LIVE_NS;
             int cpu = sched_getcpu();
             if (cpu != g->cpu) {
@@ -326,8 +327,8 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
                 atomic_store_explicit(&shm_where(g, g->rank)->cpu, cpu, memory_order_relaxed);
             }
         }
-        int shared = now < spin_end && shm_shares_cpu(g, r, s);
-        if (shared && now == started && ++g->shared_waits >= SHM_SHARED_WAITS &&
+        int shared = now < yield_end && shm_shares_cpu(g, r, s);
+        if (shared && g->spin_ns && now == started && ++g->shared_waits >= SHM_SHARED_WAITS &&
             now >= g->next_move) {
             shm_leave_cpu(g);
             g->shared_waits = 0;
@@ -389,7 +390,11 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
             }
         }
         if (now >= deadline) return shm_waited_too_long(g, s, fp, started, eb);
-        if (now < yield_end) {
+        /* Yield only to a rank that may be waiting for our CPU: where ranks outnumber cores,
+         * or to a late rank that shares our CPU. Otherwise a yield hands the CPU to whatever
+         * else runs there for a whole slice, with no claim to get it back when the peer
+         * arrives; a futex sleeper is woken by the peer's publish and placed at once. */
+        if (now < yield_end && (shared || !g->spin_ns)) {
             sched_yield();
             continue;
         }
