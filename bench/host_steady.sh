@@ -14,7 +14,9 @@
 # Usage: bash bench/host_steady.sh [BUILD_DIR] [RANKS...]
 #   BUILD_DIR defaults to build (scripts/build.sh); RANKS default to 2 on a machine with fewer
 #   than 16 cores and to "4 8" otherwise. Needs Open MPI (mpirun, and bench/mpi_allreduce, built
-#   when CMake finds MPI). Environment: RUNS (5), SIZES (8,1M,2M,4M,8M,16M,32M,64M), BUDGET
+#   when CMake finds MPI). Environment: RUNS (5), ROUNDS (2: within a run the Open MPI and tacl
+#   sweeps alternate twice and each keeps its better round per size, so that neither is measured
+#   only in a busy moment of a shared machine), SIZES (8,1M,2M,4M,8M,16M,32M,64M), BUDGET
 #   (seconds per size and library, 1), OUT (folder for the raw outputs; default a new
 #   /tmp/host_steady.XXXXXX). Exit status 0 when every target held in every run, 1 otherwise.
 set -u
@@ -26,6 +28,7 @@ if [ ${#ranks[@]} -eq 0 ]; then
     if [ "$cores" -ge 16 ]; then ranks=(4 8); else ranks=(2); fi
 fi
 runs=${RUNS:-5}
+rounds=${ROUNDS:-2}
 sizes=${SIZES:-8,1M,2M,4M,8M,16M,32M,64M}
 budget=${BUDGET:-1}
 bench=$build/bench/shm_allreduce
@@ -47,7 +50,7 @@ for n in "${ranks[@]}"; do
         for run in $(seq 1 "$runs"); do
             raw=$out/n${n}${hog:+_hog}_run$run.txt
             load=$(cut -d' ' -f1 /proc/loadavg)
-            if ! "$bench" -n "$n" -s "$sizes" -r 1 -t "$budget" $hog --mpi "$mpi" >"$raw" 2>&1; then
+            if ! "$bench" -n "$n" -s "$sizes" -r "$rounds" -t "$budget" $hog --mpi "$mpi" >"$raw" 2>&1; then
                 echo "== $case_name, run $run/$runs: shm_allreduce failed (see $raw)"
                 tail -5 "$raw"
                 fails=$((fails + 1))
