@@ -17,7 +17,8 @@
 #   when CMake finds MPI). Environment: RUNS (5), ROUNDS (2: within a run the Open MPI and tacl
 #   sweeps alternate twice and each keeps its better round per size, so that neither is measured
 #   only in a busy moment of a shared machine), SIZES (8,1M,2M,4M,8M,16M,32M,64M), BUDGET
-#   (seconds per size and library, 1), OUT (folder for the raw outputs; default a new
+#   (seconds per size and library, 1), HOG (both, no: only without the hog, yes: only with it),
+#   OUT (folder for the raw outputs; default a new
 #   /tmp/host_steady.XXXXXX). Exit status 0 when every target held in every run, 1 otherwise.
 set -u
 build=${1:-build}
@@ -31,6 +32,12 @@ runs=${RUNS:-5}
 rounds=${ROUNDS:-2}
 sizes=${SIZES:-8,1M,2M,4M,8M,16M,32M,64M}
 budget=${BUDGET:-1}
+case ${HOG:-both} in
+both) hogs=("" --hog) ;;
+no) hogs=("") ;;
+yes) hogs=(--hog) ;;
+*) echo "host_steady: HOG=${HOG}: expected both, no or yes" >&2; exit 2 ;;
+esac
 bench=$build/bench/shm_allreduce
 mpi=$build/bench/mpi_allreduce
 [ -x "$bench" ] || { echo "host_steady: $bench not built (bash scripts/build.sh)" >&2; exit 2; }
@@ -45,7 +52,7 @@ fails=0
 echo "# host_steady: $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# settings: $(env | grep '^TACL_' | tr '\n' ' ')(others default); raw outputs in $out"
 for n in "${ranks[@]}"; do
-    for hog in "" --hog; do
+    for hog in "${hogs[@]}"; do
         case_name="${n} ranks, $([ -n "$hog" ] && echo "hog on every core" || echo "no hog")"
         for run in $(seq 1 "$runs"); do
             raw=$out/n${n}${hog:+_hog}_run$run.txt
