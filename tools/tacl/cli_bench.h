@@ -51,12 +51,17 @@ typedef struct {
     tacl_status_t (*download)(void *ctx, void *dst, const void *src, size_t bytes);
     /* One call of the collective (completed before returning). */
     tacl_status_t (*call)(void *ctx, const bench_opts_t *o, const void *s, void *r, size_t count);
-    /* Mean seconds per call on this rank over o->iters calls after o->warmup. */
+    /* Mean seconds per call on this rank over o->iters calls after o->warmup; with
+     * iter_times, also each call's seconds into iter_s[0 .. o->iters). */
     tacl_status_t (*time)(void *ctx, const bench_opts_t *o, const void *s, void *r, size_t count,
-                          double *out);
+                          double *out, double *iter_s);
     const char *(*last_error)(void *ctx);
     void (*fini)(void *ctx);
+    int iter_times; /* 1: time() measures every call (the host); 0: only the mean (the GPU) */
 } bench_backend_t;
+
+/* The median and 99th percentile (nearest rank) of v[0 .. n), sorted in place. */
+void bench_percentiles(double *v, int n, double *p50, double *p99);
 
 /* The GPU backend over host communicator w: device = local rank modulo the GPUs present. */
 tacl_status_t bench_gpu_backend(tacl_comm_t *w, bench_backend_t *out);

@@ -394,18 +394,38 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
 }
 
 static tacl_status_t bench_host_time(void *ctx, const bench_opts_t *o, const void *s, void *r,
-                                     size_t count, double *out)
+                                     size_t count, double *out, double *iter_s)
 {
     tacl_comm_t *w = ctx;
     tacl_status_t st;
     for (int i = 0; i < o->warmup; i++)
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
     if ((st = tacl_barrier(w)) != TACL_OK) return st;
-    uint64_t t0 = tacl__now_ns();
-    for (int i = 0; i < o->iters; i++)
+    uint64_t t0 = tacl__now_ns(), prev = t0;
+    for (int i = 0; i < o->iters; i++) {
         if ((st = bench_call(w, o, s, r, count)) != TACL_OK) return st;
-    *out = (double)(tacl__now_ns() - t0) * 1e-9 / o->iters;
+        uint64_t now = tacl__now_ns();
+        iter_s[i] = (double)(now - prev) * 1e-9;
+        prev = now;
+    }
+    *out = (double)(prev - t0) * 1e-9 / o->iters;
     return TACL_OK;
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_percentiles(double *v, int n, double *p50, double *p99)
+{
+    *p50 = *p99 = 0;
+    if (n <= 0) return;
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    int k50 = (n + 1) / 2, k99 = (int)ceil(0.99 * n);
+    *p50 = v[k50 - 1];
+    *p99 = v[(k99 < 1 ? 1 : k99 > n ? n : k99) - 1];
 }
 
 static void *bench_host_alloc(void *ctx, size_t bytes)
@@ -459,17 +479,26 @@ static int bench_run(int argc, char **argv)
                o.factor, o.warmup, o.iters, o.check);
         for (int r = 0; r < n; r++)
             printf("#  Rank %2d Host %s\n", r, tacl_comm_host_id(w, r));
-        printf("#\n#%75s%32s\n", "out-of-place", "in-place");
-        printf("#%11s %12s %8s %6s %6s %9s %7s %7s %6s %9s %7s %7s %6s\n", "size", "count", "type",
-               "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
-               "#wrong");
-        printf("#%11s %12s %8s %6s %6s %9s %7s %7s %6s %9s %7s %7s %6s\n", "(B)", "(elements)", "",
-               "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+        printf("#\n#%75s%32s%38s\n", "out-of-place", "in-place", "per-iteration, out / in-place");
+        printf("#%11s %12s %8s %6s %6s %9s %7s %7s %6s %9s %7s %7s %6s %9s %9s %9s %9s\n", "size",
+               "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time",
+               "algbw", "busbw", "#wrong", "p50", "p99", "p50", "p99");
+        printf("#%11s %12s %8s %6s %6s %9s %7s %7s %6s %9s %7s %7s %6s %9s %9s %9s %9s\n", "(B)",
+               "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)",
+               "", "(us)", "(us)", "(us)", "(us)");
         fflush(stdout);
     }
-    bench_backend_t bk = {
-        "host",          w,          bench_host_alloc, bench_host_release, bench_host_copy,
-        bench_host_copy, bench_call, bench_host_time,  bench_host_error,   NULL};
+    bench_backend_t bk = {"host",
+                          w,
+                          bench_host_alloc,
+                          bench_host_release,
+                          bench_host_copy,
+                          bench_host_copy,
+                          bench_call,
+                          bench_host_time,
+                          bench_host_error,
+                          NULL,
+                          1};
     if (o.gpu && (st = bench_gpu_backend(w, &bk)) != TACL_OK) {
         fprintf(stderr, "tacl bench: rank %d: no GPU backend: %s\n", me, tacl_last_error());
         tacl_comm_destroy(w);
@@ -483,7 +512,9 @@ static int bench_run(int argc, char **argv)
     char *hs = malloc(maxio), *hr = malloc(maxio);
     char *s = bk.alloc(bk.ctx, maxs * esz + 64), *r = bk.alloc(bk.ctx, maxr * esz + 64),
          *ip = bk.alloc(bk.ctx, maxio);
-    if (!hs || !hr || !s || !r || !ip) {
+    /* Per-iteration times of this rank. */
+    double *its = malloc((size_t)o.iters * sizeof(double));
+    if (!hs || !hr || !s || !r || !ip || !its) {
         fprintf(stderr, "tacl bench: cannot allocate %s buffers for %zu bytes\n", bk.name, o.maxb);
         tacl_comm_destroy(w);
         return 1;
@@ -496,7 +527,7 @@ static int bench_run(int argc, char **argv)
          bytes = o.stepb ? bytes + o.stepb : (size_t)((double)(bytes ? bytes : 1) * o.factor)) {
         size_t scount, rcount, count;
         bench_counts(o.coll, bytes, esz, n, &scount, &rcount, &count);
-        double t[2] = {0, 0};
+        double t[2] = {0, 0}, p50[2] = {-1, -1}, p99[2] = {-1, -1};
         size_t wrong[2] = {0, 0};
         for (int inplace = 0; inplace < 2 && st == TACL_OK; inplace++) {
             /* In place: the input sits where the collective reads it inside the output. */
@@ -512,9 +543,19 @@ static int bench_run(int argc, char **argv)
             }
             bench_fill(&o, me, n, hs, scount);
             st = bk.upload(bk.ctx, sb, hs, scount * esz);
-            if (st == TACL_OK) st = bk.time(bk.ctx, &o, sb, rb, count, &t[inplace]);
+            if (st == TACL_OK) st = bk.time(bk.ctx, &o, sb, rb, count, &t[inplace], its);
             if (st == TACL_OK)
                 st = tacl_all_reduce(w, &t[inplace], &t[inplace], 1, TACL_FLOAT64, TACL_MAX);
+            if (st == TACL_OK && bk.iter_times) {
+                /* Each rank's percentiles of its own iterations, then the slowest rank's (as
+                 * for the mean: per-iteration maxima across ranks would add up the jitter of
+                 * ranks that take turns running ahead). */
+                double pc[2];
+                bench_percentiles(its, o.iters, &pc[0], &pc[1]);
+                st = tacl_all_reduce(w, pc, pc, 2, TACL_FLOAT64, TACL_MAX);
+                p50[inplace] = pc[0];
+                p99[inplace] = pc[1];
+            }
             for (int c = 0; c < o.check && st == TACL_OK; c++) {
                 st = bk.upload(bk.ctx, sb, hs, scount * esz);
                 if (st == TACL_OK) st = bk.call(bk.ctx, &o, sb, rb, count);
@@ -543,20 +584,30 @@ static int bench_run(int argc, char **argv)
         total_wrong += wrong[0] + wrong[1];
         if (me == 0) {
             int root = bench_colls[o.coll].rooted ? o.root : -1;
+            /* Percentiles: "-" (table) or null (JSON) where the backend times only the mean. */
+            char pj[4][24], pt[4][24];
+            for (int k = 0; k < 4; k++) {
+                double v = k % 2 ? p99[k / 2] : p50[k / 2];
+                snprintf(pj[k], sizeof pj[k], v >= 0 ? "%.2f" : "null", v * 1e6);
+                snprintf(pt[k], sizeof pt[k], v >= 0 ? "%.2f" : "-", v * 1e6);
+            }
             if (o.json)
-                printf("{\"collective\":\"%s\",\"backend\":\"%s\",\"graph\":%s,"
-                       "\"ranks\":%d,\"size\":%zu,\"count\":%zu,"
-                       "\"type\":\"%s\",\"redop\":\"%s\",\"root\":%d,"
-                       "\"out_of_place\":{\"time_us\":%.2f,\"algbw\":%.3f,\"busbw\":%.3f,"
-                       "\"wrong\":%zu},\"in_place\":{\"time_us\":%.2f,\"algbw\":%.3f,"
-                       "\"busbw\":%.3f,\"wrong\":%zu}}\n",
-                       cname, o.gpu ? "gpu" : "host", o.graph ? "true" : "false", n, bytes, count,
-                       tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0], busbw[0],
-                       wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1]);
+                printf(
+                    "{\"collective\":\"%s\",\"backend\":\"%s\",\"graph\":%s,"
+                    "\"ranks\":%d,\"size\":%zu,\"count\":%zu,"
+                    "\"type\":\"%s\",\"redop\":\"%s\",\"root\":%d,"
+                    "\"out_of_place\":{\"time_us\":%.2f,\"algbw\":%.3f,\"busbw\":%.3f,"
+                    "\"wrong\":%zu,\"p50_us\":%s,\"p99_us\":%s},\"in_place\":{\"time_us\":%.2f,"
+                    "\"algbw\":%.3f,\"busbw\":%.3f,\"wrong\":%zu,\"p50_us\":%s,\"p99_us\":%s}}\n",
+                    cname, o.gpu ? "gpu" : "host", o.graph ? "true" : "false", n, bytes, count,
+                    tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0], busbw[0], wrong[0],
+                    pj[0], pj[1], t[1] * 1e6, algbw[1], busbw[1], wrong[1], pj[2], pj[3]);
             else
-                printf(" %11zu %12zu %8s %6s %6d %9.2f %7.2f %7.2f %6zu %9.2f %7.2f %7.2f %6zu\n",
+                printf(" %11zu %12zu %8s %6s %6d %9.2f %7.2f %7.2f %6zu %9.2f %7.2f %7.2f %6zu %9s "
+                       "%9s %9s %9s\n",
                        bytes, count, tacl_dtype_name(o.dt), opname, root, t[0] * 1e6, algbw[0],
-                       busbw[0], wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1]);
+                       busbw[0], wrong[0], t[1] * 1e6, algbw[1], busbw[1], wrong[1], pt[0], pt[1],
+                       pt[2], pt[3]);
             fflush(stdout);
             uint64_t now = tacl__now_ns();
             if (now - t_progress > 5000000000ull) {
@@ -577,6 +628,7 @@ static int bench_run(int argc, char **argv)
     if (bk.fini) bk.fini(bk.ctx);
     free(hs);
     free(hr);
+    free(its);
     tacl_comm_destroy(w);
     return rc ? rc : (total_wrong ? 1 : 0);
 }
@@ -605,6 +657,9 @@ const tacl_cmd_t tacl_cmd_bench = {
         "\n"
         "Columns as nccl-tests: time is the slowest rank's mean; algbw = size / time;\n"
         "busbw = algbw x 2(n-1)/n (all_reduce), (n-1)/n (all_gather, reduce_scatter,\n"
-        "all_to_all, gather, scatter), 1 (broadcast, reduce, sendrecv).\n",
+        "all_to_all, gather, scatter), 1 (broadcast, reduce, sendrecv). The last four columns\n"
+        "(JSON: p50_us, p99_us) are the median and 99th percentile of the per-iteration times,\n"
+        "out of place then in place, of the slowest rank (host runs; - or null with --gpu,\n"
+        "which times the iterations as one).\n",
     .run = bench_run,
 };

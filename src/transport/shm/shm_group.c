@@ -22,6 +22,7 @@
 #include "log.h"
 #include "reduce.h"
 #include "settings.h"
+#include "transport/shm/shm_pool.h"
 #include "transport/shm/shm_seg.h"
 #include "transport/shm/shm_sync.h"
 
@@ -34,16 +35,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SHM_LINE         128
-#define SHM_PAGE         4096
-#define SHM_ALIGN        64         /* slices start on cache lines */
-#define SHM_LIVE_NS      5000000ull /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS     1000000ull /* yield this long before sleeping on the futex */
-#define SHM_SLEEP_NS     5000000ull /* longest futex sleep: the liveness period */
-#define SHM_SLOT_MIN     SHM_PAGE
-#define SHM_SLOT_MAX     (256ull << 20)
-#define SHM_BLOCK        16384        /* bytes reduced, then copied out while still in L1 */
-#define SHM_MT_MIN_BYTES (256u << 10) /* chunks this large use the helper threads */
+#define SHM_LINE          128
+#define SHM_RANK_CTRL     192 /* per rank: two control lines (one per step parity), where it runs */
+#define SHM_PAGE          4096
+#define SHM_ALIGN         64          /* slices start on cache lines */
+#define SHM_LIVE_NS       5000000ull  /* pid checks while waiting: every 5 ms */
+#define SHM_YIELD_NS      50000ull    /* yield this long to a rank on our CPU, then sleep */
+#define SHM_OVER_YIELD_NS 1000000ull  /* yield this long when ranks outnumber cores, then sleep */
+#define SHM_SHARED_WAITS  8           /* waits for a rank on our CPU before we leave the CPU */
+#define SHM_MOVE_NS       10000000ull /* and at most once per 10 ms */
+#define SHM_SLEEP_NS      5000000ull  /* longest futex sleep: the liveness period */
+#define SHM_SLOT_MIN      SHM_PAGE
+#define SHM_SLOT_MAX      (256ull << 20)
+#define SHM_BLOCK         16384        /* bytes reduced, then copied out while still in L1 */
+#define SHM_MT_MIN_BYTES  (256u << 10) /* chunks this large use the helper threads */
+#define SHM_TASK_BYTES    (64u << 10)  /* a task of a large phase: microseconds of work */
 
 typedef struct {
     _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
@@ -68,6 +74,14 @@ typedef struct {
 
 _Static_assert(sizeof(shm_ctrl_t) == 64, "a step's control is one cache line");
 
+/* Where a rank runs: the CPU of its last wait (written only when it changes), so that a rank
+ * waiting for a peer that shares its CPU yields at once instead of spinning: the peer cannot
+ * run while we spin. */
+typedef struct {
+    _Atomic int32_t cpu;
+    char pad[60];
+} shm_where_t;
+
 typedef struct {
     int32_t pid;
     int32_t pad;
@@ -75,15 +89,11 @@ typedef struct {
     uint64_t oneshot;
 } shm_hello_t;
 
-typedef struct shm_pool shm_pool_t;
-static shm_pool_t *shm_pool_create(int threads);
-static void shm_pool_destroy(shm_pool_t *pool);
-
 struct tacl__shm_group {
     tacl__shm_seg_t seg;
-    shm_pool_t *pool; /* helper threads for large all_reduce phases (TACL_SHM_THREADS > 1) */
+    tacl__shm_pool_t *pool; /* helpers for large all_reduce phases (TACL_SHM_THREADS > 1) */
     shm_hdr_t *hdr;
-    char *ctrl; /* per rank SHM_LINE bytes: its two control lines (one per step parity) */
+    char *ctrl; /* per rank SHM_RANK_CTRL bytes: its two control lines, then shm_where_t */
     char *data; /* rank r's buffer of parity p: see shm_buf */
     char *cnt;  /* rank r's counts of parity p: see shm_cnt */
     size_t cnt_stride;
@@ -94,6 +104,9 @@ struct tacl__shm_group {
     uint64_t *aux; /* the aux of every rank, read at the last first-step */
     uint64_t step;
     uint64_t spin_ns;
+    int cpu;            /* the CPU in my shm_where_t */
+    int shared_waits;   /* consecutive waits for a rank that shares my CPU */
+    uint64_t next_move; /* earliest time of the next shm_leave_cpu */
     tacl_status_t broken;
     char broken_msg[TACL_ERRMSG_MAX];
     int (*peer_alive)(void *ctx, int group_rank); /* see tacl__shm_group_config_t */
@@ -103,7 +116,13 @@ struct tacl__shm_group {
 /* Rank r's control line for step s. */
 static inline shm_ctrl_t *shm_ctrl(tacl__shm_group_t *g, int r, uint64_t s)
 {
-    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_LINE) + (s & 1);
+    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_RANK_CTRL) + (s & 1);
+}
+
+/* Rank r's line that says on which CPU it last waited. */
+static inline shm_where_t *shm_where(tacl__shm_group_t *g, int r)
+{
+    return (shm_where_t *)(g->ctrl + (size_t)r * SHM_RANK_CTRL + 2 * sizeof(shm_ctrl_t));
 }
 
 /* The default one-shot threshold for n ranks from the base (TACL_SHM_ONESHOT_BYTES' default):
@@ -116,6 +135,17 @@ static long shm_oneshot_default(long base, int n)
     while (p * 2 <= v)
         p *= 2;
     return p;
+}
+
+/* The default number of threads per rank (the caller and its helpers) for large all_reduce
+ * phases: half of the cores per rank, 1 to 4. The other half stays free for the progress
+ * threads, the application and whatever else runs: a default that fills every core makes each
+ * operation wait for whichever thread the scheduler parked (measured on a 16-core host, 4 ranks:
+ * 4 threads each took 1-29 ms per operation from 256 KiB to 16 MiB, 1-3 threads were steady). */
+static long shm_threads_default(int cores, int n)
+{
+    long t = cores / (2 * (n > 0 ? n : 1));
+    return t < 1 ? 1 : t > 4 ? 4 : t;
 }
 
 /* Rank r's buffer for step s. Buffer k starts (k * 17 mod 64) cache lines into its own page
@@ -243,7 +273,38 @@ static tacl_status_t shm_waited_too_long(tacl__shm_group_t *g, uint64_t s, const
     return shm_break(g, TACL_ERR_TIMEOUT, eb);
 }
 
-/* Waits until every rank has published step s. */
+/* 1 when a rank that has not yet published step s (from r on) last waited on the CPU that runs
+ * us now: it cannot make progress while we spin. */
+static int shm_shares_cpu(tacl__shm_group_t *g, int r, uint64_t s)
+{
+    int cpu = sched_getcpu();
+    if (cpu < 0) return 0;
+    for (int q = r; q < g->size; q++)
+        if (atomic_load_explicit(&shm_where(g, q)->cpu, memory_order_relaxed) == cpu &&
+            atomic_load_explicit(&shm_ctrl(g, q, s)->flag, memory_order_relaxed) < s)
+            return 1;
+    return 0;
+}
+
+/* Moves the calling thread off its CPU, which a rank it waits for shares: to any other CPU of
+ * its affinity mask, which it then gets back unchanged, so that the scheduler places it anew.
+ * Two ranks that ping-pong on one CPU stay there (each wakes the other where it runs), and each
+ * of their steps then costs a context switch, while a CPU next to them may be free. */
+static void shm_leave_cpu(tacl__shm_group_t *g)
+{
+    cpu_set_t mine, other;
+    if (g->cpu < 0 || sched_getaffinity(0, sizeof mine, &mine) != 0) return;
+    other = mine;
+    CPU_CLR(g->cpu, &other);
+    if (CPU_COUNT(&other) == 0) return;
+    if (sched_setaffinity(0, sizeof other, &other) == 0) sched_setaffinity(0, sizeof mine, &mine);
+    g->cpu = sched_getcpu();
+    atomic_store_explicit(&shm_where(g, g->rank)->cpu, g->cpu, memory_order_relaxed);
+}
+
+/* Waits until every rank has published step s: spins (unless a late rank shares our CPU, to
+ * which it yields instead), then sleeps on the segment's futex word, checking the deadline, the
+ * abort notice and the late ranks' liveness as it goes. */
 static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t *fp,
                               uint64_t deadline, tacl__errbuf_t *eb)
 {
@@ -258,10 +319,24 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
         if (!started) {
             started = now;
             spin_end = now + g->spin_ns;
-            yield_end = spin_end + SHM_YIELD_NS;
+            yield_end = spin_end + (g->spin_ns ? SHM_YIELD_NS : SHM_OVER_YIELD_NS);
             next_live = now + SHM_LIVE_NS;
+            int cpu = sched_getcpu();
+            if (cpu != g->cpu) {
+                g->cpu = cpu;
+                atomic_store_explicit(&shm_where(g, g->rank)->cpu, cpu, memory_order_relaxed);
+            }
         }
-        if (now < spin_end) {
+        int shared = now < yield_end && shm_shares_cpu(g, r, s);
+        if (shared && g->spin_ns && now == started && ++g->shared_waits >= SHM_SHARED_WAITS &&
+            now >= g->next_move) {
+            shm_leave_cpu(g);
+            g->shared_waits = 0;
+            g->next_move = now + SHM_MOVE_NS;
+            continue;
+        }
+        if (!shared && now == started) g->shared_waits = 0;
+        if (now < spin_end && !shared) {
             /* Poll between pauses (a PAUSE is tens of cycles on some CPUs: a batch of them
              * would notice the flag late) and read the clock only once per batch. */
             for (int i = 0; i < 64; i++) {
@@ -315,7 +390,11 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
             }
         }
         if (now >= deadline) return shm_waited_too_long(g, s, fp, started, eb);
-        if (now < yield_end) {
+        /* Yield only to a rank that may be waiting for our CPU: where ranks outnumber cores,
+         * or to a late rank that shares our CPU. Otherwise a yield hands the CPU to whatever
+         * else runs there for a whole slice, with no claim to get it back when the peer
+         * arrives; a futex sleeper is woken by the peer's publish and placed at once. */
+        if (now < yield_end && (shared || !g->spin_ns)) {
             sched_yield();
             continue;
         }
@@ -432,7 +511,7 @@ tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__
     g->oneshot = (size_t)hello[0].oneshot;
 
     size_t ctrl_off = shm_round(sizeof(shm_hdr_t), SHM_PAGE);
-    size_t data_off = ctrl_off + shm_round((size_t)n * SHM_LINE, SHM_PAGE);
+    size_t data_off = ctrl_off + shm_round((size_t)n * SHM_RANK_CTRL, SHM_PAGE);
     size_t cnt_off = data_off + (size_t)n * 2 * (g->slot + SHM_PAGE);
     g->cnt_stride = shm_round((size_t)n * 2 * sizeof(uint64_t), SHM_ALIGN);
     size_t total = cnt_off + shm_round((size_t)n * 2 * g->cnt_stride, SHM_PAGE);
@@ -442,19 +521,17 @@ tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__
     g->ctrl = (char *)g->seg.base + ctrl_off;
     g->data = (char *)g->seg.base + data_off;
     g->cnt = (char *)g->seg.base + cnt_off;
+    g->cpu = -1;
+    atomic_store(&shm_where(g, g->rank)->cpu, -1);
 
     long spin = tacl__setting_int(TACL_SET_SHM_SPIN_US);
     if (!tacl__setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
-    /* Default: spare cores become helper threads (at most 4 per rank); none on a machine whose
-     * cores are all taken by ranks. */
     long threads = tacl__setting_int(TACL_SET_SHM_THREADS);
-    if (!tacl__setting_is_set(TACL_SET_SHM_THREADS)) {
-        threads = shm_online_cpus() / n;
-        threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
-    }
+    if (!tacl__setting_is_set(TACL_SET_SHM_THREADS))
+        threads = shm_threads_default(shm_online_cpus(), n);
     if (threads > 1) {
-        g->pool = shm_pool_create(threads > 64 ? 64 : (int)threads);
+        g->pool = tacl__shm_pool_create(threads > 64 ? 63 : (int)threads - 1);
         if (!g->pool)
             TACL_WARN(TACL_SUB_SHM,
                       "TACL_SHM_THREADS=%ld: cannot start helper threads; "
@@ -482,7 +559,7 @@ err_free:
 void tacl__shm_group_destroy(tacl__shm_group_t *g)
 {
     if (!g) return;
-    shm_pool_destroy(g->pool);
+    tacl__shm_pool_destroy(g->pool);
     tacl__shm_seg_close(&g->seg);
     free(g->aux);
     free(g->pids);
@@ -514,166 +591,75 @@ static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count,
     return TACL_OK;
 }
 
-/* ---- Large all_reduce phases, run by the calling thread alone or split among helpers. ---- */
+/* ---- Large all_reduce phases, cut into tasks that the caller and its helpers share. ---- */
 
 enum { SHM_PHASE_COPY_IN, SHM_PHASE_REDUCE, SHM_PHASE_COPY_OUT };
 
 typedef struct {
     tacl__shm_group_t *g;
-    const char *in;
-    char *outp;
-    size_t off, c, per, lo_me, hi_me, es;
+    const char *in; /* the chunk's input */
+    char *out;      /* the chunk's output (NULL: not wanted here) */
+    size_t c, per, lo_me, hi_me, es, tile;
     tacl_dtype_t dt;
     tacl_op_t op;
-    int want, phase;
+    int phase;
 } shm_ar_job_t;
 
-/* Part p of q of the element range [lo, hi), cut on cache lines. */
-static void shm_split(size_t lo, size_t hi, int p, int q, size_t align, size_t *a, size_t *b)
+/* Tasks of the job's phase: tiles of my slice (reduce), or of the rest of the chunk (copies). */
+static unsigned shm_ar_tasks(const shm_ar_job_t *j)
 {
-    size_t len = hi > lo ? hi - lo : 0;
-    size_t per = ((len + (size_t)q - 1) / (size_t)q + align - 1) / align * align;
-    *a = shm_min(lo + per * (size_t)p, hi);
-    *b = shm_min(*a + per, hi);
+    size_t mine = j->hi_me - j->lo_me, len = j->phase == SHM_PHASE_REDUCE ? mine : j->c - mine;
+    return (unsigned)((len + j->tile - 1) / j->tile);
 }
 
-/* Copies elements [lo, hi) of the chunk from src to dst (both indexed like the chunk). */
-static void shm_copy_part(char *dst, const char *src, size_t lo, size_t hi, size_t es, int p, int q,
-                          size_t align)
-{
-    size_t a, b;
-    shm_split(lo, hi, p, q, align, &a, &b);
-    if (b > a) memcpy(dst + a * es, src + a * es, (b - a) * es);
-}
-
-static void shm_ar_phase(const shm_ar_job_t *j, int p, int q)
+/* Elements [a, b) of the chunk, all outside my slice: copied into my slot (copy-in), or out of
+ * their owners' slots (copy-out; element x belongs to rank x / per). */
+static void shm_ar_copy(const shm_ar_job_t *j, size_t a, size_t b)
 {
     tacl__shm_group_t *g = j->g;
-    const int n = g->size, me = g->rank;
-    const size_t es = j->es, align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
-    const char *in = j->in + j->off * es;
-    char *out = j->outp ? j->outp + j->off * es : NULL;
+    const size_t es = j->es;
+    if (a >= b) return;
     if (j->phase == SHM_PHASE_COPY_IN) {
-        /* Everything but my own slice, which I reduce straight from my input. */
-        shm_copy_part(shm_next(g), in, 0, j->lo_me, es, p, q, align);
-        shm_copy_part(shm_next(g), in, j->hi_me, j->c, es, p, q, align);
-    } else if (j->phase == SHM_PHASE_REDUCE) {
+        memcpy(shm_next(g) + a * es, j->in + a * es, (b - a) * es);
+        return;
+    }
+    for (size_t x = a; x < b;) {
+        size_t r = x / j->per, e = shm_min(b, (r + 1) * j->per);
+        memcpy(j->out + x * es, shm_cur(g, (int)r) + x * es, (e - x) * es);
+        x = e;
+    }
+}
+
+static void shm_ar_task(void *arg, unsigned k)
+{
+    const shm_ar_job_t *j = arg;
+    tacl__shm_group_t *g = j->g;
+    const int n = g->size, me = g->rank;
+    const size_t es = j->es;
+    if (j->phase == SHM_PHASE_REDUCE) {
         /* My slice, one L1-sized block at a time: reduce into my slot for the others and,
          * while the block is hot, copy it to recv (a second pass over memory saved). */
         const void *srcs[n];
-        size_t a, b, blk = SHM_BLOCK / es;
-        shm_split(j->lo_me, j->hi_me, p, q, align, &a, &b);
+        size_t a = j->lo_me + (size_t)k * j->tile, b = shm_min(a + j->tile, j->hi_me);
+        size_t blk = SHM_BLOCK / es;
         for (size_t x = a; x < b; x += blk) {
             size_t m = shm_min(blk, b - x);
             for (int r = 0; r < n; r++)
-                srcs[r] =
-                    r == me ? (const void *)(in + x * es) : (const void *)(shm_cur(g, r) + x * es);
+                srcs[r] = r == me ? (const void *)(j->in + x * es)
+                                  : (const void *)(shm_cur(g, r) + x * es);
             char *dst = shm_next(g) + x * es;
             tacl__reduce_many(dst, srcs, n, m, j->dt, j->op);
             tacl__reduce_finish(dst, m, j->dt, j->op, n);
-            if (j->want) memcpy(out + x * es, dst, m * es);
+            if (j->out) memcpy(j->out + x * es, dst, m * es);
         }
-    } else {
-        for (int r = 0; r < n; r++) {
-            size_t lo = shm_min(j->per * (size_t)r, j->c), hi = shm_min(lo + j->per, j->c);
-            if (r != me) shm_copy_part(out, shm_cur(g, r), lo, hi, es, p, q, align);
-        }
-    }
-}
-
-/* Helper threads: each waits for a new job generation, runs its part, and checks out. Idle
- * helpers sleep on a private futex, so a group with threads costs nothing between calls. */
-struct shm_pool {
-    int nhelpers;
-    pthread_t *tids;
-    _Atomic uint32_t gen; /* futex word: bumped for every job (and to stop) */
-    _Atomic int pending;  /* helpers still running the current job */
-    _Atomic int stop;
-    const shm_ar_job_t *job;
-};
-
-typedef struct {
-    shm_pool_t *pool;
-    int part;
-} shm_helper_arg_t;
-
-static void *shm_helper_main(void *arg)
-{
-    shm_helper_arg_t *h = arg;
-    shm_pool_t *pool = h->pool;
-    int part = h->part;
-    free(h);
-    uint32_t seen = 0;
-    for (;;) {
-        uint32_t gen;
-        for (int spins = 0; (gen = atomic_load(&pool->gen)) == seen; spins++) {
-            if (spins < 20000) {
-                _mm_pause();
-                continue;
-            }
-            tacl__shm_futex_wait(&pool->gen, seen, 100000000ull, 1); /* re-check stop: 100 ms */
-        }
-        seen = gen;
-        if (atomic_load(&pool->stop)) return NULL;
-        shm_ar_phase(pool->job, part, pool->nhelpers + 1);
-        atomic_fetch_sub(&pool->pending, 1);
-    }
-}
-
-static void shm_pool_destroy(shm_pool_t *pool)
-{
-    if (!pool) return;
-    atomic_store(&pool->stop, 1);
-    atomic_fetch_add(&pool->gen, 1);
-    tacl__shm_futex_wake(&pool->gen, 1);
-    for (int i = 0; i < pool->nhelpers; i++)
-        pthread_join(pool->tids[i], NULL);
-    free(pool->tids);
-    free(pool);
-}
-
-static shm_pool_t *shm_pool_create(int threads)
-{
-    shm_pool_t *pool = calloc(1, sizeof *pool);
-    if (!pool) return NULL;
-    pool->tids = calloc((size_t)threads, sizeof *pool->tids);
-    if (!pool->tids) {
-        free(pool);
-        return NULL;
-    }
-    for (int i = 0; i < threads - 1; i++) {
-        shm_helper_arg_t *h = malloc(sizeof *h);
-        if (!h) break;
-        *h = (shm_helper_arg_t){pool, i + 1};
-        if (pthread_create(&pool->tids[i], NULL, shm_helper_main, h) != 0) {
-            free(h);
-            break;
-        }
-        pool->nhelpers++;
-    }
-    if (pool->nhelpers == 0) {
-        shm_pool_destroy(pool);
-        return NULL;
-    }
-    return pool;
-}
-
-/* Runs one phase: alone, or part 0 here and the other parts on the helpers. */
-static void shm_run(tacl__shm_group_t *g, const shm_ar_job_t *job, int threads)
-{
-    shm_pool_t *pool = g->pool;
-    if (!threads || !pool) {
-        shm_ar_phase(job, 0, 1);
         return;
     }
-    pool->job = job;
-    atomic_store(&pool->pending, pool->nhelpers);
-    atomic_fetch_add(&pool->gen, 1);
-    tacl__shm_futex_wake(&pool->gen, 1);
-    shm_ar_phase(job, 0, pool->nhelpers + 1);
-    /* Our own threads always finish their part: no deadline needed here. */
-    while (atomic_load(&pool->pending) > 0)
-        _mm_pause();
+    /* Tile k of the chunk with my slice taken out, mapped back: the part before my slice and
+     * the part after it. */
+    size_t mine = j->hi_me - j->lo_me;
+    size_t p0 = (size_t)k * j->tile, p1 = shm_min(p0 + j->tile, j->c - mine);
+    if (p0 < j->lo_me) shm_ar_copy(j, p0, shm_min(p1, j->lo_me));
+    if (p1 > j->lo_me) shm_ar_copy(j, (p0 > j->lo_me ? p0 : j->lo_me) + mine, p1 + mine);
 }
 
 /* all_reduce (root < 0) and reduce (root >= 0: only the root writes recv).
@@ -720,26 +706,28 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
         return TACL_OK;
     }
     const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
-    shm_ar_job_t job = {.g = g, .in = in, .outp = outp, .es = es, .dt = dt, .op = op, .want = want};
+    shm_ar_job_t job = {.g = g, .es = es, .dt = dt, .op = op};
+    job.tile = (SHM_TASK_BYTES / es + align - 1) / align * align;
     for (size_t off = 0; off < count;) {
         size_t c = shm_min(cmax, count - off);
         /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
-        job.off = off;
+        job.in = in + off * es;
+        job.out = want ? outp + off * es : NULL;
         job.c = c;
         job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
         job.lo_me = shm_min(job.per * (size_t)me, c);
         job.hi_me = shm_min(job.lo_me + job.per, c);
-        int threads = g->pool && c * es >= SHM_MT_MIN_BYTES;
+        tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
         job.phase = SHM_PHASE_COPY_IN;
-        shm_run(g, &job, threads);
+        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
         st = shm_step(g, off == 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
         job.phase = SHM_PHASE_REDUCE;
-        shm_run(g, &job, threads);
+        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
         st = shm_step(g, 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
         job.phase = SHM_PHASE_COPY_OUT;
-        if (want) shm_run(g, &job, threads);
+        if (want) tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
         off += c;
     }
     return TACL_OK;
