@@ -8,11 +8,11 @@
 #include "coll/algo.h"
 #include "reduce.h"
 #include "topo/graph.h"
+#include "topo/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TREE_CHUNK_BYTES (256 * 1024)
 #define TREE_SMALL_BYTES (64 * 1024)
 
 void coll_tree_node_free(coll_tree_node_t *t)
@@ -26,14 +26,18 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
     int n = c->size, me = c->rank;
     out->parent = -1;
     out->nchildren = 0;
+    out->height = 0;
     out->children = malloc((size_t)n * sizeof *out->children);
     if (!out->children) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     if (c->full_mesh && chain) {
         int v = (me - root + n) % n;
         if (v > 0) out->parent = (me - 1 + n) % n;
         if (v < n - 1) out->children[out->nchildren++] = (me + 1) % n;
+        out->height = n - 1;
     } else if (c->full_mesh) {
         int v = (me - root + n) % n, mask = 1;
+        while ((1 << out->height) < n)
+            out->height++;
         while (mask < n) {
             if (v & mask) {
                 out->parent = ((v - mask) + root) % n;
@@ -54,6 +58,7 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
         out->parent = t->parent[me];
         for (int i = t->child_start[me]; i < t->child_start[me + 1]; i++)
             out->children[out->nchildren++] = t->child[i];
+        out->height = t->height;
         tacl__tree_destroy(t);
     }
     return TACL_OK;
@@ -78,10 +83,14 @@ static int tree_reqs_push(tree_reqs_t *q, tacl__req_t *r)
     return 0;
 }
 
-static size_t tree_chunk_elems(size_t count, size_t esz)
+/* Elements per chunk of a part: the schedule's chunk for the pipeline's depth (sched.h), the
+ * same on every rank since count, the height and the phases are. A reduce or a broadcast alone
+ * fills h links before the last one works; both together 2h - 1. */
+static size_t tree_chunk_elems(size_t count, size_t esz, int height, int reduce, int bcast)
 {
-    size_t ce = TREE_CHUNK_BYTES / esz;
-    if (count * esz <= TREE_CHUNK_BYTES) ce = count;
+    int stages = reduce && bcast ? 2 * height - 1 : height;
+    size_t ce = tacl__sched_chunk_bytes((double)count * (double)esz, stages) / esz;
+    if (ce > count) ce = count;
     return ce ? ce : 1;
 }
 
@@ -161,7 +170,7 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         p->t = &trees[i];
         p->buf = bufs[i];
         p->count = counts[i];
-        p->ce = tree_chunk_elems(p->count, esz);
+        p->ce = tree_chunk_elems(p->count, esz, p->t->height, reduce, bcast);
         p->nchunks = p->count ? (p->count + p->ce - 1) / p->ce : 0;
         /* Chunk k of a phase uses tag step + k * 2^20: tags stay unique per chunk. */
         p->up_tag = x->step++;
