@@ -15,7 +15,9 @@
 # MiB of float32 (the slowest rank's time; values checked). Prints one line per run, then per
 # shape "ratio SHAPE BEST_RATIO MEAN_RATIO" (best over all runs of the shape / best of ref; the
 # same for the means of the per-run means). TACL_TOPO_RANK: the rank binary (default
-# BUILD_DIR/bench/topo_allreduce); TACL_CLI: the tacl CLI (for `tacl store`).
+# BUILD_DIR/bench/topo_allreduce); TACL_CLI: the tacl CLI (for `tacl store`). TACL_BOUND_STOP=X
+# ends the rounds early, from the second on, once every shape's best ratio is <= X (the test's
+# use: more rounds only when the shared machine's load spoiled the first ones).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -65,7 +67,8 @@ run() {
     port=$((port + 1))
     netns_bg "${name}S" "$cli" store --port "$port" >/dev/null 2>&1
     local store=$NETNS_LAST_PID
-    local hs=(${HOSTS[$name]})
+    local hs
+    read -ra hs <<<"${HOSTS[$name]}"
     local n=${#hs[@]}
     rm -f "$out"/r*
     for h in "${hs[@]}"; do
@@ -101,7 +104,18 @@ for s in $shapes; do
     esac
 done
 declare -A BEST=() MEANS=()
+# all_within X: 0 when every shape's best so far is <= X times the reference's best.
+all_within() {
+    local s
+    for s in $shapes; do
+        awk -v a="${BEST[$s]}" -v b="${BEST[ref]}" -v x="$1" 'BEGIN { exit !(a <= x * b) }' || return 1
+    done
+}
 for ((k = 1; k <= rounds; k++)); do
+    if [ "$k" -gt 2 ] && [ -n "${TACL_BOUND_STOP:-}" ] && all_within "$TACL_BOUND_STOP"; then
+        echo "every ratio <= $TACL_BOUND_STOP after $((k - 1)) rounds: stopping"
+        break
+    fi
     for s in ref $shapes; do
         run "$s"
         printf 'round %d %-7s algo %-9s best %7.3f s  mean %7.3f s\n' "$k" "$s" "$algo" "$best" "$mean"
