@@ -2,6 +2,9 @@
  * reduce to the graph's centre followed by a broadcast from it, over a spanning tree of direct
  * links, in chunks so that every link carries data in both directions at once: on a chain
  * A–B–C this takes about M/b, the cut bound, where a ring relayed through B takes 4M/(3b).
+ * Chunks follow the pipeline's depth (tacl__sched_chunk_bytes) and children's partial chunks
+ * land in a bounded window of slots; bench/topo_bound.sh compares a star, a line and a chain of
+ * unequal links with the same all_reduce over their bottleneck link.
  * broadcast and reduce use the same machinery from their root (a binomial tree for small
  * messages and a chain for large ones on a full mesh). all_gather and reduce_scatter on such
  * graphs go through the centre. */

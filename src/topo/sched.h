@@ -33,7 +33,15 @@
  *   T >= M / mincut; all_gather/reduce_scatter: the k ranks of one side miss (n-k)/n M from the
  *   other, T >= max(k, n-k)/n M / cut for the minimum cut found. Each also >= the latency of
  *   the longest necessary route. For the chain A-B-C all_reduce this is M/b, which the tree
- *   rooted at B meets; a ring relayed through B would take 4M/(3b). */
+ *   rooted at B meets; a ring relayed through B would take 4M/(3b).
+ * Why one tree at the centre is the schedule for stars, lines and chains (graphs that are
+ * trees): every link is a cut, so it must carry M each way; the centre tree sends partial sums
+ * up and results down each link at the same time, M each way, so it is at the bound but for
+ * its pipeline fill. Splitting the data between opposite chains (half reduced towards one end
+ * and broadcast back, half the other way), or a reduce-scatter + all-gather along the line,
+ * also loads each link with M each way, with a pipeline twice as deep or n-1 phases; what is
+ * left to win is the fill, hence chunks that shrink with the depth. bench/topo_bound.sh
+ * measures these shapes against the same all_reduce over the one bottleneck link. */
 #ifndef TACL_TOPO_SCHED_H
 #define TACL_TOPO_SCHED_H
 
