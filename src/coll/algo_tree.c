@@ -112,7 +112,7 @@ typedef struct {
     const coll_tree_node_t *t;
     char *buf;
     size_t count, ce, nchunks;
-    size_t win; /* slots per child: chunk k of child j goes to slot j * win + k % win */
+    size_t win; /* chunks in the window: chunk k of child j goes to slot (k % win) nch + j */
     uint64_t up_tag, down_tag;
     char *tmp;          /* children's partial chunks (reduce): nchildren * win slots */
     tacl__req_t **up;   /* the receive posted in each slot, or NULL */
@@ -131,7 +131,7 @@ static size_t tree_part_len(const tree_part_t *p, size_t k)
 static tacl_status_t tree_post_up(coll_ctx_t *x, tree_part_t *p, int j, size_t k, size_t esz)
 {
     if (k >= p->nchunks) return TACL_OK;
-    size_t slot = (size_t)j * p->win + k % p->win;
+    size_t slot = (k % p->win) * (size_t)p->t->nchildren + (size_t)j;
     return coll_irecv(x, p->t->children[j], p->up_tag + (k << 20), p->tmp + slot * p->ce * esz,
                       tree_part_len(p, k) * esz, &p->up[slot]);
 }
@@ -228,12 +228,14 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         char *chunk = p->buf + off * esz;
         int nch = p->t->nchildren;
         if (reduce) {
+            /* All children's chunk k in one wait: one wake-up per chunk, not one per child. */
+            size_t base = nch > 0 ? (k % p->win) * (size_t)nch : 0;
+            if (nch > 0) st = coll_wait(x, &p->up[base], nch);
+            for (int j = 0; j < nch; j++)
+                p->up[base + (size_t)j] = NULL;
             for (int j = 0; j < nch && st == TACL_OK; j++) {
-                size_t slot = (size_t)j * p->win + k % p->win;
-                st = coll_wait(x, &p->up[slot], 1);
-                p->up[slot] = NULL;
-                if (st != TACL_OK) break;
-                tacl__reduce_inplace(chunk, p->tmp + slot * p->ce * esz, len, a->dt, a->op);
+                tacl__reduce_inplace(chunk, p->tmp + (base + (size_t)j) * p->ce * esz, len, a->dt,
+                                     a->op);
                 st = tree_post_up(x, p, j, k + p->win, esz);
             }
             if (st != TACL_OK) break;
