@@ -4,7 +4,7 @@
 # run on shaped network namespaces (tc tbf on every data link; the store on an unshaped
 # management namespace). Needs root.
 #   bash bench/topo_bound.sh [BUILD_DIR] [RATE] [MIB] [ITERS] [ROUNDS] [SHAPES]
-#   (defaults: build 150mbit 16 3 3 "star line5 chainu")
+#   (defaults: build 100mbit 16 3 3 "star line5 chainu")
 # With b = RATE:
 #   ref     two hosts A-B at b (the reference: every graph below has a cut of one link at b)
 #   star    hub H and leaves A B C, every link at b
@@ -21,7 +21,7 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
-rate=${2:-150mbit}
+rate=${2:-100mbit}
 mib=${3:-16}
 iters=${4:-3}
 rounds=${5:-3}
