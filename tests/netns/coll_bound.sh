@@ -5,7 +5,7 @@
 # run by bench/topo_bound.sh (b = 100 Mbit/s, tc tbf: the links, not the 2 CPUs, set the time;
 # a descheduled relay costs a smaller share of a longer operation).
 # Each shape's best time must stay within TACL_BOUND_MAX (default 1.3) times the reference's:
-# generous, since the machine is shared (bench/RESULTS.md has the figures: about 1.0-1.1); a
+# generous, since the machine is shared (bench/RESULTS.md has the figures: about 1.0-1.15); a
 # relayed ring or an unpipelined tree would take 1.5-2x. Two rounds, and up to two more only
 # while some ratio is above the bound (a burst of load from other work spoils single runs).
 set -u
