@@ -109,6 +109,7 @@ typedef struct {
     int parent; /* -1 at the root */
     int nchildren;
     int *children; /* malloc'd; coll_tree_node_free */
+    int height;    /* of the whole tree (the same on every rank): sets the pipeline's chunks */
 } coll_tree_node_t;
 /* chain = 1 asks for a chain (pipelines best on a full mesh for large messages); otherwise a
  * binomial tree on a full mesh, a BFS tree over direct links elsewhere. */

@@ -91,6 +91,7 @@ static tacl_status_t mtree_run(coll_ctx_t *x, const tacl__forest_t *f, char *buf
         const tacl__tree_t *t = f->trees[i];
         int nch = t->child_start[me + 1] - t->child_start[me];
         nodes[i].parent = t->parent[me];
+        nodes[i].height = t->height;
         nodes[i].children = malloc((size_t)(nch > 0 ? nch : 1) * sizeof(int));
         if (!nodes[i].children) {
             st = tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");

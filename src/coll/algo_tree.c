@@ -2,18 +2,31 @@
  * reduce to the graph's centre followed by a broadcast from it, over a spanning tree of direct
  * links, in chunks so that every link carries data in both directions at once: on a chain
  * A–B–C this takes about M/b, the cut bound, where a ring relayed through B takes 4M/(3b).
+ * Chunks follow the pipeline's depth (tacl__sched_chunk_bytes) and children's partial chunks
+ * land in a bounded window of slots; bench/topo_bound.sh compares a star, a line and a chain of
+ * unequal links with the same all_reduce over their bottleneck link.
  * broadcast and reduce use the same machinery from their root (a binomial tree for small
  * messages and a chain for large ones on a full mesh). all_gather and reduce_scatter on such
  * graphs go through the centre. */
 #include "coll/algo.h"
 #include "reduce.h"
 #include "topo/graph.h"
+#include "topo/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TREE_CHUNK_BYTES (256 * 1024)
 #define TREE_SMALL_BYTES (64 * 1024)
+/* Children's partial chunks are received into a window of slots per child, reused as chunks
+ * are reduced: at least TREE_WINDOW_CHUNKS chunks or TREE_WINDOW_BYTES, whichever is more. A
+ * scratch of the whole vector per child (three times the message at the hub of a 3-leaf star)
+ * came fresh from mmap on every call: 12,000 page faults per call at the hub for 16 MiB, and
+ * memory that grew with the message; the window is bounded and stays in the heap between
+ * calls. A chunk that arrives before its slot is free waits in the engine as an unexpected
+ * message, so the window only has to cover the chunks in flight while this rank reduces, not a
+ * whole child's send-ahead. */
+#define TREE_WINDOW_CHUNKS 8
+#define TREE_WINDOW_BYTES  (4 * 1024 * 1024)
 
 void coll_tree_node_free(coll_tree_node_t *t)
 {
@@ -26,14 +39,18 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
     int n = c->size, me = c->rank;
     out->parent = -1;
     out->nchildren = 0;
+    out->height = 0;
     out->children = malloc((size_t)n * sizeof *out->children);
     if (!out->children) return tacl__err(&c->err, TACL_ERR_NOMEM, TACL_SUB_COLL, "out of memory");
     if (c->full_mesh && chain) {
         int v = (me - root + n) % n;
         if (v > 0) out->parent = (me - 1 + n) % n;
         if (v < n - 1) out->children[out->nchildren++] = (me + 1) % n;
+        out->height = n - 1;
     } else if (c->full_mesh) {
         int v = (me - root + n) % n, mask = 1;
+        while ((1 << out->height) < n)
+            out->height++;
         while (mask < n) {
             if (v & mask) {
                 out->parent = ((v - mask) + root) % n;
@@ -54,6 +71,7 @@ tacl_status_t coll_tree_node(tacl_comm_t *c, int root, int chain, coll_tree_node
         out->parent = t->parent[me];
         for (int i = t->child_start[me]; i < t->child_start[me + 1]; i++)
             out->children[out->nchildren++] = t->child[i];
+        out->height = t->height;
         tacl__tree_destroy(t);
     }
     return TACL_OK;
@@ -78,10 +96,14 @@ static int tree_reqs_push(tree_reqs_t *q, tacl__req_t *r)
     return 0;
 }
 
-static size_t tree_chunk_elems(size_t count, size_t esz)
+/* Elements per chunk of a part: the schedule's chunk for the pipeline's depth (sched.h), the
+ * same on every rank since count, the height and the phases are. A reduce or a broadcast alone
+ * fills h links before the last one works; both together 2h - 1. */
+static size_t tree_chunk_elems(size_t count, size_t esz, int height, int reduce, int bcast)
 {
-    size_t ce = TREE_CHUNK_BYTES / esz;
-    if (count * esz <= TREE_CHUNK_BYTES) ce = count;
+    int stages = reduce && bcast ? 2 * height - 1 : height;
+    size_t ce = tacl__sched_chunk_bytes((double)count * (double)esz, stages) / esz;
+    if (ce > count) ce = count;
     return ce ? ce : 1;
 }
 
@@ -90,9 +112,10 @@ typedef struct {
     const coll_tree_node_t *t;
     char *buf;
     size_t count, ce, nchunks;
+    size_t win; /* chunks in the window: chunk k of child j goes to slot (k % win) nch + j */
     uint64_t up_tag, down_tag;
-    char *tmp;          /* children's partial chunks (reduce) */
-    tacl__req_t **up;   /* nchildren * nchunks receives from children */
+    char *tmp;          /* children's partial chunks (reduce): nchildren * win slots */
+    tacl__req_t **up;   /* the receive posted in each slot, or NULL */
     tacl__req_t **down; /* nchunks receives from the parent */
     size_t k;           /* next chunk of the up phase */
     size_t kd;          /* next final chunk to forward down */
@@ -102,6 +125,15 @@ static size_t tree_part_len(const tree_part_t *p, size_t k)
 {
     size_t off = k * p->ce;
     return p->count - off < p->ce ? p->count - off : p->ce;
+}
+
+/* Posts the receive of child j's partial chunk k into its slot (nothing past the last chunk). */
+static tacl_status_t tree_post_up(coll_ctx_t *x, tree_part_t *p, int j, size_t k, size_t esz)
+{
+    if (k >= p->nchunks) return TACL_OK;
+    size_t slot = (k % p->win) * (size_t)p->t->nchildren + (size_t)j;
+    return coll_irecv(x, p->t->children[j], p->up_tag + (k << 20), p->tmp + slot * p->ce * esz,
+                      tree_part_len(p, k) * esz, &p->up[slot]);
 }
 
 /* Waits for final chunk p->kd from the parent and sends it to every child. */
@@ -161,7 +193,7 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         p->t = &trees[i];
         p->buf = bufs[i];
         p->count = counts[i];
-        p->ce = tree_chunk_elems(p->count, esz);
+        p->ce = tree_chunk_elems(p->count, esz, p->t->height, reduce, bcast);
         p->nchunks = p->count ? (p->count + p->ce - 1) / p->ce : 0;
         /* Chunk k of a phase uses tag step + k * 2^20: tags stay unique per chunk. */
         p->up_tag = x->step++;
@@ -172,14 +204,15 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         int nch = p->t->nchildren;
         if (p->nchunks == 0) continue;
         if (reduce && nch > 0) {
-            p->tmp = malloc((size_t)nch * p->count * esz);
-            p->up = calloc((size_t)nch * p->nchunks, sizeof *p->up);
+            size_t wb = TREE_WINDOW_BYTES / (p->ce * esz);
+            p->win = wb > TREE_WINDOW_CHUNKS ? wb : TREE_WINDOW_CHUNKS;
+            if (p->win > p->nchunks) p->win = p->nchunks;
+            p->tmp = malloc((size_t)nch * p->win * p->ce * esz);
+            p->up = calloc((size_t)nch * p->win, sizeof *p->up);
             if (!p->tmp || !p->up) goto nomem;
             for (int j = 0; j < nch && st == TACL_OK; j++)
-                for (size_t k = 0; k < p->nchunks && st == TACL_OK; k++)
-                    st = coll_irecv(x, p->t->children[j], p->up_tag + (k << 20),
-                                    p->tmp + ((size_t)j * p->count + k * p->ce) * esz,
-                                    tree_part_len(p, k) * esz, &p->up[(size_t)j * p->nchunks + k]);
+                for (size_t k = 0; k < p->win && st == TACL_OK; k++)
+                    st = tree_post_up(x, p, j, k, esz);
         }
         if (st == TACL_OK && bcast && p->t->parent >= 0) {
             p->down = calloc(p->nchunks, sizeof *p->down);
@@ -195,12 +228,15 @@ tacl_status_t coll_trees_run(coll_ctx_t *x, const coll_tree_node_t *trees, char 
         char *chunk = p->buf + off * esz;
         int nch = p->t->nchildren;
         if (reduce) {
+            /* All children's chunk k in one wait: one wake-up per chunk, not one per child. */
+            size_t base = nch > 0 ? (k % p->win) * (size_t)nch : 0;
+            if (nch > 0) st = coll_wait(x, &p->up[base], nch);
+            for (int j = 0; j < nch; j++)
+                p->up[base + (size_t)j] = NULL;
             for (int j = 0; j < nch && st == TACL_OK; j++) {
-                st = coll_wait(x, &p->up[(size_t)j * p->nchunks + k], 1);
-                p->up[(size_t)j * p->nchunks + k] = NULL;
-                if (st == TACL_OK)
-                    tacl__reduce_inplace(chunk, p->tmp + ((size_t)j * p->count + off) * esz, len,
-                                         a->dt, a->op);
+                tacl__reduce_inplace(chunk, p->tmp + (base + (size_t)j) * p->ce * esz, len, a->dt,
+                                     a->op);
+                st = tree_post_up(x, p, j, k + p->win, esz);
             }
             if (st != TACL_OK) break;
             if (p->t->parent >= 0) {
@@ -248,7 +284,7 @@ out:
         tree_reqs_t rest = sends;
         for (int i = 0; i < ntrees; i++) {
             tree_part_t *p = &parts[i];
-            for (size_t k = 0; p->up && k < (size_t)p->t->nchildren * p->nchunks; k++)
+            for (size_t k = 0; p->up && k < (size_t)p->t->nchildren * p->win; k++)
                 if (p->up[k]) tree_reqs_push(&rest, p->up[k]);
             for (size_t k = 0; p->down && k < p->nchunks; k++)
                 if (p->down[k]) tree_reqs_push(&rest, p->down[k]);

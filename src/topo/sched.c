@@ -52,11 +52,22 @@ double tacl__sched_recdbl_time(int n, double bw, double lat, double bytes)
     return ceil(log2((double)n)) * (lat + bytes / bw);
 }
 
+size_t tacl__sched_chunk_bytes(double bytes, int stages)
+{
+    if (stages < 1) stages = 1;
+    if (!(bytes > 0)) return 0;
+    double c = bytes / ((double)TACL_SCHED_CHUNKS_PER_STAGE * stages);
+    if (c < TACL_SCHED_CHUNK_MIN) c = TACL_SCHED_CHUNK_MIN;
+    if (c > TACL_SCHED_CHUNK_MAX) c = TACL_SCHED_CHUNK_MAX;
+    size_t cb = (size_t)c & ~(size_t)4095;
+    return bytes < (double)cb ? (size_t)bytes : cb;
+}
+
 double tacl__sched_tree_time(const tacl__tree_t *t, double rate, double bytes)
 {
     if (t->height == 0 || !(rate > 0)) return 0;
-    double c = bytes < TACL_SCHED_CHUNK_BYTES ? bytes : TACL_SCHED_CHUNK_BYTES;
     int h = t->height;
+    double c = (double)tacl__sched_chunk_bytes(bytes, 2 * h - 1);
     return bytes / rate + (2.0 * h - 1) * c / t->bottleneck + 2.0 * h * t->max_lat;
 }
 
@@ -65,7 +76,8 @@ double tacl__sched_tree_op_time(const tacl__graph_t *g, const tacl__tree_t *t, t
 {
     int h = t->height, n = t->n;
     if (h == 0 || !(rate > 0)) return 0;
-    double c = bytes < TACL_SCHED_CHUNK_BYTES ? bytes : TACL_SCHED_CHUNK_BYTES;
+    int rooted = op == TACL_SCHED_BROADCAST || op == TACL_SCHED_REDUCE;
+    double c = (double)tacl__sched_chunk_bytes(bytes, rooted ? h : 2 * h - 1);
     double pipe = c / t->bottleneck;
     switch (op) {
     case TACL_SCHED_BROADCAST:

@@ -18,7 +18,8 @@
  *
  * Time model (alpha-beta per link; links full duplex; M bytes = the whole buffer (all_gather:
  * the gathered result); l the largest latency and b the bottleneck bandwidth of the edges
- * used; c = min(M, TACL_SCHED_CHUNK_BYTES); h the tree height):
+ * used; h the tree height; c the pipeline chunk, tacl__sched_chunk_bytes(M, stages) with
+ * stages = 2h-1 for the two-phase trees and h for broadcast/reduce):
  *   all_reduce    ring 2 (n-1) (l + M/(n b)); rec. doubling ceil(log2 n) (l + M/b);
  *                 tree M/b + (2h-1) c/b + 2h l (reduce and broadcast pipelined together)
  *   all_gather,   ring (n-1) (l + M/(n b)); rec. doubling ceil(log2 n) l + (n-1)/n M/b;
@@ -32,7 +33,15 @@
  *   T >= M / mincut; all_gather/reduce_scatter: the k ranks of one side miss (n-k)/n M from the
  *   other, T >= max(k, n-k)/n M / cut for the minimum cut found. Each also >= the latency of
  *   the longest necessary route. For the chain A-B-C all_reduce this is M/b, which the tree
- *   rooted at B meets; a ring relayed through B would take 4M/(3b). */
+ *   rooted at B meets; a ring relayed through B would take 4M/(3b).
+ * Why one tree at the centre is the schedule for stars, lines and chains (graphs that are
+ * trees): every link is a cut, so it must carry M each way; the centre tree sends partial sums
+ * up and results down each link at the same time, M each way, so it is at the bound but for
+ * its pipeline fill. Splitting the data between opposite chains (half reduced towards one end
+ * and broadcast back, half the other way), or a reduce-scatter + all-gather along the line,
+ * also loads each link with M each way, with a pipeline twice as deep or n-1 phases; what is
+ * left to win is the fill, hence chunks that shrink with the depth. bench/topo_bound.sh
+ * measures these shapes against the same all_reduce over the one bottleneck link. */
 #ifndef TACL_TOPO_SCHED_H
 #define TACL_TOPO_SCHED_H
 
@@ -40,8 +49,16 @@
 
 #include <stddef.h>
 
-#define TACL_SCHED_CHUNK_BYTES (256 * 1024)
-#define TACL_SCHED_MAX_TREES   8
+/* Pipeline chunks of the tree schedules: a pipeline of s stages (chunk times before the last
+ * link starts its final chunk: 2h-1 for reduce + broadcast over a tree of height h) costs
+ * (s - 1) c / b more than M / b, so c = M / (TACL_SCHED_CHUNKS_PER_STAGE s) keeps that near 1/64
+ * of the transfer whatever the height, within [TACL_SCHED_CHUNK_MIN, TACL_SCHED_CHUNK_MAX] (each
+ * chunk is one message per link: below some tens of KiB the per-message work shows; above a
+ * MiB nothing more is saved). */
+#define TACL_SCHED_CHUNKS_PER_STAGE 64
+#define TACL_SCHED_CHUNK_MIN        (32 * 1024)
+#define TACL_SCHED_CHUNK_MAX        (1024 * 1024)
+#define TACL_SCHED_MAX_TREES        8
 
 typedef enum {
     TACL_SCHED_SINGLE = 0,
@@ -91,6 +108,9 @@ const char *tacl__sched_op_name(tacl__sched_op_t op); /* "all_reduce", "broadcas
 double tacl__sched_bound(const tacl__graph_t *g, tacl__sched_op_t op, int root, double bytes);
 /* tacl__sched_bound for all_reduce. */
 double tacl__sched_lower_bound(const tacl__graph_t *g, double bytes);
+/* Chunk size in bytes of a pipeline of stages stages (>= 1) over bytes: see above; a multiple
+ * of 4 KiB, and bytes itself when that is smaller. Every rank gets the same value. */
+size_t tacl__sched_chunk_bytes(double bytes, int stages);
 /* Model times (see above). */
 double tacl__sched_ring_time(int n, double bw, double lat, double bytes);   /* all_reduce */
 double tacl__sched_recdbl_time(int n, double bw, double lat, double bytes); /* all_reduce */

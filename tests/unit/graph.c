@@ -124,7 +124,9 @@ static void test_chain(void)
     gt_check_tree(g, s->tree);
     CHECK(s->tree->height == 1 && s->tree->order[0] == 1);
     CHECK(gt_near(s->lower_bound_s, M / b));
-    double c = TACL_SCHED_CHUNK_BYTES;
+    /* One stage (height 1): chunks of M/64. */
+    double c = (double)tacl__sched_chunk_bytes(M, 1);
+    CHECK(c == M / 64);
     CHECK(gt_near(s->predicted_s, M / b + c / b + 2 * 5e-6));
     /* The relayed ring the tree replaces: 4M/(3b) at this size, slower than the tree. */
     CHECK(tacl__sched_ring_time(3, b, 0, M) > s->predicted_s);
@@ -141,7 +143,10 @@ static void test_chain(void)
     CHECK(s->kind == TACL_SCHED_TREE && s->root == 0 && s->eccentricity == 2);
     const int want_b[] = {-1, 0, 1};
     gt_check_parents(s->tree, want_b);
-    CHECK(gt_near(s->predicted_s, M / b + c / b + 2 * 5e-6));
+    /* Height 2: two stages, chunks of M/128. */
+    double cb = (double)tacl__sched_chunk_bytes(M, 2);
+    CHECK(cb == M / 128);
+    CHECK(gt_near(s->predicted_s, M / b + cb / b + 2 * 5e-6));
     CHECK(gt_near(s->lower_bound_s, M / b));
     CHECK_CONTAINS(s->reason, "spanning tree rooted at rank 0 (the root, eccentricity 2)");
     tacl__sched_destroy(s);
@@ -243,7 +248,9 @@ static void test_line5(void)
     /* Pipelined order: root, its children, grandchildren. */
     CHECK(s->tree->order[0] == 2 && s->tree->order[1] == 1 && s->tree->order[2] == 3);
     CHECK(s->tree->order[3] == 0 && s->tree->order[4] == 4);
-    double c = TACL_SCHED_CHUNK_BYTES;
+    /* Reduce and broadcast over height 2: three stages; M/192 is past the largest chunk. */
+    double c = (double)tacl__sched_chunk_bytes(M, 3);
+    CHECK(c == TACL_SCHED_CHUNK_MAX);
     CHECK(gt_near(s->predicted_s, M / b + 3 * c / b + 4 * l));
     CHECK(gt_near(s->lower_bound_s, M / b));
     tacl__sched_destroy(s);
