@@ -1,12 +1,15 @@
 /* store_coll.h — collectives among a fixed set of ranks through the rendezvous store, for the
- * time before any communicator exists: an all-gather (one set per rank plus one multi-key get
- * that the server answers once every rank's key exists) and a barrier (an all-gather of
- * nothing, so a timeout names the ranks that never arrived). Keys are
- * "<prefix><call>/<rank>" with a per-context call counter, so calls never collide; each rank
- * deletes its key of the previous call once the current one completes (every rank has then
- * finished reading it), so the store holds at most one call's keys per context. Every rank of
- * the set must make the same sequence of calls. A context serves one thread, as its store
- * handle does. */
+ * time before any communicator exists, shaped so that the store's work grows as n, not n^2:
+ * every rank sets its own key, one rank (the root, rank 0 of the set) takes them all in one
+ * multi-key get that the server answers once every key exists, and publishes them as one key
+ * (every record's length, then the records); the others get that one key. An all-gather is
+ * thus n sets, one multi-get, one set, n - 1 gets and n deletes; a barrier is an all-gather of
+ * nothing, so a timeout names the ranks that never arrived. Keys are "<prefix><call>/<rank>"
+ * and "<prefix><call>/all" with a per-context call counter, so calls never collide. Once a rank
+ * has the result of a call it deletes its own key of that call (the root has read it), and the
+ * root deletes the previous call's result once every rank has arrived at the current one, so
+ * the store holds at most one call's keys and two results per context. Every rank of the set
+ * must make the same sequence of calls. A context serves one thread, as its store handle does. */
 #ifndef TACL_BOOT_STORE_COLL_H
 #define TACL_BOOT_STORE_COLL_H
 
@@ -14,14 +17,14 @@
 #include "tacl.h"
 #include "xchg.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
     tacl_store_t *st;
     char prefix[192];
     int rank, size;
-    uint64_t calls;    /* collective calls made through this context */
-    int64_t prev_call; /* call whose own key is still in the store (-1: none) */
+    uint64_t calls; /* collective calls made through this context */
 } boot_store_xchg_ctx_t;
 
 /* Fills ctx and x so that tacl__xchg_allgather(x, ...) runs boot_store_allgather on ctx.
@@ -34,5 +37,15 @@ void boot_store_xchg_init(tacl__xchg_t *x, boot_store_xchg_ctx_t *ctx, tacl_stor
 tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine, size_t len,
                                    void *all, tacl__errbuf_t *eb);
 tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb);
+
+/* The gather-and-publish step on its own: keys[0..n-1] are set (or about to be) by their
+ * owners; rank 0 of the set (me == 0) takes them in one multi-get and sets allkey to them all,
+ * the others get allkey. Within the handle's timeout; when allkey does not come, a short
+ * multi-get of keys either returns the records (rank 0 went away after they all arrived) or
+ * fails naming the keys still missing. vals[r] (tacl_free) and lens[r] as
+ * boot_store_multi_get gives them; set only on success. Errors are the store's (on the
+ * handle's last error). */
+tacl_status_t boot_store_gather_publish(tacl_store_t *st, const char *const *keys, size_t n, int me,
+                                        const char *allkey, void **vals, size_t *lens);
 
 #endif
