@@ -55,7 +55,7 @@ typedef struct {
     uint64_t parked;    /* of them, blocking requests that had to wait for keys */
     uint64_t bytes_in;  /* bytes received (handshakes included) */
     uint64_t bytes_out; /* bytes sent */
-    uint64_t busy_ns;   /* time the server thread spent serving (not waiting for events) */
+    uint64_t cpu_ns;    /* CPU time the server thread spent serving */
     int clients_peak;   /* most connections held at once */
 } boot_store_stats_t;
 void boot_store_server_stats(tacl_store_server_t *srv, boot_store_stats_t *out);
