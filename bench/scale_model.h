@@ -8,7 +8,10 @@
  *   published record (2); the others get it (1 each).
  * - a store all-gather (store_coll.c), call c of its context: n sets, one multi-get and one
  *   set by the root, n - 1 gets, n deletes of the ranks' own keys, and for c > 0 the root's
- *   delete of the previous result.
+ *   delete of the previous result; with several ranks per host (store_share.h) each host's
+ *   leader also sets the host's key (h), which the others get instead of the result, and for
+ *   c > 0 deletes its previous one (h). Records over 16 KiB then leave the store h times,
+ *   not n - 1.
  * - cards by peers: each rank sets its card (1) and takes the cards of the peers it connects
  *   to in one multi-get (1).
  * - the probe plan: each pair of hosts (a < b) is probed once, by the rank of local index
@@ -28,9 +31,10 @@ static inline uint64_t scale_model_join_requests(uint64_t n)
     return 3 * n + 2;
 }
 
-static inline uint64_t scale_model_allgather_requests(uint64_t n, uint64_t call)
+static inline uint64_t scale_model_allgather_requests(uint64_t n, uint64_t h, uint64_t call)
 {
-    return 3 * n + 1 + (call > 0);
+    uint64_t shared = n > h ? h * (1 + (call > 0)) : 0;
+    return 3 * n + 1 + (call > 0) + shared;
 }
 
 static inline uint64_t scale_model_cards_peers_requests(uint64_t n)

@@ -359,7 +359,7 @@ int main(int argc, char **argv)
     if (!check) return failed ? 1 : 0;
 
     int bad = failed > 0;
-    uint64_t n = (uint64_t)sim_n, call = 0;
+    uint64_t n = (uint64_t)sim_n, h = (uint64_t)sim_h, call = 0;
     /* Rank 0 first looks for a store already running, for 0.5 s; when the others' connections
      * keep the store busy that long it gives up and connects again: one connection more, its
      * ping never made. */
@@ -369,12 +369,12 @@ int main(int argc, char **argv)
         uint64_t want;
     } exact[] = {
         {PH_JOIN, scale_model_join_requests(n) - (uint64_t)reprobe},
-        {PH_CARDS, sim_cards_all ? scale_model_allgather_requests(n, call++)
+        {PH_CARDS, sim_cards_all ? scale_model_allgather_requests(n, h, call++)
                                  : scale_model_cards_peers_requests(n)},
         {PH_PROBE, 0},
-        {PH_GRAPH, scale_model_allgather_requests(n, call++)},
-        {PH_OUTCOME, scale_model_allgather_requests(n, call++)},
-        {PH_ROUTES, scale_model_allgather_requests(n, call++)},
+        {PH_GRAPH, scale_model_allgather_requests(n, h, call++)},
+        {PH_OUTCOME, scale_model_allgather_requests(n, h, call++)},
+        {PH_ROUTES, scale_model_allgather_requests(n, h, call++)},
     };
     for (size_t k = 0; k < sizeof exact / sizeof exact[0]; k++)
         if (ph[exact[k].p].d.requests != exact[k].want) {

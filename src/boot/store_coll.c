@@ -3,6 +3,7 @@
 #include "boot/store_coll.h"
 #include "boot/store_int.h"
 #include "boot/store_proto.h"
+#include "boot/store_share.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ void boot_store_xchg_init(tacl__xchg_t *x, boot_store_xchg_ctx_t *ctx, tacl_stor
     snprintf(ctx->prefix, sizeof ctx->prefix, "%s", prefix);
     ctx->rank = rank;
     ctx->size = size;
+    ctx->host_leader = -1;
+    boot_share_init(&ctx->share);
     x->allgather = sc_xchg_allgather;
     x->ctx = ctx;
     x->rank = rank;
@@ -114,9 +117,18 @@ static tacl_status_t sc_unpack(tacl_store_t *st, const char *allkey, const uint8
     return TACL_OK;
 }
 
-/* The gather-and-publish step; *rec (free) receives the published record. */
+/* How a rank takes part in sharing the record within its host (store_share.h). */
+typedef struct {
+    int leader;       /* 1: publish the record for the host; 0: read the host's copy */
+    const char *hkey; /* the host's key of this call */
+    boot_share_t *sh;
+} sc_share_t;
+
+/* The gather-and-publish step; *rec (free) receives the published record. With share, the
+ * host's leader publishes it for the host and the others read that copy. */
 static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                               const char *allkey, uint8_t **rec, size_t *rl)
+                               const char *allkey, const sc_share_t *share, uint8_t **rec,
+                               size_t *rl)
 {
     void **vals = calloc(n ? n : 1, sizeof *vals);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -126,12 +138,14 @@ static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t
         goto out;
     }
     if (me != 0) {
-        void *v = NULL;
-        s = tacl_store_get(st, allkey, &v, rl);
-        if (s == TACL_OK) {
-            *rec = v; /* tacl_free is free for store values */
-            goto out;
+        s = TACL_ERR_NOT_FOUND;
+        if (share && !share->leader) s = boot_share_fetch(st, share->hkey, rec, rl);
+        if (s == TACL_ERR_NOT_FOUND) {
+            void *v = NULL;
+            s = tacl_store_get(st, allkey, &v, rl);
+            if (s == TACL_OK) *rec = v; /* tacl_free is free for store values */
         }
+        if (s == TACL_OK) goto publish;
         if (s != TACL_ERR_TIMEOUT || boot_store_broken(st)) goto out;
         /* Which records are missing, or all of them if the root went away after they came. */
         double t = boot_store_timeout(st);
@@ -143,13 +157,19 @@ static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t
     }
     if (s != TACL_OK) goto out;
     *rec = sc_pack(vals, lens, n, rl);
-    if (!*rec) s = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "store gather: out of memory");
-    if (s == TACL_OK && me == 0) s = tacl_store_set(st, allkey, *rec, *rl);
+    sc_free_vals(vals, n);
+    if (!*rec) {
+        s = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "store gather: out of memory");
+        goto out;
+    }
+    if (me == 0) s = tacl_store_set(st, allkey, *rec, *rl);
+publish:
+    if (s == TACL_OK && share && share->leader)
+        s = boot_share_publish(share->sh, st, share->hkey, *rec, *rl);
     if (s != TACL_OK) {
         free(*rec);
         *rec = NULL;
     }
-    sc_free_vals(vals, n);
 out:
     free(vals);
     free(lens);
@@ -161,7 +181,7 @@ tacl_status_t boot_store_gather_publish(tacl_store_t *st, const char *const *key
 {
     uint8_t *rec = NULL;
     size_t rl = 0;
-    TACL_CHECK(sc_gather(st, keys, n, me, allkey, &rec, &rl));
+    TACL_CHECK(sc_gather(st, keys, n, me, allkey, NULL, &rec, &rl));
     tacl_status_t s = sc_unpack(st, allkey, rec, rl, n, vals, lens);
     free(rec);
     return s;
@@ -187,12 +207,17 @@ tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine,
         snprintf(keybuf + r * klen, klen, "%s%llu/%zu", ctx->prefix, (unsigned long long)call, r);
         keys[r] = keybuf + r * klen;
     }
-    char *allkey = keybuf + n * klen;
+    char *allkey = keybuf + n * klen, hkey[sizeof ctx->prefix + 48];
     snprintf(allkey, klen, "%s%llu/all", ctx->prefix, (unsigned long long)call);
+    snprintf(hkey, sizeof hkey, "%s%llu/h%d", ctx->prefix, (unsigned long long)call,
+             ctx->host_leader);
+    sc_share_t share = {.leader = ctx->host_leader == ctx->rank, .hkey = hkey, .sh = &ctx->share};
     uint8_t *rec = NULL;
     size_t rl = 0;
     st = tacl_store_set(ctx->st, keys[ctx->rank], mine, len);
-    if (st == TACL_OK) st = sc_gather(ctx->st, keys, n, ctx->rank, allkey, &rec, &rl);
+    if (st == TACL_OK)
+        st = sc_gather(ctx->st, keys, n, ctx->rank, allkey, ctx->host_leader >= 0 ? &share : NULL,
+                       &rec, &rl);
     if (st != TACL_OK) {
         tacl__err_prefix(eb, st,
                          "rank %d of %d: store all-gather #%llu under '%s' (keys end in the rank)",
@@ -221,11 +246,27 @@ tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine,
         snprintf(old, sizeof old, "%s%llu/all", ctx->prefix, (unsigned long long)(call - 1));
         ds = tacl_store_delete(ctx->st, old, NULL);
     }
+    if (ds == TACL_OK && share.leader && ctx->host_leader >= 0 && call > 0) {
+        char old[sizeof ctx->prefix + 48];
+        snprintf(old, sizeof old, "%s%llu/h%d", ctx->prefix, (unsigned long long)(call - 1),
+                 ctx->rank);
+        ds = tacl_store_delete(ctx->st, old, NULL);
+    }
     if (ds != TACL_OK && st == TACL_OK) st = tacl__err_keep(eb, ds);
 out:
     free(keybuf);
     free(keys);
     return st;
+}
+
+void boot_store_xchg_share(boot_store_xchg_ctx_t *ctx, int host_leader)
+{
+    ctx->host_leader = host_leader;
+}
+
+void boot_store_xchg_close(boot_store_xchg_ctx_t *ctx)
+{
+    boot_share_close(&ctx->share);
 }
 
 tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb)

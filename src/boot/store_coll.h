@@ -8,11 +8,14 @@
  * and "<prefix><call>/all" with a per-context call counter, so calls never collide. Once a rank
  * has the result of a call it deletes its own key of that call (the root has read it), and the
  * root deletes the previous call's result once every rank has arrived at the current one, so
- * the store holds at most one call's keys and two results per context. Every rank of the set
+ * the store holds at most one call's keys and two results per context. With
+ * boot_store_xchg_share, a host's leader reads each result once for the host (store_share.h).
+ * Every rank of the set
  * must make the same sequence of calls. A context serves one thread, as its store handle does. */
 #ifndef TACL_BOOT_STORE_COLL_H
 #define TACL_BOOT_STORE_COLL_H
 
+#include "boot/store_share.h"
 #include "err.h"
 #include "tacl.h"
 #include "xchg.h"
@@ -24,13 +27,22 @@ typedef struct {
     tacl_store_t *st;
     char prefix[192];
     int rank, size;
-    uint64_t calls; /* collective calls made through this context */
+    uint64_t calls;     /* collective calls made through this context */
+    int host_leader;    /* rank (in the set) that reads results for this rank's host; -1: each
+                           rank reads its own (boot_store_xchg_share) */
+    boot_share_t share; /* the leader's memfd of the latest result */
 } boot_store_xchg_ctx_t;
 
 /* Fills ctx and x so that tacl__xchg_allgather(x, ...) runs boot_store_allgather on ctx.
  * prefix (copied; at most 191 bytes) must be the same on every rank and unique to the set. */
 void boot_store_xchg_init(tacl__xchg_t *x, boot_store_xchg_ctx_t *ctx, tacl_store_t *st,
                           const char *prefix, int rank, int size);
+/* Results are read once per host: host_leader (the lowest rank of this rank's host in the set)
+ * reads them from the store and shares them with the host's other ranks (store_share.h). Every
+ * rank of a host must name the same leader. Undo with boot_store_xchg_close. */
+void boot_store_xchg_share(boot_store_xchg_ctx_t *ctx, int host_leader);
+/* Closes what the context holds (the leader's memfd); the context stays usable. */
+void boot_store_xchg_close(boot_store_xchg_ctx_t *ctx);
 /* all[r * len ...] receives rank r's len bytes. A rank that contributed another length gives
  * TACL_ERR_MISMATCH naming it; ranks that never arrive give TACL_ERR_TIMEOUT naming their keys
  * (the last path component is the rank) within the store handle's timeout. */

@@ -307,6 +307,14 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     snprintf(xprefix, sizeof xprefix, "%sx/", w.prefix);
     *out = w;
     boot_store_xchg_init(&out->xchg, &out->xctx, out->store, xprefix, w.rank, w.size);
+    /* The world's exchanges carry n-sized records to every rank (the engine's rows): each
+     * host reads them from the store once. */
+    if (w.local_size > 1)
+        for (int r = 0; r < w.size; r++)
+            if (!strcmp(w.host_ids[r], w.host_ids[w.rank])) {
+                boot_store_xchg_share(&out->xctx, r);
+                break;
+            }
     tacl__log_set_rank(w.rank);
     TACL_INFO(TACL_SUB_BOOT,
               "rank %d of %d joined run '%s' at the store at %s (%s); local rank %d "
@@ -368,6 +376,7 @@ void boot_world_leave(boot_world_t *w)
                    w->run_id, (long long)left, w->size);
     }
     if (w->server) world_wait_others(w);
+    boot_store_xchg_close(&w->xctx);
     tacl_store_close(w->store);
     tacl_store_server_stop(w->server);
     world_free(w);
