@@ -10,8 +10,8 @@
  * root deletes the previous call's result once every rank has arrived at the current one, so
  * the store holds at most one call's keys and two results per context. With
  * boot_store_xchg_share, a host's leader reads each result once for the host (store_share.h).
- * Every rank of the set
- * must make the same sequence of calls. A context serves one thread, as its store handle does. */
+ * Every rank of the set must make the same sequence of calls. A context serves one thread, as
+ * its store handle does. */
 #ifndef TACL_BOOT_STORE_COLL_H
 #define TACL_BOOT_STORE_COLL_H
 
