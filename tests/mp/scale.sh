@@ -44,11 +44,12 @@ awk -v n="$N" -v el="$el" -v warns="$warns" '
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         if (!seen || v["start"] < first) first = v["start"]
         end = v["start"] + v["first_ar_s"]; if (!seen || end > last) last = end
-        if (v["leave_s"] > leave) leave = v["leave_s"]
+        a = v["start"] + v["leave_at_s"]; if (!seen || a > lastin) lastin = a
+        e = v["start"] + v["end_s"]; if (!seen || e > lastout) lastout = e
         socks += v["sockets"]; shm += v["shm_bytes"]; seen++
     }
     END {
-        printf "scale N=%d: ok in %.2f s; init to first all_reduce %.3f s, leave %.3f s, " \
+        printf "scale N=%d: ok in %.2f s; init to first all_reduce %.3f s, leave (last in to last out) %.3f s, " \
                "%.1f sockets and %.1f MiB shm per rank, %d warning lines\n",
-               n, el, last - first, leave, socks / seen, shm / seen / 1048576, warns
+               n, el, last - first, lastout - lastin, socks / seen, shm / seen / 1048576, warns
     }' "$DIR/out"

@@ -3,12 +3,13 @@
  * number), measures what the rank holds then (sockets, bytes of shared memory mapped), leaves
  * (tacl_comm_destroy), and prints one line:
  *
- *   scale rank=R size=N start=T init_s=A first_ar_s=B leave_s=C sockets=S shm_bytes=M sum=V ok
+ *   scale rank=R size=N start=T init_s=A first_ar_s=B leave_at_s=C end_s=D leave_s=E sockets=S
+ *         shm_bytes=M sum=V ok
  *
  * T is the wall clock (seconds since the epoch) when the program started, A the time tacl_init
- * took, B the time from start to the end of the first all_reduce, C the time
- * tacl_comm_destroy took. Exits 1 (with the library's message) when init or the all_reduce
- * fails or gives another value. */
+ * took, B, C and D the times from start to the end of the first all_reduce, to the call of
+ * tacl_comm_destroy and to its return, E = D - C. Exits 1 (with the library's message) when init or
+ * the all_reduce fails or gives another value. */
 #include <tacl.h>
 
 #include <dirent.h>
@@ -89,8 +90,9 @@ int main(void)
     double t3 = sr_now(CLOCK_MONOTONIC);
     tacl_comm_destroy(world);
     double t4 = sr_now(CLOCK_MONOTONIC);
-    printf("scale rank=%d size=%d start=%.6f init_s=%.4f first_ar_s=%.4f leave_s=%.4f sockets=%d "
-           "shm_bytes=%lld sum=%lld ok\n",
-           rank, size, start, t1 - t0, t2 - t0, t4 - t3, sockets, shm, (long long)sum);
+    printf("scale rank=%d size=%d start=%.6f init_s=%.4f first_ar_s=%.4f leave_at_s=%.4f "
+           "end_s=%.4f leave_s=%.4f sockets=%d shm_bytes=%lld sum=%lld ok\n",
+           rank, size, start, t1 - t0, t2 - t0, t3 - t0, t4 - t0, t4 - t3, sockets, shm,
+           (long long)sum);
     return 0;
 }
