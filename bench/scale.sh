@@ -32,7 +32,7 @@ for n in $NS; do
         rc=$?
         t1=$(date +%s.%N)
         warns=$(grep -c ' WARN ' "$DIR/err")
-        cuts=$(grep -c ' cut' "$DIR/err")
+        cuts=$(grep ' WARN ' "$DIR/err" | grep -c ' cut')
         awk -v n="$n" -v run="$run" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
             -v warns="$warns" -v cuts="$cuts" -v rc="$rc" '
             /^scale rank=/ {

@@ -127,7 +127,7 @@ typedef struct {
 /* The gather-and-publish step; *rec (free) receives the published record. With share, the
  * host's leader publishes it for the host and the others read that copy. */
 static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                               const char *allkey, const sc_share_t *share, uint8_t **rec,
+                               const char *allkey, const sc_share_t *share, int look, uint8_t **rec,
                                size_t *rl)
 {
     void **vals = calloc(n ? n : 1, sizeof *vals);
@@ -146,7 +146,7 @@ static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t
             if (s == TACL_OK) *rec = v; /* tacl_free is free for store values */
         }
         if (s == TACL_OK) goto publish;
-        if (s != TACL_ERR_TIMEOUT || boot_store_broken(st)) goto out;
+        if (s != TACL_ERR_TIMEOUT || boot_store_broken(st) || !look) goto out;
         /* Which records are missing, or all of them if the root went away after they came. */
         double t = boot_store_timeout(st);
         tacl_store_set_timeout(st, SC_FALLBACK_S);
@@ -177,11 +177,11 @@ out:
 }
 
 tacl_status_t boot_store_gather_publish(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                                        const char *allkey, void **vals, size_t *lens)
+                                        const char *allkey, int look, void **vals, size_t *lens)
 {
     uint8_t *rec = NULL;
     size_t rl = 0;
-    TACL_CHECK(sc_gather(st, keys, n, me, allkey, NULL, &rec, &rl));
+    TACL_CHECK(sc_gather(st, keys, n, me, allkey, NULL, look, &rec, &rl));
     tacl_status_t s = sc_unpack(st, allkey, rec, rl, n, vals, lens);
     free(rec);
     return s;
@@ -217,7 +217,7 @@ tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine,
     st = tacl_store_set(ctx->st, keys[ctx->rank], mine, len);
     if (st == TACL_OK)
         st = sc_gather(ctx->st, keys, n, ctx->rank, allkey, ctx->host_leader >= 0 ? &share : NULL,
-                       &rec, &rl);
+                       1, &rec, &rl);
     if (st != TACL_OK) {
         tacl__err_prefix(eb, st,
                          "rank %d of %d: store all-gather #%llu under '%s' (keys end in the rank)",

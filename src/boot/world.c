@@ -174,7 +174,8 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl__errb
     for (;;) {
         double left = world_left_s(deadline);
         tacl_store_set_timeout(w->store, left < WORLD_NOTE_S ? left : WORLD_NOTE_S);
-        st = boot_store_gather_publish(w->store, keys, n, w->rank, allkey, vals, lens);
+        st = boot_store_gather_publish(w->store, keys, n, w->rank, allkey, left <= WORLD_NOTE_S,
+                                       vals, lens);
         if (st != TACL_ERR_TIMEOUT || boot_store_broken(w->store) || tacl__now_ns() >= deadline)
             break;
         TACL_LOG_AT_(w->rank == 0 ? TACL_LOG_WARN : TACL_LOG_INFO, TACL_SUB_BOOT,
