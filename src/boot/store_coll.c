@@ -10,8 +10,9 @@
 #include <string.h>
 
 /* How long a rank whose wait for the published result timed out looks at the records
- * themselves: long enough for one round trip to a loaded store, short against any timeout. */
-#define SC_FALLBACK_S 0.5
+ * themselves: one round trip to a loaded store, short enough that the store's host (whose own
+ * wait ended at about the same time) is still serving. */
+#define SC_FALLBACK_S 0.05
 
 static tacl_status_t sc_xchg_allgather(void *ctx, const void *mine, size_t len, void *all,
                                        tacl__errbuf_t *eb)
@@ -125,10 +126,11 @@ typedef struct {
 } sc_share_t;
 
 /* The gather-and-publish step; *rec (free) receives the published record. With share, the
- * host's leader publishes it for the host and the others read that copy. */
+ * host's leader publishes it for the host and the others read that copy; with direct, every
+ * rank takes the records itself. */
 static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                               const char *allkey, const sc_share_t *share, int look, uint8_t **rec,
-                               size_t *rl)
+                               const char *allkey, const sc_share_t *share, int direct,
+                               uint8_t **rec, size_t *rl)
 {
     void **vals = calloc(n ? n : 1, sizeof *vals);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -137,7 +139,7 @@ static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t
         s = tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_BOOT, "store gather: out of memory");
         goto out;
     }
-    if (me != 0) {
+    if (me != 0 && !direct) {
         s = TACL_ERR_NOT_FOUND;
         if (share && !share->leader) s = boot_share_fetch(st, share->hkey, rec, rl);
         if (s == TACL_ERR_NOT_FOUND) {
@@ -146,7 +148,7 @@ static tacl_status_t sc_gather(tacl_store_t *st, const char *const *keys, size_t
             if (s == TACL_OK) *rec = v; /* tacl_free is free for store values */
         }
         if (s == TACL_OK) goto publish;
-        if (s != TACL_ERR_TIMEOUT || boot_store_broken(st) || !look) goto out;
+        if (s != TACL_ERR_TIMEOUT || boot_store_broken(st)) goto out;
         /* Which records are missing, or all of them if the root went away after they came. */
         double t = boot_store_timeout(st);
         tacl_store_set_timeout(st, SC_FALLBACK_S);
@@ -177,11 +179,11 @@ out:
 }
 
 tacl_status_t boot_store_gather_publish(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                                        const char *allkey, int look, void **vals, size_t *lens)
+                                        const char *allkey, int direct, void **vals, size_t *lens)
 {
     uint8_t *rec = NULL;
     size_t rl = 0;
-    TACL_CHECK(sc_gather(st, keys, n, me, allkey, NULL, look, &rec, &rl));
+    TACL_CHECK(sc_gather(st, keys, n, me, allkey, NULL, direct, &rec, &rl));
     tacl_status_t s = sc_unpack(st, allkey, rec, rl, n, vals, lens);
     free(rec);
     return s;
@@ -217,7 +219,7 @@ tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine,
     st = tacl_store_set(ctx->st, keys[ctx->rank], mine, len);
     if (st == TACL_OK)
         st = sc_gather(ctx->st, keys, n, ctx->rank, allkey, ctx->host_leader >= 0 ? &share : NULL,
-                       1, &rec, &rl);
+                       0, &rec, &rl);
     if (st != TACL_OK) {
         tacl__err_prefix(eb, st,
                          "rank %d of %d: store all-gather #%llu under '%s' (keys end in the rank)",

@@ -52,13 +52,15 @@ tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb)
 
 /* The gather-and-publish step on its own: keys[0..n-1] are set (or about to be) by their
  * owners; rank 0 of the set (me == 0) takes them in one multi-get and sets allkey to them all,
- * the others get allkey. Within the handle's timeout; when allkey does not come and look is
- * set, a short multi-get of keys either returns the records (rank 0 went away after they all
- * arrived) or fails naming the keys still missing (a caller that waits in slices looks only in
- * the last: thousands of ranks each asking for every key would load the store). vals[r]
- * (tacl_free) and lens[r] as boot_store_multi_get gives them; set only on success. Errors are
- * the store's (on the handle's last error). */
+ * the others get allkey, within the handle's timeout; when it does not come, a very short
+ * multi-get of keys either returns the records (rank 0 went away after they all arrived) or
+ * fails naming the keys still missing. With direct, the others take the records themselves in
+ * one multi-get, which fails naming the missing keys when the wait times out (a caller that
+ * waits in slices does so in the last one, so that a failing join names the missing ranks
+ * even when the store's host stops at the same moment). vals[r] (tacl_free) and lens[r] as
+ * boot_store_multi_get gives them; set only on success. Errors are the store's (on the
+ * handle's last error). */
 tacl_status_t boot_store_gather_publish(tacl_store_t *st, const char *const *keys, size_t n, int me,
-                                        const char *allkey, int look, void **vals, size_t *lens);
+                                        const char *allkey, int direct, void **vals, size_t *lens);
 
 #endif

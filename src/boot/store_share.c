@@ -82,7 +82,11 @@ static int share_read(const char *ref, uint8_t **rec, size_t *rl)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
     int mfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (mfd < 0) return -1;
+    if (mfd < 0) {
+        TACL_DEBUG(TACL_SUB_BOOT, "store share: cannot open %s (%s); reading the store's copy",
+                   path, strerror(errno));
+        return -1;
+    }
     struct stat sb;
     uint8_t *p = NULL;
     if (fstat(mfd, &sb) == 0 && (size_t)sb.st_size == len && (p = malloc(len ? len : 1))) {
@@ -99,6 +103,11 @@ static int share_read(const char *ref, uint8_t **rec, size_t *rl)
         }
     }
     close(mfd);
+    if (!p)
+        TACL_DEBUG(TACL_SUB_BOOT,
+                   "store share: %s does not hold the %zu-byte record named; reading the store's "
+                   "copy",
+                   path, len);
     if (!p) return -1;
     *rec = p;
     *rl = len;
