@@ -48,6 +48,17 @@ tacl_status_t boot_store_auth_require(int rank, int size, tacl__errbuf_t *eb);
  * because the address is taken (someone else serves there). */
 tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out,
                                       int *addr_in_use);
+/* What a server has done since it started (for measurements and the protocol's tests). */
+typedef struct {
+    uint64_t accepted;  /* connections accepted */
+    uint64_t requests;  /* request frames handled */
+    uint64_t parked;    /* of them, blocking requests that had to wait for keys */
+    uint64_t bytes_in;  /* bytes received (handshakes included) */
+    uint64_t bytes_out; /* bytes sent */
+    uint64_t cpu_ns;    /* CPU time the server thread spent serving */
+    int clients_peak;   /* most connections held at once */
+} boot_store_stats_t;
+void boot_store_server_stats(tacl_store_server_t *srv, boot_store_stats_t *out);
 /* Number of client connections the server holds now. */
 int boot_store_server_nclients(tacl_store_server_t *srv);
 /* Waits until the server holds at most max_clients connections or the deadline passes;

@@ -39,17 +39,25 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bytes a connection may buffer while its blocking request is parked: clients do not pipeline,
  * so more than this is a misbehaving peer. */
 #define SRV_PARKED_INPUT_MAX (1u << 20)
+/* Reply buffer a connection keeps between replies; larger ones are freed once sent. */
+#define SRV_OUT_KEEP (64u << 10)
 /* Missing keys named in a timeout reply (the count of all missing ones is sent too). */
 #define SRV_TIMEOUT_NAMES 16
 /* How often connections are checked against the authentication and frame deadlines. */
 #define SRV_SWEEP_NS 200000000ull
 /* How long accepting pauses after accept() failed for want of descriptors or memory. */
 #define SRV_ACCEPT_PAUSE_NS 100000000ull
+
+/* Parked requests are indexed by the hash of the first key each still misses, so that a set
+ * looks only at the requests waiting for that key: thousands of parked clients cost a set
+ * nothing unless they wait for its key. */
+#define SRV_WAIT_BUCKETS 4096u
 
 /* WARN lines per kind: a burst of this many, then one a second; the next line logged says how
  * many were left out (they still go to the DEBUG log). */
@@ -77,6 +85,8 @@ typedef struct {
 typedef struct srv_conn {
     struct srv_conn *prev, *next;   /* every connection */
     struct srv_conn *wprev, *wnext; /* parked connections */
+    struct srv_conn *hprev, *hnext; /* parked connections waiting for keys of one hash bucket */
+    uint32_t hbucket;               /* that bucket: of the first key still missing */
     struct srv_conn *rnext;         /* run list: input to process again */
     struct tacl_store_server *srv;
     int fd;   /* -1 once closed early to free a descriptor */
@@ -108,6 +118,9 @@ struct tacl_store_server {
     pthread_t thread;
     srv_table_t table;
     srv_conn_t *conns, *waiters;
+    srv_conn_t *wbuckets[SRV_WAIT_BUCKETS]; /* parked connections by their first missing key */
+    uint64_t wmin; /* no parked request's deadline is before this (0: none pending) */
+    int reap;      /* some connection may be dead: srv_reap has work */
     srv_conn_t *run_head, *run_tail;
     tacl__auth_t auth;
     double auth_timeout_s, frame_timeout_s;
@@ -116,8 +129,17 @@ struct tacl_store_server {
     srv_ratelimit_t rl_conn, rl_accept;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int nclients; /* under mu */
+    int nclients;             /* under mu */
+    boot_store_stats_t stats; /* under mu (the server thread adds, anyone reads) */
 };
+
+/* Adds to one of the server's counters (boot_store_server_stats). */
+static void srv_count(tacl_store_server_t *srv, uint64_t *counter, uint64_t n)
+{
+    pthread_mutex_lock(&srv->mu);
+    *counter += n;
+    pthread_mutex_unlock(&srv->mu);
+}
 
 /* ---- The key table. ---- */
 
@@ -273,6 +295,12 @@ static const char *srv_rl_note(unsigned skipped)
     return buf;
 }
 
+static void srv_set_dead(srv_conn_t *c)
+{
+    c->dead = 1;
+    c->srv->reap = 1;
+}
+
 static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -316,7 +344,7 @@ static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
                   srv_rl_note(skipped));
     else
         TACL_DEBUG(TACL_SUB_STORE, "store server: closing connection from %s: %s", c->peer, why);
-    c->dead = 1;
+    srv_set_dead(c);
 }
 
 static void srv_conn_events(tacl_store_server_t *srv, srv_conn_t *c, int want_out)
@@ -336,6 +364,7 @@ static void srv_conn_flush(tacl_store_server_t *srv, srv_conn_t *c)
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
+            srv_count(srv, &srv->stats.bytes_out, (uint64_t)n);
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -345,14 +374,16 @@ static void srv_conn_flush(tacl_store_server_t *srv, srv_conn_t *c)
             /* The peer went away; not a protocol error, so no WARN. */
             TACL_DEBUG(TACL_SUB_STORE, "store server: send to %s failed: %s", c->peer,
                        strerror(errno));
-            c->dead = 1;
+            srv_set_dead(c);
             return;
         }
     }
     c->out_off = c->out_len = 0;
-    if (c->out_cap > (1u << 20)) srv_conn_resize(c, &c->out, &c->out_cap, 0, "reply buffer");
+    /* A large reply's buffer goes once it is sent: thousands of clients reading one large key
+     * would otherwise keep a copy each, counted against TACL_STORE_BUFFER_MAX. */
+    if (c->out_cap > SRV_OUT_KEEP) srv_conn_resize(c, &c->out, &c->out_cap, 0, "reply buffer");
     if (c->closing) {
-        c->dead = 1;
+        srv_set_dead(c);
         return;
     }
     srv_conn_events(srv, c, 0);
@@ -414,9 +445,31 @@ static void srv_reply_msg(tacl_store_server_t *srv, srv_conn_t *c, tacl_status_t
     srv_reply(srv, c, st, 1, it, ln);
 }
 
+/* Files parked c under the bucket of its first missing key (c->wnext_missing). */
+static void srv_widx_add(tacl_store_server_t *srv, srv_conn_t *c)
+{
+    uint32_t i = c->wnext_missing;
+    c->hbucket = (uint32_t)(srv_hash(c->wkeys[i], c->wlens[i]) & (SRV_WAIT_BUCKETS - 1));
+    c->hprev = NULL;
+    c->hnext = srv->wbuckets[c->hbucket];
+    if (c->hnext) c->hnext->hprev = c;
+    srv->wbuckets[c->hbucket] = c;
+}
+
+static void srv_widx_del(tacl_store_server_t *srv, srv_conn_t *c)
+{
+    if (c->hprev)
+        c->hprev->hnext = c->hnext;
+    else
+        srv->wbuckets[c->hbucket] = c->hnext;
+    if (c->hnext) c->hnext->hprev = c->hprev;
+    c->hprev = c->hnext = NULL;
+}
+
 static void srv_unpark(tacl_store_server_t *srv, srv_conn_t *c)
 {
     if (!c->waiting) return;
+    srv_widx_del(srv, c);
     if (c->wprev)
         c->wprev->wnext = c->wnext;
     else
@@ -457,6 +510,8 @@ static void srv_conn_close(tacl_store_server_t *srv, srv_conn_t *c)
 
 static void srv_reap(tacl_store_server_t *srv)
 {
+    if (!srv->reap) return;
+    srv->reap = 0;
     srv_conn_t *c = srv->conns;
     while (c) {
         srv_conn_t *next = c->next;
@@ -534,41 +589,50 @@ static void srv_answer_blocking(tacl_store_server_t *srv, srv_conn_t *c, uint16_
 }
 
 /* A key was created or changed: parked requests waiting for it may now be complete. Each
- * parked request remembers its first missing key, so a set costs one comparison per parked
- * request unless it is the key that request waits for. */
+ * parked request is filed under its first missing key, so a set looks only at the requests of
+ * that key's bucket; one that still misses a later key is filed again under that one. */
 static void srv_notify(tacl_store_server_t *srv, const uint8_t *key, uint32_t klen)
 {
-    size_t nready = 0;
-    for (srv_conn_t *c = srv->waiters; c; c = c->wnext) {
+    uint32_t b = (uint32_t)(srv_hash(key, klen) & (SRV_WAIT_BUCKETS - 1));
+    size_t nready = 0, cap = 0;
+    srv_conn_t **list = NULL;
+    srv_conn_t *c = srv->wbuckets[b];
+    while (c) {
+        srv_conn_t *next = c->hnext;
         uint32_t i = c->wnext_missing, miss;
-        if (c->wlens[i] != klen || memcmp(c->wkeys[i], key, klen)) continue;
-        if (!srv_all_exist(srv, c->wkeys, c->wlens, c->nw, i + 1, &miss)) {
-            c->wnext_missing = miss;
+        if (c->wlens[i] != klen || memcmp(c->wkeys[i], key, klen)) {
+            c = next;
             continue;
         }
         /* A key before i may have been deleted since it was passed. */
-        if (!srv_all_exist(srv, c->wkeys, c->wlens, c->nw, 0, &miss)) {
+        if (!srv_all_exist(srv, c->wkeys, c->wlens, c->nw, i + 1, &miss) ||
+            !srv_all_exist(srv, c->wkeys, c->wlens, c->nw, 0, &miss)) {
             c->wnext_missing = miss;
+            if (miss != i) {
+                srv_widx_del(srv, c);
+                srv_widx_add(srv, c);
+            }
+            c = next;
             continue;
         }
-        c->wready = 1;
-        nready++;
+        if (nready == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            srv_conn_t **nl = realloc(list, ncap * sizeof *nl);
+            if (!nl) {
+                srv_conn_fail(c, "out of memory answering its %s", store_op_name(c->wop));
+                c = next;
+                continue;
+            }
+            list = nl;
+            cap = ncap;
+        }
+        list[nready++] = c;
+        c = next;
     }
-    if (!nready) return;
-    /* Answering unparks, which changes the list, so the ready set is gathered first. Their
+    /* Answering unparks, which changes the lists, so the ready set is gathered first. Their
      * further input goes through the run list (srv_run), never through recursion. */
-    srv_conn_t **list = malloc(nready * sizeof *list);
-    size_t k = 0;
-    for (srv_conn_t *c = srv->waiters; c; c = c->wnext) {
-        if (!c->wready) continue;
-        c->wready = 0;
-        if (list)
-            list[k++] = c;
-        else
-            srv_conn_fail(c, "out of memory answering its %s", store_op_name(c->wop));
-    }
-    for (size_t j = 0; j < k; j++) {
-        srv_conn_t *c = list[j];
+    for (size_t j = 0; j < nready; j++) {
+        c = list[j];
         uint16_t op = c->wop;
         uint8_t *frame = c->wframe;
         const uint8_t **keys = c->wkeys;
@@ -582,7 +646,7 @@ static void srv_notify(tacl_store_server_t *srv, const uint8_t *key, uint32_t kl
         free(keys);
         free(lens);
     }
-    for (size_t j = 0; j < k; j++)
+    for (size_t j = 0; j < nready; j++)
         srv_run_push(srv, list[j]);
     free(list);
 }
@@ -611,6 +675,9 @@ static void srv_park(tacl_store_server_t *srv, srv_conn_t *c, uint16_t op, const
     c->nw = n;
     c->wnext_missing = first_missing;
     c->wdeadline = timeout_ms ? tacl__now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+    if (c->wdeadline && (!srv->wmin || c->wdeadline < srv->wmin)) srv->wmin = c->wdeadline;
+    srv_count(srv, &srv->stats.parked, 1);
+    srv_widx_add(srv, c);
     c->waiting = 1;
     c->wprev = NULL;
     c->wnext = srv->waiters;
@@ -640,26 +707,32 @@ static void srv_reply_timeout(tacl_store_server_t *srv, srv_conn_t *c)
     srv_reply(srv, c, TACL_ERR_TIMEOUT, n, items, lens);
 }
 
+/* Answers the parked requests whose deadline passed. srv->wmin is a lower bound of the
+ * pending deadlines (requests answered meanwhile may have held it), so the list is walked only
+ * when one may be due, and the walk makes the bound exact again. */
 static void srv_expire(tacl_store_server_t *srv)
 {
     uint64_t now = tacl__now_ns();
+    if (!srv->wmin || now < srv->wmin) return;
+    uint64_t next = 0;
     srv_conn_t *c = srv->waiters;
     while (c) {
-        srv_conn_t *next = c->wnext;
+        srv_conn_t *nc = c->wnext;
         if (c->waiting && c->wdeadline && c->wdeadline <= now) {
             srv_reply_timeout(srv, c);
             srv_unpark(srv, c);
             srv_run_push(srv, c);
+        } else if (c->wdeadline && (!next || c->wdeadline < next)) {
+            next = c->wdeadline;
         }
-        c = next;
+        c = nc;
     }
+    srv->wmin = next;
 }
 
 static int srv_next_timeout_ms(tacl_store_server_t *srv)
 {
-    uint64_t best = 0;
-    for (srv_conn_t *c = srv->waiters; c; c = c->wnext)
-        if (c->wdeadline && (!best || c->wdeadline < best)) best = c->wdeadline;
+    uint64_t best = srv->wmin;
     if (srv->conns && (!best || srv->next_sweep_ns < best)) best = srv->next_sweep_ns;
     if (srv->accept_resume_ns && (!best || srv->accept_resume_ns < best))
         best = srv->accept_resume_ns;
@@ -706,6 +779,7 @@ static int srv_parse_i64(const uint8_t *v, uint32_t n, int64_t *out)
 /* Handles one complete, header-valid frame. */
 static void srv_handle(tacl_store_server_t *srv, srv_conn_t *c, const uint8_t *frame)
 {
+    srv_count(srv, &srv->stats.requests, 1);
     uint16_t op = store_get_u16(frame + 6);
     uint32_t n = store_get_u32(frame + 8), body_len = store_get_u32(frame + 12);
     uint32_t timeout_ms = store_get_u32(frame + 16);
@@ -950,7 +1024,7 @@ static void srv_conn_auth(tacl_store_server_t *srv, srv_conn_t *c)
         c->dead = 0;
         c->closing = 1;
         srv_send_raw(srv, c, v, sizeof v);
-        c->dead = 1;
+        srv_set_dead(c);
         return;
     }
     tacl__auth_mac(&srv->auth, STORE_LABEL_SERVER, c->nonce, h + 8, NULL, 0, v + 8);
@@ -1029,6 +1103,7 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
         if (n > 0) {
             if (c->in_len == 0) c->frame_start_ns = tacl__now_ns();
             c->in_len += (size_t)n;
+            srv_count(srv, &srv->stats.bytes_in, (uint64_t)n);
             srv_conn_process(srv, c);
             if (c->dead) return;
             continue;
@@ -1041,7 +1116,7 @@ static void srv_conn_read(tacl_store_server_t *srv, srv_conn_t *c)
             srv_conn_fail(c, "connection ended in the middle of a frame (%zu of %zu bytes)%s%s",
                           c->in_len, srv_conn_need(c), n < 0 ? ": " : "",
                           n < 0 ? strerror(errno) : "");
-        c->dead = 1;
+        srv_set_dead(c);
         return;
     }
 }
@@ -1142,6 +1217,8 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
         srv->conns = c;
         pthread_mutex_lock(&srv->mu);
         srv->nclients++;
+        srv->stats.accepted++;
+        if (srv->nclients > srv->stats.clients_peak) srv->stats.clients_peak = srv->nclients;
         pthread_mutex_unlock(&srv->mu);
         TACL_DEBUG(TACL_SUB_STORE, "store server: connection from %s", c->peer);
         /* The challenge: a fresh nonce, then the client must prove it knows the token. */
@@ -1158,6 +1235,14 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
     }
 }
 
+/* CPU time of the calling thread (the server's own work, whatever else runs on the host). */
+static uint64_t srv_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void *srv_main(void *arg)
 {
     tacl_store_server_t *srv = arg;
@@ -1170,6 +1255,7 @@ static void *srv_main(void *arg)
                       strerror(errno));
             break;
         }
+        uint64_t t0 = srv_cpu_ns();
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
             if (p == &srv->evfd) {
@@ -1190,6 +1276,7 @@ static void *srv_main(void *arg)
         if (srv->accept_resume_ns && tacl__now_ns() >= srv->accept_resume_ns)
             srv_accept_pause(srv, 0);
         srv_reap(srv);
+        srv_count(srv, &srv->stats.cpu_ns, srv_cpu_ns() - t0);
     }
     return NULL;
 }
@@ -1361,6 +1448,13 @@ int boot_store_server_nclients(tacl_store_server_t *srv)
     int n = srv->nclients;
     pthread_mutex_unlock(&srv->mu);
     return n;
+}
+
+void boot_store_server_stats(tacl_store_server_t *srv, boot_store_stats_t *out)
+{
+    pthread_mutex_lock(&srv->mu);
+    *out = srv->stats;
+    pthread_mutex_unlock(&srv->mu);
 }
 
 int boot_store_server_wait_clients(tacl_store_server_t *srv, int max_clients, uint64_t deadline_ns)

@@ -18,6 +18,8 @@
 #define WORLD_BUSY_S  5.0 /* rank 0's wait for a store on a port it found taken */
 /* Bound on each store call while leaving: the others may be gone. */
 #define WORLD_LEAVE_TIMEOUT_S 2.0
+/* When a rank may never leave: how long the store's host waits without any client leaving. */
+#define WORLD_LEAVE_IDLE_S 2.0
 /* While waiting to reach the store or for the other ranks, say so this often (at warn). */
 #define WORLD_NOTE_S 5.0
 
@@ -143,11 +145,13 @@ static tacl_status_t world_claim(boot_world_t *w, const char *host_id, uint64_t 
     return st;
 }
 
-/* Waits for every rank's claim and fills host_ids, pids, local_rank and local_size. */
+/* Waits for every rank's claim and fills host_ids, pids, local_rank and local_size. Rank 0
+ * takes the claims in one multi-get and publishes them as one key ("<prefix>ranks"), which the
+ * others get: the store answers n + 1 requests instead of n multi-gets of n keys. */
 static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl__errbuf_t *eb)
 {
     size_t n = (size_t)w->size, kl = sizeof w->prefix + 32;
-    char *kb = malloc(n * kl);
+    char *kb = malloc((n + 1) * kl);
     const char **keys = malloc(n * sizeof *keys);
     void **vals = malloc(n * sizeof *vals);
     size_t *lens = malloc(n * sizeof *lens);
@@ -162,13 +166,16 @@ static tacl_status_t world_gather(boot_world_t *w, uint64_t deadline, tacl__errb
         snprintf(kb + r * kl, kl, "%srank/%zu", w->prefix, r);
         keys[r] = kb + r * kl;
     }
+    char *allkey = kb + n * kl;
+    snprintf(allkey, kl, "%sranks", w->prefix);
     /* In slices of WORLD_NOTE_S, so that a wait for a rank that never comes is not silent:
      * each slice that ends by the store's timeout reply names the claims still missing. */
     uint64_t t0 = tacl__now_ns();
     for (;;) {
         double left = world_left_s(deadline);
         tacl_store_set_timeout(w->store, left < WORLD_NOTE_S ? left : WORLD_NOTE_S);
-        st = boot_store_multi_get(w->store, keys, n, vals, lens);
+        st = boot_store_gather_publish(w->store, keys, n, w->rank, allkey, left <= WORLD_NOTE_S,
+                                       vals, lens);
         if (st != TACL_ERR_TIMEOUT || boot_store_broken(w->store) || tacl__now_ns() >= deadline)
             break;
         TACL_LOG_AT_(w->rank == 0 ? TACL_LOG_WARN : TACL_LOG_INFO, TACL_SUB_BOOT,
@@ -301,6 +308,14 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
     snprintf(xprefix, sizeof xprefix, "%sx/", w.prefix);
     *out = w;
     boot_store_xchg_init(&out->xchg, &out->xctx, out->store, xprefix, w.rank, w.size);
+    /* The world's exchanges carry n-sized records to every rank (the engine's rows): each
+     * host reads them from the store once. */
+    if (w.local_size > 1)
+        for (int r = 0; r < w.size; r++)
+            if (!strcmp(w.host_ids[r], w.host_ids[w.rank])) {
+                boot_store_xchg_share(&out->xctx, r);
+                break;
+            }
     tacl__log_set_rank(w.rank);
     TACL_INFO(TACL_SUB_BOOT,
               "rank %d of %d joined run '%s' at the store at %s (%s); local rank %d "
@@ -308,6 +323,40 @@ tacl_status_t boot_world_join(const tacl_bootstrap_t *bs, const char *host_id, d
               w.rank, w.size, w.run_id, boot_store_addr(w.store),
               w.server ? "hosting it" : "client", w.local_rank, w.local_size, host_id);
     return TACL_OK;
+}
+
+/* The rank hosting the store keeps it up while other ranks are still connected: until they
+ * have all disconnected, within TACL_STORE_LEAVE_GRACE. When this rank knows that some rank
+ * may never leave (w->incomplete: a peer lost or stalled), it stops waiting once no client has
+ * disconnected for WORLD_LEAVE_IDLE_S, so ranks still leaving are waited for and a rank that
+ * holds its connection for ever costs only that pause. The clients it leaves behind are named
+ * only then, when they are no longer going away. */
+static void world_wait_others(boot_world_t *w)
+{
+    double grace = tacl__setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
+    uint64_t t0 = tacl__now_ns(), until = tacl__deadline_ns(grace > 0 ? grace : 0.001);
+    uint64_t idle_ns = (uint64_t)(WORLD_LEAVE_IDLE_S * 1e9), last_change = t0;
+    int n = boot_store_server_nclients(w->server);
+    while (n > 1) {
+        uint64_t now = tacl__now_ns();
+        uint64_t stop =
+            w->incomplete && last_change + idle_ns < until ? last_change + idle_ns : until;
+        if (now >= stop) break;
+        int m = boot_store_server_wait_clients(w->server, n - 1, stop);
+        if (m < n) last_change = tacl__now_ns();
+        n = m;
+    }
+    double waited = (double)(tacl__now_ns() - t0) * 1e-9;
+    if (n > 1 && w->incomplete)
+        TACL_WARN(TACL_SUB_BOOT,
+                  "rank %d: stopping the store of run '%s' with %d other client(s) still "
+                  "connected after %.1f s, none leaving for %.1f s (a rank is lost or stalled)",
+                  w->rank, w->run_id, n - 1, waited, WORLD_LEAVE_IDLE_S);
+    else if (n > 1)
+        TACL_WARN(TACL_SUB_BOOT,
+                  "rank %d: stopping the store of run '%s' with %d other client(s) still "
+                  "connected after the %.1f s grace (TACL_STORE_LEAVE_GRACE)",
+                  w->rank, w->run_id, n - 1, waited);
 }
 
 void boot_world_leave(boot_world_t *w)
@@ -327,19 +376,8 @@ void boot_world_leave(boot_world_t *w)
         TACL_DEBUG(TACL_SUB_BOOT, "rank %d leaves run '%s' (%lld of %d ranks left)", w->rank,
                    w->run_id, (long long)left, w->size);
     }
-    if (w->server) {
-        /* Others may still be reading keys: wait for them to disconnect, within the grace. */
-        double grace = tacl__setting_dbl(TACL_SET_STORE_LEAVE_GRACE);
-        /* A lost or stalled rank may hold its connection for ever: wait for the others only. */
-        if (w->incomplete && grace > WORLD_LEAVE_TIMEOUT_S) grace = WORLD_LEAVE_TIMEOUT_S;
-        uint64_t until = tacl__deadline_ns(grace > 0 ? grace : 0.001);
-        int n = boot_store_server_wait_clients(w->server, 1, until);
-        if (n > 1)
-            TACL_WARN(TACL_SUB_BOOT,
-                      "rank %d: stopping the store of run '%s' with %d other client(s) still "
-                      "connected after the %.1f s grace (TACL_STORE_LEAVE_GRACE)",
-                      w->rank, w->run_id, n - 1, grace);
-    }
+    if (w->server) world_wait_others(w);
+    boot_store_xchg_close(&w->xctx);
     tacl_store_close(w->store);
     tacl_store_server_stop(w->server);
     world_free(w);

@@ -172,24 +172,20 @@ static int world_first_lost(tacl__world_t *w)
 }
 
 /* Leaving is collective, like MPI_Finalize: a rank that closed its links while others still
- * route through it would look like a lost peer to them. The ranks meet at the store first,
- * bounded by what is known: not at all when a peer is already lost or stalled, or the store
- * already failed to answer; otherwise in slices of WORLD_QUIESCE_SLICE_S, between which the
- * engine's liveness is consulted, so a peer that stalls meanwhile ends the wait within
- * seconds. Returns 1 when the ranks did not all meet (a peer lost or the store unusable). */
+ * route through it would look like a lost peer to them. The ranks meet at the store first:
+ * each counts itself in, the last one in says go. The wait goes in slices of
+ * WORLD_QUIESCE_SLICE_S; while every peer is alive it lasts until go (or the timeout), so ranks
+ * that are merely slow (a loaded CPU, hundreds of ranks on few cores) are waited for. Once this
+ * rank knows a peer lost or stalled, go may never come: it then waits only while others are
+ * still arriving, and leaves after WORLD_QUIESCE_IDLE_S without a new arrival, naming the
+ * first rank it knows lost and how many never came. Skipped when the store already failed to
+ * answer. Returns 1 when the ranks did not all meet (a peer lost or the store unusable). */
 #define WORLD_QUIESCE_SLICE_S 1.0
+#define WORLD_QUIESCE_IDLE_S  1.5
 #define WORLD_QUIESCE_CALL_S  10.0
 static int world_quiesce(tacl__world_t *w)
 {
     tacl_store_t *st = w->boot->store;
-    int lost = world_first_lost(w);
-    if (lost >= 0) {
-        /* No barrier can complete. Linger a moment before closing the links: the other
-         * survivors then learn of the first death (by their own links or the flooded notice)
-         * before they see this rank leave, and name the rank that died. */
-        usleep(500000);
-        return 1;
-    }
     if (boot_store_broken(st)) {
         TACL_WARN(TACL_SUB_INIT,
                   "rank %d: leaving without a barrier: the store at %s stopped "
@@ -205,23 +201,37 @@ static int world_quiesce(tacl__world_t *w)
      * has stopped answering. */
     tacl_store_set_timeout(st, w->timeout_s < WORLD_QUIESCE_CALL_S ? w->timeout_s
                                                                    : WORLD_QUIESCE_CALL_S);
-    int64_t arrived = 0;
+    int64_t arrived = 0, seen = 0;
     tacl_status_t rc = tacl_store_add(st, nkey, 1, &arrived);
     if (rc == TACL_OK && arrived >= w->size) rc = tacl_store_set(st, gokey, "1", 1);
-    tacl_store_set_timeout(st, WORLD_QUIESCE_SLICE_S);
+    seen = arrived;
+    uint64_t last_arrival = tacl__now_ns();
     const char *keys[] = {gokey};
     while (rc == TACL_OK && arrived < w->size) {
+        tacl_store_set_timeout(st, WORLD_QUIESCE_SLICE_S);
         rc = tacl_store_wait(st, keys, 1);
         if (rc == TACL_OK) break;
         if (rc != TACL_ERR_TIMEOUT || boot_store_broken(st)) break;
-        lost = world_first_lost(w);
-        if (lost >= 0) {
-            TACL_WARN(TACL_SUB_INIT, "rank %d: leaving without rank %d (lost or stalled)", w->rank,
-                      lost);
+        rc = TACL_OK;
+        if (tacl__now_ns() >= deadline) {
+            rc = TACL_ERR_TIMEOUT;
+            break;
+        }
+        int lost = world_first_lost(w);
+        if (lost < 0) continue;
+        int64_t now_in = seen;
+        tacl_store_set_timeout(st, WORLD_QUIESCE_CALL_S);
+        if (tacl_store_add(st, nkey, 0, &now_in) == TACL_OK && now_in > seen) {
+            seen = now_in;
+            last_arrival = tacl__now_ns();
+        }
+        if (tacl__now_ns() - last_arrival >= (uint64_t)(WORLD_QUIESCE_IDLE_S * 1e9)) {
+            TACL_WARN(TACL_SUB_INIT,
+                      "rank %d: leaving without rank %d (lost or stalled): %lld of %d ranks "
+                      "arrived to leave, none more for %.1f s",
+                      w->rank, lost, (long long)seen, w->size, WORLD_QUIESCE_IDLE_S);
             return 1;
         }
-        if (tacl__now_ns() >= deadline) break;
-        rc = TACL_OK;
     }
     if (rc != TACL_OK)
         TACL_WARN(TACL_SUB_INIT, "rank %d: leaving without every rank: %s", w->rank,

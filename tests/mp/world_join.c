@@ -5,8 +5,9 @@
  * missing rank), dup (a second process claiming rank 2 refused naming both claimants), existing
  * (a store already running at the address is used, and cleaned when the last rank leaves),
  * unreachable (address and OS error), leave (the host's leave waits for connected ranks only
- * up to the grace; a rank's leave does not hang when the store is gone), busy (rank 0 finds the
- * port taken by something that is not a store: it fails within seconds). Children report
+ * up to the grace; a rank's leave does not hang when the store is gone), leavewait (the host,
+ * knowing a rank may never leave, still waits for ranks leaving one after another), busy (rank 0
+ * finds the port taken by something that is not a store: it fails within seconds). Children report
  * through a shared mapping; the parent kills every child it started on exit. */
 #include "boot/store_int.h"
 #include "boot/world.h"
@@ -453,9 +454,42 @@ static void wj_leave(void)
     CHECK(el < 3.0);
 }
 
+/* ---- leavewait: the store's host, knowing a rank may never leave, still waits for the ranks
+ * that are leaving one after another (each within the 2 s pause), instead of stopping the
+ * store under them ---- */
+static void wj_leavewait_child(int idx)
+{
+    tacl_bootstrap_t bs;
+    boot_world_t w;
+    wj_bs(&bs, idx, 4, wj_run);
+    CHECK_OK(wj_join(idx, &bs, "h", 10, &w));
+    if (idx == 0) {
+        w.incomplete = 1;
+        double t0 = tacl__now_s();
+        boot_world_leave(&w);
+        wj_res[0].elapsed = tacl__now_s() - t0;
+        return;
+    }
+    usleep((useconds_t)idx * 1200000);
+    boot_world_leave(&w);
+}
+
+static void wj_leavewait(void)
+{
+    setenv("TACL_STORE_LEAVE_GRACE", "10", 1);
+    for (int r = 0; r < 4; r++)
+        wj_spawn(r, wj_leavewait_child);
+    wj_wait_all(30);
+    /* Rank 3 leaves about 3.6 s after the others joined: waited for, and no longer than the
+     * 2 s pause after it. */
+    fprintf(stderr, "leavewait: the store's host left after %.2f s\n", wj_res[0].elapsed);
+    CHECK(wj_res[0].elapsed > 3.0 && wj_res[0].elapsed < 6.0);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) SKIP("usage: world_join agree|runid|size|dup|existing|unreachable|leave|busy");
+    if (argc < 2)
+        SKIP("usage: world_join agree|runid|size|dup|existing|unreachable|leave|leavewait|busy");
     wj_res = mmap(NULL, sizeof *wj_res * (WJ_MAX + 1), PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(wj_res != MAP_FAILED);
@@ -479,6 +513,8 @@ int main(int argc, char **argv)
         wj_unreachable();
     else if (!strcmp(s, "leave"))
         wj_leave();
+    else if (!strcmp(s, "leavewait"))
+        wj_leavewait();
     else if (!strcmp(s, "busy"))
         wj_busy();
     else

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# scale.sh — a world of N ranks on this machine: `scale.sh N BOUND_S SCALE_RANK` runs
+# `tacl run -n N -- scale_rank` (tests/mp/scale_rank.c) and checks that every rank printed the
+# right all_reduce sum, that the job succeeded within BOUND_S seconds (generous: it is a bound
+# on hangs and on init that grows out of hand, not a benchmark), that no rank logged a "cut"
+# link (no rank was stopped or unreachable) and that the job logged fewer warning lines than it
+# has ranks. Prints the figures of bench/scale.sh for the record.
+set -u
+N=${1:?ranks}
+BOUND=${2:?bound in seconds}
+PROG=${3:?scale_rank path}
+CLI=${TACL_CLI:?TACL_CLI not set}
+DIR=$(mktemp -d "/tmp/tacl-scale-$$-XXXXXX")
+trap 'rm -rf "$DIR"' EXIT
+# The launcher variables of whatever started this test must not leak into the ranks.
+unset TACL_RANK TACL_WORLD_SIZE TACL_LOCAL_RANK TACL_LOCAL_WORLD_SIZE TACL_MASTER_ADDR \
+    TACL_MASTER_PORT TACL_RUN_ID RANK WORLD_SIZE LOCAL_RANK LOCAL_WORLD_SIZE
+
+fail() {
+    echo "FAIL (N=$N): $*" >&2
+    echo "--- stderr (first 40 lines):" >&2
+    head -n 40 "$DIR/err" >&2
+    exit 1
+}
+
+t0=$(date +%s.%N)
+# tacl run stops every rank when one fails or when it is told to stop (timeout's TERM).
+timeout -k 10 "$((BOUND + 30))" "$CLI" run -n "$N" -- "$PROG" >"$DIR/out" 2>"$DIR/err"
+rc=$?
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+[ "$rc" = 0 ] || fail "tacl run exited $rc after $el s"
+want=$((N * (N + 1) / 2))
+ok=$(grep -c "^scale rank=.* size=$N .* sum=$want ok\$" "$DIR/out")
+[ "$ok" = "$N" ] || fail "$ok of $N ranks printed sum=$want"
+ranks=$(sed -n 's/^scale rank=\([0-9]*\) .*/\1/p' "$DIR/out" | sort -n | uniq | wc -l)
+[ "$ranks" = "$N" ] || fail "$ranks distinct ranks reported, expected $N"
+awk -v a="$el" -v b="$BOUND" 'BEGIN { exit !(a < b) }' || fail "took $el s, bound $BOUND s"
+cuts=$(grep ' WARN ' "$DIR/err" | grep -c ' cut')
+[ "$cuts" = 0 ] || fail "$cuts lines report cut links (no rank was stopped or unreachable)"
+warns=$(grep -c ' WARN ' "$DIR/err")
+[ "$warns" -lt "$N" ] || fail "$warns warning lines for $N ranks"
+awk -v n="$N" -v el="$el" -v warns="$warns" '
+    /^scale rank=/ {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        if (!seen || v["start"] < first) first = v["start"]
+        end = v["start"] + v["first_ar_s"]; if (!seen || end > last) last = end
+        a = v["start"] + v["leave_at_s"]; if (!seen || a > lastin) lastin = a
+        e = v["start"] + v["end_s"]; if (!seen || e > lastout) lastout = e
+        socks += v["sockets"]; shm += v["shm_bytes"]; seen++
+    }
+    END {
+        printf "scale N=%d: ok in %.2f s; init to first all_reduce %.3f s, leave (last in to last out) %.3f s, " \
+               "%.1f sockets and %.1f MiB shm per rank, %d warning lines\n",
+               n, el, last - first, lastout - lastin, socks / seen, shm / seen / 1048576, warns
+    }' "$DIR/out"
