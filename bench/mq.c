@@ -3,8 +3,9 @@
  *   - one-way latency: the writer stamps each message (CLOCK_MONOTONIC, in its first 8 bytes)
  *     and enqueues it; every reader dequeues a view and releases it (or copies it out with
  *     dequeue_into), notes now - stamp, and acknowledges through a shared-memory counter that
- *     the writer waits on before the next message (ping-pong pacing, nothing queued). A
- *     message's latency is its last reader's; p50 and p99 over the samples, and p99 / p50;
+ *     the writer waits on before the next message (ping-pong pacing, nothing queued), after a
+ *     warm-up of two laps of the default ring. A message's latency is its last reader's; p50
+ *     and p99 over the samples, and p99 / p50;
  *   - stream throughput: the writer enqueues back to back, readers take views (zero-copy) or
  *     copy out (dequeue_into) and acknowledge the end;
  *   - idle CPU of blocked readers from 100 ms to 100 ms + the idle time after the last message
@@ -87,11 +88,13 @@ static uint64_t *lat_of(int rank)
     return bench_res->lat + (size_t)rank * (size_t)bench_res->samples;
 }
 
-/* Writer: waits until the readers' acknowledgements reach want. */
-static void wait_acks(uint64_t want)
+/* Writer: waits until the readers' acknowledgements reach want (yielding the core when the
+ * host has fewer cores than ranks, or when asked: a writer spinning on the core a woken reader
+ * needs would otherwise add its time slice to that reader's wake-up). */
+static void wait_acks(uint64_t want, int yield)
 {
     while (atomic_load(&bench_res->acks) < want) {
-        if (bench_res->yield)
+        if (yield)
             sched_yield();
         else
             _mm_pause();
@@ -101,14 +104,14 @@ static void wait_acks(uint64_t want)
 /* One message: the writer stamps and enqueues it and waits for every reader; a reader takes it
  * (a view, or a copy into dst) and records its one-way latency in slot i (when i >= 0). */
 static void one(tacl_mq_t *q, int me, int n, char *msg, size_t len, char *dst, int i,
-                uint64_t *acks)
+                uint64_t *acks, int yield)
 {
     *acks += (uint64_t)(n - 1);
     if (me == 0) {
         uint64_t t0 = tacl__now_ns();
         memcpy(msg, &t0, sizeof t0);
         OK(tacl_mq_enqueue(q, msg, len), q);
-        wait_acks(*acks);
+        wait_acks(*acks, yield || bench_res->yield);
         return;
     }
     uint64_t stamp, t;
@@ -156,12 +159,16 @@ static int bench_body(tacl_comm_t *w, void *arg)
     for (int s = 0; s < NSIZES; s++) {
         size_t len = bench_sizes[s];
         int samples = len >= (1 << 20) ? ns / 4 : ns;
+        /* Warm-up: two laps of the default ring (128 chunks of 64 KiB), so that the samples
+         * see a ring in steady state, not the first writes into cold memory. */
+        int warm = 2 * 128 / (int)((len + 65535) / 65536);
+        if (warm < 20) warm = 20;
         for (int mode = 0; mode < 2; mode++) {
             char *into = mode ? dst : NULL;
-            for (int i = 0; i < 20; i++)
-                one(q, me, n, msg, len, into, -1, &acks);
+            for (int i = 0; i < warm; i++)
+                one(q, me, n, msg, len, into, -1, &acks, 0);
             for (int i = 0; i < samples; i++)
-                one(q, me, n, msg, len, into, i, &acks);
+                one(q, me, n, msg, len, into, i, &acks, 0);
             if (me == 0) {
                 slowest(n, samples, us);
                 bench_res->p50[mode][s] = us[samples / 2];
@@ -188,7 +195,7 @@ static int bench_body(tacl_comm_t *w, void *arg)
             }
             if (me != 0) atomic_fetch_add(&bench_res->acks, 1);
             if (me == 0) {
-                wait_acks(acks);
+                wait_acks(acks, bench_res->yield);
                 double sec = (double)(tacl__now_ns() - t0) * 1e-9;
                 if (mode == 0) {
                     bench_res->gbs_view[s] = (double)count * (double)len / sec * 1e-9;
@@ -218,7 +225,7 @@ static int bench_body(tacl_comm_t *w, void *arg)
                 if (pct > bench_res->idle_cpu_max) bench_res->idle_cpu_max = pct;
             }
         }
-        one(q, me, n, msg, 8, dst, round, &acks);
+        one(q, me, n, msg, 8, dst, round, &acks, 1);
     }
     if (me == 0) {
         int k = 0;
