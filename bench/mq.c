@@ -1,35 +1,45 @@
 /* mq.c — the broadcast message queue (tacl_mq_*) on one host, ranks as forked processes: for
  * 1, 3 and 7 readers and 64 B, 1 KiB, 64 KiB and 1 MiB messages,
- *   - writer-to-last-reader latency by ping-pong: the writer enqueues, every reader dequeues a
- *     view and releases it (or copies it out with dequeue_into), the last reader answers on a
- *     second queue (writer = that reader);
- *     one-way = round trip - half the round trip of an 8-byte ping-pong between the writer and
- *     the last reader alone (the reply's share, measured before each size), p50 and p99;
+ *   - one-way latency: the writer stamps each message (CLOCK_MONOTONIC, in its first 8 bytes)
+ *     and enqueues it; every reader dequeues a view and releases it (or copies it out with
+ *     dequeue_into), notes now - stamp, and acknowledges through a shared-memory counter that
+ *     the writer waits on before the next message (ping-pong pacing, nothing queued), after a
+ *     warm-up of two laps of the default ring. A message's latency is its last reader's; p50
+ *     and p99 over the samples, and p99 / p50;
  *   - stream throughput: the writer enqueues back to back, readers take views (zero-copy) or
- *     copy out (dequeue_into), the last reader acknowledges the end;
- *   - idle CPU of blocked readers from 100 ms to 1.1 s after the last message
+ *     copy out (dequeue_into) and acknowledge the end;
+ *   - idle CPU of blocked readers from 100 ms to 100 ms + the idle time after the last message
  *     (/proc/<pid>/task/<tid>/schedstat of every thread), and the wake-up latency of the first
- *     message after that idle time (enqueue start to each reader's dequeue return).
- * Default queue options (TACL_MQ_* settings apply). Usage: mq [-r 1,3,7] [-n samples] */
+ *     message after that idle time (enqueue start to each reader's dequeue return), over
+ *     several rounds: p50 and max over rounds and readers.
+ * Default queue options (TACL_MQ_* settings apply). Without TACL_STORE_TOKEN(_FILE) a token is
+ * made for the run. Usage: mq [-r 1,3,7] [-n samples] [-w wake rounds] [-i idle ms] */
+#include "auth.h"
 #include "clock.h"
 #include "mp_world.h"
 
 #include <dirent.h>
+#include <immintrin.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define NSIZES 4
+#define NSIZES   4
+#define MAXRANKS 8
 static const size_t bench_sizes[NSIZES] = {64, 1024, 65536, 1 << 20};
 
 typedef struct {
-    int samples;
+    int samples, rounds, idle_ms, yield;
+    _Atomic uint64_t acks; /* readers' acknowledgements so far */
     /* Filled by rank 0 of each run. */
-    double p50[2][NSIZES], p99[2][NSIZES], base_rtt; /* [view, into] */
+    double p50[2][NSIZES], p99[2][NSIZES]; /* [view, into] */
     double gbs_view[NSIZES], mps_view[NSIZES], gbs_into[NSIZES];
-    double idle_cpu_max, wake_us_max, wake_us_last;
+    double idle_cpu_max, wake_p50, wake_max;
+    uint64_t lat[]; /* [reader rank][sample]: one-way ns, written by each reader */
 } bench_out_t;
 
 static bench_out_t *bench_res;
@@ -73,80 +83,106 @@ static uint64_t cpu_ns(int pid)
     return sum;
 }
 
-/* One ping-pong round trip of len bytes, in ns (valid on the writer). */
-static uint64_t pingpong(tacl_mq_t *q, tacl_mq_t *back, int me, int last, const char *msg,
-                         size_t len, char *dst)
+static uint64_t *lat_of(int rank)
 {
-    uint64_t t0 = tacl__now_ns(), ack = 0;
-    size_t got;
-    const void *v;
-    if (me == 0) {
-        OK(tacl_mq_enqueue(q, msg, len), q);
-        OK(tacl_mq_dequeue_into(back, &ack, sizeof ack, &got), back);
-        return tacl__now_ns() - t0;
+    return bench_res->lat + (size_t)rank * (size_t)bench_res->samples;
+}
+
+/* Writer: waits until the readers' acknowledgements reach want (yielding the core when the
+ * host has fewer cores than ranks, or when asked: a writer spinning on the core a woken reader
+ * needs would otherwise add its time slice to that reader's wake-up). */
+static void wait_acks(uint64_t want, int yield)
+{
+    while (atomic_load(&bench_res->acks) < want) {
+        if (yield)
+            sched_yield();
+        else
+            _mm_pause();
     }
+}
+
+/* One message: the writer stamps and enqueues it and waits for every reader; a reader takes it
+ * (a view, or a copy into dst) and records its one-way latency in slot i (when i >= 0). */
+static void one(tacl_mq_t *q, int me, int n, char *msg, size_t len, char *dst, int i,
+                uint64_t *acks, int yield)
+{
+    *acks += (uint64_t)(n - 1);
+    if (me == 0) {
+        uint64_t t0 = tacl__now_ns();
+        memcpy(msg, &t0, sizeof t0);
+        OK(tacl_mq_enqueue(q, msg, len), q);
+        wait_acks(*acks, yield || bench_res->yield);
+        return;
+    }
+    uint64_t stamp, t;
+    size_t got;
     if (dst) {
         OK(tacl_mq_dequeue_into(q, dst, 1 << 20, &got), q);
+        t = tacl__now_ns();
+        memcpy(&stamp, dst, sizeof stamp);
     } else {
+        const void *v;
         OK(tacl_mq_dequeue(q, &v, &got), q);
+        t = tacl__now_ns();
+        memcpy(&stamp, v, sizeof stamp);
         OK(tacl_mq_release(q), q);
     }
-    if (me == last) OK(tacl_mq_enqueue(back, &ack, sizeof ack), back);
-    return 0;
+    if (i >= 0) lat_of(me)[i] = t - stamp;
+    atomic_fetch_add(&bench_res->acks, 1);
+}
+
+/* Rank 0: per sample, the slowest reader's latency (us); sorted into out. */
+static void slowest(int n, int samples, double *out)
+{
+    for (int i = 0; i < samples; i++) {
+        uint64_t m = 0;
+        for (int r = 1; r < n; r++)
+            if (lat_of(r)[i] > m) m = lat_of(r)[i];
+        out[i] = (double)m * 1e-3;
+    }
+    qsort(out, (size_t)samples, sizeof *out, cmp_dbl);
 }
 
 static int bench_body(tacl_comm_t *w, void *arg)
 {
     (void)arg;
-    int me = tacl_comm_rank(w), n = tacl_comm_size(w), last = n - 1;
-    tacl_comm_t *pair = NULL;
-    if (tacl_comm_split(w, me == 0 || me == last ? 0 : -1, me, &pair) != TACL_OK) return 1;
-    tacl_mq_t *q = NULL, *back = NULL;
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    tacl_mq_t *q = NULL;
     OK(tacl_mq_create(w, 0, NULL, &q), q);
-    if (pair) OK(tacl_mq_create(pair, 1, NULL, &back), back);
     char *msg = calloc(1, 1 << 20), *dst = malloc(1 << 20);
     int ns = bench_res->samples;
-    double *rtt = calloc((size_t)ns, sizeof *rtt);
-    if (!msg || !dst || !rtt) return 1;
+    double *us = calloc((size_t)ns * MAXRANKS, sizeof *us);
+    if (!msg || !dst || !us) return 1;
     memset(msg, 0x5a, 1 << 20); /* real pages, not the shared zero page */
     memset(dst, 0, 1 << 20);
-    /* The reply's share of a round trip: half an 8-byte ping-pong between the writer and the
-     * last reader alone (a 1-reader queue each way), measured before every size. */
-    tacl_mq_t *fwd = NULL;
-    if (pair) OK(tacl_mq_create(pair, 0, NULL, &fwd), fwd);
+    uint64_t acks = 0;
     for (int s = 0; s < NSIZES; s++) {
         size_t len = bench_sizes[s];
         int samples = len >= (1 << 20) ? ns / 4 : ns;
-        if (pair) {
-            for (int i = 0; i < 200; i++)
-                pingpong(fwd, back, me, last, msg, 8, NULL);
-            for (int i = 0; i < ns; i++)
-                rtt[i] = (double)pingpong(fwd, back, me, last, msg, 8, NULL) * 1e-3;
-            if (me == 0) {
-                qsort(rtt, (size_t)ns, sizeof *rtt, cmp_dbl);
-                bench_res->base_rtt = rtt[ns / 2];
-            }
-        }
+        /* Warm-up: two laps of the default ring (128 chunks of 64 KiB), so that the samples
+         * see a ring in steady state, not the first writes into cold memory. */
+        int warm = 2 * 128 / (int)((len + 65535) / 65536);
+        if (warm < 20) warm = 20;
         for (int mode = 0; mode < 2; mode++) {
             char *into = mode ? dst : NULL;
-            for (int i = 0; i < 20; i++)
-                pingpong(q, back, me, last, msg, len, into);
+            for (int i = 0; i < warm; i++)
+                one(q, me, n, msg, len, into, -1, &acks, 0);
             for (int i = 0; i < samples; i++)
-                rtt[i] = (double)pingpong(q, back, me, last, msg, len, into) * 1e-3;
+                one(q, me, n, msg, len, into, i, &acks, 0);
             if (me == 0) {
-                qsort(rtt, (size_t)samples, sizeof *rtt, cmp_dbl);
-                double half = bench_res->base_rtt / 2;
-                bench_res->p50[mode][s] = rtt[samples / 2] - half;
-                bench_res->p99[mode][s] = rtt[(size_t)(samples * 0.99)] - half;
+                slowest(n, samples, us);
+                bench_res->p50[mode][s] = us[samples / 2];
+                bench_res->p99[mode][s] = us[(size_t)(samples * 0.99)];
             }
         }
-        /* Streams: views, then copies. */
+        /* Streams: views, then copies; the readers acknowledge the end. */
         for (int mode = 0; mode < 2; mode++) {
             size_t total = len >= 65536 ? (size_t)256 << 20 : (size_t)20000 * len;
             int count = (int)(total / len);
-            uint64_t t0 = tacl__now_ns(), ack = 0;
+            uint64_t t0 = tacl__now_ns();
             size_t got;
             const void *v;
+            acks += (uint64_t)(n - 1);
             for (int i = 0; i < count; i++) {
                 if (me == 0) {
                     OK(tacl_mq_enqueue(q, msg, len), q);
@@ -157,9 +193,9 @@ static int bench_body(tacl_comm_t *w, void *arg)
                     OK(tacl_mq_dequeue_into(q, dst, 1 << 20, &got), q);
                 }
             }
-            if (me == last) OK(tacl_mq_enqueue(back, &ack, sizeof ack), back);
+            if (me != 0) atomic_fetch_add(&bench_res->acks, 1);
             if (me == 0) {
-                OK(tacl_mq_dequeue_into(back, &ack, sizeof ack, &got), back);
+                wait_acks(acks, bench_res->yield);
                 double sec = (double)(tacl__now_ns() - t0) * 1e-9;
                 if (mode == 0) {
                     bench_res->gbs_view[s] = (double)count * (double)len / sec * 1e-9;
@@ -170,50 +206,42 @@ static int bench_body(tacl_comm_t *w, void *arg)
             }
         }
     }
-    /* Idle: readers block; CPU from 100 ms to 1.1 s; then a stamped message wakes them. */
+    /* Idle: readers block; CPU from 100 ms to 100 ms + idle; then a stamped message wakes
+     * them. Rounds' latencies go to the first samples of each reader's row. */
     int32_t mine = (int32_t)getpid(), *pids = calloc((size_t)n, sizeof *pids);
-    double *wake = calloc((size_t)n, sizeof *wake);
-    if (!pids || !wake) return 1;
+    if (!pids) return 1;
     if (tacl_all_gather(w, &mine, pids, 1, TACL_INT32) != TACL_OK) return 1;
-    double wk = 0;
-    for (int round = 0; round < 3; round++) {
-        uint64_t stamp;
-        size_t got;
+    int rounds = bench_res->rounds < ns ? bench_res->rounds : ns;
+    for (int round = 0; round < rounds; round++) {
         if (me == 0) {
             usleep(100000);
-            uint64_t c0[8] = {0}, t0 = tacl__now_ns();
-            for (int r = 1; r < n && r < 8; r++)
+            uint64_t c0[MAXRANKS] = {0}, t0 = tacl__now_ns();
+            for (int r = 1; r < n; r++)
                 c0[r] = cpu_ns(pids[r]);
-            usleep(1000000);
+            usleep((useconds_t)bench_res->idle_ms * 1000);
             double el = (double)(tacl__now_ns() - t0);
-            for (int r = 1; r < n && r < 8; r++) {
+            for (int r = 1; r < n; r++) {
                 double pct = 100.0 * (double)(cpu_ns(pids[r]) - c0[r]) / el;
                 if (pct > bench_res->idle_cpu_max) bench_res->idle_cpu_max = pct;
             }
-            stamp = tacl__now_ns();
-            OK(tacl_mq_enqueue(q, &stamp, sizeof stamp), q);
-        } else {
-            OK(tacl_mq_dequeue_into(q, &stamp, sizeof stamp, &got), q);
-            double us = (double)(tacl__now_ns() - stamp) * 1e-3;
-            if (us > wk) wk = us;
         }
-        if (tacl_barrier(w) != TACL_OK) return 1;
+        one(q, me, n, msg, 8, dst, round, &acks, 1);
     }
-    if (tacl_all_gather(w, &wk, wake, 1, TACL_FLOAT64) != TACL_OK) return 1;
     if (me == 0) {
+        int k = 0;
         for (int r = 1; r < n; r++)
-            if (wake[r] > bench_res->wake_us_max) bench_res->wake_us_max = wake[r];
-        bench_res->wake_us_last = wake[last];
+            for (int i = 0; i < rounds; i++)
+                us[k++] = (double)lat_of(r)[i] * 1e-3;
+        qsort(us, (size_t)k, sizeof *us, cmp_dbl);
+        bench_res->wake_p50 = us[k / 2];
+        bench_res->wake_max = us[k - 1];
     }
-    tacl_mq_destroy(fwd);
-    tacl_mq_destroy(back);
+    if (tacl_barrier(w) != TACL_OK) return 1;
     tacl_mq_destroy(q);
-    if (pair) tacl_comm_destroy(pair);
     free(msg);
     free(dst);
-    free(rtt);
+    free(us);
     free(pids);
-    free(wake);
     return 0;
 }
 
@@ -222,51 +250,75 @@ static const char *size_name(size_t b)
     return b == 64 ? "64 B" : b == 1024 ? "1 KiB" : b == 65536 ? "64 KiB" : "1 MiB";
 }
 
+static void print_lat(double p50, double p99)
+{
+    printf("%.2f / %.2f (%.1fx) | ", p50, p99, p50 > 0 ? p99 / p50 : 0.0);
+}
+
 int main(int argc, char **argv)
 {
-    int readers[8] = {1, 3, 7}, nr = 3, samples = 2000;
+    int readers[MAXRANKS] = {1, 3, 7}, nr = 3, samples = 2000, rounds = 5, idle_ms = 1000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-n")) samples = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "-w")) rounds = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "-i")) idle_ms = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "-r")) {
             nr = 0;
-            for (char *t = strtok(argv[i + 1], ","); t && nr < 8; t = strtok(NULL, ","))
+            for (char *t = strtok(argv[i + 1], ","); t && nr < MAXRANKS; t = strtok(NULL, ","))
                 readers[nr++] = atoi(t);
         }
     }
-    bench_res =
-        mmap(NULL, sizeof *bench_res, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (samples < 100 || rounds < 1 || idle_ms < 0) {
+        fprintf(stderr, "mq: -n needs at least 100 samples, -w at least 1 round, -i >= 0\n");
+        return 2;
+    }
+    for (int k = 0; k < nr; k++) {
+        if (readers[k] < 1 || readers[k] >= MAXRANKS) {
+            fprintf(stderr, "mq: -r takes reader counts from 1 to %d\n", MAXRANKS - 1);
+            return 2;
+        }
+    }
+    /* Forked ranks of one run share a token made here when the user set none. */
+    char tok[80];
+    if (!getenv("TACL_STORE_TOKEN") && !getenv("TACL_STORE_TOKEN_FILE") &&
+        tacl__auth_new_token(tok, sizeof tok) == 0)
+        setenv("TACL_STORE_TOKEN", tok, 1);
+    size_t sz = sizeof *bench_res + (size_t)MAXRANKS * (size_t)samples * sizeof(uint64_t);
+    bench_res = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (bench_res == MAP_FAILED) return 1;
-    printf("# tacl_mq, one host, %ld online cores; one-way = round trip - half a 1-reader 8-byte "
-           "round trip; views: zero-copy dequeue + release; into: dequeue_into (one copy per "
-           "reader)\n",
-           sysconf(_SC_NPROCESSORS_ONLN));
-    printf("| readers | size | one-way p50 / p99 (us), views | one-way p50 / p99 (us), into | "
-           "stream, views | stream, into |\n");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("# tacl_mq, one host, %ld online cores; one-way = writer's enqueue start to the last "
+           "reader's dequeue return (p50 / p99 (p99/p50), us); views: zero-copy dequeue + "
+           "release; into: dequeue_into (one copy per reader)\n",
+           cores);
+    printf("| readers | size | one-way, views | one-way, into | stream, views | stream, into |\n");
     printf("|---|---|---|---|---|---|\n");
     for (int k = 0; k < nr; k++) {
-        memset(bench_res, 0, sizeof *bench_res);
+        memset(bench_res, 0, sz);
         bench_res->samples = samples;
+        bench_res->rounds = rounds;
+        bench_res->idle_ms = idle_ms;
+        bench_res->yield = readers[k] + 1 > cores;
         mpw_opts_t o = {.timeout_s = 600};
         if (mpw_run(readers[k] + 1, bench_body, NULL, &o) != 0) {
             fprintf(stderr, "run with %d readers failed\n", readers[k]);
             return 1;
         }
         for (int s = 0; s < NSIZES; s++) {
-            printf("| %d | %s | %.2f / %.2f | %.2f / %.2f | ", readers[k],
-                   size_name(bench_sizes[s]), bench_res->p50[0][s], bench_res->p99[0][s],
-                   bench_res->p50[1][s], bench_res->p99[1][s]);
+            printf("| %d | %s | ", readers[k], size_name(bench_sizes[s]));
+            print_lat(bench_res->p50[0][s], bench_res->p99[0][s]);
+            print_lat(bench_res->p50[1][s], bench_res->p99[1][s]);
             if (bench_sizes[s] >= 65536)
                 printf("%.2f GB/s | %.2f GB/s |\n", bench_res->gbs_view[s], bench_res->gbs_into[s]);
             else
                 printf("%.0f k msg/s | %.2f GB/s |\n", bench_res->mps_view[s] * 1e-3,
                        bench_res->gbs_into[s]);
         }
-        printf("| %d | idle | reader CPU 100 ms-1.1 s after the last message: max %.2f%%; "
-               "wake-up after idle: last reader %.1f us, slowest %.1f us (max of 3) | 1-reader 8 B "
-               "round "
-               "trip %.2f us | | |\n",
-               readers[k], bench_res->idle_cpu_max, bench_res->wake_us_last, bench_res->wake_us_max,
-               bench_res->base_rtt);
+        printf("| %d | idle | reader CPU from 100 ms to %.1f s after a message: max %.2f%% | "
+               "wake-up after %.1f s idle: p50 %.1f us, max %.1f us (%d rounds x %d readers) | | "
+               "|\n",
+               readers[k], 0.1 + idle_ms * 1e-3, bench_res->idle_cpu_max, 0.1 + idle_ms * 1e-3,
+               bench_res->wake_p50, bench_res->wake_max, rounds, readers[k]);
         fflush(stdout);
     }
     return 0;

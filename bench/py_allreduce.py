@@ -3,11 +3,12 @@
 8 B to 64 MiB (float32, sum, in place), at each rank count given; with --cuda, tacl on CUDA
 tensors against a ctypes call of the same NCCL (PyNccl's way: ncclCommInitRank with a unique
 id shared over the host path, ncclAllReduce on torch's current stream) and torch.distributed
-NCCL. Prints a markdown table per rank count: p50/p99 per call (rank 0; CPU: host time of each
-call; CUDA: CUDA events between consecutive calls), busbw from p50 (nccl-tests' formula) and
-the ratios.
+NCCL. Prints a markdown table per rank count: p50/p99 per call (rank 0; CPU: host time between
+consecutive returns of back-to-back calls; CUDA: CUDA events between consecutive calls), busbw
+from p50 (nccl-tests' formula) and the ratios. A world of one rank (-n 1) measures the
+binding's own cost per call: the C call then does next to nothing.
 
-    python3 bench/py_allreduce.py -n 2,4                # CPU: tacl-py, tacl C, gloo
+    python3 bench/py_allreduce.py -n 1,2,4              # CPU: tacl-py, tacl C, gloo
     python3 bench/py_allreduce.py -n 2,4,8 --cuda       # GPU: tacl-py, NCCL via ctypes, torch NCCL
 
 Needs TACL_LIBRARY (or an installed package) and `tacl` (TACL_CLI, else build/tools/tacl/tacl)."""
@@ -86,12 +87,14 @@ def worker_cpu(impl, args):
         for _ in range(max(5, it // 10)):
             call(t)
         barrier()
-        times = []
-        for _ in range(it):
-            t0 = clock()
+        # One clock read per call, between consecutive returns (as a C loop's mean is taken):
+        # the loop's own bookkeeping stays out of every rank's time between calls.
+        stamps = [0] * (it + 1)
+        stamps[0] = clock()
+        for i in range(1, it + 1):
             call(t)
-            times.append((clock() - t0) / 1e3)
-        emit(rank, impl, n, nbytes, times)
+            stamps[i] = clock()
+        emit(rank, impl, n, nbytes, [(stamps[i] - stamps[i - 1]) / 1e3 for i in range(1, it + 1)])
 
 
 class _NcclCtypes(object):

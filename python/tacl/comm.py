@@ -41,6 +41,19 @@ def _lib_():
     return _L
 
 
+_R = None
+
+
+def _raw():
+    """The library once more, without argument declarations: its functions take ctypes objects
+    as they are (no conversion per call), for the fast paths."""
+    global _R
+    if _R is None:
+        L = _lib_()
+        _R = ctypes.CDLL(L._name, handle=L._handle)
+    return _R
+
+
 def _msg(b):
     return b.decode("utf-8", "replace") if b else ""
 
@@ -109,6 +122,9 @@ class DeviceComm(object):
         self._h = out.value
         self.device = device
         self.host = host
+        # As Communicator._ar, with the stream's pointer too.
+        self._ar = (_raw().tacl_dev_all_reduce, ctypes.c_void_p(self._h), ctypes.c_void_p(),
+                    ctypes.c_size_t(), ctypes.c_void_p())
         if host._timeout is not None:
             L.tacl_dev_comm_set_timeout(self._h, host._timeout)
 
@@ -143,6 +159,7 @@ class DeviceComm(object):
         if self._h:
             _lib_().tacl_dev_comm_destroy(self._h)
             self._h = None
+            self._ar[1].value = None
 
 
 class Communicator(object):
@@ -159,6 +176,11 @@ class Communicator(object):
         self._size = L.tacl_comm_size(handle)
         self._children = []
         self._nsplit = 0
+        # The all_reduce fast path's C call with its arguments already converted: the handle,
+        # and a pointer and a count whose values each call sets (tacl.h allows one operation at
+        # a time per handle, so one set per communicator serves every call).
+        self._ar = (_raw().tacl_all_reduce, ctypes.c_void_p(handle), ctypes.c_void_p(),
+                    ctypes.c_size_t())
         with _lock:
             _live.append(self)
             _by_name[name] = self
@@ -260,6 +282,7 @@ class Communicator(object):
         self._devs.clear()
         _lib_().tacl_comm_destroy(self._h)
         self._h = None
+        self._ar[1].value = None  # a call after destroy passes NULL, which C refuses
         with _lock:
             if self in _live:
                 _live.remove(self)
@@ -275,7 +298,9 @@ class Communicator(object):
 
     # ---- errors ----
     def _raise(self, st):
-        _raise_last(st, _msg(_lib_().tacl_comm_last_error(self._h)) if self._h else None)
+        if not self._h:  # the fast path called C with NULL: say what happened
+            self._live()
+        _raise_last(st, _msg(_lib_().tacl_comm_last_error(self._h)))
 
     def _poison(self, err, *bufs):
         """Python refused this rank's arguments for a host collective: take part with a barrier
@@ -346,23 +371,29 @@ class Communicator(object):
         """Reduces `tensor` over every rank. In place unless out= is given (same count and
         dtype). Buffers must be contiguous (refused otherwise). Returns the result buffer."""
         # Fast path, the call inference makes most: a contiguous torch tensor in place, on the
-        # host, or on a GPU whose device communicator exists.
+        # host (a C call with pre-converted arguments) or on a GPU whose device communicator
+        # exists.
         if out is None and tensor.__class__ is _fast.tensor_cls:
             dt = _fast.torch_dt.get(tensor.dtype)
             o = OPS.get(op)
             if dt is not None and o is not None and tensor.is_contiguous():
                 dev = tensor.get_device()
                 if dev < 0:
-                    p = tensor.data_ptr()
-                    st = _fast.all_reduce(self._h, p, p, tensor.numel(), dt, o)
+                    fn, h, p, n = self._ar
+                    p.value = tensor.data_ptr()
+                    n.value = tensor.numel()
+                    st = fn(h, p, p, n, dt, o)
                     if st:
                         self._raise(st)
                     return tensor
                 d = self._devs.get(dev)
                 if d is not None:
-                    sp = _fast.raw_stream(dev) if stream is None else _stream_ptr(stream, dev)
-                    p = tensor.data_ptr()
-                    st = _fast.dev_all_reduce(d._h, p, p, tensor.numel(), dt, o, sp)
+                    fn, h, p, n, sp = d._ar
+                    sp.value = (_fast.raw_stream(dev) if stream is None
+                                else _stream_ptr(stream, dev))
+                    p.value = tensor.data_ptr()
+                    n.value = tensor.numel()
+                    st = fn(h, p, p, n, dt, o, sp)
                     if st:
                         d._raise(st)
                     return tensor
@@ -814,16 +845,13 @@ class Communicator(object):
 
 class _Fast(object):
     """What the all_reduce fast path needs, looked up once: torch's Tensor class (once torch is
-    imported), its dtype map and the bare C function."""
+    imported), its dtype map and how to get a device's current stream."""
     tensor_cls = ()
     torch_dt = {}
-    all_reduce = None
     ready = False
 
     def setup(self):
         t = sys.modules.get("torch")
-        self.all_reduce = _lib_().tacl_all_reduce
-        self.dev_all_reduce = _lib_().tacl_dev_all_reduce
         if t is not None:
             from ._buffers import _torch_dtypes
             self.torch_dt = _torch_dtypes()

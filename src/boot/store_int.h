@@ -59,6 +59,17 @@ typedef struct {
     int clients_peak;   /* most connections held at once */
 } boot_store_stats_t;
 void boot_store_server_stats(tacl_store_server_t *srv, boot_store_stats_t *out);
+/* A server without its own thread, for tests and fuzzing that drive it step by step: the
+ * caller runs its loop with boot_store_server_poll, from one thread. */
+tacl_status_t boot_store_server_start_polled(const char *bind_addr, int port,
+                                             tacl_store_server_t **out);
+/* One turn of a polled server's loop: waits up to timeout_ms (0: not at all) for events,
+ * handles them, answers parked requests whose deadline passed (with expire_all, every parked
+ * request that has a deadline, as if it had passed) and closes what died. Returns the number
+ * of events handled plus requests expired (0: idle), -1 for a threaded server or on failure. */
+int boot_store_server_poll(tacl_store_server_t *srv, int timeout_ms, int expire_all);
+/* Parked blocking requests of a polled server (0 for a threaded one). */
+int boot_store_server_nparked(tacl_store_server_t *srv);
 /* Number of client connections the server holds now. */
 int boot_store_server_nclients(tacl_store_server_t *srv);
 /* Waits until the server holds at most max_clients connections or the deadline passes;

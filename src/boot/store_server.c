@@ -1,5 +1,6 @@
-/* store_server.c — the rendezvous store's server: one thread running an epoll loop over the
- * listening sockets (IPv4 and IPv6) and every client connection, a hash table of keys, and the
+/* store_server.c — the rendezvous store's server: one thread running an epoll loop (or, for
+ * tests and fuzzing, the caller turning it: boot_store_server_poll) over the listening sockets
+ * (IPv4 and IPv6) and every client connection, a hash table of keys, and the
  * parked blocking requests (get, wait, multi-get) that are answered the moment their last key
  * is set, or with TACL_ERR_TIMEOUT when the deadline the client sent passes. Only the server
  * thread touches the table and the connections, so the table needs no lock; the client count
@@ -131,6 +132,7 @@ struct tacl_store_server {
     pthread_cond_t cv;
     int nclients;             /* under mu */
     boot_store_stats_t stats; /* under mu (the server thread adds, anyone reads) */
+    int polled; /* no thread: the caller runs the loop (boot_store_server_poll) */
 };
 
 /* Adds to one of the server's counters (boot_store_server_stats). */
@@ -707,27 +709,33 @@ static void srv_reply_timeout(tacl_store_server_t *srv, srv_conn_t *c)
     srv_reply(srv, c, TACL_ERR_TIMEOUT, n, items, lens);
 }
 
-/* Answers the parked requests whose deadline passed. srv->wmin is a lower bound of the
- * pending deadlines (requests answered meanwhile may have held it), so the list is walked only
- * when one may be due, and the walk makes the bound exact again. */
-static void srv_expire(tacl_store_server_t *srv)
+/* Answers the parked requests whose deadline passed (every one with a deadline when all: a
+ * caller that drives the loop itself lets time pass at once) and returns how many.
+ * srv->wmin is a lower bound of the pending deadlines (requests answered meanwhile may have
+ * held it), so the list is walked only when one may be due, and the walk makes the bound exact
+ * again. */
+static int srv_expire(tacl_store_server_t *srv, int all)
 {
     uint64_t now = tacl__now_ns();
-    if (!srv->wmin || now < srv->wmin) return;
+    if (!all && (!srv->wmin || now < srv->wmin)) return 0;
     uint64_t next = 0;
+    int k = 0;
     srv_conn_t *c = srv->waiters;
     while (c) {
         srv_conn_t *nc = c->wnext;
-        if (c->waiting && c->wdeadline && c->wdeadline <= now) {
+        if (c->waiting && c->wdeadline && (all || c->wdeadline <= now)) {
             srv_reply_timeout(srv, c);
             srv_unpark(srv, c);
             srv_run_push(srv, c);
+            k++;
         } else if (c->wdeadline && (!next || c->wdeadline < next)) {
             next = c->wdeadline;
         }
         c = nc;
     }
     srv->wmin = next;
+    return k;
+}
 }
 
 static int srv_next_timeout_ms(tacl_store_server_t *srv)
@@ -1243,40 +1251,47 @@ static uint64_t srv_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* One turn of the loop: waits up to timeout_ms (-1: no limit) for events, handles them, expires
+ * parked requests (all of those with a deadline when expire_all), closes what died. Returns
+ * the number of events handled plus requests expired, or -1 when the server is told to stop
+ * or epoll failed. */
+static int srv_turn(tacl_store_server_t *srv, int timeout_ms, int expire_all)
+{
+    struct epoll_event evs[64];
+    int stop = 0;
+    int n = epoll_wait(srv->epfd, evs, 64, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+        TACL_WARN(TACL_SUB_STORE, "store server: epoll_wait failed: %s; stopping", strerror(errno));
+        return -1;
+    }
+    uint64_t t0 = srv_cpu_ns();
+    for (int i = 0; i < n; i++) {
+        void *p = evs[i].data.ptr;
+        if (p == &srv->evfd) {
+            stop = 1;
+        } else if (p == &srv->lfd[0] || p == &srv->lfd[1]) {
+            srv_accept(srv, *(int *)p);
+        } else {
+            srv_conn_t *c = p;
+            if (c->dead) continue;
+            if (evs[i].events & EPOLLOUT) srv_conn_flush(srv, c);
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) srv_conn_read(srv, c);
+            srv_run(srv);
+        }
+    }
+    int expired = srv_expire(srv, expire_all);
+    srv_run(srv);
+    srv_sweep(srv);
+    if (srv->accept_resume_ns && tacl__now_ns() >= srv->accept_resume_ns) srv_accept_pause(srv, 0);
+    srv_reap(srv);
+    srv_count(srv, &srv->stats.cpu_ns, srv_cpu_ns() - t0);
+    return stop ? -1 : (n > 0 ? n : 0) + expired;
+}
+
 static void *srv_main(void *arg)
 {
     tacl_store_server_t *srv = arg;
-    struct epoll_event evs[64];
-    int stop = 0;
-    while (!stop) {
-        int n = epoll_wait(srv->epfd, evs, 64, srv_next_timeout_ms(srv));
-        if (n < 0 && errno != EINTR) {
-            TACL_WARN(TACL_SUB_STORE, "store server: epoll_wait failed: %s; stopping",
-                      strerror(errno));
-            break;
-        }
-        uint64_t t0 = srv_cpu_ns();
-        for (int i = 0; i < n; i++) {
-            void *p = evs[i].data.ptr;
-            if (p == &srv->evfd) {
-                stop = 1;
-            } else if (p == &srv->lfd[0] || p == &srv->lfd[1]) {
-                srv_accept(srv, *(int *)p);
-            } else {
-                srv_conn_t *c = p;
-                if (c->dead) continue;
-                if (evs[i].events & EPOLLOUT) srv_conn_flush(srv, c);
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) srv_conn_read(srv, c);
-                srv_run(srv);
-            }
-        }
-        srv_expire(srv);
-        srv_run(srv);
-        srv_sweep(srv);
-        if (srv->accept_resume_ns && tacl__now_ns() >= srv->accept_resume_ns)
-            srv_accept_pause(srv, 0);
-        srv_reap(srv);
-        srv_count(srv, &srv->stats.cpu_ns, srv_cpu_ns() - t0);
+    while (srv_turn(srv, srv_next_timeout_ms(srv), 0) >= 0) {
     }
     return NULL;
 }
@@ -1317,8 +1332,8 @@ static void srv_raise_nofile(void)
                   (unsigned long long)was, (unsigned long long)rl.rlim_max);
 }
 
-tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out,
-                                      int *addr_in_use)
+static tacl_status_t srv_start(const char *bind_addr, int port, int polled,
+                               tacl_store_server_t **out, int *addr_in_use)
 {
     if (addr_in_use) *addr_in_use = 0;
     if (!out || port < 0 || port > 65535)
@@ -1329,6 +1344,7 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     if (!srv) return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_STORE, "store server: out of memory");
     srv->epfd = srv->evfd = -1;
     srv->lfd[0] = srv->lfd[1] = -1;
+    srv->polled = polled;
     tacl_status_t st;
     int err = 0;
     st = tacl__auth_get(&srv->auth, NULL);
@@ -1408,7 +1424,7 @@ tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_stor
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->cv, &ca);
     pthread_condattr_destroy(&ca);
-    int e = pthread_create(&srv->thread, NULL, srv_main, srv);
+    int e = polled ? 0 : pthread_create(&srv->thread, NULL, srv_main, srv);
     if (e != 0) {
         st = tacl__err(NULL, TACL_ERR_SYSTEM, TACL_SUB_STORE,
                        "store server: cannot start its thread: %s", strerror(e));
@@ -1430,6 +1446,31 @@ err_free:
     free(srv->table.buckets);
     free(srv);
     return st;
+}
+
+tacl_status_t boot_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out,
+                                      int *addr_in_use)
+{
+    return srv_start(bind_addr, port, 0, out, addr_in_use);
+}
+
+tacl_status_t boot_store_server_start_polled(const char *bind_addr, int port,
+                                             tacl_store_server_t **out)
+{
+    return srv_start(bind_addr, port, 1, out, NULL);
+}
+
+int boot_store_server_poll(tacl_store_server_t *srv, int timeout_ms, int expire_all)
+{
+    return srv->polled ? srv_turn(srv, timeout_ms, expire_all) : -1;
+}
+
+int boot_store_server_nparked(tacl_store_server_t *srv)
+{
+    int n = 0;
+    for (srv_conn_t *c = srv->polled ? srv->waiters : NULL; c; c = c->wnext)
+        n++;
+    return n;
 }
 
 tacl_status_t tacl_store_server_start(const char *bind_addr, int port, tacl_store_server_t **out)
@@ -1473,9 +1514,11 @@ void tacl_store_server_stop(tacl_store_server_t *srv)
 {
     if (!srv) return;
     uint64_t one = 1;
-    while (write(srv->evfd, &one, sizeof one) < 0 && errno == EINTR) {
+    if (!srv->polled) {
+        while (write(srv->evfd, &one, sizeof one) < 0 && errno == EINTR) {
+        }
+        pthread_join(srv->thread, NULL);
     }
-    pthread_join(srv->thread, NULL);
     while (srv->conns)
         srv_conn_close(srv, srv->conns);
     for (int i = 0; i < srv->nlfd; i++)

@@ -7,9 +7,15 @@
  * Ordering. The writer fills a chunk, stores its header's sequence number (seq_cst) and then
  * loads the readers' sleeper count; a reader about to sleep increments that count (seq_cst)
  * and then re-reads the sequence number. Whichever comes second sees the other, so a wake-up is
- * never lost; the futex word makes a wake that lands between the re-check and the sleep
- * harmless. Releases mirror it: a reader stores its position, then loads the writer's sleeper
- * count. */
+ * never lost. A reader sleeps on the sequence number of the very chunk it waits for (the futex
+ * word), so a wake that lands between its re-check and its sleep finds the word changed, and a
+ * sleeper is woken by that chunk only, not by every chunk of a large message. The writer makes
+ * the wake call only while the sleeper count is nonzero: no system call on the fast path.
+ * Releases mirror it: a reader stores its position, then loads the writer's sleeper count, and
+ * the writer sleeps on a word of its own that a waking reader bumps.
+ *
+ * Every page of the segment is mapped in each process when the queue is created, so that a
+ * ring's first lap does not pay page faults (a 64 KiB chunk is 16 of them) inside messages. */
 #include "group/mq.h"
 
 #include "clock.h"
@@ -19,6 +25,7 @@
 
 #include <immintrin.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +48,7 @@ typedef struct {
 } mq_seg_hdr_t;
 
 typedef struct {
-    _Atomic uint32_t wake;     /* futex word, bumped by a waker */
+    _Atomic uint32_t wake;     /* the writer's futex word, bumped by a waking reader */
     _Atomic uint32_t sleepers; /* processes of this side inside (or entering) a futex wait */
 } mq_wake_t;
 
@@ -52,9 +59,11 @@ typedef struct {
 } mq_rline_t;
 
 typedef struct {
-    _Atomic uint64_t seq; /* absolute index + 1 of the chunk last written into this slot */
-    uint64_t len;         /* length of the message that starts here */
-    uint32_t skip;        /* the writer skipped from here to the ring's start */
+    /* Absolute index + 1 (mod 2^32) of the chunk last written into this slot; readers sleep on
+     * it. 32 bits tell laps apart: the value a slot held before is n (< 2^32) less. */
+    _Atomic uint32_t seq;
+    uint64_t len;  /* length of the message that starts here */
+    uint32_t skip; /* the writer skipped from here to the ring's start */
 } mq_chdr_t;
 
 typedef struct {
@@ -131,7 +140,8 @@ typedef struct {
 
 static int ring_published(mq_ring_t *r, const ring_arg_t *a)
 {
-    return atomic_load_explicit(&ring_ch(r, a->idx)->seq, memory_order_acquire) == a->idx + 1;
+    return atomic_load_explicit(&ring_ch(r, a->idx)->seq, memory_order_acquire) ==
+           (uint32_t)(a->idx + 1);
 }
 
 /* The room up to chunk end (exclusive) is free: every reader has released end - n. */
@@ -276,14 +286,16 @@ static tacl_status_t ring_wait(mq_ring_t *r, int (*cond)(mq_ring_t *, const ring
                              "by rank %d (host %s)",
                              (double)(now - start) * 1e-9, r->wrank, r->whost);
         }
-        uint32_t w = atomic_load(&wk->wake);
+        /* The word slept on: the writer's own, or the sequence number of the awaited chunk. */
+        _Atomic uint32_t *word = writer ? &wk->wake : &ring_ch(r, a->idx)->seq;
+        uint32_t w = atomic_load(word);
         atomic_fetch_add(&wk->sleepers, 1);
         /* The re-check's loads are acquire only; the fence makes the pair with the other side's
          * seq_cst store and sleeper load a proper Dekker handshake in C11 terms. */
         atomic_thread_fence(memory_order_seq_cst);
         if (!cond(r, a) && (writer || atomic_load(&r->ab->st) == 0)) {
             uint64_t left = deadline - now;
-            tacl__shm_futex_wait(&wk->wake, w, left < MQ_SLICE_NS ? left : MQ_SLICE_NS, 0);
+            tacl__shm_futex_wait(word, w, left < MQ_SLICE_NS ? left : MQ_SLICE_NS, 0);
         }
         atomic_fetch_sub(&wk->sleepers, 1);
     }
@@ -296,8 +308,8 @@ static void ring_publish(mq_ring_t *r, uint64_t idx, uint64_t len, uint32_t skip
     mq_chdr_t *ch = ring_ch(r, idx);
     ch->len = len;
     ch->skip = skip;
-    atomic_store(&ch->seq, idx + 1); /* seq_cst: ordered before the sleeper load below */
-    ring_wake(r->rwake);
+    atomic_store(&ch->seq, (uint32_t)(idx + 1)); /* seq_cst: before the sleeper load below */
+    if (atomic_load(&r->rwake->sleepers) != 0) tacl__shm_futex_wake(&ch->seq, 0);
 }
 
 tacl_status_t mq_ring_put(mq_ring_t *r, const void *buf, size_t len, uint64_t deadline_ns,
@@ -433,6 +445,20 @@ static int ring_online_cpus(void)
     return c > 0 ? (int)c : 1;
 }
 
+/* Maps every page of the segment into this process now (as a write would, without changing a
+ * byte), instead of one fault at a time inside the first lap's messages. */
+static void ring_prefault(char *base, size_t size)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+    if (madvise(base, size, MADV_POPULATE_WRITE) == 0) return;
+    /* An older kernel: touch each page with an atomic no-op (other ranks may be writing). */
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < size; off += pg)
+        __atomic_fetch_or((unsigned char *)base + off, 0, __ATOMIC_RELAXED);
+}
+
 static void ring_free(mq_ring_t *r)
 {
     if (!r) return;
@@ -502,6 +528,7 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl__e
     st = tacl__shm_seg_open_reserved(x, "mq", size, &r->seg, eb);
     if (st != TACL_OK) goto err_free;
     char *b = r->seg.base;
+    ring_prefault(b, size);
     mq_seg_hdr_t *h = (mq_seg_hdr_t *)b;
     r->rwake = (mq_wake_t *)(b + MQ_LINE);
     r->wwake = (mq_wake_t *)(b + 2 * MQ_LINE);
@@ -535,8 +562,9 @@ void mq_ring_abort(mq_ring_t *r, tacl_status_t st, const char *why)
         snprintf(r->ab->msg, sizeof r->ab->msg, "%s", why);
         atomic_store_explicit(&r->ab->st, (int32_t)st, memory_order_release);
     }
-    atomic_fetch_add(&r->rwake->wake, 1);
-    tacl__shm_futex_wake(&r->rwake->wake, 0);
+    /* Readers that have read everything sleep on the next chunk's word. (One that re-checked
+     * just before the notice sleeps on until its slice ends, then sees it.) */
+    tacl__shm_futex_wake(&ring_ch(r, r->pos)->seq, 0);
 }
 
 void mq_ring_close(mq_ring_t *r, tacl_status_t st, const char *why)

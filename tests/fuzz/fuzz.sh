@@ -36,13 +36,20 @@ if [ "$fyaml" = 1 ] && ! printf '#include <libfyaml.h>\nint main(void){return 0;
     echo "SKIP: $target needs libfyaml (Debian: libfyaml-dev)"
     exit 77
 fi
+# Sources without coverage feedback (coverage_ignore.txt), where this clang knows the option.
+nocov=()
+ign="$src/tests/fuzz/coverage_ignore.txt"
+if [ -f "$ign" ] && "$CC" -fsanitize=fuzzer -fsanitize-coverage-ignorelist="$ign" "$probe" \
+    -o "$out/probe" 2>/dev/null; then
+    nocov=(-fsanitize-coverage-ignorelist="$ign")
+fi
 bin="$out/$target"
 newest=$(ls -t "${sources[@]}" "$src"/src/*/*.h "$src"/src/transport/*/*.h "$src"/include/*.h \
-    "$src"/tests/fuzz/*.h "$0" 2>/dev/null | head -1)
+    "$src"/tests/fuzz/*.h "$src"/tests/fuzz/*.txt "$0" 2>/dev/null | head -1)
 if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
     "$CC" -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -D_GNU_SOURCE -DTACL_HAVE_HWLOC=0 -DTACL_HAVE_FYAML=$fyaml -I"$src/include" -I"$src/src" \
-        -I"$src/src/core" "${sources[@]}" "${libs[@]}" -lpthread -lm -o "$bin.tmp" ||
+        "${nocov[@]}" -D_GNU_SOURCE -DTACL_HAVE_HWLOC=0 -DTACL_HAVE_FYAML=$fyaml \
+        -I"$src/include" -I"$src/src" -I"$src/src/core" "${sources[@]}" "${libs[@]}" -lpthread -lm -o "$bin.tmp" ||
         { echo "FAIL: building $target"; exit 1; }
     mv "$bin.tmp" "$bin"
 fi

@@ -62,10 +62,16 @@ def test_split_and_destroy(comm):
     sub = comm.split(0, 0)
     assert sub.size == 1 and sub.name != comm.name
     assert comm.split(-1) is None
+    t = torch.ones(3)
+    sub.all_reduce(t)  # the fast path, whose C arguments are prepared once per communicator
     sub.destroy()
     sub.destroy()  # idempotent
     with pytest.raises(tacl.Closed):
         sub.barrier()
+    for buf in (t, np.ones(3, np.float32)):  # fast path and general path alike
+        with pytest.raises(tacl.Closed, match="destroyed"):
+            sub.all_reduce(buf)
+    assert torch.equal(t, torch.ones(3))
 
 
 def test_buffer_kinds_and_dtypes():
