@@ -78,7 +78,9 @@ if [ -n "$objects" ]; then
     trap 'rm -f "$defs" "$uses"' EXIT
     while IFS= read -r obj; do
         rel=${obj#"$objects"/} src="src/${rel%.o}"
-        [ -f "$src" ] || src="tools/tacl/${rel%.o}"
+        [ -f "$root/$src" ] || src="tools/tacl/${rel%.o}"
+        # an object of a source that no longer exists (a reused build folder) is not the code
+        [ -f "$root/$src" ] || continue
         layer_of "$src"
         l=$layer
         [ "$l" -ge 0 ] || continue

@@ -736,7 +736,6 @@ static int srv_expire(tacl_store_server_t *srv, int all)
     srv->wmin = next;
     return k;
 }
-}
 
 static int srv_next_timeout_ms(tacl_store_server_t *srv)
 {

@@ -133,7 +133,8 @@ static tacl__sched_op_t cost_sched_op(tacl__coll_t kind)
 static double cost_mesh_rooted(int n, double b, double l, double m)
 {
     int h = cost_log2_ceil(n);
-    double ch = m < TACL_SCHED_CHUNK_BYTES ? m : TACL_SCHED_CHUNK_BYTES;
+    double ch = (double)tacl__sched_chunk_bytes(m, h);
+    if (ch > m) ch = m;
     if (m > COST_TREE_SMALL_BYTES) return m / b + (n - 2) * ch / b + (n - 1) * l;
     return h * (l + m / b);
 }
@@ -146,7 +147,8 @@ double cost_tree(tacl_comm_t *c, const coll_args_t *a, double m)
     if (c->full_mesh) {
         double b = c->cost.mesh_bw, l = cost_step(c->cost.mesh_lat);
         int h = cost_log2_ceil(n);
-        double ch = m < TACL_SCHED_CHUNK_BYTES ? m : TACL_SCHED_CHUNK_BYTES;
+        double ch = (double)tacl__sched_chunk_bytes(m, 2 * h - 1);
+        if (ch > m) ch = m;
         if (rooted) return cost_mesh_rooted(n, b, l, m) + cost_reduce(a, m);
         if (op == TACL_SCHED_ALL_REDUCE)
             return h * m / b + (2.0 * h - 1) * ch / b + 2.0 * h * l + h * m / COST_REDUCE_BW;

@@ -6,7 +6,7 @@
  *            flow (tacl__engine_relay_stats), and holds nothing at the end.
  *   cross    A→C and C→A at once, both destinations late (two flows crossing one relay in
  *            opposite directions): both complete, each flow bounded by the window on B.
- *   unbound  oneway with TACL_RELAY_WINDOW=0: B must hold several windows' worth at some point,
+ *   unbound  oneway with TACL_RELAY_WINDOW=0: B must hold over twice the window at some point,
  *            which shows that this chain congests the relay (the bound above is not vacuous).
  *   cap      B runs with TACL_RELAY_MAX_BYTES=1, below one fragment: B drops every fragment of
  *            A's stream (engine_relay.sh checks B's log names the flow) and returns its credit,
@@ -75,7 +75,7 @@ static int relay_child(int rank, int size, const tacl__xchg_t *x, void *arg)
             if ((s == 2 && !cross) || capped) {
                 CHECK(peak == 0);
             } else if (unbound) {
-                CHECK(peak > 4ull * WINDOW);
+                CHECK(peak > 2ull * WINDOW); /* twice the bound: not vacuous */
             } else {
                 CHECK(peak > 0);
                 CHECK(peak <= WINDOW);
