@@ -132,7 +132,7 @@ struct tacl_store_server {
     pthread_cond_t cv;
     int nclients;             /* under mu */
     boot_store_stats_t stats; /* under mu (the server thread adds, anyone reads) */
-    int polled; /* no thread: the caller runs the loop (boot_store_server_poll) */
+    int polled;               /* no thread: the caller runs the loop (boot_store_server_poll) */
 };
 
 /* Adds to one of the server's counters (boot_store_server_stats). */
