@@ -11,7 +11,10 @@
  *   - idle CPU of blocked readers from 100 ms to 100 ms + the idle time after the last message
  *     (/proc/<pid>/task/<tid>/schedstat of every thread), and the wake-up latency of the first
  *     message after that idle time (enqueue start to each reader's dequeue return), over
- *     several rounds: p50 and max over rounds and readers.
+ *     several rounds: p50 and max over rounds and readers;
+ *   - the same wake-up for bare futex sleepers (forked processes in FUTEX_WAIT on a shared word,
+ *     one FUTEX_WAKE after the idle time): what this host's kernel and CPUs take to wake a
+ *     sleeping process at all, the floor under any reader that sleeps instead of spinning.
  * Default queue options (TACL_MQ_* settings apply). Without TACL_STORE_TOKEN(_FILE) a token is
  * made for the run. Usage: mq [-r 1,3,7] [-n samples] [-w wake rounds] [-i idle ms] */
 #include "auth.h"
@@ -25,7 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NSIZES   4
@@ -245,6 +252,67 @@ static int bench_body(tacl_comm_t *w, void *arg)
     return 0;
 }
 
+/* Wake-up floor: nr forked sleepers in FUTEX_WAIT on a shared word; after idle_ms the parent
+ * stamps the time, bumps the word and wakes them all; each notes now - stamp. p50 and max over
+ * rounds x sleepers, in us; -1 when the processes could not be made. */
+typedef struct {
+    _Atomic uint32_t word;
+    _Atomic int acks;
+    uint64_t stamp;
+    uint64_t lat[MAXRANKS][64];
+} floor_shared_t;
+
+static int futex_floor(int nr, int rounds, int idle_ms, double *p50, double *max)
+{
+    if (rounds > 64) rounds = 64;
+    floor_shared_t *f =
+        mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (f == MAP_FAILED) return -1;
+    memset(f, 0, sizeof *f);
+    pid_t pids[MAXRANKS];
+    int made = 0;
+    for (; made < nr; made++) {
+        pids[made] = fork();
+        if (pids[made] < 0) break;
+        if (pids[made] == 0) {
+            for (int i = 0; i < rounds; i++) {
+                while (atomic_load(&f->word) == (uint32_t)i)
+                    syscall(SYS_futex, &f->word, FUTEX_WAIT, (uint32_t)i, NULL, NULL, 0);
+                f->lat[made][i] = tacl__now_ns() - f->stamp;
+                atomic_fetch_add(&f->acks, 1);
+            }
+            _exit(0);
+        }
+    }
+    int ok = made == nr;
+    for (int i = 0; ok && i < rounds; i++) {
+        usleep((useconds_t)idle_ms * 1000 + 100000);
+        f->stamp = tacl__now_ns();
+        atomic_store(&f->word, (uint32_t)i + 1);
+        syscall(SYS_futex, &f->word, FUTEX_WAKE, MAXRANKS, NULL, NULL, 0);
+        uint64_t t0 = tacl__now_ns();
+        while (atomic_load(&f->acks) < (i + 1) * nr && ok) {
+            sched_yield();
+            if (tacl__now_ns() - t0 > 10000000000ull) ok = 0;
+        }
+    }
+    for (int k = 0; k < made; k++) {
+        if (!ok) kill(pids[k], SIGKILL);
+        waitpid(pids[k], NULL, 0);
+    }
+    double us[MAXRANKS * 64];
+    int k = 0;
+    for (int r = 0; ok && r < nr; r++)
+        for (int i = 0; i < rounds; i++)
+            us[k++] = (double)f->lat[r][i] * 1e-3;
+    munmap(f, sizeof *f);
+    if (!ok || !k) return -1;
+    qsort(us, (size_t)k, sizeof *us, cmp_dbl);
+    *p50 = us[k / 2];
+    *max = us[k - 1];
+    return 0;
+}
+
 static const char *size_name(size_t b)
 {
     return b == 64 ? "64 B" : b == 1024 ? "1 KiB" : b == 65536 ? "64 KiB" : "1 MiB";
@@ -319,6 +387,15 @@ int main(int argc, char **argv)
                "|\n",
                readers[k], 0.1 + idle_ms * 1e-3, bench_res->idle_cpu_max, 0.1 + idle_ms * 1e-3,
                bench_res->wake_p50, bench_res->wake_max, rounds, readers[k]);
+        double fp50, fmax;
+        if (futex_floor(readers[k], rounds, idle_ms, &fp50, &fmax) == 0)
+            printf("| %d | floor | | bare futex sleepers, wake-up after %.1f s idle: p50 %.1f us, "
+                   "max %.1f us (%d rounds x %d) | | |\n",
+                   readers[k], 0.1 + idle_ms * 1e-3, fp50, fmax, rounds < 64 ? rounds : 64,
+                   readers[k]);
+        else
+            printf("| %d | floor | | bare futex sleepers: could not be measured | | |\n",
+                   readers[k]);
         fflush(stdout);
     }
     return 0;
