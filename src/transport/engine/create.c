@@ -451,20 +451,11 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     atomic_store(&e->restart_clocks, 1); /* the progress thread owns the links' clocks */
     tacl__eng_wake(e);
 
-    free(cards);
-    free(rows);
-    free(ofds);
-    free(ifds);
-    free(mask);
-    free(expect);
-    free(want);
-    free(naddr);
-    free(addrs);
-    free(info);
     TACL_INFO(TACL_SUB_NET, "rank %d: engine up (%d ranks, %ld connections per peer)", me, n,
               nconns);
     *out = e;
-    return TACL_OK;
+    st = TACL_OK;
+    goto out;
 
 err:
     if (probe_h) tacl__probe_stop(probe_h);
@@ -473,6 +464,8 @@ err:
         if (ofds[i] >= 0) close(ofds[i]);
         if (ifds[i] >= 0) close(ifds[i]);
     }
+    tacl__engine_destroy(e);
+out:
     free(cards);
     free(rows);
     free(ofds);
@@ -483,7 +476,6 @@ err:
     free(naddr);
     free(addrs);
     free(info);
-    tacl__engine_destroy(e);
     return st;
 }
 

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,22 +155,6 @@ void tacl__eng_link_down(tacl__engine_t *e, tacl__eng_link_t *l, int state, cons
     }
 }
 
-/* The state letter of process pid in /proc/<pid>/stat ('R', 'S', 'T', 'Z' ...), 0 when unreadable.
- */
-static char eng_pid_state(int32_t pid)
-{
-    char path[64], buf[256];
-    if (pid <= 0) return 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static void eng_cut_silent(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t silence,
                            const char *state)
 {
@@ -187,7 +172,7 @@ static int eng_check_local(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t now,
 {
     if (!at_once && now - l->last_check < hb) return 0;
     l->last_check = now;
-    char st = eng_pid_state(e->pids[l->peer]);
+    char st = tacl__proc_state(e->pids[l->peer]);
     if (st != 'T' && st != 't') {
         l->stopped_since = 0;
         return 0;

@@ -1,6 +1,8 @@
 /* shm_sync.c — futex waits and wakes, and the dead-process check (see shm_sync.h). */
 #include "transport/shm/shm_sync.h"
 
+#include "proc.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -24,24 +26,10 @@ void tacl__shm_futex_wake(_Atomic uint32_t *word, int private_)
             NULL, 0);
 }
 
-/* The state letter of pid in /proc/<pid>/stat ('R', 'S', 'T', 'Z', ...), or 0 when unreadable. */
-static char shm_pid_state(int32_t pid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' ? p[2] : 0;
-}
-
 int tacl__shm_pid_stopped(int32_t pid)
 {
     if (pid <= 0) return 0;
-    char st = shm_pid_state(pid);
+    char st = tacl__proc_state(pid);
     return st == 'T' || st == 't';
 }
 
@@ -49,6 +37,6 @@ int tacl__shm_pid_dead(int32_t pid)
 {
     if (pid <= 0) return 0;
     if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
-    char st = shm_pid_state(pid);
+    char st = tacl__proc_state(pid);
     return st == 'Z' || st == 'X';
 }
