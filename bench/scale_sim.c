@@ -324,6 +324,8 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < sim_n; r++)
         pthread_join(th[r], NULL);
+    free(th);
+    pthread_attr_destroy(&attr);
     tacl_store_server_stop(srv);
 
     int failed = 0, cmax = 0;

@@ -18,12 +18,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* ASan's runtime must be the first object of every namespace: in a new one (dlmopen) it is not,
+ * and it ends the process instead of failing the call. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GPU_DL_NEW_NAMESPACE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GPU_DL_NEW_NAMESPACE 0
+#endif
+#endif
+#ifndef GPU_DL_NEW_NAMESPACE
+#define GPU_DL_NEW_NAMESPACE 1
+#endif
+
 /* fresh: in a new link-map namespace (dlmopen), where a soname resolves through the linker's
- * search path even when an object of that soname is already loaded in this process. */
+ * search path even when an object of that soname is already loaded in this process (not in an
+ * ASan build, where the caller's child process is the only isolation). */
 static void *gpu_dl_open_in(const char *path, int fresh, const gpu_sym_t *syms, size_t nsyms,
                             char *why, size_t whylen)
 {
     dlerror();
+    fresh = fresh && GPU_DL_NEW_NAMESPACE;
     void *h = fresh ? dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
                     : dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h && fresh) {

@@ -287,6 +287,12 @@ static void sc_probe_all(void)
  * and the loaded-file query names a file, not a soname. */
 static void sc_soname_shadow(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan builds probe without a new link-map namespace (src/gpu/gpu_dl.c): the shadowing
+     * this scenario checks is then what they do, by design. */
+    printf("scenario soname_shadow: not applicable to an ASan build (no dlmopen namespaces)\n");
+    return;
+#endif
     void *torch = dlopen(FAKE_SONAME_TORCH, RTLD_NOW | RTLD_LOCAL);
     CHECK(torch != NULL);
     /* The setup does reproduce the shadowing. */
