@@ -107,13 +107,18 @@ void tacl__eng_credit_arrive(tacl__engine_t *e, const tacl__frame_hdr_t *h)
     tacl__eng_flow_resume(e, h->src);
 }
 
-/* Queues what the credit of the flow to dst allows from its waiting sends, in order. */
+/* Queues what the credit of the flow to dst allows from its waiting sends, in order. A send is
+ * taken off the flow's list before its fragments are queued: once the last one is, the request
+ * may complete and its owner free it at once, so it is touched again only when some of it is
+ * left (then it cannot have completed) and goes back to the head of the list. */
 void tacl__eng_flow_resume(tacl__engine_t *e, int dst)
 {
     tacl__req_t *r;
     while ((r = e->cw_head[dst])) {
+        e->cw_head[dst] = r->cw_next;
+        if (!e->cw_head[dst]) e->cw_tail[dst] = NULL;
+        r->cw_next = NULL;
         tacl__eng_link_t *l = e->links[r->link];
-        size_t off = r->cw_off;
         if (!l || l->state != ENG_LINK_UP) {
             if (!atomic_load(&r->done)) {
                 snprintf(r->msg, sizeof r->msg,
@@ -121,17 +126,17 @@ void tacl__eng_flow_resume(tacl__engine_t *e, int dst)
                          e->rank, r->peer, eng_host(e, r->peer), r->link);
                 eng_complete(e, r, TACL_ERR_UNREACHABLE);
             }
-            off = r->len;
-        } else {
-            off = tacl__eng_queue_frags(e, r, l, off, 1);
+            continue;
         }
-        if (off < r->len) {
+        size_t len = r->len;
+        size_t off = tacl__eng_queue_frags(e, r, l, r->cw_off, 1);
+        if (off < len) {
             r->cw_off = off;
+            r->cw_next = e->cw_head[dst];
+            e->cw_head[dst] = r;
+            if (!e->cw_tail[dst]) e->cw_tail[dst] = r;
             return;
         }
-        e->cw_head[dst] = r->cw_next;
-        if (!e->cw_head[dst]) e->cw_tail[dst] = NULL;
-        r->cw_next = NULL;
     }
 }
 
