@@ -48,6 +48,16 @@ static tacl_status_t eng_check_args(tacl__engine_t *e, const char *what, int pee
     return TACL_OK;
 }
 
+/* TACL_ERR_PEER_LOST for rank r, with how it was lost (written under live_mu by liveness.c). */
+static tacl_status_t eng_lost_err(tacl__engine_t *e, int r, tacl__errbuf_t *eb)
+{
+    pthread_mutex_lock(&e->live_mu);
+    tacl_status_t st = tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s",
+                                 r, eng_host(e, r), e->dead_how[r]);
+    pthread_mutex_unlock(&e->live_mu);
+    return st;
+}
+
 tacl_status_t tacl__engine_isend(tacl__engine_t *e, int dst, const tacl__msg_key_t *key,
                                  const tacl__fp_t *fp, const void *buf, size_t len,
                                  tacl__req_t **req)
@@ -55,14 +65,7 @@ tacl_status_t tacl__engine_isend(tacl__engine_t *e, int dst, const tacl__msg_key
     TACL_CHECK(eng_check_args(e, "tacl_engine_isend", dst, key, buf, len, req));
     int hop = dst;
     if (dst != e->rank) {
-        if (atomic_load(&e->dead[dst])) {
-            pthread_mutex_lock(&e->live_mu);
-            tacl_status_t st =
-                tacl__err(NULL, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", dst,
-                          eng_host(e, dst), e->dead_how[dst]);
-            pthread_mutex_unlock(&e->live_mu);
-            return st;
-        }
+        if (atomic_load(&e->dead[dst])) return eng_lost_err(e, dst, NULL);
         hop = atomic_load(&e->next_hop[dst]);
         if (hop < 0 || !e->links[hop])
             return tacl__err(NULL, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
@@ -171,14 +174,7 @@ static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int
                 r = reqs[i]->peer;
             }
             if (r < 0 || r >= e->size || r == e->rank) continue;
-            if (atomic_load(&e->dead[r])) {
-                pthread_mutex_lock(&e->live_mu);
-                tacl_status_t st =
-                    tacl__err(eb, TACL_ERR_PEER_LOST, TACL_SUB_NET, "rank %d (host %s) lost: %s", r,
-                              eng_host(e, r), e->dead_how[r]);
-                pthread_mutex_unlock(&e->live_mu);
-                return st;
-            }
+            if (atomic_load(&e->dead[r])) return eng_lost_err(e, r, eb);
         }
     }
     for (int i = 0; i < n; i++) {
