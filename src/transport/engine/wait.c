@@ -120,6 +120,27 @@ static void eng_describe(const tacl__engine_t *e, const tacl__req_t *r, char *bu
              (unsigned long long)r->key.tag, (unsigned long long)r->key.seq);
 }
 
+/* A dead member of the operation or peer of a pending request, or -1. */
+static int eng_lost_member(tacl__engine_t *e, tacl__req_t **reqs, int n, const int *group,
+                           int gsize)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int m = pass == 0 ? gsize : n;
+        for (int i = 0; i < m; i++) {
+            int r;
+            if (pass == 0) {
+                r = group ? group[i] : -1;
+            } else {
+                if (!reqs[i] || atomic_load(&reqs[i]->done)) continue;
+                r = reqs[i]->peer;
+            }
+            if (r < 0 || r >= e->size || r == e->rank) continue;
+            if (atomic_load(&e->dead[r])) return r;
+        }
+    }
+    return -1;
+}
+
 /* The reason the wait cannot finish, or TACL_OK while it still may. */
 static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int n,
                                       tacl__req_t *const *watch, int nw, const int *group,
@@ -163,24 +184,16 @@ static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int
         if (st != TACL_OK) return st;
         break;
     }
-    for (int pass = 0; pass < 2; pass++) {
-        int m = pass == 0 ? gsize : n;
-        for (int i = 0; i < m; i++) {
-            int r;
-            if (pass == 0) {
-                r = group ? group[i] : -1;
-            } else {
-                if (!reqs[i] || atomic_load(&reqs[i]->done)) continue;
-                r = reqs[i]->peer;
-            }
-            if (r < 0 || r >= e->size || r == e->rank) continue;
-            if (atomic_load(&e->dead[r])) return eng_lost_err(e, r, eb);
-        }
-    }
+    int lost = eng_lost_member(e, reqs, n, group, gsize);
+    if (lost >= 0) return eng_lost_err(e, lost, eb);
     for (int i = 0; i < n; i++) {
         tacl__req_t *r = reqs[i];
         if (!r || atomic_load(&r->done) || r->peer == e->rank) continue;
         if (!tacl__eng_live_path(e, r->peer)) {
+            /* The progress thread may have marked a member dead since the check above: its
+             * death, not the path it took with it, is the cause. */
+            lost = eng_lost_member(e, reqs, n, group, gsize);
+            if (lost >= 0) return eng_lost_err(e, lost, eb);
             /* Say what broke the paths: lost relays and cut links. */
             char why[600];
             size_t used = 0;
@@ -207,6 +220,8 @@ static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int
     for (int i = 0; any_cut && group && i < gsize; i++) {
         int r = group[i];
         if (r < 0 || r >= e->size || r == e->rank || tacl__eng_live_path(e, r)) continue;
+        lost = eng_lost_member(e, reqs, n, group, gsize);
+        if (lost >= 0) return eng_lost_err(e, lost, eb);
         pthread_mutex_lock(&e->live_mu);
         tacl_status_t st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
                                      "rank %d (host %s), a member of this operation, is cut off "
