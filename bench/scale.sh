@@ -18,8 +18,10 @@ RANK=${SCALE_RANK:-$BUILD/tests/scale_rank}
 NS=${SCALE_NS:-"8 16 32 64 128"}
 RUNS=${SCALE_RUNS:-3}
 LIMIT=${SCALE_LIMIT_S:-300}
+SUMMARY="$(dirname "$0")/../scripts/scale_summary.awk"   # the per-rank arithmetic, shared with tests/mp/scale.sh
 [ -x "$CLI" ] || { echo "scale.sh: no tacl CLI at $CLI (build first)" >&2; exit 1; }
 [ -x "$RANK" ] || { echo "scale.sh: no rank program at $RANK (build the tests)" >&2; exit 1; }
+[ -r "$SUMMARY" ] || { echo "scale.sh: cannot read $SUMMARY" >&2; exit 1; }
 DIR=$(mktemp -d "/tmp/tacl-scale-$$-XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
 
@@ -33,22 +35,7 @@ for n in $NS; do
         t1=$(date +%s.%N)
         warns=$(grep -c ' WARN ' "$DIR/err")
         cuts=$(grep ' WARN ' "$DIR/err" | grep -c ' cut')
-        awk -v n="$n" -v run="$run" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
-            -v warns="$warns" -v cuts="$cuts" -v rc="$rc" '
-            /^scale rank=/ {
-                for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-                if (v["sum"] == n * (n + 1) / 2) ok++
-                if (!seen || v["start"] < first) first = v["start"]
-                end = v["start"] + v["first_ar_s"]; if (!seen || end > last) last = end
-                a = v["start"] + v["leave_at_s"]; if (!seen || a > lastin) lastin = a
-        e = v["start"] + v["end_s"]; if (!seen || e > lastout) lastout = e
-                socks += v["sockets"]; shm += v["shm_bytes"]; seen++
-            }
-            END {
-                if (!seen) { printf "| %d | %d | %.2f | - | - | - | - | %d | %d | 0 (rc %d) |\n", n, run, wall, warns, cuts, rc; exit }
-                printf "| %d | %d | %.2f | %.3f | %.3f | %.1f | %.1f | %d | %d | %d%s |\n", n, run, wall,
-                       last - first, lastout - lastin, socks / seen, shm / seen / 1048576, warns, cuts, ok,
-                       rc ? sprintf(" (rc %d)", rc) : ""
-            }' "$DIR/out"
+        awk -v form=row -v n="$n" -v run="$run" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
+            -v warns="$warns" -v cuts="$cuts" -v rc="$rc" -f "$SUMMARY" "$DIR/out"
     done
 done

@@ -10,6 +10,8 @@ N=${1:?ranks}
 BOUND=${2:?bound in seconds}
 PROG=${3:?scale_rank path}
 CLI=${TACL_CLI:?TACL_CLI not set}
+SUMMARY="$(dirname "$0")/../../scripts/scale_summary.awk"   # the per-rank arithmetic, shared with bench/scale.sh
+[ -r "$SUMMARY" ] || { echo "FAIL (N=$N): cannot read $SUMMARY" >&2; exit 1; }
 DIR=$(mktemp -d "/tmp/tacl-scale-$$-XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
 # The launcher variables of whatever started this test must not leak into the ranks.
@@ -39,17 +41,4 @@ cuts=$(grep ' WARN ' "$DIR/err" | grep -c ' cut')
 [ "$cuts" = 0 ] || fail "$cuts lines report cut links (no rank was stopped or unreachable)"
 warns=$(grep -c ' WARN ' "$DIR/err")
 [ "$warns" -lt "$N" ] || fail "$warns warning lines for $N ranks"
-awk -v n="$N" -v el="$el" -v warns="$warns" '
-    /^scale rank=/ {
-        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        if (!seen || v["start"] < first) first = v["start"]
-        end = v["start"] + v["first_ar_s"]; if (!seen || end > last) last = end
-        a = v["start"] + v["leave_at_s"]; if (!seen || a > lastin) lastin = a
-        e = v["start"] + v["end_s"]; if (!seen || e > lastout) lastout = e
-        socks += v["sockets"]; shm += v["shm_bytes"]; seen++
-    }
-    END {
-        printf "scale N=%d: ok in %.2f s; init to first all_reduce %.3f s, leave (last in to last out) %.3f s, " \
-               "%.1f sockets and %.1f MiB shm per rank, %d warning lines\n",
-               n, el, last - first, lastout - lastin, socks / seen, shm / seen / 1048576, warns
-    }' "$DIR/out"
+awk -v form=line -v n="$N" -v wall="$el" -v warns="$warns" -f "$SUMMARY" "$DIR/out"
