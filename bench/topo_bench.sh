@@ -25,6 +25,7 @@ TACL_CLI=$build/tools/tacl/tacl
 rank_bin=$build/bench/topo_allreduce
 [ -x "$rank_bin" ] || { echo "build $rank_bin first" >&2; exit 1; }
 source "$here/tests/netns/lib.sh"
+source "$here/bench/lib_topo.sh"
 netns_init
 bytes=$((mib * 1024 * 1024))
 bps=$(netns_rate_bytes "$rate")
@@ -59,32 +60,16 @@ OP=all_reduce
 run() {
     local name=$1 label=$2
     shift 2
-    local n=${#H[@]} r=0 pids=() h fails=0
-    port=$((port + 1))
-    netns_bg "${name}S" "$TACL_CLI" store --port "$port" >/dev/null 2>&1
-    local store=$NETNS_LAST_PID
+    topo_store "$TACL_CLI" "$name"
     sleep 0.3
-    for h in "${H[@]}"; do
-        netns_bg "$name$h" env TACL_RANK=$r TACL_WORLD_SIZE=$n TACL_HOST_ID="$h" \
-            TACL_MASTER_ADDR="$(netns_addr "${name}S" "$name$h")" TACL_MASTER_PORT=$port \
-            TACL_RUN_ID="bench-$$-$port" TACL_TIMEOUT=300 TACL_PROBE_TIMEOUT=1 "$@" \
-            "$rank_bin" bench "$bytes" "$iters" "$OP" >"$out/$r" 2>&1
-        pids+=("$NETNS_LAST_PID")
-        r=$((r + 1))
-    done
-    for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
-    kill "$store" 2>/dev/null
-    wait "$store" 2>/dev/null
-    if [ "$fails" != 0 ]; then
-        echo "$name $label: $fails rank(s) failed" >&2
+    topo_ranks "$name" "bench-$$-$port" 300 "$out/" "${H[@]}" -- "$@" -- \
+        "$rank_bin" bench "$bytes" "$iters" "$OP"
+    if [ "$topo_fails" != 0 ]; then
+        echo "$name $label: $topo_fails rank(s) failed" >&2
         cat "$out"/* >&2
         return 1
     fi
-    local line
-    line=$(grep topo_allreduce "$out/0")
-    best=$(echo "$line" | sed 's/.*best_s \([0-9.]*\).*/\1/')
-    mean=$(echo "$line" | sed 's/.*mean_s \([0-9.]*\).*/\1/')
-    algo=$(echo "$line" | sed 's/.*algo \([a-z]*\).*/\1/')
+    topo_result "$out/0"
     printf '%-7s %-26s algo %-9s best %7.3f s  mean %7.3f s\n' "$name" "$label" "$algo" "$best" "$mean"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }

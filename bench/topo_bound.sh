@@ -32,6 +32,7 @@ export TACL_STORE_TOKEN=${TACL_STORE_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr
 cli=${TACL_CLI:-$build/tools/tacl/tacl}
 rank_bin=${TACL_TOPO_RANK:-$build/bench/topo_allreduce}
 source "$TACL_SOURCE_DIR/tests/netns/lib.sh"
+source "$here/bench/lib_topo.sh"
 netns_init
 [ -x "$cli" ] || netns_fail "no tacl CLI at $cli (build it, or set TACL_CLI)"
 [ -x "$rank_bin" ] || netns_fail "no rank binary at $rank_bin (build topo_allreduce)"
@@ -63,34 +64,18 @@ cluster() {
 
 # run NAME: one all_reduce run on cluster NAME (one rank per host); sets best, mean, algo.
 run() {
-    local name=$1 r=0 h fails=0 pids=()
-    port=$((port + 1))
-    netns_bg "${name}S" "$cli" store --port "$port" >/dev/null 2>&1
-    local store=$NETNS_LAST_PID
+    local name=$1
+    topo_store "$cli" "$name"
     local hs
     read -ra hs <<<"${HOSTS[$name]}"
-    local n=${#hs[@]}
     rm -f "$out"/r*
-    for h in "${hs[@]}"; do
-        netns_bg "$name$h" env TACL_RANK=$r TACL_WORLD_SIZE=$n TACL_HOST_ID="$h" \
-            TACL_MASTER_ADDR="$(netns_addr "${name}S" "$name$h")" TACL_MASTER_PORT=$port \
-            TACL_RUN_ID="bound-$$-$port" TACL_TIMEOUT=120 TACL_PROBE_TIMEOUT=1 \
-            "$rank_bin" bench "$bytes" "$iters" >"$out/r$r" 2>&1
-        pids+=("$NETNS_LAST_PID")
-        r=$((r + 1))
-    done
-    for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
-    kill "$store" 2>/dev/null
-    wait "$store" 2>/dev/null
-    if [ "$fails" != 0 ]; then
+    topo_ranks "$name" "bound-$$-$port" 120 "$out/r" "${hs[@]}" -- -- \
+        "$rank_bin" bench "$bytes" "$iters"
+    if [ "$topo_fails" != 0 ]; then
         cat "$out"/r* >&2
-        netns_fail "$name: $fails rank(s) failed"
+        netns_fail "$name: $topo_fails rank(s) failed"
     fi
-    local line
-    line=$(grep topo_allreduce "$out/r0")
-    best=$(echo "$line" | sed 's/.*best_s \([0-9.]*\).*/\1/')
-    mean=$(echo "$line" | sed 's/.*mean_s \([0-9.]*\).*/\1/')
-    algo=$(echo "$line" | sed 's/.*algo \([a-z]*\).*/\1/')
+    topo_result "$out/r0"
 }
 
 echo "# topo_bound: b = $rate, M = $mib MiB, $iters iterations x $rounds rounds; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
