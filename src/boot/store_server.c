@@ -64,12 +64,6 @@
  * many were left out (they still go to the DEBUG log). */
 #define SRV_LOG_BURST 20.0
 
-typedef struct {
-    uint64_t last_ns;
-    double tokens;
-    unsigned suppressed;
-} srv_ratelimit_t;
-
 typedef struct srv_entry {
     struct srv_entry *next;
     uint64_t hash;
@@ -127,7 +121,7 @@ struct tacl_store_server {
     double auth_timeout_s, frame_timeout_s;
     size_t buffered, buffer_max; /* bytes of every connection's input and output buffers */
     uint64_t next_sweep_ns, accept_resume_ns; /* accept_resume_ns: 0 when accepting */
-    srv_ratelimit_t rl_conn, rl_accept;
+    tacl__ratelimit_t rl_conn, rl_accept;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int nclients;             /* under mu */
@@ -271,32 +265,6 @@ static void srv_table_free(srv_table_t *t)
 
 /* ---- Connections: output, failure, close. ---- */
 
-/* 1 when a line may be logged now; *skipped receives how many were left out before it. */
-static int srv_rl_pass(srv_ratelimit_t *r, unsigned *skipped)
-{
-    uint64_t now = tacl__now_ns();
-    r->tokens = r->last_ns ? r->tokens + (double)(now - r->last_ns) / 1e9 : SRV_LOG_BURST;
-    if (r->tokens > SRV_LOG_BURST) r->tokens = SRV_LOG_BURST;
-    r->last_ns = now;
-    if (r->tokens < 1) {
-        r->suppressed++;
-        return 0;
-    }
-    r->tokens -= 1;
-    *skipped = r->suppressed;
-    r->suppressed = 0;
-    return 1;
-}
-
-static const char *srv_rl_note(unsigned skipped)
-{
-    static __thread char buf[96];
-    if (!skipped) return "";
-    snprintf(buf, sizeof buf, " (%u similar line%s left out in the last second)", skipped,
-             skipped == 1 ? "" : "s");
-    return buf;
-}
-
 static void srv_set_dead(srv_conn_t *c)
 {
     c->dead = 1;
@@ -341,9 +309,9 @@ static void srv_conn_fail(srv_conn_t *c, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     unsigned skipped;
-    if (srv_rl_pass(&c->srv->rl_conn, &skipped))
+    if (tacl__ratelimit_pass(&c->srv->rl_conn, SRV_LOG_BURST, &skipped))
         TACL_WARN(TACL_SUB_STORE, "store server: closing connection from %s: %s%s", c->peer, why,
-                  srv_rl_note(skipped));
+                  tacl__ratelimit_note(skipped));
     else
         TACL_DEBUG(TACL_SUB_STORE, "store server: closing connection from %s: %s", c->peer, why);
     srv_set_dead(c);
@@ -1190,11 +1158,11 @@ static void srv_accept(tacl_store_server_t *srv, int lfd)
             int e = errno;
             if ((e == EMFILE || e == ENFILE) && srv_evict_unauthed(srv)) continue;
             unsigned skipped;
-            if (srv_rl_pass(&srv->rl_accept, &skipped))
+            if (tacl__ratelimit_pass(&srv->rl_accept, SRV_LOG_BURST, &skipped))
                 TACL_WARN(TACL_SUB_STORE,
                           "store server: accept failed: %s%s; %d connections held%s", strerror(e),
                           e == EMFILE ? " (raise the open-files limit, ulimit -n)" : "",
-                          boot_store_server_nclients(srv), srv_rl_note(skipped));
+                          boot_store_server_nclients(srv), tacl__ratelimit_note(skipped));
             /* The socket stays readable: pause instead of spinning on it. */
             srv_accept_pause(srv, 1);
             return;

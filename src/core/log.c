@@ -3,6 +3,8 @@
  * prefix of host, pid and rank on every line. Lines are written with one write() so that
  * lines from many threads and processes do not interleave. */
 #include "log.h"
+
+#include "clock.h"
 #include "settings.h"
 
 #include <fcntl.h>
@@ -145,4 +147,29 @@ void tacl__log_write(tacl__log_level_t lvl, tacl__subsys_t sub, const char *fmt,
     line[len++] = '\n';
     ssize_t w = write(log_fd, line, len);
     (void)w;
+}
+
+int tacl__ratelimit_pass(tacl__ratelimit_t *r, double burst, unsigned *skipped)
+{
+    uint64_t now = tacl__now_ns();
+    r->tokens = r->last_ns ? r->tokens + (double)(now - r->last_ns) / 1e9 : burst;
+    if (r->tokens > burst) r->tokens = burst;
+    r->last_ns = now;
+    if (r->tokens < 1) {
+        r->suppressed++;
+        return 0;
+    }
+    r->tokens -= 1;
+    *skipped = r->suppressed;
+    r->suppressed = 0;
+    return 1;
+}
+
+const char *tacl__ratelimit_note(unsigned skipped)
+{
+    static __thread char buf[96];
+    if (!skipped) return "";
+    snprintf(buf, sizeof buf, " (%u similar line%s left out in the last second)", skipped,
+             skipped == 1 ? "" : "s");
+    return buf;
 }

@@ -4,6 +4,8 @@
 #ifndef TACL_CORE_LOG_H
 #define TACL_CORE_LOG_H
 
+#include <stdint.h>
+
 typedef enum {
     TACL_LOG_NONE = 0,
     TACL_LOG_WARN,
@@ -39,6 +41,18 @@ void tacl__log_set_rank(int rank);
 /* Re-reads TACL_LOG* (tests change them at run time). */
 void tacl__log_reload(void);
 const char *tacl__subsys_name(tacl__subsys_t sub);
+
+/* Warnings a peer can cause (refused connections): a burst of `burst` lines, then one a second;
+ * the next line let through says how many were left out. Not locked: one per thread. */
+typedef struct {
+    uint64_t last_ns;
+    double tokens;
+    unsigned suppressed;
+} tacl__ratelimit_t;
+/* 1 when a line may be logged now; *skipped receives how many were left out before it. */
+int tacl__ratelimit_pass(tacl__ratelimit_t *r, double burst, unsigned *skipped);
+/* " (N similar lines left out in the last second)", or "" for 0 (a thread-local buffer). */
+const char *tacl__ratelimit_note(unsigned skipped);
 
 #define TACL_LOG_AT_(lvl, sub, ...)                                                                \
     do {                                                                                           \

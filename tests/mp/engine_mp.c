@@ -13,8 +13,10 @@
  *              it from rank 1's flood and fails with PEER_LOST naming rank 2 and the reporter
  *   kill_relay chain 0-1-2, the relay 1 is SIGKILLed: 0 and 2, both alive, fail with
  *              TACL_ERR_UNREACHABLE naming the lost relay
- *   cut        a rank is SIGSTOPped: its peer's wait fails with TACL_ERR_UNREACHABLE (alive but
- *              silent) after about 3.5 heartbeats, not at the deadline
+ *   dial_stalled  rank 2 stopped before rank 0 ever talked to it: rank 0's dial (connections
+ *              are made on first use) fails after the probe timeout, naming the connect
+ *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
+ * TACL_ERR_UNREACHABLE (alive but silent) after about 3.5 heartbeats, not at the deadline
  *   stall_idle three ranks of three hosts, rank 2 SIGSTOPped while nobody sends anything: the
  *              others, without a request in flight, still come to see it stalled within seconds
  *              (rank 1 watches its successor; rank 0 learns from rank 1 and probes its own link)
@@ -257,13 +259,21 @@ static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     tacl__errbuf_t eb;
     CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
     tacl__engine_t *e = mp_create(rank, size, x);
+    /* A message first, so the pair's connection exists: its silence is what is judged. */
+    uint8_t b = 1;
+    tacl__msg_key_t k0 = {.comm_id = 1, .tag = 0};
+    tacl__req_t *r;
+    if (rank == 1)
+        CHECK_OK(tacl__engine_isend(e, 0, &k0, NULL, &b, 1, &r));
+    else
+        CHECK_OK(tacl__engine_irecv(e, 1, &k0, NULL, &b, 1, &r));
+    CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(10), NULL, 0, &eb));
     if (rank == 1) {
         raise(SIGSTOP); /* rank 0 kills us once it has seen the cut */
         return 1;
     }
     uint8_t in[16];
     tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
-    tacl__req_t *r;
     uint64_t t0 = tacl__now_ns();
     CHECK_OK(tacl__engine_irecv(e, 1, &key, NULL, in, sizeof in, &r));
     tacl_status_t st = tacl__engine_wait(e, &r, 1, tacl__deadline_ns(15), NULL, 0, &eb);
@@ -274,6 +284,52 @@ static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     CHECK_CONTAINS(eb.msg, "rank 1 (host h1) is unreachable from rank 0 but not known to be lost");
     CHECK_CONTAINS(eb.msg, "no traffic from rank 1");
     CHECK(took > 0.5 && took < 5.0);
+    tacl__engine_destroy(e);
+    return 0;
+}
+
+/* Three hosts, rank 2 stopped by rank 0 before anyone talked to it from rank 0 (0-2 is no
+ * link of the notice tree 0-1-2, so it has no connection yet): rank 0's first receive from it
+ * needs one, the dial gets no handshake from the stopped process, and the wait fails naming
+ * the connect that timed out, after the probe timeout (2 s), not at its deadline. */
+static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    int pid = (int)getpid(), pids[3];
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    tacl__engine_t *e = mp_create(rank, size, x);
+    mp_barrier(x);
+    if (rank == 2) {
+        pause(); /* stopped, then killed by rank 0 */
+        return 1;
+    }
+    tacl__msg_key_t done = {.comm_id = 2, .tag = 9};
+    uint8_t b = 0;
+    tacl__req_t *r;
+    if (rank == 1) {
+        /* Stays up until rank 0 is done. */
+        CHECK_OK(tacl__engine_irecv(e, 0, &done, NULL, &b, 1, &r));
+        CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(20), NULL, 0, &eb));
+        tacl__engine_destroy(e);
+        return 0;
+    }
+    CHECK(kill(pids[2], SIGSTOP) == 0);
+    uint8_t in[16];
+    tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
+    uint64_t t0 = tacl__now_ns();
+    CHECK_OK(tacl__engine_irecv(e, 2, &key, NULL, in, sizeof in, &r));
+    tacl_status_t st = tacl__engine_wait(e, &r, 1, tacl__deadline_ns(15), NULL, 0, &eb);
+    double took = (double)(tacl__now_ns() - t0) * 1e-9;
+    kill(pids[2], SIGKILL);
+    fprintf(stderr, "rank 0: failed after %.2f s: %s\n", took, eb.msg);
+    CHECK(st == TACL_ERR_UNREACHABLE);
+    CHECK_CONTAINS(eb.msg, "rank 2 (host h2) is unreachable from rank 0");
+    CHECK_CONTAINS(eb.msg, "cannot connect to rank 2: connect to ");
+    CHECK_CONTAINS(eb.msg, "timed out after 2.0 s");
+    CHECK(took > 1.5 && took < 5.0);
+    CHECK_OK(tacl__engine_isend(e, 1, &done, NULL, &b, 1, &r));
+    CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(10), NULL, 0, &eb));
     tacl__engine_destroy(e);
     return 0;
 }
@@ -405,6 +461,12 @@ int main(int argc, char **argv)
         same_host = 1;
         size = 4;
         fn = lazy_child;
+    } else if (!strcmp(what, "dial_stalled")) {
+        setenv("TACL_HEARTBEAT", "5", 1); /* rank 1's watch of rank 2 stays out of it */
+        size = 3;
+        fn = dial_stalled_child;
+        victim = 2;
+        victim_sig = SIGKILL;
     } else if (!strcmp(what, "cut")) {
         setenv("TACL_HEARTBEAT", "0.3", 1);
         size = 2;

@@ -3,8 +3,9 @@
 # `tacl run -n N -- scale_rank` (tests/mp/scale_rank.c) and checks that every rank printed the
 # right all_reduce sum, that the job succeeded within BOUND_S seconds (generous: it is a bound
 # on hangs and on init that grows out of hand, not a benchmark), that no rank logged a "cut"
-# link (no rank was stopped or unreachable) and that the job logged fewer warning lines than it
-# has ranks. Prints the figures of bench/scale.sh for the record.
+# link (no rank was stopped or unreachable), that the job logged fewer warning lines than it
+# has ranks and that no rank but 0 (the store's host) holds more than 16 sockets. Prints the
+# figures of bench/scale.sh for the record.
 set -u
 N=${1:?ranks}
 BOUND=${2:?bound in seconds}
@@ -41,4 +42,9 @@ cuts=$(grep ' WARN ' "$DIR/err" | grep -c ' cut')
 [ "$cuts" = 0 ] || fail "$cuts lines report cut links (no rank was stopped or unreachable)"
 warns=$(grep -c ' WARN ' "$DIR/err")
 [ "$warns" -lt "$N" ] || fail "$warns warning lines for $N ranks"
+# Connections are made when a pair first needs one: a rank holds its store connection, its
+# listener, its links of the notice tree and the peers of its collectives, not one per rank of
+# the world (rank 0 also serves the store: a connection per rank there).
+socks=$(sed -n 's/^scale rank=\([1-9][0-9]*\) .* sockets=\([0-9]*\) .*/\2/p' "$DIR/out" | sort -n | tail -1)
+[ "${socks:-0}" -le 16 ] || fail "a rank other than 0 holds $socks sockets (at most 16 expected)"
 awk -v form=line -v n="$N" -v wall="$el" -v warns="$warns" -f "$SUMMARY" "$DIR/out"

@@ -1,8 +1,10 @@
-/* create.c — creating an engine: listen and publish every address, probe every peer in
- * parallel, agree with every rank on the reachability matrix, build each pair's links (tcp
- * connections, and the first link type of tacl__link_types that suits the pair, which opens over
- * the first tcp connection when the pair first sends: overlay.c), start the progress thread;
- * destroy; the reachability and link-text queries. */
+/* create.c — creating an engine: listen and publish every address, probe each pair of groups
+ * (pairs.c: ranks of one host with the same addresses) in parallel, agree with every rank on
+ * the verdicts, from which every rank pair inherits its reachability, dial side and address,
+ * build each pair's link without a connection (made when the pair first needs one: connect.c;
+ * its faster link type, the first of tacl__link_types that suits the pair, opens over tcp when
+ * the pair first sends: overlay.c), start the progress thread; destroy; the reachability and
+ * link-text queries. */
 #include "transport/engine/engine_int.h"
 
 #include "clock.h"
@@ -28,12 +30,6 @@ typedef struct {
     uint64_t pidns; /* the pid namespace's inode: same host and pidns = /proc shows the pid */
     tacl__tcp_addr_t addr[TACL_TCP_MAX_ADDRS];
 } eng_card_t;
-
-typedef struct {
-    uint8_t ok, pad;
-    uint16_t mask;
-    char info[124];
-} eng_row_t;
 
 /* This process's pid namespace (the inode of /proc/self/ns/pid), 0 when unknown. */
 static uint64_t eng_pidns(void)
@@ -83,6 +79,7 @@ void tacl__engine_destroy(tacl__engine_t *e)
         }
         pthread_join(e->pt, NULL);
     }
+    if (e->probe) tacl__probe_stop(e->probe);
     if (e->links)
         for (int p = 0; p < e->size; p++)
             eng_free_link(e->links[p]);
@@ -119,6 +116,9 @@ void tacl__engine_destroy(tacl__engine_t *e)
     tacl__credit_free(e->credit);
     free(e->cw_head);
     free(e->cw_tail);
+    free(e->dial_self);
+    free(e->dial_addr);
+    free(e->tree_nb);
     pthread_mutex_destroy(&e->live_mu);
     pthread_mutex_destroy(&e->qmu);
     pthread_mutex_destroy(&e->done_mu);
@@ -171,31 +171,21 @@ static tacl_status_t eng_alloc(const tacl__engine_config_t *cfg, tacl__engine_t 
     return TACL_OK;
 }
 
-/* The pair's links: its tcp connections (fds), and the faster link type over (NULL: tcp only)
- * that the pair opens over the first tcp connection when it first sends. */
-static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const int *fds,
-                                    const tacl__link_type_t *over, tacl__errbuf_t *eb)
+/* The pair's link: no connection yet (its placeholder queues the first frames), and the faster
+ * link type over (NULL: tcp only) that the pair opens over tcp when it first sends. */
+static tacl_status_t eng_build_link(tacl__engine_t *e, int peer, const tacl__link_type_t *over,
+                                    tacl__errbuf_t *eb)
 {
     tacl__eng_link_t *l = calloc(1, sizeof *l);
-    if (!l) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    tacl__eng_conn_t *c = l ? tacl__eng_conn_placeholder(l) : NULL;
+    if (!c) {
+        free(l);
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    }
     l->peer = peer;
     l->last_rx = l->last_tx = tacl__now_ns();
+    l->tcp[l->ntcp++] = c;
     e->links[peer] = l;
-    for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
-        if (fds[k] < 0) continue;
-        void *impl = tacl__tcp_conn_wrap(fds[k]);
-        tacl__eng_conn_t *c = impl ? tacl__eng_conn_new(l, &tacl__tcp_ops, impl, fds[k]) : NULL;
-        if (!c) {
-            if (impl)
-                tacl__tcp_ops.close(impl);
-            else
-                close(fds[k]);
-            for (int j = k + 1; j < TACL_PROBE_MAX_CONNS; j++)
-                if (fds[j] >= 0) close(fds[j]);
-            return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
-        }
-        l->tcp[l->ntcp++] = c;
-    }
     if (!over) return TACL_OK;
     /* Opened when the pair first sends (overlay.c); the doctor's text names it already. */
     l->over_type = over;
@@ -219,7 +209,6 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     double timeout = cfg->timeout_s > 0 ? cfg->timeout_s : tacl__setting_dbl(TACL_SET_TIMEOUT);
     double probe =
         cfg->probe_timeout_s > 0 ? cfg->probe_timeout_s : tacl__setting_dbl(TACL_SET_PROBE_TIMEOUT);
-    uint64_t deadline = tacl__deadline_ns(timeout);
     const char *topo = tacl__setting_str(TACL_SET_TOPO);
     int full = strcmp(topo, "full") == 0;
     long nconns = tacl__setting_int(TACL_SET_SOCKET_NCONNS);
@@ -239,23 +228,22 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
 
     tacl_status_t st;
     eng_card_t *cards = calloc((size_t)n, sizeof *cards);
-    eng_row_t *rows = calloc((size_t)n * (size_t)n, sizeof *rows);
+    eng_row_t *rows = NULL;
+    eng_groups_t gp = {0};
     int *ofds = malloc(sizeof *ofds * (size_t)n * TACL_PROBE_MAX_CONNS);
-    int *ifds = malloc(sizeof *ifds * (size_t)n * TACL_PROBE_MAX_CONNS);
-    uint16_t *mask = calloc((size_t)n, sizeof *mask), *expect = calloc((size_t)n, sizeof *expect);
+    uint16_t *mask = calloc((size_t)n, sizeof *mask);
     uint8_t *want = calloc((size_t)n, 1);
     int *naddr = calloc((size_t)n, sizeof *naddr);
     tacl__tcp_addr_t *addrs = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *addrs);
-    char(*info)[120] = calloc((size_t)n, sizeof *info);
+    int32_t *msts = calloc((size_t)n, sizeof *msts);
     tacl__probe_t *probe_h = NULL;
     int lfd = -1, port = 0;
-    if (!cards || !rows || !ofds || !ifds || !mask || !expect || !want || !naddr || !addrs ||
-        !info) {
+    if (!cards || !ofds || !mask || !want || !naddr || !addrs || !msts) {
         st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
     for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++)
-        ofds[i] = ifds[i] = -1;
+        ofds[i] = -1;
 
     /* 1. Listen and publish every address; rank 0's nonce becomes the run's. */
     eng_card_t mine = {.pid = (int32_t)getpid(), .pidns = eng_pidns()};
@@ -290,99 +278,70 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     if (st != TACL_OK) goto err;
     lfd = -1;
 
-    /* 2. Probe: connect to every higher rank that the topology allows. */
-    for (int j = 0; j < n; j++) {
-        naddr[j] = cards[j].naddr < TACL_TCP_MAX_ADDRS ? cards[j].naddr : TACL_TCP_MAX_ADDRS;
-        memcpy(&addrs[j * TACL_TCP_MAX_ADDRS], cards[j].addr, sizeof cards[j].addr);
-        int allowed = !cfg->allowed || (cfg->allowed[me * n + j] && cfg->allowed[j * n + me]);
-        want[j] = j != me && allowed;
-        if (j != me && !allowed) snprintf(info[j], sizeof info[j], "not used: topology forbids it");
+    /* 2. Probe per pair of groups (ranks of one host with the same addresses), both ways, by
+     * the ranks the plan names: every rank pair inherits its groups' verdict. */
+    for (int r = 0; r < n; r++) {
+        naddr[r] = cards[r].naddr < TACL_TCP_MAX_ADDRS ? cards[r].naddr : TACL_TCP_MAX_ADDRS;
+        memcpy(&addrs[r * TACL_TCP_MAX_ADDRS], cards[r].addr, sizeof cards[r].addr);
     }
+    st = tacl__eng_groups(e, addrs, naddr, &gp, eb);
+    if (st != TACL_OK) goto err;
+    int G = gp.ng, gme = gp.group[me];
+    rows = calloc((size_t)n * (size_t)G, sizeof *rows);
     char(*pinfo)[120] = calloc((size_t)n, sizeof *pinfo);
-    if (!pinfo) {
+    if (!rows || !pinfo) {
+        free(pinfo);
         st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
-    tacl__probe_connect(probe_h, addrs, naddr, want, (int)nconns, full ? timeout : probe, ofds,
-                        mask, pinfo);
-    for (int j = 0; j < n; j++) {
-        eng_row_t *r = &rows[me * n + j];
-        if (want[j]) {
-            r->ok = mask[j] & 1;
-            r->mask = mask[j];
-            memcpy(info[j], pinfo[j], sizeof info[j]);
-        }
-        snprintf(r->info, sizeof r->info, "%s", info[j]);
+    for (int b = 0; b < G; b++) {
+        int t = tacl__eng_probe_target(&gp, gme, b, me);
+        if (t >= 0 && tacl__eng_groups_allowed(&gp, cfg->allowed, n, gme, b)) want[t] = 1;
+    }
+    uint8_t *won = calloc((size_t)n, 1);
+    if (!won) {
+        free(pinfo);
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        goto err;
+    }
+    tacl__probe_connect(probe_h, addrs, naddr, want, 1, 1, full ? timeout : probe, ofds, mask, won,
+                        pinfo);
+    for (int b = 0; b < G; b++) {
+        int t = tacl__eng_probe_target(&gp, gme, b, me);
+        eng_row_t *r = &rows[me * G + b];
+        if (t < 0 || !want[t]) continue;
+        r->ok = mask[t] & 1;
+        r->mask = mask[t];
+        r->addr = won[t];
+        snprintf(r->info, sizeof r->info, "%s", pinfo[t]);
     }
     free(pinfo);
+    free(won);
+    for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++)
+        if (ofds[i] >= 0) close(ofds[i]); /* a test only: the peer closes its end too */
 
     /* 3. Everyone gets every row: the identical matrix. */
-    eng_row_t *myrow = malloc(sizeof *myrow * (size_t)n);
+    eng_row_t *myrow = malloc(sizeof *myrow * (size_t)G);
     if (!myrow) {
         st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
-    memcpy(myrow, &rows[me * n], sizeof *myrow * (size_t)n);
-    st = tacl__xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)n, rows, eb);
+    memcpy(myrow, &rows[me * G], sizeof *myrow * (size_t)G);
+    st = tacl__xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)G, rows, eb);
     free(myrow);
     if (st != TACL_OK) goto err;
-    /* Both ends of a pair tried: the lower rank's connection is used when it worked, else the
-     * higher rank's (a pair that connects in one direction only is still a link). */
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            e->reach[i * n + j] = e->reach[j * n + i] = rows[i * n + j].ok || rows[j * n + i].ok;
-    for (int j = 0; j < n; j++) {
-        if (j == me) continue;
-        int lo = me < j ? me : j, hi = me < j ? j : me;
-        int conn_by = rows[lo * n + hi].ok ? lo : rows[hi * n + lo].ok ? hi : -1;
-        if (conn_by >= 0) {
-            snprintf(e->info[j], sizeof e->info[j], "%.123s",
-                     rows[conn_by * n + (lo + hi - conn_by)].info);
-        } else if (!strcmp(rows[lo * n + hi].info, rows[hi * n + lo].info)) {
-            snprintf(e->info[j], sizeof e->info[j], "%.123s", rows[lo * n + hi].info);
-        } else {
-            snprintf(e->info[j], sizeof e->info[j], "rank %d to %d: %.90s; rank %d to %d: %.90s",
-                     lo, hi, rows[lo * n + hi].info, hi, lo, rows[hi * n + lo].info);
-        }
-        if (conn_by == j) expect[j] = rows[j * n + me].mask;
-        if (conn_by != me)
-            for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
-                int *fd = &ofds[j * TACL_PROBE_MAX_CONNS + k];
-                if (*fd >= 0) close(*fd); /* the peer's connection serves this pair */
-                *fd = -1;
-            }
-    }
-    if (full) {
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++)
-                if (!e->reach[i * n + j] &&
-                    (!cfg->allowed || (cfg->allowed[i * n + j] && cfg->allowed[j * n + i]))) {
-                    st = tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
-                                   "TACL_TOPO=full but rank %d (host %s) cannot connect to rank "
-                                   "%d (host %s): %s",
-                                   i, cfg->host_ids[i], j, cfg->host_ids[j], rows[i * n + j].info);
-                    goto err;
-                }
-    }
+    st = tacl__eng_pairs(e, cfg->allowed, &gp, rows, addrs, (int)nconns, full, eb);
+    if (st == TACL_OK) st = tacl__eng_notice_tree(e, eb);
+    if (st != TACL_OK) goto err;
 
-    /* 4. Collect the connections the lower ranks made to us. From here on a rank that fails
-     * still joins the last exchange (step 7), so that every rank fails at once. */
-    st = tacl__probe_take_incoming(probe_h, expect, ifds, deadline, eb);
-    if (st == TACL_OK) {
-        tacl__probe_stop(probe_h);
-        probe_h = NULL;
-    }
-
-    /* 5. Links (their faster types open on first use: overlay.c). */
+    /* 4. Links: each starts without a connection; the pair connects when it first needs to
+     * (connect.c), and its faster type opens on its first send (overlay.c). */
     for (int j = 0; j < n && st == TACL_OK; j++) {
         if (j == me || !e->reach[me * n + j]) continue;
-        int *fds = expect[j] ? &ifds[j * TACL_PROBE_MAX_CONNS] : &ofds[j * TACL_PROBE_MAX_CONNS];
         const tacl__link_type_t *over = NULL;
         for (int k = 0; !over && tacl__link_types[k]; k++)
             if (tacl__link_types[k]->suits(e->hosts[me], e->hosts[j])) over = tacl__link_types[k];
-        st = eng_build_link(e, j, fds, over, eb);
-        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
-            fds[k] = -1; /* owned by the link now */
+        st = eng_build_link(e, j, over, eb);
         if (st != TACL_OK)
             tacl__err_prefix(eb, st, "rank %d: link to rank %d (host %s)", me, j, e->hosts[j]);
         else
@@ -399,15 +358,11 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     if (st == TACL_OK) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev);
-        for (int j = 0; j < n && st == TACL_OK; j++) {
-            tacl__eng_link_t *l = e->links[j];
-            for (int k = 0; l && k < l->ntcp && st == TACL_OK; k++) {
-                ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = l->tcp[k]};
-                if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, l->tcp[k]->fd, &ev) != 0)
-                    st = tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "epoll_ctl: %s",
-                                   strerror(errno));
-            }
-        }
+        /* From here on the acceptor's connections and the dials are the engine's. */
+        e->probe = probe_h;
+        probe_h = NULL;
+        e->dial_wait_ns = (uint64_t)((2 * probe + 2) * 1e9);
+        st = tacl__probe_dialer_start(e->probe, e->evfd, (int)nconns, probe, eb);
     }
     if (st == TACL_OK) {
         int pe = pthread_create(&e->pt, NULL, tacl__eng_progress, e);
@@ -422,11 +377,8 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
          * setup with us) sees the close now instead of at its deadline. */
         if (probe_h) tacl__probe_stop(probe_h);
         probe_h = NULL;
-        for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++) {
-            if (ofds[i] >= 0) close(ofds[i]);
-            if (ifds[i] >= 0) close(ifds[i]);
-            ofds[i] = ifds[i] = -1;
-        }
+        if (e->probe) tacl__probe_stop(e->probe);
+        e->probe = NULL;
         for (int j = 0; j < n; j++) {
             eng_free_link(e->links[j]);
             e->links[j] = NULL;
@@ -435,7 +387,7 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
 
     /* 7. Everyone's outcome; and nobody sends before every progress thread runs (heartbeats
      * start together). */
-    int32_t mst = (int32_t)st, *msts = (int32_t *)(void *)rows; /* rows is large enough */
+    int32_t mst = (int32_t)st;
     tacl_status_t fst = tacl__xchg_allgather(cfg->xchg, &mst, sizeof mst, msts, eb);
     if (st != TACL_OK) goto err; /* this rank's own message stands */
     st = fst;
@@ -460,22 +412,17 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
 err:
     if (probe_h) tacl__probe_stop(probe_h);
     if (lfd >= 0) close(lfd);
-    for (int i = 0; ofds && ifds && i < n * TACL_PROBE_MAX_CONNS; i++) {
-        if (ofds[i] >= 0) close(ofds[i]);
-        if (ifds[i] >= 0) close(ifds[i]);
-    }
     tacl__engine_destroy(e);
 out:
+    tacl__eng_groups_free(&gp);
     free(cards);
     free(rows);
     free(ofds);
-    free(ifds);
     free(mask);
-    free(expect);
     free(want);
     free(naddr);
     free(addrs);
-    free(info);
+    free(msts);
     return st;
 }
 

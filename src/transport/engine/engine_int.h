@@ -14,7 +14,9 @@
  *   liveness.c  heartbeats, deaths (EOF) and cut links (silence), flooded to every rank
  *   wait.c      the application's side: isend/irecv, waits and the diagnosis of a failed wait
  *   overlay.c   opening a pair's faster link type when the pair first sends
- *   frame.c     the pure validation of a received header;  probe.c  create-time connects
+ *   connect.c   a pair's tcp connections made when it first needs them (probe.c dials)
+ *   frame.c     the pure validation of a received header
+ *   probe.c     handshakes: create's reachability tests, the acceptor, the dialer thread
  *
  * Threads: the application calls isend/irecv/wait; the progress thread owns every link, queue
  * and match-table entry. The two meet only in the command queue (requests handed over under a
@@ -51,6 +53,9 @@
 #define ENG_MAX_IOV     64
 #define ENG_POOL_SLOTS  32
 #define ENG_POOL_BYTES  (256u << 20) /* at most this much kept in the pool */
+/* Tcp connections a link holds: its own dials' and, when both ranks dialed at once, the
+ * peer's too (closing one would look like a death to the peer). */
+#define ENG_LINK_CONNS (2 * TACL_PROBE_MAX_CONNS)
 
 struct tacl__req {
     int is_send, peer;
@@ -131,8 +136,12 @@ typedef struct {
 
 typedef struct tacl__eng_link {
     int peer, state, draining;
-    int peer_closed; /* the peer's end closed (EOF, reset): its neighbours see that too */
-    tacl__eng_conn_t *tcp[TACL_PROBE_MAX_CONNS];
+    /* Its tcp connections are made when the pair first needs one (connect.c): until then
+     * tcp[0] holds the frames queued for it without a socket. wired: one is made; dial_since:
+     * when it was first needed (0: not yet). */
+    int wired;
+    uint64_t dial_since;
+    tacl__eng_conn_t *tcp[ENG_LINK_CONNS];
     int ntcp;
     /* The connection of a faster link type opened over tcp[0] (transport.h's tacl__link_types,
      * e.g. the shm ring): data goes here when set; tcp[0] stays the control channel. */
@@ -168,11 +177,19 @@ struct tacl__engine {
     _Atomic int *next_hop;
     size_t frag, cma_min; /* cma_min 0: single-copy transfers (cma.c) off */
     double hb;
-    int32_t *pids;       /* every rank's process id */
-    uint8_t *local;      /* 1: same host and pid namespace, so /proc shows its process's state */
-    uint32_t *pending;   /* per peer: requests not yet complete (progress thread) */
-    uint8_t *use;        /* scratch of tacl__eng_tick: links the pending requests use */
-    uint64_t loop_now;   /* the progress loop's clock, read once per turn */
+    int32_t *pids;     /* every rank's process id */
+    uint8_t *local;    /* 1: same host and pid namespace, so /proc shows its process's state */
+    uint32_t *pending; /* per peer: requests not yet complete (progress thread) */
+    uint8_t *use;      /* scratch of tacl__eng_tick: links the pending requests use */
+    uint64_t loop_now; /* the progress loop's clock, read once per turn */
+    /* Connections on demand (connect.c): the acceptor and dialer; per peer whether this rank
+     * dials it (else the peer dials) and at which address; how long a needed link may stay
+     * without a connection; the ranks next to this one in the notice tree (liveness.c). */
+    tacl__probe_t *probe;
+    uint8_t *dial_self;
+    tacl__tcp_addr_t *dial_addr;
+    uint64_t dial_wait_ns;
+    int *tree_nb, ntree;
     uint64_t host_check; /* the last look at the next rank of this host (liveness.c) */
 
     /* Liveness: flags read by any thread, texts under live_mu. */
@@ -307,6 +324,51 @@ void tacl__eng_cancel(tacl__engine_t *e, tacl__req_t *r);
 /* A connection of link l over impl (fd -1: polled); NULL when out of memory. */
 tacl__eng_conn_t *tacl__eng_conn_new(tacl__eng_link_t *l, const tacl__link_ops_t *ops, void *impl,
                                      int fd);
+
+/* ---- pairs.c ---- */
+/* Groups of ranks: one host id and the same addresses (ports aside). A pair of groups is probed
+ * once each way, and every pair of their ranks inherits the verdict. */
+typedef struct {
+    int ng;
+    int *group;  /* per rank */
+    int *gcount; /* per group: its ranks, gmem[gstart[g] .. + gcount[g]) in rank order */
+    int *gstart, *gmem;
+} eng_groups_t;
+/* One rank's verdict on the group it probed: connected, 1 + the index of the target's address
+ * that answered, connections made, and what worked or every address's error. */
+typedef struct {
+    uint8_t ok, addr;
+    uint16_t mask;
+    char info[124];
+} eng_row_t;
+tacl_status_t tacl__eng_groups(const tacl__engine_t *e, const tacl__tcp_addr_t *addrs,
+                               const int *naddr, eng_groups_t *gp, tacl__errbuf_t *eb);
+void tacl__eng_groups_free(eng_groups_t *gp);
+/* The rank that rank me probes for the ordered pair of groups (a, b), or -1 when me does not. */
+int tacl__eng_probe_target(const eng_groups_t *gp, int a, int b, int me);
+/* 1 when the topology (allowed: NULL, every pair) lets some rank of a talk to some rank of b. */
+int tacl__eng_groups_allowed(const eng_groups_t *gp, const uint8_t *allowed, int n, int a, int b);
+/* From every rank's rows (n x ng): the reachability matrix, each peer's link text, and whether
+ * and where this rank dials each peer. full: every allowed pair must be reachable. */
+tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const eng_groups_t *gp,
+                              const eng_row_t *rows, const tacl__tcp_addr_t *addrs, int nconns,
+                              int full, tacl__errbuf_t *eb);
+/* The notice tree: a depth-first spanning forest of the reachability graph, the same on every
+ * rank; this rank's neighbours in it (e->tree_nb). */
+tacl_status_t tacl__eng_notice_tree(tacl__engine_t *e, tacl__errbuf_t *eb);
+
+/* ---- connect.c ---- */
+/* l's tcp connection is wanted now: dial the peer (or wait for its dial). */
+void tacl__eng_need(tacl__engine_t *e, tacl__eng_link_t *l);
+/* Attaches the connections made since the last call and fails links whose dial failed. */
+void tacl__eng_take_conns(tacl__engine_t *e);
+/* Right after create: the links this rank dials at once (its notice-tree neighbours, and
+ * pairs that connect only from this side). */
+void tacl__eng_first_dials(tacl__engine_t *e);
+/* A needed link still without a connection after dial_wait_ns is cut. */
+void tacl__eng_dial_expired(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t now);
+/* An unconnected link's placeholder connection (frames queue there until it is made). */
+tacl__eng_conn_t *tacl__eng_conn_placeholder(tacl__eng_link_t *l);
 
 /* ---- overlay.c ---- */
 /* Data is about to go on l: opens the link's faster type if it has one and has not tried yet.

@@ -83,6 +83,7 @@ void tacl__eng_flush(tacl__engine_t *e, tacl__eng_conn_t *c)
 {
     tacl__eng_link_t *l = c->link;
     size_t wrote = 0;
+    if (!c->impl && !l->wired && c->txh) tacl__eng_need(e, l); /* made when first needed */
     while (c->txh && c->impl) {
         struct iovec iov[ENG_MAX_IOV];
         int n = 0;
@@ -105,7 +106,6 @@ void tacl__eng_flush(tacl__engine_t *e, tacl__eng_conn_t *c)
             char how[160];
             snprintf(how, sizeof how, "send to rank %d failed: %s", l->peer,
                      errno ? strerror(errno) : "connection closed");
-            l->peer_closed = errno == 0 || errno == EPIPE || errno == ECONNRESET;
             tacl__eng_link_down(e, l, ENG_LINK_DEAD, how);
             return;
         }
@@ -341,7 +341,6 @@ int tacl__eng_read(tacl__engine_t *e, tacl__eng_conn_t *c)
             char how[160];
             snprintf(how, sizeof how, "connection %s",
                      errno ? strerror(errno) : "closed by the peer (EOF)");
-            l->peer_closed = errno == 0 || errno == ECONNRESET;
             tacl__eng_link_down(e, l, ENG_LINK_DEAD, how);
         }
         break;

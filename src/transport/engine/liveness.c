@@ -8,9 +8,11 @@
  * merely starved of CPU is left alone. Besides the links in use, each rank looks after the next
  * rank of its host (in /proc) and watches the next rank of another host (heartbeats), so a
  * stalled rank is found even where no traffic flows, at a cost linear in the world.
- * Deaths and cuts are flooded to every rank as DEAD and CUT frames and kept in the tables that
- * waits and tacl__engine_peer_alive read from any thread; a cut is logged as a warning by the
- * rank that saw it, and only at info level by the ranks it is reported to. */
+ * Deaths and cuts reach every rank as DEAD and CUT frames along the notice tree (pairs.c) and
+ * are kept in the tables that waits and tacl__engine_peer_alive read from any thread; a link
+ * still without a connection (connect.c) is judged by its dial, not by silence, and a peer of
+ * this host without one whose process is gone from /proc is dead; a cut is logged as a warning
+ * by the rank that saw it, and only at info level by the ranks it is reported to. */
 #include "transport/engine/engine_int.h"
 
 #include "clock.h"
@@ -47,17 +49,31 @@ static void eng_send_ctrl(tacl__engine_t *e, tacl__eng_link_t *l, int kind, int 
     tacl__eng_flush(e, c);
 }
 
+/* Notices travel along the notice tree (pairs.c), whose links are made at create; where a
+ * neighbour in it is gone, over every connected link as well, so the news still crosses. */
+static int eng_notice_to(tacl__engine_t *e, int p)
+{
+    tacl__eng_link_t *l = e->links[p];
+    if (!l || l->state != ENG_LINK_UP) return 0;
+    int broken = 0;
+    for (int k = 0; k < e->ntree; k++) {
+        int q = e->tree_nb[k];
+        if (q == p) return 1;
+        broken |= !e->links[q] || e->links[q]->state != ENG_LINK_UP || atomic_load(&e->dead[q]);
+    }
+    return broken && l->wired;
+}
+
 static void eng_flood(tacl__engine_t *e, int kind, int src, uint64_t a, uint64_t b,
                       const char *text, int except)
 {
     for (int p = 0; p < e->size; p++)
-        if (e->links[p] && p != except) eng_send_ctrl(e, e->links[p], kind, src, a, b, text);
+        if (p != except && eng_notice_to(e, p))
+            eng_send_ctrl(e, e->links[p], kind, src, a, b, text);
 }
 
-/* r is dead (how says why). closed: seen as the close of r's end of our link, which every rank
- * with a live direct link to r sees as well; only the others are told. */
-static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *how, int from,
-                          int closed)
+/* r is dead (how says why), reported by reporter over our link to from. */
+static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *how, int from)
 {
     if (r < 0 || r >= e->size || r == e->rank) return;
     pthread_mutex_lock(&e->live_mu);
@@ -70,13 +86,11 @@ static void eng_mark_dead(tacl__engine_t *e, int r, int reporter, const char *ho
     atomic_fetch_add(&e->live_gen, 1);
     pthread_mutex_unlock(&e->live_mu);
     TACL_INFO(TACL_SUB_NET, "rank %d: rank %d (host %s) lost: %s", e->rank, r, eng_host(e, r), how);
-    /* A close is told only to the neighbours that cannot see it themselves (no live direct link
-     * to r): otherwise every rank's leave would cost the square of the world in notices. */
-    for (int p = 0; p < e->size; p++) {
-        int sees = closed && e->reach[p * e->size + r] && !atomic_load(&e->cut[p * e->size + r]);
-        if (e->links[p] && p != from && p != r && !sees)
+    /* Along the tree: a notice costs a frame per link of the tree, not one per pair, also when
+     * every rank leaves at once. */
+    for (int p = 0; p < e->size; p++)
+        if (p != from && p != r && eng_notice_to(e, p))
             eng_send_ctrl(e, e->links[p], TACL_FRAME_DEAD, reporter, (uint64_t)r, 0, how);
-    }
     e->completed = 1; /* wake waiters so that they see it */
 }
 
@@ -117,7 +131,7 @@ static void eng_mark_cut(tacl__engine_t *e, int a, int b, const char *how, int f
 void tacl__eng_link_down(tacl__engine_t *e, tacl__eng_link_t *l, int state, const char *how)
 {
     if (l->state != ENG_LINK_UP || l->draining) return;
-    tacl__eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
+    tacl__eng_conn_t *all[ENG_LINK_CONNS + 1];
     int n = 0;
     for (int i = 0; i < l->ntcp; i++)
         all[n++] = l->tcp[i];
@@ -148,7 +162,7 @@ void tacl__eng_link_down(tacl__engine_t *e, tacl__eng_link_t *l, int state, cons
     char txt[200];
     if (state == ENG_LINK_DEAD) {
         snprintf(txt, sizeof txt, "%s (seen by rank %d)", how, e->rank);
-        eng_mark_dead(e, l->peer, e->rank, txt, l->peer, l->peer_closed);
+        eng_mark_dead(e, l->peer, e->rank, txt, l->peer);
     } else {
         snprintf(txt, sizeof txt, "%s (seen by rank %d)", how, e->rank);
         eng_mark_cut(e, e->rank, l->peer, txt, l->peer);
@@ -173,6 +187,11 @@ static int eng_check_local(tacl__engine_t *e, tacl__eng_link_t *l, uint64_t now,
     if (!at_once && now - l->last_check < hb) return 0;
     l->last_check = now;
     char st = tacl__proc_state(e->pids[l->peer]);
+    if (!st && !l->wired) {
+        /* Gone, and no connection of ours will show its close. */
+        tacl__eng_link_down(e, l, ENG_LINK_DEAD, "its process is gone");
+        return 1;
+    }
     if (st != 'T' && st != 't') {
         l->stopped_since = 0;
         return 0;
@@ -199,7 +218,7 @@ static void eng_confirm_silence(tacl__engine_t *e, int x)
         return;
     }
     uint64_t from = l->last_rx > l->watch_since ? l->last_rx : l->watch_since;
-    if (l->watch_since && now - from > (uint64_t)(ENG_STALL_BEATS * hb)) {
+    if (l->wired && l->watch_since && now - from > (uint64_t)(ENG_STALL_BEATS * hb)) {
         eng_cut_silent(e, l, now - from, "");
         return;
     }
@@ -213,7 +232,7 @@ void tacl__eng_ctrl_frame(tacl__engine_t *e, tacl__eng_conn_t *c)
     memcpy(text, c->ctrl, h->len);
     text[h->len] = '\0';
     if (h->kind == TACL_FRAME_DEAD) {
-        eng_mark_dead(e, (int)h->tag, h->src, text, c->link->peer, 0);
+        eng_mark_dead(e, (int)h->tag, h->src, text, c->link->peer);
     } else {
         eng_confirm_silence(e, (int)h->tag);
         eng_confirm_silence(e, (int)h->seq);
@@ -274,6 +293,11 @@ void tacl__eng_tick(tacl__engine_t *e)
     for (int p = 0; p < n; p++) {
         tacl__eng_link_t *l = e->links[p];
         if (!l || l->state != ENG_LINK_UP) continue;
+        /* A link a request waits on gets its connection even when this rank only receives: a
+         * peer that cannot be reached is then known now, not at the request's deadline. */
+        if (e->use[p] && !l->wired) tacl__eng_need(e, l);
+        tacl__eng_dial_expired(e, l, now);
+        if (l->state != ENG_LINK_UP) continue;
         int watched = e->use[p] || now - l->last_data < (uint64_t)(ENG_USE_BEATS * hb) ||
                       now < l->probe_until;
         if (!watched) {
@@ -289,7 +313,8 @@ void tacl__eng_tick(tacl__engine_t *e)
         }
         int asked = l->asked_rx && now - l->asked_rx < (uint64_t)(ENG_CUT_BEATS * hb);
         if ((watched || asked) && now - l->last_tx >= hb) eng_heartbeat(e, l, watched);
-        if (!watched || l->state != ENG_LINK_UP) continue;
+        /* Silence counts once a connection is made (a heartbeat asks for it). */
+        if (!watched || l->state != ENG_LINK_UP || !l->wired) continue;
         uint64_t from = l->last_rx > l->watch_since ? l->last_rx : l->watch_since;
         if (now - from > (uint64_t)(ENG_CUT_BEATS * hb)) eng_cut_silent(e, l, now - from, "");
     }

@@ -1,7 +1,9 @@
-/* probe.c — the create-time connection setup of the engine: the acceptor thread that
- * answers handshakes, and the parallel non-blocking connects (every address of a peer at once,
- * first handshake wins, further connections to the winning address) whose results become the
- * row of the reachability matrix and the per-link text of tacl__engine_link_info.
+/* probe.c — the engine's tcp connections: the acceptor thread that answers handshakes for the
+ * engine's life, the parallel non-blocking connects (every address of a peer at once, first
+ * handshake wins, further connections to the winning address) whose results at create become
+ * the reachability matrix and the per-link text of tacl__engine_link_info, and the dialer
+ * thread that makes a pair's connections when it first needs them. Connections made, and dials
+ * that failed, reach the progress thread as events (tacl__probe_collect).
  *
  * Every connection proves the job token both ways before it counts (core/auth.h): the
  * acceptor sends a challenge (a fresh nonce), the connecting rank's hello carries its own nonce
@@ -13,12 +15,15 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +36,11 @@
 #define PROBE_MAX_PENDING   512
 #define PROBE_LABEL_CONNECT "tacl-engine connect"
 #define PROBE_LABEL_ACCEPT  "tacl-engine accept"
+#define PROBE_ONLY          0x100 /* in a hello's idx: a reachability test, closed once answered */
+#define PROBE_LOG_BURST     20.0
+
+/* What this rank knows of its connection with a peer (acceptor and dialer, under mu). */
+enum { PEER_NONE, PEER_DIALING, PEER_AWAIT, PEER_CONNECTED };
 
 /* Sent by the acceptor as soon as it accepts. */
 typedef struct {
@@ -48,7 +58,9 @@ typedef struct {
 
 typedef struct {
     uint32_t magic;
-    int32_t status; /* 0 accepted, 1 another run, 2 not the rank you meant, 3 wrong token */
+    /* 0 accepted, 1 another run, 2 not the rank you meant, 3 wrong token, 4 crossing: both
+     * ranks dial each other and the lower rank's connection is the one kept */
+    int32_t status;
     int32_t rank;
     int32_t pad;
     uint64_t nonce;
@@ -73,11 +85,62 @@ struct tacl__probe {
     int stop_pipe[2];
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int *fds; /* size * TACL_PROBE_MAX_CONNS accepted sockets, -1 none */
     probe_pending_t pending[PROBE_MAX_PENDING];
     int npending;
+    tacl__ratelimit_t rl; /* the acceptor thread's warnings */
+    /* Under mu: per peer PEER_*; connections made and dials that failed, for the engine. */
+    uint8_t *pstate;
+    tacl__probe_event_t *evh, *evt;
+    _Atomic int ready;
+    int wake_fd;
+    /* The dialer thread (tacl__probe_dialer_start): peers to dial and the address of each. */
+    pthread_t dthread;
+    int dstarted, nconns;
+    _Atomic int dstop;
+    double dial_timeout;
+    pthread_cond_t dcv;
+    uint8_t *dwant, *crossed; /* crossed: the dialer thread's own */
+    int ndwant;
+    tacl__tcp_addr_t *daddr;
 };
+
+/* Queues an event for the engine and wakes it (under mu). */
+static void probe_event(tacl__probe_t *p, int peer, int fd, const char *fail)
+{
+    tacl__probe_event_t *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        if (fd >= 0) close(fd);
+        return; /* the engine's dial deadline reports the link */
+    }
+    ev->peer = peer;
+    ev->fd = fd;
+    if (fail) snprintf(ev->fail, sizeof ev->fail, "%s", fail);
+    if (p->evt)
+        p->evt->next = ev;
+    else
+        p->evh = ev;
+    p->evt = ev;
+    atomic_store(&p->ready, 1);
+    uint64_t one = 1;
+    if (p->wake_fd >= 0 && write(p->wake_fd, &one, sizeof one) < 0) { /* it also ticks */
+    }
+}
+
+/* A refused connection's warning: a burst, then one a second (anyone may connect). */
+__attribute__((format(printf, 2, 3))) static void probe_refused(tacl__probe_t *p, const char *fmt,
+                                                                ...)
+{
+    unsigned skipped = 0;
+    if (!tacl__log_enabled(TACL_LOG_WARN, TACL_SUB_NET) ||
+        !tacl__ratelimit_pass(&p->rl, PROBE_LOG_BURST, &skipped))
+        return;
+    char line[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    TACL_WARN(TACL_SUB_NET, "%s%s", line, tacl__ratelimit_note(skipped));
+}
 
 static void probe_drop_pending(tacl__probe_t *p, int i)
 {
@@ -99,48 +162,57 @@ static void probe_serve_pending(tacl__probe_t *p, int i)
     if (q->got < sizeof q->hello) return;
     probe_hello_t *h = &q->hello;
     probe_ack_t ack = {.magic = PROBE_ACK_MAGIC, .rank = p->rank, .nonce = p->nonce};
-    int ok = 0;
+    int ok = 0, probe_only = (h->idx & PROBE_ONLY) != 0, idx = h->idx & ~PROBE_ONLY;
     uint8_t want[TACL_AUTH_MAC_LEN];
     tacl__auth_mac(&p->auth, PROBE_LABEL_CONNECT, q->snonce, h->cnonce, h, PROBE_MAC_CTX, want);
     if (h->magic != PROBE_HELLO_MAGIC) {
-        TACL_WARN(TACL_SUB_NET,
-                  "rank %d refused a connection from %s: it did not answer the job-token "
-                  "challenge (not a tacl rank of this version)",
-                  p->rank, q->peer);
+        probe_refused(p,
+                      "rank %d refused a connection from %s: it did not answer the job-token "
+                      "challenge (not a tacl rank of this version)",
+                      p->rank, q->peer);
         probe_drop_pending(p, i);
         return;
     } else if (!tacl__mac_equal(want, h->mac, sizeof want)) {
         ack.status = 3;
-        TACL_WARN(TACL_SUB_NET,
-                  "rank %d refused a connection from %s (claiming rank %d): wrong job token "
-                  "(this rank's is from %s)",
-                  p->rank, q->peer, h->src, p->auth.source);
+        probe_refused(p,
+                      "rank %d refused a connection from %s (claiming rank %d): wrong job token "
+                      "(this rank's is from %s)",
+                      p->rank, q->peer, h->src, p->auth.source);
     } else if (h->nonce != p->nonce) {
         ack.status = 1;
-        TACL_WARN(TACL_SUB_NET, "rank %d refused a connection: it belongs to another run", p->rank);
-    } else if (h->dst != p->rank || h->src < 0 || h->src >= p->size || h->idx < 0 ||
-               h->idx >= TACL_PROBE_MAX_CONNS) {
+        probe_refused(p, "rank %d refused a connection from %s: it belongs to another run", p->rank,
+                      q->peer);
+    } else if (h->dst != p->rank || h->src < 0 || h->src >= p->size || idx < 0 ||
+               idx >= TACL_PROBE_MAX_CONNS) {
         ack.status = 2;
-        TACL_WARN(TACL_SUB_NET,
-                  "rank %d refused a connection from rank %d meant for rank %d (connection %d)",
-                  p->rank, h->src, h->dst, h->idx);
-    } else {
+        probe_refused(p,
+                      "rank %d refused a connection from rank %d meant for rank %d (connection %d)",
+                      p->rank, h->src, h->dst, h->idx);
+    } else if (probe_only) {
         ok = 1;
+    } else {
+        /* Both ranks of a pair may dial each other at once: the lower rank's dial is kept. */
+        pthread_mutex_lock(&p->mu);
+        if (p->pstate[h->src] == PEER_DIALING && h->src > p->rank && idx == 0) {
+            ack.status = 4;
+        } else {
+            p->pstate[h->src] = PEER_CONNECTED;
+            ok = 1;
+        }
+        pthread_mutex_unlock(&p->mu);
     }
     if (ack.status != 3)
         tacl__auth_mac(&p->auth, PROBE_LABEL_ACCEPT, q->snonce, h->cnonce, &ack, PROBE_MAC_CTX,
                        ack.mac);
     const char *why;
     if (tacl__tcp_send_all(q->fd, &ack, sizeof ack, tacl__deadline_ns(1.0), &why) != 0) ok = 0;
-    if (!ok) {
+    if (!ok || probe_only) {
+        /* A reachability test has served its purpose once answered. */
         probe_drop_pending(p, i);
         return;
     }
     pthread_mutex_lock(&p->mu);
-    int *slot = &p->fds[h->src * TACL_PROBE_MAX_CONNS + h->idx];
-    if (*slot >= 0) close(*slot); /* a retry replaces a connection the peer gave up on */
-    *slot = q->fd;
-    pthread_cond_broadcast(&p->cv);
+    probe_event(p, h->src, q->fd, NULL);
     pthread_mutex_unlock(&p->mu);
     p->pending[i] = p->pending[--p->npending];
 }
@@ -193,8 +265,12 @@ static void *probe_acceptor(void *arg)
                 int fd = accept4(p->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0) break;
                 if (p->npending == PROBE_MAX_PENDING) {
-                    close(fd);
-                    continue;
+                    /* Full (connections that never say hello): the oldest goes, so a flood
+                     * cannot keep a rank's real dial out for long. */
+                    int old = 0;
+                    for (int k = 1; k < p->npending; k++)
+                        if (p->pending[k].deadline_ns < p->pending[old].deadline_ns) old = k;
+                    probe_drop_pending(p, old);
                 }
                 tacl__tcp_tune(fd);
                 probe_pending_t *q = &p->pending[p->npending];
@@ -218,22 +294,32 @@ static void *probe_acceptor(void *arg)
     return NULL;
 }
 
+static void probe_free(tacl__probe_t *p)
+{
+    free(p->pstate);
+    free(p->dwant);
+    free(p->crossed);
+    free(p->daddr);
+    free(p);
+}
+
 tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tacl__probe_t **out,
                                 tacl__errbuf_t *eb)
 {
     tacl__probe_t *p = calloc(1, sizeof *p);
     if (!p) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
-    p->fds = malloc(sizeof *p->fds * (size_t)size * TACL_PROBE_MAX_CONNS);
-    if (!p->fds) {
-        free(p);
+    p->wake_fd = -1;
+    p->pstate = calloc((size_t)size, 1);
+    p->dwant = calloc((size_t)size, 1);
+    p->crossed = calloc((size_t)size, 1);
+    p->daddr = calloc((size_t)size, sizeof *p->daddr);
+    if (!p->pstate || !p->dwant || !p->crossed || !p->daddr) {
+        probe_free(p);
         return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     }
-    for (int i = 0; i < size * TACL_PROBE_MAX_CONNS; i++)
-        p->fds[i] = -1;
     tacl_status_t ast = tacl__auth_get(&p->auth, eb);
     if (ast != TACL_OK) {
-        free(p->fds);
-        free(p);
+        probe_free(p);
         return ast;
     }
     p->lfd = lfd;
@@ -241,20 +327,18 @@ tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tac
     p->size = size;
     p->nonce = nonce;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->dcv, NULL);
     if (pipe(p->stop_pipe) != 0) {
         tacl_status_t st =
             tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "pipe() failed: %s", strerror(errno));
-        free(p->fds);
-        free(p);
+        probe_free(p);
         return st;
     }
     int e = pthread_create(&p->thread, NULL, probe_acceptor, p);
     if (e != 0) {
         close(p->stop_pipe[0]);
         close(p->stop_pipe[1]);
-        free(p->fds);
-        free(p);
+        probe_free(p);
         return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the acceptor thread: %s",
                          strerror(e));
     }
@@ -285,13 +369,14 @@ static void probe_note(char *info, const char *fmt, const char *a, const char *b
 }
 
 void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const int *naddr,
-                         const uint8_t *want, int nconns, double timeout_s, int *fds,
-                         uint16_t *mask, char (*info)[120])
+                         const uint8_t *want, int nconns, int probe_only, double timeout_s,
+                         int *fds, uint16_t *mask, uint8_t *won_addr, char (*info)[120])
 {
     int size = p->size, cap = 0, na = 0;
     for (int j = 0; j < size; j++) {
         cap += want[j] ? naddr[j] + nconns : 0;
         mask[j] = 0;
+        if (won_addr) won_addr[j] = 0;
         info[j][0] = '\0';
         for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
             fds[j * TACL_PROBE_MAX_CONNS + k] = -1;
@@ -330,6 +415,8 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
             int left = tacl__ms_left(at[i].deadline_ns);
             if (left < ms) ms = left;
         }
+        if (ms > 100) ms = 100; /* an engine being destroyed stops its dialer */
+        if (atomic_load(&p->dstop)) break;
         if (poll(pf, (nfds_t)na, ms) < 0 && errno != EINTR) break;
         for (int i = na - 1; i >= 0; i--) {
             probe_attempt_t *t = &at[i];
@@ -364,7 +451,9 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
             if (!fail && t->stage == 2 && (t->idx > 0 || !busy[t->peer])) {
                 /* Only one connection per peer handshakes at a time: the acceptor keeps every
                  * connection that says hello, so a second one would be a stray. */
-                probe_hello_t h = {PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx, p->nonce, {0}, {0}};
+                probe_hello_t h = {
+                    PROBE_HELLO_MAGIC, p->rank, t->peer, t->idx | (probe_only ? PROBE_ONLY : 0),
+                    p->nonce,          {0},     {0}};
                 if (tacl__auth_random(t->cnonce, sizeof t->cnonce) != 0) {
                     fail = "getrandom failed";
                     goto failed;
@@ -397,6 +486,9 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
                         fail = "the listener could not prove it knows the job token";
                     } else if (t->ack.status == 1) {
                         fail = "the listener belongs to another run";
+                    } else if (t->ack.status == 4) {
+                        p->crossed[t->peer] = 1; /* its own dial to us is the one kept */
+                        fail = "";
                     } else if (t->ack.status != 0 || t->ack.rank != t->peer) {
                         snprintf(why, sizeof why, "the listener is rank %d, not rank %d",
                                  t->ack.rank, t->peer);
@@ -443,6 +535,7 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
     for (int j = 0; j < size; j++) {
         if (!want[j] || !won[j]) continue;
         const tacl__tcp_addr_t *a = &addrs[j * TACL_TCP_MAX_ADDRS + won[j] - 1];
+        if (won_addr) won_addr[j] = (uint8_t)won[j];
         tacl__tcp_addr_format(a, txt, sizeof txt);
         snprintf(info[j], 120, "tcp %s (%s), %d connection%s", txt, a->ifname,
                  __builtin_popcount(mask[j]), __builtin_popcount(mask[j]) > 1 ? "s" : "");
@@ -456,44 +549,110 @@ out:
     free(busy);
 }
 
-tacl_status_t tacl__probe_take_incoming(tacl__probe_t *p, const uint16_t *expect, int *fds,
-                                        uint64_t deadline_ns, tacl__errbuf_t *eb)
+/* The dialer thread: takes the peers asked for so far, dials them all at once (the first
+ * connection, then the extra ones to the same address), and hands every socket, or the reason
+ * none could be made, to the engine as events. */
+static void *probe_dialer(void *arg)
 {
+    tacl__probe_t *p = arg;
+    int n = p->size;
+    uint8_t *want = calloc((size_t)n, 1);
+    int *naddr = calloc((size_t)n, sizeof *naddr);
+    int *fds = malloc(sizeof *fds * (size_t)n * TACL_PROBE_MAX_CONNS);
+    uint16_t *mask = calloc((size_t)n, sizeof *mask);
+    char(*info)[120] = calloc((size_t)n, sizeof *info);
+    tacl__tcp_addr_t *addrs = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *addrs);
     pthread_mutex_lock(&p->mu);
-    for (int j = 0; j < p->size; j++) {
-        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
-            int *slot = &p->fds[j * TACL_PROBE_MAX_CONNS + k];
-            if (!(expect[j] & (1u << k))) continue;
-            while (*slot < 0) {
-                if (tacl__now_ns() >= deadline_ns) {
-                    pthread_mutex_unlock(&p->mu);
-                    return tacl__err(
-                        eb, TACL_ERR_TIMEOUT, TACL_SUB_NET,
-                        "rank %d: rank %d reported connection %d to this rank as made, "
-                        "but it never arrived",
-                        p->rank, j, k);
-                }
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 50000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    for (;;) {
+        while (!atomic_load(&p->dstop) && !p->ndwant)
+            pthread_cond_wait(&p->dcv, &p->mu);
+        if (atomic_load(&p->dstop)) break;
+        int any = 0;
+        for (int j = 0; j < n; j++) {
+            want[j] = 0;
+            if (!p->dwant[j]) continue;
+            p->dwant[j] = 0;
+            if (p->pstate[j] != PEER_NONE) continue; /* connected, or its dial comes to us */
+            if (!want || !naddr || !fds || !mask || !info || !addrs) {
+                probe_event(p, j, -1, "out of memory while connecting");
+                continue;
+            }
+            p->pstate[j] = PEER_DIALING;
+            p->crossed[j] = 0;
+            addrs[j * TACL_TCP_MAX_ADDRS] = p->daddr[j];
+            naddr[j] = 1;
+            want[j] = 1;
+            any = 1;
+        }
+        p->ndwant = 0;
+        if (!any) continue;
+        pthread_mutex_unlock(&p->mu);
+        tacl__probe_connect(p, addrs, naddr, want, p->nconns, 0, p->dial_timeout, fds, mask, NULL,
+                            info);
+        pthread_mutex_lock(&p->mu);
+        for (int j = 0; j < n; j++) {
+            if (!want[j]) continue;
+            if (mask[j] & 1) {
+                p->pstate[j] = PEER_CONNECTED;
+                for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
+                    if (fds[j * TACL_PROBE_MAX_CONNS + k] >= 0)
+                        probe_event(p, j, fds[j * TACL_PROBE_MAX_CONNS + k], NULL);
+            } else if (p->crossed[j]) {
+                if (p->pstate[j] == PEER_DIALING) p->pstate[j] = PEER_AWAIT;
+            } else {
+                if (p->pstate[j] == PEER_DIALING) p->pstate[j] = PEER_NONE;
+                probe_event(p, j, -1, info[j][0] ? info[j] : "no connection");
             }
         }
     }
-    for (int j = 0; j < p->size; j++)
-        for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++) {
-            int *slot = &p->fds[j * TACL_PROBE_MAX_CONNS + k];
-            if (expect[j] & (1u << k)) {
-                fds[j * TACL_PROBE_MAX_CONNS + k] = *slot;
-                *slot = -1;
-            }
-        }
     pthread_mutex_unlock(&p->mu);
+    free(want);
+    free(naddr);
+    free(fds);
+    free(mask);
+    free(info);
+    free(addrs);
+    return NULL;
+}
+
+tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns, double timeout_s,
+                                       tacl__errbuf_t *eb)
+{
+    pthread_mutex_lock(&p->mu);
+    p->wake_fd = wake_fd;
+    p->nconns = nconns;
+    p->dial_timeout = timeout_s;
+    if (p->evh) atomic_store(&p->ready, 1);
+    pthread_mutex_unlock(&p->mu);
+    int e = pthread_create(&p->dthread, NULL, probe_dialer, p);
+    if (e != 0)
+        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the dialer thread: %s",
+                         strerror(e));
+    p->dstarted = 1;
     return TACL_OK;
+}
+
+void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->dwant[peer]) {
+        p->dwant[peer] = 1;
+        p->daddr[peer] = *a;
+        p->ndwant++;
+        pthread_cond_signal(&p->dcv);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+tacl__probe_event_t *tacl__probe_collect(tacl__probe_t *p)
+{
+    if (!atomic_load_explicit(&p->ready, memory_order_acquire)) return NULL;
+    pthread_mutex_lock(&p->mu);
+    tacl__probe_event_t *ev = p->evh;
+    p->evh = p->evt = NULL;
+    atomic_store(&p->ready, 0);
+    pthread_mutex_unlock(&p->mu);
+    return ev;
 }
 
 void tacl__probe_stop(tacl__probe_t *p)
@@ -502,15 +661,26 @@ void tacl__probe_stop(tacl__probe_t *p)
     if (write(p->stop_pipe[1], "x", 1) != 1)
         TACL_WARN(TACL_SUB_NET, "cannot signal the acceptor thread: %s", strerror(errno));
     pthread_join(p->thread, NULL);
+    if (p->dstarted) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->dstop, 1);
+        pthread_cond_signal(&p->dcv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->dthread, NULL);
+    }
     for (int i = 0; i < p->npending; i++)
         close(p->pending[i].fd);
-    for (int i = 0; i < p->size * TACL_PROBE_MAX_CONNS; i++)
-        if (p->fds[i] >= 0) close(p->fds[i]);
+    tacl__probe_event_t *ev = p->evh;
+    while (ev) {
+        tacl__probe_event_t *next = ev->next;
+        if (ev->fd >= 0) close(ev->fd);
+        free(ev);
+        ev = next;
+    }
     close(p->stop_pipe[0]);
     close(p->stop_pipe[1]);
     close(p->lfd);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
-    free(p->fds);
-    free(p);
+    pthread_cond_destroy(&p->dcv);
+    probe_free(p);
 }

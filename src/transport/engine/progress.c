@@ -155,8 +155,10 @@ void *tacl__eng_progress(void *arg)
             uint64_t now = tacl__now_ns();
             for (int p = 0; p < e->size; p++)
                 if (e->links[p]) e->links[p]->last_rx = e->links[p]->last_tx = now;
+            tacl__eng_first_dials(e);
         }
         eng_own_gap(e);
+        tacl__eng_take_conns(e);
         int work = eng_drain_cmds(e);
         work |= eng_poll_links(e);
         uint64_t now = tacl__now_ns();

@@ -39,7 +39,7 @@ static void eng_self_send(tacl__engine_t *e, tacl__req_t *r)
 size_t tacl__eng_queue_frags(tacl__engine_t *e, tacl__req_t *r, tacl__eng_link_t *l, size_t off,
                              int routed)
 {
-    tacl__eng_conn_t *touched[TACL_PROBE_MAX_CONNS + 1];
+    tacl__eng_conn_t *touched[ENG_LINK_CONNS + 1];
     int nt = 0;
     l->last_data = e->loop_now;
     do {
@@ -150,7 +150,7 @@ void tacl__eng_cancel(tacl__engine_t *e, tacl__req_t *r)
                 *pp = r->cma_next;
                 break;
             }
-        tacl__eng_conn_t *all[TACL_PROBE_MAX_CONNS + 1];
+        tacl__eng_conn_t *all[ENG_LINK_CONNS + 1];
         int n = 0;
         for (int i = 0; i < l->ntcp; i++)
             all[n++] = l->tcp[i];
