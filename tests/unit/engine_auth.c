@@ -1,10 +1,10 @@
-/* engine_auth.c — the engine's handshake (create's probes and on-demand dials) proves the job token
- * both ways: a rank whose token differs is refused (its connect fails naming the listener's address
- * and the refusal; the listener logs a WARN naming the connecting address), a rank with the same
- * token is connected, and an outsider that does not answer the challenge, or answers it without the
- * token, is dropped without its connection ever being handed to the engine; refusals are
- * logged at a bounded rate, and a flood of connections that never say hello does not keep a
- * real rank out. */
+/* engine_auth.c — the engine's handshake (create's probes and on-demand dials) proves the job
+ * token both ways: a rank whose token differs is refused (its connect fails naming the
+ * listener's address and the refusal; the listener logs a WARN naming the connecting address),
+ * a rank with the same token is connected, and an outsider that does not answer the challenge,
+ * or answers it without the token, is dropped without its connection ever being handed to the
+ * engine; refusals are logged at a bounded rate, and a flood of connections that never say
+ * hello does not keep a real rank out. */
 #include "auth.h"
 #include "check.h"
 #include "clock.h"
