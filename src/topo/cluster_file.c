@@ -641,10 +641,13 @@ static tacl_status_t cf_host(const tacl__doc_t *d, tacl_cluster_t *c, struct fy_
     }
     for (long i = 0; i < count; i++) {
         char hn[TACL_CLUSTER_NAME_MAX];
-        if (counted)
-            snprintf(hn, sizeof hn, "%s%ld", name, i);
-        else
-            snprintf(hn, sizeof hn, "%s", name);
+        int k = counted ? snprintf(hn, sizeof hn, "%s%ld", name, i)
+                        : snprintf(hn, sizeof hn, "%s", name);
+        if (k < 0 || (size_t)k >= sizeof hn) {
+            free(matrix);
+            return tacl__doc_err(d, m, "hosts[]: name '%s' with its number %ld is too long", name,
+                                 i);
+        }
         int idx; /* names are checked unique once all are read (cf_unique_names) */
         tacl_status_t st = tacl__cluster_add_host(c, hn, (int)ngpus, NULL, &idx);
         if (st != TACL_OK) {

@@ -97,9 +97,11 @@ int tacl__eng_mismatch(tacl__engine_t *e, tacl__req_t *r, const tacl__eng_msg_t 
         tacl__fp_format(&r->fp, ours, sizeof ours);
         if (r->key.tag < TACL_ENGINE_AGREE_TAG)
             snprintf(tag, sizeof tag, " (tag %llu)", (unsigned long long)r->key.tag);
-        snprintf(r->msg, sizeof r->msg, "rank %d (host %s) called %s but rank %d called %s: %s%s",
-                 r->peer, eng_host(e, r->peer), theirs, e->rank, ours,
-                 tacl__fp_diff(&m->fp, &r->fp), tag);
+        int k = snprintf(r->msg, sizeof r->msg,
+                         "rank %d (host %s) called %s but rank %d called %s: %s%s", r->peer,
+                         eng_host(e, r->peer), theirs, e->rank, ours, tacl__fp_diff(&m->fp, &r->fp),
+                         tag);
+        if (k >= (int)sizeof r->msg) memcpy(r->msg + sizeof r->msg - 4, "...", 4); /* cut */
         return 1;
     }
     if (m->total != r->len) {

@@ -38,13 +38,14 @@
 #define SHM_LINE          128
 #define SHM_RANK_CTRL     192 /* per rank: two control lines (one per step parity), where it runs */
 #define SHM_PAGE          4096
-#define SHM_ALIGN         64          /* slices start on cache lines */
-#define SHM_LIVE_NS       5000000ull  /* pid checks while waiting: every 5 ms */
-#define SHM_YIELD_NS      50000ull    /* yield this long to a rank on our CPU, then sleep */
-#define SHM_OVER_YIELD_NS 1000000ull  /* yield this long when ranks outnumber cores, then sleep */
-#define SHM_SHARED_WAITS  8           /* waits for a rank on our CPU before we leave the CPU */
-#define SHM_MOVE_NS       10000000ull /* and at most once per 10 ms */
-#define SHM_SLEEP_NS      5000000ull  /* longest futex sleep: the liveness period */
+#define SHM_ALIGN         64           /* slices start on cache lines */
+#define SHM_LIVE_NS       5000000ull   /* pid checks while waiting: every 5 ms */
+#define SHM_NOTICE_NS     200000000ull /* an adopted failure waits this long for the notice */
+#define SHM_YIELD_NS      50000ull     /* yield this long to a rank on our CPU, then sleep */
+#define SHM_OVER_YIELD_NS 1000000ull   /* yield this long when ranks outnumber cores, then sleep */
+#define SHM_SHARED_WAITS  8            /* waits for a rank on our CPU before we leave the CPU */
+#define SHM_MOVE_NS       10000000ull  /* and at most once per 10 ms */
+#define SHM_SLEEP_NS      5000000ull   /* longest futex sleep: the liveness period */
 #define SHM_SLOT_MIN      SHM_PAGE
 #define SHM_SLOT_MAX      (256ull << 20)
 #define SHM_BLOCK         16384        /* bytes reduced, then copied out while still in L1 */
@@ -302,6 +303,21 @@ static void shm_leave_cpu(tacl__shm_group_t *g)
     atomic_store_explicit(&shm_where(g, g->rank)->cpu, g->cpu, memory_order_relaxed);
 }
 
+/* Another rank gave up, perhaps on a member it found stalled or dead: its notice to this rank's
+ * engine travels over tcp, the segment's flag came at once. Wait for the notice a moment
+ * (bounded), so that whoever sees the error also sees that member not alive. */
+static void shm_await_notice(tacl__shm_group_t *g)
+{
+    uint64_t until = tacl__now_ns() + SHM_NOTICE_NS;
+    for (int q = 0; g->peer_alive && q < g->size; q++) {
+        if (q == g->rank) continue;
+        while (g->peer_alive(g->alive_ctx, q) &&
+               (tacl__shm_pid_stopped(g->pids[q]) || tacl__shm_pid_dead(g->pids[q])) &&
+               tacl__now_ns() < until)
+            usleep(1000);
+    }
+}
+
 /* Waits until every rank has published step s: spins (unless a late rank shares our CPU, to
  * which it yields instead), then sleeps on the segment's futex word, checking the deadline, the
  * abort notice and the late ranks' liveness as it goes. */
@@ -357,6 +373,7 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
             tacl__err(eb, ab, TACL_SUB_SHM, "%s on the shared-memory group: rank %d gave up: %.*s",
                       what, ar >= 0 && ar < g->size ? g->comm_ranks[ar] : -1,
                       (int)sizeof g->hdr->abort_msg - 1, g->hdr->abort_msg);
+            shm_await_notice(g);
             return shm_break(g, ab, eb);
         }
         if (now >= next_live) {
