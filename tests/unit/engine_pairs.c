@@ -111,21 +111,40 @@ static void test_plan(void)
         CHECK(probes[r] <= (gp.ng + c - 1) / c + (c >= 2));
     }
     CHECK(probes[15] == 4 && probes[0] == 2);
+    CHECK(tacl__eng_probe_slots(&gp, w.n) == 4); /* every rank's record has room for rank 15's */
+    /* A record that names a group its rank was not meant to probe is not taken. */
+    eng_row_t forged[2 * 4];
+    memset(forged, 0, sizeof forged);
+    for (int k = 0; k < 8; k++)
+        forged[k].group = -1;
+    forged[0] = (eng_row_t){.group = 2, .ok = 1, .addr = 1}; /* rank 0 does not probe h2 */
+    eng_verdicts_t v = {0};
+    CHECK_OK(tacl__eng_verdicts(&gp, forged, 2, 4, &v, &eb));
+    for (int k = 0; k < gp.ng * gp.ng; k++)
+        CHECK(!v.ab[k]);
+    tacl__eng_verdicts_free(&v);
     tacl__eng_groups_free(&gp);
     w_engine_free(e);
 }
 
-/* Rows as the probers would report them: ok unless fail(a, b), answering address won(a, b). */
-static eng_row_t *w_rows(const world_t *w, const eng_groups_t *gp, int (*fail)(int, int),
-                         int (*won)(int, int))
+/* Every rank's record as the probers would report it (ok unless fail(a, b), answering address
+ * won(a, b)), indexed into v. Returns the records (free them after v). */
+static eng_row_t *w_verdicts(const world_t *w, const eng_groups_t *gp, int (*fail)(int, int),
+                             int (*won)(int, int), eng_verdicts_t *v)
 {
-    eng_row_t *rows = calloc((size_t)w->n * (size_t)gp->ng, sizeof *rows);
-    CHECK(rows);
-    for (int r = 0; r < w->n; r++)
+    int slots = tacl__eng_probe_slots(gp, w->n);
+    eng_row_t *recs = calloc((size_t)w->n * (size_t)slots, sizeof *recs);
+    CHECK(recs);
+    for (int r = 0; r < w->n; r++) {
+        int k = 0;
+        for (int q = 0; q < slots; q++)
+            recs[r * slots + q].group = -1;
         for (int b = 0; b < gp->ng; b++) {
             int t = tacl__eng_probe_target(gp, gp->group[r], b, r);
             if (t < 0) continue;
-            eng_row_t *row = &rows[r * gp->ng + b];
+            CHECK(k < slots);
+            eng_row_t *row = &recs[r * slots + k++];
+            row->group = b;
             if (fail(gp->group[r], b)) {
                 snprintf(row->info, sizeof row->info, "connect to 10.0.%d.1:%d: No route to host",
                          b, 40000 + t);
@@ -136,7 +155,10 @@ static eng_row_t *w_rows(const world_t *w, const eng_groups_t *gp, int (*fail)(i
             row->addr = (uint8_t)won(gp->group[r], b);
             snprintf(row->info, sizeof row->info, "tcp (made by rank %d)", r);
         }
-    return rows;
+    }
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__eng_verdicts(gp, recs, w->n, slots, v, &eb));
+    return recs;
 }
 
 /* Hosts h0 and h2 cannot reach each other; h3 reaches h1 but not the other way. */
@@ -163,8 +185,9 @@ static void test_inherit(void)
         tacl__errbuf_t eb;
         CHECK_OK(tacl__eng_groups(e, w.addrs, w.naddr, &gp, &eb));
         CHECK(gp.ng == 4);
-        eng_row_t *rows = w_rows(&w, &gp, inherit_fail, inherit_won);
-        CHECK_OK(tacl__eng_pairs(e, NULL, &gp, rows, w.addrs, 2, 0, &eb));
+        eng_verdicts_t v = {0};
+        eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v);
+        CHECK_OK(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, 2, 0, &eb));
         for (int j = 0; j < w.n; j++) {
             if (j == me) continue;
             int a = me / 4, b = j / 4;
@@ -199,6 +222,7 @@ static void test_inherit(void)
         if (me == 0) CHECK_CONTAINS(e->info[5], "tcp 172.16.1.1:40005 (eth1), 2 connections");
         if (me == 5) CHECK_CONTAINS(e->info[0], "tcp 172.16.1.1:40005 (eth1), 2 connections");
         if (me == 12) CHECK_CONTAINS(e->info[4], "tcp 10.0.1.1:40004 (eth0)");
+        tacl__eng_verdicts_free(&v);
         free(rows);
         tacl__eng_groups_free(&gp);
         w_engine_free(e);
@@ -215,8 +239,9 @@ static void test_inherit(void)
     CHECK_OK(tacl__eng_groups(e, w.addrs, w.naddr, &gp, &eb));
     CHECK(!tacl__eng_groups_allowed(&gp, allowed, w.n, 0, 1));
     CHECK(tacl__eng_groups_allowed(&gp, allowed, w.n, 0, 3));
-    eng_row_t *rows = w_rows(&w, &gp, inherit_fail, inherit_won);
-    CHECK_OK(tacl__eng_pairs(e, allowed, &gp, rows, w.addrs, 1, 0, &eb));
+    eng_verdicts_t v = {0};
+    eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v);
+    CHECK_OK(tacl__eng_pairs(e, allowed, &gp, &v, w.addrs, 1, 0, &eb));
     CHECK(!e->reach[1 * w.n + 5] && e->reach[1 * w.n + 13]);
     CHECK_CONTAINS(e->info[5], "not used: topology forbids it");
     CHECK_CONTAINS(e->info[13], "1 connection");
@@ -224,11 +249,12 @@ static void test_inherit(void)
 
     /* TACL_TOPO=full: the unreachable pair of h0 and h2 fails create on every rank. */
     e = w_engine(&w, 9);
-    CHECK_ST(tacl__eng_pairs(e, NULL, &gp, rows, w.addrs, 1, 1, &eb), TACL_ERR_UNREACHABLE);
+    CHECK_ST(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, 1, 1, &eb), TACL_ERR_UNREACHABLE);
     CHECK_CONTAINS(eb.msg,
                    "TACL_TOPO=full but rank 0 (host h0) cannot connect to rank 8 (host h2)");
     CHECK_CONTAINS(eb.msg, "No route to host");
     w_engine_free(e);
+    tacl__eng_verdicts_free(&v);
     free(rows);
     tacl__eng_groups_free(&gp);
 }

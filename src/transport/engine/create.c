@@ -230,6 +230,7 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     eng_card_t *cards = calloc((size_t)n, sizeof *cards);
     eng_row_t *rows = NULL;
     eng_groups_t gp = {0};
+    eng_verdicts_t verdicts = {0};
     int *ofds = malloc(sizeof *ofds * (size_t)n * TACL_PROBE_MAX_CONNS);
     uint16_t *mask = calloc((size_t)n, sizeof *mask);
     uint8_t *want = calloc((size_t)n, 1);
@@ -286,11 +287,15 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     }
     st = tacl__eng_groups(e, addrs, naddr, &gp, eb);
     if (st != TACL_OK) goto err;
-    int G = gp.ng, gme = gp.group[me];
-    rows = calloc((size_t)n * (size_t)G, sizeof *rows);
+    int G = gp.ng, gme = gp.group[me], slots = tacl__eng_probe_slots(&gp, n);
+    rows = calloc((size_t)n * (size_t)slots, sizeof *rows);
+    eng_row_t *mine_rec = calloc((size_t)slots, sizeof *mine_rec);
     char(*pinfo)[120] = calloc((size_t)n, sizeof *pinfo);
-    if (!rows || !pinfo) {
+    uint8_t *won = calloc((size_t)n, 1);
+    if (!rows || !mine_rec || !pinfo || !won) {
+        free(mine_rec);
         free(pinfo);
+        free(won);
         st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
         goto err;
     }
@@ -298,18 +303,16 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
         int t = tacl__eng_probe_target(&gp, gme, b, me);
         if (t >= 0 && tacl__eng_groups_allowed(&gp, cfg->allowed, n, gme, b)) want[t] = 1;
     }
-    uint8_t *won = calloc((size_t)n, 1);
-    if (!won) {
-        free(pinfo);
-        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
-        goto err;
-    }
     tacl__probe_connect(probe_h, addrs, naddr, want, 1, 1, full ? timeout : probe, ofds, mask, won,
                         pinfo);
-    for (int b = 0; b < G; b++) {
+    int k = 0;
+    for (int b = 0; b < slots; b++)
+        mine_rec[b].group = -1;
+    for (int b = 0; b < G && k < slots; b++) {
         int t = tacl__eng_probe_target(&gp, gme, b, me);
-        eng_row_t *r = &rows[me * G + b];
         if (t < 0 || !want[t]) continue;
+        eng_row_t *r = &mine_rec[k++];
+        r->group = b;
         r->ok = mask[t] & 1;
         r->mask = mask[t];
         r->addr = won[t];
@@ -320,17 +323,14 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++)
         if (ofds[i] >= 0) close(ofds[i]); /* a test only: the peer closes its end too */
 
-    /* 3. Everyone gets every row: the identical matrix. */
-    eng_row_t *myrow = malloc(sizeof *myrow * (size_t)G);
-    if (!myrow) {
-        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
-        goto err;
-    }
-    memcpy(myrow, &rows[me * G], sizeof *myrow * (size_t)G);
-    st = tacl__xchg_allgather(cfg->xchg, myrow, sizeof *myrow * (size_t)G, rows, eb);
-    free(myrow);
+    /* 3. Everyone gets every rank's verdicts (n x slots: a record per rank of the groups it
+     * probed, not a row per rank of the world). */
+    st = tacl__xchg_allgather(cfg->xchg, mine_rec, sizeof *mine_rec * (size_t)slots, rows, eb);
+    free(mine_rec);
     if (st != TACL_OK) goto err;
-    st = tacl__eng_pairs(e, cfg->allowed, &gp, rows, addrs, (int)nconns, full, eb);
+    st = tacl__eng_verdicts(&gp, rows, n, slots, &verdicts, eb);
+    if (st == TACL_OK)
+        st = tacl__eng_pairs(e, cfg->allowed, &gp, &verdicts, addrs, (int)nconns, full, eb);
     if (st == TACL_OK) st = tacl__eng_notice_tree(e, eb);
     if (st != TACL_OK) goto err;
 
@@ -414,6 +414,7 @@ err:
     if (lfd >= 0) close(lfd);
     tacl__engine_destroy(e);
 out:
+    tacl__eng_verdicts_free(&verdicts);
     tacl__eng_groups_free(&gp);
     free(cards);
     free(rows);

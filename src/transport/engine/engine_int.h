@@ -334,24 +334,37 @@ typedef struct {
     int *gcount; /* per group: its ranks, gmem[gstart[g] .. + gcount[g]) in rank order */
     int *gstart, *gmem;
 } eng_groups_t;
-/* One rank's verdict on the group it probed: connected, 1 + the index of the target's address
- * that answered, connections made, and what worked or every address's error. */
+/* One rank's verdict on a group it probed (-1: an unused slot): connected, 1 + the index of the
+ * target's address that answered, connections made, and what worked or every address's error.
+ * Each rank sends a record of tacl__eng_probe_slots of them. */
 typedef struct {
+    int32_t group;
     uint8_t ok, addr;
     uint16_t mask;
-    char info[124];
+    char info[120];
 } eng_row_t;
+/* The verdicts by pair of groups: ab[a * ng + b] on (a, b) (inside a group, its first rank to
+ * its second), way1[a] inside group a from its second rank to its first; NULL: not probed. */
+typedef struct {
+    const eng_row_t **ab, **way1;
+} eng_verdicts_t;
 tacl_status_t tacl__eng_groups(const tacl__engine_t *e, const tacl__tcp_addr_t *addrs,
                                const int *naddr, eng_groups_t *gp, tacl__errbuf_t *eb);
 void tacl__eng_groups_free(eng_groups_t *gp);
 /* The rank that rank me probes for the ordered pair of groups (a, b), or -1 when me does not. */
 int tacl__eng_probe_target(const eng_groups_t *gp, int a, int b, int me);
+/* The most groups a rank probes: the slots of every rank's record. */
+int tacl__eng_probe_slots(const eng_groups_t *gp, int n);
+/* Indexes the records of every rank (n x slots). */
+tacl_status_t tacl__eng_verdicts(const eng_groups_t *gp, const eng_row_t *recs, int n, int slots,
+                                 eng_verdicts_t *v, tacl__errbuf_t *eb);
+void tacl__eng_verdicts_free(eng_verdicts_t *v);
 /* 1 when the topology (allowed: NULL, every pair) lets some rank of a talk to some rank of b. */
 int tacl__eng_groups_allowed(const eng_groups_t *gp, const uint8_t *allowed, int n, int a, int b);
-/* From every rank's rows (n x ng): the reachability matrix, each peer's link text, and whether
- * and where this rank dials each peer. full: every allowed pair must be reachable. */
+/* From the verdicts: the reachability matrix, each peer's link text, and whether and where
+ * this rank dials each peer. full: every allowed pair must be reachable. */
 tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const eng_groups_t *gp,
-                              const eng_row_t *rows, const tacl__tcp_addr_t *addrs, int nconns,
+                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs, int nconns,
                               int full, tacl__errbuf_t *eb);
 /* The notice tree: a depth-first spanning forest of the reachability graph, the same on every
  * rank; this rank's neighbours in it (e->tree_nb). */

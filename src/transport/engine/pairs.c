@@ -109,25 +109,69 @@ int tacl__eng_groups_allowed(const eng_groups_t *gp, const uint8_t *allowed, int
     return 0;
 }
 
-/* The verdict on rank i connecting to rank j (from the probe of their groups): its row, and
- * the ranks that tried. */
-static const eng_row_t *eng_verdict(const eng_groups_t *gp, const eng_row_t *rows, int i, int j,
+int tacl__eng_probe_slots(const eng_groups_t *gp, int n)
+{
+    int most = 1;
+    for (int r = 0; r < n; r++) {
+        int k = 0;
+        for (int b = 0; b < gp->ng; b++)
+            k += tacl__eng_probe_target(gp, gp->group[r], b, r) >= 0;
+        if (k > most) most = k;
+    }
+    return most;
+}
+
+void tacl__eng_verdicts_free(eng_verdicts_t *v)
+{
+    free(v->ab);
+    free(v->way1);
+    v->ab = v->way1 = NULL;
+}
+
+tacl_status_t tacl__eng_verdicts(const eng_groups_t *gp, const eng_row_t *recs, int n, int slots,
+                                 eng_verdicts_t *v, tacl__errbuf_t *eb)
+{
+    size_t g = (size_t)gp->ng;
+    v->ab = calloc(g * g, sizeof *v->ab);
+    v->way1 = calloc(g, sizeof *v->way1);
+    if (!v->ab || !v->way1) {
+        tacl__eng_verdicts_free(v);
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+    }
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < slots; k++) {
+            const eng_row_t *row = &recs[(size_t)r * (size_t)slots + (size_t)k];
+            int a = gp->group[r], b = row->group;
+            /* A record names only groups its rank was meant to probe (the same plan on every
+             * rank), so a rank cannot stand in for another's verdict. */
+            if (b < 0 || b >= gp->ng || tacl__eng_probe_target(gp, a, b, r) < 0) continue;
+            if (a == b && gp->gmem[gp->gstart[a]] != r)
+                v->way1[a] = row;
+            else
+                v->ab[(size_t)a * g + (size_t)b] = row;
+        }
+    return TACL_OK;
+}
+
+/* The verdict on rank i connecting to rank j (from the probe of their groups), and the ranks
+ * that tried. */
+static const eng_row_t *eng_verdict(const eng_groups_t *gp, const eng_verdicts_t *v, int i, int j,
                                     int *prober, int *target)
 {
     int a = gp->group[i], b = gp->group[j], way = 0;
     if (a == b) way = i < j ? 0 : 1;
     *prober = eng_plan(gp, a, b, way, target);
     if (*prober < 0) return NULL;
-    return &rows[*prober * gp->ng + b];
+    return way ? v->way1[a] : v->ab[(size_t)a * (size_t)gp->ng + (size_t)b];
 }
 
-static void eng_pair_text(const tacl__engine_t *e, const eng_groups_t *gp, const eng_row_t *rows,
+static void eng_pair_text(const tacl__engine_t *e, const eng_groups_t *gp, const eng_verdicts_t *v,
                           const tacl__tcp_addr_t *addrs, int nconns, int lo, int hi, char *out,
                           size_t len)
 {
     int p1 = -1, t1 = -1, p2 = -1, t2 = -1;
-    const eng_row_t *up = eng_verdict(gp, rows, lo, hi, &p1, &t1);
-    const eng_row_t *down = eng_verdict(gp, rows, hi, lo, &p2, &t2);
+    const eng_row_t *up = eng_verdict(gp, v, lo, hi, &p1, &t1);
+    const eng_row_t *down = eng_verdict(gp, v, hi, lo, &p2, &t2);
     /* The lower rank's way is named when it works, else the higher's. */
     int to = up && up->ok ? hi : down && down->ok ? lo : -1;
     const eng_row_t *w = to == hi ? up : down;
@@ -148,7 +192,7 @@ static void eng_pair_text(const tacl__engine_t *e, const eng_groups_t *gp, const
 }
 
 tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const eng_groups_t *gp,
-                              const eng_row_t *rows, const tacl__tcp_addr_t *addrs, int nconns,
+                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs, int nconns,
                               int full, tacl__errbuf_t *eb)
 {
     int n = e->size, me = e->rank, p = -1, t = -1;
@@ -158,14 +202,14 @@ tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const e
         return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) {
-            const eng_row_t *up = eng_verdict(gp, rows, i, j, &p, &t);
-            const eng_row_t *down = eng_verdict(gp, rows, j, i, &p, &t);
+            const eng_row_t *up = eng_verdict(gp, v, i, j, &p, &t);
+            const eng_row_t *down = eng_verdict(gp, v, j, i, &p, &t);
             int ok = (up && up->ok) || (down && down->ok);
             int al = !allowed || (allowed[i * n + j] && allowed[j * n + i]);
             e->reach[i * n + j] = e->reach[j * n + i] = (uint8_t)(ok && al);
             if (full && al && !ok) {
                 char why[256];
-                eng_pair_text(e, gp, rows, addrs, nconns, i, j, why, sizeof why);
+                eng_pair_text(e, gp, v, addrs, nconns, i, j, why, sizeof why);
                 return tacl__err(eb, TACL_ERR_UNREACHABLE, TACL_SUB_NET,
                                  "TACL_TOPO=full but rank %d (host %s) cannot connect to rank %d "
                                  "(host %s): %s",
@@ -179,11 +223,11 @@ tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const e
             snprintf(e->info[j], sizeof e->info[j], "not used: topology forbids it");
             continue;
         }
-        eng_pair_text(e, gp, rows, addrs, nconns, me < j ? me : j, me < j ? j : me, e->info[j],
+        eng_pair_text(e, gp, v, addrs, nconns, me < j ? me : j, me < j ? j : me, e->info[j],
                       sizeof e->info[j]);
         if (!e->reach[me * n + j]) continue;
-        const eng_row_t *mine = eng_verdict(gp, rows, me, j, &p, &t);
-        const eng_row_t *theirs = eng_verdict(gp, rows, j, me, &p, &t);
+        const eng_row_t *mine = eng_verdict(gp, v, me, j, &p, &t);
+        const eng_row_t *theirs = eng_verdict(gp, v, j, me, &p, &t);
         int can = mine && mine->ok && mine->addr >= 1, they = theirs && theirs->ok;
         if (gp->group[me] == gp->group[j] && !can && they) {
             /* Inside a group only the way between its first two ranks was tried, and either
