@@ -14,10 +14,11 @@
  *   not n - 1.
  * - cards by peers: each rank sets its card (1) and takes the cards of the peers it connects
  *   to in one multi-get (1).
- * - the probe plan: each pair of hosts (a < b) is probed once, by the rank of local index
- *   b mod l on host a towards the rank of local index a mod l on host b, so a rank holds about
- *   (h - 1) / l probe connections (outgoing and incoming); the first collectives add the host
- *   leaders' ring (2 peers for local rank 0; none when h == 1).
+ * - the probe plan (src/transport/engine/pairs.c): each pair of hosts (a < b) is probed by one
+ *   pair of ranks, the rank of local index b mod l on host a and the rank of local index a mod l
+ *   on host b, one test connection each way (closed once answered), so a rank has about
+ *   (h - 1) / l probe partners; the first collectives add the host leaders' ring (2 peers for
+ *   local rank 0; none when h == 1).
  * - leave: every rank adds itself to the leave count and waits for go (the last one sets it;
  *   waits that time out in 1 s slices are repeated), then adds itself to the count of ranks
  *   gone; the last one deletes the job's keys (2). */

@@ -5,8 +5,9 @@
  * and the engine is played by what it exchanges through the store: its cards (listening
  * addresses; either all-gathered, as the engine does today, or fetched for the peers a rank
  * connects to), the verdicts of the probe spread over a host's ranks (scale_model.h: each
- * pair of hosts probed once), its outcome, and the barrier after routes. Probe connections are
- * counted by that plan, not opened.
+ * pair of hosts probed by one pair of ranks, the engine's plan), its outcome, and the barrier
+ * after routes. Probe partners are counted by that plan (the engine opens a test connection
+ * each way per partner and closes it once answered), not opened.
  *
  * Per phase it prints the store's requests, bytes in and out, connections accepted and CPU
  * time, the probe connections per rank, the wall time here, and a modelled time on a cluster:
