@@ -140,7 +140,7 @@ typedef enum {
 } tacl_launcher_t;
 
 /* Largest world: every rank holds the world's reachability matrix (size^2 bytes, 64 MiB here),
- * gathered through the store in one reply. Bootstrap refuses larger sizes. */
+ * built from the probe's verdicts gathered through the store. Bootstrap refuses larger sizes. */
 #define TACL_WORLD_SIZE_MAX 8192
 
 typedef struct {
