@@ -14,7 +14,8 @@
  *   kill_relay chain 0-1-2, the relay 1 is SIGKILLed: 0 and 2, both alive, fail with
  *              TACL_ERR_UNREACHABLE naming the lost relay
  *   dial_stalled  rank 2 stopped before rank 0 ever talked to it: rank 0's dial (connections
- *              are made on first use) fails after the probe timeout, naming the connect
+ *              are made on first use) fails after the probe timeout, naming the connect, and
+ *              does not hold up rank 0's first message to rank 3
  *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
  * TACL_ERR_UNREACHABLE (alive but silent) after about 3.5 heartbeats, not at the deadline
  *   stall_idle three ranks of three hosts, rank 2 SIGSTOPped while nobody sends anything: the
@@ -45,8 +46,8 @@ static const uint8_t *allowed;
 
 static tacl__engine_t *mp_create(int rank, int size, const tacl__xchg_t *x)
 {
-    static const char *split[] = {"h0", "h1", "h2", "h3"};
-    static const char *same[] = {"h", "h", "h", "h"};
+    static const char *split[] = {"h0", "h1", "h2", "h3", "h4"};
+    static const char *same[] = {"h", "h", "h", "h", "h"};
     tacl__engine_config_t cfg = {.rank = rank,
                                  .size = size,
                                  .xchg = x,
@@ -288,15 +289,16 @@ static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     return 0;
 }
 
-/* Three hosts, rank 2 stopped by rank 0 before anyone talked to it from rank 0 (0-2 is no
- * link of the notice tree 0-1-2, so it has no connection yet): rank 0's first receive from it
- * needs one, the dial gets no handshake from the stopped process, and rank 0's wait in an
- * operation of ranks 0 and 2 fails naming the connect that timed out, after the probe timeout
- * (2 s), not at its deadline. */
+/* Five hosts, rank 2 stopped by rank 0 before anyone talked to it from rank 0 (0-2 is no link
+ * of the notice tree 0-1-2-3-4, and no rank's watch: 0 watches 1, 4 watches 0, so it has no
+ * connection yet): rank 0's first receive from it needs one, the dial gets no handshake from
+ * the stopped process, and rank 0's wait in an operation of ranks 0 and 2 fails naming the
+ * connect that timed out, after the probe timeout (2 s), not at its deadline; meanwhile rank
+ * 0's first message to rank 3 (unconnected too) arrives at once. */
 static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
-    int pid = (int)getpid(), pids[3];
+    int pid = (int)getpid(), pids[5];
     tacl__errbuf_t eb;
     CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
     tacl__engine_t *e = mp_create(rank, size, x);
@@ -305,11 +307,18 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
         pause(); /* stopped, then killed by rank 0 */
         return 1;
     }
-    tacl__msg_key_t done = {.comm_id = 2, .tag = 9};
+    tacl__msg_key_t done = {.comm_id = 2, .tag = 9}, ping = {.comm_id = 3, .tag = 1};
     uint8_t b = 0;
     tacl__req_t *r;
-    if (rank == 1) {
-        /* Stays up until rank 0 is done. */
+    if (rank != 0) {
+        /* Rank 3 takes rank 0's message, sent while rank 0's dial to rank 2 hangs; both stay
+         * up until rank 0 is done. */
+        if (rank == 3) {
+            /* Posted late, so that rank 3's own need of the link does not make it first. */
+            usleep(1500000);
+            CHECK_OK(tacl__engine_irecv(e, 0, &ping, NULL, &b, 1, &r));
+            CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(20), NULL, 0, &eb));
+        }
         CHECK_OK(tacl__engine_irecv(e, 0, &done, NULL, &b, 1, &r));
         CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(20), NULL, 0, &eb));
         tacl__engine_destroy(e);
@@ -320,6 +329,16 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
     tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
     uint64_t t0 = tacl__now_ns();
     CHECK_OK(tacl__engine_irecv(e, 2, &key, NULL, in, sizeof in, &r));
+    /* Meanwhile rank 0's first message to rank 3 (no connection yet either) goes at once: a
+     * dial waiting out a stopped peer does not hold up the others. */
+    usleep(300000); /* the dial to rank 2 has started (within a tick of the receive) */
+    uint64_t t1 = tacl__now_ns();
+    tacl__req_t *rp;
+    CHECK_OK(tacl__engine_isend(e, 3, &ping, NULL, &b, 1, &rp));
+    CHECK_OK(tacl__engine_wait(e, &rp, 1, tacl__deadline_ns(10), NULL, 0, &eb));
+    double ping_s = (double)(tacl__now_ns() - t1) * 1e-9;
+    fprintf(stderr, "rank 0: first message to rank 3 took %.3f s\n", ping_s);
+    CHECK(ping_s < 1.0);
     /* An operation of ranks 0 and 2: the cut of their link fails it (a path through rank 1,
      * whose own link to rank 2 may have been made before the stop, does not help it). */
     int group[2] = {0, 2};
@@ -333,8 +352,11 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
                            "connect to ");
     CHECK_CONTAINS(eb.msg, "timed out after 2.0 s");
     CHECK(took > 1.5 && took < 5.0);
-    CHECK_OK(tacl__engine_isend(e, 1, &done, NULL, &b, 1, &r));
-    CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(10), NULL, 0, &eb));
+    tacl__req_t *rd[3];
+    CHECK_OK(tacl__engine_isend(e, 1, &done, NULL, &b, 1, &rd[0]));
+    CHECK_OK(tacl__engine_isend(e, 3, &done, NULL, &b, 1, &rd[1]));
+    CHECK_OK(tacl__engine_isend(e, 4, &done, NULL, &b, 1, &rd[2]));
+    CHECK_OK(tacl__engine_wait(e, rd, 3, tacl__deadline_ns(10), NULL, 0, &eb));
     tacl__engine_destroy(e);
     return 0;
 }
@@ -424,7 +446,7 @@ static int lazy_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "kill";
-    int status[4] = {0}, size;
+    int status[5] = {0}, size;
     xchg_fork_fn fn;
     int victim = -1, victim_sig = 0;
     if (!strcmp(what, "sizes_shm") || !strcmp(what, "sizes_cma") || !strcmp(what, "cma_fallback")) {
@@ -468,7 +490,7 @@ int main(int argc, char **argv)
         fn = lazy_child;
     } else if (!strcmp(what, "dial_stalled")) {
         setenv("TACL_HEARTBEAT", "5", 1); /* rank 1's watch of rank 2 stays out of it */
-        size = 3;
+        size = 5;
         fn = dial_stalled_child;
         victim = 2;
         victim_sig = SIGKILL;

@@ -38,6 +38,8 @@
 #define PROBE_LABEL_ACCEPT  "tacl-engine accept"
 #define PROBE_ONLY          0x100 /* in a hello's idx: a reachability test, closed once answered */
 #define PROBE_LOG_BURST     20.0
+/* Dialer threads at most: one waiting out a dead address does not hold up the others' dials. */
+#define PROBE_DIALERS 4
 
 /* What this rank knows of its connection with a peer (acceptor and dialer, under mu). */
 enum { PEER_NONE, PEER_DIALING, PEER_AWAIT, PEER_CONNECTED };
@@ -94,8 +96,8 @@ struct tacl__probe {
     _Atomic int ready;
     int wake_fd;
     /* The dialer thread (tacl__probe_dialer_start): peers to dial and the address of each. */
-    pthread_t dthread;
-    int dstarted, nconns;
+    pthread_t dthread[PROBE_DIALERS];
+    int ndthreads, dbusy, nconns; /* dialer threads started, and dialing now */
     _Atomic int dstop;
     double dial_timeout;
     pthread_cond_t dcv;
@@ -586,10 +588,12 @@ static void *probe_dialer(void *arg)
         }
         p->ndwant = 0;
         if (!any) continue;
+        p->dbusy++;
         pthread_mutex_unlock(&p->mu);
         tacl__probe_connect(p, addrs, naddr, want, p->nconns, 0, p->dial_timeout, fds, mask, NULL,
                             info);
         pthread_mutex_lock(&p->mu);
+        p->dbusy--;
         for (int j = 0; j < n; j++) {
             if (!want[j]) continue;
             if (mask[j] & 1) {
@@ -623,12 +627,12 @@ tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns
     p->nconns = nconns;
     p->dial_timeout = timeout_s;
     if (p->evh) atomic_store(&p->ready, 1);
+    int e = pthread_create(&p->dthread[0], NULL, probe_dialer, p);
+    if (e == 0) p->ndthreads = 1;
     pthread_mutex_unlock(&p->mu);
-    int e = pthread_create(&p->dthread, NULL, probe_dialer, p);
     if (e != 0)
         return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the dialer thread: %s",
                          strerror(e));
-    p->dstarted = 1;
     return TACL_OK;
 }
 
@@ -639,6 +643,10 @@ void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a)
         p->dwant[peer] = 1;
         p->daddr[peer] = *a;
         p->ndwant++;
+        /* Every dialer busy (a dial waiting for its timeout): one more takes this one. */
+        if (p->dbusy == p->ndthreads && p->ndthreads < PROBE_DIALERS &&
+            pthread_create(&p->dthread[p->ndthreads], NULL, probe_dialer, p) == 0)
+            p->ndthreads++;
         pthread_cond_signal(&p->dcv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -661,13 +669,13 @@ void tacl__probe_stop(tacl__probe_t *p)
     if (write(p->stop_pipe[1], "x", 1) != 1)
         TACL_WARN(TACL_SUB_NET, "cannot signal the acceptor thread: %s", strerror(errno));
     pthread_join(p->thread, NULL);
-    if (p->dstarted) {
-        pthread_mutex_lock(&p->mu);
-        atomic_store(&p->dstop, 1);
-        pthread_cond_signal(&p->dcv);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->dthread, NULL);
-    }
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->dstop, 1);
+    pthread_cond_broadcast(&p->dcv);
+    int nd = p->ndthreads;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < nd; i++)
+        pthread_join(p->dthread[i], NULL);
     for (int i = 0; i < p->npending; i++)
         close(p->pending[i].fd);
     tacl__probe_event_t *ev = p->evh;

@@ -39,10 +39,10 @@ tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tac
 void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const int *naddr,
                          const uint8_t *want, int nconns, int probe_only, double timeout_s,
                          int *fds, uint16_t *mask, uint8_t *won_addr, char (*info)[120]);
-/* From here on connections are made on demand: tacl__probe_dial asks the dialer thread for
+/* From here on connections are made on demand: tacl__probe_dial asks a dialer thread for
  * nconns connections to a peer at address a (none when one exists or the peer's own dial is
- * on its way: of two crossing dials the lower rank's is kept); wake_fd is written whenever an
- * event is queued. */
+ * on its way: of two crossing dials the lower rank's is kept); while every dialer waits on a
+ * slow address another starts (4 at most); wake_fd is written whenever an event is queued. */
 tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns, double timeout_s,
                                        tacl__errbuf_t *eb);
 void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a);
