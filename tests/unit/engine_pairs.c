@@ -50,6 +50,12 @@ static void w_make(world_t *w, int n, int per)
     }
 }
 
+static void w_free(world_t *w)
+{
+    for (int r = 0; r < w->n; r++)
+        free(w->hosts[r]);
+}
+
 static tacl__engine_t *w_engine(const world_t *w, int rank)
 {
     tacl__engine_t *e = calloc(1, sizeof *e);
@@ -125,6 +131,7 @@ static void test_plan(void)
     tacl__eng_verdicts_free(&v);
     tacl__eng_groups_free(&gp);
     w_engine_free(e);
+    w_free(&w);
 }
 
 /* Every rank's record as the probers would report it (ok unless fail(a, b), answering address
@@ -257,6 +264,7 @@ static void test_inherit(void)
     tacl__eng_verdicts_free(&v);
     free(rows);
     tacl__eng_groups_free(&gp);
+    w_free(&w);
 }
 
 /* The tree's edges seen from every rank: symmetric, n - components edges, inside reach. */
@@ -326,6 +334,7 @@ static void test_tree(void)
         for (int j = 0; j < 16; j++)
             if ((i / 4 <= 1) != (j / 4 <= 1)) reach[i * 16 + j] = 0;
     CHECK(tree_check(&w, reach, &deg) == 14);
+    w_free(&w);
 }
 
 int main(int argc, char **argv)
