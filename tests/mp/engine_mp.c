@@ -16,6 +16,8 @@
  *   dial_stalled  rank 2 stopped before rank 0 ever talked to it: rank 0's dial (connections
  *              are made on first use) fails after the probe timeout, naming the connect, and
  *              does not hold up rank 0's first message to rank 3
+ *   crossing   six hosts, every rank's first messages to every other at the same moment (pairs
+ *              dial each other at once; 4 connections per pair), three engine lifetimes
  *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
  * TACL_ERR_UNREACHABLE (alive but silent) after about 3.5 heartbeats, not at the deadline
  *   stall_idle three ranks of three hosts, rank 2 SIGSTOPped while nobody sends anything: the
@@ -46,8 +48,8 @@ static const uint8_t *allowed;
 
 static tacl__engine_t *mp_create(int rank, int size, const tacl__xchg_t *x)
 {
-    static const char *split[] = {"h0", "h1", "h2", "h3", "h4"};
-    static const char *same[] = {"h", "h", "h", "h", "h"};
+    static const char *split[] = {"h0", "h1", "h2", "h3", "h4", "h5"};
+    static const char *same[] = {"h", "h", "h", "h", "h", "h"};
     tacl__engine_config_t cfg = {.rank = rank,
                                  .size = size,
                                  .xchg = x,
@@ -361,6 +363,45 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
     return 0;
 }
 
+/* Six hosts, no connection yet but the notice tree's: every rank sends its first message to
+ * every other rank at the same moment, so most pairs dial each other at once (the lower
+ * rank's dial is kept, the higher waits for it), with 4 connections per pair; three engine
+ * lifetimes, every byte checked. */
+static int crossing_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    enum { LEN = 300000 };
+    for (int round = 0; round < 3; round++) {
+        tacl__engine_t *e = mp_create(rank, size, x);
+        uint8_t *out = malloc((size_t)size * LEN), *in = malloc((size_t)size * LEN);
+        CHECK(out && in);
+        for (int p = 0; p < size; p++)
+            for (size_t k = 0; k < LEN; k++)
+                out[(size_t)p * LEN + k] = pattern(k, rank * 64 + p * 8 + round);
+        tacl__req_t *r[12];
+        int nr = 0;
+        tacl__errbuf_t eb;
+        tacl__msg_key_t key = {.comm_id = 5, .tag = (uint64_t)round};
+        mp_barrier(x);
+        for (int p = 0; p < size; p++) {
+            if (p == rank) continue;
+            CHECK_OK(tacl__engine_isend(e, p, &key, NULL, out + (size_t)p * LEN, LEN, &r[nr++]));
+            CHECK_OK(tacl__engine_irecv(e, p, &key, NULL, in + (size_t)p * LEN, LEN, &r[nr++]));
+        }
+        CHECK_OK(tacl__engine_wait(e, r, nr, tacl__deadline_ns(30), NULL, 0, &eb));
+        for (int p = 0; p < size; p++)
+            for (size_t k = 0; p != rank && k < LEN; k++)
+                CHECK(in[(size_t)p * LEN + k] == pattern(k, p * 64 + rank * 8 + round));
+        for (int p = 0; p < size; p++)
+            if (p != rank) CHECK(tacl__engine_peer_alive(e, p));
+        free(out);
+        free(in);
+        mp_barrier(x);
+        tacl__engine_destroy(e);
+    }
+    return 0;
+}
+
 /* Ring segments this process maps: memfd "tacl-link-..." (or a named /tacl-link-... segment). */
 static int lazy_rings_mapped(void)
 {
@@ -446,7 +487,7 @@ static int lazy_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "kill";
-    int status[5] = {0}, size;
+    int status[6] = {0}, size;
     xchg_fork_fn fn;
     int victim = -1, victim_sig = 0;
     if (!strcmp(what, "sizes_shm") || !strcmp(what, "sizes_cma") || !strcmp(what, "cma_fallback")) {
@@ -494,6 +535,10 @@ int main(int argc, char **argv)
         fn = dial_stalled_child;
         victim = 2;
         victim_sig = SIGKILL;
+    } else if (!strcmp(what, "crossing")) {
+        setenv("TACL_SOCKET_NCONNS", "4", 1);
+        size = 6;
+        fn = crossing_child;
     } else if (!strcmp(what, "cut")) {
         setenv("TACL_HEARTBEAT", "0.3", 1);
         size = 2;
