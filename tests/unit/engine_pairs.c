@@ -125,7 +125,9 @@ static void test_plan(void)
         forged[k].group = -1;
     forged[0] = (eng_row_t){.group = 2, .ok = 1, .addr = 1}; /* rank 0 does not probe h2 */
     eng_verdicts_t v = {0};
-    CHECK_OK(tacl__eng_verdicts(&gp, forged, 2, 4, &v, &eb));
+    /* And an address index past the card's, or a failure text that is not there. */
+    forged[4] = (eng_row_t){.group = 1, .ok = 1, .addr = TACL_TCP_MAX_ADDRS + 1}; /* rank 1 */
+    CHECK_OK(tacl__eng_verdicts(&gp, forged, 2, 4, NULL, 0, &v, &eb));
     for (int k = 0; k < gp.ng * gp.ng; k++)
         CHECK(!v.ab[k]);
     tacl__eng_verdicts_free(&v);
@@ -134,16 +136,18 @@ static void test_plan(void)
     w_free(&w);
 }
 
-/* Every rank's record as the probers would report it (ok unless fail(a, b), answering address
- * won(a, b)), indexed into v. Returns the records (free them after v). */
+/* Every rank's record and failure texts as the probers would report them (ok unless fail(a,
+ * b), answering address won(a, b)), indexed into v; the texts in *texts. Returns the records
+ * (free both after v). */
 static eng_row_t *w_verdicts(const world_t *w, const eng_groups_t *gp, int (*fail)(int, int),
-                             int (*won)(int, int), eng_verdicts_t *v)
+                             int (*won)(int, int), eng_verdicts_t *v, char (**texts)[ENG_FAIL_TEXT])
 {
     int slots = tacl__eng_probe_slots(gp, w->n);
     eng_row_t *recs = calloc((size_t)w->n * (size_t)slots, sizeof *recs);
-    CHECK(recs);
+    char(*txt)[ENG_FAIL_TEXT] = calloc((size_t)w->n * (size_t)slots, sizeof *txt);
+    CHECK(recs && txt);
     for (int r = 0; r < w->n; r++) {
-        int k = 0;
+        int k = 0, nf = 0;
         for (int q = 0; q < slots; q++)
             recs[r * slots + q].group = -1;
         for (int b = 0; b < gp->ng; b++) {
@@ -151,20 +155,30 @@ static eng_row_t *w_verdicts(const world_t *w, const eng_groups_t *gp, int (*fai
             if (t < 0) continue;
             CHECK(k < slots);
             eng_row_t *row = &recs[r * slots + k++];
-            row->group = b;
+            row->group = (int16_t)b;
             if (fail(gp->group[r], b)) {
-                snprintf(row->info, sizeof row->info, "connect to 10.0.%d.1:%d: No route to host",
-                         b, 40000 + t);
+                snprintf(txt[r * slots + nf], ENG_FAIL_TEXT,
+                         "connect to 10.0.%d.1:%d: No route to host", b, 40000 + t);
+                row->text = (uint16_t)++nf;
                 continue;
             }
             row->ok = 1;
             row->mask = 1;
             row->addr = (uint8_t)won(gp->group[r], b);
-            snprintf(row->info, sizeof row->info, "tcp (made by rank %d)", r);
         }
     }
+    /* Every rank sends as many texts as the rank with the most failures (here: slots). */
+    int nfail = tacl__eng_fail_slots(recs, w->n, slots);
+    CHECK(nfail >= 1 && nfail <= slots);
+    char(*packed)[ENG_FAIL_TEXT] = calloc((size_t)w->n * (size_t)nfail, sizeof *packed);
+    CHECK(packed);
+    for (int r = 0; r < w->n; r++)
+        memcpy(packed[r * nfail], txt[r * slots], sizeof *packed * (size_t)nfail);
+    free(txt);
+    *texts = packed;
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__eng_verdicts(gp, recs, w->n, slots, v, &eb));
+    CHECK_OK(tacl__eng_verdicts(gp, recs, w->n, slots, (const char(*)[ENG_FAIL_TEXT])packed, nfail,
+                                v, &eb));
     return recs;
 }
 
@@ -193,7 +207,8 @@ static void test_inherit(void)
         CHECK_OK(tacl__eng_groups(e, w.addrs, w.naddr, &gp, &eb));
         CHECK(gp.ng == 4);
         eng_verdicts_t v = {0};
-        eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v);
+        char(*texts)[ENG_FAIL_TEXT];
+        eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v, &texts);
         CHECK_OK(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, 2, 0, &eb));
         for (int j = 0; j < w.n; j++) {
             if (j == me) continue;
@@ -231,6 +246,7 @@ static void test_inherit(void)
         if (me == 12) CHECK_CONTAINS(e->info[4], "tcp 10.0.1.1:40004 (eth0)");
         tacl__eng_verdicts_free(&v);
         free(rows);
+        free(texts);
         tacl__eng_groups_free(&gp);
         w_engine_free(e);
     }
@@ -247,7 +263,8 @@ static void test_inherit(void)
     CHECK(!tacl__eng_groups_allowed(&gp, allowed, w.n, 0, 1));
     CHECK(tacl__eng_groups_allowed(&gp, allowed, w.n, 0, 3));
     eng_verdicts_t v = {0};
-    eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v);
+    char(*texts)[ENG_FAIL_TEXT];
+    eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v, &texts);
     CHECK_OK(tacl__eng_pairs(e, allowed, &gp, &v, w.addrs, 1, 0, &eb));
     CHECK(!e->reach[1 * w.n + 5] && e->reach[1 * w.n + 13]);
     CHECK_CONTAINS(e->info[5], "not used: topology forbids it");
@@ -263,6 +280,7 @@ static void test_inherit(void)
     w_engine_free(e);
     tacl__eng_verdicts_free(&v);
     free(rows);
+    free(texts);
     tacl__eng_groups_free(&gp);
     w_free(&w);
 }

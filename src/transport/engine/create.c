@@ -231,6 +231,7 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     eng_row_t *rows = NULL;
     eng_groups_t gp = {0};
     eng_verdicts_t verdicts = {0};
+    char(*texts)[ENG_FAIL_TEXT] = NULL;
     int *ofds = malloc(sizeof *ofds * (size_t)n * TACL_PROBE_MAX_CONNS);
     uint16_t *mask = calloc((size_t)n, sizeof *mask);
     uint8_t *want = calloc((size_t)n, 1);
@@ -305,30 +306,52 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     }
     tacl__probe_connect(probe_h, addrs, naddr, want, 1, 1, full ? timeout : probe, ofds, mask, won,
                         pinfo);
-    int k = 0;
+    /* The record: 8 bytes per group probed; the texts of failures, if any, separately. */
+    char(*mine_txt)[ENG_FAIL_TEXT] = calloc((size_t)slots, sizeof *mine_txt);
+    int k = 0, nf = 0;
     for (int b = 0; b < slots; b++)
         mine_rec[b].group = -1;
-    for (int b = 0; b < G && k < slots; b++) {
+    for (int b = 0; mine_txt && b < G && k < slots; b++) {
         int t = tacl__eng_probe_target(&gp, gme, b, me);
         if (t < 0 || !want[t]) continue;
         eng_row_t *r = &mine_rec[k++];
-        r->group = b;
+        r->group = (int16_t)b;
         r->ok = mask[t] & 1;
         r->mask = mask[t];
         r->addr = won[t];
-        snprintf(r->info, sizeof r->info, "%s", pinfo[t]);
+        if (!r->ok) {
+            snprintf(mine_txt[nf], sizeof mine_txt[nf], "%s", pinfo[t]);
+            r->text = (uint16_t)++nf;
+        }
     }
     free(pinfo);
     free(won);
     for (int i = 0; i < n * TACL_PROBE_MAX_CONNS; i++)
         if (ofds[i] >= 0) close(ofds[i]); /* a test only: the peer closes its end too */
+    if (!mine_txt) {
+        free(mine_rec);
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        goto err;
+    }
 
-    /* 3. Everyone gets every rank's verdicts (n x slots: a record per rank of the groups it
-     * probed, not a row per rank of the world). */
+    /* 3. Everyone gets every rank's record (n x slots: the groups it probed, not a row per
+     * rank of the world), then, where some probe failed, every rank's failure texts. */
     st = tacl__xchg_allgather(cfg->xchg, mine_rec, sizeof *mine_rec * (size_t)slots, rows, eb);
     free(mine_rec);
+    int nfail = st == TACL_OK ? tacl__eng_fail_slots(rows, n, slots) : 0;
+    if (nfail > slots) nfail = slots; /* a rank has at most one text per slot */
+    if (st == TACL_OK && nfail) {
+        texts = calloc((size_t)n * (size_t)nfail, sizeof *texts);
+        if (!texts)
+            st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
+        else
+            st = tacl__xchg_allgather(cfg->xchg, mine_txt, sizeof *mine_txt * (size_t)nfail, texts,
+                                      eb);
+    }
+    free(mine_txt);
     if (st != TACL_OK) goto err;
-    st = tacl__eng_verdicts(&gp, rows, n, slots, &verdicts, eb);
+    st = tacl__eng_verdicts(&gp, rows, n, slots, (const char(*)[ENG_FAIL_TEXT])texts, nfail,
+                            &verdicts, eb);
     if (st == TACL_OK)
         st = tacl__eng_pairs(e, cfg->allowed, &gp, &verdicts, addrs, (int)nconns, full, eb);
     if (st == TACL_OK) st = tacl__eng_notice_tree(e, eb);
@@ -416,6 +439,7 @@ err:
 out:
     tacl__eng_verdicts_free(&verdicts);
     tacl__eng_groups_free(&gp);
+    free(texts);
     free(cards);
     free(rows);
     free(ofds);

@@ -334,19 +334,25 @@ typedef struct {
     int *gcount; /* per group: its ranks, gmem[gstart[g] .. + gcount[g]) in rank order */
     int *gstart, *gmem;
 } eng_groups_t;
-/* One rank's verdict on a group it probed (-1: an unused slot): connected, 1 + the index of the
- * target's address that answered, connections made, and what worked or every address's error.
- * Each rank sends a record of tacl__eng_probe_slots of them. */
+/* One rank's verdict on a group it probed (group -1: an unused slot): connected, 1 + the index
+ * of the target's address that answered, connections made, and for a failure 1 + the index of
+ * its text among the rank's failure texts (0: none). Each rank sends a record of
+ * tacl__eng_probe_slots of them (8 bytes each); the texts of failures (every address's error,
+ * ENG_FAIL_TEXT bytes) follow in a second exchange only when some rank has one. */
 typedef struct {
-    int32_t group;
+    int16_t group;
     uint8_t ok, addr;
-    uint16_t mask;
-    char info[120];
+    uint16_t mask, text;
 } eng_row_t;
+#define ENG_FAIL_TEXT 120
 /* The verdicts by pair of groups: ab[a * ng + b] on (a, b) (inside a group, its first rank to
- * its second), way1[a] inside group a from its second rank to its first; NULL: not probed. */
+ * its second), way1[a] inside group a from its second rank to its first; NULL: not probed.
+ * The records (n x slots) and failure texts (n x nfail) they point into stay the caller's. */
 typedef struct {
     const eng_row_t **ab, **way1;
+    const eng_row_t *recs;
+    const char (*texts)[ENG_FAIL_TEXT];
+    int slots, nfail;
 } eng_verdicts_t;
 tacl_status_t tacl__eng_groups(const tacl__engine_t *e, const tacl__tcp_addr_t *addrs,
                                const int *naddr, eng_groups_t *gp, tacl__errbuf_t *eb);
@@ -355,9 +361,13 @@ void tacl__eng_groups_free(eng_groups_t *gp);
 int tacl__eng_probe_target(const eng_groups_t *gp, int a, int b, int me);
 /* The most groups a rank probes: the slots of every rank's record. */
 int tacl__eng_probe_slots(const eng_groups_t *gp, int n);
-/* Indexes the records of every rank (n x slots). */
+/* The most failure texts a rank of these records has (the size of the second exchange). */
+int tacl__eng_fail_slots(const eng_row_t *recs, int n, int slots);
+/* Indexes the records of every rank (n x slots) and their failure texts (n x nfail, NULL when
+ * nfail is 0). */
 tacl_status_t tacl__eng_verdicts(const eng_groups_t *gp, const eng_row_t *recs, int n, int slots,
-                                 eng_verdicts_t *v, tacl__errbuf_t *eb);
+                                 const char (*texts)[ENG_FAIL_TEXT], int nfail, eng_verdicts_t *v,
+                                 tacl__errbuf_t *eb);
 void tacl__eng_verdicts_free(eng_verdicts_t *v);
 /* 1 when the topology (allowed: NULL, every pair) lets some rank of a talk to some rank of b. */
 int tacl__eng_groups_allowed(const eng_groups_t *gp, const uint8_t *allowed, int n, int a, int b);

@@ -128,10 +128,34 @@ void tacl__eng_verdicts_free(eng_verdicts_t *v)
     v->ab = v->way1 = NULL;
 }
 
+int tacl__eng_fail_slots(const eng_row_t *recs, int n, int slots)
+{
+    int most = 0;
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < slots; k++) {
+            int t = recs[(size_t)r * (size_t)slots + (size_t)k].text;
+            if (t > most) most = t;
+        }
+    return most;
+}
+
+/* What worked or why not, for a verdict (its rank's failure text; "" when none was sent). */
+static const char *eng_row_text(const eng_verdicts_t *v, const eng_row_t *row)
+{
+    if (!row || !row->text || row->text > v->nfail || !v->texts) return "";
+    size_t r = (size_t)(row - v->recs) / (size_t)v->slots;
+    return v->texts[r * (size_t)v->nfail + row->text - 1];
+}
+
 tacl_status_t tacl__eng_verdicts(const eng_groups_t *gp, const eng_row_t *recs, int n, int slots,
-                                 eng_verdicts_t *v, tacl__errbuf_t *eb)
+                                 const char (*texts)[ENG_FAIL_TEXT], int nfail, eng_verdicts_t *v,
+                                 tacl__errbuf_t *eb)
 {
     size_t g = (size_t)gp->ng;
+    v->recs = recs;
+    v->texts = texts;
+    v->slots = slots;
+    v->nfail = nfail;
     v->ab = calloc(g * g, sizeof *v->ab);
     v->way1 = calloc(g, sizeof *v->way1);
     if (!v->ab || !v->way1) {
@@ -144,7 +168,9 @@ tacl_status_t tacl__eng_verdicts(const eng_groups_t *gp, const eng_row_t *recs, 
             int a = gp->group[r], b = row->group;
             /* A record names only groups its rank was meant to probe (the same plan on every
              * rank), so a rank cannot stand in for another's verdict. */
-            if (b < 0 || b >= gp->ng || tacl__eng_probe_target(gp, a, b, r) < 0) continue;
+            if (b < 0 || b >= gp->ng || tacl__eng_probe_target(gp, a, b, r) < 0 ||
+                row->addr > TACL_TCP_MAX_ADDRS || (row->ok && !row->addr))
+                continue;
             if (a == b && gp->gmem[gp->gstart[a]] != r)
                 v->way1[a] = row;
             else
@@ -183,7 +209,10 @@ static void eng_pair_text(const tacl__engine_t *e, const eng_groups_t *gp, const
                  nconns > 1 ? "s" : "");
         return;
     }
-    const char *x = up ? up->info : "", *y = down ? down->info : "";
+    char x[ENG_FAIL_TEXT], y[ENG_FAIL_TEXT];
+    /* A text is what the sender wrote: at most its size, ended here whatever came. */
+    snprintf(x, sizeof x, "%.*s", ENG_FAIL_TEXT - 1, eng_row_text(v, up));
+    snprintf(y, sizeof y, "%.*s", ENG_FAIL_TEXT - 1, eng_row_text(v, down));
     if (!strcmp(x, y))
         snprintf(out, len, "%.123s", x);
     else
