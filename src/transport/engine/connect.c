@@ -85,11 +85,21 @@ static void eng_dial_failed(tacl__engine_t *e, int peer, const char *why)
 {
     tacl__eng_link_t *l = peer >= 0 && peer < e->size ? e->links[peer] : NULL;
     if (!l || l->state != ENG_LINK_UP || l->wired) return; /* the peer's own dial made it */
+    /* A connection closed in the handshake: the peer's process ended while answering it, or
+     * its acceptor let go of it (flooded). One more dial tells: refused when the process is
+     * gone, answered when it is not. */
+    int closed = strstr(why, "closed ") != NULL;
+    if (closed && !l->redialed) {
+        l->redialed = 1;
+        tacl__probe_dial(e->probe, peer, &e->dial_addr[peer]);
+        return;
+    }
     char how[200];
     snprintf(how, sizeof how, "cannot connect to rank %d: %.150s", peer, why);
     /* A refusal or a reset comes from the peer's host: its listener, open for the engine's
-     * life, is gone (with the connections waiting in its backlog). */
-    int gone = strstr(why, strerror(ECONNREFUSED)) || strstr(why, strerror(ECONNRESET));
+     * life, is gone (with the connections waiting in its backlog); so is a peer that closed
+     * the handshake twice. */
+    int gone = closed || strstr(why, strerror(ECONNREFUSED)) || strstr(why, strerror(ECONNRESET));
     tacl__eng_link_down(e, l, gone ? ENG_LINK_DEAD : ENG_LINK_CUT, how);
 }
 

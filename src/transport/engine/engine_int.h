@@ -139,7 +139,7 @@ typedef struct tacl__eng_link {
     /* Its tcp connections are made when the pair first needs one (connect.c): until then
      * tcp[0] holds the frames queued for it without a socket. wired: one is made; dial_since:
      * when it was first needed (0: not yet). */
-    int wired;
+    int wired, redialed; /* redialed: a dial closed in its handshake was tried again */
     uint64_t dial_since;
     tacl__eng_conn_t *tcp[ENG_LINK_CONNS];
     int ntcp;
