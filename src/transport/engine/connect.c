@@ -38,13 +38,20 @@ void tacl__eng_need(tacl__engine_t *e, tacl__eng_link_t *l)
 static void eng_attach(tacl__engine_t *e, int peer, int fd)
 {
     tacl__eng_link_t *l = peer >= 0 && peer < e->size ? e->links[peer] : NULL;
-    if (!l || l->state != ENG_LINK_UP) {
+    void *impl = l && l->state != ENG_LINK_DEAD ? tacl__tcp_conn_wrap(fd) : NULL;
+    if (!impl) {
         close(fd);
         return;
     }
-    void *impl = tacl__tcp_conn_wrap(fd);
-    if (!impl) {
-        close(fd);
+    if (l->state == ENG_LINK_CUT) {
+        /* Came after this rank gave the link up (its dial timed out): kept open and unused,
+         * like the link's other sockets, so that the peer does not read a death. */
+        tacl__eng_conn_t *c =
+            l->ntcp < ENG_LINK_CONNS ? tacl__eng_conn_new(l, &tacl__tcp_ops, impl, fd) : NULL;
+        if (c)
+            l->tcp[l->ntcp++] = c;
+        else
+            tacl__tcp_ops.close(impl);
         return;
     }
     tacl__eng_conn_t *c = NULL;
