@@ -16,6 +16,9 @@
  *   dial_stalled  rank 2 stopped before rank 0 ever talked to it: rank 0's dial (connections
  *              are made on first use) fails after the probe timeout, naming the connect, and
  *              does not hold up rank 0's first message to rank 3
+ *   dial_late  as dial_stalled, then rank 2 resumes and dials rank 0, which has cut the link:
+ *              the late connection is kept open, rank 2 reads no death of rank 0; and rank 2's
+ *              own dial to rank 3, in flight while it was stopped, still succeeds
  *   crossing   six hosts, every rank's first messages to every other at the same moment (pairs
  *              dial each other at once; 4 connections per pair), three engine lifetimes
  *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
@@ -363,6 +366,56 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
     return 0;
 }
 
+/* Five hosts as in dial_stalled: rank 0's dial to the stopped rank 2 times out and cuts the
+ * link 0-2; rank 2 is then resumed and sends to rank 0, whose acceptor hands the late
+ * connection over to a link this rank has cut: it is kept open (unused), so rank 2 reads no
+ * death of rank 0: its receive from rank 0 times out rather than failing with PEER_LOST. */
+static int dial_late_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    int pid = (int)getpid(), pids[5];
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    tacl__engine_t *e = mp_create(rank, size, x);
+    mp_barrier(x);
+    tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
+    uint8_t b = 7, in[4];
+    tacl__req_t *r;
+    if (rank == 0) {
+        CHECK(kill(pids[2], SIGSTOP) == 0);
+        int group[2] = {0, 2};
+        CHECK_OK(tacl__engine_irecv(e, 2, &key, NULL, in, 1, &r));
+        CHECK_ST(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(15), group, 2, &eb),
+                 TACL_ERR_UNREACHABLE);
+        CHECK_CONTAINS(eb.msg, "cannot connect to rank 2");
+        CHECK(kill(pids[2], SIGCONT) == 0);
+    }
+    mp_barrier(x); /* rank 2 arrives once resumed */
+    if (rank == 2) {
+        tacl__msg_key_t k2 = {.comm_id = 1, .tag = 2};
+        CHECK_OK(tacl__engine_isend(e, 0, &k2, NULL, &b, 1, &r));
+        CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(10), NULL, 0, &eb));
+        CHECK_OK(tacl__engine_irecv(e, 0, &key, NULL, in, 1, &r));
+        tacl_status_t st = tacl__engine_wait(e, &r, 1, tacl__deadline_ns(1.5), NULL, 0, &eb);
+        fprintf(stderr, "rank 2: receive from rank 0 after the late connection: %s\n", eb.msg);
+        CHECK(st == TACL_ERR_TIMEOUT);
+    }
+    /* Rank 2's own dials that were in flight when it was stopped do not count the stop against
+     * the peer: its link to rank 3 (the notice tree's) works once it runs again. */
+    tacl__msg_key_t k3 = {.comm_id = 1, .tag = 3};
+    if (rank == 2 || rank == 3) {
+        if (rank == 2)
+            CHECK_OK(tacl__engine_isend(e, 3, &k3, NULL, &b, 1, &r));
+        else
+            CHECK_OK(tacl__engine_irecv(e, 2, &k3, NULL, in, 1, &r));
+        CHECK_OK(tacl__engine_wait(e, &r, 1, tacl__deadline_ns(10), NULL, 0, &eb));
+        CHECK(rank == 2 || in[0] == 7);
+    }
+    mp_barrier(x);
+    tacl__engine_destroy(e);
+    return 0;
+}
+
 /* Six hosts, no connection yet but the notice tree's: every rank sends its first message to
  * every other rank at the same moment, so most pairs dial each other at once (the lower
  * rank's dial is kept, the higher waits for it), with 4 connections per pair; three engine
@@ -535,6 +588,10 @@ int main(int argc, char **argv)
         fn = dial_stalled_child;
         victim = 2;
         victim_sig = SIGKILL;
+    } else if (!strcmp(what, "dial_late")) {
+        setenv("TACL_HEARTBEAT", "5", 1);
+        size = 5;
+        fn = dial_late_child;
     } else if (!strcmp(what, "crossing")) {
         setenv("TACL_SOCKET_NCONNS", "4", 1);
         size = 6;

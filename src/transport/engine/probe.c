@@ -40,6 +40,8 @@
 #define PROBE_LOG_BURST     20.0
 /* Dialer threads at most: one waiting out a dead address does not hold up the others' dials. */
 #define PROBE_DIALERS 4
+/* A poll this much later than asked means this process was not running. */
+#define PROBE_OWN_GAP_NS 300000000ull
 
 /* What this rank knows of its connection with a peer (acceptor and dialer, under mu). */
 enum { PEER_NONE, PEER_DIALING, PEER_AWAIT, PEER_CONNECTED };
@@ -419,7 +421,15 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
         }
         if (ms > 100) ms = 100; /* an engine being destroyed stops its dialer */
         if (atomic_load(&p->dstop)) break;
+        uint64_t t0 = tacl__now_ns();
         if (poll(pf, (nfds_t)na, ms) < 0 && errno != EINTR) break;
+        /* A poll that came back far later than asked: this process did not run (stopped, or
+         * starved); that time is not the peers' to answer in. */
+        uint64_t took = tacl__now_ns() - t0, asked = (uint64_t)ms * 1000000ull;
+        if (took > asked + PROBE_OWN_GAP_NS) {
+            for (int i = 0; i < na; i++)
+                at[i].deadline_ns += took - asked;
+        }
         for (int i = na - 1; i >= 0; i--) {
             probe_attempt_t *t = &at[i];
             const tacl__tcp_addr_t *a = &addrs[t->peer * TACL_TCP_MAX_ADDRS + t->addr];

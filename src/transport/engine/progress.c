@@ -89,6 +89,8 @@ static void eng_own_gap(tacl__engine_t *e)
         l->last_rx = l->last_rx + lost < now ? l->last_rx + lost : now;
         if (l->watch_since)
             l->watch_since = l->watch_since + lost < now ? l->watch_since + lost : now;
+        if (l->dial_since && !l->wired)
+            l->dial_since = l->dial_since + lost < now ? l->dial_since + lost : now;
     }
     TACL_DEBUG(TACL_SUB_NET, "rank %d: progress thread did not run for %.2f s", e->rank,
                (double)gap * 1e-9);
