@@ -19,6 +19,8 @@
  *   dial_late  as dial_stalled, then rank 2 resumes and dials rank 0, which has cut the link:
  *              the late connection is kept open, rank 2 reads no death of rank 0; and rank 2's
  *              own dial to rank 3, in flight while it was stopped, still succeeds
+ *   hostile    five hosts; rank 0 opens silent and garbage connections to the others'
+ *              listeners while every pair makes its first exchange: all of it arrives
  *   crossing   six hosts, every rank's first messages to every other at the same moment (pairs
  *              dial each other at once; 4 connections per pair), three engine lifetimes
  *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
@@ -36,11 +38,13 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -416,6 +420,89 @@ static int dial_late_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     return 0;
 }
 
+/* A socket connected to the listener a link text names ("tcp 10.0.0.2:4242 (eth0), ..." or
+ * "tcp [fd00::2]:4242 (...)"), or -1. */
+static int hostile_connect(const char *info)
+{
+    char host[80] = "", port[16] = "";
+    const char *a = strstr(info, "tcp ");
+    if (!a) return -1;
+    a += 4;
+    const char *colon = *a == '[' ? strstr(a, "]:") : strchr(a, ':');
+    if (!colon) return -1;
+    size_t hl = (size_t)(colon - a) - (*a == '[' ? 1 : 0);
+    if (hl >= sizeof host) return -1;
+    memcpy(host, a + (*a == '['), hl);
+    host[hl] = '\0';
+    const char *pp = colon + (*a == '[' ? 2 : 1);
+    size_t pl = strspn(pp, "0123456789");
+    if (!pl || pl >= sizeof port) return -1;
+    memcpy(port, pp, pl);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai) != 0) return -1;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* Five hosts; after create rank 0 turns on the others' listeners (which stay open for
+ * connections on demand; the link text of a pair names the higher rank's address, where the
+ * lower one connects): per rank, 20 connections that never say a word and 5 that take the
+ * challenge and answer with 300 bytes of garbage. Meanwhile every rank sends its first message
+ * to every other (most pairs dial now): every byte arrives, every wait succeeds. */
+static int hostile_child(int rank, int size, const tacl__xchg_t *x, void *arg)
+{
+    (void)arg;
+    tacl__engine_t *e = mp_create(rank, size, x);
+    int junk[4 * 25], nj = 0;
+    if (rank == 0) {
+        uint8_t garbage[300];
+        for (size_t k = 0; k < sizeof garbage; k++)
+            garbage[k] = (uint8_t)(k * 131 + 7);
+        for (int p = 1; p < size; p++)
+            for (int k = 0; k < 25; k++) {
+                int fd = hostile_connect(tacl__engine_link_info(e, p));
+                CHECK(fd >= 0);
+                junk[nj++] = fd;
+                if (k < 20) continue;
+                uint8_t chal[40];
+                CHECK(recv(fd, chal, sizeof chal, MSG_WAITALL) == (ssize_t)sizeof chal);
+                CHECK(send(fd, garbage, sizeof garbage, MSG_NOSIGNAL) > 0);
+            }
+    }
+    mp_barrier(x);
+    enum { LEN = 65536 };
+    uint8_t *out = malloc((size_t)size * LEN), *in = malloc((size_t)size * LEN);
+    CHECK(out && in);
+    for (int p = 0; p < size; p++)
+        for (size_t k = 0; k < LEN; k++)
+            out[(size_t)p * LEN + k] = pattern(k, rank * 16 + p);
+    tacl__req_t *r[10];
+    int nr = 0;
+    tacl__errbuf_t eb;
+    tacl__msg_key_t key = {.comm_id = 6, .tag = 1};
+    for (int p = 0; p < size; p++) {
+        if (p == rank) continue;
+        CHECK_OK(tacl__engine_isend(e, p, &key, NULL, out + (size_t)p * LEN, LEN, &r[nr++]));
+        CHECK_OK(tacl__engine_irecv(e, p, &key, NULL, in + (size_t)p * LEN, LEN, &r[nr++]));
+    }
+    CHECK_OK(tacl__engine_wait(e, r, nr, tacl__deadline_ns(10), NULL, 0, &eb));
+    for (int p = 0; p < size; p++)
+        for (size_t k = 0; p != rank && k < LEN; k++)
+            CHECK(in[(size_t)p * LEN + k] == pattern(k, p * 16 + rank));
+    free(out);
+    free(in);
+    mp_barrier(x);
+    for (int k = 0; k < nj; k++)
+        close(junk[k]);
+    tacl__engine_destroy(e);
+    return 0;
+}
+
 /* Six hosts, no connection yet but the notice tree's: every rank sends its first message to
  * every other rank at the same moment, so most pairs dial each other at once (the lower
  * rank's dial is kept, the higher waits for it), with 4 connections per pair; three engine
@@ -592,6 +679,9 @@ int main(int argc, char **argv)
         setenv("TACL_HEARTBEAT", "5", 1);
         size = 5;
         fn = dial_late_child;
+    } else if (!strcmp(what, "hostile")) {
+        size = 5;
+        fn = hostile_child;
     } else if (!strcmp(what, "crossing")) {
         setenv("TACL_SOCKET_NCONNS", "4", 1);
         size = 6;
