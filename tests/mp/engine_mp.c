@@ -24,7 +24,8 @@
  *   crossing   six hosts, every rank's first messages to every other at the same moment (pairs
  *              dial each other at once; 4 connections per pair), three engine lifetimes
  *   cut        a rank is SIGSTOPped after a first message: its peer's wait fails with
- * TACL_ERR_UNREACHABLE (alive but silent) after about 3.5 heartbeats, not at the deadline
+ *              TACL_ERR_UNREACHABLE (alive but silent) after about 3.5 heartbeats, not at the
+ *              deadline
  *   stall_idle three ranks of three hosts, rank 2 SIGSTOPped while nobody sends anything: the
  *              others, without a request in flight, still come to see it stalled within seconds
  *              (rank 1 watches its successor; rank 0 learns from rank 1 and probes its own link)

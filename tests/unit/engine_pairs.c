@@ -1,15 +1,21 @@
 /* engine_pairs.c — which pairs create probes and what every pair inherits (src/transport/
- * engine/pairs.c), on made-up worlds without sockets:
- *   plan      16 ranks on 4 hosts: each ordered pair of hosts has exactly one prober and one
- *             target, inside a host its first two ranks probe each other, and a rank probes
- *             at most groups / (its group's ranks) other groups (rounded up); ranks of one host
- * with other addresses form their own group inherit   the verdicts of the probers become every rank
- * pair's: unreachable host pairs, a pair that connects one way only (the side that can dials, the
- * other waits), the address that answered (a multi-homed host reached at its second address from
- * one host and at its first from another) with each rank's own port, and the doctor's text; a pair
- * the topology forbids; TACL_TOPO=full refusing an unreachable pair tree      the notice tree is
- * the same spanning tree on every rank: a path on a full mesh, the chain on a chain of hosts, a
- * forest where the graph is cut */
+ * engine/pairs.c), on made-up worlds without sockets. Scenarios:
+ *
+ * plan: 16 ranks on 4 hosts. Each ordered pair of hosts has exactly one prober and one
+ * target, inside a host its first two ranks probe each other, and a rank probes at most
+ * groups / (its group's ranks) other groups (rounded up); ranks of one host with other
+ * addresses form their own group; records naming a group their rank was not meant to probe,
+ * or an address index past the card's, are ignored.
+ *
+ * inherit: the verdicts of the probers become every rank pair's: unreachable host pairs, a
+ * pair that connects one way only (the side that can dials, the other waits), the address
+ * that answered (a multi-homed host reached at its second address from one host and at its
+ * first from another) first among the peer's addresses to dial, with each rank's own port,
+ * and the doctor's text; a pair the topology forbids; TACL_TOPO=full refusing an unreachable
+ * pair.
+ *
+ * tree: the notice tree is the same spanning tree on every rank: a path on a full mesh, the
+ * chain on a chain of hosts, a forest where the graph is cut. */
 #include "check.h"
 #include "transport/engine/engine_int.h"
 
@@ -75,6 +81,7 @@ static void w_engine_free(tacl__engine_t *e)
     free(e->info);
     free(e->dial_self);
     free(e->dial_addr);
+    free(e->dial_naddr);
     free(e->tree_nb);
     free(e);
 }
@@ -209,7 +216,7 @@ static void test_inherit(void)
         eng_verdicts_t v = {0};
         char(*texts)[ENG_FAIL_TEXT];
         eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v, &texts);
-        CHECK_OK(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, 2, 0, &eb));
+        CHECK_OK(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, w.naddr, 2, 0, &eb));
         for (int j = 0; j < w.n; j++) {
             if (j == me) continue;
             int a = me / 4, b = j / 4;
@@ -230,8 +237,17 @@ static void test_inherit(void)
             }
             if (!want) continue;
             char ip[32];
-            inet_ntop(AF_INET, e->dial_addr[j].addr, ip, sizeof ip);
-            CHECK(e->dial_addr[j].port == 40000 + j); /* the peer's own port */
+            const tacl__tcp_addr_t *da = &e->dial_addr[j * TACL_TCP_MAX_ADDRS];
+            inet_ntop(AF_INET, da[0].addr, ip, sizeof ip);
+            CHECK(da[0].port == 40000 + j); /* the peer's own port */
+            /* Then the card's other addresses: h1's second one is tried too. */
+            CHECK(e->dial_naddr[j] == (b == 1 ? 2 : 1));
+            if (b == 1) {
+                char other[32];
+                inet_ntop(AF_INET, da[1].addr, other, sizeof other);
+                CHECK(!strcmp(other, a == 0 ? "10.0.1.1" : "172.16.1.1") &&
+                      da[1].port == da[0].port);
+            }
             CHECK(!strcmp(ip, a == 0 && b == 1 ? "172.16.1.1"
                               : b == 1         ? "10.0.1.1"
                               : b == 0         ? "10.0.0.1"
@@ -265,7 +281,7 @@ static void test_inherit(void)
     eng_verdicts_t v = {0};
     char(*texts)[ENG_FAIL_TEXT];
     eng_row_t *rows = w_verdicts(&w, &gp, inherit_fail, inherit_won, &v, &texts);
-    CHECK_OK(tacl__eng_pairs(e, allowed, &gp, &v, w.addrs, 1, 0, &eb));
+    CHECK_OK(tacl__eng_pairs(e, allowed, &gp, &v, w.addrs, w.naddr, 1, 0, &eb));
     CHECK(!e->reach[1 * w.n + 5] && e->reach[1 * w.n + 13]);
     CHECK_CONTAINS(e->info[5], "not used: topology forbids it");
     CHECK_CONTAINS(e->info[13], "1 connection");
@@ -273,7 +289,7 @@ static void test_inherit(void)
 
     /* TACL_TOPO=full: the unreachable pair of h0 and h2 fails create on every rank. */
     e = w_engine(&w, 9);
-    CHECK_ST(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, 1, 1, &eb), TACL_ERR_UNREACHABLE);
+    CHECK_ST(tacl__eng_pairs(e, NULL, &gp, &v, w.addrs, w.naddr, 1, 1, &eb), TACL_ERR_UNREACHABLE);
     CHECK_CONTAINS(eb.msg,
                    "TACL_TOPO=full but rank 0 (host h0) cannot connect to rank 8 (host h2)");
     CHECK_CONTAINS(eb.msg, "No route to host");

@@ -32,7 +32,9 @@ void tacl__eng_need(tacl__engine_t *e, tacl__eng_link_t *l)
 {
     if (l->wired || l->dial_since || l->state != ENG_LINK_UP) return;
     l->dial_since = tacl__now_ns();
-    if (e->dial_self[l->peer]) tacl__probe_dial(e->probe, l->peer, &e->dial_addr[l->peer]);
+    if (e->dial_self[l->peer])
+        tacl__probe_dial(e->probe, l->peer, &e->dial_addr[l->peer * TACL_TCP_MAX_ADDRS],
+                         e->dial_naddr[l->peer]);
 }
 
 static void eng_attach(tacl__engine_t *e, int peer, int fd)
@@ -98,7 +100,8 @@ static void eng_dial_failed(tacl__engine_t *e, int peer, const char *why)
     int closed = strstr(why, "closed ") != NULL;
     if (closed && !l->redialed) {
         l->redialed = 1;
-        tacl__probe_dial(e->probe, peer, &e->dial_addr[peer]);
+        tacl__probe_dial(e->probe, peer, &e->dial_addr[peer * TACL_TCP_MAX_ADDRS],
+                         e->dial_naddr[peer]);
         return;
     }
     char how[200];

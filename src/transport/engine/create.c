@@ -118,6 +118,7 @@ void tacl__engine_destroy(tacl__engine_t *e)
     free(e->cw_tail);
     free(e->dial_self);
     free(e->dial_addr);
+    free(e->dial_naddr);
     free(e->tree_nb);
     pthread_mutex_destroy(&e->live_mu);
     pthread_mutex_destroy(&e->qmu);
@@ -353,7 +354,7 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
     st = tacl__eng_verdicts(&gp, rows, n, slots, (const char(*)[ENG_FAIL_TEXT])texts, nfail,
                             &verdicts, eb);
     if (st == TACL_OK)
-        st = tacl__eng_pairs(e, cfg->allowed, &gp, &verdicts, addrs, (int)nconns, full, eb);
+        st = tacl__eng_pairs(e, cfg->allowed, &gp, &verdicts, addrs, naddr, (int)nconns, full, eb);
     if (st == TACL_OK) st = tacl__eng_notice_tree(e, eb);
     if (st != TACL_OK) goto err;
 

@@ -187,7 +187,8 @@ struct tacl__engine {
      * without a connection; the ranks next to this one in the notice tree (liveness.c). */
     tacl__probe_t *probe;
     uint8_t *dial_self;
-    tacl__tcp_addr_t *dial_addr;
+    tacl__tcp_addr_t *dial_addr; /* per peer TACL_TCP_MAX_ADDRS: the one that answered first */
+    int *dial_naddr;
     uint64_t dial_wait_ns;
     int *tree_nb, ntree;
     uint64_t host_check; /* the last look at the next rank of this host (liveness.c) */
@@ -372,10 +373,12 @@ void tacl__eng_verdicts_free(eng_verdicts_t *v);
 /* 1 when the topology (allowed: NULL, every pair) lets some rank of a talk to some rank of b. */
 int tacl__eng_groups_allowed(const eng_groups_t *gp, const uint8_t *allowed, int n, int a, int b);
 /* From the verdicts: the reachability matrix, each peer's link text, and whether and where
- * this rank dials each peer. full: every allowed pair must be reachable. */
+ * this rank dials each peer (every address of its card, the one that answered its group's
+ * probe first: an address may have gone since, as a container's bridge does). full: every
+ * allowed pair must be reachable. */
 tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const eng_groups_t *gp,
-                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs, int nconns,
-                              int full, tacl__errbuf_t *eb);
+                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs,
+                              const int *naddr, int nconns, int full, tacl__errbuf_t *eb);
 /* The notice tree: a depth-first spanning forest of the reachability graph, the same on every
  * rank; this rank's neighbours in it (e->tree_nb). */
 tacl_status_t tacl__eng_notice_tree(tacl__engine_t *e, tacl__errbuf_t *eb);

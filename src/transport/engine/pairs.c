@@ -221,13 +221,14 @@ static void eng_pair_text(const tacl__engine_t *e, const eng_groups_t *gp, const
 }
 
 tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const eng_groups_t *gp,
-                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs, int nconns,
-                              int full, tacl__errbuf_t *eb)
+                              const eng_verdicts_t *v, const tacl__tcp_addr_t *addrs,
+                              const int *naddr, int nconns, int full, tacl__errbuf_t *eb)
 {
     int n = e->size, me = e->rank, p = -1, t = -1;
     e->dial_self = calloc((size_t)n, 1);
-    e->dial_addr = calloc((size_t)n, sizeof *e->dial_addr);
-    if (!e->dial_self || !e->dial_addr)
+    e->dial_addr = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *e->dial_addr);
+    e->dial_naddr = calloc((size_t)n, sizeof *e->dial_naddr);
+    if (!e->dial_self || !e->dial_addr || !e->dial_naddr)
         return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) {
@@ -265,7 +266,15 @@ tacl_status_t tacl__eng_pairs(tacl__engine_t *e, const uint8_t *allowed, const e
             mine = theirs;
         }
         e->dial_self[j] = (uint8_t)(!can ? 0 : they ? 1 : 2);
-        if (can) e->dial_addr[j] = addrs[j * TACL_TCP_MAX_ADDRS + mine->addr - 1];
+        if (!can) continue;
+        /* The address that answered first, then the card's others. */
+        const tacl__tcp_addr_t *card = &addrs[j * TACL_TCP_MAX_ADDRS];
+        tacl__tcp_addr_t *to = &e->dial_addr[j * TACL_TCP_MAX_ADDRS];
+        int m = 0, won = mine->addr - 1 < naddr[j] ? mine->addr - 1 : 0;
+        to[m++] = card[won];
+        for (int k = 0; k < naddr[j] && k < TACL_TCP_MAX_ADDRS; k++)
+            if (k != won) to[m++] = card[k];
+        e->dial_naddr[j] = m;
     }
     return TACL_OK;
 }

@@ -105,7 +105,8 @@ struct tacl__probe {
     pthread_cond_t dcv;
     uint8_t *dwant, *crossed; /* crossed: the dialer thread's own */
     int ndwant;
-    tacl__tcp_addr_t *daddr;
+    tacl__tcp_addr_t *daddr; /* size x TACL_TCP_MAX_ADDRS */
+    int *dnaddr;
 };
 
 /* Queues an event for the engine and wakes it (under mu). */
@@ -304,6 +305,7 @@ static void probe_free(tacl__probe_t *p)
     free(p->dwant);
     free(p->crossed);
     free(p->daddr);
+    free(p->dnaddr);
     free(p);
 }
 
@@ -316,8 +318,9 @@ tacl_status_t tacl__probe_start(int lfd, int rank, int size, uint64_t nonce, tac
     p->pstate = calloc((size_t)size, 1);
     p->dwant = calloc((size_t)size, 1);
     p->crossed = calloc((size_t)size, 1);
-    p->daddr = calloc((size_t)size, sizeof *p->daddr);
-    if (!p->pstate || !p->dwant || !p->crossed || !p->daddr) {
+    p->daddr = calloc((size_t)size * TACL_TCP_MAX_ADDRS, sizeof *p->daddr);
+    p->dnaddr = calloc((size_t)size, sizeof *p->dnaddr);
+    if (!p->pstate || !p->dwant || !p->crossed || !p->daddr || !p->dnaddr) {
         probe_free(p);
         return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_NET, "out of memory");
     }
@@ -591,8 +594,9 @@ static void *probe_dialer(void *arg)
             }
             p->pstate[j] = PEER_DIALING;
             p->crossed[j] = 0;
-            addrs[j * TACL_TCP_MAX_ADDRS] = p->daddr[j];
-            naddr[j] = 1;
+            memcpy(&addrs[j * TACL_TCP_MAX_ADDRS], &p->daddr[j * TACL_TCP_MAX_ADDRS],
+                   sizeof *addrs * TACL_TCP_MAX_ADDRS);
+            naddr[j] = p->dnaddr[j];
             want[j] = 1;
             any = 1;
         }
@@ -646,12 +650,14 @@ tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns
     return TACL_OK;
 }
 
-void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a)
+void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a, int naddr)
 {
+    if (naddr > TACL_TCP_MAX_ADDRS) naddr = TACL_TCP_MAX_ADDRS;
     pthread_mutex_lock(&p->mu);
     if (!p->dwant[peer]) {
         p->dwant[peer] = 1;
-        p->daddr[peer] = *a;
+        memcpy(&p->daddr[peer * TACL_TCP_MAX_ADDRS], a, sizeof *a * (size_t)naddr);
+        p->dnaddr[peer] = naddr;
         p->ndwant++;
         /* Every dialer busy (a dial waiting for its timeout): one more takes this one. */
         if (p->dbusy == p->ndthreads && p->ndthreads < PROBE_DIALERS &&

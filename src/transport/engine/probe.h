@@ -40,12 +40,13 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
                          const uint8_t *want, int nconns, int probe_only, double timeout_s,
                          int *fds, uint16_t *mask, uint8_t *won_addr, char (*info)[120]);
 /* From here on connections are made on demand: tacl__probe_dial asks a dialer thread for
- * nconns connections to a peer at address a (none when one exists or the peer's own dial is
+ * nconns connections to a peer at the first of its naddr addresses a[] that answers, all tried
+ * at once as at create (none when one exists or the peer's own dial is
  * on its way: of two crossing dials the lower rank's is kept); while every dialer waits on a
  * slow address another starts (4 at most); wake_fd is written whenever an event is queued. */
 tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns, double timeout_s,
                                        tacl__errbuf_t *eb);
-void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a);
+void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a, int naddr);
 /* The events queued since the last call (NULL: none; cheap then), oldest first; the caller
  * frees each and owns its fd. */
 tacl__probe_event_t *tacl__probe_collect(tacl__probe_t *p);
