@@ -363,6 +363,19 @@ typedef struct {
     uint64_t deadline_ns;
 } probe_attempt_t;
 
+/* Between two looks at the clock (*last, then now) this thread should have waited about ms:
+ * far longer means this process did not run (stopped, or starved), and that time is not the
+ * peers' to answer in: every attempt's deadline moves by it. Sets *last to now. A deadline
+ * found passed is acted on only right after a look (see the caller). */
+static void probe_own_gap(probe_attempt_t *at, int na, uint64_t *last, int ms)
+{
+    uint64_t now = tacl__now_ns(), took = now - *last, asked = (uint64_t)ms * 1000000ull;
+    if (took > asked + PROBE_OWN_GAP_NS)
+        for (int i = 0; i < na; i++)
+            at[i].deadline_ns += took - asked;
+    *last = now;
+}
+
 static void probe_note(char *info, const char *fmt, const char *a, const char *b)
 {
     /* The text is cut at the field's size; the first addresses' errors matter most. */
@@ -413,6 +426,7 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
             at[na++] = (probe_attempt_t){.fd = fd, .peer = j, .addr = k, .deadline_ns = deadline};
         }
     }
+    uint64_t last = tacl__now_ns();
     while (na > 0) {
         int ms = 1000000;
         for (int i = 0; i < na; i++) {
@@ -424,15 +438,9 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
         }
         if (ms > 100) ms = 100; /* an engine being destroyed stops its dialer */
         if (atomic_load(&p->dstop)) break;
-        uint64_t t0 = tacl__now_ns();
+        probe_own_gap(at, na, &last, 0);
         if (poll(pf, (nfds_t)na, ms) < 0 && errno != EINTR) break;
-        /* A poll that came back far later than asked: this process did not run (stopped, or
-         * starved); that time is not the peers' to answer in. */
-        uint64_t took = tacl__now_ns() - t0, asked = (uint64_t)ms * 1000000ull;
-        if (took > asked + PROBE_OWN_GAP_NS) {
-            for (int i = 0; i < na; i++)
-                at[i].deadline_ns += took - asked;
-        }
+        probe_own_gap(at, na, &last, ms);
         for (int i = na - 1; i >= 0; i--) {
             probe_attempt_t *t = &at[i];
             const tacl__tcp_addr_t *a = &addrs[t->peer * TACL_TCP_MAX_ADDRS + t->addr];
@@ -529,7 +537,8 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
                         continue;
                     }
                 }
-            } else if (tacl__now_ns() >= t->deadline_ns) {
+            } else if (tacl__now_ns() >= t->deadline_ns &&
+                       tacl__now_ns() - last < PROBE_OWN_GAP_NS) {
                 snprintf(why, sizeof why, "timed out after %.1f s", timeout_s);
                 fail = why;
             }
