@@ -54,6 +54,14 @@
 static int same_host, cma_block;
 static const uint8_t *allowed;
 
+/* Every rank's process id, by rank. */
+static void mp_pids(const tacl__xchg_t *x, int *pids)
+{
+    int pid = (int)getpid();
+    tacl__errbuf_t eb;
+    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+}
+
 static tacl__engine_t *mp_create(int rank, int size, const tacl__xchg_t *x)
 {
     static const char *split[] = {"h0", "h1", "h2", "h3", "h4", "h5"};
@@ -87,9 +95,9 @@ static uint8_t pattern(size_t i, int seed)
  * this machine does not let the test arrange it. */
 static int cma_block_setup(int rank, const tacl__xchg_t *x)
 {
-    int pid = (int)getpid(), pids[2];
+    int pids[2];
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    mp_pids(x, pids);
     if (rank == 0) CHECK(prctl(PR_SET_DUMPABLE, 0) == 0);
     if (rank == 1) {
         struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -266,9 +274,9 @@ static int kill_relay_child(int rank, int size, const tacl__xchg_t *x, void *arg
 static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
-    int pid = (int)getpid(), pids[2];
+    int pids[2];
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    mp_pids(x, pids);
     tacl__engine_t *e = mp_create(rank, size, x);
     /* A message first, so the pair's connection exists: its silence is what is judged. */
     uint8_t b = 1;
@@ -308,9 +316,9 @@ static int cut_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
-    int pid = (int)getpid(), pids[5];
+    int pids[5];
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    mp_pids(x, pids);
     tacl__engine_t *e = mp_create(rank, size, x);
     mp_barrier(x);
     if (rank == 2) {
@@ -378,9 +386,9 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
 static int dial_late_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
-    int pid = (int)getpid(), pids[5];
+    int pids[5];
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    mp_pids(x, pids);
     tacl__engine_t *e = mp_create(rank, size, x);
     mp_barrier(x);
     tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
@@ -559,9 +567,9 @@ static int lazy_rings_mapped(void)
 static int stall_idle_child(int rank, int size, const tacl__xchg_t *x, void *arg)
 {
     (void)arg;
-    int pid = (int)getpid(), pids[3];
+    int pids[3];
     tacl__errbuf_t eb;
-    CHECK_OK(tacl__xchg_allgather(x, &pid, sizeof pid, pids, &eb));
+    mp_pids(x, pids);
     tacl__engine_t *e = mp_create(rank, size, x);
     mp_barrier(x);
     if (rank == 2) {

@@ -170,7 +170,6 @@ static eng_row_t *w_verdicts(const world_t *w, const eng_groups_t *gp, int (*fai
                 continue;
             }
             row->ok = 1;
-            row->mask = 1;
             row->addr = (uint8_t)won(gp->group[r], b);
         }
     }

@@ -318,7 +318,6 @@ tacl_status_t tacl__engine_create(const tacl__engine_config_t *cfg, tacl__engine
         eng_row_t *r = &mine_rec[k++];
         r->group = (int16_t)b;
         r->ok = mask[t] & 1;
-        r->mask = mask[t];
         r->addr = won[t];
         if (!r->ok) {
             snprintf(mine_txt[nf], sizeof mine_txt[nf], "%s", pinfo[t]);

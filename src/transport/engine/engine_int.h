@@ -14,9 +14,10 @@
  *   liveness.c  heartbeats, deaths (EOF) and cut links (silence), flooded to every rank
  *   wait.c      the application's side: isend/irecv, waits and the diagnosis of a failed wait
  *   overlay.c   opening a pair's faster link type when the pair first sends
- *   connect.c   a pair's tcp connections made when it first needs them (probe.c dials)
+ *   connect.c   a pair's tcp connections made when it first needs them (dial.c dials)
  *   frame.c     the pure validation of a received header
- *   probe.c     handshakes: create's reachability tests, the acceptor, the dialer thread
+ *   probe.c     handshakes: the acceptor, the connects of create's tests and of the dialers
+ *   dial.c      the dialer threads and the queue of connections made for the progress thread
  *
  * Threads: the application calls isend/irecv/wait; the progress thread owns every link, queue
  * and match-table entry. The two meet only in the command queue (requests handed over under a
@@ -336,14 +337,14 @@ typedef struct {
     int *gstart, *gmem;
 } eng_groups_t;
 /* One rank's verdict on a group it probed (group -1: an unused slot): connected, 1 + the index
- * of the target's address that answered, connections made, and for a failure 1 + the index of
- * its text among the rank's failure texts (0: none). Each rank sends a record of
- * tacl__eng_probe_slots of them (8 bytes each); the texts of failures (every address's error,
- * ENG_FAIL_TEXT bytes) follow in a second exchange only when some rank has one. */
+ * of the target's address that answered, and for a failure 1 + the index of its text among the
+ * rank's failure texts (0: none). Each rank sends a record of tacl__eng_probe_slots of them (8
+ * bytes each); the texts of failures (every address's error, ENG_FAIL_TEXT bytes) follow in a
+ * second exchange only when some rank has one. */
 typedef struct {
     int16_t group;
     uint8_t ok, addr;
-    uint16_t mask, text;
+    uint16_t text, pad;
 } eng_row_t;
 #define ENG_FAIL_TEXT 120
 /* The verdicts by pair of groups: ab[a * ng + b] on (a, b) (inside a group, its first rank to

@@ -1,9 +1,7 @@
-/* probe.c — the engine's tcp connections: the acceptor thread that answers handshakes for the
- * engine's life, the parallel non-blocking connects (every address of a peer at once, first
- * handshake wins, further connections to the winning address) whose results at create become
- * the reachability matrix and the per-link text of tacl__engine_link_info, and the dialer
- * thread that makes a pair's connections when it first needs them. Connections made, and dials
- * that failed, reach the progress thread as events (tacl__probe_collect).
+/* probe.c — the engine's tcp handshakes: the acceptor thread that answers them for the
+ * engine's life, and the parallel non-blocking connects (every address of a peer at once, first
+ * handshake wins, further connections to the winning address) that create's reachability tests
+ * and the dialers (dial.c) run. Connections made reach the progress thread as events.
  *
  * Every connection proves the job token both ways before it counts (core/auth.h): the
  * acceptor sends a challenge (a fresh nonce), the connecting rank's hello carries its own nonce
@@ -11,125 +9,20 @@
  * ack carries the acceptor's HMAC over "tacl-engine accept" and the ack's fields. An outsider
  * cannot join the world or have a connection taken as a rank's; a wrong token is refused with
  * the peer's address named on both sides. */
-#include "transport/engine/probe.h"
+#include "transport/engine/probe_int.h"
 
-#include "auth.h"
 #include "clock.h"
-#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define PROBE_HELLO_MAGIC   0x74616333u /* 0x...31 before the handshake had a challenge */
-#define PROBE_ACK_MAGIC     0x74616334u
-#define PROBE_CHAL_MAGIC    0x74616335u
-#define PROBE_MAX_PENDING   512
-#define PROBE_LABEL_CONNECT "tacl-engine connect"
-#define PROBE_LABEL_ACCEPT  "tacl-engine accept"
-#define PROBE_ONLY          0x100 /* in a hello's idx: a reachability test, closed once answered */
-#define PROBE_LOG_BURST     20.0
-/* Dialer threads at most: one waiting out a dead address does not hold up the others' dials. */
-#define PROBE_DIALERS 4
-/* A poll this much later than asked means this process was not running. */
-#define PROBE_OWN_GAP_NS 300000000ull
-
-/* What this rank knows of its connection with a peer (acceptor and dialer, under mu). */
-enum { PEER_NONE, PEER_DIALING, PEER_AWAIT, PEER_CONNECTED };
-
-/* Sent by the acceptor as soon as it accepts. */
-typedef struct {
-    uint32_t magic, pad;
-    uint8_t nonce[TACL_AUTH_NONCE_LEN];
-} probe_chal_t;
-
-typedef struct {
-    uint32_t magic;
-    int32_t src, dst, idx;
-    uint64_t nonce;                      /* the run's */
-    uint8_t cnonce[TACL_AUTH_NONCE_LEN]; /* the connecting rank's */
-    uint8_t mac[TACL_AUTH_MAC_LEN];      /* over the fields above (24 bytes) */
-} probe_hello_t;
-
-typedef struct {
-    uint32_t magic;
-    /* 0 accepted, 1 another run, 2 not the rank you meant, 3 wrong token, 4 crossing: both
-     * ranks dial each other and the lower rank's connection is the one kept */
-    int32_t status;
-    int32_t rank;
-    int32_t pad;
-    uint64_t nonce;
-    uint8_t mac[TACL_AUTH_MAC_LEN]; /* over the fields above (24 bytes); zero when refused */
-} probe_ack_t;
-
-#define PROBE_MAC_CTX 24 /* bytes of hello and ack that their MACs cover */
-
-typedef struct {
-    int fd;
-    size_t got;
-    probe_hello_t hello;
-    uint64_t deadline_ns;
-    uint8_t snonce[TACL_AUTH_NONCE_LEN];
-    char peer[64];
-} probe_pending_t;
-
-struct tacl__probe {
-    int lfd, rank, size;
-    uint64_t nonce;
-    tacl__auth_t auth;
-    int stop_pipe[2];
-    pthread_t thread;
-    pthread_mutex_t mu;
-    probe_pending_t pending[PROBE_MAX_PENDING];
-    int npending;
-    tacl__ratelimit_t rl; /* the acceptor thread's warnings */
-    /* Under mu: per peer PEER_*; connections made and dials that failed, for the engine. */
-    uint8_t *pstate;
-    tacl__probe_event_t *evh, *evt;
-    _Atomic int ready;
-    int wake_fd;
-    /* The dialer thread (tacl__probe_dialer_start): peers to dial and the address of each. */
-    pthread_t dthread[PROBE_DIALERS];
-    int ndthreads, dbusy, nconns; /* dialer threads started, and dialing now */
-    _Atomic int dstop;
-    double dial_timeout;
-    pthread_cond_t dcv;
-    uint8_t *dwant, *crossed; /* crossed: the dialer thread's own */
-    int ndwant;
-    tacl__tcp_addr_t *daddr; /* size x TACL_TCP_MAX_ADDRS */
-    int *dnaddr;
-};
-
-/* Queues an event for the engine and wakes it (under mu). */
-static void probe_event(tacl__probe_t *p, int peer, int fd, const char *fail)
-{
-    tacl__probe_event_t *ev = calloc(1, sizeof *ev);
-    if (!ev) {
-        if (fd >= 0) close(fd);
-        return; /* the engine's dial deadline reports the link */
-    }
-    ev->peer = peer;
-    ev->fd = fd;
-    if (fail) snprintf(ev->fail, sizeof ev->fail, "%s", fail);
-    if (p->evt)
-        p->evt->next = ev;
-    else
-        p->evh = ev;
-    p->evt = ev;
-    atomic_store(&p->ready, 1);
-    uint64_t one = 1;
-    if (p->wake_fd >= 0 && write(p->wake_fd, &one, sizeof one) < 0) { /* it also ticks */
-    }
-}
 
 /* A refused connection's warning: a burst, then one a second (anyone may connect). */
 __attribute__((format(printf, 2, 3))) static void probe_refused(tacl__probe_t *p, const char *fmt,
@@ -217,7 +110,7 @@ static void probe_serve_pending(tacl__probe_t *p, int i)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    probe_event(p, h->src, q->fd, NULL);
+    tacl__probe_event(p, h->src, q->fd, NULL);
     pthread_mutex_unlock(&p->mu);
     p->pending[i] = p->pending[--p->npending];
 }
@@ -571,121 +464,6 @@ out:
     free(pf);
     free(won);
     free(busy);
-}
-
-/* The dialer thread: takes the peers asked for so far, dials them all at once (the first
- * connection, then the extra ones to the same address), and hands every socket, or the reason
- * none could be made, to the engine as events. */
-static void *probe_dialer(void *arg)
-{
-    tacl__probe_t *p = arg;
-    int n = p->size;
-    uint8_t *want = calloc((size_t)n, 1);
-    int *naddr = calloc((size_t)n, sizeof *naddr);
-    int *fds = malloc(sizeof *fds * (size_t)n * TACL_PROBE_MAX_CONNS);
-    uint16_t *mask = calloc((size_t)n, sizeof *mask);
-    char(*info)[120] = calloc((size_t)n, sizeof *info);
-    tacl__tcp_addr_t *addrs = calloc((size_t)n * TACL_TCP_MAX_ADDRS, sizeof *addrs);
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!atomic_load(&p->dstop) && !p->ndwant)
-            pthread_cond_wait(&p->dcv, &p->mu);
-        if (atomic_load(&p->dstop)) break;
-        int any = 0;
-        for (int j = 0; j < n; j++) {
-            want[j] = 0;
-            if (!p->dwant[j]) continue;
-            p->dwant[j] = 0;
-            if (p->pstate[j] != PEER_NONE) continue; /* connected, or its dial comes to us */
-            if (!want || !naddr || !fds || !mask || !info || !addrs) {
-                probe_event(p, j, -1, "out of memory while connecting");
-                continue;
-            }
-            p->pstate[j] = PEER_DIALING;
-            p->crossed[j] = 0;
-            memcpy(&addrs[j * TACL_TCP_MAX_ADDRS], &p->daddr[j * TACL_TCP_MAX_ADDRS],
-                   sizeof *addrs * TACL_TCP_MAX_ADDRS);
-            naddr[j] = p->dnaddr[j];
-            want[j] = 1;
-            any = 1;
-        }
-        p->ndwant = 0;
-        if (!any) continue;
-        p->dbusy++;
-        pthread_mutex_unlock(&p->mu);
-        tacl__probe_connect(p, addrs, naddr, want, p->nconns, 0, p->dial_timeout, fds, mask, NULL,
-                            info);
-        pthread_mutex_lock(&p->mu);
-        p->dbusy--;
-        for (int j = 0; j < n; j++) {
-            if (!want[j]) continue;
-            if (mask[j] & 1) {
-                p->pstate[j] = PEER_CONNECTED;
-                for (int k = 0; k < TACL_PROBE_MAX_CONNS; k++)
-                    if (fds[j * TACL_PROBE_MAX_CONNS + k] >= 0)
-                        probe_event(p, j, fds[j * TACL_PROBE_MAX_CONNS + k], NULL);
-            } else if (p->crossed[j]) {
-                if (p->pstate[j] == PEER_DIALING) p->pstate[j] = PEER_AWAIT;
-            } else {
-                if (p->pstate[j] == PEER_DIALING) p->pstate[j] = PEER_NONE;
-                probe_event(p, j, -1, info[j][0] ? info[j] : "no connection");
-            }
-        }
-    }
-    pthread_mutex_unlock(&p->mu);
-    free(want);
-    free(naddr);
-    free(fds);
-    free(mask);
-    free(info);
-    free(addrs);
-    return NULL;
-}
-
-tacl_status_t tacl__probe_dialer_start(tacl__probe_t *p, int wake_fd, int nconns, double timeout_s,
-                                       tacl__errbuf_t *eb)
-{
-    pthread_mutex_lock(&p->mu);
-    p->wake_fd = wake_fd;
-    p->nconns = nconns;
-    p->dial_timeout = timeout_s;
-    if (p->evh) atomic_store(&p->ready, 1);
-    int e = pthread_create(&p->dthread[0], NULL, probe_dialer, p);
-    if (e == 0) p->ndthreads = 1;
-    pthread_mutex_unlock(&p->mu);
-    if (e != 0)
-        return tacl__err(eb, TACL_ERR_SYSTEM, TACL_SUB_NET, "cannot start the dialer thread: %s",
-                         strerror(e));
-    return TACL_OK;
-}
-
-void tacl__probe_dial(tacl__probe_t *p, int peer, const tacl__tcp_addr_t *a, int naddr)
-{
-    if (naddr > TACL_TCP_MAX_ADDRS) naddr = TACL_TCP_MAX_ADDRS;
-    pthread_mutex_lock(&p->mu);
-    if (!p->dwant[peer]) {
-        p->dwant[peer] = 1;
-        memcpy(&p->daddr[peer * TACL_TCP_MAX_ADDRS], a, sizeof *a * (size_t)naddr);
-        p->dnaddr[peer] = naddr;
-        p->ndwant++;
-        /* Every dialer busy (a dial waiting for its timeout): one more takes this one. */
-        if (p->dbusy == p->ndthreads && p->ndthreads < PROBE_DIALERS &&
-            pthread_create(&p->dthread[p->ndthreads], NULL, probe_dialer, p) == 0)
-            p->ndthreads++;
-        pthread_cond_signal(&p->dcv);
-    }
-    pthread_mutex_unlock(&p->mu);
-}
-
-tacl__probe_event_t *tacl__probe_collect(tacl__probe_t *p)
-{
-    if (!atomic_load_explicit(&p->ready, memory_order_acquire)) return NULL;
-    pthread_mutex_lock(&p->mu);
-    tacl__probe_event_t *ev = p->evh;
-    p->evh = p->evt = NULL;
-    atomic_store(&p->ready, 0);
-    pthread_mutex_unlock(&p->mu);
-    return ev;
 }
 
 void tacl__probe_stop(tacl__probe_t *p)
