@@ -1,13 +1,18 @@
 /* shm_pool.c — the helper threads of the shared-memory group (src/transport/shm/shm_pool.h):
  * every task of every job runs exactly once whatever the number of helpers and tasks; helpers
- * do take tasks; and a helper stuck inside a task holds up nothing but that task: the caller and
- * the other helpers finish every other task of the job meanwhile. */
+ * do take tasks; a helper stuck inside a task holds up nothing but that task: the caller and
+ * the other helpers finish every other task of the job meanwhile; and a caller that waited for
+ * a parked helper lets fewer helpers in, and all of them again after quiet jobs; helpers short of
+ * their share are let in fewer; more runnable threads than cores keep every helper out; and
+ * the system's runnable count rises with threads that busy-loop. */
 #include "check.h"
 #include "clock.h"
 #include "transport/shm/shm_pool.h"
+#include "transport/shm/shm_sync.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define MAXT 1000
@@ -20,6 +25,10 @@ typedef struct {
     unsigned ntasks;
     _Atomic int others_done_seen; /* the stuck task saw every other task finished */
     uint64_t busy_ns;             /* each task's work (a busy wait) */
+    uint64_t park_ns;             /* nonzero: the first task a helper takes sleeps this long */
+    _Atomic int parked;
+    unsigned caller_sleep_us; /* nonzero: each task the caller takes sleeps this long */
+    uint64_t helper_busy_ns;  /* extra work of each task a helper takes */
 } job_t;
 
 static void task(void *arg, unsigned k)
@@ -34,13 +43,39 @@ static void task(void *arg, unsigned k)
             usleep(100);
         if (atomic_load(&j->finished) == (int)j->ntasks - 1) atomic_store(&j->others_done_seen, 1);
     }
-    for (uint64_t until = tacl__now_ns() + j->busy_ns; tacl__now_ns() < until;) {
+    if (j->park_ns && !pthread_equal(pthread_self(), j->caller) && !atomic_exchange(&j->parked, 1))
+        usleep((useconds_t)(j->park_ns / 1000));
+    if (j->caller_sleep_us && pthread_equal(pthread_self(), j->caller)) usleep(j->caller_sleep_us);
+    uint64_t busy =
+        pthread_equal(pthread_self(), j->caller) ? j->busy_ns : j->busy_ns + j->helper_busy_ns;
+    for (uint64_t until = tacl__now_ns() + busy; tacl__now_ns() < until;) {
     }
     atomic_fetch_add(&j->runs[k], 1);
     atomic_fetch_add(&j->finished, 1);
 }
 
 static job_t job;
+
+/* The pools below judge load by their own signs only, not by the machine the test runs on. */
+static int never_loaded(void)
+{
+    return 0;
+}
+
+static _Atomic int fake_runnable;
+static int fake_count(void)
+{
+    return atomic_load(&fake_runnable);
+}
+
+static _Atomic int spin_stop;
+static void *spin_thread(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&spin_stop, memory_order_relaxed)) {
+    }
+    return NULL;
+}
 
 static void run_once(tacl__shm_pool_t *p, unsigned n, int stuck, uint64_t busy_ns)
 {
@@ -52,6 +87,7 @@ static void run_once(tacl__shm_pool_t *p, unsigned n, int stuck, uint64_t busy_n
     atomic_store(&job.finished, 0);
     atomic_store(&job.stuck, stuck);
     atomic_store(&job.others_done_seen, 0);
+    atomic_store(&job.parked, 0);
     tacl__shm_pool_run(p, n, task, &job);
     for (unsigned k = 0; k < MAXT; k++)
         if (atomic_load(&job.runs[k]) != (k < n ? 1 : 0)) {
@@ -70,6 +106,7 @@ int main(void)
     for (int helpers = 1; helpers <= 3; helpers++) {
         tacl__shm_pool_t *p = tacl__shm_pool_create(helpers);
         CHECK(p != NULL);
+        tacl__shm_pool_set_runnable(p, never_loaded, 64);
         for (int rep = 0; rep < 300; rep++)
             for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
                 run_once(p, counts[c], 0, 0);
@@ -94,6 +131,106 @@ int main(void)
         CHECK(seen);
         tacl__shm_pool_destroy(p);
     }
+    /* Back-off: each job's first helper task is parked for 2 ms (as a helper that lost its core
+     * inside it), so the caller waits for it: 3 helpers allowed, then 2, 1, none. */
+    tacl__shm_pool_t *p = tacl__shm_pool_create(3);
+    CHECK(p != NULL);
+    tacl__shm_pool_set_runnable(p, never_loaded, 64);
+    CHECK(tacl__shm_pool_active(p) == 3);
+    CHECK(tacl__shm_pool_stalls(p) == 0);
+    int want[] = {2, 1, 0};
+    for (int step = 0; step < 3; step++) {
+        unsigned long st0 = tacl__shm_pool_stalls(p);
+        /* Retry until a helper, not the caller, takes the parked task (helpers may be asleep). */
+        for (int rep = 0; rep < 2000 && tacl__shm_pool_stalls(p) == st0; rep++) {
+            job.park_ns = 2000000;
+            run_once(p, 64, 0, 10000);
+        }
+        job.park_ns = 0;
+        CHECK(tacl__shm_pool_stalls(p) == st0 + 1);
+        CHECK(tacl__shm_pool_active(p) == want[step]);
+    }
+    /* None allowed: the caller runs every task itself. */
+    unsigned long helped = tacl__shm_pool_helped(p);
+    for (int rep = 0; rep < 20; rep++)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_helped(p) == helped);
+    /* Quiet jobs in which helpers that run take their share (the caller's own tasks are slow):
+     * one helper back in per 100 ms, all three within a few hundred ms, and they take tasks. */
+    job.caller_sleep_us = 200;
+    uint64_t t0 = tacl__now_ns();
+    while (tacl__shm_pool_active(p) < 3 && tacl__now_ns() - t0 < 10000000000ull)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_active(p) == 3);
+    CHECK(tacl__now_ns() - t0 >= 250000000ull);
+    CHECK(tacl__shm_pool_helped(p) > helped);
+    /* Helpers that take less than half their share over a window are let in fewer, with no
+     * task parked: here the caller's tasks are instant and each helper task is 100 us of work
+     * (below the 300 us that reads as parked), so the caller takes nearly all of them. */
+    job.caller_sleep_us = 0;
+    unsigned long st0 = tacl__shm_pool_stalls(p);
+    for (int rep = 0; rep < 2000 && tacl__shm_pool_active(p) == 3; rep++) {
+        job.helper_busy_ns = 100000;
+        run_once(p, 256, 0, 0);
+    }
+    job.helper_busy_ns = 0;
+    CHECK(tacl__shm_pool_active(p) < 3);
+    CHECK(tacl__shm_pool_stalls(p) > st0);
+    CHECK(tacl__shm_pool_loads(p) == 0);
+    tacl__shm_pool_destroy(p);
+
+    /* More runnable threads than cores (4 cores, 6 runnable): no helper takes tasks within the
+     * 10 ms between readings, and every one is back within a few hundred ms of quiet. */
+    p = tacl__shm_pool_create(3);
+    CHECK(p != NULL);
+    atomic_store(&fake_runnable, 6);
+    tacl__shm_pool_set_runnable(p, fake_count, 4);
+    run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__shm_pool_loads(p) == 1);
+    helped = tacl__shm_pool_helped(p);
+    t0 = tacl__now_ns();
+    while (tacl__now_ns() - t0 < 300000000ull)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__shm_pool_helped(p) == helped);
+    /* 5 runnable on 4 cores is this reader plus one per core: not loaded. */
+    atomic_store(&fake_runnable, 5);
+    job.caller_sleep_us = 200;
+    t0 = tacl__now_ns();
+    while (tacl__shm_pool_active(p) < 3 && tacl__now_ns() - t0 < 10000000000ull)
+        run_once(p, 64, 0, 1000);
+    job.caller_sleep_us = 0;
+    CHECK(tacl__shm_pool_active(p) == 3);
+    CHECK(tacl__shm_pool_loads(p) == 1);
+    tacl__shm_pool_destroy(p);
+
+    /* The real count: this thread runs, so at least 1; with cores + 2 threads busy-looping it
+     * exceeds the cores in some reading within a second. */
+    int base = tacl__shm_runnable();
+    CHECK(base >= 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int nspin = (int)cores + 2, peak = 0;
+    pthread_t *spin = calloc((size_t)nspin, sizeof *spin);
+    CHECK(spin != NULL);
+    for (int i = 0; i < nspin; i++)
+        CHECK(pthread_create(&spin[i], NULL, spin_thread, NULL) == 0);
+    t0 = tacl__now_ns();
+    while (peak <= cores && tacl__now_ns() - t0 < 1000000000ull) {
+        int r = tacl__shm_runnable();
+        if (r > peak) peak = r;
+        usleep(1000);
+    }
+    atomic_store(&spin_stop, 1);
+    for (int i = 0; i < nspin; i++)
+        pthread_join(spin[i], NULL);
+    free(spin);
+    if (peak <= cores) {
+        fprintf(stderr, "runnable count peaked at %d with %d busy threads on %ld cores\n", peak,
+                nspin, cores);
+        return 1;
+    }
+
     CHECK(tacl__shm_pool_create(0) == NULL);
     tacl__shm_pool_destroy(NULL);
     printf("shm_pool: ok\n");

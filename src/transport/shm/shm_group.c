@@ -139,13 +139,15 @@ static long shm_oneshot_default(long base, int n)
 }
 
 /* The default number of threads per rank (the caller and its helpers) for large all_reduce
- * phases: half of the cores per rank, 1 to 4. The other half stays free for the progress
- * threads, the application and whatever else runs: a default that fills every core makes each
- * operation wait for whichever thread the scheduler parked (measured on a 16-core host, 4 ranks:
- * 4 threads each took 1-29 ms per operation from 256 KiB to 16 MiB, 1-3 threads were steady). */
+ * phases: the cores this process may run on divided among the ranks, 1 to 4. One thread streams
+ * about one core's copy rate, and the large phases are copy-bound: on a 16-core host, 4 ranks
+ * with 4 threads each reached 3.5-5x Open MPI's busbw at 1-16 MiB where 2 threads reached
+ * 2.5-3.3x, and 8 ranks with 2 threads about 1.5x the rate of 1. A loaded machine, where a
+ * helper may be parked inside its task, is the pool's business: it lets fewer helpers in while
+ * that happens (shm_pool.c), so a default that fills the cores costs nothing there. */
 static long shm_threads_default(int cores, int n)
 {
-    long t = cores / (2 * (n > 0 ? n : 1));
+    long t = cores / (n > 0 ? n : 1);
     return t < 1 ? 1 : t > 4 ? 4 : t;
 }
 
@@ -576,6 +578,13 @@ err_free:
 void tacl__shm_group_destroy(tacl__shm_group_t *g)
 {
     if (!g) return;
+    if (g->pool)
+        TACL_DEBUG(TACL_SUB_SHM,
+                   "shared-memory group: rank %d: helpers took %lu tasks; one fewer let in %lu "
+                   "times (parked or short of their share), none %lu times (more runnable threads "
+                   "than cores); %d allowed at the end",
+                   g->rank, tacl__shm_pool_helped(g->pool), tacl__shm_pool_stalls(g->pool),
+                   tacl__shm_pool_loads(g->pool), tacl__shm_pool_active(g->pool));
     tacl__shm_pool_destroy(g->pool);
     tacl__shm_seg_close(&g->seg);
     free(g->aux);

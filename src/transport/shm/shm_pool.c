@@ -5,7 +5,19 @@
  * (gen, n, k) to (gen, n, k + 1), so a helper that wakes up late, after its job ended, can never
  * take a task of the next job by mistake: the generation has moved. The caller publishes fn/arg
  * before the ticket and changes them only after every task of the job has reported done, so a
- * participant that won a task reads the job that task belongs to. */
+ * participant that won a task reads the job that task belongs to.
+ *
+ * Back-off. Helpers pay only where they get cores; where they do not, they are runnable threads
+ * that take turns on the cores with the ranks' own threads, and every step of an operation then
+ * waits for a rank whose thread lost its turn (measured on a 16-core host with a busy loop per
+ * core, 4 ranks: 4 threads each had 10-15x the median time of 1 thread at 1-16 MiB). Three signs
+ * say so. The system has more runnable threads than cores (the kernel's count, read at most
+ * every 10 ms; the ranks' threads are at most one per core by default, so the excess is other
+ * work): no helper takes tasks until the count drops. A caller waited far longer than a task
+ * takes (microseconds) for a started task: its helper was parked inside it. Helpers took less
+ * than half their fair share of the tasks over a window of jobs. On either of the last two the
+ * caller lets one helper fewer take tasks. Helpers kept out sleep on a gate, off the run queue;
+ * one more is let back in after each quiet period without a sign. */
 #include "transport/shm/shm_pool.h"
 
 #include "clock.h"
@@ -17,10 +29,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define POOL_SPIN_NS  50000ull     /* an idle helper polls this long before it sleeps */
 #define POOL_YIELD_NS 20000ull     /* the caller polls this long for started tasks, then yields */
 #define POOL_SLEEP_NS 100000000ull /* longest sleep of an idle helper (re-checks stop) */
+#define POOL_STALL_NS 300000ull    /* a wait this long for a started task: a parked helper */
+#define POOL_CALM_NS  100000000ull /* one more helper back in after this long without one */
+#define POOL_WINDOW   64u          /* tasks over which the helpers' share is judged */
+#define POOL_LOAD_NS  10000000ull  /* the system's runnable count is read at most this often */
 
 struct tacl__shm_pool {
     _Atomic uint64_t ticket; /* gen << 32 | ntasks << 16 | next */
@@ -30,11 +47,27 @@ struct tacl__shm_pool {
     _Atomic uint32_t sleepers; /* helpers inside (or about to enter) their futex wait */
     _Atomic int stop;
     _Atomic unsigned long helped;
+    _Atomic int active;    /* helpers [0, active) take tasks; the others wait on gate */
+    _Atomic uint32_t gate; /* futex word of the helpers kept out: bumped when active grows */
+    _Atomic unsigned long stalls;
     tacl__shm_task_fn fn; /* the current job */
     void *arg;
-    uint32_t gen; /* written by the caller only */
+    uint32_t gen;                             /* written by the caller only, as are the two below */
+    uint64_t calm_at;                         /* when active may grow again */
+    unsigned win_tasks, win_fair, win_helped; /* the current window: see pool_adapt */
+    uint64_t load_at;                         /* next read of the runnable count */
+    int loaded;                               /* its last reading exceeded the cores */
+    int cores;
+    int (*runnable)(void);
+    _Atomic unsigned long loads;
     int nhelpers;
     pthread_t *tids;
+    struct pool_helper_arg *args;
+};
+
+struct pool_helper_arg {
+    tacl__shm_pool_t *p;
+    int idx;
 };
 
 static inline int pool_has_work(uint64_t t)
@@ -61,8 +94,16 @@ static unsigned pool_take(tacl__shm_pool_t *p)
 
 static void *pool_helper(void *arg)
 {
-    tacl__shm_pool_t *p = arg;
+    const struct pool_helper_arg *h = arg;
+    tacl__shm_pool_t *p = h->p;
     while (!atomic_load(&p->stop)) {
+        uint32_t g = atomic_load(&p->gate);
+        if (h->idx >= atomic_load_explicit(&p->active, memory_order_acquire)) {
+            /* Kept out while the machine is loaded: wait for the gate (the caller bumps it
+             * after raising active), re-checking stop now and then. */
+            if (!atomic_load(&p->stop)) tacl__shm_futex_wait(&p->gate, g, POOL_SLEEP_NS, 1);
+            continue;
+        }
         unsigned ran = pool_take(p);
         if (ran) {
             atomic_fetch_add_explicit(&p->helped, ran, memory_order_relaxed);
@@ -95,9 +136,12 @@ void tacl__shm_pool_destroy(tacl__shm_pool_t *p)
     atomic_store(&p->stop, 1);
     atomic_fetch_add(&p->wake, 1);
     tacl__shm_futex_wake(&p->wake, 1);
+    atomic_fetch_add(&p->gate, 1);
+    tacl__shm_futex_wake(&p->gate, 1);
     for (int i = 0; i < p->nhelpers; i++)
         pthread_join(p->tids[i], NULL);
     free(p->tids);
+    free(p->args);
     free(p);
 }
 
@@ -107,14 +151,23 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     tacl__shm_pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->tids = calloc((size_t)helpers, sizeof *p->tids);
-    if (!p->tids) {
+    p->args = calloc((size_t)helpers, sizeof *p->args);
+    if (!p->tids || !p->args) {
+        free(p->tids);
+        free(p->args);
         free(p);
         return NULL;
     }
+    atomic_store(&p->active, helpers);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    p->cores = cores > 0 ? (int)cores : 1;
+    p->runnable = tacl__shm_runnable;
     for (int i = 0; i < helpers; i++) {
-        if (pthread_create(&p->tids[i], NULL, pool_helper, p) != 0) break;
+        p->args[i] = (struct pool_helper_arg){.p = p, .idx = i};
+        if (pthread_create(&p->tids[i], NULL, pool_helper, &p->args[i]) != 0) break;
         p->nhelpers++;
     }
+    atomic_store(&p->active, p->nhelpers);
     if (p->nhelpers == 0) {
         tacl__shm_pool_destroy(p);
         return NULL;
@@ -122,11 +175,61 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     return p;
 }
 
+/* The back-off of the header comment, after a job of ntasks of which helpers ran helped while
+ * `allowed` were allowed (stalled: the caller waited for a parked helper). Only the caller
+ * writes active, calm_at and the window. */
+static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, int allowed,
+                       int stalled)
+{
+    int a = atomic_load_explicit(&p->active, memory_order_relaxed);
+    uint64_t now = tacl__now_ns();
+    if (now >= p->load_at && p->runnable) {
+        /* Our own threads, at most one per core by default, count too: only more than the
+         * cores (and this reader) is other work. */
+        int r = p->runnable();
+        p->load_at = now + POOL_LOAD_NS;
+        p->loaded = r > p->cores + 1;
+    }
+    if (p->loaded) {
+        if (a > 0) {
+            atomic_fetch_add_explicit(&p->loads, 1, memory_order_relaxed);
+            atomic_store_explicit(&p->active, 0, memory_order_release);
+        }
+        p->win_tasks = p->win_helped = p->win_fair = 0;
+        p->calm_at = now + POOL_CALM_NS;
+        return;
+    }
+    if (allowed > 0) {
+        /* The helpers' fair share: allowed / (allowed + 1) of the tasks. */
+        p->win_tasks += ntasks;
+        p->win_helped += helped;
+        p->win_fair += (unsigned)((uint64_t)ntasks * (unsigned)allowed / (unsigned)(allowed + 1));
+        if (p->win_tasks >= POOL_WINDOW) {
+            if (2 * p->win_helped < p->win_fair) stalled = 1;
+            p->win_tasks = p->win_helped = p->win_fair = 0;
+        }
+    }
+    if (stalled) {
+        atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
+        if (a > 0) atomic_store_explicit(&p->active, a - 1, memory_order_release);
+        p->win_tasks = p->win_helped = p->win_fair = 0;
+        p->calm_at = now + POOL_CALM_NS;
+        return;
+    }
+    if (a < p->nhelpers && now >= p->calm_at) {
+        atomic_store_explicit(&p->active, a + 1, memory_order_release);
+        p->calm_at = now + POOL_CALM_NS;
+        atomic_fetch_add(&p->gate, 1);
+        tacl__shm_futex_wake(&p->gate, 1);
+    }
+}
+
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
 {
-    if (!p || ntasks <= 1) {
+    if (!p || ntasks <= 1 || atomic_load_explicit(&p->active, memory_order_relaxed) == 0) {
         for (unsigned k = 0; k < ntasks; k++)
             fn(arg, k);
+        if (p && ntasks > 1) pool_adapt(p, ntasks, 0, 0, 0);
         return;
     }
     if (ntasks > TACL_SHM_POOL_MAX_TASKS) ntasks = TACL_SHM_POOL_MAX_TASKS;
@@ -140,19 +243,45 @@ void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn 
         atomic_fetch_add(&p->wake, 1);
         tacl__shm_futex_wake(&p->wake, 1);
     }
-    pool_take(p);
+    int allowed = atomic_load_explicit(&p->active, memory_order_relaxed);
+    unsigned mine = pool_take(p);
     /* Only tasks that a helper has started remain: each is a few microseconds of work, unless
      * its helper was descheduled inside it, in which case yielding lets it finish sooner. */
-    uint64_t yield_at = 0;
+    uint64_t t0 = 0, now = 0;
     while (atomic_load_explicit(&p->done, memory_order_acquire) < ntasks) {
         for (int i = 0; i < 64; i++)
             _mm_pause();
-        uint64_t now = tacl__now_ns();
-        if (!yield_at)
-            yield_at = now + POOL_YIELD_NS;
-        else if (now >= yield_at)
+        now = tacl__now_ns();
+        if (!t0)
+            t0 = now;
+        else if (now - t0 >= POOL_YIELD_NS)
             sched_yield();
     }
+    pool_adapt(p, ntasks, ntasks - mine, allowed, t0 && now - t0 >= POOL_STALL_NS);
+}
+
+int tacl__shm_pool_active(const tacl__shm_pool_t *p)
+{
+    return p ? atomic_load(&p->active) : 0;
+}
+
+unsigned long tacl__shm_pool_stalls(const tacl__shm_pool_t *p)
+{
+    return p ? atomic_load_explicit(&p->stalls, memory_order_relaxed) : 0;
+}
+
+unsigned long tacl__shm_pool_loads(const tacl__shm_pool_t *p)
+{
+    return p ? atomic_load_explicit(&p->loads, memory_order_relaxed) : 0;
+}
+
+void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int cores)
+{
+    if (!p) return;
+    p->runnable = runnable;
+    p->cores = cores > 0 ? cores : 1;
+    p->load_at = 0;
+    p->loaded = 0;
 }
 
 unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p)

@@ -2,7 +2,10 @@
  * count of numbered tasks; every participant (the caller or a helper) takes the next task that
  * nobody has taken yet, so a helper that the scheduler has parked costs nothing: the others take
  * its share, and the caller only ever waits for tasks that a helper has started. Idle helpers
- * spin briefly, then sleep on a futex; the caller wakes them only when some sleep. */
+ * spin briefly, then sleep on a futex; the caller wakes them only when some sleep. On a loaded
+ * machine (more runnable threads than cores, a helper parked inside its task, helpers short of
+ * their share) fewer helpers or none take tasks, and more again after a quiet period (see
+ * shm_pool.c). */
 #ifndef TACL_TRANSPORT_SHM_POOL_H
 #define TACL_TRANSPORT_SHM_POOL_H
 
@@ -20,5 +23,14 @@ void tacl__shm_pool_destroy(tacl__shm_pool_t *p);
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg);
 /* Tasks run by helpers since the pool was created (for tests and diagnostics). */
 unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p);
+/* Helpers allowed to take tasks now (0 for NULL), and the jobs after which one fewer was let in
+ * (a parked helper, or helpers short of their share): for tests and diagnostics. */
+int tacl__shm_pool_active(const tacl__shm_pool_t *p);
+unsigned long tacl__shm_pool_stalls(const tacl__shm_pool_t *p);
+/* Times every helper was kept out because the system had more runnable threads than cores. */
+unsigned long tacl__shm_pool_loads(const tacl__shm_pool_t *p);
+/* Where the pool reads the system's runnable-thread count (tacl__shm_runnable by default; NULL:
+ * never loaded) and the cores it compares it with: for tests. */
+void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int cores);
 
 #endif
