@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "proc.h"
 #include "transport/shm/shm_seg.h"
 #include "transport/shm/shm_sync.h"
 
@@ -437,14 +438,6 @@ static size_t ring_round(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
-static int ring_online_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    return c > 0 ? (int)c : 1;
-}
-
 /* Maps every page of the segment into this process now (as a write would, without changing a
  * byte), instead of one fault at a time inside the first lap's messages. */
 static void ring_prefault(char *base, size_t size)
@@ -490,7 +483,7 @@ tacl_status_t mq_ring_open(const mq_ring_config_t *cfg, mq_ring_t **out, tacl__e
     r->cb = ring_round(cfg->chunk_bytes, 64);
     r->nreaders = nr;
     r->spin_ns = cfg->spin_ns;
-    r->yield = x->size > ring_online_cpus();
+    r->yield = x->size > tacl__proc_cpus();
     r->live = cfg->live;
     r->live_ctx = cfg->live_ctx;
     r->me = x->rank == cfg->writer ? -1 : (x->rank < cfg->writer ? x->rank : x->rank - 1);

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "proc.h"
 #include "reduce.h"
 #include "settings.h"
 #include "transport/shm/shm_pool.h"
@@ -483,14 +484,6 @@ static size_t shm_round(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
-static int shm_online_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__shm_group_t **out,
                                      tacl__errbuf_t *eb)
 {
@@ -555,11 +548,11 @@ tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__
     atomic_store(&shm_where(g, g->rank)->cpu, -1);
 
     long spin = tacl__setting_int(TACL_SET_SHM_SPIN_US);
-    if (!tacl__setting_is_set(TACL_SET_SHM_SPIN_US) && n > shm_online_cpus()) spin = 0;
+    if (!tacl__setting_is_set(TACL_SET_SHM_SPIN_US) && n > tacl__proc_cpus()) spin = 0;
     g->spin_ns = spin > 0 ? (uint64_t)spin * 1000ull : 0;
     long threads = tacl__setting_int(TACL_SET_SHM_THREADS);
     if (!tacl__setting_is_set(TACL_SET_SHM_THREADS))
-        threads = shm_threads_default(shm_online_cpus(), n);
+        threads = shm_threads_default(tacl__proc_cpus(), n);
     if (threads > 1) {
         g->pool = tacl__shm_pool_create(threads > 64 ? 63 : (int)threads - 1);
         if (!g->pool)
