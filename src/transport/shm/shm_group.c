@@ -47,7 +47,6 @@
 #define SHM_SHARED_WAITS  8            /* waits for a rank on our CPU before we leave the CPU */
 #define SHM_MOVE_NS       10000000ull  /* and at most once per 10 ms */
 #define SHM_SLEEP_NS      5000000ull   /* longest futex sleep: the liveness period */
-#define SHM_PRESPIN       32           /* polls of a wait before it reads the clock (~1-2 us) */
 #define SHM_SLOT_MIN      SHM_PAGE
 #define SHM_SLOT_MAX      (256ull << 20)
 #define SHM_BLOCK         16384        /* bytes reduced, then copied out while still in L1 */
@@ -330,16 +329,6 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
 {
     int r = 0;
     uint64_t started = 0, spin_end = 0, yield_end = 0, next_live = 0;
-    /* Most waits of small operations end within a microsecond: poll a bounded number of times
-     * before the clock and the CPU are read, so that a flag arriving meanwhile is seen at once
-     * (not where ranks outnumber cores: there the rank we wait for may need our CPU). */
-    for (int i = 0; g->spin_ns && i < SHM_PRESPIN; i++) {
-        while (r < g->size &&
-               atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
-            r++;
-        if (r == g->size) return TACL_OK;
-        _mm_pause();
-    }
     for (;;) {
         while (r < g->size &&
                atomic_load_explicit(&shm_ctrl(g, r, s)->flag, memory_order_acquire) >= s)
