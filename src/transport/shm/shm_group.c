@@ -140,12 +140,13 @@ static long shm_oneshot_default(long base, int n)
 }
 
 /* The default number of threads per rank (the caller and its helpers) for large all_reduce
- * phases: the cores this process may run on divided among the ranks, 1 to 4. One thread streams
- * about one core's copy rate, and the large phases are copy-bound: on a 16-core host, 4 ranks
- * with 4 threads each reached 3.5-5x Open MPI's busbw at 1-16 MiB where 2 threads reached
- * 2.5-3.3x, and 8 ranks with 2 threads about 1.5x the rate of 1. A loaded machine, where a
- * helper may be parked inside its task, is the pool's business: it lets fewer helpers in while
- * that happens (shm_pool.c), so a default that fills the cores costs nothing there. */
+ * phases: the CPUs this process may keep busy (tacl__proc_cpus) divided among the ranks, 1 to 4.
+ * One thread streams about one core's copy rate, and the large phases are copy-bound: on a
+ * 16-core host, 4 ranks with 3-4 threads each reached 3.4-5.0x Open MPI's busbw at 1-16 MiB
+ * where 2 threads reached 2.0-3.7x, and 8 ranks with 2 threads about 1.5x the rate of 1. A loaded
+ * machine, where helpers would only take turns with the ranks' threads, is the pool's business:
+ * it keeps them out while that lasts (shm_pool.c), so a default that fills the cores costs
+ * nothing there. */
 static long shm_threads_default(int cores, int n)
 {
     long t = cores / (n > 0 ? n : 1);
