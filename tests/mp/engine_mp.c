@@ -86,6 +86,16 @@ static void mp_barrier(const tacl__xchg_t *x)
     CHECK_OK(tacl__xchg_allgather(x, &one, 1, all, &eb));
 }
 
+/* The common start of a scenario: every rank's pid into pids, the engine, and a barrier after
+ * every rank has one. */
+static tacl__engine_t *mp_start(int rank, int size, const tacl__xchg_t *x, int *pids)
+{
+    mp_pids(x, pids);
+    tacl__engine_t *e = mp_create(rank, size, x);
+    mp_barrier(x);
+    return e;
+}
+
 static uint8_t pattern(size_t i, int seed)
 {
     return (uint8_t)((i * 2654435761u) >> 13) ^ (uint8_t)seed;
@@ -318,9 +328,7 @@ static int dial_stalled_child(int rank, int size, const tacl__xchg_t *x, void *a
     (void)arg;
     int pids[5];
     tacl__errbuf_t eb;
-    mp_pids(x, pids);
-    tacl__engine_t *e = mp_create(rank, size, x);
-    mp_barrier(x);
+    tacl__engine_t *e = mp_start(rank, size, x, pids);
     if (rank == 2) {
         pause(); /* stopped, then killed by rank 0 */
         return 1;
@@ -388,9 +396,7 @@ static int dial_late_child(int rank, int size, const tacl__xchg_t *x, void *arg)
     (void)arg;
     int pids[5];
     tacl__errbuf_t eb;
-    mp_pids(x, pids);
-    tacl__engine_t *e = mp_create(rank, size, x);
-    mp_barrier(x);
+    tacl__engine_t *e = mp_start(rank, size, x, pids);
     tacl__msg_key_t key = {.comm_id = 1, .tag = 1};
     uint8_t b = 7, in[4];
     tacl__req_t *r;
@@ -569,9 +575,7 @@ static int stall_idle_child(int rank, int size, const tacl__xchg_t *x, void *arg
     (void)arg;
     int pids[3];
     tacl__errbuf_t eb;
-    mp_pids(x, pids);
-    tacl__engine_t *e = mp_create(rank, size, x);
-    mp_barrier(x);
+    tacl__engine_t *e = mp_start(rank, size, x, pids);
     if (rank == 2) {
         raise(SIGSTOP); /* rank 0 kills us once both have seen the stall */
         return 1;
