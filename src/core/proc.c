@@ -1,7 +1,8 @@
 /* proc.c — what /proc says about another process of this host, and the CPUs this one may use
- * (affinity mask and control-group quota). */
+ * (affinity mask and control-group quota), and how many threads of the system want a core. */
 #include "proc.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +121,21 @@ int tacl__proc_cpus(void)
     }
     int q = proc_quota();
     return q > 0 && q < n ? q : n;
+}
+
+int tacl__proc_runnable(void)
+{
+    /* "0.52 0.58 0.59 3/812 4711": the fourth field is running/total. */
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[128];
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0) return -1;
+    buf[k] = 0;
+    int running = 0, total = 0;
+    double a, b, c;
+    if (sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &running, &total) != 5 || running < 0)
+        return -1;
+    return running;
 }

@@ -17,4 +17,8 @@ int tacl__proc_cpus(void);
  * unreadable text: 0); v1's two files pass as "QUOTA PERIOD" (QUOTA -1: no limit). */
 int tacl__proc_quota_cpus(const char *cpu_max);
 
+/* Threads of the whole system that are running or ready to run now (the kernel's count in
+ * /proc/loadavg, this caller included); -1 when it cannot be read. */
+int tacl__proc_runnable(void);
+
 #endif

@@ -7,8 +7,8 @@
  * the system's runnable count rises with threads that busy-loop. */
 #include "check.h"
 #include "clock.h"
+#include "proc.h"
 #include "transport/shm/shm_pool.h"
-#include "transport/shm/shm_sync.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -207,7 +207,7 @@ int main(void)
 
     /* The real count: this thread runs, so at least 1; with cores + 2 threads busy-looping it
      * exceeds the cores in some reading within a second. */
-    int base = tacl__shm_runnable();
+    int base = tacl__proc_runnable();
     CHECK(base >= 1);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int nspin = (int)cores + 2, peak = 0;
@@ -217,7 +217,7 @@ int main(void)
         CHECK(pthread_create(&spin[i], NULL, spin_thread, NULL) == 0);
     t0 = tacl__now_ns();
     while (peak <= cores && tacl__now_ns() - t0 < 1000000000ull) {
-        int r = tacl__shm_runnable();
+        int r = tacl__proc_runnable();
         if (r > peak) peak = r;
         usleep(1000);
     }

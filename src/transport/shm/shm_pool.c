@@ -21,6 +21,7 @@
 #include "transport/shm/shm_pool.h"
 
 #include "clock.h"
+#include "proc.h"
 #include "transport/shm/shm_sync.h"
 
 #include <immintrin.h>
@@ -161,7 +162,7 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     atomic_store(&p->active, helpers);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     p->cores = cores > 0 ? (int)cores : 1;
-    p->runnable = tacl__shm_runnable;
+    p->runnable = tacl__proc_runnable;
     for (int i = 0; i < helpers; i++) {
         p->args[i] = (struct pool_helper_arg){.p = p, .idx = i};
         if (pthread_create(&p->tids[i], NULL, pool_helper, &p->args[i]) != 0) break;

@@ -29,7 +29,7 @@ int tacl__shm_pool_active(const tacl__shm_pool_t *p);
 unsigned long tacl__shm_pool_stalls(const tacl__shm_pool_t *p);
 /* Times every helper was kept out because the system had more runnable threads than cores. */
 unsigned long tacl__shm_pool_loads(const tacl__shm_pool_t *p);
-/* Where the pool reads the system's runnable-thread count (tacl__shm_runnable by default; NULL:
+/* Where the pool reads the system's runnable-thread count (tacl__proc_runnable by default; NULL:
  * never loaded) and the cores it compares it with: for tests. */
 void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int cores);
 

@@ -1,7 +1,6 @@
 /* shm_sync.h — the waiting primitives that same-host shared-memory code shares: futex waits
  * and wakes on a 32-bit word (shared between processes, or private to one), and the checks that
- * a process sharing a segment is gone (exited, or a zombie not yet reaped) or stopped, and how
- * many threads want a core. */
+ * a process sharing a segment is gone (exited, or a zombie not yet reaped) or stopped. */
 #ifndef TACL_TRANSPORT_SHM_SYNC_H
 #define TACL_TRANSPORT_SHM_SYNC_H
 
@@ -19,8 +18,5 @@ int tacl__shm_pid_dead(int32_t pid);
 /* 1 when pid is stopped (SIGSTOP, SIGTSTP, or a tracer): alive but making no progress. Unlike
  * silence, this is evidence that a loaded CPU cannot fake. */
 int tacl__shm_pid_stopped(int32_t pid);
-/* Threads of the whole system that are running or ready to run now (the kernel's count in
- * /proc/loadavg, this caller included); -1 when it cannot be read. */
-int tacl__shm_runnable(void);
 
 #endif
