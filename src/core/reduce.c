@@ -99,12 +99,15 @@ uint16_t tacl__float_to_bf16(float f)
 /* ---- The kernel template. ---- */
 
 typedef void (*reduce_bin_fn)(void *d, const void *a, const void *b, size_t n);
+typedef void (*reduce_bin4_fn)(void *d, const void *a, const void *b, const void *c, const void *e,
+                               size_t n);
 typedef void (*reduce_in_fn)(float *o, const uint16_t *s, size_t n);
 typedef void (*reduce_out_fn)(uint16_t *o, const float *s, size_t n);
 
 typedef struct {
     const char *name;
-    reduce_bin_fn bin[TACL_DTYPE_COUNT][4]; /* sum, prod, min, max (avg reduces as sum) */
+    reduce_bin_fn bin[TACL_DTYPE_COUNT][4];   /* sum, prod, min, max (avg reduces as sum) */
+    reduce_bin4_fn bin4[TACL_DTYPE_COUNT][4]; /* the same, of four sources in one pass */
     reduce_in_fn half_in, bf16_in;
     reduce_out_fn half_out, bf16_out;
 } reduce_family_t;
@@ -132,22 +135,51 @@ typedef struct {
         }                                                                                          \
     }
 
+/* d = ((a op b) op c) op e element by element: the same operations in the same order as three
+ * passes of RED_BIN, in one pass that streams four sources at once (more cache misses in
+ * flight: the sources of a shared-memory reduction sit in other cores' caches). */
+#define RED_BIN4(fam, attr, name, T, U, EXPR)                                                      \
+    attr static void reduce_##fam##_##name##4(void *dv, const void *av, const void *bv,            \
+                                              const void *cv, const void *ev, size_t n)            \
+    {                                                                                              \
+        T *d = (T *)dv;                                                                            \
+        const T *a = (const T *)av, *b = (const T *)bv, *c = (const T *)cv, *e = (const T *)ev;    \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T x = a[i], y = b[i];                                                                  \
+            x = EXPR(T, U);                                                                        \
+            y = c[i];                                                                              \
+            x = EXPR(T, U);                                                                        \
+            y = e[i];                                                                              \
+            d[i] = EXPR(T, U);                                                                     \
+        }                                                                                          \
+    }
+
+#define RED_OP(fam, attr, name, T, U, EXPR)                                                        \
+    RED_BIN(fam, attr, name, T, U, EXPR)                                                           \
+    RED_BIN4(fam, attr, name, T, U, EXPR)
+
 #define RED_INT_TYPE(fam, attr, tn, T, U)                                                          \
-    RED_BIN(fam, attr, tn##_sum, T, U, RED_ISUM)                                                   \
-    RED_BIN(fam, attr, tn##_prod, T, U, RED_IPROD)                                                 \
-    RED_BIN(fam, attr, tn##_min, T, U, RED_MIN)                                                    \
-    RED_BIN(fam, attr, tn##_max, T, U, RED_MAX)
+    RED_OP(fam, attr, tn##_sum, T, U, RED_ISUM)                                                    \
+    RED_OP(fam, attr, tn##_prod, T, U, RED_IPROD)                                                  \
+    RED_OP(fam, attr, tn##_min, T, U, RED_MIN)                                                     \
+    RED_OP(fam, attr, tn##_max, T, U, RED_MAX)
 
 #define RED_FLT_TYPE(fam, attr, tn, T)                                                             \
-    RED_BIN(fam, attr, tn##_sum, T, T, RED_FSUM)                                                   \
-    RED_BIN(fam, attr, tn##_prod, T, T, RED_FPROD)                                                 \
-    RED_BIN(fam, attr, tn##_min, T, T, RED_FMIN)                                                   \
-    RED_BIN(fam, attr, tn##_max, T, T, RED_FMAX)
+    RED_OP(fam, attr, tn##_sum, T, T, RED_FSUM)                                                    \
+    RED_OP(fam, attr, tn##_prod, T, T, RED_FPROD)                                                  \
+    RED_OP(fam, attr, tn##_min, T, T, RED_FMIN)                                                    \
+    RED_OP(fam, attr, tn##_max, T, T, RED_FMAX)
 
 #define RED_ROW(fam, tn)                                                                           \
     {                                                                                              \
         reduce_##fam##_##tn##_sum, reduce_##fam##_##tn##_prod, reduce_##fam##_##tn##_min,          \
             reduce_##fam##_##tn##_max                                                              \
+    }
+
+#define RED_ROW4(fam, tn)                                                                          \
+    {                                                                                              \
+        reduce_##fam##_##tn##_sum4, reduce_##fam##_##tn##_prod4, reduce_##fam##_##tn##_min4,       \
+            reduce_##fam##_##tn##_max4                                                             \
     }
 
 #define RED_FAMILY(fam, attr)                                                                      \
@@ -166,6 +198,9 @@ typedef struct {
         .bin = {RED_ROW(fam, i8), RED_ROW(fam, u8), RED_ROW(fam, i32), RED_ROW(fam, u32),          \
                 RED_ROW(fam, i64), RED_ROW(fam, u64), RED_ROW(fam, f32), RED_ROW(fam, f32),        \
                 RED_ROW(fam, f32), RED_ROW(fam, f64)},                                             \
+        .bin4 = {RED_ROW4(fam, i8), RED_ROW4(fam, u8), RED_ROW4(fam, i32), RED_ROW4(fam, u32),     \
+                 RED_ROW4(fam, i64), RED_ROW4(fam, u64), RED_ROW4(fam, f32), RED_ROW4(fam, f32),   \
+                 RED_ROW4(fam, f32), RED_ROW4(fam, f64)},                                          \
         .half_in = hin,                                                                            \
         .bf16_in = bin_,                                                                           \
         .half_out = hout,                                                                          \
@@ -431,17 +466,31 @@ void tacl__reduce_many(void *dst, const void *const *srcs, int n, size_t count, 
         return;
     }
     reduce_bin_fn bin = f->bin[dt][opi];
+    reduce_bin4_fn bin4 = f->bin4[dt][opi];
     if (n == 2) {
         bin(dst, srcs[0], srcs[1], count);
         return;
     }
-    size_t block = REDUCE_BLOCK * 8 / es; /* 8 KiB of dst stays in L1 across the chain */
+    /* The chain s0 op s1 op ... in passes over an 8 KiB block of dst that stays in L1: the
+     * first takes four sources (or two), each further one dst and three more, the last one or
+     * two dst and one. */
+    size_t block = REDUCE_BLOCK * 8 / es;
     for (size_t off = 0; off < count; off += block) {
-        size_t m = count - off < block ? count - off : block;
-        char *d = (char *)dst + off * es;
-        bin(d, (const char *)srcs[0] + off * es, (const char *)srcs[1] + off * es, m);
-        for (int k = 2; k < n; k++)
-            bin(d, d, (const char *)srcs[k] + off * es, m);
+        size_t m = count - off < block ? count - off : block, o = off * es;
+        char *d = (char *)dst + o;
+        const char *const *s = (const char *const *)srcs;
+        int k;
+        if (n >= 4) {
+            bin4(d, s[0] + o, s[1] + o, s[2] + o, s[3] + o, m);
+            k = 4;
+        } else {
+            bin(d, s[0] + o, s[1] + o, m);
+            k = 2;
+        }
+        for (; k + 3 <= n; k += 3)
+            bin4(d, d, s[k] + o, s[k + 1] + o, s[k + 2] + o, m);
+        for (; k < n; k++)
+            bin(d, d, s[k] + o, m);
     }
 }
 

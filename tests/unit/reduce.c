@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NSRC_MAX 8
+#define NSRC_MAX 11
 static const size_t counts[] = {0, 1, 7, 31, 1000, 4099};
-static const int nsrcs[] = {1, 2, 3, 8};
+static const int nsrcs[] = {1, 2, 3, 4, 5, 6, 7, 8, 11};
 
 static uint64_t rng_state;
 static uint64_t rng(void)
