@@ -3,8 +3,9 @@
  * do take tasks; a helper stuck inside a task holds up nothing but that task: the caller and
  * the other helpers finish every other task of the job meanwhile; and a caller that waited for
  * a parked helper lets fewer helpers in, and all of them again after quiet jobs; helpers short of
- * their share are let in fewer; more runnable threads than cores keep every helper out; and
- * the system's runnable count rises with threads that busy-loop. */
+ * their share are let in fewer; more runnable threads than cores keep every helper out; idle
+ * helpers poll longer while the caller holds, and still sleep in the end; and the system's
+ * runnable count rises with threads that busy-loop. */
 #include "check.h"
 #include "clock.h"
 #include "proc.h"
@@ -203,6 +204,50 @@ int main(void)
     job.caller_sleep_us = 0;
     CHECK(tacl__shm_pool_active(p) == 3);
     CHECK(tacl__shm_pool_loads(p) == 1);
+    tacl__shm_pool_destroy(p);
+
+    /* Idle helpers sleep 50 us after a job, but poll up to 2 ms while the caller holds (inside
+     * an operation, between its phases), and still sleep after that. A helper the scheduler
+     * parks for a while on a busy test machine may fall asleep early in any one trial, so each
+     * case needs only one trial of up to 50 that shows it: with the hold, no sleeper within
+     * 1 ms of a job's end; without it, one. */
+    p = tacl__shm_pool_create(1);
+    CHECK(p != NULL);
+    tacl__shm_pool_set_runnable(p, never_loaded, 64);
+    job.park_ns = job.helper_busy_ns = 0;
+    job.caller_sleep_us = 0;
+    for (int hold = 0; hold < 2; hold++) {
+        tacl__shm_pool_hold(p, hold);
+        int shown = 0;
+        for (int trial = 0; trial < 50 && !shown; trial++) {
+            /* Jobs until the helper is let in and awake when one ends (each job wakes the
+             * sleepers; the back-off lets a helper that fell short of its share back in after
+             * 100 ms of jobs). */
+            t0 = tacl__now_ns();
+            do
+                run_once(p, 16, 0, 20000);
+            while ((tacl__shm_pool_sleeping(p) > 0 || tacl__shm_pool_active(p) < 1) &&
+                   tacl__now_ns() - t0 < 1000000000ull);
+            if (tacl__shm_pool_sleeping(p) > 0 || tacl__shm_pool_active(p) < 1) continue;
+            uint64_t end = tacl__now_ns();
+            int asleep = 0;
+            while (!asleep && tacl__now_ns() - end < 1000000)
+                asleep = tacl__shm_pool_sleeping(p) > 0;
+            shown = hold ? !asleep : asleep;
+        }
+        if (!shown) {
+            fprintf(stderr, "idle helper %s within 1 ms of a job's end in none of 50 trials\n",
+                    hold ? "stayed awake while held" : "fell asleep without the hold");
+            return 1;
+        }
+        /* Held or not, it sleeps in the end (unless the back-off keeps it out). */
+        t0 = tacl__now_ns();
+        while (tacl__shm_pool_sleeping(p) < tacl__shm_pool_active(p) &&
+               tacl__now_ns() - t0 < 2000000000ull)
+            usleep(100);
+        CHECK(tacl__shm_pool_sleeping(p) == tacl__shm_pool_active(p));
+    }
+    tacl__shm_pool_hold(p, 0);
     tacl__shm_pool_destroy(p);
 
     /* The real count: this thread runs, so at least 1; with cores + 2 threads busy-looping it

@@ -682,6 +682,42 @@ static void shm_ar_task(void *arg, unsigned k)
     if (p1 > j->lo_me) shm_ar_copy(j, (p0 > j->lo_me ? p0 : j->lo_me) + mine, p1 + mine);
 }
 
+/* The large path of shm_reduce_impl (see there), chunk by chunk through the slots. */
+static tacl_status_t shm_reduce_chunks(tacl__shm_group_t *g, const char *in, char *outp,
+                                       size_t count, tacl_dtype_t dt, tacl_op_t op, int want,
+                                       const tacl__fp_t *fp, uint64_t deadline, tacl__errbuf_t *eb)
+{
+    const int n = g->size, me = g->rank;
+    const size_t es = tacl_dtype_size(dt), cmax = g->slot / es;
+    tacl_status_t st;
+    const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
+    shm_ar_job_t job = {.g = g, .es = es, .dt = dt, .op = op};
+    job.tile = (SHM_TASK_BYTES / es + align - 1) / align * align;
+    for (size_t off = 0; off < count;) {
+        size_t c = shm_min(cmax, count - off);
+        /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
+        job.in = in + off * es;
+        job.out = want ? outp + off * es : NULL;
+        job.c = c;
+        job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
+        job.lo_me = shm_min(job.per * (size_t)me, c);
+        job.hi_me = shm_min(job.lo_me + job.per, c);
+        tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+        job.phase = SHM_PHASE_COPY_IN;
+        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
+        st = shm_step(g, off == 0, fp, 0, deadline, eb);
+        if (st != TACL_OK) return st;
+        job.phase = SHM_PHASE_REDUCE;
+        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
+        st = shm_step(g, 0, fp, 0, deadline, eb);
+        if (st != TACL_OK) return st;
+        job.phase = SHM_PHASE_COPY_OUT;
+        if (want) tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
+        off += c;
+    }
+    return TACL_OK;
+}
+
 /* all_reduce (root < 0) and reduce (root >= 0: only the root writes recv).
  * Small messages: one step per slot-sized chunk; every rank that needs the result reduces the
  * whole chunk from all slots in rank order. Large: per chunk, every rank copies its input
@@ -725,32 +761,12 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
         } while (off < count);
         return TACL_OK;
     }
-    const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
-    shm_ar_job_t job = {.g = g, .es = es, .dt = dt, .op = op};
-    job.tile = (SHM_TASK_BYTES / es + align - 1) / align * align;
-    for (size_t off = 0; off < count;) {
-        size_t c = shm_min(cmax, count - off);
-        /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
-        job.in = in + off * es;
-        job.out = want ? outp + off * es : NULL;
-        job.c = c;
-        job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
-        job.lo_me = shm_min(job.per * (size_t)me, c);
-        job.hi_me = shm_min(job.lo_me + job.per, c);
-        tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-        job.phase = SHM_PHASE_COPY_IN;
-        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        st = shm_step(g, off == 0, fp, 0, deadline, eb);
-        if (st != TACL_OK) return st;
-        job.phase = SHM_PHASE_REDUCE;
-        tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        st = shm_step(g, 0, fp, 0, deadline, eb);
-        if (st != TACL_OK) return st;
-        job.phase = SHM_PHASE_COPY_OUT;
-        if (want) tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        off += c;
-    }
-    return TACL_OK;
+    /* Helpers poll through the waits between phases (tacl__shm_pool_hold). */
+    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    st = shm_reduce_chunks(g, in, outp, count, dt, op, want, fp, deadline, eb);
+    tacl__shm_pool_hold(held, 0);
+    return st;
 }
 
 tacl_status_t tacl__shm_all_reduce(tacl__shm_group_t *g, const void *send, void *recv, size_t count,

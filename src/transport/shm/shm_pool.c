@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #define POOL_SPIN_NS  50000ull     /* an idle helper polls this long before it sleeps */
+#define POOL_HOLD_NS  2000000ull   /* and this long while the caller holds (an operation) */
 #define POOL_YIELD_NS 20000ull     /* the caller polls this long for started tasks, then yields */
 #define POOL_SLEEP_NS 100000000ull /* longest sleep of an idle helper (re-checks stop) */
 #define POOL_STALL_NS 300000ull    /* a wait this long for a started task: a parked helper */
@@ -47,6 +48,7 @@ struct tacl__shm_pool {
     _Atomic uint32_t wake;     /* futex word of sleeping helpers: bumped to wake them */
     _Atomic uint32_t sleepers; /* helpers inside (or about to enter) their futex wait */
     _Atomic int stop;
+    _Atomic int hold; /* see tacl__shm_pool_hold */
     _Atomic unsigned long helped;
     _Atomic int active;    /* helpers [0, active) take tasks; the others wait on gate */
     _Atomic uint32_t gate; /* futex word of the helpers kept out: bumped when active grows */
@@ -110,15 +112,28 @@ static void *pool_helper(void *arg)
             atomic_fetch_add_explicit(&p->helped, ran, memory_order_relaxed);
             continue;
         }
-        /* Idle: poll a little (the next phase of an operation follows within microseconds),
-         * then sleep. Never for long in a busy loop: the cores belong to the ranks first. */
-        uint64_t until = tacl__now_ns() + POOL_SPIN_NS;
+        /* Idle: poll a little (the next phase of an operation follows within microseconds,
+         * or after the caller's wait for the other ranks while it holds), then sleep. Never for
+         * long in a busy loop: the cores belong to the ranks first. Idle time counts from the
+         * latest job, also one that ended before we could see it. */
+        uint64_t t0 = tacl__now_ns();
+        uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        uint32_t gen = (uint32_t)(t >> 32);
         int work = 0;
-        while (!(work = pool_has_work(atomic_load_explicit(&p->ticket, memory_order_acquire))) &&
+        while (!(work = pool_has_work(t)) &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             for (int i = 0; i < 64; i++)
                 _mm_pause();
-            if (tacl__now_ns() >= until) break;
+            uint64_t now = tacl__now_ns();
+            t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+            if ((uint32_t)(t >> 32) != gen) {
+                gen = (uint32_t)(t >> 32);
+                t0 = now;
+            }
+            uint64_t idle = now - t0;
+            if (idle >= POOL_HOLD_NS ||
+                (idle >= POOL_SPIN_NS && !atomic_load_explicit(&p->hold, memory_order_relaxed)))
+                break;
         }
         if (work) continue;
         /* seq_cst increment then load: either the caller sees us sleeping or we see its job. */
@@ -259,6 +274,16 @@ void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn 
             sched_yield();
     }
     pool_adapt(p, ntasks, ntasks - mine, allowed, t0 && now - t0 >= POOL_STALL_NS);
+}
+
+void tacl__shm_pool_hold(tacl__shm_pool_t *p, int on)
+{
+    if (p) atomic_store_explicit(&p->hold, on != 0, memory_order_relaxed);
+}
+
+int tacl__shm_pool_sleeping(const tacl__shm_pool_t *p)
+{
+    return p ? (int)atomic_load(&p->sleepers) : 0;
 }
 
 int tacl__shm_pool_active(const tacl__shm_pool_t *p)

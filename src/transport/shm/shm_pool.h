@@ -21,6 +21,14 @@ void tacl__shm_pool_destroy(tacl__shm_pool_t *p);
  * caller and whichever helpers join, and returns when every task has finished. p may be NULL
  * (the caller runs every task). Not reentrant: one caller per pool. */
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg);
+/* Between hold(p, 1) and hold(p, 0) the caller is inside an operation whose jobs follow one
+ * another after waits for other processes: idle helpers then poll for the next job for as long
+ * as a shm wait spins (2 ms) instead of 50 us, so that they are not asleep when it comes (a
+ * helper woken from its futex misses the start of a short job, the caller takes its share, and
+ * the whole group then waits for this rank). p may be NULL. */
+void tacl__shm_pool_hold(tacl__shm_pool_t *p, int on);
+/* Helpers asleep on their futex now (for tests). */
+int tacl__shm_pool_sleeping(const tacl__shm_pool_t *p);
 /* Tasks run by helpers since the pool was created (for tests and diagnostics). */
 unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p);
 /* Helpers allowed to take tasks now (0 for NULL), and the jobs after which one fewer was let in
