@@ -3,9 +3,10 @@
  * do take tasks; a helper stuck inside a task holds up nothing but that task: the caller and
  * the other helpers finish every other task of the job meanwhile; and a caller that waited for
  * a parked helper lets fewer helpers in, and all of them again after quiet jobs; helpers short of
- * their share are let in fewer; more runnable threads than cores keep every helper out; idle
- * helpers poll longer while the caller holds, and still sleep in the end; and the system's
- * runnable count rises with threads that busy-loop. */
+ * their share are let in fewer; clearly more runnable threads than cores in two readings keep
+ * every helper out until the count is down to the cores, and bursts between readings do not;
+ * idle helpers poll longer while the caller holds, and still sleep in the end; and the
+ * system's runnable count rises with threads that busy-loop. */
 #include "check.h"
 #include "clock.h"
 #include "proc.h"
@@ -180,23 +181,35 @@ int main(void)
     CHECK(tacl__shm_pool_loads(p) == 0);
     tacl__shm_pool_destroy(p);
 
-    /* More runnable threads than cores (4 cores, 6 runnable): no helper takes tasks within the
-     * 10 ms between readings, and every one is back within a few hundred ms of quiet. */
+    /* Clearly more runnable threads than cores (4 cores, 7 runnable; the limit is the cores
+     * plus 2): every helper is out after two readings 10 ms apart and stays out while the count
+     * is above the cores (5: a busy loop per core and this caller, with the helpers out); all
+     * are back within a few hundred ms once it is at most the cores. */
     p = tacl__shm_pool_create(3);
     CHECK(p != NULL);
-    atomic_store(&fake_runnable, 6);
+    atomic_store(&fake_runnable, 7);
     tacl__shm_pool_set_runnable(p, fake_count, 4);
     run_once(p, 64, 0, 1000);
-    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__shm_pool_loads(p) == 0); /* one reading is not a verdict */
+    t0 = tacl__now_ns();
+    while (tacl__shm_pool_loads(p) == 0 && tacl__now_ns() - t0 < 2000000000ull)
+        run_once(p, 64, 0, 1000);
     CHECK(tacl__shm_pool_loads(p) == 1);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__now_ns() - t0 >= 10000000ull); /* two readings, 10 ms apart */
     helped = tacl__shm_pool_helped(p);
     t0 = tacl__now_ns();
     while (tacl__now_ns() - t0 < 300000000ull)
         run_once(p, 64, 0, 1000);
     CHECK(tacl__shm_pool_active(p) == 0);
     CHECK(tacl__shm_pool_helped(p) == helped);
-    /* 5 runnable on 4 cores is this reader plus one per core: not loaded. */
     atomic_store(&fake_runnable, 5);
+    t0 = tacl__now_ns();
+    while (tacl__now_ns() - t0 < 300000000ull)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__shm_pool_helped(p) == helped);
+    atomic_store(&fake_runnable, 4);
     job.caller_sleep_us = 200;
     t0 = tacl__now_ns();
     while (tacl__shm_pool_active(p) < 3 && tacl__now_ns() - t0 < 10000000000ull)
@@ -204,6 +217,20 @@ int main(void)
     job.caller_sleep_us = 0;
     CHECK(tacl__shm_pool_active(p) == 3);
     CHECK(tacl__shm_pool_loads(p) == 1);
+    tacl__shm_pool_destroy(p);
+
+    /* A count above the limit in every other reading only (bursts of other threads): never a
+     * verdict. */
+    p = tacl__shm_pool_create(3);
+    CHECK(p != NULL);
+    tacl__shm_pool_set_runnable(p, fake_count, 4);
+    for (int i = 0; i < 20; i++) {
+        atomic_store(&fake_runnable, i % 2 ? 3 : 9);
+        run_once(p, 64, 0, 1000);
+        usleep(11000); /* the next job reads again */
+    }
+    CHECK(tacl__shm_pool_loads(p) == 0);
+    CHECK(tacl__shm_pool_active(p) + (int)tacl__shm_pool_stalls(p) >= 3);
     tacl__shm_pool_destroy(p);
 
     /* Idle helpers sleep 50 us after a job, but poll up to 2 ms while the caller holds (inside

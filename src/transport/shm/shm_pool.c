@@ -11,13 +11,14 @@
  * that take turns on the cores with the ranks' own threads, and every step of an operation then
  * waits for a rank whose thread lost its turn (measured on a 16-core host with a busy loop per
  * core, 4 ranks: 4 threads each had 10-15x the median time of 1 thread at 1-16 MiB). Three signs
- * say so. The system has more runnable threads than cores (the kernel's count, read at most
- * every 10 ms; the ranks' threads are at most one per core by default, so the excess is other
- * work): no helper takes tasks until the count drops. A caller waited far longer than a task
- * takes (microseconds) for a started task: its helper was parked inside it. Helpers took less
- * than half their fair share of the tasks over a window of jobs. On either of the last two the
- * caller lets one helper fewer take tasks. Helpers kept out sleep on a gate, off the run queue;
- * one more is let back in after each quiet period without a sign. */
+ * say so. The system has clearly more runnable threads than cores (the kernel's count, read at
+ * most every 10 ms, above the cores plus a quarter in two readings in a row; the ranks' threads
+ * are at most one per core by default, so the excess is other work): no helper takes tasks
+ * until two readings in a row are at most the cores. A caller waited far
+ * longer than a task takes (microseconds) for a started task: its helper was parked inside it.
+ * Helpers took less than half their fair share of the tasks over a window of jobs. On either of
+ * the last two the caller lets one helper fewer take tasks. After any sign, one more is let back
+ * in after each quiet period. Helpers kept out sleep on a gate, off the run queue. */
 #include "transport/shm/shm_pool.h"
 
 #include "clock.h"
@@ -32,14 +33,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define POOL_SPIN_NS  50000ull     /* an idle helper polls this long before it sleeps */
-#define POOL_HOLD_NS  2000000ull   /* and this long while the caller holds (an operation) */
-#define POOL_YIELD_NS 20000ull     /* the caller polls this long for started tasks, then yields */
-#define POOL_SLEEP_NS 100000000ull /* longest sleep of an idle helper (re-checks stop) */
-#define POOL_STALL_NS 300000ull    /* a wait this long for a started task: a parked helper */
-#define POOL_CALM_NS  100000000ull /* one more helper back in after this long without one */
-#define POOL_WINDOW   64u          /* tasks over which the helpers' share is judged */
-#define POOL_LOAD_NS  10000000ull  /* the system's runnable count is read at most this often */
+#define POOL_SPIN_NS    50000ull     /* an idle helper polls this long before it sleeps */
+#define POOL_HOLD_NS    2000000ull   /* and this long while the caller holds (an operation) */
+#define POOL_YIELD_NS   20000ull     /* the caller polls this long for started tasks, then yields */
+#define POOL_SLEEP_NS   100000000ull /* longest sleep of an idle helper (re-checks stop) */
+#define POOL_STALL_NS   300000ull    /* a wait this long for a started task: a parked helper */
+#define POOL_CALM_NS    100000000ull /* one more helper back in after this long without one */
+#define POOL_WINDOW     64u          /* tasks over which the helpers' share is judged */
+#define POOL_LOAD_NS    10000000ull  /* the system's runnable count is read at most this often */
+#define POOL_LOAD_READS 2            /* readings in a row that change the load verdict */
 
 struct tacl__shm_pool {
     _Atomic uint64_t ticket; /* gen << 32 | ntasks << 16 | next */
@@ -55,11 +57,13 @@ struct tacl__shm_pool {
     _Atomic unsigned long stalls;
     tacl__shm_task_fn fn; /* the current job */
     void *arg;
-    uint32_t gen;                             /* written by the caller only, as are the two below */
-    uint64_t calm_at;                         /* when active may grow again */
+    uint32_t gen;     /* written by the caller only, as are the two below */
+    int allowed;      /* helpers the stall and share signs allow (active unless loaded) */
+    uint64_t calm_at; /* when allowed may grow again */
     unsigned win_tasks, win_fair, win_helped; /* the current window: see pool_adapt */
     uint64_t load_at;                         /* next read of the runnable count */
-    int loaded;                               /* its last reading exceeded the cores */
+    int loaded;      /* the verdict of the readings: more runnable threads than the cores */
+    int load_streak; /* consecutive readings that disagree with it */
     int cores;
     int (*runnable)(void);
     _Atomic unsigned long loads;
@@ -184,6 +188,7 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
         p->nhelpers++;
     }
     atomic_store(&p->active, p->nhelpers);
+    p->allowed = p->nhelpers;
     if (p->nhelpers == 0) {
         tacl__shm_pool_destroy(p);
         return NULL;
@@ -191,28 +196,58 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     return p;
 }
 
+/* The load sign's thresholds. Loaded above the cores plus a quarter of them (at least 2): the
+ * ranks' threads are at most one per core by default, so the excess is other work, and a couple
+ * of kernel or bookkeeping threads that run for a moment are not load (on a 16-core host where
+ * 4 ranks of 4 threads filled the cores, a threshold of cores + 1 kept some ranks' helpers out
+ * in most runs, and those ranks then held up the rest), while a busy loop per core doubles the
+ * count. No longer loaded at or below the cores: with the helpers out, a busy loop per core and
+ * the ranks' own threads still exceed that, so the verdict does not swing back and forth. */
+static int pool_over(int runnable, int cores, int loaded)
+{
+    int slack = cores / 4;
+    return runnable > (loaded ? cores : cores + (slack > 2 ? slack : 2));
+}
+
+/* Publishes the number of helpers let in; helpers let back in are woken from the gate. */
+static void pool_publish(tacl__shm_pool_t *p)
+{
+    int want = p->allowed;
+    int a = atomic_load_explicit(&p->active, memory_order_relaxed);
+    if (want == a) return;
+    atomic_store_explicit(&p->active, want, memory_order_release);
+    if (want > a) {
+        atomic_fetch_add(&p->gate, 1);
+        tacl__shm_futex_wake(&p->gate, 1);
+    }
+}
+
 /* The back-off of the header comment, after a job of ntasks of which helpers ran helped while
  * `allowed` were allowed (stalled: the caller waited for a parked helper). Only the caller
- * writes active, calm_at and the window. */
+ * writes active, allowed, calm_at, the load verdict and the window. */
 static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, int allowed,
                        int stalled)
 {
-    int a = atomic_load_explicit(&p->active, memory_order_relaxed);
     uint64_t now = tacl__now_ns();
     if (now >= p->load_at && p->runnable) {
-        /* Our own threads, at most one per core by default, count too: only more than the
-         * cores (and this reader) is other work. */
-        int r = p->runnable();
+        /* The verdict changes after POOL_LOAD_READS readings in a row that disagree with it:
+         * a burst of threads between two readings changes nothing. */
+        int over = pool_over(p->runnable(), p->cores, p->loaded);
         p->load_at = now + POOL_LOAD_NS;
-        p->loaded = r > p->cores + 1;
+        if (over == p->loaded) {
+            p->load_streak = 0;
+        } else if (++p->load_streak >= POOL_LOAD_READS) {
+            p->loaded = over;
+            p->load_streak = 0;
+            if (over) atomic_fetch_add_explicit(&p->loads, 1, memory_order_relaxed);
+        }
     }
     if (p->loaded) {
-        if (a > 0) {
-            atomic_fetch_add_explicit(&p->loads, 1, memory_order_relaxed);
-            atomic_store_explicit(&p->active, 0, memory_order_release);
-        }
+        /* Every helper out until the count drops; then one more back per quiet period. */
+        p->allowed = 0;
         p->win_tasks = p->win_helped = p->win_fair = 0;
         p->calm_at = now + POOL_CALM_NS;
+        pool_publish(p);
         return;
     }
     if (allowed > 0) {
@@ -227,17 +262,14 @@ static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, in
     }
     if (stalled) {
         atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
-        if (a > 0) atomic_store_explicit(&p->active, a - 1, memory_order_release);
+        if (p->allowed > 0) p->allowed--;
         p->win_tasks = p->win_helped = p->win_fair = 0;
         p->calm_at = now + POOL_CALM_NS;
-        return;
-    }
-    if (a < p->nhelpers && now >= p->calm_at) {
-        atomic_store_explicit(&p->active, a + 1, memory_order_release);
+    } else if (p->allowed < p->nhelpers && now >= p->calm_at) {
+        p->allowed++;
         p->calm_at = now + POOL_CALM_NS;
-        atomic_fetch_add(&p->gate, 1);
-        tacl__shm_futex_wake(&p->gate, 1);
     }
+    pool_publish(p);
 }
 
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
@@ -308,6 +340,7 @@ void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int
     p->cores = cores > 0 ? cores : 1;
     p->load_at = 0;
     p->loaded = 0;
+    p->load_streak = 0;
 }
 
 unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p)
