@@ -3,10 +3,10 @@
  * do take tasks; a helper stuck inside a task holds up nothing but that task: the caller and
  * the other helpers finish every other task of the job meanwhile; and a caller that waited for
  * a parked helper lets fewer helpers in, and all of them again after quiet jobs; helpers short of
- * their share are let in fewer; clearly more runnable threads than cores in two readings keep
- * every helper out until the count is down to the cores, and bursts between readings do not;
- * idle helpers poll longer while the caller holds, and still sleep in the end; and the
- * system's runnable count rises with threads that busy-loop. */
+ * their share are let in fewer; more runnable threads than cores in two readings keep every
+ * helper out until the count is down to the cores, and bursts between readings do not; idle
+ * helpers poll longer while the caller holds, and still sleep in the end; and the system's
+ * runnable count rises with threads that busy-loop. */
 #include "check.h"
 #include "clock.h"
 #include "proc.h"
@@ -181,9 +181,9 @@ int main(void)
     CHECK(tacl__shm_pool_loads(p) == 0);
     tacl__shm_pool_destroy(p);
 
-    /* Clearly more runnable threads than cores (4 cores, 7 runnable; the limit is the cores
-     * plus 2): every helper is out after two readings 10 ms apart and stays out while the count
-     * is above the cores (5: a busy loop per core and this caller, with the helpers out); all
+    /* More runnable threads than cores (4 cores, 7 runnable; the limit is the cores plus 1,
+     * this reader): every helper is out after two readings 10 ms apart and stays out while the
+     * count is above the cores (5: a busy loop per core and this caller, with the helpers out); all
      * are back within a few hundred ms once it is at most the cores. */
     p = tacl__shm_pool_create(3);
     CHECK(p != NULL);

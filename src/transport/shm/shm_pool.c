@@ -11,14 +11,14 @@
  * that take turns on the cores with the ranks' own threads, and every step of an operation then
  * waits for a rank whose thread lost its turn (measured on a 16-core host with a busy loop per
  * core, 4 ranks: 4 threads each had 10-15x the median time of 1 thread at 1-16 MiB). Three signs
- * say so. The system has clearly more runnable threads than cores (the kernel's count, read at
- * most every 10 ms, above the cores plus a quarter in two readings in a row; the ranks' threads
- * are at most one per core by default, so the excess is other work): no helper takes tasks
- * until two readings in a row are at most the cores. A caller waited far
- * longer than a task takes (microseconds) for a started task: its helper was parked inside it.
- * Helpers took less than half their fair share of the tasks over a window of jobs. On either of
- * the last two the caller lets one helper fewer take tasks. After any sign, one more is let back
- * in after each quiet period. Helpers kept out sleep on a gate, off the run queue. */
+ * say so. The system has more runnable threads than cores (the kernel's count, read at most
+ * every 10 ms, above the cores plus one in two readings in a row; the ranks' threads are at most
+ * one per core by default, so the excess is other work): no helper takes tasks until two
+ * readings in a row are at most the cores. A caller waited far longer than a task takes
+ * (microseconds) for a started task: its helper was parked inside it. Helpers took less than
+ * half their fair share of the tasks over a window of jobs. On either of the last two the caller
+ * lets one helper fewer take tasks. After any sign, one more is let back in after each quiet
+ * period. Helpers kept out sleep on a gate, off the run queue. */
 #include "transport/shm/shm_pool.h"
 
 #include "clock.h"
@@ -196,17 +196,16 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     return p;
 }
 
-/* The load sign's thresholds. Loaded above the cores plus a quarter of them (at least 2): the
- * ranks' threads are at most one per core by default, so the excess is other work, and a couple
- * of kernel or bookkeeping threads that run for a moment are not load (on a 16-core host where
- * 4 ranks of 4 threads filled the cores, a threshold of cores + 1 kept some ranks' helpers out
- * in most runs, and those ranks then held up the rest), while a busy loop per core doubles the
- * count. No longer loaded at or below the cores: with the helpers out, a busy loop per core and
- * the ranks' own threads still exceed that, so the verdict does not swing back and forth. */
+/* The load sign's thresholds. Loaded above the cores plus one (the ranks' threads are at most one
+ * per core by default, and this reader counts itself, so the excess is other work); no longer
+ * loaded at or below the cores: with the helpers out, a busy loop per core and the ranks' own
+ * threads still exceed that, so the verdict does not swing back and forth. Either change takes
+ * two readings in a row (pool_adapt): on a 16-core host where 4 ranks of 4 threads filled the
+ * cores, single readings above the cores kept some ranks' helpers out in half of the runs, and
+ * those ranks then held up the rest. */
 static int pool_over(int runnable, int cores, int loaded)
 {
-    int slack = cores / 4;
-    return runnable > (loaded ? cores : cores + (slack > 2 ? slack : 2));
+    return runnable > (loaded ? cores : cores + 1);
 }
 
 /* Publishes the number of helpers let in; helpers let back in are woken from the gate. */
