@@ -472,8 +472,8 @@ void tacl__reduce_many(void *dst, const void *const *srcs, int n, size_t count, 
         return;
     }
     /* The chain s0 op s1 op ... in passes over an 8 KiB block of dst that stays in L1: the
-     * first takes four sources (or two), each further one dst and three more, the last one or
-     * two dst and one. */
+     * first pass takes four sources (two when there are fewer), each further pass dst and three
+     * more, and each source left over a pass of its own. */
     size_t block = REDUCE_BLOCK * 8 / es;
     for (size_t off = 0; off < count; off += block) {
         size_t m = count - off < block ? count - off : block, o = off * es;
