@@ -1,5 +1,5 @@
-/* proc.h — what /proc says about another process of this host, and how many CPUs this one may
- * use. */
+/* proc.h — what /proc says about another process of this host, how many CPUs this one may use,
+ * and how many threads of the system want a core. */
 #ifndef TACL_CORE_PROC_H
 #define TACL_CORE_PROC_H
 

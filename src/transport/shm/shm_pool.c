@@ -57,9 +57,8 @@ struct tacl__shm_pool {
     _Atomic unsigned long stalls;
     tacl__shm_task_fn fn; /* the current job */
     void *arg;
-    uint32_t gen;     /* written by the caller only, as are the two below */
-    int allowed;      /* helpers the stall and share signs allow (active unless loaded) */
-    uint64_t calm_at; /* when allowed may grow again */
+    uint32_t gen;                             /* written by the caller only, as are the two below */
+    uint64_t calm_at;                         /* when active may grow again */
     unsigned win_tasks, win_fair, win_helped; /* the current window: see pool_adapt */
     uint64_t load_at;                         /* next read of the runnable count */
     int loaded;      /* the verdict of the readings: more runnable threads than the cores */
@@ -188,7 +187,6 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
         p->nhelpers++;
     }
     atomic_store(&p->active, p->nhelpers);
-    p->allowed = p->nhelpers;
     if (p->nhelpers == 0) {
         tacl__shm_pool_destroy(p);
         return NULL;
@@ -208,10 +206,9 @@ static int pool_over(int runnable, int cores, int loaded)
     return runnable > (loaded ? cores : cores + 1);
 }
 
-/* Publishes the number of helpers let in; helpers let back in are woken from the gate. */
-static void pool_publish(tacl__shm_pool_t *p)
+/* Lets `want` helpers in; those let back in are woken from the gate. */
+static void pool_publish(tacl__shm_pool_t *p, int want)
 {
-    int want = p->allowed;
     int a = atomic_load_explicit(&p->active, memory_order_relaxed);
     if (want == a) return;
     atomic_store_explicit(&p->active, want, memory_order_release);
@@ -223,7 +220,7 @@ static void pool_publish(tacl__shm_pool_t *p)
 
 /* The back-off of the header comment, after a job of ntasks of which helpers ran helped while
  * `allowed` were allowed (stalled: the caller waited for a parked helper). Only the caller
- * writes active, allowed, calm_at, the load verdict and the window. */
+ * writes active, calm_at, the load verdict and the window. */
 static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, int allowed,
                        int stalled)
 {
@@ -243,10 +240,9 @@ static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, in
     }
     if (p->loaded) {
         /* Every helper out until the count drops; then one more back per quiet period. */
-        p->allowed = 0;
         p->win_tasks = p->win_helped = p->win_fair = 0;
         p->calm_at = now + POOL_CALM_NS;
-        pool_publish(p);
+        pool_publish(p, 0);
         return;
     }
     if (allowed > 0) {
@@ -259,16 +255,17 @@ static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, in
             p->win_tasks = p->win_helped = p->win_fair = 0;
         }
     }
+    int a = atomic_load_explicit(&p->active, memory_order_relaxed);
     if (stalled) {
         atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
-        if (p->allowed > 0) p->allowed--;
+        if (a > 0) a--;
         p->win_tasks = p->win_helped = p->win_fair = 0;
         p->calm_at = now + POOL_CALM_NS;
-    } else if (p->allowed < p->nhelpers && now >= p->calm_at) {
-        p->allowed++;
+    } else if (a < p->nhelpers && now >= p->calm_at) {
+        a++;
         p->calm_at = now + POOL_CALM_NS;
     }
-    pool_publish(p);
+    pool_publish(p, a);
 }
 
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
