@@ -304,6 +304,9 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
             if (want[j]) snprintf(info[j], 120, "out of memory while connecting");
         goto out;
     }
+    /* The first look at the clock comes before the deadline is set: a stop while the
+     * attempts are being started (before the loop) is then a gap like any other. */
+    uint64_t last = tacl__now_ns();
     uint64_t deadline = tacl__deadline_ns(timeout_s);
     char txt[80];
     for (int j = 0; j < size; j++) {
@@ -319,7 +322,6 @@ void tacl__probe_connect(tacl__probe_t *p, const tacl__tcp_addr_t *addrs, const 
             at[na++] = (probe_attempt_t){.fd = fd, .peer = j, .addr = k, .deadline_ns = deadline};
         }
     }
-    uint64_t last = tacl__now_ns();
     while (na > 0) {
         int ms = 1000000;
         for (int i = 0; i < na; i++) {
