@@ -1,7 +1,9 @@
 /* proc.c — what /proc says about another process of this host, and the CPUs this one may use
- * (affinity mask and control-group quota), and how many threads of the system want a core. */
+ * (affinity mask and control-group quota), how many threads of the system want a core, and the
+ * CPU pressure of this process's control group. */
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -138,4 +140,50 @@ int tacl__proc_runnable(void)
     if (sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &running, &total) != 5 || running < 0)
         return -1;
     return running;
+}
+
+long long tacl__proc_pressure_some(const char *text)
+{
+    if (!text || strncmp(text, "some ", 5) != 0) return -1;
+    const char *nl = strchr(text, '\n'), *t = strstr(text, " total=");
+    if (!t || (nl && t > nl)) return -1;
+    t += 7;
+    if (*t < '0' || *t > '9') return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(t, &end, 10);
+    if (errno || (*end != '\n' && *end != '\0' && *end != ' ')) return -1;
+    return v;
+}
+
+long long tacl__proc_pressure_read(const char *path)
+{
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return -1;
+    char buf[256];
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0) return -1;
+    buf[k] = 0;
+    return tacl__proc_pressure_some(buf);
+}
+
+int tacl__proc_pressure_path(char *path, size_t len)
+{
+    char cg[900], probe[1100];
+    if (!path || len == 0 || !proc_cgroup_path("", cg, sizeof cg)) return 0;
+    /* The v2 hierarchy is mounted at /sys/fs/cgroup, or beside v1 at .../unified. Only a
+     * non-root group has cgroup.type; inside a container that sees its own group as "/", the
+     * group at the mount point is then the container's. */
+    static const char *mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+    const char *sub = strcmp(cg, "/") ? cg : "";
+    for (size_t m = 0; m < sizeof mounts / sizeof mounts[0]; m++) {
+        snprintf(probe, sizeof probe, "%s%s/cgroup.type", mounts[m], sub);
+        if (access(probe, F_OK) != 0) continue;
+        snprintf(probe, sizeof probe, "%s%s/cpu.pressure", mounts[m], sub);
+        if (tacl__proc_pressure_read(probe) < 0 || strlen(probe) >= len) continue;
+        snprintf(path, len, "%s", probe);
+        return 1;
+    }
+    return 0;
 }

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MAXT 1000
@@ -68,6 +69,22 @@ static _Atomic int fake_runnable;
 static int fake_count(void)
 {
     return atomic_load(&fake_runnable);
+}
+
+/* A control group that waits fake_share percent of the time for a CPU; path "fake" reads, any
+ * other path is unreadable. Read by the pool's caller only (this thread). */
+static _Atomic int fake_share;
+static uint64_t fake_psi_at;
+static long long fake_psi_us;
+static long long fake_pressure(const char *path)
+{
+    if (strcmp(path, "fake") != 0) return -1;
+    uint64_t now = tacl__now_ns();
+    if (fake_psi_at)
+        fake_psi_us +=
+            (long long)((now - fake_psi_at) / 1000 * (uint64_t)atomic_load(&fake_share) / 100);
+    fake_psi_at = now;
+    return fake_psi_us;
 }
 
 static _Atomic int spin_stop;
@@ -228,6 +245,63 @@ int main(void)
     }
     CHECK(tacl__shm_pool_loads(p) == 0);
     CHECK(tacl__shm_pool_active(p) + (int)tacl__shm_pool_stalls(p) >= 3);
+    tacl__shm_pool_destroy(p);
+
+    /* The control group's CPU pressure as the load sign: the first reading is a base; waiting
+     * at least half of the time in two spans in a row keeps every helper out; a third of the
+     * time keeps them out (hysteresis); a twentieth lets them back. */
+    p = tacl__shm_pool_create(3);
+    CHECK(p != NULL);
+    char sign[600];
+    tacl__shm_pool_set_pressure(p, fake_pressure, "fake");
+    CHECK(strstr(tacl__shm_pool_load_sign(p, sign, sizeof sign), "CPU pressure") != NULL);
+    atomic_store(&fake_share, 90);
+    run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_loads(p) == 0);
+    t0 = tacl__now_ns();
+    while (tacl__shm_pool_loads(p) == 0 && tacl__now_ns() - t0 < 2000000000ull)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_loads(p) == 1);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__now_ns() - t0 >= 20000000ull); /* a base, then two spans of 10 ms */
+    helped = tacl__shm_pool_helped(p);
+    atomic_store(&fake_share, 33);
+    t0 = tacl__now_ns();
+    while (tacl__now_ns() - t0 < 300000000ull)
+        run_once(p, 64, 0, 1000);
+    CHECK(tacl__shm_pool_active(p) == 0);
+    CHECK(tacl__shm_pool_helped(p) == helped);
+    atomic_store(&fake_share, 5);
+    job.caller_sleep_us = 200;
+    t0 = tacl__now_ns();
+    while (tacl__shm_pool_active(p) < 3 && tacl__now_ns() - t0 < 10000000000ull)
+        run_once(p, 64, 0, 1000);
+    job.caller_sleep_us = 0;
+    CHECK(tacl__shm_pool_active(p) == 3);
+    CHECK(tacl__shm_pool_loads(p) == 1);
+    tacl__shm_pool_destroy(p);
+
+    /* Jobs 60 ms apart: every reading follows a pause and only sets a new base, so even a group
+     * that waits 90% of the time gives no verdict; nor does an unreadable pressure file. */
+    for (int readable = 0; readable < 2; readable++) {
+        p = tacl__shm_pool_create(3);
+        CHECK(p != NULL);
+        tacl__shm_pool_set_pressure(p, fake_pressure, readable ? "fake" : "/nonexistent");
+        atomic_store(&fake_share, 90);
+        for (int i = 0; i < (readable ? 8 : 30); i++) {
+            run_once(p, 64, 0, 1000);
+            usleep(readable ? 60000 : 11000);
+        }
+        CHECK(tacl__shm_pool_loads(p) == 0);
+        CHECK(tacl__shm_pool_active(p) + (int)tacl__shm_pool_stalls(p) >= 3);
+        tacl__shm_pool_destroy(p);
+    }
+    p = tacl__shm_pool_create(1);
+    CHECK(p != NULL);
+    tacl__shm_pool_set_runnable(p, NULL, 4);
+    CHECK(strcmp(tacl__shm_pool_load_sign(p, sign, sizeof sign), "off") == 0);
+    tacl__shm_pool_set_runnable(p, fake_count, 4);
+    CHECK(strstr(tacl__shm_pool_load_sign(p, sign, sizeof sign), "4 cores") != NULL);
     tacl__shm_pool_destroy(p);
 
     /* Idle helpers sleep 50 us after a job, but poll up to 2 ms while the caller holds (inside

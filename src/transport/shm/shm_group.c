@@ -545,11 +545,16 @@ tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__
         threads = shm_threads_default(tacl__proc_cpus(), n);
     if (threads > 1) {
         g->pool = tacl__shm_pool_create(threads > 64 ? 63 : (int)threads - 1);
-        if (!g->pool)
+        if (!g->pool) {
             TACL_WARN(TACL_SUB_SHM,
                       "TACL_SHM_THREADS=%ld: cannot start helper threads; "
                       "using one thread",
                       threads);
+        } else {
+            char sign[640];
+            TACL_DEBUG(TACL_SUB_SHM, "shared-memory group: rank %d: %ld threads; load sign: %s",
+                       g->rank, threads, tacl__shm_pool_load_sign(g->pool, sign, sizeof sign));
+        }
     }
     free(hello);
     TACL_DEBUG(TACL_SUB_SHM,
@@ -575,8 +580,8 @@ void tacl__shm_group_destroy(tacl__shm_group_t *g)
     if (g->pool)
         TACL_DEBUG(TACL_SUB_SHM,
                    "shared-memory group: rank %d: helpers took %lu tasks; one fewer let in %lu "
-                   "times (parked or short of their share), none %lu times (more runnable threads "
-                   "than cores); %d allowed at the end",
+                   "times (parked or short of their share), none %lu times (the load sign); %d "
+                   "allowed at the end",
                    g->rank, tacl__shm_pool_helped(g->pool), tacl__shm_pool_stalls(g->pool),
                    tacl__shm_pool_loads(g->pool), tacl__shm_pool_active(g->pool));
     tacl__shm_pool_destroy(g->pool);

@@ -18,7 +18,15 @@
  * (microseconds) for a started task: its helper was parked inside it. Helpers took less than
  * half their fair share of the tasks over a window of jobs. On either of the last two the caller
  * lets one helper fewer take tasks. After any sign, one more is let back in after each quiet
- * period. Helpers kept out sleep on a gate, off the run queue. */
+ * period. Helpers kept out sleep on a gate, off the run queue.
+ *
+ * Where this process may use fewer CPUs than the system has (an affinity mask, a cpuset, a CPU
+ * quota: a container on a shared host), the system's runnable count is about CPUs it does not
+ * run on, and the first sign reads its control group's CPU pressure instead: loaded when the
+ * group's tasks spent at least half of the time between two readings waiting for a CPU (behind
+ * each other, behind other groups on its CPUs, or throttled by its quota), no longer when less
+ * than a tenth. Without a pressure file there (cgroup v1, PSI off, the root group) that sign is
+ * off, and the other two remain. */
 #include "transport/shm/shm_pool.h"
 
 #include "clock.h"
@@ -30,6 +38,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -42,6 +51,7 @@
 #define POOL_WINDOW     64u          /* tasks over which the helpers' share is judged */
 #define POOL_LOAD_NS    10000000ull  /* the system's runnable count is read at most this often */
 #define POOL_LOAD_READS 2            /* readings in a row that change the load verdict */
+#define POOL_PSI_SPAN   50000000ull  /* a pressure reading this long after the last: a new base */
 
 struct tacl__shm_pool {
     _Atomic uint64_t ticket; /* gen << 32 | ntasks << 16 | next */
@@ -60,11 +70,15 @@ struct tacl__shm_pool {
     uint32_t gen;                             /* written by the caller only, as are the two below */
     uint64_t calm_at;                         /* when active may grow again */
     unsigned win_tasks, win_fair, win_helped; /* the current window: see pool_adapt */
-    uint64_t load_at;                         /* next read of the runnable count */
+    uint64_t load_at;                         /* next reading of the load sign */
     int loaded;      /* the verdict of the readings: more runnable threads than the cores */
     int load_streak; /* consecutive readings that disagree with it */
     int cores;
-    int (*runnable)(void);
+    int (*runnable)(void);                   /* the system's runnable count, or NULL */
+    long long (*pressure)(const char *path); /* else the group's waiting time (us), or NULL */
+    long long psi_total;                     /* the last reading of it, and when */
+    uint64_t psi_at;
+    char psi_path[512];
     _Atomic unsigned long loads;
     int nhelpers;
     pthread_t *tids;
@@ -180,7 +194,10 @@ tacl__shm_pool_t *tacl__shm_pool_create(int helpers)
     atomic_store(&p->active, helpers);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     p->cores = cores > 0 ? (int)cores : 1;
-    p->runnable = tacl__proc_runnable;
+    if (tacl__proc_cpus() >= p->cores)
+        p->runnable = tacl__proc_runnable;
+    else if (tacl__proc_pressure_path(p->psi_path, sizeof p->psi_path))
+        p->pressure = tacl__proc_pressure_read;
     for (int i = 0; i < helpers; i++) {
         p->args[i] = (struct pool_helper_arg){.p = p, .idx = i};
         if (pthread_create(&p->tids[i], NULL, pool_helper, &p->args[i]) != 0) break;
@@ -206,6 +223,34 @@ static int pool_over(int runnable, int cores, int loaded)
     return runnable > (loaded ? cores : cores + 1);
 }
 
+/* The pressure thresholds: loaded when the group waited at least half of the span, no longer
+ * loaded below a tenth (with the helpers out, a busy loop on each of its CPUs still makes its
+ * ranks wait about half of the time). */
+static int pool_pressed(uint64_t waited_ns, uint64_t span_ns, int loaded)
+{
+    return loaded ? waited_ns * 10 >= span_ns : waited_ns * 2 >= span_ns;
+}
+
+/* One reading of the load sign: 1 loaded, 0 not, -1 none (unreadable, the sign is off, or the
+ * first pressure reading after a pause, which only sets the base: the group's waiting over a
+ * span in which this rank ran nothing says little about now). */
+static int pool_reading(tacl__shm_pool_t *p, uint64_t now)
+{
+    if (p->runnable) {
+        int r = p->runnable();
+        return r < 0 ? -1 : pool_over(r, p->cores, p->loaded);
+    }
+    if (!p->pressure) return -1;
+    long long t = p->pressure(p->psi_path);
+    if (t < 0) return -1;
+    int v = -1;
+    if (p->psi_at && now > p->psi_at && now - p->psi_at <= POOL_PSI_SPAN && t >= p->psi_total)
+        v = pool_pressed((uint64_t)(t - p->psi_total) * 1000ull, now - p->psi_at, p->loaded);
+    p->psi_total = t;
+    p->psi_at = now;
+    return v;
+}
+
 /* Lets `want` helpers in; those let back in are woken from the gate. */
 static void pool_publish(tacl__shm_pool_t *p, int want)
 {
@@ -225,12 +270,14 @@ static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, in
                        int stalled)
 {
     uint64_t now = tacl__now_ns();
-    if (now >= p->load_at && p->runnable) {
+    if (now >= p->load_at && (p->runnable || p->pressure)) {
         /* The verdict changes after POOL_LOAD_READS readings in a row that disagree with it:
          * a burst of threads between two readings changes nothing. */
-        int over = pool_over(p->runnable(), p->cores, p->loaded);
+        int over = pool_reading(p, now);
         p->load_at = now + POOL_LOAD_NS;
-        if (over == p->loaded) {
+        if (over < 0) {
+            /* no reading: the verdict and the streak stand */
+        } else if (over == p->loaded) {
             p->load_streak = 0;
         } else if (++p->load_streak >= POOL_LOAD_READS) {
             p->loaded = over;
@@ -333,10 +380,36 @@ void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int
 {
     if (!p) return;
     p->runnable = runnable;
+    p->pressure = NULL;
     p->cores = cores > 0 ? cores : 1;
     p->load_at = 0;
     p->loaded = 0;
     p->load_streak = 0;
+}
+
+void tacl__shm_pool_set_pressure(tacl__shm_pool_t *p, long long (*pressure)(const char *path),
+                                 const char *path)
+{
+    if (!p) return;
+    p->runnable = NULL;
+    p->pressure = pressure;
+    snprintf(p->psi_path, sizeof p->psi_path, "%s", path ? path : "");
+    p->psi_at = 0;
+    p->psi_total = 0;
+    p->load_at = 0;
+    p->loaded = 0;
+    p->load_streak = 0;
+}
+
+const char *tacl__shm_pool_load_sign(const tacl__shm_pool_t *p, char *buf, size_t len)
+{
+    if (!p || (!p->runnable && !p->pressure))
+        snprintf(buf, len, "off");
+    else if (p->runnable)
+        snprintf(buf, len, "the system's runnable threads against its %d cores", p->cores);
+    else
+        snprintf(buf, len, "the CPU pressure of this process's control group (%s)", p->psi_path);
+    return buf;
 }
 
 unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p)

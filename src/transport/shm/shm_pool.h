@@ -9,6 +9,8 @@
 #ifndef TACL_TRANSPORT_SHM_POOL_H
 #define TACL_TRANSPORT_SHM_POOL_H
 
+#include <stddef.h>
+
 #define TACL_SHM_POOL_MAX_TASKS 65535u
 
 typedef struct tacl__shm_pool tacl__shm_pool_t;
@@ -35,10 +37,18 @@ unsigned long tacl__shm_pool_helped(const tacl__shm_pool_t *p);
  * (a parked helper, or helpers short of their share): for tests and diagnostics. */
 int tacl__shm_pool_active(const tacl__shm_pool_t *p);
 unsigned long tacl__shm_pool_stalls(const tacl__shm_pool_t *p);
-/* Times every helper was kept out because the system had more runnable threads than cores. */
+/* Times every helper was kept out because the load sign said the machine (or this process's
+ * control group) was loaded. */
 unsigned long tacl__shm_pool_loads(const tacl__shm_pool_t *p);
 /* Where the pool reads the system's runnable-thread count (tacl__proc_runnable by default; NULL:
  * never loaded) and the cores it compares it with: for tests. */
 void tacl__shm_pool_set_runnable(tacl__shm_pool_t *p, int (*runnable)(void), int cores);
+/* Or the control group's CPU pressure: pressure(path) returns the microseconds its tasks have
+ * waited for a CPU so far (tacl__proc_pressure_read by default where this process may use fewer
+ * CPUs than the system has), -1 when unreadable: for tests. */
+void tacl__shm_pool_set_pressure(tacl__shm_pool_t *p, long long (*pressure)(const char *path),
+                                 const char *path);
+/* Which load sign the pool reads, in words, into buf (for diagnostics). */
+const char *tacl__shm_pool_load_sign(const tacl__shm_pool_t *p, char *buf, size_t len);
 
 #endif
