@@ -91,10 +91,28 @@ void comm_topo_fini(tacl_comm_t *c)
     coll_mtree_destroy(c);
 }
 
+/* Whether every pair of members is linked directly. */
+static int topo_all_linked(const tacl_comm_t *c)
+{
+    for (int i = 0; i < c->size; i++)
+        for (int j = i + 1; j < c->size; j++)
+            if (!topo_linked(c, i, j)) return 0;
+    return 1;
+}
+
 tacl_status_t comm_topo_init(tacl_comm_t *c, tacl__errbuf_t *eb)
 {
     int n = c->size;
-    tacl_status_t st = tacl__graph_create(n, &c->graph);
+    tacl_status_t st;
+    if (!c->world->link_bw && topo_all_linked(c)) {
+        /* A full mesh without declared or measured figures: the same two kinds of link as
+         * topo_add_link's defaults, in O(n) memory. */
+        st = tacl__graph_classes(n, c->host_of, COST_LINK_HOST_BW, COST_LINK_HOST_LAT,
+                                 COST_LINK_NET_BW, COST_LINK_NET_LAT, &c->graph);
+        if (st != TACL_OK) return tacl__err_keep(eb, st);
+        return comm_shape_init(c, eb);
+    }
+    st = tacl__graph_create(n, &c->graph);
     if (st != TACL_OK) return tacl__err_keep(eb, st);
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)

@@ -15,9 +15,19 @@ struct tacl__graph {
     int n;
     double *dbw, *dlat; /* declared per direction: [a * n + b] for a -> b; dbw 0 = none */
     double *bw, *lat;   /* symmetrised view, recomputed per pair on every change */
+    /* A full mesh by classes (tacl__graph_classes): the four matrices are NULL until a change
+     * needs them; link a - b has (cbw, clat)[cls[a] != cls[b]]. */
+    int *cls;
+    double cbw[2], clat[2];
 };
 
 #define G_AT(g, a, b) ((size_t)(a) * (size_t)(g)->n + (size_t)(b))
+
+/* The class graph's link a - b (a != b): 0 within a class, 1 between. */
+static inline int graph_kind(const tacl__graph_t *g, int a, int b)
+{
+    return g->cls[a] != g->cls[b];
+}
 
 tacl_status_t tacl__graph_create(int n, tacl__graph_t **out)
 {
@@ -44,6 +54,7 @@ err_nomem:
 void tacl__graph_destroy(tacl__graph_t *g)
 {
     if (!g) return;
+    free(g->cls);
     free(g->dbw);
     free(g->dlat);
     free(g->bw);
@@ -54,6 +65,8 @@ void tacl__graph_destroy(tacl__graph_t *g)
 tacl_status_t tacl__graph_clone(const tacl__graph_t *g, tacl__graph_t **out)
 {
     tacl__graph_t *c;
+    if (g->cls)
+        return tacl__graph_classes(g->n, g->cls, g->cbw[0], g->clat[0], g->cbw[1], g->clat[1], out);
     TACL_CHECK(tacl__graph_create(g->n, &c));
     size_t bytes = (size_t)g->n * (size_t)g->n * sizeof(double);
     memcpy(c->dbw, g->dbw, bytes);
@@ -86,6 +99,92 @@ static void graph_sym_pair(tacl__graph_t *g, int a, int b)
     g->lat[G_AT(g, a, b)] = g->lat[G_AT(g, b, a)] = bw > 0 ? lat : 0;
 }
 
+/* A class graph becomes an ordinary one (before a change): its links declared both ways. */
+static tacl_status_t graph_materialise(tacl__graph_t *g)
+{
+    if (!g->cls) return TACL_OK;
+    size_t nn = (size_t)g->n * (size_t)g->n;
+    double *m[4];
+    for (int k = 0; k < 4; k++)
+        m[k] = malloc(nn * sizeof(double));
+    if (!m[0] || !m[1] || !m[2] || !m[3]) {
+        for (int k = 0; k < 4; k++)
+            free(m[k]);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "graph of %d ranks: out of memory",
+                         g->n);
+    }
+    for (int a = 0; a < g->n; a++)
+        for (int b = 0; b < g->n; b++) {
+            size_t i = G_AT(g, a, b);
+            int k = graph_kind(g, a, b);
+            m[0][i] = m[2][i] = a == b ? 0 : g->cbw[k];
+            m[1][i] = m[3][i] = a == b ? 0 : g->clat[k];
+        }
+    g->dbw = m[0];
+    g->dlat = m[1];
+    g->bw = m[2];
+    g->lat = m[3];
+    free(g->cls);
+    g->cls = NULL;
+    return TACL_OK;
+}
+
+/* An ordinary copy of class graph g, for the algorithms that work on the matrices. */
+static tacl_status_t graph_ordinary(const tacl__graph_t *g, tacl__graph_t **out)
+{
+    TACL_CHECK(tacl__graph_clone(g, out));
+    tacl_status_t st = graph_materialise(*out);
+    if (st != TACL_OK) {
+        tacl__graph_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* The symmetrised bandwidths as an n x n matrix: the graph's own, or (class graph) a new one
+ * in *owned for the caller to free; NULL out of memory. */
+static const double *graph_bw_matrix(const tacl__graph_t *g, double **owned)
+{
+    *owned = NULL;
+    if (!g->cls) return g->bw;
+    size_t nn = (size_t)g->n * (size_t)g->n;
+    double *m = malloc(nn * sizeof(double));
+    if (!m) return NULL;
+    for (int a = 0; a < g->n; a++)
+        for (int b = 0; b < g->n; b++)
+            m[G_AT(g, a, b)] = a == b ? 0 : g->cbw[graph_kind(g, a, b)];
+    *owned = m;
+    return m;
+}
+
+tacl_status_t tacl__graph_classes(int n, const int *cls, double same_bw, double same_lat,
+                                  double other_bw, double other_lat, tacl__graph_t **out)
+{
+    if (n < 1 || n > TACL_GRAPH_MAX_RANKS)
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "graph of %d ranks: expected 1..%d ranks", n, TACL_GRAPH_MAX_RANKS);
+    if (!(same_bw > 0) || !(other_bw > 0) || !(same_lat >= 0) || !(other_lat >= 0))
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "class graph: bandwidths %g, %g must be > 0 and latencies %g, %g >= 0",
+                         same_bw, other_bw, same_lat, other_lat);
+    tacl__graph_t *g = calloc(1, sizeof *g);
+    if (g) g->cls = malloc((size_t)n * sizeof *g->cls);
+    if (!g || !g->cls) {
+        free(g);
+        return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "graph of %d ranks: out of memory",
+                         n);
+    }
+    g->n = n;
+    for (int v = 0; v < n; v++)
+        g->cls[v] = cls ? cls[v] : 0;
+    g->cbw[0] = same_bw;
+    g->clat[0] = same_lat;
+    g->cbw[1] = other_bw;
+    g->clat[1] = other_lat;
+    *out = g;
+    return TACL_OK;
+}
+
 tacl_status_t tacl__graph_add_edge(tacl__graph_t *g, int a, int b, double bw, double lat)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b)
@@ -95,6 +194,7 @@ tacl_status_t tacl__graph_add_edge(tacl__graph_t *g, int a, int b, double bw, do
         return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
                          "edge %d -> %d: bandwidth %g must be > 0 and latency %g >= 0", a, b, bw,
                          lat);
+    TACL_CHECK(graph_materialise(g));
     g->dbw[G_AT(g, a, b)] = bw;
     g->dlat[G_AT(g, a, b)] = lat;
     graph_sym_pair(g, a, b);
@@ -110,6 +210,7 @@ tacl_status_t tacl__graph_add_link(tacl__graph_t *g, int a, int b, double bw, do
 void tacl__graph_remove_link(tacl__graph_t *g, int a, int b)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b) return;
+    if (graph_materialise(g) != TACL_OK) return; /* out of memory: the link stays */
     g->dbw[G_AT(g, a, b)] = g->dbw[G_AT(g, b, a)] = 0;
     g->dlat[G_AT(g, a, b)] = g->dlat[G_AT(g, b, a)] = 0;
     graph_sym_pair(g, a, b);
@@ -139,17 +240,19 @@ int tacl__graph_size(const tacl__graph_t *g)
 int tacl__graph_has_edge(const tacl__graph_t *g, int a, int b)
 {
     if (a < 0 || b < 0 || a >= g->n || b >= g->n || a == b) return 0;
-    return g->bw[G_AT(g, a, b)] > 0;
+    return g->cls || g->bw[G_AT(g, a, b)] > 0;
 }
 
 double tacl__graph_bw(const tacl__graph_t *g, int a, int b)
 {
-    return tacl__graph_has_edge(g, a, b) ? g->bw[G_AT(g, a, b)] : 0.0;
+    if (!tacl__graph_has_edge(g, a, b)) return 0.0;
+    return g->cls ? g->cbw[graph_kind(g, a, b)] : g->bw[G_AT(g, a, b)];
 }
 
 double tacl__graph_lat(const tacl__graph_t *g, int a, int b)
 {
-    return tacl__graph_has_edge(g, a, b) ? g->lat[G_AT(g, a, b)] : 0.0;
+    if (!tacl__graph_has_edge(g, a, b)) return 0.0;
+    return g->cls ? g->clat[graph_kind(g, a, b)] : g->lat[G_AT(g, a, b)];
 }
 
 int tacl__graph_degree(const tacl__graph_t *g, int v)
@@ -162,6 +265,7 @@ int tacl__graph_degree(const tacl__graph_t *g, int v)
 
 int tacl__graph_is_full_mesh(const tacl__graph_t *g)
 {
+    if (g->cls) return 1;
     for (int a = 0; a < g->n; a++)
         for (int b = a + 1; b < g->n; b++)
             if (!tacl__graph_has_edge(g, a, b)) return 0;
@@ -848,9 +952,15 @@ tacl_status_t tacl__tree_build(const tacl__graph_t *g, int root, tacl__tree_kind
                     parent[v] = u;
             }
         }
-    } else if (graph_prim(n, g->bw, root, parent, depth) < 0) {
-        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
-        goto out;
+    } else {
+        double *owned;
+        const double *w = graph_bw_matrix(g, &owned);
+        int reached = w ? graph_prim(n, w, root, parent, depth) : -1;
+        free(owned);
+        if (reached < 0) {
+            st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "tree: out of memory");
+            goto out;
+        }
     }
     st = tacl__tree_from_parents(g, parent, out, eb);
 out:
@@ -891,6 +1001,14 @@ tacl_status_t tacl__forest_pack(const tacl__graph_t *g, int root, int max_trees,
                          "forest: root %d (expected 0..%d), max_trees %d (expected >= 1)", root,
                          n - 1, max_trees);
     TACL_CHECK(tacl__graph_check_connected(g, eb));
+    if (g->cls) {
+        tacl__graph_t *m;
+        if (graph_ordinary(g, &m) != TACL_OK)
+            return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_TOPO, "forest: out of memory");
+        tacl_status_t st = tacl__forest_pack(m, root, max_trees, out, eb);
+        tacl__graph_destroy(m);
+        return st;
+    }
     size_t nn = (size_t)n * (size_t)n;
     int cap = GRAPH_PACK_ITERS;
     double *len = malloc(nn * sizeof(double)), *w = malloc(nn * sizeof(double));
@@ -1075,7 +1193,9 @@ double tacl__graph_min_cut(const tacl__graph_t *g, int *side)
         best = 0;
         goto out;
     }
-    memcpy(w, g->bw, nn * sizeof(double));
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            w[(size_t)a * n + b] = tacl__graph_bw(g, a, b);
     for (int v = 0; v < n; v++) {
         grp[v] = v;
         alive[v] = 1;

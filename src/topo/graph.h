@@ -30,6 +30,12 @@ tacl_status_t tacl__graph_add_link(tacl__graph_t *g, int a, int b, double bw, do
 void tacl__graph_remove_link(tacl__graph_t *g, int a, int b);
 /* A graph with every pair connected at bandwidth bw and latency lat. */
 tacl_status_t tacl__graph_full(int n, double bw, double lat, tacl__graph_t **out);
+/* A full mesh by classes (hosts): link a - b has (same_bw, same_lat) where cls[a] == cls[b] and
+ * (other_bw, other_lat) elsewhere (cls NULL: one class). It takes O(n) memory where the others
+ * take four n x n matrices (537 MB at 4,096 ranks) until a change (add, remove) makes it an
+ * ordinary graph; every query answers as on the ordinary graph of the same links. */
+tacl_status_t tacl__graph_classes(int n, const int *cls, double same_bw, double same_lat,
+                                  double other_bw, double other_lat, tacl__graph_t **out);
 
 int tacl__graph_size(const tacl__graph_t *g);
 /* Symmetrised view; a != b. 0 / 0.0 when there is no edge. */

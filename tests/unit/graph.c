@@ -10,6 +10,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define GB 1e9
 
@@ -813,6 +815,160 @@ static void test_round_robin(void)
     CHECK(tacl__round_robin_partner(4, 0, 7) == -1);
 }
 
+/* Two trees are the same tree. */
+static void gt_same_tree(const tacl__tree_t *a, const tacl__tree_t *b)
+{
+    CHECK(a->n == b->n && a->root == b->root && a->height == b->height);
+    CHECK(a->bottleneck == b->bottleneck && a->max_lat == b->max_lat);
+    for (int v = 0; v < a->n; v++)
+        CHECK(a->parent[v] == b->parent[v] && a->order[v] == b->order[v] &&
+              a->depth[v] == b->depth[v]);
+}
+
+/* A class graph (full mesh by hosts, O(n) memory) answers every query exactly as the ordinary
+ * graph of the same links: edges, weights, degrees, components, distances, centre, rings, both
+ * kinds of tree, the multi-tree packing, the minimum cut, routes and schedules; a change makes
+ * it an ordinary graph that behaves as the ordinary one given the same change. */
+static void test_classes(void)
+{
+    static const int layouts[][12] = {
+        {0},                                 /* 1 rank */
+        {0, 0},                              /* one host */
+        {0, 1},                              /* two hosts */
+        {0, 0, 0, 0, 1, 1, 1, 1},            /* 2 hosts of 4 */
+        {0, 0, 1, 1, 2, 2},                  /* 3 hosts of 2 */
+        {0, 1, 0, 1, 2, 0, 2, 1, 0, 2, 1, 2} /* interleaved, 12 ranks */
+    };
+    static const int sizes[] = {1, 2, 2, 8, 6, 12};
+    const double hbw = 40e9, hlat = 1e-6, nbw = 12.5e9, nlat = 8e-6;
+    for (size_t L = 0; L < sizeof sizes / sizeof sizes[0]; L++) {
+        int n = sizes[L];
+        const int *cls = layouts[L];
+        tacl__graph_t *c, *o, *cc;
+        CHECK_OK(tacl__graph_classes(n, cls, hbw, hlat, nbw, nlat, &c));
+        CHECK_OK(tacl__graph_create(n, &o));
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                CHECK_OK(tacl__graph_add_link(o, a, b, cls[a] == cls[b] ? hbw : nbw,
+                                              cls[a] == cls[b] ? hlat : nlat));
+        CHECK_OK(tacl__graph_clone(c, &cc));
+        const tacl__graph_t *gs[2] = {c, cc};
+        for (int k = 0; k < 2; k++) {
+            const tacl__graph_t *g = gs[k];
+            CHECK(tacl__graph_size(g) == n);
+            CHECK(tacl__graph_is_full_mesh(g) == tacl__graph_is_full_mesh(o));
+            for (int a = -1; a <= n; a++)
+                for (int b = -1; b <= n; b++) {
+                    CHECK(tacl__graph_has_edge(g, a, b) == tacl__graph_has_edge(o, a, b));
+                    CHECK(tacl__graph_bw(g, a, b) == tacl__graph_bw(o, a, b));
+                    CHECK(tacl__graph_lat(g, a, b) == tacl__graph_lat(o, a, b));
+                }
+            int comp[12], comp2[12], nc, nc2, d1[12], d2[12], ce, ce2, ecc, ecc2;
+            for (int v = 0; v < n; v++)
+                CHECK(tacl__graph_degree(g, v) == tacl__graph_degree(o, v));
+            CHECK_OK(tacl__graph_components(g, comp, &nc));
+            CHECK_OK(tacl__graph_components(o, comp2, &nc2));
+            CHECK(nc == nc2 && !memcmp(comp, comp2, (size_t)n * sizeof *comp));
+            CHECK_OK(tacl__graph_hops_from(g, n - 1, d1));
+            CHECK_OK(tacl__graph_hops_from(o, n - 1, d2));
+            CHECK(!memcmp(d1, d2, (size_t)n * sizeof *d1));
+            tacl__errbuf_t eb = {{0}}, eb2 = {{0}};
+            CHECK_OK(tacl__graph_centre(g, &ce, &ecc, &eb));
+            CHECK_OK(tacl__graph_centre(o, &ce2, &ecc2, &eb));
+            CHECK(ce == ce2 && ecc == ecc2);
+            int r1[12], r2[12];
+            double b1 = 0, b2 = 0;
+            tacl_status_t s1 = tacl__graph_hamiltonian_cycle(g, r1, &b1, &eb);
+            tacl_status_t s2 = tacl__graph_hamiltonian_cycle(o, r2, &b2, &eb2);
+            CHECK(s1 == s2 && !strcmp(eb.msg, eb2.msg));
+            if (s1 == TACL_OK) CHECK(b1 == b2 && !memcmp(r1, r2, (size_t)n * sizeof *r1));
+            for (int kind = 0; kind < 2; kind++)
+                for (int root = 0; root < n; root++) {
+                    tacl__tree_t *t1, *t2;
+                    CHECK_OK(tacl__tree_build(g, root, (tacl__tree_kind_t)kind, &t1, &eb));
+                    CHECK_OK(tacl__tree_build(o, root, (tacl__tree_kind_t)kind, &t2, &eb));
+                    gt_same_tree(t1, t2);
+                    tacl__tree_destroy(t1);
+                    tacl__tree_destroy(t2);
+                }
+            tacl__forest_t *f1, *f2;
+            CHECK_OK(tacl__forest_pack(g, 0, 4, &f1, &eb));
+            CHECK_OK(tacl__forest_pack(o, 0, 4, &f2, &eb));
+            CHECK(f1->ntrees == f2->ntrees && f1->total_rate == f2->total_rate);
+            for (int t = 0; t < f1->ntrees; t++) {
+                CHECK(f1->rate[t] == f2->rate[t] && f1->weight[t] == f2->weight[t]);
+                gt_same_tree(f1->trees[t], f2->trees[t]);
+            }
+            tacl__forest_destroy(f1);
+            tacl__forest_destroy(f2);
+            int side1[12], side2[12];
+            CHECK(tacl__graph_min_cut(g, side1) == tacl__graph_min_cut(o, side2));
+            CHECK(!memcmp(side1, side2, (size_t)n * sizeof *side1));
+            tacl__routes_t *q1, *q2;
+            CHECK_OK(tacl__routes_build(g, &q1, &eb));
+            CHECK_OK(tacl__routes_build(o, &q2, &eb));
+            for (int kind = 0; kind < TACL_ROUTE_KINDS; kind++)
+                for (int a = 0; a < n; a++)
+                    for (int b = 0; b < n; b++)
+                        CHECK(tacl__routes_next_hop(q1, (tacl__route_kind_t)kind, a, b) ==
+                              tacl__routes_next_hop(q2, (tacl__route_kind_t)kind, a, b));
+            tacl__routes_destroy(q1);
+            tacl__routes_destroy(q2);
+            for (int op = 0; op < TACL_SCHED_OP_COUNT; op++) {
+                tacl__sched_t *x1, *x2;
+                tacl_status_t t1 =
+                    tacl__sched_build(g, (tacl__sched_op_t)op, 0, 64.0 * 1024 * 1024, &x1, &eb);
+                tacl_status_t t2 =
+                    tacl__sched_build(o, (tacl__sched_op_t)op, 0, 64.0 * 1024 * 1024, &x2, &eb2);
+                CHECK(t1 == t2);
+                if (t1 != TACL_OK) continue;
+                CHECK(x1->kind == x2->kind && x1->predicted_s == x2->predicted_s &&
+                      x1->lower_bound_s == x2->lower_bound_s && !strcmp(x1->reason, x2->reason));
+                tacl__sched_destroy(x1);
+                tacl__sched_destroy(x2);
+            }
+        }
+        /* A change: the class graph becomes ordinary and follows the same edits. */
+        if (n >= 3) {
+            tacl__graph_remove_link(c, 0, n - 1);
+            tacl__graph_remove_link(o, 0, n - 1);
+            CHECK_OK(tacl__graph_add_edge(c, 1, 2, 3e9, 2e-6));
+            CHECK_OK(tacl__graph_add_edge(o, 1, 2, 3e9, 2e-6));
+            CHECK(!tacl__graph_is_full_mesh(c));
+            for (int a = 0; a < n; a++)
+                for (int b = 0; b < n; b++) {
+                    CHECK(tacl__graph_has_edge(c, a, b) == tacl__graph_has_edge(o, a, b));
+                    CHECK(tacl__graph_bw(c, a, b) == tacl__graph_bw(o, a, b));
+                    CHECK(tacl__graph_lat(c, a, b) == tacl__graph_lat(o, a, b));
+                }
+            CHECK(tacl__graph_min_cut(c, NULL) == tacl__graph_min_cut(o, NULL));
+        }
+        tacl__graph_destroy(c);
+        tacl__graph_destroy(cc);
+        tacl__graph_destroy(o);
+    }
+    /* One class (cls NULL); bad arguments are refused. */
+    tacl__graph_t *g;
+    CHECK_OK(tacl__graph_classes(5, NULL, 7e9, 0, 1e9, 1, &g));
+    CHECK(tacl__graph_bw(g, 0, 4) == 7e9 && tacl__graph_lat(g, 4, 0) == 0);
+    tacl__graph_destroy(g);
+    CHECK(tacl__graph_classes(0, NULL, 1, 0, 1, 0, &g) == TACL_ERR_INVALID);
+    CHECK(tacl__graph_classes(TACL_GRAPH_MAX_RANKS + 1, NULL, 1, 0, 1, 0, &g) == TACL_ERR_INVALID);
+    CHECK(tacl__graph_classes(3, NULL, 0, 0, 1, 0, &g) == TACL_ERR_INVALID);
+    CHECK(tacl__graph_classes(3, NULL, 1, -1, 1, 0, &g) == TACL_ERR_INVALID);
+    CHECK(tacl__graph_classes(3, NULL, 1, 0, NAN, 0, &g) == TACL_ERR_INVALID);
+    /* 4,096 ranks on 512 hosts: a class graph, where the ordinary one is 537 MB. */
+    int *big = malloc(TACL_GRAPH_MAX_RANKS * sizeof *big);
+    CHECK(big != NULL);
+    for (int v = 0; v < TACL_GRAPH_MAX_RANKS; v++)
+        big[v] = v / 8;
+    CHECK_OK(tacl__graph_classes(TACL_GRAPH_MAX_RANKS, big, hbw, hlat, nbw, nlat, &g));
+    CHECK(tacl__graph_is_full_mesh(g));
+    CHECK(tacl__graph_bw(g, 8, 15) == hbw && tacl__graph_bw(g, 7, 8) == nbw);
+    tacl__graph_destroy(g);
+    free(big);
+}
+
 int main(void)
 {
     test_round_robin();
@@ -829,6 +985,7 @@ int main(void)
     test_grids();
     test_hidden_cycles();
     test_random_vs_brute_force();
+    test_classes();
     printf("graph: ok\n");
     return 0;
 }
