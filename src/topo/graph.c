@@ -218,18 +218,7 @@ void tacl__graph_remove_link(tacl__graph_t *g, int a, int b)
 
 tacl_status_t tacl__graph_full(int n, double bw, double lat, tacl__graph_t **out)
 {
-    tacl__graph_t *g = NULL;
-    TACL_CHECK(tacl__graph_create(n, &g));
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++) {
-            tacl_status_t st = tacl__graph_add_link(g, a, b, bw, lat);
-            if (st != TACL_OK) {
-                tacl__graph_destroy(g);
-                return st;
-            }
-        }
-    *out = g;
-    return TACL_OK;
+    return tacl__graph_classes(n, NULL, bw, lat, bw, lat, out);
 }
 
 int tacl__graph_size(const tacl__graph_t *g)

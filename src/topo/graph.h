@@ -28,7 +28,8 @@ tacl_status_t tacl__graph_add_edge(tacl__graph_t *g, int a, int b, double bw, do
 tacl_status_t tacl__graph_add_link(tacl__graph_t *g, int a, int b, double bw, double lat);
 /* Forgets both directions (a link that went down). */
 void tacl__graph_remove_link(tacl__graph_t *g, int a, int b);
-/* A graph with every pair connected at bandwidth bw and latency lat. */
+/* A graph with every pair connected at bandwidth bw and latency lat (a class graph of one
+ * class, below). */
 tacl_status_t tacl__graph_full(int n, double bw, double lat, tacl__graph_t **out);
 /* A full mesh by classes (hosts): link a - b has (same_bw, same_lat) where cls[a] == cls[b] and
  * (other_bw, other_lat) elsewhere (cls NULL: one class). It takes O(n) memory where the others
