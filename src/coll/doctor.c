@@ -11,12 +11,15 @@
 #include "topo/graph.h"
 
 #include "clock.h"
+#include "proc.h"
 #include "settings.h"
 #include "transport/engine.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DOCTOR_COMM_ID    0xd0c7000000000001ull
 #define DOCTOR_PING_WARM  3
@@ -423,6 +426,25 @@ static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, vo
     return st;
 }
 
+/* This rank's CPUs: affinity mask, quota, control groups. */
+static void doctor_cpus(tacl__doctor_cpu_t *c)
+{
+    memset(c, 0, sizeof *c);
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    c->known = 1;
+    c->online = online > 0 ? (int32_t)online : 1;
+    c->quota = tacl__proc_quota();
+    c->group = tacl__proc_cgroup_id();
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        for (int k = 0; k < c->online && k < TACL_DOCTOR_CPU_BYTES * 8; k++)
+            c->mask[k / 8] |= (uint8_t)(1u << (k % 8));
+        return;
+    }
+    for (int k = 0; k < CPU_SETSIZE && k < TACL_DOCTOR_CPU_BYTES * 8; k++)
+        if (CPU_ISSET(k, &set)) c->mask[k / 8] |= (uint8_t)(1u << (k % 8));
+}
+
 static void doctor_release_world(tacl__world_t *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -514,6 +536,15 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
         }
         if (s->ran && !s->nfail) s->msg[0] = '\0';
     }
+    free(all);
+    all = NULL;
+
+    /* The CPUs each rank may use: the verdict warns where a host's ranks outnumber them. */
+    tacl__doctor_cpu_t cpu;
+    doctor_cpus(&cpu);
+    st = doctor_gather(&d, &cpu, sizeof cpu, &all, eb);
+    if (st != TACL_OK) goto out;
+    memcpy(r->cpu, all, (size_t)n * sizeof cpu);
     free(all);
     all = NULL;
 

@@ -82,7 +82,7 @@ static int proc_cgroup_path(const char *ctrl, char *path, size_t len)
     return found;
 }
 
-static int proc_quota(void)
+int tacl__proc_quota(void)
 {
     char cg[900], path[1100], line[128], line2[64];
     /* v2: the group's own cpu.max, else the root of the mounted hierarchy (a container that
@@ -121,7 +121,7 @@ int tacl__proc_cpus(void)
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;
     }
-    int q = proc_quota();
+    int q = tacl__proc_quota();
     return q > 0 && q < n ? q : n;
 }
 
@@ -186,4 +186,18 @@ int tacl__proc_pressure_path(char *path, size_t len)
         return 1;
     }
     return 0;
+}
+
+uint64_t tacl__proc_cgroup_id(void)
+{
+    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    char buf[512];
+    ssize_t k;
+    while ((k = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < k; i++)
+            h = (h ^ (uint8_t)buf[i]) * 1099511628211ull;
+    close(fd);
+    return h ? h : 1;
 }

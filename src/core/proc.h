@@ -17,6 +17,11 @@ int tacl__proc_cpus(void);
 /* The CPUs a quota in cpu.max form allows ("400000 100000": 4; "max 100000": 0, no limit; an
  * unreadable text: 0); v1's two files pass as "QUOTA PERIOD" (QUOTA -1: no limit). */
 int tacl__proc_quota_cpus(const char *cpu_max);
+/* The CPUs this process's control-group quota allows (as tacl__proc_quota_cpus; 0: no quota). */
+int tacl__proc_quota(void);
+/* Which control groups this process belongs to: a hash of /proc/self/cgroup (0 when it cannot
+ * be read). Processes of one host with the same value share their groups, and so one quota. */
+uint64_t tacl__proc_cgroup_id(void);
 
 /* Threads of the whole system that are running or ready to run now (the kernel's count in
  * /proc/loadavg, this caller included); -1 when it cannot be read. */

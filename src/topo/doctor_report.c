@@ -41,8 +41,9 @@ tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out)
     r->info = calloc(nn, sizeof *r->info);
     r->links = calloc(nn, sizeof *r->links);
     r->comp = calloc((size_t)n, sizeof *r->comp);
+    r->cpu = calloc((size_t)n, sizeof *r->cpu);
     if (!r->host_ids || !r->host_names || !r->host_of || !r->reach || !r->info || !r->links ||
-        !r->comp)
+        !r->comp || !r->cpu)
         goto nomem;
     for (size_t k = 0; k < nn; k++)
         r->links[k].lat_us = r->links[k].gbs = -1;
@@ -69,6 +70,7 @@ void tacl__doctor_report_destroy(tacl__doctor_report_t *r)
     free(r->info);
     free(r->links);
     free(r->comp);
+    free(r->cpu);
     free(r->hreach);
     free(r->hgbs);
     free(r->hlat);
@@ -540,6 +542,7 @@ void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f)
     if (!tacl__doctor_full_mesh(r)) doctor_verdict_unreachable(r, f);
     if (!tacl__doctor_full_mesh(r) && r->ncomp == 1 && H > 1) doctor_verdict_layouts(r, f);
     doctor_verdict_store(r, f);
+    tacl__doctor_verdict_cpus(r, f);
     doctor_verdict_smoke(r, f);
     size_t n = (size_t)r->n;
     for (size_t i = 0; i < n; i++)
@@ -577,6 +580,7 @@ void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
         if (strcmp(r->host_names[h], r->host_ids[h])) fprintf(f, "   (%s)", r->host_ids[h]);
         fputc('\n', f);
     }
+    tacl__doctor_table_cpus(r, f);
     if (H > 1) {
         fprintf(f, "\nHost reachability (+ direct link, . unreachable)\n  %-16s", "");
         for (int b = 0; b < H; b++)

@@ -41,6 +41,17 @@ typedef struct {
     char msg[TACL_DOCTOR_MSG_MAX]; /* first failure ("rank 2: ..."), or why it did not run */
 } tacl__doctor_smoke_t;
 
+/* The CPUs one rank may use, as it saw them (src/coll/doctor.c fills it). */
+#define TACL_DOCTOR_CPU_BYTES 128 /* affinity masks of CPUs 0..1023 */
+typedef struct {
+    int32_t known;  /* 0: not reported */
+    int32_t online; /* its host's online CPUs */
+    int32_t quota;  /* CPUs its control group's quota allows (0: no quota) */
+    int32_t pad;
+    uint64_t group; /* its control groups (tacl__proc_cgroup_id): equal values share a quota */
+    uint8_t mask[TACL_DOCTOR_CPU_BYTES]; /* its affinity mask, CPU c in bit c % 8 of byte c / 8 */
+} tacl__doctor_cpu_t;
+
 typedef struct {
     int n;                                    /* ranks */
     int nhosts;                               /* distinct host ids */
@@ -51,6 +62,7 @@ typedef struct {
     char (*info)[TACL_DOCTOR_INFO_MAX]; /* n*n: info[i*n+j] = how rank i reached j or why not */
     tacl__doctor_link_t *links;         /* n*n, [i*n+j] with i < j */
     tacl__doctor_smoke_t smoke[TACL_DOCTOR_NSMOKE];
+    tacl__doctor_cpu_t *cpu; /* n: the CPUs each rank may use (zeroed: not reported) */
     double probe_timeout_s;
     double elapsed_s;
     char store[300]; /* the store the ranks met at ("addr:port") */
@@ -93,5 +105,16 @@ tacl_status_t tacl__doctor_write_json(const tacl__doctor_report_t *r, FILE *f);
 void tacl__doctor_write_dot(const tacl__doctor_report_t *r, FILE *f);
 
 const char *tacl__doctor_smoke_name(tacl__doctor_smoke_kind_t k);
+
+/* doctor_cpus.c. The CPUs host h's ranks may use together: the union of their affinity masks,
+ * bounded by their control groups' quotas when every rank has one (ranks of one group share its
+ * quota); *ranks gets the host's ranks, *quota the quota bound (0: none), list the union as
+ * "0-3,8" (list may be NULL). -1 when a rank of the host did not report. */
+int tacl__doctor_host_cpus(const tacl__doctor_report_t *r, int h, int *ranks, int *quota,
+                           char *list, size_t len);
+/* The verdict's line for each host whose ranks outnumber the CPUs they may use. */
+void tacl__doctor_verdict_cpus(const tacl__doctor_report_t *r, FILE *f);
+/* The table's CPU section (nothing when no rank reported). */
+void tacl__doctor_table_cpus(const tacl__doctor_report_t *r, FILE *f);
 
 #endif

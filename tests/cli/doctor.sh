@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # doctor.sh — `tacl doctor --local 4` on one host: every pair linked (full-mesh verdict on one
 # host), latency and bandwidth measured for all 6 pairs, every smoke test passes with checked
-# values, progress on stderr, exit status 0; --json parses; usage errors exit 2 naming the
-# option; under mpirun (when installed) the ranks bootstrap from Open MPI and report.
+# values, progress on stderr, exit status 0, the CPUs the ranks may use; three ranks pinned to
+# one CPU get the verdict's warning; --json parses; usage errors exit 2 naming the option;
+# under mpirun (when installed) the ranks bootstrap from Open MPI and report.
 set -euo pipefail
 TACL="${TACL_CLI:?TACL_CLI not set}"
 tmp="$(mktemp -d /tmp/tacl-doctor-$$.XXXXXX)"
@@ -28,7 +29,26 @@ npairs=$(grep -Ec "^  [0-3]-[0-3] +[^ ]+ +[0-9.]+ us +[0-9.]+ [GM]B/s" "$tmp/out
 grep -q "collectives work: all_reduce, all_gather, broadcast passed with checked values on all 4 ranks" \
     "$tmp/out" || fail "no collectives verdict"
 grep -q "^tacl doctor: round 3/3" "$tmp/err" || fail "no progress lines: $(cat "$tmp/err")"
-echo "--local 4: full mesh on one host, smoke tests pass"
+ncpu=$(nproc)
+grep -Eq "^  [^ ]+ +4 ranks, [0-9]+ CPUs? of [0-9]+ online \(affinity [0-9]" "$tmp/out" ||
+    fail "no CPU line: $(grep -A2 '^CPUs' "$tmp/out")"
+if [ "$ncpu" -ge 4 ]; then
+    ! grep -q "may use" "$tmp/out" || fail "CPU warning with $ncpu CPUs for 4 ranks"
+fi
+echo "--local 4: full mesh on one host, smoke tests pass, CPUs reported"
+
+# Three ranks pinned to one CPU: the verdict says they take turns, and the run still passes.
+cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[-,]/); print a[1] }' /proc/self/status)
+rc=0
+TACL_DOCTOR_TIMEOUT=10 taskset -c "$cpu" "$TACL" doctor --local 3 --quiet >"$tmp/pin" 2>"$tmp/err" ||
+    rc=$?
+[ "$rc" = 0 ] || fail "pinned doctor exited $rc: $(cat "$tmp/err")"
+grep -q "its 3 ranks may use 1 CPU (affinity $cpu): they take turns on the cores" "$tmp/pin" ||
+    fail "no CPU warning when pinned to CPU $cpu: $(sed -n '/^Verdict/,$p' "$tmp/pin")"
+grep -Eq "^  [^ ]+ +3 ranks, 1 CPU of [0-9]+ online \(affinity $cpu\): more ranks than CPUs" \
+    "$tmp/pin" || fail "CPU table when pinned: $(grep -A2 '^CPUs' "$tmp/pin")"
+grep -Eq "^  all_reduce +pass" "$tmp/pin" || fail "pinned: all_reduce did not pass"
+echo "taskset -c $cpu, 3 ranks: the verdict says they share one CPU; smoke tests pass"
 
 "$TACL" doctor --local 2 --json --quiet >"$tmp/json" 2>"$tmp/err" || fail "--json: $(cat "$tmp/err")"
 python3 -m json.tool "$tmp/json" >/dev/null || fail "--json does not parse: $(cat "$tmp/json")"

@@ -2,11 +2,14 @@
  * a chain A-B-C (relay B named with the bottleneck bandwidth, pipeline order, groups linked
  * all-to-all, store on B), a 4-ring without its diagonals (pipeline order exists, no store
  * host), two components (DISCONNECTED, exit status 1), one host, a full mesh of two hosts with
- * two ranks each, failed smoke tests, and the JSON and Graphviz forms of the chain. */
+ * two ranks each, failed smoke tests, the CPUs each host's ranks may use (affinity masks,
+ * quotas) and the warning where they are fewer than the ranks, and the JSON and Graphviz forms
+ * of the chain. */
 #include "check.h"
 #include "topo/cluster.h"
 #include "topo/doctor_report.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +235,82 @@ static void test_one_host_and_full_mesh(void)
     tacl__doctor_report_destroy(r);
 }
 
+/* Rank i may use CPUs [lo, hi] under quota q (0: none) in control group grp. */
+static void cpu_set(tacl__doctor_report_t *r, int i, int lo, int hi, int q, uint64_t grp)
+{
+    tacl__doctor_cpu_t *c = &r->cpu[i];
+    memset(c, 0, sizeof *c);
+    c->known = 1;
+    c->online = 64;
+    c->quota = q;
+    c->group = grp;
+    for (int k = lo; k <= hi; k++)
+        c->mask[k / 8] |= (uint8_t)(1u << (k % 8));
+}
+
+/* The CPUs a host's ranks may use: the union of their masks, bounded by the quotas of their
+ * control groups (one quota per group) when every rank has one; the verdict warns only where
+ * the ranks outnumber them, naming the host, the count, the CPUs and the quota. */
+static void test_cpus(void)
+{
+    const char *hosts[] = {"a", "a", "a", "a", "b", "b"};
+    const int pairs[][2] = {{0, 4}, {0, 5}, {1, 4}, {1, 5}, {2, 4}, {2, 5}, {3, 4}, {3, 5}};
+    tacl__doctor_report_t *r = make(6, hosts, 8, pairs, NULL, NULL);
+    int nr, q;
+    char list[64];
+    /* Not reported: no CPU section, no warning. */
+    CHECK(tacl__doctor_host_cpus(r, 0, &nr, &q, list, sizeof list) == -1 && nr == 4);
+    char *t = render(r, tacl__doctor_write_table), *v = render(r, tacl__doctor_write_verdict);
+    CHECK(!strstr(t, "CPUs the ranks may use") && !strstr(v, "may use"));
+    free(t);
+    free(v);
+    /* Host a: ranks pinned two by two to CPUs 0 and 1; host b: all of 0-63, one group with a
+     * quota of 2 CPUs for both ranks: both hosts are short. */
+    cpu_set(r, 0, 0, 0, 0, 1);
+    cpu_set(r, 1, 0, 0, 0, 1);
+    cpu_set(r, 2, 1, 1, 0, 1);
+    cpu_set(r, 3, 1, 1, 0, 1);
+    cpu_set(r, 4, 0, 63, 1, 7);
+    cpu_set(r, 5, 0, 63, 1, 7);
+    CHECK(tacl__doctor_host_cpus(r, 0, &nr, &q, list, sizeof list) == 2 && nr == 4 && q == 0);
+    CHECK(!strcmp(list, "0-1"));
+    CHECK(tacl__doctor_host_cpus(r, 1, &nr, &q, list, sizeof list) == 1 && nr == 2 && q == 1);
+    CHECK(!strcmp(list, "0-63"));
+    v = render(r, tacl__doctor_write_verdict);
+    CHECK_CONTAINS(v, "host a: its 4 ranks may use 2 CPUs (affinity 0-1): they take turns");
+    CHECK_CONTAINS(v, "host b: its 2 ranks may use 1 CPU (affinity 0-63, CPU quota 1)");
+    CHECK(tacl__doctor_status(r) == 0); /* slow, not broken */
+    free(v);
+    t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "  a                4 ranks, 2 CPUs of 64 online (affinity 0-1): more ranks "
+                      "than CPUs");
+    CHECK_CONTAINS(t, "  b                2 ranks, 1 CPU of 64 online (affinity 0-63; quota 1): "
+                      "more ranks than CPUs");
+    free(t);
+    /* Each rank of b in a group of its own with a quota of 1: 2 CPUs for 2 ranks. Host a's
+     * ranks on 0-3, 8, 10-11: enough. No warning. */
+    cpu_set(r, 4, 0, 63, 1, 8);
+    cpu_set(r, 5, 0, 63, 1, 9);
+    cpu_set(r, 0, 0, 3, 0, 1);
+    cpu_set(r, 1, 8, 8, 0, 1);
+    cpu_set(r, 2, 10, 11, 0, 1);
+    CHECK(tacl__doctor_host_cpus(r, 0, &nr, &q, list, sizeof list) == 7);
+    CHECK(!strcmp(list, "0-3,8,10-11"));
+    CHECK(tacl__doctor_host_cpus(r, 1, &nr, &q, list, sizeof list) == 2 && q == 2);
+    v = render(r, tacl__doctor_write_verdict);
+    CHECK(!strstr(v, "may use"));
+    free(v);
+    /* A rank without a quota: the masks alone count. A rank that did not report: unknown. */
+    cpu_set(r, 5, 0, 63, 0, 9);
+    CHECK(tacl__doctor_host_cpus(r, 1, &nr, &q, list, sizeof list) == 64 && q == 0);
+    r->cpu[3].known = 0;
+    CHECK(tacl__doctor_host_cpus(r, 0, &nr, &q, NULL, 0) == -1);
+    t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "  a                not reported by every rank");
+    free(t);
+    tacl__doctor_report_destroy(r);
+}
+
 static void test_errors(void)
 {
     tacl__doctor_report_t *r;
@@ -252,6 +331,7 @@ int main(void)
     test_ring_without_diagonals();
     test_disconnected();
     test_one_host_and_full_mesh();
+    test_cpus();
     test_errors();
     printf("doctor verdict: all checks passed\n");
     return 0;
