@@ -36,7 +36,8 @@ int tacl__doctor_host_cpus(const tacl__doctor_report_t *r, int h, int *ranks, in
                            char *list, size_t len)
 {
     uint8_t all[TACL_DOCTOR_CPU_BYTES] = {0};
-    int nr = 0, reported = 1, every_quota = 1, qsum = 0;
+    int nr = 0, reported = 1, every_quota = 1;
+    int64_t qsum = 0; /* figures come from other ranks: no sum of theirs may overflow */
     for (int i = 0; i < r->n; i++) {
         if (r->host_of[i] != h) continue;
         nr++;
@@ -55,7 +56,7 @@ int tacl__doctor_host_cpus(const tacl__doctor_report_t *r, int h, int *ranks, in
         int seen = 0;
         for (int q = 0; q < i && !seen; q++)
             seen = r->host_of[q] == h && r->cpu[q].known && r->cpu[q].group == c->group;
-        if (!seen) qsum += c->quota;
+        if (!seen) qsum += c->quota < (1 << 20) ? c->quota : (1 << 20);
     }
     *ranks = nr;
     *quota = 0;
@@ -65,8 +66,8 @@ int tacl__doctor_host_cpus(const tacl__doctor_report_t *r, int h, int *ranks, in
     for (int b = 0; b < TACL_DOCTOR_CPU_BYTES; b++)
         n += __builtin_popcount(all[b]);
     if (every_quota && qsum > 0) {
-        *quota = qsum;
-        if (qsum < n) n = qsum;
+        *quota = qsum < INT32_MAX ? (int)qsum : INT32_MAX;
+        if (qsum < n) n = (int)qsum;
     }
     return n;
 }

@@ -300,6 +300,10 @@ static void test_cpus(void)
     v = render(r, tacl__doctor_write_verdict);
     CHECK(!strstr(v, "may use"));
     free(v);
+    /* Quotas as large as another rank may claim: no overflow, the masks bound the count. */
+    cpu_set(r, 4, 0, 63, INT32_MAX, 8);
+    cpu_set(r, 5, 0, 63, INT32_MAX, 9);
+    CHECK(tacl__doctor_host_cpus(r, 1, &nr, &q, list, sizeof list) == 64 && q == 2 << 20);
     /* A rank without a quota: the masks alone count. A rank that did not report: unknown. */
     cpu_set(r, 5, 0, 63, 0, 9);
     CHECK(tacl__doctor_host_cpus(r, 1, &nr, &q, list, sizeof list) == 64 && q == 0);
