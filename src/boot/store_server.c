@@ -52,6 +52,8 @@
 #define SRV_TIMEOUT_NAMES 16
 /* How often connections are checked against the authentication and frame deadlines. */
 #define SRV_SWEEP_NS 200000000ull
+/* A look at the clock this much later than the loop asked for: the server did not run. */
+#define SRV_OWN_GAP_NS 300000000ull
 /* How long accepting pauses after accept() failed for want of descriptors or memory. */
 #define SRV_ACCEPT_PAUSE_NS 100000000ull
 
@@ -121,6 +123,7 @@ struct tacl_store_server {
     double auth_timeout_s, frame_timeout_s;
     size_t buffered, buffer_max; /* bytes of every connection's input and output buffers */
     uint64_t next_sweep_ns, accept_resume_ns; /* accept_resume_ns: 0 when accepting */
+    uint64_t last_look;                       /* the loop's last look at the clock */
     tacl__ratelimit_t rl_conn, rl_accept;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -714,6 +717,26 @@ static int srv_next_timeout_ms(tacl_store_server_t *srv)
     return best ? tacl__ms_left(best) : -1;
 }
 
+/* Between two looks at the clock the loop should have waited about asked_ms (epoll_wait; -1:
+ * without limit, so any time) or not at all (0): far longer means this process did not run
+ * (stopped, starved), and that time was not the clients' to authenticate or finish a frame in:
+ * their clocks move by it. Sets the last look to now. */
+static void srv_own_gap(tacl_store_server_t *srv, int asked_ms)
+{
+    uint64_t now = tacl__now_ns(), took = now - srv->last_look;
+    uint64_t asked = asked_ms > 0 ? (uint64_t)asked_ms * 1000000ull : 0;
+    if (srv->last_look && asked_ms >= 0 && took > asked + SRV_OWN_GAP_NS) {
+        uint64_t lost = took - asked;
+        for (srv_conn_t *c = srv->conns; c; c = c->next) {
+            c->accepted_ns = c->accepted_ns + lost < now ? c->accepted_ns + lost : now;
+            if (c->frame_start_ns)
+                c->frame_start_ns = c->frame_start_ns + lost < now ? c->frame_start_ns + lost : now;
+        }
+        TACL_DEBUG(TACL_SUB_STORE, "store server: did not run for %.2f s", (double)lost * 1e-9);
+    }
+    srv->last_look = now;
+}
+
 /* Closes connections past their authentication or frame deadline. */
 static void srv_sweep(tacl_store_server_t *srv)
 {
@@ -1226,7 +1249,9 @@ static int srv_turn(tacl_store_server_t *srv, int timeout_ms, int expire_all)
 {
     struct epoll_event evs[64];
     int stop = 0;
+    srv_own_gap(srv, 0);
     int n = epoll_wait(srv->epfd, evs, 64, timeout_ms);
+    srv_own_gap(srv, timeout_ms);
     if (n < 0 && errno != EINTR) {
         TACL_WARN(TACL_SUB_STORE, "store server: epoll_wait failed: %s; stopping", strerror(errno));
         return -1;
@@ -1248,6 +1273,7 @@ static int srv_turn(tacl_store_server_t *srv, int timeout_ms, int expire_all)
     }
     int expired = srv_expire(srv, expire_all);
     srv_run(srv);
+    srv_own_gap(srv, 0);
     srv_sweep(srv);
     if (srv->accept_resume_ns && tacl__now_ns() >= srv->accept_resume_ns) srv_accept_pause(srv, 0);
     srv_reap(srv);

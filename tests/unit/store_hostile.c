@@ -9,7 +9,10 @@
  *            would pass it is closed, naming the limit; the others are served);
  *   fds      under a low descriptor limit, idle connections cannot lock out a real client (the
  *            oldest unauthenticated one makes room), the soft limit is raised to the hard one,
- *            and a flood of bad connections logs a bounded number of lines. */
+ *            and a flood of bad connections logs a bounded number of lines;
+ *   stopped  a server stopped (SIGSTOP) for longer than the frame timeout while 200 clients
+ *            finish their requests answers every one of them once resumed: its own absence
+ *            does not count against them. */
 #include "boot/store_int.h"
 #include "boot/store_proto.h"
 #include "check.h"
@@ -393,6 +396,68 @@ static void hs_fds(void)
            t, lines, 200 + 120);
 }
 
+/* ---- stopped ---- */
+
+static void hs_stopped(void)
+{
+    /* The server runs in a child with a frame timeout of 1 s; 200 authenticated connections
+     * each send half a request, the server is stopped for 2 s while they send the rest, and
+     * then resumed: the time it was stopped was not theirs to answer in, so every one of them
+     * gets its reply, none is closed for a frame it "did not finish", although the server reads
+     * at most 64 of them per turn of its loop. */
+    setenv("TACL_STORE_FRAME_TIMEOUT", "1", 1);
+    setenv("TACL_STORE_TOKEN", "store-hostile-stopped-0123456789abcdef", 1); /* both sides */
+    enum { N = 200 };
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid > 0) hs_child = pid;
+    if (pid == 0) {
+        hs_child = -1;
+        tacl_store_server_t *srv = hs_start();
+        CHECK(write(ready[1], &hs_port, sizeof hs_port) == sizeof hs_port);
+        pause();
+        tacl_store_server_stop(srv);
+        _exit(0);
+    }
+    CHECK(read(ready[0], &hs_port, sizeof hs_port) == sizeof hs_port);
+    static int fds[N];
+    uint8_t ping[STORE_HDR_LEN];
+    store_put_hdr(ping, STORE_OP_PING, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        fds[i] = hs_connect(1);
+        hs_send(fds[i], ping, 7);
+    }
+    usleep(300000); /* the server has read every half */
+    CHECK(kill(pid, SIGSTOP) == 0);
+    usleep(2000000);
+    for (int i = 0; i < N; i++)
+        hs_send(fds[i], ping + 7, STORE_HDR_LEN - 7);
+    CHECK(kill(pid, SIGCONT) == 0);
+    int answered = 0;
+    for (int i = 0; i < N; i++) {
+        uint8_t hdr[STORE_HDR_LEN];
+        struct pollfd pf = {.fd = fds[i], .events = POLLIN};
+        if (poll(&pf, 1, 10000) != 1 || recv(fds[i], hdr, sizeof hdr, MSG_WAITALL) != sizeof hdr)
+            continue;
+        answered += store_get_u16(hdr + 6) == TACL_OK;
+    }
+    if (answered != N) {
+        fprintf(stderr, "%d of %d connections answered after the server was resumed\n%s\n",
+                answered, N, hs_read_log());
+        exit(1);
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    kill(pid, SIGTERM);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    hs_child = -1;
+    CHECK(!strstr(hs_read_log(), "did not finish its frame"));
+    printf("stopped: all %d connections answered after the server was stopped for 2 s\n", N);
+}
+
 static void hs_cleanup(void)
 {
     if (hs_child > 0) kill(hs_child, SIGKILL);
@@ -432,6 +497,8 @@ int main(int argc, char **argv)
         hs_memory();
     else if (!strcmp(argv[1], "fds"))
         hs_fds();
+    else if (!strcmp(argv[1], "stopped"))
+        hs_stopped();
     else
         CHECK(!"unknown mode");
     return 0;
