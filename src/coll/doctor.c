@@ -426,6 +426,78 @@ static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, vo
     return st;
 }
 
+/* The pairs' figures into the report: each pair as its lower rank measured it. The figures
+ * travel as two numbers per pair (n x n x 16 bytes through the store, where whole link records
+ * would be 17 times that); failure texts, rare, only from the ranks that have some, in blocks
+ * of the largest count. */
+typedef struct {
+    double lat_us, gbs;
+} doctor_fig_t;
+
+typedef struct {
+    int32_t peer;
+    char err[TACL_DOCTOR_MSG_MAX];
+} doctor_err_t;
+
+static tacl_status_t doctor_gather_links(doctor_t *d, const tacl__doctor_link_t *row,
+                                         tacl__doctor_report_t *r, tacl__errbuf_t *eb)
+{
+    int n = d->w->size, me = d->w->rank;
+    doctor_fig_t *figs = malloc((size_t)n * sizeof *figs);
+    void *all = NULL;
+    int32_t nerr = 0, *counts = NULL;
+    doctor_err_t *errs = NULL;
+    if (!figs) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
+    for (int j = 0; j < n; j++) {
+        figs[j] = (doctor_fig_t){row[j].lat_us, row[j].gbs};
+        nerr += j > me && row[j].err[0];
+    }
+    tacl_status_t st = doctor_gather(d, figs, (size_t)n * sizeof *figs, &all, eb);
+    if (st != TACL_OK) goto out;
+    const doctor_fig_t *f = all;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (size_t j = i + 1; j < (size_t)n; j++) {
+            r->links[i * (size_t)n + j].lat_us = f[i * (size_t)n + j].lat_us;
+            r->links[i * (size_t)n + j].gbs = f[i * (size_t)n + j].gbs;
+        }
+    free(all);
+    all = NULL;
+    st = doctor_gather(d, &nerr, sizeof nerr, &all, eb);
+    if (st != TACL_OK) goto out;
+    counts = all;
+    all = NULL;
+    int32_t most = 0;
+    for (int q = 0; q < n; q++)
+        if (counts[q] > most && counts[q] < n) most = counts[q];
+    if (most == 0) goto out;
+    errs = calloc((size_t)most, sizeof *errs);
+    if (!errs) {
+        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
+        goto out;
+    }
+    for (int j = me + 1, k = 0; j < n; j++)
+        if (row[j].err[0]) {
+            errs[k].peer = j;
+            snprintf(errs[k++].err, sizeof errs->err, "%s", row[j].err);
+        }
+    st = doctor_gather(d, errs, (size_t)most * sizeof *errs, &all, eb);
+    if (st != TACL_OK) goto out;
+    const doctor_err_t *e = all;
+    for (int q = 0; q < n; q++)
+        for (int k = 0; k < counts[q] && k < most; k++) {
+            const doctor_err_t *x = &e[(size_t)q * (size_t)most + (size_t)k];
+            if (x->peer <= q || x->peer >= n) continue; /* another rank's bytes: checked */
+            snprintf(r->links[(size_t)q * (size_t)n + (size_t)x->peer].err, TACL_DOCTOR_MSG_MAX,
+                     "%.*s", TACL_DOCTOR_MSG_MAX - 1, x->err);
+        }
+out:
+    free(all);
+    free(counts);
+    free(errs);
+    free(figs);
+    return st;
+}
+
 /* This rank's CPUs: affinity mask, quota, control groups. */
 static void doctor_cpus(tacl__doctor_cpu_t *c)
 {
@@ -509,14 +581,8 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
     doctor_progress(&d, "measuring links in %d rounds (at most %.1f s per pair)", n + (n & 1) - 1,
                     d.pair_timeout_s);
     doctor_links(&d, row);
-    st = doctor_gather(&d, row, (size_t)n * sizeof *row, &all, eb);
+    st = doctor_gather_links(&d, row, r, eb);
     if (st != TACL_OK) goto out;
-    const tacl__doctor_link_t *rows = all;
-    for (size_t i = 0; i < (size_t)n; i++)
-        for (size_t j = i + 1; j < (size_t)n; j++)
-            r->links[i * (size_t)n + j] = rows[i * (size_t)n + j];
-    free(all);
-    all = NULL;
 
     doctor_smoke(&d, ncomp, smoke);
     st = doctor_gather(&d, smoke, sizeof smoke, &all, eb);
