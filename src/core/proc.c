@@ -125,16 +125,24 @@ int tacl__proc_cpus(void)
     return q > 0 && q < n ? q : n;
 }
 
+/* The start of a small kernel file (one read, no stdio: the pool reads these every 10 ms),
+ * NUL-terminated in buf; 0 when it cannot be read. */
+static int proc_read_text(const char *path, char *buf, size_t len)
+{
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return 0;
+    ssize_t k = read(fd, buf, len - 1);
+    close(fd);
+    if (k <= 0) return 0;
+    buf[k] = 0;
+    return 1;
+}
+
 int tacl__proc_runnable(void)
 {
     /* "0.52 0.58 0.59 3/812 4711": the fourth field is running/total. */
-    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
     char buf[128];
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (k <= 0) return -1;
-    buf[k] = 0;
+    if (!proc_read_text("/proc/loadavg", buf, sizeof buf)) return -1;
     int running = 0, total = 0;
     double a, b, c;
     if (sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &running, &total) != 5 || running < 0)
@@ -158,14 +166,8 @@ long long tacl__proc_pressure_some(const char *text)
 
 long long tacl__proc_pressure_read(const char *path)
 {
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) return -1;
     char buf[256];
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (k <= 0) return -1;
-    buf[k] = 0;
-    return tacl__proc_pressure_some(buf);
+    return proc_read_text(path, buf, sizeof buf) ? tacl__proc_pressure_some(buf) : -1;
 }
 
 int tacl__proc_pressure_path(char *path, size_t len)

@@ -4,6 +4,7 @@
  * moved into a group with a quota of 1.5 CPUs counts 2 and one with 0.5 counts 1. */
 #include "check.h"
 #include "proc.h"
+#include "testutil.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -11,14 +12,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) return 0;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
 
 /* Runs tacl__proc_cpus in a child moved into group dir; its result, or -1. */
 static int cpus_in_group(const char *dir)
@@ -29,7 +22,7 @@ static int cpus_in_group(const char *dir)
         char path[512], me[32];
         snprintf(path, sizeof path, "%s/cgroup.procs", dir);
         snprintf(me, sizeof me, "%d\n", (int)getpid());
-        if (!write_file(path, me)) _exit(255);
+        if (!tu_write_file(path, me)) _exit(255);
         int n = tacl__proc_cpus();
         _exit(n > 250 ? 250 : n);
     }
@@ -50,13 +43,13 @@ static int quota_case(const char *root, int v2, long quota_us)
     if (v2) {
         snprintf(path, sizeof path, "%s/cpu.max", dir);
         snprintf(text, sizeof text, "%ld 100000\n", quota_us);
-        ok = write_file(path, text);
+        ok = tu_write_file(path, text);
     } else {
         snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
-        ok = write_file(path, "100000\n");
+        ok = tu_write_file(path, "100000\n");
         snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
         snprintf(text, sizeof text, "%ld\n", quota_us);
-        ok = ok && write_file(path, text);
+        ok = ok && tu_write_file(path, text);
     }
     int n = ok ? cpus_in_group(dir) : -1;
     CHECK(rmdir(dir) == 0 || errno == ENOENT);
@@ -103,7 +96,7 @@ int main(void)
     } else if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
         root = "/sys/fs/cgroup";
         v2 = 1;
-        write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu\n");
+        tu_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpu\n");
     }
     int made = 0;
     if (root && geteuid() == 0) {

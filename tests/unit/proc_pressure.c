@@ -7,6 +7,7 @@
 #include "check.h"
 #include "clock.h"
 #include "proc.h"
+#include "testutil.h"
 #include "transport/shm/shm_pool.h"
 
 #include <errno.h>
@@ -38,14 +39,6 @@ static void task(void *arg, unsigned k)
     }
 }
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) return 0;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
 /* In a child: joins group dir, checks what it reads there; exit status 0 when every check
  * held, 2 when the child could not join the group. */
 static int child_in_group(const char *dir)
@@ -53,7 +46,7 @@ static int child_in_group(const char *dir)
     char path[600], me[32], found[600];
     snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     snprintf(me, sizeof me, "%d\n", (int)getpid());
-    if (!write_file(path, me)) _exit(2);
+    if (!tu_write_file(path, me)) _exit(2);
     snprintf(path, sizeof path, "%s/cpu.pressure", dir);
     CHECK(tacl__proc_pressure_path(found, sizeof found) == 1);
     if (strcmp(found, path) != 0) {

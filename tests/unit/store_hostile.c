@@ -141,6 +141,33 @@ static tacl_store_server_t *hs_start(void)
     return srv;
 }
 
+/* A server in a child process (limited to nofile descriptors when nofile > 0) until SIGTERM;
+ * hs_port is its port. */
+static pid_t hs_start_child(int nofile)
+{
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        hs_child = -1;
+        if (nofile > 0) {
+            struct rlimit rl = {(rlim_t)nofile, (rlim_t)nofile};
+            CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+        }
+        tacl_store_server_t *srv = hs_start();
+        CHECK(write(ready[1], &hs_port, sizeof hs_port) == sizeof hs_port);
+        pause();
+        tacl_store_server_stop(srv);
+        _exit(0);
+    }
+    hs_child = pid;
+    CHECK(read(ready[0], &hs_port, sizeof hs_port) == sizeof hs_port);
+    close(ready[0]);
+    close(ready[1]);
+    return pid;
+}
+
 /* ---- chain ---- */
 
 static void hs_chain(void)
@@ -330,22 +357,7 @@ static void hs_fds(void)
 {
     /* The server runs in a child limited to 48 descriptors (hard limit too, so that raising the
      * soft one changes nothing); the test process holds the client ends. */
-    int ready[2];
-    CHECK(pipe(ready) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid > 0) hs_child = pid;
-    if (pid == 0) {
-        hs_child = -1;
-        struct rlimit rl = {48, 48};
-        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-        tacl_store_server_t *srv = hs_start();
-        CHECK(write(ready[1], &hs_port, sizeof hs_port) == sizeof hs_port);
-        pause();
-        tacl_store_server_stop(srv);
-        _exit(0);
-    }
-    CHECK(read(ready[0], &hs_port, sizeof hs_port) == sizeof hs_port);
+    pid_t pid = hs_start_child(48);
     int idle[120];
     for (int i = 0; i < 120; i++)
         idle[i] = hs_connect(0);
@@ -408,20 +420,7 @@ static void hs_stopped(void)
     setenv("TACL_STORE_FRAME_TIMEOUT", "1", 1);
     setenv("TACL_STORE_TOKEN", "store-hostile-stopped-0123456789abcdef", 1); /* both sides */
     enum { N = 200 };
-    int ready[2];
-    CHECK(pipe(ready) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid > 0) hs_child = pid;
-    if (pid == 0) {
-        hs_child = -1;
-        tacl_store_server_t *srv = hs_start();
-        CHECK(write(ready[1], &hs_port, sizeof hs_port) == sizeof hs_port);
-        pause();
-        tacl_store_server_stop(srv);
-        _exit(0);
-    }
-    CHECK(read(ready[0], &hs_port, sizeof hs_port) == sizeof hs_port);
+    pid_t pid = hs_start_child(0);
     static int fds[N];
     uint8_t ping[STORE_HDR_LEN];
     store_put_hdr(ping, STORE_OP_PING, 0, 0, 0);
