@@ -87,8 +87,14 @@ static int doctor_cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* What this rank measured of its pair with one peer. */
+typedef struct {
+    double lat_us, gbs;            /* as tacl__doctor_link_t */
+    char err[TACL_DOCTOR_MSG_MAX]; /* why the measurement failed ("" when it did not) */
+} doctor_pair_t;
+
 /* Latency and bandwidth of the pair (me, peer); the lower rank leads and records. */
-static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl__doctor_link_t *out)
+static void doctor_measure_pair(doctor_t *d, int peer, int round, doctor_pair_t *out)
 {
     int lead = d->w->rank < peer;
     uint64_t deadline = tacl__deadline_ns(d->pair_timeout_s);
@@ -170,7 +176,7 @@ static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl__doctor_l
     }
 }
 
-static tacl_status_t doctor_links(doctor_t *d, tacl__doctor_link_t *row)
+static tacl_status_t doctor_links(doctor_t *d, doctor_pair_t *row)
 {
     int n = d->w->size, me = d->w->rank;
     int rounds = n + (n & 1) - 1;
@@ -179,7 +185,7 @@ static tacl_status_t doctor_links(doctor_t *d, tacl__doctor_link_t *row)
         if (p < 0 || !d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         doctor_measure_pair(d, p, r, &row[p]);
         if (me == 0) {
-            const tacl__doctor_link_t *l = &row[p];
+            const doctor_pair_t *l = &row[p];
             if (l->err[0])
                 doctor_progress(d, "round %d/%d: ranks 0-%d: %s", r + 1, rounds, p, l->err);
             else
@@ -431,35 +437,29 @@ static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, vo
  * would be 17 times that); failure texts, rare, only from the ranks that have some, in blocks
  * of the largest count. */
 typedef struct {
-    double lat_us, gbs;
-} doctor_fig_t;
-
-typedef struct {
     int32_t peer;
     char err[TACL_DOCTOR_MSG_MAX];
 } doctor_err_t;
 
-static tacl_status_t doctor_gather_links(doctor_t *d, const tacl__doctor_link_t *row,
+static tacl_status_t doctor_gather_links(doctor_t *d, const doctor_pair_t *row,
                                          tacl__doctor_report_t *r, tacl__errbuf_t *eb)
 {
     int n = d->w->size, me = d->w->rank;
-    doctor_fig_t *figs = malloc((size_t)n * sizeof *figs);
+    tacl__doctor_link_t *figs = malloc((size_t)n * sizeof *figs);
     void *all = NULL;
     int32_t nerr = 0, *counts = NULL;
     doctor_err_t *errs = NULL;
     if (!figs) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
     for (int j = 0; j < n; j++) {
-        figs[j] = (doctor_fig_t){row[j].lat_us, row[j].gbs};
+        figs[j] = (tacl__doctor_link_t){row[j].lat_us, row[j].gbs};
         nerr += j > me && row[j].err[0];
     }
     tacl_status_t st = doctor_gather(d, figs, (size_t)n * sizeof *figs, &all, eb);
     if (st != TACL_OK) goto out;
-    const doctor_fig_t *f = all;
+    const tacl__doctor_link_t *f = all;
     for (size_t i = 0; i < (size_t)n; i++)
-        for (size_t j = i + 1; j < (size_t)n; j++) {
-            r->links[i * (size_t)n + j].lat_us = f[i * (size_t)n + j].lat_us;
-            r->links[i * (size_t)n + j].gbs = f[i * (size_t)n + j].gbs;
-        }
+        for (size_t j = i + 1; j < (size_t)n; j++)
+            r->links[i * (size_t)n + j] = f[i * (size_t)n + j];
     free(all);
     all = NULL;
     st = doctor_gather(d, &nerr, sizeof nerr, &all, eb);
@@ -487,8 +487,13 @@ static tacl_status_t doctor_gather_links(doctor_t *d, const tacl__doctor_link_t 
         for (int k = 0; k < counts[q] && k < most; k++) {
             const doctor_err_t *x = &e[(size_t)q * (size_t)most + (size_t)k];
             if (x->peer <= q || x->peer >= n) continue; /* another rank's bytes: checked */
-            snprintf(r->links[(size_t)q * (size_t)n + (size_t)x->peer].err, TACL_DOCTOR_MSG_MAX,
-                     "%.*s", TACL_DOCTOR_MSG_MAX - 1, x->err);
+            char text[TACL_DOCTOR_MSG_MAX];
+            snprintf(text, sizeof text, "%.*s", TACL_DOCTOR_MSG_MAX - 1, x->err);
+            st = tacl__doctor_set_link_err(r, q, x->peer, text);
+            if (st != TACL_OK) {
+                tacl__err_keep(eb, st);
+                goto out;
+            }
         }
 out:
     free(all);
@@ -544,7 +549,7 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
     w->refs = 1;
     int n = w->size, me = w->rank;
     tacl__doctor_report_t *r = NULL;
-    tacl__doctor_link_t *row = NULL;
+    doctor_pair_t *row = NULL;
     char *infos = NULL;
     void *all = NULL;
     doctor_smoke_rank_t smoke[TACL_DOCTOR_NSMOKE];

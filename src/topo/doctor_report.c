@@ -69,12 +69,49 @@ void tacl__doctor_report_destroy(tacl__doctor_report_t *r)
     free(r->reach);
     free(r->info);
     free(r->links);
+    free(r->link_errs);
     free(r->comp);
     free(r->cpu);
     free(r->hreach);
     free(r->hgbs);
     free(r->hlat);
     free(r);
+}
+
+tacl_status_t tacl__doctor_set_link_err(tacl__doctor_report_t *r, int a, int b, const char *err)
+{
+    if (a > b) {
+        int t = a;
+        a = b;
+        b = t;
+    }
+    if (a < 0 || b >= r->n || a == b || !err)
+        return tacl__err(NULL, TACL_ERR_INVALID, TACL_SUB_TOPO,
+                         "doctor report: pair %d-%d out of range 0..%d", a, b, r->n - 1);
+    tacl__doctor_link_err_t *e = NULL;
+    for (int k = 0; k < r->nlink_errs && !e; k++)
+        if (r->link_errs[k].a == a && r->link_errs[k].b == b) e = &r->link_errs[k];
+    if (!e) {
+        tacl__doctor_link_err_t *m =
+            realloc(r->link_errs, (size_t)(r->nlink_errs + 1) * sizeof *r->link_errs);
+        if (!m)
+            return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "doctor report: out of memory");
+        r->link_errs = m;
+        e = &r->link_errs[r->nlink_errs++];
+        e->a = a;
+        e->b = b;
+    }
+    snprintf(e->err, sizeof e->err, "%s", err);
+    return TACL_OK;
+}
+
+const char *tacl__doctor_link_err(const tacl__doctor_report_t *r, int a, int b)
+{
+    for (int k = 0; k < r->nlink_errs; k++) {
+        const tacl__doctor_link_err_t *e = &r->link_errs[k];
+        if ((e->a == a && e->b == b) || (e->a == b && e->b == a)) return e->err;
+    }
+    return "";
 }
 
 tacl_status_t tacl__doctor_report_set_host(tacl__doctor_report_t *r, int rank, const char *host_id)
@@ -547,10 +584,10 @@ void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f)
     size_t n = (size_t)r->n;
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
-            if (r->links[i * n + j].err[0])
+            if (tacl__doctor_link_err(r, (int)i, (int)j)[0])
                 fprintf(f, "  - ranks %zu-%zu (%s-%s) are linked but the measurement failed: %s\n",
                         i, j, r->host_names[r->host_of[i]], r->host_names[r->host_of[j]],
-                        r->links[i * n + j].err);
+                        tacl__doctor_link_err(r, (int)i, (int)j));
 }
 
 /* ---- Table. ---- */
@@ -633,8 +670,9 @@ void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
                     fprintf(f, "  %-9s %-25s %10s %12s  (rank %zu's side: %s)\n", "", "", "", "", j,
                             r->info[j * n + i]);
             } else {
+                const char *err = tacl__doctor_link_err(r, (int)i, (int)j);
                 fprintf(f, "  %-9s %-25s %10s %12s  %s%s%s\n", pair, hosts, lat, bw,
-                        how[0] ? how : "linked", l->err[0] ? "; measurement failed: " : "", l->err);
+                        how[0] ? how : "linked", err[0] ? "; measurement failed: " : "", err);
             }
         }
     int any = 0;

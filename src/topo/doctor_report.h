@@ -17,12 +17,18 @@
 #define TACL_DOCTOR_INFO_MAX 128
 #define TACL_DOCTOR_MSG_MAX  256
 
-/* Measurement of one directly linked rank pair (made by the lower rank of the pair). */
+/* Measurement of one directly linked rank pair (made by the lower rank of the pair). Why a
+ * measurement failed is kept apart (tacl__doctor_set_link_err), as few pairs have a reason:
+ * the figures of every pair are 16 bytes. */
 typedef struct {
     double lat_us; /* one-way latency: half the median ping-pong round trip; < 0: not measured */
     double gbs;    /* streamed bandwidth, GB/s (1e9 bytes/s); < 0: not measured */
-    char err[TACL_DOCTOR_MSG_MAX]; /* why the measurement failed ("" when it did not) */
 } tacl__doctor_link_t;
+
+typedef struct {
+    int a, b; /* a < b */
+    char err[TACL_DOCTOR_MSG_MAX];
+} tacl__doctor_link_err_t;
 
 typedef enum {
     TACL_DOCTOR_ALL_REDUCE = 0,
@@ -61,6 +67,8 @@ typedef struct {
     uint8_t *reach;                           /* n*n direct links, identical on every rank */
     char (*info)[TACL_DOCTOR_INFO_MAX]; /* n*n: info[i*n+j] = how rank i reached j or why not */
     tacl__doctor_link_t *links;         /* n*n, [i*n+j] with i < j */
+    tacl__doctor_link_err_t *link_errs; /* the pairs whose measurement failed, and why */
+    int nlink_errs;
     tacl__doctor_smoke_t smoke[TACL_DOCTOR_NSMOKE];
     tacl__doctor_cpu_t *cpu; /* n: the CPUs each rank may use (zeroed: not reported) */
     double probe_timeout_s;
@@ -79,6 +87,10 @@ tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out);
 void tacl__doctor_report_destroy(tacl__doctor_report_t *r);
 /* Sets rank r's host (hosts numbered in first-seen order by id). */
 tacl_status_t tacl__doctor_report_set_host(tacl__doctor_report_t *r, int rank, const char *host_id);
+/* Records why the measurement of pair a-b failed (replacing an earlier reason; a and b in
+ * either order); "" for a pair without one. */
+tacl_status_t tacl__doctor_set_link_err(tacl__doctor_report_t *r, int a, int b, const char *err);
+const char *tacl__doctor_link_err(const tacl__doctor_report_t *r, int a, int b);
 /* Derives host names, the host graph, its components and per-host-pair figures. Call once
  * host_of, reach and links are filled, before any output. */
 tacl_status_t tacl__doctor_finish(tacl__doctor_report_t *r);

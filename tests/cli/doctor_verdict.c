@@ -315,6 +315,36 @@ static void test_cpus(void)
     tacl__doctor_report_destroy(r);
 }
 
+/* Why a pair's measurement failed is kept per pair, in either order, the latest reason only;
+ * the verdict and the table say it; other pairs have none. */
+static void test_link_errors(void)
+{
+    const char *hosts[] = {"a", "a", "b"};
+    const int pairs[][2] = {{0, 2}, {1, 2}};
+    const double gbs[] = {1.5, 2.5}, lat[] = {10, 11};
+    tacl__doctor_report_t *r = make(3, hosts, 2, pairs, gbs, lat);
+    CHECK(!strcmp(tacl__doctor_link_err(r, 0, 2), ""));
+    CHECK_OK(tacl__doctor_set_link_err(r, 2, 0, "first reason"));
+    CHECK_OK(tacl__doctor_set_link_err(r, 0, 2, "rank 0 timed out after 2.0 s waiting for rank 2"));
+    CHECK(r->nlink_errs == 1);
+    CHECK(
+        !strcmp(tacl__doctor_link_err(r, 2, 0), "rank 0 timed out after 2.0 s waiting for rank 2"));
+    CHECK(!strcmp(tacl__doctor_link_err(r, 1, 2), ""));
+    CHECK_ST(tacl__doctor_set_link_err(r, 1, 3, "x"), TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_last_error(), "pair 1-3 out of range 0..2");
+    CHECK_ST(tacl__doctor_set_link_err(r, 1, 1, "x"), TACL_ERR_INVALID);
+    char *v = render(r, tacl__doctor_write_verdict);
+    CHECK_CONTAINS(v, "ranks 0-2 (a-b) are linked but the measurement failed: rank 0 timed out "
+                      "after 2.0 s waiting for rank 2");
+    CHECK(!strstr(v, "ranks 1-2 (a-b) are linked but"));
+    free(v);
+    char *t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "1.50 GB/s  tcp 10.0.0.2:1234 (eth0); measurement failed: rank 0 timed out");
+    CHECK_CONTAINS(t, "2.50 GB/s  tcp 10.0.1.2:1234 (eth0)\n");
+    free(t);
+    tacl__doctor_report_destroy(r);
+}
+
 static void test_errors(void)
 {
     tacl__doctor_report_t *r;
@@ -336,6 +366,7 @@ int main(void)
     test_disconnected();
     test_one_host_and_full_mesh();
     test_cpus();
+    test_link_errors();
     test_errors();
     printf("doctor verdict: all checks passed\n");
     return 0;
