@@ -247,8 +247,10 @@ static tacl_status_t eng_wait_failure(tacl__engine_t *e, tacl__req_t **reqs, int
         }
     }
     if (used > sizeof what - 1) used = sizeof what - 1;
-    return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET, "rank %d timed out after %.1f s %s%s",
-                     e->rank, (double)(tacl__now_ns() - start_ns) * 1e-9, what,
+    /* Tenths of a second, or milliseconds for a wait under one (0.012 s, not 0.0 s). */
+    double waited = (double)(tacl__now_ns() - start_ns) * 1e-9;
+    return tacl__err(eb, TACL_ERR_TIMEOUT, TACL_SUB_NET, "rank %d timed out after %.*f s %s%s",
+                     e->rank, waited < 0.95 ? 3 : 1, waited, what,
                      missing > shown ? " (and more)" : "");
 }
 
