@@ -99,6 +99,15 @@ static void graph_sym_pair(tacl__graph_t *g, int a, int b)
     g->lat[G_AT(g, a, b)] = g->lat[G_AT(g, b, a)] = bw > 0 ? lat : 0;
 }
 
+/* Class graph g's n x n matrix of one figure (v[0] within a class, v[1] between; 0 on the
+ * diagonal). */
+static void graph_class_fill(const tacl__graph_t *g, const double *v, double *m)
+{
+    for (int a = 0; a < g->n; a++)
+        for (int b = 0; b < g->n; b++)
+            m[G_AT(g, a, b)] = a == b ? 0 : v[graph_kind(g, a, b)];
+}
+
 /* A class graph becomes an ordinary one (before a change): its links declared both ways. */
 static tacl_status_t graph_materialise(tacl__graph_t *g)
 {
@@ -113,13 +122,10 @@ static tacl_status_t graph_materialise(tacl__graph_t *g)
         return tacl__err(NULL, TACL_ERR_NOMEM, TACL_SUB_TOPO, "graph of %d ranks: out of memory",
                          g->n);
     }
-    for (int a = 0; a < g->n; a++)
-        for (int b = 0; b < g->n; b++) {
-            size_t i = G_AT(g, a, b);
-            int k = graph_kind(g, a, b);
-            m[0][i] = m[2][i] = a == b ? 0 : g->cbw[k];
-            m[1][i] = m[3][i] = a == b ? 0 : g->clat[k];
-        }
+    graph_class_fill(g, g->cbw, m[0]);
+    graph_class_fill(g, g->clat, m[1]);
+    memcpy(m[2], m[0], nn * sizeof(double));
+    memcpy(m[3], m[1], nn * sizeof(double));
     g->dbw = m[0];
     g->dlat = m[1];
     g->bw = m[2];
@@ -150,9 +156,7 @@ static const double *graph_bw_matrix(const tacl__graph_t *g, double **owned)
     size_t nn = (size_t)g->n * (size_t)g->n;
     double *m = malloc(nn * sizeof(double));
     if (!m) return NULL;
-    for (int a = 0; a < g->n; a++)
-        for (int b = 0; b < g->n; b++)
-            m[G_AT(g, a, b)] = a == b ? 0 : g->cbw[graph_kind(g, a, b)];
+    graph_class_fill(g, g->cbw, m);
     *owned = m;
     return m;
 }

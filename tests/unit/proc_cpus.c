@@ -74,15 +74,9 @@ int main(void)
 
     /* The affinity mask bounds the count; one CPU in the mask counts 1. */
     cpu_set_t all, one;
-    CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
+    tu_first_cpu(&all, &one);
     int n = tacl__proc_cpus();
     CHECK(n >= 1 && n <= CPU_COUNT(&all));
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
     CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
     CHECK(tacl__proc_cpus() == 1);
     CHECK(sched_setaffinity(0, sizeof all, &all) == 0);

@@ -56,13 +56,7 @@ static int child_in_group(const char *dir)
     CHECK(tacl__proc_pressure_path(found, 8) == 0); /* too small a buffer: none, not a cut path */
     /* One CPU, two busy threads: one of them waits all the time. */
     cpu_set_t all, one;
-    CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
+    tu_first_cpu(&all, &one);
     CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
     long long before = tacl__proc_pressure_read(path);
     CHECK(before >= 0);
