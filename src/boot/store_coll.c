@@ -275,3 +275,86 @@ tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb)
 {
     return boot_store_allgather(ctx, NULL, 0, NULL, eb);
 }
+
+/* Values per multi-get of boot_store_gather_root: well under the store's frame bound. */
+#define SC_BATCH_BYTES (16u << 20)
+
+/* The root's side of boot_store_gather_root: every key exists (one wait, which names the
+ * missing keys when it times out), then the records in batches sized by the largest seen. */
+static tacl_status_t sc_take_all(boot_store_xchg_ctx_t *ctx, const char *const *keys, size_t n,
+                                 size_t len, boot_store_take_fn take, void *arg, tacl__errbuf_t *eb)
+{
+    tacl_status_t st = tacl_store_wait(ctx->st, keys, n);
+    if (st != TACL_OK) return st;
+    void **vals = calloc(n, sizeof *vals);
+    size_t *lens = calloc(n, sizeof *lens), most = len > 64 ? len : 64;
+    if (!vals || !lens) {
+        free(vals);
+        free(lens);
+        return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_BOOT, "store gather: out of memory");
+    }
+    size_t cap = n; /* keys per get, lowered when a reply would pass the frame bound */
+    for (size_t r = 0; r < n && st == TACL_OK;) {
+        size_t k = SC_BATCH_BYTES / most;
+        if (k > cap) k = cap;
+        if (k > n - r) k = n - r;
+        if (k < 1) k = 1;
+        st = boot_store_multi_get(ctx->st, keys + r, k, vals + r, lens + r);
+        if (st == TACL_ERR_INVALID && k > 1) {
+            /* Records larger than those seen so far: fewer per get. */
+            cap = k / 2;
+            st = TACL_OK;
+            continue;
+        }
+        for (size_t q = r; q < r + k && st == TACL_OK; q++) {
+            if (lens[q] > most) most = lens[q];
+            if (take) st = take(arg, (int)q, vals[q], lens[q], eb);
+        }
+        if (st == TACL_OK) sc_free_vals(vals + r, k);
+        r += k;
+    }
+    sc_free_vals(vals, n);
+    free(vals);
+    free(lens);
+    return st;
+}
+
+tacl_status_t boot_store_gather_root(boot_store_xchg_ctx_t *ctx, const void *mine, size_t len,
+                                     boot_store_take_fn take, void *arg, tacl__errbuf_t *eb)
+{
+    if (!ctx || !ctx->st || ctx->size < 1 || ctx->rank < 0 || ctx->rank >= ctx->size ||
+        (len && !mine))
+        return tacl__err(eb, TACL_ERR_INVALID, TACL_SUB_BOOT,
+                         "store gather: needs a store, rank in 0..size-1 and a record");
+    uint64_t call = ctx->calls++;
+    size_t n = (size_t)ctx->size, klen = strlen(ctx->prefix) + 48;
+    char key[sizeof ctx->prefix + 48];
+    snprintf(key, sizeof key, "%s%llu/%d", ctx->prefix, (unsigned long long)call, ctx->rank);
+    tacl_status_t st = tacl_store_set(ctx->st, key, mine, len);
+    if (st == TACL_OK && ctx->rank == 0) {
+        char *keybuf = malloc(n * klen);
+        const char **keys = malloc(n * sizeof *keys);
+        if (!keybuf || !keys) {
+            st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_BOOT, "store gather: out of memory");
+        } else {
+            for (size_t r = 0; r < n; r++) {
+                snprintf(keybuf + r * klen, klen, "%s%llu/%zu", ctx->prefix,
+                         (unsigned long long)call, r);
+                keys[r] = keybuf + r * klen;
+            }
+            st = sc_take_all(ctx, keys, n, len, take, arg, eb);
+        }
+        free(keybuf);
+        free(keys);
+        /* Every rank has arrived at this call, so each is done with the previous one: its
+         * result and host copies go with this call's records. */
+        for (uint64_t c = call > 0 ? call - 1 : call; st == TACL_OK && c <= call; c++) {
+            snprintf(key, sizeof key, "%s%llu/", ctx->prefix, (unsigned long long)c);
+            st = boot_store_delete_prefix(ctx->st, key, NULL);
+        }
+    }
+    if (st != TACL_OK)
+        tacl__err_prefix(eb, st, "rank %d of %d: store gather #%llu to rank 0 under '%s'",
+                         ctx->rank, ctx->size, (unsigned long long)call, ctx->prefix);
+    return st;
+}

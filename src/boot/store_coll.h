@@ -50,6 +50,21 @@ tacl_status_t boot_store_allgather(boot_store_xchg_ctx_t *ctx, const void *mine,
                                    void *all, tacl__errbuf_t *eb);
 tacl_status_t boot_store_barrier(boot_store_xchg_ctx_t *ctx, tacl__errbuf_t *eb);
 
+/* A gather to the root (rank 0 of the set) alone, for results that only the root needs: each
+ * rank sets its record (any length up to the store's value bound; ranks may differ) and
+ * returns; the root takes the records in multi-gets of about SC_BATCH_BYTES of values each, so
+ * that n records of any total size pass (one all-gather record must fit in one store value),
+ * hands each to take(arg, rank, val, len) in rank order (val is valid during the call only;
+ * a take that fails ends the gather with its status), then deletes the call's keys. Takes a
+ * call number in the same sequence as boot_store_allgather (every rank of the set makes the
+ * same sequence of both). Errors as boot_store_allgather's; a rank that never sets its record
+ * gives the root TACL_ERR_TIMEOUT naming the missing keys. take is used on the root only and
+ * may be NULL elsewhere. */
+typedef tacl_status_t (*boot_store_take_fn)(void *arg, int rank, const void *val, size_t len,
+                                            tacl__errbuf_t *eb);
+tacl_status_t boot_store_gather_root(boot_store_xchg_ctx_t *ctx, const void *mine, size_t len,
+                                     boot_store_take_fn take, void *arg, tacl__errbuf_t *eb);
+
 /* The gather-and-publish step on its own: keys[0..n-1] are set (or about to be) by their
  * owners; rank 0 of the set (me == 0) takes them in one multi-get and sets allkey to them all,
  * the others get allkey, within the handle's timeout; when it does not come, a very short

@@ -3,11 +3,12 @@
  * directly linked pair (ping-pong of small messages for latency, a streamed message of growing
  * size for bandwidth) in rounds of a round-robin schedule so that each rank is in one pair at
  * a time and each pair is bounded by the pair timeout, run the collective smoke tests with
- * checked values when the graph is connected, and gather the results into one report on every
- * rank. The gathers go through the store, not the data links, so a report exists even when
- * links or collectives fail. Link traffic uses the engine directly under a communicator id of
- * its own, so it never matches a communicator's messages. */
+ * checked values when the graph is connected, and gather the results into one report on rank
+ * 0 (doctor_gather.c). The gathers go through the store, not the data links, so a report exists
+ * even when links or collectives fail. Link traffic uses the engine directly under a communicator
+ * id of its own, so it never matches a communicator's messages. */
 #include "coll/doctor.h"
+#include "coll/doctor_gather.h"
 #include "topo/graph.h"
 
 #include "clock.h"
@@ -41,13 +42,6 @@ typedef struct {
     char *buf; /* max_bytes, for streamed messages */
     FILE *progress;
 } doctor_t;
-
-/* One smoke test as one rank saw it (gathered through the store). */
-typedef struct {
-    int32_t ran, failed;
-    double secs, gbs;
-    char msg[TACL_DOCTOR_MSG_MAX];
-} doctor_smoke_rank_t;
 
 static void doctor_progress(doctor_t *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -87,14 +81,8 @@ static int doctor_cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What this rank measured of its pair with one peer. */
-typedef struct {
-    double lat_us, gbs;            /* as tacl__doctor_link_t */
-    char err[TACL_DOCTOR_MSG_MAX]; /* why the measurement failed ("" when it did not) */
-} doctor_pair_t;
-
 /* Latency and bandwidth of the pair (me, peer); the lower rank leads and records. */
-static void doctor_measure_pair(doctor_t *d, int peer, int round, doctor_pair_t *out)
+static void doctor_measure_pair(doctor_t *d, int peer, int round, tacl__doctor_pair_t *out)
 {
     int lead = d->w->rank < peer;
     uint64_t deadline = tacl__deadline_ns(d->pair_timeout_s);
@@ -176,7 +164,7 @@ static void doctor_measure_pair(doctor_t *d, int peer, int round, doctor_pair_t 
     }
 }
 
-static tacl_status_t doctor_links(doctor_t *d, doctor_pair_t *row)
+static tacl_status_t doctor_links(doctor_t *d, tacl__doctor_pair_t *row)
 {
     int n = d->w->size, me = d->w->rank;
     int rounds = n + (n & 1) - 1;
@@ -185,7 +173,7 @@ static tacl_status_t doctor_links(doctor_t *d, doctor_pair_t *row)
         if (p < 0 || !d->w->reach[(size_t)me * (size_t)n + (size_t)p]) continue;
         doctor_measure_pair(d, p, r, &row[p]);
         if (me == 0) {
-            const doctor_pair_t *l = &row[p];
+            const tacl__doctor_pair_t *l = &row[p];
             if (l->err[0])
                 doctor_progress(d, "round %d/%d: ranks 0-%d: %s", r + 1, rounds, p, l->err);
             else
@@ -203,9 +191,9 @@ static double doctor_secs(uint64_t t0)
     return (double)(tacl__now_ns() - t0) * 1e-9;
 }
 
-static void doctor_fail(doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt, ...)
+static void doctor_fail(tacl__doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void doctor_fail(doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt, ...)
+static void doctor_fail(tacl__doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt, ...)
 {
     s->failed = 1;
     if (fmt) {
@@ -218,7 +206,7 @@ static void doctor_fail(doctor_smoke_rank_t *s, tacl_comm_t *c, const char *fmt,
     }
 }
 
-static void doctor_smoke_all_reduce(tacl_comm_t *c, doctor_smoke_rank_t *s)
+static void doctor_smoke_all_reduce(tacl_comm_t *c, tacl__doctor_smoke_rank_t *s)
 {
     const size_t count = 1 << 16;
     int n = tacl_comm_size(c), me = tacl_comm_rank(c);
@@ -252,7 +240,7 @@ out:
     free(y);
 }
 
-static void doctor_smoke_all_gather(tacl_comm_t *c, doctor_smoke_rank_t *s)
+static void doctor_smoke_all_gather(tacl_comm_t *c, tacl__doctor_smoke_rank_t *s)
 {
     const size_t count = 4096;
     int n = tacl_comm_size(c), me = tacl_comm_rank(c);
@@ -286,7 +274,7 @@ out:
     free(y);
 }
 
-static void doctor_smoke_broadcast(tacl_comm_t *c, doctor_smoke_rank_t *s)
+static void doctor_smoke_broadcast(tacl_comm_t *c, tacl__doctor_smoke_rank_t *s)
 {
     const size_t count = 1 << 16;
     int n = tacl_comm_size(c), me = tacl_comm_rank(c), root = n - 1;
@@ -320,7 +308,7 @@ out:
 
 /* Every pair without a direct link exchanges a message both ways through the relays, in the
  * same round-robin rounds as the link measurements; the lower rank checks the echo. */
-static void doctor_smoke_routed(doctor_t *d, tacl_comm_t *c, doctor_smoke_rank_t *s)
+static void doctor_smoke_routed(doctor_t *d, tacl_comm_t *c, tacl__doctor_smoke_rank_t *s)
 {
     const size_t len = 1 << 20;
     int n = d->w->size, me = d->w->rank, rounds = n + (n & 1) - 1, any = 0;
@@ -375,7 +363,7 @@ out:
     free(y);
 }
 
-static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
+static void doctor_smoke(doctor_t *d, int ncomp, tacl__doctor_smoke_rank_t *res)
 {
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++)
         snprintf(res[k].msg, sizeof res[k].msg, "not run");
@@ -401,7 +389,7 @@ static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
         return;
     }
     tacl_comm_set_timeout(c, d->pair_timeout_s);
-    static void (*const simple[])(tacl_comm_t *, doctor_smoke_rank_t *) = {
+    static void (*const simple[])(tacl_comm_t *, tacl__doctor_smoke_rank_t *) = {
         doctor_smoke_all_reduce, doctor_smoke_all_gather, doctor_smoke_broadcast};
     for (int k = 0; k < 3; k++) {
         res[k].msg[0] = '\0';
@@ -415,92 +403,6 @@ static void doctor_smoke(doctor_t *d, int ncomp, doctor_smoke_rank_t *res)
         doctor_progress(d, "%s: %s", tacl__doctor_smoke_name(TACL_DOCTOR_ROUTED),
                         res[TACL_DOCTOR_ROUTED].failed ? "FAILED" : "ok");
     tacl_comm_destroy(c);
-}
-
-/* ---- Gathering the report. ---- */
-
-static tacl_status_t doctor_gather(doctor_t *d, const void *mine, size_t len, void **all,
-                                   tacl__errbuf_t *eb)
-{
-    *all = malloc(len * (size_t)d->w->size);
-    if (!*all) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
-    tacl_status_t st = tacl__xchg_allgather(&d->w->boot->xchg, mine, len, *all, eb);
-    if (st != TACL_OK) {
-        free(*all);
-        *all = NULL;
-    }
-    return st;
-}
-
-/* The pairs' figures into the report: each pair as its lower rank measured it. The figures
- * travel as two numbers per pair (n x n x 16 bytes through the store, where whole link records
- * would be 17 times that); failure texts, rare, only from the ranks that have some, in blocks
- * of the largest count. */
-typedef struct {
-    int32_t peer;
-    char err[TACL_DOCTOR_MSG_MAX];
-} doctor_err_t;
-
-static tacl_status_t doctor_gather_links(doctor_t *d, const doctor_pair_t *row,
-                                         tacl__doctor_report_t *r, tacl__errbuf_t *eb)
-{
-    int n = d->w->size, me = d->w->rank;
-    tacl__doctor_link_t *figs = malloc((size_t)n * sizeof *figs);
-    void *all = NULL;
-    int32_t nerr = 0, *counts = NULL;
-    doctor_err_t *errs = NULL;
-    if (!figs) return tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
-    for (int j = 0; j < n; j++) {
-        figs[j] = (tacl__doctor_link_t){row[j].lat_us, row[j].gbs};
-        nerr += j > me && row[j].err[0];
-    }
-    tacl_status_t st = doctor_gather(d, figs, (size_t)n * sizeof *figs, &all, eb);
-    if (st != TACL_OK) goto out;
-    const tacl__doctor_link_t *f = all;
-    for (size_t i = 0; i < (size_t)n; i++)
-        for (size_t j = i + 1; j < (size_t)n; j++)
-            r->links[i * (size_t)n + j] = f[i * (size_t)n + j];
-    free(all);
-    all = NULL;
-    st = doctor_gather(d, &nerr, sizeof nerr, &all, eb);
-    if (st != TACL_OK) goto out;
-    counts = all;
-    all = NULL;
-    int32_t most = 0;
-    for (int q = 0; q < n; q++)
-        if (counts[q] > most && counts[q] < n) most = counts[q];
-    if (most == 0) goto out;
-    errs = calloc((size_t)most, sizeof *errs);
-    if (!errs) {
-        st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
-        goto out;
-    }
-    for (int j = me + 1, k = 0; j < n; j++)
-        if (row[j].err[0]) {
-            errs[k].peer = j;
-            snprintf(errs[k++].err, sizeof errs->err, "%s", row[j].err);
-        }
-    st = doctor_gather(d, errs, (size_t)most * sizeof *errs, &all, eb);
-    if (st != TACL_OK) goto out;
-    const doctor_err_t *e = all;
-    for (int q = 0; q < n; q++)
-        for (int k = 0; k < counts[q] && k < most; k++) {
-            const doctor_err_t *x = &e[(size_t)q * (size_t)most + (size_t)k];
-            if (x->peer <= q || x->peer >= n) continue; /* another rank's bytes: checked */
-            char text[TACL_DOCTOR_MSG_MAX];
-            snprintf(text, sizeof text, "%.*s", TACL_DOCTOR_MSG_MAX - 1, x->err);
-            st = tacl__doctor_set_link_err(r, q, x->peer, text);
-            if (st != TACL_OK) {
-                tacl__err_keep(eb, st);
-                goto out;
-            }
-        }
-out:
-    free(all);
-    free(counts);
-    free(errs);
-    free(figs);
-    return st;
 }
 
 /* This rank's CPUs: affinity mask, quota, control groups. */
@@ -548,18 +450,21 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
      * communicator leaves the world (and its store) up for the gathers that follow. */
     w->refs = 1;
     int n = w->size, me = w->rank;
-    tacl__doctor_report_t *r = NULL;
-    doctor_pair_t *row = NULL;
-    char *infos = NULL;
-    void *all = NULL;
-    doctor_smoke_rank_t smoke[TACL_DOCTOR_NSMOKE];
+    boot_store_xchg_ctx_t *x = &w->boot->xctx;
+    tacl__doctor_report_t *r = NULL; /* rank 0's only */
+    tacl__doctor_pair_t *row = NULL;
+    const char **notes = NULL;
+    tacl__doctor_smoke_rank_t smoke[TACL_DOCTOR_NSMOKE];
     memset(smoke, 0, sizeof smoke);
-    tacl_status_t st = tacl__doctor_report_create(n, &r);
-    if (st != TACL_OK) goto out;
+    tacl_status_t st = me == 0 ? tacl__doctor_report_create(n, &r) : TACL_OK;
+    if (st != TACL_OK) {
+        tacl__err_keep(eb, st);
+        goto out;
+    }
     row = calloc((size_t)n, sizeof *row);
-    infos = calloc((size_t)n, TACL_DOCTOR_INFO_MAX);
+    notes = calloc((size_t)n, sizeof *notes);
     d.buf = malloc(d.max_bytes);
-    if (!row || !infos || !d.buf) {
+    if (!row || !notes || !d.buf) {
         st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_INIT, "doctor: out of memory");
         goto out;
     }
@@ -573,51 +478,27 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
                     n, w->nhosts, w->nhosts == 1 ? "" : "s", w->bs.master_addr, w->bs.master_port,
                     doctor_secs(t0), linked, n - 1, ncomp, ncomp == 1 ? "" : "s");
     for (int j = 0; j < n; j++) {
-        snprintf(infos + (size_t)j * TACL_DOCTOR_INFO_MAX, TACL_DOCTOR_INFO_MAX, "%s",
-                 j == me ? "" : tacl__engine_link_info(w->engine, j));
+        notes[j] = j == me ? "" : tacl__engine_link_info(w->engine, j);
         row[j].lat_us = row[j].gbs = -1;
     }
-    st = doctor_gather(&d, infos, (size_t)n * TACL_DOCTOR_INFO_MAX, &all, eb);
+    st = tacl__doctor_send_notes(x, notes, r, eb);
     if (st != TACL_OK) goto out;
-    memcpy(r->info, all, (size_t)n * (size_t)n * TACL_DOCTOR_INFO_MAX);
-    free(all);
-    all = NULL;
 
     doctor_progress(&d, "measuring links in %d rounds (at most %.1f s per pair)", n + (n & 1) - 1,
                     d.pair_timeout_s);
     doctor_links(&d, row);
-    st = doctor_gather_links(&d, row, r, eb);
+    st = tacl__doctor_send_pairs(x, row, r, eb);
     if (st != TACL_OK) goto out;
 
     doctor_smoke(&d, ncomp, smoke);
-    st = doctor_gather(&d, smoke, sizeof smoke, &all, eb);
+    st = tacl__doctor_send_smoke(x, smoke, r, eb);
     if (st != TACL_OK) goto out;
-    const doctor_smoke_rank_t *sr = all;
-    for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
-        tacl__doctor_smoke_t *s = &r->smoke[k];
-        memset(s, 0, sizeof *s);
-        snprintf(s->msg, sizeof s->msg, "%s", sr[k].msg);
-        for (int q = 0; q < n; q++) {
-            const doctor_smoke_rank_t *x = &sr[(size_t)q * TACL_DOCTOR_NSMOKE + (size_t)k];
-            s->ran |= x->ran;
-            if (x->secs > s->secs) s->secs = x->secs;
-            if (x->gbs > 0 && (s->gbs <= 0 || x->gbs < s->gbs)) s->gbs = x->gbs;
-            if (x->failed && !s->nfail++)
-                snprintf(s->msg, sizeof s->msg, "rank %d: %.200s", q, x->msg);
-        }
-        if (s->ran && !s->nfail) s->msg[0] = '\0';
-    }
-    free(all);
-    all = NULL;
 
     /* The CPUs each rank may use: the verdict warns where a host's ranks outnumber them. */
     tacl__doctor_cpu_t cpu;
     doctor_cpus(&cpu);
-    st = doctor_gather(&d, &cpu, sizeof cpu, &all, eb);
-    if (st != TACL_OK) goto out;
-    memcpy(r->cpu, all, (size_t)n * sizeof cpu);
-    free(all);
-    all = NULL;
+    st = tacl__doctor_send_cpu(x, &cpu, r, eb);
+    if (st != TACL_OK || !r) goto out;
 
     memcpy(r->reach, w->reach, (size_t)n * (size_t)n);
     for (int q = 0; q < n; q++) {
@@ -629,13 +510,14 @@ tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
     st = tacl__doctor_finish(r);
     if (st != TACL_OK) goto out;
     r->elapsed_s = doctor_secs(t0);
-    *rank = me;
-    *out = r;
-    r = NULL;
 out:
-    free(all);
+    if (st == TACL_OK) {
+        *rank = me;
+        *out = r;
+        r = NULL;
+    }
     free(row);
-    free(infos);
+    free(notes);
     free(d.buf);
     tacl__doctor_report_destroy(r);
     doctor_release_world(w);

@@ -2,8 +2,9 @@
  * without requiring a connected graph, gathers every rank's link notes, measures latency and
  * bandwidth of each directly linked pair (pairs scheduled in rounds so each rank is in one pair
  * at a time, each pair bounded in time), runs collective smoke tests with checked values when
- * the graph is connected, and gathers everything into a report on every rank
- * (topo/doctor_report.h says what the report holds and how it is worded). Also declares the
+ * the graph is connected, and gathers everything into a report on rank 0
+ * (topo/doctor_report.h says what the report holds and how it is worded; coll/doctor_gather.h
+ * how it travels). Also declares the
  * world entry points (defined in world.c) that the doctor builds on. */
 #ifndef TACL_COLL_DOCTOR_H
 #define TACL_COLL_DOCTOR_H
@@ -21,8 +22,10 @@ typedef struct {
 } tacl__doctor_opts_t;
 
 /* Runs the doctor on this rank (collective over the world it joins from the environment).
- * On success *out holds the gathered report, identical on every rank. Fails only when the
- * world cannot be joined (bootstrap, store, engine), with that error. */
+ * On success *rank is this rank and *out holds the gathered report on rank 0, NULL on the
+ * others (rank 0 alone reports; no other rank holds anything of size ranks x ranks). Fails
+ * when the world cannot be joined (bootstrap, store, engine) or a gather through the store
+ * fails (a rank gone, a malformed record), with that error. */
 tacl_status_t tacl__doctor_run(const tacl__doctor_opts_t *opts, int *rank,
                                tacl__doctor_report_t **out, tacl__errbuf_t *eb);
 

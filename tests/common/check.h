@@ -1,5 +1,6 @@
 /* check.h — the assertions of tacl's tests. A failed CHECK prints file:line, the expression and
- * tacl's last error message, then exits 1; SKIP exits 77 with a reason (CTest SKIP_RETURN_CODE).
+ * tacl's last error message, then exits 1; FAIL exits 1 with a reason (an unknown scenario is a
+ * failure); SKIP exits 77 with a reason (CTest SKIP_RETURN_CODE).
  * Tests are plain programs: multi-process tests fork and collect children with mp.h. */
 #ifndef TACL_TEST_CHECK_H
 #define TACL_TEST_CHECK_H
@@ -42,6 +43,14 @@
                     check_s_ ? check_s_ : "(null)", (sub));                                        \
             exit(1);                                                                               \
         }                                                                                          \
+    } while (0)
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL: ");                                                                 \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fprintf(stderr, "\n");                                                                     \
+        exit(1);                                                                                   \
     } while (0)
 
 #define SKIP(...)                                                                                  \

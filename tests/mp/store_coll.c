@@ -1,10 +1,18 @@
-/* store_coll.c — the store all-gather and barrier with ranks as processes. "ag64": 64 ranks,
- * three all-gathers of rank-dependent values (checked against values computed here) and a
- * barrier, through the tacl__xchg_t interface; afterwards only the last call's result remains
- * (each rank deleted its own keys, the root the earlier results). "mismatch": ranks contributing
- * different lengths fail with TACL_ERR_MISMATCH naming the other rank and both lengths. "timeout":
- * a rank that never arrives is named (by its key) in the others' TACL_ERR_TIMEOUT. */
+/* store_coll.c — the store all-gather, barrier and gather to the root with ranks as processes.
+ * "ag64": 64 ranks, three all-gathers of rank-dependent values (checked against values computed
+ * here) and a barrier, through the tacl__xchg_t interface; afterwards only the last call's
+ * result remains (each rank deleted its own keys, the root the earlier results). "mismatch":
+ * ranks contributing different lengths fail with TACL_ERR_MISMATCH naming the other rank and
+ * both lengths. "timeout": a rank that never arrives is named (by its key) in the others'
+ * TACL_ERR_TIMEOUT. "share": records read once per host. "root": 16 ranks, gathers to the root
+ * of records of different lengths (empty ones too) between all-gathers, each record checked
+ * byte by byte in rank order, no keys left behind. "rootbig": four records of the store's
+ * largest value size, more than one reply may carry: the root takes them in several gets.
+ * "roottimeout": the root names the rank that never set its record; the others are not held.
+ * "doctor": the doctor's records (coll/doctor_gather.h) into a report on the root, and
+ * malformed records from one rank refused with its rank named. */
 #include "boot/store_coll.h"
+#include "coll/doctor_gather.h"
 #include "boot/store_int.h"
 #include "check.h"
 #include "clock.h"
@@ -159,26 +167,264 @@ static void sc_share_rank(int r, int n)
     tacl_store_close(st);
 }
 
+/* ---- Gathers to the root. ---- */
+
+static size_t sc_root_len(int call, int r)
+{
+    return (size_t)((r * 37 + call * 11) % 5) * 3001;
+}
+
+static uint8_t sc_root_byte(int call, int r, size_t i)
+{
+    return (uint8_t)(call * 31 + r * 7 + (int)(i % 251) * 13);
+}
+
+typedef struct {
+    int call, next, bad;
+} sc_take_t;
+
+/* Records must come in rank order, each as its rank made it. */
+static tacl_status_t sc_take(void *arg, int rank, const void *val, size_t len, tacl__errbuf_t *eb)
+{
+    (void)eb;
+    sc_take_t *t = arg;
+    const uint8_t *b = val;
+    int ok = rank == t->next && len == sc_root_len(t->call, rank);
+    for (size_t i = 0; ok && i < len; i++)
+        ok = b[i] == sc_root_byte(t->call, rank, i);
+    t->next++;
+    t->bad += !ok;
+    return TACL_OK;
+}
+
+static void sc_root_rank(int r, int n)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    tacl__xchg_t x;
+    boot_store_xchg_ctx_t ctx;
+    boot_store_xchg_init(&x, &ctx, st, "root/", r, n);
+    tacl__errbuf_t eb;
+    uint8_t *rec = malloc(5 * 3001);
+    CHECK(rec);
+    for (int call = 0; call < 2; call++) {
+        uint64_t mine[2] = {sc_value(call, r, 0), sc_value(call, r, 1)}, all[SC_MAX * 2];
+        CHECK_OK(tacl__xchg_allgather(&x, mine, sizeof mine, all, &eb));
+        for (int i = 0; i < n; i++)
+            CHECK(all[2 * i] == sc_value(call, i, 0) && all[2 * i + 1] == sc_value(call, i, 1));
+        size_t len = sc_root_len(call, r);
+        for (size_t i = 0; i < len; i++)
+            rec[i] = sc_root_byte(call, r, i);
+        sc_take_t t = {.call = call};
+        CHECK_OK(boot_store_gather_root(&ctx, rec, len, r == 0 ? sc_take : NULL, &t, &eb));
+        if (r == 0) CHECK(t.next == n && t.bad == 0);
+    }
+    CHECK_OK(boot_store_barrier(&ctx, &eb));
+    free(rec);
+    tacl_store_close(st);
+}
+
+/* Ranks 1-4 each set a record of TACL_STORE_VALUE_MAX bytes: the four do not fit one reply. */
+static tacl_status_t sc_take_big(void *arg, int rank, const void *val, size_t len,
+                                 tacl__errbuf_t *eb)
+{
+    (void)eb;
+    sc_take_t *t = arg;
+    const uint8_t *b = val;
+    int ok = rank == t->next && len == (rank ? TACL_STORE_VALUE_MAX : 0);
+    for (size_t i = 0; ok && i < len; i += 4093)
+        ok = b[i] == sc_root_byte(0, rank, i);
+    if (ok && len) ok = b[len - 1] == sc_root_byte(0, rank, len - 1);
+    t->next++;
+    t->bad += !ok;
+    return TACL_OK;
+}
+
+static void sc_rootbig_rank(int r, int n)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 60, &st));
+    boot_store_xchg_ctx_t ctx;
+    tacl__xchg_t x;
+    boot_store_xchg_init(&x, &ctx, st, "big/", r, n);
+    size_t len = r ? TACL_STORE_VALUE_MAX : 0;
+    uint8_t *rec = malloc(len ? len : 1);
+    CHECK(rec);
+    for (size_t i = 0; i < len; i++)
+        rec[i] = sc_root_byte(0, r, i);
+    sc_take_t t = {0};
+    tacl__errbuf_t eb = {{0}};
+    sc_res[r].status = boot_store_gather_root(&ctx, rec, len, sc_take_big, &t, &eb);
+    snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
+    if (r == 0) CHECK(t.next == n && t.bad == 0);
+    free(rec);
+    tacl_store_close(st);
+}
+
+static void sc_roottimeout_rank(int r, int n)
+{
+    if (r == 2) return; /* never arrives */
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    tacl_store_set_timeout(st, 0.5);
+    boot_store_xchg_ctx_t ctx;
+    tacl__xchg_t x;
+    boot_store_xchg_init(&x, &ctx, st, "rt/", r, n);
+    tacl__errbuf_t eb = {{0}};
+    sc_take_t t = {0};
+    double t0 = tacl__now_s();
+    sc_res[r].status = boot_store_gather_root(&ctx, "abc", 3, sc_take, &t, &eb);
+    sc_res[r].elapsed = tacl__now_s() - t0;
+    snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
+    tacl_store_close(st);
+}
+
+/* ---- The doctor's records (coll/doctor_gather.h). ---- */
+
+#define SC_DOC_N 4
+
+static void sc_doctor_rank(int r, int n)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
+    boot_store_xchg_ctx_t ctx;
+    tacl__xchg_t x;
+    boot_store_xchg_init(&x, &ctx, st, "doc/", r, n);
+    tacl__doctor_report_t *rep = NULL;
+    if (r == 0) CHECK_OK(tacl__doctor_report_create(n, &rep));
+    tacl__errbuf_t eb = {{0}};
+    char text[SC_DOC_N][300];
+    const char *notes[SC_DOC_N];
+    for (int j = 0; j < n; j++) {
+        if (j == 3 && r == 1) /* longer than a report's note: cut at its size */
+            snprintf(text[j], sizeof text[j], "%0250d", 7);
+        else
+            snprintf(text[j], sizeof text[j], j == r ? "" : "tcp from %d to %d", r, j);
+        notes[j] = text[j];
+    }
+    /* 1. Rank 2's notes are three strings for four ranks: refused, rank 2 named. */
+    tacl_status_t s;
+    if (r == 2)
+        s = boot_store_gather_root(&ctx, "a\0b\0c", 6, NULL, NULL, &eb);
+    else
+        s = tacl__doctor_send_notes(&ctx, notes, rep, &eb);
+    if (r == 0) {
+        CHECK(s == TACL_ERR_PROTOCOL);
+        CHECK_CONTAINS(eb.msg, "rank 2 sent a malformed link notes record (6 bytes)");
+    } else {
+        CHECK(s == TACL_OK);
+    }
+    /* 2. Every rank's notes, as sent. */
+    CHECK_OK(tacl__doctor_send_notes(&ctx, notes, rep, &eb));
+    if (r == 0)
+        for (int q = 0; q < n; q++)
+            for (int j = 0; j < n; j++) {
+                char want[300];
+                if (q == 1 && j == 3) {
+                    memset(want, '0', TACL_DOCTOR_INFO_MAX - 1);
+                    want[TACL_DOCTOR_INFO_MAX - 1] = '\0';
+                } else
+                    snprintf(want, sizeof want, j == q ? "" : "tcp from %d to %d", q, j);
+                CHECK(strcmp(rep->info[q * n + j], want) == 0);
+            }
+    /* 3. Pair figures of the peers above, a failure text for pair 1-3. */
+    tacl__doctor_pair_t row[SC_DOC_N];
+    memset(row, 0, sizeof row);
+    for (int j = 0; j < n; j++) {
+        row[j].lat_us = r * 10 + j;
+        row[j].gbs = r + j * 0.5;
+        if (r == 1 && j == 3) snprintf(row[j].err, sizeof row[j].err, "boom 1-3");
+    }
+    CHECK_OK(tacl__doctor_send_pairs(&ctx, row, rep, &eb));
+    if (r == 0) {
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                CHECK(rep->links[a * n + b].lat_us == a * 10 + b &&
+                      rep->links[a * n + b].gbs == a + b * 0.5);
+        CHECK(strcmp(tacl__doctor_link_err(rep, 1, 3), "boom 1-3") == 0);
+        CHECK(rep->nlink_errs == 1);
+    }
+    /* 4. Rank 3 claims a failure for a pair below it; rank 1 sends 5 stray bytes. */
+    if (r == 3) {
+        uint8_t bad[4 + TACL_DOCTOR_MSG_MAX] = {0}; /* peer 0 */
+        s = boot_store_gather_root(&ctx, bad, sizeof bad, NULL, NULL, &eb);
+    } else if (r == 1) {
+        s = boot_store_gather_root(&ctx, "12345", 5, NULL, NULL, &eb);
+    } else {
+        s = tacl__doctor_send_pairs(&ctx, row, rep, &eb);
+    }
+    if (r == 0) {
+        CHECK(s == TACL_ERR_PROTOCOL);
+        CHECK_CONTAINS(eb.msg, "rank 1 sent a malformed pair figures record (5 bytes)");
+    } else {
+        CHECK(s == TACL_OK);
+    }
+    /* 5. Smoke tests: rank 2 saw the all-gather fail; the slowest time is rank 3's. */
+    tacl__doctor_smoke_rank_t sm[TACL_DOCTOR_NSMOKE];
+    memset(sm, 0, sizeof sm);
+    for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
+        sm[k].ran = k != TACL_DOCTOR_ROUTED;
+        sm[k].secs = 0.25 * (r + 1);
+        if (!sm[k].ran) snprintf(sm[k].msg, sizeof sm[k].msg, "one host");
+    }
+    if (r == 2) {
+        sm[TACL_DOCTOR_ALL_GATHER].failed = 1;
+        snprintf(sm[TACL_DOCTOR_ALL_GATHER].msg, sizeof sm->msg, "wrong value at 7");
+    }
+    CHECK_OK(tacl__doctor_send_smoke(&ctx, sm, rep, &eb));
+    if (r == 0) {
+        const tacl__doctor_smoke_t *ag = &rep->smoke[TACL_DOCTOR_ALL_GATHER];
+        CHECK(ag->ran && ag->nfail == 1 && ag->secs == 1.0);
+        CHECK(strcmp(ag->msg, "rank 2: wrong value at 7") == 0);
+        CHECK(rep->smoke[TACL_DOCTOR_ALL_REDUCE].nfail == 0);
+        CHECK(rep->smoke[TACL_DOCTOR_ALL_REDUCE].msg[0] == '\0');
+        CHECK(!rep->smoke[TACL_DOCTOR_ROUTED].ran);
+        CHECK(strcmp(rep->smoke[TACL_DOCTOR_ROUTED].msg, "one host") == 0);
+    }
+    /* 6. CPUs, as each rank reported them. */
+    tacl__doctor_cpu_t cpu = {.known = 1, .online = 16, .quota = r, .group = 100u + (unsigned)r};
+    cpu.mask[0] = (uint8_t)(1u << r);
+    CHECK_OK(tacl__doctor_send_cpu(&ctx, &cpu, rep, &eb));
+    if (r == 0)
+        for (int q = 0; q < n; q++)
+            CHECK(rep->cpu[q].known == 1 && rep->cpu[q].quota == q &&
+                  rep->cpu[q].group == 100u + (unsigned)q && rep->cpu[q].mask[0] == 1u << q);
+    CHECK_OK(boot_store_barrier(&ctx, &eb));
+    tacl__doctor_report_destroy(rep);
+    tacl_store_close(st);
+}
+
+typedef struct {
+    const char *name;
+    int n;
+    void (*fn)(int, int);
+} sc_scenario_t;
+
+static const sc_scenario_t sc_scenarios[] = {
+    {"ag64", 64, sc_ag_rank},
+    {"mismatch", 2, sc_mismatch_rank},
+    {"timeout", 3, sc_timeout_rank},
+    {"share", 8, sc_share_rank},
+    {"root", 16, sc_root_rank},
+    {"rootbig", 5, sc_rootbig_rank},
+    {"roottimeout", 3, sc_roottimeout_rank},
+    {"doctor", SC_DOC_N, sc_doctor_rank},
+};
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) SKIP("usage: store_coll ag64|mismatch|timeout|share");
+    if (argc < 2) FAIL("usage: store_coll SCENARIO (see the file's head)");
+    const sc_scenario_t *sc = NULL;
+    for (size_t i = 0; i < sizeof sc_scenarios / sizeof *sc_scenarios; i++)
+        if (!strcmp(argv[1], sc_scenarios[i].name)) sc = &sc_scenarios[i];
+    if (!sc) FAIL("unknown scenario '%s'", argv[1]);
     sc_res = mmap(NULL, sizeof *sc_res * SC_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                   -1, 0);
     CHECK(sc_res != MAP_FAILED);
-    if (strcmp(argv[1], "ag64") && strcmp(argv[1], "mismatch") && strcmp(argv[1], "timeout") &&
-        strcmp(argv[1], "share"))
-        SKIP("unknown scenario '%s'", argv[1]);
     sc_parent = getpid();
     atexit(sc_kill_all);
     CHECK(pipe(sc_port_pipe) == 0);
-    int n = !strcmp(argv[1], "ag64")       ? 64
-            : !strcmp(argv[1], "mismatch") ? 2
-            : !strcmp(argv[1], "share")    ? 8
-                                           : 3;
-    sc_spawn(n, !strcmp(argv[1], "ag64")       ? sc_ag_rank
-                : !strcmp(argv[1], "mismatch") ? sc_mismatch_rank
-                : !strcmp(argv[1], "share")    ? sc_share_rank
-                                               : sc_timeout_rank);
+    sc_spawn(sc->n, sc->fn);
     tacl_store_server_t *srv;
     CHECK_OK(tacl_store_server_start("127.0.0.1", 0, &srv));
     sc_port = tacl_store_server_port(srv);
@@ -229,8 +475,24 @@ int main(int argc, char **argv)
             CHECK_CONTAINS(sc_res[r].msg, "1 of 3 keys");
             CHECK_CONTAINS(sc_res[r].msg, addr);
         }
+    } else if (!strcmp(argv[1], "rootbig")) {
+        sc_wait();
+        for (int r = 0; r < 5; r++)
+            CHECK(sc_res[r].status == TACL_OK);
+        int64_t nk;
+        CHECK_OK(tacl_store_num_keys(st, &nk));
+        CHECK(nk == 0); /* the root deleted the records */
+    } else if (!strcmp(argv[1], "roottimeout")) {
+        sc_wait();
+        CHECK(sc_res[0].status == TACL_ERR_TIMEOUT);
+        CHECK_CONTAINS(sc_res[0].msg, "rank 0 of 3: store gather #0 to rank 0 under 'rt/'");
+        CHECK_CONTAINS(sc_res[0].msg, "'rt/0/2'");
+        CHECK(sc_res[1].status == TACL_OK && sc_res[1].elapsed < 0.4);
     } else {
-        SKIP("unknown scenario '%s'", argv[1]);
+        sc_wait(); /* root, doctor: the ranks checked everything */
+        int64_t nk;
+        CHECK_OK(tacl_store_num_keys(st, &nk));
+        CHECK(nk == 1); /* the closing barrier's result */
     }
     tacl_store_close(st);
     tacl_store_server_stop(srv);

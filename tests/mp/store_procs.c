@@ -206,7 +206,7 @@ static tacl_store_server_t *sp_kill(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) SKIP("usage: store_procs adds|kill");
+    if (argc < 2) FAIL("usage: store_procs adds|kill");
     sp_parent = getpid();
     atexit(sp_kill_all);
     CHECK(pipe(sp_port_pipe) == 0);
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "kill"))
         srv = sp_kill();
     else
-        SKIP("unknown scenario '%s'", argv[1]);
+        FAIL("unknown scenario '%s'", argv[1]);
     tacl_store_server_stop(srv);
     printf("store_procs %s: ok\n", argv[1]);
     return 0;

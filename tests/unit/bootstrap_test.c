@@ -98,8 +98,8 @@ static void bt_fail(const char *const *subs)
         CHECK_CONTAINS(tacl_last_error(), *subs);
 }
 
-#define ENV(...)  bt_env((const char *const[]){__VA_ARGS__, NULL})
-#define FAIL(...) bt_fail((const char *const[]){__VA_ARGS__, NULL})
+#define ENV(...)     bt_env((const char *const[]){__VA_ARGS__, NULL})
+#define REFUSED(...) bt_fail((const char *const[]){__VA_ARGS__, NULL})
 
 int main(void)
 {
@@ -165,8 +165,8 @@ int main(void)
     tacl_bootstrap_t a2 = bt_ok();
     CHECK(strcmp(a.run_id, a2.run_id) != 0);
     ENV("OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=2");
-    FAIL("does not say which host runs rank 0", "set TACL_MASTER_ADDR",
-         "found: OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2");
+    REFUSED("does not say which host runs rank 0", "set TACL_MASTER_ADDR",
+            "found: OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2");
 
     /* Slurm. */
     ENV("SLURM_PROCID=5", "SLURM_NTASKS=8", "SLURM_LOCALID=1", "SLURM_NODEID=2",
@@ -189,63 +189,63 @@ int main(void)
     setenv("SLURM_NODELIST", "broken[", 1); /* not read: TACL_MASTER_ADDR says it */
     bt_expect(TACL_LAUNCHER_SLURM, 3, 5, 0, -1, "10.1.1.1", 29500, "slurm-9");
     unsetenv("TACL_MASTER_ADDR");
-    FAIL("SLURM_NODELIST: node list \"broken[\": '[' is not closed at column 7");
+    REFUSED("SLURM_NODELIST: node list \"broken[\": '[' is not closed at column 7");
     setenv("SLURM_NODELIST", "n[1-2]", 1);
     setenv("SLURM_TASKS_PER_NODE", "2(x", 1);
-    FAIL("SLURM_TASKS_PER_NODE: tasks-per-node list \"2(x\": expected a number at column 4");
+    REFUSED("SLURM_TASKS_PER_NODE: tasks-per-node list \"2(x\": expected a number at column 4");
     ENV("SLURM_PROCID=1", "SLURM_NTASKS=2");
-    FAIL("neither SLURM_JOB_NODELIST nor SLURM_NODELIST", "set TACL_MASTER_ADDR");
+    REFUSED("neither SLURM_JOB_NODELIST nor SLURM_NODELIST", "set TACL_MASTER_ADDR");
 
     /* Missing values. */
     ENV("RANK=3");
-    FAIL("RANK is set but WORLD_SIZE is not", "torchrun variables are incomplete",
-         "looked for TACL_RANK/TACL_WORLD_SIZE (tacl run), RANK/WORLD_SIZE (torchrun)",
-         "SLURM_PROCID/SLURM_NTASKS (Slurm)", "found: RANK=3)");
+    REFUSED("RANK is set but WORLD_SIZE is not", "torchrun variables are incomplete",
+            "looked for TACL_RANK/TACL_WORLD_SIZE (tacl run), RANK/WORLD_SIZE (torchrun)",
+            "SLURM_PROCID/SLURM_NTASKS (Slurm)", "found: RANK=3)");
     ENV("WORLD_SIZE=3", "LOCAL_RANK=0");
-    FAIL("WORLD_SIZE is set but RANK is not", "found: WORLD_SIZE=3 LOCAL_RANK=0)");
+    REFUSED("WORLD_SIZE is set but RANK is not", "found: WORLD_SIZE=3 LOCAL_RANK=0)");
     ENV("TACL_RANK=0");
-    FAIL("TACL_RANK is set but TACL_WORLD_SIZE is not");
+    REFUSED("TACL_RANK is set but TACL_WORLD_SIZE is not");
     ENV("SLURM_NTASKS=4");
-    FAIL("SLURM_NTASKS is set but SLURM_PROCID is not");
+    REFUSED("SLURM_NTASKS is set but SLURM_PROCID is not");
     ENV("RANK=1", "WORLD_SIZE=2");
-    FAIL("neither MASTER_ADDR nor TACL_MASTER_ADDR");
+    REFUSED("neither MASTER_ADDR nor TACL_MASTER_ADDR");
 
     /* Contradictory or malformed values. */
     ENV("TACL_RANK=1", "TACL_WORLD_SIZE=4", "RANK=2", "WORLD_SIZE=4");
-    FAIL("TACL_RANK=1 disagrees with RANK=2", "found: TACL_RANK=1 TACL_WORLD_SIZE=4 RANK=2");
+    REFUSED("TACL_RANK=1 disagrees with RANK=2", "found: TACL_RANK=1 TACL_WORLD_SIZE=4 RANK=2");
     ENV("TACL_RANK=1", "TACL_WORLD_SIZE=4", "TACL_LOCAL_WORLD_SIZE=2", "LOCAL_WORLD_SIZE=4");
-    FAIL("TACL_LOCAL_WORLD_SIZE=2 disagrees with LOCAL_WORLD_SIZE=4");
+    REFUSED("TACL_LOCAL_WORLD_SIZE=2 disagrees with LOCAL_WORLD_SIZE=4");
     ENV("RANK=4", "WORLD_SIZE=4", "MASTER_ADDR=h");
-    FAIL("rank 4 is not below the world size 4");
+    REFUSED("rank 4 is not below the world size 4");
     ENV("RANK=-1", "WORLD_SIZE=4", "MASTER_ADDR=h");
-    FAIL("RANK=-1 is negative");
+    REFUSED("RANK=-1 is negative");
     ENV("RANK=abc", "WORLD_SIZE=4", "MASTER_ADDR=h");
-    FAIL("RANK=\"abc\" is not an integer");
+    REFUSED("RANK=\"abc\" is not an integer");
     ENV("RANK=1", "WORLD_SIZE=4x", "MASTER_ADDR=h");
-    FAIL("WORLD_SIZE=\"4x\" is not an integer");
+    REFUSED("WORLD_SIZE=\"4x\" is not an integer");
     ENV("RANK=1", "WORLD_SIZE=99999999999", "MASTER_ADDR=h");
-    FAIL("WORLD_SIZE=\"99999999999\" is not an integer");
+    REFUSED("WORLD_SIZE=\"99999999999\" is not an integer");
     ENV("TACL_RANK=0", "TACL_WORLD_SIZE=0");
-    FAIL("world size 0");
+    REFUSED("world size 0");
     ENV("RANK=3", "WORLD_SIZE=4", "LOCAL_RANK=2", "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=h");
-    FAIL("local rank 2 is not below the local world size 2");
+    REFUSED("local rank 2 is not below the local world size 2");
     ENV("RANK=3", "WORLD_SIZE=4", "LOCAL_RANK=0", "LOCAL_WORLD_SIZE=8", "MASTER_ADDR=h");
-    FAIL("local world size 8 exceeds the world size 4");
+    REFUSED("local world size 8 exceeds the world size 4");
     ENV("OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_LOCAL_RANK=x",
         "TACL_MASTER_ADDR=h");
-    FAIL("OMPI_COMM_WORLD_LOCAL_RANK=\"x\" is not an integer");
+    REFUSED("OMPI_COMM_WORLD_LOCAL_RANK=\"x\" is not an integer");
     ENV("TACL_RANK=0", "TACL_WORLD_SIZE=2", "TACL_MASTER_PORT=70000");
-    FAIL("TACL_MASTER_PORT=70000 is not a TCP port");
+    REFUSED("TACL_MASTER_PORT=70000 is not a TCP port");
     ENV("TACL_RANK=0", "TACL_WORLD_SIZE=2", "TACL_MASTER_PORT=0");
-    FAIL("TACL_MASTER_PORT=0 (any free port) only works for a single rank; this job has 2");
+    REFUSED("TACL_MASTER_PORT=0 (any free port) only works for a single rank; this job has 2");
     ENV("RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=h", "MASTER_PORT=http");
-    FAIL("MASTER_PORT=\"http\" is not an integer");
+    REFUSED("MASTER_PORT=\"http\" is not an integer");
     char longaddr[300];
     memset(longaddr, 'a', 280);
     longaddr[280] = '\0';
     ENV("TACL_RANK=0", "TACL_WORLD_SIZE=2");
     setenv("TACL_MASTER_ADDR", longaddr, 1);
-    FAIL("TACL_MASTER_ADDR is 280 characters long, at most 255 are allowed");
+    REFUSED("TACL_MASTER_ADDR is 280 characters long, at most 255 are allowed");
 
     CHECK_ST(tacl_bootstrap_from_env(NULL), TACL_ERR_INVALID);
     CHECK(!strcmp(tacl_launcher_name(TACL_LAUNCHER_SLURM), "slurm"));
