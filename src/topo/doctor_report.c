@@ -592,17 +592,12 @@ void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f)
 
 /* ---- Table. ---- */
 
-static void doctor_fmt_gbs(char *buf, size_t len, double gbs)
+void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
 {
-    if (gbs < 0)
-        snprintf(buf, len, "-");
-    else if (gbs >= 0.1)
-        snprintf(buf, len, "%.2f GB/s", gbs);
-    else
-        snprintf(buf, len, "%.1f MB/s", gbs * 1e3);
+    tacl__doctor_write_table_pairs(r, f, 0);
 }
 
-void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
+void tacl__doctor_write_table_pairs(const tacl__doctor_report_t *r, FILE *f, int every_pair)
 {
     size_t n = (size_t)r->n;
     int H = r->nhosts;
@@ -645,39 +640,7 @@ void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
             fputc('\n', f);
         }
     }
-    fprintf(f, "\nLinks (latency: half the ping-pong round trip; bandwidth: a streamed message)\n");
-    fprintf(f, "  %-9s %-25s %10s %12s  %s\n", "ranks", "hosts", "latency", "bandwidth",
-            "how (rank i's side) / why not");
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            char pair[48], hosts[2 * TACL_DOCTOR_HOST_MAX + 2], lat[32], bw[32];
-            snprintf(pair, sizeof pair, "%zu-%zu", i, j);
-            snprintf(hosts, sizeof hosts, "%s-%s", r->host_names[r->host_of[i]],
-                     r->host_names[r->host_of[j]]);
-            const tacl__doctor_link_t *l = &r->links[i * n + j];
-            int linked = r->reach[i * n + j] || r->reach[j * n + i];
-            if (l->lat_us >= 0)
-                snprintf(lat, sizeof lat, "%.1f us", l->lat_us);
-            else
-                snprintf(lat, sizeof lat, "-");
-            doctor_fmt_gbs(bw, sizeof bw, l->gbs);
-            const char *how = r->info[i * n + j][0] ? r->info[i * n + j] : r->info[j * n + i];
-            if (!linked) {
-                fprintf(f, "  %-9s %-25s %10s %12s  UNREACHABLE: %s\n", pair, hosts, "-", "-",
-                        how[0] ? how : "no connection either way");
-                if (r->info[i * n + j][0] && r->info[j * n + i][0] &&
-                    strcmp(r->info[i * n + j], r->info[j * n + i]))
-                    fprintf(f, "  %-9s %-25s %10s %12s  (rank %zu's side: %s)\n", "", "", "", "", j,
-                            r->info[j * n + i]);
-            } else {
-                const char *err = tacl__doctor_link_err(r, (int)i, (int)j);
-                fprintf(f, "  %-9s %-25s %10s %12s  %s%s%s\n", pair, hosts, lat, bw,
-                        how[0] ? how : "linked", err[0] ? "; measurement failed: " : "", err);
-            }
-        }
-    int any = 0;
-    for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++)
-        any |= r->smoke[k].ran;
+    tacl__doctor_table_links(r, f, every_pair);
     fprintf(f, "\nCollective smoke tests (values checked on every rank)\n");
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
         const tacl__doctor_smoke_t *s = &r->smoke[k];
@@ -688,13 +651,12 @@ void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f)
         char extra[64] = "";
         if (s->gbs > 0) {
             char b[32];
-            doctor_fmt_gbs(b, sizeof b, s->gbs);
+            tacl__doctor_fmt_gbs(b, sizeof b, s->gbs);
             snprintf(extra, sizeof extra, "  (%s)", b);
         }
         fprintf(f, "  %-17s %-5s %8.4f s%s%s%s\n", doctor_smoke_names[k],
                 s->nfail ? "FAIL" : "pass", s->secs, extra, s->msg[0] ? "  " : "", s->msg);
     }
-    (void)any;
     fputc('\n', f);
     tacl__doctor_write_verdict(r, f);
 }
@@ -782,7 +744,7 @@ void tacl__doctor_write_dot(const tacl__doctor_report_t *r, FILE *f)
             size_t ab = (size_t)a * (size_t)H + (size_t)b;
             if (doctor_hlinked(r, a, b)) {
                 char bw[32];
-                doctor_fmt_gbs(bw, sizeof bw, r->hgbs[ab] > 0 ? r->hgbs[ab] : -1);
+                tacl__doctor_fmt_gbs(bw, sizeof bw, r->hgbs[ab] > 0 ? r->hgbs[ab] : -1);
                 fprintf(f, "  h%d -- h%d [label=\"%s\\n%.1f us\"];\n", a, b, bw, r->hlat[ab]);
             } else {
                 fprintf(f, "  h%d -- h%d [style=dashed, color=red, label=\"unreachable\"];\n", a,

@@ -109,6 +109,16 @@ int tacl__doctor_status(const tacl__doctor_report_t *r);
 /* Outputs. The table includes the verdict. */
 void tacl__doctor_write_verdict(const tacl__doctor_report_t *r, FILE *f);
 void tacl__doctor_write_table(const tacl__doctor_report_t *r, FILE *f);
+/* The table with its "Links" section (doctor_links.c) listing every rank pair when every_pair
+ * is set or the ranks are at most TACL_DOCTOR_PAIRS_MAX; else a line per host pair (rank pairs
+ * linked; latency and bandwidth: lowest, median, highest) and the rank pairs that stand out
+ * (unreachable, measurement failed, or latency or bandwidth 3x off their host pair's median:
+ * the first 40, then their count). tacl__doctor_write_table is this without every_pair. */
+#define TACL_DOCTOR_PAIRS_MAX 32
+void tacl__doctor_write_table_pairs(const tacl__doctor_report_t *r, FILE *f, int every_pair);
+void tacl__doctor_table_links(const tacl__doctor_report_t *r, FILE *f, int every_pair);
+/* "1.25 GB/s", "12.5 MB/s" (under 0.1 GB/s) or "-" (gbs < 0: not measured). */
+void tacl__doctor_fmt_gbs(char *buf, size_t len, double gbs);
 /* The cluster description format (docs/CLUSTER_FORMAT.md, written by tacl_cluster_write_json)
  * with the measured links, the unreachable host pairs and the suggested store host. */
 tacl_status_t tacl__doctor_write_json(const tacl__doctor_report_t *r, FILE *f);

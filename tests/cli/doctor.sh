@@ -2,7 +2,7 @@
 # doctor.sh — `tacl doctor --local 4` on one host: every pair linked (full-mesh verdict on one
 # host), latency and bandwidth measured for all 6 pairs, every smoke test passes with checked
 # values, progress on stderr, exit status 0, the CPUs the ranks may use; three ranks pinned to
-# one CPU get the verdict's warning; --json parses; usage errors exit 2 naming the option;
+# one CPU get the verdict's warning (--pairs: every pair listed); --json parses; usage errors exit 2 naming the option;
 # under mpirun (when installed) the ranks bootstrap from Open MPI and report.
 set -euo pipefail
 TACL="${TACL_CLI:?TACL_CLI not set}"
@@ -40,15 +40,17 @@ echo "--local 4: full mesh on one host, smoke tests pass, CPUs reported"
 # Three ranks pinned to one CPU: the verdict says they take turns, and the run still passes.
 cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[-,]/); print a[1] }' /proc/self/status)
 rc=0
-TACL_DOCTOR_TIMEOUT=10 taskset -c "$cpu" "$TACL" doctor --local 3 --quiet >"$tmp/pin" 2>"$tmp/err" ||
-    rc=$?
+TACL_DOCTOR_TIMEOUT=10 taskset -c "$cpu" "$TACL" doctor --local 3 --quiet --pairs >"$tmp/pin" \
+    2>"$tmp/err" || rc=$?
 [ "$rc" = 0 ] || fail "pinned doctor exited $rc: $(cat "$tmp/err")"
 grep -q "its 3 ranks may use 1 CPU (affinity $cpu): they take turns on the cores" "$tmp/pin" ||
     fail "no CPU warning when pinned to CPU $cpu: $(sed -n '/^Verdict/,$p' "$tmp/pin")"
 grep -Eq "^  [^ ]+ +3 ranks, 1 CPU of [0-9]+ online \(affinity $cpu\): more ranks than CPUs" \
     "$tmp/pin" || fail "CPU table when pinned: $(grep -A2 '^CPUs' "$tmp/pin")"
 grep -Eq "^  all_reduce +pass" "$tmp/pin" || fail "pinned: all_reduce did not pass"
-echo "taskset -c $cpu, 3 ranks: the verdict says they share one CPU; smoke tests pass"
+npairs=$(grep -Ec "^  [0-2]-[0-2] +[^ ]+ +[0-9.]+ us +[0-9.]+ [GM]B/s" "$tmp/pin" || true)
+[ "$npairs" = 3 ] || fail "--pairs: expected 3 measured pairs, found $npairs"
+echo "taskset -c $cpu, 3 ranks (--pairs): the verdict says they share one CPU; smoke tests pass"
 
 "$TACL" doctor --local 2 --json --quiet >"$tmp/json" 2>"$tmp/err" || fail "--json: $(cat "$tmp/err")"
 python3 -m json.tool "$tmp/json" >/dev/null || fail "--json does not parse: $(cat "$tmp/json")"

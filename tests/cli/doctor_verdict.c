@@ -3,8 +3,8 @@
  * all-to-all, store on B), a 4-ring without its diagonals (pipeline order exists, no store
  * host), two components (DISCONNECTED, exit status 1), one host, a full mesh of two hosts with
  * two ranks each, failed smoke tests, the CPUs each host's ranks may use (affinity masks,
- * quotas) and the warning where they are fewer than the ranks, and the JSON and Graphviz forms
- * of the chain. */
+ * quotas) and the warning where they are fewer than the ranks, the links of 40 ranks summed up
+ * by host pair with the pairs that stand out, and the JSON and Graphviz forms of the chain. */
 #include "check.h"
 #include "topo/cluster.h"
 #include "topo/doctor_report.h"
@@ -345,6 +345,87 @@ static void test_link_errors(void)
     tacl__doctor_report_destroy(r);
 }
 
+static void render_pairs(const tacl__doctor_report_t *r, FILE *f)
+{
+    tacl__doctor_write_table_pairs(r, f, 1);
+}
+
+/* 40 ranks on hosts h0-h3 (ten each), every pair linked but h0-h3's (100 rank pairs): beyond
+ * TACL_DOCTOR_PAIRS_MAX ranks the table summarises by host pair and lists the pairs that stand
+ * out: 0-1 (latency 4.5x h0-h0's median), 0-15 (bandwidth a fifth of h0-h1's), 1-2 (failed)
+ * and the 100 unreachable ones; 40 are listed. */
+static void test_many_ranks(void)
+{
+    enum { N = 40 };
+    const char *hosts[N];
+    static const char *names[] = {"h0", "h1", "h2", "h3"};
+    for (int i = 0; i < N; i++)
+        hosts[i] = names[i / 10];
+    static int pairs[N * N][2];
+    static double gbs[N * N], lat[N * N];
+    int np = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            if (i / 10 == 0 && j / 10 == 3) continue;
+            int same = i / 10 == j / 10;
+            pairs[np][0] = i;
+            pairs[np][1] = j;
+            lat[np] = i == 0 && j == 1 ? 9.0 : same ? 2.0 : 10.0;
+            gbs[np] = i == 0 && j == 15 ? 1.0 : same ? 20.0 : 5.0;
+            np++;
+        }
+    tacl__doctor_report_t *r = make(N, hosts, np, (const int(*)[2])pairs, gbs, lat);
+    CHECK_OK(tacl__doctor_set_link_err(r, 1, 2, "rank 1 timed out after 2.0 s waiting for rank 2"));
+    char *t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "By host pair (40 ranks: more than 32, so not every rank pair; tacl doctor "
+                      "--pairs lists them all)");
+    CHECK_CONTAINS(t, "  h0-h0                             45/45 2.0 / 2.0 / 9.0 us            "
+                      "20.00 GB/s / 20.00 GB/s / 20.00 GB/s\n");
+    CHECK_CONTAINS(t, "  h0-h1                           100/100 10.0 / 10.0 / 10.0 us         "
+                      "1.00 GB/s / 5.00 GB/s / 5.00 GB/s\n");
+    CHECK_CONTAINS(t, "  h0-h3                             0/100 -");
+    CHECK_CONTAINS(t, "Rank pairs that stand out: 103 (unreachable, failed, or 3x off their host "
+                      "pair's median)");
+    CHECK_CONTAINS(t, "  0-1       h0-h0                         9.0 us   20.00 GB/s  tcp "
+                      "10.0.0.1:1234 (eth0) [latency 4.5x its host pair's median]\n");
+    CHECK_CONTAINS(t, "  0-15      h0-h1                        10.0 us    1.00 GB/s  tcp "
+                      "10.0.0.15:1234 (eth0) [bandwidth 1/5.0 of its host pair's median]\n");
+    CHECK_CONTAINS(t, "  1-2       h0-h0                         2.0 us   20.00 GB/s  tcp "
+                      "10.0.1.2:1234 (eth0); measurement failed: rank 1 timed out");
+    CHECK_CONTAINS(t, "  0-30      h0-h3                              -            -  "
+                      "UNREACHABLE: connect to 10.9.0.30:1234: No route to host\n");
+    CHECK_CONTAINS(t, "  3-36      h0-h3");
+    CHECK(!strstr(t, "  3-37      h0-h3")); /* the 41st */
+    CHECK_CONTAINS(t, "  ... and 63 more (tacl doctor --pairs lists every pair)\n");
+    CHECK(!strstr(t, "  5-6 ") && !strstr(t, "  0-2 ")); /* ordinary pairs */
+    free(t);
+    t = render(r, render_pairs);
+    CHECK(!strstr(t, "By host pair"));
+    CHECK_CONTAINS(t, "  5-6       h0-h0                         2.0 us   20.00 GB/s  tcp "
+                      "10.0.5.6:1234 (eth0)\n");
+    CHECK_CONTAINS(t, "  38-39     h3-h3");
+    CHECK(!strstr(t, "[latency")); /* every pair, as measured */
+    free(t);
+    /* No pair stands out once the odd ones are ordinary and h0-h3 linked. */
+    tacl__doctor_report_destroy(r);
+    np = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            pairs[np][0] = i;
+            pairs[np][1] = j;
+            lat[np] = 3.0;
+            gbs[np] = 4.0;
+            np++;
+        }
+    r = make(N, hosts, np, (const int(*)[2])pairs, gbs, lat);
+    t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "No rank pair stands out (unreachable, failed, or 3x off its host pair's "
+                      "median).");
+    CHECK_CONTAINS(t, "  h2-h3                           100/100 3.0 / 3.0 / 3.0 us");
+    free(t);
+    tacl__doctor_report_destroy(r);
+}
+
 static void test_errors(void)
 {
     tacl__doctor_report_t *r;
@@ -367,6 +448,7 @@ int main(void)
     test_one_host_and_full_mesh();
     test_cpus();
     test_link_errors();
+    test_many_ranks();
     test_errors();
     printf("doctor verdict: all checks passed\n");
     return 0;

@@ -61,7 +61,7 @@ static int doctor_cmd_run(int argc, char **argv)
 {
     tacl__doctor_opts_t o = {.smoke = 1, .progress = stderr};
     doctor_out_t fmt = DOCTOR_OUT_TABLE;
-    int local_at = -1;
+    int local_at = -1, every_pair = 0;
     const char *local_n = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -80,6 +80,8 @@ static int doctor_cmd_run(int argc, char **argv)
             fmt = DOCTOR_OUT_DOT;
         } else if (!strcmp(a, "--no-smoke")) {
             o.smoke = 0;
+        } else if (!strcmp(a, "--pairs")) {
+            every_pair = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.progress = NULL;
         } else if (!strcmp(a, "--timeout")) {
@@ -118,7 +120,7 @@ static int doctor_cmd_run(int argc, char **argv)
         else if (fmt == DOCTOR_OUT_DOT)
             tacl__doctor_write_dot(r, stdout);
         else
-            tacl__doctor_write_table(r, stdout);
+            tacl__doctor_write_table_pairs(r, stdout, every_pair);
         fflush(stdout);
         if (!rc) rc = tacl__doctor_status(r);
     }
@@ -132,7 +134,7 @@ const tacl_cmd_t tacl_cmd_doctor = {
     .summary = "check which ranks and hosts reach each other, how fast, and what will break",
     .usage =
         "usage: tacl doctor [--local N] [--json | --dot] [--timeout S] [--max-bytes B]\n"
-        "                   [--no-smoke] [--quiet]\n"
+        "                   [--no-smoke] [--pairs] [--quiet]\n"
         "\n"
         "Runs the debugging ladder on every rank of a job and reports on rank 0:\n"
         "  1. reachability of every pair of ranks and hosts, with the address and interface\n"
@@ -154,6 +156,8 @@ const tacl_cmd_t tacl_cmd_doctor = {
         "  --timeout S     bound per measured pair and per smoke test (TACL_DOCTOR_TIMEOUT)\n"
         "  --max-bytes B   largest streamed message (TACL_DOCTOR_BYTES)\n"
         "  --no-smoke      skip the collective smoke tests\n"
+        "  --pairs         list every rank pair's link (default up to 32 ranks; beyond, a\n"
+        "                  line per host pair and the rank pairs that stand out)\n"
         "  --quiet         no progress lines on stderr\n"
         "\n"
         "Probes wait TACL_PROBE_TIMEOUT per peer. Exit status (rank 0): 0 when the graph is\n"
