@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DOCTOR_LIST_MAX   8  /* items a verdict line names before "and k more" */
-#define DOCTOR_HAM_MAX    16 /* hosts up to which the pipeline order is searched exactly */
-#define DOCTOR_CLQ_MAX    32 /* hosts up to which groups linked all-to-all are listed */
-#define DOCTOR_MATRIX_MAX 48 /* ranks up to which the rank matrix is printed */
+#define DOCTOR_LIST_MAX     8  /* items a verdict line names before "and k more" */
+#define DOCTOR_HAM_MAX      16 /* hosts up to which the pipeline order is searched exactly */
+#define DOCTOR_CLQ_MAX      32 /* hosts up to which groups linked all-to-all are listed */
+#define DOCTOR_MATRIX_MAX   48 /* ranks (hosts) up to which the rank (host) matrix is printed */
+#define DOCTOR_PAIRS_LISTED 40 /* host pairs without a link listed where there is no matrix */
 
 static const char *const doctor_smoke_names[TACL_DOCTOR_NSMOKE] = {"all_reduce", "all_gather",
                                                                    "broadcast", "routed send/recv"};
@@ -607,13 +608,39 @@ void tacl__doctor_write_table_pairs(const tacl__doctor_report_t *r, FILE *f, int
     fprintf(f, "Hosts\n");
     for (int h = 0; h < H; h++) {
         fprintf(f, "  %-16s ranks", r->host_names[h]);
-        for (size_t i = 0; i < n; i++)
-            if (r->host_of[i] == h) fprintf(f, " %zu", i);
+        /* Runs of consecutive ranks as "a-b": 1,024 ranks of one host are "0-1023". */
+        for (size_t i = 0; i < n; i++) {
+            if (r->host_of[i] != h) continue;
+            size_t e = i;
+            while (e + 1 < n && r->host_of[e + 1] == h)
+                e++;
+            if (e > i)
+                fprintf(f, " %zu-%zu", i, e);
+            else
+                fprintf(f, " %zu", i);
+            i = e;
+        }
         if (strcmp(r->host_names[h], r->host_ids[h])) fprintf(f, "   (%s)", r->host_ids[h]);
         fputc('\n', f);
     }
     tacl__doctor_table_cpus(r, f);
-    if (H > 1) {
+    if (H > DOCTOR_MATRIX_MAX) {
+        /* Too wide for a matrix: the host pairs without a direct link. */
+        size_t none = 0, shown = 0;
+        for (int a = 0; a < H; a++)
+            for (int b = a + 1; b < H; b++)
+                none += !doctor_hlinked(r, a, b);
+        fprintf(f, "\nHost reachability: %d hosts, %zu of %zu host pairs without a direct link%s\n",
+                H, none, (size_t)H * (size_t)(H - 1) / 2, none ? ":" : "");
+        for (int a = 0; a < H && shown < DOCTOR_PAIRS_LISTED; a++)
+            for (int b = a + 1; b < H && shown < DOCTOR_PAIRS_LISTED; b++)
+                if (!doctor_hlinked(r, a, b)) {
+                    fprintf(f, "  %s-%s\n", r->host_names[a], r->host_names[b]);
+                    shown++;
+                }
+        if (none > shown)
+            fprintf(f, "  ... and %zu more (tacl doctor --dot draws them all)\n", none - shown);
+    } else if (H > 1) {
         fprintf(f, "\nHost reachability (+ direct link, . unreachable)\n  %-16s", "");
         for (int b = 0; b < H; b++)
             fprintf(f, " %3d", b);

@@ -4,7 +4,8 @@
  * host), two components (DISCONNECTED, exit status 1), one host, a full mesh of two hosts with
  * two ranks each, failed smoke tests, the CPUs each host's ranks may use (affinity masks,
  * quotas) and the warning where they are fewer than the ranks, the links of 40 ranks summed up
- * by host pair with the pairs that stand out, and the JSON and Graphviz forms of the chain. */
+ * by host pair with the pairs that stand out, 50 hosts (no host matrix: the pairs without a
+ * link), and the JSON and Graphviz forms of the chain. */
 #include "check.h"
 #include "topo/cluster.h"
 #include "topo/doctor_report.h"
@@ -377,6 +378,7 @@ static void test_many_ranks(void)
     tacl__doctor_report_t *r = make(N, hosts, np, (const int(*)[2])pairs, gbs, lat);
     CHECK_OK(tacl__doctor_set_link_err(r, 1, 2, "rank 1 timed out after 2.0 s waiting for rank 2"));
     char *t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "  h1               ranks 10-19\n");
     CHECK_CONTAINS(t, "By host pair (40 ranks: more than 32, so not every rank pair; tacl doctor "
                       "--pairs lists them all)");
     CHECK_CONTAINS(t, "  h0-h0                             45/45 2.0 / 2.0 / 9.0 us            "
@@ -426,6 +428,40 @@ static void test_many_ranks(void)
     tacl__doctor_report_destroy(r);
 }
 
+/* 52 ranks on 50 hosts (ranks 50 and 51 on n00 too): no host matrix past 48 hosts, but the host
+ * pairs without a link (n00-n49, n01-n02); a host's ranks as runs. */
+static void test_many_hosts(void)
+{
+    enum { N = 52 };
+    static char names[N][8];
+    const char *hosts[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "n%02d", i < 50 ? i : 0);
+        hosts[i] = names[i];
+    }
+    static int pairs[N * N][2];
+    int np = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            int a = i < 50 ? i : 0, b = j < 50 ? j : 0, lo = a < b ? a : b, hi = a < b ? b : a;
+            if ((lo == 0 && hi == 49) || (lo == 1 && hi == 2)) continue;
+            pairs[np][0] = i;
+            pairs[np][1] = j;
+            np++;
+        }
+    tacl__doctor_report_t *r = make(N, hosts, np, (const int(*)[2])pairs, NULL, NULL);
+    CHECK(r->nhosts == 50);
+    char *t = render(r, tacl__doctor_write_table);
+    CHECK_CONTAINS(t, "  n00              ranks 0 50-51\n");
+    CHECK_CONTAINS(t, "  n07              ranks 7\n");
+    CHECK_CONTAINS(t, "Host reachability: 50 hosts, 2 of 1225 host pairs without a direct link:\n"
+                      "  n00-n49\n  n01-n02\n");
+    CHECK(!strstr(t, "Host reachability (+ direct link"));
+    CHECK(!strstr(t, "Rank reachability"));
+    free(t);
+    tacl__doctor_report_destroy(r);
+}
+
 static void test_errors(void)
 {
     tacl__doctor_report_t *r;
@@ -449,6 +485,7 @@ int main(void)
     test_cpus();
     test_link_errors();
     test_many_ranks();
+    test_many_hosts();
     test_errors();
     printf("doctor verdict: all checks passed\n");
     return 0;
