@@ -9,12 +9,14 @@
  * and the fraction of it that the all_reduce bus bandwidth reaches. On a machine shared with
  * other work the two sweeps alternate (-r rounds, default 2: MPI, tacl, MPI, tacl) and each
  * keeps, per size, the round with the best mean time.
+ * --mem takes tacl's buffers from memory the ranks map from each other (tacl_mem_alloc's), so
+ * that all_reduce reads and writes the peers' buffers directly (Open MPI's stay malloc'd).
  * --hog starts one busy-loop process per online core before the first sweep and kills them
  * after the last, so that both libraries run on a machine whose every core is contended.
  * Each size runs 256 MiB / size iterations (20 to 20000), fewer when the warm-up says they would
  * take longer than -t seconds (default 2), never fewer than 20.
  * Usage: shm_allreduce [-n ranks] [-m max_bytes | -s size,size,...] [-r rounds] [-t seconds]
- *                      [--hog] [--mpi path/to/mpi_allreduce] */
+ *                      [--mem] [--hog] [--mpi path/to/mpi_allreduce] */
 #include "bench_hog.h"
 #include "bench_stats.h"
 #include "clock.h"
@@ -37,6 +39,7 @@ typedef struct {
     bench_stat_t mpi[BENCH_SIZES];  /* best round by mean; mean 0: not measured */
     bench_stat_t tacl[BENCH_SIZES]; /* best round by mean (written by rank 0 of each round) */
     double copy_gbs, budget_s;
+    int mem; /* --mem: the buffers come from the group's shared memory (tacl_mem_alloc's) */
     double it[MP_MAX_RANKS][BENCH_MAX_ITERS]; /* seconds per iteration, per rank, current size */
 } bench_t;
 
@@ -148,7 +151,27 @@ static int bench_rank(mp_ctx_t *ctx, void *arg)
         fprintf(stderr, "rank %d: %s\n", ctx->rank, eb.msg);
         return 1;
     }
-    float *a = malloc(b->maxb), *o = malloc(b->maxb);
+    float *a = NULL, *o = NULL;
+    if (b->mem) {
+        /* Memory every rank maps (what tacl_mem_alloc gives a communicator's host). */
+        void *pa = NULL, *po = NULL;
+        tacl__fp_t fa = {TACL_COLL_MEM_ALLOC, 0, 0, -1, b->maxb, 0}, fo = fa;
+        if (tacl__shm_mem_alloc(g, b->maxb, &fa, tacl__deadline_ns(30), &pa, &eb) != TACL_OK ||
+            tacl__shm_mem_alloc(g, b->maxb, &fo, tacl__deadline_ns(30), &po, &eb) != TACL_OK) {
+            fprintf(stderr, "rank %d: %s\n", ctx->rank, eb.msg);
+            return 1;
+        }
+        if (!tacl__shm_mem_shared(g, pa, b->maxb))
+            fprintf(stderr,
+                    "rank %d: --mem: the ranks cannot map each other's memory; "
+                    "all_reduce copies as usual\n",
+                    ctx->rank);
+        a = pa;
+        o = po;
+    } else {
+        a = malloc(b->maxb);
+        o = malloc(b->maxb);
+    }
     double *tmp = malloc(sizeof(double) * BENCH_MAX_ITERS);
     if (!a || !o || !tmp) return 1;
     /* Fault in this process's row of per-iteration times now: the first write to each of its
@@ -180,20 +203,23 @@ static int bench_rank(mp_ctx_t *ctx, void *arg)
         }
         bench_keep(&b->tacl[s], &stat);
     }
-    tacl__shm_group_destroy(g);
+    tacl__shm_group_destroy(g); /* unmaps the --mem buffers too */
     free(tmp);
-    free(a);
-    free(o);
+    if (!b->mem) {
+        free(a);
+        free(o);
+    }
     return 0;
 }
 
 static void bench_print(const bench_t *b, int n, int rounds, int hog)
 {
-    printf("# float32 sum all_reduce, %d ranks%s%s; best of %d alternating rounds by mean time; "
-           "p50/p99 of per-iteration times (slowest rank's); busbw = 2(n-1)/n * bytes / mean\n",
-           n,
-           n > (int)sysconf(_SC_NPROCESSORS_ONLN) ? " (oversubscribed: more ranks than cores)" : "",
-           hog ? ", with a busy-loop hog on every core" : "", rounds);
+    printf(
+        "# float32 sum all_reduce, %d ranks%s%s%s; best of %d alternating rounds by mean time; "
+        "p50/p99 of per-iteration times (slowest rank's); busbw = 2(n-1)/n * bytes / mean\n",
+        n, n > (int)sysconf(_SC_NPROCESSORS_ONLN) ? " (oversubscribed: more ranks than cores)" : "",
+        hog ? ", with a busy-loop hog on every core" : "",
+        b->mem ? ", tacl's buffers in memory the ranks map from each other (--mem)" : "", rounds);
     printf("# memcpy 64 MiB: %.2f GB/s\n", b->copy_gbs);
     printf("%12s %11s %10s %10s %9s %11s %10s %10s %9s %8s %8s %8s\n", "bytes", "tacl_us",
            "tacl_p50", "tacl_p99", "busbw", "ompi_us", "ompi_p50", "ompi_p99", "ompi_bw", "speedup",
@@ -216,7 +242,7 @@ static int bench_usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-n ranks] [-m max_bytes | -s size,size,...] [-r rounds] [-t seconds] "
-            "[--hog] [--mpi mpi_allreduce]\n",
+            "[--mem] [--hog] [--mpi mpi_allreduce]\n",
             argv0);
     return 2;
 }
@@ -246,6 +272,8 @@ int main(int argc, char **argv)
             mpi = argv[++i];
         else if (!strcmp(argv[i], "--hog"))
             hog = 1;
+        else if (!strcmp(argv[i], "--mem"))
+            b->mem = 1;
         else
             return bench_usage(argv[0]);
     }

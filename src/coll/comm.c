@@ -28,6 +28,7 @@ static void comm_free(tacl_comm_t *c)
     if (!c) return;
     c->magic = 0;
     if (c->shm) tacl__shm_group_destroy(c->shm);
+    comm_mem_release(c);
     if (c->lead) comm_free(c->lead);
     free(c->wranks);
     free(c->host_of);

@@ -122,6 +122,10 @@ struct tacl_comm {
     coll_pick_cache_t picks[TACL_COLL_COUNT][COLL_SIZE_CLASSES];
     uint64_t picks_logged[TACL_COLL_COUNT];
 
+    /* tacl_mem_alloc's memory where there is no shared-memory group (mem.c). */
+    struct coll_mem *mems;
+    int nmems;
+
     /* Point-to-point sequence counters per (peer, tag), open addressing. */
     struct coll_p2p_ctr *p2p;
     size_t p2p_cap, p2p_len;
@@ -135,6 +139,8 @@ tacl_status_t comm_create(tacl__world_t *w, uint64_t id, const int *wranks, int 
 uint64_t comm_derive_id(uint64_t parent, uint64_t salt1, uint64_t salt2);
 /* Marks the communicator broken after an error that may have left peers mid-operation. */
 tacl_status_t comm_fail(tacl_comm_t *c, tacl_status_t st);
+/* mem.c: unmaps what tacl_mem_alloc gave out without a shared-memory group. */
+void comm_mem_release(tacl_comm_t *c);
 
 void world_release(tacl__world_t *w);
 /* The engine's liveness generation (tacl__engine_live_gen): unchanged means no rank died and no

@@ -25,7 +25,9 @@
     X(TACL_COLL_ALL_TO_ALLV, "all_to_allv")                                                        \
     X(TACL_COLL_BARRIER, "barrier")                                                                \
     X(TACL_COLL_SPLIT, "comm_split")                                                               \
-    X(TACL_COLL_P2P, "send/recv")
+    X(TACL_COLL_P2P, "send/recv")                                                                  \
+    X(TACL_COLL_MEM_ALLOC, "tacl_mem_alloc")                                                       \
+    X(TACL_COLL_MEM_FREE, "tacl_mem_free")
 
 typedef enum {
 #define TACL_COLL_ENUM_(name, str) name,

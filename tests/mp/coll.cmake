@@ -57,3 +57,11 @@ foreach(algo ring tree)
 endforeach()
 tacl_test(NAME mp_coll_shm_disable LABELS mp TIMEOUT 300 COMMAND $<TARGET_FILE:mp_coll_n1> 3
   ENV TACL_SHM_DISABLE=1)
+# tacl_mem_alloc's memory and the all_reduce that works in it directly: values on 3 and 8 ranks
+# against references and the copying path's bits, mismatched and refused calls; a rank killed;
+# no shared-memory group.
+tacl_test(NAME mp_mem_values3 LABELS mp TIMEOUT 240 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_mem.c
+  COMMAND $<TARGET_FILE:mp_mem_values3> values 3)
+tacl_test(NAME mp_mem_values8 LABELS mp TIMEOUT 240 COMMAND $<TARGET_FILE:mp_mem_values3> values 8)
+tacl_test(NAME mp_mem_kill LABELS mp fault TIMEOUT 120 COMMAND $<TARGET_FILE:mp_mem_values3> kill)
+tacl_test(NAME mp_mem_hosts LABELS mp TIMEOUT 120 COMMAND $<TARGET_FILE:mp_mem_values3> hosts)

@@ -17,6 +17,7 @@
  * call returns the same error; the first rank that gives up also posts its message in the
  * segment so that ranks still waiting fail at once instead of at their own deadline. */
 #include "transport/shm/shm_group.h"
+#include "transport/shm/shm_group_int.h"
 
 #include "clock.h"
 #include "log.h"
@@ -35,91 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define SHM_LINE          128
-#define SHM_RANK_CTRL     192 /* per rank: two control lines (one per step parity), where it runs */
-#define SHM_PAGE          4096
-#define SHM_ALIGN         64           /* slices start on cache lines */
-#define SHM_LIVE_NS       5000000ull   /* pid checks while waiting: every 5 ms */
-#define SHM_NOTICE_NS     200000000ull /* an adopted failure waits this long for the notice */
-#define SHM_YIELD_NS      50000ull     /* yield this long to a rank on our CPU, then sleep */
-#define SHM_OVER_YIELD_NS 1000000ull   /* yield this long when ranks outnumber cores, then sleep */
-#define SHM_SHARED_WAITS  8            /* waits for a rank on our CPU before we leave the CPU */
-#define SHM_MOVE_NS       10000000ull  /* and at most once per 10 ms */
-#define SHM_SLEEP_NS      5000000ull   /* longest futex sleep: the liveness period */
-#define SHM_SLOT_MIN      SHM_PAGE
-#define SHM_SLOT_MAX      (256ull << 20)
-#define SHM_BLOCK         16384        /* bytes reduced, then copied out while still in L1 */
-#define SHM_MT_MIN_BYTES  (256u << 10) /* chunks this large use the helper threads */
-#define SHM_TASK_BYTES    (64u << 10)  /* a task of a large phase: microseconds of work */
-
-typedef struct {
-    _Atomic uint32_t wake;     /* futex word: bumped by a publisher when someone sleeps */
-    _Atomic uint32_t sleepers; /* ranks inside FUTEX_WAIT (or about to be) */
-    char pad0[SHM_LINE - 8];
-    _Atomic int32_t abort_claim; /* first rank to give up wins the right to write abort_msg */
-    _Atomic int32_t abort_st;    /* nonzero once abort_msg is complete */
-    int32_t abort_rank;
-    char abort_msg[TACL_ERRMSG_MAX];
-} shm_hdr_t;
-
-/* Each rank owns two cache lines, one per step parity, written only by it. A step's flag, the
- * operation's fingerprint and aux, and a tiny payload share one line, so that a peer learns all
- * of them with a single cache-line transfer. */
-#define SHM_INLINE 16
-typedef struct {
-    _Atomic uint64_t flag; /* last step of this parity published */
-    uint64_t aux;          /* the number carried by an operation's first step */
-    tacl__fp_t fp;         /* the fingerprint of an operation's first step */
-    char inl[SHM_INLINE];  /* payload of one-shot reductions of at most SHM_INLINE bytes */
-} shm_ctrl_t;
-
-_Static_assert(sizeof(shm_ctrl_t) == 64, "a step's control is one cache line");
-
-/* Where a rank runs: the CPU of its last wait (written only when it changes), so that a rank
- * waiting for a peer that shares its CPU yields at once instead of spinning: the peer cannot
- * run while we spin. */
-typedef struct {
-    _Atomic int32_t cpu;
-    char pad[60];
-} shm_where_t;
-
-typedef struct {
-    int32_t pid;
-    int32_t pad;
-    uint64_t slot;
-    uint64_t oneshot;
-} shm_hello_t;
-
-struct tacl__shm_group {
-    tacl__shm_seg_t seg;
-    tacl__shm_pool_t *pool; /* helpers for large all_reduce phases (TACL_SHM_THREADS > 1) */
-    shm_hdr_t *hdr;
-    char *ctrl; /* per rank SHM_RANK_CTRL bytes: its two control lines, then shm_where_t */
-    char *data; /* rank r's buffer of parity p: see shm_buf */
-    char *cnt;  /* rank r's counts of parity p: see shm_cnt */
-    size_t cnt_stride;
-    size_t slot, oneshot;
-    int rank, size;
-    int *comm_ranks;
-    int32_t *pids;
-    uint64_t *aux; /* the aux of every rank, read at the last first-step */
-    uint64_t step;
-    uint64_t spin_ns;
-    int cpu;            /* the CPU in my shm_where_t */
-    int shared_waits;   /* consecutive waits for a rank that shares my CPU */
-    uint64_t next_move; /* earliest time of the next shm_leave_cpu */
-    tacl_status_t broken;
-    char broken_msg[TACL_ERRMSG_MAX];
-    int (*peer_alive)(void *ctx, int group_rank); /* see tacl__shm_group_config_t */
-    void *alive_ctx;
-};
-
-/* Rank r's control line for step s. */
-static inline shm_ctrl_t *shm_ctrl(tacl__shm_group_t *g, int r, uint64_t s)
-{
-    return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_RANK_CTRL) + (s & 1);
-}
 
 /* Rank r's line that says on which CPU it last waited. */
 static inline shm_where_t *shm_where(tacl__shm_group_t *g, int r)
@@ -188,11 +104,6 @@ static inline void shm_copy(void *dst, const void *src, size_t len)
     if (len) memcpy(dst, src, len);
 }
 
-static inline size_t shm_min(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
 /* Bytes [off, off + q) of a block of len bytes: how many exist. */
 static inline size_t shm_piece(size_t len, size_t off, size_t q)
 {
@@ -233,8 +144,7 @@ void tacl__shm_group_abort(tacl__shm_group_t *g, tacl_status_t st, const char *m
     shm_break(g, st, NULL);
 }
 
-static tacl_status_t shm_check_usable(tacl__shm_group_t *g, const tacl__fp_t *fp,
-                                      tacl__errbuf_t *eb)
+tacl_status_t tacl__shm_check_usable(tacl__shm_group_t *g, const tacl__fp_t *fp, tacl__errbuf_t *eb)
 {
     if (g->broken == TACL_OK) return TACL_OK;
     char what[160];
@@ -432,8 +342,8 @@ static tacl_status_t shm_wait(tacl__shm_group_t *g, uint64_t s, const tacl__fp_t
 
 /* Takes the next step: publishes it (the caller has filled shm_next), waits for everyone and,
  * on an operation's first step (fp != NULL or first), compares fingerprints and reads aux. */
-static tacl_status_t shm_step(tacl__shm_group_t *g, int first, const tacl__fp_t *fp, uint64_t aux,
-                              uint64_t deadline, tacl__errbuf_t *eb)
+tacl_status_t tacl__shm_step(tacl__shm_group_t *g, int first, const tacl__fp_t *fp, uint64_t aux,
+                             uint64_t deadline, tacl__errbuf_t *eb)
 {
     uint64_t s = g->step + 1;
     shm_ctrl_t *me = shm_ctrl(g, g->rank, s);
@@ -585,6 +495,7 @@ void tacl__shm_group_destroy(tacl__shm_group_t *g)
                    g->rank, tacl__shm_pool_helped(g->pool), tacl__shm_pool_stalls(g->pool),
                    tacl__shm_pool_loads(g->pool), tacl__shm_pool_active(g->pool));
     tacl__shm_pool_destroy(g->pool);
+    tacl__shm_mem_release(g);
     tacl__shm_seg_close(&g->seg);
     free(g->aux);
     free(g->pids);
@@ -594,8 +505,8 @@ void tacl__shm_group_destroy(tacl__shm_group_t *g)
 
 /* ---- Collectives. ---- */
 
-static tacl_status_t shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count, int reducing,
-                                    tacl__errbuf_t *eb)
+tacl_status_t tacl__shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count, int reducing,
+                                   tacl__errbuf_t *eb)
 {
     size_t es = tacl_dtype_size(dt);
     if (es == 0)
@@ -710,11 +621,11 @@ static tacl_status_t shm_reduce_chunks(tacl__shm_group_t *g, const char *in, cha
         tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
         job.phase = SHM_PHASE_COPY_IN;
         tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        st = shm_step(g, off == 0, fp, 0, deadline, eb);
+        st = tacl__shm_step(g, off == 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
         job.phase = SHM_PHASE_REDUCE;
         tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        st = shm_step(g, 0, fp, 0, deadline, eb);
+        st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
         if (st != TACL_OK) return st;
         job.phase = SHM_PHASE_COPY_OUT;
         if (want) tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
@@ -733,8 +644,8 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
                                      size_t count, tacl_dtype_t dt, tacl_op_t op, int root,
                                      const tacl__fp_t *fp, uint64_t deadline, tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
-    TACL_CHECK(shm_check_type(dt, op, count, 1, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_type(dt, op, count, 1, eb));
     const int n = g->size, me = g->rank, want = root < 0 || root == me;
     const size_t es = tacl_dtype_size(dt), bytes = count * es;
     const char *in = send;
@@ -743,7 +654,7 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
     tacl_status_t st;
     if (n == 1) {
         if (count && want && in != outp) memmove(outp, in, bytes);
-        return shm_step(g, 1, fp, 0, deadline, eb);
+        return tacl__shm_step(g, 1, fp, 0, deadline, eb);
     }
     size_t cmax = g->slot / es;
     if (bytes <= g->oneshot) {
@@ -753,7 +664,7 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
         do {
             size_t c = shm_min(cmax, count - off);
             shm_copy(inl ? shm_ctrl(g, me, g->step + 1)->inl : shm_next(g), in + off * es, c * es);
-            st = shm_step(g, off == 0, fp, 0, deadline, eb);
+            st = tacl__shm_step(g, off == 0, fp, 0, deadline, eb);
             if (st != TACL_OK) return st;
             if (want && c) {
                 for (int r = 0; r < n; r++)
@@ -765,6 +676,11 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
             off += c;
         } while (off < count);
         return TACL_OK;
+    }
+    if (root < 0 && g->shared_mem > 0) {
+        int done;
+        st = tacl__shm_mem_all_reduce(g, send, recv, count, dt, op, fp, deadline, &done, eb);
+        if (st != TACL_OK || done) return st;
     }
     /* Helpers poll through the waits between phases (tacl__shm_pool_hold). */
     tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
@@ -802,7 +718,7 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
                                   int root, const tacl__fp_t *fp, uint64_t deadline_ns,
                                   tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
     const int me = g->rank;
     const char *in = send;
@@ -812,7 +728,7 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     do {
         size_t c = shm_min(g->slot, bytes - off);
         if (me == root) shm_copy(shm_next(g), outp + off, c);
-        tacl_status_t st = shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (me != root) shm_copy(outp + off, shm_cur(g, root), c);
         off += c;
@@ -848,7 +764,7 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
                                     void *recv, const size_t *recv_bytes, const size_t *displs,
                                     const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     const int n = g->size, me = g->rank;
     const char *in = send;
     char *outp = recv;
@@ -858,7 +774,7 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     do {
         shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
-        tacl_status_t st = shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (off == 0) {
             /* Every rank takes as many steps as the largest contribution needs, whatever it
@@ -890,8 +806,8 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
                                        const tacl__fp_t *fp, uint64_t deadline_ns,
                                        tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
-    TACL_CHECK(shm_check_type(dt, op, recv_count, 1, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_type(dt, op, recv_count, 1, eb));
     const int n = g->size, me = g->rank;
     const size_t es = tacl_dtype_size(dt);
     const char *in = send;
@@ -905,7 +821,7 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
         char *mine = shm_next(g);
         for (int b = 0; b < n; b++)
             shm_copy(mine + (size_t)b * c * es, in + ((size_t)b * recv_count + off) * es, c * es);
-        tacl_status_t st = shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (c) {
             for (int r = 0; r < n; r++)
@@ -923,7 +839,7 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
                                 int root, const tacl__fp_t *fp, uint64_t deadline_ns,
                                 tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
     const int n = g->size, me = g->rank;
     const char *in = send;
@@ -932,7 +848,7 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
     int bad = -1;
     do {
         shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
-        tacl_status_t st = shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (off == 0) {
             /* Everyone learns the largest block, hence the number of steps, from aux. */
@@ -970,7 +886,7 @@ tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const s
                                  const size_t *displs, void *recv, size_t recv_bytes, int root,
                                  const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     TACL_CHECK(shm_check_root(g, root, eb));
     const int n = g->size, me = g->rank;
     const char *in = send;
@@ -988,7 +904,7 @@ tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const s
                 shm_copy(mine + (size_t)r * q, in + displs[r] + off,
                          shm_piece(send_bytes[r], off, q));
         }
-        tacl_status_t st = shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (off == 0) maxb = g->aux[root];
         size_t len = shm_piece(recv_bytes, off, q);
@@ -1003,7 +919,7 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
                                     const size_t *recv_bytes, const size_t *recv_displs,
                                     const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     const int n = g->size, me = g->rank;
     const char *in = send;
     char *outp = recv;
@@ -1023,7 +939,7 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
         for (int r = 0; r < n; r++)
             shm_copy(mine + (size_t)r * q, in + send_displs[r] + off,
                      shm_piece(send_bytes[r], off, q));
-        tacl_status_t st = shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
         if (st != TACL_OK) return st;
         if (off == 0) {
             for (int r = 0; r < n; r++) {
@@ -1055,6 +971,6 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
 tacl_status_t tacl__shm_barrier(tacl__shm_group_t *g, const tacl__fp_t *fp, uint64_t deadline_ns,
                                 tacl__errbuf_t *eb)
 {
-    TACL_CHECK(shm_check_usable(g, fp, eb));
-    return shm_step(g, 1, fp, 0, deadline_ns, eb);
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    return tacl__shm_step(g, 1, fp, 0, deadline_ns, eb);
 }

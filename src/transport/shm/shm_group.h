@@ -73,4 +73,19 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
 tacl_status_t tacl__shm_barrier(tacl__shm_group_t *g, const tacl__fp_t *fp, uint64_t deadline_ns,
                                 tacl__errbuf_t *eb);
 
+/* Memory the group's ranks map from each other (shm_mem.c), collective over the group in the
+ * same order on every rank (fp's count: bytes). *out is this rank's region (page-aligned,
+ * zeroed). Every rank maps every other's region, or (a rank could not open or map a peer's:
+ * /proc/<pid>/fd closed to it) none does and each keeps its own as ordinary memory. A rank that
+ * cannot make its region fails the call on every rank, naming it. */
+tacl_status_t tacl__shm_mem_alloc(tacl__shm_group_t *g, size_t bytes, const tacl__fp_t *fp,
+                                  uint64_t deadline_ns, void **out, tacl__errbuf_t *eb);
+/* Collective: every rank passes its region of the same allocation (else TACL_ERR_MISMATCH on
+ * every rank; p not from tacl__shm_mem_alloc anywhere: TACL_ERR_INVALID). fp's count is set here.
+ */
+tacl_status_t tacl__shm_mem_free(tacl__shm_group_t *g, void *p, tacl__fp_t *fp,
+                                 uint64_t deadline_ns, tacl__errbuf_t *eb);
+/* 1 when [p, p + bytes) lies in one of this rank's regions that every rank maps. */
+int tacl__shm_mem_shared(const tacl__shm_group_t *g, const void *p, size_t bytes);
+
 #endif

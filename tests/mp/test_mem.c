@@ -1,0 +1,247 @@
+/* test_mem.c — tacl_mem_alloc / tacl_mem_free and the all_reduce that works in that memory.
+ * "values N": N ranks on one host; regions are zeroed, page-aligned and mapped by every rank;
+ * all_reduce of float32/float64/int32/bfloat16 with sum, max, min and avg, out of place (send
+ * and recv in two regions at offsets that differ per rank, one ending at its region's last
+ * byte) and in place, each result checked against values computed here and bitwise against the
+ * copying path on malloc'd buffers (also for sums whose bits depend on the order of the
+ * additions); one rank's recv malloc'd (every rank copies, right values);
+ * sizes below the direct path; mismatched allocations and frees (TACL_ERR_MISMATCH on every
+ * rank, the communicator usable after), a pointer that is no region and arguments refused on
+ * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere).
+ * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
+ * fail with TACL_ERR_PEER_LOST naming it, within seconds. "hosts": 3 ranks on 3 fake hosts (no
+ * shared-memory group): the memory is ordinary memory, all_reduce in it right, frees checked. */
+#include "check.h"
+#include "coll/comm.h"
+#include "mp_world.h"
+#include "transport/shm/shm_group.h"
+#include "typed.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define REGION (8u << 20)
+#define COUNT  300007 /* past every threshold of the copying path's one-shot form */
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        tacl_status_t ok_st_ = (call);                                                             \
+        if (ok_st_ != TACL_OK) {                                                                   \
+            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                    \
+                    tacl_status_name(ok_st_), tacl_comm_last_error(w));                            \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Rank r's element i: small integers, exact in every type checked. */
+static double mem_in(int r, size_t i)
+{
+    return (double)((r * 5 + i * 3) % 7) - 3;
+}
+
+static double mem_expect(int n, size_t i, tacl_op_t op, tacl_dtype_t dt)
+{
+    double acc = mem_in(0, i);
+    for (int r = 1; r < n; r++) {
+        double v = mem_in(r, i);
+        acc = op == TACL_MAX ? fmax(acc, v) : op == TACL_MIN ? fmin(acc, v) : acc + v;
+    }
+    if (op == TACL_AVG) acc = tv_is_float(dt) ? acc / n : trunc(acc / n);
+    return acc;
+}
+
+/* The all_reduce of (send, recv) checked against mem_expect and, bitwise, against the same
+ * all_reduce on malloc'd buffers (the copying path). */
+static int mem_check(tacl_comm_t *w, const char *send_at, char *recv_at, size_t count,
+                     tacl_dtype_t dt, tacl_op_t op, const char *what)
+{
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    size_t es = tacl_dtype_size(dt);
+    char *ref = malloc(count * es);
+    CHECK(ref);
+    for (size_t i = 0; i < count; i++)
+        tv_set(ref, i, dt, mem_in(me, i));
+    if (send_at != recv_at)
+        for (size_t i = 0; i < count; i++)
+            tv_set((char *)send_at, i, dt, mem_in(me, i));
+    else
+        memcpy(recv_at, ref, count * es);
+    OK(tacl_all_reduce(w, send_at, recv_at, count, dt, op));
+    OK(tacl_all_reduce(w, ref, ref, count, dt, op));
+    int bad = 0;
+    for (size_t i = 0; i < count && bad < 3; i++) {
+        double e = mem_expect(n, i, op, dt), g = tv_get(recv_at, i, dt);
+        if (fabs(g - e) > tv_tol(dt, e) + (op == TACL_AVG ? fabs(e) * 1e-2 : 0)) {
+            fprintf(stderr, "rank %d: %s %s %d count %zu: [%zu] = %g, expected %g\n", me, what,
+                    tacl_dtype_name(dt), (int)op, count, i, g, e);
+            bad++;
+        }
+    }
+    if (!bad && memcmp(ref, recv_at, count * es) != 0) {
+        fprintf(stderr, "rank %d: %s %s: not the copying path's bits\n", me, what,
+                tacl_dtype_name(dt));
+        bad = 1;
+    }
+    free(ref);
+    return bad;
+}
+
+/* Values whose sum depends on the order of the additions: the direct path must reduce in rank
+ * order, as the copying path does, and give its bits. */
+static int mem_bits(tacl_comm_t *w, char *send_at, char *recv_at, size_t count, tacl_dtype_t dt)
+{
+    int me = tacl_comm_rank(w);
+    size_t es = tacl_dtype_size(dt);
+    char *ref = malloc(count * es);
+    CHECK(ref);
+    for (size_t i = 0; i < count; i++) {
+        tv_set(ref, i, dt, sin((double)(me * 7919 + i)) * 3.3);
+        tv_set(send_at, i, dt, sin((double)(me * 7919 + i)) * 3.3);
+    }
+    OK(tacl_all_reduce(w, send_at, recv_at, count, dt, TACL_SUM));
+    OK(tacl_all_reduce(w, ref, ref, count, dt, TACL_SUM));
+    int bad = memcmp(ref, recv_at, count * es) != 0;
+    if (bad)
+        fprintf(stderr, "rank %d: %s sums differ from the copying path's\n", me,
+                tacl_dtype_name(dt));
+    free(ref);
+    return bad;
+}
+
+static int values_body(tacl_comm_t *w, void *arg)
+{
+    (void)arg;
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    char *a, *b;
+    OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_mem_alloc(w, REGION, (void **)&b));
+    CHECK(((uintptr_t)a & 4095) == 0 && ((uintptr_t)b & 4095) == 0);
+    for (size_t i = 0; i < REGION; i += 4096)
+        CHECK(a[i] == 0 && b[i] == 0);
+    CHECK(tacl__shm_mem_shared(w->shm, a, REGION) && tacl__shm_mem_shared(w->shm, b, REGION));
+    CHECK(!tacl__shm_mem_shared(w->shm, a + 1, REGION)); /* past its end */
+
+    const tacl_dtype_t dts[] = {TACL_FLOAT32, TACL_FLOAT64, TACL_INT32, TACL_BFLOAT16};
+    const tacl_op_t ops[] = {TACL_SUM, TACL_MAX, TACL_MIN, TACL_AVG};
+    int bad = 0;
+    for (size_t d = 0; d < sizeof dts / sizeof *dts; d++)
+        for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
+            size_t es = tacl_dtype_size(dts[d]), bytes = COUNT * es;
+            /* Offsets that differ per rank; rank 0's recv ends at its region's last byte. */
+            char *s = a + (size_t)me * 4096 + 64, *r = me == 0 ? b + REGION - bytes : b + 128 * me;
+            bad += mem_check(w, s, r, COUNT, dts[d], ops[o], "out of place");
+            bad += mem_check(w, a + 256, a + 256, COUNT, dts[d], ops[o], "in place");
+        }
+    bad += mem_bits(w, a, b, COUNT, TACL_FLOAT32) + mem_bits(w, a, b, COUNT, TACL_FLOAT64);
+    /* One rank's recv is malloc'd: everyone copies; and counts below the direct path. */
+    char *own = malloc(COUNT * 4);
+    CHECK(own);
+    bad += mem_check(w, a, me == n - 1 ? own : b, COUNT, TACL_FLOAT32, TACL_SUM, "mixed");
+    bad += mem_check(w, a, b, 3, TACL_FLOAT32, TACL_SUM, "tiny");
+    bad += mem_check(w, a, b, 5000, TACL_INT32, TACL_MAX, "small");
+    free(own);
+    if (bad) return 1;
+
+    /* Mismatched allocations: every rank fails naming both calls, and nothing is kept. */
+    void *m = NULL;
+    tacl_status_t st = tacl_mem_alloc(w, me == 0 ? 4096 : 8192, &m);
+    CHECK(st == TACL_ERR_MISMATCH && m == NULL);
+    CHECK_CONTAINS(tacl_comm_last_error(w), "tacl_mem_alloc");
+    /* Frees of different regions: every rank fails, both regions stay usable. */
+    st = tacl_mem_free(w, me == 0 ? a : b);
+    CHECK(st == TACL_ERR_MISMATCH);
+    CHECK_CONTAINS(tacl_comm_last_error(w), "tacl_mem_free");
+    bad += mem_check(w, a, b, COUNT, TACL_FLOAT32, TACL_SUM, "after the mismatches");
+    /* A pointer that is no region, on every rank. */
+    int x;
+    st = tacl_mem_free(w, &x);
+    CHECK(st == TACL_ERR_INVALID);
+    CHECK_CONTAINS(tacl_comm_last_error(w), "is not memory from tacl_mem_alloc");
+    /* Arguments refused on one rank only: it says which call it refused, so the others fail at
+     * once (not at their timeout). */
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    st = tacl_mem_alloc(w, me == 1 ? 0 : 4096, &m);
+    gettimeofday(&t1, NULL);
+    CHECK(st == (me == 1 ? TACL_ERR_INVALID : TACL_ERR_MISMATCH));
+    CHECK_CONTAINS(tacl_comm_last_error(w), me == 1 ? "0 bytes (expected 1 to 2^46)" : "rank 1");
+    CHECK((double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_usec - t0.tv_usec) < 5.0);
+    st = tacl_mem_alloc(w, 4096, NULL);
+    CHECK(st == TACL_ERR_INVALID);
+    OK(tacl_mem_free(w, b));
+    OK(tacl_mem_free(w, a));
+    st = tacl_mem_free(w, a); /* twice */
+    CHECK(st == TACL_ERR_INVALID);
+    own = malloc(COUNT * 4);
+    CHECK(own);
+    bad += mem_check(w, own, own, COUNT, TACL_FLOAT32, TACL_SUM, "after");
+    free(own);
+    return bad;
+}
+
+static int kill_body(tacl_comm_t *w, void *arg)
+{
+    (void)arg;
+    int me = tacl_comm_rank(w);
+    float *a;
+    OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_all_reduce(w, a, a, COUNT, TACL_FLOAT32, TACL_SUM));
+    if (me == 2) kill(getpid(), SIGKILL);
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    tacl_status_t st = tacl_all_reduce(w, a, a, COUNT, TACL_FLOAT32, TACL_SUM);
+    gettimeofday(&t1, NULL);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_usec - t0.tv_usec);
+    if (st != TACL_ERR_PEER_LOST || !strstr(tacl_comm_last_error(w), "rank 2") || took > 10) {
+        fprintf(stderr, "rank %d: %s after %.1f s: %s\n", me, tacl_status_name(st), took,
+                tacl_comm_last_error(w));
+        return 1;
+    }
+    return 0;
+}
+
+static int hosts_body(tacl_comm_t *w, void *arg)
+{
+    (void)arg;
+    int me = tacl_comm_rank(w);
+    CHECK(w->shm == NULL);
+    char *a, *b;
+    OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_mem_alloc(w, REGION, (void **)&b));
+    CHECK(a[0] == 0 && a[REGION - 1] == 0);
+    int bad = mem_check(w, a, b, COUNT, TACL_FLOAT32, TACL_SUM, "no group");
+    bad += mem_check(w, a, a, COUNT, TACL_INT32, TACL_MAX, "no group, in place");
+    OK(tacl_mem_free(w, a));
+    CHECK(tacl_mem_free(w, a) == TACL_ERR_INVALID);
+    OK(tacl_mem_free(w, b)); /* and tacl_comm_destroy unmaps what is left */
+    OK(tacl_mem_alloc(w, 4096, (void **)&a));
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) FAIL("usage: test_mem values N | kill | hosts");
+    mpw_opts_t o = {.timeout_s = 240};
+    int rc;
+    if (!strcmp(argv[1], "values")) {
+        int n = argc > 2 ? atoi(argv[2]) : 3;
+        rc = mpw_run(n, values_body, NULL, &o);
+    } else if (!strcmp(argv[1], "kill")) {
+        o.env = "TACL_TIMEOUT=60";
+        rc = mpw_run(3, kill_body, NULL, &o);
+        if (mpw_rank_signal(2) == SIGKILL && mpw_rank_status(0) == 0 && mpw_rank_status(1) == 0)
+            rc = 0;
+        else
+            rc = 1;
+    } else if (!strcmp(argv[1], "hosts")) {
+        o.host_ids = "fake0,fake1,fake2";
+        rc = mpw_run(3, hosts_body, NULL, &o);
+    } else {
+        FAIL("unknown scenario '%s'", argv[1]);
+    }
+    printf("test_mem %s: %s\n", argv[1], rc ? "FAILED" : "ok");
+    return rc ? 1 : 0;
+}
