@@ -84,6 +84,8 @@ _PROTOS = {
     "tacl_all_to_allv": (st, [c_void_p, c_void_p, P(c_size_t), P(c_size_t), c_void_p, P(c_size_t),
                               P(c_size_t), c_int]),
     "tacl_barrier": (st, [c_void_p]),
+    "tacl_mem_alloc": (st, [c_void_p, c_size_t, P(c_void_p)]),
+    "tacl_mem_free": (st, [c_void_p, c_void_p]),
     "tacl_send": (st, [c_void_p, c_void_p, c_size_t, c_int, c_int, c_int]),
     "tacl_recv": (st, [c_void_p, c_void_p, c_size_t, c_int, c_int, c_int]),
     "tacl_nccl_loaded": (st, [P(c_int), P(c_char_p)]),

@@ -162,6 +162,73 @@ class DeviceComm(object):
             self._ar[1].value = None
 
 
+class SharedMemory(object):
+    """Host memory from Communicator.shared_memory: .numpy(dtype, shape, offset) and
+    .torch(dtype, shape, offset) view it (dtype as numpy or torch names it; shape None: all of
+    it that fits); .free() releases it, collectively."""
+
+    def __init__(self, comm, ptr, nbytes):
+        self._comm = comm
+        self._ptr = ptr
+        self.nbytes = nbytes
+        self._buf = (ctypes.c_char * nbytes).from_address(ptr)
+
+    @property
+    def ptr(self):
+        """The address (int), or None once freed."""
+        return self._ptr
+
+    def _view(self, dtype, shape, offset, itemsize):
+        if self._ptr is None:
+            raise error_for(1, "shared memory of %s was freed" % self._comm.name)
+        offset = int(offset)
+        if shape is None:
+            count = (self.nbytes - offset) // itemsize
+            shape = (count,)
+        else:
+            shape = tuple(shape) if hasattr(shape, "__len__") else (int(shape),)
+            count = 1
+            for d in shape:
+                count *= int(d)
+        if offset < 0 or count < 0 or offset + count * itemsize > self.nbytes:
+            raise error_for(1, "a view of %d bytes at offset %d does not fit %d bytes of shared "
+                               "memory" % (count * itemsize, offset, self.nbytes))
+        return count, shape, offset
+
+    def numpy(self, dtype="float32", shape=None, offset=0):
+        import numpy
+        dt = numpy.dtype(dtype)
+        count, shape, offset = self._view(dtype, shape, offset, dt.itemsize)
+        return numpy.frombuffer(self._buf, dtype=dt, count=count, offset=offset).reshape(shape)
+
+    def torch(self, dtype=None, shape=None, offset=0):
+        import torch
+        dt = torch.float32 if dtype is None else dtype
+        if isinstance(dt, str):
+            dt = getattr(torch, dt)
+        count, shape, offset = self._view(dt, shape, offset, torch.empty((), dtype=dt).element_size())
+        return torch.frombuffer(self._buf, dtype=dt, count=count, offset=offset).reshape(shape)
+
+    def free(self):
+        """Collective: every rank frees its part of the same allocation."""
+        if self._ptr is None:
+            return
+        st = _lib_().tacl_mem_free(self._comm._live(), self._ptr)
+        if st:
+            self._comm._raise(st)
+        self._gone()
+        if self in self._comm._mems:
+            self._comm._mems.remove(self)
+
+    def _gone(self):
+        self._ptr = None
+        self._buf = None
+
+    def __repr__(self):
+        return "<tacl.SharedMemory %d bytes of %s%s>" % (
+            self.nbytes, self._comm.name, "" if self._ptr else ", freed")
+
+
 class Communicator(object):
     """A tacl communicator (tacl_comm_t). Obtain the world one with tacl.init(), others with
     split(). rank, size, local_rank, local_size and host_id are properties."""
@@ -175,6 +242,7 @@ class Communicator(object):
         self._rank = L.tacl_comm_rank(handle)
         self._size = L.tacl_comm_size(handle)
         self._children = []
+        self._mems = []
         self._nsplit = 0
         # The all_reduce fast path's C call with its arguments already converted: the handle,
         # and a pointer and a count whose values each call sets (tacl.h allows one operation at
@@ -280,6 +348,9 @@ class Communicator(object):
         for d in list(self._devs.values()):
             d.destroy()
         self._devs.clear()
+        for m in self._mems:
+            m._gone()  # tacl_comm_destroy unmaps them
+        self._mems = []
         _lib_().tacl_comm_destroy(self._h)
         self._h = None
         self._ar[1].value = None  # a call after destroy passes NULL, which C refuses
@@ -674,6 +745,25 @@ class Communicator(object):
             d, sp = self._dev(r.dev, stream)
             self._dcheck(d, _L.tacl_dev_scatter(d._h, spp, r.ptr, r.count, r.dt, root, sp))
         return r.obj
+
+    def shared_memory(self, nbytes):
+        """nbytes of host memory that the ranks of this host map from each other
+        (tacl_mem_alloc): an all_reduce whose input and output lie in such memory on every rank
+        of the host reads and writes the peers' buffers directly, with about half the memory
+        traffic of ordinary buffers. Collective: every rank calls it with the same nbytes.
+        Returns a SharedMemory; its .numpy() and .torch() views are ordinary arrays and
+        tensors. .free() (collective, in the same order on every rank) releases it, and so does
+        destroying the communicator: views must not be used after either."""
+        L = _lib_()
+        if not hasattr(L, "tacl_mem_alloc"):
+            raise error_for(1, "the loaded libtacl (%s) has no tacl_mem_alloc" % _lib.library_path())
+        out = ctypes.c_void_p()
+        st = L.tacl_mem_alloc(self._live(), int(nbytes), ctypes.byref(out))
+        if st:
+            self._raise(st)
+        m = SharedMemory(self, out.value, int(nbytes))
+        self._mems.append(m)
+        return m
 
     def barrier(self):
         """Returns when every rank has entered it (host path)."""
