@@ -19,7 +19,9 @@
 #   only in a busy moment of a shared machine), SIZES (8,1M,2M,4M,8M,16M,32M,64M), BUDGET
 #   (seconds per size and library, 1), HOG (both, no: only without the hog, yes: only with it),
 #   OUT (folder for the raw outputs; default a new
-#   /tmp/host_steady.XXXXXX). Exit status 0 when every target held in every run, 1 otherwise.
+#   /tmp/host_steady.XXXXXX), MEM (yes: tacl's buffers from memory the ranks map from each other,
+#   tacl_mem_alloc's, so that all_reduce works in the peers' buffers directly; Open MPI's stay
+#   malloc'd). Exit status 0 when every target held in every run, 1 otherwise.
 set -u
 build=${1:-build}
 shift || true
@@ -32,6 +34,11 @@ runs=${RUNS:-5}
 rounds=${ROUNDS:-2}
 sizes=${SIZES:-8,1M,2M,4M,8M,16M,32M,64M}
 budget=${BUDGET:-1}
+case ${MEM:-no} in
+yes) mem=--mem ;;
+no) mem= ;;
+*) echo "host_steady: MEM=${MEM}: expected yes or no" >&2; exit 2 ;;
+esac
 case ${HOG:-both} in
 both) hogs=("" --hog) ;;
 no) hogs=("") ;;
@@ -50,14 +57,14 @@ summary=$out/summary.txt
 fails=0
 
 echo "# host_steady: $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# settings: $(env | grep '^TACL_' | tr '\n' ' ')(others default); raw outputs in $out"
+echo "# settings: $(env | grep '^TACL_' | tr '\n' ' ')(others default)${mem:+, tacl buffers from tacl_mem_alloc (--mem)}; raw outputs in $out"
 for n in "${ranks[@]}"; do
     for hog in "${hogs[@]}"; do
         case_name="${n} ranks, $([ -n "$hog" ] && echo "hog on every core" || echo "no hog")"
         for run in $(seq 1 "$runs"); do
             raw=$out/n${n}${hog:+_hog}_run$run.txt
             load=$(cut -d' ' -f1 /proc/loadavg)
-            if ! "$bench" -n "$n" -s "$sizes" -r "$rounds" -t "$budget" $hog --mpi "$mpi" >"$raw" 2>&1; then
+            if ! "$bench" -n "$n" -s "$sizes" -r "$rounds" -t "$budget" $hog $mem --mpi "$mpi" >"$raw" 2>&1; then
                 echo "== $case_name, run $run/$runs: shm_allreduce failed (see $raw)"
                 tail -5 "$raw"
                 fails=$((fails + 1))
