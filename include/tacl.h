@@ -244,11 +244,13 @@ TACL_API tacl_status_t tacl_barrier(tacl_comm_t *comm);
  * mapped by every rank of the host). An all_reduce whose send and recv lie in such memory on
  * every rank of the host reads the peers' send buffers and writes their recv buffers directly,
  * instead of copying through the shared-memory segment: about 2 bytes of memory traffic per
- * byte of the message instead of about 4.75. Collective over comm: every rank calls it with the
- * same bytes, and the calls of a host are matched in order like collectives (TACL_ERR_MISMATCH
- * otherwise). *out is page-aligned and zeroed; it is ordinary memory for every other use, and
- * stays ordinary memory where the host's ranks cannot map each other's (/proc/<pid>/fd closed to
- * them: all_reduce then copies as usual). Freed by tacl_mem_free or tacl_comm_destroy. */
+ * byte of the message instead of about 4.75; a reduce_scatter whose sends lie in it reads the
+ * peers' sends directly (its recv may be any memory). Collective over comm: every rank calls it
+ * with the same bytes, and the calls of a host are matched in order like collectives
+ * (TACL_ERR_MISMATCH otherwise). *out is page-aligned and zeroed; it is ordinary memory for every
+ * other use, and stays ordinary memory where the host's ranks cannot map each other's
+ * (/proc/<pid>/fd closed to them: all_reduce then copies as usual). Freed by tacl_mem_free or
+ * tacl_comm_destroy. */
 TACL_API tacl_status_t tacl_mem_alloc(tacl_comm_t *comm, size_t bytes, void **out);
 /* Collective like tacl_mem_alloc: every rank frees its part of the same allocation. */
 TACL_API tacl_status_t tacl_mem_free(tacl_comm_t *comm, void *p);

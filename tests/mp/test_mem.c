@@ -4,7 +4,8 @@
  * and recv in two regions at offsets that differ per rank, one ending at its region's last
  * byte) and in place, each result checked against values computed here and bitwise against the
  * copying path on malloc'd buffers (also for sums whose bits depend on the order of the
- * additions); one rank's recv malloc'd (every rank copies, right values);
+ * additions); reduce_scatter with sends in shared memory into a region, malloc'd memory and in
+ * place, checked alike; one rank's recv malloc'd (every rank copies, right values);
  * sizes below the direct path; mismatched allocations and frees (TACL_ERR_MISMATCH on every
  * rank, the communicator usable after), a pointer that is no region and arguments refused on
  * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere).
@@ -111,6 +112,46 @@ static int mem_bits(tacl_comm_t *w, char *send_at, char *recv_at, size_t count, 
     return bad;
 }
 
+/* reduce_scatter with every rank's send at send_at (its block me of n goes to recv_at; recv_at
+ * may be ordinary memory, or the rank's own block of send_at), against mem_expect of the
+ * block's elements and the copying path's bits (sin values: order-dependent sums). */
+static int mem_rs(tacl_comm_t *w, char *send_at, char *recv_at, size_t block, tacl_dtype_t dt,
+                  tacl_op_t op, const char *what)
+{
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w), bad = 0;
+    size_t es = tacl_dtype_size(dt), total = block * (size_t)n;
+    char *ref = malloc(total * es), *rref = malloc(block * es);
+    CHECK(ref && rref);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < total; i++) {
+            double v = pass ? sin((double)(me * 7919 + i)) * 3.3 : mem_in(me, i);
+            tv_set(ref, i, dt, v);
+            tv_set(send_at, i, dt, v);
+        }
+        OK(tacl_reduce_scatter(w, send_at, recv_at, block, dt, pass ? TACL_SUM : op));
+        OK(tacl_reduce_scatter(w, ref, rref, block, dt, pass ? TACL_SUM : op));
+        for (size_t i = 0; !pass && i < block && bad < 3; i++) {
+            size_t j = (size_t)me * block + i;
+            double e = mem_expect(n, j, op, dt), g = tv_get(recv_at, i, dt);
+            if (fabs(g - e) > tv_tol(dt, e) + (op == TACL_AVG ? fabs(e) * 1e-2 : 0)) {
+                fprintf(stderr, "rank %d: reduce_scatter %s %s [%zu] = %g, expected %g\n", me, what,
+                        tacl_dtype_name(dt), i, g, e);
+                bad++;
+            }
+        }
+        if (!bad && memcmp(rref, recv_at, block * es) != 0) {
+            fprintf(stderr,
+                    "rank %d: reduce_scatter %s %s (pass %d): not the copying path's "
+                    "bits\n",
+                    me, what, tacl_dtype_name(dt), pass);
+            bad++;
+        }
+    }
+    free(ref);
+    free(rref);
+    return bad;
+}
+
 static int values_body(tacl_comm_t *w, void *arg)
 {
     (void)arg;
@@ -136,6 +177,15 @@ static int values_body(tacl_comm_t *w, void *arg)
             bad += mem_check(w, a + 256, a + 256, COUNT, dts[d], ops[o], "in place");
         }
     bad += mem_bits(w, a, b, COUNT, TACL_FLOAT32) + mem_bits(w, a, b, COUNT, TACL_FLOAT64);
+    /* reduce_scatter: recv in a region, malloc'd, and in place (the rank's block of send). */
+    size_t blk = 70001;
+    char *rs = malloc(blk * 8);
+    CHECK(rs);
+    bad += mem_rs(w, a, b + 64 * me, blk, TACL_FLOAT32, TACL_SUM, "into a region");
+    bad += mem_rs(w, a + 4096, rs, blk, TACL_FLOAT64, TACL_MAX, "into malloc'd memory");
+    bad += mem_rs(w, a, a + (size_t)me * blk * 4, blk, TACL_FLOAT32, TACL_AVG, "in place");
+    bad += mem_rs(w, rs, b, 3, TACL_INT32, TACL_SUM, "malloc'd send");
+    free(rs);
     /* One rank's recv is malloc'd: everyone copies; and counts below the direct path. */
     char *own = malloc(COUNT * 4);
     CHECK(own);

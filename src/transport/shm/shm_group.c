@@ -813,6 +813,12 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
     const char *in = send;
     char *outp = recv;
     const void *srcs[n];
+    if (g->shared_mem > 0 && recv_count > 0) {
+        int done;
+        tacl_status_t st = tacl__shm_mem_reduce_scatter(g, send, recv, recv_count, dt, op, fp,
+                                                        deadline_ns, &done, eb);
+        if (st != TACL_OK || done) return st;
+    }
     /* Each step carries the same piece of every block, packed: block b's at b * c. */
     size_t cmax = g->slot / ((size_t)n * es);
     size_t off = 0;

@@ -126,6 +126,12 @@ tacl_status_t tacl__shm_mem_all_reduce(tacl__shm_group_t *g, const void *send, v
                                        size_t count, tacl_dtype_t dt, tacl_op_t op,
                                        const tacl__fp_t *fp, uint64_t deadline, int *done,
                                        tacl__errbuf_t *eb);
+/* The same for reduce_scatter: when every rank's send lies in a shared region, each rank
+ * reduces its block straight from the n sends into its recv (which may be any memory). */
+tacl_status_t tacl__shm_mem_reduce_scatter(tacl__shm_group_t *g, const void *send, void *recv,
+                                           size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                           const tacl__fp_t *fp, uint64_t deadline, int *done,
+                                           tacl__errbuf_t *eb);
 /* Unmaps every region (the group is going away). */
 void tacl__shm_mem_release(tacl__shm_group_t *g);
 

@@ -246,14 +246,15 @@ static const struct shm_mem_region *mem_by_id(const tacl__shm_group_t *g, uint64
 typedef struct {
     tacl__shm_group_t *g;
     const char **src; /* every rank's send, as mapped here */
-    char **dst;       /* every rank's recv */
-    size_t lo, hi, es, tile;
+    char **dst;       /* the recvs written: every rank's (all_reduce), or mine (reduce_scatter) */
+    int ndst;
+    size_t lo, hi, shift, es, tile; /* elements [lo, hi) of the sends, at x - shift of dst */
     tacl_dtype_t dt;
     tacl_op_t op;
 } mem_job_t;
 
 /* Tile k of my slice: block by block, reduce the n sends in rank order, then write the block
- * into the n recvs while it is in L1. */
+ * into the recvs while it is in L1. */
 static void mem_task(void *arg, unsigned k)
 {
     const mem_job_t *j = arg;
@@ -268,9 +269,46 @@ static void mem_task(void *arg, unsigned k)
             srcs[r] = j->src[r] + x * es;
         tacl__reduce_many(tmp, srcs, n, m, j->dt, j->op);
         tacl__reduce_finish(tmp, m, j->dt, j->op, n);
-        for (int r = 0; r < n; r++)
-            memcpy(j->dst[r] + x * es, tmp, m * es);
+        for (int r = 0; r < j->ndst; r++)
+            memcpy(j->dst[r] + (x - j->shift) * es, tmp, m * es);
     }
+}
+
+/* Runs job j (my slice) with the helpers for large ones, then the step that ends the
+ * operation: no rank returns while another still reads its send or writes its recv. */
+static tacl_status_t mem_run(tacl__shm_group_t *g, mem_job_t *j, size_t bytes, const tacl__fp_t *fp,
+                             uint64_t deadline, tacl__errbuf_t *eb)
+{
+    const size_t align = SHM_ALIGN / j->es > 0 ? SHM_ALIGN / j->es : 1;
+    j->tile = (SHM_TASK_BYTES / j->es + align - 1) / align * align;
+    tacl__shm_pool_t *pool = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    unsigned tasks = (unsigned)((j->hi - j->lo + j->tile - 1) / j->tile);
+    tacl__shm_pool_hold(pool, 1);
+    tacl__shm_pool_run(pool, tasks, mem_task, j);
+    tacl_status_t st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
+    tacl__shm_pool_hold(pool, 0);
+    return st;
+}
+
+/* The first step of an operation that may run in shared memory: publishes where my buffers
+ * are (aux: the regions' ids, 0 where none; the offsets in the control line) and compares the
+ * fingerprints. */
+static tacl_status_t mem_propose(tacl__shm_group_t *g, uint64_t aux, const uint64_t offs[2],
+                                 const tacl__fp_t *fp, uint64_t deadline, tacl__errbuf_t *eb)
+{
+    memcpy(shm_ctrl(g, g->rank, g->step + 1)->inl, offs, 2 * sizeof *offs);
+    return tacl__shm_step(g, 1, fp, aux, deadline, eb);
+}
+
+/* Rank r's buffer of `bytes` in region id at the offset it published (slot 0 or 1 of its
+ * control line), as mapped here; NULL when there is no such shared region or it does not fit. */
+static char *mem_peer(tacl__shm_group_t *g, int r, uint64_t id, int slot, size_t bytes)
+{
+    const struct shm_mem_region *m = id ? mem_by_id(g, id) : NULL;
+    uint64_t offs[2];
+    memcpy(offs, shm_ctrl(g, r, g->step)->inl, sizeof offs);
+    if (!m || bytes > m->bytes || offs[slot] > m->bytes - bytes) return NULL;
+    return m->map[r] + offs[slot];
 }
 
 tacl_status_t tacl__shm_mem_all_reduce(tacl__shm_group_t *g, const void *send, void *recv,
@@ -284,34 +322,43 @@ tacl_status_t tacl__shm_mem_all_reduce(tacl__shm_group_t *g, const void *send, v
     uint64_t offs[2] = {0, 0};
     int ks = mem_lookup(g, send, bytes, &offs[0]), kr = mem_lookup(g, recv, bytes, &offs[1]);
     uint64_t aux = ks >= 0 && kr >= 0 ? (uint64_t)g->mem[ks].id << 32 | g->mem[kr].id : 0;
-    memcpy(shm_ctrl(g, me, g->step + 1)->inl, offs, sizeof offs);
-    TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
+    TACL_CHECK(mem_propose(g, aux, offs, fp, deadline, eb));
     /* The same data on every rank (aux, offsets, the regions' ids and sizes), so the same
      * decision everywhere. */
     const char *src[n];
     char *dst[n];
     for (int r = 0; r < n; r++) {
-        const struct shm_mem_region *s = mem_by_id(g, g->aux[r] >> 32),
-                                    *d = mem_by_id(g, g->aux[r] & 0xffffffffu);
-        memcpy(offs, shm_ctrl(g, r, g->step)->inl, sizeof offs);
-        if (!s || !d || bytes > s->bytes || bytes > d->bytes || offs[0] > s->bytes - bytes ||
-            offs[1] > d->bytes - bytes)
-            return TACL_OK;
-        src[r] = s->map[r] + offs[0];
-        dst[r] = d->map[r] + offs[1];
+        src[r] = mem_peer(g, r, g->aux[r] >> 32, 0, bytes);
+        dst[r] = mem_peer(g, r, g->aux[r] & 0xffffffffu, 1, bytes);
+        if (!src[r] || !dst[r]) return TACL_OK;
     }
     const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
     size_t per = ((count + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
-    mem_job_t job = {.g = g, .src = src, .dst = dst, .es = es, .dt = dt, .op = op};
+    mem_job_t job = {.g = g, .src = src, .dst = dst, .ndst = n, .es = es, .dt = dt, .op = op};
     job.lo = shm_min(per * (size_t)me, count);
     job.hi = shm_min(job.lo + per, count);
-    job.tile = (SHM_TASK_BYTES / es + align - 1) / align * align;
-    tacl__shm_pool_t *pool = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    unsigned tasks = (unsigned)((job.hi - job.lo + job.tile - 1) / job.tile);
-    tacl__shm_pool_hold(pool, 1);
-    tacl__shm_pool_run(pool, tasks, mem_task, &job);
     *done = 1;
-    tacl_status_t st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
-    tacl__shm_pool_hold(pool, 0);
-    return st;
+    return mem_run(g, &job, bytes, fp, deadline, eb);
+}
+
+tacl_status_t tacl__shm_mem_reduce_scatter(tacl__shm_group_t *g, const void *send, void *recv,
+                                           size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
+                                           const tacl__fp_t *fp, uint64_t deadline, int *done,
+                                           tacl__errbuf_t *eb)
+{
+    const int n = g->size, me = g->rank;
+    const size_t es = tacl_dtype_size(dt), bytes = (size_t)n * recv_count * es;
+    *done = 0;
+    uint64_t offs[2] = {0, 0};
+    int ks = mem_lookup(g, send, bytes, &offs[0]);
+    TACL_CHECK(mem_propose(g, ks >= 0 ? g->mem[ks].id : 0, offs, fp, deadline, eb));
+    const char *src[n];
+    for (int r = 0; r < n; r++)
+        if (!(src[r] = mem_peer(g, r, g->aux[r], 0, bytes))) return TACL_OK;
+    char *dst[1] = {recv};
+    mem_job_t job = {.g = g, .src = src, .dst = dst, .ndst = 1, .es = es, .dt = dt, .op = op};
+    job.lo = job.shift = (size_t)me * recv_count;
+    job.hi = job.lo + recv_count;
+    *done = 1;
+    return mem_run(g, &job, bytes, fp, deadline, eb);
 }
