@@ -10,8 +10,10 @@
  * rank, the communicator usable after), a pointer that is no region and arguments refused on
  * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere).
  * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
- * fail with TACL_ERR_PEER_LOST naming it, within seconds. "hosts": 3 ranks on 3 fake hosts (no
- * shared-memory group): the memory is ordinary memory, all_reduce in it right, frees checked. */
+ * fail with TACL_ERR_PEER_LOST naming it, within seconds. "hier": 4 ranks on 2 fake hosts, the
+ * collectives crossing hosts with each host's buffers in its regions. "hosts": 3 ranks on 3 fake
+ * hosts (no shared-memory group): the memory is ordinary memory, all_reduce in it right, frees
+ * checked. */
 #include "check.h"
 #include "coll/comm.h"
 #include "mp_world.h"
@@ -271,9 +273,28 @@ static int hosts_body(tacl_comm_t *w, void *arg)
     return bad;
 }
 
+/* 4 ranks on 2 fake hosts: the hosts' groups have the regions, the collectives cross hosts. */
+static int hier_body(tacl_comm_t *w, void *arg)
+{
+    (void)arg;
+    int me = tacl_comm_rank(w);
+    CHECK(w->shm != NULL && !w->shm_all);
+    char *a, *b;
+    OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_mem_alloc(w, REGION, (void **)&b));
+    CHECK(tacl__shm_mem_shared(w->shm, a, REGION));
+    int bad = mem_check(w, a, b, COUNT, TACL_FLOAT32, TACL_SUM, "two hosts");
+    bad += mem_check(w, a, a, COUNT, TACL_INT32, TACL_MAX, "two hosts, in place");
+    bad += mem_rs(w, a, b, 70001, TACL_FLOAT32, TACL_SUM, "two hosts");
+    bad += mem_bits(w, a, b, COUNT, TACL_FLOAT64);
+    OK(tacl_mem_free(w, b));
+    OK(tacl_mem_free(w, a));
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) FAIL("usage: test_mem values N | kill | hosts");
+    if (argc < 2) FAIL("usage: test_mem values N | kill | hier | hosts");
     mpw_opts_t o = {.timeout_s = 240};
     int rc;
     if (!strcmp(argv[1], "values")) {
@@ -286,6 +307,9 @@ int main(int argc, char **argv)
             rc = 0;
         else
             rc = 1;
+    } else if (!strcmp(argv[1], "hier")) {
+        o.host_ids = "fake0,fake0,fake1,fake1";
+        rc = mpw_run(4, hier_body, NULL, &o);
     } else if (!strcmp(argv[1], "hosts")) {
         o.host_ids = "fake0,fake1,fake2";
         rc = mpw_run(3, hosts_body, NULL, &o);
