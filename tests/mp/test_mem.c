@@ -10,7 +10,9 @@
  * rank, the communicator usable after), a pointer that is no region and arguments refused on
  * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere).
  * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
- * fail with TACL_ERR_PEER_LOST naming it, within seconds. "hier": 4 ranks on 2 fake hosts, the
+ * fail with TACL_ERR_PEER_LOST naming it, within seconds. "unshared" (root): one rank changes
+ * its user and cannot map the others' memory, so none is shared and all copy, with right
+ * values. "hier": 4 ranks on 2 fake hosts, the
  * collectives crossing hosts with each host's buffers in its regions. "hosts": 3 ranks on 3 fake
  * hosts (no shared-memory group): the memory is ordinary memory, all_reduce in it right, frees
  * checked. */
@@ -273,6 +275,24 @@ static int hosts_body(tacl_comm_t *w, void *arg)
     return bad;
 }
 
+/* Rank 1 drops to another user after joining: it cannot open the others' memfds (their
+ * /proc/<pid>/fd is closed to it), so no region is shared and every rank copies, alike. */
+static int unshared_body(tacl_comm_t *w, void *arg)
+{
+    (void)arg;
+    int me = tacl_comm_rank(w);
+    if (me == 1) CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0);
+    char *a, *b;
+    OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_mem_alloc(w, REGION, (void **)&b));
+    CHECK(!tacl__shm_mem_shared(w->shm, a, REGION) && !tacl__shm_mem_shared(w->shm, b, REGION));
+    int bad = mem_check(w, a, b, COUNT, TACL_FLOAT32, TACL_SUM, "not shared");
+    bad += mem_rs(w, a, b, 70001, TACL_FLOAT32, TACL_MAX, "not shared");
+    OK(tacl_mem_free(w, a));
+    OK(tacl_mem_free(w, b));
+    return bad;
+}
+
 /* 4 ranks on 2 fake hosts: the hosts' groups have the regions, the collectives cross hosts. */
 static int hier_body(tacl_comm_t *w, void *arg)
 {
@@ -294,7 +314,7 @@ static int hier_body(tacl_comm_t *w, void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) FAIL("usage: test_mem values N | kill | hier | hosts");
+    if (argc < 2) FAIL("usage: test_mem values N | kill | unshared | hier | hosts");
     mpw_opts_t o = {.timeout_s = 240};
     int rc;
     if (!strcmp(argv[1], "values")) {
@@ -307,6 +327,9 @@ int main(int argc, char **argv)
             rc = 0;
         else
             rc = 1;
+    } else if (!strcmp(argv[1], "unshared")) {
+        if (geteuid() != 0) SKIP("unshared: a rank changes its user, which needs root");
+        rc = mpw_run(3, unshared_body, NULL, &o);
     } else if (!strcmp(argv[1], "hier")) {
         o.host_ids = "fake0,fake0,fake1,fake1";
         rc = mpw_run(4, hier_body, NULL, &o);

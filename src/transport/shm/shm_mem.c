@@ -130,19 +130,15 @@ tacl_status_t tacl__shm_mem_alloc(tacl__shm_group_t *g, size_t bytes, const tacl
     g->mem = grown;
     struct shm_mem_region m = {.id = g->mem_ids + 1, .bytes = bytes};
     m.map = calloc((size_t)n, sizeof *m.map);
-    mem_hello_t *all = calloc((size_t)n, sizeof *all);
-    int32_t *ok = calloc((size_t)n, sizeof *ok);
-    mem_hello_t mine = {.pid = (int32_t)getpid()};
+    mem_hello_t all[n], mine = {.pid = (int32_t)getpid()};
+    int32_t ok[n];
     int fd = -1, err = ENOMEM;
-    if (m.map && all && ok) m.map[me] = mem_make(bytes, &fd, &err);
+    if (m.map) m.map[me] = mem_make(bytes, &fd, &err);
     mine.fd = fd;
     mine.err = m.map && m.map[me] ? 0 : err;
     /* Every rank takes both steps, so that a failure anywhere is seen everywhere. */
-    tacl_status_t st = mem_gather(g, &mine, sizeof mine, all ? all : &mine, fp, deadline, eb);
-    if (st != TACL_OK || !all || !ok) {
-        if (st == TACL_OK) st = tacl__err(eb, TACL_ERR_NOMEM, TACL_SUB_SHM, "out of memory");
-        goto out;
-    }
+    tacl_status_t st = mem_gather(g, &mine, sizeof mine, all, fp, deadline, eb);
+    if (st != TACL_OK) goto out;
     for (int r = 0; r < n; r++)
         if (all[r].fd < 0) {
             st = tacl__err(
@@ -175,8 +171,6 @@ tacl_status_t tacl__shm_mem_alloc(tacl__shm_group_t *g, size_t bytes, const tacl
 out:
     if (fd >= 0) close(fd);
     if (m.map) mem_unmap(g, &m);
-    free(all);
-    free(ok);
     return st;
 }
 
