@@ -2,7 +2,8 @@
 # bench.sh — `tacl bench` on 2 host ranks (under tacl run), table and -J: every size reports the
 # median and 99th percentile of the per-iteration times next to the mean, consistent with it
 # (a median can exceed neither twice the mean nor a p99, a p99 not the sum of all iterations),
-# results are checked (#wrong 0), and `tacl plan --calibrate` still reads both outputs.
+# results are checked (#wrong 0), and `tacl plan --calibrate` still reads both outputs; --mem
+# (tacl_mem_alloc's buffers) gives right values for all_reduce and reduce_scatter.
 set -u
 CLI=${TACL_CLI:?TACL_CLI not set}
 command -v python3 >/dev/null || { echo "SKIP: python3 not installed" >&2; exit 77; }
@@ -63,4 +64,17 @@ host = [x for x in fits if x["backend"] == "host"]
 assert len(host) == 1 and host[0]["ranks"] == 2 and host[0]["points"] == 5, fits
 PY
 done
+# --mem: buffers from tacl_mem_alloc (all_reduce and reduce_scatter work in the peers' memory),
+# values checked on every size; refused together with --gpu.
+for coll in all_reduce reduce_scatter; do
+    timeout 120 "$CLI" run -n 2 -- "$CLI" bench $coll -b 256K -e 4M -f 4 -n 10 -w 2 -c 2 --mem \
+        >"$DIR/mem_$coll.txt" 2>"$DIR/mem_$coll.err" || fail "tacl bench $coll --mem exited $?"
+    grep -q "^# tacl bench $coll (tacl_mem_alloc buffers): 2 ranks" "$DIR/mem_$coll.txt" ||
+        fail "--mem header"
+    grep -q "^# Out of bounds values : 0 OK" "$DIR/mem_$coll.txt" || fail "$coll --mem: wrong values"
+    [ "$(grep -Ec '^ +[0-9]+ ' "$DIR/mem_$coll.txt")" = 3 ] || fail "$coll --mem: 3 sizes expected"
+done
+rc=0
+"$CLI" bench all_reduce --mem --gpu >"$DIR/memgpu.txt" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "does not go with --gpu" "$DIR/memgpu.txt" || fail "--mem --gpu: rc $rc"
 echo "bench: ok"

@@ -39,6 +39,7 @@ typedef struct {
     int json;
     int gpu;   /* --gpu: device buffers, one process per GPU */
     int graph; /* -G: the timed iterations are captured in a CUDA graph and replayed */
+    int mem;   /* --mem: host buffers from tacl_mem_alloc (the host's ranks map them) */
 } bench_opts_t;
 
 /* Where a run's buffers live and how its calls are issued and timed. */

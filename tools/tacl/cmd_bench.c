@@ -278,7 +278,8 @@ static size_t bench_wrong(const bench_opts_t *o, int me, int n, const char *r, s
 static int bench_usage(void)
 {
     fputs("usage: tacl bench <collective> [-b min] [-e max] [-f factor | -i step] [-n iters]\n"
-          "       [-w warmup] [-c check_iters] [-d dtype] [-o op] [-r root] [-J] [--gpu [-G]]\n",
+          "       [-w warmup] [-c check_iters] [-d dtype] [-o op] [-r root] [-J] [--gpu [-G] | "
+          "--mem]\n",
           stderr);
     return 2;
 }
@@ -326,6 +327,10 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
         }
         if (!strcmp(a, "-G")) {
             o->graph = 1;
+            continue;
+        }
+        if (!strcmp(a, "--mem")) {
+            o->mem = 1;
             continue;
         }
         static const char *const valued[] = {"-b", "-e", "-f", "-i", "-n",
@@ -384,6 +389,10 @@ static int bench_parse(int argc, char **argv, bench_opts_t *o)
         fprintf(stderr, "tacl bench: -G needs --gpu\n");
         return -1;
     }
+    if (o->mem && o->gpu) {
+        fprintf(stderr, "tacl bench: --mem is host memory; it does not go with --gpu\n");
+        return -1;
+    }
     if (o->iters < 1 || o->warmup < 0 || o->check < 0 || o->minb > o->maxb ||
         (o->factor <= 1 && !o->stepb)) {
         fprintf(stderr, "tacl bench: need -n >= 1, -w >= 0, -c >= 0, -b <= -e and -f > 1 or "
@@ -440,6 +449,19 @@ static void bench_host_release(void *ctx, void *p)
     free(p);
 }
 
+/* --mem: every rank allocates and frees the same buffers in the same order, as tacl_mem_alloc
+ * and tacl_mem_free (collective) need. */
+static void *bench_mem_alloc(void *ctx, size_t bytes)
+{
+    void *p = NULL;
+    return tacl_mem_alloc(ctx, bytes ? bytes : 1, &p) == TACL_OK ? p : NULL;
+}
+
+static void bench_mem_release(void *ctx, void *p)
+{
+    if (p) (void)tacl_mem_free(ctx, p);
+}
+
 static tacl_status_t bench_host_copy(void *ctx, void *dst, const void *src, size_t bytes)
 {
     (void)ctx;
@@ -475,8 +497,12 @@ static int bench_run(int argc, char **argv)
     if (me == 0 && !o.json) {
         printf("# tacl bench %s%s%s: %d ranks, minBytes %zu maxBytes %zu step: %g(factor) warmup "
                "iters: %d iters: %d validation iters: %d\n#\n",
-               cname, o.gpu ? " (gpu)" : "", o.graph ? " (cuda graph)" : "", n, o.minb, o.maxb,
-               o.factor, o.warmup, o.iters, o.check);
+               cname,
+               o.gpu   ? " (gpu)"
+               : o.mem ? " (tacl_mem_alloc buffers)"
+                       : "",
+               o.graph ? " (cuda graph)" : "", n, o.minb, o.maxb, o.factor, o.warmup, o.iters,
+               o.check);
         for (int r = 0; r < n; r++)
             printf("#  Rank %2d Host %s\n", r, tacl_comm_host_id(w, r));
         printf("#\n#%75s%32s%38s\n", "out-of-place", "in-place", "per-iteration, out / in-place");
@@ -499,6 +525,11 @@ static int bench_run(int argc, char **argv)
                           bench_host_error,
                           NULL,
                           1};
+    if (o.mem) {
+        bk.name = "tacl_mem_alloc";
+        bk.alloc = bench_mem_alloc;
+        bk.release = bench_mem_release;
+    }
     if (o.gpu && (st = bench_gpu_backend(w, &bk)) != TACL_OK) {
         fprintf(stderr, "tacl bench: rank %d: no GPU backend: %s\n", me, tacl_last_error());
         tacl_comm_destroy(w);
@@ -656,6 +687,8 @@ const tacl_cmd_t tacl_cmd_bench = {
         "  -J        one JSON object per size instead of the table\n"
         "  --gpu     device buffers and device collectives (NCCL), one process per GPU\n"
         "  -G        with --gpu: capture the timed iterations in a CUDA graph, replay it\n"
+        "  --mem     host buffers from tacl_mem_alloc, which the host's ranks map from each\n"
+        "            other (all_reduce and reduce_scatter then skip the copies)\n"
         "\n"
         "Columns as nccl-tests: time is the slowest rank's mean; algbw = size / time;\n"
         "busbw = algbw x 2(n-1)/n (all_reduce), (n-1)/n (all_gather, reduce_scatter,\n"
