@@ -45,6 +45,19 @@
         }                                                                                          \
     } while (0)
 
+/* In a rank's body (mp_world.h), with its rank `me` and communicator `w` in scope: call must
+ * return TACL_OK, else the body prints the rank, the place and the communicator's last error
+ * and returns 1. */
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        tacl_status_t ok_st_ = (call);                                                             \
+        if (ok_st_ != TACL_OK) {                                                                   \
+            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                    \
+                    tacl_status_name(ok_st_), tacl_comm_last_error(w));                            \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         fprintf(stderr, "FAIL: ");                                                                 \

@@ -82,6 +82,18 @@ static void sc_wait(void)
     }
 }
 
+/* Rank r of n: a store client (connect timeout, then call timeout where > 0) and the set's
+ * collective context under prefix. */
+static tacl_store_t *sc_join(int r, int n, const char *prefix, double connect_s, double call_s,
+                             boot_store_xchg_ctx_t *ctx, tacl__xchg_t *x)
+{
+    tacl_store_t *st;
+    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, connect_s, &st));
+    if (call_s > 0) tacl_store_set_timeout(st, call_s);
+    boot_store_xchg_init(x, ctx, st, prefix, r, n);
+    return st;
+}
+
 static uint64_t sc_value(int round, int rank, int word)
 {
     return (uint64_t)round * 1000003u + (uint64_t)rank * 7919u + (uint64_t)word;
@@ -89,11 +101,9 @@ static uint64_t sc_value(int round, int rank, int word)
 
 static void sc_ag_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
     tacl__xchg_t x;
     boot_store_xchg_ctx_t ctx;
-    boot_store_xchg_init(&x, &ctx, st, "coll/", r, n);
+    tacl_store_t *st = sc_join(r, n, "coll/", 20, 0, &ctx, &x);
     CHECK(x.rank == r && x.size == n);
     tacl__errbuf_t eb;
     uint64_t mine[2], all[SC_MAX * 2];
@@ -112,11 +122,9 @@ static void sc_ag_rank(int r, int n)
 
 static void sc_mismatch_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
-    boot_store_xchg_ctx_t ctx;
     tacl__xchg_t x;
-    boot_store_xchg_init(&x, &ctx, st, "mm/", r, n);
+    boot_store_xchg_ctx_t ctx;
+    tacl_store_t *st = sc_join(r, n, "mm/", 20, 0, &ctx, &x);
     char mine[8] = "abcdefg", all[32];
     tacl__errbuf_t eb = {{0}};
     sc_res[r].status = boot_store_allgather(&ctx, mine, r == 1 ? 5 : 4, all, &eb);
@@ -127,12 +135,9 @@ static void sc_mismatch_rank(int r, int n)
 static void sc_timeout_rank(int r, int n)
 {
     if (r == 2) return; /* never arrives */
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
-    tacl_store_set_timeout(st, 0.5);
-    boot_store_xchg_ctx_t ctx;
     tacl__xchg_t x;
-    boot_store_xchg_init(&x, &ctx, st, "to/", r, n);
+    boot_store_xchg_ctx_t ctx;
+    tacl_store_t *st = sc_join(r, n, "to/", 20, 0.5, &ctx, &x);
     tacl__errbuf_t eb = {{0}};
     sc_res[r].status = boot_store_barrier(&ctx, &eb);
     snprintf(sc_res[r].msg, sizeof sc_res[r].msg, "%s", eb.msg);
@@ -143,11 +148,9 @@ static void sc_timeout_rank(int r, int n)
 #define SC_SHARE_WORDS 4096 /* 32 KiB per rank: the record is past the inline size */
 static void sc_share_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
     tacl__xchg_t x;
     boot_store_xchg_ctx_t ctx;
-    boot_store_xchg_init(&x, &ctx, st, "share/", r, n);
+    tacl_store_t *st = sc_join(r, n, "share/", 20, 0, &ctx, &x);
     boot_store_xchg_share(&ctx, r < 4 ? 0 : 4);
     uint64_t *mine = malloc(SC_SHARE_WORDS * sizeof *mine);
     uint64_t *all = malloc((size_t)n * SC_SHARE_WORDS * sizeof *all);
@@ -199,11 +202,9 @@ static tacl_status_t sc_take(void *arg, int rank, const void *val, size_t len, t
 
 static void sc_root_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
     tacl__xchg_t x;
     boot_store_xchg_ctx_t ctx;
-    boot_store_xchg_init(&x, &ctx, st, "root/", r, n);
+    tacl_store_t *st = sc_join(r, n, "root/", 20, 0, &ctx, &x);
     tacl__errbuf_t eb;
     uint8_t *rec = malloc(5 * 3001);
     CHECK(rec);
@@ -242,11 +243,9 @@ static tacl_status_t sc_take_big(void *arg, int rank, const void *val, size_t le
 
 static void sc_rootbig_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 60, &st));
-    boot_store_xchg_ctx_t ctx;
     tacl__xchg_t x;
-    boot_store_xchg_init(&x, &ctx, st, "big/", r, n);
+    boot_store_xchg_ctx_t ctx;
+    tacl_store_t *st = sc_join(r, n, "big/", 60, 0, &ctx, &x);
     size_t len = r ? TACL_STORE_VALUE_MAX : 0;
     uint8_t *rec = malloc(len ? len : 1);
     CHECK(rec);
@@ -264,12 +263,9 @@ static void sc_rootbig_rank(int r, int n)
 static void sc_roottimeout_rank(int r, int n)
 {
     if (r == 2) return; /* never arrives */
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
-    tacl_store_set_timeout(st, 0.5);
-    boot_store_xchg_ctx_t ctx;
     tacl__xchg_t x;
-    boot_store_xchg_init(&x, &ctx, st, "rt/", r, n);
+    boot_store_xchg_ctx_t ctx;
+    tacl_store_t *st = sc_join(r, n, "rt/", 20, 0.5, &ctx, &x);
     tacl__errbuf_t eb = {{0}};
     sc_take_t t = {0};
     double t0 = tacl__now_s();
@@ -285,11 +281,9 @@ static void sc_roottimeout_rank(int r, int n)
 
 static void sc_doctor_rank(int r, int n)
 {
-    tacl_store_t *st;
-    CHECK_OK(tacl_store_connect("127.0.0.1", sc_port, 20, &st));
-    boot_store_xchg_ctx_t ctx;
     tacl__xchg_t x;
-    boot_store_xchg_init(&x, &ctx, st, "doc/", r, n);
+    boot_store_xchg_ctx_t ctx;
+    tacl_store_t *st = sc_join(r, n, "doc/", 20, 0, &ctx, &x);
     tacl__doctor_report_t *rep = NULL;
     if (r == 0) CHECK_OK(tacl__doctor_report_create(n, &rep));
     tacl__errbuf_t eb = {{0}};

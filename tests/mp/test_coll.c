@@ -28,16 +28,6 @@ static int fails;
         }                                                                                          \
     } while (0)
 
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tacl_status_t ok_st_ = (call);                                                             \
-        if (ok_st_ != TACL_OK) {                                                                   \
-            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                    \
-                    tacl_status_name(ok_st_), tacl_comm_last_error(w));                            \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 /* Input of rank r, element i: small integers so that every type holds every result exactly. */
 static double in_val(int r, size_t i, tacl_op_t op)
 {

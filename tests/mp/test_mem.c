@@ -31,16 +31,6 @@
 #define REGION (8u << 20)
 #define COUNT  300007 /* past every threshold of the copying path's one-shot form */
 
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tacl_status_t ok_st_ = (call);                                                             \
-        if (ok_st_ != TACL_OK) {                                                                   \
-            fprintf(stderr, "rank %d: %s:%d: %s: %s\n", me, __FILE__, __LINE__,                    \
-                    tacl_status_name(ok_st_), tacl_comm_last_error(w));                            \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 /* Rank r's element i: small integers, exact in every type checked. */
 static double mem_in(int r, size_t i)
 {
