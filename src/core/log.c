@@ -29,7 +29,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_level = TACL_LOG_WARN;
 static unsigned log_mask = ~0u;
 static int log_fd = 2;
-static int log_rank = -1;
+static _Atomic int log_rank = -1; /* set by tacl_init, which threads may call at once */
 static char log_host[64];
 
 const char *tacl__subsys_name(tacl__subsys_t sub)
@@ -128,10 +128,10 @@ void tacl__log_write(tacl__log_level_t lvl, tacl__subsys_t sub, const char *fmt,
     char line[2048];
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    int n;
-    if (log_rank >= 0)
+    int n, rank = log_rank;
+    if (rank >= 0)
         n = snprintf(line, sizeof line, "%s:%d:r%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),
-                     log_rank, (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],
+                     rank, (long)tv.tv_sec, (long)tv.tv_usec, log_level_names[lvl],
                      tacl__subsys_name(sub));
     else
         n = snprintf(line, sizeof line, "%s:%d %ld.%06ld tacl %s %s: ", log_host, (int)getpid(),

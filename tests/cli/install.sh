@@ -4,7 +4,7 @@
 # runs (one rank, no launcher).
 set -u
 fail() { echo "FAIL: $*" >&2; exit 1; }
-if grep -q "^TACL_SANITIZE:BOOL=ON" "$TACL_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+if grep -Eq "^TACL_(SANITIZE|TSAN):BOOL=ON" "$TACL_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
     echo "SKIP: a sanitizer build's library needs the sanitizer runtime in every program that loads it"
     exit 77
 fi
