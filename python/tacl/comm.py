@@ -178,7 +178,7 @@ class SharedMemory(object):
         """The address (int), or None once freed."""
         return self._ptr
 
-    def _view(self, dtype, shape, offset, itemsize):
+    def _view(self, shape, offset, itemsize):
         if self._ptr is None:
             raise error_for(1, "shared memory of %s was freed" % self._comm.name)
         offset = int(offset)
@@ -198,7 +198,7 @@ class SharedMemory(object):
     def numpy(self, dtype="float32", shape=None, offset=0):
         import numpy
         dt = numpy.dtype(dtype)
-        count, shape, offset = self._view(dtype, shape, offset, dt.itemsize)
+        count, shape, offset = self._view(shape, offset, dt.itemsize)
         return numpy.frombuffer(self._buf, dtype=dt, count=count, offset=offset).reshape(shape)
 
     def torch(self, dtype=None, shape=None, offset=0):
@@ -206,7 +206,7 @@ class SharedMemory(object):
         dt = torch.float32 if dtype is None else dtype
         if isinstance(dt, str):
             dt = getattr(torch, dt)
-        count, shape, offset = self._view(dt, shape, offset, torch.empty((), dtype=dt).element_size())
+        count, shape, offset = self._view(shape, offset, torch.empty((), dtype=dt).element_size())
         return torch.frombuffer(self._buf, dtype=dt, count=count, offset=offset).reshape(shape)
 
     def free(self):
