@@ -8,7 +8,10 @@
  * place, checked alike; one rank's recv malloc'd (every rank copies, right values);
  * sizes below the direct path; mismatched allocations and frees (TACL_ERR_MISMATCH on every
  * rank, the communicator usable after), a pointer that is no region and arguments refused on
- * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere).
+ * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere); all_gather(v)
+ * with sends in shared memory (out of place, into malloc'd memory, in place, a rank sending
+ * nothing; run straight in that memory, checked by the group's count), a rank's send malloc'd
+ * and small counts (copied), and counts that disagree (TACL_ERR_MISMATCH naming the pair).
  * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
  * fail with TACL_ERR_PEER_LOST naming it, within seconds. "unshared" (root): one rank changes
  * its user and cannot map the others' memory, so none is shared and all copy, with right
@@ -146,6 +149,106 @@ static int mem_rs(tacl_comm_t *w, char *send_at, char *recv_at, size_t block, ta
     return bad;
 }
 
+/* all_gatherv with every rank's send at send_at (rank q contributes cnt[q] = base + 7q elements,
+ * or none for rank 0 when zero0, of int32 q * 1000003 + i; blocks in reverse rank order in
+ * recv_at, with a gap after each), or in place (send_at NULL: the rank's own block of recv_at).
+ * Every element checked, the gaps untouched; direct: whether it must run straight in shared
+ * memory (the group's count of such operations moves by one), must copy (0) or either (-1). */
+static int mem_ag(tacl_comm_t *w, char *send_at, char *recv_at, size_t base, int zero0, int direct,
+                  const char *what)
+{
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w), bad = 0;
+    size_t cnt[16], dsp[16], total = 0;
+    CHECK(n <= 16);
+    for (int q = n - 1; q >= 0; q--) {
+        cnt[q] = zero0 && q == 0 ? 0 : base + 7 * (size_t)q;
+        dsp[q] = total;
+        total += cnt[q] + 5;
+    }
+    int32_t *r = (int32_t *)recv_at, *s = send_at ? (int32_t *)send_at : r + dsp[me];
+    for (size_t i = 0; i < total; i++)
+        r[i] = -7;
+    for (size_t i = 0; i < cnt[me]; i++)
+        s[i] = me * 1000003 + (int32_t)i;
+    uint64_t ops = tacl__shm_mem_direct_ops(w->shm);
+    OK(tacl_all_gatherv(w, s, cnt[me], r, cnt, dsp, TACL_INT32));
+    if (direct >= 0 && tacl__shm_mem_direct_ops(w->shm) != ops + (direct ? 1 : 0)) {
+        fprintf(stderr, "rank %d: all_gatherv %s: %s shared memory\n", me, what,
+                direct ? "did not run straight in" : "ran straight in");
+        bad++;
+    }
+    for (int q = 0; q < n && bad < 3; q++) {
+        for (size_t i = 0; i < cnt[q] && bad < 3; i++)
+            if (r[dsp[q] + i] != q * 1000003 + (int32_t)i) {
+                fprintf(stderr, "rank %d: all_gatherv %s: block %d [%zu] = %d, expected %d\n", me,
+                        what, q, i, r[dsp[q] + i], q * 1000003 + (int)i);
+                bad++;
+            }
+        for (size_t i = 0; i < 5; i++)
+            if (r[dsp[q] + cnt[q] + i] != -7) {
+                fprintf(stderr, "rank %d: all_gatherv %s: gap after block %d written\n", me, what,
+                        q);
+                bad++;
+                break;
+            }
+    }
+    return bad;
+}
+
+/* all_gather in memory: the cases of mem_ag, a plain all_gather, a rank whose send is malloc'd
+ * (every rank copies), and counts that disagree between ranks (TACL_ERR_MISMATCH on every rank
+ * naming the pair, the communicator usable after). a and b: regions of REGION bytes. */
+static int mem_gathers(tacl_comm_t *w, char *a, char *b)
+{
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    const size_t base = 40001; /* past the copying path's one-shot size */
+    char *own = malloc(REGION);
+    CHECK(own);
+    int bad = mem_ag(w, a + 64 * (size_t)me, b, base, 0, 1, "out of place");
+    bad += mem_ag(w, a, own, base, 0, 1, "into malloc'd memory");
+    bad += mem_ag(w, NULL, a, base, 0, 1, "in place");
+    bad += mem_ag(w, a + 4096, b + 4, base, 1, 1, "rank 0 sends nothing");
+    bad += mem_ag(w, me == 1 ? own : a, b, base, 0, 0, "one rank's send malloc'd");
+    bad += mem_ag(w, a, b, 3, 0, 0, "below the direct path");
+    /* Plain all_gather of float64: its values bitwise. */
+    size_t count = 90001;
+    double *s = (double *)a, *r = (double *)b;
+    for (size_t i = 0; i < count; i++)
+        s[i] = sin((double)(me * 7919 + i));
+    OK(tacl_all_gather(w, s, r, count, TACL_FLOAT64));
+    for (int q = 0; q < n; q++)
+        for (size_t i = 0; i < count; i += 997)
+            if (r[(size_t)q * count + i] != sin((double)(q * 7919 + i))) {
+                fprintf(stderr, "rank %d: all_gather float64 block %d [%zu] wrong\n", me, q, i);
+                bad++;
+                break;
+            }
+    /* Rank n-1 sends one element more than the others expect of it, and expects one fewer of
+     * rank 0 (the totals agree, so only the pairs can tell). */
+    size_t cnt[16], dsp[16];
+    for (int q = 0; q < n; q++) {
+        cnt[q] = base + (me == n - 1 && q == n - 1) - (me == n - 1 && q == 0);
+        dsp[q] = (size_t)q * (base + 1);
+    }
+    tacl_status_t st = tacl_all_gatherv(w, a, cnt[me], own, cnt, dsp, TACL_INT32);
+    CHECK(st == TACL_ERR_MISMATCH);
+    char want[96];
+    if (me == n - 1)
+        snprintf(want, sizeof want,
+                 "rank 0 sends %zu elements of int32 to rank %d but rank %d "
+                 "expects %zu",
+                 base, n - 1, n - 1, base - 1);
+    else
+        snprintf(want, sizeof want,
+                 "rank %d sends %zu elements of int32 to rank %d but rank %d "
+                 "expects %zu",
+                 n - 1, base + 1, me, me, base);
+    CHECK_CONTAINS(tacl_comm_last_error(w), want);
+    bad += mem_ag(w, a, b, base, 0, 1, "after the mismatch");
+    free(own);
+    return bad;
+}
+
 static int values_body(tacl_comm_t *w, void *arg)
 {
     (void)arg;
@@ -162,6 +265,7 @@ static int values_body(tacl_comm_t *w, void *arg)
     const tacl_dtype_t dts[] = {TACL_FLOAT32, TACL_FLOAT64, TACL_INT32, TACL_BFLOAT16};
     const tacl_op_t ops[] = {TACL_SUM, TACL_MAX, TACL_MIN, TACL_AVG};
     int bad = 0;
+    uint64_t ops0 = tacl__shm_mem_direct_ops(w->shm);
     for (size_t d = 0; d < sizeof dts / sizeof *dts; d++)
         for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
             size_t es = tacl_dtype_size(dts[d]), bytes = COUNT * es;
@@ -171,6 +275,13 @@ static int values_body(tacl_comm_t *w, void *arg)
             bad += mem_check(w, a + 256, a + 256, COUNT, dts[d], ops[o], "in place");
         }
     bad += mem_bits(w, a, b, COUNT, TACL_FLOAT32) + mem_bits(w, a, b, COUNT, TACL_FLOAT64);
+    /* Each of those ran straight in shared memory: 2 per dtype and op, 1 per mem_bits. */
+    uint64_t direct = tacl__shm_mem_direct_ops(w->shm) - ops0;
+    if (direct != 2 * 16 + 2) {
+        fprintf(stderr, "rank %d: %llu all_reduces ran straight in shared memory, expected 34\n",
+                me, (unsigned long long)direct);
+        bad++;
+    }
     /* reduce_scatter: recv in a region, malloc'd, and in place (the rank's block of send). */
     size_t blk = 70001;
     char *rs = malloc(blk * 8);
@@ -187,6 +298,7 @@ static int values_body(tacl_comm_t *w, void *arg)
     bad += mem_check(w, a, b, 3, TACL_FLOAT32, TACL_SUM, "tiny");
     bad += mem_check(w, a, b, 5000, TACL_INT32, TACL_MAX, "small");
     free(own);
+    bad += mem_gathers(w, a, b);
     if (bad) return 1;
 
     /* Mismatched allocations: every rank fails naming both calls, and nothing is kept. */
@@ -296,6 +408,7 @@ static int hier_body(tacl_comm_t *w, void *arg)
     int bad = mem_check(w, a, b, COUNT, TACL_FLOAT32, TACL_SUM, "two hosts");
     bad += mem_check(w, a, a, COUNT, TACL_INT32, TACL_MAX, "two hosts, in place");
     bad += mem_rs(w, a, b, 70001, TACL_FLOAT32, TACL_SUM, "two hosts");
+    bad += mem_ag(w, a, b, 40001, 0, -1, "two hosts");
     bad += mem_bits(w, a, b, COUNT, TACL_FLOAT64);
     OK(tacl_mem_free(w, b));
     OK(tacl_mem_free(w, a));

@@ -79,14 +79,6 @@ static inline char *shm_buf(tacl__shm_group_t *g, int r, uint64_t s)
     return g->data + k * (g->slot + SHM_PAGE) + (k * 17 % 64) * SHM_ALIGN;
 }
 
-/* Rank r's per-peer byte counts for step s (v-collectives: what it sends to each rank, then what
- * it expects from each), double-buffered like the data, so that every pair's counts are compared
- * by both of its ranks at the operation's first step. */
-static inline uint64_t *shm_cnt(tacl__shm_group_t *g, int r, uint64_t s)
-{
-    return (uint64_t *)(g->cnt + ((size_t)r * 2 + (size_t)(s & 1)) * g->cnt_stride);
-}
-
 /* My buffer for the step about to be taken, and rank r's buffer of the step just taken. */
 static inline char *shm_next(tacl__shm_group_t *g)
 {
@@ -736,11 +728,9 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     return TACL_OK;
 }
 
-/* A pair of ranks that disagree on a v-collective's counts: sender sends `sent` bytes to
- * receiver, which expects `expected`. Recorded on both ranks of the pair. */
-static tacl_status_t shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp, int sender,
-                                       int receiver, uint64_t sent, uint64_t expected,
-                                       tacl__errbuf_t *eb)
+tacl_status_t tacl__shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp, int sender,
+                                      int receiver, uint64_t sent, uint64_t expected,
+                                      tacl__errbuf_t *eb)
 {
     const char *what = fp ? tacl__coll_name(fp->coll) : "v-collective";
     size_t es = fp ? tacl_dtype_size((tacl_dtype_t)fp->dtype) : 0;
@@ -771,6 +761,15 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
     size_t q = g->slot, maxb = 0, off = 0;
     int bad = -1, bad_send = 0; /* the first pair that disagrees, and my role in it */
     uint64_t bad_exp = 0;       /* what bad expects from me */
+    for (int r = 0; r < n; r++)
+        maxb += recv_bytes[r];
+    if (g->shared_mem > 0 && maxb > g->oneshot) { /* the total: the same wherever fp is */
+        int done;
+        tacl_status_t st = tacl__shm_mem_all_gatherv(g, send, send_bytes, recv, recv_bytes, displs,
+                                                     fp, deadline_ns, &done, eb);
+        if (st != TACL_OK || done) return st;
+    }
+    maxb = 0;
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     do {
         shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
@@ -796,8 +795,8 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
         off += q;
     } while (off < maxb);
     if (bad >= 0)
-        return bad_send ? shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
-                        : shm_pair_mismatch(g, fp, bad, me, g->aux[bad], recv_bytes[bad], eb);
+        return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
+                        : tacl__shm_pair_mismatch(g, fp, bad, me, g->aux[bad], recv_bytes[bad], eb);
     return TACL_OK;
 }
 
@@ -969,8 +968,9 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
         off += q;
     } while (off < maxb);
     if (bad_from >= 0)
-        return shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
-    if (bad_to >= 0) return shm_pair_mismatch(g, fp, me, bad_to, send_bytes[bad_to], bad_exp, eb);
+        return tacl__shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
+    if (bad_to >= 0)
+        return tacl__shm_pair_mismatch(g, fp, me, bad_to, send_bytes[bad_to], bad_exp, eb);
     return TACL_OK;
 }
 

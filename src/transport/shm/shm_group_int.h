@@ -94,12 +94,21 @@ struct tacl__shm_group {
     int nmem;                   /* its regions */
     int shared_mem;             /* those that every rank maps (the same on every rank) */
     uint32_t mem_ids;           /* regions made so far: the next one's id is mem_ids + 1 */
+    uint64_t mem_direct;        /* operations run straight in those regions */
 };
 
 /* Rank r's control line for step s. */
 static inline shm_ctrl_t *shm_ctrl(tacl__shm_group_t *g, int r, uint64_t s)
 {
     return (shm_ctrl_t *)(g->ctrl + (size_t)r * SHM_RANK_CTRL) + (s & 1);
+}
+
+/* Rank r's per-peer byte counts for step s (v-collectives: what it sends to each rank, then what
+ * it expects from each), double-buffered like the data, so that every pair's counts are compared
+ * by both of its ranks at the operation's first step. */
+static inline uint64_t *shm_cnt(tacl__shm_group_t *g, int r, uint64_t s)
+{
+    return (uint64_t *)(g->cnt + ((size_t)r * 2 + (size_t)(s & 1)) * g->cnt_stride);
 }
 
 static inline size_t shm_min(size_t a, size_t b)
@@ -118,6 +127,12 @@ tacl_status_t tacl__shm_check_usable(tacl__shm_group_t *g, const tacl__fp_t *fp,
 tacl_status_t tacl__shm_check_type(tacl_dtype_t dt, tacl_op_t op, size_t count, int reducing,
                                    tacl__errbuf_t *eb);
 
+/* A pair of ranks that disagree on a v-collective's counts: sender sends `sent` bytes to
+ * receiver, which expects `expected`. Recorded on both ranks of the pair. */
+tacl_status_t tacl__shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp, int sender,
+                                      int receiver, uint64_t sent, uint64_t expected,
+                                      tacl__errbuf_t *eb);
+
 /* shm_mem.c. When every rank's send and recv of this large all_reduce lie in regions that all
  * ranks map, runs it there directly (*done = 1); else takes the operation's first step only,
  * and the caller goes on with the copying path (*done = 0). Every rank calls it while the group
@@ -132,6 +147,13 @@ tacl_status_t tacl__shm_mem_reduce_scatter(tacl__shm_group_t *g, const void *sen
                                            size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
                                            const tacl__fp_t *fp, uint64_t deadline, int *done,
                                            tacl__errbuf_t *eb);
+/* The same for all_gatherv: when every rank's send lies in a shared region, each rank copies
+ * the blocks straight from the n sends into its recv (which may be any memory). Counts that
+ * disagree between a pair fail as on the copying path. */
+tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                        void *recv, const size_t *recv_bytes, const size_t *displs,
+                                        const tacl__fp_t *fp, uint64_t deadline, int *done,
+                                        tacl__errbuf_t *eb);
 /* Unmaps every region (the group is going away). */
 void tacl__shm_mem_release(tacl__shm_group_t *g);
 

@@ -1,5 +1,5 @@
 /* shm_mem.c — memory that the ranks of a shared-memory group map from each other, and the
- * all_reduce that works in it directly.
+ * collectives that work in it directly.
  *
  * Allocation (collective over the group, in the same order on every rank): each rank makes a
  * memfd of the asked size, sealed against shrinking and growing (so that a peer's mapping never
@@ -17,7 +17,10 @@
  * copying path) and writes it into the n recv buffers while it is in L1; a second step ends the
  * operation, so no rank returns while another still reads its send or writes its recv. Per byte
  * of the message a rank then reads about one and writes about one, where the copying path moves
- * about 4.75 (copy in, reduce, copy out). Otherwise every rank goes on with the copying path. */
+ * about 4.75 (copy in, reduce, copy out). Otherwise every rank goes on with the copying path.
+ * reduce_scatter and all_gather(v) do the same when every rank's send lies in shared memory:
+ * each rank reduces its block, or copies every block, straight from the n sends into its recv,
+ * which may be any memory. */
 #include "transport/shm/shm_group_int.h"
 
 #include "log.h"
@@ -230,6 +233,11 @@ int tacl__shm_mem_shared(const tacl__shm_group_t *g, const void *p, size_t bytes
     return mem_lookup(g, p, bytes, &off) >= 0;
 }
 
+uint64_t tacl__shm_mem_direct_ops(const tacl__shm_group_t *g)
+{
+    return g ? g->mem_direct : 0;
+}
+
 static const struct shm_mem_region *mem_by_id(const tacl__shm_group_t *g, uint64_t id)
 {
     for (int k = 0; k < g->nmem; k++)
@@ -268,20 +276,28 @@ static void mem_task(void *arg, unsigned k)
     }
 }
 
-/* Runs job j (my slice) with the helpers for large ones, then the step that ends the
- * operation: no rank returns while another still reads its send or writes its recv. */
+/* Runs tasks of fn (my part) with the helpers for large operations, then the step that ends
+ * the operation: no rank returns while another still reads its send or writes its recv. */
+static tacl_status_t mem_run_tasks(tacl__shm_group_t *g, unsigned tasks, tacl__shm_task_fn fn,
+                                   void *arg, size_t bytes, const tacl__fp_t *fp, uint64_t deadline,
+                                   tacl__errbuf_t *eb)
+{
+    tacl__shm_pool_t *pool = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(pool, 1);
+    tacl__shm_pool_run(pool, tasks, fn, arg);
+    tacl_status_t st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
+    tacl__shm_pool_hold(pool, 0);
+    return st;
+}
+
+/* Runs job j (my slice of a reduction) in tiles. */
 static tacl_status_t mem_run(tacl__shm_group_t *g, mem_job_t *j, size_t bytes, const tacl__fp_t *fp,
                              uint64_t deadline, tacl__errbuf_t *eb)
 {
     const size_t align = SHM_ALIGN / j->es > 0 ? SHM_ALIGN / j->es : 1;
     j->tile = (SHM_TASK_BYTES / j->es + align - 1) / align * align;
-    tacl__shm_pool_t *pool = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
     unsigned tasks = (unsigned)((j->hi - j->lo + j->tile - 1) / j->tile);
-    tacl__shm_pool_hold(pool, 1);
-    tacl__shm_pool_run(pool, tasks, mem_task, j);
-    tacl_status_t st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
-    tacl__shm_pool_hold(pool, 0);
-    return st;
+    return mem_run_tasks(g, tasks, mem_task, j, bytes, fp, deadline, eb);
 }
 
 /* The first step of an operation that may run in shared memory: publishes where my buffers
@@ -332,6 +348,7 @@ tacl_status_t tacl__shm_mem_all_reduce(tacl__shm_group_t *g, const void *send, v
     job.lo = shm_min(per * (size_t)me, count);
     job.hi = shm_min(job.lo + per, count);
     *done = 1;
+    g->mem_direct++;
     return mem_run(g, &job, bytes, fp, deadline, eb);
 }
 
@@ -354,5 +371,92 @@ tacl_status_t tacl__shm_mem_reduce_scatter(tacl__shm_group_t *g, const void *sen
     job.lo = job.shift = (size_t)me * recv_count;
     job.hi = job.lo + recv_count;
     *done = 1;
+    g->mem_direct++;
     return mem_run(g, &job, bytes, fp, deadline, eb);
+}
+
+/* aux of a rank whose all_gatherv sends nothing: there is nothing of it to read. */
+#define MEM_EMPTY 0xffffffffu
+
+typedef struct {
+    const char **src;    /* block i's source: a peer's send as mapped here */
+    char **dst;          /* and where it goes in my recv */
+    const size_t *len;   /* its bytes */
+    const size_t *first; /* its first task; first[nblk]: the number of tasks */
+    int nblk;
+} mem_copy_job_t;
+
+static void mem_copy_task(void *arg, unsigned k)
+{
+    const mem_copy_job_t *j = arg;
+    int lo = 0, hi = j->nblk - 1; /* the block whose tasks hold k: first[b] <= k < first[b+1] */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (j->first[mid] <= k)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    size_t a = (size_t)(k - j->first[lo]) * SHM_TASK_BYTES;
+    memcpy(j->dst[lo] + a, j->src[lo] + a, shm_min(SHM_TASK_BYTES, j->len[lo] - a));
+}
+
+tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                        void *recv, const size_t *recv_bytes, const size_t *displs,
+                                        const tacl__fp_t *fp, uint64_t deadline, int *done,
+                                        tacl__errbuf_t *eb)
+{
+    const int n = g->size, me = g->rank;
+    *done = 0;
+    uint64_t info[2] = {0, send_bytes}; /* my send's offset in its region, its bytes */
+    int ks = send_bytes ? mem_lookup(g, send, send_bytes, &info[0]) : -1;
+    uint64_t aux = ks >= 0 ? g->mem[ks].id : send_bytes ? 0 : MEM_EMPTY;
+    memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
+    memcpy(shm_ctrl(g, me, g->step + 1)->inl, info, sizeof info);
+    TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
+    /* Every rank reads the same control lines, so all decide alike. */
+    const char *src[n], *bsrc[n];
+    char *dst[n];
+    size_t len[n], first[n + 1], sent[n], tasks = 0, total = 0;
+    for (int r = 0; r < n; r++) {
+        memcpy(info, shm_ctrl(g, r, g->step)->inl, sizeof info);
+        sent[r] = (size_t)info[1];
+        src[r] = NULL;
+        if (g->aux[r] == MEM_EMPTY && sent[r] == 0) continue;
+        const struct shm_mem_region *m = g->aux[r] ? mem_by_id(g, g->aux[r]) : NULL;
+        if (!m || sent[r] > m->bytes || info[0] > m->bytes - sent[r]) return TACL_OK;
+        src[r] = m->map[r] + info[0];
+    }
+    *done = 1;
+    g->mem_direct++;
+    /* A pair that disagrees: the first that involves me, as on the copying path. */
+    int bad = -1, bad_send = 0;
+    uint64_t bad_exp = 0;
+    for (int r = 0; r < n && bad < 0; r++)
+        if (sent[r] != recv_bytes[r])
+            bad = r;
+        else if ((bad_exp = shm_cnt(g, r, g->step)[me]) != send_bytes)
+            bad = r, bad_send = 1;
+    /* Blocks from the next rank on, so that the ranks do not all read rank 0's send first. */
+    int nblk = 0;
+    for (int i = 1; i <= n; i++) {
+        int r = (me + i) % n;
+        size_t l = shm_min(recv_bytes[r], sent[r]);
+        char *d = (char *)recv + displs[r];
+        if (!l || (r == me && d == (const char *)send)) continue;
+        bsrc[nblk] = src[r];
+        dst[nblk] = d;
+        len[nblk] = l;
+        first[nblk] = tasks;
+        tasks += (l + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES;
+        total += l;
+        nblk++;
+    }
+    first[nblk] = tasks;
+    mem_copy_job_t job = {bsrc, dst, len, first, nblk};
+    TACL_CHECK(mem_run_tasks(g, (unsigned)tasks, mem_copy_task, &job, total, fp, deadline, eb));
+    if (bad >= 0)
+        return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
+                        : tacl__shm_pair_mismatch(g, fp, bad, me, sent[bad], recv_bytes[bad], eb);
+    return TACL_OK;
 }

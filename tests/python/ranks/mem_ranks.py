@@ -1,6 +1,7 @@
 """mem_ranks.py - Communicator.shared_memory (tacl_mem_alloc): zeroed memory, numpy and torch
 views of it, all_reduce in it in place and between two regions (checked against numpy
-references computed from every rank's known input), views past its end refused, free
+references computed from every rank's known input), all_gather from it into an ordinary
+array and in place, views past its end refused, free
 (collective) and use after free refused, the rest released by destroy."""
 import os
 import sys
@@ -48,6 +49,20 @@ if torch is not None:
     ok(torch.equal(t.float(), torch.from_numpy(ref).float().to(torch.bfloat16).float()),
        "torch bfloat16 view, in place")
     ok(a.torch("float32").numel() == (4 << 20) // 4, "a view of all of it")
+
+# all_gather from shared memory into an ordinary array (each rank copies the blocks straight
+# from the peers' inputs) and in place, checked against every rank's known input.
+g = a.numpy("float32", (COUNT // 4,), offset=8192)
+g[:] = vals(R, COUNT // 4)
+out = np.zeros((N, COUNT // 4), dtype=np.float32)
+comm.all_gather(out, g)
+ok(all((out[q] == vals(q, COUNT // 4).astype(np.float32)).all() for q in range(N)),
+   "all_gather from shared memory into a numpy array")
+whole = b.numpy("float32", (N, COUNT // 4))
+whole[R] = vals(R, COUNT // 4) + 1
+comm.all_gather(whole, whole[R])
+ok(all((whole[q] == (vals(q, COUNT // 4) + 1).astype(np.float32)).all() for q in range(N)),
+   "all_gather in place in shared memory")
 
 try:
     a.numpy("float64", (COUNT,), offset=(4 << 20) - 8)
