@@ -71,7 +71,7 @@ foreach(f ${_pytests})
   if(_py)
     set(_cmd ${_py} ${CMAKE_CURRENT_LIST_DIR}/run_pytest.py ${f})
   else()
-    set(_cmd sh -c "echo 'SKIP: no python3 with pytest and numpy found at configure time (Debian: apt-get install python3-pytest python3-numpy python3-torch)'; exit 77")
+    set(_cmd sh -c "echo 'SKIP: no python3 with pytest and numpy found at configure time (Debian: apt-get install python3-pytest python3-numpy python3-torch)' && exit 77")
   endif()
   tacl_test(NAME python_${_stem} LABELS ${_labels} TIMEOUT ${_timeout} COMMAND ${_cmd}
     ENV "TACL_LIBRARY=$<TARGET_FILE:tacl>" "PYTHONPATH=${PROJECT_SOURCE_DIR}/python"
