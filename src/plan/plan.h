@@ -149,12 +149,12 @@ typedef struct {
 typedef struct {
     int epoch, epoch2;
     int *mark2;                  /* a second stamp array (group pair checks) */
-    uint64_t *adjbits, *setbits; /* dense explicit links: adjacency bitsets (plan.c) */
+    uint64_t *adjbits, *setbits; /* dense explicit links: adjacency bitsets (plan_place.c) */
     int links_uniform;           /* every explicit link has the same figures */
     int *mark, *hosts, *cnt, *pos;
-    int uniform_gpus;       /* GPUs per host when all hosts are identical (else 0) */
-    int *special_prefix;    /* slots before i on hosts named by a link or unreachable pair */
-    struct plan_res *cache; /* one evaluation per GPU offset (plan.c) */
+    int uniform_gpus;             /* GPUs per host when all hosts are identical (else 0) */
+    int *special_prefix;          /* slots before i on hosts named by a link or unreachable pair */
+    struct tacl__plan_res *cache; /* one evaluation per GPU offset (plan_eval.c) */
     char *cache_ok;
 } tacl__plan_scratch_t;
 
