@@ -119,6 +119,56 @@ static tacl_status_t world_topo_mode(tacl__world_t *w, const char *const *ids,
     return TACL_OK;
 }
 
+/* Measured links listed one by one up to this many ranks; beyond, a summary. */
+#define WORLD_MEASURE_LIST_MAX 32
+
+static int world_dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Rank 0's log of the measured links: each one, or for many ranks the spread of bandwidth and
+ * latency and the slowest links. */
+static void world_log_links(const tacl__world_t *w)
+{
+    size_t n = (size_t)w->size, k = 0;
+    if (n <= WORLD_MEASURE_LIST_MAX) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (w->link_bw[i * n + j] > 0)
+                    TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i, j,
+                              w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+        return;
+    }
+    double *bw = malloc(n * (n - 1) / 2 * sizeof *bw), *lat = malloc(n * (n - 1) / 2 * sizeof *lat);
+    if (!bw || !lat) goto out;
+    double slow = 0;
+    size_t si = 0, sj = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (w->link_bw[i * n + j] > 0) {
+                bw[k] = w->link_bw[i * n + j];
+                lat[k++] = w->link_lat[i * n + j];
+                if (!slow || w->link_bw[i * n + j] < slow) {
+                    slow = w->link_bw[i * n + j];
+                    si = i;
+                    sj = j;
+                }
+            }
+    if (!k) goto out;
+    qsort(bw, k, sizeof *bw, world_dbl_cmp);
+    qsort(lat, k, sizeof *lat, world_dbl_cmp);
+    TACL_INFO(TACL_SUB_TOPO,
+              "  %zu links: bandwidth min %.4g, median %.4g, max %.4g MB/s; latency min %.1f, "
+              "median %.1f, max %.1f us; slowest link %zu-%zu (%s - %s)",
+              k, bw[0] * 1e-6, bw[k / 2] * 1e-6, bw[k - 1] * 1e-6, lat[0] * 1e6, lat[k / 2] * 1e6,
+              lat[k - 1] * 1e6, si, sj, w->host_ids[si], w->host_ids[sj]);
+out:
+    free(bw);
+    free(lat);
+}
+
 /* After probing: pairs a file declared that did not connect (rank 0 warns), the weights kept
  * for the communicators, and TACL_TOPO_MEASURE's figures replacing them. */
 static tacl_status_t world_topo_links(tacl__world_t *w, tacl__topo_links_t *tl, tacl__errbuf_t *eb)
@@ -138,7 +188,20 @@ static tacl_status_t world_topo_links(tacl__world_t *w, tacl__topo_links_t *tl, 
         w->link_lat = tl->lat;
         tl->bw = tl->lat = NULL;
     }
-    if (tacl__setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
+    /* TACL_TOPO_MEASURE times every pair of ranks, in n - 1 rounds, and every rank keeps the
+     * n x n figures: beyond TACL_TOPO_MEASURE_MAX_RANKS that is minutes and gigabytes. */
+    long max_ranks = tacl__setting_int(TACL_SET_TOPO_MEASURE_MAX_RANKS);
+    if (tacl__setting_bool(TACL_SET_TOPO_MEASURE) && w->size > max_ranks) {
+        if (w->rank == 0)
+            TACL_WARN(TACL_SUB_TOPO,
+                      "TACL_TOPO_MEASURE: links not measured: %d ranks is more than "
+                      "TACL_TOPO_MEASURE_MAX_RANKS=%ld (it times every pair of ranks in %d rounds "
+                      "and gives every rank the %d x %d figures); the %s link figures are used. "
+                      "Describe measured links in TACL_TOPO_FILE instead (tacl doctor --json "
+                      "measures them)",
+                      w->size, max_ranks, w->size - 1, w->size, w->size,
+                      w->link_bw ? "declared" : "default");
+    } else if (tacl__setting_bool(TACL_SET_TOPO_MEASURE) && w->size > 1) {
         tacl__topo_links_t m = {0};
         uint64_t t0 = tacl__now_ns();
         TACL_CHECK(tacl__topo_measure(w->engine, &w->boot->xchg, w->reach,
@@ -153,11 +216,7 @@ static tacl_status_t world_topo_links(tacl__world_t *w, tacl__topo_links_t *tl, 
         if (w->rank == 0) {
             TACL_INFO(TACL_SUB_TOPO,
                       "links measured in %.3f s:", (double)(tacl__now_ns() - t0) * 1e-9);
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = i + 1; j < n; j++)
-                    if (w->link_bw[i * n + j] > 0)
-                        TACL_INFO(TACL_SUB_TOPO, "  link %zu-%zu: %.4g MB/s, latency %.1f us", i, j,
-                                  w->link_bw[i * n + j] * 1e-6, w->link_lat[i * n + j] * 1e6);
+            world_log_links(w);
         }
     }
     return TACL_OK;
