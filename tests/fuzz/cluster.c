@@ -5,7 +5,9 @@
  * host names), must survive its consumers (link lookup, widest route, components, the JSON
  * writer) and must read back from its own JSON with the same shape. Accepted files are also
  * given to TACL_TOPO=file's reader (tacl__topo_file_links), which maps ranks to their hosts.
- * fuzz-sources: src/topo/cluster_file.c src/topo/cluster.c src/topo/topofile.c
+ * fuzz-sources: src/topo/cluster_file.c src/topo/cluster_file_read.c src/topo/cluster_file_hosts.c
+ * fuzz-sources: src/topo/cluster.c src/topo/cluster_routes.c src/topo/cluster_presets.c
+ * fuzz-sources: src/topo/cluster_json.c src/topo/topofile.c
  * fuzz-sources: src/core/log.c src/core/status.c src/core/settings.c
  * fuzz-libs: -lfyaml
  * fuzz-seeds: tests/data/cluster
