@@ -1,0 +1,225 @@
+/* shm_move.c — the shared-memory group's collectives that move data without reducing it
+ * (broadcast, all_gatherv, gatherv, scatterv, all_to_allv), and the barrier. */
+#include "transport/shm/shm_group_int.h"
+
+#include <string.h>
+
+/* Bytes [off, off + q) of a block of len bytes: how many exist. */
+static inline size_t shm_piece(size_t len, size_t off, size_t q)
+{
+    return len > off ? shm_min(q, len - off) : 0;
+}
+
+tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *recv, size_t bytes,
+                                  int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                  tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_root(g, root, eb));
+    const int me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t off = 0;
+    if (me == root && bytes && in != outp) memmove(outp, in, bytes);
+    do {
+        size_t c = shm_min(g->slot, bytes - off);
+        if (me == root) shm_copy(shm_next(g), outp + off, c);
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (me != root) shm_copy(outp + off, shm_cur(g, root), c);
+        off += c;
+    } while (off < bytes);
+    return TACL_OK;
+}
+
+tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                    void *recv, const size_t *recv_bytes, const size_t *displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = g->slot, maxb = 0, off = 0;
+    int bad = -1, bad_send = 0; /* the first pair that disagrees, and my role in it */
+    uint64_t bad_exp = 0;       /* what bad expects from me */
+    for (int r = 0; r < n; r++)
+        maxb += recv_bytes[r];
+    if (g->shared_mem > 0 && maxb > g->oneshot) { /* the total: the same wherever fp is */
+        int done;
+        tacl_status_t st = tacl__shm_mem_all_gatherv(g, send, send_bytes, recv, recv_bytes, displs,
+                                                     fp, deadline_ns, &done, eb);
+        if (st != TACL_OK || done) return st;
+    }
+    maxb = 0;
+    memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
+    do {
+        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) {
+            /* Every rank takes as many steps as the largest contribution needs, whatever it
+             * expected, so that a mismatch leaves the group in step. */
+            for (int r = 0; r < n; r++) {
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+                if (bad >= 0) continue;
+                if (g->aux[r] != recv_bytes[r])
+                    bad = r;
+                else if ((bad_exp = shm_cnt(g, r, g->step)[me]) != send_bytes)
+                    bad = r, bad_send = 1;
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            char *dst = outp + displs[r] + off;
+            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+            if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+        }
+        off += q;
+    } while (off < maxb);
+    if (bad >= 0)
+        return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
+                        : tacl__shm_pair_mismatch(g, fp, bad, me, g->aux[bad], recv_bytes[bad], eb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                void *recv, const size_t *recv_bytes, const size_t *displs,
+                                int root, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_root(g, root, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = g->slot, maxb = 0, off = 0;
+    int bad = -1;
+    do {
+        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) {
+            /* Everyone learns the largest block, hence the number of steps, from aux. */
+            for (int r = 0; r < n; r++) {
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+                if (me == root && bad < 0 && g->aux[r] != recv_bytes[r]) bad = r;
+            }
+        }
+        if (me == root) {
+            for (int r = 0; r < n; r++) {
+                char *dst = outp + displs[r] + off;
+                size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+                if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+            }
+        }
+        off += q;
+    } while (off < maxb);
+    if (bad >= 0)
+        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                         "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
+                         "%d expected %zu",
+                         g->comm_ranks[bad], (unsigned long long)g->aux[bad], g->comm_ranks[root],
+                         recv_bytes[bad]);
+    return TACL_OK;
+}
+
+/* Per-destination piece of a slot: a cache-line multiple so that pieces never share lines. */
+static size_t shm_piece_size(tacl__shm_group_t *g)
+{
+    size_t q = g->slot / (size_t)g->size / SHM_ALIGN * SHM_ALIGN;
+    return q ? q : SHM_ALIGN;
+}
+
+tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const size_t *send_bytes,
+                                 const size_t *displs, void *recv, size_t recv_bytes, int root,
+                                 const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    TACL_CHECK(tacl__shm_check_root(g, root, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = shm_piece_size(g), maxb = 0, off = 0;
+    if (me == root)
+        for (int r = 0; r < n; r++)
+            if (send_bytes[r] > maxb) maxb = send_bytes[r];
+    /* In place at the root: recv is already where the root's own block is. */
+    int root_in_place = me == root && outp == in + displs[me];
+    do {
+        if (me == root) {
+            char *mine = shm_next(g);
+            for (int r = 0; r < n; r++)
+                shm_copy(mine + (size_t)r * q, in + displs[r] + off,
+                         shm_piece(send_bytes[r], off, q));
+        }
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) maxb = g->aux[root];
+        size_t len = shm_piece(recv_bytes, off, q);
+        if (len && !root_in_place) shm_copy(outp + off, shm_cur(g, root) + (size_t)me * q, len);
+        off += q;
+    } while (off < maxb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
+                                    const size_t *send_bytes, const size_t *send_displs, void *recv,
+                                    const size_t *recv_bytes, const size_t *recv_displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    const int n = g->size, me = g->rank;
+    const char *in = send;
+    char *outp = recv;
+    size_t q = shm_piece_size(g), mymax = 0, maxb = 0, off = 0;
+    for (int r = 0; r < n; r++)
+        if (send_bytes[r] > mymax) mymax = send_bytes[r];
+    /* My counts travel with the first step: what I send to each rank, what I expect from it.
+     * Each rank compares both directions of each of its pairs, so that both ranks of a pair that
+     * disagree fail, naming the pair; the others copy their data. */
+    uint64_t *cnt = shm_cnt(g, me, g->step + 1);
+    memcpy(cnt, send_bytes, (size_t)n * sizeof(uint64_t));
+    memcpy(cnt + n, recv_bytes, (size_t)n * sizeof(uint64_t));
+    int bad_from = -1, bad_to = -1; /* first pair that disagrees, me receiving / me sending */
+    uint64_t bad_sent = 0, bad_exp = 0;
+    do {
+        char *mine = shm_next(g);
+        for (int r = 0; r < n; r++)
+            shm_copy(mine + (size_t)r * q, in + send_displs[r] + off,
+                     shm_piece(send_bytes[r], off, q));
+        tacl_status_t st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
+        if (st != TACL_OK) return st;
+        if (off == 0) {
+            for (int r = 0; r < n; r++) {
+                if (g->aux[r] > maxb) maxb = g->aux[r];
+                const uint64_t *rc = shm_cnt(g, r, g->step);
+                uint64_t to_me = rc[me], wants = rc[n + me];
+                if (bad_from < 0 && bad_to < 0 && to_me != recv_bytes[r]) {
+                    bad_from = r;
+                    bad_sent = to_me;
+                } else if (bad_from < 0 && bad_to < 0 && wants != send_bytes[r]) {
+                    bad_to = r;
+                    bad_exp = wants;
+                }
+                g->aux[r] = to_me; /* what r really sends me: copy no more */
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+            if (len) shm_copy(outp + recv_displs[r] + off, shm_cur(g, r) + (size_t)me * q, len);
+        }
+        off += q;
+    } while (off < maxb);
+    if (bad_from >= 0)
+        return tacl__shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
+    if (bad_to >= 0)
+        return tacl__shm_pair_mismatch(g, fp, me, bad_to, send_bytes[bad_to], bad_exp, eb);
+    return TACL_OK;
+}
+
+tacl_status_t tacl__shm_barrier(tacl__shm_group_t *g, const tacl__fp_t *fp, uint64_t deadline_ns,
+                                tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    return tacl__shm_step(g, 1, fp, 0, deadline_ns, eb);
+}
