@@ -245,7 +245,8 @@ TACL_API tacl_status_t tacl_barrier(tacl_comm_t *comm);
  * every rank of the host reads the peers' send buffers and writes their recv buffers directly,
  * instead of copying through the shared-memory segment: about 2 bytes of memory traffic per
  * byte of the message instead of about 4.75; a reduce_scatter or all_gather(v) whose sends lie
- * in it reads the peers' sends directly (its recv may be any memory). Collective over comm: every rank calls it
+ * in it reads the peers' sends directly (its recv may be any memory), and a broadcast whose
+ * root's buffer lies in it is copied straight from there. Collective over comm: every rank calls it
  * with the same bytes, and the calls of a host are matched in order like collectives
  * (TACL_ERR_MISMATCH otherwise). *out is page-aligned and zeroed; it is ordinary memory for every
  * other use, and stays ordinary memory where the host's ranks cannot map each other's

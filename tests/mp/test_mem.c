@@ -11,7 +11,9 @@
  * one rank only (TACL_ERR_INVALID there, TACL_ERR_MISMATCH at once elsewhere); all_gather(v)
  * with sends in shared memory (out of place, into malloc'd memory, in place, a rank sending
  * nothing; run straight in that memory, checked by the group's count), a rank's send malloc'd
- * and small counts (copied), and counts that disagree (TACL_ERR_MISMATCH naming the pair).
+ * and small counts (copied), and counts that disagree (TACL_ERR_MISMATCH naming the pair);
+ * broadcast from a root's region (straight from it) and from its malloc'd memory (copied unless
+ * its recv is in a region).
  * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
  * fail with TACL_ERR_PEER_LOST naming it, within seconds. "unshared" (root): one rank changes
  * its user and cannot map the others' memory, so none is shared and all copy, with right
@@ -195,6 +197,33 @@ static int mem_ag(tacl_comm_t *w, char *send_at, char *recv_at, size_t base, int
     return bad;
 }
 
+/* broadcast of count int64 from root: its data at send_at (root) into recv_at (every rank; the
+ * root's recv_at may equal send_at), every element checked; direct as in mem_ag. */
+static int mem_bc(tacl_comm_t *w, char *send_at, char *recv_at, size_t count, int root, int direct,
+                  const char *what)
+{
+    int me = tacl_comm_rank(w), bad = 0;
+    int64_t *r = (int64_t *)recv_at, *s = (int64_t *)send_at;
+    for (size_t i = 0; i < count; i++)
+        r[i] = -1;
+    if (me == root)
+        for (size_t i = 0; i < count; i++)
+            s[i] = (int64_t)(i * 2654435761u) ^ root;
+    uint64_t ops = tacl__shm_mem_direct_ops(w->shm);
+    OK(tacl_broadcast(w, me == root ? s : NULL, r, count, TACL_INT64, root));
+    if (direct >= 0 && tacl__shm_mem_direct_ops(w->shm) != ops + (direct ? 1 : 0)) {
+        fprintf(stderr, "rank %d: broadcast %s: %s shared memory\n", me, what,
+                direct ? "did not run straight in" : "ran straight in");
+        bad++;
+    }
+    for (size_t i = 0; i < count && bad < 3; i++)
+        if (r[i] != ((int64_t)(i * 2654435761u) ^ root)) {
+            fprintf(stderr, "rank %d: broadcast %s [%zu] = %lld\n", me, what, i, (long long)r[i]);
+            bad++;
+        }
+    return bad;
+}
+
 /* all_gather in memory: the cases of mem_ag, a plain all_gather, a rank whose send is malloc'd
  * (every rank copies), and counts that disagree between ranks (TACL_ERR_MISMATCH on every rank
  * naming the pair, the communicator usable after). a and b: regions of REGION bytes. */
@@ -245,6 +274,15 @@ static int mem_gathers(tacl_comm_t *w, char *a, char *b)
                  n - 1, base + 1, me, me, base);
     CHECK_CONTAINS(tacl_comm_last_error(w), want);
     bad += mem_ag(w, a, b, base, 0, 1, "after the mismatch");
+    /* broadcast from the root's region, into a region, malloc'd memory and in place (the root's
+     * recv is its send), from the root's malloc'd memory into its region (the peers read its
+     * recv); from and into malloc'd memory (copied); below the direct path. */
+    bad += mem_bc(w, a + 4096, b + 8 * (size_t)me, 200003, n - 1, 1, "into a region");
+    bad += mem_bc(w, a, own, 200003, 1, 1, "into malloc'd memory");
+    bad += mem_bc(w, b, b, 200003, 0, 1, "in place");
+    bad += mem_bc(w, own, b, 200003, 0, 1, "from malloc'd memory into the root's region");
+    bad += mem_bc(w, own, own, 200003, 0, 0, "from and into malloc'd memory");
+    bad += mem_bc(w, a, b, 5, 1, 0, "below the direct path");
     free(own);
     return bad;
 }

@@ -87,7 +87,8 @@ tacl_status_t tacl__shm_mem_free(tacl__shm_group_t *g, void *p, tacl__fp_t *fp,
                                  uint64_t deadline_ns, tacl__errbuf_t *eb);
 /* 1 when [p, p + bytes) lies in one of this rank's regions that every rank maps. */
 int tacl__shm_mem_shared(const tacl__shm_group_t *g, const void *p, size_t bytes);
-/* How many operations ran straight in that memory (all_reduce, reduce_scatter, all_gatherv). */
+/* How many operations ran straight in that memory (all_reduce, reduce_scatter, all_gatherv,
+ * broadcast). */
 uint64_t tacl__shm_mem_direct_ops(const tacl__shm_group_t *g);
 
 #endif

@@ -196,6 +196,11 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
                                         void *recv, const size_t *recv_bytes, const size_t *displs,
                                         const tacl__fp_t *fp, uint64_t deadline, int *done,
                                         tacl__errbuf_t *eb);
+/* The same for broadcast: when the root's send (or recv) lies in a shared region, the other
+ * ranks copy straight from it. */
+tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, void *recv,
+                                      size_t bytes, int root, const tacl__fp_t *fp,
+                                      uint64_t deadline, int *done, tacl__errbuf_t *eb);
 /* Unmaps every region (the group is going away). */
 void tacl__shm_mem_release(tacl__shm_group_t *g);
 

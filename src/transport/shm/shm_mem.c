@@ -20,7 +20,7 @@
  * about 4.75 (copy in, reduce, copy out). Otherwise every rank goes on with the copying path.
  * reduce_scatter and all_gather(v) do the same when every rank's send lies in shared memory:
  * each rank reduces its block, or copies every block, straight from the n sends into its recv,
- * which may be any memory. */
+ * which may be any memory; and broadcast when the root's buffer lies in it. */
 #include "transport/shm/shm_group_int.h"
 
 #include "log.h"
@@ -459,4 +459,32 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
         return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
                         : tacl__shm_pair_mismatch(g, fp, bad, me, sent[bad], recv_bytes[bad], eb);
     return TACL_OK;
+}
+
+tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, void *recv,
+                                      size_t bytes, int root, const tacl__fp_t *fp,
+                                      uint64_t deadline, int *done, tacl__errbuf_t *eb)
+{
+    const int me = g->rank;
+    *done = 0;
+    uint64_t info[2] = {0, bytes}, aux = 0; /* the root's data: offset in its region, bytes */
+    if (me == root) {
+        int k = mem_lookup(g, send, bytes, &info[0]);
+        if (k < 0) k = mem_lookup(g, recv, bytes, &info[0]);
+        if (k >= 0) aux = g->mem[k].id;
+        if (send != recv) memmove(recv, send, bytes); /* before the step: peers may read recv */
+    }
+    memcpy(shm_ctrl(g, me, g->step + 1)->inl, info, sizeof info);
+    TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
+    memcpy(info, shm_ctrl(g, root, g->step)->inl, sizeof info);
+    const struct shm_mem_region *m = g->aux[root] ? mem_by_id(g, g->aux[root]) : NULL;
+    if (!m || info[1] != bytes || bytes > m->bytes || info[0] > m->bytes - bytes) return TACL_OK;
+    *done = 1;
+    g->mem_direct++;
+    const char *src[1] = {m->map[root] + info[0]};
+    char *dst[1] = {recv};
+    size_t len[1] = {bytes},
+           first[2] = {0, me == root ? 0 : (bytes + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES};
+    mem_copy_job_t job = {src, dst, len, first, 1};
+    return mem_run_tasks(g, (unsigned)first[1], mem_copy_task, &job, bytes, fp, deadline, eb);
 }

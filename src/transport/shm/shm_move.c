@@ -20,6 +20,12 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     const char *in = send;
     char *outp = recv;
     size_t off = 0;
+    if (g->shared_mem > 0 && bytes > g->oneshot) { /* bytes: the same wherever fp is */
+        int done;
+        tacl_status_t st =
+            tacl__shm_mem_broadcast(g, send, recv, bytes, root, fp, deadline_ns, &done, eb);
+        if (st != TACL_OK || done) return st;
+    }
     if (me == root && bytes && in != outp) memmove(outp, in, bytes);
     do {
         size_t c = shm_min(g->slot, bytes - off);
