@@ -468,11 +468,13 @@ tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, vo
     const int me = g->rank;
     *done = 0;
     uint64_t info[2] = {0, bytes}, aux = 0; /* the root's data: offset in its region, bytes */
+    int from_send = 0;                      /* the peers read the root's send (else its recv) */
     if (me == root) {
         int k = mem_lookup(g, send, bytes, &info[0]);
+        from_send = k >= 0;
         if (k < 0) k = mem_lookup(g, recv, bytes, &info[0]);
         if (k >= 0) aux = g->mem[k].id;
-        if (send != recv) memmove(recv, send, bytes); /* before the step: peers may read recv */
+        if (!from_send && send != recv) memmove(recv, send, bytes); /* peers may read recv */
     }
     memcpy(shm_ctrl(g, me, g->step + 1)->inl, info, sizeof info);
     TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
@@ -481,10 +483,12 @@ tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, vo
     if (!m || info[1] != bytes || bytes > m->bytes || info[0] > m->bytes - bytes) return TACL_OK;
     *done = 1;
     g->mem_direct++;
-    const char *src[1] = {m->map[root] + info[0]};
+    /* The root copies its send into its recv (when the peers read its send) while they copy. */
+    const char *src[1] = {me == root ? (const char *)send : m->map[root] + info[0]};
     char *dst[1] = {recv};
+    int copy = me != root || (from_send && send != recv);
     size_t len[1] = {bytes},
-           first[2] = {0, me == root ? 0 : (bytes + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES};
+           first[2] = {0, copy ? (bytes + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES : 0};
     mem_copy_job_t job = {src, dst, len, first, 1};
     return mem_run_tasks(g, (unsigned)first[1], mem_copy_task, &job, bytes, fp, deadline, eb);
 }
