@@ -17,12 +17,13 @@ import sys as _sys
 from ._errors import (TaclError, InvalidArgument, TaclTimeout, PeerLost, Unreachable, Mismatch,
                       Unavailable, BootstrapError, GpuError, Closed)
 from ._buffers import DTYPE_NAMES as dtypes
-from .comm import Communicator, DeviceComm, init, world, finalize, OPS
+from .comm import Communicator, DeviceComm, SharedMemory, init, world, finalize, OPS
 from .mq import MessageQueue
 from . import _lib, _ops
 
 __version__ = "0.1.0"
-__all__ = ["init", "world", "finalize", "Communicator", "DeviceComm", "MessageQueue",
+__all__ = ["init", "world", "finalize", "Communicator", "DeviceComm", "SharedMemory",
+           "MessageQueue",
            "TaclError", "InvalidArgument", "TaclTimeout", "PeerLost", "Unreachable", "Mismatch",
            "Unavailable", "BootstrapError", "GpuError", "Closed", "library_path", "version",
            "info", "register_ops", "dtypes", "parallel"]

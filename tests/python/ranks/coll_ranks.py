@@ -159,7 +159,8 @@ def run(K):
                "%s all_to_all %s list[%d]" % (K.name, dt, q))
         # gather to rank 0, scatter from the last rank
         out = K.empty((N, C), dt) if R == 0 else None
-        comm.gather(K.make(ins[R], dt), out, root=0)
+        got = comm.gather(K.make(ins[R], dt), out, root=0)
+        ok(got is out, "%s gather %s returns its output (None off the root)" % (K.name, dt))
         if R == 0:
             eq(K, out, allv, dt, "sum", "%s gather %s" % (K.name, dt))
         outs = [K.empty((C,), dt) for _ in range(N)] if R == 0 else None
@@ -169,7 +170,8 @@ def run(K):
                 eq(K, outs[q], ins[q], dt, "sum", "%s gather %s list[%d]" % (K.name, dt, q))
         src = N - 1
         out = K.empty((C,), dt)
-        comm.scatter(out, K.make(allv, dt) if R == src else None, root=src)
+        got = comm.scatter(out, K.make(allv, dt) if R == src else None, root=src)
+        ok(got is out, "%s scatter %s returns its output" % (K.name, dt))
         eq(K, out, ins[R], dt, "sum", "%s scatter %s" % (K.name, dt))
         out = K.empty((C,), dt)
         comm.scatter(out, [K.make(ins[q], dt) for q in range(N)] if R == src else None, src=src)
