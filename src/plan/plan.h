@@ -200,11 +200,12 @@ void tacl__plan_destroy(tacl__plan_t *p);
 /* The layout with these sizes (ep 0: any), or NULL. */
 const tacl__layout_t *tacl__plan_find(const tacl__plan_t *p, int tp, int pp, int ep);
 
-/* Printers (plan_out.c). max_rows 0: all layouts. model_arg: what the user gave (for vLLM). */
+/* Printers (plan_out.c: text, plan_out_json.c, plan_out_dot.c). max_rows 0: all layouts.
+ * model_arg: what the user gave (for vLLM). */
 void tacl__plan_print_text(const tacl__plan_t *p, const char *model_arg, int max_rows, FILE *f);
 void tacl__plan_print_json(const tacl__plan_t *p, const char *model_arg, FILE *f);
 void tacl__plan_print_dot(const tacl__plan_t *p, FILE *f);
-/* The vLLM command line for each host of layout l. */
+/* The vLLM command line for each host of layout l (plan_out_vllm.c). */
 void tacl__plan_print_vllm(const tacl__plan_t *p, const tacl__layout_t *l, const char *model_arg,
                            FILE *f);
 

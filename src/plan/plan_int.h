@@ -1,5 +1,6 @@
 /* plan_int.h — what the planner's files share: the types of a group, a replica and a layout's
- * shape and result, and the steps of tacl__plan_create (private to src/plan). */
+ * shape and result, the steps of tacl__plan_create, and what the printers of `tacl plan` share
+ * (plan_out*.c: names, instances, the vLLM command of a host) (private to src/plan). */
 #ifndef TACL_PLAN_PLAN_INT_H
 #define TACL_PLAN_PLAN_INT_H
 
@@ -75,5 +76,37 @@ void tacl__plan_eval(tacl__plan_t *p, tacl__layout_t *l);
 
 /* plan_mixed.c: unequal hosts, each class planned alone. */
 void tacl__plan_mixed(tacl__plan_t *p, const tacl__model_t *m);
+
+/* plan_out.c: what every printer shares. A layout's name ("TP2 PP1 DP4"), its layers per
+ * stage ("40,40"), and its instances (vLLM processes that share a rendezvous) with their size. */
+void tacl__plan_out_layout_name(const tacl__layout_t *l, char *buf, size_t len);
+void tacl__plan_out_partition(const tacl__layout_t *l, char *buf, size_t len);
+void tacl__plan_out_instances(const tacl__layout_t *l, int *ninst, int *size);
+
+/* plan_out_vllm.c: the vLLM commands, which plan_out_json.c prints as JSON. */
+#define PLAN_OUT_ARGS       48
+#define PLAN_OUT_ENVS       8
+#define PLAN_OUT_STORE_PORT 29501
+
+/* One host's command of one instance: environment and argv, as printed and as JSON. */
+typedef struct {
+    int inst, node, nnodes, host, store_host;
+    char env[PLAN_OUT_ENVS][2][160];
+    int nenv;
+    char argv[PLAN_OUT_ARGS][160];
+    int argc;
+    char comment[160]; /* printed after the command (Ray's second step) */
+} tacl__plan_out_cmd_t;
+
+/* The distinct hosts of instance inst in node order, with the ranks each holds; returns the
+ * count. */
+int tacl__plan_out_inst_hosts(const tacl__plan_t *p, const tacl__layout_t *l, int inst, int *hosts,
+                              int *cnt);
+/* The command of node j of instance inst (k nodes; store: the store's host). */
+void tacl__plan_out_cmd(const tacl__plan_t *p, const tacl__layout_t *l, const char *model_arg,
+                        int inst, const int *hosts, const int *cnt, int k, int j, int store,
+                        tacl__plan_out_cmd_t *m);
+/* The argv of the standalone store a host other than node 0 runs, NULL-terminated. */
+extern const char *const tacl__plan_out_store_argv[];
 
 #endif

@@ -11,7 +11,7 @@
  * leave nothing behind: no connection, no parked request.
  * fuzz-sources: src/boot/store_server.c src/boot/store_client.c src/core/auth.c
  * fuzz-sources: src/boot/store_table.c src/boot/store_conn.c src/boot/store_wait.c
- * fuzz-sources: src/boot/store_handlers.c
+ * fuzz-sources: src/boot/store_handlers.c src/boot/store_client_conn.c src/boot/store_client_ops.c
  * fuzz-sources: src/core/sha256.c src/core/settings.c src/core/log.c src/core/status.c
  */
 #include "fuzz_common.h"
