@@ -64,6 +64,10 @@ tacl_test(NAME mp_mem_values3 LABELS mp TIMEOUT 240 SOURCES ${CMAKE_CURRENT_LIST
   COMMAND $<TARGET_FILE:mp_mem_values3> values 3)
 tacl_test(NAME mp_mem_values8 LABELS mp TIMEOUT 240 COMMAND $<TARGET_FILE:mp_mem_values3> values 8)
 tacl_test(NAME mp_mem_kill LABELS mp fault TIMEOUT 120 COMMAND $<TARGET_FILE:mp_mem_values3> kill)
+foreach(c all_gather broadcast)
+  tacl_test(NAME mp_mem_kill_${c} LABELS mp fault TIMEOUT 120
+    COMMAND $<TARGET_FILE:mp_mem_values3> kill ${c})
+endforeach()
 tacl_test(NAME mp_mem_unshared LABELS mp TIMEOUT 120
   COMMAND $<TARGET_FILE:mp_mem_values3> unshared)
 tacl_test(NAME mp_mem_hier LABELS mp TIMEOUT 120 COMMAND $<TARGET_FILE:mp_mem_values3> hier)

@@ -14,8 +14,9 @@
  * and small counts (copied), and counts that disagree (TACL_ERR_MISMATCH naming the pair);
  * broadcast from a root's region (straight from it) and from its malloc'd memory (copied unless
  * its recv is in a region).
- * "kill": 3 ranks, rank 2 killed with SIGKILL before an all_reduce in shared memory: the others
- * fail with TACL_ERR_PEER_LOST naming it, within seconds. "unshared" (root): one rank changes
+ * "kill [all_reduce|all_gather|broadcast]": 3 ranks, rank 2 killed with SIGKILL before that
+ * collective in shared memory: the others fail with TACL_ERR_PEER_LOST naming it, within
+ * seconds. "unshared" (root): one rank changes
  * its user and cannot map the others' memory, so none is shared and all copy, with right
  * values. "hier": 4 ranks on 2 fake hosts, the
  * collectives crossing hosts with each host's buffers in its regions. "hosts": 3 ranks on 3 fake
@@ -376,21 +377,36 @@ static int values_body(tacl_comm_t *w, void *arg)
     return bad;
 }
 
+/* Rank 2 dies by SIGKILL; the others then run the collective `arg` names (all_reduce,
+ * all_gather or broadcast) straight in shared memory and must fail with TACL_ERR_PEER_LOST
+ * naming it, within seconds. */
 static int kill_body(tacl_comm_t *w, void *arg)
 {
-    (void)arg;
-    int me = tacl_comm_rank(w);
-    float *a;
+    const char *what = arg;
+    int me = tacl_comm_rank(w), n = tacl_comm_size(w);
+    float *a, *b;
     OK(tacl_mem_alloc(w, REGION, (void **)&a));
+    OK(tacl_mem_alloc(w, REGION, (void **)&b));
+    size_t per = COUNT / (size_t)n;
+    uint64_t ops = tacl__shm_mem_direct_ops(w->shm);
     OK(tacl_all_reduce(w, a, a, COUNT, TACL_FLOAT32, TACL_SUM));
+    OK(tacl_all_gather(w, a, b, per, TACL_FLOAT32));
+    OK(tacl_broadcast(w, me == 1 ? a : NULL, b, COUNT, TACL_FLOAT32, 1));
+    CHECK(tacl__shm_mem_direct_ops(w->shm) == ops + 3);
     if (me == 2) kill(getpid(), SIGKILL);
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
-    tacl_status_t st = tacl_all_reduce(w, a, a, COUNT, TACL_FLOAT32, TACL_SUM);
+    tacl_status_t st;
+    if (!strcmp(what, "all_gather"))
+        st = tacl_all_gather(w, a, b, per, TACL_FLOAT32);
+    else if (!strcmp(what, "broadcast"))
+        st = tacl_broadcast(w, me == 1 ? a : NULL, b, COUNT, TACL_FLOAT32, 1);
+    else
+        st = tacl_all_reduce(w, a, a, COUNT, TACL_FLOAT32, TACL_SUM);
     gettimeofday(&t1, NULL);
     double took = (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_usec - t0.tv_usec);
     if (st != TACL_ERR_PEER_LOST || !strstr(tacl_comm_last_error(w), "rank 2") || took > 10) {
-        fprintf(stderr, "rank %d: %s after %.1f s: %s\n", me, tacl_status_name(st), took,
+        fprintf(stderr, "rank %d: %s: %s after %.1f s: %s\n", me, what, tacl_status_name(st), took,
                 tacl_comm_last_error(w));
         return 1;
     }
@@ -455,7 +471,7 @@ static int hier_body(tacl_comm_t *w, void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) FAIL("usage: test_mem values N | kill | unshared | hier | hosts");
+    if (argc < 2) FAIL("usage: test_mem values N | kill [COLL] | unshared | hier | hosts");
     mpw_opts_t o = {.timeout_s = 240};
     int rc;
     if (!strcmp(argv[1], "values")) {
@@ -463,7 +479,10 @@ int main(int argc, char **argv)
         rc = mpw_run(n, values_body, NULL, &o);
     } else if (!strcmp(argv[1], "kill")) {
         o.env = "TACL_TIMEOUT=60";
-        rc = mpw_run(3, kill_body, NULL, &o);
+        const char *coll = argc > 2 ? argv[2] : "all_reduce";
+        if (strcmp(coll, "all_reduce") && strcmp(coll, "all_gather") && strcmp(coll, "broadcast"))
+            FAIL("kill: unknown collective '%s'", coll);
+        rc = mpw_run(3, kill_body, (void *)coll, &o);
         if (mpw_rank_signal(2) == SIGKILL && mpw_rank_status(0) == 0 && mpw_rank_status(1) == 0)
             rc = 0;
         else
