@@ -34,8 +34,7 @@ static tacl_status_t dg_take_notes(void *arg, int q, const void *val, size_t len
     for (int j = 0; j < r->n; j++) {
         const char *z = p < end ? memchr(p, '\0', (size_t)(end - p)) : NULL;
         if (!z) return dg_bad(eb, q, "link notes", len);
-        snprintf(r->info[(size_t)q * (size_t)r->n + (size_t)j], TACL_DOCTOR_INFO_MAX, "%.*s",
-                 TACL_DOCTOR_INFO_MAX - 1, p);
+        TACL_CHECK(tacl__doctor_set_info(r, q, j, p));
         p = z + 1;
     }
     return p == end ? TACL_OK : dg_bad(eb, q, "link notes", len);

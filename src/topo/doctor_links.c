@@ -46,7 +46,9 @@ static void dl_pair(const tacl__doctor_report_t *r, FILE *f, size_t i, size_t j,
     else
         snprintf(lat, sizeof lat, "-");
     tacl__doctor_fmt_gbs(bw, sizeof bw, l->gbs);
-    const char *ij = r->info[i * n + j], *ji = r->info[j * n + i], *how = ij[0] ? ij : ji;
+    const char *ij = tacl__doctor_info(r, (int)i, (int)j),
+               *ji = tacl__doctor_info(r, (int)j, (int)i);
+    const char *how = ij[0] ? ij : ji;
     if (!dl_linked(r, i, j)) {
         fprintf(f, "  %-9s %-25s %10s %12s  UNREACHABLE: %s\n", pair, hosts, "-", "-",
                 how[0] ? how : "no connection either way");

@@ -31,11 +31,11 @@ tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out)
     r->host_names = calloc((size_t)n, sizeof *r->host_names);
     r->host_of = calloc((size_t)n, sizeof *r->host_of);
     r->reach = calloc(nn, 1);
-    r->info = calloc(nn, sizeof *r->info);
+    r->notes = tacl__doctor_notes_create(n);
     r->links = calloc(nn, sizeof *r->links);
     r->comp = calloc((size_t)n, sizeof *r->comp);
     r->cpu = calloc((size_t)n, sizeof *r->cpu);
-    if (!r->host_ids || !r->host_names || !r->host_of || !r->reach || !r->info || !r->links ||
+    if (!r->host_ids || !r->host_names || !r->host_of || !r->reach || !r->notes || !r->links ||
         !r->comp || !r->cpu)
         goto nomem;
     for (size_t k = 0; k < nn; k++)
@@ -60,7 +60,7 @@ void tacl__doctor_report_destroy(tacl__doctor_report_t *r)
     free(r->host_names);
     free(r->host_of);
     free(r->reach);
-    free(r->info);
+    tacl__doctor_notes_destroy(r->notes);
     free(r->links);
     free(r->link_errs);
     free(r->comp);

@@ -58,6 +58,8 @@ typedef struct {
     uint8_t mask[TACL_DOCTOR_CPU_BYTES]; /* its affinity mask, CPU c in bit c % 8 of byte c / 8 */
 } tacl__doctor_cpu_t;
 
+typedef struct tacl__doctor_notes tacl__doctor_notes_t; /* doctor_notes.c */
+
 typedef struct {
     int n;                                    /* ranks */
     int nhosts;                               /* distinct host ids */
@@ -65,7 +67,7 @@ typedef struct {
     char (*host_names)[TACL_DOCTOR_HOST_MAX]; /* short names for people (tacl__doctor_finish) */
     int *host_of;                             /* rank -> host */
     uint8_t *reach;                           /* n*n direct links, identical on every rank */
-    char (*info)[TACL_DOCTOR_INFO_MAX]; /* n*n: info[i*n+j] = how rank i reached j or why not */
+    tacl__doctor_notes_t *notes;        /* how rank i reached j or why not: tacl__doctor_info */
     tacl__doctor_link_t *links;         /* n*n, [i*n+j] with i < j */
     tacl__doctor_link_err_t *link_errs; /* the pairs whose measurement failed, and why */
     int nlink_errs;
@@ -81,6 +83,13 @@ typedef struct {
     double *hgbs;    /* nhosts*nhosts: best measured bandwidth between the hosts (0: none) */
     double *hlat;    /* nhosts*nhosts: best measured latency (us; 0: none) */
 } tacl__doctor_report_t;
+
+/* The notes of pair (i, j): how rank i reached j, or why it did not ("" when none). Texts are
+ * kept once each (at most TACL_DOCTOR_INFO_MAX - 1 bytes); the setter fails only for memory. */
+tacl_status_t tacl__doctor_set_info(tacl__doctor_report_t *r, int i, int j, const char *text);
+const char *tacl__doctor_info(const tacl__doctor_report_t *r, int i, int j);
+tacl__doctor_notes_t *tacl__doctor_notes_create(int n);
+void tacl__doctor_notes_destroy(tacl__doctor_notes_t *t);
 
 /* Allocates a report for n ranks: every link unmeasured (-1), every smoke test not run. */
 tacl_status_t tacl__doctor_report_create(int n, tacl__doctor_report_t **out);

@@ -25,11 +25,13 @@ static const char *doctor_why(const tacl__doctor_report_t *r, int a, int b, int 
             if (r->host_of[j] != b) continue;
             *ri = (int)i;
             *rj = (int)j;
-            if (r->info[i * n + j][0]) return r->info[i * n + j];
-            if (r->info[j * n + i][0]) {
+            const char *ij = tacl__doctor_info(r, (int)i, (int)j);
+            if (ij[0]) return ij;
+            const char *ji = tacl__doctor_info(r, (int)j, (int)i);
+            if (ji[0]) {
                 *ri = (int)j;
                 *rj = (int)i;
-                return r->info[j * n + i];
+                return ji;
             }
         }
     }

@@ -5,7 +5,7 @@
  * two ranks each, failed smoke tests, the CPUs each host's ranks may use (affinity masks,
  * quotas) and the warning where they are fewer than the ranks, the links of 40 ranks summed up
  * by host pair with the pairs that stand out, 50 hosts (no host matrix: the pairs without a
- * link), and the JSON and Graphviz forms of the chain. */
+ * link), the JSON and Graphviz forms of the chain, and the per-pair notes of 300 ranks. */
 #include "check.h"
 #include "topo/cluster.h"
 #include "topo/doctor_report.h"
@@ -31,8 +31,11 @@ static tacl__doctor_report_t *make(int n, const char *const *hosts, int nl, cons
         int lo = a < b ? a : b, hi = a < b ? b : a;
         r->links[lo * n + hi].gbs = gbs ? gbs[k] : -1;
         r->links[lo * n + hi].lat_us = lat ? lat[k] : -1;
-        snprintf(r->info[a * n + b], TACL_DOCTOR_INFO_MAX, "tcp 10.0.%d.%d:1234 (eth0)", a, b);
-        snprintf(r->info[b * n + a], TACL_DOCTOR_INFO_MAX, "tcp 10.0.%d.%d:1234 (eth0)", b, a);
+        char t[64];
+        snprintf(t, sizeof t, "tcp 10.0.%d.%d:1234 (eth0)", a, b);
+        CHECK(tacl__doctor_set_info(r, a, b, t) == TACL_OK);
+        snprintf(t, sizeof t, "tcp 10.0.%d.%d:1234 (eth0)", b, a);
+        CHECK(tacl__doctor_set_info(r, b, a, t) == TACL_OK);
     }
     /* Ranks of one host always reach each other (shared memory). */
     for (int i = 0; i < n; i++)
@@ -40,9 +43,11 @@ static tacl__doctor_report_t *make(int n, const char *const *hosts, int nl, cons
             if (!strcmp(hosts[i], hosts[j])) r->reach[i * n + j] = 1;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
-            if (i != j && !r->reach[i * n + j])
-                snprintf(r->info[i * n + j], TACL_DOCTOR_INFO_MAX,
-                         "connect to 10.9.%d.%d:1234: No route to host", i, j);
+            if (i != j && !r->reach[i * n + j]) {
+                char t[80];
+                snprintf(t, sizeof t, "connect to 10.9.%d.%d:1234: No route to host", i, j);
+                CHECK(tacl__doctor_set_info(r, i, j, t) == TACL_OK);
+            }
     snprintf(r->store, sizeof r->store, "10.0.0.1:29500");
     for (int k = 0; k < TACL_DOCTOR_NSMOKE; k++) {
         r->smoke[k].ran = 1;
@@ -476,8 +481,53 @@ static void test_errors(void)
     tacl__doctor_report_destroy(r);
 }
 
+/* The notes of 300 ranks: texts shared by many pairs (a peer's address), texts of one pair,
+ * one past TACL_DOCTOR_INFO_MAX (cut), "" (none): each read back as set, across the table's
+ * growth; setting a pair again replaces its text. */
+static void test_notes(void)
+{
+    const int n = 300;
+    tacl__doctor_report_t *r;
+    CHECK_OK(tacl__doctor_report_create(n, &r));
+    char t[200], want[200];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j) continue;
+            if ((i + j) % 97 == 0)
+                snprintf(t, sizeof t, "connect to 10.9.%d.%d:1234: No route to host", i, j);
+            else
+                snprintf(t, sizeof t, "tcp 10.0.%d.%d:%d (eth0)", j / 256, j % 256, 40000 + j);
+            CHECK_OK(tacl__doctor_set_info(r, i, j, t));
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j)
+                want[0] = '\0';
+            else if ((i + j) % 97 == 0)
+                snprintf(want, sizeof want, "connect to 10.9.%d.%d:1234: No route to host", i, j);
+            else
+                snprintf(want, sizeof want, "tcp 10.0.%d.%d:%d (eth0)", j / 256, j % 256,
+                         40000 + j);
+            if (strcmp(tacl__doctor_info(r, i, j), want) != 0) {
+                fprintf(stderr, "note %d-%d: '%s', expected '%s'\n", i, j,
+                        tacl__doctor_info(r, i, j), want);
+                exit(1);
+            }
+        }
+    memset(t, 'x', sizeof t - 1);
+    t[sizeof t - 1] = '\0';
+    CHECK_OK(tacl__doctor_set_info(r, 0, 1, t));
+    CHECK(strlen(tacl__doctor_info(r, 0, 1)) == TACL_DOCTOR_INFO_MAX - 1);
+    CHECK(strncmp(tacl__doctor_info(r, 0, 1), t, TACL_DOCTOR_INFO_MAX - 1) == 0);
+    CHECK_OK(tacl__doctor_set_info(r, 0, 2, ""));
+    CHECK(strcmp(tacl__doctor_info(r, 0, 2), "") == 0);
+    CHECK(strcmp(tacl__doctor_info(r, 1, 2), "tcp 10.0.0.2:40002 (eth0)") == 0);
+    tacl__doctor_report_destroy(r);
+}
+
 int main(void)
 {
+    test_notes();
     test_chain();
     test_ring_without_diagonals();
     test_disconnected();

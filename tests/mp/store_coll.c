@@ -319,7 +319,7 @@ static void sc_doctor_rank(int r, int n)
                     want[TACL_DOCTOR_INFO_MAX - 1] = '\0';
                 } else
                     snprintf(want, sizeof want, j == q ? "" : "tcp from %d to %d", q, j);
-                CHECK(strcmp(rep->info[q * n + j], want) == 0);
+                CHECK(strcmp(tacl__doctor_info(rep, q, j), want) == 0);
             }
     /* 3. Pair figures of the peers above, a failure text for pair 1-3. */
     tacl__doctor_pair_t row[SC_DOC_N];
