@@ -2,7 +2,8 @@
  * `shm_group ops N`: every collective on N ranks, several types and operators, counts from 0 to
  * 2^20+3, in place and out of place, against expectations computed here from every rank's
  * inputs (each rank can generate any rank's data); all_reduce results are also compared bitwise
- * across ranks. `shm_group errors`: mismatched calls (count, operator, root, v-sizes) fail on
+ * across ranks; large all_reduce and reduce with each rank's buffers at its own offsets modulo
+ * 4 KiB. `shm_group errors`: mismatched calls (count, operator, root, v-sizes) fail on
  * every rank and leave the group usable; a missing rank gives TIMEOUT naming it and breaks the
  * group; a rank killed mid-operation gives PEER_LOST naming it within a second. Every run ends
  * by checking that no segment of ours is left in /dev/shm. */
@@ -10,6 +11,7 @@
 #include "clock.h"
 #include "mp_fork.h"
 #include "transport/shm/shm_group.h"
+#include "transport/shm/shm_group_int.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -282,6 +284,41 @@ static void check_reduce(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb
     }
 }
 
+/* Large all_reduce and reduce with each rank's buffers at its own offsets modulo 4 KiB (the
+ * malloc'd page plus 16 bytes among them): each rank places its data in its slots away from its
+ * buffers (shm_ar_shift) and publishes where; values checked on every rank, and the ranks'
+ * published shifts must differ in some case (the peers then read at shifts not their own). */
+static void check_all_reduce_offsets(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
+{
+    int n = ctx->size, me = ctx->rank, salt = 300, differed = 0;
+    const tcase_t *c = &ar_cases[0];
+    size_t es = tacl_dtype_size(c->dt), count = BIG, bytes = count * es;
+    char *mem = xmalloc(2 * bytes + 4 * 4096), *want = xmalloc(bytes);
+    char *base = (char *)(((uintptr_t)mem + 4095) & ~(uintptr_t)4095);
+    for (int t = 0; t < 4; t++) {
+        size_t off = ((size_t)me * 1040 + (size_t)t * 16 + (t == 0 ? 16 : 0)) % 4096;
+        off &= ~(es - 1);
+        char *send = base + off, *recv = base + bytes + 4096 + (off + (size_t)t * 528) % 4096;
+        recv = (char *)((uintptr_t)recv & ~(uintptr_t)(es - 1));
+        salt++;
+        fill(c, send, count, salt, me);
+        for (size_t i = 0; i < count; i++)
+            expect(c, want, i, salt, n, i);
+        tacl__fp_t fp = mkfp(TACL_COLL_ALL_REDUCE, c->dt, c->op, -1, count);
+        CHECK_OK(tacl__shm_all_reduce(g, send, recv, count, c->dt, c->op, &fp, dl(), eb));
+        CHECK(!memcmp(recv, want, bytes));
+        for (int r = 1; r < n; r++)
+            if ((g->aux[r] & 4032) != (g->aux[0] & 4032)) differed = 1;
+        fp = mkfp(TACL_COLL_REDUCE, c->dt, c->op, n - 1, count);
+        CHECK_OK(tacl__shm_reduce(g, send, me == n - 1 ? recv : NULL, count, c->dt, c->op, n - 1,
+                                  &fp, dl(), eb));
+        if (me == n - 1) CHECK(!memcmp(recv, want, bytes));
+    }
+    CHECK(n < 2 || differed);
+    free(want);
+    free(mem);
+}
+
 static unsigned char byte_of(int salt, int r, size_t j)
 {
     return (unsigned char)key(salt, r, j);
@@ -527,6 +564,7 @@ static int ops_main(mp_ctx_t *ctx, void *arg)
     tacl__shm_group_t *g = make_group(ctx, ranks, &eb);
     check_all_reduce(ctx, g, &eb);
     check_reduce(ctx, g, &eb);
+    check_all_reduce_offsets(ctx, g, &eb);
     check_broadcast(ctx, g, &eb);
     check_all_gatherv(ctx, g, &eb);
     check_reduce_scatter(ctx, g, &eb);

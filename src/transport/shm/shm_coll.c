@@ -5,6 +5,7 @@
 #include "reduce.h"
 #include "transport/shm/shm_pool.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* ---- Large all_reduce phases, cut into tasks that the caller and its helpers share. ---- */
@@ -16,6 +17,7 @@ typedef struct {
     const char *in; /* the chunk's input */
     char *out;      /* the chunk's output (NULL: not wanted here) */
     size_t c, per, lo_me, hi_me, es, tile;
+    size_t shift; /* where my data starts in my slots (shm_ar_shift); the peers' in g->aux */
     tacl_dtype_t dt;
     tacl_op_t op;
     int phase;
@@ -28,6 +30,42 @@ static unsigned shm_ar_tasks(const shm_ar_job_t *j)
     return (unsigned)((len + j->tile - 1) / j->tile);
 }
 
+/* Rank r's data in its buffer of the step just taken: its slot plus the shift it published with
+ * the operation's first step (kept below a page, whatever the segment holds). */
+static inline const char *shm_ar_cur(tacl__shm_group_t *g, int r)
+{
+    return shm_cur(g, r) + (g->aux[r] & (SHM_PAGE - SHM_ALIGN));
+}
+
+/* Where my data starts in my slots for this operation: the cache-line offset that keeps both of
+ * my slots farthest, modulo 4 KiB, from the caller's input and output. A copy whose source and
+ * destination are a few bytes apart modulo 4 KiB has its loads wait on unrelated stores
+ * (4K aliasing); with the slots at fixed offsets, the usual malloc'd buffer (a page plus 16
+ * bytes) sat 16 bytes from one of them, and every large all_reduce that used that slot took 3x
+ * as long (measured on the 2-core development VM: 1 MiB between 2 ranks, 850-1050 us against
+ * 330-350 us, in alternate runs as the step parity chose the slot). */
+static size_t shm_ar_shift(tacl__shm_group_t *g, const void *in, const void *out)
+{
+    const uintptr_t user[2] = {(uintptr_t)in, (uintptr_t)(out ? out : in)};
+    size_t best = 0, best_d = 0;
+    for (size_t c = 0; c < SHM_PAGE; c += SHM_ALIGN) {
+        size_t d = SHM_PAGE;
+        for (uint64_t p = 0; p < 2; p++) {
+            uintptr_t b = (uintptr_t)shm_buf(g, g->rank, p) + c;
+            for (int k = 0; k < 2; k++) {
+                size_t x = (size_t)((b - user[k]) & (SHM_PAGE - 1));
+                size_t dist = x < SHM_PAGE - x ? x : SHM_PAGE - x;
+                if (dist < d) d = dist;
+            }
+        }
+        if (d > best_d) {
+            best_d = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* Elements [a, b) of the chunk, all outside my slice: copied into my slot (copy-in), or out of
  * their owners' slots (copy-out; element x belongs to rank x / per). */
 static void shm_ar_copy(const shm_ar_job_t *j, size_t a, size_t b)
@@ -36,12 +74,12 @@ static void shm_ar_copy(const shm_ar_job_t *j, size_t a, size_t b)
     const size_t es = j->es;
     if (a >= b) return;
     if (j->phase == SHM_PHASE_COPY_IN) {
-        memcpy(shm_next(g) + a * es, j->in + a * es, (b - a) * es);
+        memcpy(shm_next(g) + j->shift + a * es, j->in + a * es, (b - a) * es);
         return;
     }
     for (size_t x = a; x < b;) {
         size_t r = x / j->per, e = shm_min(b, (r + 1) * j->per);
-        memcpy(j->out + x * es, shm_cur(g, (int)r) + x * es, (e - x) * es);
+        memcpy(j->out + x * es, shm_ar_cur(g, (int)r) + x * es, (e - x) * es);
         x = e;
     }
 }
@@ -62,8 +100,8 @@ static void shm_ar_task(void *arg, unsigned k)
             size_t m = shm_min(blk, b - x);
             for (int r = 0; r < n; r++)
                 srcs[r] = r == me ? (const void *)(j->in + x * es)
-                                  : (const void *)(shm_cur(g, r) + x * es);
-            char *dst = shm_next(g) + x * es;
+                                  : (const void *)(shm_ar_cur(g, r) + x * es);
+            char *dst = shm_next(g) + j->shift + x * es;
             tacl__reduce_many(dst, srcs, n, m, j->dt, j->op);
             tacl__reduce_finish(dst, m, j->dt, j->op, n);
             if (j->out) memcpy(j->out + x * es, dst, m * es);
@@ -89,6 +127,7 @@ static tacl_status_t shm_reduce_chunks(tacl__shm_group_t *g, const char *in, cha
     const size_t align = SHM_ALIGN / es > 0 ? SHM_ALIGN / es : 1;
     shm_ar_job_t job = {.g = g, .es = es, .dt = dt, .op = op};
     job.tile = (SHM_TASK_BYTES / es + align - 1) / align * align;
+    job.shift = shm_ar_shift(g, in, want ? outp : NULL);
     for (size_t off = 0; off < count;) {
         size_t c = shm_min(cmax, count - off);
         /* Slice r of this chunk: [lo(r), lo(r+1)), cache-line aligned. */
@@ -101,7 +140,7 @@ static tacl_status_t shm_reduce_chunks(tacl__shm_group_t *g, const char *in, cha
         tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
         job.phase = SHM_PHASE_COPY_IN;
         tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
-        st = tacl__shm_step(g, off == 0, fp, 0, deadline, eb);
+        st = tacl__shm_step(g, off == 0, fp, job.shift, deadline, eb);
         if (st != TACL_OK) return st;
         job.phase = SHM_PHASE_REDUCE;
         tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);

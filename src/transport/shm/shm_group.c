@@ -165,7 +165,7 @@ tacl_status_t tacl__shm_group_create(const tacl__shm_group_config_t *cfg, tacl__
 
     size_t ctrl_off = shm_round(sizeof(shm_hdr_t), SHM_PAGE);
     size_t data_off = ctrl_off + shm_round((size_t)n * SHM_RANK_CTRL, SHM_PAGE);
-    size_t cnt_off = data_off + (size_t)n * 2 * (g->slot + SHM_PAGE);
+    size_t cnt_off = data_off + (size_t)n * 2 * SHM_BUF_STRIDE(g);
     g->cnt_stride = shm_round((size_t)n * 2 * sizeof(uint64_t), SHM_ALIGN);
     size_t total = cnt_off + shm_round((size_t)n * 2 * g->cnt_stride, SHM_PAGE);
     st = tacl__shm_seg_open(x, "grp", total, &g->seg, eb);

@@ -124,6 +124,11 @@ static inline size_t shm_min(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+/* A data buffer's stride: the slot, up to a page of the layout's offset below, and up to a page
+ * of an operation's shift (shm_coll.c: where a large all_reduce puts its data in the slot, away
+ * from the caller's buffers modulo 4 KiB). */
+#define SHM_BUF_STRIDE(g) ((g)->slot + 2 * (size_t)SHM_PAGE)
+
 /* Rank r's buffer for step s. Buffer k starts (k * 17 mod 64) cache lines into its own page
  * stride, so that no two buffers share their address bits below 4 KiB: a reduction that loads
  * a peer's buffer while storing into its own would otherwise hit 4K-aliasing stalls (measured:
@@ -131,7 +136,7 @@ static inline size_t shm_min(size_t a, size_t b)
 static inline char *shm_buf(tacl__shm_group_t *g, int r, uint64_t s)
 {
     size_t k = (size_t)r * 2 + (size_t)(s & 1);
-    return g->data + k * (g->slot + SHM_PAGE) + (k * 17 % 64) * SHM_ALIGN;
+    return g->data + k * SHM_BUF_STRIDE(g) + (k * 17 % 64) * SHM_ALIGN;
 }
 
 /* My buffer for the step about to be taken, and rank r's buffer of the step just taken. */
