@@ -287,3 +287,17 @@ tacl_status_t tacl__shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp
                      g->comm_ranks[receiver], g->comm_ranks[receiver],
                      (unsigned long long)(expected / es));
 }
+
+tacl_status_t tacl__shm_gatherv_pairs(tacl__shm_group_t *g, const tacl__fp_t *fp,
+                                      const uint64_t *sent, size_t send_bytes,
+                                      const size_t *recv_bytes, tacl__errbuf_t *eb)
+{
+    const int me = g->rank;
+    for (int r = 0; r < g->size; r++) {
+        if (sent[r] != recv_bytes[r])
+            return tacl__shm_pair_mismatch(g, fp, r, me, sent[r], recv_bytes[r], eb);
+        uint64_t want = shm_cnt(g, r, g->step)[me];
+        if (want != send_bytes) return tacl__shm_pair_mismatch(g, fp, me, r, send_bytes, want, eb);
+    }
+    return TACL_OK;
+}

@@ -180,6 +180,13 @@ tacl_status_t tacl__shm_pair_mismatch(tacl__shm_group_t *g, const tacl__fp_t *fp
                                       int receiver, uint64_t sent, uint64_t expected,
                                       tacl__errbuf_t *eb);
 
+/* all_gatherv's counts, read at its first step: sent[r] bytes come from rank r; the first rank
+ * r that disagrees with me (sends other than I expect, or expects other than I send) fails with
+ * tacl__shm_pair_mismatch; TACL_OK when none does. */
+tacl_status_t tacl__shm_gatherv_pairs(tacl__shm_group_t *g, const tacl__fp_t *fp,
+                                      const uint64_t *sent, size_t send_bytes,
+                                      const size_t *recv_bytes, tacl__errbuf_t *eb);
+
 /* shm_mem.c. When every rank's send and recv of this large all_reduce lie in regions that all
  * ranks map, runs it there directly (*done = 1); else takes the operation's first step only,
  * and the caller goes on with the copying path (*done = 0). Every rank calls it while the group

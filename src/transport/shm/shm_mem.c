@@ -417,10 +417,11 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     /* Every rank reads the same control lines, so all decide alike. */
     const char *src[n], *bsrc[n];
     char *dst[n];
-    size_t len[n], first[n + 1], sent[n], tasks = 0, total = 0;
+    size_t len[n], first[n + 1], tasks = 0, total = 0;
+    uint64_t sent[n];
     for (int r = 0; r < n; r++) {
         memcpy(info, shm_ctrl(g, r, g->step)->inl, sizeof info);
-        sent[r] = (size_t)info[1];
+        sent[r] = info[1];
         src[r] = NULL;
         if (g->aux[r] == MEM_EMPTY && sent[r] == 0) continue;
         const struct shm_mem_region *m = g->aux[r] ? mem_by_id(g, g->aux[r]) : NULL;
@@ -430,18 +431,12 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     *done = 1;
     g->mem_direct++;
     /* A pair that disagrees: the first that involves me, as on the copying path. */
-    int bad = -1, bad_send = 0;
-    uint64_t bad_exp = 0;
-    for (int r = 0; r < n && bad < 0; r++)
-        if (sent[r] != recv_bytes[r])
-            bad = r;
-        else if ((bad_exp = shm_cnt(g, r, g->step)[me]) != send_bytes)
-            bad = r, bad_send = 1;
+    tacl_status_t bad = tacl__shm_gatherv_pairs(g, fp, sent, send_bytes, recv_bytes, eb);
     /* Blocks from the next rank on, so that the ranks do not all read rank 0's send first. */
     int nblk = 0;
     for (int i = 1; i <= n; i++) {
         int r = (me + i) % n;
-        size_t l = shm_min(recv_bytes[r], sent[r]);
+        size_t l = shm_min(recv_bytes[r], (size_t)sent[r]);
         char *d = (char *)recv + displs[r];
         if (!l || (r == me && d == (const char *)send)) continue;
         bsrc[nblk] = src[r];
@@ -455,10 +450,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     first[nblk] = tasks;
     mem_copy_job_t job = {bsrc, dst, len, first, nblk};
     TACL_CHECK(mem_run_tasks(g, (unsigned)tasks, mem_copy_task, &job, total, fp, deadline, eb));
-    if (bad >= 0)
-        return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
-                        : tacl__shm_pair_mismatch(g, fp, bad, me, sent[bad], recv_bytes[bad], eb);
-    return TACL_OK;
+    return bad;
 }
 
 tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, void *recv,

@@ -47,8 +47,7 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
     const char *in = send;
     char *outp = recv;
     size_t q = g->slot, maxb = 0, off = 0;
-    int bad = -1, bad_send = 0; /* the first pair that disagrees, and my role in it */
-    uint64_t bad_exp = 0;       /* what bad expects from me */
+    tacl_status_t bad = TACL_OK; /* a pair that disagrees, found at the first step */
     for (int r = 0; r < n; r++)
         maxb += recv_bytes[r];
     if (g->shared_mem > 0 && maxb > g->oneshot) { /* the total: the same wherever fp is */
@@ -66,14 +65,9 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
         if (off == 0) {
             /* Every rank takes as many steps as the largest contribution needs, whatever it
              * expected, so that a mismatch leaves the group in step. */
-            for (int r = 0; r < n; r++) {
+            for (int r = 0; r < n; r++)
                 if (g->aux[r] > maxb) maxb = g->aux[r];
-                if (bad >= 0) continue;
-                if (g->aux[r] != recv_bytes[r])
-                    bad = r;
-                else if ((bad_exp = shm_cnt(g, r, g->step)[me]) != send_bytes)
-                    bad = r, bad_send = 1;
-            }
+            bad = tacl__shm_gatherv_pairs(g, fp, g->aux, send_bytes, recv_bytes, eb);
         }
         for (int r = 0; r < n; r++) {
             char *dst = outp + displs[r] + off;
@@ -82,10 +76,7 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
         }
         off += q;
     } while (off < maxb);
-    if (bad >= 0)
-        return bad_send ? tacl__shm_pair_mismatch(g, fp, me, bad, send_bytes, bad_exp, eb)
-                        : tacl__shm_pair_mismatch(g, fp, bad, me, g->aux[bad], recv_bytes[bad], eb);
-    return TACL_OK;
+    return bad;
 }
 
 tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
