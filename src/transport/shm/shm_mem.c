@@ -412,8 +412,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     int ks = send_bytes ? mem_lookup(g, send, send_bytes, &info[0]) : -1;
     uint64_t aux = ks >= 0 ? g->mem[ks].id : send_bytes ? 0 : MEM_EMPTY;
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
-    memcpy(shm_ctrl(g, me, g->step + 1)->inl, info, sizeof info);
-    TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
+    TACL_CHECK(mem_propose(g, aux, info, fp, deadline, eb));
     /* Every rank reads the same control lines, so all decide alike. */
     const char *src[n], *bsrc[n];
     char *dst[n];
@@ -424,9 +423,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
         sent[r] = info[1];
         src[r] = NULL;
         if (g->aux[r] == MEM_EMPTY && sent[r] == 0) continue;
-        const struct shm_mem_region *m = g->aux[r] ? mem_by_id(g, g->aux[r]) : NULL;
-        if (!m || sent[r] > m->bytes || info[0] > m->bytes - sent[r]) return TACL_OK;
-        src[r] = m->map[r] + info[0];
+        if (!(src[r] = mem_peer(g, r, g->aux[r], 0, sent[r]))) return TACL_OK;
     }
     *done = 1;
     g->mem_direct++;
@@ -468,15 +465,13 @@ tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, vo
         if (k >= 0) aux = g->mem[k].id;
         if (!from_send && send != recv) memmove(recv, send, bytes); /* peers may read recv */
     }
-    memcpy(shm_ctrl(g, me, g->step + 1)->inl, info, sizeof info);
-    TACL_CHECK(tacl__shm_step(g, 1, fp, aux, deadline, eb));
-    memcpy(info, shm_ctrl(g, root, g->step)->inl, sizeof info);
-    const struct shm_mem_region *m = g->aux[root] ? mem_by_id(g, g->aux[root]) : NULL;
-    if (!m || info[1] != bytes || bytes > m->bytes || info[0] > m->bytes - bytes) return TACL_OK;
+    TACL_CHECK(mem_propose(g, aux, info, fp, deadline, eb));
+    const char *from = mem_peer(g, root, g->aux[root], 0, bytes);
+    if (!from) return TACL_OK;
     *done = 1;
     g->mem_direct++;
     /* The root copies its send into its recv (when the peers read its send) while they copy. */
-    const char *src[1] = {me == root ? (const char *)send : m->map[root] + info[0]};
+    const char *src[1] = {me == root ? (const char *)send : from};
     char *dst[1] = {recv};
     int copy = me != root || (from_send && send != recv);
     size_t len[1] = {bytes},
