@@ -15,3 +15,7 @@ if(MPI_C_FOUND)
 else()
   message(STATUS "tacl: MPI not found (Debian: libopenmpi-dev): bench/mpi_allreduce not built")
 endif()
+# copy_floor: the same copies and reduction with threads of one process and spin barriers, the
+# floor of a copying all_reduce on the machine (bench/RESULTS.md compares the two).
+add_executable(copy_floor ${CMAKE_CURRENT_LIST_DIR}/copy_floor.c)
+target_link_libraries(copy_floor PRIVATE tacl_internal Threads::Threads)
