@@ -1,5 +1,6 @@
 /* shm_pool.c — the helper threads of the shared-memory group (src/transport/shm/shm_pool.h):
- * every task of every job runs exactly once whatever the number of helpers and tasks; helpers
+ * every task of every job runs exactly once whatever the number of helpers and tasks (also more
+ * than one job's ticket holds); helpers
  * do take tasks; a helper stuck inside a task holds up nothing but that task: the caller and
  * the other helpers finish every other task of the job meanwhile; and a caller that waited for
  * a parked helper lets fewer helpers in, and all of them again after quiet jobs; helpers short of
@@ -139,16 +140,43 @@ static void all_back(tacl__shm_pool_t *p)
     CHECK(tacl__shm_pool_active(p) == 3);
 }
 
+/* A job of more tasks than one ticket holds (a 4 GiB copy in 64 KiB tasks is 65,536): every
+ * task runs exactly once, with helpers taking part (the pool runs it in batches). */
+#define BIG_TASKS (2u * TACL_SHM_POOL_MAX_TASKS + 7u)
+static _Atomic unsigned char big_runs[BIG_TASKS];
+static void big_task(void *arg, unsigned k)
+{
+    (void)arg;
+    CHECK(k < BIG_TASKS);
+    atomic_fetch_add_explicit(&big_runs[k], 1, memory_order_relaxed);
+}
+
+static void run_big(tacl__shm_pool_t *p)
+{
+    for (unsigned k = 0; k < BIG_TASKS; k++)
+        atomic_store(&big_runs[k], 0);
+    tacl__shm_pool_run(p, BIG_TASKS, big_task, NULL);
+    for (unsigned k = 0; k < BIG_TASKS; k++)
+        if (atomic_load(&big_runs[k]) != 1) {
+            fprintf(stderr, "task %u of %u ran %d times\n", k, BIG_TASKS,
+                    (int)atomic_load(&big_runs[k]));
+            exit(1);
+        }
+}
+
 int main(void)
 {
     static const unsigned counts[] = {0, 1, 2, 3, 7, 64, 999};
     /* No pool: the caller runs everything. */
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
         run_once(NULL, counts[c], 0, 0);
+    run_big(NULL);
     for (int helpers = 1; helpers <= 3; helpers++) {
         tacl__shm_pool_t *p = tacl__shm_pool_create(helpers);
         CHECK(p != NULL);
         tacl__shm_pool_set_runnable(p, never_loaded, 64);
+        CHECK(tacl__shm_pool_active(p) == helpers);
+        run_big(p);
         for (int rep = 0; rep < 300; rep++)
             for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
                 run_once(p, counts[c], 0, 0);

@@ -315,7 +315,8 @@ static void pool_adapt(tacl__shm_pool_t *p, unsigned ntasks, unsigned helped, in
     pool_publish(p, a);
 }
 
-void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
+/* One job of at most TACL_SHM_POOL_MAX_TASKS tasks (what the ticket's 16 bits hold). */
+static void pool_run_job(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
 {
     if (!p || ntasks <= 1 || atomic_load_explicit(&p->active, memory_order_relaxed) == 0) {
         for (unsigned k = 0; k < ntasks; k++)
@@ -323,7 +324,6 @@ void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn 
         if (p && ntasks > 1) pool_adapt(p, ntasks, 0, 0, 0);
         return;
     }
-    if (ntasks > TACL_SHM_POOL_MAX_TASKS) ntasks = TACL_SHM_POOL_MAX_TASKS;
     p->fn = fn;
     p->arg = arg;
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
@@ -349,6 +349,36 @@ void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn 
             sched_yield();
     }
     pool_adapt(p, ntasks, ntasks - mine, allowed, t0 && now - t0 >= POOL_STALL_NS);
+}
+
+/* Task base + k of the job that a batch belongs to. */
+typedef struct {
+    tacl__shm_task_fn fn;
+    void *arg;
+    unsigned base;
+} pool_batch_t;
+
+static void pool_batch_task(void *arg, unsigned k)
+{
+    const pool_batch_t *b = arg;
+    b->fn(b->arg, b->base + k);
+}
+
+void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg)
+{
+    if (ntasks <= TACL_SHM_POOL_MAX_TASKS) {
+        pool_run_job(p, ntasks, fn, arg);
+        return;
+    }
+    /* More tasks than a ticket holds (a job over 4 GiB in 64 KiB tasks): in batches, one after
+     * the other, each task still exactly once. */
+    for (unsigned base = 0; base < ntasks;) {
+        unsigned m =
+            ntasks - base < TACL_SHM_POOL_MAX_TASKS ? ntasks - base : TACL_SHM_POOL_MAX_TASKS;
+        pool_batch_t b = {fn, arg, base};
+        pool_run_job(p, m, pool_batch_task, &b);
+        base += m;
+    }
 }
 
 void tacl__shm_pool_hold(tacl__shm_pool_t *p, int on)

@@ -19,9 +19,10 @@ typedef void (*tacl__shm_task_fn)(void *arg, unsigned task);
 /* A pool of `helpers` threads (>= 1); NULL when no thread could be started. */
 tacl__shm_pool_t *tacl__shm_pool_create(int helpers);
 void tacl__shm_pool_destroy(tacl__shm_pool_t *p);
-/* Runs fn(arg, k) once for every k in [0, ntasks) (ntasks <= TACL_SHM_POOL_MAX_TASKS) on the
- * caller and whichever helpers join, and returns when every task has finished. p may be NULL
- * (the caller runs every task). Not reentrant: one caller per pool. */
+/* Runs fn(arg, k) once for every k in [0, ntasks) on the caller and whichever helpers join, and
+ * returns when every task has finished; beyond TACL_SHM_POOL_MAX_TASKS tasks (what one job's
+ * ticket holds) in batches of that many, one after the other. p may be NULL (the caller runs
+ * every task). Not reentrant: one caller per pool. */
 void tacl__shm_pool_run(tacl__shm_pool_t *p, unsigned ntasks, tacl__shm_task_fn fn, void *arg);
 /* Between hold(p, 1) and hold(p, 0) the caller is inside an operation whose jobs follow one
  * another after waits for other processes: idle helpers then poll for the next job for as long
