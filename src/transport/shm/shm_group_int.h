@@ -1,6 +1,7 @@
 /* shm_group_int.h — the shared-memory group's insides, for the files of src/transport/shm that
  * run on it (shm_group.c: create, destroy, errors, checks; shm_step.c: the step; shm_coll.c and
- * shm_move.c: the collectives; shm_mem.c: memory the group's ranks map from each other): the
+ * shm_move.c: the collectives; shm_mem.c: memory the group's ranks map from each other;
+ * shm_copy.c: copies shared with the helper threads): the
  * segment's layout, the step primitives and the inline helpers they share. See shm_group.c for
  * the protocol. */
 #ifndef TACL_TRANSPORT_SHM_GROUP_INT_H
@@ -155,6 +156,23 @@ static inline void shm_copy(void *dst, const void *src, size_t len)
 {
     if (len) memcpy(dst, src, len);
 }
+
+/* A copy of up to nblk blocks (arrays of the caller's, one entry per block, first[] one more),
+ * cut into SHM_TASK_BYTES tasks for the caller and its helpers (shm_copy.c): init, add the
+ * blocks (empty ones are skipped), run (with the helpers from SHM_MT_MIN_BYTES in all). */
+typedef struct {
+    const char **src;
+    char **dst;
+    size_t *len;
+    size_t *first; /* block b's first task; first[nblk]: the number of tasks */
+    int nblk;
+    size_t total; /* bytes */
+} tacl__shm_copy_job_t;
+void tacl__shm_copy_init(tacl__shm_copy_job_t *j, const char **src, char **dst, size_t *len,
+                         size_t *first);
+void tacl__shm_copy_add(tacl__shm_copy_job_t *j, char *dst, const char *src, size_t len);
+void tacl__shm_copy_task(void *arg, unsigned k);
+void tacl__shm_copy_run(tacl__shm_group_t *g, tacl__shm_copy_job_t *j);
 
 /* "a shared-memory operation", or fp's description (for messages). */
 void tacl__shm_describe(const tacl__fp_t *fp, char *buf, size_t len);

@@ -378,29 +378,6 @@ tacl_status_t tacl__shm_mem_reduce_scatter(tacl__shm_group_t *g, const void *sen
 /* aux of a rank whose all_gatherv sends nothing: there is nothing of it to read. */
 #define MEM_EMPTY 0xffffffffu
 
-typedef struct {
-    const char **src;    /* block i's source: a peer's send as mapped here */
-    char **dst;          /* and where it goes in my recv */
-    const size_t *len;   /* its bytes */
-    const size_t *first; /* its first task; first[nblk]: the number of tasks */
-    int nblk;
-} mem_copy_job_t;
-
-static void mem_copy_task(void *arg, unsigned k)
-{
-    const mem_copy_job_t *j = arg;
-    int lo = 0, hi = j->nblk - 1; /* the block whose tasks hold k: first[b] <= k < first[b+1] */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (j->first[mid] <= k)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    size_t a = (size_t)(k - j->first[lo]) * SHM_TASK_BYTES;
-    memcpy(j->dst[lo] + a, j->src[lo] + a, shm_min(SHM_TASK_BYTES, j->len[lo] - a));
-}
-
 tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
                                         void *recv, const size_t *recv_bytes, const size_t *displs,
                                         const tacl__fp_t *fp, uint64_t deadline, int *done,
@@ -416,7 +393,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     /* Every rank reads the same control lines, so all decide alike. */
     const char *src[n], *bsrc[n];
     char *dst[n];
-    size_t len[n], first[n + 1], tasks = 0, total = 0;
+    size_t len[n], first[n + 1];
     uint64_t sent[n];
     for (int r = 0; r < n; r++) {
         memcpy(info, shm_ctrl(g, r, g->step)->inl, sizeof info);
@@ -430,23 +407,16 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     /* A pair that disagrees: the first that involves me, as on the copying path. */
     tacl_status_t bad = tacl__shm_gatherv_pairs(g, fp, sent, send_bytes, recv_bytes, eb);
     /* Blocks from the next rank on, so that the ranks do not all read rank 0's send first. */
-    int nblk = 0;
+    tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, bsrc, dst, len, first);
     for (int i = 1; i <= n; i++) {
         int r = (me + i) % n;
-        size_t l = shm_min(recv_bytes[r], (size_t)sent[r]);
         char *d = (char *)recv + displs[r];
-        if (!l || (r == me && d == (const char *)send)) continue;
-        bsrc[nblk] = src[r];
-        dst[nblk] = d;
-        len[nblk] = l;
-        first[nblk] = tasks;
-        tasks += (l + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES;
-        total += l;
-        nblk++;
+        if (r == me && d == (const char *)send) continue;
+        tacl__shm_copy_add(&job, d, src[r], shm_min(recv_bytes[r], (size_t)sent[r]));
     }
-    first[nblk] = tasks;
-    mem_copy_job_t job = {bsrc, dst, len, first, nblk};
-    TACL_CHECK(mem_run_tasks(g, (unsigned)tasks, mem_copy_task, &job, total, fp, deadline, eb));
+    TACL_CHECK(mem_run_tasks(g, (unsigned)job.first[job.nblk], tacl__shm_copy_task, &job, job.total,
+                             fp, deadline, eb));
     return bad;
 }
 
@@ -471,11 +441,13 @@ tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, vo
     *done = 1;
     g->mem_direct++;
     /* The root copies its send into its recv (when the peers read its send) while they copy. */
-    const char *src[1] = {me == root ? (const char *)send : from};
-    char *dst[1] = {recv};
-    int copy = me != root || (from_send && send != recv);
-    size_t len[1] = {bytes},
-           first[2] = {0, copy ? (bytes + SHM_TASK_BYTES - 1) / SHM_TASK_BYTES : 0};
-    mem_copy_job_t job = {src, dst, len, first, 1};
-    return mem_run_tasks(g, (unsigned)first[1], mem_copy_task, &job, bytes, fp, deadline, eb);
+    const char *src[1];
+    char *dst[1];
+    size_t len[1], first[2];
+    tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, src, dst, len, first);
+    if (me != root || (from_send && send != recv))
+        tacl__shm_copy_add(&job, recv, me == root ? (const char *)send : from, bytes);
+    return mem_run_tasks(g, (unsigned)job.first[job.nblk], tacl__shm_copy_task, &job, bytes, fp,
+                         deadline, eb);
 }

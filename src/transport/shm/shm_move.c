@@ -2,6 +2,7 @@
  * (broadcast, all_gatherv, gatherv, scatterv, all_to_allv), and the barrier. */
 #include "transport/shm/shm_group_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Bytes [off, off + q) of a block of len bytes: how many exist. */
@@ -26,16 +27,46 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
             tacl__shm_mem_broadcast(g, send, recv, bytes, root, fp, deadline_ns, &done, eb);
         if (st != TACL_OK || done) return st;
     }
-    if (me == root && bytes && in != outp) memmove(outp, in, bytes);
+    /* The root's chunks go from `from` into its slot and, when its recv is apart from its
+     * send, into its recv in the same job. Only in place may the public calls' buffers overlap
+     * (coll_check.c); an overlap otherwise is moved first. */
+    const char *from = in;
+    int also_recv = 0;
+    if (me == root && bytes && in != outp) {
+        if ((uintptr_t)in + bytes <= (uintptr_t)outp || (uintptr_t)outp + bytes <= (uintptr_t)in) {
+            also_recv = 1;
+        } else {
+            memmove(outp, in, bytes);
+            from = outp;
+        }
+    }
+    /* Chunks of a slot; large ones are copied by the caller and its helpers, which poll
+     * through the waits in between (tacl__shm_pool_hold). */
+    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    tacl_status_t st = TACL_OK;
     do {
         size_t c = shm_min(g->slot, bytes - off);
-        if (me == root) shm_copy(shm_next(g), outp + off, c);
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
-        if (st != TACL_OK) return st;
-        if (me != root) shm_copy(outp + off, shm_cur(g, root), c);
+        const char *src[2];
+        char *dst[2];
+        size_t len[2], first[3];
+        tacl__shm_copy_job_t job;
+        tacl__shm_copy_init(&job, src, dst, len, first);
+        if (me == root && c) {
+            tacl__shm_copy_add(&job, shm_next(g), from + off, c);
+            if (also_recv) tacl__shm_copy_add(&job, outp + off, from + off, c);
+            tacl__shm_copy_run(g, &job);
+        }
+        st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        if (st != TACL_OK) break;
+        if (me != root && c) {
+            tacl__shm_copy_add(&job, outp + off, shm_cur(g, root), c);
+            tacl__shm_copy_run(g, &job);
+        }
         off += c;
     } while (off < bytes);
-    return TACL_OK;
+    tacl__shm_pool_hold(held, 0);
+    return st;
 }
 
 tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
@@ -56,12 +87,26 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
                                                      fp, deadline_ns, &done, eb);
         if (st != TACL_OK || done) return st;
     }
+    /* Large steps are copied by the caller and its helpers, which poll through the waits in
+     * between (tacl__shm_pool_hold). */
+    tacl__shm_pool_t *held = maxb >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
     maxb = 0;
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
+    const char *src[n];
+    char *dst[n];
+    size_t len[n], first[n + 1];
+    tacl__shm_copy_job_t job;
     do {
-        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
+        size_t mine = shm_piece(send_bytes, off, q);
+        tacl__shm_copy_init(&job, src, dst, len, first);
+        if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
+        tacl__shm_copy_run(g, &job);
         tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
-        if (st != TACL_OK) return st;
+        if (st != TACL_OK) {
+            tacl__shm_pool_hold(held, 0);
+            return st;
+        }
         if (off == 0) {
             /* Every rank takes as many steps as the largest contribution needs, whatever it
              * expected, so that a mismatch leaves the group in step. */
@@ -69,13 +114,18 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
                 if (g->aux[r] > maxb) maxb = g->aux[r];
             bad = tacl__shm_gatherv_pairs(g, fp, g->aux, send_bytes, recv_bytes, eb);
         }
-        for (int r = 0; r < n; r++) {
-            char *dst = outp + displs[r] + off;
-            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
-            if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+        /* Blocks from the next rank on, so that the ranks do not all read rank 0's slot first. */
+        tacl__shm_copy_init(&job, src, dst, len, first);
+        for (int i = 1; i <= n; i++) {
+            int r = (me + i) % n;
+            size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+            if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
+            tacl__shm_copy_add(&job, outp + displs[r] + off, shm_cur(g, r), l);
         }
+        tacl__shm_copy_run(g, &job);
         off += q;
     } while (off < maxb);
+    tacl__shm_pool_hold(held, 0);
     return bad;
 }
 
