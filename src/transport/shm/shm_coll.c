@@ -224,6 +224,29 @@ tacl_status_t tacl__shm_reduce(tacl__shm_group_t *g, const void *send, void *rec
     return shm_reduce_impl(g, send, recv, count, dt, op, root, fp, deadline_ns, eb);
 }
 
+/* reduce_scatter's reduction of one step: tiles of my block, each reduced from the n slots in
+ * rank order (so any split gives the same bits). */
+typedef struct {
+    const void *const *srcs; /* my block's piece in every rank's slot */
+    char *out;
+    size_t c, es;
+    int n;
+    tacl_dtype_t dt;
+    tacl_op_t op;
+    size_t tile; /* elements per task */
+} shm_rs_job_t;
+
+static void shm_rs_task(void *arg, unsigned k)
+{
+    const shm_rs_job_t *j = arg;
+    size_t a = (size_t)k * j->tile, m = shm_min(j->tile, j->c - a);
+    const void *srcs[j->n];
+    for (int r = 0; r < j->n; r++)
+        srcs[r] = (const char *)j->srcs[r] + a * j->es;
+    tacl__reduce_many(j->out + a * j->es, srcs, j->n, m, j->dt, j->op);
+    tacl__reduce_finish(j->out + a * j->es, m, j->dt, j->op, j->n);
+}
+
 tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, void *recv,
                                        size_t recv_count, tacl_dtype_t dt, tacl_op_t op,
                                        const tacl__fp_t *fp, uint64_t deadline_ns,
@@ -242,23 +265,44 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
                                                         deadline_ns, &done, eb);
         if (st != TACL_OK || done) return st;
     }
-    /* Each step carries the same piece of every block, packed: block b's at b * c. */
+    /* Each step carries the same piece of every block, packed: block b's at b * c. Large steps'
+     * copies and reduction are shared with the helpers, which poll through the waits in
+     * between (tacl__shm_pool_hold). */
     size_t cmax = g->slot / ((size_t)n * es);
     size_t off = 0;
+    tacl__shm_pool_t *held = recv_count * es * (size_t)n >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    tacl_status_t st = TACL_OK;
+    const char *bsrc[n];
+    char *bdst[n];
+    size_t blen[n], first[n + 1];
     do {
         size_t c = shm_min(cmax, recv_count - off);
         char *mine = shm_next(g);
-        for (int b = 0; b < n; b++)
-            shm_copy(mine + (size_t)b * c * es, in + ((size_t)b * recv_count + off) * es, c * es);
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
-        if (st != TACL_OK) return st;
+        tacl__shm_copy_job_t job;
+        tacl__shm_copy_init(&job, bsrc, bdst, blen, first);
+        for (int b = 0; b < n && c; b++)
+            tacl__shm_copy_add(&job, mine + (size_t)b * c * es,
+                               in + ((size_t)b * recv_count + off) * es, c * es);
+        tacl__shm_copy_run(g, &job);
+        st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
+        if (st != TACL_OK) break;
         if (c) {
             for (int r = 0; r < n; r++)
                 srcs[r] = shm_cur(g, r) + (size_t)me * c * es;
-            tacl__reduce_many(outp + off * es, srcs, n, c, dt, op);
-            tacl__reduce_finish(outp + off * es, c, dt, op, n);
+            shm_rs_job_t rj = {.srcs = srcs,
+                               .out = outp + off * es,
+                               .c = c,
+                               .es = es,
+                               .n = n,
+                               .dt = dt,
+                               .op = op,
+                               .tile = shm_min(c, SHM_TASK_BYTES / es)};
+            tacl__shm_pool_t *pool = c * es * (size_t)n >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+            tacl__shm_pool_run(pool, (unsigned)((c + rj.tile - 1) / rj.tile), shm_rs_task, &rj);
         }
         off += c;
     } while (off < recv_count);
-    return TACL_OK;
+    tacl__shm_pool_hold(held, 0);
+    return st;
 }
