@@ -484,8 +484,8 @@ static size_t a2a_size(size_t k, int src, int dst)
 static void check_all_to_allv(mp_ctx_t *ctx, tacl__shm_group_t *g, tacl__errbuf_t *eb)
 {
     int n = ctx->size, me = ctx->rank, salt = 600;
-    static const size_t ks[] = {0, 1, 100, 50000};
-    for (size_t k = 0; k < 4; k++) {
+    static const size_t ks[] = {0, 1, 100, 50000, 300000};
+    for (size_t k = 0; k < 5; k++) {
         salt++;
         size_t ss[MP_MAX_RANKS], sd[MP_MAX_RANKS], rs[MP_MAX_RANKS], rd[MP_MAX_RANKS];
         size_t st = 0, rt = 0;

@@ -141,10 +141,24 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
     char *outp = recv;
     size_t q = g->slot, maxb = 0, off = 0;
     int bad = -1;
+    /* Large steps' copies are shared with the helpers (polling through the waits). */
+    size_t most = send_bytes; /* the most this rank copies (the root: all it receives) */
+    for (int r = 0; me == root && r < n; r++)
+        most += recv_bytes[r];
+    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    const char *src[n];
+    char *dst[n];
+    size_t len[n], first[n + 1];
+    tacl__shm_copy_job_t job;
+    tacl_status_t st = TACL_OK;
     do {
-        shm_copy(shm_next(g), in + off, shm_piece(send_bytes, off, q));
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
-        if (st != TACL_OK) return st;
+        tacl__shm_copy_init(&job, src, dst, len, first);
+        size_t mine = shm_piece(send_bytes, off, q);
+        if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
+        tacl__shm_copy_run(g, &job);
+        st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) break;
         if (off == 0) {
             /* Everyone learns the largest block, hence the number of steps, from aux. */
             for (int r = 0; r < n; r++) {
@@ -153,14 +167,18 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
             }
         }
         if (me == root) {
+            tacl__shm_copy_init(&job, src, dst, len, first);
             for (int r = 0; r < n; r++) {
-                char *dst = outp + displs[r] + off;
-                size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
-                if (len && !(r == me && dst == in + off)) shm_copy(dst, shm_cur(g, r), len);
+                size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+                if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
+                tacl__shm_copy_add(&job, outp + displs[r] + off, shm_cur(g, r), l);
             }
+            tacl__shm_copy_run(g, &job);
         }
         off += q;
     } while (off < maxb);
+    tacl__shm_pool_hold(held, 0);
+    if (st != TACL_OK) return st;
     if (bad >= 0)
         return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
                          "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
@@ -192,21 +210,40 @@ tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const s
             if (send_bytes[r] > maxb) maxb = send_bytes[r];
     /* In place at the root: recv is already where the root's own block is. */
     int root_in_place = me == root && outp == in + displs[me];
+    /* Large steps' copies are shared with the helpers (polling through the waits). */
+    size_t most = recv_bytes; /* the most this rank copies (the root: all it sends) */
+    for (int r = 0; me == root && r < n; r++)
+        most += send_bytes[r];
+    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    const char *src[n];
+    char *dst[n];
+    size_t len[n], first[n + 1];
+    tacl__shm_copy_job_t job;
+    tacl_status_t st = TACL_OK;
     do {
+        tacl__shm_copy_init(&job, src, dst, len, first);
         if (me == root) {
             char *mine = shm_next(g);
-            for (int r = 0; r < n; r++)
-                shm_copy(mine + (size_t)r * q, in + displs[r] + off,
-                         shm_piece(send_bytes[r], off, q));
+            for (int r = 0; r < n; r++) {
+                size_t l = shm_piece(send_bytes[r], off, q);
+                if (l) tacl__shm_copy_add(&job, mine + (size_t)r * q, in + displs[r] + off, l);
+            }
+            tacl__shm_copy_run(g, &job);
         }
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
-        if (st != TACL_OK) return st;
+        st = tacl__shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
+        if (st != TACL_OK) break;
         if (off == 0) maxb = g->aux[root];
-        size_t len = shm_piece(recv_bytes, off, q);
-        if (len && !root_in_place) shm_copy(outp + off, shm_cur(g, root) + (size_t)me * q, len);
+        size_t l = shm_piece(recv_bytes, off, q);
+        if (l && !root_in_place) {
+            tacl__shm_copy_init(&job, src, dst, len, first);
+            tacl__shm_copy_add(&job, outp + off, shm_cur(g, root) + (size_t)me * q, l);
+            tacl__shm_copy_run(g, &job);
+        }
         off += q;
     } while (off < maxb);
-    return TACL_OK;
+    tacl__shm_pool_hold(held, 0);
+    return st;
 }
 
 tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
@@ -229,13 +266,29 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
     memcpy(cnt + n, recv_bytes, (size_t)n * sizeof(uint64_t));
     int bad_from = -1, bad_to = -1; /* first pair that disagrees, me receiving / me sending */
     uint64_t bad_sent = 0, bad_exp = 0;
+    /* Large steps' copies are shared with the helpers (polling through the waits). */
+    size_t most = 0; /* the most this rank copies: all it sends and receives */
+    for (int r = 0; r < n; r++)
+        most += send_bytes[r] + recv_bytes[r];
+    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    const char *src[n];
+    char *dst[n];
+    size_t len[n], first[n + 1];
+    tacl__shm_copy_job_t job;
     do {
         char *mine = shm_next(g);
-        for (int r = 0; r < n; r++)
-            shm_copy(mine + (size_t)r * q, in + send_displs[r] + off,
-                     shm_piece(send_bytes[r], off, q));
+        tacl__shm_copy_init(&job, src, dst, len, first);
+        for (int r = 0; r < n; r++) {
+            size_t l = shm_piece(send_bytes[r], off, q);
+            if (l) tacl__shm_copy_add(&job, mine + (size_t)r * q, in + send_displs[r] + off, l);
+        }
+        tacl__shm_copy_run(g, &job);
         tacl_status_t st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
-        if (st != TACL_OK) return st;
+        if (st != TACL_OK) {
+            tacl__shm_pool_hold(held, 0);
+            return st;
+        }
         if (off == 0) {
             for (int r = 0; r < n; r++) {
                 if (g->aux[r] > maxb) maxb = g->aux[r];
@@ -251,12 +304,17 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
                 g->aux[r] = to_me; /* what r really sends me: copy no more */
             }
         }
+        tacl__shm_copy_init(&job, src, dst, len, first);
         for (int r = 0; r < n; r++) {
-            size_t len = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
-            if (len) shm_copy(outp + recv_displs[r] + off, shm_cur(g, r) + (size_t)me * q, len);
+            size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
+            if (l)
+                tacl__shm_copy_add(&job, outp + recv_displs[r] + off,
+                                   shm_cur(g, r) + (size_t)me * q, l);
         }
+        tacl__shm_copy_run(g, &job);
         off += q;
     } while (off < maxb);
+    tacl__shm_pool_hold(held, 0);
     if (bad_from >= 0)
         return tacl__shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
     if (bad_to >= 0)
