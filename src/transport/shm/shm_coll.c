@@ -270,21 +270,17 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
      * between (tacl__shm_pool_hold). */
     size_t cmax = g->slot / ((size_t)n * es);
     size_t off = 0;
-    tacl__shm_pool_t *held = recv_count * es * (size_t)n >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
+    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, recv_count * es * (size_t)n);
     tacl_status_t st = TACL_OK;
-    const char *bsrc[n];
-    char *bdst[n];
-    size_t blen[n], first[n + 1];
+    tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, g);
     do {
         size_t c = shm_min(cmax, recv_count - off);
         char *mine = shm_next(g);
-        tacl__shm_copy_job_t job;
-        tacl__shm_copy_init(&job, bsrc, bdst, blen, first);
         for (int b = 0; b < n && c; b++)
             tacl__shm_copy_add(&job, mine + (size_t)b * c * es,
                                in + ((size_t)b * recv_count + off) * es, c * es);
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
         if (st != TACL_OK) break;
         if (c) {

@@ -1,18 +1,21 @@
 /* shm_copy.c — copies of several blocks cut into SHM_TASK_BYTES tasks that the caller and its
- * helper threads share (shm_pool.c): the copy phases of all_gatherv and broadcast, through the
- * slots (shm_move.c) or straight from the peers' buffers (shm_mem.c). */
+ * helper threads share (shm_pool.c): the copy phases of the collectives that move data, through
+ * the slots (shm_move.c, reduce_scatter in shm_coll.c) or straight from the peers' buffers
+ * (shm_mem.c). */
 #include "transport/shm/shm_group_int.h"
 
-void tacl__shm_copy_init(tacl__shm_copy_job_t *j, const char **src, char **dst, size_t *len,
-                         size_t *first)
+void tacl__shm_copy_init(tacl__shm_copy_job_t *j, tacl__shm_group_t *g)
 {
-    *j = (tacl__shm_copy_job_t){.src = src, .dst = dst, .len = len, .first = first};
-    first[0] = 0;
+    j->g = g;
+    j->nblk = 0;
+    j->total = 0;
+    j->first[0] = 0;
 }
 
 void tacl__shm_copy_add(tacl__shm_copy_job_t *j, char *dst, const char *src, size_t len)
 {
     if (!len) return;
+    if (j->nblk == SHM_COPY_BLOCKS) tacl__shm_copy_run(j); /* full: copy these first */
     int b = j->nblk++;
     j->src[b] = src;
     j->dst[b] = dst;
@@ -36,9 +39,18 @@ void tacl__shm_copy_task(void *arg, unsigned k)
     memcpy(j->dst[lo] + a, j->src[lo] + a, shm_min(SHM_TASK_BYTES, j->len[lo] - a));
 }
 
-void tacl__shm_copy_run(tacl__shm_group_t *g, tacl__shm_copy_job_t *j)
+void tacl__shm_copy_run(tacl__shm_copy_job_t *j)
 {
-    if (!j->nblk) return;
-    tacl__shm_pool_t *pool = j->total >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_run(pool, (unsigned)j->first[j->nblk], tacl__shm_copy_task, j);
+    if (j->nblk) {
+        tacl__shm_pool_t *pool = j->total >= SHM_MT_MIN_BYTES ? j->g->pool : NULL;
+        tacl__shm_pool_run(pool, (unsigned)j->first[j->nblk], tacl__shm_copy_task, j);
+    }
+    tacl__shm_copy_init(j, j->g);
+}
+
+tacl__shm_pool_t *tacl__shm_copy_hold(tacl__shm_group_t *g, size_t bytes)
+{
+    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+    tacl__shm_pool_hold(held, 1);
+    return held;
 }

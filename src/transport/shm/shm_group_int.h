@@ -157,22 +157,26 @@ static inline void shm_copy(void *dst, const void *src, size_t len)
     if (len) memcpy(dst, src, len);
 }
 
-/* A copy of up to nblk blocks (arrays of the caller's, one entry per block, first[] one more),
- * cut into SHM_TASK_BYTES tasks for the caller and its helpers (shm_copy.c): init, add the
- * blocks (empty ones are skipped), run (with the helpers from SHM_MT_MIN_BYTES in all). */
+/* A copy of blocks cut into SHM_TASK_BYTES tasks for the caller and its helpers (shm_copy.c):
+ * init, add blocks (empty ones are skipped; a full job is copied first), run (with the helpers
+ * from SHM_MT_MIN_BYTES in all; the job is then empty again). */
+#define SHM_COPY_BLOCKS 64
 typedef struct {
-    const char **src;
-    char **dst;
-    size_t *len;
-    size_t *first; /* block b's first task; first[nblk]: the number of tasks */
+    tacl__shm_group_t *g;
     int nblk;
     size_t total; /* bytes */
+    const char *src[SHM_COPY_BLOCKS];
+    char *dst[SHM_COPY_BLOCKS];
+    size_t len[SHM_COPY_BLOCKS];
+    size_t first[SHM_COPY_BLOCKS + 1]; /* block b's first task; first[nblk]: the tasks */
 } tacl__shm_copy_job_t;
-void tacl__shm_copy_init(tacl__shm_copy_job_t *j, const char **src, char **dst, size_t *len,
-                         size_t *first);
+void tacl__shm_copy_init(tacl__shm_copy_job_t *j, tacl__shm_group_t *g);
 void tacl__shm_copy_add(tacl__shm_copy_job_t *j, char *dst, const char *src, size_t len);
 void tacl__shm_copy_task(void *arg, unsigned k);
-void tacl__shm_copy_run(tacl__shm_group_t *g, tacl__shm_copy_job_t *j);
+void tacl__shm_copy_run(tacl__shm_copy_job_t *j);
+/* Holds g's helpers through an operation in which this rank copies `bytes` in all (from
+ * SHM_MT_MIN_BYTES; tacl__shm_pool_hold): returns the pool to release, or NULL. */
+tacl__shm_pool_t *tacl__shm_copy_hold(tacl__shm_group_t *g, size_t bytes);
 
 /* "a shared-memory operation", or fp's description (for messages). */
 void tacl__shm_describe(const tacl__fp_t *fp, char *buf, size_t len);

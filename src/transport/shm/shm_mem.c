@@ -391,9 +391,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     TACL_CHECK(mem_propose(g, aux, info, fp, deadline, eb));
     /* Every rank reads the same control lines, so all decide alike. */
-    const char *src[n], *bsrc[n];
-    char *dst[n];
-    size_t len[n], first[n + 1];
+    const char *src[n];
     uint64_t sent[n];
     for (int r = 0; r < n; r++) {
         memcpy(info, shm_ctrl(g, r, g->step)->inl, sizeof info);
@@ -408,7 +406,7 @@ tacl_status_t tacl__shm_mem_all_gatherv(tacl__shm_group_t *g, const void *send, 
     tacl_status_t bad = tacl__shm_gatherv_pairs(g, fp, sent, send_bytes, recv_bytes, eb);
     /* Blocks from the next rank on, so that the ranks do not all read rank 0's send first. */
     tacl__shm_copy_job_t job;
-    tacl__shm_copy_init(&job, bsrc, dst, len, first);
+    tacl__shm_copy_init(&job, g);
     for (int i = 1; i <= n; i++) {
         int r = (me + i) % n;
         char *d = (char *)recv + displs[r];
@@ -441,11 +439,8 @@ tacl_status_t tacl__shm_mem_broadcast(tacl__shm_group_t *g, const void *send, vo
     *done = 1;
     g->mem_direct++;
     /* The root copies its send into its recv (when the peers read its send) while they copy. */
-    const char *src[1];
-    char *dst[1];
-    size_t len[1], first[2];
     tacl__shm_copy_job_t job;
-    tacl__shm_copy_init(&job, src, dst, len, first);
+    tacl__shm_copy_init(&job, g);
     if (me != root || (from_send && send != recv))
         tacl__shm_copy_add(&job, recv, me == root ? (const char *)send : from, bytes);
     return mem_run_tasks(g, (unsigned)job.first[job.nblk], tacl__shm_copy_task, &job, bytes, fp,

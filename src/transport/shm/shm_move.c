@@ -5,6 +5,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The sum of v[0..n-1] (block sizes: checked not to wrap by the callers' arguments checks). */
+static size_t shm_sum(const size_t *v, int n)
+{
+    size_t t = 0;
+    for (int r = 0; r < n; r++)
+        t += v[r];
+    return t;
+}
+
 /* Bytes [off, off + q) of a block of len bytes: how many exist. */
 static inline size_t shm_piece(size_t len, size_t off, size_t q)
 {
@@ -42,26 +51,22 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     }
     /* Chunks of a slot; large ones are copied by the caller and its helpers, which poll
      * through the waits in between (tacl__shm_pool_hold). */
-    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
+    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, bytes);
     tacl_status_t st = TACL_OK;
     do {
         size_t c = shm_min(g->slot, bytes - off);
-        const char *src[2];
-        char *dst[2];
-        size_t len[2], first[3];
         tacl__shm_copy_job_t job;
-        tacl__shm_copy_init(&job, src, dst, len, first);
+        tacl__shm_copy_init(&job, g);
         if (me == root && c) {
             tacl__shm_copy_add(&job, shm_next(g), from + off, c);
             if (also_recv) tacl__shm_copy_add(&job, outp + off, from + off, c);
-            tacl__shm_copy_run(g, &job);
+            tacl__shm_copy_run(&job);
         }
         st = tacl__shm_step(g, off == 0, fp, 0, deadline_ns, eb);
         if (st != TACL_OK) break;
         if (me != root && c) {
             tacl__shm_copy_add(&job, outp + off, shm_cur(g, root), c);
-            tacl__shm_copy_run(g, &job);
+            tacl__shm_copy_run(&job);
         }
         off += c;
     } while (off < bytes);
@@ -89,19 +94,15 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
     }
     /* Large steps are copied by the caller and its helpers, which poll through the waits in
      * between (tacl__shm_pool_hold). */
-    tacl__shm_pool_t *held = maxb >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
+    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, maxb);
     maxb = 0;
     memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
-    const char *src[n];
-    char *dst[n];
-    size_t len[n], first[n + 1];
     tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, g);
     do {
         size_t mine = shm_piece(send_bytes, off, q);
-        tacl__shm_copy_init(&job, src, dst, len, first);
         if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
         if (st != TACL_OK) {
             tacl__shm_pool_hold(held, 0);
@@ -115,14 +116,13 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
             bad = tacl__shm_gatherv_pairs(g, fp, g->aux, send_bytes, recv_bytes, eb);
         }
         /* Blocks from the next rank on, so that the ranks do not all read rank 0's slot first. */
-        tacl__shm_copy_init(&job, src, dst, len, first);
         for (int i = 1; i <= n; i++) {
             int r = (me + i) % n;
             size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
             if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
             tacl__shm_copy_add(&job, outp + displs[r] + off, shm_cur(g, r), l);
         }
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         off += q;
     } while (off < maxb);
     tacl__shm_pool_hold(held, 0);
@@ -142,21 +142,15 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
     size_t q = g->slot, maxb = 0, off = 0;
     int bad = -1;
     /* Large steps' copies are shared with the helpers (polling through the waits). */
-    size_t most = send_bytes; /* the most this rank copies (the root: all it receives) */
-    for (int r = 0; me == root && r < n; r++)
-        most += recv_bytes[r];
-    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
-    const char *src[n];
-    char *dst[n];
-    size_t len[n], first[n + 1];
+    tacl__shm_pool_t *held =
+        tacl__shm_copy_hold(g, send_bytes + (me == root ? shm_sum(recv_bytes, n) : 0));
     tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, g);
     tacl_status_t st = TACL_OK;
     do {
-        tacl__shm_copy_init(&job, src, dst, len, first);
         size_t mine = shm_piece(send_bytes, off, q);
         if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
         if (st != TACL_OK) break;
         if (off == 0) {
@@ -167,13 +161,12 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
             }
         }
         if (me == root) {
-            tacl__shm_copy_init(&job, src, dst, len, first);
             for (int r = 0; r < n; r++) {
                 size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
                 if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
                 tacl__shm_copy_add(&job, outp + displs[r] + off, shm_cur(g, r), l);
             }
-            tacl__shm_copy_run(g, &job);
+            tacl__shm_copy_run(&job);
         }
         off += q;
     } while (off < maxb);
@@ -211,34 +204,27 @@ tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const s
     /* In place at the root: recv is already where the root's own block is. */
     int root_in_place = me == root && outp == in + displs[me];
     /* Large steps' copies are shared with the helpers (polling through the waits). */
-    size_t most = recv_bytes; /* the most this rank copies (the root: all it sends) */
-    for (int r = 0; me == root && r < n; r++)
-        most += send_bytes[r];
-    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
-    const char *src[n];
-    char *dst[n];
-    size_t len[n], first[n + 1];
+    tacl__shm_pool_t *held =
+        tacl__shm_copy_hold(g, recv_bytes + (me == root ? shm_sum(send_bytes, n) : 0));
     tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, g);
     tacl_status_t st = TACL_OK;
     do {
-        tacl__shm_copy_init(&job, src, dst, len, first);
         if (me == root) {
             char *mine = shm_next(g);
             for (int r = 0; r < n; r++) {
                 size_t l = shm_piece(send_bytes[r], off, q);
                 if (l) tacl__shm_copy_add(&job, mine + (size_t)r * q, in + displs[r] + off, l);
             }
-            tacl__shm_copy_run(g, &job);
+            tacl__shm_copy_run(&job);
         }
         st = tacl__shm_step(g, off == 0, fp, maxb, deadline_ns, eb);
         if (st != TACL_OK) break;
         if (off == 0) maxb = g->aux[root];
         size_t l = shm_piece(recv_bytes, off, q);
         if (l && !root_in_place) {
-            tacl__shm_copy_init(&job, src, dst, len, first);
             tacl__shm_copy_add(&job, outp + off, shm_cur(g, root) + (size_t)me * q, l);
-            tacl__shm_copy_run(g, &job);
+            tacl__shm_copy_run(&job);
         }
         off += q;
     } while (off < maxb);
@@ -267,23 +253,17 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
     int bad_from = -1, bad_to = -1; /* first pair that disagrees, me receiving / me sending */
     uint64_t bad_sent = 0, bad_exp = 0;
     /* Large steps' copies are shared with the helpers (polling through the waits). */
-    size_t most = 0; /* the most this rank copies: all it sends and receives */
-    for (int r = 0; r < n; r++)
-        most += send_bytes[r] + recv_bytes[r];
-    tacl__shm_pool_t *held = most >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
-    const char *src[n];
-    char *dst[n];
-    size_t len[n], first[n + 1];
+    tacl__shm_pool_t *held =
+        tacl__shm_copy_hold(g, shm_sum(send_bytes, n) + shm_sum(recv_bytes, n));
     tacl__shm_copy_job_t job;
+    tacl__shm_copy_init(&job, g);
     do {
         char *mine = shm_next(g);
-        tacl__shm_copy_init(&job, src, dst, len, first);
         for (int r = 0; r < n; r++) {
             size_t l = shm_piece(send_bytes[r], off, q);
             if (l) tacl__shm_copy_add(&job, mine + (size_t)r * q, in + send_displs[r] + off, l);
         }
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         tacl_status_t st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
         if (st != TACL_OK) {
             tacl__shm_pool_hold(held, 0);
@@ -304,14 +284,13 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
                 g->aux[r] = to_me; /* what r really sends me: copy no more */
             }
         }
-        tacl__shm_copy_init(&job, src, dst, len, first);
         for (int r = 0; r < n; r++) {
             size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
             if (l)
                 tacl__shm_copy_add(&job, outp + recv_displs[r] + off,
                                    shm_cur(g, r) + (size_t)me * q, l);
         }
-        tacl__shm_copy_run(g, &job);
+        tacl__shm_copy_run(&job);
         off += q;
     } while (off < maxb);
     tacl__shm_pool_hold(held, 0);
