@@ -74,49 +74,39 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     return st;
 }
 
-tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
-                                    void *recv, const size_t *recv_bytes, const size_t *displs,
-                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
+/* all_gatherv (root < 0) and gatherv: each step carries every rank's next piece of its block
+ * through its slot; every rank (all_gatherv) or the root copies the pieces out. */
+static tacl_status_t shm_gather(tacl__shm_group_t *g, const char *in, size_t send_bytes, char *outp,
+                                const size_t *recv_bytes, const size_t *displs, int root,
+                                const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
 {
-    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
-    const int n = g->size, me = g->rank;
-    const char *in = send;
-    char *outp = recv;
+    const int n = g->size, me = g->rank, out = root < 0 || me == root;
     size_t q = g->slot, maxb = 0, off = 0;
-    tacl_status_t bad = TACL_OK; /* a pair that disagrees, found at the first step */
-    for (int r = 0; r < n; r++)
-        maxb += recv_bytes[r];
-    if (g->shared_mem > 0 && maxb > g->oneshot) { /* the total: the same wherever fp is */
-        int done;
-        tacl_status_t st = tacl__shm_mem_all_gatherv(g, send, send_bytes, recv, recv_bytes, displs,
-                                                     fp, deadline_ns, &done, eb);
-        if (st != TACL_OK || done) return st;
-    }
-    /* Large steps are copied by the caller and its helpers, which poll through the waits in
-     * between (tacl__shm_pool_hold). */
-    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, maxb);
-    maxb = 0;
-    memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
+    tacl_status_t bad = TACL_OK, st = TACL_OK; /* all_gatherv: a pair that disagrees */
+    int bad_rank = -1; /* gatherv: the first rank whose block the root expected otherwise */
+    /* Large steps' copies are shared with the helpers, which poll through the waits. */
+    tacl__shm_pool_t *held =
+        tacl__shm_copy_hold(g, send_bytes + (out ? shm_sum(recv_bytes, n) : 0));
+    if (root < 0) memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     tacl__shm_copy_job_t job;
     tacl__shm_copy_init(&job, g);
     do {
         size_t mine = shm_piece(send_bytes, off, q);
         if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
         tacl__shm_copy_run(&job);
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
-        if (st != TACL_OK) {
-            tacl__shm_pool_hold(held, 0);
-            return st;
-        }
+        st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
+        if (st != TACL_OK) break;
         if (off == 0) {
             /* Every rank takes as many steps as the largest contribution needs, whatever it
              * expected, so that a mismatch leaves the group in step. */
-            for (int r = 0; r < n; r++)
+            for (int r = 0; r < n; r++) {
                 if (g->aux[r] > maxb) maxb = g->aux[r];
-            bad = tacl__shm_gatherv_pairs(g, fp, g->aux, send_bytes, recv_bytes, eb);
+                if (root == me && bad_rank < 0 && g->aux[r] != recv_bytes[r]) bad_rank = r;
+            }
+            if (root < 0) bad = tacl__shm_gatherv_pairs(g, fp, g->aux, send_bytes, recv_bytes, eb);
         }
         /* Blocks from the next rank on, so that the ranks do not all read rank 0's slot first. */
-        for (int i = 1; i <= n; i++) {
+        for (int i = 1; out && i <= n; i++) {
             int r = (me + i) % n;
             size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
             if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
@@ -126,7 +116,29 @@ tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size
         off += q;
     } while (off < maxb);
     tacl__shm_pool_hold(held, 0);
+    if (st != TACL_OK) return st;
+    if (bad_rank >= 0)
+        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
+                         "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
+                         "%d expected %zu",
+                         g->comm_ranks[bad_rank], (unsigned long long)g->aux[bad_rank],
+                         g->comm_ranks[root], recv_bytes[bad_rank]);
     return bad;
+}
+
+tacl_status_t tacl__shm_all_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
+                                    void *recv, const size_t *recv_bytes, const size_t *displs,
+                                    const tacl__fp_t *fp, uint64_t deadline_ns, tacl__errbuf_t *eb)
+{
+    TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
+    /* The total: the same wherever fp is. */
+    if (g->shared_mem > 0 && shm_sum(recv_bytes, g->size) > g->oneshot) {
+        int done;
+        tacl_status_t st = tacl__shm_mem_all_gatherv(g, send, send_bytes, recv, recv_bytes, displs,
+                                                     fp, deadline_ns, &done, eb);
+        if (st != TACL_OK || done) return st;
+    }
+    return shm_gather(g, send, send_bytes, recv, recv_bytes, displs, -1, fp, deadline_ns, eb);
 }
 
 tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t send_bytes,
@@ -136,49 +148,7 @@ tacl_status_t tacl__shm_gatherv(tacl__shm_group_t *g, const void *send, size_t s
 {
     TACL_CHECK(tacl__shm_check_usable(g, fp, eb));
     TACL_CHECK(tacl__shm_check_root(g, root, eb));
-    const int n = g->size, me = g->rank;
-    const char *in = send;
-    char *outp = recv;
-    size_t q = g->slot, maxb = 0, off = 0;
-    int bad = -1;
-    /* Large steps' copies are shared with the helpers (polling through the waits). */
-    tacl__shm_pool_t *held =
-        tacl__shm_copy_hold(g, send_bytes + (me == root ? shm_sum(recv_bytes, n) : 0));
-    tacl__shm_copy_job_t job;
-    tacl__shm_copy_init(&job, g);
-    tacl_status_t st = TACL_OK;
-    do {
-        size_t mine = shm_piece(send_bytes, off, q);
-        if (mine) tacl__shm_copy_add(&job, shm_next(g), in + off, mine);
-        tacl__shm_copy_run(&job);
-        st = tacl__shm_step(g, off == 0, fp, send_bytes, deadline_ns, eb);
-        if (st != TACL_OK) break;
-        if (off == 0) {
-            /* Everyone learns the largest block, hence the number of steps, from aux. */
-            for (int r = 0; r < n; r++) {
-                if (g->aux[r] > maxb) maxb = g->aux[r];
-                if (me == root && bad < 0 && g->aux[r] != recv_bytes[r]) bad = r;
-            }
-        }
-        if (me == root) {
-            for (int r = 0; r < n; r++) {
-                size_t l = shm_piece(shm_min(recv_bytes[r], g->aux[r]), off, q);
-                if (!l || (r == me && outp + displs[r] + off == in + off)) continue;
-                tacl__shm_copy_add(&job, outp + displs[r] + off, shm_cur(g, r), l);
-            }
-            tacl__shm_copy_run(&job);
-        }
-        off += q;
-    } while (off < maxb);
-    tacl__shm_pool_hold(held, 0);
-    if (st != TACL_OK) return st;
-    if (bad >= 0)
-        return tacl__err(eb, TACL_ERR_MISMATCH, TACL_SUB_SHM,
-                         "gatherv on the shared-memory group: rank %d sent %llu bytes but root "
-                         "%d expected %zu",
-                         g->comm_ranks[bad], (unsigned long long)g->aux[bad], g->comm_ranks[root],
-                         recv_bytes[bad]);
-    return TACL_OK;
+    return shm_gather(g, send, send_bytes, recv, recv_bytes, displs, root, fp, deadline_ns, eb);
 }
 
 /* Per-destination piece of a slot: a cache-line multiple so that pieces never share lines. */
