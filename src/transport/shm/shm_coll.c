@@ -137,7 +137,7 @@ static tacl_status_t shm_reduce_chunks(tacl__shm_group_t *g, const char *in, cha
         job.per = ((c + (size_t)n - 1) / (size_t)n + align - 1) / align * align;
         job.lo_me = shm_min(job.per * (size_t)me, c);
         job.hi_me = shm_min(job.lo_me + job.per, c);
-        tacl__shm_pool_t *pool = c * es >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+        tacl__shm_pool_t *pool = shm_pool_for(g, c * es);
         job.phase = SHM_PHASE_COPY_IN;
         tacl__shm_pool_run(pool, shm_ar_tasks(&job), shm_ar_task, &job);
         st = tacl__shm_step(g, off == 0, fp, job.shift, deadline, eb);
@@ -202,8 +202,7 @@ static tacl_status_t shm_reduce_impl(tacl__shm_group_t *g, const void *send, voi
         if (st != TACL_OK || done) return st;
     }
     /* Helpers poll through the waits between phases (tacl__shm_pool_hold). */
-    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
+    tacl__shm_pool_t *held = shm_hold(g, bytes);
     st = shm_reduce_chunks(g, in, outp, count, dt, op, want, fp, deadline, eb);
     tacl__shm_pool_hold(held, 0);
     return st;
@@ -270,7 +269,7 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
      * between (tacl__shm_pool_hold). */
     size_t cmax = g->slot / ((size_t)n * es);
     size_t off = 0;
-    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, recv_count * es * (size_t)n);
+    tacl__shm_pool_t *held = shm_hold(g, recv_count * es * (size_t)n);
     tacl_status_t st = TACL_OK;
     tacl__shm_copy_job_t job;
     tacl__shm_copy_init(&job, g);
@@ -294,8 +293,8 @@ tacl_status_t tacl__shm_reduce_scatter(tacl__shm_group_t *g, const void *send, v
                                .dt = dt,
                                .op = op,
                                .tile = shm_min(c, SHM_TASK_BYTES / es)};
-            tacl__shm_pool_t *pool = c * es * (size_t)n >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-            tacl__shm_pool_run(pool, (unsigned)((c + rj.tile - 1) / rj.tile), shm_rs_task, &rj);
+            tacl__shm_pool_run(shm_pool_for(g, c * es * (size_t)n),
+                               (unsigned)((c + rj.tile - 1) / rj.tile), shm_rs_task, &rj);
         }
         off += c;
     } while (off < recv_count);

@@ -42,15 +42,8 @@ void tacl__shm_copy_task(void *arg, unsigned k)
 void tacl__shm_copy_run(tacl__shm_copy_job_t *j)
 {
     if (j->nblk) {
-        tacl__shm_pool_t *pool = j->total >= SHM_MT_MIN_BYTES ? j->g->pool : NULL;
-        tacl__shm_pool_run(pool, (unsigned)j->first[j->nblk], tacl__shm_copy_task, j);
+        tacl__shm_pool_run(shm_pool_for(j->g, j->total), (unsigned)j->first[j->nblk],
+                           tacl__shm_copy_task, j);
     }
     tacl__shm_copy_init(j, j->g);
-}
-
-tacl__shm_pool_t *tacl__shm_copy_hold(tacl__shm_group_t *g, size_t bytes)
-{
-    tacl__shm_pool_t *held = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(held, 1);
-    return held;
 }

@@ -157,6 +157,20 @@ static inline void shm_copy(void *dst, const void *src, size_t len)
     if (len) memcpy(dst, src, len);
 }
 
+/* The helpers for a job of `bytes` (from SHM_MT_MIN_BYTES; below, the caller alone), and held
+ * through an operation of that many bytes (tacl__shm_pool_hold): the pool to release, or NULL. */
+static inline tacl__shm_pool_t *shm_pool_for(tacl__shm_group_t *g, size_t bytes)
+{
+    return bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
+}
+
+static inline tacl__shm_pool_t *shm_hold(tacl__shm_group_t *g, size_t bytes)
+{
+    tacl__shm_pool_t *held = shm_pool_for(g, bytes);
+    tacl__shm_pool_hold(held, 1);
+    return held;
+}
+
 /* A copy of blocks cut into SHM_TASK_BYTES tasks for the caller and its helpers (shm_copy.c):
  * init, add blocks (empty ones are skipped; a full job is copied first), run (with the helpers
  * from SHM_MT_MIN_BYTES in all; the job is then empty again). */
@@ -174,9 +188,6 @@ void tacl__shm_copy_init(tacl__shm_copy_job_t *j, tacl__shm_group_t *g);
 void tacl__shm_copy_add(tacl__shm_copy_job_t *j, char *dst, const char *src, size_t len);
 void tacl__shm_copy_task(void *arg, unsigned k);
 void tacl__shm_copy_run(tacl__shm_copy_job_t *j);
-/* Holds g's helpers through an operation in which this rank copies `bytes` in all (from
- * SHM_MT_MIN_BYTES; tacl__shm_pool_hold): returns the pool to release, or NULL. */
-tacl__shm_pool_t *tacl__shm_copy_hold(tacl__shm_group_t *g, size_t bytes);
 
 /* "a shared-memory operation", or fp's description (for messages). */
 void tacl__shm_describe(const tacl__fp_t *fp, char *buf, size_t len);

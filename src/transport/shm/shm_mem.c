@@ -282,8 +282,7 @@ static tacl_status_t mem_run_tasks(tacl__shm_group_t *g, unsigned tasks, tacl__s
                                    void *arg, size_t bytes, const tacl__fp_t *fp, uint64_t deadline,
                                    tacl__errbuf_t *eb)
 {
-    tacl__shm_pool_t *pool = bytes >= SHM_MT_MIN_BYTES ? g->pool : NULL;
-    tacl__shm_pool_hold(pool, 1);
+    tacl__shm_pool_t *pool = shm_hold(g, bytes);
     tacl__shm_pool_run(pool, tasks, fn, arg);
     tacl_status_t st = tacl__shm_step(g, 0, fp, 0, deadline, eb);
     tacl__shm_pool_hold(pool, 0);

@@ -51,7 +51,7 @@ tacl_status_t tacl__shm_broadcast(tacl__shm_group_t *g, const void *send, void *
     }
     /* Chunks of a slot; large ones are copied by the caller and its helpers, which poll
      * through the waits in between (tacl__shm_pool_hold). */
-    tacl__shm_pool_t *held = tacl__shm_copy_hold(g, bytes);
+    tacl__shm_pool_t *held = shm_hold(g, bytes);
     tacl_status_t st = TACL_OK;
     do {
         size_t c = shm_min(g->slot, bytes - off);
@@ -85,8 +85,7 @@ static tacl_status_t shm_gather(tacl__shm_group_t *g, const char *in, size_t sen
     tacl_status_t bad = TACL_OK, st = TACL_OK; /* all_gatherv: a pair that disagrees */
     int bad_rank = -1; /* gatherv: the first rank whose block the root expected otherwise */
     /* Large steps' copies are shared with the helpers, which poll through the waits. */
-    tacl__shm_pool_t *held =
-        tacl__shm_copy_hold(g, send_bytes + (out ? shm_sum(recv_bytes, n) : 0));
+    tacl__shm_pool_t *held = shm_hold(g, send_bytes + (out ? shm_sum(recv_bytes, n) : 0));
     if (root < 0) memcpy(shm_cnt(g, me, g->step + 1), recv_bytes, (size_t)n * sizeof(uint64_t));
     tacl__shm_copy_job_t job;
     tacl__shm_copy_init(&job, g);
@@ -174,8 +173,7 @@ tacl_status_t tacl__shm_scatterv(tacl__shm_group_t *g, const void *send, const s
     /* In place at the root: recv is already where the root's own block is. */
     int root_in_place = me == root && outp == in + displs[me];
     /* Large steps' copies are shared with the helpers (polling through the waits). */
-    tacl__shm_pool_t *held =
-        tacl__shm_copy_hold(g, recv_bytes + (me == root ? shm_sum(send_bytes, n) : 0));
+    tacl__shm_pool_t *held = shm_hold(g, recv_bytes + (me == root ? shm_sum(send_bytes, n) : 0));
     tacl__shm_copy_job_t job;
     tacl__shm_copy_init(&job, g);
     tacl_status_t st = TACL_OK;
@@ -223,8 +221,8 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
     int bad_from = -1, bad_to = -1; /* first pair that disagrees, me receiving / me sending */
     uint64_t bad_sent = 0, bad_exp = 0;
     /* Large steps' copies are shared with the helpers (polling through the waits). */
-    tacl__shm_pool_t *held =
-        tacl__shm_copy_hold(g, shm_sum(send_bytes, n) + shm_sum(recv_bytes, n));
+    tacl__shm_pool_t *held = shm_hold(g, shm_sum(send_bytes, n) + shm_sum(recv_bytes, n));
+    tacl_status_t st = TACL_OK;
     tacl__shm_copy_job_t job;
     tacl__shm_copy_init(&job, g);
     do {
@@ -234,11 +232,8 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
             if (l) tacl__shm_copy_add(&job, mine + (size_t)r * q, in + send_displs[r] + off, l);
         }
         tacl__shm_copy_run(&job);
-        tacl_status_t st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
-        if (st != TACL_OK) {
-            tacl__shm_pool_hold(held, 0);
-            return st;
-        }
+        st = tacl__shm_step(g, off == 0, fp, mymax, deadline_ns, eb);
+        if (st != TACL_OK) break;
         if (off == 0) {
             for (int r = 0; r < n; r++) {
                 if (g->aux[r] > maxb) maxb = g->aux[r];
@@ -264,6 +259,7 @@ tacl_status_t tacl__shm_all_to_allv(tacl__shm_group_t *g, const void *send,
         off += q;
     } while (off < maxb);
     tacl__shm_pool_hold(held, 0);
+    if (st != TACL_OK) return st;
     if (bad_from >= 0)
         return tacl__shm_pair_mismatch(g, fp, bad_from, me, bad_sent, recv_bytes[bad_from], eb);
     if (bad_to >= 0)
